@@ -1,0 +1,77 @@
+/// SGD with momentum (heavy-ball or Nesterov), decoupled weight decay and gradient-norm clipping.
+///
+/// Every operation is elementwise in a fixed order on the flat arena, so peers that apply the
+/// same averaged gradient to the same parameters end with bit-identical parameters.
+public struct SGDSettings: Equatable, Sendable, Codable {
+    public var momentum: Double = 0.9
+    public var nesterov: Bool = false
+    /// Decoupled decay (Loshchilov & Hutter): p ← p − lr·λ·p, applied to matrices only.
+    public var weightDecay: Double = 0
+    /// Gradients whose global L2 norm exceeds this are scaled down to it; 0 disables clipping.
+    public var gradientClipNorm: Double = 1
+
+    public init(momentum: Double = 0.9, nesterov: Bool = false, weightDecay: Double = 0, gradientClipNorm: Double = 1) {
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        self.gradientClipNorm = gradientClipNorm
+    }
+}
+
+public final class SGDOptimizer {
+    public let settings: SGDSettings
+    public let momentumBuffer: FlatBuffer<Float>
+    /// Optimizer steps taken so far.
+    public var step: Int = 0
+    private let decayMask: [Range<Int>]
+
+    public init(settings: SGDSettings, layout: ParameterLayout) {
+        self.settings = settings
+        momentumBuffer = FlatBuffer(count: layout.parameterCount)
+        decayMask = layout.tensors.filter(\.decays).map { $0.offset..<($0.offset + $0.count) }
+    }
+
+    /// The global L2 norm of `gradients`, summed in float64 in a fixed order.
+    public static func norm(of gradients: FlatBuffer<Float>) -> Double {
+        var sum = 0.0
+        for index in 0..<gradients.count {
+            let g = Double(gradients[index])
+            sum += g * g
+        }
+        return sum.squareRoot()
+    }
+
+    /// Applies one update with learning rate `rate` and returns the gradient norm before clipping.
+    @discardableResult
+    public func apply(gradients: FlatBuffer<Float>, to parameters: FlatBuffer<Float>, rate: Double) -> Double {
+        precondition(gradients.count == parameters.count && parameters.count == momentumBuffer.count,
+                     "optimizer buffers differ: \(gradients.count), \(parameters.count), \(momentumBuffer.count)")
+        let norm = Self.norm(of: gradients)
+        let clip = settings.gradientClipNorm
+        let gradientScale = Float(clip > 0 && norm > clip ? clip / norm : 1)
+        let mu = Float(settings.momentum), lr = Float(rate)
+        let g = gradients.base, p = parameters.base, v = momentumBuffer.base
+        if settings.weightDecay > 0 {
+            let keep = 1 - lr * Float(settings.weightDecay)
+            for range in decayMask {
+                for index in range { p[index] *= keep }
+            }
+        }
+        if settings.nesterov {
+            for index in 0..<parameters.count {
+                let gradient = g[index] * gradientScale
+                let velocity = mu * v[index] + gradient
+                v[index] = velocity
+                p[index] -= lr * (gradient + mu * velocity)
+            }
+        } else {
+            for index in 0..<parameters.count {
+                let velocity = mu * v[index] + g[index] * gradientScale
+                v[index] = velocity
+                p[index] -= lr * velocity
+            }
+        }
+        step += 1
+        return norm
+    }
+}
