@@ -122,10 +122,10 @@ import Testing
         let scratch = FlatBuffer<Double>(count: n * v)
         func loss() -> Double {
             scratch.copy(from: logits)
-            return CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v, gradient: false)
+            return CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v)
         }
         scratch.copy(from: logits)
-        _ = CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v, gradient: true)
+        _ = CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v)
         let analytic = scratch.array
         #expect(analytic[2 * v..<3 * v].allSatisfy { $0 == 0 })
         #expect(GradientCheck.worstError(values: logits.base, count: logits.count, analytic: analytic, loss: loss) < 1e-7)

@@ -81,12 +81,10 @@ struct CausalAttention<Scalar: TrainingScalar> {
                 row[j] += slope * Scalar(j - i)
                 maximum = max(maximum, row[j])
             }
+            for j in 0...i { row[j] -= maximum }
+            Scalar.exponentialInPlace(row, count: i + 1)
             var sum: Scalar = 0
-            for j in 0...i {
-                let e = Scalar.exponential(row[j] - maximum)
-                row[j] = e
-                sum += e
-            }
+            for j in 0...i { sum += row[j] }
             let inverse = 1 / sum
             for j in 0...i { row[j] *= inverse }
             if i + 1 < time { (row + i + 1).update(repeating: 0, count: time - i - 1) }

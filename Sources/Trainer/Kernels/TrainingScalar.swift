@@ -13,6 +13,10 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable {
     static func exponential(_ x: Self) -> Self
     static func logarithm(_ x: Self) -> Self
     static func hyperbolicTangent(_ x: Self) -> Self
+    /// values[i] = e^values[i] for a run of values (vectorised where the type allows).
+    static func exponentialInPlace(_ values: UnsafeMutablePointer<Self>, count: Int)
+    /// values[i] = tanh(values[i]) for a run of values (vectorised where the type allows).
+    static func hyperbolicTangentInPlace(_ values: UnsafeMutablePointer<Self>, count: Int)
 
     /// Row-major `C = alpha · op(A) · op(B) + beta · C` with `op(A)` of shape m×k and `op(B)` k×n.
     static func gemm(
@@ -32,6 +36,12 @@ extension Float: TrainingScalar {
     @inline(__always) public static func exponential(_ x: Float) -> Float { expf(x) }
     @inline(__always) public static func logarithm(_ x: Float) -> Float { logf(x) }
     @inline(__always) public static func hyperbolicTangent(_ x: Float) -> Float { tanhf(x) }
+    public static func exponentialInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        VectorMath.expInPlace(values, count: count)
+    }
+    public static func hyperbolicTangentInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        VectorMath.tanhInPlace(values, count: count)
+    }
 
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -49,6 +59,12 @@ extension Double: TrainingScalar {
     @inline(__always) public static func exponential(_ x: Double) -> Double { exp(x) }
     @inline(__always) public static func logarithm(_ x: Double) -> Double { log(x) }
     @inline(__always) public static func hyperbolicTangent(_ x: Double) -> Double { tanh(x) }
+    public static func exponentialInPlace(_ values: UnsafeMutablePointer<Double>, count: Int) {
+        for index in 0..<count { values[index] = exp(values[index]) }
+    }
+    public static func hyperbolicTangentInPlace(_ values: UnsafeMutablePointer<Double>, count: Int) {
+        for index in 0..<count { values[index] = tanh(values[index]) }
+    }
 
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,

@@ -46,19 +46,17 @@ public final class TransformerModel<Scalar: TrainingScalar> {
     public func zeroGradients() { gradients.zero() }
 
     /// Runs the model on tokens[B·T] and returns the mean cross-entropy against targets[B·T]
-    /// (a negative target is not scored). Keeps every activation for `backward()`.
+    /// (a negative target is not scored). Keeps every activation, and dloss/dlogits, for `backward()`.
     @discardableResult
     @_specialize(where Scalar == Float)
     public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int, time: Int) -> Double {
         precondition(tokens.count == batch * time && targets.count == batch * time,
                      "forward needs \(batch)×\(time) tokens and targets, got \(tokens.count) and \(targets.count)")
         let w = prepareWorkspace(batch: batch, time: time)
-        w.targets.update(from: targets.baseAddress!, count: tokens.count)
         computeLogits(tokens: tokens, workspace: w)
         forwardIsCurrent = true
         return CrossEntropy.lossAndGradient(
-            logits: w.logits.base, targets: w.targets, rows: batch * time,
-            vocabulary: config.vocabularySize, gradient: false)
+            logits: w.logits.base, targets: targets.baseAddress!, rows: batch * time, vocabulary: config.vocabularySize)
     }
 
     /// Logits[B·T, V] for tokens[B·T], for evaluation and sampling. The returned buffer is valid
@@ -81,8 +79,6 @@ public final class TransformerModel<Scalar: TrainingScalar> {
         forwardIsCurrent = false
         let n = w.batch * w.time, c = config.hiddenSize, v = config.vocabularySize
         let p = parameters.base, g = gradients.base
-        _ = CrossEntropy.lossAndGradient(
-            logits: w.logits.base, targets: w.targets, rows: n, vocabulary: v, gradient: true)
         // logits = finalNorm · Eᵀ with the LM head tied to the embeddings E[V,C].
         Scalar.gemm(transposeA: true, transposeB: false, m: v, n: c, k: n, alpha: 1,
                     a: w.logits.base, lda: v, b: w.finalNorm.base, ldb: c, beta: 1, c: g + layout.wordEmbeddings, ldc: c)

@@ -44,8 +44,7 @@ final class Workspace<Scalar: TrainingScalar> {
     let finalNorm: FlatBuffer<Scalar>              // [N,C]
     let finalNormMean: FlatBuffer<Scalar>          // [N]
     let finalNormRstd: FlatBuffer<Scalar>          // [N]
-    let logits: FlatBuffer<Scalar>                 // [N,V], overwritten by dlogits
-    let targets: UnsafeMutablePointer<Int32>       // [N]
+    let logits: FlatBuffer<Scalar>                 // [N,V], overwritten by dlogits in forward
     let inputTokens: UnsafeMutablePointer<Int32>   // [N]
 
     // Backward scratch, shared by all blocks.
@@ -72,8 +71,6 @@ final class Workspace<Scalar: TrainingScalar> {
         finalNormMean = FlatBuffer(count: n)
         finalNormRstd = FlatBuffer(count: n)
         logits = FlatBuffer(count: n * config.vocabularySize)
-        targets = .allocate(capacity: n)
-        targets.initialize(repeating: -1, count: n)
         inputTokens = .allocate(capacity: n)
         inputTokens.initialize(repeating: 0, count: n)
         residualGradient = FlatBuffer(count: n * c)
@@ -85,7 +82,6 @@ final class Workspace<Scalar: TrainingScalar> {
     }
 
     deinit {
-        targets.deallocate()
         inputTokens.deallocate()
     }
 }

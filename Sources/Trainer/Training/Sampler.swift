@@ -1,0 +1,52 @@
+import Foundation
+
+/// Generates text from a model with temperature and top-k sampling.
+///
+/// The model runs on a fixed window of `window` positions with the text left-aligned: causal
+/// attention makes the logits at the last real position independent of the padding after it,
+/// so one workspace serves every step.
+public struct Sampler {
+    public let model: TransformerModel<Float>
+    public let temperature: Double
+    public let topK: Int
+    public let window: Int
+
+    public init(model: TransformerModel<Float>, temperature: Double, topK: Int, window: Int? = nil) {
+        self.model = model
+        self.temperature = temperature
+        self.topK = topK
+        self.window = min(window ?? model.config.contextLength, model.config.maxContextLength)
+    }
+
+    /// Extends `prompt` by `count` tokens, calling `emit` with each new token.
+    public func generate(prompt: [Int32], count: Int, generator: inout SeededGenerator, emit: (Int32) -> Void) {
+        var text = prompt.isEmpty ? [Int32(10)] : prompt
+        var input = [Int32](repeating: 0, count: window)
+        let vocabulary = model.config.vocabularySize
+        for _ in 0..<count {
+            let visible = text.suffix(window)
+            for (index, token) in visible.enumerated() { input[index] = token }
+            let logits = input.withUnsafeBufferPointer { model.logits(tokens: $0, batch: 1, time: window) }
+            let row = Array(logits[((visible.count - 1) * vocabulary)..<(visible.count * vocabulary)])
+            let next = pick(from: row, generator: &generator)
+            text.append(next)
+            emit(next)
+        }
+    }
+
+    private func pick(from logits: [Float], generator: inout SeededGenerator) -> Int32 {
+        if temperature <= 0 {
+            return Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+        }
+        let candidates = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(max(1, topK))
+        let maximum = Double(logits[candidates.first!])
+        let weights = candidates.map { Foundation.exp((Double(logits[$0]) - maximum) / temperature) }
+        var threshold = generator.nextUnit() * weights.reduce(0, +)
+        for (candidate, weight) in zip(candidates, weights) {
+            threshold -= weight
+            if threshold <= 0 { return Int32(candidate) }
+        }
+        return Int32(candidates.last!)
+    }
+}
+

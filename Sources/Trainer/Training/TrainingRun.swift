@@ -1,0 +1,108 @@
+import Foundation
+
+/// One model, its optimizer and its data on one machine: the trainer every peer runs.
+///
+/// `computeGradients()` fills the model's gradient arena with the mean gradient over one global
+/// batch (accumulating micro-batches); `applyUpdate()` takes the SGD step. A collaborative peer
+/// averages the arena with others between the two calls.
+public final class TrainingRun {
+    public let settings: TrainingSettings
+    public let model: TransformerModel<Float>
+    public let optimizer: SGDOptimizer
+    public let dataset: TextDataset
+    public private(set) var dataGenerator: SeededGenerator
+    public private(set) var samplesSeen: Int = 0
+    private let tokens: UnsafeMutableBufferPointer<Int32>
+    private let targets: UnsafeMutableBufferPointer<Int32>
+
+    public var step: Int { optimizer.step }
+
+    public init(settings: TrainingSettings, dataset: TextDataset) throws {
+        try settings.validate()
+        self.settings = settings
+        self.dataset = dataset
+        model = TransformerModel(config: settings.model)
+        model.initializeParameters(seed: settings.seed)
+        optimizer = SGDOptimizer(settings: settings.sgd, layout: model.layout)
+        dataGenerator = SeededGenerator(seed: settings.seed &+ 0x5EED)
+        let rows = settings.effectiveMicroBatchSize * settings.model.contextLength
+        tokens = .allocate(capacity: rows)
+        tokens.initialize(repeating: 0)
+        targets = .allocate(capacity: rows)
+        targets.initialize(repeating: 0)
+    }
+
+    deinit {
+        tokens.deallocate()
+        targets.deallocate()
+    }
+
+    /// Mean training loss over the batch; the gradient arena holds the batch's mean gradient.
+    @discardableResult
+    public func computeGradients() -> Double {
+        let micro = settings.effectiveMicroBatchSize, time = settings.model.contextLength
+        let passes = settings.batchSize / micro
+        model.zeroGradients()
+        var loss = 0.0
+        for _ in 0..<passes {
+            dataset.fillTrainingBatch(tokens: tokens, targets: targets, batch: micro, time: time, generator: &dataGenerator)
+            loss += model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time)
+            model.backward()
+        }
+        if passes > 1 {
+            let scale = 1 / Float(passes)
+            for index in 0..<model.gradients.count { model.gradients[index] *= scale }
+        }
+        samplesSeen += settings.batchSize
+        return loss / Double(passes)
+    }
+
+    /// Applies the SGD step for the current gradient arena; returns the learning rate and the
+    /// gradient norm before clipping.
+    @discardableResult
+    public func applyUpdate() -> (learningRate: Double, gradientNorm: Double) {
+        let rate = settings.schedule.rate(at: optimizer.step)
+        let norm = optimizer.apply(gradients: model.gradients, to: model.parameters, rate: rate)
+        return (rate, norm)
+    }
+
+    /// Mean loss (nats per byte) over the fixed validation windows.
+    public func validationLoss() -> Double {
+        let micro = settings.effectiveMicroBatchSize, time = settings.model.contextLength
+        let windows = dataset.validationWindowCount(time: time, limit: settings.validationWindows)
+        var total = 0.0, counted = 0
+        var first = 0
+        while first < windows {
+            let rows = min(micro, windows - first)
+            dataset.fillValidationBatch(tokens: tokens, targets: targets, first: first, batch: rows, time: time, windowCount: windows)
+            let loss = model.forward(tokens: UnsafeBufferPointer(rebasing: tokens[..<(rows * time)]),
+                                     targets: UnsafeBufferPointer(rebasing: targets[..<(rows * time)]), batch: rows, time: time)
+            total += loss * Double(rows)
+            counted += rows
+            first += rows
+        }
+        return total / Double(max(counted, 1))
+    }
+
+    public func save(to folder: URL) throws {
+        let state = Checkpoint.OptimizerState(
+            step: optimizer.step, samplesSeen: samplesSeen, dataGenerator: dataGenerator, momentum: optimizer.momentumBuffer)
+        try Checkpoint.save(model: model, optimizer: state, to: folder)
+    }
+
+    /// Continues from a checkpoint folder written by `save(to:)` with the same model shape.
+    public func resume(from folder: URL) throws {
+        let config = try Checkpoint.loadConfig(from: folder)
+        guard config.vocabularySize == settings.model.vocabularySize, config.hiddenSize == settings.model.hiddenSize,
+              config.layerCount == settings.model.layerCount, config.headCount == settings.model.headCount else {
+            throw Checkpoint.Error(description: "\(folder.path): the checkpoint's model shape differs from this run's settings")
+        }
+        let saved = try Checkpoint.loadModel(from: folder)
+        let state = try Checkpoint.loadOptimizer(from: folder, parameterCount: model.parameters.count)
+        model.parameters.copy(from: saved.parameters)
+        optimizer.momentumBuffer.copy(from: state.momentum)
+        optimizer.step = state.step
+        samplesSeen = state.samplesSeen
+        dataGenerator = state.dataGenerator
+    }
+}

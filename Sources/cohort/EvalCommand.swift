@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Trainer
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Mean cross-entropy (nats per byte) and perplexity of a checkpoint on a text file.")
+
+    @Option(help: "Checkpoint folder (ours, or a BLOOM folder from transformers with a byte vocabulary).")
+    var checkpoint: String
+    @Option(help: "Text file to score.") var data: String
+    @Option(help: "Context length of each scored window (default: the trained context).") var context: Int?
+    @Flag(help: "Print a JSON object.") var json = false
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        threadOptions.apply()
+        let folder = URL(fileURLWithPath: checkpoint)
+        let model = try Checkpoint.loadModel(from: folder, contextLength: context)
+        let window = context ?? model.config.contextLength
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: data)))
+        } catch {
+            throw ValidationError("cannot read --data \(data)")
+        }
+        let result = try Evaluation.score(model: model, bytes: bytes, context: window)
+        let perplexity = exp(result.meanLoss)
+        if json {
+            printJSON(["mean_loss": result.meanLoss, "perplexity": perplexity, "tokens": result.tokens,
+                       "bits_per_byte": result.meanLoss / log(2), "context": window, "checkpoint": checkpoint])
+        } else {
+            print(String(format: "%@: %.4f nats/byte (%.3f bits/byte), perplexity %.3f over %d bytes at context %d",
+                         data, result.meanLoss, result.meanLoss / log(2), perplexity, result.tokens, window))
+        }
+    }
+}
