@@ -34,5 +34,9 @@ let package = Package(
             dependencies: ["Trainer"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "CohortCommandTests",
+            dependencies: ["cohort"]
+        ),
     ]
 )
