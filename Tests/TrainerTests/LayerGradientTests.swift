@@ -93,7 +93,7 @@ import Testing
             return GradientCheck.dot(context.base, dcontext.base, context.count)
         }
         _ = loss()
-        let dqkv = FlatBuffer<Double>(count: qkv.count), scratch = FlatBuffer<Double>(count: time * time)
+        let dqkv = FlatBuffer<Double>(count: qkv.count), scratch = FlatBuffer<Double>(count: batch * headCount * time * time)
         attention.backward(qkvGradient: dqkv.base, contextGradient: dcontext.base, probabilities: probabilities.base,
                            qkv: qkv.base, scratch: scratch.base)
         #expect(GradientCheck.worstError(values: qkv.base, count: qkv.count, analytic: dqkv.array, loss: loss) < 1e-7)

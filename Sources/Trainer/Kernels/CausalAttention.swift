@@ -17,89 +17,106 @@ struct CausalAttention<Scalar: TrainingScalar> {
     private var scale: Scalar { 1 / Scalar(headDimension).squareRoot() }
 
     /// probabilities[B,NH,T,T] (kept for backward); context[B,T,C] = softmax(scores)·v.
+    /// The matrix products run one (batch, head) pair at a time on all BLAS threads; the softmax
+    /// between them runs over every row of every pair in parallel.
     func forward(
         context: UnsafeMutablePointer<Scalar>, probabilities: UnsafeMutablePointer<Scalar>,
         qkv: UnsafePointer<Scalar>
     ) {
         let hd = headDimension
-        for b in 0..<batch {
-            for h in 0..<headCount {
-                let q = qkv + b * time * qkvStride + h * 3 * hd
-                let k = q + hd
-                let v = q + 2 * hd
-                let p = probabilities + (b * headCount + h) * time * time
-                Scalar.gemm(
-                    transposeA: false, transposeB: true, m: time, n: time, k: hd,
-                    alpha: scale, a: q, lda: qkvStride, b: k, ldb: qkvStride, beta: 0, c: p, ldc: time)
-                softmaxCausalRows(p, slope: slopes[h])
-                Scalar.gemm(
-                    transposeA: false, transposeB: false, m: time, n: hd, k: time,
-                    alpha: 1, a: p, lda: time, b: v, ldb: qkvStride,
-                    beta: 0, c: context + b * time * channels + h * hd, ldc: channels)
+        for pair in 0..<(batch * headCount) {
+            let (q, k, _) = headSlices(qkv, pair: pair)
+            Scalar.gemm(
+                transposeA: false, transposeB: true, m: time, n: time, k: hd,
+                alpha: scale, a: q, lda: qkvStride, b: k, ldb: qkvStride, beta: 0,
+                c: probabilities + pair * time * time, ldc: time)
+        }
+        Parallel.forEachRange(count: batch * headCount * time, cost: 8 * time) { rows in
+            for row in rows {
+                softmaxCausalRow(probabilities + row * time, query: row % time, slope: slopes[row / time % headCount])
             }
+        }
+        for pair in 0..<(batch * headCount) {
+            let (_, _, v) = headSlices(qkv, pair: pair)
+            Scalar.gemm(
+                transposeA: false, transposeB: false, m: time, n: hd, k: time,
+                alpha: 1, a: probabilities + pair * time * time, lda: time, b: v, ldb: qkvStride,
+                beta: 0, c: context + contextOffset(pair: pair), ldc: channels)
         }
     }
 
-    /// Given dcontext[B,T,C], writes dqkv[B,T,3C]. `scratch` holds T×T scalars.
+    /// Given dcontext[B,T,C], writes dqkv[B,T,3C]. `scratch` holds B·NH·T·T scalars.
     func backward(
         qkvGradient dqkv: UnsafeMutablePointer<Scalar>, contextGradient dcontext: UnsafePointer<Scalar>,
-        probabilities: UnsafePointer<Scalar>, qkv: UnsafePointer<Scalar>, scratch dp: UnsafeMutablePointer<Scalar>
+        probabilities: UnsafePointer<Scalar>, qkv: UnsafePointer<Scalar>, scratch: UnsafeMutablePointer<Scalar>
     ) {
         let hd = headDimension
-        for b in 0..<batch {
-            for h in 0..<headCount {
-                let rowOffset = b * time * qkvStride + h * 3 * hd
-                let q = qkv + rowOffset, k = q + hd, v = q + 2 * hd
-                let dq = dqkv + rowOffset, dk = dq + hd, dv = dq + 2 * hd
-                let p = probabilities + (b * headCount + h) * time * time
-                let dc = dcontext + b * time * channels + h * hd
-                // dv = pᵀ·dcontext ; dp = dcontext·vᵀ
-                Scalar.gemm(
-                    transposeA: true, transposeB: false, m: time, n: hd, k: time,
-                    alpha: 1, a: p, lda: time, b: dc, ldb: channels, beta: 0, c: dv, ldc: qkvStride)
-                Scalar.gemm(
-                    transposeA: false, transposeB: true, m: time, n: time, k: hd,
-                    alpha: 1, a: dc, lda: channels, b: v, ldb: qkvStride, beta: 0, c: dp, ldc: time)
-                softmaxBackwardRows(dp, probabilities: p)
-                // scores = scale·q·kᵀ: dq = scale·dscores·k ; dk = scale·dscoresᵀ·q
-                Scalar.gemm(
-                    transposeA: false, transposeB: false, m: time, n: hd, k: time,
-                    alpha: scale, a: dp, lda: time, b: k, ldb: qkvStride, beta: 0, c: dq, ldc: qkvStride)
-                Scalar.gemm(
-                    transposeA: true, transposeB: false, m: time, n: hd, k: time,
-                    alpha: scale, a: dp, lda: time, b: q, ldb: qkvStride, beta: 0, c: dk, ldc: qkvStride)
+        for pair in 0..<(batch * headCount) {
+            let (_, _, v) = headSlices(qkv, pair: pair)
+            let (_, _, dv) = headSlices(dqkv, pair: pair)
+            let p = probabilities + pair * time * time, dp = scratch + pair * time * time
+            let dc = dcontext + contextOffset(pair: pair)
+            // dv = pᵀ·dcontext ; dp = dcontext·vᵀ
+            Scalar.gemm(
+                transposeA: true, transposeB: false, m: time, n: hd, k: time,
+                alpha: 1, a: p, lda: time, b: dc, ldb: channels, beta: 0, c: dv, ldc: qkvStride)
+            Scalar.gemm(
+                transposeA: false, transposeB: true, m: time, n: time, k: hd,
+                alpha: 1, a: dc, lda: channels, b: v, ldb: qkvStride, beta: 0, c: dp, ldc: time)
+        }
+        Parallel.forEachRange(count: batch * headCount * time, cost: 4 * time) { rows in
+            for row in rows {
+                softmaxBackwardRow(scratch + row * time, probabilities: probabilities + row * time, query: row % time)
             }
+        }
+        for pair in 0..<(batch * headCount) {
+            let (q, k, _) = headSlices(qkv, pair: pair)
+            let (dq, dk, _) = headSlices(dqkv, pair: pair)
+            let dscores = scratch + pair * time * time
+            // scores = scale·q·kᵀ: dq = scale·dscores·k ; dk = scale·dscoresᵀ·q
+            Scalar.gemm(
+                transposeA: false, transposeB: false, m: time, n: hd, k: time,
+                alpha: scale, a: dscores, lda: time, b: k, ldb: qkvStride, beta: 0, c: dq, ldc: qkvStride)
+            Scalar.gemm(
+                transposeA: true, transposeB: false, m: time, n: hd, k: time,
+                alpha: scale, a: dscores, lda: time, b: q, ldb: qkvStride, beta: 0, c: dk, ldc: qkvStride)
         }
     }
 
-    /// In place over scores[T,T]: adds the ALiBi bias, masks keys after the query, softmaxes.
-    private func softmaxCausalRows(_ scores: UnsafeMutablePointer<Scalar>, slope: Scalar) {
-        for i in 0..<time {
-            let row = scores + i * time
-            var maximum = -Scalar.greatestFiniteMagnitude
-            for j in 0...i {
-                row[j] += slope * Scalar(j - i)
-                maximum = max(maximum, row[j])
-            }
-            for j in 0...i { row[j] -= maximum }
-            Scalar.exponentialInPlace(row, count: i + 1)
-            var sum: Scalar = 0
-            for j in 0...i { sum += row[j] }
-            let inverse = 1 / sum
-            for j in 0...i { row[j] *= inverse }
-            if i + 1 < time { (row + i + 1).update(repeating: 0, count: time - i - 1) }
-        }
+    /// q, k and v of one (batch, head) pair inside a [B,T,3C] buffer; rows are qkvStride apart.
+    @inline(__always)
+    private func headSlices<P: Strideable>(_ base: P, pair: Int) -> (P, P, P) where P.Stride == Int {
+        let b = pair / headCount, h = pair % headCount
+        let q = base.advanced(by: b * time * qkvStride + h * 3 * headDimension)
+        return (q, q.advanced(by: headDimension), q.advanced(by: 2 * headDimension))
     }
 
-    /// In place over dp[T,T]: dscores = p ⊙ (dp − Σ_j dp·p). Masked entries have p = 0 and stay 0.
-    private func softmaxBackwardRows(_ dp: UnsafeMutablePointer<Scalar>, probabilities p: UnsafePointer<Scalar>) {
-        for i in 0..<time {
-            let dRow = dp + i * time
-            let pRow = p + i * time
-            var dot: Scalar = 0
-            for j in 0...i { dot += dRow[j] * pRow[j] }
-            for j in 0...i { dRow[j] = pRow[j] * (dRow[j] - dot) }
-            if i + 1 < time { (dRow + i + 1).update(repeating: 0, count: time - i - 1) }
+    @inline(__always)
+    private func contextOffset(pair: Int) -> Int {
+        (pair / headCount) * time * channels + (pair % headCount) * headDimension
+    }
+
+    /// In place over one row of scores: adds the ALiBi bias, masks keys after the query, softmaxes.
+    private func softmaxCausalRow(_ row: UnsafeMutablePointer<Scalar>, query i: Int, slope: Scalar) {
+        var maximum = -Scalar.greatestFiniteMagnitude
+        for j in 0...i {
+            row[j] += slope * Scalar(j - i)
+            maximum = max(maximum, row[j])
         }
+        for j in 0...i { row[j] -= maximum }
+        Scalar.exponentialInPlace(row, count: i + 1)
+        var sum: Scalar = 0
+        for j in 0...i { sum += row[j] }
+        let inverse = 1 / sum
+        for j in 0...i { row[j] *= inverse }
+        if i + 1 < time { (row + i + 1).update(repeating: 0, count: time - i - 1) }
+    }
+
+    /// In place over one row of dp: dscores = p ⊙ (dp − Σ_j dp·p); masked entries become 0.
+    private func softmaxBackwardRow(_ dRow: UnsafeMutablePointer<Scalar>, probabilities pRow: UnsafePointer<Scalar>, query i: Int) {
+        var dot: Scalar = 0
+        for j in 0...i { dot += dRow[j] * pRow[j] }
+        for j in 0...i { dRow[j] = pRow[j] * (dRow[j] - dot) }
+        if i + 1 < time { (dRow + i + 1).update(repeating: 0, count: time - i - 1) }
     }
 }

@@ -13,28 +13,36 @@ enum CrossEntropy {
         for row in 0..<n where targets[row] >= 0 { scored += 1 }
         guard scored > 0 else { return 0 }
         let inverseScored = 1 / Scalar(scored)
-        var total: Double = 0
-        for row in 0..<n {
-            let logitRow = logits + row * v
-            let target = Int(targets[row])
-            var maximum = -Scalar.greatestFiniteMagnitude
-            for j in 0..<v { maximum = max(maximum, logitRow[j]) }
-            let targetLogit = target >= 0 ? logitRow[target] : 0
-            for j in 0..<v { logitRow[j] -= maximum }
-            Scalar.exponentialInPlace(logitRow, count: v)
-            var sum: Scalar = 0
-            for j in 0..<v { sum += logitRow[j] }
-            if target >= 0 {
-                total += Double(Scalar.logarithm(sum) + maximum - targetLogit)
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { rowLosses in
+            Parallel.forEachRange(count: n, cost: 8 * v) { rows in
+                for row in rows {
+                    rowLosses[row] = rowLossAndGradient(
+                        logits + row * v, target: Int(targets[row]), vocabulary: v, inverseScored: inverseScored)
+                }
             }
-            if target < 0 {
-                logitRow.update(repeating: 0, count: v)
-                continue
-            }
-            let scale = inverseScored / sum
-            for j in 0..<v { logitRow[j] *= scale }
-            logitRow[target] -= inverseScored
+            return rowLosses.reduce(0, +) / Double(scored)
         }
-        return total / Double(scored)
+    }
+
+    /// One row: returns its loss (0 when not scored) and overwrites it with its gradient.
+    @inline(__always)
+    private static func rowLossAndGradient<Scalar: TrainingScalar>(
+        _ logitRow: UnsafeMutablePointer<Scalar>, target: Int, vocabulary v: Int, inverseScored: Scalar
+    ) -> Double {
+        guard target >= 0 else {
+            logitRow.update(repeating: 0, count: v)
+            return 0
+        }
+        var maximum = -Scalar.greatestFiniteMagnitude
+        for j in 0..<v { maximum = max(maximum, logitRow[j]) }
+        let targetLogit = logitRow[target]
+        for j in 0..<v { logitRow[j] -= maximum }
+        Scalar.exponentialInPlace(logitRow, count: v)
+        var sum: Scalar = 0
+        for j in 0..<v { sum += logitRow[j] }
+        let scale = inverseScored / sum
+        for j in 0..<v { logitRow[j] *= scale }
+        logitRow[target] -= inverseScored
+        return Double(Scalar.logarithm(sum) + maximum - targetLogit)
     }
 }

@@ -18,10 +18,12 @@ enum GELU {
     static func forward<Scalar: TrainingScalar>(
         output out: UnsafeMutablePointer<Scalar>, input x: UnsafePointer<Scalar>, count: Int
     ) {
-        withTanhBlocks(input: x, count: count) { start, length, t in
-            for i in 0..<length {
-                let v = x[start + i]
-                out[start + i] = 0.5 * v * (1 + t[i])
+        Parallel.forEachRange(count: count, cost: 20) { range in
+            withTanhBlocks(input: x, range: range) { start, length, t in
+                for i in 0..<length {
+                    let v = x[start + i]
+                    out[start + i] = 0.5 * v * (1 + t[i])
+                }
             }
         }
     }
@@ -31,26 +33,28 @@ enum GELU {
     static func backward<Scalar: TrainingScalar>(
         gradient: UnsafeMutablePointer<Scalar>, input x: UnsafePointer<Scalar>, count: Int
     ) {
-        withTanhBlocks(input: x, count: count) { start, length, t in
-            for i in 0..<length {
-                let v = x[start + i], ti = t[i]
-                let argumentDerivative: Scalar = 0.797_884_560_802_865_4 * (1 + 3 * 0.044715 * v * v)
-                gradient[start + i] *= 0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * argumentDerivative
+        Parallel.forEachRange(count: count, cost: 30) { range in
+            withTanhBlocks(input: x, range: range) { start, length, t in
+                for i in 0..<length {
+                    let v = x[start + i], ti = t[i]
+                    let argumentDerivative: Scalar = 0.797_884_560_802_865_4 * (1 + 3 * 0.044715 * v * v)
+                    gradient[start + i] *= 0.5 * (1 + ti) + 0.5 * v * (1 - ti * ti) * argumentDerivative
+                }
             }
         }
     }
 
-    /// Calls `body(start, length, tanh values)` for consecutive blocks of the input.
+    /// Calls `body(start, length, tanh values)` for consecutive blocks of the input range.
     @inline(__always)
     private static func withTanhBlocks<Scalar: TrainingScalar>(
-        input x: UnsafePointer<Scalar>, count: Int,
+        input x: UnsafePointer<Scalar>, range: Range<Int>,
         _ body: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void
     ) {
         withUnsafeTemporaryAllocation(of: Scalar.self, capacity: blockSize) { block in
             let t = block.baseAddress!
-            var start = 0
-            while start < count {
-                let length = min(blockSize, count - start)
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let length = min(blockSize, range.upperBound - start)
                 for i in 0..<length { t[i] = tanhArgument(x[start + i]) }
                 Scalar.hyperbolicTangentInPlace(t, count: length)
                 body(start, length, t)

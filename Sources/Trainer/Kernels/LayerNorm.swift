@@ -11,7 +11,8 @@ enum LayerNorm {
         rows n: Int, channels c: Int, epsilon: Scalar
     ) {
         let inverseC = 1 / Scalar(c)
-        for row in 0..<n {
+        Parallel.forEachRange(count: n, cost: 4 * c) { rows in
+        for row in rows {
             let xRow = x + row * c
             let outRow = out + row * c
             var sum: Scalar = 0
@@ -27,6 +28,7 @@ enum LayerNorm {
             mean[row] = m
             rstd[row] = r
         }
+        }
     }
 
     /// Differentiates out = x̂·w + b with x̂ = (x − mean)·rstd: dw += Σ dout·x̂, db += Σ dout,
@@ -39,28 +41,34 @@ enum LayerNorm {
         rows n: Int, channels c: Int
     ) {
         let inverseC = 1 / Scalar(c)
-        for row in 0..<n {
-            let xRow = x + row * c
-            let doutRow = dout + row * c
-            let dxRow = dx + row * c
-            let m = mean[row]
-            let r = rstd[row]
-            var meanDxHat: Scalar = 0
-            var meanDxHatXHat: Scalar = 0
-            for j in 0..<c {
-                let xHat = (xRow[j] - m) * r
-                let dxHat = doutRow[j] * w[j]
-                meanDxHat += dxHat
-                meanDxHatXHat += dxHat * xHat
-                dw[j] += doutRow[j] * xHat
-                db[j] += doutRow[j]
+        Parallel.forEachRange(count: n, cost: 6 * c) { rows in
+            for row in rows {
+                let xRow = x + row * c, doutRow = dout + row * c, dxRow = dx + row * c
+                let m = mean[row], r = rstd[row]
+                var meanDxHat: Scalar = 0
+                var meanDxHatXHat: Scalar = 0
+                for j in 0..<c {
+                    let dxHat = doutRow[j] * w[j]
+                    meanDxHat += dxHat
+                    meanDxHatXHat += dxHat * (xRow[j] - m) * r
+                }
+                meanDxHat *= inverseC
+                meanDxHatXHat *= inverseC
+                for j in 0..<c {
+                    let xHat = (xRow[j] - m) * r
+                    dxRow[j] += r * (doutRow[j] * w[j] - meanDxHat - xHat * meanDxHatXHat)
+                }
             }
-            meanDxHat *= inverseC
-            meanDxHatXHat *= inverseC
-            for j in 0..<c {
-                let xHat = (xRow[j] - m) * r
-                let dxHat = doutRow[j] * w[j]
-                dxRow[j] += r * (dxHat - meanDxHat - xHat * meanDxHatXHat)
+        }
+        // Parameter gradients sum over rows; split by channel so that threads never share a sum.
+        Parallel.forEachRange(count: c, cost: 4 * n) { channels in
+            for row in 0..<n {
+                let xRow = x + row * c, doutRow = dout + row * c
+                let m = mean[row], r = rstd[row]
+                for j in channels {
+                    dw[j] += doutRow[j] * (xRow[j] - m) * r
+                    db[j] += doutRow[j]
+                }
             }
         }
     }

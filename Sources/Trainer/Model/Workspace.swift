@@ -53,7 +53,7 @@ final class Workspace<Scalar: TrainingScalar> {
     let wideGradient: FlatBuffer<Scalar>           // [N,4C]
     let wideActivation: FlatBuffer<Scalar>         // [N,4C] recomputed GELU output
     let qkvGradient: FlatBuffer<Scalar>            // [N,3C]
-    let attentionScratch: FlatBuffer<Scalar>       // [T,T]
+    let attentionScratch: FlatBuffer<Scalar>       // [B,NH,T,T]
 
     init(config: ModelConfig, batch: Int, time: Int) {
         let n = batch * time
@@ -78,7 +78,7 @@ final class Workspace<Scalar: TrainingScalar> {
         wideGradient = FlatBuffer(count: 4 * n * c)
         wideActivation = FlatBuffer(count: 4 * n * c)
         qkvGradient = FlatBuffer(count: 3 * n * c)
-        attentionScratch = FlatBuffer(count: time * time)
+        attentionScratch = FlatBuffer(count: batch * config.headCount * time * time)
     }
 
     deinit {

@@ -20,9 +20,13 @@ public enum BLASRuntime {
         return String(cString: name)
     }
 
+    /// Threads for matrix products and for the elementwise kernels between them.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        set {
+            openblas_set_num_threads(Int32(max(1, newValue)))
+            Parallel.threadCount = max(1, newValue)
+        }
     }
 
     /// The SIMD generation a kernel or a CPU supports: 0 SSE, 1 AVX, 2 AVX2+FMA, 3 AVX-512.
