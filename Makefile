@@ -1,6 +1,7 @@
 # Cohort's build, run and test commands. Every target installs what is missing first.
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev pkg-config
+DEMO_STEPS ?= 1200
 
 .PHONY: deps build release test demo bench clean
 
@@ -18,10 +19,11 @@ test: deps
 	$(SWIFT) test --skip-build
 
 demo: release
-	.build/release/cohort demo
+	.build/release/cohort train --steps $(DEMO_STEPS) --output runs/demo
+	.build/release/cohort sample --checkpoint runs/demo --prompt "ROMEO:" --length 400
 
 bench: release
-	.build/release/cohort bench train --json
+	.build/release/cohort bench train
 
 clean:
-	rm -rf .build
+	rm -rf .build runs

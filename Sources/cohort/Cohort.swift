@@ -1,4 +1,6 @@
 import ArgumentParser
+@preconcurrency import Glibc
+import Foundation
 import Trainer
 
 struct Cohort: ParsableCommand {
@@ -13,6 +15,8 @@ struct Cohort: ParsableCommand {
 enum Entry {
     static func main() {
         BLASRuntime.ensureFastKernel()
+        // Progress lines must reach logs and pipes as they happen, not when a buffer fills.
+        setvbuf(stdout, nil, _IOLBF, 0)
         Cohort.main()
     }
 }

@@ -119,13 +119,13 @@ import Testing
         let n = 4, v = 6
         let logits = GradientCheck.randomBuffer(n * v, generator: &generator, scale: 2)
         let targets: [Int32] = [1, 5, -1, 0]
-        let scratch = FlatBuffer<Double>(count: n * v)
+        let scratch = FlatBuffer<Double>(count: n * v), rowLosses = FlatBuffer<Double>(count: n)
         func loss() -> Double {
             scratch.copy(from: logits)
-            return CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v)
+            return CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v, rowLosses: rowLosses.base)
         }
         scratch.copy(from: logits)
-        _ = CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v)
+        _ = CrossEntropy.lossAndGradient(logits: scratch.base, targets: targets, rows: n, vocabulary: v, rowLosses: rowLosses.base)
         let analytic = scratch.array
         #expect(analytic[2 * v..<3 * v].allSatisfy { $0 == 0 })
         #expect(GradientCheck.worstError(values: logits.base, count: logits.count, analytic: analytic, loss: loss) < 1e-7)

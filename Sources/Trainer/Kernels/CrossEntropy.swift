@@ -3,25 +3,26 @@
 /// Legend: N rows, V vocabulary. A target below zero marks a row that is not scored (transformers'
 /// ignore index); the loss is the mean over scored rows.
 enum CrossEntropy {
-    /// Returns the mean loss and overwrites logits[N,V] with dloss/dlogits = (softmax − onehot)/scored
+    /// Returns the mean loss (row losses are summed in row order, so the result does not depend
+    /// on the thread count) and overwrites logits[N,V] with dloss/dlogits = (softmax − onehot)/scored
     /// (zero for rows that are not scored), ready for the backward pass.
     static func lossAndGradient<Scalar: TrainingScalar>(
         logits: UnsafeMutablePointer<Scalar>, targets: UnsafePointer<Int32>,
-        rows n: Int, vocabulary v: Int
+        rows n: Int, vocabulary v: Int, rowLosses: UnsafeMutablePointer<Double>
     ) -> Double {
         var scored = 0
         for row in 0..<n where targets[row] >= 0 { scored += 1 }
         guard scored > 0 else { return 0 }
         let inverseScored = 1 / Scalar(scored)
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { rowLosses in
-            Parallel.forEachRange(count: n, cost: 8 * v) { rows in
-                for row in rows {
-                    rowLosses[row] = rowLossAndGradient(
-                        logits + row * v, target: Int(targets[row]), vocabulary: v, inverseScored: inverseScored)
-                }
+        Parallel.forEachRange(count: n, cost: 8 * v) { rows in
+            for row in rows {
+                rowLosses[row] = rowLossAndGradient(
+                    logits + row * v, target: Int(targets[row]), vocabulary: v, inverseScored: inverseScored)
             }
-            return rowLosses.reduce(0, +) / Double(scored)
         }
+        var total = 0.0
+        for row in 0..<n { total += rowLosses[row] }
+        return total / Double(scored)
     }
 
     /// One row: returns its loss (0 when not scored) and overwrites it with its gradient.

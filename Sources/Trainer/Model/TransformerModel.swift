@@ -56,7 +56,8 @@ public final class TransformerModel<Scalar: TrainingScalar> {
         computeLogits(tokens: tokens, workspace: w)
         forwardIsCurrent = true
         return CrossEntropy.lossAndGradient(
-            logits: w.logits.base, targets: targets.baseAddress!, rows: batch * time, vocabulary: config.vocabularySize)
+            logits: w.logits.base, targets: targets.baseAddress!, rows: batch * time,
+            vocabulary: config.vocabularySize, rowLosses: w.rowLosses.base)
     }
 
     /// Logits[B·T, V] for tokens[B·T], for evaluation and sampling. The returned buffer is valid

@@ -46,6 +46,7 @@ final class Workspace<Scalar: TrainingScalar> {
     let finalNormRstd: FlatBuffer<Scalar>          // [N]
     let logits: FlatBuffer<Scalar>                 // [N,V], overwritten by dlogits in forward
     let inputTokens: UnsafeMutablePointer<Int32>   // [N]
+    let rowLosses: FlatBuffer<Double>              // [N] cross-entropy per row
 
     // Backward scratch, shared by all blocks.
     let residualGradient: FlatBuffer<Scalar>       // [N,C]
@@ -72,6 +73,7 @@ final class Workspace<Scalar: TrainingScalar> {
         finalNormRstd = FlatBuffer(count: n)
         logits = FlatBuffer(count: n * config.vocabularySize)
         inputTokens = .allocate(capacity: n)
+        rowLosses = FlatBuffer(count: n)
         inputTokens.initialize(repeating: 0, count: n)
         residualGradient = FlatBuffer(count: n * c)
         narrowGradient = FlatBuffer(count: n * c)
