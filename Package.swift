@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -20,6 +21,10 @@ let package = Package(
             name: "Trainer",
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "Collaboration",
+            dependencies: ["Trainer", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "cohort",
@@ -34,6 +39,7 @@ let package = Package(
             dependencies: ["Trainer"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "CollaborationTests", dependencies: ["Collaboration"]),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort"]

@@ -10,7 +10,8 @@ causal softmax attention with ALiBi bias, output dense, 4x MLP with tanh-GELU), 
 LM head tied to the embedding. --hf swaps in transformers' BloomForCausalLM with the same sizes.
 Training is eager mode, SGD(lr=0.1, momentum=0.9), on random windows of Tiny Shakespeare bytes
 (random bytes if the file is missing). Prints one JSON object; tokens_per_second counts only the
-timed steps after warm-up.
+timed steps after warm-up; cpu_utilization and fastest_step_seconds help spot runs slowed by other
+jobs on a shared machine.
 """
 
 import argparse
@@ -121,6 +122,7 @@ def main() -> None:
     batch, context = cfg["batch"], cfg["context"]
 
     def step() -> float:
+        t0 = time.perf_counter()
         starts = torch.randint(0, len(data) - context - 1, (batch,))
         window = torch.stack([data[s : s + context + 1] for s in starts])
         logits = forward(window[:, :-1])
@@ -128,12 +130,15 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return loss.item()
+        loss = loss.item()
+        step_times.append(time.perf_counter() - t0)
+        return loss
 
+    step_times = []
     losses = [step() for _ in range(args.warmup)]
-    start = time.perf_counter()
+    cpu0, start = time.process_time(), time.perf_counter()
     losses += [step() for _ in range(args.steps)]
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
 
     result = {
         "config": args.config, **cfg,
@@ -143,6 +148,9 @@ def main() -> None:
         "tokens_per_second": batch * context * args.steps / elapsed,
         "step_seconds": elapsed / args.steps,
         "timed_seconds": elapsed,
+        "fastest_step_seconds": min(step_times[args.warmup:]),
+        # ~1.0 when nothing else competes for the cores; lower means the run shared the CPU.
+        "cpu_utilization": cpu / (elapsed * args.threads),
         "first_loss": losses[0], "last_loss": losses[-1],
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "torch": torch.__version__,

@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+import Trainer
+
+/// A collaborative run's definition, created and signed by its coordinator and read by every
+/// peer from the DHT. A peer refuses a config whose signature does not verify.
+public struct RunConfig: Equatable, Sendable, Codable {
+    public enum Compression: String, Sendable, Codable, CaseIterable {
+        case none, float16, int8
+    }
+
+    public var name: String
+    /// Model, optimizer and schedule. `training.batchSize` is each peer's micro-batch (sequences
+    /// per forward pass); `targetBatchSize` is the global batch the run averages over.
+    public var training: TrainingSettings
+    /// Sequences the whole run accumulates per optimizer step.
+    public var targetBatchSize: Int
+    public var compression: Compression = .none
+    /// Seconds a round may take before its slow members are left out.
+    public var averagingTimeoutSeconds: Double = 30
+    /// Seconds peers wait for others to declare a step before averaging alone.
+    public var matchmakingSeconds: Double = 5
+
+    public init(name: String, training: TrainingSettings, targetBatchSize: Int) {
+        self.name = name
+        self.training = training
+        self.targetBatchSize = targetBatchSize
+    }
+
+    /// Peak learning rate: a temperature T gives lr = T × the global batch (arXiv 2108.09507).
+    public var peakLearningRate: Double {
+        if let rate = training.learningRate { return rate }
+        return (training.temperature ?? 0) * Double(targetBatchSize)
+    }
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw Error(description: "run config: " + message) }
+        }
+        try require(!name.isEmpty && name.utf8.count <= 64 && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) },
+                    "name \"\(name)\" must be 1–64 letters, digits, '-', '_' or '.'")
+        do { try training.validate() } catch { throw Error(description: "run config: \(error)") }
+        try require(targetBatchSize >= training.batchSize, "target_batch_size \(targetBatchSize) is smaller than the micro-batch \(training.batchSize)")
+        try require(targetBatchSize <= 1 << 24, "target_batch_size \(targetBatchSize) exceeds 16777216")
+        try require(averagingTimeoutSeconds > 0 && averagingTimeoutSeconds <= 3600, "averaging_timeout_seconds must be in (0, 3600]")
+        try require(matchmakingSeconds > 0 && matchmakingSeconds <= 600, "matchmaking_seconds must be in (0, 600]")
+    }
+
+    /// Canonical bytes: sorted-key JSON, the same on every platform, so signatures verify everywhere.
+    public func canonicalBytes() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(self))
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> RunConfig {
+        guard bytes.count <= 64 * 1024 else { throw Error(description: "run config is \(bytes.count) bytes, more than 64 KiB") }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let config: RunConfig
+        do {
+            config = try decoder.decode(RunConfig.self, from: Data(bytes))
+        } catch {
+            throw Error(description: "run config is not valid: \(error)")
+        }
+        try config.validate()
+        return config
+    }
+}
+
+/// A run config with the coordinator's Ed25519 signature over its canonical bytes.
+public struct SignedRunConfig: Equatable, Sendable {
+    public static let domain = Array("cohort-run-config-v1".utf8)
+    public let configBytes: [UInt8]
+    public let coordinatorPublicKey: [UInt8]
+    public let signature: [UInt8]
+
+    public init(config: RunConfig, signingKey: Curve25519.Signing.PrivateKey) throws {
+        try config.validate()
+        configBytes = try config.canonicalBytes()
+        coordinatorPublicKey = Array(signingKey.publicKey.rawRepresentation)
+        signature = Array(try signingKey.signature(for: Self.domain + configBytes))
+    }
+
+    /// Encoded as public key (32) · signature (64) · config bytes.
+    public var encoded: [UInt8] { coordinatorPublicKey + signature + configBytes }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard bytes.count > 96 else { throw RunConfig.Error(description: "signed run config is truncated (\(bytes.count) bytes)") }
+        coordinatorPublicKey = Array(bytes[0..<32])
+        signature = Array(bytes[32..<96])
+        configBytes = Array(bytes[96...])
+    }
+
+    /// The config, after checking the signature and, when given, the expected coordinator key.
+    public func verifiedConfig(expectedCoordinator: [UInt8]? = nil) throws -> RunConfig {
+        if let expectedCoordinator, expectedCoordinator != coordinatorPublicKey {
+            throw RunConfig.Error(description: "run config is signed by another key than the coordinator's")
+        }
+        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: coordinatorPublicKey),
+              key.isValidSignature(signature, for: Self.domain + configBytes) else {
+            throw RunConfig.Error(description: "run config signature does not verify")
+        }
+        return try RunConfig.decode(configBytes)
+    }
+}

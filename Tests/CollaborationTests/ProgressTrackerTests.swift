@@ -1,0 +1,50 @@
+import Testing
+@testable import Collaboration
+
+@Suite struct ProgressTrackerTests {
+    func record(step: Int, samples: Int, rate: Double = 10, at time: UInt64) -> PeerProgress {
+        PeerProgress(step: step, samplesAccumulated: samples, samplesPerSecond: rate, loss: 2, timestampMilliseconds: time)
+    }
+
+    @Test func peersAtTheHighestStepCountTowardsTheBatch() {
+        let tracker = ProgressTracker(targetBatchSize: 100)
+        let progress = tracker.globalProgress(
+            of: [record(step: 3, samples: 40, at: 1000), record(step: 3, samples: 30, at: 1000), record(step: 2, samples: 90, at: 1000)],
+            now: 1000)
+        #expect(progress.step == 3)
+        #expect(progress.samplesAccumulated == 70)
+        #expect(progress.peersAtStep == 2)
+        #expect(progress.samplesPerSecond == 20)
+        #expect(progress.secondsToTarget == 1.5)
+        #expect(!progress.isTargetReached)
+    }
+
+    @Test func countsAreExtrapolatedUpToALimit() {
+        var tracker = ProgressTracker(targetBatchSize: 100)
+        tracker.extrapolationLimitMilliseconds = 2000
+        let progress = tracker.globalProgress(of: [record(step: 1, samples: 50, rate: 10, at: 1000)], now: 4000)
+        #expect(progress.samplesAccumulated == 70)
+    }
+
+    @Test func stalePeersAreIgnored() {
+        let tracker = ProgressTracker(targetBatchSize: 10)
+        let progress = tracker.globalProgress(
+            of: [record(step: 9, samples: 50, at: 0), record(step: 4, samples: 5, rate: 0, at: 40_000)], now: 40_000)
+        #expect(progress.step == 4)
+        #expect(progress.samplesAccumulated == 5)
+        #expect(progress.secondsToTarget == .infinity)
+    }
+
+    @Test func recordsRoundTripAndGarbageIsRefused() throws {
+        let original = PeerProgress(step: 41, samplesAccumulated: 128, samplesPerSecond: 33.5, loss: 1.75,
+                                    timestampMilliseconds: 1_700_000_000_000, clientMode: true)
+        #expect(try PeerProgress(decoding: original.encoded) == original)
+        #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: Array(original.encoded.dropLast())) }
+        var badFlag = original.encoded
+        badFlag[40] = 7
+        #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: badFlag) }
+        var negativeRate = original
+        negativeRate.samplesPerSecond = -1
+        #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: negativeRate.encoded) }
+    }
+}

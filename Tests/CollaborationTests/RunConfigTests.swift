@@ -1,0 +1,43 @@
+import Crypto
+import Testing
+import Trainer
+@testable import Collaboration
+
+@Suite struct RunConfigTests {
+    static func config() -> RunConfig {
+        var training = TrainingSettings(model: ModelConfig(hiddenSize: 32, layerCount: 1, headCount: 2, contextLength: 16))
+        training.batchSize = 4
+        training.temperature = 0.001
+        return RunConfig(name: "shakespeare", training: training, targetBatchSize: 64)
+    }
+
+    @Test func signedConfigVerifiesAndRoundTrips() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let signed = try SignedRunConfig(config: Self.config(), signingKey: key)
+        let decoded = try SignedRunConfig(decoding: signed.encoded)
+        let config = try decoded.verifiedConfig(expectedCoordinator: Array(key.publicKey.rawRepresentation))
+        #expect(config == Self.config())
+        #expect(config.peakLearningRate == 0.064)
+    }
+
+    @Test func tamperedOrForeignConfigsAreRefused() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        var bytes = try SignedRunConfig(config: Self.config(), signingKey: key).encoded
+        bytes[bytes.count - 3] ^= 1
+        #expect(throws: RunConfig.Error.self) { try SignedRunConfig(decoding: bytes).verifiedConfig() }
+        let other = try SignedRunConfig(config: Self.config(), signingKey: Curve25519.Signing.PrivateKey())
+        #expect(throws: RunConfig.Error.self) {
+            try other.verifiedConfig(expectedCoordinator: Array(key.publicKey.rawRepresentation))
+        }
+        #expect(throws: RunConfig.Error.self) { try SignedRunConfig(decoding: [1, 2, 3]) }
+    }
+
+    @Test func invalidConfigsAreRefusedBeforeSigning() {
+        var config = Self.config()
+        config.name = "bad name!"
+        #expect(throws: RunConfig.Error.self) { try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey()) }
+        config = Self.config()
+        config.targetBatchSize = 2
+        #expect(throws: RunConfig.Error.self) { try config.validate() }
+    }
+}
