@@ -21,6 +21,7 @@ let package = Package(
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(name: "Averaging"),
         .executableTarget(
             name: "cohort",
             dependencies: [
@@ -34,5 +35,6 @@ let package = Package(
             dependencies: ["Trainer"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "AveragingTests", dependencies: ["Averaging"]),
     ]
 )
