@@ -39,7 +39,7 @@ public struct Matchmaker: Sendable {
     public enum Action: Hashable, Sendable {
         /// Store this declaration in the DHT under the run's key for its step.
         case publishDeclaration(Declaration)
-        /// Call `onTick` at this time (or later).
+        /// Call `onDeadline(now:)` at this time (or later).
         case wake(at: Timestamp)
         /// Send the plan to this member.
         case sendPlan(GroupPlan, to: PeerID)
@@ -119,7 +119,7 @@ public struct Matchmaker: Sendable {
     }
 
     /// Time passed: closes the gathering window or gives up on a silent leader when due.
-    public mutating func onTick(now: Timestamp) -> [Action] {
+    public mutating func onDeadline(now: Timestamp) -> [Action] {
         switch phase {
         case .gathering(let deadline) where now >= deadline:
             return decide(now: now, attempt: 0)
