@@ -5,7 +5,8 @@ public struct AllReduceResult: Hashable, Sendable {
     public var roundID: UInt64
     /// Members this peer still counted at the end (as this peer saw it), in plan order.
     public var participants: [PeerID]
-    /// Members this peer marked failed, misbehaving, or (as an owner) stalled past the deadline.
+    /// Members this peer marked failed or misbehaving, senders it (as an owner) stopped waiting
+    /// for at the sender deadline, and owners whose average had not arrived by the round deadline.
     public var leftOut: [PeerID]
     /// Sum of the participants' sample counts.
     public var totalSamples: UInt64

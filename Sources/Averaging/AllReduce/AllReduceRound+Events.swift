@@ -72,8 +72,9 @@ extension AllReduceRound {
             actions += finalise(completed.sorted())
         }
         if now >= roundDeadline {
-            for part in partFailed.indices where averagesMissing[part] > 0 {
+            for part in partFailed.indices where averagesMissing[part] > 0 && !partFailed[part] {
                 partFailed[part] = true
+                stalled[part] = true
             }
         }
         return actions + finishIfDone(now: now)
