@@ -8,19 +8,21 @@ extension AllReduceRound {
             return [.dropPeer(message.sender, reason: "sent a chunk for round \(plan.id) but is not another member of it")]
         }
         guard !failed[sender] else { return [] }
-        guard message.part == ownIndex, var reducer else {
+        guard message.part == ownIndex, reducer != nil else {
             return misbehaved(sender, "sent part \(message.part) to a member that does not own it", now: now)
         }
         if let fault = invalidChunk(message.chunk, of: ownIndex, compression: message.compression, byteCount: message.bytes.count) {
             return misbehaved(sender, fault, now: now)
         }
-        guard !reducer.hasReceived(message.chunk, from: sender) else {
+        guard !reducer!.hasReceived(message.chunk, from: sender) else {
             return misbehaved(sender, "sent chunk \(message.chunk) twice", now: now)
         }
         bytesReceived += message.bytes.count
-        guard !reducer.isFinalised(message.chunk) else { return [] }
-        let complete = message.bytes.withUnsafeBytes { reducer.add($0, chunk: message.chunk, from: sender, vector: vector) }
-        self.reducer = reducer
+        guard !reducer!.isFinalised(message.chunk) else { return [] }
+        let vector = self.vector
+        let complete = message.bytes.withUnsafeBytes { bytes in
+            self.reducer!.add(bytes, chunk: message.chunk, from: sender, vector: vector)
+        }
         let actions = complete ? finalise([message.chunk]) : []
         return actions + finishIfDone(now: now)
     }
@@ -62,13 +64,12 @@ extension AllReduceRound {
     public mutating func onDeadline(now: Timestamp) -> [Action] {
         guard !isFinished else { return [] }
         var actions: [Action] = []
-        if now >= senderDeadline, var reducer {
+        if now >= senderDeadline, let expected = reducer?.sendersStillExpected {
             var completed: [Int] = []
-            for sender in reducer.sendersStillExpected {
+            for sender in expected {
                 stalled[sender] = true
-                completed += reducer.leaveOut(sender)
+                completed += self.reducer!.leaveOut(sender)
             }
-            self.reducer = reducer
             actions += finalise(completed.sorted())
         }
         if now >= roundDeadline {
@@ -104,24 +105,21 @@ extension AllReduceRound {
         if averagesMissing[member] > 0 {
             partFailed[member] = true
         }
-        guard var reducer else { return [] }
-        let completed = reducer.leaveOut(member)
-        self.reducer = reducer
-        return finalise(completed)
+        guard reducer != nil else { return [] }
+        return finalise(reducer!.leaveOut(member))
     }
 
     private mutating func finalise(_ chunks: [Int]) -> [Action] {
-        guard var reducer, !chunks.isEmpty else { return [] }
+        guard reducer != nil, !chunks.isEmpty else { return [] }
         let recipients = plan.members.indices.filter { $0 != ownIndex && !failed[$0] }.map { plan.members[$0].peer }
         var actions: [Action] = []
         for chunk in chunks {
-            reducer.finalise(chunk, vector: vector)
+            reducer!.finalise(chunk, vector: vector)
             guard !recipients.isEmpty else { continue }
-            let elements = reducer.layout.elements(ofChunk: chunk)
+            let elements = reducer!.layout.elements(ofChunk: chunk)
             bytesSent += settings.compression.encodedByteCount(elementCount: elements.count) * recipients.count
             actions.append(.sendAveragedChunk(ChunkReference(part: ownIndex, chunk: chunk, elements: elements), to: recipients))
         }
-        self.reducer = reducer
         return actions
     }
 
