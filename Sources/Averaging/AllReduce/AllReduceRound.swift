@@ -21,7 +21,8 @@
 /// is bounded by `roundTimeout`: by then the round finishes with what it has.
 ///
 /// The vector is borrowed, not copied: it must stay valid and untouched by anyone else until
-/// `.finished`. The round writes the average into it in place.
+/// `.finished`. The round writes the average into it in place (an owner builds its weighted sum
+/// in its own part), so a round abandoned before `.finished` leaves the vector unspecified.
 public struct AllReduceRound {
     public struct Settings: Hashable, Sendable {
         public var compression: Compression = .none
@@ -101,8 +102,6 @@ public struct AllReduceRound {
         averagesMissing = chunkCounts.enumerated().map { $0.offset == ownIndex ? 0 : $0.element }
         averageReceived = averagesMissing.map { Array(repeating: false, count: $0) }
     }
-
-    var memberCount: Int { plan.members.count }
 
     func layout(ofPart part: Int) -> ChunkLayout {
         ChunkLayout(part: plan.parts[part], chunkSize: settings.chunkSize)
