@@ -22,9 +22,10 @@ let package = Package(
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(name: "Averaging"),
         .target(
             name: "Collaboration",
-            dependencies: ["Trainer", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Trainer", "Averaging", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "cohort",
@@ -39,6 +40,7 @@ let package = Package(
             dependencies: ["Trainer"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "AveragingTests", dependencies: ["Averaging"]),
         .testTarget(name: "CollaborationTests", dependencies: ["Collaboration"]),
         .testTarget(
             name: "CohortCommandTests",

@@ -1,0 +1,144 @@
+extension AllReduceRound {
+    /// A member's chunk of this owner's part arrived: reduce it now, and send the chunk's average
+    /// once every sender's chunk is in. Chunks for another round are ignored; chunks that break
+    /// the plan drop their sender.
+    public mutating func onPartChunk(_ message: PartChunk, now: Timestamp) -> [Action] {
+        guard !isFinished, message.roundID == plan.id else { return [] }
+        guard let sender = plan.index(of: message.sender), sender != ownIndex else {
+            return [.dropPeer(message.sender, reason: "sent a chunk for round \(plan.id) but is not another member of it")]
+        }
+        guard !failed[sender] else { return [] }
+        guard message.part == ownIndex, reducer != nil else {
+            return misbehaved(sender, "sent part \(message.part) to a member that does not own it", now: now)
+        }
+        if let fault = invalidChunk(message.chunk, of: ownIndex, compression: message.compression, byteCount: message.bytes.count) {
+            return misbehaved(sender, fault, now: now)
+        }
+        guard !reducer!.hasReceived(message.chunk, from: sender) else {
+            return misbehaved(sender, "sent chunk \(message.chunk) twice", now: now)
+        }
+        bytesReceived += message.bytes.count
+        guard !reducer!.isFinalised(message.chunk) else { return [] }
+        let vector = self.vector
+        let complete = message.bytes.withUnsafeBytes { bytes in
+            self.reducer!.add(bytes, chunk: message.chunk, from: sender, vector: vector)
+        }
+        let actions = complete ? finalise([message.chunk]) : []
+        return actions + finishIfDone(now: now)
+    }
+
+    /// An owner's average of a chunk arrived: write it into this member's vector.
+    public mutating func onAveragedChunk(_ message: AveragedChunk, from owner: PeerID, now: Timestamp) -> [Action] {
+        guard !isFinished, message.roundID == plan.id else { return [] }
+        guard let ownerIndex = plan.index(of: owner), ownerIndex != ownIndex else {
+            return [.dropPeer(owner, reason: "sent an average for round \(plan.id) but is not another member of it")]
+        }
+        guard !failed[ownerIndex], !partFailed[ownerIndex] else { return [] }
+        guard message.part == ownerIndex else {
+            return misbehaved(ownerIndex, "sent an average of part \(message.part), which it does not own", now: now)
+        }
+        if let fault = invalidChunk(message.chunk, of: ownerIndex, compression: message.compression, byteCount: message.bytes.count) {
+            return misbehaved(ownerIndex, fault, now: now)
+        }
+        guard !averageReceived[ownerIndex][message.chunk] else {
+            return misbehaved(ownerIndex, "sent the average of chunk \(message.chunk) twice", now: now)
+        }
+        averageReceived[ownerIndex][message.chunk] = true
+        averagesMissing[ownerIndex] -= 1
+        bytesReceived += message.bytes.count
+        let target = UnsafeMutableBufferPointer(rebasing: vector[layout(ofPart: ownerIndex).elements(ofChunk: message.chunk)])
+        message.bytes.withUnsafeBytes { settings.compression.decode($0, into: target) }
+        return finishIfDone(now: now)
+    }
+
+    /// A member is gone (its connection closed, it sent an `Abort`, or the shell gave up on it):
+    /// leave it out of the averages still open and give up on its part if unfinished.
+    public mutating func onPeerFailed(_ peer: PeerID, now: Timestamp) -> [Action] {
+        guard !isFinished, let index = plan.index(of: peer), index != ownIndex, !failed[index] else { return [] }
+        return markFailed(index) + finishIfDone(now: now)
+    }
+
+    /// Time passed. At the sender deadline an owner leaves out the senders it still waits for and
+    /// averages what it has; at the round deadline every part still missing is reported failed
+    /// and the round finishes.
+    public mutating func onDeadline(now: Timestamp) -> [Action] {
+        guard !isFinished else { return [] }
+        var actions: [Action] = []
+        if now >= senderDeadline, let expected = reducer?.sendersStillExpected {
+            var completed: [Int] = []
+            for sender in expected {
+                stalled[sender] = true
+                completed += self.reducer!.leaveOut(sender)
+            }
+            actions += finalise(completed.sorted())
+        }
+        if now >= roundDeadline {
+            for part in partFailed.indices where averagesMissing[part] > 0 && !partFailed[part] {
+                partFailed[part] = true
+                stalled[part] = true
+            }
+        }
+        return actions + finishIfDone(now: now)
+    }
+
+    private func invalidChunk(_ chunk: Int, of part: Int, compression: Compression, byteCount: Int) -> String? {
+        guard compression == settings.compression else {
+            return "used codec \(compression) in a round that uses \(settings.compression)"
+        }
+        let layout = layout(ofPart: part)
+        guard chunk < layout.chunkCount else {
+            return "sent chunk \(chunk) of part \(part), which has \(layout.chunkCount) chunks"
+        }
+        let expected = compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunk).count)
+        guard byteCount == expected else {
+            return "sent \(byteCount) bytes for chunk \(chunk) of part \(part), which encodes to \(expected)"
+        }
+        return nil
+    }
+
+    private mutating func misbehaved(_ member: Int, _ reason: String, now: Timestamp) -> [Action] {
+        [.dropPeer(plan.members[member].peer, reason: reason)] + markFailed(member) + finishIfDone(now: now)
+    }
+
+    private mutating func markFailed(_ member: Int) -> [Action] {
+        failed[member] = true
+        if averagesMissing[member] > 0 {
+            partFailed[member] = true
+        }
+        guard reducer != nil else { return [] }
+        return finalise(reducer!.leaveOut(member))
+    }
+
+    private mutating func finalise(_ chunks: [Int]) -> [Action] {
+        guard reducer != nil, !chunks.isEmpty else { return [] }
+        let recipients = plan.members.indices.filter { $0 != ownIndex && !failed[$0] }.map { plan.members[$0].peer }
+        var actions: [Action] = []
+        for chunk in chunks {
+            reducer!.finalise(chunk, vector: vector)
+            guard !recipients.isEmpty else { continue }
+            let elements = reducer!.layout.elements(ofChunk: chunk)
+            bytesSent += settings.compression.encodedByteCount(elementCount: elements.count) * recipients.count
+            actions.append(.sendAveragedChunk(ChunkReference(part: ownIndex, chunk: chunk, elements: elements), to: recipients))
+        }
+        return actions
+    }
+
+    mutating func finishIfDone(now: Timestamp) -> [Action] {
+        let ownDone = reducer?.isDone ?? true
+        guard !isFinished, ownDone, averagesMissing.indices.allSatisfy({ averagesMissing[$0] == 0 || partFailed[$0] }) else {
+            return []
+        }
+        isFinished = true
+        let leftOut = plan.members.indices.filter { failed[$0] || stalled[$0] }
+        let participants = plan.members.indices.filter { !leftOut.contains($0) }
+        return [.finished(AllReduceResult(
+            roundID: plan.id,
+            participants: participants.map { plan.members[$0].peer },
+            leftOut: leftOut.map { plan.members[$0].peer },
+            totalSamples: participants.reduce(0) { $0 + plan.members[$1].samples },
+            bytesSent: bytesSent,
+            bytesReceived: bytesReceived,
+            duration: now - startTime,
+            failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] }))]
+    }
+}

@@ -1,0 +1,28 @@
+extension AllReduceRound {
+    /// Encodes this member's values of a chunk to send into `bytes` (at least
+    /// `settings.compression.encodedByteCount(elementCount: reference.elements.count)` long),
+    /// straight from the vector; returns the bytes written.
+    public func encodePartChunk(_ reference: ChunkReference, into bytes: UnsafeMutableRawBufferPointer) -> Int {
+        settings.compression.encode(UnsafeBufferPointer(rebasing: vector[reference.elements]), into: bytes)
+    }
+
+    /// The payload for a `.sendPartChunk` action.
+    public func partChunk(for reference: ChunkReference) -> PartChunk {
+        let count = settings.compression.encodedByteCount(elementCount: reference.elements.count)
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = encodePartChunk(reference, into: UnsafeMutableRawBufferPointer(buffer))
+        }
+        return PartChunk(roundID: plan.id, part: reference.part, chunk: reference.chunk,
+                         sender: plan.members[ownIndex].peer, compression: settings.compression, bytes: bytes[...])
+    }
+
+    /// The payload for a `.sendAveragedChunk` action: a slice of the encoded averages this owner
+    /// keeps, not a copy.
+    public func averagedChunk(for reference: ChunkReference) -> AveragedChunk {
+        guard let reducer, reference.part == ownIndex else {
+            preconditionFailure("member \(ownIndex) holds no average of part \(reference.part)")
+        }
+        return AveragedChunk(roundID: plan.id, part: reference.part, chunk: reference.chunk,
+                             compression: settings.compression, bytes: reducer.encodedAverage(of: reference.chunk))
+    }
+}

@@ -1,0 +1,140 @@
+/// One member's butterfly all-reduce for one round, as a pure state machine.
+///
+/// Each member owns the part of the flat vector its `GroupPlan` gives it (client-mode members own
+/// none). Every member streams its values of each part, chunk by chunk, to that part's owner;
+/// the owner reduces each chunk as it arrives (weighted by sample counts) and, once every sender's
+/// chunk k is in, sends the average of chunk k to all members, who write it into their vector.
+/// DeDLOC §3.1 (load-balanced butterfly all-reduce); hivemind's `averaging/allreduce.py`.
+///
+/// Driving a round (the node shell or a test):
+/// 1. `init` with the plan, the member's vector, its settings and the time, then `start()`.
+/// 2. For every action: `.sendPartChunk` → `partChunk(for:)` (or `encodePartChunk(_:into:)` into a
+///    frame buffer) and send; `.sendAveragedChunk` → `averagedChunk(for:)` to each peer;
+///    `.wake(at:)` → call `onDeadline(now:)` then; `.dropPeer` → close that connection;
+///    `.finished` → the round is over, use the result.
+/// 3. Feed what happens: `onPartChunk`, `onAveragedChunk`, `onPeerFailed` (a lost connection or
+///    an `Abort`), `onDeadline`.
+///
+/// Faults: a sender that fails, misbehaves, or stalls past `senderTimeout` is left out of the
+/// averages of the chunks it did not deliver, whose weights renormalise. A part whose owner fails,
+/// or sends nothing by `roundTimeout`, is reported in `AllReduceResult.failedParts`. Every wait
+/// is bounded by `roundTimeout`: by then the round finishes with what it has.
+///
+/// The vector is borrowed, not copied: it must stay valid and untouched by anyone else until
+/// `.finished`. The round writes the average into it in place (an owner builds its weighted sum
+/// in its own part), so a round abandoned before `.finished` leaves the vector unspecified.
+public struct AllReduceRound {
+    public struct Settings: Hashable, Sendable {
+        public var compression: Compression = .none
+        /// Elements per streamed chunk.
+        public var chunkSize: Int = 1 << 16
+        /// After this long an owner stops waiting for senders and averages what it has.
+        public var senderTimeout: Duration = .seconds(20)
+        /// After this long a member stops waiting for averages; at least `senderTimeout`, so that
+        /// averages finalised at the sender deadline still arrive in time.
+        public var roundTimeout: Duration = .seconds(30)
+
+        public init(compression: Compression = .none, chunkSize: Int = 1 << 16) {
+            self.compression = compression
+            self.chunkSize = chunkSize
+        }
+    }
+
+    /// Which elements travel: chunk `chunk` of part `part`.
+    public struct ChunkReference: Hashable, Sendable {
+        public var part: Int
+        public var chunk: Int
+        public var elements: Range<Int>
+    }
+
+    public enum Action: Hashable, Sendable {
+        /// Send this member's values of a chunk to the part's owner (`partChunk(for:)`). Encoding
+        /// later is safe: an average for those elements only arrives once the owner has the chunk
+        /// or has given up on it.
+        case sendPartChunk(ChunkReference, to: PeerID)
+        /// Send this owner's average of a chunk (`averagedChunk(for:)`) to each of these peers.
+        case sendAveragedChunk(ChunkReference, to: [PeerID])
+        /// Call `onDeadline(now:)` at this time (or later).
+        case wake(at: Timestamp)
+        /// The peer broke the protocol; it is left out of the round. Close its connection.
+        case dropPeer(PeerID, reason: String)
+        /// The round is over; no further actions follow.
+        case finished(AllReduceResult)
+    }
+
+    public let plan: GroupPlan
+    public let settings: Settings
+    let ownIndex: Int
+    let vector: UnsafeMutableBufferPointer<Float>
+    let startTime: Timestamp
+    var reducer: PartReducer?
+    /// Per member: marked failed (connection lost, abort, garbage) — never sent to again.
+    var failed: [Bool]
+    /// Per member: left out by this owner at the sender deadline.
+    var stalled: [Bool]
+    /// Per part: chunks of the average still to arrive (zero for this member's own part).
+    var averagesMissing: [Int]
+    /// `averageReceived[part]![chunk]`, for parts owned by others.
+    var averageReceived: [[Bool]]
+    var partFailed: [Bool]
+    var bytesSent = 0
+    var bytesReceived = 0
+    var isFinished = false
+
+    public init(plan: GroupPlan, peer: PeerID, vector: UnsafeMutableBufferPointer<Float>, settings: Settings, now: Timestamp) {
+        guard let ownIndex = plan.index(of: peer) else {
+            preconditionFailure("\(peer) is not a member of plan \(plan.id)")
+        }
+        precondition(vector.count == plan.elementCount, "vector of \(vector.count) elements for a plan of \(plan.elementCount)")
+        precondition(settings.chunkSize > 0, "chunk size \(settings.chunkSize) must be positive")
+        precondition(settings.senderTimeout <= settings.roundTimeout,
+                     "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
+        self.plan = plan
+        self.settings = settings
+        self.ownIndex = ownIndex
+        self.vector = vector
+        self.startTime = now
+        let memberCount = plan.members.count
+        failed = Array(repeating: false, count: memberCount)
+        stalled = Array(repeating: false, count: memberCount)
+        partFailed = Array(repeating: false, count: memberCount)
+        let chunkCounts = plan.parts.map { ChunkLayout(part: $0, chunkSize: settings.chunkSize).chunkCount }
+        averagesMissing = chunkCounts.enumerated().map { $0.offset == ownIndex ? 0 : $0.element }
+        averageReceived = averagesMissing.map { Array(repeating: false, count: $0) }
+    }
+
+    func layout(ofPart part: Int) -> ChunkLayout {
+        ChunkLayout(part: plan.parts[part], chunkSize: settings.chunkSize)
+    }
+
+    var senderDeadline: Timestamp { startTime + settings.senderTimeout }
+    var roundDeadline: Timestamp { startTime + settings.roundTimeout }
+
+    /// Starts the round: scales this owner's values, emits every chunk to send (interleaved
+    /// across owners, so all of them start reducing at once) and the wake-ups for the deadlines.
+    public mutating func start() -> [Action] {
+        precondition(reducer == nil && bytesSent == 0, "round \(plan.id) started twice")
+        let weights = plan.members.map { Float($0.samples) }
+        let ownLayout = layout(ofPart: ownIndex)
+        if ownLayout.chunkCount > 0 {
+            reducer = PartReducer(layout: ownLayout, compression: settings.compression, weights: weights,
+                                  ownIndex: ownIndex, vector: vector)
+        }
+        var actions: [Action] = []
+        let layouts = plan.parts.indices.map { layout(ofPart: $0) }
+        let mostChunks = layouts.map(\.chunkCount).max() ?? 0
+        for chunk in 0..<mostChunks {
+            for part in layouts.indices where part != ownIndex && chunk < layouts[part].chunkCount {
+                let elements = layouts[part].elements(ofChunk: chunk)
+                bytesSent += settings.compression.encodedByteCount(elementCount: elements.count)
+                actions.append(.sendPartChunk(ChunkReference(part: part, chunk: chunk, elements: elements),
+                                              to: plan.members[part].peer))
+            }
+        }
+        if reducer != nil {
+            actions.append(.wake(at: senderDeadline))
+        }
+        actions.append(.wake(at: roundDeadline))
+        return actions + finishIfDone(now: startTime)
+    }
+}

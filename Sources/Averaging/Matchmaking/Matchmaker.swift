@@ -1,0 +1,180 @@
+/// Gathers the peers ready for a step into one group with an agreed plan, as a pure state
+/// machine: it consumes "declarations seen" (from the DHT), plans received and clock ticks, and
+/// returns actions; it never touches the network or a clock (DESIGN.md "Principles" 1).
+///
+/// Protocol (DeDLOC §3.1 "peers gather through the DHT"; hivemind's `averaging/matchmaking.py`):
+/// 1. `onReady`: the peer publishes its `Declaration` for the step and gathers for
+///    `Settings.gatherWindow`, reading the others' declarations.
+/// 2. The leader is the lowest id among declared peers that accept connections (a client-mode
+///    peer cannot be reached, so it cannot lead). When the window closes, or as soon as
+///    `maxGroupSize` peers declared, the leader fixes the group — itself and the lowest other
+///    ids, up to `maxGroupSize` — and sends the same `GroupPlan` to every member.
+/// 3. A follower waits `planTimeout` for the plan. If none comes, it drops that leader and
+///    follows the next candidate (who, seeing the same silence, now leads), up to `maxAttempts`
+///    leaders; then it gives up the step. No state waits without a deadline.
+///
+/// One group per step: peers beyond `maxGroupSize` fail with `.groupFull` and wait for the next
+/// step. Peers whose DHT views differ may see different leaders; each member follows the first
+/// valid plan it receives, and the all-reduce treats a member that followed another plan as a
+/// failed sender, so the round still ends on time.
+public struct Matchmaker: Sendable {
+    public struct Settings: Sendable {
+        /// Length of the flat vector every plan splits.
+        public var elementCount: Int
+        /// How long peers gather before the leader fixes the group.
+        public var gatherWindow: Duration = .seconds(15)
+        /// How long a follower waits for a leader's plan after the window closes.
+        public var planTimeout: Duration = .seconds(5)
+        /// Most members in one group, at most `GroupPlan.maxMembers`.
+        public var maxGroupSize: Int = 64
+        /// Leaders a follower tries, one after another, before it gives up the step.
+        public var maxAttempts: Int = 2
+
+        public init(elementCount: Int) {
+            self.elementCount = elementCount
+        }
+    }
+
+    /// What the node shell must do.
+    public enum Action: Hashable, Sendable {
+        /// Store this declaration in the DHT under the run's key for its step.
+        case publishDeclaration(Declaration)
+        /// Call `onDeadline(now:)` at this time (or later).
+        case wake(at: Timestamp)
+        /// Send the plan to this member.
+        case sendPlan(GroupPlan, to: PeerID)
+        /// The group is fixed: start the all-reduce round with this plan.
+        case groupFormed(GroupPlan)
+        /// No group this step: log the reason and publish it for the coordinator.
+        case failed(FormationFailure)
+    }
+
+    private enum Phase: Sendable {
+        case idle
+        case gathering(until: Timestamp)
+        case awaitingPlan(from: PeerID, until: Timestamp, attempt: Int)
+        case finished
+    }
+
+    public let peer: PeerID
+    public let address: String
+    public let clientMode: Bool
+    public let settings: Settings
+    private var phase = Phase.idle
+    private var own: Declaration?
+    private var seen: [PeerID: Declaration] = [:]
+    private var silentLeaders: [PeerID] = []
+
+    public init(peer: PeerID, address: String, clientMode: Bool, settings: Settings) {
+        precondition((2...GroupPlan.maxMembers).contains(settings.maxGroupSize),
+                     "max group size \(settings.maxGroupSize) is outside 2...\(GroupPlan.maxMembers)")
+        precondition(settings.maxAttempts >= 1, "max attempts \(settings.maxAttempts) must be at least 1")
+        self.peer = peer
+        self.address = address
+        self.clientMode = clientMode
+        self.settings = settings
+    }
+
+    /// The step this peer gathers (or gathered) for.
+    public var step: UInt64? { own?.step }
+
+    /// The peer is ready to average `step` with `samples` accumulated; forgets any earlier step.
+    public mutating func onReady(step: UInt64, samples: UInt64, bandwidth: UInt64, now: Timestamp) -> [Action] {
+        precondition(samples > 0, "a peer with no samples for step \(step) has nothing to average")
+        let declaration = Declaration(
+            step: step, peer: peer, address: address, bandwidth: bandwidth, clientMode: clientMode, samples: samples)
+        own = declaration
+        seen = [peer: declaration]
+        silentLeaders = []
+        let deadline = now + settings.gatherWindow
+        phase = .gathering(until: deadline)
+        return [.publishDeclaration(declaration), .wake(at: deadline)]
+    }
+
+    /// Declarations read from the DHT; those for other steps are ignored. The leader fixes the
+    /// group at once when `maxGroupSize` peers have declared.
+    public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
+        guard let own, case .gathering = phase else { return [] }
+        for declaration in declarations where declaration.step == own.step && declaration.peer != peer && declaration.samples > 0 {
+            seen[declaration.peer] = declaration
+        }
+        let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
+        guard candidates.count >= settings.maxGroupSize, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
+              group.leader == peer else { return [] }
+        return lead(group.members, step: own.step)
+    }
+
+    /// A plan from `sender`. Accepted while gathering or waiting when it is for this step and this
+    /// vector, comes from its own leader and lists this peer; otherwise ignored.
+    public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: Timestamp) -> [Action] {
+        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount,
+              sender == plan.leader, plan.index(of: peer) != nil else { return [] }
+        switch phase {
+        case .gathering, .awaitingPlan:
+            phase = .finished
+            return [.groupFormed(plan)]
+        case .idle, .finished:
+            return []
+        }
+    }
+
+    /// Time passed: closes the gathering window or gives up on a silent leader when due.
+    public mutating func onDeadline(now: Timestamp) -> [Action] {
+        switch phase {
+        case .gathering(let deadline) where now >= deadline:
+            return decide(now: now, attempt: 0)
+        case .awaitingPlan(let leader, let deadline, let attempt) where now >= deadline:
+            silentLeaders.append(leader)
+            guard attempt + 1 < settings.maxAttempts else {
+                return fail(.leaderDidNotAnswer(leader: leader, step: own!.step, waited: settings.planTimeout))
+            }
+            return decide(now: now, attempt: attempt + 1)
+        default:
+            return []
+        }
+    }
+
+    private mutating func decide(now: Timestamp, attempt: Int) -> [Action] {
+        let own = self.own!
+        let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
+        guard candidates.count >= 2, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize) else {
+            if let lastSilent = silentLeaders.last {
+                return fail(.leaderDidNotAnswer(leader: lastSilent, step: own.step, waited: settings.planTimeout))
+            }
+            return fail(candidates.count < 2
+                ? .noOtherPeer(step: own.step, waited: settings.gatherWindow)
+                : .allClientMode(peerCount: candidates.count))
+        }
+        if group.leader == peer {
+            return lead(group.members, step: own.step)
+        }
+        guard group.members.contains(where: { $0.peer == peer }) else {
+            return fail(.groupFull(step: own.step, maxGroupSize: settings.maxGroupSize))
+        }
+        let deadline = now + settings.planTimeout
+        phase = .awaitingPlan(from: group.leader, until: deadline, attempt: attempt)
+        return [.wake(at: deadline)]
+    }
+
+    private mutating func lead(_ members: [Declaration], step: UInt64) -> [Action] {
+        guard let plan = GroupPlan(step: step, elementCount: settings.elementCount, members: members) else {
+            preconditionFailure("members \(members) chosen by the leader do not form a plan")
+        }
+        phase = .finished
+        return plan.members.filter { $0.peer != peer }.map { .sendPlan(plan, to: $0.peer) } + [.groupFormed(plan)]
+    }
+
+    private mutating func fail(_ reason: FormationFailure) -> [Action] {
+        phase = .finished
+        return [.failed(reason)]
+    }
+
+    /// The leader (lowest id accepting connections) and the group it fixes: itself and the lowest
+    /// other ids, `maxSize` at most. Nil when every candidate is in client mode.
+    static func group(of candidates: [Declaration], maxSize: Int) -> (leader: PeerID, members: [Declaration])? {
+        let sorted = candidates.sorted { $0.peer < $1.peer }
+        guard let leader = sorted.first(where: { !$0.clientMode }) else { return nil }
+        let others = sorted.filter { $0.peer != leader.peer }.prefix(maxSize - 1)
+        return (leader.peer, [leader] + others)
+    }
+}

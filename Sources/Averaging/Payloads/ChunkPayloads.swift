@@ -1,0 +1,131 @@
+/// Bounds shared by the chunk payloads.
+public enum ChunkLimits {
+    /// Largest encoded chunk a peer may send: 64 MiB.
+    public static let maxByteCount = 1 << 26
+    /// Most chunks one part may have.
+    public static let maxChunkIndex = Int(UInt32.max)
+}
+
+/// One chunk of a member's values for a part, streamed to that part's owner
+/// (butterfly all-reduce, first half: DeDLOC §3.1, hivemind's `averaging/allreduce.py`).
+///
+/// `bytes` is a slice of the received payload: decoding does not copy the chunk.
+public struct PartChunk: Hashable, Sendable {
+    /// The group plan's id.
+    public var roundID: UInt64
+    public var part: Int
+    public var chunk: Int
+    public var sender: PeerID
+    public var compression: Compression
+    public var bytes: ArraySlice<UInt8>
+
+    public init(roundID: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression, bytes: ArraySlice<UInt8>) {
+        self.roundID = roundID
+        self.part = part
+        self.chunk = chunk
+        self.sender = sender
+        self.compression = compression
+        self.bytes = bytes
+    }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + bytes.count)
+        writer.write(roundID)
+        writer.write(UInt16(part))
+        writer.write(UInt32(chunk))
+        writer.write(sender)
+        compression.write(to: &writer)
+        writer.write(lengthPrefixed: bytes)
+        return writer.bytes
+    }
+
+    public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
+        var reader = ByteReader(payload, what: "part chunk")
+        self.init(
+            roundID: try reader.read(UInt64.self, "round id"),
+            part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
+            chunk: try reader.read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex),
+            sender: try reader.readPeer("sender"),
+            compression: try Compression(reading: &reader),
+            bytes: try reader.readLengthPrefixed("chunk bytes", maxBytes: ChunkLimits.maxByteCount))
+        try reader.finish()
+    }
+}
+
+/// One chunk of a part's average, sent by the part's owner to every member
+/// (butterfly all-reduce, second half). The sender is the part's owner.
+public struct AveragedChunk: Hashable, Sendable {
+    public var roundID: UInt64
+    public var part: Int
+    public var chunk: Int
+    public var compression: Compression
+    public var bytes: ArraySlice<UInt8>
+
+    public init(roundID: UInt64, part: Int, chunk: Int, compression: Compression, bytes: ArraySlice<UInt8>) {
+        self.roundID = roundID
+        self.part = part
+        self.chunk = chunk
+        self.compression = compression
+        self.bytes = bytes
+    }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 32 + bytes.count)
+        writer.write(roundID)
+        writer.write(UInt16(part))
+        writer.write(UInt32(chunk))
+        compression.write(to: &writer)
+        writer.write(lengthPrefixed: bytes)
+        return writer.bytes
+    }
+
+    public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
+        var reader = ByteReader(payload, what: "averaged chunk")
+        self.init(
+            roundID: try reader.read(UInt64.self, "round id"),
+            part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
+            chunk: try reader.read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex),
+            compression: try Compression(reading: &reader),
+            bytes: try reader.readLengthPrefixed("chunk bytes", maxBytes: ChunkLimits.maxByteCount))
+        try reader.finish()
+    }
+}
+
+/// A member leaves a round early and says why, so the others mark it failed at once instead of
+/// waiting for the deadline.
+public struct Abort: Hashable, Sendable {
+    /// Longest reason carried, in UTF-8 bytes.
+    public static let maxReasonBytes = 1024
+
+    public var roundID: UInt64
+    public var sender: PeerID
+    /// One line a person can act on.
+    public var reason: String
+
+    public init(roundID: UInt64, sender: PeerID, reason: String) {
+        self.roundID = roundID
+        self.sender = sender
+        self.reason = reason
+    }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(roundID)
+        writer.write(sender)
+        var reason = self.reason
+        while reason.utf8.count > Self.maxReasonBytes {
+            reason.removeLast()
+        }
+        writer.write(reason)
+        return writer.bytes
+    }
+
+    public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
+        var reader = ByteReader(payload, what: "abort")
+        self.init(
+            roundID: try reader.read(UInt64.self, "round id"),
+            sender: try reader.readPeer("sender"),
+            reason: try reader.readString("reason", maxBytes: Self.maxReasonBytes))
+        try reader.finish()
+    }
+}

@@ -1,0 +1,164 @@
+import Testing
+@testable import Averaging
+
+@Suite struct AllReduceTests {
+    /// A random group: uneven bandwidths (some zero), uneven sample counts, mixed client mode.
+    static func randomGroup(memberCount: Int, elementCount: Int, random: inout SeededRandom) -> (GroupPlan, [[Float]]) {
+        let ownerIndex = Int.random(in: 0..<memberCount, using: &random)
+        let members = (0..<memberCount).map { index in
+            declaration(peerID(UInt8(index + 1)),
+                        bandwidth: Bool.random(using: &random) ? 0 : UInt64.random(in: 1...1_000_000_000, using: &random),
+                        clientMode: index != ownerIndex && Int.random(in: 0..<3, using: &random) == 0,
+                        samples: UInt64.random(in: 1...1_000, using: &random))
+        }
+        let vectors = (0..<memberCount).map { _ in
+            (0..<elementCount).map { _ in Float.random(in: -1...1, using: &random) }
+        }
+        return (GroupPlan(step: 41, elementCount: elementCount, members: members)!, vectors)
+    }
+
+    /// Largest |error| allowed against the float64 weighted mean, for values in [-1, 1]: the
+    /// owner decodes every sender's chunk and the members decode its average, so two codec errors.
+    static func tolerance(_ compression: Compression) -> Double {
+        switch compression {
+        case .none: 1e-5
+        case .float16: 2 * 0x1p-11 * 1.01
+        case .blockwiseInt8: 2 * (1.0 / 254) * 1.01
+        }
+    }
+
+    /// Every survivor's averaged elements match the expected mean and are bit-identical across
+    /// survivors; elements of failed parts keep each survivor's local values.
+    static func checkAverages(_ group: SimulatedGroup, compression: Compression, failedPartsKeepLocalValues: Bool = true) {
+        let expected = group.expectedAverage()
+        let survivors = group.live
+        let reference = survivors[0]
+        for index in survivors {
+            guard let result = group.members[index].result else {
+                Issue.record("member \(index) did not finish")
+                continue
+            }
+            let failed = result.failedParts
+            #expect(failed == group.members[reference].result?.failedParts)
+            for element in 0..<group.plan.elementCount {
+                let value = group.members[index].vector[element]
+                if failed.contains(where: { $0.contains(element) }) {
+                    if failedPartsKeepLocalValues {
+                        #expect(value == group.members[index].original[element])
+                    }
+                    continue
+                }
+                #expect(abs(Double(value) - expected[element]) <= tolerance(compression), "member \(index) element \(element)")
+                #expect(value.bitPattern == group.members[reference].vector[element].bitPattern)
+            }
+        }
+    }
+
+    @Test(arguments: 2...8, [Compression.none, .float16, .blockwiseInt8(blockSize: 64)])
+    func everyMemberEndsWithTheSameWeightedMean(memberCount: Int, compression: Compression) {
+        var random = SeededRandom(seed: UInt64(memberCount * 31 + compression.encodedByteCount(elementCount: 1)))
+        let (plan, vectors) = Self.randomGroup(memberCount: memberCount, elementCount: Int.random(in: 1...3_000, using: &random),
+                                               random: &random)
+        let settings = AllReduceRound.Settings(compression: compression, chunkSize: Int.random(in: 16...300, using: &random))
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, seed: random.next())
+        group.run()
+        Self.checkAverages(group, compression: compression)
+        let results = group.members.compactMap(\.result)
+        #expect(results.count == memberCount)
+        for result in results {
+            #expect(result.isComplete && result.leftOut.isEmpty)
+            #expect(result.participants == plan.members.map(\.peer))
+            #expect(result.totalSamples == plan.totalSamples)
+            #expect(result.duration == .zero)
+        }
+        #expect(results.reduce(0) { $0 + $1.bytesSent } == results.reduce(0) { $0 + $1.bytesReceived })
+        #expect(group.members.allSatisfy { $0.dropped.isEmpty })
+    }
+
+    /// Member 0 accepts connections (bandwidth 1 MB/s); member 1 is in client mode; members 2, 3 own larger parts.
+    static func fourMembers(clientModeSender: Bool = true) -> (GroupPlan, [[Float]]) {
+        var random = SeededRandom(seed: 77)
+        let members = [
+            declaration(peerID(1), bandwidth: 1_000_000, samples: 10),
+            declaration(peerID(2), bandwidth: 5_000_000, clientMode: clientModeSender, samples: 300),
+            declaration(peerID(3), bandwidth: 2_000_000, samples: 40),
+            declaration(peerID(4), bandwidth: 3_000_000, samples: 7),
+        ]
+        let vectors = (0..<4).map { _ in (0..<1_200).map { _ in Float.random(in: -1...1, using: &random) } }
+        return (GroupPlan(step: 41, elementCount: 1_200, members: members)!, vectors)
+    }
+
+    @Test func aSenderThatFailsMidRoundIsLeftOutAndTheWeightsRenormalise() {
+        let (plan, vectors) = Self.fourMembers()
+        let settings = AllReduceRound.Settings(compression: .none, chunkSize: 50)
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, faults: [1: .crash(afterSending: 11)], seed: 5)
+        group.run()
+        let fromFailed = group.contributions.filter { $0[0] == 1 }.count
+        #expect(fromFailed == 11, "the failed member's chunks sent before it died still count")
+        Self.checkAverages(group, compression: .none)
+        for index in group.live {
+            let result = group.members[index].result!
+            #expect(result.isComplete)
+            #expect(result.leftOut == [peerID(2)])
+            #expect(result.totalSamples == plan.totalSamples - 300)
+        }
+    }
+
+    @Test func aPartWhoseOwnerFailsKeepsLocalValuesAndIsReported() {
+        let (plan, vectors) = Self.fourMembers()
+        let settings = AllReduceRound.Settings(compression: .float16, chunkSize: 64)
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, faults: [2: .crashBeforeFirstAverage], seed: 6)
+        group.run()
+        #expect(group.down == [2])
+        Self.checkAverages(group, compression: .float16)
+        for index in group.live {
+            let result = group.members[index].result!
+            #expect(result.failedParts == [plan.parts[2]])
+            #expect(result.leftOut == [peerID(3)])
+            #expect(result.duration == .zero, "a closed connection needs no timeout")
+        }
+    }
+
+    @Test func aStalledSenderIsLeftOutAtTheSenderDeadlineAndItsPartAtTheRoundDeadline() {
+        let (plan, vectors) = Self.fourMembers(clientModeSender: false)
+        let settings = AllReduceRound.Settings(compression: .blockwiseInt8, chunkSize: 40)
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, faults: [3: .stall(afterSending: 9)], seed: 7)
+        group.run()
+        Self.checkAverages(group, compression: .blockwiseInt8)
+        for index in group.live {
+            let result = group.members[index].result!
+            #expect(result.failedParts == [plan.parts[3]])
+            #expect(result.leftOut == [peerID(4)])
+            #expect(result.duration == settings.roundTimeout)
+        }
+        #expect(group.now == Timestamp.zero + settings.roundTimeout)
+    }
+
+    @Test func aMemberSendingGarbageIsDroppedAndTheRoundStillEnds() {
+        let plan = GroupPlan(step: 41, elementCount: 8, members: [declaration(peerID(1)), declaration(peerID(2))])!
+        let member = SimulatedMember(plan: plan, index: 0, values: [Float](repeating: 1, count: 8),
+                                     settings: AllReduceRound.Settings(chunkSize: 4))
+        _ = member.round.start()
+        let garbage = PartChunk(roundID: plan.id, part: 0, chunk: 0, sender: peerID(2), compression: .none, bytes: [1, 2, 3][...])
+        let actions = member.round.onPartChunk(garbage, now: seconds(1))
+        #expect(actions.first == .dropPeer(peerID(2), reason: "sent 3 bytes for chunk 0 of part 0, which encodes to 16"))
+        guard case .finished(let result) = actions.last else {
+            Issue.record("the round did not finish: \(actions)")
+            return
+        }
+        #expect(result.leftOut == [peerID(2)])
+        #expect(result.failedParts == [plan.parts[1]])
+        #expect(Array(member.vector) == [Float](repeating: 1, count: 8))
+        #expect(member.round.onPeerFailed(peerID(2), now: seconds(2)).isEmpty)
+    }
+
+    @Test func chunksOfAnotherRoundAreIgnored() {
+        let plan = GroupPlan(step: 41, elementCount: 8, members: [declaration(peerID(1)), declaration(peerID(2))])!
+        let member = SimulatedMember(plan: plan, index: 0, values: [Float](repeating: 1, count: 8),
+                                     settings: AllReduceRound.Settings(chunkSize: 4))
+        _ = member.round.start()
+        let stray = PartChunk(roundID: plan.id &+ 1, part: 0, chunk: 0, sender: peerID(2), compression: .none,
+                              bytes: [UInt8](repeating: 0, count: 16)[...])
+        #expect(member.round.onPartChunk(stray, now: seconds(1)).isEmpty)
+    }
+}

@@ -1,0 +1,63 @@
+import Testing
+@testable import Averaging
+
+@Suite struct LoadBalancingTests {
+    @Test func partsFollowBandwidthAndTileTheVector() {
+        let parts = LoadBalancing.partition(elementCount: 1000, bandwidths: [100, 300, 600], clientMode: [false, false, false])
+        #expect(parts == [0..<100, 100..<400, 400..<1000])
+    }
+
+    @Test func clientModeMembersOwnNothing() {
+        let parts = LoadBalancing.partition(elementCount: 10, bandwidths: [5, 1_000, 5], clientMode: [false, true, false])
+        #expect(parts == [0..<5, 5..<5, 5..<10])
+    }
+
+    @Test func allClientModeHasNoPlan() {
+        #expect(LoadBalancing.partition(elementCount: 10, bandwidths: [1, 2], clientMode: [true, true]) == nil)
+    }
+
+    @Test func zeroBandwidthEverywhereSharesEqually() {
+        let parts = LoadBalancing.partition(elementCount: 10, bandwidths: [0, 0, 0], clientMode: [false, false, false])
+        #expect(parts == [0..<4, 4..<7, 7..<10])
+    }
+
+    @Test func leftoverElementsGoToLargestRemaindersThenEarlierMembers() {
+        // 7 × (1, 1, 1) / 3: quotients 2, 2, 2 and equal remainders, so the first member gets one more.
+        #expect(LoadBalancing.shares(of: 7, weights: [1, 1, 1]) == [3, 2, 2])
+        // 10 × (1, 2) / 3 = 3.33, 6.67: the second member has the larger remainder.
+        #expect(LoadBalancing.shares(of: 10, weights: [1, 2]) == [3, 7])
+    }
+
+    @Test func hugeBandwidthsAndVectorsDoNotOverflow() {
+        let shares = LoadBalancing.shares(of: 1 << 40, weights: [UInt64.max / 4, UInt64.max / 4, 3])
+        #expect(shares.reduce(0, +) == 1 << 40)
+        #expect(shares[2] == 0)
+    }
+
+    @Test(arguments: 0..<40) func randomGroupsTileExactlyAndStayWithinOneElementOfTheirShare(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        let memberCount = Int.random(in: 1...12, using: &random)
+        let elementCount = Int.random(in: 0...100_000, using: &random)
+        let bandwidths = (0..<memberCount).map { _ in UInt64.random(in: 0...2_000_000_000, using: &random) }
+        var clientMode = (0..<memberCount).map { _ in Bool.random(using: &random) }
+        clientMode[Int.random(in: 0..<memberCount, using: &random)] = false
+        guard let parts = LoadBalancing.partition(elementCount: elementCount, bandwidths: bandwidths, clientMode: clientMode) else {
+            Issue.record("no plan although a member accepts connections")
+            return
+        }
+        #expect(parts.first?.lowerBound == 0)
+        #expect(parts.last?.upperBound == elementCount)
+        #expect(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        let owned = bandwidths.indices.filter { !clientMode[$0] }
+        let total = owned.reduce(0.0) { $0 + Double(bandwidths[$1]) }
+        for index in parts.indices {
+            if clientMode[index] {
+                #expect(parts[index].isEmpty)
+            } else if total > 0 {
+                let share = Double(elementCount) * Double(bandwidths[index]) / total
+                #expect(abs(Double(parts[index].count) - share) < 1.0001)
+            }
+        }
+        #expect(LoadBalancing.partition(elementCount: elementCount, bandwidths: bandwidths, clientMode: clientMode) == parts)
+    }
+}

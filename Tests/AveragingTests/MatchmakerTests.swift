@@ -1,0 +1,192 @@
+import Testing
+@testable import Averaging
+
+/// Peers' matchmakers wired through a shared declaration list (the DHT) and direct plan delivery.
+struct MatchmakingNetwork {
+    var peers: [Matchmaker]
+    var published: [Declaration] = []
+    var outcomes: [PeerID: Matchmaker.Action] = [:]
+    var wakes: [PeerID: [Timestamp]] = [:]
+    /// Peers that crashed after declaring: they process nothing and send nothing.
+    var crashed: Set<PeerID> = []
+
+    init(_ peers: [(PeerID, clientMode: Bool)], settings: Matchmaker.Settings) {
+        self.peers = peers.map { Matchmaker(peer: $0.0, address: "10.0.0.1:7000", clientMode: $0.clientMode, settings: settings) }
+    }
+
+    mutating func readyAll(step: UInt64 = 41, now: Timestamp = .zero) {
+        for index in peers.indices {
+            handle(peers[index].onReady(step: step, samples: UInt64(10 + index), bandwidth: 1_000_000, now: now), of: index, now: now)
+        }
+    }
+
+    mutating func gossip(now: Timestamp) {
+        for index in peers.indices where !crashed.contains(peers[index].peer) {
+            handle(peers[index].onDeclarationsSeen(published, now: now), of: index, now: now)
+        }
+    }
+
+    mutating func advance(to now: Timestamp) {
+        for index in peers.indices where !crashed.contains(peers[index].peer) {
+            handle(peers[index].onDeadline(now: now), of: index, now: now)
+        }
+    }
+
+    mutating func handle(_ actions: [Matchmaker.Action], of index: Int, now: Timestamp) {
+        let sender = peers[index].peer
+        for action in actions {
+            switch action {
+            case .publishDeclaration(let declaration):
+                published.append(declaration)
+            case .wake(let time):
+                wakes[sender, default: []].append(time)
+            case .sendPlan(let plan, let target):
+                guard !crashed.contains(sender), let targetIndex = peers.firstIndex(where: { $0.peer == target }),
+                      !crashed.contains(target) else { continue }
+                let decoded = try! GroupPlan(decoding: plan.encoded()[...])
+                handle(peers[targetIndex].onPlan(decoded, from: sender, now: now), of: targetIndex, now: now)
+            case .groupFormed, .failed:
+                #expect(outcomes[sender] == nil, "\(sender) got two outcomes")
+                outcomes[sender] = action
+            }
+        }
+    }
+
+    func plan(of peer: PeerID) -> GroupPlan? {
+        if case .groupFormed(let plan) = outcomes[peer] { return plan }
+        return nil
+    }
+
+    func failure(of peer: PeerID) -> FormationFailure? {
+        if case .failed(let reason) = outcomes[peer] { return reason }
+        return nil
+    }
+}
+
+@Suite struct MatchmakerTests {
+    static let settings = Matchmaker.Settings(elementCount: 10_000)
+
+    @Test func lowestIdAcceptingConnectionsLeadsAndEveryMemberGetsTheSamePlan() {
+        var network = MatchmakingNetwork([(peerID(7), false), (peerID(3), true), (peerID(9), false), (peerID(5), false)],
+                                         settings: Self.settings)
+        network.readyAll()
+        #expect(network.wakes[peerID(7)] == [seconds(15)])
+        network.gossip(now: seconds(2))
+        #expect(network.outcomes.isEmpty)
+        network.advance(to: seconds(15))
+        let plans = [3, 5, 7, 9].map { network.plan(of: peerID($0)) }
+        #expect(plans.allSatisfy { $0 != nil && $0 == plans[0] })
+        let plan = plans[0]!
+        #expect(plan.leader == peerID(5))
+        #expect(plan.members.map(\.peer) == [peerID(3), peerID(5), peerID(7), peerID(9)])
+        #expect(plan.parts[0].isEmpty)
+        #expect(plan.step == 41 && plan.elementCount == 10_000)
+    }
+
+    @Test func leaderFixesTheGroupAtOnceWhenItIsFull() {
+        var settings = Self.settings
+        settings.maxGroupSize = 3
+        var network = MatchmakingNetwork([(peerID(1), false), (peerID(2), false), (peerID(3), false)], settings: settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        #expect(network.outcomes.count == 3)
+        #expect(network.plan(of: peerID(3))?.members.count == 3)
+    }
+
+    @Test func peersBeyondTheMaximumGroupSizeWaitForTheNextStep() {
+        var settings = Self.settings
+        settings.maxGroupSize = 2
+        var network = MatchmakingNetwork([(peerID(1), false), (peerID(2), false), (peerID(3), false)], settings: settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.advance(to: seconds(15))
+        #expect(network.plan(of: peerID(1))?.members.map(\.peer) == [peerID(1), peerID(2)])
+        #expect(network.plan(of: peerID(2)) == network.plan(of: peerID(1)))
+        #expect(network.failure(of: peerID(3)) == .groupFull(step: 41, maxGroupSize: 2))
+    }
+
+    @Test func aLonePeerSaysNoOtherPeerDeclared() {
+        var network = MatchmakingNetwork([(peerID(1), false)], settings: Self.settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.advance(to: seconds(14.9))
+        #expect(network.outcomes.isEmpty)
+        network.advance(to: seconds(15))
+        #expect(network.failure(of: peerID(1))?.description == "no other peer declared step 41 within 15 s")
+    }
+
+    @Test func peersAllInClientModeSayOneMustAcceptConnections() {
+        var network = MatchmakingNetwork([(peerID(1), true), (peerID(2), true), (peerID(3), true)], settings: Self.settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.advance(to: seconds(15))
+        for byte: UInt8 in 1...3 {
+            #expect(network.failure(of: peerID(byte))?.description
+                    == "all 3 peers are in client mode: at least one must accept connections")
+        }
+    }
+
+    @Test func aSilentLeaderIsReplacedByTheNextLowestId() {
+        var network = MatchmakingNetwork([(peerID(1), false), (peerID(2), false), (peerID(3), true)], settings: Self.settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.crashed.insert(peerID(1))
+        network.advance(to: seconds(15))
+        #expect(network.outcomes.isEmpty)
+        #expect(network.wakes[peerID(3)]?.last == seconds(20))
+        network.advance(to: seconds(20))
+        let plan = network.plan(of: peerID(3))
+        #expect(plan?.members.map(\.peer) == [peerID(2), peerID(3)])
+        #expect(network.plan(of: peerID(2)) == plan)
+    }
+
+    @Test func aFollowerWithoutAPlanGivesUpAndNamesTheLeader() {
+        var settings = Self.settings
+        settings.maxAttempts = 1
+        let leader = peerID(hex: "9f3c")
+        var network = MatchmakingNetwork([(leader, false), (peerID(hex: "a0"), false)], settings: settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.crashed.insert(leader)
+        network.advance(to: seconds(15))
+        network.advance(to: seconds(19))
+        #expect(network.outcomes.isEmpty)
+        network.advance(to: seconds(20))
+        #expect(network.failure(of: peerID(hex: "a0"))?.description
+                == "leader 9f3c… did not answer (no plan for step 41 within 5 s)")
+    }
+
+    @Test func everyLeaderSilentEndsTheStepInsteadOfWaiting() {
+        var network = MatchmakingNetwork([(peerID(1), false), (peerID(2), false), (peerID(3), true)], settings: Self.settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.crashed.formUnion([peerID(1), peerID(2)])
+        for time in [15.0, 20, 25] {
+            network.advance(to: seconds(time))
+        }
+        #expect(network.failure(of: peerID(3)) == .leaderDidNotAnswer(leader: peerID(2), step: 41, waited: .seconds(5)))
+    }
+
+    @Test func plansFromNonLeadersOrForOtherStepsAreIgnored() {
+        var follower = Matchmaker(peer: peerID(3), address: "h:1", clientMode: false, settings: Self.settings)
+        _ = follower.onReady(step: 41, samples: 5, bandwidth: 10, now: .zero)
+        let members = [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3))]
+        let plan = GroupPlan(step: 41, elementCount: 10_000, members: members)!
+        #expect(follower.onPlan(plan, from: peerID(2), now: seconds(1)).isEmpty)
+        let otherStep = GroupPlan(step: 40, elementCount: 10_000, members: members.map { declaration($0.peer, step: 40) })!
+        #expect(follower.onPlan(otherStep, from: peerID(1), now: seconds(1)).isEmpty)
+        let otherVector = GroupPlan(step: 41, elementCount: 9, members: members)!
+        #expect(follower.onPlan(otherVector, from: peerID(1), now: seconds(1)).isEmpty)
+        #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)) == [.groupFormed(plan)])
+        #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)).isEmpty)
+    }
+
+    @Test func declarationsForOtherStepsDoNotCount() {
+        var network = MatchmakingNetwork([(peerID(1), false)], settings: Self.settings)
+        network.readyAll()
+        network.published.append(declaration(peerID(2), step: 40))
+        network.gossip(now: seconds(1))
+        network.advance(to: seconds(15))
+        #expect(network.failure(of: peerID(1)) == .noOtherPeer(step: 41, waited: .seconds(15)))
+    }
+}

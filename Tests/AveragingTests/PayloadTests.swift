@@ -1,0 +1,89 @@
+import Testing
+@testable import Averaging
+
+@Suite struct PayloadTests {
+    static let plan = GroupPlan(step: 41, elementCount: 1_000, members: [
+        declaration(peerID(3), bandwidth: 300),
+        declaration(peerID(1), bandwidth: 100, clientMode: true, samples: 7),
+        declaration(peerID(2), bandwidth: 700, samples: 9),
+    ])!
+
+    @Test func planOrdersMembersByIdAndSplitsByBandwidth() {
+        #expect(Self.plan.members.map(\.peer) == [peerID(1), peerID(2), peerID(3)])
+        #expect(Self.plan.parts == [0..<0, 0..<700, 700..<1_000])
+        #expect(Self.plan.leader == peerID(2))
+        #expect(Self.plan.totalSamples == 48)
+    }
+
+    @Test func declarationRoundTrips() throws {
+        let original = Declaration(step: 7, peer: peerID(hex: "9f3c"), address: "[::1]:7000", bandwidth: 123_456_789,
+                                   clientMode: true, samples: 512)
+        #expect(try Declaration(decoding: original.encoded()[...]) == original)
+    }
+
+    @Test func planRoundTripsAndKeepsItsID() throws {
+        let decoded = try GroupPlan(decoding: Self.plan.encoded()[...])
+        #expect(decoded == Self.plan)
+        #expect(decoded.id == Self.plan.id)
+    }
+
+    @Test func chunkPayloadsRoundTripWithoutCopyingTheirBytes() throws {
+        let part = PartChunk(roundID: Self.plan.id, part: 2, chunk: 17, sender: peerID(1),
+                             compression: .blockwiseInt8(blockSize: 64), bytes: [1, 2, 3, 4, 5][...])
+        let encodedPart = part.encoded()
+        let decodedPart = try PartChunk(decoding: encodedPart[...])
+        #expect(decodedPart == part)
+        #expect(decodedPart.bytes.startIndex == encodedPart.count - 5)
+        let averaged = AveragedChunk(roundID: 9, part: 1, chunk: 0, compression: .float16, bytes: [9, 8][...])
+        #expect(try AveragedChunk(decoding: averaged.encoded()[...]) == averaged)
+        let abort = Abort(roundID: 9, sender: peerID(4), reason: "disk full: stopping")
+        #expect(try Abort(decoding: abort.encoded()[...]) == abort)
+    }
+
+    @Test func everyTruncationIsATypedError() {
+        let payloads: [([UInt8], (ArraySlice<UInt8>) throws -> Void)] = [
+            (declaration(peerID(5)).encoded(), { bytes in _ = try Declaration(decoding: bytes) }),
+            (Self.plan.encoded(), { bytes in _ = try GroupPlan(decoding: bytes) }),
+            (PartChunk(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [1, 2, 3, 4][...]).encoded(),
+             { bytes in _ = try PartChunk(decoding: bytes) }),
+            (Abort(roundID: 1, sender: peerID(1), reason: "x").encoded(),
+             { bytes in _ = try Abort(decoding: bytes) }),
+        ]
+        for (bytes, decode) in payloads {
+            for length in 0..<bytes.count {
+                #expect(throws: PayloadDecodingError.self) { try decode(bytes[..<length]) }
+            }
+            #expect(throws: PayloadDecodingError.self) { try decode((bytes + [0])[...]) }
+        }
+    }
+
+    @Test func outOfRangeFieldsAreRefused() {
+        var bytes = declaration(peerID(5)).encoded()
+        bytes[8 + 32 + 2 + 13 + 8] = 2  // the client-mode flag
+        #expect(Self.kind { try Declaration(decoding: bytes[...]) } == .outOfRange)
+        let zeroSamples = declaration(peerID(5), samples: 0).encoded()
+        #expect(Self.kind { try Declaration(decoding: zeroSamples[...]) } == .outOfRange)
+        var chunk = PartChunk(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [][...]).encoded()
+        chunk[8 + 2 + 4 + 32] = 3  // unknown codec
+        #expect(Self.kind { try PartChunk(decoding: chunk[...]) } == .outOfRange)
+    }
+
+    @Test func tamperedPlansAreRefused() {
+        var bandwidth = Self.plan.encoded()
+        let firstBandwidth = 8 + 8 + 2 + 32 + 2 + 13
+        bandwidth[firstBandwidth] ^= 1
+        #expect(Self.kind { try GroupPlan(decoding: bandwidth[...]) } == .inconsistentPlan)
+        var id = Self.plan.encoded()
+        id[id.count - 1] ^= 1
+        #expect(Self.kind { try GroupPlan(decoding: id[...]) } == .inconsistentPlan)
+    }
+
+    static func kind(_ body: () throws -> Void) -> PayloadDecodingError.Kind? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return (error as? PayloadDecodingError)?.kind
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Testing
+@testable import Averaging
+
+/// One member of a simulated group: its vector (borrowed by its round) and its round.
+final class SimulatedMember {
+    let vector: UnsafeMutableBufferPointer<Float>
+    let original: [Float]
+    var round: AllReduceRound
+    var result: AllReduceResult?
+    var dropped: [PeerID] = []
+
+    init(plan: GroupPlan, index: Int, values: [Float], settings: AllReduceRound.Settings) {
+        vector = .allocate(capacity: values.count)
+        _ = vector.initialize(from: values)
+        original = values
+        round = AllReduceRound(plan: plan, peer: plan.members[index].peer, vector: vector, settings: settings, now: .zero)
+    }
+
+    deinit {
+        vector.deallocate()
+    }
+}
+
+/// All members' rounds wired through an in-memory network with virtual time. Messages travel
+/// encoded (exercising the payload codecs), in order per pair of peers like TCP, in a seeded
+/// random order across pairs. Time only moves when no message is in flight.
+struct SimulatedGroup {
+    enum Fault {
+        /// Sends this many messages, then dies; its connections close after what it sent.
+        case crash(afterSending: Int)
+        /// Dies when it is about to send its first average.
+        case crashBeforeFirstAverage
+        /// Sends this many messages, then freezes: no more messages, no closed connections.
+        case stall(afterSending: Int)
+    }
+
+    private enum Message {
+        case part([UInt8])
+        case averaged([UInt8])
+        case closed
+    }
+
+    let plan: GroupPlan
+    let members: [SimulatedMember]
+    private let faults: [Int: Fault]
+    private var random: SeededRandom
+    private var queue: [(from: Int, to: Int, message: Message)] = []
+    private var wakes: Set<Timestamp> = []
+    private var sentCount: [Int]
+    private(set) var down: Set<Int> = []
+    private(set) var now = Timestamp.zero
+    /// Chunks an owner accumulated: [sender, part, chunk].
+    private(set) var contributions: Set<[Int]> = []
+    private var knownFailed: [Set<Int>]
+
+    init(plan: GroupPlan, vectors: [[Float]], settings: AllReduceRound.Settings, faults: [Int: Fault] = [:], seed: UInt64) {
+        self.plan = plan
+        members = vectors.indices.map { SimulatedMember(plan: plan, index: $0, values: vectors[$0], settings: settings) }
+        self.faults = faults
+        random = SeededRandom(seed: seed)
+        sentCount = Array(repeating: 0, count: vectors.count)
+        knownFailed = Array(repeating: [], count: vectors.count)
+    }
+
+    var live: [Int] { members.indices.filter { !down.contains($0) } }
+
+    mutating func run() {
+        for index in members.indices {
+            handle(members[index].round.start(), of: index)
+        }
+        for _ in 0..<10_000 {
+            while !queue.isEmpty {
+                deliverOne()
+            }
+            if live.allSatisfy({ members[$0].result != nil }) { return }
+            guard let next = wakes.filter({ $0 > now }).min() else {
+                Issue.record("round stuck at \(now) with no wake-up scheduled")
+                return
+            }
+            now = next
+            for index in live where members[index].result == nil {
+                handle(members[index].round.onDeadline(now: now), of: index)
+            }
+        }
+        Issue.record("round did not finish")
+    }
+
+    private mutating func deliverOne() {
+        let picked = queue[Int.random(in: queue.indices, using: &random)]
+        let position = queue.firstIndex { $0.from == picked.from && $0.to == picked.to }!
+        let (from, to, message) = queue.remove(at: position)
+        guard !down.contains(to) else { return }
+        let sender = plan.members[from].peer
+        switch message {
+        case .part(let bytes):
+            let chunk = try! PartChunk(decoding: bytes[...])
+            if !knownFailed[to].contains(from) {
+                contributions.insert([from, chunk.part, chunk.chunk])
+            }
+            handle(members[to].round.onPartChunk(chunk, now: now), of: to)
+        case .averaged(let bytes):
+            handle(members[to].round.onAveragedChunk(try! AveragedChunk(decoding: bytes[...]), from: sender, now: now), of: to)
+        case .closed:
+            knownFailed[to].insert(from)
+            handle(members[to].round.onPeerFailed(sender, now: now), of: to)
+        }
+    }
+
+    private mutating func handle(_ actions: [AllReduceRound.Action], of index: Int) {
+        for action in actions {
+            switch action {
+            case .sendPartChunk(let reference, let target):
+                send(.part(members[index].round.partChunk(for: reference).encoded()), from: index, to: [target])
+            case .sendAveragedChunk(let reference, let targets):
+                if case .crashBeforeFirstAverage = faults[index] {
+                    crash(index)
+                }
+                send(.averaged(members[index].round.averagedChunk(for: reference).encoded()), from: index, to: targets)
+            case .wake(let time):
+                wakes.insert(time)
+            case .dropPeer(let peer, _):
+                members[index].dropped.append(peer)
+            case .finished(let result):
+                #expect(members[index].result == nil, "member \(index) finished twice")
+                members[index].result = result
+            }
+        }
+    }
+
+    private mutating func send(_ message: Message, from index: Int, to targets: [PeerID]) {
+        for target in targets {
+            guard !down.contains(index) else { return }
+            switch faults[index] {
+            case .crash(let limit) where sentCount[index] == limit:
+                crash(index)
+                return
+            case .stall(let limit) where sentCount[index] == limit:
+                down.insert(index)
+                return
+            default:
+                break
+            }
+            sentCount[index] += 1
+            queue.append((index, plan.index(of: target)!, message))
+        }
+    }
+
+    private mutating func crash(_ index: Int) {
+        guard !down.contains(index) else { return }
+        down.insert(index)
+        for other in members.indices where other != index {
+            queue.append((index, other, .closed))
+        }
+    }
+
+    /// The weighted mean of the members whose chunk reached the owner, element by element.
+    func expectedAverage() -> [Double] {
+        let chunkSize = members[0].round.settings.chunkSize
+        var expected = [Double](repeating: 0, count: plan.elementCount)
+        for (part, range) in plan.parts.enumerated() {
+            for element in range {
+                let chunk = (element - range.lowerBound) / chunkSize
+                let senders = members.indices.filter { $0 == part || contributions.contains([$0, part, chunk]) }
+                let weight = senders.reduce(0.0) { $0 + Double(plan.members[$1].samples) }
+                expected[element] = senders.reduce(0.0) {
+                    $0 + Double(plan.members[$1].samples) * Double(members[$1].original[element])
+                } / weight
+            }
+        }
+        return expected
+    }
+}
