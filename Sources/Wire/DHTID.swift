@@ -42,10 +42,10 @@ public struct DHTID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Number of leading zero bits, 256 for the zero id.
     public var leadingZeroBitCount: Int {
-        for (index, word) in [words.0, words.1, words.2, words.3].enumerated() where word != 0 {
-            return index * 64 + word.leadingZeroBitCount
-        }
-        return 256
+        if words.0 != 0 { return words.0.leadingZeroBitCount }
+        if words.1 != 0 { return 64 + words.1.leadingZeroBitCount }
+        if words.2 != 0 { return 128 + words.2.leadingZeroBitCount }
+        return 192 + words.3.leadingZeroBitCount
     }
 
     public static let zero = DHTID(words: (0, 0, 0, 0))
