@@ -60,6 +60,7 @@ public struct Lookup: Sendable {
     private var holders = 0
     private var holderDepth = 0
     private var queried = 0
+    private var inFlight = 0
     private var isFinished = false
 
     public init(target: DHTID, kind: Kind, seeds: [Contact], ownID: PeerID, k: Int = 20, alpha: Int = 3) {
@@ -90,6 +91,7 @@ public struct Lookup: Sendable {
         guard !isFinished, let index = candidates.firstIndex(where: { $0.contact.id == id }),
               candidates[index].state == .inFlight else { return [] }
         candidates[index].state = .answered
+        inFlight -= 1
         let depth = candidates[index].depth
         if !found.isEmpty {
             records += found
@@ -105,6 +107,7 @@ public struct Lookup: Sendable {
         guard !isFinished, let index = candidates.firstIndex(where: { $0.contact.id == id }),
               candidates[index].state == .inFlight else { return [] }
         candidates[index].state = .failed
+        inFlight -= 1
         return advance()
     }
 
@@ -120,14 +123,13 @@ public struct Lookup: Sendable {
     private mutating func advance() -> [Directive] {
         guard !isFinished else { return [] }
         if case .value(let quorum) = kind, holders >= quorum { return [finish()] }
-        var inFlight = 0
         var choices: [Int] = []
         var alive = 0
         var allAnswered = true
         for index in candidates.indices where candidates[index].state != .failed {
             alive += 1
             switch candidates[index].state {
-            case .inFlight: inFlight += 1; allAnswered = false
+            case .inFlight: allAnswered = false
             case .fresh: choices.append(index); allAnswered = false
             default: break
             }
@@ -137,6 +139,7 @@ public struct Lookup: Sendable {
         var directives: [Directive] = []
         for index in choices.prefix(max(0, alpha - inFlight)) {
             candidates[index].state = .inFlight
+            inFlight += 1
             queried += 1
             directives.append(.query(candidates[index].contact))
         }
