@@ -62,7 +62,8 @@ public enum DHTSimulation {
         let n = Double(configuration.nodes)
         let k = Double(configuration.settings.k)
         return DHTSimulationReport(
-            nodes: configuration.nodes, churn: configuration.churn, removedNodes: removed,
+            nodes: configuration.nodes, k: configuration.settings.k, alpha: configuration.settings.alpha,
+            churn: configuration.churn, removedNodes: removed,
             records: world.records.count, recordsPlaced: placed,
             lookups: configuration.lookups, successes: gets.successes,
             successRate: configuration.lookups == 0 ? 1 : Double(gets.successes) / Double(configuration.lookups),

@@ -3,6 +3,9 @@ import Foundation
 /// What a simulated run measured; every figure is reproducible from the run's seed.
 public struct DHTSimulationReport: Codable, Equatable, Sendable {
     public var nodes: Int
+    /// Bucket size and replicas (Kademlia's k) and queries in flight per lookup (α).
+    public var k: Int
+    public var alpha: Int
     public var churn: Double
     /// Nodes removed after the records were stored.
     public var removedNodes: Int
@@ -33,7 +36,7 @@ public struct DHTSimulationReport: Codable, Equatable, Sendable {
     public var virtualSeconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case nodes, churn, records, lookups, successes, requests, timeouts
+        case nodes, k, alpha, churn, records, lookups, successes, requests, timeouts
         case removedNodes = "removed_nodes"
         case recordsPlaced = "records_placed"
         case successRate = "success_rate"

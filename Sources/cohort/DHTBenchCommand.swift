@@ -56,7 +56,7 @@ struct DHTBenchCommand: ParsableCommand {
         func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
         let verdict = report.successRate >= 0.99 && Double(report.hopsP99) <= report.hopsBound ? "meets" : "misses"
         return """
-            DHT simulation: \(report.nodes) nodes, k = 20, α = 3, \(percent(report.churn)) removed (\(report.removedNodes) nodes)
+            DHT simulation: \(report.nodes) nodes, k = \(report.k), α = \(report.alpha), \(percent(report.churn)) removed (\(report.removedNodes) nodes)
               records stored    \(report.recordsPlaced) of \(report.records) placed before the removal
               gets              \(report.successes) of \(report.lookups) found their record (\(percent(report.successRate)))
               hops              p50 \(report.hopsP50), p90 \(report.hopsP90), p99 \(report.hopsP99), max \(report.hopsMax) \

@@ -23,4 +23,13 @@ import Wire
         let message = try DHTMessage(frame: frame)
         #expect(message.frame(requestID: frame.requestID).encoded() == bytes)
     }
+
+    @Test func examplesInTheProtocolDocumentAreExact() {
+        #expect(Frame(type: .pong, requestID: 0x0102, payload: []).encoded() == Self.hex("43 48 52 54 01 00 02 01 02 01 00 00 00 00 00 00 00 00 00 00 8b b7 7c 98"))
+        #expect(DHTMessage.ping(sender: nil).frame(requestID: 7).encoded() == Self.hex("43 48 52 54 01 00 01 01 07 00 00 00 00 00 00 00 01 00 00 00 00 cb da f3 1b"))
+    }
+
+    private static func hex(_ text: String) -> [UInt8] {
+        text.split(separator: " ").map { UInt8($0, radix: 16)! }
+    }
 }
