@@ -138,10 +138,11 @@ public struct RoutingTable: Sendable {
     /// distance ranges of buckets never overlap.
     public func closest(to target: DHTID, count: Int, excluding excluded: PeerID? = nil) -> [Contact] {
         let difference = ownID.distance(to: target)
-        var gathered: [(distance: DHTID, contact: Contact)] = []
+        // Distances with the contact's place, so the sort moves no reference-counted values.
+        var gathered: [(distance: DHTID, bucket: Int, slot: Int)] = []
         func gather(_ index: Int) {
-            for contact in buckets[index].contacts where contact.id != excluded {
-                gathered.append((contact.id.distance(to: target), contact))
+            for (slot, contact) in buckets[index].contacts.enumerated() where contact.id != excluded {
+                gathered.append((contact.id.distance(to: target), index, slot))
             }
         }
         for index in occupied.reversed() where gathered.count < count && Self.bit(index, of: difference) {
@@ -151,7 +152,7 @@ public struct RoutingTable: Sendable {
             gather(index)
         }
         gathered.sort { $0.distance < $1.distance }
-        return gathered.prefix(count).map(\.contact)
+        return gathered.prefix(count).map { buckets[$0.bucket].contacts[$0.slot] }
     }
 
     /// Bit `index` of `id`, counting from the least significant (the bucket numbering).
