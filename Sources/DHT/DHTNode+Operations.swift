@@ -8,7 +8,7 @@ extension DHTNode {
         let operation = newOperationID(.bootstrap(.probing(outstanding: endpoints.count)))
         guard !endpoints.isEmpty else { return (operation, startSelfLookup(operation, now: now)) }
         let probe = DHTMessage.findNode(.init(sender: ownContact, target: ownID))
-        return (operation, endpoints.map { send(probe, to: $0, expecting: nil, operation: operation, purpose: .probe) })
+        return (operation, endpoints.map { send(probe, to: $0, expecting: nil, operation: operation, purpose: .probe(attempt: 1)) })
     }
 
     /// Reads the records under `key` (Kademlia §2.3 FIND_VALUE). Ends with

@@ -18,6 +18,8 @@ extension DHTNode {
         public var republishInterval: UInt64 = 3_600_000
         /// Failed requests after which a contact without replacement leaves its bucket (Kademlia §4.1).
         public var maxFailures = 3
+        /// Times a bootstrap address is asked before it counts as unreachable.
+        public var bootstrapAttempts = 3
         /// After joining, refresh every bucket farther than the nearest neighbour (Kademlia §2.3).
         public var refreshBucketsOnJoin = true
         /// What the record store accepts.

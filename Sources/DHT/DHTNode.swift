@@ -22,7 +22,7 @@ public struct DHTNode: Sendable {
     var published: [RecordKey: [[UInt8]: (record: SignedRecord, sentAt: UInt64)]] = [:]
 
     struct PendingRequest: Sendable {
-        enum Purpose: Sendable { case probe, lookupQuery, store, stalePing }
+        enum Purpose: Sendable { case probe(attempt: Int), lookupQuery, store, stalePing }
         var operation: OperationID?
         var endpoint: Endpoint
         var expected: PeerID?
@@ -94,6 +94,9 @@ public struct DHTNode: Sendable {
         switch request.purpose {
         case .stalePing:
             return []
+        case .probe(let attempt) where attempt < settings.bootstrapAttempts:
+            let probe = DHTMessage.findNode(.init(sender: ownContact, target: ownID))
+            return [send(probe, to: request.endpoint, expecting: nil, operation: request.operation, purpose: .probe(attempt: attempt + 1))]
         case .probe:
             return probeDone(request.operation, now: now)
         case .lookupQuery:

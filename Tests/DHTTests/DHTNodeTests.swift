@@ -156,4 +156,28 @@ import Wire
         }
         #expect(node.onTick(now: now + node.settings.refreshInterval + 1).sends.isEmpty, "a refreshed bucket is not due again")
     }
+
+    @Test func bootstrapAsksAgainWhenAProbeIsLostThenGivesUp() {
+        var node = node()
+        let seed = contact(1).endpoint
+        let (operation, first) = node.bootstrap(from: [seed], now: now)
+        #expect(first.sends.map(\.endpoint) == [seed])
+        #expect(first.sends[0].message == .findNode(.init(sender: contact(0), target: identities[0].peerID)))
+        var requestID = first.sends[0].requestID
+        for _ in 2...node.settings.bootstrapAttempts {
+            let retry = node.onRequestTimeout(requestID: requestID, now: now)
+            #expect(retry.sends.map(\.endpoint) == [seed])
+            requestID = retry.sends[0].requestID
+        }
+        #expect(node.onRequestTimeout(requestID: requestID, now: now) == [.completed(operation, .bootstrapped(contacts: 0))])
+    }
+
+    @Test func bootstrapLearnsTheSeedAndLooksUpItsOwnID() {
+        var node = node()
+        let (_, first) = node.bootstrap(from: [contact(1).endpoint], now: now)
+        let next = node.onResponse(.foundNodes([contact(2)]), requestID: first.sends[0].requestID, from: identities[1].peerID, now: now)
+        #expect(node.routingTable.contains(identities[1].peerID))
+        #expect(next.sends.map(\.message) == [.findNode(.init(sender: contact(0), target: identities[0].peerID))])
+        #expect(next.sends.map(\.expecting) == [identities[1].peerID])
+    }
 }

@@ -21,4 +21,12 @@ import Testing
         configuration.network.lossRate = 0.01
         #expect(DHTSimulation.run(configuration) == DHTSimulation.run(configuration))
     }
+
+    @Test func lossyLinksAndChurnStillFindRecords() {
+        var configuration = DHTSimulation.Configuration(nodes: 150, churn: 0.3, lookups: 150, records: 30, seed: 12)
+        configuration.network.lossRate = 0.05
+        let report = DHTSimulation.run(configuration)
+        #expect(report.successRate >= 0.97)
+        #expect(report.timeouts > 0)
+    }
 }
