@@ -37,7 +37,7 @@ extension DHTNode {
     }
 
     mutating func startPut(_ record: SignedRecord, notify: Bool, now: UInt64) -> (id: OperationID, directives: [Directive]) {
-        let operation = newOperationID(.put(record: record, notify: notify, acksOutstanding: 0, replicas: 0, contacted: 0, hops: 0))
+        let operation = newOperationID(.put(PutProgress(record: record, notify: notify)))
         let lookup = Lookup(target: record.key, kind: .nodes, seeds: routingTable.closest(to: record.key, count: settings.k),
                             ownID: ownID, k: settings.k, alpha: settings.alpha)
         return (operation, startLookup(lookup, operation: operation, now: now))
@@ -90,8 +90,8 @@ extension DHTNode {
         case .get:
             operations[operation] = nil
             return [.completed(operation, .found(records: RecordStore.merge(outcome.records), hops: outcome.hops))]
-        case .put(let record, let notify, _, _, _, _):
-            return storeOnClosest(operation, record: record, notify: notify, outcome: outcome, now: now)
+        case .put(let progress):
+            return storeOnClosest(operation, progress: progress, outcome: outcome, now: now)
         case .refresh:
             operations[operation] = nil
             return []
@@ -103,20 +103,22 @@ extension DHTNode {
     }
 
     /// Sends the record to the k closest found, storing it here too when this node is one of them.
-    private mutating func storeOnClosest(_ operation: OperationID, record: SignedRecord, notify: Bool,
+    private mutating func storeOnClosest(_ operation: OperationID, progress: PutProgress,
                                          outcome: Lookup.Outcome, now: UInt64) -> [Directive] {
+        var progress = progress
+        let record = progress.record
         var targets = outcome.closest
-        var replicas = 0
         var storedHere = false
         let ownDistance = ownID.distance(to: record.key)
         if targets.count < settings.k || ownDistance < targets[targets.count - 1].id.distance(to: record.key) {
             storedHere = true
-            if store.store(record, now: now) == .stored { replicas = 1 }
+            if store.store(record, now: now) == .stored { progress.replicas = 1 }
             if targets.count == settings.k { targets.removeLast() }
         }
-        let contacted = targets.count + (storedHere ? 1 : 0)
-        operations[operation] = .put(record: record, notify: notify, acksOutstanding: targets.count,
-                                     replicas: replicas, contacted: contacted, hops: outcome.hops)
+        progress.acksOutstanding = targets.count
+        progress.contacted = targets.count + (storedHere ? 1 : 0)
+        progress.hops = outcome.hops
+        operations[operation] = .put(progress)
         let request = DHTMessage.store(.init(sender: ownContact, records: [record]))
         let directives = targets.map { send(request, to: $0.endpoint, expecting: $0.id, operation: operation, purpose: .store) }
         return directives.isEmpty ? storeAcknowledged(operation, accepted: nil) : directives
@@ -124,20 +126,18 @@ extension DHTNode {
 
     /// One STORE was answered (`accepted`), failed, or (nil) there was none to send.
     mutating func storeAcknowledged(_ operation: OperationID?, accepted: Bool?) -> [Directive] {
-        guard let operation, case .put(let record, let notify, var outstanding, var replicas, let contacted, let hops) = operations[operation] else {
-            return []
-        }
+        guard let operation, case .put(var progress) = operations[operation] else { return [] }
         if let accepted {
-            outstanding -= 1
-            if accepted { replicas += 1 }
+            progress.acksOutstanding -= 1
+            if accepted { progress.replicas += 1 }
         }
-        guard outstanding == 0 else {
-            operations[operation] = .put(record: record, notify: notify, acksOutstanding: outstanding,
-                                         replicas: replicas, contacted: contacted, hops: hops)
+        guard progress.acksOutstanding == 0 else {
+            operations[operation] = .put(progress)
             return []
         }
         operations[operation] = nil
-        return notify ? [.completed(operation, .stored(replicas: replicas, contacted: contacted, hops: hops))] : []
+        guard progress.notify else { return [] }
+        return [.completed(operation, .stored(replicas: progress.replicas, contacted: progress.contacted, hops: progress.hops))]
     }
 
     /// A bootstrap probe was answered or failed; after the last, the self-lookup starts.

@@ -40,9 +40,8 @@ extension DHTNode {
         var budget = settings.maxReplyRecordBytes
         var kept: [SignedRecord] = []
         for record in records.prefix(WireLimits.maxRecordsPerMessage) {
-            let size = 150 + record.subkey.count + record.value.count
-            guard size <= budget else { break }
-            budget -= size
+            guard record.encodedLength <= budget else { break }
+            budget -= record.encodedLength
             kept.append(record)
         }
         return kept

@@ -38,8 +38,19 @@ public struct DHTNode: Sendable {
     enum Operation: Sendable {
         case bootstrap(BootstrapPhase)
         case get
-        case put(record: SignedRecord, notify: Bool, acksOutstanding: Int, replicas: Int, contacted: Int, hops: Int)
+        case put(PutProgress)
         case refresh
+    }
+
+    /// A put between its lookup and its last STORE reply.
+    struct PutProgress: Sendable {
+        var record: SignedRecord
+        /// False for republishing, which the caller did not ask for.
+        var notify: Bool
+        var acksOutstanding = 0
+        var replicas = 0
+        var contacted = 0
+        var hops = 0
     }
 
     /// A node with identity `ownID`, reachable at `ownContact` (nil: client mode, never

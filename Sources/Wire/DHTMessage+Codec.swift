@@ -66,6 +66,11 @@ extension DHTMessage {
     }
 }
 
+extension SignedRecord {
+    /// Bytes of the record's encoding in a `store` or `value` payload.
+    public var encodedLength: Int { MinimumLength.record + subkey.count + value.count }
+}
+
 /// Smallest encodings, used to bound counts against the bytes left before allocating.
 private enum MinimumLength {
     static let contact = DHTID.byteCount + 1 + 1 + 2

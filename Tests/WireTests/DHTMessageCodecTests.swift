@@ -82,6 +82,13 @@ import Wire
         }
     }
 
+    @Test func encodedLengthIsTheRecordsShareOfAPayload() {
+        for record in [Samples.record, Samples.emptyRecord] {
+            let payload = DHTMessage.store(.init(sender: nil, records: [record])).encodedPayload()
+            #expect(payload.count == 1 + 2 + record.encodedLength)
+        }
+    }
+
     @Test func messageTypesFallInTheirFamilies() {
         for type in MessageType.allCases {
             #expect(type.family == (type == .error ? .control : .dht))
