@@ -126,8 +126,11 @@ public struct DHTNode: Sendable {
         for bucket in routingTable.bucketsDueForRefresh(now: now, interval: settings.refreshInterval) {
             directives += startRefresh(bucket: bucket, operation: newOperationID(.refresh), now: now)
         }
-        for (key, subkeys) in published {
-            for (subkey, entry) in subkeys {
+        // Sorted, so that the directives do not depend on the process's hash seed.
+        for key in published.keys.sorted() {
+            let subkeys = published[key].map { $0.keys.sorted { $0.lexicographicallyPrecedes($1) } } ?? []
+            for subkey in subkeys {
+                guard let entry = published[key]?[subkey] else { continue }
                 if entry.record.expiry <= now {
                     published[key]?[subkey] = nil
                 } else if now >= entry.sentAt &+ settings.republishInterval {
