@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cohort", targets: ["cohort"]),
+        .library(name: "Wire", targets: ["Wire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,10 +32,18 @@ let package = Package(
             name: "cohort",
             dependencies: [
                 "Trainer",
+                "DHT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             resources: [.copy("Resources/tinyshakespeare.txt")]
         ),
+        .target(name: "Wire"),
+        .target(
+            name: "DHT",
+            dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "DHTTests", dependencies: ["DHT"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer"],

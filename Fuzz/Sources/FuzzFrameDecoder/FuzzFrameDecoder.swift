@@ -1,0 +1,45 @@
+import Wire
+
+/// Feeds arbitrary bytes to `FrameDecoder` in chunks whose sizes the input chooses, and
+/// checks that every frame it returns re-encodes to a frame that decodes to itself.
+/// Any crash, hang or sanitizer report is a bug; thrown `WireError`s are expected.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzFrameDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let chunkSize = bytes.first.map({ Int($0 % 32) + 1 }) else { return 0 }
+    var decoder = FrameDecoder(maxPayloadLength: 1 << 20)
+    var offset = 1
+    while offset < bytes.count {
+        let end = min(bytes.count, offset + chunkSize)
+        decoder.feed(bytes[offset..<end])
+        offset = end
+        do {
+            while case .frame(let frame) = try decoder.next() {
+                var again = FrameDecoder()
+                again.feed(frame.encoded())
+                precondition((try? again.next()) == .frame(frame), "frame does not survive a round trip: \(frame)")
+                _ = try? DHTMessage(frame: frame)
+            }
+        } catch {
+            return 0
+        }
+    }
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
+@_cdecl("FuzzFrameDecoder_main")
+public func fuzzFrameDecoderMain(
+    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> CInt {
+    var argc = argc
+    var argv = argv
+    return runFuzzerDriver(&argc, &argv, fuzzFrameDecoder)
+}

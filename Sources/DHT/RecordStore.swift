@@ -1,0 +1,92 @@
+import Wire
+
+/// The records a node keeps: per key, a dictionary of subkeys, each written and signed by one
+/// owner and dropped at its own expiry (Kademlia §2.5 lets values expire; the dictionary and
+/// signatures are Cohort's, after hivemind's DHT values).
+public struct RecordStore: Sendable {
+    /// Bounds on what a node accepts.
+    public struct Limits: Sendable, Equatable {
+        /// Largest value, in bytes.
+        public var maxValueBytes = WireLimits.maxValueBytes
+        /// Largest subkey, in bytes.
+        public var maxSubkeyBytes = WireLimits.maxSubkeyBytes
+        /// Furthest expiry accepted, in milliseconds after now (24 h, as Kademlia §2.5's
+        /// republish-by-owner period).
+        public var maxLifetime: UInt64 = 24 * 3600 * 1000
+        /// Records held in total; stores beyond it are refused with `storeFull`.
+        public var maxRecords = 100_000
+
+        public init() {}
+    }
+
+    public let limits: Limits
+    private var entries: [RecordKey: [[UInt8]: SignedRecord]] = [:]
+    /// Records held, expired ones included until `removeExpired`.
+    public private(set) var count = 0
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// Checks a record on its own: sizes, expiry window, then signature (the costly part last).
+    public static func validate(_ record: SignedRecord, now: UInt64, limits: Limits) -> StoreStatus {
+        if record.value.count > limits.maxValueBytes || record.subkey.count > limits.maxSubkeyBytes {
+            return .tooLarge
+        }
+        if record.expiry <= now { return .expired }
+        if record.expiry - now > limits.maxLifetime { return .expiryTooFar }
+        return record.hasValidSignature ? .stored : .badSignature
+    }
+
+    /// Stores `record` unless it is invalid, another owner holds its subkey, it is not newer
+    /// than what its owner stored before, or the store is full. Storing an identical record
+    /// again answers `.stored` and changes nothing.
+    public mutating func store(_ record: SignedRecord, now: UInt64) -> StoreStatus {
+        let existing = entries[record.key]?[record.subkey].flatMap { $0.expiry > now ? $0 : nil }
+        if existing == record { return .stored }
+        let status = Self.validate(record, now: now, limits: limits)
+        guard status == .stored else { return status }
+        if let existing {
+            guard existing.ownerPublicKey == record.ownerPublicKey else { return .notOwner }
+            guard record.expiry > existing.expiry else { return .stale }
+        } else if entries[record.key]?[record.subkey] == nil {
+            guard count < limits.maxRecords else { return .storeFull }
+            count += 1
+        }
+        entries[record.key, default: [:]][record.subkey] = record
+        return .stored
+    }
+
+    /// The unexpired records under `key`, ordered by subkey.
+    public func records(under key: RecordKey, now: UInt64) -> [SignedRecord] {
+        guard let subkeys = entries[key] else { return [] }
+        return subkeys.values.filter { $0.expiry > now }.sorted { $0.subkey.lexicographicallyPrecedes($1.subkey) }
+    }
+
+    /// Keys that hold at least one record.
+    public var keys: [RecordKey] { Array(entries.keys) }
+
+    /// Drops every record whose expiry has passed.
+    public mutating func removeExpired(now: UInt64) {
+        for (key, subkeys) in entries {
+            let alive = subkeys.filter { $0.value.expiry > now }
+            count -= subkeys.count - alive.count
+            entries[key] = alive.isEmpty ? nil : alive
+        }
+    }
+
+    /// Merges records for one key gathered from several holders: per subkey the one with the
+    /// latest expiry (ties broken by signature bytes so every reader picks the same).
+    public static func merge(_ records: [SignedRecord]) -> [SignedRecord] {
+        var bySubkey: [[UInt8]: SignedRecord] = [:]
+        for record in records {
+            if let held = bySubkey[record.subkey] {
+                let newer = record.expiry > held.expiry
+                    || (record.expiry == held.expiry && record.signature.lexicographicallyPrecedes(held.signature))
+                if !newer { continue }
+            }
+            bySubkey[record.subkey] = record
+        }
+        return bySubkey.values.sorted { $0.subkey.lexicographicallyPrecedes($1.subkey) }
+    }
+}

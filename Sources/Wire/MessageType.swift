@@ -1,0 +1,55 @@
+/// The type of a frame's payload, a 16-bit code.
+///
+/// The code space is cut into families so that later protocols get their own range without
+/// renumbering: the high byte names the family, the low byte the message within it.
+///
+/// | range           | family                                   |
+/// |-----------------|------------------------------------------|
+/// | 0x0000          | never valid                              |
+/// | 0x0001…0x00FF   | control (errors, later: handshake)       |
+/// | 0x0100…0x01FF   | DHT (Kademlia RPCs, Kademlia §2.3)       |
+/// | 0x0200…0x02FF   | reserved: averaging (matchmaking, all-reduce) |
+/// | 0x0300…0x03FF   | reserved: state sync (parameter download) |
+/// | 0xF000…0xFFFF   | reserved: experiments, never sent between released versions |
+///
+/// A decoder refuses codes it does not list here (`WireError.unknownMessageType`).
+public enum MessageType: UInt16, CaseIterable, Sendable {
+    /// A request could not be served; the reply carries a code and a reason.
+    case error = 0x0001
+
+    /// Liveness probe (Kademlia PING).
+    case ping = 0x0101
+    /// Answer to `ping`.
+    case pong = 0x0102
+    /// Ask for the contacts closest to a target id (Kademlia FIND_NODE).
+    case findNode = 0x0103
+    /// Answer to `findNode`.
+    case foundNodes = 0x0104
+    /// Ask for the records under a key, or closer contacts (Kademlia FIND_VALUE).
+    case findValue = 0x0105
+    /// Answer to `findValue`.
+    case value = 0x0106
+    /// Ask the receiver to keep records (Kademlia STORE).
+    case store = 0x0107
+    /// Answer to `store`, one status per record.
+    case storeAck = 0x0108
+
+    /// The family a code belongs to, by its high byte.
+    public enum Family: Sendable, Equatable {
+        case control, dht, averaging, stateSync, experimental, unassigned
+    }
+
+    /// The family of any 16-bit code, assigned or not.
+    public static func family(of code: UInt16) -> Family {
+        switch code {
+        case 0x0001...0x00FF: .control
+        case 0x0100...0x01FF: .dht
+        case 0x0200...0x02FF: .averaging
+        case 0x0300...0x03FF: .stateSync
+        case 0xF000...0xFFFF: .experimental
+        default: .unassigned
+        }
+    }
+
+    public var family: Family { Self.family(of: rawValue) }
+}

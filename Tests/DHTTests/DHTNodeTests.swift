@@ -1,0 +1,183 @@
+import DHT
+import Testing
+import Wire
+
+@Suite struct DHTNodeTests {
+    let now: UInt64 = 1_000_000
+    let identities = Fixtures.identities(40, seed: 31)
+
+    private func node(_ index: Int = 0, settings: DHTNode.Settings = DHTNode.Settings()) -> DHTNode {
+        DHTNode(ownID: identities[index].peerID, ownContact: TestNetwork.contact(of: identities[index], index: index),
+                settings: settings, seed: 1, now: now)
+    }
+
+    private func contact(_ index: Int) -> Contact { TestNetwork.contact(of: identities[index], index: index) }
+
+    /// A node that has heard a ping from each of `peers`.
+    private func node(knowing peers: Range<Int>) -> DHTNode {
+        var node = node()
+        for peer in peers { _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), now: now) }
+        return node
+    }
+
+    @Test func pingIsAnsweredAndTheSenderLearned() {
+        var node = node()
+        let directives = node.onRequest(.ping(sender: contact(1)), requestID: 9, now: now)
+        #expect(directives == [.reply(.pong, requestID: 9)])
+        #expect(node.routingTable.contains(identities[1].peerID))
+    }
+
+    @Test func clientModeSenderIsNotLearned() {
+        var node = node()
+        _ = node.onRequest(.ping(sender: nil), requestID: 9, now: now)
+        #expect(node.routingTable.count == 0)
+    }
+
+    @Test func findNodeAnswersTheClosestExceptTheAsker() {
+        var node = node(knowing: 1..<40)
+        let target = identities[5].peerID
+        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)), requestID: 3, now: now).replies
+        let expected = Fixtures.bruteForceClosest(identities[1..<40].map(\.peerID).filter { $0 != identities[7].peerID }, to: target, count: 20)
+        #expect(replies == [.foundNodes(expected.map { id in contact(identities.firstIndex { $0.peerID == id }!) })])
+    }
+
+    @Test func storeThenFindValueThenExpiry() {
+        var node = node()
+        let key = RecordKey(hashing: "k")
+        let record = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
+        let forged = identities[4].signRecord(key: key, subkey: [9], value: [2], expiry: now + 60_000)
+        var tampered = forged
+        tampered.value = [3]
+        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1, now: now).replies
+        #expect(ack == [.storeAck([.stored, .badSignature])])
+        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, now: now + 59_999).replies
+        #expect(found == [.value(.init(records: [record], closer: [contact(3)]))])
+        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, now: now + 60_000).replies
+        #expect(later == [.value(.init(records: [], closer: [contact(3)]))])
+        _ = node.onTick(now: now + 60_000)
+        #expect(node.store.count == 0)
+    }
+
+    @Test func anotherPeersSubkeyCannotBeOverwritten() {
+        var node = node()
+        let key = RecordKey(hashing: "k")
+        let mine = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
+        let theirs = identities[4].signRecord(key: key, subkey: [1], value: [6], expiry: now + 90_000)
+        _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, now: now)
+        let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, now: now).replies
+        #expect(ack == [.storeAck([.notOwner])])
+    }
+
+    @Test func replyTypesSentAsRequestsGetAnError() {
+        var node = node()
+        guard case .error(let reply)? = node.onRequest(.pong, requestID: 1, now: now).replies.first else {
+            Issue.record("expected an error reply")
+            return
+        }
+        #expect(reply.code == DHTNode.ErrorCode.notARequest)
+    }
+
+    @Test func fullBucketPingsItsStaleContactAndReplacesItWhenSilent() {
+        var settings = DHTNode.Settings()
+        settings.k = 2
+        var node = node(settings: settings)
+        // Peers in the node's farthest bucket (255): those whose first id bit differs.
+        let far = (1..<40).filter { node.routingTable.bucketIndex(of: identities[$0].peerID) == 255 }
+        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, now: now)
+        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, now: now)
+        let directives = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, now: now)
+        let ping = directives.sends
+        #expect(ping.count == 1 && ping[0].endpoint == contact(far[0]).endpoint && ping[0].expecting == identities[far[0]].peerID)
+        #expect(!node.routingTable.contains(identities[far[2]].peerID))
+        _ = node.onRequestTimeout(requestID: ping[0].requestID, now: now + 2_000)
+        #expect(!node.routingTable.contains(identities[far[0]].peerID))
+        #expect(node.routingTable.contains(identities[far[2]].peerID))
+    }
+
+    @Test func staleContactThatAnswersIsKept() {
+        var settings = DHTNode.Settings()
+        settings.k = 2
+        var node = node(settings: settings)
+        let far = (1..<40).filter { node.routingTable.bucketIndex(of: identities[$0].peerID) == 255 }
+        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, now: now)
+        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, now: now)
+        let ping = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, now: now).sends[0]
+        _ = node.onResponse(.pong, requestID: ping.requestID, from: identities[far[0]].peerID, now: now + 10)
+        #expect(node.routingTable.contains(identities[far[0]].peerID))
+        #expect(!node.routingTable.contains(identities[far[2]].peerID))
+    }
+
+    @Test func replyFromTheWrongPeerCountsAsAFailure() {
+        var node = node(knowing: 1..<5)
+        let (_, directives) = node.get(RecordKey(hashing: "x"), now: now)
+        #expect(directives.sends.count == 3)
+        let query = directives.sends[0]
+        let next = node.onResponse(.value(.init(records: [], closer: [])), requestID: query.requestID, from: identities[39].peerID, now: now)
+        #expect(!node.routingTable.contains(identities[39].peerID), "an impostor is not learned")
+        #expect(next.sends.count == 1 && next.sends[0].expecting != query.expecting, "the lookup moves on to the fourth peer")
+        #expect(node.pendingRequestCount == 3)
+    }
+
+    @Test func getKeepsOnlyVerifiedRecordsForTheKey() {
+        var settings = DHTNode.Settings()
+        settings.valueQuorum = 1
+        var node = node(settings: settings)
+        _ = node.onRequest(.ping(sender: contact(1)), requestID: 1, now: now)
+        let key = RecordKey(hashing: "progress")
+        let good = identities[2].signRecord(key: key, subkey: [2], value: [1], expiry: now + 1_000)
+        var forged = identities[3].signRecord(key: key, subkey: [3], value: [1], expiry: now + 1_000)
+        forged.value = [66]
+        let otherKey = identities[4].signRecord(key: RecordKey(hashing: "other"), subkey: [4], value: [1], expiry: now + 1_000)
+        let (operation, directives) = node.get(key, now: now)
+        let query = directives.sends[0]
+        #expect(query.message == .findValue(.init(sender: contact(0), key: key)))
+        let result = node.onResponse(.value(.init(records: [good, forged, otherKey], closer: [])),
+                                     requestID: query.requestID, from: identities[1].peerID, now: now)
+        #expect(result == [.completed(operation, .found(records: [good], hops: 1))])
+    }
+
+    @Test func putRefusesARecordThatDoesNotValidate() {
+        var node = node()
+        var record = identities[0].signRecord(key: RecordKey(hashing: "k"), subkey: [], value: [1], expiry: now + 1_000)
+        record.value = [2]
+        #expect(node.put(record, now: now).directives.completions == [.refused(.badSignature)])
+    }
+
+    @Test func idleBucketsAreRefreshedAfterTheInterval() {
+        var node = node(knowing: 1..<40)
+        #expect(node.onTick(now: now + 1_000).sends.isEmpty)
+        let refresh = node.onTick(now: now + node.settings.refreshInterval).sends
+        #expect(!refresh.isEmpty)
+        for send in refresh {
+            guard case .findNode = send.message else {
+                Issue.record("refresh sent \(send.message)")
+                continue
+            }
+        }
+        #expect(node.onTick(now: now + node.settings.refreshInterval + 1).sends.isEmpty, "a refreshed bucket is not due again")
+    }
+
+    @Test func bootstrapAsksAgainWhenAProbeIsLostThenGivesUp() {
+        var node = node()
+        let seed = contact(1).endpoint
+        let (operation, first) = node.bootstrap(from: [seed], now: now)
+        #expect(first.sends.map(\.endpoint) == [seed])
+        #expect(first.sends[0].message == .findNode(.init(sender: contact(0), target: identities[0].peerID)))
+        var requestID = first.sends[0].requestID
+        for _ in 2...node.settings.bootstrapAttempts {
+            let retry = node.onRequestTimeout(requestID: requestID, now: now)
+            #expect(retry.sends.map(\.endpoint) == [seed])
+            requestID = retry.sends[0].requestID
+        }
+        #expect(node.onRequestTimeout(requestID: requestID, now: now) == [.completed(operation, .bootstrapped(contacts: 0))])
+    }
+
+    @Test func bootstrapLearnsTheSeedAndLooksUpItsOwnID() {
+        var node = node()
+        let (_, first) = node.bootstrap(from: [contact(1).endpoint], now: now)
+        let next = node.onResponse(.foundNodes([contact(2)]), requestID: first.sends[0].requestID, from: identities[1].peerID, now: now)
+        #expect(node.routingTable.contains(identities[1].peerID))
+        #expect(next.sends.map(\.message) == [.findNode(.init(sender: contact(0), target: identities[0].peerID))])
+        #expect(next.sends.map(\.expecting) == [identities[1].peerID])
+    }
+}

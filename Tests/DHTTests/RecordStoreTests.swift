@@ -1,0 +1,102 @@
+import DHT
+import Testing
+import Wire
+
+@Suite struct RecordStoreTests {
+    let alice = Fixtures.identities(2, seed: 21)[0]
+    let bob = Fixtures.identities(2, seed: 21)[1]
+    let key = RecordKey(hashing: "run/test/progress")
+    let now: UInt64 = 10_000
+
+    private func record(by identity: PeerIdentity, subkey: String = "a", value: [UInt8] = [1], expiry: UInt64 = 70_000) -> SignedRecord {
+        identity.signRecord(key: key, subkey: Array(subkey.utf8), value: value, expiry: expiry)
+    }
+
+    @Test func peerIDIsTheSHA256OfThePublicKey() {
+        #expect(alice.peerID == PeerID(publicKey: alice.publicKey))
+        #expect(alice.peerID != bob.peerID)
+        #expect(RecordKey(hashing: "abc").bytes.prefix(4) == [0xBA, 0x78, 0x16, 0xBF])
+    }
+
+    @Test func signedRecordIsStoredAndReturned() {
+        var store = RecordStore()
+        let signed = record(by: alice)
+        #expect(signed.hasValidSignature)
+        #expect(store.store(signed, now: now) == .stored)
+        #expect(store.records(under: key, now: now) == [signed])
+    }
+
+    @Test func tamperedRecordIsRefused() {
+        var store = RecordStore()
+        for tamper in [{ (r: inout SignedRecord) in r.value = [9] }, { $0.expiry += 1 }, { $0.subkey = [7] },
+                       { $0.signature[5] ^= 1 }, { $0.ownerPublicKey = bob.publicKey }, { $0.signature = [] }] {
+            var forged = record(by: alice)
+            tamper(&forged)
+            #expect(store.store(forged, now: now) == .badSignature)
+        }
+        #expect(store.count == 0)
+    }
+
+    @Test func expiredOversizedAndFarFutureRecordsAreRefused() {
+        var limits = RecordStore.Limits()
+        limits.maxValueBytes = 8
+        limits.maxLifetime = 100_000
+        var store = RecordStore(limits: limits)
+        #expect(store.store(record(by: alice, expiry: now), now: now) == .expired)
+        #expect(store.store(record(by: alice, value: Array(repeating: 0, count: 9)), now: now) == .tooLarge)
+        #expect(store.store(record(by: alice, subkey: String(repeating: "s", count: 129)), now: now) == .tooLarge)
+        #expect(store.store(record(by: alice, expiry: now + 100_001), now: now) == .expiryTooFar)
+        #expect(store.count == 0)
+    }
+
+    @Test func subkeyBelongsToItsOwnerUntilItExpires() {
+        var store = RecordStore()
+        #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
+        #expect(store.store(record(by: bob, expiry: 30_000), now: now) == .notOwner)
+        #expect(store.store(record(by: bob, subkey: "b"), now: now) == .stored)
+        #expect(store.store(record(by: bob, expiry: 30_000), now: 20_000) == .stored, "an expired subkey is free again")
+    }
+
+    @Test func ownerMayOnlyReplaceWithALaterExpiry() {
+        var store = RecordStore()
+        let first = record(by: alice, value: [1], expiry: 50_000)
+        #expect(store.store(first, now: now) == .stored)
+        #expect(store.store(first, now: now) == .stored, "the same record again is accepted and changes nothing")
+        #expect(store.store(record(by: alice, value: [2], expiry: 50_000), now: now) == .stale)
+        #expect(store.store(record(by: alice, value: [2], expiry: 40_000), now: now) == .stale)
+        let newer = record(by: alice, value: [3], expiry: 60_000)
+        #expect(store.store(newer, now: now) == .stored)
+        #expect(store.records(under: key, now: now) == [newer])
+    }
+
+    @Test func getReturnsOnlyUnexpiredSubkeysAndExpiryRemovesTheRest() {
+        var store = RecordStore()
+        let short = record(by: alice, subkey: "a", expiry: 20_000)
+        let long = record(by: bob, subkey: "b", expiry: 40_000)
+        _ = store.store(short, now: now)
+        _ = store.store(long, now: now)
+        #expect(store.records(under: key, now: now) == [short, long])
+        #expect(store.records(under: key, now: 20_000) == [long])
+        store.removeExpired(now: 20_000)
+        #expect(store.count == 1)
+        store.removeExpired(now: 40_000)
+        #expect(store.count == 0 && store.keys.isEmpty)
+    }
+
+    @Test func fullStoreRefusesNewSubkeysButAcceptsUpdates() {
+        var limits = RecordStore.Limits()
+        limits.maxRecords = 1
+        var store = RecordStore(limits: limits)
+        #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
+        #expect(store.store(record(by: bob, subkey: "b"), now: now) == .storeFull)
+        #expect(store.store(record(by: alice, expiry: 30_000), now: now) == .stored)
+    }
+
+    @Test func mergeKeepsTheLatestRecordPerSubkey() {
+        let old = record(by: alice, subkey: "a", value: [1], expiry: 20_000)
+        let new = record(by: alice, subkey: "a", value: [2], expiry: 30_000)
+        let other = record(by: bob, subkey: "b")
+        #expect(RecordStore.merge([old, other, new, old]) == [new, other])
+        #expect(RecordStore.merge([new, old]) == RecordStore.merge([old, new]))
+    }
+}

@@ -1,0 +1,155 @@
+import Testing
+import Wire
+
+@Suite struct FrameDecoderTests {
+    private func drain(_ decoder: inout FrameDecoder) throws -> [Frame] {
+        var frames: [Frame] = []
+        while case .frame(let frame) = try decoder.next() { frames.append(frame) }
+        return frames
+    }
+
+    private var stream: [UInt8] { Samples.frames().flatMap { $0.encoded() } }
+
+    @Test func headerIsTwentyBytesAndChecksumFollowsPayload() {
+        let frame = Frame(type: .pong, requestID: 0x0102, payload: [])
+        let bytes = frame.encoded()
+        #expect(bytes.count == 24)
+        #expect(Array(bytes[0..<8]) == [0x43, 0x48, 0x52, 0x54, 1, 0, 0x02, 0x01])
+        #expect(Array(bytes[8..<10]) == [0x02, 0x01])
+        #expect(CRC32C.checksum(bytes[0..<20]) == UInt32(bytes[20]) | UInt32(bytes[21]) << 8 | UInt32(bytes[22]) << 16 | UInt32(bytes[23]) << 24)
+    }
+
+    @Test func decodesAStreamFedAllAtOnce() throws {
+        var decoder = FrameDecoder()
+        decoder.feed(stream)
+        #expect(try drain(&decoder) == Samples.frames())
+        #expect(decoder.bufferedByteCount == 0)
+    }
+
+    @Test func decodesAStreamFedByteByByte() throws {
+        var decoder = FrameDecoder()
+        var frames: [Frame] = []
+        for byte in stream {
+            decoder.feed([byte])
+            frames += try drain(&decoder)
+        }
+        #expect(frames == Samples.frames())
+    }
+
+    @Test func decodesAStreamFedFrameByFrame() throws {
+        var decoder = FrameDecoder()
+        for frame in Samples.frames() {
+            decoder.feed(frame.encoded())
+            #expect(try decoder.next() == .frame(frame))
+            #expect(try decoder.next() == .needMoreData)
+        }
+    }
+
+    @Test func decodesAStreamFedInUnevenChunks() throws {
+        var decoder = FrameDecoder()
+        var frames: [Frame] = []
+        var offset = 0
+        var chunk = 1
+        let bytes = stream
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + chunk)
+            decoder.feed(bytes[offset..<end])
+            frames += try drain(&decoder)
+            offset = end
+            chunk = chunk * 3 % 97 + 1
+        }
+        #expect(frames == Samples.frames())
+    }
+
+    @Test func partialFrameWaitsForMoreData() throws {
+        var decoder = FrameDecoder()
+        let bytes = Samples.frames()[3].encoded()
+        decoder.feed(bytes.dropLast())
+        #expect(try decoder.next() == .needMoreData)
+        #expect(decoder.bufferedByteCount == bytes.count - 1)
+    }
+
+    @Test func wrongMagicIsRefusedFromTheFirstByte() {
+        var decoder = FrameDecoder()
+        decoder.feed([0x47])
+        #expect(throws: WireError.wrongMagic) { try decoder.next() }
+    }
+
+    @Test func wrongVersionIsRefused() {
+        var bytes = Frame(type: .pong, requestID: 1, payload: []).encoded()
+        bytes[4] = 2
+        var decoder = FrameDecoder()
+        decoder.feed(bytes[0..<5])
+        #expect(throws: WireError.unsupportedVersion) { try decoder.next() }
+    }
+
+    @Test func unknownFlagsAreRefused() {
+        var bytes = Frame(type: .pong, requestID: 1, payload: []).encoded()
+        bytes[5] = 1
+        var decoder = FrameDecoder()
+        decoder.feed(bytes)
+        #expect(throws: WireError.unsupportedFlags) { try decoder.next() }
+    }
+
+    @Test(arguments: [UInt16(0x0000), 0x0109, 0x0201, 0xFFFF])
+    func unknownTypeIsRefused(_ code: UInt16) {
+        var bytes = Frame(type: .pong, requestID: 1, payload: []).encoded()
+        bytes[6] = UInt8(code & 0xFF)
+        bytes[7] = UInt8(code >> 8)
+        var decoder = FrameDecoder()
+        decoder.feed(bytes)
+        #expect(throws: WireError.unknownMessageType) { try decoder.next() }
+    }
+
+    @Test func oversizedLengthIsRefusedFromTheHeaderAlone() {
+        var header = Frame(type: .store, requestID: 1, payload: []).encoded()
+        header.replaceSubrange(16..<20, with: [0xFF, 0xFF, 0xFF, 0xFF])
+        var decoder = FrameDecoder(maxPayloadLength: 1024)
+        decoder.feed(header[0..<20])
+        #expect(throws: WireError.oversized) { try decoder.next() }
+    }
+
+    @Test func payloadAtTheMaximumIsAccepted() throws {
+        let frame = Frame(type: .error, requestID: 1, payload: [UInt8](repeating: 5, count: 1024))
+        var decoder = FrameDecoder(maxPayloadLength: 1024)
+        decoder.feed(frame.encoded())
+        #expect(try decoder.next() == .frame(frame))
+    }
+
+    @Test func everyFlippedBitIsCaught() {
+        let bytes = Frame(type: .findNode, requestID: 77, payload: [1, 2, 3, 4, 5]).encoded()
+        for bit in 0..<(bytes.count * 8) {
+            var corrupted = bytes
+            corrupted[bit / 8] ^= 1 << UInt8(bit % 8)
+            var decoder = FrameDecoder()
+            decoder.feed(corrupted)
+            do {
+                let step = try decoder.next()
+                // A flipped length bit may only make the frame look longer.
+                #expect(step == .needMoreData, "bit \(bit) went unnoticed")
+            } catch {}
+        }
+    }
+
+    @Test func badChecksumIsRefused() {
+        var bytes = Frame(type: .pong, requestID: 1, payload: [9]).encoded()
+        bytes[bytes.count - 1] ^= 0xFF
+        var decoder = FrameDecoder()
+        decoder.feed(bytes)
+        #expect(throws: WireError.badChecksum) { try decoder.next() }
+    }
+
+    @Test func decoderStaysFailedAfterAnError() {
+        var decoder = FrameDecoder()
+        decoder.feed([0x00])
+        #expect(throws: WireError.wrongMagic) { try decoder.next() }
+        decoder.feed(Frame(type: .pong, requestID: 1, payload: []).encoded())
+        #expect(throws: WireError.wrongMagic) { try decoder.next() }
+    }
+
+    @Test func errorsCarryADetailButCompareByKind() {
+        #expect(WireError.oversized.with(detail: "x") == WireError.oversized)
+        #expect(WireError.oversized != WireError.truncated)
+        #expect(WireError.truncated.with(detail: "x").description.contains("x"))
+    }
+}
