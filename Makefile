@@ -2,8 +2,9 @@
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev pkg-config
 DEMO_STEPS ?= 1200
+FUZZ_SECONDS ?= 30
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test demo bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh $(APT_PACKAGES)
@@ -24,6 +25,9 @@ demo: release
 
 bench: release
 	.build/release/cohort bench train
+
+fuzz: deps
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build runs

@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Averaging"),
         .target(
             name: "Collaboration",
-            dependencies: ["Trainer", "Averaging", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Trainer", "Averaging", "DHT", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "cohort",

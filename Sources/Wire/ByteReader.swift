@@ -86,4 +86,12 @@ public struct ByteReader: Sendable {
         index += size
         return value
     }
+
+    /// Text that must be valid UTF-8; anything else is `invalidValue`.
+    public func readUTF8(_ bytes: [UInt8]) throws(WireError) -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw WireError.invalidValue.with(detail: "text is not UTF-8")
+        }
+        return text
+    }
 }

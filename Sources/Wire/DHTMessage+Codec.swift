@@ -61,6 +61,8 @@ extension DHTMessage {
             let code = try reader.readU16()
             let text = try reader.readUTF8(try reader.readU16LengthPrefixed(maxLength: WireLimits.maxErrorMessageBytes))
             self = .error(ErrorReply(code: code, message: text))
+        case .averagePart, .averagedPart, .stateRequest, .stateChunk:
+            throw WireError.unknownMessageType
         }
         try reader.expectEnd()
     }
@@ -115,13 +117,6 @@ extension ByteReader {
         let bytes = try readBytes(count: DHTID.byteCount)
         guard let id = DHTID(bytes: bytes) else { preconditionFailure("32 bytes always make an id") }
         return id
-    }
-
-    fileprivate mutating func readUTF8(_ bytes: [UInt8]) throws(WireError) -> String {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw WireError.invalidValue.with(detail: "text is not UTF-8")
-        }
-        return text
     }
 
     fileprivate mutating func readContact() throws(WireError) -> Contact {

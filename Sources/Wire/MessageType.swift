@@ -8,8 +8,8 @@
 /// | 0x0000          | never valid                              |
 /// | 0x0001…0x00FF   | control (errors, later: handshake)       |
 /// | 0x0100…0x01FF   | DHT (Kademlia RPCs, Kademlia §2.3)       |
-/// | 0x0200…0x02FF   | reserved: averaging (matchmaking, all-reduce) |
-/// | 0x0300…0x03FF   | reserved: state sync (parameter download) |
+/// | 0x0200…0x02FF   | averaging (all-reduce; matchmaking runs over DHT records) |
+/// | 0x0300…0x03FF   | state sync (parameter download)          |
 /// | 0xF000…0xFFFF   | reserved: experiments, never sent between released versions |
 ///
 /// A decoder refuses codes it does not list here (`WireError.unknownMessageType`).
@@ -33,6 +33,17 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case store = 0x0107
     /// Answer to `store`, one status per record.
     case storeAck = 0x0108
+
+    /// A member's chunk of the owner's part of the vector being averaged; the owner replies
+    /// with `averagedPart` once every member's chunk is in (butterfly all-reduce, DeDLOC §3.1).
+    case averagePart = 0x0201
+    /// The averaged chunk, answer to `averagePart`.
+    case averagedPart = 0x0202
+
+    /// Ask for a byte range of a peer's training state at a step.
+    case stateRequest = 0x0301
+    /// The bytes asked for, answer to `stateRequest`.
+    case stateChunk = 0x0302
 
     /// The family a code belongs to, by its high byte.
     public enum Family: Sendable, Equatable {

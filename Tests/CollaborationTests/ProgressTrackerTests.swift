@@ -48,3 +48,25 @@ import Testing
         #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: negativeRate.encoded) }
     }
 }
+
+@Suite struct RunRecordTests {
+    @Test func stateAnnouncementsAndRoundReportsRoundTrip() throws {
+        let announcement = StateAnnouncement(step: 12, stateHash: [UInt8](repeating: 7, count: 32), stateBytes: 1 << 20,
+                                             host: "127.0.0.1", port: 7001, timestampMilliseconds: 99)
+        #expect(try StateAnnouncement(decoding: announcement.encoded) == announcement)
+        #expect(throws: (any Error).self) { try StateAnnouncement(decoding: Array(announcement.encoded.dropLast())) }
+        let report = RoundReport(step: 12, members: 3, samples: 96, durationSeconds: 0.25, loss: 2.5,
+                                 bytesSent: 10, bytesReceived: 20, failedParts: 1, note: "part 2 not averaged")
+        #expect(try RoundReport(decoding: report.encoded) == report)
+        var corrupt = report.encoded
+        corrupt[24 + 7] = 0xFF
+        #expect(throws: (any Error).self) { try RoundReport(decoding: corrupt) }
+    }
+
+    @Test func everyStepHasItsOwnKeys() {
+        let keys = RunKeys(runName: "shakespeare")
+        #expect(keys.declarations(step: 1) != keys.declarations(step: 2))
+        #expect(keys.plan(step: 1) != keys.declarations(step: 1))
+        #expect(RunKeys(runName: "other").progress != keys.progress)
+    }
+}

@@ -91,7 +91,7 @@ import Wire
         #expect(throws: WireError.unsupportedFlags) { try decoder.next() }
     }
 
-    @Test(arguments: [UInt16(0x0000), 0x0109, 0x0201, 0xFFFF])
+    @Test(arguments: [UInt16(0x0000), 0x0109, 0x0209, 0xFFFF])
     func unknownTypeIsRefused(_ code: UInt16) {
         var bytes = Frame(type: .pong, requestID: 1, payload: []).encoded()
         bytes[6] = UInt8(code & 0xFF)
