@@ -23,19 +23,17 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         _ = try IdentityFile.loadOrCreate(at: path)
         chmod(path, 0o644)
-        #expect { try IdentityFile.loadOrCreate(at: path) } throws: { error in
-            "\(error)".contains("permissions 644")
-        }
+        let error = #expect(throws: IdentityFile.Error.self) { try IdentityFile.loadOrCreate(at: path) }
+        #expect(error?.reason.contains("permissions 644") == true)
     }
 
     @Test func refusesAMalformedFile() throws {
         for content in ["", "cohort-ed25519-v1 abcd", "cohort-ed25519-v1 " + String(repeating: "zz", count: 32), "hello"] {
             let path = temporaryPath()
             defer { try? FileManager.default.removeItem(atPath: path) }
-            FileManager.default.createFile(atPath: path, contents: Data(content.utf8), attributes: [.posixPermissions: 0o600])
-            #expect { try IdentityFile.loadOrCreate(at: path) } throws: { error in
-                "\(error)".contains("not a Cohort key file")
-            }
+            _ = FileManager.default.createFile(atPath: path, contents: Data(content.utf8), attributes: [.posixPermissions: 0o600])
+            let error = #expect(throws: IdentityFile.Error.self) { try IdentityFile.loadOrCreate(at: path) }
+            #expect(error?.reason.contains("not a Cohort key file") == true)
         }
     }
 }
