@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Cohort: ParsableCommand {
+struct Cohort: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Train one transformer together on volunteers' computers.",
-        subcommands: []
+        subcommands: [DHTCommand.self, BenchCommand.self]
     )
 }
