@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -33,7 +35,11 @@ let package = Package(
             dependencies: [
                 "Trainer",
                 "DHT",
+                "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/tinyshakespeare.txt")]
         ),
@@ -42,8 +48,28 @@ let package = Package(
             name: "DHT",
             dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(
+            name: "Node",
+            dependencies: [
+                "Wire", "DHT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "DHTTests", dependencies: ["DHT"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Wire", "DHT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer"],

@@ -1,7 +1,10 @@
 import ArgumentParser
 
-struct BenchCommand: ParsableCommand {
+/// `cohort bench`: the measurements docs quote.
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Cohort's speed on this machine.",
-        subcommands: [BenchTrainCommand.self, DHTBenchCommand.self])
+        commandName: "bench",
+        abstract: "Measure Cohort's parts on this machine and print the figures.",
+        subcommands: [BenchTrainCommand.self, DHTBenchCommand.self]
+    )
 }

@@ -3,20 +3,21 @@ import ArgumentParser
 import Foundation
 import Trainer
 
-struct Cohort: ParsableCommand {
+struct Cohort: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Train one transformer together on volunteers' computers.",
-        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, BenchCommand.self, InfoCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, DHTCommand.self, BenchCommand.self,
+                      InfoCommand.self]
     )
 }
 
 @main
 enum Entry {
-    static func main() {
+    static func main() async {
         BLASRuntime.ensureFastKernel()
         // Progress lines must reach logs and pipes as they happen, not when a buffer fills.
         setvbuf(stdout, nil, _IOLBF, 0)
-        Cohort.main()
+        await Cohort.main()
     }
 }

@@ -2,12 +2,17 @@ import ArgumentParser
 import DHT
 import Foundation
 
-/// `cohort bench dht`: the in-process Kademlia simulation, with the figures docs quote.
-struct DHTBenchCommand: ParsableCommand {
+/// `cohort bench dht`: the in-process Kademlia simulation, with the figures docs quote, or
+/// with `--live` real nodes on 127.0.0.1.
+struct DHTBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dht",
-        abstract: "Simulate a Kademlia network in one process and measure lookup hops and get success after churn."
+        abstract: "Simulate a Kademlia network and measure lookup hops and get success after churn.",
+        discussion: "With --live, real nodes run on 127.0.0.1 instead, and the bench measures bootstrap time and store/get latency."
     )
+
+    @Flag(help: "Run real nodes on 127.0.0.1 instead of the simulation (--churn and --loss do not apply).")
+    var live = false
 
     @Option(help: "Simulated nodes.")
     var nodes = 1000
@@ -31,25 +36,33 @@ struct DHTBenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if live {
+            guard (2...64).contains(nodes) else { throw ValidationError("--live runs between 2 and 64 nodes") }
+        }
         guard (2..<65535).contains(nodes) else { throw ValidationError("--nodes must be between 2 and 65534") }
         guard (0..<1).contains(churn) else { throw ValidationError("--churn must be in [0, 1)") }
         guard (0..<1).contains(loss) else { throw ValidationError("--loss must be in [0, 1)") }
         guard lookups >= 1, records >= 1 else { throw ValidationError("--lookups and --records must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
+        if live {
+            let report = try await DHTLiveBench.run(nodes: nodes, records: records, lookups: lookups, seed: seed)
+            print(json ? try Self.jsonString(report) : DHTLiveBench.describe(report))
+            return
+        }
         var configuration = DHTSimulation.Configuration(nodes: nodes, churn: churn, lookups: lookups, records: records, seed: seed)
         configuration.network.lossRate = loss
         let started = Date()
         let report = DHTSimulation.run(configuration)
         let wallSeconds = Date().timeIntervalSince(started)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            return
-        }
-        print(Self.describe(report, wallSeconds: wallSeconds))
+        print(json ? try Self.jsonString(report) : Self.describe(report, wallSeconds: wallSeconds))
+    }
+
+    static func jsonString(_ report: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
     static func describe(_ report: DHTSimulationReport, wallSeconds: Double) -> String {

@@ -1,0 +1,126 @@
+import Crypto
+import Wire
+
+/// The encrypted record layer that carries the byte stream after the handshake
+/// (docs/protocol.md, "Encrypted records").
+///
+///     offset  size  field
+///     0       4     sealed length n, little-endian: ciphertext + 16-byte tag, 16 ≤ n ≤ 16 + max plaintext
+///     4       n-16  ChaCha20-Poly1305 ciphertext
+///     4+n-16  16    Poly1305 tag
+///
+/// The nonce is four zero bytes followed by the record's sequence number as a little-endian
+/// u64; each direction counts from 0 with its own key. The four length bytes are the
+/// associated data. A record that fails to open ends the connection: the stream is either
+/// tampered with or out of step.
+public enum SecureRecord {
+    /// Largest plaintext in one record; longer writes are split.
+    public static let maxPlaintextLength = 64 * 1024
+    static let headerLength = 4
+    static let tagLength = 16
+
+    static func nonce(_ sequence: UInt64) -> ChaChaPoly.Nonce {
+        var bytes = [UInt8](repeating: 0, count: 12)
+        for index in 0..<8 { bytes[4 + index] = UInt8(truncatingIfNeeded: sequence >> (8 * UInt64(index))) }
+        guard let nonce = try? ChaChaPoly.Nonce(data: bytes) else { preconditionFailure("a 12-byte nonce is valid") }
+        return nonce
+    }
+}
+
+/// Why received records could not be opened.
+public enum SecureRecordError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The announced length is below the tag length or above the maximum.
+    case badLength(Int)
+    /// Authentication failed: tampered, reordered or from another key.
+    case authenticationFailed
+    /// The sequence number would wrap; the connection must be closed.
+    case sequenceExhausted
+
+    public var description: String {
+        switch self {
+        case .badLength(let length): "record length \(length) out of bounds"
+        case .authenticationFailed: "record does not authenticate"
+        case .sequenceExhausted: "record sequence number exhausted"
+        }
+    }
+}
+
+/// Seals outgoing bytes into records under one direction's key.
+public struct RecordSealer {
+    private let key: SymmetricKey
+    private var sequence: UInt64 = 0
+
+    public init(key: [UInt8]) {
+        self.key = SymmetricKey(data: key)
+    }
+
+    /// The records carrying `plaintext`, split at `SecureRecord.maxPlaintextLength`.
+    public mutating func seal(_ plaintext: [UInt8]) throws(SecureRecordError) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(plaintext.count + SecureRecord.headerLength + SecureRecord.tagLength)
+        var start = 0
+        repeat {
+            let end = min(plaintext.count, start + SecureRecord.maxPlaintextLength)
+            try sealOne(plaintext[start..<end], into: &output)
+            start = end
+        } while start < plaintext.count
+        return output
+    }
+
+    private mutating func sealOne(_ chunk: ArraySlice<UInt8>, into output: inout [UInt8]) throws(SecureRecordError) {
+        guard sequence < UInt64.max else { throw .sequenceExhausted }
+        var header = ByteWriter(reservingCapacity: SecureRecord.headerLength)
+        header.write(UInt32(chunk.count + SecureRecord.tagLength))
+        guard let box = try? ChaChaPoly.seal(chunk, using: key, nonce: SecureRecord.nonce(sequence), authenticating: header.bytes) else {
+            preconditionFailure("ChaCha20-Poly1305 sealing does not fail with a 32-byte key")
+        }
+        sequence += 1
+        output += header.bytes
+        output += box.ciphertext
+        output += box.tag
+    }
+}
+
+/// Opens incoming records under one direction's key, from a byte stream fed as it arrives.
+public struct RecordOpener {
+    private let key: SymmetricKey
+    private var sequence: UInt64 = 0
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+
+    public init(key: [UInt8]) {
+        self.key = SymmetricKey(data: key)
+    }
+
+    /// Appends received bytes.
+    public mutating func feed(_ bytes: some Sequence<UInt8>) {
+        if readIndex > 0 && readIndex * 2 >= buffer.count {
+            buffer.removeFirst(readIndex)
+            readIndex = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The plaintext of the next complete record, nil when more bytes are needed.
+    public mutating func next() throws(SecureRecordError) -> [UInt8]? {
+        let available = buffer.count - readIndex
+        guard available >= SecureRecord.headerLength else { return nil }
+        var header = ByteReader(buffer, range: readIndex..<readIndex + SecureRecord.headerLength)
+        guard let sealedLength = try? Int(header.readU32()) else { preconditionFailure("4 bytes hold a u32") }
+        guard sealedLength >= SecureRecord.tagLength,
+              sealedLength <= SecureRecord.maxPlaintextLength + SecureRecord.tagLength else { throw .badLength(sealedLength) }
+        guard available >= SecureRecord.headerLength + sealedLength else { return nil }
+        guard sequence < UInt64.max else { throw .sequenceExhausted }
+        let bodyStart = readIndex + SecureRecord.headerLength
+        let tagStart = bodyStart + sealedLength - SecureRecord.tagLength
+        let aad = buffer[readIndex..<bodyStart]
+        guard let box = try? ChaChaPoly.SealedBox(nonce: SecureRecord.nonce(sequence), ciphertext: buffer[bodyStart..<tagStart],
+                                                  tag: buffer[tagStart..<tagStart + SecureRecord.tagLength]),
+              let plaintext = try? ChaChaPoly.open(box, using: key, authenticating: aad) else {
+            throw .authenticationFailed
+        }
+        sequence += 1
+        readIndex = tagStart + SecureRecord.tagLength
+        return Array(plaintext)
+    }
+}

@@ -1,0 +1,122 @@
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import Wire
+
+/// A live DHT node: the `DHTNode` state machine driven by real connections and the real clock.
+///
+/// The shell has almost no logic: it feeds requests, replies and timeouts to the state
+/// machine on the transport's event loop and executes the directives it returns (send a
+/// request, reply, complete an operation). The public operations are async and may be called
+/// from anywhere.
+public final class DHTService: Sendable {
+    /// How the service runs; documented defaults.
+    public struct Settings: Sendable {
+        public var transport = TransportSettings()
+        public var dht = DHTNode.Settings()
+        /// How often `DHTNode.onTick` runs (record expiry, bucket refresh, republish).
+        public var tickInterval = TimeAmount.seconds(10)
+        /// A client neither advertises itself nor is added to others' routing tables.
+        public var isClient = false
+
+        public init() {}
+    }
+
+    /// Where a put ended up.
+    public struct StoreOutcome: Equatable, Sendable {
+        /// Peers (this node included) that accepted the record.
+        public let replicas: Int
+        /// Peers asked to store it.
+        public let contacted: Int
+    }
+
+    /// Why an operation could not run.
+    public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
+        /// The record does not validate here, so it was not sent.
+        case refused(StoreStatus)
+        /// The service is shut down.
+        case shutDown
+
+        public var description: String {
+            switch self {
+            case .refused(let status): "record refused: \(status)"
+            case .shutDown: "DHT service is shut down"
+            }
+        }
+    }
+
+    public let transport: Transport
+    private let state: NIOLoopBound<DHTServiceState>
+
+    /// This node's peer id.
+    public var peerID: PeerID { transport.identity.peerID }
+    /// The endpoint others dial to reach this node.
+    public var endpoint: Endpoint { transport.advertisedEndpoint }
+
+    private init(transport: Transport, state: NIOLoopBound<DHTServiceState>) {
+        self.transport = transport
+        self.state = state
+    }
+
+    /// Starts listening and ticking; the node knows no peers until `bootstrap`.
+    public static func start(identity: PeerIdentity, settings: Settings = Settings(), eventLoop: EventLoop,
+                             logger: Logger) async throws -> DHTService {
+        try await eventLoop.flatSubmit {
+            let state = NIOLoopBound(DHTServiceState(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+            return Transport.start(identity: identity, settings: settings.transport, eventLoop: eventLoop, logger: logger) {
+                state.value.serve($0)
+            }.map { transport in
+                let contact = settings.isClient ? nil : Contact(id: identity.peerID, endpoint: transport.advertisedEndpoint)
+                let node = DHTNode(ownID: identity.peerID, ownContact: contact, settings: settings.dht,
+                                   seed: UInt64.random(in: .min ... .max), now: DHTServiceState.now())
+                state.value.begin(node: node, transport: transport, tickInterval: settings.tickInterval)
+                return DHTService(transport: transport, state: state)
+            }
+        }.get()
+    }
+
+    /// Joins the network through the peers at `endpoints` (Kademlia §2.3); returns the number
+    /// of contacts in the routing table afterwards (0: none of them answered).
+    public func bootstrap(_ endpoints: [Endpoint]) async throws -> Int {
+        let result = try await run { $0.bootstrap(from: endpoints, now: $1) }
+        guard case .bootstrapped(let contacts) = result else { preconditionFailure("bootstrap ended with \(result)") }
+        return contacts
+    }
+
+    /// Signs and stores `value` under (`key`, `subkey`) until `expiry` (ms since the Unix
+    /// epoch) on the k closest peers.
+    public func put(key: RecordKey, subkey: [UInt8], value: [UInt8], expiry: UInt64) async throws -> StoreOutcome {
+        let record = transport.identity.signRecord(key: key, subkey: subkey, value: value, expiry: expiry)
+        switch try await run({ $0.put(record, now: $1) }) {
+        case .stored(let replicas, let contacted, _): return StoreOutcome(replicas: replicas, contacted: contacted)
+        case .refused(let status): throw Failure.refused(status)
+        case let other: preconditionFailure("put ended with \(other)")
+        }
+    }
+
+    /// The merged, unexpired, verified records under `key`, one per subkey.
+    public func get(_ key: RecordKey) async throws -> [SignedRecord] {
+        let result = try await run { $0.get(key, now: $1) }
+        guard case .found(let records, _) = result else { preconditionFailure("get ended with \(result)") }
+        return records
+    }
+
+    /// Contacts in the routing table.
+    public func routingTableCount() async throws -> Int {
+        let state = self.state
+        return try await transport.eventLoop.submit { state.value.node?.routingTable.count ?? 0 }.get()
+    }
+
+    /// Fails every operation in progress, stops ticking, and closes every connection.
+    public func shutdown() async {
+        let state = self.state
+        try? await transport.eventLoop.flatSubmit { state.value.shutdown() }.get()
+    }
+
+    private func run(_ start: @escaping @Sendable (inout DHTNode, UInt64) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
+        async throws -> DHTNode.OperationResult {
+        let state = self.state
+        return try await transport.eventLoop.flatSubmit { state.value.run(start) }.get()
+    }
+}

@@ -1,0 +1,135 @@
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import Wire
+
+/// The loop-confined half of `DHTService`: the state machine, the operations awaited, and the
+/// directive executor.
+final class DHTServiceState {
+    private let eventLoop: EventLoop
+    private let logger: Logger
+    private(set) var node: DHTNode?
+    private var transport: Transport?
+    private var waiting: [DHTNode.OperationID: EventLoopPromise<DHTNode.OperationResult>] = [:]
+    private var tick: RepeatedTask?
+
+    init(eventLoop: EventLoop, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    /// Milliseconds since the Unix epoch: the clock record expiries are written in.
+    static func now() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+    }
+
+    func begin(node: DHTNode, transport: Transport, tickInterval: TimeAmount) {
+        self.node = node
+        self.transport = transport
+        let state = NIOLoopBound(self, eventLoop: eventLoop)
+        tick = eventLoop.scheduleRepeatedTask(initialDelay: tickInterval, delay: tickInterval) { _ in
+            state.value.event { $0.onTick(now: Self.now()) }
+        }
+    }
+
+    /// Starts an operation and returns a future for its result.
+    func run(_ start: (inout DHTNode, UInt64) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
+        -> EventLoopFuture<DHTNode.OperationResult> {
+        guard var node else { return eventLoop.makeFailedFuture(DHTService.Failure.shutDown) }
+        let (operation, directives) = start(&node, Self.now())
+        self.node = node
+        let promise = eventLoop.makePromise(of: DHTNode.OperationResult.self)
+        waiting[operation] = promise
+        execute(directives, replyTo: nil)
+        return promise.futureResult
+    }
+
+    /// Answers one request from an authenticated peer. A payload that does not decode fails
+    /// the future, which closes the connection.
+    func serve(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        let message: DHTMessage
+        do {
+            message = try DHTMessage(frame: request.frame)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard node != nil else { return reply(error: TransportErrorCode.unavailable, "node not running") }
+        if let sender = Self.sender(of: message), sender.id != request.peer {
+            return reply(error: TransportErrorCode.senderMismatch, "sender \(sender.id) is not the authenticated peer")
+        }
+        let promise = eventLoop.makePromise(of: Frame.self)
+        event { $0.onRequest(message, requestID: request.frame.requestID, now: Self.now()) }
+            .forEach { execute([$0], replyTo: promise) }
+        return promise.futureResult
+    }
+
+    func shutdown() -> EventLoopFuture<Void> {
+        tick?.cancel()
+        tick = nil
+        node = nil
+        let failed = waiting
+        waiting = [:]
+        for promise in failed.values { promise.fail(DHTService.Failure.shutDown) }
+        return transport?.shutdown() ?? eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Applies an event to the node and executes the directives, except those returned (replies).
+    @discardableResult
+    private func event(_ apply: (inout DHTNode) -> [DHTNode.Directive]) -> [DHTNode.Directive] {
+        guard var node else { return [] }
+        let directives = apply(&node)
+        self.node = node
+        let replies = directives.filter { if case .reply = $0 { true } else { false } }
+        execute(directives.filter { if case .reply = $0 { false } else { true } }, replyTo: nil)
+        return replies
+    }
+
+    private func execute(_ directives: [DHTNode.Directive], replyTo promise: EventLoopPromise<Frame>?) {
+        for directive in directives {
+            switch directive {
+            case .send(let message, let requestID, let endpoint, let expecting):
+                send(message, requestID: requestID, to: endpoint, expecting: expecting)
+            case .reply(let message, let requestID):
+                promise?.succeed(message.frame(requestID: requestID))
+            case .completed(let operation, let result):
+                waiting.removeValue(forKey: operation)?.succeed(result)
+            }
+        }
+    }
+
+    private func send(_ message: DHTMessage, requestID: UInt64, to endpoint: Endpoint, expecting: PeerID?) {
+        guard let transport, let timeout = node?.settings.requestTimeout else { return }
+        let state = NIOLoopBound(self, eventLoop: eventLoop)
+        transport.request(message.type, payload: message.encodedPayload(), to: endpoint, expecting: expecting,
+                          timeout: .milliseconds(Int64(timeout)))
+            .whenComplete { result in
+                let now = Self.now()
+                switch result {
+                case .success(let reply):
+                    if let answer = try? DHTMessage(frame: reply.frame) {
+                        state.value.event { $0.onResponse(answer, requestID: requestID, from: reply.peer, now: now) }
+                    } else {
+                        state.value.event { $0.onRequestTimeout(requestID: requestID, now: now) }
+                    }
+                case .failure(let error):
+                    state.value.logger.debug("request failed", metadata: ["address": "\(endpoint)", "reason": "\(error)"])
+                    state.value.event { $0.onRequestTimeout(requestID: requestID, now: now) }
+                }
+            }
+    }
+
+    private func reply(error code: UInt16, _ text: String) -> EventLoopFuture<Frame> {
+        eventLoop.makeSucceededFuture(DHTMessage.error(.init(code: code, message: text)).frame(requestID: 0))
+    }
+
+    private static func sender(of message: DHTMessage) -> Contact? {
+        switch message {
+        case .ping(let sender): sender
+        case .findNode(let request): request.sender
+        case .findValue(let request): request.sender
+        case .store(let request): request.sender
+        case .pong, .foundNodes, .value, .storeAck, .error: nil
+        }
+    }
+}

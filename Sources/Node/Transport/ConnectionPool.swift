@@ -1,0 +1,162 @@
+import DHT
+import Logging
+import NIOCore
+import NIOPosix
+import Wire
+
+/// The connections of one node, confined to its event loop: at most one in use per peer,
+/// dials shared by concurrent requests, the connection limit, and the simultaneous-dial tie
+/// rule (docs/protocol.md, "Connection rules").
+final class ConnectionPool {
+    let eventLoop: EventLoop
+    let identity: PeerIdentity
+    let settings: TransportSettings
+    let logger: Logger
+    /// Serves requests from peers; set before the server binds.
+    var serve: (Frame, PeerID) -> EventLoopFuture<Frame>
+    var serverChannel: Channel?
+
+    private var open: [ObjectIdentifier: PeerConnectionHandler] = [:]
+    private var preferred: [PeerID: PeerConnectionHandler] = [:]
+    private var dials: [Endpoint: EventLoopFuture<PeerID>] = [:]
+    private var endpointPeers: [Endpoint: PeerID] = [:]
+    private var isShuttingDown = false
+
+    init(identity: PeerIdentity, settings: TransportSettings, eventLoop: EventLoop, logger: Logger,
+         serve: @escaping (Frame, PeerID) -> EventLoopFuture<Frame>) {
+        self.identity = identity
+        self.settings = settings
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.serve = serve
+    }
+
+    /// Connections open or opening.
+    var openCount: Int { open.count }
+    /// Peers with a connection in use.
+    var connectedPeers: [PeerID] { Array(preferred.keys) }
+
+    /// Sets up an accepted connection, or closes it when the node is full or shutting down.
+    func accept(_ channel: Channel) -> EventLoopFuture<Void> {
+        guard !isShuttingDown, open.count < settings.maxConnections else {
+            logger.info("refusing connection", metadata: ["reason": "\(isShuttingDown ? "shutting down" : "connection limit")"])
+            return channel.close()
+        }
+        return eventLoop.makeCompletedFuture { try install(on: channel, role: .responder) }
+    }
+
+    /// A reply from the peer at `endpoint` (which must prove `expecting`, when set) to a new request.
+    func request(_ type: MessageType, payload: [UInt8], to endpoint: Endpoint, expecting: PeerID?,
+                 timeout: TimeAmount) -> EventLoopFuture<(Frame, PeerID)> {
+        guard !isShuttingDown else { return eventLoop.makeFailedFuture(TransportError.shutDown) }
+        let pool = NIOLoopBound(self, eventLoop: eventLoop)
+        return connection(to: endpoint, expecting: expecting).flatMap { peer in
+            guard let connection = pool.value.preferred[peer] else {
+                return pool.value.eventLoop.makeFailedFuture(TransportError.connectionClosed)
+            }
+            return connection.request(type: type, payload: payload, timeout: timeout, eventLoop: pool.value.eventLoop)
+                .map { ($0, peer) }
+        }
+    }
+
+    /// Closes the server and every connection; outstanding requests fail. Completes when all are closed.
+    func shutdown() -> EventLoopFuture<Void> {
+        isShuttingDown = true
+        var closing: [EventLoopFuture<Void>] = []
+        if let serverChannel { closing.append(serverChannel.close()) }
+        for connection in open.values {
+            connection.close()
+        }
+        closing += open.values.compactMap { $0.closeFuture }
+        return EventLoopFuture.andAllComplete(closing, on: eventLoop)
+    }
+
+    private func connection(to endpoint: Endpoint, expecting: PeerID?) -> EventLoopFuture<PeerID> {
+        if let peer = expecting ?? endpointPeers[endpoint], preferred[peer]?.isUsable == true {
+            return eventLoop.makeSucceededFuture(peer)
+        }
+        let dial = dials[endpoint] ?? startDial(to: endpoint, expecting: expecting)
+        guard let expecting else { return dial }
+        return dial.flatMapThrowing { peer in
+            guard peer == expecting else { throw HandshakeError.unexpectedPeer(expected: expecting, actual: peer) }
+            return peer
+        }
+    }
+
+    private func startDial(to endpoint: Endpoint, expecting: PeerID?) -> EventLoopFuture<PeerID> {
+        guard open.count < settings.maxConnections else { return eventLoop.makeFailedFuture(TransportError.tooManyConnections) }
+        let established = eventLoop.makePromise(of: PeerID.self)
+        let pool = NIOLoopBound(self, eventLoop: eventLoop)
+        let role = Handshake.Role.initiator(expecting: expecting)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.writeBufferWaterMark, value: watermark)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = try pool.value.install(on: channel, role: role)
+                    established.completeWith(connection.establishedPromise.futureResult)
+                }
+            }
+            .connect(host: endpoint.host, port: Int(endpoint.port))
+            .whenFailure { _ in established.fail(TransportError.connectionClosed) }
+        dials[endpoint] = established.futureResult
+        established.futureResult.assumeIsolated().whenComplete { result in
+            pool.value.dials[endpoint] = nil
+            if case .success(let peer) = result { pool.value.endpointPeers[endpoint] = peer }
+        }
+        return established.futureResult
+    }
+
+    var watermark: ChannelOptions.Types.WriteBufferWaterMark {
+        .init(low: settings.sendBufferLowWatermark, high: settings.sendBufferHighWatermark)
+    }
+
+    @discardableResult
+    private func install(on channel: Channel, role: Handshake.Role) throws -> PeerConnectionHandler {
+        let pool = NIOLoopBound(self, eventLoop: eventLoop)
+        let events = PeerConnectionHandler.Events(
+            established: { pool.value.onEstablished($0) },
+            closed: { pool.value.onClosed($0) },
+            serve: { pool.value.serve($0, $1) })
+        let connectionLogger = logger
+        let connection = PeerConnectionHandler(isInitiator: role != .responder, settings: settings, events: events,
+                                               eventLoop: eventLoop, logger: connectionLogger)
+        try channel.pipeline.syncOperations.addHandlers([
+            SecureChannelHandler(handshake: Handshake(role: role, identity: identity), timeout: settings.handshakeTimeout,
+                                 logger: connectionLogger),
+            FrameCodecHandler(maxPayloadLength: settings.maxMessageBytes, logger: connectionLogger),
+            connection,
+        ])
+        open[ObjectIdentifier(connection)] = connection
+        connection.closeFuture = channel.closeFuture
+        return connection
+    }
+
+    private func onEstablished(_ connection: PeerConnectionHandler) {
+        guard let peer = connection.peerID else { return }
+        guard !isShuttingDown else {
+            connection.close()
+            return
+        }
+        guard let existing = preferred[peer], existing !== connection, existing.isUsable else {
+            preferred[peer] = connection
+            return
+        }
+        let keepNew = Self.prefers(connection, over: existing, ownID: identity.peerID, peer: peer)
+        preferred[peer] = keepNew ? connection : existing
+        (keepNew ? existing : connection).retire()
+    }
+
+    /// The simultaneous-dial tie rule: of two connections between the same peers, both keep
+    /// the one opened by the peer with the smaller id; of two opened in the same direction, the newer.
+    static func prefers(_ new: PeerConnectionHandler, over existing: PeerConnectionHandler, ownID: PeerID, peer: PeerID) -> Bool {
+        guard new.isInitiator != existing.isInitiator else { return true }
+        let weOpenedTheKeeper = ownID < peer
+        return new.isInitiator == weOpenedTheKeeper
+    }
+
+    private func onClosed(_ connection: PeerConnectionHandler) {
+        open[ObjectIdentifier(connection)] = nil
+        if let peer = connection.peerID, preferred[peer] === connection { preferred[peer] = nil }
+    }
+}

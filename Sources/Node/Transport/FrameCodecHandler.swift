@@ -1,0 +1,46 @@
+import Logging
+import NIOCore
+import Wire
+
+/// Cuts the decrypted byte stream into Wire frames and encodes outgoing frames.
+///
+/// A stream that breaks framing (wrong magic or version, bad checksum, unknown type, or a
+/// payload above this peer's limit) cannot be resynchronised: the connection is closed with a
+/// logged reason and nothing after the bad frame is read.
+final class FrameCodecHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    private var decoder: FrameDecoder
+    private var failed = false
+    private let logger: Logger
+
+    init(maxPayloadLength: Int, logger: Logger) {
+        self.decoder = FrameDecoder(maxPayloadLength: maxPayloadLength)
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let buffer = unwrapInboundIn(data)
+        decoder.feed(buffer.readableBytesView)
+        while true {
+            do {
+                guard case .frame(let frame) = try decoder.next() else { return }
+                context.fireChannelRead(wrapInboundOut(frame))
+            } catch {
+                failed = true
+                logger.info("closing connection: bad frame", metadata: ["reason": "\(error)"])
+                context.close(promise: nil)
+                return
+            }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame.encoded())), promise: promise)
+    }
+}

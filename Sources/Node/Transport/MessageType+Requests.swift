@@ -1,0 +1,22 @@
+import Wire
+
+extension MessageType {
+    /// Whether frames of this type are requests (served and answered under their request id)
+    /// rather than replies (matched to a request this node sent).
+    var isRequest: Bool {
+        switch self {
+        case .ping, .findNode, .findValue, .store: true
+        case .error, .pong, .foundNodes, .value, .storeAck: false
+        }
+    }
+}
+
+/// Codes in `error` replies sent by the transport and the DHT shell (docs/protocol.md).
+public enum TransportErrorCode {
+    /// The peer has too many of this node's requests in flight; retry later.
+    public static let busy: UInt16 = 2
+    /// A request's sender contact names an id other than the one its connection proved.
+    public static let senderMismatch: UInt16 = 3
+    /// The node is not ready or is shutting down.
+    public static let unavailable: UInt16 = 4
+}

@@ -1,0 +1,193 @@
+import DHT
+import Logging
+import NIOCore
+import Wire
+
+/// Request/response over one authenticated connection: request ids, deadlines, in-flight
+/// limits in both directions, read backpressure, injected faults, and failing everything
+/// outstanding when the connection closes.
+final class PeerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = Frame
+
+    /// How the handler reports to its pool; called on the event loop.
+    struct Events {
+        var established: (PeerConnectionHandler) -> Void
+        var closed: (PeerConnectionHandler) -> Void
+        var serve: (Frame, PeerID) -> EventLoopFuture<Frame>
+    }
+
+    private struct Pending {
+        var promise: EventLoopPromise<Frame>
+        var deadline: Scheduled<Void>
+    }
+
+    let isInitiator: Bool
+    private(set) var peerID: PeerID?
+    private(set) var isRetired = false
+    private var isClosed = false
+    private var context: ChannelHandlerContext?
+    private let settings: TransportSettings
+    private let events: Events
+    private var logger: Logger
+    /// Completed with the proven peer id once the handshake is over (dialled connections wait on it).
+    let establishedPromise: EventLoopPromise<PeerID>
+    /// Completes when the channel has closed.
+    var closeFuture: EventLoopFuture<Void>?
+    private var pending: [UInt64: Pending] = [:]
+    private var nextRequestID: UInt64 = 1
+    private var serving = 0
+    private var readHeld = false
+
+    init(isInitiator: Bool, settings: TransportSettings, events: Events, eventLoop: EventLoop, logger: Logger) {
+        self.isInitiator = isInitiator
+        self.settings = settings
+        self.events = events
+        self.logger = logger
+        self.establishedPromise = eventLoop.makePromise(of: PeerID.self)
+    }
+
+    /// Established, not closed, and not the loser of a duplicate-connection tie.
+    var isUsable: Bool { peerID != nil && !isClosed && !isRetired }
+    /// Nothing outstanding in either direction.
+    var isIdle: Bool { pending.isEmpty && serving == 0 }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let established = event as? SecureChannelEstablished else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        peerID = established.remotePeerID
+        logger[metadataKey: "peer.id"] = "\(established.remotePeerID)"
+        events.established(self)
+        establishedPromise.succeed(established.remotePeerID)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isClosed = true
+        establishedPromise.fail(TransportError.connectionClosed)
+        let failed = pending
+        pending = [:]
+        for request in failed.values {
+            request.deadline.cancel()
+            request.promise.fail(TransportError.connectionClosed)
+        }
+        events.closed(self)
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if serving >= settings.maxInboundRequestsPerPeer {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard let peerID else { return }
+        if frame.type.isRequest {
+            serve(frame, from: peerID)
+        } else if let request = pending.removeValue(forKey: frame.requestID) {
+            request.deadline.cancel()
+            request.promise.succeed(frame)
+        }
+    }
+
+    /// Sends a request and returns its reply frame, or fails with a `TransportError`.
+    func request(type: MessageType, payload: [UInt8], timeout: TimeAmount, eventLoop: EventLoop) -> EventLoopFuture<Frame> {
+        guard let context, isUsable else { return eventLoop.makeFailedFuture(TransportError.connectionClosed) }
+        guard pending.count < settings.maxOutboundRequestsPerPeer else {
+            return eventLoop.makeFailedFuture(TransportError.tooManyRequestsInFlight)
+        }
+        guard context.channel.isWritable else { return eventLoop.makeFailedFuture(TransportError.backpressure) }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        let promise = eventLoop.makePromise(of: Frame.self)
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            guard let expired = handler.value.pending.removeValue(forKey: requestID) else { return }
+            expired.promise.fail(TransportError.timedOut)
+        }
+        pending[requestID] = Pending(promise: promise, deadline: deadline)
+        send(Frame(type: type, requestID: requestID, payload: payload))
+        return promise.futureResult
+    }
+
+    /// Stops new requests on this connection and closes it once idle (after a grace period, so
+    /// a request the peer sent before it saw the tie resolved is still answered).
+    func retire() {
+        guard !isRetired, let eventLoop = context?.eventLoop else { return }
+        isRetired = true
+        logger.debug("retiring duplicate connection")
+        scheduleIdleCheck(on: eventLoop)
+    }
+
+    /// Closes the connection; outstanding requests fail with `connectionClosed`.
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    private func scheduleIdleCheck(on eventLoop: EventLoop) {
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.assumeIsolated().scheduleTask(in: settings.duplicateGracePeriod) {
+            let connection = handler.value
+            guard !connection.isClosed else { return }
+            if connection.isIdle { connection.close() } else { connection.scheduleIdleCheck(on: eventLoop) }
+        }
+    }
+
+    private func serve(_ frame: Frame, from peerID: PeerID) {
+        guard let context else { return }
+        guard serving < settings.maxInboundRequestsPerPeer else {
+            let busy = DHTMessage.error(.init(code: TransportErrorCode.busy, message: "too many requests in flight"))
+            send(busy.frame(requestID: frame.requestID))
+            return
+        }
+        serving += 1
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        events.serve(frame, peerID).assumeIsolated().whenComplete { result in
+            let connection = handler.value
+            connection.serving -= 1
+            switch result {
+            case .success(let reply):
+                connection.send(Frame(type: reply.type, requestID: frame.requestID, payload: reply.payload))
+            case .failure(let error):
+                connection.logger.info("closing connection: bad request", metadata: ["reason": "\(error)"])
+                connection.close()
+            }
+            connection.resumeReadingIfHeld()
+        }
+    }
+
+    private func resumeReadingIfHeld() {
+        guard readHeld, serving < settings.maxInboundRequestsPerPeer, let context else { return }
+        readHeld = false
+        context.read()
+    }
+
+    /// Writes a frame, through the injected faults when any are set for this peer.
+    private func send(_ frame: Frame) {
+        guard let context else { return }
+        guard let peerID, let link = settings.faults.link(to: peerID) else {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            return
+        }
+        if link.lossRate > 0 && Double.random(in: 0..<1) < link.lossRate { return }
+        guard link.delay > .zero else {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            return
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.assumeIsolated().scheduleTask(in: link.delay) {
+            handler.value.context?.writeAndFlush(handler.value.wrapOutboundOut(frame), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import DHT
+import Logging
+import NIOCore
+import NIOPosix
+import Wire
+
+/// A node's network endpoint: a TCP server and client on one event loop, every connection
+/// authenticated and encrypted by the Cohort handshake, one connection in use per peer.
+///
+/// Protocol shells (the DHT, later averaging) send requests with `request` and serve requests
+/// through the closure given to `start`. All connection state lives on `eventLoop`.
+public final class Transport: Sendable {
+    /// One request received from an authenticated peer.
+    public struct InboundRequest: Sendable {
+        public let frame: Frame
+        public let peer: PeerID
+    }
+
+    /// A reply and the peer that proved it sent it.
+    public struct Reply: Sendable {
+        public let frame: Frame
+        public let peer: PeerID
+    }
+
+    public let identity: PeerIdentity
+    public let settings: TransportSettings
+    public let eventLoop: EventLoop
+    /// Where the server listens (with the OS-chosen port when 0 was asked).
+    public let boundEndpoint: Endpoint
+    private let pool: NIOLoopBound<ConnectionPool>
+
+    private init(identity: PeerIdentity, settings: TransportSettings, pool: NIOLoopBound<ConnectionPool>, boundEndpoint: Endpoint) {
+        self.identity = identity
+        self.settings = settings
+        self.eventLoop = pool.value.eventLoop
+        self.pool = pool
+        self.boundEndpoint = boundEndpoint
+    }
+
+    /// The endpoint other peers should dial: the bound one, or the advertised host with the bound port.
+    public var advertisedEndpoint: Endpoint {
+        Endpoint(host: settings.advertisedHost ?? boundEndpoint.host, port: boundEndpoint.port)
+    }
+
+    /// Binds the server on `settings.listen` and starts accepting. `serve` answers each
+    /// request with a reply frame (type and payload; the request id is set here), or fails to
+    /// have the connection closed as misbehaving. It is called on `eventLoop`.
+    public static func start(identity: PeerIdentity, settings: TransportSettings, eventLoop: EventLoop, logger: Logger,
+                             serve: @escaping @Sendable (InboundRequest) -> EventLoopFuture<Frame>) -> EventLoopFuture<Transport> {
+        eventLoop.flatSubmit {
+            let pool = NIOLoopBound(ConnectionPool(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
+                                                   serve: { serve(InboundRequest(frame: $0, peer: $1)) }),
+                                    eventLoop: eventLoop)
+            return ServerBootstrap(group: eventLoop)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: pool.value.watermark)
+                .childChannelInitializer { pool.value.accept($0) }
+                .bind(host: settings.listen.host, port: Int(settings.listen.port))
+                .flatMapThrowing { channel in
+                    pool.value.serverChannel = channel
+                    guard let port = channel.localAddress?.port else { throw TransportError.shutDown }
+                    let bound = Endpoint(host: settings.listen.host, port: UInt16(port))
+                    logger.info("listening", metadata: ["peer.id": "\(identity.peerID)", "address": "\(bound)"])
+                    return Transport(identity: identity, settings: settings, pool: pool, boundEndpoint: bound)
+                }
+        }
+    }
+
+    /// Sends a request to the peer at `endpoint`, reusing the connection to it or dialling one.
+    /// When `expecting` is set the peer must prove that id in the handshake. Fails with a
+    /// `TransportError` (or the `HandshakeError` of a failed dial) when no reply comes.
+    public func request(_ type: MessageType, payload: [UInt8], to endpoint: Endpoint, expecting: PeerID?,
+                        timeout: TimeAmount) -> EventLoopFuture<Reply> {
+        let pool = self.pool
+        return eventLoop.flatSubmit {
+            pool.value.request(type, payload: payload, to: endpoint, expecting: expecting, timeout: timeout)
+                .map { Reply(frame: $0.0, peer: $0.1) }
+        }
+    }
+
+    /// Peers with an established connection in use.
+    public func connectedPeers() -> EventLoopFuture<[PeerID]> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.connectedPeers }
+    }
+
+    /// Stops accepting, closes every connection and fails every outstanding request.
+    public func shutdown() -> EventLoopFuture<Void> {
+        let pool = self.pool
+        return eventLoop.flatSubmit { pool.value.shutdown() }
+    }
+}

@@ -1,0 +1,34 @@
+import NIOCore
+import Wire
+
+/// Limits and timeouts of the transport, with defaults for a DHT node
+/// (docs/protocol.md, "Limits and connection rules").
+public struct TransportSettings: Sendable {
+    /// Where to listen; port 0 lets the OS choose.
+    public var listen = Endpoint(host: "127.0.0.1", port: 0)
+    /// The address others should dial, when it differs from the bound one (e.g. when listening on 0.0.0.0).
+    public var advertisedHost: String?
+    /// A handshake not finished by then closes the connection.
+    public var handshakeTimeout = TimeAmount.seconds(5)
+    /// Time allowed to open a TCP connection.
+    public var connectTimeout = TimeAmount.seconds(3)
+    /// Open connections, inbound and outbound together; further ones are refused.
+    public var maxConnections = 512
+    /// Requests this node has outstanding on one connection; more fail at once.
+    public var maxOutboundRequestsPerPeer = 64
+    /// Requests from one peer served at a time; beyond it the connection stops being read
+    /// (TCP backpressure) and requests already read are answered with a "busy" error.
+    public var maxInboundRequestsPerPeer = 64
+    /// Largest frame payload accepted from a peer; a larger one closes its connection.
+    public var maxMessageBytes = Frame.defaultMaxPayloadLength
+    /// Send-buffer watermarks: above `high`, new requests on the connection fail with
+    /// `TransportError.backpressure` until it drains below `low`.
+    public var sendBufferLowWatermark = 256 * 1024
+    public var sendBufferHighWatermark = 4 * 1024 * 1024
+    /// A connection that lost a simultaneous-dial tie is closed after this grace period once idle.
+    public var duplicateGracePeriod = TimeAmount.milliseconds(500)
+    /// Injected delay and loss for tests; off by default.
+    public var faults = FaultInjection()
+
+    public init() {}
+}

@@ -1,0 +1,109 @@
+import DHT
+import Logging
+import NIOCore
+import NIOPosix
+@testable import Node
+import Testing
+import Wire
+
+/// Two or more bare transports whose server answers pings with pongs after `replyDelay`.
+struct TransportPair {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    var logger = Logger(label: "test")
+
+    init() { logger.logLevel = .critical }
+
+    func start(seed: UInt64, settings: TransportSettings = TransportSettings(), replyDelay: TimeAmount = .zero) async throws -> Transport {
+        let loop = group.next()
+        return try await Transport.start(identity: identity(seed), settings: settings, eventLoop: loop, logger: logger) { request in
+            let pong = DHTMessage.pong.frame(requestID: request.frame.requestID)
+            return loop.scheduleTask(in: replyDelay) { pong }.futureResult
+        }.get()
+    }
+
+    func ping(_ from: Transport, _ to: Transport, timeout: TimeAmount = .seconds(2)) async throws -> Transport.Reply {
+        try await from.request(.ping, payload: DHTMessage.ping(sender: nil).encodedPayload(), to: to.boundEndpoint,
+                               expecting: to.identity.peerID, timeout: timeout).get()
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct TransportTests {
+    @Test func requestsReuseOneAuthenticatedConnection() async throws {
+        let pair = TransportPair()
+        let a = try await pair.start(seed: 1)
+        let b = try await pair.start(seed: 2)
+        for _ in 0..<5 {
+            let reply = try await pair.ping(a, b)
+            #expect(reply.peer == b.identity.peerID)
+            #expect(reply.frame.type == .pong)
+        }
+        #expect(try await a.connectedPeers().get() == [b.identity.peerID])
+        #expect(try await b.connectedPeers().get() == [a.identity.peerID])
+        try await a.shutdown().get()
+        try await b.shutdown().get()
+        try await pair.group.shutdownGracefully()
+    }
+
+    @Test func dialingTheWrongIdentityFails() async throws {
+        let pair = TransportPair()
+        let a = try await pair.start(seed: 1)
+        let b = try await pair.start(seed: 2)
+        await #expect(throws: (any Error).self) {
+            try await a.request(.ping, payload: [0], to: b.boundEndpoint, expecting: identity(3).peerID, timeout: .seconds(2)).get()
+        }
+        try await a.shutdown().get()
+        try await b.shutdown().get()
+        try await pair.group.shutdownGracefully()
+    }
+
+    @Test func simultaneousDialsSettleOnTheSameConnection() async throws {
+        let pair = TransportPair()
+        var settings = TransportSettings()
+        settings.duplicateGracePeriod = .milliseconds(50)
+        let a = try await pair.start(seed: 1, settings: settings)
+        let b = try await pair.start(seed: 2, settings: settings)
+        async let fromA = pair.ping(a, b)
+        async let fromB = pair.ping(b, a)
+        _ = try await (fromA, fromB)
+        try await Task.sleep(for: .milliseconds(300))
+        for _ in 0..<3 {
+            _ = try await pair.ping(a, b)
+            _ = try await pair.ping(b, a)
+        }
+        #expect(try await a.connectedPeers().get().count == 1)
+        #expect(try await b.connectedPeers().get().count == 1)
+        try await a.shutdown().get()
+        try await b.shutdown().get()
+        try await pair.group.shutdownGracefully()
+    }
+
+    @Test func injectedLossTimesOutAndInjectedDelayIsObserved() async throws {
+        let pair = TransportPair()
+        let b = try await pair.start(seed: 2)
+        var lossy = TransportSettings()
+        lossy.faults = FaultInjection(peers: [b.identity.peerID: .init(lossRate: 1)])
+        let a = try await pair.start(seed: 1, settings: lossy)
+        await #expect(throws: TransportError.timedOut) { try await pair.ping(a, b, timeout: .milliseconds(200)) }
+        var slow = TransportSettings()
+        slow.faults = FaultInjection(allPeers: .init(delay: .milliseconds(150)))
+        let c = try await pair.start(seed: 3, settings: slow)
+        let started = ContinuousClock.now
+        _ = try await pair.ping(c, b)
+        #expect(ContinuousClock.now - started >= .milliseconds(150))
+        for transport in [a, b, c] { try await transport.shutdown().get() }
+        try await pair.group.shutdownGracefully()
+    }
+
+    @Test func shutdownFailsOutstandingRequests() async throws {
+        let pair = TransportPair()
+        let a = try await pair.start(seed: 1)
+        let b = try await pair.start(seed: 2, replyDelay: .seconds(30))
+        let outstanding = a.request(.ping, payload: DHTMessage.ping(sender: nil).encodedPayload(), to: b.boundEndpoint,
+                                    expecting: b.identity.peerID, timeout: .seconds(20))
+        try await a.shutdown().get()
+        await #expect(throws: TransportError.self) { try await outstanding.get() }
+        await #expect(throws: TransportError.shutDown) { try await pair.ping(a, b) }
+        try await b.shutdown().get()
+        try await pair.group.shutdownGracefully()
+    }
+}
