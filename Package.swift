@@ -49,6 +49,15 @@ let package = Package(
             dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
+            name: "Peer",
+            dependencies: [
+                "Node", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Node",
             dependencies: [
                 "Wire", "DHT",

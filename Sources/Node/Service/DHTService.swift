@@ -60,12 +60,21 @@ public final class DHTService: Sendable {
     }
 
     /// Starts listening and ticking; the node knows no peers until `bootstrap`.
+    /// Requests outside the DHT's message family go to `serveOther` (averaging, state sync);
+    /// without it they fail, which closes the connection.
     public static func start(identity: PeerIdentity, settings: Settings = Settings(), eventLoop: EventLoop,
-                             logger: Logger) async throws -> DHTService {
+                             logger: Logger,
+                             serveOther: (@Sendable (Transport.InboundRequest) -> EventLoopFuture<Frame>)? = nil)
+        async throws -> DHTService {
         try await eventLoop.flatSubmit {
             let state = NIOLoopBound(DHTServiceState(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
-            return Transport.start(identity: identity, settings: settings.transport, eventLoop: eventLoop, logger: logger) {
-                state.value.serve($0)
+            return Transport.start(identity: identity, settings: settings.transport, eventLoop: eventLoop, logger: logger) { request in
+                switch request.frame.type.family {
+                case .dht, .control: return state.value.serve(request)
+                default:
+                    guard let serveOther else { return eventLoop.makeFailedFuture(WireError.unknownMessageType) }
+                    return serveOther(request)
+                }
             }.map { transport in
                 let contact = settings.isClient ? nil : Contact(id: identity.peerID, endpoint: transport.advertisedEndpoint)
                 let node = DHTNode(ownID: identity.peerID, ownContact: contact, settings: settings.dht,

@@ -5,8 +5,8 @@ extension MessageType {
     /// rather than replies (matched to a request this node sent).
     var isRequest: Bool {
         switch self {
-        case .ping, .findNode, .findValue, .store: true
-        case .error, .pong, .foundNodes, .value, .storeAck: false
+        case .ping, .findNode, .findValue, .store, .averagePart, .stateRequest: true
+        case .error, .pong, .foundNodes, .value, .storeAck, .averagedPart, .stateChunk: false
         }
     }
 }

@@ -42,10 +42,14 @@ public final class SGDOptimizer {
     }
 
     /// Applies one update with learning rate `rate` and returns the gradient norm before clipping.
+    /// Elements in `skipped` keep their parameters and momentum: a part that a collaborative
+    /// round could not average is left alone by every member alike.
     @discardableResult
-    public func apply(gradients: FlatBuffer<Float>, to parameters: FlatBuffer<Float>, rate: Double) -> Double {
+    public func apply(gradients: FlatBuffer<Float>, to parameters: FlatBuffer<Float>, rate: Double,
+                      skipping skipped: [Range<Int>] = []) -> Double {
         precondition(gradients.count == parameters.count && parameters.count == momentumBuffer.count,
                      "optimizer buffers differ: \(gradients.count), \(parameters.count), \(momentumBuffer.count)")
+        let updated = Self.complement(of: skipped, in: 0..<parameters.count)
         let norm = Self.norm(of: gradients)
         let clip = settings.gradientClipNorm
         let gradientScale = Float(clip > 0 && norm > clip ? clip / norm : 1)
@@ -54,24 +58,41 @@ public final class SGDOptimizer {
         if settings.weightDecay > 0 {
             let keep = 1 - lr * Float(settings.weightDecay)
             for range in decayMask {
-                for index in range { p[index] *= keep }
+                for part in updated where part.overlaps(range) {
+                    for index in part.clamped(to: range) { p[index] *= keep }
+                }
             }
         }
-        if settings.nesterov {
-            for index in 0..<parameters.count {
-                let gradient = g[index] * gradientScale
-                let velocity = mu * v[index] + gradient
-                v[index] = velocity
-                p[index] -= lr * (gradient + mu * velocity)
-            }
-        } else {
-            for index in 0..<parameters.count {
-                let velocity = mu * v[index] + g[index] * gradientScale
-                v[index] = velocity
-                p[index] -= lr * velocity
+        for range in updated {
+            if settings.nesterov {
+                for index in range {
+                    let gradient = g[index] * gradientScale
+                    let velocity = mu * v[index] + gradient
+                    v[index] = velocity
+                    p[index] -= lr * (gradient + mu * velocity)
+                }
+            } else {
+                for index in range {
+                    let velocity = mu * v[index] + g[index] * gradientScale
+                    v[index] = velocity
+                    p[index] -= lr * velocity
+                }
             }
         }
         step += 1
         return norm
+    }
+
+    /// The parts of `whole` not covered by `holes`, in order.
+    static func complement(of holes: [Range<Int>], in whole: Range<Int>) -> [Range<Int>] {
+        var parts: [Range<Int>] = []
+        var start = whole.lowerBound
+        for hole in holes.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            let clamped = hole.clamped(to: whole)
+            if clamped.lowerBound > start { parts.append(start..<clamped.lowerBound) }
+            start = max(start, clamped.upperBound)
+        }
+        if start < whole.upperBound { parts.append(start..<whole.upperBound) }
+        return parts
     }
 }

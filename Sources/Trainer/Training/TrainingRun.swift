@@ -17,14 +17,16 @@ public final class TrainingRun {
 
     public var step: Int { optimizer.step }
 
-    public init(settings: TrainingSettings, dataset: TextDataset) throws {
+    /// `dataSeed` decides which windows this run draws (default: derived from the settings' seed);
+    /// collaborating peers share the initial parameters but should not share data order.
+    public init(settings: TrainingSettings, dataset: TextDataset, dataSeed: UInt64? = nil) throws {
         try settings.validate()
         self.settings = settings
         self.dataset = dataset
         model = TransformerModel(config: settings.model)
         model.initializeParameters(seed: settings.seed)
         optimizer = SGDOptimizer(settings: settings.sgd, layout: model.layout)
-        dataGenerator = SeededGenerator(seed: settings.seed &+ 0x5EED)
+        dataGenerator = SeededGenerator(seed: dataSeed ?? settings.seed &+ 0x5EED)
         let rows = settings.effectiveMicroBatchSize * settings.model.contextLength
         tokens = .allocate(capacity: rows)
         tokens.initialize(repeating: 0)
@@ -40,30 +42,59 @@ public final class TrainingRun {
     /// Mean training loss over the batch; the gradient arena holds the batch's mean gradient.
     @discardableResult
     public func computeGradients() -> Double {
-        let micro = settings.effectiveMicroBatchSize, time = settings.model.contextLength
-        let passes = settings.batchSize / micro
-        model.zeroGradients()
+        let passes = settings.batchSize / settings.effectiveMicroBatchSize
         var loss = 0.0
-        for _ in 0..<passes {
-            dataset.fillTrainingBatch(tokens: tokens, targets: targets, batch: micro, time: time, generator: &dataGenerator)
-            loss += model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time)
-            model.backward()
-        }
-        if passes > 1 {
-            let scale = 1 / Float(passes)
-            for index in 0..<model.gradients.count { model.gradients[index] *= scale }
-        }
-        samplesSeen += settings.batchSize
+        for _ in 0..<passes { loss += accumulateMicroBatch() }
+        averageAccumulatedGradients()
         return loss / Double(passes)
     }
 
-    /// Applies the SGD step for the current gradient arena; returns the learning rate and the
-    /// gradient norm before clipping.
+    /// Micro-batches whose gradients are summed in the arena since the last update.
+    public private(set) var accumulatedMicroBatches = 0
+
+    /// Sequences behind the accumulated gradients.
+    public var accumulatedSamples: Int { accumulatedMicroBatches * settings.effectiveMicroBatchSize }
+
+    /// Adds one micro-batch's mean gradient to the arena (zeroing it first after an update) and
+    /// returns its loss. A collaborative peer calls this until the run's global batch is complete.
     @discardableResult
-    public func applyUpdate() -> (learningRate: Double, gradientNorm: Double) {
+    public func accumulateMicroBatch() -> Double {
+        let micro = settings.effectiveMicroBatchSize, time = settings.model.contextLength
+        precondition(!gradientsAveraged, "accumulating onto gradients that were already averaged")
+        if accumulatedMicroBatches == 0 { model.zeroGradients() }
+        dataset.fillTrainingBatch(tokens: tokens, targets: targets, batch: micro, time: time, generator: &dataGenerator)
+        let loss = model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time)
+        model.backward()
+        accumulatedMicroBatches += 1
+        samplesSeen += micro
+        return loss
+    }
+
+    /// Turns the summed micro-batch gradients into their mean (once per update).
+    public func averageAccumulatedGradients() {
+        precondition(!gradientsAveraged, "gradients of this batch are already averaged")
+        gradientsAveraged = true
+        guard accumulatedMicroBatches > 1 else { return }
+        let scale = 1 / Float(accumulatedMicroBatches)
+        for index in 0..<model.gradients.count { model.gradients[index] *= scale }
+    }
+
+    private var gradientsAveraged = false
+
+    /// Applies the SGD step for the current gradient arena; returns the learning rate and the
+    /// gradient norm before clipping. Elements in `skipped` are left unchanged.
+    @discardableResult
+    public func applyUpdate(skipping skipped: [Range<Int>] = []) -> (learningRate: Double, gradientNorm: Double) {
         let rate = settings.schedule.rate(at: optimizer.step)
-        let norm = optimizer.apply(gradients: model.gradients, to: model.parameters, rate: rate)
+        let norm = optimizer.apply(gradients: model.gradients, to: model.parameters, rate: rate, skipping: skipped)
+        discardAccumulatedGradients()
         return (rate, norm)
+    }
+
+    /// Forgets accumulated gradients, e.g. after a round that could not be joined.
+    public func discardAccumulatedGradients() {
+        accumulatedMicroBatches = 0
+        gradientsAveraged = false
     }
 
     /// Mean loss (nats per byte) over the fixed validation windows.

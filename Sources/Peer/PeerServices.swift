@@ -1,0 +1,212 @@
+import Averaging
+import Collaboration
+import DHT
+import Dispatch
+import Logging
+import NIOCore
+import Node
+import Wire
+
+/// The peer's request handlers beside the DHT: butterfly all-reduce rounds and state serving.
+///
+/// Lives on the transport's event loop (`NIOLoopBound`). An all-reduce round is driven here:
+/// members send each owner their chunk of its part as a request, and the owner answers each
+/// request with the averaged chunk once every member's chunk is in, so a client-mode member
+/// that accepts no connections still receives its averages on the connection it opened.
+final class PeerServices {
+    struct PendingKey: Hashable {
+        let peer: Averaging.PeerID
+        let part: Int
+        let chunk: Int
+    }
+
+    let eventLoop: EventLoop
+    let logger: Logger
+    var transport: Transport?
+    private var round: AllReduceRound?
+    private var roundPromise: EventLoopPromise<AllReduceResult>?
+    private var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
+    private var roundTimer: Scheduled<Void>?
+    private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
+    /// Chunks that arrived before this member formed the round they belong to.
+    private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>)] = []
+    private static let maxEarlyChunks = 4096
+    /// The newest snapshots, served to downloading peers (the previous one finishes downloads
+    /// that started before the last step).
+    private var snapshots: [StateSnapshot] = []
+
+    init(eventLoop: EventLoop, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
+
+    // MARK: serving
+
+    func serve(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        switch request.frame.type {
+        case .averagePart: return servePart(request)
+        case .stateRequest: return serveState(request)
+        default: return eventLoop.makeFailedFuture(WireError.unknownMessageType)
+        }
+    }
+
+    private func servePart(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        let chunk: PartChunk
+        do {
+            chunk = try PartChunk(decoding: request.frame.payload[...])
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard chunk.sender.bytes == request.peer.bytes else {
+            return eventLoop.makeSucceededFuture(Self.errorFrame("chunk sender is not the authenticated peer"))
+        }
+        let reply = eventLoop.makePromise(of: Frame.self)
+        if round?.plan.id == chunk.roundID {
+            accept(chunk, reply: reply)
+        } else if early.count < Self.maxEarlyChunks {
+            early.append((chunk, reply))
+        } else {
+            reply.succeed(Self.errorFrame("too many chunks for rounds this peer has not joined"))
+        }
+        return reply.futureResult
+    }
+
+    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>) {
+        guard var round else { return }
+        pending[PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)] = reply
+        let actions = round.onPartChunk(chunk, now: Self.now())
+        self.round = round
+        execute(actions)
+    }
+
+    private func serveState(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        let ask: StateRequest
+        do {
+            ask = try StateRequest(decoding: request.frame.payload)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard let snapshot = snapshots.last(where: { $0.step == ask.step }) else {
+            return eventLoop.makeSucceededFuture(Self.errorFrame("no state for step \(ask.step) here"))
+        }
+        guard ask.offset + ask.length <= snapshot.bytes.count else {
+            return eventLoop.makeSucceededFuture(Self.errorFrame("range beyond the state's \(snapshot.bytes.count) bytes"))
+        }
+        let payload = StateChunk.encode(step: ask.step, offset: ask.offset,
+                                        bytes: snapshot.bytes[ask.offset..<(ask.offset + ask.length)])
+        return eventLoop.makeSucceededFuture(Frame(type: .stateChunk, requestID: 0, payload: payload))
+    }
+
+    func publish(_ snapshot: StateSnapshot) {
+        snapshots.append(snapshot)
+        if snapshots.count > 2 { snapshots.removeFirst(snapshots.count - 2) }
+    }
+
+    static func errorFrame(_ text: String) -> Frame {
+        Frame(type: .error, requestID: 0,
+              payload: DHTMessage.error(.init(code: TransportErrorCode.unavailable, message: text)).encodedPayload())
+    }
+
+    // MARK: rounds
+
+    /// Runs one all-reduce over `vector` with the members of `plan`; the future completes when
+    /// the round is over, whatever happened to the other members.
+    func startRound(plan: GroupPlan, me: Averaging.PeerID, vector: UnsafeMutableBufferPointer<Float>,
+                    settings: AllReduceRound.Settings, endpoints: [Averaging.PeerID: Endpoint]) -> EventLoopFuture<AllReduceResult> {
+        precondition(round == nil, "a round is already running for step \(round?.plan.step ?? 0)")
+        let promise = eventLoop.makePromise(of: AllReduceResult.self)
+        roundPromise = promise
+        roundEndpoints = endpoints
+        var newRound = AllReduceRound(plan: plan, peer: me, vector: vector, settings: settings, now: Self.now())
+        let actions = newRound.start()
+        round = newRound
+        execute(actions)
+        let waiting = early
+        early = []
+        for (chunk, reply) in waiting {
+            if chunk.roundID == plan.id, round != nil {
+                accept(chunk, reply: reply)
+            } else if chunk.roundID == plan.id {
+                reply.succeed(Self.errorFrame("round is over"))
+            } else {
+                // A chunk for a round this member is not in (another group, or a stale plan).
+                reply.succeed(Self.errorFrame("not a member of round \(chunk.roundID)"))
+            }
+        }
+        return promise.futureResult
+    }
+
+    private func execute(_ actions: [AllReduceRound.Action]) {
+        for action in actions {
+            switch action {
+            case .sendPartChunk(let reference, let owner):
+                sendPart(reference, to: owner)
+            case .sendAveragedChunk(let reference, let peers):
+                guard let round else { continue }
+                let payload = round.averagedChunk(for: reference).encoded()
+                for peer in peers {
+                    pending.removeValue(forKey: PendingKey(peer: peer, part: reference.part, chunk: reference.chunk))?
+                        .succeed(Frame(type: .averagedPart, requestID: 0, payload: payload))
+                }
+            case .wake(let time):
+                roundTimer?.cancel()
+                roundTimer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))) { [self] in
+                    guard var round else { return }
+                    let actions = round.onDeadline(now: Self.now())
+                    self.round = round
+                    execute(actions)
+                }
+            case .dropPeer(let peer, let reason):
+                logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
+                for key in pending.keys where key.peer == peer {
+                    pending.removeValue(forKey: key)?.succeed(Self.errorFrame("left out: \(reason)"))
+                }
+            case .finished(let result):
+                finishRound(result)
+            }
+        }
+    }
+
+    private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: Averaging.PeerID) {
+        guard let round, let transport, let endpoint = roundEndpoints[owner], let ownerID = DHTID(bytes: owner.bytes) else {
+            failPeer(owner)
+            return
+        }
+        let roundID = round.plan.id
+        let payload = round.partChunk(for: reference).encoded()
+        let timeout = TimeAmount.nanoseconds(round.settings.roundTimeout.components.seconds * 1_000_000_000)
+        transport.request(.averagePart, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
+            .hop(to: eventLoop)
+            .whenComplete { [self] result in
+                guard var current = self.round, current.plan.id == roundID else { return }
+                var actions: [AllReduceRound.Action]
+                if case .success(let reply) = result, reply.frame.type == .averagedPart,
+                   let averaged = try? AveragedChunk(decoding: reply.frame.payload[...]) {
+                    actions = current.onAveragedChunk(averaged, from: owner, now: Self.now())
+                } else {
+                    actions = current.onPeerFailed(owner, now: Self.now())
+                }
+                self.round = current
+                execute(actions)
+            }
+    }
+
+    private func failPeer(_ peer: Averaging.PeerID) {
+        guard var round else { return }
+        let actions = round.onPeerFailed(peer, now: Self.now())
+        self.round = round
+        execute(actions)
+    }
+
+    private func finishRound(_ result: AllReduceResult) {
+        round = nil
+        roundTimer?.cancel()
+        roundTimer = nil
+        for reply in pending.values { reply.succeed(Self.errorFrame("round is over")) }
+        pending = [:]
+        roundPromise?.succeed(result)
+        roundPromise = nil
+    }
+}

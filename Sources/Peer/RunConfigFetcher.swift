@@ -1,0 +1,39 @@
+import Collaboration
+import Foundation
+
+/// Reads the coordinator's signed run config from the DHT and checks it.
+///
+/// The DHT record's owner signed the record, and the config inside carries the coordinator's
+/// own signature: the two keys must be the same, so a peer cannot publish a config in the
+/// coordinator's name.
+struct RunConfigFetcher {
+    let network: RunNetwork
+    let runName: String?
+    let stop: StopSignal
+
+    func fetch() async throws -> RunConfig {
+        let deadline = Date().addingTimeInterval(60)
+        var lastProblem = "no run config is published on this DHT yet"
+        while Date() < deadline && !stop.isStopped {
+            var configs: [RunConfig] = []
+            for record in await network.records(RunKeys.runs) {
+                do {
+                    let signed = try SignedRunConfig(decoding: record.value)
+                    configs.append(try signed.verifiedConfig(expectedCoordinator: record.ownerPublicKey))
+                } catch {
+                    lastProblem = "\(error)"
+                }
+            }
+            if let runName {
+                if let match = configs.first(where: { $0.name == runName }) { return match }
+                if !configs.isEmpty { lastProblem = "no run named \(runName) (runs: \(configs.map(\.name).joined(separator: ", ")))" }
+            } else if configs.count == 1 {
+                return configs[0]
+            } else if configs.count > 1 {
+                throw PeerError("this DHT hosts several runs (\(configs.map(\.name).sorted().joined(separator: ", "))): choose one with --run")
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw PeerError("cannot read the run config: \(lastProblem)")
+    }
+}

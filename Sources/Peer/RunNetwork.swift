@@ -1,0 +1,72 @@
+import Collaboration
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Node
+import Wire
+
+/// A started DHT service with the peer's extra services, joined to the run's network.
+struct RunNetwork {
+    let dht: DHTService
+    let services: NIOLoopBound<PeerServices>
+    let eventLoop: EventLoop
+
+    static func start(identity: PeerIdentity, listen: Endpoint, announceHost: String?, clientMode: Bool,
+                      eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
+        let services = try await eventLoop.submit {
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+        }.get()
+        var settings = DHTService.Settings()
+        settings.transport.listen = listen
+        settings.transport.advertisedHost = announceHost
+        settings.isClient = clientMode
+        let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
+                                             serveOther: { services.value.serve($0) })
+        try await eventLoop.submit { services.value.transport = dht.transport }.get()
+        return RunNetwork(dht: dht, services: services, eventLoop: eventLoop)
+    }
+
+    /// Joins through `endpoints`, retrying with exponential backoff for about a minute.
+    func bootstrap(_ endpoints: [Endpoint], logger: Logger, stop: StopSignal) async throws {
+        var delay = 0.25
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            if let contacts = try? await dht.bootstrap(endpoints), contacts > 0 {
+                logger.info("joined the DHT", metadata: ["contacts": "\(contacts)"])
+                return
+            }
+            guard Date() < deadline, !stop.isStopped else {
+                throw PeerError("could not join the DHT through \(endpoints.map(\.description).joined(separator: ", ")): no node answered")
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 4)
+        }
+    }
+
+    static func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Stores this peer's record under `key`, valid for `seconds`; failures are logged, not thrown,
+    /// because the next publication replaces the record anyway.
+    func publish(_ key: RecordKey, _ value: [UInt8], seconds: UInt64 = 120, logger: Logger) async {
+        do {
+            _ = try await dht.put(key: key, subkey: dht.peerID.bytes, value: value, expiry: Self.milliseconds() + seconds * 1000)
+        } catch {
+            logger.warning("could not publish a record", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func records(_ key: RecordKey) async -> [SignedRecord] {
+        (try? await dht.get(key)) ?? []
+    }
+
+    func shutdown() async {
+        await dht.shutdown()
+    }
+}
+
+public struct PeerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,149 @@
+import Averaging
+import Collaboration
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import Node
+import Wire
+
+extension VolunteerPeer {
+    /// The run's batch is complete: form a group, average gradients, step, announce.
+    func averageAndStep() async throws {
+        let step = run.step
+        let loss = windowSamples > 0 ? windowLoss / Double(windowSamples) : 0
+        run.averageAccumulatedGradients()
+        let samples = run.accumulatedSamples
+        let started = Date()
+        switch await formGroup(step: step, samples: samples) {
+        case .formed(let plan):
+            let result = try await allReduce(plan: plan)
+            bandwidth.observe(result)
+            run.applyUpdate(skipping: result.failedParts)
+            await announceState()
+            let report = RoundReport(
+                step: step, members: result.participants.count, samples: Int(result.totalSamples),
+                durationSeconds: Date().timeIntervalSince(started), loss: loss, bytesSent: UInt64(result.bytesSent),
+                bytesReceived: UInt64(result.bytesReceived), failedParts: result.failedParts.count,
+                note: result.failedParts.isEmpty ? "" : "\(result.failedParts.count) part(s) not averaged: skipped by every member")
+            await network.publish(keys.round(step: step), report.encoded, seconds: 3600, logger: logger)
+            logger.info("round", metadata: ["step": "\(step)", "peers": "\(result.participants.count)",
+                                             "samples": "\(result.totalSamples)", "loss": "\(String(format: "%.4f", loss))",
+                                             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+            try await checkAgreement(with: result.participants)
+        case .failed(let failure):
+            if case .noOtherPeer = failure {
+                // Alone in the run: this peer's batch is the global batch.
+                run.applyUpdate()
+                await announceState()
+                let report = RoundReport(step: step, members: 1, samples: samples, durationSeconds: Date().timeIntervalSince(started),
+                                         loss: loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
+                await network.publish(keys.round(step: step), report.encoded, seconds: 3600, logger: logger)
+                logger.info("round", metadata: ["step": "\(step)", "peers": "1", "samples": "\(samples)", "note": "\(failure)"])
+            } else {
+                run.discardAccumulatedGradients()
+                logger.warning("could not average step \(step): \(failure)")
+                let report = RoundReport(step: step, members: 0, samples: 0, durationSeconds: Date().timeIntervalSince(started),
+                                         loss: loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
+                await network.publish(keys.round(step: step), report.encoded, seconds: 3600, logger: logger)
+            }
+        }
+        windowLoss = 0
+        windowSamples = 0
+    }
+
+    /// Matchmaking through DHT records: declarations under the step's key, the leader's plan
+    /// under the plan key (so members in client mode receive it too).
+    private func formGroup(step: Int, samples: Int) async -> GroupOutcome {
+        var settingsForStep = Matchmaker.Settings(elementCount: run.model.parameters.count)
+        settingsForStep.gatherWindow = .milliseconds(Int64(config.matchmakingSeconds * 1000))
+        settingsForStep.planTimeout = .seconds(5)
+        let endpoint = network.dht.endpoint
+        var matchmaker = Matchmaker(peer: me, address: settings.clientMode ? "" : "\(endpoint.host):\(endpoint.port)",
+                                    clientMode: settings.clientMode, settings: settingsForStep)
+        var actions = matchmaker.onReady(step: UInt64(step), samples: UInt64(samples), bandwidth: bandwidth.announced,
+                                         now: PeerServices.now())
+        var wakeAt = PeerServices.now() + .seconds(1)
+        var publishedPlan = false
+        while true {
+            for action in actions {
+                switch action {
+                case .publishDeclaration(let declaration):
+                    await network.publish(keys.declarations(step: step), declaration.encoded(), seconds: 120, logger: logger)
+                case .wake(let time):
+                    wakeAt = time
+                case .sendPlan(let plan, _):
+                    if !publishedPlan {
+                        publishedPlan = true
+                        await network.publish(keys.plan(step: step), plan.encoded(), seconds: 120, logger: logger)
+                    }
+                case .groupFormed(let plan):
+                    return .formed(plan)
+                case .failed(let failure):
+                    return .failed(failure)
+                }
+            }
+            actions = []
+            try? await Task.sleep(for: .milliseconds(150))
+            let now = PeerServices.now()
+            if now >= wakeAt {
+                actions += matchmaker.onDeadline(now: now)
+                continue
+            }
+            let declarations = await network.records(keys.declarations(step: step))
+                .compactMap { try? Declaration(decoding: $0.value[...]) }
+            actions += matchmaker.onDeclarationsSeen(declarations, now: now)
+            for record in await network.records(keys.plan(step: step)) {
+                guard let plan = try? GroupPlan(decoding: record.value[...]),
+                      let sender = Averaging.PeerID(bytes: record.ownerID.bytes) else { continue }
+                actions += matchmaker.onPlan(plan, from: sender, now: now)
+            }
+        }
+    }
+
+    private func allReduce(plan: GroupPlan) async throws -> AllReduceResult {
+        var endpoints: [Averaging.PeerID: Endpoint] = [:]
+        for member in plan.members where !member.address.isEmpty {
+            if let endpoint = Endpoint(hostPort: member.address) { endpoints[member.peer] = endpoint }
+        }
+        var roundSettings = AllReduceRound.Settings(compression: config.compression.averagingCompression)
+        roundSettings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
+        roundSettings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
+        let vector = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)
+        let services = network.services, me = self.me
+        let box = VectorBox(vector: vector)
+        return try await network.eventLoop.flatSubmit {
+            services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: endpoints)
+        }.get()
+    }
+}
+
+enum GroupOutcome {
+    case formed(GroupPlan)
+    case failed(FormationFailure)
+}
+
+extension Endpoint {
+    /// Parses the "host:port" a declaration carries; nil for anything else.
+    init?(hostPort text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]),
+              colon > text.startIndex else { return nil }
+        self.init(host: String(text[..<colon]), port: port)
+    }
+}
+
+/// The gradient arena handed to the event loop for one round; the training loop waits for the
+/// round and does not touch the arena meanwhile.
+private struct VectorBox: @unchecked Sendable {
+    let vector: UnsafeMutableBufferPointer<Float>
+}
+
+extension RunConfig.Compression {
+    var averagingCompression: Averaging.Compression {
+        switch self {
+        case .none: .none
+        case .float16: .float16
+        case .int8: .blockwiseInt8(blockSize: 256)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Averaging
+import Collaboration
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Node
+import Trainer
+import Wire
+
+/// A volunteer: joins a run through the DHT, trains on its own data, averages gradients with
+/// the other peers whenever the run's global batch is complete, and takes the same SGD step.
+///
+/// The loop (DeDLOC §3): accumulate micro-batches and publish progress; when the peers' samples
+/// for the step reach the target batch, match with the others, all-reduce the gradient arena
+/// weighted by samples, apply the update, and announce the new state's hash. A peer that finds
+/// itself behind, or whose hash disagrees with its round, downloads the state again.
+public final class VolunteerPeer {
+    public let settings: VolunteerSettings
+    let logger: Logger
+    let stop: StopSignal
+    var network: RunNetwork!
+    var config: RunConfig!
+    var run: TrainingRun!
+    var keys: RunKeys!
+    var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
+    var lastPublished = Date.distantPast
+    var windowLoss = 0.0
+    var windowSamples = 0
+    var throughput = Throughput()
+    /// Rounds whose hash disagreed with the round's majority (and were reloaded).
+    public internal(set) var hashMismatches = 0
+    /// Hash of the state this peer announced last.
+    var announcedHash: [UInt8] = []
+    var identity: PeerIdentity!
+
+    public init(settings: VolunteerSettings, logger: Logger, stop: StopSignal) {
+        self.settings = settings
+        self.logger = logger
+        self.stop = stop
+    }
+
+    var me: Averaging.PeerID { Averaging.PeerID(bytes: identity.peerID.bytes)! }
+
+    public func run() async throws {
+        var random = SystemRandomNumberGenerator()
+        identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        network = try await RunNetwork.start(identity: identity, listen: settings.listen, announceHost: settings.announceHost,
+                                             clientMode: settings.clientMode, eventLoop: group.next(), logger: logger)
+        do {
+            try await network.bootstrap(settings.join, logger: logger, stop: stop)
+            try await join()
+            try await trainUntilStopped()
+            await sayGoodbye()
+        } catch {
+            await network.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await network.shutdown()
+        try? await group.shutdownGracefully()
+    }
+
+    /// Reads the run config, builds the trainer and fetches the current state.
+    private func join() async throws {
+        config = try await RunConfigFetcher(network: network, runName: settings.runName, stop: stop).fetch()
+        keys = RunKeys(runName: config.name)
+        var training = config.training
+        let micro = min(training.batchSize, settings.maxMicroBatch ?? training.batchSize)
+        training.batchSize = micro
+        training.microBatchSize = micro
+        training.learningRate = config.peakLearningRate
+        training.temperature = nil
+        let dataset = try TextDataset(contentsOf: settings.dataURL, validationFraction: training.validationFraction,
+                                      contextLength: training.model.contextLength)
+        // Peers draw different data: the seed only fixes the initial parameters.
+        training.seed = config.training.seed
+        run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max))
+        logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
+                                             "parameters": "\(run.model.parameters.count)"])
+        try await catchUp(force: false)
+    }
+
+    private func trainUntilStopped() async throws {
+        var tracker = ProgressTracker(targetBatchSize: config.targetBatchSize)
+        tracker.staleAfterMilliseconds = 20_000
+        while !stop.isStopped {
+            if let last = settings.stopAfterStep, run.step >= last { return }
+            let started = Date()
+            let loss = run.accumulateMicroBatch()
+            throughput.record(samples: run.settings.effectiveMicroBatchSize, seconds: Date().timeIntervalSince(started))
+            windowLoss += loss * Double(run.settings.effectiveMicroBatchSize)
+            windowSamples += run.settings.effectiveMicroBatchSize
+            guard Date().timeIntervalSince(lastPublished) >= 0.5 else { continue }
+            lastPublished = Date()
+            await publishProgress()
+            let records = await network.records(keys.progress).compactMap { try? PeerProgress(decoding: $0.value) }
+            let global = tracker.globalProgress(of: records, now: RunNetwork.milliseconds())
+            if global.step > run.step {
+                logger.info("behind the run", metadata: ["own.step": "\(run.step)", "run.step": "\(global.step)"])
+                try await catchUp(force: true)
+            } else if global.isTargetReached {
+                try await averageAndStep()
+            }
+        }
+    }
+
+    var ownProgress: PeerProgress {
+        PeerProgress(step: run.step, samplesAccumulated: run.accumulatedSamples, samplesPerSecond: throughput.samplesPerSecond,
+                     loss: windowSamples > 0 ? windowLoss / Double(windowSamples) : 0,
+                     timestampMilliseconds: RunNetwork.milliseconds(), clientMode: settings.clientMode)
+    }
+
+    func publishProgress() async {
+        await network.publish(keys.progress, ownProgress.encoded, seconds: 60, logger: logger)
+    }
+
+    /// Tells the run this peer is gone, so others stop counting its samples at once.
+    private func sayGoodbye() async {
+        var progress = ownProgress
+        progress.samplesAccumulated = 0
+        progress.samplesPerSecond = 0
+        progress.timestampMilliseconds = 0
+        await network.publish(keys.progress, progress.encoded, seconds: 2, logger: logger)
+        logger.info("left the run", metadata: ["step": "\(run.step)"])
+    }
+}
+
+/// Samples per second over the recent micro-batches.
+struct Throughput {
+    private var samples = 0.0
+    private var seconds = 0.0
+
+    mutating func record(samples count: Int, seconds elapsed: Double) {
+        // Exponential forgetting keeps the estimate current without storing a window.
+        samples = samples * 0.8 + Double(count)
+        seconds = seconds * 0.8 + elapsed
+    }
+
+    var samplesPerSecond: Double { seconds > 0 ? samples / seconds : 0 }
+}

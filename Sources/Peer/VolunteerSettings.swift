@@ -1,0 +1,52 @@
+import Foundation
+import Node
+import Wire
+
+/// How a volunteer peer runs; every field has a documented default.
+public struct VolunteerSettings: Sendable {
+    /// DHT nodes to join through (the coordinator or any peer of the run).
+    public var join: [Endpoint]
+    /// Where to accept connections; port 0 lets the OS choose.
+    public var listen = Endpoint(host: "127.0.0.1", port: 0)
+    /// The host other peers should dial, when it differs from the listening one (behind NAT
+    /// with a forwarded port, or listening on 0.0.0.0).
+    public var announceHost: String?
+    /// Accept no connections (behind NAT without a forwarded port): train and average as a
+    /// client, own no part of the vector, serve no state.
+    public var clientMode = false
+    /// Training text; nil means the text bundled with the binary.
+    public var dataURL: URL
+    /// Which run to join when the DHT hosts several; nil accepts the only one.
+    public var runName: String?
+    /// Sequences per forward pass at most (bounds memory); nil uses the run's micro-batch.
+    public var maxMicroBatch: Int?
+    /// Stop after this step (for tests and demos); nil trains until stopped.
+    public var stopAfterStep: Int?
+    /// Key file of this peer's identity; nil creates a throw-away identity.
+    public var identityPath: String?
+
+    public init(join: [Endpoint], dataURL: URL) {
+        self.join = join
+        self.dataURL = dataURL
+    }
+}
+
+/// Set from a signal handler or a test; the peer checks it between micro-batches.
+public final class StopSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    public init() {}
+
+    public func stop() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+    }
+
+    public var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
+    }
+}
