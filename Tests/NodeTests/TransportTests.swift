@@ -106,4 +106,43 @@ struct TransportPair {
         try await b.shutdown().get()
         try await pair.group.shutdownGracefully()
     }
+
+    @Test func connectionLimitClosesExtraConnectionsAndRefusedDialsFreeTheirSlot() async throws {
+        let pair = TransportPair()
+        var one = TransportSettings()
+        one.maxConnections = 1
+        let server = try await pair.start(seed: 1, settings: one)
+        let first = try RawClient(port: server.boundEndpoint.port)
+        let second = try RawClient(port: server.boundEndpoint.port)
+        #expect(second.closedByPeer())
+        first.close()
+        second.close()
+
+        let dead = try await pair.start(seed: 2)
+        try await dead.shutdown().get()
+        let client = try await pair.start(seed: 3, settings: one)
+        await #expect(throws: (any Error).self) { try await pair.ping(client, dead) }
+        let live = try await pair.start(seed: 4)
+        #expect(try await pair.ping(client, live).peer == live.identity.peerID)
+        for transport in [server, client, live] { try await transport.shutdown().get() }
+        try await pair.group.shutdownGracefully()
+    }
+
+    @Test func requestsBeyondTheInFlightLimitFailAtOnce() async throws {
+        let pair = TransportPair()
+        var single = TransportSettings()
+        single.maxOutboundRequestsPerPeer = 1
+        let a = try await pair.start(seed: 1, settings: single)
+        let b = try await pair.start(seed: 2)
+        _ = try await pair.ping(a, b)
+        let slow = try await pair.start(seed: 3, replyDelay: .milliseconds(300))
+        let first = a.request(.ping, payload: DHTMessage.ping(sender: nil).encodedPayload(), to: slow.boundEndpoint,
+                              expecting: slow.identity.peerID, timeout: .seconds(2))
+        _ = try await pair.ping(a, b)
+        try await Task.sleep(for: .milliseconds(100))
+        await #expect(throws: TransportError.tooManyRequestsInFlight) { try await pair.ping(a, slow) }
+        #expect(try await first.get().frame.type == .pong)
+        for transport in [a, b, slow] { try await transport.shutdown().get() }
+        try await pair.group.shutdownGracefully()
+    }
 }

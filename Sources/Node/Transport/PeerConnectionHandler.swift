@@ -69,6 +69,18 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed()
+        context.fireChannelInactive()
+    }
+
+    /// A channel that never became active (its connect failed) is torn down without `channelInactive`.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closed()
+    }
+
+    /// Fails everything outstanding and tells the pool, once.
+    private func closed() {
+        guard !isClosed else { return }
         isClosed = true
         establishedPromise.fail(TransportError.connectionClosed)
         let failed = pending
@@ -78,8 +90,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             request.promise.fail(TransportError.connectionClosed)
         }
         events.closed(self)
-        self.context = nil
-        context.fireChannelInactive()
+        context = nil
     }
 
     func read(context: ChannelHandlerContext) {
