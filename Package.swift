@@ -49,6 +49,15 @@ let package = Package(
             dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
+            name: "Coordinator",
+            dependencies: [
+                "Peer", "Node", "Collaboration", "Trainer", "DHT", "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Peer",
             dependencies: [
                 "Node", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
@@ -86,6 +95,7 @@ let package = Package(
         ),
         .testTarget(name: "AveragingTests", dependencies: ["Averaging"]),
         .testTarget(name: "CollaborationTests", dependencies: ["Collaboration"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator"]),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort"]

@@ -1,0 +1,90 @@
+/// Everything the dashboard, `/api/status` and `/metrics` show: a snapshot of what the
+/// coordinator knows about its run, taken whenever a page is served.
+public struct CoordinatorStatus: Sendable, Equatable, Codable {
+    /// One averaging round as the coordinator recorded it.
+    public struct Round: Sendable, Equatable, Codable {
+        public var step: Int
+        public var members: Int
+        public var samples: Int
+        public var durationSeconds: Double
+        /// Mean training loss the members reported for the step.
+        public var loss: Double
+        public var samplesPerSecond: Double
+        public var bytesSent: UInt64
+        public var bytesReceived: UInt64
+        public var failedParts: Int
+        /// Why the round was degraded or not averaged; empty when all went well.
+        public var note: String
+        /// When the coordinator recorded it (ms since the Unix epoch).
+        public var recordedAtMilliseconds: UInt64
+
+        public init(step: Int, members: Int, samples: Int, durationSeconds: Double, loss: Double, samplesPerSecond: Double,
+                    bytesSent: UInt64, bytesReceived: UInt64, failedParts: Int, note: String, recordedAtMilliseconds: UInt64) {
+            self.step = step
+            self.members = members
+            self.samples = samples
+            self.durationSeconds = durationSeconds
+            self.loss = loss
+            self.samplesPerSecond = samplesPerSecond
+            self.bytesSent = bytesSent
+            self.bytesReceived = bytesReceived
+            self.failedParts = failedParts
+            self.note = note
+            self.recordedAtMilliseconds = recordedAtMilliseconds
+        }
+    }
+
+    /// A peer that published progress recently.
+    public struct Peer: Sendable, Equatable, Codable {
+        /// Short hex form of the peer id ("9f3c…").
+        public var id: String
+        public var step: Int
+        public var samplesAccumulated: Int
+        public var samplesPerSecond: Double
+        public var loss: Double
+        public var clientMode: Bool
+        public var secondsSinceUpdate: Double
+
+        public init(id: String, step: Int, samplesAccumulated: Int, samplesPerSecond: Double, loss: Double,
+                    clientMode: Bool, secondsSinceUpdate: Double) {
+            self.id = id
+            self.step = step
+            self.samplesAccumulated = samplesAccumulated
+            self.samplesPerSecond = samplesPerSecond
+            self.loss = loss
+            self.clientMode = clientMode
+            self.secondsSinceUpdate = secondsSinceUpdate
+        }
+    }
+
+    public var runName: String
+    /// The DHT address peers join through.
+    public var joinAddress: String
+    public var step: Int
+    public var targetBatchSize: Int
+    public var samplesAccumulated: Int
+    public var peers: [Peer]
+    /// Every recorded round, oldest first.
+    public var rounds: [Round]
+    /// Step of the newest checkpoint on disk, if any.
+    public var lastCheckpointStep: Int?
+    public var lastCheckpointPath: String?
+    public var hashMismatches: Int
+    public var uptimeSeconds: Double
+
+    public init(runName: String, joinAddress: String, step: Int, targetBatchSize: Int, samplesAccumulated: Int,
+                peers: [Peer], rounds: [Round], lastCheckpointStep: Int?, lastCheckpointPath: String?,
+                hashMismatches: Int, uptimeSeconds: Double) {
+        self.runName = runName
+        self.joinAddress = joinAddress
+        self.step = step
+        self.targetBatchSize = targetBatchSize
+        self.samplesAccumulated = samplesAccumulated
+        self.peers = peers
+        self.rounds = rounds
+        self.lastCheckpointStep = lastCheckpointStep
+        self.lastCheckpointPath = lastCheckpointPath
+        self.hashMismatches = hashMismatches
+        self.uptimeSeconds = uptimeSeconds
+    }
+}
