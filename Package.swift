@@ -33,6 +33,7 @@ let package = Package(
         .executableTarget(
             name: "cohort",
             dependencies: [
+                "Peer", "Coordinator", "Collaboration",
                 "Trainer",
                 "DHT",
                 "Node",

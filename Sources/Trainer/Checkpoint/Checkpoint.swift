@@ -27,6 +27,7 @@ public enum Checkpoint {
 
     public struct Error: Swift.Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func save(model: TransformerModel<Float>, optimizer: OptimizerState?, to folder: URL) throws {

@@ -1,0 +1,57 @@
+import Foundation
+import Trainer
+
+/// Writes the run's state as checkpoint folders `step-NNNNNNN` under a directory and keeps
+/// the newest `keep` of them.
+///
+/// A folder is written under a temporary name and renamed when complete, so a folder with a
+/// final name is always whole; `cohort eval` and `cohort sample` load any of them.
+public struct CheckpointKeeper: Sendable {
+    public let directory: URL
+    public let keep: Int
+
+    public init(directory: URL, keep: Int) {
+        self.directory = directory
+        self.keep = max(1, keep)
+    }
+
+    public func folder(step: Int) -> URL {
+        directory.appendingPathComponent(String(format: "step-%07d", step))
+    }
+
+    /// Saves parameters and momentum (`state` as peers exchange it) at `step`.
+    public func save(config: ModelConfig, state: [UInt8], step: Int) throws -> URL {
+        let model = TransformerModel<Float>(config: config)
+        let count = model.parameters.count
+        guard state.count == 2 * count * 4 else {
+            throw Checkpoint.Error(description: "state of \(state.count) bytes does not fit the model's \(count) parameters")
+        }
+        let momentum = FlatBuffer<Float>(count: count)
+        state.withUnsafeBytes { raw in
+            UnsafeMutableRawPointer(model.parameters.base).copyMemory(from: raw.baseAddress!, byteCount: count * 4)
+            UnsafeMutableRawPointer(momentum.base).copyMemory(from: raw.baseAddress! + count * 4, byteCount: count * 4)
+        }
+        let final = folder(step: step)
+        let temporary = directory.appendingPathComponent(".\(final.lastPathComponent).partial")
+        try? FileManager.default.removeItem(at: temporary)
+        let optimizer = Checkpoint.OptimizerState(step: step, samplesSeen: 0, dataGenerator: SeededGenerator(seed: 0), momentum: momentum)
+        try Checkpoint.save(model: model, optimizer: optimizer, to: temporary)
+        try? FileManager.default.removeItem(at: final)
+        try FileManager.default.moveItem(at: temporary, to: final)
+        try prune()
+        return final
+    }
+
+    /// Checkpoint folders on disk, oldest first.
+    public func existing() -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("step-"), let step = Int(name.dropFirst(5)) else { return nil }
+            return (step, directory.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    private func prune() throws {
+        for old in existing().dropLast(keep) { try FileManager.default.removeItem(at: old.url) }
+    }
+}

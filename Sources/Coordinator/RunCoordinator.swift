@@ -1,0 +1,210 @@
+import Collaboration
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Node
+import Peer
+import Trainer
+import Wire
+
+/// What a coordinator needs to run; documented defaults.
+public struct CoordinatorSettings: Sendable {
+    public var config: RunConfig
+    public var listen = Endpoint(host: "0.0.0.0", port: 7000)
+    public var announceHost: String?
+    /// History journal and checkpoints live here.
+    public var stateDirectory: URL
+    public var identityPath: String?
+    /// Back up the model every this many steps.
+    public var checkpointEvery = 50
+    /// Checkpoint folders to keep.
+    public var keep = 5
+
+    public init(config: RunConfig, stateDirectory: URL) {
+        self.config = config
+        self.stateDirectory = stateDirectory
+    }
+}
+
+/// The run's first DHT node: publishes the signed run config, records every averaging round
+/// from the peers' reports in a journal, counts state-hash disagreements, and backs up the
+/// model. It does not train and is not in the data path: peers go on while it is down, and
+/// after a restart it reads the rounds it missed from the DHT.
+public final class RunCoordinator: @unchecked Sendable {
+    public let settings: CoordinatorSettings
+    let logger: Logger
+    let stop: StopSignal
+    private let lock = NSLock()
+    private var snapshot: CoordinatorStatus
+    private let started = Date()
+    private var journal: RoundJournal!
+    private var keeper: CheckpointKeeper
+    private var nextStep = 0
+    private var missingSince: Date?
+    private var mismatchedSteps = Set<Int>()
+    private var lastConfigPublish = Date.distantPast
+    /// After a failed backup, wait before asking the peers again.
+    private var nextBackupAttempt = Date.distantPast
+
+    public init(settings: CoordinatorSettings, logger: Logger, stop: StopSignal) {
+        self.settings = settings
+        self.logger = logger
+        self.stop = stop
+        keeper = CheckpointKeeper(directory: settings.stateDirectory.appendingPathComponent("checkpoints"), keep: settings.keep)
+        snapshot = CoordinatorStatus(runName: settings.config.name, joinAddress: "", step: 0,
+                                     targetBatchSize: settings.config.targetBatchSize, samplesAccumulated: 0, peers: [],
+                                     rounds: [], lastCheckpointStep: nil, lastCheckpointPath: nil, hashMismatches: 0,
+                                     uptimeSeconds: 0)
+    }
+
+    /// A consistent copy of what the coordinator knows, for the dashboard and the API.
+    public func status() -> CoordinatorStatus {
+        lock.lock()
+        defer { lock.unlock() }
+        var copy = snapshot
+        copy.uptimeSeconds = Date().timeIntervalSince(started)
+        return copy
+    }
+
+    private func update(_ change: (inout CoordinatorStatus) -> Void) {
+        lock.lock()
+        change(&snapshot)
+        lock.unlock()
+    }
+
+    /// Runs until `stop` is set; `onListening` receives the DHT address peers join through.
+    public func run(onListening: @Sendable (Endpoint) -> Void) async throws {
+        try FileManager.default.createDirectory(at: keeper.directory, withIntermediateDirectories: true)
+        journal = try RoundJournal(url: settings.stateDirectory.appendingPathComponent("rounds.jsonl"))
+        if journal.skipped > 0 { logger.warning("skipped \(journal.skipped) unreadable line(s) of the round journal") }
+        nextStep = (journal.lastStep ?? -1) + 1
+        let last = keeper.existing().last
+        update {
+            $0.rounds = journal.rounds
+            $0.lastCheckpointStep = last?.step
+            $0.lastCheckpointPath = last?.url.path
+        }
+        let identityPath = settings.identityPath ?? settings.stateDirectory.appendingPathComponent("identity").path
+        let identity = try IdentityFile.loadOrCreate(at: identityPath)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var dhtSettings = DHTService.Settings()
+        dhtSettings.transport.listen = settings.listen
+        dhtSettings.transport.advertisedHost = settings.announceHost
+        let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
+        let endpoint = dht.endpoint
+        update { $0.joinAddress = endpoint.description }
+        logger.info("coordinator listening", metadata: ["run": "\(settings.config.name)", "join": "\(endpoint)",
+                                                        "peer.id": "\(identity.peerID)"])
+        onListening(endpoint)
+        let signed = try SignedRunConfig(config: settings.config, signingKey: identity.privateKey)
+        while !stop.isStopped {
+            if Date().timeIntervalSince(lastConfigPublish) > 300 {
+                _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: signed.encoded,
+                                       expiry: Self.milliseconds() + 3_600_000)
+                lastConfigPublish = Date()
+            }
+            await poll(dht: dht)
+            try? await Task.sleep(for: .seconds(1))
+        }
+        await dht.shutdown()
+        try? await group.shutdownGracefully()
+    }
+
+    static func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+}
+
+extension RunCoordinator {
+    private func poll(dht: DHTService) async {
+        let keys = RunKeys(runName: settings.config.name)
+        let now = Self.milliseconds()
+        let progress = ((try? await dht.get(keys.progress)) ?? []).compactMap { record -> CoordinatorStatus.Peer? in
+            guard let value = try? PeerProgress(decoding: record.value), value.timestampMilliseconds + 20_000 > now else { return nil }
+            return CoordinatorStatus.Peer(
+                id: record.ownerID.shortHex, step: value.step, samplesAccumulated: value.samplesAccumulated,
+                samplesPerSecond: value.samplesPerSecond, loss: value.loss, clientMode: value.clientMode,
+                secondsSinceUpdate: Double(now.saturatingSubtract(value.timestampMilliseconds)) / 1000)
+        }
+        let stateRecords = (try? await dht.get(keys.state)) ?? []
+        let announcements = stateRecords.compactMap { try? StateAnnouncement(decoding: $0.value) }
+        let step = max(announcements.map(\.step).max() ?? 0, progress.map(\.step).max() ?? 0)
+        let hashesAtStep = Set(announcements.filter { $0.step == step && step > 0 }.map(\.stateHash))
+        if hashesAtStep.count > 1 { mismatchedSteps.insert(step) }
+        let rate = progress.map(\.samplesPerSecond).reduce(0, +)
+        update {
+            $0.peers = progress.sorted { $0.id < $1.id }
+            $0.step = step
+            $0.samplesAccumulated = progress.filter { $0.step == step }.map(\.samplesAccumulated).reduce(0, +)
+            $0.hashMismatches = mismatchedSteps.count
+        }
+        await recordRounds(upTo: step, keys: keys, dht: dht, samplesPerSecond: rate)
+        await backUp(step: step, records: stateRecords, dht: dht)
+    }
+
+    /// Journals every finished round from `nextStep` on, from the members' reports.
+    private func recordRounds(upTo step: Int, keys: RunKeys, dht: DHTService, samplesPerSecond: Double) async {
+        while nextStep < step && !stop.isStopped {
+            let reports = ((try? await dht.get(keys.round(step: nextStep))) ?? []).compactMap { try? RoundReport(decoding: $0.value) }
+            let round: CoordinatorStatus.Round
+            if reports.isEmpty {
+                // A round nobody reported (it expired while the coordinator was away): wait a
+                // little for late reports, then note the gap and move on.
+                let since = missingSince ?? Date()
+                missingSince = since
+                guard Date().timeIntervalSince(since) > 10 else { return }
+                round = CoordinatorStatus.Round(step: nextStep, members: 0, samples: 0, durationSeconds: 0, loss: .nan,
+                                                samplesPerSecond: 0, bytesSent: 0, bytesReceived: 0, failedParts: 0,
+                                                note: "no member's report was found", recordedAtMilliseconds: Self.milliseconds())
+            } else {
+                let losses = reports.map(\.loss).filter(\.isFinite)
+                round = CoordinatorStatus.Round(
+                    step: nextStep, members: reports.map(\.members).max() ?? 0, samples: reports.map(\.samples).max() ?? 0,
+                    durationSeconds: reports.map(\.durationSeconds).max() ?? 0,
+                    loss: losses.isEmpty ? .nan : losses.reduce(0, +) / Double(losses.count), samplesPerSecond: samplesPerSecond,
+                    bytesSent: reports.map(\.bytesSent).reduce(0, +), bytesReceived: reports.map(\.bytesReceived).reduce(0, +),
+                    failedParts: reports.map(\.failedParts).max() ?? 0, note: reports.map(\.note).first { !$0.isEmpty } ?? "",
+                    recordedAtMilliseconds: Self.milliseconds())
+            }
+            missingSince = nil
+            do {
+                try journal.append(round)
+            } catch {
+                logger.error("\(error)")
+                return
+            }
+            update { $0.rounds.append(round) }
+            nextStep += 1
+        }
+    }
+
+    /// Every `checkpointEvery` steps, downloads the state from the peers and writes a checkpoint.
+    private func backUp(step: Int, records: [SignedRecord], dht: DHTService) async {
+        let last = status().lastCheckpointStep ?? 0
+        guard step > 0, step >= last + settings.checkpointEvery, Date() >= nextBackupAttempt, let source = StateFetcher.donors(from: records, excluding: dht.peerID) else { return }
+        do {
+            let bytes = try await StateFetcher(transport: dht.transport, logger: logger)
+                .download(step: source.step, hash: source.hash, byteCount: source.bytes, donors: source.donors)
+            let folder = try keeper.save(config: settings.config.training.model, state: bytes, step: source.step)
+            update {
+                $0.lastCheckpointStep = source.step
+                $0.lastCheckpointPath = folder.path
+            }
+            logger.info("checkpoint", metadata: ["step": "\(source.step)", "path": "\(folder.path)"])
+        } catch {
+            nextBackupAttempt = Date().addingTimeInterval(15)
+            logger.warning("checkpoint failed, retrying in 15 s: \(error)")
+        }
+    }
+}
+
+extension UInt64 {
+    func saturatingSubtract(_ other: UInt64) -> UInt64 { self > other ? self - other : 0 }
+}
+
+extension DHTID {
+    /// "9f3c…": enough to tell peers apart on a dashboard.
+    var shortHex: String {
+        bytes.prefix(2).map { String(format: "%02x", $0) }.joined() + "…"
+    }
+}

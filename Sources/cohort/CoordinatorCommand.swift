@@ -1,0 +1,84 @@
+import ArgumentParser
+import Collaboration
+import Coordinator
+import Foundation
+import Peer
+import Trainer
+
+/// `cohort coordinator`: launch a run and watch over it.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Start a run: the first DHT node, the signed run config, round history, checkpoints, dashboard.",
+        discussion: """
+            The run config comes from --config FILE (JSON of TrainingSettings, snake_case keys) or the \
+            preset, adjusted by flags. Peers join with: cohort peer --join THIS_HOST:PORT
+            """)
+
+    @Option(help: "Run name (letters, digits, '-', '_', '.').") var run: String
+    @Option(help: "HOST:PORT for DHT and peer traffic.") var listen: String = "0.0.0.0:7000"
+    @Option(help: "Host peers should dial, if not the listening one.") var announce: String?
+    @Option(help: "Folder for the round journal, identity and checkpoints (default: runs/NAME).") var stateDir: String?
+    @Option(help: "Identity key file (default: STATE_DIR/identity).") var identity: String?
+    @Option(help: "Training settings file (JSON); its batch_size is each peer's micro-batch.") var config: String?
+    @Option(help: "Model preset when no --config: S or M.") var preset: String = "S"
+    @Option(help: "Sequences the run accumulates per optimizer step.") var targetBatch: Int = 64
+    @Option(help: "Sequences per forward pass on each peer.") var microBatch: Int?
+    @Option(help: "lr / batch temperature: peak lr = temperature × target batch.") var temperature: Double?
+    @Option(help: "Peak learning rate (instead of --temperature).") var lr: Double?
+    @Option(help: "Steps of the learning-rate schedule.") var steps: Int?
+    @Option(help: "Gradient compression for averaging: none, float16 or int8.") var compression: String = "none"
+    @Option(help: "Seconds peers wait for each other when forming a group.") var matchmakingSeconds: Double = 3
+    @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
+    @Option(help: "Checkpoints to keep.") var keep: Int = 5
+
+    func validate() throws {
+        _ = try HostPort.parse(listen)
+        guard ["S", "M"].contains(preset.uppercased()) else { throw ValidationError("--preset must be S or M, got \(preset)") }
+        guard RunConfig.Compression(rawValue: compression) != nil else {
+            throw ValidationError("--compression must be none, float16 or int8, got \(compression)")
+        }
+        if lr != nil && temperature != nil { throw ValidationError("give --lr or --temperature, not both") }
+        guard checkpointEvery >= 1, keep >= 1 else { throw ValidationError("--checkpoint-every and --keep must be at least 1") }
+    }
+
+    func runConfig() throws -> RunConfig {
+        var training = try config.map { try TrainingSettings.load(from: URL(fileURLWithPath: $0)) }
+            ?? TrainingSettings(model: preset.uppercased() == "M" ? .medium : .small)
+        if config == nil {
+            training.batchSize = 8
+            training.warmupSteps = 20
+            training.steps = 2000
+            training.temperature = 0.01
+        }
+        if let microBatch { training.batchSize = microBatch }
+        training.microBatchSize = nil
+        if let lr { (training.learningRate, training.temperature) = (lr, nil) }
+        if let temperature { (training.learningRate, training.temperature) = (nil, temperature) }
+        if let steps { training.steps = steps }
+        var runConfig = RunConfig(name: run, training: training, targetBatchSize: targetBatch)
+        runConfig.compression = RunConfig.Compression(rawValue: compression)!
+        runConfig.matchmakingSeconds = matchmakingSeconds
+        try runConfig.validate()
+        return runConfig
+    }
+
+    func run() async throws {
+        let logger = makeLogger("cohort.coordinator")
+        var settings = CoordinatorSettings(config: try runConfig(),
+                                           stateDirectory: URL(fileURLWithPath: stateDir ?? "runs/\(run)"))
+        settings.listen = try HostPort.parse(listen)
+        settings.announceHost = announce ?? (settings.listen.host == "0.0.0.0" ? "127.0.0.1" : nil)
+        settings.identityPath = identity
+        settings.checkpointEvery = checkpointEvery
+        settings.keep = keep
+        let stop = StopSignal()
+        let sources = SignalStop.install(stop) { name in logger.info("stopping", metadata: ["signal": "\(name)"]) }
+        defer { sources.forEach { $0.cancel() } }
+        let coordinator = RunCoordinator(settings: settings, logger: logger, stop: stop)
+        let name = run
+        try await coordinator.run { endpoint in
+            print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint)")
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Peer
+import Trainer
+
+/// `cohort peer`: volunteer this machine to a run.
+struct PeerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peer",
+        abstract: "Join a collaborative run and train with the other peers until stopped (Ctrl-C leaves cleanly).")
+
+    @Option(help: "HOST:PORT of the coordinator or any peer of the run (repeatable).")
+    var join: [String] = []
+    @Option(help: "HOST:PORT to accept connections on (port 0: any free port).")
+    var listen: String = "0.0.0.0:0"
+    @Option(help: "Host other peers should dial, if not the listening one (e.g. a public address).")
+    var announce: String?
+    @Flag(help: "Accept no connections (behind NAT): train and average as a client.")
+    var clientMode = false
+    @Option(help: "Training text (default: the bundled Tiny Shakespeare).")
+    var data: String?
+    @Option(help: "Sequences per forward pass at most (bounds memory).")
+    var maxBatch: Int?
+    @Option(help: "Identity key file (created with mode 0600 if missing; default: a new identity each start).")
+    var identity: String?
+    @Option(help: "Run to join when the DHT hosts several.")
+    var run: String?
+    @Option(help: "Leave after this step (default: train until stopped).")
+    var stopAfterStep: Int?
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        guard !join.isEmpty else { throw ValidationError("give at least one --join HOST:PORT") }
+        for address in join { _ = try HostPort.parse(address) }
+        _ = try HostPort.parse(listen)
+        if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+    }
+
+    func run() async throws {
+        threadOptions.apply()
+        let logger = makeLogger("cohort.peer")
+        var settings = VolunteerSettings(join: try join.map(HostPort.parse),
+                                         dataURL: data.map { URL(fileURLWithPath: $0) } ?? BundledCorpus.url)
+        settings.listen = try HostPort.parse(listen)
+        if settings.listen.host == "0.0.0.0" && announce == nil { settings.announceHost = "127.0.0.1" }
+        if let announce { settings.announceHost = announce }
+        settings.clientMode = clientMode
+        settings.maxMicroBatch = maxBatch
+        settings.identityPath = identity
+        settings.runName = self.run
+        settings.stopAfterStep = stopAfterStep
+        let stop = StopSignal()
+        let sources = SignalStop.install(stop) { name in logger.info("leaving the run", metadata: ["signal": "\(name)"]) }
+        defer { sources.forEach { $0.cancel() } }
+        try await VolunteerPeer(settings: settings, logger: logger, stop: stop).run()
+    }
+}
