@@ -7,7 +7,7 @@ struct Cohort: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Train one transformer together on volunteers' computers.",
-        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CoordinatorCommand.self, PeerCommand.self,
+        subcommands: [DemoCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self, CoordinatorCommand.self, PeerCommand.self,
                       DHTCommand.self, BenchCommand.self,
                       InfoCommand.self]
     )

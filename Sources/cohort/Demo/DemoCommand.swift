@@ -1,0 +1,52 @@
+import ArgumentParser
+import Collaboration
+import Coordinator
+import Foundation
+import Logging
+import Trainer
+
+/// `cohort demo`: a whole collaborative run on this machine.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a coordinator and volunteer peers on this machine and train on Tiny Shakespeare together.",
+        discussion: """
+            Starts a coordinator and --peers peers as separate processes on 127.0.0.1, adds one more \
+            peer mid-run and lets one leave, prints every averaging round, then samples text from the \
+            trained model and reports its validation loss.
+            """)
+
+    @Option(help: "Peers at the start (one more joins mid-run, one leaves).") var peers: Int = 3
+    @Option(help: "Optimizer steps to train.") var steps: Int = 40
+    @Option(help: "Stop after this many minutes even if --steps is not reached.") var minutes: Double = 10
+    @Option(help: "Sequences per optimizer step, summed over all peers.") var targetBatch: Int = 48
+    @Option(help: "Folder for logs, the journal and checkpoints (default: runs/demo-TIMESTAMP).") var stateDir: String?
+    @Option(help: "Write a JSON summary here.") var summary: String?
+    @Option(help: "Gradient compression: none, float16 or int8.") var compression: String = "none"
+
+    func validate() throws {
+        guard (1...16).contains(peers) else { throw ValidationError("--peers must be between 1 and 16") }
+        guard steps >= 4 else { throw ValidationError("--steps must be at least 4") }
+        guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
+        guard RunConfig.Compression(rawValue: compression) != nil else {
+            throw ValidationError("--compression must be none, float16 or int8")
+        }
+    }
+
+    func run() async throws {
+        let folder = URL(fileURLWithPath: stateDir ?? "runs/demo-\(Int(Date().timeIntervalSince1970))")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        let settings = DemoRun.trainingSettings(steps: steps)
+        let settingsFile = folder.appendingPathComponent("settings.json")
+        try DemoRun.write(settings, to: settingsFile)
+        var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
+                           minutes: minutes, targetBatch: targetBatch, compression: compression)
+        defer { demo.stopAll() }
+        let result = try await demo.run()
+        if let summary {
+            let data = try JSONSerialization.data(withJSONObject: result.json, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: summary))
+            print("summary: \(summary)")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Coordinator
+import Foundation
+
+/// What `cohort demo --summary` writes.
+struct DemoResult {
+    var rounds = 0
+    var maxPeers = 0
+    var failedRounds = 0
+    var hashMismatches = 0
+    var initialValidationLoss: Double
+    var finalValidationLoss = Double.nan
+    var dashboardURL: String
+
+    init(initialValidationLoss: Double, dashboardURL: String) {
+        self.initialValidationLoss = initialValidationLoss
+        self.dashboardURL = dashboardURL
+    }
+
+    mutating func record(_ round: CoordinatorStatus.Round) {
+        rounds += 1
+        maxPeers = max(maxPeers, round.members)
+        if round.failedParts > 0 || round.members == 0 { failedRounds += 1 }
+    }
+
+    var json: [String: Any] {
+        ["rounds": rounds, "max_peers": maxPeers, "initial_val_loss": initialValidationLoss,
+         "final_val_loss": finalValidationLoss, "failed_rounds": failedRounds, "hash_mismatches": hashMismatches,
+         "dashboard_url": dashboardURL]
+    }
+}
+
+/// Prints the coordinator's journal as it grows: one line per averaging round.
+struct RoundTable {
+    private var offset = 0
+    private(set) var lastStep: Int?
+    private var printedHeader = false
+
+    mutating func newRounds(in journal: URL) -> [CoordinatorStatus.Round] {
+        guard let data = FileManager.default.contents(atPath: journal.path), data.count > offset else { return [] }
+        let fresh = data[offset...]
+        guard let lastNewline = fresh.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
+        offset = lastNewline + 1
+        let rounds = fresh[..<lastNewline].split(separator: UInt8(ascii: "\n")).compactMap {
+            try? JSONDecoder().decode(CoordinatorStatus.Round.self, from: Data($0))
+        }
+        if let last = rounds.last { lastStep = last.step }
+        return rounds
+    }
+
+    mutating func print(_ round: CoordinatorStatus.Round) {
+        if !printedHeader {
+            printedHeader = true
+            Swift.print(" step | peers | samples |   loss | samples/s | round s | note")
+        }
+        Swift.print(String(format: "%5d | %5d | %7d | %6.3f | %9.1f | %7.2f | %@", round.step, round.members, round.samples,
+                           round.loss, round.samplesPerSecond, round.durationSeconds, round.note))
+    }
+}

@@ -1,0 +1,182 @@
+import Collaboration
+import Coordinator
+import DHT
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import NIOPosix
+import Node
+import Peer
+import Trainer
+import Wire
+
+/// The processes and the timeline of `cohort demo`.
+struct DemoRun {
+    let folder: URL
+    let settings: TrainingSettings
+    let settingsFile: URL
+    let peers: Int
+    let steps: Int
+    let minutes: Double
+    let targetBatch: Int
+    let compression: String
+    private var coordinator: ChildProcess?
+    private var volunteers: [Int: ChildProcess] = [:]
+
+    init(folder: URL, settings: TrainingSettings, settingsFile: URL, peers: Int, steps: Int, minutes: Double,
+         targetBatch: Int, compression: String) {
+        self.folder = folder
+        self.settings = settings
+        self.settingsFile = settingsFile
+        self.peers = peers
+        self.steps = steps
+        self.minutes = minutes
+        self.targetBatch = targetBatch
+        self.compression = compression
+    }
+
+    /// Config S with a short warm-up; each peer's forward pass takes 8 sequences.
+    static func trainingSettings(steps: Int) -> TrainingSettings {
+        var settings = TrainingSettings(model: .small)
+        settings.batchSize = 8
+        settings.temperature = 0.008
+        settings.warmupSteps = max(2, steps / 10)
+        settings.steps = steps
+        settings.validationWindows = 64
+        return settings
+    }
+
+    static func write(_ settings: TrainingSettings, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(settings).write(to: url)
+    }
+
+    mutating func run() async throws -> DemoResult {
+        let corpus = try TextDataset(contentsOf: BundledCorpus.url, validationFraction: settings.validationFraction,
+                                     contextLength: settings.model.contextLength)
+        let initialLoss = try TrainingRun(settings: settings, dataset: corpus).validationLoss()
+        print("Cohort demo: a coordinator and \(peers) peers on 127.0.0.1 train config S on Tiny Shakespeare together")
+        print("logs, round journal and checkpoints: \(folder.path)")
+        print(String(format: "validation loss before training: %.4f nats/byte", initialLoss))
+        let (join, dashboard) = try startCoordinator()
+        print("dashboard: \(dashboard)")
+        for index in 1...peers { try startPeer(index, join: join) }
+        var table = RoundTable()
+        var result = DemoResult(initialValidationLoss: initialLoss, dashboardURL: dashboard)
+        let journal = folder.appendingPathComponent("state/rounds.jsonl")
+        let deadline = Date().addingTimeInterval(minutes * 60)
+        var joined = false, left = false
+        while (table.lastStep ?? -1) + 1 < steps && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            for round in table.newRounds(in: journal) {
+                table.print(round)
+                result.record(round)
+            }
+            let done = (table.lastStep ?? -1) + 1
+            if !joined && done >= steps / 4 {
+                joined = true
+                print("— peer \(peers + 1) joins the run")
+                try startPeer(peers + 1, join: join)
+            }
+            if !left && done >= steps / 2 && peers > 1 {
+                left = true
+                print("— peer 1 leaves the run (SIGTERM)")
+                volunteers[1]?.stop()
+            }
+            guard coordinator?.isRunning == true else { throw DemoError("the coordinator exited; see \(folder.path)/logs") }
+        }
+        result.hashMismatches = await Self.hashMismatches(dashboard: dashboard)
+        let (finalLoss, sample) = try await finalModel(join: join, corpus: corpus)
+        result.finalValidationLoss = finalLoss
+        print(String(format: "validation loss after %d rounds: %.4f nats/byte (from %.4f)", result.rounds, finalLoss, initialLoss))
+        print("\nsampled text:\n\(sample)\n")
+        return result
+    }
+
+    mutating func stopAll() {
+        for volunteer in volunteers.values { volunteer.stop() }
+        coordinator?.stop()
+    }
+
+    private mutating func startCoordinator() throws -> (join: String, dashboard: String) {
+        let child = try ChildProcess(
+            name: "coordinator",
+            arguments: ["coordinator", "--run", "demo", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                        "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
+                        "--target-batch", String(targetBatch), "--checkpoint-every", "10", "--matchmaking-seconds", "1.5",
+                        "--compression", compression],
+            log: folder.appendingPathComponent("logs/coordinator.log"))
+        coordinator = child
+        guard let join = child.waitForLine(capturing: "peers join with: cohort peer --join (\\S+)", timeout: 60),
+              let dashboard = child.waitForLine(capturing: "dashboard: (\\S+)", timeout: 10) else {
+            throw DemoError("the coordinator did not start; see \(child.log.path)")
+        }
+        return (join, dashboard)
+    }
+
+    private mutating func startPeer(_ index: Int, join: String) throws {
+        volunteers[index] = try ChildProcess(
+            name: "peer \(index)",
+            arguments: ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
+            log: folder.appendingPathComponent("logs/peer-\(index).log"))
+    }
+
+    /// Downloads the run's newest state from the peers, as a new volunteer would, and scores it.
+    private func finalModel(join: String, corpus: TextDataset) async throws -> (Double, String) {
+        var logger = Logger(label: "cohort.demo")
+        logger.logLevel = .warning
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var dhtSettings = DHTService.Settings()
+        dhtSettings.isClient = true
+        dhtSettings.transport.listen = Endpoint(host: "127.0.0.1", port: 0)
+        var random = SystemRandomNumberGenerator()
+        let dht = try await DHTService.start(identity: PeerIdentity(using: &random), settings: dhtSettings,
+                                             eventLoop: group.next(), logger: logger)
+        let state: (step: Int, bytes: [UInt8])
+        do {
+            state = try await Self.downloadState(dht: dht, join: try HostPort.parse(join), logger: logger)
+        } catch {
+            await dht.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await dht.shutdown()
+        try? await group.shutdownGracefully()
+        let trained = try TrainingRun(settings: settings, dataset: corpus)
+        state.bytes.withUnsafeBytes { trained.loadState(from: $0, step: state.step) }
+        let loss = trained.validationLoss()
+        var generator = SeededGenerator(seed: 7)
+        var text: [Int32] = []
+        Sampler(model: trained.model, temperature: 0.8, topK: 40)
+            .generate(prompt: ByteTokenizer.encode("ROMEO:"), count: 300, generator: &generator) { text.append($0) }
+        return (loss, "ROMEO:" + ByteTokenizer.decode(text))
+    }
+
+    private static func downloadState(dht: DHTService, join: Endpoint, logger: Logger) async throws -> (step: Int, bytes: [UInt8]) {
+        _ = try await dht.bootstrap([join])
+        let records = try await dht.get(RunKeys(runName: "demo").state)
+        guard let source = StateFetcher.donors(from: records, excluding: dht.peerID) else {
+            throw DemoError("no peer serves the trained state")
+        }
+        let bytes = try await StateFetcher(transport: dht.transport, logger: logger)
+            .download(step: source.step, hash: source.hash, byteCount: source.bytes, donors: source.donors)
+        return (source.step, bytes)
+    }
+
+    /// The coordinator's count of steps whose members announced different state hashes.
+    private static func hashMismatches(dashboard: String) async -> Int {
+        guard let url = URL(string: dashboard + "api/status"),
+              let (data, _) = try? await URLSession.shared.data(from: url),
+              let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return -1 }
+        return status["hash_mismatches"] as? Int ?? -1
+    }
+}
+
+struct DemoError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
