@@ -47,6 +47,7 @@ public final class RunCoordinator: @unchecked Sendable {
     private var lastConfigPublish = Date.distantPast
     /// After a failed backup, wait before asking the peers again.
     private var nextBackupAttempt = Date.distantPast
+    private var knownPeerLines: [String] = []
 
     public init(settings: CoordinatorSettings, logger: Logger, stop: StopSignal) {
         self.settings = settings
@@ -95,6 +96,7 @@ public final class RunCoordinator: @unchecked Sendable {
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
         let endpoint = dht.endpoint
         update { $0.joinAddress = endpoint.description }
+        await rejoin(dht: dht)
         logger.info("coordinator listening", metadata: ["run": "\(settings.config.name)", "join": "\(endpoint)",
                                                         "peer.id": "\(identity.peerID)"])
         onListening(endpoint)
@@ -128,6 +130,7 @@ extension RunCoordinator {
         }
         let stateRecords = (try? await dht.get(keys.state)) ?? []
         let announcements = stateRecords.compactMap { try? StateAnnouncement(decoding: $0.value) }
+        rememberPeers(announcements.filter(\.servesState).map { Endpoint(host: $0.host, port: $0.port) })
         let step = max(announcements.map(\.step).max() ?? 0, progress.map(\.step).max() ?? 0)
         let hashesAtStep = Set(announcements.filter { $0.step == step && step > 0 }.map(\.stateHash))
         if hashesAtStep.count > 1 { mismatchedSteps.insert(step) }
@@ -195,6 +198,28 @@ extension RunCoordinator {
             nextBackupAttempt = Date().addingTimeInterval(15)
             logger.warning("checkpoint failed, retrying in 15 s: \(error)")
         }
+    }
+}
+
+extension RunCoordinator {
+    private var peersFile: URL { settings.stateDirectory.appendingPathComponent("peers.txt") }
+
+    /// After a restart, joins the peers that were training when the coordinator went down, so
+    /// it can read the rounds it missed; a coordinator that starts a run finds nobody to join.
+    private func rejoin(dht: DHTService) async {
+        let text = (try? String(contentsOf: peersFile, encoding: .utf8)) ?? ""
+        let endpoints = text.split(separator: "\n").compactMap { Endpoint(hostPort: String($0)) }
+        guard !endpoints.isEmpty else { return }
+        let contacts = (try? await dht.bootstrap(endpoints)) ?? 0
+        logger.info("rejoined the run's peers", metadata: ["known": "\(endpoints.count)", "contacts": "\(contacts)"])
+    }
+
+    /// Keeps the addresses of serving peers on disk for `rejoin`.
+    private func rememberPeers(_ endpoints: [Endpoint]) {
+        let lines = Set(endpoints.map(\.description)).sorted()
+        guard !lines.isEmpty, lines != knownPeerLines else { return }
+        knownPeerLines = lines
+        try? AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: peersFile)
     }
 }
 

@@ -125,7 +125,7 @@ enum GroupOutcome {
 
 extension Endpoint {
     /// Parses the "host:port" a declaration carries; nil for anything else.
-    init?(hostPort text: String) {
+    public init?(hostPort text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]),
               colon > text.startIndex else { return nil }
         self.init(host: String(text[..<colon]), port: port)

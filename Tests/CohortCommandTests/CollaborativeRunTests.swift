@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// A collaborative run of real processes on 127.0.0.1: a peer joins mid-run, one is killed,
+/// one leaves gracefully, the coordinator dies and comes back with its history, and a
+/// restarted peer catches up by downloading the state.
+@Suite(.serialized) struct CollaborativeRunTests {
+    static let settings = """
+        {"model": {"hidden_size": 16, "layer_count": 1, "head_count": 2, "context_length": 16},
+         "batch_size": 4, "temperature": 0.02, "warmup_steps": 2, "steps": 1000}
+        """
+
+    struct Run {
+        let folder: URL
+        let settingsFile: URL
+        var stateDir: URL { folder.appendingPathComponent("state") }
+        var journal: URL { stateDir.appendingPathComponent("rounds.jsonl") }
+
+        func coordinator(listen: String = "127.0.0.1:0") throws -> TestProcess {
+            try TestProcess(["coordinator", "--run", "e2e", "--listen", listen,
+                             "--state-dir", stateDir.path, "--config", settingsFile.path, "--target-batch", "12",
+                             "--matchmaking-seconds", "1", "--checkpoint-every", "1000"],
+                            log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
+        }
+
+        func peer(_ name: String, join: String, identity: String? = nil) throws -> TestProcess {
+            var arguments = ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"]
+            if let identity { arguments += ["--identity", folder.appendingPathComponent(identity).path] }
+            return try TestProcess(arguments, log: folder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(4)).log"))
+        }
+
+        /// Steps recorded in the coordinator's journal, in file order.
+        var journalSteps: [Int] {
+            let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["step"] as? Int
+            }
+        }
+
+        var journalMembers: [Int] {
+            let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["members"] as? Int
+            }
+        }
+    }
+
+    @Test func runSurvivesJoinsLeavesKillsAndACoordinatorRestart() throws {
+        let folder = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let settingsFile = folder.appendingPathComponent("settings.json")
+        try Data(Self.settings.utf8).write(to: settingsFile)
+        let run = Run(folder: folder, settingsFile: settingsFile)
+
+        var coordinator = try run.coordinator()
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                                "coordinator did not start: \(coordinator.output)")
+        let first = try run.peer("peer-1", join: join, identity: "peer-1.key")
+        let second = try run.peer("peer-2", join: join)
+        #expect(eventually(timeout: 90) { run.journalSteps.count >= 3 }, "no rounds: \(first.output)")
+        #expect(run.journalMembers.contains(2))
+
+        let third = try run.peer("peer-3", join: join)
+        #expect(eventually(timeout: 90) { run.journalMembers.contains(3) }, "the late peer never averaged: \(third.output)")
+
+        first.kill()
+        let afterKill = run.journalSteps.count
+        #expect(eventually(timeout: 90) { run.journalSteps.count >= afterKill + 3 }, "the run stopped after a SIGKILL")
+
+        #expect(second.terminate() == 0, "a graceful leave exits cleanly")
+        #expect(second.output.contains("left the run"))
+
+        // The coordinator dies; training goes on without it.
+        coordinator.kill()
+        let journalBefore = run.journalSteps
+        let roundsBefore = third.count(of: "[Peer] round")
+        #expect(eventually(timeout: 60) { third.count(of: "[Peer] round") >= roundsBefore + 3 }, "training stopped with the coordinator")
+        coordinator = try run.coordinator(listen: join)
+        #expect(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60) != nil)
+        let catchUpTarget = (journalBefore.last ?? 0) + 3
+        #expect(eventually(timeout: 90) { (run.journalSteps.last ?? 0) >= catchUpTarget }, "the coordinator did not catch up")
+        let steps = run.journalSteps
+        #expect(Array(steps.prefix(journalBefore.count)) == journalBefore, "history lost across the restart")
+        #expect(steps == Array(steps.indices), "the journal skips or repeats steps: \(steps)")
+
+        // The killed peer comes back with its identity and downloads the state.
+        let returning = try run.peer("peer-1-again", join: join, identity: "peer-1.key")
+        #expect(returning.firstMatch("(state loaded)", timeout: 90) != nil, "the returning peer did not load state: \(returning.output)")
+        #expect(eventually(timeout: 90) { returning.count(of: "[Peer] round") >= 2 })
+        for process in [third, returning] {
+            #expect(!process.output.contains("state hash disagrees"), "peers drifted apart")
+        }
+        _ = third.terminate()
+        _ = returning.terminate()
+        coordinator.kill()
+    }
+}
