@@ -4,6 +4,7 @@
 #
 #   scripts/dashboard-screenshot.sh PORT OUT.png
 #
+# DASHBOARD_WINDOW=WIDTH,HEIGHT changes the window (default 1280,1000), e.g. to see the whole page.
 # Installs Debian's chromium first when it is missing.
 set -euo pipefail
 
@@ -24,7 +25,7 @@ rm -f "$out"
 # Chromium is chatty on stderr even when all goes well: keep its output for failures only.
 status=0
 timeout 90 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
-    --user-data-dir="$profile" --window-size=1280,1000 --screenshot="$out" \
+    --user-data-dir="$profile" --window-size="${DASHBOARD_WINDOW:-1280,1000}" --screenshot="$out" \
     "http://127.0.0.1:$port/" >"$profile/chromium.log" 2>&1 || status=$?
 
 if [[ ! -s $out ]]; then

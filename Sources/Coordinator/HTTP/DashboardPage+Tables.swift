@@ -98,7 +98,8 @@ extension DashboardPage {
         tr.degraded td { background: #fff4e6; }
         .tag { background: #e7f5ff; color: #1864ab; padding: 1px 6px; border-radius: 4px; font-size: 12px; }
         .empty { color: var(--muted); margin: 0; }
-        .checkpoint { color: var(--muted); margin: 0 0 8px; }
+        .checkpoint { margin: 2px 0 0; color: #9fb3c8; font-size: 13px; }
+        .checkpoint code { color: #d9e2ec; }
         code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
         footer { text-align: center; color: var(--muted); padding: 0 0 24px; }
         a { color: #1c7ed6; }

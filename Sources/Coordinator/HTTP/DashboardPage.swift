@@ -25,6 +25,7 @@ struct DashboardPage {
             <header>
             <h1><span class="brand">Cohort</span> \(runName)</h1>
             <p class="join">Join with <code>cohort peer --join \(HTMLText.escaped(status.joinAddress))</code></p>
+            <p class="checkpoint">\(checkpointLine)</p>
             </header>
             <main>
             \(summaryCards)
@@ -35,7 +36,6 @@ struct DashboardPage {
             </section>
             \(peersTable)
             \(roundsTable)
-            <p class="checkpoint">\(checkpointLine)</p>
             </main>
             <footer>Refreshes every \(refreshSeconds) s · <a href="/api/status">/api/status</a> · \
             <a href="/metrics">/metrics</a></footer>

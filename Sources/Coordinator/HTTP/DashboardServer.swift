@@ -78,6 +78,7 @@ public final class DashboardServer: Sendable {
     }
 
     /// Serves connections until `shutdown()` has finished them, or the task is cancelled.
+    /// Call it once per server: the listener's stream of connections can be read only once.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await listener.executeThenClose { accepted in
