@@ -1,6 +1,8 @@
 # Cohort's build, run and test commands. Every target installs what is missing first.
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev pkg-config
+# The dashboard test takes a screenshot in a real headless browser.
+TEST_APT_PACKAGES := chromium
 DEMO_STEPS ?= 1200
 FUZZ_SECONDS ?= 30
 
@@ -16,6 +18,7 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps
+	@./scripts/install-deps.sh $(TEST_APT_PACKAGES)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

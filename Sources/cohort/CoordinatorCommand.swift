@@ -17,6 +17,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(help: "Run name (letters, digits, '-', '_', '.').") var run: String
     @Option(help: "HOST:PORT for DHT and peer traffic.") var listen: String = "0.0.0.0:7000"
+    @Option(help: "HOST:PORT for the dashboard, /api/status and /metrics (port 0: any free port).")
+    var http: String = "127.0.0.1:8080"
     @Option(help: "Host peers should dial, if not the listening one.") var announce: String?
     @Option(help: "Folder for the round journal, identity and checkpoints (default: runs/NAME).") var stateDir: String?
     @Option(help: "Identity key file (default: STATE_DIR/identity).") var identity: String?
@@ -34,6 +36,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try HostPort.parse(listen)
+        _ = try HostPort.parse(http)
         guard ["S", "M"].contains(preset.uppercased()) else { throw ValidationError("--preset must be S or M, got \(preset)") }
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8, got \(compression)")
@@ -76,9 +79,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let sources = SignalStop.install(stop) { name in logger.info("stopping", metadata: ["signal": "\(name)"]) }
         defer { sources.forEach { $0.cancel() } }
         let coordinator = RunCoordinator(settings: settings, logger: logger, stop: stop)
+        let httpEndpoint = try HostPort.parse(http)
+        let dashboard = try await DashboardServer.bind(
+            settings: .init(host: httpEndpoint.host, port: Int(httpEndpoint.port)), logger: logger) { coordinator.status() }
+        let shownHost = httpEndpoint.host == "0.0.0.0" ? "127.0.0.1" : httpEndpoint.host
+        print("dashboard: http://\(shownHost):\(dashboard.port)/")
         let name = run
-        try await coordinator.run { endpoint in
-            print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await dashboard.run() }
+            group.addTask {
+                defer { dashboard.shutdown() }
+                try await coordinator.run { endpoint in
+                    print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint)")
+                }
+            }
+            try await group.waitForAll()
         }
     }
 }
