@@ -29,6 +29,7 @@ extension VolunteerPeer {
             await network.publish(keys.round(step: step), report.encoded, seconds: 3600, logger: logger)
             logger.info("round", metadata: ["step": "\(step)", "peers": "\(result.participants.count)",
                                              "samples": "\(result.totalSamples)", "loss": "\(String(format: "%.4f", loss))",
+                                             "state": "\(announcedHash.prefix(6).map { String(format: "%02x", $0) }.joined())",
                                              "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
             try await checkAgreement(with: result.participants)
         case .failed(let failure):
@@ -39,7 +40,8 @@ extension VolunteerPeer {
                 let report = RoundReport(step: step, members: 1, samples: samples, durationSeconds: Date().timeIntervalSince(started),
                                          loss: loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
                 await network.publish(keys.round(step: step), report.encoded, seconds: 3600, logger: logger)
-                logger.info("round", metadata: ["step": "\(step)", "peers": "1", "samples": "\(samples)", "note": "\(failure)"])
+                logger.info("round", metadata: ["step": "\(step)", "peers": "1", "samples": "\(samples)", "note": "\(failure)",
+                                                 "state": "\(announcedHash.prefix(6).map { String(format: "%02x", $0) }.joined())"])
             } else {
                 run.discardAccumulatedGradients()
                 logger.warning("could not average step \(step): \(failure)")

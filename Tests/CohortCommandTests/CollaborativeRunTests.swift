@@ -45,6 +45,17 @@ import Testing
         }
     }
 
+    /// step → state hash prefix, from a peer's "round" log lines.
+    static func loggedStates(_ output: String) -> [Int: String] {
+        let regex = try! NSRegularExpression(pattern: "state=([0-9a-f]+) step=([0-9]+) \\[Peer\\] round")
+        var states: [Int: String] = [:]
+        for match in regex.matches(in: output, range: NSRange(output.startIndex..., in: output)) {
+            guard let hash = Range(match.range(at: 1), in: output), let step = Range(match.range(at: 2), in: output) else { continue }
+            states[Int(output[step])!] = String(output[hash])
+        }
+        return states
+    }
+
     @Test func runSurvivesJoinsLeavesKillsAndACoordinatorRestart() throws {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -87,9 +98,12 @@ import Testing
         let returning = try run.peer("peer-1-again", join: join, identity: "peer-1.key")
         #expect(returning.firstMatch("(state loaded)", timeout: 90) != nil, "the returning peer did not load state: \(returning.output)")
         #expect(eventually(timeout: 90) { returning.count(of: "[Peer] round") >= 2 })
-        for process in [third, returning] {
-            #expect(!process.output.contains("state hash disagrees"), "peers drifted apart")
-        }
+        // A peer killed mid-round can leave members with different parts averaged; the hash
+        // check must have brought them back together: the last step both logged agrees.
+        let thirdStates = Self.loggedStates(third.output), returningStates = Self.loggedStates(returning.output)
+        let common = Set(thirdStates.keys).intersection(returningStates.keys)
+        let lastCommon = try #require(common.max(), "the two peers never logged the same step")
+        #expect(thirdStates[lastCommon] == returningStates[lastCommon], "peers disagree at step \(lastCommon)")
         _ = third.terminate()
         _ = returning.terminate()
         coordinator.kill()
