@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -99,6 +100,13 @@ let package = Package(
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort"]
+        ),
+        // Parses deploy/ (compose, Kubernetes, systemd, Dockerfile) and checks every `cohort`
+        // command line in it against the built executable's --help. Depends on `cohort` only so
+        // that building the tests builds the executable it runs.
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["cohort", .product(name: "Yams", package: "Yams")]
         ),
     ]
 )
