@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -115,6 +116,13 @@ let package = Package(
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort"]
+        ),
+        // Parses deploy/ (compose, Kubernetes, systemd, Dockerfile) and checks every `cohort`
+        // command line in it against the built executable's --help. Depends on `cohort` only so
+        // that building the tests builds the executable it runs.
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["cohort", .product(name: "Yams", package: "Yams")]
         ),
     ]
 )
