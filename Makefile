@@ -3,7 +3,6 @@ SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev pkg-config
 # The dashboard test takes a screenshot in a real headless browser.
 TEST_APT_PACKAGES := chromium
-DEMO_STEPS ?= 1200
 FUZZ_SECONDS ?= 30
 
 .PHONY: deps build release test demo bench fuzz clean
@@ -23,8 +22,7 @@ test: deps
 	$(SWIFT) test --skip-build
 
 demo: release
-	.build/release/cohort train --steps $(DEMO_STEPS) --output runs/demo
-	.build/release/cohort sample --checkpoint runs/demo --prompt "ROMEO:" --length 400
+	.build/release/cohort demo --summary runs/demo-summary.json
 
 bench: release
 	.build/release/cohort bench train

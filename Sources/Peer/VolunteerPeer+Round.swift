@@ -9,13 +9,14 @@ import Wire
 
 extension VolunteerPeer {
     /// The run's batch is complete: form a group, average gradients, step, announce.
-    func averageAndStep() async throws {
+    /// `expectedPeers` (from the progress records) lets the group form as soon as they declared.
+    func averageAndStep(expectedPeers: Int) async throws {
         let step = run.step
         let loss = windowSamples > 0 ? windowLoss / Double(windowSamples) : 0
         run.averageAccumulatedGradients()
         let samples = run.accumulatedSamples
         let started = Date()
-        switch await formGroup(step: step, samples: samples) {
+        switch await formGroup(step: step, samples: samples, expectedPeers: expectedPeers) {
         case .formed(let plan):
             let result = try await allReduce(plan: plan)
             bandwidth.observe(result)
@@ -56,8 +57,9 @@ extension VolunteerPeer {
 
     /// Matchmaking through DHT records: declarations under the step's key, the leader's plan
     /// under the plan key (so members in client mode receive it too).
-    private func formGroup(step: Int, samples: Int) async -> GroupOutcome {
+    private func formGroup(step: Int, samples: Int, expectedPeers: Int) async -> GroupOutcome {
         var settingsForStep = Matchmaker.Settings(elementCount: run.model.parameters.count)
+        settingsForStep.expectedGroupSize = expectedPeers
         settingsForStep.gatherWindow = .milliseconds(Int64(config.matchmakingSeconds * 1000))
         settingsForStep.planTimeout = .seconds(5)
         let endpoint = network.dht.endpoint

@@ -102,7 +102,7 @@ public final class VolunteerPeer {
                 logger.info("behind the run", metadata: ["own.step": "\(run.step)", "run.step": "\(global.step)"])
                 try await catchUp(force: true)
             } else if global.isTargetReached {
-                try await averageAndStep()
+                try await averageAndStep(expectedPeers: global.peersAtStep)
             }
         }
     }

@@ -190,3 +190,20 @@ struct MatchmakingNetwork {
         #expect(network.failure(of: peerID(1)) == .noOtherPeer(step: 41, waited: .seconds(15)))
     }
 }
+
+@Suite struct MatchmakerExpectedSizeTests {
+    static func peer(_ byte: UInt8) -> PeerID { PeerID(bytes: [UInt8](repeating: byte, count: 32))! }
+
+    @Test func leaderFormsTheGroupAsSoonAsTheExpectedPeersDeclared() {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.expectedGroupSize = 3
+        var leader = Matchmaker(peer: Self.peer(1), address: "127.0.0.1:1", clientMode: false, settings: settings)
+        _ = leader.onReady(step: 4, samples: 8, bandwidth: 1, now: .zero)
+        let others = [Self.peer(2), Self.peer(3)].map {
+            Declaration(step: 4, peer: $0, address: "127.0.0.1:2", bandwidth: 1, clientMode: false, samples: 8)
+        }
+        #expect(leader.onDeclarationsSeen([others[0]], now: .zero + .milliseconds(10)).isEmpty)
+        let actions = leader.onDeclarationsSeen(others, now: .zero + .milliseconds(20))
+        #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.count == 3 } else { false } })
+    }
+}

@@ -29,6 +29,9 @@ public struct Matchmaker: Sendable {
         public var maxGroupSize: Int = 64
         /// Leaders a follower tries, one after another, before it gives up the step.
         public var maxAttempts: Int = 2
+        /// Peers the shell expects at this step (from the run's progress records): once that many
+        /// have declared, the leader fixes the group without waiting for the window to close.
+        public var expectedGroupSize: Int?
 
         public init(elementCount: Int) {
             self.elementCount = elementCount
@@ -92,14 +95,15 @@ public struct Matchmaker: Sendable {
     }
 
     /// Declarations read from the DHT; those for other steps are ignored. The leader fixes the
-    /// group at once when `maxGroupSize` peers have declared.
+    /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer && declaration.samples > 0 {
             seen[declaration.peer] = declaration
         }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
-        guard candidates.count >= settings.maxGroupSize, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
+        let enough = min(settings.maxGroupSize, max(2, settings.expectedGroupSize ?? settings.maxGroupSize))
+        guard candidates.count >= enough, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
               group.leader == peer else { return [] }
         return lead(group.members, step: own.step)
     }
