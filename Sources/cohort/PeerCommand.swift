@@ -42,7 +42,12 @@ struct PeerCommand: AsyncParsableCommand {
         var settings = VolunteerSettings(join: try join.map(HostPort.parse),
                                          dataURL: data.map { URL(fileURLWithPath: $0) } ?? BundledCorpus.url)
         settings.listen = try HostPort.parse(listen)
-        if settings.listen.host == "0.0.0.0" && announce == nil { settings.announceHost = "127.0.0.1" }
+        if settings.listen.host == "0.0.0.0" && announce == nil {
+            settings.announceHost = "127.0.0.1"
+            if !clientMode {
+                logger.warning("listening on all interfaces without --announce: other peers are told 127.0.0.1, which only works on this machine; give --announce PUBLIC_HOST for a run across machines")
+            }
+        }
         if let announce { settings.announceHost = announce }
         settings.clientMode = clientMode
         settings.maxMicroBatch = maxBatch
