@@ -53,6 +53,10 @@ extension VolunteerPeer {
         }
         windowLoss = 0
         windowSamples = 0
+        // Tell the others at once that this peer is at the new step, so their count of peers
+        // to expect in the next group includes it.
+        await publishProgress()
+        lastPublished = Date()
     }
 
     /// Matchmaking through DHT records: declarations under the step's key, the leader's plan

@@ -207,3 +207,22 @@ struct MatchmakingNetwork {
         #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.count == 3 } else { false } })
     }
 }
+
+@Suite struct MatchmakerLeftOutTests {
+    static func peer(_ byte: UInt8) -> PeerID { PeerID(bytes: [UInt8](repeating: byte, count: 32))! }
+
+    @Test func aFollowerLeftOutOfItsLeadersPlanGivesUpAtOnce() throws {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var follower = Matchmaker(peer: Self.peer(3), address: "127.0.0.1:3", clientMode: false, settings: settings)
+        _ = follower.onReady(step: 9, samples: 8, bandwidth: 1, now: .zero)
+        let declarations = [Self.peer(1), Self.peer(2)].map {
+            Declaration(step: 9, peer: $0, address: "127.0.0.1:1", bandwidth: 1, clientMode: false, samples: 8)
+        }
+        _ = follower.onDeclarationsSeen(declarations, now: .zero + .milliseconds(100))
+        _ = follower.onDeadline(now: .zero + .seconds(1))
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: declarations))
+        let actions = follower.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(1100))
+        #expect(actions == [.failed(.leftOut(leader: Self.peer(1), step: 9))])
+    }
+}

@@ -9,6 +9,8 @@ public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {
     case leaderDidNotAnswer(leader: PeerID, step: UInt64, waited: Duration)
     /// More peers declared than one group holds and this peer was not among the first by id.
     case groupFull(step: UInt64, maxGroupSize: Int)
+    /// The leader fixed the group before this peer's declaration reached it.
+    case leftOut(leader: PeerID, step: UInt64)
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {
             "all \(peerCount) peers are in client mode: at least one must accept connections"
         case let .leaderDidNotAnswer(leader, step, waited):
             "leader \(leader.shortDescription) did not answer (no plan for step \(step) within \(waited.humanReadable))"
+        case let .leftOut(leader, step):
+            "leader \(leader.shortDescription) fixed the group for step \(step) without this peer: it declared too late"
         case let .groupFull(step, maxGroupSize):
             "the group for step \(step) is full (\(maxGroupSize) peers, the maximum group size): this peer waits for the next step"
         }

@@ -111,8 +111,14 @@ public struct Matchmaker: Sendable {
     /// A plan from `sender`. Accepted while gathering or waiting when it is for this step and this
     /// vector, comes from its own leader and lists this peer; otherwise ignored.
     public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: Timestamp) -> [Action] {
-        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount,
-              sender == plan.leader, plan.index(of: peer) != nil else { return [] }
+        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader else { return [] }
+        guard plan.index(of: peer) != nil else {
+            // The leader this peer waits for fixed a group without it: no plan will come.
+            if case .awaitingPlan(let leader, _, _) = phase, leader == sender {
+                return fail(.leftOut(leader: sender, step: own.step))
+            }
+            return []
+        }
         switch phase {
         case .gathering, .awaitingPlan:
             phase = .finished
