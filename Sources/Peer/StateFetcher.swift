@@ -37,17 +37,18 @@ public struct StateFetcher: Sendable {
         for (id, endpoint) in donors { endpoints[Averaging.PeerID(bytes: id.bytes)!] = (id, endpoint) }
         var download = StateDownload(totalBytes: byteCount, donors: endpoints.keys.sorted())
         var actions = download.start(now: PeerServices.now())
-        var reportedQuarter = 0
+        var reportedTenth = 0
         while true {
             var requests: [(Int, Range<Int>, Averaging.PeerID)] = []
             for action in actions {
                 switch action {
                 case .request(let chunk, let range, let donor): requests.append((chunk, range, donor))
                 case .progress(let received, let total):
-                    let quarter = 4 * received / total
-                    if quarter > reportedQuarter {
-                        reportedQuarter = quarter
-                        logger.info("state download", metadata: ["percent": "\(25 * quarter)"])
+                    let tenth = 10 * received / total
+                    if tenth > reportedTenth {
+                        reportedTenth = tenth
+                        let bar = String(repeating: "#", count: tenth) + String(repeating: ".", count: 10 - tenth)
+                        logger.info("state download [\(bar)] \(10 * tenth)% of \(String(format: "%.1f", Double(total) / 1e6)) MB from \(endpoints.count) peer(s)")
                     }
                 case .completed:
                     guard StateSnapshot.hash(step: step, bytes: buffer) == hash else {
