@@ -13,7 +13,7 @@ struct RunNetwork {
     let services: NIOLoopBound<PeerServices>
     let eventLoop: EventLoop
 
-    static func start(identity: PeerIdentity, listen: Endpoint, announceHost: String?, clientMode: Bool,
+    static func start(identity: PeerIdentity, listen: Endpoint, announceHost: String?, announcePort: UInt16?, clientMode: Bool,
                       eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
         let services = try await eventLoop.submit {
             NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
@@ -21,6 +21,7 @@ struct RunNetwork {
         var settings = DHTService.Settings()
         settings.transport.listen = listen
         settings.transport.advertisedHost = announceHost
+        settings.transport.advertisedPort = announcePort
         settings.isClient = clientMode
         let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
                                              serveOther: { services.value.serve($0) })

@@ -29,6 +29,8 @@ public final class VolunteerPeer {
     var windowLoss = 0.0
     var windowSamples = 0
     var throughput = Throughput()
+    var nextReconnect = Date.distantPast
+    var reconnectDelay = 1.0
     /// Rounds whose hash disagreed with the round's majority (and were reloaded).
     public internal(set) var hashMismatches = 0
     /// Hash of the state this peer announced last.
@@ -48,7 +50,8 @@ public final class VolunteerPeer {
         identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         network = try await RunNetwork.start(identity: identity, listen: settings.listen, announceHost: settings.announceHost,
-                                             clientMode: settings.clientMode, eventLoop: group.next(), logger: logger)
+                                             announcePort: settings.announcePort, clientMode: settings.clientMode,
+                                             eventLoop: group.next(), logger: logger)
         do {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
             try await join()
@@ -95,6 +98,7 @@ public final class VolunteerPeer {
             windowSamples += run.settings.effectiveMicroBatchSize
             guard Date().timeIntervalSince(lastPublished) >= 0.5 else { continue }
             lastPublished = Date()
+            await ensureConnected()
             await publishProgress()
             let records = await network.records(keys.progress).compactMap { try? PeerProgress(decoding: $0.value) }
             let global = tracker.globalProgress(of: records, now: RunNetwork.milliseconds())
@@ -104,6 +108,20 @@ public final class VolunteerPeer {
             } else if global.isTargetReached {
                 try await averageAndStep(expectedPeers: global.peersAtStep)
             }
+        }
+    }
+
+    /// When every contact is gone (the network was lost), joins again through the `--join`
+    /// addresses, with growing pauses between attempts; training goes on meanwhile.
+    func ensureConnected() async {
+        guard Date() >= nextReconnect, (try? await network.dht.routingTableCount()) == 0 else { return }
+        if let contacts = try? await network.dht.bootstrap(settings.join), contacts > 0 {
+            logger.info("rejoined the DHT", metadata: ["contacts": "\(contacts)"])
+            reconnectDelay = 1
+        } else {
+            logger.warning("no DHT contact answers; retrying in \(Int(reconnectDelay)) s")
+            nextReconnect = Date().addingTimeInterval(reconnectDelay)
+            reconnectDelay = min(reconnectDelay * 2, 60)
         }
     }
 

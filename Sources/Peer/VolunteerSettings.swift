@@ -11,6 +11,8 @@ public struct VolunteerSettings: Sendable {
     /// The host other peers should dial, when it differs from the listening one (behind NAT
     /// with a forwarded port, or listening on 0.0.0.0).
     public var announceHost: String?
+    /// The port other peers should dial, when a NAT forwards another port than the listening one.
+    public var announcePort: UInt16?
     /// Accept no connections (behind NAT without a forwarded port): train and average as a
     /// client, own no part of the vector, serve no state.
     public var clientMode = false

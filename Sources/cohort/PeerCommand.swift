@@ -13,7 +13,7 @@ struct PeerCommand: AsyncParsableCommand {
     var join: [String] = []
     @Option(help: "HOST:PORT to accept connections on (port 0: any free port).")
     var listen: String = "0.0.0.0:0"
-    @Option(help: "Host other peers should dial, if not the listening one (e.g. a public address).")
+    @Option(help: "HOST or HOST:PORT other peers should dial, if not the listening address (a public address, a NAT port forward).")
     var announce: String?
     @Flag(help: "Accept no connections (behind NAT): train and average as a client.")
     var clientMode = false
@@ -48,7 +48,14 @@ struct PeerCommand: AsyncParsableCommand {
                 logger.warning("listening on all interfaces without --announce: other peers are told 127.0.0.1, which only works on this machine; give --announce PUBLIC_HOST for a run across machines")
             }
         }
-        if let announce { settings.announceHost = announce }
+        if let announce {
+            if announce.contains(":") {
+                let endpoint = try HostPort.parse(announce)
+                (settings.announceHost, settings.announcePort) = (endpoint.host, endpoint.port)
+            } else {
+                settings.announceHost = announce
+            }
+        }
         settings.clientMode = clientMode
         settings.maxMicroBatch = maxBatch
         settings.identityPath = identity

@@ -37,9 +37,9 @@ public final class Transport: Sendable {
         self.boundEndpoint = boundEndpoint
     }
 
-    /// The endpoint other peers should dial: the bound one, or the advertised host with the bound port.
+    /// The endpoint other peers should dial: the bound one, or the advertised host and port.
     public var advertisedEndpoint: Endpoint {
-        Endpoint(host: settings.advertisedHost ?? boundEndpoint.host, port: boundEndpoint.port)
+        Endpoint(host: settings.advertisedHost ?? boundEndpoint.host, port: settings.advertisedPort ?? boundEndpoint.port)
     }
 
     /// Binds the server on `settings.listen` and starts accepting. `serve` answers each

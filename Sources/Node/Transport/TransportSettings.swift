@@ -8,6 +8,8 @@ public struct TransportSettings: Sendable {
     public var listen = Endpoint(host: "127.0.0.1", port: 0)
     /// The address others should dial, when it differs from the bound one (e.g. when listening on 0.0.0.0).
     public var advertisedHost: String?
+    /// The port other peers should dial when a NAT forwards another port than the bound one.
+    public var advertisedPort: UInt16?
     /// A handshake not finished by then closes the connection.
     public var handshakeTimeout = TimeAmount.seconds(5)
     /// Time allowed to open a TCP connection.
