@@ -16,6 +16,10 @@ public struct RunConfig: Equatable, Sendable, Codable {
     /// Sequences the whole run accumulates per optimizer step.
     public var targetBatchSize: Int
     public var compression: Compression = .none
+    /// What the run trains on. `RunConfig.bundledDataset` is the text shipped with Cohort; any
+    /// other name tells volunteers to bring their own shard of that data (`cohort peer --data`).
+    public var dataset: String = RunConfig.bundledDataset
+    public static let bundledDataset = "tinyshakespeare"
     /// Seconds a round may take before its slow members are left out.
     public var averagingTimeoutSeconds: Double = 30
     /// Seconds peers wait for others to declare a step before averaging alone.
@@ -45,6 +49,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
                     "name \"\(name)\" must be 1–64 letters, digits, '-', '_' or '.'")
         do { try training.validate() } catch { throw Error(description: "run config: \(error)") }
         try require(targetBatchSize >= training.batchSize, "target_batch_size \(targetBatchSize) is smaller than the micro-batch \(training.batchSize)")
+        try require(!dataset.isEmpty && dataset.utf8.count <= 256, "dataset name must be 1–256 bytes")
         try require(targetBatchSize <= 1 << 24, "target_batch_size \(targetBatchSize) exceeds 16777216")
         try require(averagingTimeoutSeconds > 0 && averagingTimeoutSeconds <= 3600, "averaging_timeout_seconds must be in (0, 3600]")
         try require(matchmakingSeconds > 0 && matchmakingSeconds <= 600, "matchmaking_seconds must be in (0, 600]")

@@ -76,8 +76,11 @@ public final class VolunteerPeer {
         training.microBatchSize = micro
         training.learningRate = config.peakLearningRate
         training.temperature = nil
-        let dataset = try TextDataset(contentsOf: settings.dataURL, validationFraction: training.validationFraction,
-                                      contextLength: training.model.contextLength)
+        guard settings.dataURL != nil || config.dataset == RunConfig.bundledDataset else {
+            throw PeerError("run \(config.name) trains on \"\(config.dataset)\": give your shard of it with --data FILE")
+        }
+        let dataset = try TextDataset(contentsOf: settings.dataURL ?? settings.bundledDataURL,
+                                      validationFraction: training.validationFraction, contextLength: training.model.contextLength)
         // Peers draw different data: the seed only fixes the initial parameters.
         training.seed = config.training.seed
         run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max))

@@ -16,8 +16,11 @@ public struct VolunteerSettings: Sendable {
     /// Accept no connections (behind NAT without a forwarded port): train and average as a
     /// client, own no part of the vector, serve no state.
     public var clientMode = false
-    /// Training text; nil means the text bundled with the binary.
-    public var dataURL: URL
+    /// This volunteer's training text; nil means the text bundled with the binary, which only
+    /// a run on the bundled dataset accepts.
+    public var dataURL: URL?
+    /// The text bundled with the binary.
+    public var bundledDataURL: URL
     /// Which run to join when the DHT hosts several; nil accepts the only one.
     public var runName: String?
     /// Sequences per forward pass at most (bounds memory); nil uses the run's micro-batch.
@@ -27,9 +30,10 @@ public struct VolunteerSettings: Sendable {
     /// Key file of this peer's identity; nil creates a throw-away identity.
     public var identityPath: String?
 
-    public init(join: [Endpoint], dataURL: URL) {
+    public init(join: [Endpoint], dataURL: URL?, bundledDataURL: URL) {
         self.join = join
         self.dataURL = dataURL
+        self.bundledDataURL = bundledDataURL
     }
 }
 

@@ -31,6 +31,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Steps of the learning-rate schedule.") var steps: Int?
     @Option(help: "Gradient compression for averaging: none, float16 or int8.") var compression: String = "none"
     @Option(help: "Seconds peers wait for each other when forming a group.") var matchmakingSeconds: Double = 3
+    @Option(help: "What the run trains on: \"tinyshakespeare\" (bundled) or a name volunteers bring shards of with --data.")
+    var dataset: String = RunConfig.bundledDataset
     @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
     @Option(help: "Checkpoints to keep.") var keep: Int = 5
 
@@ -62,6 +64,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         var runConfig = RunConfig(name: run, training: training, targetBatchSize: targetBatch)
         runConfig.compression = RunConfig.Compression(rawValue: compression)!
         runConfig.matchmakingSeconds = matchmakingSeconds
+        runConfig.dataset = dataset
         try runConfig.validate()
         return runConfig
     }

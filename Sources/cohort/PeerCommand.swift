@@ -17,7 +17,7 @@ struct PeerCommand: AsyncParsableCommand {
     var announce: String?
     @Flag(help: "Accept no connections (behind NAT): train and average as a client.")
     var clientMode = false
-    @Option(help: "Training text (default: the bundled Tiny Shakespeare).")
+    @Option(help: "Your shard of the run's training text (default: the bundled Tiny Shakespeare, for runs on it).")
     var data: String?
     @Option(help: "Sequences per forward pass at most (bounds memory).")
     var maxBatch: Int?
@@ -39,8 +39,8 @@ struct PeerCommand: AsyncParsableCommand {
     func run() async throws {
         threadOptions.apply()
         let logger = makeLogger("cohort.peer")
-        var settings = VolunteerSettings(join: try join.map(HostPort.parse),
-                                         dataURL: data.map { URL(fileURLWithPath: $0) } ?? BundledCorpus.url)
+        var settings = VolunteerSettings(join: try join.map(HostPort.parse), dataURL: data.map { URL(fileURLWithPath: $0) },
+                                         bundledDataURL: BundledCorpus.url)
         settings.listen = try HostPort.parse(listen)
         if settings.listen.host == "0.0.0.0" && announce == nil {
             settings.announceHost = "127.0.0.1"
