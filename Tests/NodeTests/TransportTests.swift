@@ -135,11 +135,15 @@ struct TransportPair {
         let a = try await pair.start(seed: 1, settings: single)
         let b = try await pair.start(seed: 2)
         _ = try await pair.ping(a, b)
-        let slow = try await pair.start(seed: 3, replyDelay: .milliseconds(300))
+        // The slow peer answers after 3 s, so the first request is surely still in flight when
+        // the second is made, however loaded the machine (a connection in use means it was sent).
+        let slow = try await pair.start(seed: 3, replyDelay: .seconds(3))
         let first = a.request(.ping, payload: DHTMessage.ping(sender: nil).encodedPayload(), to: slow.boundEndpoint,
-                              expecting: slow.identity.peerID, timeout: .seconds(2))
+                              expecting: slow.identity.peerID, timeout: .seconds(20))
         _ = try await pair.ping(a, b)
-        try await Task.sleep(for: .milliseconds(100))
+        for _ in 0..<100 where !(try await a.connectedPeers().get().contains(slow.identity.peerID)) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         await #expect(throws: TransportError.tooManyRequestsInFlight) { try await pair.ping(a, slow) }
         #expect(try await first.get().frame.type == .pong)
         for transport in [a, b, slow] { try await transport.shutdown().get() }
