@@ -36,6 +36,9 @@ let package = Package(
                 "Trainer",
                 "DHT",
                 "Node",
+                "Peer",
+                "Averaging",
+                "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -43,7 +46,8 @@ let package = Package(
             ],
             resources: [.copy("Resources/tinyshakespeare.txt")]
         ),
-        .target(name: "Wire"),
+        .target(name: "CCRC32C"),
+        .target(name: "Wire", dependencies: ["CCRC32C"]),
         .target(
             name: "DHT",
             dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
@@ -96,6 +100,7 @@ let package = Package(
         .testTarget(name: "AveragingTests", dependencies: ["Averaging"]),
         .testTarget(name: "CollaborationTests", dependencies: ["Collaboration"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator"]),
+        .testTarget(name: "AllReduceProcessTests"),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort"]

@@ -28,6 +28,12 @@ final class PeerServices {
     private var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
     private var roundTimer: Scheduled<Void>?
     private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
+    /// Per owner: this member's chunks of its part not yet sent, in the order the round emitted them.
+    private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
+    /// Per owner: chunks sent whose average has not come back yet.
+    private var inFlight: [Averaging.PeerID: Int] = [:]
+    /// Waits before retrying a chunk the transport refused because the link's send buffer was full.
+    static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to.
     private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>)] = []
     private static let maxEarlyChunks = 4096
@@ -38,6 +44,10 @@ final class PeerServices {
     init(eventLoop: EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
@@ -142,7 +152,8 @@ final class PeerServices {
         for action in actions {
             switch action {
             case .sendPartChunk(let reference, let owner):
-                sendPart(reference, to: owner)
+                unsent[owner, default: []].append(reference)
+                sendParts(to: owner)
             case .sendAveragedChunk(let reference, let peers):
                 guard let round else { continue }
                 let payload = round.averagedChunk(for: reference).encoded()
@@ -169,27 +180,50 @@ final class PeerServices {
         }
     }
 
+    /// Sends queued chunks to `owner` while the transport's in-flight limit allows. The owner
+    /// answers chunk k only once every member's chunk k is in, so in-flight requests pile up to
+    /// the limit; chunks beyond it wait here for answers instead of failing the owner.
+    private func sendParts(to owner: Averaging.PeerID) {
+        let window = transport?.settings.maxOutboundRequestsPerPeer ?? 1
+        while inFlight[owner, default: 0] < window, let reference = unsent[owner]?.popFirst() {
+            inFlight[owner, default: 0] += 1
+            sendPart(reference, to: owner)
+        }
+    }
+
     private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: Averaging.PeerID) {
         guard let round, let transport, let endpoint = roundEndpoints[owner], let ownerID = DHTID(bytes: owner.bytes) else {
             failPeer(owner)
             return
         }
         let roundID = round.plan.id
-        let payload = round.partChunk(for: reference).encoded()
-        let timeout = TimeAmount.nanoseconds(round.settings.roundTimeout.components.seconds * 1_000_000_000)
+        let payload = round.partChunkPayload(for: reference)
+        let timeout = Self.timeAmount(round.settings.roundTimeout)
         transport.request(.averagePart, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
             .hop(to: eventLoop)
+            .assumeIsolated()
             .whenComplete { [self] result in
                 guard var current = self.round, current.plan.id == roundID else { return }
+                inFlight[owner, default: 1] -= 1
+                if case .failure(TransportError.backpressure) = result {
+                    // The link is full, not broken: try this chunk again once it has drained a little.
+                    unsent[owner, default: []].prepend(reference)
+                    eventLoop.assumeIsolated().scheduleTask(in: Self.backpressureRetryDelay) { [self] in
+                        if self.round?.plan.id == roundID { sendParts(to: owner) }
+                    }
+                    return
+                }
                 var actions: [AllReduceRound.Action]
                 if case .success(let reply) = result, reply.frame.type == .averagedPart,
                    let averaged = try? AveragedChunk(decoding: reply.frame.payload[...]) {
                     actions = current.onAveragedChunk(averaged, from: owner, now: Self.now())
                 } else {
+                    unsent[owner] = nil
                     actions = current.onPeerFailed(owner, now: Self.now())
                 }
                 self.round = current
                 execute(actions)
+                if self.round?.plan.id == roundID { sendParts(to: owner) }
             }
     }
 
@@ -204,6 +238,8 @@ final class PeerServices {
         round = nil
         roundTimer?.cancel()
         roundTimer = nil
+        unsent = [:]
+        inFlight = [:]
         for reply in pending.values { reply.succeed(Self.errorFrame("round is over")) }
         pending = [:]
         roundPromise?.succeed(result)
