@@ -84,10 +84,19 @@ final class PeerServices {
     }
 
     private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>) {
-        guard var round else { return }
+        guard round != nil else { return }
         pending[PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)] = reply
-        let actions = round.onPartChunk(chunk, now: Self.now())
-        self.round = round
+        feedRound { $0.onPartChunk(chunk, now: Self.now()) }
+    }
+
+    /// Feeds one event to the running round and executes the actions it returns. The round is
+    /// moved out of `round` while the event mutates it, so its buffers (an owner's sums and
+    /// encoded averages) change in place instead of being copied on write at every chunk.
+    private func feedRound(_ event: (inout AllReduceRound) -> [AllReduceRound.Action]) {
+        guard var current = round else { return }
+        round = nil
+        let actions = event(&current)
+        round = current
         execute(actions)
     }
 
@@ -163,11 +172,8 @@ final class PeerServices {
                 }
             case .wake(let time):
                 roundTimer?.cancel()
-                roundTimer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))) { [self] in
-                    guard var round else { return }
-                    let actions = round.onDeadline(now: Self.now())
-                    self.round = round
-                    execute(actions)
+                roundTimer = eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))) { [self] in
+                    feedRound { $0.onDeadline(now: Self.now()) }
                 }
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
@@ -203,7 +209,7 @@ final class PeerServices {
             .hop(to: eventLoop)
             .assumeIsolated()
             .whenComplete { [self] result in
-                guard var current = self.round, current.plan.id == roundID else { return }
+                guard self.round?.plan.id == roundID else { return }
                 inFlight[owner, default: 1] -= 1
                 if case .failure(TransportError.backpressure) = result {
                     // The link is full, not broken: try this chunk again once it has drained a little.
@@ -213,25 +219,19 @@ final class PeerServices {
                     }
                     return
                 }
-                var actions: [AllReduceRound.Action]
                 if case .success(let reply) = result, reply.frame.type == .averagedPart,
                    let averaged = try? AveragedChunk(decoding: reply.frame.payload[...]) {
-                    actions = current.onAveragedChunk(averaged, from: owner, now: Self.now())
+                    feedRound { $0.onAveragedChunk(averaged, from: owner, now: Self.now()) }
                 } else {
                     unsent[owner] = nil
-                    actions = current.onPeerFailed(owner, now: Self.now())
+                    feedRound { $0.onPeerFailed(owner, now: Self.now()) }
                 }
-                self.round = current
-                execute(actions)
                 if self.round?.plan.id == roundID { sendParts(to: owner) }
             }
     }
 
     private func failPeer(_ peer: Averaging.PeerID) {
-        guard var round else { return }
-        let actions = round.onPeerFailed(peer, now: Self.now())
-        self.round = round
-        execute(actions)
+        feedRound { $0.onPeerFailed(peer, now: Self.now()) }
     }
 
     private func finishRound(_ result: AllReduceResult) {

@@ -14,8 +14,11 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// Talks line by line. It prints `ready <peer id hex> <port>`, then reads one line
 /// `members <id hex>:<port>:<samples>,…` from stdin (every worker gets the same list), opens
 /// its connections and prints `connected`, waits for a line `go` (sent once every worker is
-/// connected), then runs a warm-up round and `--rounds` timed rounds back to back, printing `started <round>`
-/// before and `round <json AllReduceBenchRound>` after each, and `done` at the end.
+/// connected), then runs a warm-up round and `--rounds` timed rounds back to back, printing
+/// `started <round>` before and `round <json AllReduceBenchRound>` after each, and `done` at the
+/// end. It then
+/// stays connected until stdin says `quit` or closes, so that the averages it still has in
+/// flight reach the members finishing after it.
 struct AllReduceWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "allreduce-worker",
@@ -77,6 +80,9 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
             print("round " + String(decoding: try encoder.encode(outcome), as: UTF8.self))
         }
         print("done")
+        // Averages this peer sent may still sit in its send buffers (or a test's delay queue):
+        // closing now would cut them off from members still finishing the round.
+        while let line = readLine(), line != "quit" {}
     }
 }
 
