@@ -89,8 +89,10 @@ public final class AllReduceBenchPeer: Sendable {
         _ = try await EventLoopFuture.whenAllSucceed(pings, on: transport.eventLoop).get()
     }
 
-    /// Runs round `index` with `members` (this peer among them) and returns its outcome.
-    public func runRound(_ index: Int, members: [Member]) async throws -> AllReduceBenchRound {
+    /// Runs round `index` with `members` (this peer among them) and returns its outcome, with
+    /// the checksum of the averages when `withChecksum` (hashing the vector takes time the next
+    /// round would otherwise wait for, so the bench asks for it after the last round only).
+    public func runRound(_ index: Int, members: [Member], withChecksum: Bool) async throws -> AllReduceBenchRound {
         let declarations = members.map { member in
             Declaration(step: UInt64(index), peer: Averaging.PeerID(bytes: member.peer.bytes)!,
                         address: "127.0.0.1:\(member.port)", bandwidth: 1_000_000_000, clientMode: false, samples: member.samples)
@@ -110,7 +112,7 @@ public final class AllReduceBenchPeer: Sendable {
         }.get()
         let elapsed = ContinuousClock.now - started
         return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds,
-                                   checksum: vector.checksum(skipping: result.failedParts))
+                                   checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil)
     }
 
     /// Closes every connection and frees the vector.
@@ -130,18 +132,18 @@ public struct AllReduceBenchRound: Codable, Hashable, Sendable {
     /// Element ranges that were not averaged, as [start, end).
     public var failedParts: [[Int]]
     /// Hex FNV-1a of the averaged elements' bit patterns (failed parts skipped): equal on every
-    /// member exactly when their averages are bit-identical.
-    public var checksum: String
+    /// member exactly when their averages are bit-identical. Nil when not asked for.
+    public var checksum: String?
     public var bytesSent: Int
     public var bytesReceived: Int
 
-    init(index: Int, result: AllReduceResult, seconds: Double, checksum: UInt64) {
+    init(index: Int, result: AllReduceResult, seconds: Double, checksum: UInt64?) {
         self.index = index
         self.seconds = seconds
         participants = result.participants.count
         leftOut = result.leftOut.count
         failedParts = result.failedParts.map { [$0.lowerBound, $0.upperBound] }
-        self.checksum = String(checksum, radix: 16)
+        self.checksum = checksum.map { String($0, radix: 16) }
         bytesSent = result.bytesSent
         bytesReceived = result.bytesReceived
     }
@@ -163,8 +165,12 @@ private final class BenchVector: @unchecked Sendable {
     /// FNV-1a over the 32-bit patterns of every element outside `skipping`.
     func checksum(skipping failed: [Range<Int>]) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for index in values.indices where !failed.contains(where: { $0.contains(index) }) {
-            hash = (hash ^ UInt64(values[index].bitPattern)) &* 0x0000_0100_0000_01B3
+        var start = 0
+        for range in failed.sorted(by: { $0.lowerBound < $1.lowerBound }) + [values.count..<values.count] {
+            for index in start..<max(start, range.lowerBound) {
+                hash = (hash ^ UInt64(values[index].bitPattern)) &* 0x0000_0100_0000_01B3
+            }
+            start = max(start, range.upperBound)
         }
         return hash
     }

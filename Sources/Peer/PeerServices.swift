@@ -32,6 +32,8 @@ final class PeerServices {
     private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
     /// Per owner: chunks sent whose average has not come back yet.
     private var inFlight: [Averaging.PeerID: Int] = [:]
+    /// Owners whose link was full, with a retry scheduled.
+    private var retrying: Set<Averaging.PeerID> = []
     /// Waits before retrying a chunk the transport refused because the link's send buffer was full.
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to.
@@ -186,14 +188,27 @@ final class PeerServices {
         }
     }
 
-    /// Sends queued chunks to `owner` while the transport's in-flight limit allows. The owner
-    /// answers chunk k only once every member's chunk k is in, so in-flight requests pile up to
-    /// the limit; chunks beyond it wait here for answers instead of failing the owner.
+    /// Sends queued chunks to `owner` while its window has room. The owner answers chunk k only
+    /// once every member's chunk k is in, so sent chunks stay in flight for a while; the window
+    /// keeps them within the transport's in-flight limit and within half the connection's send
+    /// buffer (the other half carries this member's averages the other way), so the link
+    /// stays busy without refusing requests for backpressure.
     private func sendParts(to owner: Averaging.PeerID) {
-        let window = transport?.settings.maxOutboundRequestsPerPeer ?? 1
+        guard let round, let settings = transport?.settings else { return }
+        let chunkBytes = round.settings.compression.encodedByteCount(elementCount: round.settings.chunkSize)
+        let window = min(settings.maxOutboundRequestsPerPeer, max(1, settings.sendBufferHighWatermark / 2 / chunkBytes))
         while inFlight[owner, default: 0] < window, let reference = unsent[owner]?.popFirst() {
             inFlight[owner, default: 0] += 1
             sendPart(reference, to: owner)
+        }
+    }
+
+    /// Tries `owner`'s queued chunks again once its full link has had a moment to drain.
+    private func retryLater(_ owner: Averaging.PeerID, round roundID: UInt64) {
+        guard retrying.insert(owner).inserted else { return }
+        eventLoop.assumeIsolated().scheduleTask(in: Self.backpressureRetryDelay) { [self] in
+            retrying.remove(owner)
+            if round?.plan.id == roundID { sendParts(to: owner) }
         }
     }
 
@@ -214,9 +229,7 @@ final class PeerServices {
                 if case .failure(TransportError.backpressure) = result {
                     // The link is full, not broken: try this chunk again once it has drained a little.
                     unsent[owner, default: []].prepend(reference)
-                    eventLoop.assumeIsolated().scheduleTask(in: Self.backpressureRetryDelay) { [self] in
-                        if self.round?.plan.id == roundID { sendParts(to: owner) }
-                    }
+                    retryLater(owner, round: roundID)
                     return
                 }
                 if case .success(let reply) = result, reply.frame.type == .averagedPart,
@@ -240,6 +253,7 @@ final class PeerServices {
         roundTimer = nil
         unsent = [:]
         inFlight = [:]
+        retrying = []
         for reply in pending.values { reply.succeed(Self.errorFrame("round is over")) }
         pending = [:]
         roundPromise?.succeed(result)

@@ -15,8 +15,8 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// `members <id hex>:<port>:<samples>,…` from stdin (every worker gets the same list), opens
 /// its connections and prints `connected`, waits for a line `go` (sent once every worker is
 /// connected), then runs a warm-up round and `--rounds` timed rounds back to back, printing
-/// `started <round>` before and `round <json AllReduceBenchRound>` after each, and `done` at the
-/// end. It then
+/// `started <round>` before and `round <json AllReduceBenchRound>` after each (the last with the
+/// checksum of the averages), and `done` at the end. It then
 /// stays connected until stdin says `quit` or closes, so that the averages it still has in
 /// flight reach the members finishing after it.
 struct AllReduceWorkerCommand: AsyncParsableCommand {
@@ -76,7 +76,7 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
         encoder.outputFormatting = [.sortedKeys]
         for index in 0...rounds {
             print("started \(index)")
-            let outcome = try await peer.runRound(index, members: members)
+            let outcome = try await peer.runRound(index, members: members, withChecksum: index == rounds)
             print("round " + String(decoding: try encoder.encode(outcome), as: UTF8.self))
         }
         print("done")

@@ -10,7 +10,7 @@ final class WorkerGroup {
         let participants: Int
         let leftOut: Int
         let failedParts: [[Int]]
-        let checksum: String
+        let checksum: String?
     }
 
     struct Failure: Error, CustomStringConvertible {
