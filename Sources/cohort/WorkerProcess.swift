@@ -19,6 +19,8 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// Starts `/proc/self/exe arguments…`.
     init(name: String, arguments: [String]) throws {
+        // Writing to a worker that died must fail the write, not kill this process.
+        signal(SIGPIPE, SIG_IGN)
         self.name = name
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = arguments
@@ -49,8 +51,10 @@ final class WorkerProcess: @unchecked Sendable {
     /// Every line the worker printed so far.
     var lines: [String] { lock.withLock { received } }
 
+    /// Writes a line to the worker's stdin; a worker that already exited misses it (and the
+    /// next `line(startingWith:within:)` reports that it exited).
     func send(_ line: String) {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Waits until the worker printed a line starting with `prefix` and returns it; fails when

@@ -33,7 +33,7 @@ struct AllReduceProcessTests {
         let everyone = Array(0..<Self.workerCount)
         _ = try await workers.await("started 0", from: everyone, within: 30)
         try await Task.sleep(for: .milliseconds(1400))
-        workers.signal(Self.victim, signal)
+        workers.deliver(signal, to: Self.victim)
         let survivors = everyone.filter { $0 != Self.victim }
         _ = try await workers.await("done", from: survivors, within: Self.roundTimeout + 10)
         return (try workers.rounds(0, from: survivors), Self.part(of: Self.victim, ids: ids), workers.logs(of: survivors))

@@ -31,6 +31,8 @@ final class WorkerGroup {
 
     /// Starts `count` workers with `arguments` (each also gets `--seed <index + 1>`).
     init(count: Int, arguments: [String]) throws {
+        // Writing to a worker the test killed must fail the write, not kill the test runner.
+        signal(SIGPIPE, SIG_IGN)
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-allreduce-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         do {
@@ -103,7 +105,7 @@ final class WorkerGroup {
 
     private func send(_ line: String) {
         for input in inputs {
-            input.fileHandleForWriting.write(Data((line + "\n").utf8))
+            try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
         }
     }
 
@@ -120,7 +122,8 @@ final class WorkerGroup {
         }
     }
 
-    func signal(_ worker: Int, _ signal: Int32) {
+    /// Sends a real signal (SIGKILL, SIGSTOP…) to one worker.
+    func deliver(_ signal: Int32, to worker: Int) {
         kill(processes[worker].processIdentifier, signal)
     }
 
