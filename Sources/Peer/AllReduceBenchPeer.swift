@@ -45,7 +45,7 @@ public final class AllReduceBenchPeer: Sendable {
     }
 
     public let settings: Settings
-    public let dht: DHTService
+    private let dht: DHTService
     private let services: NIOLoopBound<PeerServices>
     private let vector: BenchVector
 

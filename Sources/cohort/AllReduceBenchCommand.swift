@@ -43,7 +43,7 @@ struct AllReduceBenchCommand: AsyncParsableCommand {
         for worker in workers {
             let ready = try await worker.line(startingWith: "ready ", within: 60)
             guard let member = BenchMemberList.member(fromReady: ready, samples: 1) else {
-                throw WorkerProcess.Failure(description: "\(worker.name) printed '\(ready)', not 'ready <id hex> <port>'")
+                throw AllReduceBenchFailure(description: "\(worker.name) printed '\(ready)', not 'ready <id hex> <port>'")
             }
             members.append(member)
         }

@@ -33,19 +33,19 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
         }
         let roundCount = reports[0].count
         guard roundCount >= 2, reports.allSatisfy({ $0.count == roundCount }) else {
-            throw WorkerProcess.Failure(description: "workers reported \(reports.map(\.count)) rounds")
+            throw AllReduceBenchFailure(description: "workers reported \(reports.map(\.count)) rounds")
         }
         for index in 0..<roundCount {
             let outcomes = reports.map { $0[index] }
             guard outcomes.allSatisfy({ $0.failedParts.isEmpty && $0.leftOut == 0 }) else {
-                throw WorkerProcess.Failure(description: "round \(index) left members or parts out: \(outcomes)")
+                throw AllReduceBenchFailure(description: "round \(index) left members or parts out: \(outcomes)")
             }
         }
         // Each round averages the previous round's averages, so equal final vectors mean every
         // round agreed.
         let finalChecksums = Set(reports.map { $0[roundCount - 1].checksum })
         guard finalChecksums.count == 1, finalChecksums.first! != nil else {
-            throw WorkerProcess.Failure(description: "members ended with different vectors: checksums \(finalChecksums)")
+            throw AllReduceBenchFailure(description: "members ended with different vectors: checksums \(finalChecksums)")
         }
         self.peers = peers
         elements = round.size

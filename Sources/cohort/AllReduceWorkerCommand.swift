@@ -56,7 +56,7 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
         print("ready \(peer.peerID.bytes.hexString) \(peer.port)")
         do {
             guard let line = readLine(), let members = BenchMemberList.parse(line) else {
-                throw ValidationError("expected 'members <id hex>:<port>:<samples>,…' on stdin")
+                throw AllReduceBenchFailure(description: "expected 'members <id hex>:<port>:<samples>,…' on stdin")
             }
             try await runRounds(peer: peer, members: members)
         } catch {
@@ -71,7 +71,7 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
     private func runRounds(peer: AllReduceBenchPeer, members: [AllReduceBenchPeer.Member]) async throws {
         try await peer.connect(to: members)
         print("connected")
-        guard readLine() == "go" else { throw ValidationError("expected 'go' on stdin") }
+        guard readLine() == "go" else { throw AllReduceBenchFailure(description: "expected 'go' on stdin") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for index in 0...rounds {

@@ -1,13 +1,14 @@
 @preconcurrency import Glibc
 import Foundation
 
+/// Why an all-reduce bench run or one of its workers stopped, in one line.
+struct AllReduceBenchFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// A child process of this same binary that talks in lines: commands on its stdin, reports on
 /// its stdout (its stderr goes to ours). `stop()` kills and reaps it; call it on every path.
 final class WorkerProcess: @unchecked Sendable {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
     private let process = Process()
     private let input = Pipe()
     private let output = Pipe()
@@ -64,8 +65,8 @@ final class WorkerProcess: @unchecked Sendable {
         while true {
             let (lines, closed) = lock.withLock { (received, isClosed) }
             if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return line }
-            if closed { throw Failure(description: "\(name) exited before printing '\(prefix)…'") }
-            if Date() > deadline { throw Failure(description: "\(name) printed no '\(prefix)…' within \(Int(seconds)) s") }
+            if closed { throw AllReduceBenchFailure(description: "\(name) exited before printing '\(prefix)…'") }
+            if Date() > deadline { throw AllReduceBenchFailure(description: "\(name) printed no '\(prefix)…' within \(Int(seconds)) s") }
             try await Task.sleep(for: .milliseconds(10))
         }
     }
