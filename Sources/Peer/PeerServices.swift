@@ -26,7 +26,8 @@ final class PeerServices {
     private var round: AllReduceRound?
     private var roundPromise: EventLoopPromise<AllReduceResult>?
     private var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
-    private var roundTimer: Scheduled<Void>?
+    /// The round's wake-ups (sender deadline, round deadline), each kept until the round ends.
+    private var roundTimers: [Scheduled<Void>] = []
     private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
     /// Per owner: this member's chunks of its part not yet sent, in the order the round emitted them.
     private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
@@ -173,10 +174,10 @@ final class PeerServices {
                         .succeed(Frame(type: .averagedPart, requestID: 0, payload: payload))
                 }
             case .wake(let time):
-                roundTimer?.cancel()
-                roundTimer = eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))) { [self] in
+                let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))
+                roundTimers.append(eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
                     feedRound { $0.onDeadline(now: Self.now()) }
-                }
+                })
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
                 for key in pending.keys where key.peer == peer {
@@ -249,8 +250,8 @@ final class PeerServices {
 
     private func finishRound(_ result: AllReduceResult) {
         round = nil
-        roundTimer?.cancel()
-        roundTimer = nil
+        roundTimers.forEach { $0.cancel() }
+        roundTimers = []
         unsent = [:]
         inFlight = [:]
         retrying = []
