@@ -36,10 +36,7 @@ let package = Package(
         .executableTarget(
             name: "cohort",
             dependencies: [
-                "Peer", "Coordinator", "Collaboration",
-                "Trainer",
-                "DHT",
-                "Node",
+                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Node", "Peer", "Coordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -47,7 +44,8 @@ let package = Package(
             ],
             resources: [.copy("Resources/tinyshakespeare.txt")]
         ),
-        .target(name: "Wire"),
+        .target(name: "CCRC32C"),
+        .target(name: "Wire", dependencies: ["CCRC32C"]),
         .target(
             name: "DHT",
             dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
@@ -113,6 +111,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "AllReduceProcessTests"),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort"]

@@ -26,8 +26,17 @@ final class PeerServices {
     private var round: AllReduceRound?
     private var roundPromise: EventLoopPromise<AllReduceResult>?
     private var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
-    private var roundTimer: Scheduled<Void>?
+    /// The round's wake-ups (sender deadline, round deadline), each kept until the round ends.
+    private var roundTimers: [Scheduled<Void>] = []
     private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
+    /// Per owner: this member's chunks of its part not yet sent, in the order the round emitted them.
+    private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
+    /// Per owner: chunks sent whose average has not come back yet.
+    private var inFlight: [Averaging.PeerID: Int] = [:]
+    /// Owners whose link was full, with a retry scheduled.
+    private var retrying: Set<Averaging.PeerID> = []
+    /// Waits before retrying a chunk the transport refused because the link's send buffer was full.
+    static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to.
     private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>)] = []
     private static let maxEarlyChunks = 4096
@@ -38,6 +47,10 @@ final class PeerServices {
     init(eventLoop: EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
@@ -74,10 +87,19 @@ final class PeerServices {
     }
 
     private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>) {
-        guard var round else { return }
+        guard round != nil else { return }
         pending[PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)] = reply
-        let actions = round.onPartChunk(chunk, now: Self.now())
-        self.round = round
+        feedRound { $0.onPartChunk(chunk, now: Self.now()) }
+    }
+
+    /// Feeds one event to the running round and executes the actions it returns. The round is
+    /// moved out of `round` while the event mutates it, so its buffers (an owner's sums and
+    /// encoded averages) change in place instead of being copied on write at every chunk.
+    private func feedRound(_ event: (inout AllReduceRound) -> [AllReduceRound.Action]) {
+        guard var current = round else { return }
+        round = nil
+        let actions = event(&current)
+        round = current
         execute(actions)
     }
 
@@ -142,7 +164,8 @@ final class PeerServices {
         for action in actions {
             switch action {
             case .sendPartChunk(let reference, let owner):
-                sendPart(reference, to: owner)
+                unsent[owner, default: []].append(reference)
+                sendParts(to: owner)
             case .sendAveragedChunk(let reference, let peers):
                 guard let round else { continue }
                 let payload = round.averagedChunk(for: reference).encoded()
@@ -151,13 +174,10 @@ final class PeerServices {
                         .succeed(Frame(type: .averagedPart, requestID: 0, payload: payload))
                 }
             case .wake(let time):
-                roundTimer?.cancel()
-                roundTimer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))) { [self] in
-                    guard var round else { return }
-                    let actions = round.onDeadline(now: Self.now())
-                    self.round = round
-                    execute(actions)
-                }
+                let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))
+                roundTimers.append(eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+                    feedRound { $0.onDeadline(now: Self.now()) }
+                })
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
                 for key in pending.keys where key.peer == peer {
@@ -169,41 +189,72 @@ final class PeerServices {
         }
     }
 
+    /// Sends queued chunks to `owner` while its window has room. The owner answers chunk k only
+    /// once every member's chunk k is in, so sent chunks stay in flight for a while; the window
+    /// keeps them within the transport's in-flight limit and within half the connection's send
+    /// buffer (the other half carries this member's averages the other way), so the link
+    /// stays busy without refusing requests for backpressure.
+    private func sendParts(to owner: Averaging.PeerID) {
+        guard let round, let settings = transport?.settings else { return }
+        let chunkBytes = round.settings.compression.encodedByteCount(elementCount: round.settings.chunkSize)
+        let window = min(settings.maxOutboundRequestsPerPeer, max(1, settings.sendBufferHighWatermark / 2 / chunkBytes))
+        while inFlight[owner, default: 0] < window, let reference = unsent[owner]?.popFirst() {
+            inFlight[owner, default: 0] += 1
+            sendPart(reference, to: owner)
+        }
+    }
+
+    /// Tries `owner`'s queued chunks again once its full link has had a moment to drain.
+    private func retryLater(_ owner: Averaging.PeerID, round roundID: UInt64) {
+        guard retrying.insert(owner).inserted else { return }
+        eventLoop.assumeIsolated().scheduleTask(in: Self.backpressureRetryDelay) { [self] in
+            retrying.remove(owner)
+            if round?.plan.id == roundID { sendParts(to: owner) }
+        }
+    }
+
     private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: Averaging.PeerID) {
         guard let round, let transport, let endpoint = roundEndpoints[owner], let ownerID = DHTID(bytes: owner.bytes) else {
             failPeer(owner)
             return
         }
         let roundID = round.plan.id
-        let payload = round.partChunk(for: reference).encoded()
-        let timeout = TimeAmount.nanoseconds(round.settings.roundTimeout.components.seconds * 1_000_000_000)
+        let payload = round.partChunkPayload(for: reference)
+        let timeout = Self.timeAmount(round.settings.roundTimeout)
         transport.request(.averagePart, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
             .hop(to: eventLoop)
+            .assumeIsolated()
             .whenComplete { [self] result in
-                guard var current = self.round, current.plan.id == roundID else { return }
-                var actions: [AllReduceRound.Action]
+                guard self.round?.plan.id == roundID else { return }
+                inFlight[owner, default: 1] -= 1
+                if case .failure(TransportError.backpressure) = result {
+                    // The link is full, not broken: try this chunk again once it has drained a little.
+                    unsent[owner, default: []].prepend(reference)
+                    retryLater(owner, round: roundID)
+                    return
+                }
                 if case .success(let reply) = result, reply.frame.type == .averagedPart,
                    let averaged = try? AveragedChunk(decoding: reply.frame.payload[...]) {
-                    actions = current.onAveragedChunk(averaged, from: owner, now: Self.now())
+                    feedRound { $0.onAveragedChunk(averaged, from: owner, now: Self.now()) }
                 } else {
-                    actions = current.onPeerFailed(owner, now: Self.now())
+                    unsent[owner] = nil
+                    feedRound { $0.onPeerFailed(owner, now: Self.now()) }
                 }
-                self.round = current
-                execute(actions)
+                if self.round?.plan.id == roundID { sendParts(to: owner) }
             }
     }
 
     private func failPeer(_ peer: Averaging.PeerID) {
-        guard var round else { return }
-        let actions = round.onPeerFailed(peer, now: Self.now())
-        self.round = round
-        execute(actions)
+        feedRound { $0.onPeerFailed(peer, now: Self.now()) }
     }
 
     private func finishRound(_ result: AllReduceResult) {
         round = nil
-        roundTimer?.cancel()
-        roundTimer = nil
+        roundTimers.forEach { $0.cancel() }
+        roundTimers = []
+        unsent = [:]
+        inFlight = [:]
+        retrying = []
         for reply in pending.values { reply.succeed(Self.errorFrame("round is over")) }
         pending = [:]
         roundPromise?.succeed(result)

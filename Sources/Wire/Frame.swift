@@ -33,18 +33,33 @@ public struct Frame: Hashable, Sendable {
     /// Default bound on a payload; receivers may choose a smaller or larger one.
     public static let defaultMaxPayloadLength = 16 * 1024 * 1024
 
+    /// Bytes the frame takes on the wire: header, payload and checksum.
+    public var encodedLength: Int { Self.headerLength + payload.count + Self.trailerLength }
+
     /// The frame's bytes as they go on the wire.
     public func encoded() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: encodedLength) { buffer, initialized in
+            encode(into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = encodedLength
+        }
+    }
+
+    /// Writes the frame's wire bytes at the start of `destination` (at least `encodedLength`
+    /// long): the payload is copied once, and the checksum runs over the written bytes.
+    public func encode(into destination: UnsafeMutableRawBufferPointer) {
         precondition(payload.count <= Int(UInt32.max), "payload of \(payload.count) bytes cannot be framed")
-        var writer = ByteWriter(reservingCapacity: Self.headerLength + payload.count + Self.trailerLength)
-        writer.write(raw: Self.magic)
-        writer.write(Self.version)
-        writer.write(UInt8(0))
-        writer.write(type.rawValue)
-        writer.write(requestID)
-        writer.write(UInt32(payload.count))
-        writer.write(raw: payload)
-        writer.write(CRC32C.checksum(writer.bytes))
-        return writer.bytes
+        precondition(destination.count >= encodedLength, "\(destination.count) bytes cannot hold a frame of \(encodedLength)")
+        Self.magic.withUnsafeBytes { destination.copyMemory(from: $0) }
+        destination.storeBytes(of: Self.version, toByteOffset: 4, as: UInt8.self)
+        destination.storeBytes(of: 0, toByteOffset: 5, as: UInt8.self)
+        destination.storeBytes(of: type.rawValue.littleEndian, toByteOffset: 6, as: UInt16.self)
+        destination.storeBytes(of: requestID.littleEndian, toByteOffset: 8, as: UInt64.self)
+        destination.storeBytes(of: UInt32(payload.count).littleEndian, toByteOffset: 16, as: UInt32.self)
+        let checkedEnd = Self.headerLength + payload.count
+        payload.withUnsafeBytes {
+            UnsafeMutableRawBufferPointer(rebasing: destination[Self.headerLength..<checkedEnd]).copyMemory(from: $0)
+        }
+        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: destination[..<checkedEnd]))
+        destination.storeBytes(of: checksum.littleEndian, toByteOffset: checkedEnd, as: UInt32.self)
     }
 }

@@ -36,6 +36,11 @@ public struct FrameDecoder: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Appends received bytes from memory (one copy, no per-byte iteration).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        bytes.withMemoryRebound(to: UInt8.self) { feed($0) }
+    }
+
     /// The next complete frame, `.needMoreData`, or an error for malformed input.
     public mutating func next() throws(WireError) -> Step {
         if let failure { throw failure }

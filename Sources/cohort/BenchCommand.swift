@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Cohort's parts on this machine and print the figures.",
-        subcommands: [BenchTrainCommand.self, DHTBenchCommand.self]
+        subcommands: [BenchTrainCommand.self, DHTBenchCommand.self, AllReduceBenchCommand.self, AllReduceWorkerCommand.self]
     )
 }

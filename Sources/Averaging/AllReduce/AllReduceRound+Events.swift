@@ -58,15 +58,17 @@ extension AllReduceRound {
         return markFailed(index) + finishIfDone(now: now)
     }
 
-    /// Time passed. At the sender deadline an owner leaves out the senders it still waits for and
-    /// averages what it has; at the round deadline every part still missing is reported failed
-    /// and the round finishes.
+    /// Time passed. At the sender deadline an owner leaves out the senders holding its part up
+    /// (those that have not delivered its oldest open chunk) and averages without them; senders
+    /// that keep delivering stay in. At the round deadline it leaves out every sender it still
+    /// waits for, every part still missing is reported failed, and the round finishes.
     public mutating func onDeadline(now: Timestamp) -> [Action] {
         guard !isFinished else { return [] }
         var actions: [Action] = []
-        if now >= senderDeadline, let expected = reducer?.sendersStillExpected {
+        if now >= senderDeadline, reducer != nil {
+            let late = now >= roundDeadline ? reducer!.sendersStillExpected : reducer!.sendersHoldingUp
             var completed: [Int] = []
-            for sender in expected {
+            for sender in late {
                 stalled[sender] = true
                 completed += self.reducer!.leaveOut(sender)
             }

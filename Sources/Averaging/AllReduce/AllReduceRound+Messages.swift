@@ -16,6 +16,16 @@ extension AllReduceRound {
                          sender: plan.members[ownIndex].peer, compression: settings.compression, bytes: bytes[...])
     }
 
+    /// The encoded `PartChunk` for a `.sendPartChunk` action, with this member's values encoded
+    /// from the vector straight into the payload.
+    public func partChunkPayload(for reference: ChunkReference) -> [UInt8] {
+        PartChunk.payload(roundID: plan.id, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
+                          compression: settings.compression,
+                          byteCount: settings.compression.encodedByteCount(elementCount: reference.elements.count)) {
+            encodePartChunk(reference, into: $0)
+        }
+    }
+
     /// The payload for a `.sendAveragedChunk` action: a slice of the encoded averages this owner
     /// keeps, not a copy.
     public func averagedChunk(for reference: ChunkReference) -> AveragedChunk {

@@ -15,8 +15,9 @@
 /// 3. Feed what happens: `onPartChunk`, `onAveragedChunk`, `onPeerFailed` (a lost connection or
 ///    an `Abort`), `onDeadline`.
 ///
-/// Faults: a sender that fails, misbehaves, or stalls past `senderTimeout` is left out of the
-/// averages of the chunks it did not deliver, whose weights renormalise. A part whose owner fails,
+/// Faults: a sender that fails, misbehaves, or stalls past `senderTimeout` (it has not delivered
+/// the owner's oldest open chunk by then) is left out of the averages of the chunks it did not
+/// deliver, whose weights renormalise; senders still delivering stay in until `roundTimeout`. A part whose owner fails,
 /// or sends nothing by `roundTimeout`, is reported in `AllReduceResult.failedParts`. Every wait
 /// is bounded by `roundTimeout`: by then the round finishes with what it has.
 ///

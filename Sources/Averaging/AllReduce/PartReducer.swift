@@ -20,6 +20,8 @@ struct PartReducer {
     /// Per chunk: weight accumulated so far (the owner's own from the start).
     private var weightSum: [Float]
     private var finalised: [Bool]
+    /// Per member: left out of every chunk it had not delivered.
+    private var excluded: [Bool]
     private(set) var finalisedCount = 0
     /// The finalised averages as sent on the wire, chunk after chunk.
     private var encodedAverages: [UInt8]
@@ -35,6 +37,7 @@ struct PartReducer {
         missing = Array(repeating: weights.count - 1, count: chunkCount)
         weightSum = Array(repeating: weights[ownIndex], count: chunkCount)
         finalised = Array(repeating: false, count: chunkCount)
+        excluded = Array(repeating: false, count: weights.count)
         encodedChunkStride = compression.encodedByteCount(elementCount: layout.chunkSize)
         let lastChunkBytes = chunkCount == 0
             ? 0 : compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunkCount - 1).count)
@@ -65,8 +68,11 @@ struct PartReducer {
         return missing[chunk] == 0
     }
 
-    /// Stops expecting anything from `sender`; returns the chunks that are now complete.
+    /// Stops expecting anything from `sender`; returns the chunks that are now complete. A
+    /// sender is left out once: later calls return nothing.
     mutating func leaveOut(_ sender: Int) -> [Int] {
+        guard !excluded[sender] else { return [] }
+        excluded[sender] = true
         var completed: [Int] = []
         for chunk in 0..<layout.chunkCount where !finalised[chunk] && !hasReceived(chunk, from: sender) {
             missing[chunk] -= 1
@@ -77,11 +83,20 @@ struct PartReducer {
         return completed
     }
 
-    /// Senders that still owe a chunk that is not finalised.
+    /// Senders not left out that still owe a chunk that is not finalised.
     var sendersStillExpected: [Int] {
         weights.indices.filter { sender in
-            sender != ownIndex && (0..<layout.chunkCount).contains { !finalised[$0] && !hasReceived($0, from: sender) }
+            sender != ownIndex && !excluded[sender]
+                && (0..<layout.chunkCount).contains { !finalised[$0] && !hasReceived($0, from: sender) }
         }
+    }
+
+    /// Senders not left out that owe the oldest chunk not finalised: the ones holding the part
+    /// up. A shell that streams chunks through a window sends chunk k only after earlier
+    /// averages came back, so a live sender waiting on a stalled one has that chunk delivered.
+    var sendersHoldingUp: [Int] {
+        guard let oldest = finalised.firstIndex(of: false) else { return [] }
+        return weights.indices.filter { $0 != ownIndex && !excluded[$0] && !hasReceived(oldest, from: $0) }
     }
 
     /// Divides the chunk's sum by its weight and encodes the average. The owner's vector then

@@ -36,9 +36,13 @@ public enum Compression: Hashable, Sendable {
         precondition(bytes.count >= count, "\(bytes.count) bytes cannot hold \(values.count) values as \(self)")
         switch self {
         case .none:
+            #if _endian(little)
+            bytes.copyMemory(from: UnsafeRawBufferPointer(values))
+            #else
             for (index, value) in values.enumerated() {
                 bytes.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 4 * index, as: UInt32.self)
             }
+            #endif
         case .float16:
             for (index, value) in values.enumerated() {
                 bytes.storeBytes(of: HalfPrecision.bits(of: value).littleEndian, toByteOffset: 2 * index, as: UInt16.self)
@@ -51,6 +55,13 @@ public enum Compression: Hashable, Sendable {
 
     /// Overwrites `values` with the decoding of `bytes` (exactly `encodedByteCount` long).
     public func decode(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
+        #if _endian(little)
+        if self == .none {
+            precondition(bytes.count == values.count * 4, "\(bytes.count) bytes are not \(values.count) values as \(self)")
+            UnsafeMutableRawBufferPointer(values).copyMemory(from: bytes)
+            return
+        }
+        #endif
         transform(bytes, into: values) { _, decoded in decoded }
     }
 

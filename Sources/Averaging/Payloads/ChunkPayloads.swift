@@ -29,14 +29,30 @@ public struct PartChunk: Hashable, Sendable {
     }
 
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 64 + bytes.count)
+        Self.payload(roundID: roundID, part: part, chunk: chunk, sender: sender, compression: compression,
+                     byteCount: bytes.count) { destination in
+            bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+        }
+    }
+
+    /// The encoding of a chunk whose `byteCount` value bytes `writeValues` writes straight into
+    /// the payload: one allocation and no intermediate copy of the values.
+    public static func payload(roundID: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression,
+                               byteCount: Int, writeValues: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64)
         writer.write(roundID)
         writer.write(UInt16(part))
         writer.write(UInt32(chunk))
         writer.write(sender)
         compression.write(to: &writer)
-        writer.write(lengthPrefixed: bytes)
-        return writer.bytes
+        writer.write(UInt32(byteCount))
+        let header = writer.bytes
+        return [UInt8](unsafeUninitializedCapacity: header.count + byteCount) { buffer, initialized in
+            let destination = UnsafeMutableRawBufferPointer(buffer)
+            header.withUnsafeBytes { destination.copyMemory(from: $0) }
+            writeValues(UnsafeMutableRawBufferPointer(rebasing: destination[header.count...]))
+            initialized = buffer.count
+        }
     }
 
     public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {

@@ -58,12 +58,12 @@ final class SecureChannelHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         switch state {
         case .handshaking:
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
             handshakeEvent(context: context) { $0.onBytes(bytes) }
         case .established:
-            openRecords(bytes, context: context)
+            buffer.withUnsafeReadableBytes { openRecords($0, context: context) }
         case .closed:
             break
         }
@@ -74,11 +74,14 @@ final class SecureChannelHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        var buffer = unwrapOutboundIn(data)
+        let plaintext = unwrapOutboundIn(data)
+        let recordCount = plaintext.readableBytes / SecureRecord.maxPlaintextLength + 1
+        var sealed = context.channel.allocator.buffer(
+            capacity: plaintext.readableBytes + recordCount * (SecureRecord.headerLength + SecureRecord.tagLength))
         do {
-            let sealed = try sealer.seal(buffer.readBytes(length: buffer.readableBytes) ?? [])
+            try plaintext.withUnsafeReadableBytes { try sealer.seal($0, into: &sealed) }
             state = .established(sealer: sealer, opener: opener)
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)), promise: promise)
+            context.write(wrapOutboundOut(sealed), promise: promise)
         } catch {
             promise?.fail(error)
             close(context: context, reason: "\(error)")
@@ -98,7 +101,7 @@ final class SecureChannelHandler: ChannelDuplexHandler {
                 state = .established(sealer: RecordSealer(key: keys.sendKey), opener: RecordOpener(key: keys.receiveKey))
                 logger.debug("secure channel established", metadata: ["peer.id": "\(keys.remotePeerID)"])
                 context.fireUserInboundEventTriggered(SecureChannelEstablished(remotePeerID: keys.remotePeerID))
-                if !leftover.isEmpty { openRecords(leftover, context: context) }
+                if !leftover.isEmpty { leftover.withUnsafeBytes { openRecords($0, context: context) } }
             case .failed(let error):
                 deadline?.cancel()
                 logger.info("handshake failed", metadata: ["reason": "\(error)"])
@@ -108,19 +111,23 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    private func openRecords(_ bytes: [UInt8], context: ChannelHandlerContext) {
+    /// Opens the records `bytes` completes and passes their plaintext on as one buffer.
+    private func openRecords(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
         guard case .established(let sealer, var opener) = state else { return }
+        // Drop the state's reference first, so feeding appends in place instead of copying the buffer.
+        state = .closed
         opener.feed(bytes)
-        var plaintexts: [[UInt8]] = []
+        var plaintext = context.channel.allocator.buffer(capacity: bytes.count)
         do {
-            while let plaintext = try opener.next() { plaintexts.append(plaintext) }
+            try opener.openAvailable(into: &plaintext)
         } catch {
+            state = .established(sealer: sealer, opener: opener)
             close(context: context, reason: "\(error)")
             return
         }
         state = .established(sealer: sealer, opener: opener)
-        for plaintext in plaintexts {
-            context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: plaintext)))
+        if plaintext.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(plaintext))
         }
     }
 

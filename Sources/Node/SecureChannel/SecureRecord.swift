@@ -1,4 +1,6 @@
 import Crypto
+import Foundation
+import NIOCore
 import Wire
 
 /// The encrypted record layer that carries the byte stream after the handshake
@@ -56,18 +58,27 @@ public struct RecordSealer {
 
     /// The records carrying `plaintext`, split at `SecureRecord.maxPlaintextLength`.
     public mutating func seal(_ plaintext: [UInt8]) throws(SecureRecordError) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(plaintext.count + SecureRecord.headerLength + SecureRecord.tagLength)
+        var output = ByteBuffer()
+        var failure: SecureRecordError?
+        plaintext.withUnsafeBytes { bytes in
+            do throws(SecureRecordError) { try seal(bytes, into: &output) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return Array(output.readableBytesView)
+    }
+
+    /// Appends the records carrying `plaintext` to `output`, reading the plaintext in place: the
+    /// connection's send path, where each record's bytes are written once.
+    public mutating func seal(_ plaintext: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws(SecureRecordError) {
         var start = 0
         repeat {
             let end = min(plaintext.count, start + SecureRecord.maxPlaintextLength)
-            try sealOne(plaintext[start..<end], into: &output)
+            try sealOne(UnsafeRawBufferPointer(rebasing: plaintext[start..<end]), into: &output)
             start = end
         } while start < plaintext.count
-        return output
     }
 
-    private mutating func sealOne(_ chunk: ArraySlice<UInt8>, into output: inout [UInt8]) throws(SecureRecordError) {
+    private mutating func sealOne(_ chunk: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws(SecureRecordError) {
         guard sequence < UInt64.max else { throw .sequenceExhausted }
         var header = ByteWriter(reservingCapacity: SecureRecord.headerLength)
         header.write(UInt32(chunk.count + SecureRecord.tagLength))
@@ -75,9 +86,9 @@ public struct RecordSealer {
             preconditionFailure("ChaCha20-Poly1305 sealing does not fail with a 32-byte key")
         }
         sequence += 1
-        output += header.bytes
-        output += box.ciphertext
-        output += box.tag
+        output.writeBytes(header.bytes)
+        output.writeBytes(box.ciphertext)
+        output.writeBytes(box.tag)
     }
 }
 
@@ -101,8 +112,25 @@ public struct RecordOpener {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Appends received bytes from memory (one copy, no per-byte iteration).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        bytes.withMemoryRebound(to: UInt8.self) { feed($0) }
+    }
+
     /// The plaintext of the next complete record, nil when more bytes are needed.
     public mutating func next() throws(SecureRecordError) -> [UInt8]? {
+        guard let plaintext = try nextPlaintext() else { return nil }
+        return Array(plaintext)
+    }
+
+    /// Opens every complete record received so far and appends their plaintexts to `output`.
+    public mutating func openAvailable(into output: inout ByteBuffer) throws(SecureRecordError) {
+        while let plaintext = try nextPlaintext() {
+            output.writeBytes(plaintext)
+        }
+    }
+
+    private mutating func nextPlaintext() throws(SecureRecordError) -> Data? {
         let available = buffer.count - readIndex
         guard available >= SecureRecord.headerLength else { return nil }
         var header = ByteReader(buffer, range: readIndex..<readIndex + SecureRecord.headerLength)
@@ -121,6 +149,6 @@ public struct RecordOpener {
         }
         sequence += 1
         readIndex = tagStart + SecureRecord.tagLength
-        return Array(plaintext)
+        return plaintext
     }
 }

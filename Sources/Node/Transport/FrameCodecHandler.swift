@@ -25,7 +25,7 @@ final class FrameCodecHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         let buffer = unwrapInboundIn(data)
-        decoder.feed(buffer.readableBytesView)
+        buffer.withUnsafeReadableBytes { decoder.feed($0) }
         while true {
             do {
                 guard case .frame(let frame) = try decoder.next() else { return }
@@ -41,6 +41,12 @@ final class FrameCodecHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame.encoded())), promise: promise)
+        let length = frame.encodedLength
+        var buffer = context.channel.allocator.buffer(capacity: length)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { destination in
+            frame.encode(into: destination)
+            return length
+        }
+        context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

@@ -1,0 +1,187 @@
+import Averaging
+import DHT
+import Logging
+import NIOCore
+import Node
+import Wire
+
+/// One peer of `cohort bench allreduce`: a transport and the peer services on one event loop,
+/// running all-reduce rounds over a member list it is given (no DHT, no matchmaking), so a round
+/// measures the transport and the reduction and nothing else.
+///
+/// Every member builds the same `GroupPlan` from the same list; round `r` uses step `r`, so each
+/// round has its own id. The vector is this peer's own: random values at the start, then each
+/// round's average feeds the next round.
+public final class AllReduceBenchPeer: Sendable {
+    /// How the peer runs its rounds.
+    public struct Settings: Sendable {
+        public var elementCount: Int
+        public var round: AllReduceRound.Settings
+        /// Added before every frame this peer sends (a test hook to make rounds last long enough
+        /// to interrupt); nil sends at once.
+        public var frameDelay: TimeAmount?
+        /// Seeds the vector's random values.
+        public var seed: UInt64
+
+        public init(elementCount: Int, round: AllReduceRound.Settings, frameDelay: TimeAmount? = nil, seed: UInt64) {
+            self.elementCount = elementCount
+            self.round = round
+            self.frameDelay = frameDelay
+            self.seed = seed
+        }
+    }
+
+    /// A member of every round: who it is, where it listens, and its weight.
+    public struct Member: Hashable, Sendable {
+        public var peer: DHT.PeerID
+        public var port: UInt16
+        public var samples: UInt64
+
+        public init(peer: DHT.PeerID, port: UInt16, samples: UInt64) {
+            self.peer = peer
+            self.port = port
+            self.samples = samples
+        }
+    }
+
+    public let settings: Settings
+    private let dht: DHTService
+    private let services: NIOLoopBound<PeerServices>
+    private let vector: BenchVector
+
+    /// This peer's id and the port it listens on (127.0.0.1).
+    public var peerID: DHT.PeerID { dht.peerID }
+    public var port: UInt16 { dht.endpoint.port }
+
+    private init(settings: Settings, dht: DHTService, services: NIOLoopBound<PeerServices>, vector: BenchVector) {
+        self.settings = settings
+        self.dht = dht
+        self.services = services
+        self.vector = vector
+    }
+
+    /// Starts listening on 127.0.0.1 with a fresh identity.
+    public static func start(settings: Settings, eventLoop: EventLoop, logger: Logger) async throws -> AllReduceBenchPeer {
+        var random = SystemRandomNumberGenerator()
+        let services = try await eventLoop.submit {
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+        }.get()
+        var dhtSettings = DHTService.Settings()
+        dhtSettings.transport.listen = Endpoint(host: "127.0.0.1", port: 0)
+        dhtSettings.transport.faults.allPeers = settings.frameDelay.map { FaultInjection.Link(delay: $0) }
+        let dht = try await DHTService.start(identity: PeerIdentity(using: &random), settings: dhtSettings, eventLoop: eventLoop,
+                                             logger: logger, serveOther: { services.value.serve($0) })
+        try await eventLoop.submit { services.value.transport = dht.transport }.get()
+        let vector = BenchVector(count: settings.elementCount, seed: settings.seed)
+        return AllReduceBenchPeer(settings: settings, dht: dht, services: services, vector: vector)
+    }
+
+    /// Opens the connections of the rounds before the first one: this peer pings every member
+    /// with a larger id. Once every member has done so, each pair shares one connection opened in
+    /// one direction, so rounds neither wait for handshakes nor retire duplicate connections.
+    public func connect(to members: [Member]) async throws {
+        let transport = dht.transport
+        let ping = DHTMessage.ping(sender: nil).encodedPayload()
+        let pings = members.filter { peerID < $0.peer }.map { member in
+            transport.request(.ping, payload: ping, to: Endpoint(host: "127.0.0.1", port: member.port),
+                              expecting: member.peer, timeout: .seconds(30))
+        }
+        _ = try await EventLoopFuture.whenAllSucceed(pings, on: transport.eventLoop).get()
+    }
+
+    /// Runs round `index` with `members` (this peer among them) and returns its outcome, with
+    /// the checksum of the averages when `withChecksum` (hashing the vector takes time the next
+    /// round would otherwise wait for, so the bench asks for it after the last round only).
+    public func runRound(_ index: Int, members: [Member], withChecksum: Bool) async throws -> AllReduceBenchRound {
+        let declarations = members.map { member in
+            Declaration(step: UInt64(index), peer: Averaging.PeerID(bytes: member.peer.bytes)!,
+                        address: "127.0.0.1:\(member.port)", bandwidth: 1_000_000_000, clientMode: false, samples: member.samples)
+        }
+        guard let plan = GroupPlan(step: UInt64(index), elementCount: settings.elementCount, members: declarations) else {
+            throw PeerError("the \(members.count) members do not form a group (at least 2, distinct ids)")
+        }
+        var endpoints: [Averaging.PeerID: Endpoint] = [:]
+        for member in members {
+            endpoints[Averaging.PeerID(bytes: member.peer.bytes)!] = Endpoint(host: "127.0.0.1", port: member.port)
+        }
+        let me = Averaging.PeerID(bytes: peerID.bytes)!
+        let services = self.services, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
+        let started = ContinuousClock.now
+        let result = try await services.eventLoop.flatSubmit {
+            services.value.startRound(plan: plan, me: me, vector: vector.values, settings: roundSettings, endpoints: memberEndpoints)
+        }.get()
+        let elapsed = ContinuousClock.now - started
+        return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds,
+                                   checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil)
+    }
+
+    /// Closes every connection and frees the vector.
+    public func shutdown() async {
+        await dht.shutdown()
+        vector.deallocate()
+    }
+}
+
+/// What one bench round did, as a worker reports it.
+public struct AllReduceBenchRound: Codable, Hashable, Sendable {
+    public var index: Int
+    public var seconds: Double
+    /// Members this peer counted at the end, and the ones it left out.
+    public var participants: Int
+    public var leftOut: Int
+    /// Element ranges that were not averaged, as [start, end).
+    public var failedParts: [[Int]]
+    /// Hex FNV-1a of the averaged elements' bit patterns (failed parts skipped): equal on every
+    /// member exactly when their averages are bit-identical. Nil when not asked for.
+    public var checksum: String?
+    public var bytesSent: Int
+    public var bytesReceived: Int
+
+    init(index: Int, result: AllReduceResult, seconds: Double, checksum: UInt64?) {
+        self.index = index
+        self.seconds = seconds
+        participants = result.participants.count
+        leftOut = result.leftOut.count
+        failedParts = result.failedParts.map { [$0.lowerBound, $0.upperBound] }
+        self.checksum = checksum.map { String($0, radix: 16) }
+        bytesSent = result.bytesSent
+        bytesReceived = result.bytesReceived
+    }
+}
+
+/// The bench's flat vector, handed to the event loop for one round at a time (the caller awaits
+/// the round and does not touch it meanwhile).
+private final class BenchVector: @unchecked Sendable {
+    let values: UnsafeMutableBufferPointer<Float>
+
+    init(count: Int, seed: UInt64) {
+        values = .allocate(capacity: count)
+        var random = SplitMix64(seed: seed)
+        for index in values.indices {
+            values[index] = Float(random.next() >> 40) / Float(1 << 24) * 2 - 1
+        }
+    }
+
+    /// FNV-1a over the 32-bit patterns of every element outside `skipping`.
+    func checksum(skipping failed: [Range<Int>]) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        var start = 0
+        for range in failed.sorted(by: { $0.lowerBound < $1.lowerBound }) + [values.count..<values.count] {
+            for index in start..<max(start, range.lowerBound) {
+                hash = (hash ^ UInt64(values[index].bitPattern)) &* 0x0000_0100_0000_01B3
+            }
+            start = max(start, range.upperBound)
+        }
+        return hash
+    }
+
+    func deallocate() {
+        values.deallocate()
+    }
+}
+
+extension Duration {
+    var benchSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}

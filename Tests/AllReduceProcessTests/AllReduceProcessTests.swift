@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// Real peer processes on 127.0.0.1 averaging over the real transport, one of them killed or
+/// frozen mid-round with a signal (issue 4, "Faults"). Every frame is delayed by a second so
+/// that a round lasts about two: chunks reach their owners after ~1 s and averages come back
+/// after ~2 s, and a signal at 1.4 s lands after the victim's chunks arrived but before its
+/// averages went out.
+@Suite(.serialized)
+struct AllReduceProcessTests {
+    static let workerCount = 4
+    static let elementCount = 4096
+    static let roundTimeout = 4.0
+    static let arguments = [
+        "--rounds", "0", "--size", "\(elementCount)", "--chunk-size", "256", "--frame-delay-ms", "1000",
+        "--sender-timeout", "3", "--round-timeout", "\(roundTimeout)", "--log-level", "info",
+    ]
+    static let victim = 2
+
+    /// The part a worker owns: members are ordered by id and, with equal bandwidths, own equal parts.
+    static func part(of worker: Int, ids: [String]) -> [Int] {
+        let rank = ids.sorted().firstIndex(of: ids[worker])!
+        let size = elementCount / workerCount
+        return [rank * size, (rank + 1) * size]
+    }
+
+    /// Starts the workers, lets the round run for 1.4 s, sends `signal` to the victim, and
+    /// returns the survivors' reports of the round with the victim's part.
+    func roundWithVictim(receiving signal: Int32) async throws -> (rounds: [WorkerGroup.Round], victimPart: [Int], logs: String) {
+        let workers = try WorkerGroup(count: Self.workerCount, arguments: Self.arguments)
+        defer { workers.stop() }
+        let ids = try await workers.introduce()
+        let everyone = Array(0..<Self.workerCount)
+        _ = try await workers.await("started 0", from: everyone, within: 30)
+        try await Task.sleep(for: .milliseconds(1400))
+        workers.deliver(signal, to: Self.victim)
+        let survivors = everyone.filter { $0 != Self.victim }
+        _ = try await workers.await("done", from: survivors, within: Self.roundTimeout + 10)
+        return (try workers.rounds(0, from: survivors), Self.part(of: Self.victim, ids: ids), workers.logs(of: survivors))
+    }
+
+    @Test func membersWithoutFaultsEndEveryRoundBitIdentical() async throws {
+        let workers = try WorkerGroup(count: Self.workerCount,
+                                      arguments: ["--rounds", "2", "--size", "\(Self.elementCount)", "--chunk-size", "256"])
+        defer { workers.stop() }
+        _ = try await workers.introduce()
+        let everyone = Array(0..<Self.workerCount)
+        _ = try await workers.await("done", from: everyone, within: 60)
+        for index in 0...2 {
+            let rounds = try workers.rounds(index, from: everyone)
+            #expect(rounds.allSatisfy { $0.failedParts.isEmpty && $0.leftOut == 0 && $0.participants == Self.workerCount })
+        }
+        let last = try workers.rounds(2, from: everyone)
+        #expect(last[0].checksum != nil && Set(last.map(\.checksum)).count == 1)
+    }
+
+    @Test func survivorsOfAKilledMemberFinishBeforeTheDeadlineWithoutItsPart() async throws {
+        let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGKILL)
+        #expect(rounds[0].checksum != nil && Set(rounds.map(\.checksum)).count == 1, "survivors' averages differ: \(rounds)")
+        for round in rounds {
+            #expect(round.failedParts == [victimPart], "\(logs)")
+            #expect(round.leftOut == 1 && round.participants == Self.workerCount - 1)
+            // The lost connection tells the survivors at once; nobody waits for the deadline.
+            #expect(round.seconds < Self.roundTimeout)
+        }
+    }
+
+    @Test func survivorsOfAStoppedMemberFinishAtTheDeadlineWithoutItsPart() async throws {
+        let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGSTOP)
+        #expect(rounds[0].checksum != nil && Set(rounds.map(\.checksum)).count == 1, "survivors' averages differ: \(rounds)")
+        for round in rounds {
+            #expect(round.failedParts == [victimPart], "\(logs)")
+            #expect(round.leftOut == 1 && round.participants == Self.workerCount - 1)
+            // A frozen member looks alive, so its part is given up at the round deadline.
+            #expect(round.seconds >= Self.roundTimeout - 0.1 && round.seconds < Self.roundTimeout + 1)
+        }
+    }
+}
