@@ -204,9 +204,9 @@ public struct Handshake: Sendable {
 public struct SessionKeys: Equatable, Sendable {
     /// The peer's proven Ed25519 public key.
     public let remotePublicKey: [UInt8]
-    /// ChaCha20-Poly1305 key for records this side sends.
+    /// AES-256-GCM key for records this side sends.
     public let sendKey: [UInt8]
-    /// ChaCha20-Poly1305 key for records this side receives.
+    /// AES-256-GCM key for records this side receives.
     public let receiveKey: [UInt8]
 
     /// The peer's id, derived from its proven key as the DHT does.

@@ -8,8 +8,8 @@ import Wire
 ///
 ///     offset  size  field
 ///     0       4     sealed length n, little-endian: ciphertext + 16-byte tag, 16 ≤ n ≤ 16 + max plaintext
-///     4       n-16  ChaCha20-Poly1305 ciphertext
-///     4+n-16  16    Poly1305 tag
+///     4       n-16  AES-256-GCM ciphertext
+///     4+n-16  16    GCM tag
 ///
 /// The nonce is four zero bytes followed by the record's sequence number as a little-endian
 /// u64; each direction counts from 0 with its own key. The four length bytes are the
@@ -21,10 +21,10 @@ public enum SecureRecord {
     static let headerLength = 4
     static let tagLength = 16
 
-    static func nonce(_ sequence: UInt64) -> ChaChaPoly.Nonce {
+    static func nonce(_ sequence: UInt64) -> AES.GCM.Nonce {
         var bytes = [UInt8](repeating: 0, count: 12)
         for index in 0..<8 { bytes[4 + index] = UInt8(truncatingIfNeeded: sequence >> (8 * UInt64(index))) }
-        guard let nonce = try? ChaChaPoly.Nonce(data: bytes) else { preconditionFailure("a 12-byte nonce is valid") }
+        guard let nonce = try? AES.GCM.Nonce(data: bytes) else { preconditionFailure("a 12-byte nonce is valid") }
         return nonce
     }
 }
@@ -82,8 +82,8 @@ public struct RecordSealer {
         guard sequence < UInt64.max else { throw .sequenceExhausted }
         var header = ByteWriter(reservingCapacity: SecureRecord.headerLength)
         header.write(UInt32(chunk.count + SecureRecord.tagLength))
-        guard let box = try? ChaChaPoly.seal(chunk, using: key, nonce: SecureRecord.nonce(sequence), authenticating: header.bytes) else {
-            preconditionFailure("ChaCha20-Poly1305 sealing does not fail with a 32-byte key")
+        guard let box = try? AES.GCM.seal(chunk, using: key, nonce: SecureRecord.nonce(sequence), authenticating: header.bytes) else {
+            preconditionFailure("AES-256-GCM sealing does not fail with a 32-byte key")
         }
         sequence += 1
         output.writeBytes(header.bytes)
@@ -142,9 +142,9 @@ public struct RecordOpener {
         let bodyStart = readIndex + SecureRecord.headerLength
         let tagStart = bodyStart + sealedLength - SecureRecord.tagLength
         let aad = buffer[readIndex..<bodyStart]
-        guard let box = try? ChaChaPoly.SealedBox(nonce: SecureRecord.nonce(sequence), ciphertext: buffer[bodyStart..<tagStart],
+        guard let box = try? AES.GCM.SealedBox(nonce: SecureRecord.nonce(sequence), ciphertext: buffer[bodyStart..<tagStart],
                                                   tag: buffer[tagStart..<tagStart + SecureRecord.tagLength]),
-              let plaintext = try? ChaChaPoly.open(box, using: key, authenticating: aad) else {
+              let plaintext = try? AES.GCM.open(box, using: key, authenticating: aad) else {
             throw .authenticationFailed
         }
         sequence += 1
