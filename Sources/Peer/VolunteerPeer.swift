@@ -84,6 +84,7 @@ public final class VolunteerPeer {
         // Peers draw different data: the seed only fixes the initial parameters.
         training.seed = config.training.seed
         run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max))
+        run.lanes = BLASRuntime.threads
         logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
                                              "parameters": "\(run.model.parameters.count)"])
         try await catchUp(force: false)

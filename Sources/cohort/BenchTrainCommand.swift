@@ -29,7 +29,8 @@ struct BenchTrainCommand: ParsableCommand {
         let model: ModelConfig = isMedium ? .medium : .small
         let batch = isMedium ? 8 : 16
         let peak = TrainingBenchmark.gemmPeak()
-        let result = try TrainingBenchmark.measureTraining(config: model, batch: batch, seconds: seconds)
+        let lanes = BLASRuntime.threads
+        let result = try TrainingBenchmark.measureTraining(config: model, batch: batch, seconds: seconds, lanes: lanes)
         let rss = TrainingBenchmark.peakResidentBytes()
         if json {
             printJSON([

@@ -75,6 +75,7 @@ struct TrainCommand: ParsableCommand {
         let dataset = try TextDataset(contentsOf: dataURL, validationFraction: settings.validationFraction,
                                       contextLength: settings.model.contextLength)
         let run = try TrainingRun(settings: settings, dataset: dataset)
+        run.lanes = BLASRuntime.threads
         let outputURL = URL(fileURLWithPath: output)
         if resume {
             try run.resume(from: outputURL)

@@ -118,3 +118,20 @@ import Testing
         #expect(throws: ModelConfigError.self) { try BloomConfigFile.decode(other, url: url) }
     }
 }
+
+@Suite struct DataParallelLaneTests {
+    @Test func lanesGiveTheSameGradientAsOneModel() throws {
+        let single = try TrainingRun(settings: CheckpointTests.settings(), dataset: try CheckpointTests.dataset())
+        let split = try TrainingRun(settings: CheckpointTests.settings(), dataset: try CheckpointTests.dataset())
+        split.lanes = 2
+        let lossSingle = single.computeGradients(), lossSplit = split.computeGradients()
+        #expect(abs(lossSingle - lossSplit) < 1e-5)
+        let scale = max(SGDOptimizer.norm(of: single.model.gradients), 1e-6)
+        var worst: Float = 0
+        for index in 0..<single.model.gradients.count {
+            worst = max(worst, abs(single.model.gradients[index] - split.model.gradients[index]))
+        }
+        #expect(Double(worst) / scale < 1e-5, "worst difference \(worst) against a gradient norm of \(scale)")
+        #expect(abs(single.validationLoss() - split.validationLoss()) < 1e-5)
+    }
+}

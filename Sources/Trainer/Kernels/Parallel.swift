@@ -29,6 +29,20 @@ enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Runs `body(lane)` for lanes 0..<count on as many threads, and returns when all are done.
+    static func runLanes(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1 else {
+            body(0)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(value: body)
+            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+        }
+    }
+}
+
 private struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }

@@ -23,6 +23,16 @@ public final class TransformerModel<Scalar: TrainingScalar> {
         slopes = AlibiSlopes.slopes(headCount: config.headCount).map { Scalar($0) }
     }
 
+    /// A replica that reads `model`'s parameters (no copy) and has its own gradients and
+    /// activations, so that several replicas can run forward and backward at once.
+    public init(replicaOf model: TransformerModel<Scalar>) {
+        config = model.config
+        layout = model.layout
+        parameters = model.parameters
+        gradients = FlatBuffer(count: layout.parameterCount)
+        slopes = model.slopes
+    }
+
     /// GPT-2/BLOOM style initialisation: N(0, 0.02) weights, residual projections scaled by
     /// 1/√(2·layers), zero biases, unit LayerNorm scales.
     public func initializeParameters(seed: UInt64) {

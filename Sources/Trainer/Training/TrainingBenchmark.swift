@@ -24,7 +24,8 @@ public enum TrainingBenchmark {
     }
 
     /// Trains on random bytes for about `seconds` after `warmupSteps` untimed steps.
-    public static func measureTraining(config: ModelConfig, batch: Int, seconds: Double, warmupSteps: Int = 2) throws -> Result {
+    public static func measureTraining(config: ModelConfig, batch: Int, seconds: Double, lanes: Int,
+                                       warmupSteps: Int = 2) throws -> Result {
         var settings = TrainingSettings(model: config)
         settings.batchSize = batch
         settings.learningRate = 0.01
@@ -33,6 +34,7 @@ public enum TrainingBenchmark {
         let bytes = (0..<(config.contextLength * 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let dataset = try TextDataset(name: "random bytes", bytes: bytes, contextLength: config.contextLength)
         let run = try TrainingRun(settings: settings, dataset: dataset)
+        run.lanes = lanes
         for _ in 0..<warmupSteps {
             run.computeGradients()
             run.applyUpdate()

@@ -12,8 +12,13 @@ public final class TrainingRun {
     public let dataset: TextDataset
     public private(set) var dataGenerator: SeededGenerator
     public private(set) var samplesSeen: Int = 0
-    private let tokens: UnsafeMutableBufferPointer<Int32>
-    private let targets: UnsafeMutableBufferPointer<Int32>
+    let tokens: UnsafeMutableBufferPointer<Int32>
+    let targets: UnsafeMutableBufferPointer<Int32>
+    /// Replicas of the model that run a micro-batch's rows in parallel (see `lanes`).
+    var replicas: [TransformerModel<Float>] = []
+    /// How many threads split each micro-batch between them, each with its own model replica and
+    /// single-threaded BLAS; 1 keeps one model and lets BLAS use its threads.
+    public var lanes = 1
 
     public var step: Int { optimizer.step }
 
@@ -63,8 +68,13 @@ public final class TrainingRun {
         precondition(!gradientsAveraged, "accumulating onto gradients that were already averaged")
         if accumulatedMicroBatches == 0 { model.zeroGradients() }
         dataset.fillTrainingBatch(tokens: tokens, targets: targets, batch: micro, time: time, generator: &dataGenerator)
-        let loss = model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time)
-        model.backward()
+        let loss: Double
+        if min(lanes, micro) > 1 {
+            loss = forwardInLanes(micro: micro, time: time)
+        } else {
+            loss = model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time)
+            model.backward()
+        }
         accumulatedMicroBatches += 1
         samplesSeen += micro
         return loss
@@ -106,8 +116,9 @@ public final class TrainingRun {
         while first < windows {
             let rows = min(micro, windows - first)
             dataset.fillValidationBatch(tokens: tokens, targets: targets, first: first, batch: rows, time: time, windowCount: windows)
-            let loss = model.forward(tokens: UnsafeBufferPointer(rebasing: tokens[..<(rows * time)]),
-                                     targets: UnsafeBufferPointer(rebasing: targets[..<(rows * time)]), batch: rows, time: time)
+            let loss = min(lanes, rows) > 1 ? forwardInLanes(micro: rows, time: time, backward: false)
+                : model.forward(tokens: UnsafeBufferPointer(rebasing: tokens[..<(rows * time)]),
+                                targets: UnsafeBufferPointer(rebasing: targets[..<(rows * time)]), batch: rows, time: time)
             total += loss * Double(rows)
             counted += rows
             first += rows
