@@ -20,22 +20,6 @@ public final class VolunteerPeer {
     public let settings: VolunteerSettings
     let logger: Logger
     let stop: StopSignal
-    var network: RunNetwork!
-    var config: RunConfig!
-    var run: TrainingRun!
-    var keys: RunKeys!
-    var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
-    var lastPublished = Date.distantPast
-    var windowLoss = 0.0
-    var windowSamples = 0
-    var throughput = Throughput()
-    var nextReconnect = Date.distantPast
-    var reconnectDelay = 1.0
-    /// Rounds whose hash disagreed with the round's majority (and were reloaded).
-    public internal(set) var hashMismatches = 0
-    /// Hash of the state this peer announced last.
-    var announcedHash: [UInt8] = []
-    var identity: PeerIdentity!
 
     public init(settings: VolunteerSettings, logger: Logger, stop: StopSignal) {
         self.settings = settings
@@ -43,20 +27,23 @@ public final class VolunteerPeer {
         self.stop = stop
     }
 
-    var me: Averaging.PeerID { Averaging.PeerID(bytes: identity.peerID.bytes)! }
-
     public func run() async throws {
         var random = SystemRandomNumberGenerator()
-        identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
+        let identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        network = try await RunNetwork.start(identity: identity, listen: settings.listen, announceHost: settings.announceHost,
-                                             announcePort: settings.announcePort, clientMode: settings.clientMode,
-                                             eventLoop: group.next(), logger: logger)
+        let network = try await RunNetwork.start(
+            identity: identity, listen: settings.listen, announceHost: settings.announceHost, announcePort: settings.announcePort,
+            clientMode: settings.clientMode, eventLoop: group.next(), logger: logger)
         do {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
-            try await join()
-            try await trainUntilStopped()
-            await sayGoodbye()
+            let config = try await RunConfigFetcher(network: network, runName: settings.runName, stop: stop).fetch()
+            let session = PeerSession(settings: settings, logger: logger, stop: stop, identity: identity, network: network,
+                                      config: config, run: try makeTrainingRun(config: config))
+            logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
+                                                 "parameters": "\(session.run.model.parameters.count)"])
+            try await session.catchUp(force: false)
+            try await session.trainUntilStopped()
+            await session.sayGoodbye()
         } catch {
             await network.shutdown()
             try? await group.shutdownGracefully()
@@ -66,10 +53,9 @@ public final class VolunteerPeer {
         try? await group.shutdownGracefully()
     }
 
-    /// Reads the run config, builds the trainer and fetches the current state.
-    private func join() async throws {
-        config = try await RunConfigFetcher(network: network, runName: settings.runName, stop: stop).fetch()
-        keys = RunKeys(runName: config.name)
+    /// This peer's trainer for the run: the run's model and optimizer, the peer's own data and
+    /// micro-batch, the learning rate the run's temperature and global batch give.
+    private func makeTrainingRun(config: RunConfig) throws -> TrainingRun {
         var training = config.training
         let micro = min(training.batchSize, settings.maxMicroBatch ?? training.batchSize)
         training.batchSize = micro
@@ -81,16 +67,50 @@ public final class VolunteerPeer {
         }
         let dataset = try TextDataset(contentsOf: settings.dataURL ?? settings.bundledDataURL,
                                       validationFraction: training.validationFraction, contextLength: training.model.contextLength)
-        // Peers draw different data: the seed only fixes the initial parameters.
-        training.seed = config.training.seed
-        run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max))
+        // Peers share the initial parameters (the run's seed) but not the order of their data.
+        let run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max))
         run.lanes = BLASRuntime.threads
-        logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
-                                             "parameters": "\(run.model.parameters.count)"])
-        try await catchUp(force: false)
+        return run
+    }
+}
+
+/// One peer's membership in a run: what it joined with and what it tracks while training.
+final class PeerSession {
+    let settings: VolunteerSettings
+    let logger: Logger
+    let stop: StopSignal
+    let identity: PeerIdentity
+    let network: RunNetwork
+    let config: RunConfig
+    let run: TrainingRun
+    let keys: RunKeys
+    var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
+    var lastPublished = Date.distantPast
+    var windowLoss = 0.0
+    var windowSamples = 0
+    var throughput = Throughput()
+    var nextReconnect = Date.distantPast
+    var reconnectDelay = 1.0
+    /// Rounds whose hash disagreed with the round's majority (and were reloaded).
+    var hashMismatches = 0
+    /// Hash of the state this peer announced last.
+    var announcedHash: [UInt8] = []
+
+    init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
+         config: RunConfig, run: TrainingRun) {
+        self.settings = settings
+        self.logger = logger
+        self.stop = stop
+        self.identity = identity
+        self.network = network
+        self.config = config
+        self.run = run
+        keys = RunKeys(runName: config.name)
     }
 
-    private func trainUntilStopped() async throws {
+    var me: Averaging.PeerID { Averaging.PeerID(bytes: identity.peerID.bytes)! }
+
+    func trainUntilStopped() async throws {
         var tracker = ProgressTracker(targetBatchSize: config.targetBatchSize)
         tracker.staleAfterMilliseconds = 20_000
         while !stop.isStopped {
@@ -140,7 +160,7 @@ public final class VolunteerPeer {
     }
 
     /// Tells the run this peer is gone, so others stop counting its samples at once.
-    private func sayGoodbye() async {
+    func sayGoodbye() async {
         var progress = ownProgress
         progress.samplesAccumulated = 0
         progress.samplesPerSecond = 0

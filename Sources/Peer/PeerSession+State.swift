@@ -6,7 +6,7 @@ import NIOCore
 import Node
 import Wire
 
-extension VolunteerPeer {
+extension PeerSession {
     /// Downloads the newest state that the run's peers announce, unless this peer already has
     /// it. Without `force`, a run nobody has stepped yet starts from the shared initial state.
     func catchUp(force: Bool) async throws {
@@ -57,7 +57,8 @@ extension VolunteerPeer {
         guard disagreeing > hashes.count - disagreeing else { return }
         hashMismatches += 1
         logger.warning("state hash disagrees with the round's majority; reloading",
-                       metadata: ["step": "\(run.step)", "agreeing": "\(hashes.count - disagreeing)", "disagreeing": "\(disagreeing)"])
+                       metadata: ["step": "\(run.step)", "agreeing": "\(hashes.count - disagreeing)",
+                                  "disagreeing": "\(disagreeing)", "mismatches.total": "\(hashMismatches)"])
         try await catchUp(force: true)
     }
 }

@@ -7,7 +7,7 @@ import NIOCore
 import Node
 import Wire
 
-extension VolunteerPeer {
+extension PeerSession {
     /// The run's batch is complete: form a group, average gradients, step, announce.
     /// `expectedPeers` (from the progress records) lets the group form as soon as they declared.
     func averageAndStep(expectedPeers: Int) async throws {
