@@ -19,7 +19,7 @@ release: deps
 test: deps
 	@./scripts/install-deps.sh $(TEST_APT_PACKAGES)
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 demo: release
 	.build/release/cohort demo --summary runs/demo-summary.json
