@@ -41,7 +41,7 @@ struct DemoRun {
     static func trainingSettings(steps: Int) -> TrainingSettings {
         var settings = TrainingSettings(model: .small)
         settings.batchSize = 8
-        settings.temperature = 0.008
+        settings.temperature = 0.02
         settings.warmupSteps = max(2, steps / 10)
         settings.steps = steps
         settings.validationWindows = 64
