@@ -34,6 +34,20 @@ public struct AllReduceRound {
         /// After this long a member stops waiting for averages; at least `senderTimeout`, so that
         /// averages finalised at the sender deadline still arrive in time.
         public var roundTimeout: Duration = .seconds(30)
+        /// An owner's bound on a member's chunk: its L2 norm may be at most this many times the
+        /// median norm of that chunk over the contributions in (the owner's own included).
+        ///
+        /// Every chunk an owner receives is checked before it is reduced: its size must match the
+        /// chunk and codec, its decoding must be finite (checked on arrival), and its norm must be
+        /// within this bound (checked once the chunk index is complete: every expected sender's
+        /// chunk is in or left out, at the latest at the sender deadline). A sender failing a check
+        /// is dropped from the round (`.dropPeer`, listed in `AllReduceResult.dropped`); its
+        /// contributions to the chunks not yet averaged are discarded and their weights
+        /// renormalise. The bound applies only to chunks with at least three contributions and a
+        /// non-zero median: with two, the median is one of the two and cannot tell who is honest.
+        /// An honest gradient a few times larger than the others passes; one scaled by 1000 does
+        /// not. `.infinity` turns the bound off (the finiteness check stays).
+        public var normBoundFactor: Float = 10
 
         public init(compression: Compression = .none, chunkSize: Int = 1 << 16) {
             self.compression = compression
@@ -73,6 +87,8 @@ public struct AllReduceRound {
     var failed: [Bool]
     /// Per member: left out by this owner at the sender deadline.
     var stalled: [Bool]
+    /// Members this peer dropped for breaking the protocol or sending bad parts, in order.
+    var dropped: [AllReduceResult.DroppedPeer] = []
     /// Per part: chunks of the average still to arrive (zero for this member's own part).
     var averagesMissing: [Int]
     /// `averageReceived[part]![chunk]`, for parts owned by others.
@@ -88,6 +104,7 @@ public struct AllReduceRound {
         }
         precondition(vector.count == plan.elementCount, "vector of \(vector.count) elements for a plan of \(plan.elementCount)")
         precondition(settings.chunkSize > 0, "chunk size \(settings.chunkSize) must be positive")
+        precondition(settings.normBoundFactor >= 1, "norm bound factor \(settings.normBoundFactor) is below 1")
         precondition(settings.senderTimeout <= settings.roundTimeout,
                      "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
         self.plan = plan
@@ -118,8 +135,8 @@ public struct AllReduceRound {
         let weights = plan.members.map { Float($0.samples) }
         let ownLayout = layout(ofPart: ownIndex)
         if ownLayout.chunkCount > 0 {
-            reducer = PartReducer(layout: ownLayout, compression: settings.compression, weights: weights,
-                                  ownIndex: ownIndex, vector: vector)
+            reducer = PartReducer(layout: ownLayout, compression: settings.compression,
+                                  normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex)
         }
         var actions: [Action] = []
         let layouts = plan.parts.indices.map { layout(ofPart: $0) }
