@@ -70,7 +70,8 @@ import Testing
         var random = SeededRandom(seed: 14)
         let small = (0..<400).map { _ in Float.random(in: -1...1, using: &random) }
         let large = small.map { $0 * 1_000 }
-        var group = SimulatedGroup(plan: plan, vectors: [small, large], settings: AllReduceRound.Settings(chunkSize: 32), seed: 15)
+        let settings = AllReduceRound.Settings(chunkSize: 32)
+        var group = SimulatedGroup(plan: plan, vectors: [small, large], settings: settings, seed: 15)
         group.run()
         AllReduceTests.checkAverages(group, compression: .none, valueScale: 1_000)
         #expect(group.members.allSatisfy { $0.dropped.isEmpty && $0.result?.leftOut == [] })
@@ -102,7 +103,9 @@ import Testing
         let actions = owner.round.onPartChunk(Self.chunk(1, from: 3, values: [1, .nan, -.infinity, 1]), now: .zero)
         #expect(actions == [.dropPeer(peerID(4), reason: "chunk 1 of part 0 from 0404…: 2 non-finite values")])
         for chunk in 0..<2 {
-            for sender in 1...2 { _ = owner.round.onPartChunk(Self.chunk(chunk, from: sender, values: [1, 1, 1, 1]), now: .zero) }
+            for sender in 1...2 {
+                _ = owner.round.onPartChunk(Self.chunk(chunk, from: sender, values: [1, 1, 1, 1]), now: .zero)
+            }
         }
         #expect(Array(owner.vector[0..<8]) == [Float](repeating: 1, count: 8))
     }
@@ -114,14 +117,26 @@ import Testing
         actions += owner.round.onPartChunk(Self.chunk(0, from: 3, values: [1_000, 1_000, 1_000, 1_000]), now: .zero)
         for chunk in 0..<2 {
             for sender in 1...2 {
-                actions += owner.round.onPartChunk(Self.chunk(chunk, from: sender, values: [Float](repeating: Float(sender), count: 4)),
-                                                   now: .zero)
+                let values = [Float](repeating: Float(sender), count: 4)
+                actions += owner.round.onPartChunk(Self.chunk(chunk, from: sender, values: values), now: .zero)
             }
         }
         let reason = "chunk 0 of part 0 from 0404…: norm 2000 is 1000× the median 2.0"
         #expect(Self.dropped(actions) == [.dropPeer(peerID(4), reason: reason)])
         // Both chunks average the owner and senders 1 and 2: (1 + 1 + 2) / 3.
         #expect(Array(owner.vector[0..<8]) == [Float](repeating: 4.0 / 3.0, count: 8))
+    }
+
+    @Test func aSenderThatFailedAfterSendingAnOutOfBoundChunkIsStillLeftOutOfIt() {
+        let owner = Self.owner(values: 1)
+        var actions = owner.round.onPartChunk(Self.chunk(0, from: 3, values: [1_000, 1_000, 1_000, 1_000]), now: .zero)
+        actions += owner.round.onPeerFailed(peerID(4), now: .zero)
+        for sender in 1...2 {
+            let values = [Float](repeating: Float(sender), count: 4)
+            actions += owner.round.onPartChunk(Self.chunk(0, from: sender, values: values), now: .zero)
+        }
+        #expect(Self.dropped(actions).count == 1)
+        #expect(Array(owner.vector[0..<4]) == [Float](repeating: 4.0 / 3.0, count: 4))
     }
 
     @Test func aChunkMostMembersLeaveAtZeroIsNotJudged() {
@@ -145,7 +160,8 @@ import Testing
             Issue.record("the round did not finish at its deadline: \(actions)")
             return
         }
-        #expect(result.dropped == [AllReduceResult.DroppedPeer(peer: peerID(4), reason: "chunk 0 of part 0 from 0404…: 1 non-finite values")])
+        let reason = "chunk 0 of part 0 from 0404…: 1 non-finite values"
+        #expect(result.dropped == [AllReduceResult.DroppedPeer(peer: peerID(4), reason: reason)])
         #expect(result.leftOut == [peerID(2), peerID(3), peerID(4)])
     }
 }

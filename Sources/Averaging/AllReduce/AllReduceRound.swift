@@ -15,11 +15,13 @@
 /// 3. Feed what happens: `onPartChunk`, `onAveragedChunk`, `onPeerFailed` (a lost connection or
 ///    an `Abort`), `onDeadline`.
 ///
-/// Faults: a sender that fails, misbehaves, or stalls past `senderTimeout` (it has not delivered
-/// the owner's oldest open chunk by then) is left out of the averages of the chunks it did not
-/// deliver, whose weights renormalise; senders still delivering stay in until `roundTimeout`. A part whose owner fails,
-/// or sends nothing by `roundTimeout`, is reported in `AllReduceResult.failedParts`. Every wait
-/// is bounded by `roundTimeout`: by then the round finishes with what it has.
+/// Faults: a sender that fails or stalls past `senderTimeout` (it has not delivered the owner's
+/// oldest open chunk by then) is left out of the averages of the chunks it did not deliver, whose
+/// weights renormalise; senders still delivering stay in until `roundTimeout`. A sender that
+/// breaks the plan or sends a chunk failing the owner's checks (`Settings.normBoundFactor`) is
+/// dropped, and what it sent for chunks not yet averaged is discarded too. A part whose owner
+/// fails, or sends nothing by `roundTimeout`, is reported in `AllReduceResult.failedParts`.
+/// Every wait is bounded by `roundTimeout`: by then the round finishes with what it has.
 ///
 /// The vector is borrowed, not copied: it must stay valid and untouched by anyone else until
 /// `.finished`. The round writes the average into it in place (an owner builds its weighted sum
@@ -71,7 +73,8 @@ public struct AllReduceRound {
         case sendAveragedChunk(ChunkReference, to: [PeerID])
         /// Call `onDeadline(now:)` at this time (or later).
         case wake(at: Timestamp)
-        /// The peer broke the protocol; it is left out of the round. Close its connection.
+        /// The peer broke the protocol or sent a part that failed the checks (`reason` says which);
+        /// it is left out of the round. Close its connection.
         case dropPeer(PeerID, reason: String)
         /// The round is over; no further actions follow.
         case finished(AllReduceResult)

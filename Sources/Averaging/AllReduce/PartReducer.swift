@@ -124,18 +124,18 @@ struct PartReducer {
     /// Stops expecting anything from `sender`; returns the chunks that are now complete. With
     /// `discardingHeld` its chunks held for open chunk indices are dropped too (a sender caught
     /// sending bad parts); without, they still count (a sender that failed or stalled after
-    /// delivering them). A sender is left out once: later calls return nothing.
+    /// delivering them; a sender left out that way can still be caught by the norm bound). A
+    /// sender is left out once: later calls return nothing, though they can still discard.
     mutating func leaveOut(_ sender: Int, discardingHeld: Bool) -> [Int] {
+        if discardingHeld {
+            for chunk in 0..<layout.chunkCount where !finalised[chunk] {
+                held[sender * layout.chunkCount + chunk] = nil
+            }
+        }
         guard !excluded[sender] else { return [] }
         excluded[sender] = true
         var completed: [Int] = []
-        for chunk in 0..<layout.chunkCount where !finalised[chunk] {
-            if hasReceived(chunk, from: sender) {
-                if discardingHeld {
-                    held[sender * layout.chunkCount + chunk] = nil
-                }
-                continue
-            }
+        for chunk in 0..<layout.chunkCount where !finalised[chunk] && !hasReceived(chunk, from: sender) {
             missing[chunk] -= 1
             if missing[chunk] == 0 {
                 completed.append(chunk)
