@@ -120,6 +120,11 @@ struct SimulatedGroup {
                 wakes.insert(time)
             case .dropPeer(let peer, _):
                 members[index].dropped.append(peer)
+                // An owner discards what a dropped sender sent for chunks not yet averaged; the
+                // tests' bad senders are bad from their first chunk, so none of theirs counts.
+                let sender = plan.index(of: peer)!
+                knownFailed[index].insert(sender)
+                contributions = contributions.filter { $0[0] != sender || $0[1] != index }
             case .finished(let result):
                 #expect(members[index].result == nil, "member \(index) finished twice")
                 members[index].result = result

@@ -1,6 +1,13 @@
 /// What one member's all-reduce round achieved, for the caller's SGD step, the logs, the
 /// bandwidth estimate and the coordinator.
 public struct AllReduceResult: Hashable, Sendable {
+    /// A member this peer dropped from the round, and why (a chunk that broke the plan, or a
+    /// part that failed the owner's checks: "chunk 3 of part 1 from 9f3c…: 12 non-finite values").
+    public struct DroppedPeer: Hashable, Sendable {
+        public var peer: PeerID
+        public var reason: String
+    }
+
     /// The group plan's id.
     public var roundID: UInt64
     /// Members this peer still counted at the end (as this peer saw it), in plan order.
@@ -19,6 +26,9 @@ public struct AllReduceResult: Hashable, Sendable {
     /// caller skips the update for these ranges (DESIGN.md "Averaging round" 4). Chunks of such a
     /// range that did arrive hold the average; the others hold this member's local values.
     public var failedParts: [Range<Int>]
+    /// Members this peer dropped for misbehaving, with the reason, in the order it dropped them;
+    /// they are also in `leftOut`.
+    public var dropped: [DroppedPeer] = []
 
     /// True when every part of the vector was averaged.
     public var isComplete: Bool { failedParts.isEmpty }

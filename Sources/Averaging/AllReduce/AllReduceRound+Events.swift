@@ -1,7 +1,8 @@
 extension AllReduceRound {
-    /// A member's chunk of this owner's part arrived: reduce it now, and send the chunk's average
-    /// once every sender's chunk is in. Chunks for another round are ignored; chunks that break
-    /// the plan drop their sender.
+    /// A member's chunk of this owner's part arrived: check it and hold it; once every sender's
+    /// chunk is in, drop the senders out of the norm bound and send the chunk's average. Chunks
+    /// for another round are ignored; chunks that break the plan or are not finite drop their
+    /// sender (`Settings.normBoundFactor` describes the checks).
     public mutating func onPartChunk(_ message: PartChunk, now: Timestamp) -> [Action] {
         guard !isFinished, message.roundID == plan.id else { return [] }
         guard let sender = plan.index(of: message.sender), sender != ownIndex else {
@@ -19,12 +20,10 @@ extension AllReduceRound {
         }
         bytesReceived += message.bytes.count
         guard !reducer!.isFinalised(message.chunk) else { return [] }
-        let vector = self.vector
-        let complete = message.bytes.withUnsafeBytes { bytes in
-            self.reducer!.add(bytes, chunk: message.chunk, from: sender, vector: vector)
+        if let fault = reducer!.add(message.bytes, chunk: message.chunk, from: sender) {
+            return misbehaved(sender, badPart(message.chunk, from: sender, fault), now: now)
         }
-        let actions = complete ? finalise([message.chunk]) : []
-        return actions + finishIfDone(now: now)
+        return settle([message.chunk]) + finishIfDone(now: now)
     }
 
     /// An owner's average of a chunk arrived: write it into this member's vector.
@@ -55,7 +54,7 @@ extension AllReduceRound {
     /// leave it out of the averages still open and give up on its part if unfinished.
     public mutating func onPeerFailed(_ peer: PeerID, now: Timestamp) -> [Action] {
         guard !isFinished, let index = plan.index(of: peer), index != ownIndex, !failed[index] else { return [] }
-        return markFailed(index) + finishIfDone(now: now)
+        return settle(markFailed(index, discardingHeld: false)) + finishIfDone(now: now)
     }
 
     /// Time passed. At the sender deadline an owner leaves out the senders holding its part up
@@ -70,9 +69,9 @@ extension AllReduceRound {
             var completed: [Int] = []
             for sender in late {
                 stalled[sender] = true
-                completed += self.reducer!.leaveOut(sender)
+                completed += reducer!.leaveOut(sender, discardingHeld: false)
             }
-            actions += finalise(completed.sorted())
+            actions += settle(completed)
         }
         if now >= roundDeadline {
             for part in partFailed.indices where averagesMissing[part] > 0 && !partFailed[part] {
@@ -98,25 +97,48 @@ extension AllReduceRound {
         return nil
     }
 
-    private mutating func misbehaved(_ member: Int, _ reason: String, now: Timestamp) -> [Action] {
-        [.dropPeer(plan.members[member].peer, reason: reason)] + markFailed(member) + finishIfDone(now: now)
+    private func badPart(_ chunk: Int, from sender: Int, _ fault: ContributionFault) -> String {
+        "chunk \(chunk) of part \(ownIndex) from \(plan.members[sender].peer.shortDescription): \(fault)"
     }
 
-    private mutating func markFailed(_ member: Int) -> [Action] {
+    private mutating func misbehaved(_ member: Int, _ reason: String, now: Timestamp) -> [Action] {
+        let completed = drop(member, reason)
+        return [.dropPeer(plan.members[member].peer, reason: reason)] + settle(completed) + finishIfDone(now: now)
+    }
+
+    /// Records why `member` is dropped and leaves it out, discarding what it sent for chunks not
+    /// yet averaged; returns the chunks now complete.
+    private mutating func drop(_ member: Int, _ reason: String) -> [Int] {
+        dropped.append(AllReduceResult.DroppedPeer(peer: plan.members[member].peer, reason: reason))
+        return markFailed(member, discardingHeld: true)
+    }
+
+    /// Returns the chunks of this owner's part that are complete without `member`.
+    private mutating func markFailed(_ member: Int, discardingHeld: Bool) -> [Int] {
         failed[member] = true
         if averagesMissing[member] > 0 {
             partFailed[member] = true
         }
-        guard reducer != nil else { return [] }
-        return finalise(reducer!.leaveOut(member))
+        return reducer?.leaveOut(member, discardingHeld: discardingHeld) ?? []
     }
 
-    private mutating func finalise(_ chunks: [Int]) -> [Action] {
-        guard reducer != nil, !chunks.isEmpty else { return [] }
-        let recipients = plan.members.indices.filter { $0 != ownIndex && !failed[$0] }.map { plan.members[$0].peer }
+    /// Judges and averages the complete chunks among `chunks`, lowest first: senders out of the
+    /// norm bound are dropped (which may complete further chunks, settled in turn), then the
+    /// chunk's average goes to every member still in.
+    private mutating func settle(_ chunks: [Int]) -> [Action] {
+        guard reducer != nil else { return [] }
+        var open = Set(chunks)
         var actions: [Action] = []
-        for chunk in chunks {
+        while let chunk = open.min() {
+            open.remove(chunk)
+            guard reducer!.isComplete(chunk) else { continue }
+            for (sender, fault) in reducer!.outliers(in: chunk, vector: vector) {
+                let reason = badPart(chunk, from: sender, fault)
+                actions.append(.dropPeer(plan.members[sender].peer, reason: reason))
+                open.formUnion(drop(sender, reason))
+            }
             reducer!.finalise(chunk, vector: vector)
+            let recipients = plan.members.indices.filter { $0 != ownIndex && !failed[$0] }.map { plan.members[$0].peer }
             guard !recipients.isEmpty else { continue }
             let elements = reducer!.layout.elements(ofChunk: chunk)
             bytesSent += settings.compression.encodedByteCount(elementCount: elements.count) * recipients.count
@@ -141,6 +163,7 @@ extension AllReduceRound {
             bytesSent: bytesSent,
             bytesReceived: bytesReceived,
             duration: now - startTime,
-            failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] }))]
+            failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] },
+            dropped: dropped))]
     }
 }

@@ -15,11 +15,13 @@
 /// 3. Feed what happens: `onPartChunk`, `onAveragedChunk`, `onPeerFailed` (a lost connection or
 ///    an `Abort`), `onDeadline`.
 ///
-/// Faults: a sender that fails, misbehaves, or stalls past `senderTimeout` (it has not delivered
-/// the owner's oldest open chunk by then) is left out of the averages of the chunks it did not
-/// deliver, whose weights renormalise; senders still delivering stay in until `roundTimeout`. A part whose owner fails,
-/// or sends nothing by `roundTimeout`, is reported in `AllReduceResult.failedParts`. Every wait
-/// is bounded by `roundTimeout`: by then the round finishes with what it has.
+/// Faults: a sender that fails or stalls past `senderTimeout` (it has not delivered the owner's
+/// oldest open chunk by then) is left out of the averages of the chunks it did not deliver, whose
+/// weights renormalise; senders still delivering stay in until `roundTimeout`. A sender that
+/// breaks the plan or sends a chunk failing the owner's checks (`Settings.normBoundFactor`) is
+/// dropped, and what it sent for chunks not yet averaged is discarded too. A part whose owner
+/// fails, or sends nothing by `roundTimeout`, is reported in `AllReduceResult.failedParts`.
+/// Every wait is bounded by `roundTimeout`: by then the round finishes with what it has.
 ///
 /// The vector is borrowed, not copied: it must stay valid and untouched by anyone else until
 /// `.finished`. The round writes the average into it in place (an owner builds its weighted sum
@@ -34,6 +36,20 @@ public struct AllReduceRound {
         /// After this long a member stops waiting for averages; at least `senderTimeout`, so that
         /// averages finalised at the sender deadline still arrive in time.
         public var roundTimeout: Duration = .seconds(30)
+        /// An owner's bound on a member's chunk: its L2 norm may be at most this many times the
+        /// median norm of that chunk over the contributions in (the owner's own included).
+        ///
+        /// Every chunk an owner receives is checked before it is reduced: its size must match the
+        /// chunk and codec, its decoding must be finite (checked on arrival), and its norm must be
+        /// within this bound (checked once the chunk index is complete: every expected sender's
+        /// chunk is in or left out, at the latest at the sender deadline). A sender failing a check
+        /// is dropped from the round (`.dropPeer`, listed in `AllReduceResult.dropped`); its
+        /// contributions to the chunks not yet averaged are discarded and their weights
+        /// renormalise. The bound applies only to chunks with at least three contributions and a
+        /// non-zero median: with two, the median is one of the two and cannot tell who is honest.
+        /// An honest gradient a few times larger than the others passes; one scaled by 1000 does
+        /// not. `.infinity` turns the bound off (the finiteness check stays).
+        public var normBoundFactor: Float = 10
 
         public init(compression: Compression = .none, chunkSize: Int = 1 << 16) {
             self.compression = compression
@@ -57,7 +73,8 @@ public struct AllReduceRound {
         case sendAveragedChunk(ChunkReference, to: [PeerID])
         /// Call `onDeadline(now:)` at this time (or later).
         case wake(at: Timestamp)
-        /// The peer broke the protocol; it is left out of the round. Close its connection.
+        /// The peer broke the protocol or sent a part that failed the checks (`reason` says which);
+        /// it is left out of the round. Close its connection.
         case dropPeer(PeerID, reason: String)
         /// The round is over; no further actions follow.
         case finished(AllReduceResult)
@@ -73,6 +90,8 @@ public struct AllReduceRound {
     var failed: [Bool]
     /// Per member: left out by this owner at the sender deadline.
     var stalled: [Bool]
+    /// Members this peer dropped for breaking the protocol or sending bad parts, in order.
+    var dropped: [AllReduceResult.DroppedPeer] = []
     /// Per part: chunks of the average still to arrive (zero for this member's own part).
     var averagesMissing: [Int]
     /// `averageReceived[part]![chunk]`, for parts owned by others.
@@ -88,6 +107,7 @@ public struct AllReduceRound {
         }
         precondition(vector.count == plan.elementCount, "vector of \(vector.count) elements for a plan of \(plan.elementCount)")
         precondition(settings.chunkSize > 0, "chunk size \(settings.chunkSize) must be positive")
+        precondition(settings.normBoundFactor >= 1, "norm bound factor \(settings.normBoundFactor) is below 1")
         precondition(settings.senderTimeout <= settings.roundTimeout,
                      "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
         self.plan = plan
@@ -118,8 +138,8 @@ public struct AllReduceRound {
         let weights = plan.members.map { Float($0.samples) }
         let ownLayout = layout(ofPart: ownIndex)
         if ownLayout.chunkCount > 0 {
-            reducer = PartReducer(layout: ownLayout, compression: settings.compression, weights: weights,
-                                  ownIndex: ownIndex, vector: vector)
+            reducer = PartReducer(layout: ownLayout, compression: settings.compression,
+                                  normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex)
         }
         var actions: [Action] = []
         let layouts = plan.parts.indices.map { layout(ofPart: $0) }

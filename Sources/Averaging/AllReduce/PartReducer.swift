@@ -1,24 +1,41 @@
-/// The owner's side of a butterfly all-reduce: accumulates every member's chunks of the owned
-/// part, weighted by sample counts, and finalises each chunk's average as soon as it is complete
-/// (hivemind's `averaging/partition.py` reducer does the same per part).
+/// The owner's side of a butterfly all-reduce: checks every member's chunks of the owned part,
+/// holds them until each chunk index is complete, then drops outliers and averages the rest,
+/// weighted by sample counts (hivemind's `averaging/partition.py` reducer, with the checks of
+/// issue 6 "Poisoned or broken contributions").
 ///
-/// The weighted sum builds up in place in the owner's own vector (its own values are scaled by
-/// its weight at the start), so no accumulator is allocated and each chunk is reduced straight
-/// from its wire bytes as it arrives. Weights are summed per chunk: a sender that fails or
-/// stalls is simply never added to the chunks it did not deliver, and each chunk's average is
-/// divided by exactly the weight it received — the renormalisation DESIGN.md asks for.
+/// A chunk is checked twice. On arrival its decoding must be finite (`add` refuses it otherwise).
+/// Once every expected sender's chunk k is in (or the rest are left out), its L2 norm must not
+/// exceed `normBoundFactor` × the median norm of chunk k among the contributions in, the
+/// owner's own included (`outliers(in:vector:)`). Holding contributions until then keeps the
+/// reduction exact: nothing is added that might have to be taken out again. The memory held is
+/// at most one encoded chunk per sender per open chunk index, which the sender's window bounds.
+///
+/// Weights are summed per chunk over the contributions reduced: a sender that fails, stalls or
+/// is dropped is simply not in the chunks it did not deliver (or whose contributions were
+/// discarded), and each chunk's average is divided by exactly the weight it received — the
+/// renormalisation DESIGN.md asks for.
 struct PartReducer {
+    /// With fewer contributions than this (the owner's own included), a chunk's median norm says
+    /// nothing about who is honest, so the norm bound is not applied. With three, one outlier
+    /// cannot move the median; with two, the median is one of the two.
+    static let minimumContributionsForNormBound = 3
+
     let layout: ChunkLayout
     let compression: Compression
+    /// A contribution whose norm exceeds this many times the median is dropped.
+    let normBoundFactor: Float
     /// Per member: sample count as a weight.
     private let weights: [Float]
     private let ownIndex: Int
-    /// `received[sender * chunkCount + chunk]`.
+    /// `received[sender * chunkCount + chunk]`: delivered (whether kept or discarded later).
     private var received: [Bool]
+    /// `held[sender * chunkCount + chunk]`: a checked encoded chunk waiting for its chunk index
+    /// to complete; nil once reduced or discarded.
+    private var held: [ArraySlice<UInt8>?]
+    /// `norms[sender * chunkCount + chunk]`: the L2 norm of the held chunk's decoding.
+    private var norms: [Double]
     /// Per chunk: senders still expected.
     private var missing: [Int]
-    /// Per chunk: weight accumulated so far (the owner's own from the start).
-    private var weightSum: [Float]
     private var finalised: [Bool]
     /// Per member: left out of every chunk it had not delivered.
     private var excluded: [Bool]
@@ -26,51 +43,95 @@ struct PartReducer {
     /// The finalised averages as sent on the wire, chunk after chunk.
     private var encodedAverages: [UInt8]
     private let encodedChunkStride: Int
+    /// One decoded chunk, for the checks on arrival.
+    private var scratch: [Float]
 
-    init(layout: ChunkLayout, compression: Compression, weights: [Float], ownIndex: Int, vector: UnsafeMutableBufferPointer<Float>) {
+    init(layout: ChunkLayout, compression: Compression, normBoundFactor: Float, weights: [Float], ownIndex: Int) {
+        precondition(normBoundFactor >= 1, "norm bound factor \(normBoundFactor) would drop the median contribution")
         self.layout = layout
         self.compression = compression
+        self.normBoundFactor = normBoundFactor
         self.weights = weights
         self.ownIndex = ownIndex
         let chunkCount = layout.chunkCount
         received = Array(repeating: false, count: weights.count * chunkCount)
+        held = Array(repeating: nil, count: weights.count * chunkCount)
+        norms = Array(repeating: 0, count: weights.count * chunkCount)
         missing = Array(repeating: weights.count - 1, count: chunkCount)
-        weightSum = Array(repeating: weights[ownIndex], count: chunkCount)
         finalised = Array(repeating: false, count: chunkCount)
         excluded = Array(repeating: false, count: weights.count)
         encodedChunkStride = compression.encodedByteCount(elementCount: layout.chunkSize)
         let lastChunkBytes = chunkCount == 0
             ? 0 : compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunkCount - 1).count)
         encodedAverages = Array(repeating: 0, count: max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes)
-        let own = UnsafeMutableBufferPointer(rebasing: vector[layout.part])
-        for index in own.indices {
-            own[index] *= weights[ownIndex]
-        }
+        scratch = Array(repeating: 0, count: min(layout.chunkSize, layout.part.count))
     }
 
     var isDone: Bool { finalisedCount == layout.chunkCount }
 
     func isFinalised(_ chunk: Int) -> Bool { finalised[chunk] }
 
+    /// Every expected sender's chunk is in or left out: the chunk can be judged and finalised.
+    func isComplete(_ chunk: Int) -> Bool { !finalised[chunk] && missing[chunk] == 0 }
+
     func hasReceived(_ chunk: Int, from sender: Int) -> Bool {
         received[sender * layout.chunkCount + chunk]
     }
 
-    /// Adds a sender's encoded chunk (already validated) to the sum. Returns true when the chunk
-    /// is now complete and must be finalised.
-    mutating func add(_ bytes: UnsafeRawBufferPointer, chunk: Int, from sender: Int, vector: UnsafeMutableBufferPointer<Float>) -> Bool {
+    /// Checks a sender's encoded chunk (its size already validated) and holds it until the chunk
+    /// is complete. Returns why the chunk is refused — its decoding is not finite — or nil.
+    /// A refused chunk is not received: the caller leaves its sender out.
+    mutating func add(_ bytes: ArraySlice<UInt8>, chunk: Int, from sender: Int) -> ContributionFault? {
         precondition(!finalised[chunk] && !hasReceived(chunk, from: sender), "chunk \(chunk) from \(sender) added twice")
-        received[sender * layout.chunkCount + chunk] = true
-        let target = UnsafeMutableBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
-        compression.accumulate(bytes, weight: weights[sender], into: target)
-        weightSum[chunk] += weights[sender]
+        let elementCount = layout.elements(ofChunk: chunk).count
+        let compression = self.compression
+        let (nonFinite, norm) = scratch.withUnsafeMutableBufferPointer { scratch in
+            let values = UnsafeMutableBufferPointer(rebasing: scratch[0..<elementCount])
+            bytes.withUnsafeBytes { compression.decode($0, into: values) }
+            return ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(values))
+        }
+        guard nonFinite == 0 else { return .nonFinite(count: nonFinite) }
+        let slot = sender * layout.chunkCount + chunk
+        received[slot] = true
+        held[slot] = bytes
+        norms[slot] = norm
         missing[chunk] -= 1
-        return missing[chunk] == 0
+        return nil
     }
 
-    /// Stops expecting anything from `sender`; returns the chunks that are now complete. A
-    /// sender is left out once: later calls return nothing.
-    mutating func leaveOut(_ sender: Int) -> [Int] {
+    /// The senders of a complete chunk whose norm exceeds `normBoundFactor` × the median norm
+    /// of the chunk's contributions (the owner's own included), each with the reason. Nothing
+    /// when fewer than `minimumContributionsForNormBound` contributions are in, or the median is
+    /// zero (a chunk most members leave untouched, like unseen embedding rows).
+    func outliers(in chunk: Int, vector: UnsafeMutableBufferPointer<Float>) -> [(sender: Int, fault: ContributionFault)] {
+        precondition(isComplete(chunk), "chunk \(chunk) judged with \(missing[chunk]) senders missing")
+        let senders = heldSenders(of: chunk)
+        guard senders.count + 1 >= Self.minimumContributionsForNormBound else { return [] }
+        let own = UnsafeBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
+        let ownNorm = ContributionFault.nonFiniteCountAndNorm(of: own).norm
+        let sorted = (senders.map { norms[$0 * layout.chunkCount + chunk] } + [ownNorm]).sorted()
+        // The lower median: with n ≥ 3 contributions, fewer than half of them cannot raise it.
+        let median = sorted[(sorted.count - 1) / 2]
+        guard median > 0 else { return [] }
+        let bound = Double(normBoundFactor) * median
+        return senders.compactMap { sender in
+            let norm = norms[sender * layout.chunkCount + chunk]
+            guard norm > bound else { return nil }
+            return (sender, .normAboveBound(norm: norm, median: median))
+        }
+    }
+
+    /// Stops expecting anything from `sender`; returns the chunks that are now complete. With
+    /// `discardingHeld` its chunks held for open chunk indices are dropped too (a sender caught
+    /// sending bad parts); without, they still count (a sender that failed or stalled after
+    /// delivering them; a sender left out that way can still be caught by the norm bound). A
+    /// sender is left out once: later calls return nothing, though they can still discard.
+    mutating func leaveOut(_ sender: Int, discardingHeld: Bool) -> [Int] {
+        if discardingHeld {
+            for chunk in 0..<layout.chunkCount where !finalised[chunk] {
+                held[sender * layout.chunkCount + chunk] = nil
+            }
+        }
         guard !excluded[sender] else { return [] }
         excluded[sender] = true
         var completed: [Int] = []
@@ -99,14 +160,24 @@ struct PartReducer {
         return weights.indices.filter { $0 != ownIndex && !excluded[$0] && !hasReceived(oldest, from: $0) }
     }
 
-    /// Divides the chunk's sum by its weight and encodes the average. The owner's vector then
-    /// holds the decoding of what it sends, so every member ends with bit-identical values.
+    /// Reduces the chunk's held contributions into the owner's values (weighted sum, in sender
+    /// order), divides by their weight and encodes the average. The owner's vector then holds
+    /// the decoding of what it sends, so every member ends with bit-identical values.
     mutating func finalise(_ chunk: Int, vector: UnsafeMutableBufferPointer<Float>) {
-        precondition(!finalised[chunk] && missing[chunk] == 0, "chunk \(chunk) finalised with \(missing[chunk]) senders missing")
+        precondition(isComplete(chunk), "chunk \(chunk) finalised with \(missing[chunk]) senders missing")
         finalised[chunk] = true
         finalisedCount += 1
         let average = UnsafeMutableBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
-        let weight = weightSum[chunk]
+        var weight = weights[ownIndex]
+        for index in average.indices {
+            average[index] *= weight
+        }
+        for sender in heldSenders(of: chunk) {
+            let slot = sender * layout.chunkCount + chunk
+            held[slot]!.withUnsafeBytes { compression.accumulate($0, weight: weights[sender], into: average) }
+            held[slot] = nil
+            weight += weights[sender]
+        }
         for index in average.indices {
             average[index] /= weight
         }
@@ -124,6 +195,10 @@ struct PartReducer {
     func encodedAverage(of chunk: Int) -> ArraySlice<UInt8> {
         precondition(finalised[chunk], "chunk \(chunk) is not finalised")
         return encodedAverages[encodedRange(of: chunk, elementCount: layout.elements(ofChunk: chunk).count)]
+    }
+
+    private func heldSenders(of chunk: Int) -> [Int] {
+        weights.indices.filter { held[$0 * layout.chunkCount + chunk] != nil }
     }
 
     private func encodedRange(of chunk: Int, elementCount: Int) -> Range<Int> {
