@@ -17,9 +17,9 @@ struct DemoCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Peers at the start (one more joins mid-run, one leaves).") var peers: Int = 3
-    @Option(help: "Optimizer steps to train.") var steps: Int = 80
+    @Option(help: "Optimizer steps to train.") var steps: Int = 160
     @Option(help: "Stop after this many minutes even if --steps is not reached.") var minutes: Double = 10
-    @Option(help: "Sequences per optimizer step, summed over all peers.") var targetBatch: Int = 48
+    @Option(help: "Sequences per optimizer step, summed over all peers.") var targetBatch: Int = 24
     @Option(help: "Folder for logs, the journal and checkpoints (default: runs/demo-TIMESTAMP).") var stateDir: String?
     @Option(help: "Write a JSON summary here.") var summary: String?
     @Option(help: "Gradient compression: none, float16 or int8.") var compression: String = "none"
