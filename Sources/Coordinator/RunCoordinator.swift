@@ -208,7 +208,7 @@ extension RunCoordinator {
     /// it can read the rounds it missed; a coordinator that starts a run finds nobody to join.
     private func rejoin(dht: DHTService) async {
         let text = (try? String(contentsOf: peersFile, encoding: .utf8)) ?? ""
-        let endpoints = text.split(separator: "\n").compactMap { Endpoint(hostPort: String($0)) }
+        let endpoints = text.split(separator: "\n").compactMap { try? Endpoint(parsing: String($0)) }
         guard !endpoints.isEmpty else { return }
         let contacts = (try? await dht.bootstrap(endpoints)) ?? 0
         logger.info("rejoined the run's peers", metadata: ["known": "\(endpoints.count)", "contacts": "\(contacts)"])

@@ -112,7 +112,7 @@ extension PeerSession {
     private func allReduce(plan: GroupPlan) async throws -> AllReduceResult {
         var endpoints: [Averaging.PeerID: Endpoint] = [:]
         for member in plan.members where !member.address.isEmpty {
-            if let endpoint = Endpoint(hostPort: member.address) { endpoints[member.peer] = endpoint }
+            if let endpoint = try? Endpoint(parsing: member.address) { endpoints[member.peer] = endpoint }
         }
         var roundSettings = AllReduceRound.Settings(compression: config.compression.averagingCompression)
         roundSettings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
@@ -129,15 +129,6 @@ extension PeerSession {
 enum GroupOutcome {
     case formed(GroupPlan)
     case failed(FormationFailure)
-}
-
-extension Endpoint {
-    /// Parses the "host:port" a declaration carries; nil for anything else.
-    public init?(hostPort text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]),
-              colon > text.startIndex else { return nil }
-        self.init(host: String(text[..<colon]), port: port)
-    }
 }
 
 /// The gradient arena handed to the event loop for one round; the training loop waits for the

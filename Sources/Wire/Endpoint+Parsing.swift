@@ -1,0 +1,30 @@
+extension Endpoint {
+    /// Why a `HOST:PORT` text is not an endpoint, in one line.
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Parses `HOST:PORT` (`[v6-address]:PORT` for IPv6 literals), as given on command lines,
+    /// in declarations and in the coordinator's list of peers.
+    public init(parsing text: String) throws(ParseError) {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw ParseError(description: "\"\(text)\" needs a port: [ADDRESS]:PORT") }
+            port = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
+                throw ParseError(description: "\"\(text)\" is not HOST:PORT")
+            }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, host.utf8.count <= WireLimits.maxHostBytes, !host.contains(where: \.isWhitespace) else {
+            throw ParseError(description: "\"\(text)\" has no valid host")
+        }
+        guard let number = UInt16(port) else { throw ParseError(description: "\"\(text)\": port must be a number from 0 to 65535") }
+        self.init(host: String(host), port: number)
+    }
+}
