@@ -28,6 +28,9 @@ struct DemoCommand: AsyncParsableCommand {
         guard (1...16).contains(peers) else { throw ValidationError("--peers must be between 1 and 16") }
         guard steps >= 4 else { throw ValidationError("--steps must be at least 4") }
         guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
+        guard (8...4096).contains(targetBatch) else {
+            throw ValidationError("--target-batch must be between 8 (one peer's micro-batch) and 4096")
+        }
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8")
         }
