@@ -33,3 +33,19 @@ import Wire
         }
     }
 }
+
+@Suite struct CRC32CLongInputTests {
+    /// Inputs of several kilobytes take the instruction's three-lane path; it must agree with
+    /// the byte-by-byte table at lengths around the lane boundaries and at every alignment.
+    @Test(arguments: [3071, 3072, 3073, 6144, 9999, 65_537])
+    func threeLanePathAgreesWithTheTable(length: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<(length + 8)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for start in [0, 1, 7] {
+            let slice = bytes[start..<(start + length)]
+            let fast = slice.withUnsafeBytes { CRC32C.checksum($0, continuing: 0x9E37_79B9) }
+            let table = CRC32C.checksum(slice.lazy.map { $0 }, continuing: 0x9E37_79B9)
+            #expect(fast == table, "length \(length) at offset \(start)")
+        }
+    }
+}
