@@ -6,9 +6,12 @@
 #
 # New inputs go to Fuzz/.build/corpus/<target>/; the committed seeds in Fuzz/Corpus/<target>/
 # are only read. A crash leaves its input in Fuzz/.build/artifacts/<target>/ and fails the run.
+# `FUZZ_WRITE_SEEDS=DIR <built target>` rewrites a target's seeds (for the targets
+# that have a seed writer) after an encoding changes.
 set -euo pipefail
 seconds="${1:-${FUZZ_SECONDS:-30}}"
-targets=(FuzzFrameDecoder FuzzDHTMessage)
+targets=(FuzzFrameDecoder FuzzDHTMessage FuzzDHTRecords FuzzSafeTensors FuzzRunConfig
+         FuzzAveragingPayloads FuzzRunRecords)
 cd "$(dirname "$0")/../Fuzz"
 flags=(-c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 # ld.gold warns about every ASan helper symbol; keep the output readable.
