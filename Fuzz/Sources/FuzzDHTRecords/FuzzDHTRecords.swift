@@ -38,6 +38,22 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(RecordStore.merge(held + request.records.filter { $0.key == key }).count >= held.count)
     }
     store.removeExpired(now: now &+ limits.maxLifetime)
+
+    // The same request through a node, then a FIND_VALUE for each key: every reply must encode
+    // to a payload that decodes to itself (a node must never answer what it cannot send).
+    var settings = DHTNode.Settings()
+    settings.recordLimits = limits
+    let ownID = DHTID(words: (1, 2, 3, 4))
+    var node = DHTNode(ownID: ownID, ownContact: Contact(id: ownID, endpoint: Endpoint(host: "10.0.0.9", port: 4000)),
+                       settings: settings, seed: 1, now: now)
+    var replies = node.onRequest(.store(request), requestID: 1, now: now)
+    for key in Set(request.records.map(\.key)) {
+        replies += node.onRequest(.findValue(.init(sender: request.sender, key: key)), requestID: 2, now: now)
+    }
+    for case .reply(let reply, _) in replies {
+        let decoded = try? DHTMessage(frame: Frame(type: reply.type, requestID: 1, payload: reply.encodedPayload()))
+        precondition(decoded == reply, "node reply \(reply.type) does not survive encoding")
+    }
     return 0
 }
 
