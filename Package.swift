@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .executable(name: "cohort", targets: ["cohort"]),
         .library(name: "Wire", targets: ["Wire"]),
+        // Used by the fuzz package in Fuzz/ (scripts/fuzz.sh).
+        .library(name: "DHT", targets: ["DHT"]),
+        .library(name: "Trainer", targets: ["Trainer"]),
+        .library(name: "Averaging", targets: ["Averaging"]),
+        .library(name: "Collaboration", targets: ["Collaboration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

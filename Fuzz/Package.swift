@@ -7,10 +7,29 @@ import PackageDescription
 /// A path dependency is named after its directory, which differs between checkouts.
 let rootPackage = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent
 
+/// Each target and the Cohort libraries it fuzzes.
+let targets: [(name: String, libraries: [String])] = [
+    ("FuzzFrameDecoder", ["Wire"]),
+    ("FuzzDHTMessage", ["Wire"]),
+    ("FuzzDHTRecords", ["Wire", "DHT"]),
+    ("FuzzSafeTensors", ["Trainer"]),
+    ("FuzzRunConfig", ["Collaboration", "Trainer"]),
+    ("FuzzAveragingPayloads", ["Averaging"]),
+    ("FuzzRunRecords", ["Collaboration"]),
+]
+
 let package = Package(
     name: "CohortFuzz",
-    dependencies: [.package(path: "../")],
-    targets: ["FuzzFrameDecoder", "FuzzDHTMessage"].map { name in
-        .executableTarget(name: name, dependencies: [.product(name: "Wire", package: rootPackage)])
+    dependencies: [
+        .package(path: "../"),
+        // Already a dependency of Cohort; FuzzRunConfig signs inputs with it.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: targets.map { target in
+        .executableTarget(
+            name: target.name,
+            dependencies: target.libraries.map { .product(name: $0, package: rootPackage) }
+                + (target.name == "FuzzRunConfig" ? [.product(name: "Crypto", package: "swift-crypto")] : [])
+        )
     }
 )

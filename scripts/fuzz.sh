@@ -6,9 +6,12 @@
 #
 # New inputs go to Fuzz/.build/corpus/<target>/; the committed seeds in Fuzz/Corpus/<target>/
 # are only read. A crash leaves its input in Fuzz/.build/artifacts/<target>/ and fails the run.
+# `FUZZ_WRITE_SEEDS=DIR <built target>` rewrites a target's seeds (for the targets
+# that have a seed writer) after an encoding changes.
 set -euo pipefail
 seconds="${1:-${FUZZ_SECONDS:-30}}"
-targets=(FuzzFrameDecoder FuzzDHTMessage)
+targets=(FuzzFrameDecoder FuzzDHTMessage FuzzDHTRecords FuzzSafeTensors FuzzRunConfig
+         FuzzAveragingPayloads FuzzRunRecords)
 cd "$(dirname "$0")/../Fuzz"
 flags=(-c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 # ld.gold warns about every ASan helper symbol; keep the output readable.
@@ -18,6 +21,7 @@ for target in "${targets[@]}"; do
     [ -x "$bin/$target" ] || { echo "fuzz: $target was not built" >&2; exit 1; }
     mkdir -p ".build/corpus/$target" ".build/artifacts/$target"
     echo "fuzz: $target for ${seconds}s"
-    "$bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    # Swift's own crash handler trips ASan while it reads the stack; libFuzzer reports instead.
+    SWIFT_BACKTRACE=enable=no "$bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix=".build/artifacts/$target/" ".build/corpus/$target" "Corpus/$target"
 done

@@ -181,6 +181,21 @@ struct MatchmakingNetwork {
         #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)).isEmpty)
     }
 
+    /// Found by FuzzAveragingPayloads: a leader given declarations whose bandwidths overflow
+    /// the group's sum (or its own, measured as `UInt64.max`) failed a precondition forming the plan.
+    @Test func fuzzCrashDeclarationsBeyondTheLimitsAreIgnoredAndOwnBandwidthIsCapped() {
+        var leader = Matchmaker(peer: peerID(1), address: "10.0.0.1:7000", clientMode: false, settings: Self.settings)
+        let ready = leader.onReady(step: 41, samples: 8, bandwidth: .max, now: .zero)
+        #expect(ready.contains { if case .publishDeclaration(let own) = $0 { own.bandwidth == Declaration.maxBandwidth } else { false } })
+        let hostile = [declaration(peerID(2), bandwidth: .max), declaration(peerID(3), samples: .max)]
+        #expect(leader.onDeclarationsSeen(hostile, now: seconds(1)).isEmpty)
+        let fine = declaration(peerID(4), bandwidth: Declaration.maxBandwidth)
+        _ = leader.onDeclarationsSeen(hostile + [fine], now: seconds(2))
+        let actions = leader.onDeadline(now: seconds(15))
+        let plan = actions.lazy.compactMap { if case .groupFormed(let plan) = $0 { plan } else { nil } }.first
+        #expect(plan?.members.map(\.peer) == [peerID(1), peerID(4)])
+    }
+
     @Test func declarationsForOtherStepsDoNotCount() {
         var network = MatchmakingNetwork([(peerID(1), false)], settings: Self.settings)
         network.readyAll()

@@ -78,6 +78,43 @@ import Testing
         #expect(Self.kind { try GroupPlan(decoding: id[...]) } == .inconsistentPlan)
     }
 
+    /// Found by FuzzAveragingPayloads: a declaration announcing 0xf2000000_00bebc20 bytes/s.
+    /// Two such members overflowed `LoadBalancing`'s bandwidth sum, a precondition failure in
+    /// any leader forming a plan with them (and in any member decoding such a plan).
+    static let fuzzHugeBandwidthDeclaration: [UInt8] = hexBytes(
+        "0700000000000000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            + "0d0031302e302e302e313a3430303020bcbe00000000f2004000000000000000")
+
+    @Test func fuzzCrashHugeBandwidthDeclarationIsRefused() throws {
+        #expect(Self.kind { try Declaration(decoding: Self.fuzzHugeBandwidthDeclaration[...]) } == .outOfRange)
+        var atLimit = Self.fuzzHugeBandwidthDeclaration
+        atLimit.replaceSubrange(55..<63, with: [0, 0, 0, 0, 0, 0, 4, 0])  // exactly 2^50 bytes/s
+        #expect(try Declaration(decoding: atLimit[...]).bandwidth == Declaration.maxBandwidth)
+    }
+
+    @Test func fuzzCrashPlansBeyondTheLimitsAreNotFormed() {
+        let huge = [declaration(peerID(1), bandwidth: 0xf200_0000_00be_bc20), declaration(peerID(2), bandwidth: 0xf200_0000_00be_bc20)]
+        #expect(GroupPlan(step: 41, elementCount: 1_000, members: huge) == nil)
+        let manySamples = [declaration(peerID(1), samples: .max), declaration(peerID(2), samples: .max)]
+        #expect(GroupPlan(step: 41, elementCount: 1_000, members: manySamples) == nil)
+        let atLimit = [declaration(peerID(1), bandwidth: Declaration.maxBandwidth, samples: Declaration.maxSamples),
+                       declaration(peerID(2), bandwidth: Declaration.maxBandwidth, samples: Declaration.maxSamples)]
+        let plan = GroupPlan(step: 41, elementCount: 1_000, members: atLimit)
+        #expect(plan?.parts == [0..<500, 500..<1_000])
+        #expect(plan?.totalSamples == 2 * Declaration.maxSamples)
+    }
+
+    @Test func fuzzCrashPlanWithHugeBandwidthIsRefused() {
+        // The plan's encoding with the first member's bandwidth raised past the limit.
+        var bytes = Self.plan.encoded()
+        let firstBandwidth = 8 + 8 + 2 + 32 + 2 + 13
+        bytes.replaceSubrange(firstBandwidth..<(firstBandwidth + 8), with: [0x20, 0xbc, 0xbe, 0, 0, 0, 0, 0xf2])
+        #expect(Self.kind { try GroupPlan(decoding: bytes[...]) } == .outOfRange)
+        var samples = Self.plan.encoded()
+        samples.replaceSubrange((firstBandwidth + 9)..<(firstBandwidth + 17), with: [UInt8](repeating: 0xff, count: 8))
+        #expect(Self.kind { try GroupPlan(decoding: samples[...]) } == .outOfRange)
+    }
+
     static func kind(_ body: () throws -> Void) -> PayloadDecodingError.Kind? {
         do {
             try body()
@@ -86,4 +123,14 @@ import Testing
             return (error as? PayloadDecodingError)?.kind
         }
     }
+}
+
+func hexBytes(_ hex: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var characters = Array(hex)
+    while characters.count >= 2 {
+        bytes.append(UInt8(String(characters.prefix(2)), radix: 16)!)
+        characters.removeFirst(2)
+    }
+    return bytes
 }

@@ -49,6 +49,19 @@ import Testing
         #expect(error.reason.contains(reason), "\(error.reason)")
     }
 
+    /// Found with FuzzSafeTensors: 2³¹ × 2³⁰ F64 values need 2⁶⁴ bytes, which wrapped to 0 and
+    /// matched empty data offsets. The tensor was accepted with 2⁶¹ elements, and reading it
+    /// (`readArray`, as the checkpoint loader does for `lm_head.weight`) tried to allocate them.
+    @Test(arguments: [("F64", "[2147483648, 1073741824]"), ("F32", "[4294967296, 1073741824]"), ("F64", "[2097152, 1048576, 1048576]")])
+    func fuzzCrashByteCountOverflowIsRefused(dtype: String, shape: String) throws {
+        let header = #"{"t":{"dtype":"\#(dtype)","shape":\#(shape),"data_offsets":[0,0]}}"#
+        let url = URL(fileURLWithPath: "/fuzz/overflow.safetensors")
+        let error = #expect(throws: SafeTensorsError.self) {
+            try SafeTensors.File(data: Data(Self.file(header: header, dataBytes: 0)), url: url)
+        }
+        #expect(error?.reason.contains("does not match") == true)
+    }
+
     @Test func hugeHeaderLengthIsRefusedBeforeAllocating() throws {
         var bytes = withUnsafeBytes(of: UInt64.max.littleEndian) { Array($0) }
         bytes += Array("{}".utf8)

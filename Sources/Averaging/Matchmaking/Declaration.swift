@@ -17,6 +17,13 @@ public struct Declaration: Hashable, Sendable {
     /// Samples accumulated for this step: the peer's weight in the average. At least 1.
     public var samples: UInt64
 
+    /// Largest bandwidth a declaration may announce: 2⁵⁰ bytes/s (about 1 PB/s, beyond any
+    /// link). With at most `GroupPlan.maxMembers` members the group's bandwidth sum, which
+    /// `LoadBalancing` computes, cannot overflow.
+    public static let maxBandwidth: UInt64 = 1 << 50
+    /// Most samples a declaration may carry (2⁴⁰), so that a group's sample total cannot overflow.
+    public static let maxSamples: UInt64 = 1 << 40
+
     public init(step: UInt64, peer: PeerID, address: String, bandwidth: UInt64, clientMode: Bool, samples: UInt64) {
         self.step = step
         self.peer = peer
@@ -24,5 +31,10 @@ public struct Declaration: Hashable, Sendable {
         self.bandwidth = bandwidth
         self.clientMode = clientMode
         self.samples = samples
+    }
+
+    /// Bandwidth and samples within `maxBandwidth` and `maxSamples`: what a group plan accepts.
+    public var isWithinLimits: Bool {
+        bandwidth <= Self.maxBandwidth && samples <= Self.maxSamples
     }
 }

@@ -21,13 +21,14 @@ public struct GroupPlan: Hashable, Sendable {
     public private(set) var id: UInt64 = 0
 
     /// Returns nil when the members cannot form a group: fewer than two, duplicate peers, more than
-    /// `maxMembers`, a member declared for another step, or no member that accepts connections.
+    /// `maxMembers`, a member declared for another step, a bandwidth or sample count beyond the
+    /// `Declaration` limits, or no member that accepts connections.
     public init?(step: UInt64, elementCount: Int, members: [Declaration]) {
         let sorted = members.sorted { $0.peer < $1.peer }
         guard sorted.count >= 2, sorted.count <= Self.maxMembers,
               (0...Self.maxElementCount).contains(elementCount),
               zip(sorted, sorted.dropFirst()).allSatisfy({ $0.peer != $1.peer }),
-              sorted.allSatisfy({ $0.step == step && $0.samples > 0 }),
+              sorted.allSatisfy({ $0.step == step && $0.samples > 0 && $0.isWithinLimits }),
               let parts = LoadBalancing.partition(
                 elementCount: elementCount, bandwidths: sorted.map(\.bandwidth), clientMode: sorted.map(\.clientMode))
         else { return nil }
@@ -98,9 +99,9 @@ extension GroupPlan {
                 step: step,
                 peer: try reader.readPeer("member id"),
                 address: try reader.readString("member address", maxBytes: Declaration.maxAddressBytes),
-                bandwidth: try reader.read(UInt64.self, "member bandwidth"),
+                bandwidth: UInt64(try reader.read(UInt64.self, "member bandwidth", in: 0...Int(Declaration.maxBandwidth))),
                 clientMode: try reader.readBool("member client mode"),
-                samples: try reader.read(UInt64.self, "member samples")))
+                samples: UInt64(try reader.read(UInt64.self, "member samples", in: 0...Int(Declaration.maxSamples)))))
         }
         var parts: [Range<Int>] = []
         for _ in 0..<memberCount {

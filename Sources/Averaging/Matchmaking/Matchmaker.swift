@@ -84,8 +84,10 @@ public struct Matchmaker: Sendable {
     /// The peer is ready to average `step` with `samples` accumulated; forgets any earlier step.
     public mutating func onReady(step: UInt64, samples: UInt64, bandwidth: UInt64, now: Timestamp) -> [Action] {
         precondition(samples > 0, "a peer with no samples for step \(step) has nothing to average")
+        precondition(samples <= Declaration.maxSamples, "\(samples) samples exceed \(Declaration.maxSamples)")
         let declaration = Declaration(
-            step: step, peer: peer, address: address, bandwidth: bandwidth, clientMode: clientMode, samples: samples)
+            step: step, peer: peer, address: address, bandwidth: min(bandwidth, Declaration.maxBandwidth),
+            clientMode: clientMode, samples: samples)
         own = declaration
         seen = [peer: declaration]
         silentLeaders = []
@@ -98,7 +100,8 @@ public struct Matchmaker: Sendable {
     /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
-        for declaration in declarations where declaration.step == own.step && declaration.peer != peer && declaration.samples > 0 {
+        for declaration in declarations
+        where declaration.step == own.step && declaration.peer != peer && declaration.samples > 0 && declaration.isWithinLimits {
             seen[declaration.peer] = declaration
         }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }

@@ -20,9 +20,9 @@ extension Declaration {
             step: try reader.read(UInt64.self, "step"),
             peer: try reader.readPeer("peer id"),
             address: try reader.readString("address", maxBytes: Self.maxAddressBytes),
-            bandwidth: try reader.read(UInt64.self, "bandwidth"),
+            bandwidth: UInt64(try reader.read(UInt64.self, "bandwidth", in: 0...Int(Self.maxBandwidth))),
             clientMode: try reader.readBool("client mode"),
-            samples: try reader.read(UInt64.self, "samples"))
+            samples: UInt64(try reader.read(UInt64.self, "samples", in: 0...Int(Self.maxSamples))))
         try reader.finish()
         guard samples > 0 else {
             throw PayloadDecodingError(.outOfRange, "declaration: a peer with no samples has nothing to average")

@@ -50,7 +50,8 @@ extension SafeTensors {
             let product = partial.0.multipliedReportingOverflow(by: dimension)
             return (product.partialValue, partial.1 || product.overflow)
         }
-        guard !overflow, elements.multipliedReportingOverflow(by: dtype.byteCount).partialValue == offsets[1] - offsets[0] else {
+        let bytes = elements.multipliedReportingOverflow(by: dtype.byteCount)
+        guard !overflow, !bytes.overflow, bytes.partialValue == offsets[1] - offsets[0] else {
             throw fail("tensor \"\(name)\" shape \(shape) of \(dtypeName) does not match its \(offsets[1] - offsets[0]) bytes")
         }
         return TensorInfo(name: name, dtype: dtype, shape: shape, byteRange: offsets[0]..<offsets[1])

@@ -48,6 +48,14 @@ public enum SafeTensors {
             (tensors, metadata, dataStart) = try SafeTensors.parseHeader(data, url: url)
         }
 
+        /// Parses safetensors bytes already in memory; `url` names them in errors.
+        public init(data: Data, url: URL) throws {
+            self.url = url
+            // The parser indexes from zero; a slice of a larger `Data` does not start there.
+            self.data = data.startIndex == 0 ? data : Data(data)
+            (tensors, metadata, dataStart) = try SafeTensors.parseHeader(data, url: url)
+        }
+
         /// Converts the named tensor to Float32 into `destination`, which must hold exactly its elements.
         public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
             guard let info = tensors[name] else { throw SafeTensorsError(url: url, reason: "has no tensor \"\(name)\"") }
