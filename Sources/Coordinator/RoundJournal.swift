@@ -26,10 +26,9 @@ public final class RoundJournal {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw Error(description: "\(url.path): cannot read the round journal")
         }
-        let decoder = JSONDecoder()
         var valid = 0
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            if let round = try? decoder.decode(CoordinatorStatus.Round.self, from: Data(line)) {
+            if let round = Self.decode(line: Data(line)) {
                 rounds.append(round)
                 valid += line.count + 1
             } else {
@@ -52,9 +51,24 @@ public final class RoundJournal {
 
     public var lastStep: Int? { rounds.last?.step }
 
+    /// One journal line as a round, or nil when it is not one (a torn or foreign line).
+    public static func decode(line: Data) -> CoordinatorStatus.Round? {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = nonFinite.decoding
+        return try? decoder.decode(CoordinatorStatus.Round.self, from: line)
+    }
+
+    /// A round nobody reported has no loss (NaN); JSON has no NaN, so it is written as a string.
+    private static let nonFinite = (
+        encoding: JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN"),
+        decoding: JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN"))
+
     public func append(_ round: CoordinatorStatus.Round) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = Self.nonFinite.encoding
         var line = try encoder.encode(round)
         line.append(UInt8(ascii: "\n"))
         do {

@@ -39,7 +39,11 @@ final class PeerServices {
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to.
     private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>)] = []
+    private var earlyBytes = 0
+    /// Bounds on held early chunks, by count and by bytes, so a peer sending chunks for rounds
+    /// that never form cannot make this one hold unbounded memory.
     private static let maxEarlyChunks = 4096
+    private static let maxEarlyBytes = 64 << 20
     /// The newest snapshots, served to downloading peers (the previous one finishes downloads
     /// that started before the last step).
     private var snapshots: [StateSnapshot] = []
@@ -78,8 +82,9 @@ final class PeerServices {
         let reply = eventLoop.makePromise(of: Frame.self)
         if round?.plan.id == chunk.roundID {
             accept(chunk, reply: reply)
-        } else if early.count < Self.maxEarlyChunks {
+        } else if early.count < Self.maxEarlyChunks && earlyBytes + chunk.bytes.count <= Self.maxEarlyBytes {
             early.append((chunk, reply))
+            earlyBytes += chunk.bytes.count
         } else {
             reply.succeed(Self.errorFrame("too many chunks for rounds this peer has not joined"))
         }
@@ -147,6 +152,7 @@ final class PeerServices {
         execute(actions)
         let waiting = early
         early = []
+        earlyBytes = 0
         for (chunk, reply) in waiting {
             if chunk.roundID == plan.id, round != nil {
                 accept(chunk, reply: reply)

@@ -41,7 +41,7 @@ struct RoundTable {
         guard let lastNewline = fresh.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
         offset = lastNewline + 1
         let rounds = fresh[..<lastNewline].split(separator: UInt8(ascii: "\n")).compactMap {
-            try? JSONDecoder().decode(CoordinatorStatus.Round.self, from: Data($0))
+            RoundJournal.decode(line: Data($0))
         }
         if let last = rounds.last { lastStep = last.step }
         return rounds
