@@ -75,8 +75,9 @@ public final class RunCoordinator: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Runs until `stop` is set; `onListening` receives the DHT address peers join through.
-    public func run(onListening: @Sendable (Endpoint) -> Void) async throws {
+    /// Runs until `stop` is set; `onListening` receives the DHT address peers join through and
+    /// the coordinator's public key (hex), which volunteers may pin.
+    public func run(onListening: @Sendable (Endpoint, String) -> Void) async throws {
         try FileManager.default.createDirectory(at: keeper.directory, withIntermediateDirectories: true)
         journal = try RoundJournal(url: settings.stateDirectory.appendingPathComponent("rounds.jsonl"))
         if journal.skipped > 0 { logger.warning("skipped \(journal.skipped) unreadable line(s) of the round journal") }
@@ -98,8 +99,9 @@ public final class RunCoordinator: @unchecked Sendable {
         update { $0.joinAddress = endpoint.description }
         await rejoin(dht: dht)
         logger.info("coordinator listening", metadata: ["run": "\(settings.config.name)", "join": "\(endpoint)",
+                                                        "coordinator.key": "\(identity.publicKey.hexString)",
                                                         "peer.id": "\(identity.peerID)"])
-        onListening(endpoint)
+        onListening(endpoint, identity.publicKey.hexString)
         let signed = try SignedRunConfig(config: settings.config, signingKey: identity.privateKey)
         while !stop.isStopped {
             if Date().timeIntervalSince(lastConfigPublish) > 300 {
@@ -225,6 +227,10 @@ extension RunCoordinator {
 
 extension UInt64 {
     func saturatingSubtract(_ other: UInt64) -> UInt64 { self > other ? self - other : 0 }
+}
+
+extension Array where Element == UInt8 {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
 
 extension DHTID {

@@ -9,6 +9,9 @@ import Foundation
 struct RunConfigFetcher {
     let network: RunNetwork
     let runName: String?
+    /// The coordinator's public key, when the volunteer pinned it: configs signed by any other
+    /// key are ignored, so nobody can publish a run in the coordinator's name.
+    let coordinatorKey: [UInt8]?
     let stop: StopSignal
 
     func fetch() async throws -> RunConfig {
@@ -19,6 +22,10 @@ struct RunConfigFetcher {
             for record in await network.records(RunKeys.runs) {
                 do {
                     let signed = try SignedRunConfig(decoding: record.value)
+                    if let coordinatorKey, coordinatorKey != record.ownerPublicKey {
+                        lastProblem = "a run config on the DHT is signed by another key than the pinned coordinator's"
+                        continue
+                    }
                     configs.append(try signed.verifiedConfig(expectedCoordinator: record.ownerPublicKey))
                 } catch {
                     lastProblem = "\(error)"

@@ -36,7 +36,8 @@ public final class VolunteerPeer {
             clientMode: settings.clientMode, eventLoop: group.next(), logger: logger)
         do {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
-            let config = try await RunConfigFetcher(network: network, runName: settings.runName, stop: stop).fetch()
+            let config = try await RunConfigFetcher(network: network, runName: settings.runName,
+                                                  coordinatorKey: settings.coordinatorKey, stop: stop).fetch()
             let session = PeerSession(settings: settings, logger: logger, stop: stop, identity: identity, network: network,
                                       config: config, run: try makeTrainingRun(config: config))
             logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",

@@ -23,6 +23,8 @@ public struct VolunteerSettings: Sendable {
     public var bundledDataURL: URL
     /// Which run to join when the DHT hosts several; nil accepts the only one.
     public var runName: String?
+    /// The coordinator's Ed25519 public key (32 bytes), to accept only its run configs.
+    public var coordinatorKey: [UInt8]?
     /// Sequences per forward pass at most (bounds memory); nil uses the run's micro-batch.
     public var maxMicroBatch: Int?
     /// Stop after this step (for tests and demos); nil trains until stopped.

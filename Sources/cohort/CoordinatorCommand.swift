@@ -92,8 +92,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             group.addTask { try await dashboard.run() }
             group.addTask {
                 defer { dashboard.shutdown() }
-                try await coordinator.run { endpoint in
-                    print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint)")
+                try await coordinator.run { endpoint, key in
+                    print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint) --coordinator-key \(key)")
                 }
             }
             try await group.waitForAll()

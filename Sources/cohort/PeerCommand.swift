@@ -25,6 +25,8 @@ struct PeerCommand: AsyncParsableCommand {
     var identity: String?
     @Option(help: "Run to join when the DHT hosts several.")
     var run: String?
+    @Option(help: "The coordinator's public key (64 hex digits, printed by cohort coordinator): accept only its run configs.")
+    var coordinatorKey: String?
     @Option(help: "Leave after this step (default: train until stopped).")
     var stopAfterStep: Int?
     @OptionGroup var threadOptions: ThreadOptions
@@ -34,6 +36,9 @@ struct PeerCommand: AsyncParsableCommand {
         for address in join { _ = try HostPort.parse(address) }
         _ = try HostPort.parse(listen)
         if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        if let coordinatorKey, Self.bytes(hex: coordinatorKey)?.count != 32 {
+            throw ValidationError("--coordinator-key must be 64 hex digits (32 bytes), got \"\(coordinatorKey)\"")
+        }
     }
 
     func run() async throws {
@@ -60,10 +65,22 @@ struct PeerCommand: AsyncParsableCommand {
         settings.maxMicroBatch = maxBatch
         settings.identityPath = identity
         settings.runName = self.run
+        settings.coordinatorKey = coordinatorKey.flatMap(Self.bytes(hex:))
         settings.stopAfterStep = stopAfterStep
         let stop = StopSignal()
         let sources = SignalStop.install(stop) { name in logger.info("leaving the run", metadata: ["signal": "\(name)"]) }
         defer { sources.forEach { $0.cancel() } }
         try await VolunteerPeer(settings: settings, logger: logger, stop: stop).run()
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<(index + 2)], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 }

@@ -23,8 +23,8 @@ import Testing
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
         }
 
-        func peer(_ name: String, join: String, identity: String? = nil) throws -> TestProcess {
-            var arguments = ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"]
+        func peer(_ name: String, join: String, identity: String? = nil, extra: [String] = []) throws -> TestProcess {
+            var arguments = ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + extra
             if let identity { arguments += ["--identity", folder.appendingPathComponent(identity).path] }
             return try TestProcess(arguments, log: folder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(4)).log"))
         }
@@ -66,6 +66,7 @@ import Testing
         var coordinator = try run.coordinator()
         let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
                                 "coordinator did not start: \(coordinator.output)")
+        let key = try #require(coordinator.firstMatch("--coordinator-key ([0-9a-f]{64})", timeout: 5))
         let first = try run.peer("peer-1", join: join, identity: "peer-1.key")
         let second = try run.peer("peer-2", join: join)
         #expect(eventually(timeout: 90) { run.journalSteps.count >= 3 }, "no rounds: \(first.output)")
@@ -95,7 +96,7 @@ import Testing
         #expect(steps == Array(steps.indices), "the journal skips or repeats steps: \(steps)")
 
         // The killed peer comes back with its identity and downloads the state.
-        let returning = try run.peer("peer-1-again", join: join, identity: "peer-1.key")
+        let returning = try run.peer("peer-1-again", join: join, identity: "peer-1.key", extra: ["--coordinator-key", key])
         #expect(returning.firstMatch("(state loaded)", timeout: 90) != nil, "the returning peer did not load state: \(returning.output)")
         #expect(eventually(timeout: 90) { returning.count(of: "[Peer] round") >= 2 })
         // A peer killed mid-round can leave members with different parts averaged; the hash

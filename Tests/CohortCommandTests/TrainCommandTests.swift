@@ -59,6 +59,10 @@ import Testing
         #expect(checkpoint.status != 0)
         #expect(checkpoint.stderr.contains("config.json: missing vocab_size"))
 
+        let badKey = try CommandRunner.run(["peer", "--join", "127.0.0.1:1", "--coordinator-key", "zz"])
+        #expect(badKey.status != 0)
+        #expect(badKey.stderr.contains("--coordinator-key must be 64 hex digits"))
+
         let missingData = try CommandRunner.run(["train", "--data", folder.appendingPathComponent("absent.txt").path, "--steps", "1"])
         #expect(missingData.status != 0)
         #expect(missingData.stderr.contains("absent.txt: cannot read data file"))
