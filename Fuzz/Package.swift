@@ -25,10 +25,10 @@ let package = Package(
         // Already a dependency of Cohort; FuzzRunConfig signs inputs with it.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
-    targets: targets.map { target in
+    targets: [.target(name: "FuzzSupport")] + targets.map { target in
         .executableTarget(
             name: target.name,
-            dependencies: target.libraries.map { .product(name: $0, package: rootPackage) }
+            dependencies: ["FuzzSupport"] + target.libraries.map { .product(name: $0, package: rootPackage) }
                 + (target.name == "FuzzRunConfig" ? [.product(name: "Crypto", package: "swift-crypto")] : [])
         )
     }

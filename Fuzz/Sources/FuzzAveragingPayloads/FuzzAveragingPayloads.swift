@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Averaging
 
 /// Decodes arbitrary payloads as each averaging message (the first input byte picks which) and
@@ -60,29 +61,14 @@ private func decodeValues(_ bytes: ArraySlice<UInt8>, compression: Compression) 
     }
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
 @_cdecl("FuzzAveragingPayloads_main")
-public func fuzzAveragingPayloadsMain(
-    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> CInt {
-    if let directory = getenv("FUZZ_WRITE_SEEDS") {
-        writeSeeds(seeds(), to: String(cString: directory))
-        return 0
-    }
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzAveragingPayloads)
+public func fuzzAveragingPayloadsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, test: fuzzAveragingPayloads, seeds: seeds)
 }
 
-/// One or two valid encodings of each payload; `writeSeeds` adds truncations.
-private func seeds() -> [(name: String, bytes: [UInt8])] {
+/// One or two valid encodings of each payload; `runFuzzer` adds truncated copies when it writes the corpus.
+private func seeds() -> [FuzzSeed] {
     let alice = PeerID(bytes: (0..<32).map { UInt8($0) })!
     let bob = PeerID(bytes: (0..<32).map { UInt8(200 - $0) })!
     let carol = PeerID(bytes: [UInt8](repeating: 0x7f, count: 32))!
@@ -110,20 +96,4 @@ private func seeds() -> [(name: String, bytes: [UInt8])] {
         ("group-plan-three", [3] + three.encoded()),
         ("abort", [4] + Abort(roundID: pair.id, sender: alice, reason: "part 1 from bob is not finite").encoded()),
     ]
-}
-
-/// Writes each seed, and copies of it cut short, as files named after it in `directory`
-/// (`FUZZ_WRITE_SEEDS=DIR <target>` regenerates the committed corpus).
-private func writeSeeds(_ seeds: [(name: String, bytes: [UInt8])], to directory: String) {
-    for seed in seeds {
-        var files = [(seed.name, seed.bytes)]
-        if seed.bytes.count > 2 {
-            files.append((seed.name + "-truncated", Array(seed.bytes.prefix(seed.bytes.count - 1))))
-            files.append((seed.name + "-half", Array(seed.bytes.prefix(seed.bytes.count / 2))))
-        }
-        for (name, bytes) in files {
-            let written = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes))
-            precondition(written, "cannot write \(directory)/\(name)")
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import DHT
 import Wire
 
@@ -57,30 +58,15 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
 @_cdecl("FuzzDHTRecords_main")
-public func fuzzDHTRecordsMain(
-    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> CInt {
-    if let directory = getenv("FUZZ_WRITE_SEEDS") {
-        writeSeeds(seeds(), to: String(cString: directory))
-        return 0
-    }
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzDHTRecords)
+public func fuzzDHTRecordsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, test: fuzzDHTRecords, seeds: seeds)
 }
 
 /// Stores of signed records (valid, expired, with a bad signature, two writers of one subkey)
-/// at a fixed clock, under both store limits; `writeSeeds` adds truncations.
-private func seeds() -> [(name: String, bytes: [UInt8])] {
+/// at a fixed clock, under both store limits; `runFuzzer` adds truncated copies when it writes the corpus.
+private func seeds() -> [FuzzSeed] {
     var generator = SeededGenerator(state: 1)
     let alice = PeerIdentity(using: &generator), bob = PeerIdentity(using: &generator)
     let now: UInt64 = 1_790_000_000_000
@@ -113,21 +99,5 @@ private struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-}
-
-/// Writes each seed, and copies of it cut short, as files named after it in `directory`
-/// (`FUZZ_WRITE_SEEDS=DIR <target>` regenerates the committed corpus).
-private func writeSeeds(_ seeds: [(name: String, bytes: [UInt8])], to directory: String) {
-    for seed in seeds {
-        var files = [(seed.name, seed.bytes)]
-        if seed.bytes.count > 2 {
-            files.append((seed.name + "-truncated", Array(seed.bytes.prefix(seed.bytes.count - 1))))
-            files.append((seed.name + "-half", Array(seed.bytes.prefix(seed.bytes.count / 2))))
-        }
-        for (name, bytes) in files {
-            let written = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes))
-            precondition(written, "cannot write \(directory)/\(name)")
-        }
     }
 }

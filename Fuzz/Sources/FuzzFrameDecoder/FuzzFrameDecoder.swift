@@ -1,4 +1,5 @@
 import Wire
+import FuzzSupport
 
 /// Feeds arbitrary bytes to `FrameDecoder` in chunks whose sizes the input chooses, and
 /// checks that every frame it returns re-encodes to a frame that decodes to itself.
@@ -27,19 +28,8 @@ public func fuzzFrameDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
 @_cdecl("FuzzFrameDecoder_main")
-public func fuzzFrameDecoderMain(
-    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> CInt {
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzFrameDecoder)
+public func fuzzFrameDecoderMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, test: fuzzFrameDecoder)
 }

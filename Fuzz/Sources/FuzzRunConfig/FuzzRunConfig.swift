@@ -1,4 +1,5 @@
 import Collaboration
+import FuzzSupport
 import Crypto
 import Foundation
 import Trainer
@@ -50,29 +51,14 @@ public func fuzzRunConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
 @_cdecl("FuzzRunConfig_main")
-public func fuzzRunConfigMain(
-    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> CInt {
-    if let directory = getenv("FUZZ_WRITE_SEEDS") {
-        writeSeeds(seeds(), to: String(cString: directory))
-        return 0
-    }
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzRunConfig)
+public func fuzzRunConfigMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, test: fuzzRunConfig, seeds: seeds)
 }
 
 /// A valid config for each path, and a signed one for path 2.
-private func seeds() -> [(name: String, bytes: [UInt8])] {
+private func seeds() -> [FuzzSeed] {
     var training = TrainingSettings(model: ModelConfig(hiddenSize: 32, layerCount: 1, headCount: 2, contextLength: 16))
     training.batchSize = 4
     training.temperature = 0.001
@@ -87,20 +73,4 @@ private func seeds() -> [(name: String, bytes: [UInt8])] {
     let signed = try! SignedRunConfig(config: config, signingKey: coordinatorKey).encoded
     return [("decode", [0] + plain), ("decode-int8", [0] + other), ("signed", [1] + plain),
             ("signed-int8", [1] + other), ("encoded", [2] + signed)]
-}
-
-/// Writes each seed, and copies of it cut short, as files named after it in `directory`
-/// (`FUZZ_WRITE_SEEDS=DIR <target>` regenerates the committed corpus).
-private func writeSeeds(_ seeds: [(name: String, bytes: [UInt8])], to directory: String) {
-    for seed in seeds {
-        var files = [(seed.name, seed.bytes)]
-        if seed.bytes.count > 2 {
-            files.append((seed.name + "-truncated", Array(seed.bytes.prefix(seed.bytes.count - 1))))
-            files.append((seed.name + "-half", Array(seed.bytes.prefix(seed.bytes.count / 2))))
-        }
-        for (name, bytes) in files {
-            let written = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes))
-            precondition(written, "cannot write \(directory)/\(name)")
-        }
-    }
 }

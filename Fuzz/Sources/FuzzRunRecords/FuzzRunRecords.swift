@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Collaboration
 
 /// Decodes arbitrary bytes as each record a run publishes in the DHT (the first input byte picks
@@ -24,29 +25,14 @@ public func fuzzRunRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
 @_cdecl("FuzzRunRecords_main")
-public func fuzzRunRecordsMain(
-    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> CInt {
-    if let directory = getenv("FUZZ_WRITE_SEEDS") {
-        writeSeeds(seeds(), to: String(cString: directory))
-        return 0
-    }
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzRunRecords)
+public func fuzzRunRecordsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, test: fuzzRunRecords, seeds: seeds)
 }
 
-/// Valid records of each kind; `writeSeeds` adds truncations.
-private func seeds() -> [(name: String, bytes: [UInt8])] {
+/// Valid records of each kind; `runFuzzer` adds truncated copies when it writes the corpus.
+private func seeds() -> [FuzzSeed] {
     [
         ("progress", [0] + PeerProgress(step: 12, samplesAccumulated: 48, samplesPerSecond: 31.5, loss: 2.25, timestampMilliseconds: 1_790_000_000_000).encoded),
         ("progress-client", [0] + PeerProgress(step: 0, samplesAccumulated: 0, samplesPerSecond: 0, loss: .infinity, timestampMilliseconds: 0, clientMode: true).encoded),
@@ -55,20 +41,4 @@ private func seeds() -> [(name: String, bytes: [UInt8])] {
         ("round-report", [2] + RoundReport(step: 12, members: 3, samples: 192, durationSeconds: 1.5, loss: 2.1, bytesSent: 4096, bytesReceived: 8192, failedParts: 0).encoded),
         ("round-report-note", [2] + RoundReport(step: 13, members: 1, samples: 64, durationSeconds: 0, loss: 2, bytesSent: 0, bytesReceived: 0, failedParts: 1, note: "no other peer declared step 13 — averaged alone").encoded),
     ]
-}
-
-/// Writes each seed, and copies of it cut short, as files named after it in `directory`
-/// (`FUZZ_WRITE_SEEDS=DIR <target>` regenerates the committed corpus).
-private func writeSeeds(_ seeds: [(name: String, bytes: [UInt8])], to directory: String) {
-    for seed in seeds {
-        var files = [(seed.name, seed.bytes)]
-        if seed.bytes.count > 2 {
-            files.append((seed.name + "-truncated", Array(seed.bytes.prefix(seed.bytes.count - 1))))
-            files.append((seed.name + "-half", Array(seed.bytes.prefix(seed.bytes.count / 2))))
-        }
-        for (name, bytes) in files {
-            let written = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes))
-            precondition(written, "cannot write \(directory)/\(name)")
-        }
-    }
 }

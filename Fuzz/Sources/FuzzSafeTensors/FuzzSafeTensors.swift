@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Trainer
 
 /// Parses arbitrary bytes as a safetensors file and reads every tensor it accepts: a file that
@@ -29,29 +30,14 @@ public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables with `main` aliased to `<Target>_main`; this is it.
 @_cdecl("FuzzSafeTensors_main")
-public func fuzzSafeTensorsMain(
-    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> CInt {
-    if let directory = getenv("FUZZ_WRITE_SEEDS") {
-        writeSeeds(seeds(), to: String(cString: directory))
-        return 0
-    }
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzSafeTensors)
+public func fuzzSafeTensorsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, test: fuzzSafeTensors, seeds: seeds)
 }
 
-/// Valid files (one and several tensors, metadata, every dtype); `writeSeeds` adds truncations.
-private func seeds() -> [(name: String, bytes: [UInt8])] {
+/// Valid files (one and several tensors, metadata, every dtype); `runFuzzer` adds truncated copies when it writes the corpus.
+private func seeds() -> [FuzzSeed] {
     func encoded(_ tensors: [(String, [Int], [Float])], metadata: [String: String] = [:]) -> [UInt8] {
         let buffers = tensors.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, $0.2.count)) }
         defer { buffers.forEach { $0.deallocate() } }
@@ -73,20 +59,4 @@ private func seeds() -> [(name: String, bytes: [UInt8])] {
                        [0, 60, 0, 188, 128, 63, 0, 0, 0, 0, 0, 0, 240, 63])),
         ("zero-size", raw(#"{"z":{"dtype":"F32","shape":[0,5],"data_offsets":[0,0]}}"#, [])),
     ]
-}
-
-/// Writes each seed, and copies of it cut short, as files named after it in `directory`
-/// (`FUZZ_WRITE_SEEDS=DIR <target>` regenerates the committed corpus).
-private func writeSeeds(_ seeds: [(name: String, bytes: [UInt8])], to directory: String) {
-    for seed in seeds {
-        var files = [(seed.name, seed.bytes)]
-        if seed.bytes.count > 2 {
-            files.append((seed.name + "-truncated", Array(seed.bytes.prefix(seed.bytes.count - 1))))
-            files.append((seed.name + "-half", Array(seed.bytes.prefix(seed.bytes.count / 2))))
-        }
-        for (name, bytes) in files {
-            let written = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(bytes))
-            precondition(written, "cannot write \(directory)/\(name)")
-        }
-    }
 }
