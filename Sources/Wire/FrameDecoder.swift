@@ -15,8 +15,7 @@ public struct FrameDecoder: Sendable {
 
     /// Largest payload accepted; longer announcements are `WireError.oversized`.
     public let maxPayloadLength: Int
-    private var buffer: [UInt8] = []
-    private var readIndex = 0
+    private var received = ReceiveBuffer()
     private var failure: WireError?
 
     public init(maxPayloadLength: Int = Frame.defaultMaxPayloadLength) {
@@ -25,20 +24,16 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes received but not yet returned as frames.
-    public var bufferedByteCount: Int { buffer.count - readIndex }
+    public var bufferedByteCount: Int { received.unreadCount }
 
     /// Appends received bytes.
     public mutating func feed(_ bytes: some Sequence<UInt8>) {
-        if readIndex > 0 && readIndex * 2 >= buffer.count {
-            buffer.removeFirst(readIndex)
-            readIndex = 0
-        }
-        buffer.append(contentsOf: bytes)
+        received.append(bytes)
     }
 
     /// Appends received bytes from memory (one copy, no per-byte iteration).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        bytes.withMemoryRebound(to: UInt8.self) { feed($0) }
+        received.append(bytes)
     }
 
     /// The next complete frame, `.needMoreData`, or an error for malformed input.
@@ -55,14 +50,14 @@ public struct FrameDecoder: Sendable {
     private mutating func decodeFrame() throws(WireError) -> Step {
         let available = bufferedByteCount
         let magicBytes = min(available, Frame.magic.count)
-        for offset in 0..<magicBytes where buffer[readIndex + offset] != Frame.magic[offset] {
+        for offset in 0..<magicBytes where received.bytes[received.readIndex + offset] != Frame.magic[offset] {
             throw WireError.wrongMagic
         }
-        if available > 4 && buffer[readIndex + 4] != Frame.version {
-            throw WireError.unsupportedVersion.with(detail: "version \(buffer[readIndex + 4])")
+        if available > 4 && received.bytes[received.readIndex + 4] != Frame.version {
+            throw WireError.unsupportedVersion.with(detail: "version \(received.bytes[received.readIndex + 4])")
         }
         guard available >= Frame.headerLength else { return .needMoreData }
-        var header = ByteReader(buffer, range: readIndex + 5..<readIndex + Frame.headerLength)
+        var header = ByteReader(received.bytes, range: received.readIndex + 5..<received.readIndex + Frame.headerLength)
         let flags = try header.readU8()
         let rawType = try header.readU16()
         let requestID = try header.readU64()
@@ -80,12 +75,12 @@ public struct FrameDecoder: Sendable {
     }
 
     private mutating func takeFrame(type: MessageType, requestID: UInt64, length: Int) throws(WireError) -> Frame {
-        let checkedEnd = readIndex + Frame.headerLength + length
-        var trailer = ByteReader(buffer, range: checkedEnd..<checkedEnd + Frame.trailerLength)
+        let checkedEnd = received.readIndex + Frame.headerLength + length
+        var trailer = ByteReader(received.bytes, range: checkedEnd..<checkedEnd + Frame.trailerLength)
         let expected = try trailer.readU32()
-        guard CRC32C.checksum(buffer[readIndex..<checkedEnd]) == expected else { throw WireError.badChecksum }
-        let payload = Array(buffer[readIndex + Frame.headerLength..<checkedEnd])
-        readIndex = checkedEnd + Frame.trailerLength
+        guard CRC32C.checksum(received.bytes[received.readIndex..<checkedEnd]) == expected else { throw WireError.badChecksum }
+        let payload = Array(received.bytes[received.readIndex + Frame.headerLength..<checkedEnd])
+        received.readIndex = checkedEnd + Frame.trailerLength
         return Frame(type: type, requestID: requestID, payload: payload)
     }
 }

@@ -54,9 +54,7 @@ struct DHTNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "cohort.dht")
-        logger.logLevel = .info
+        let logger = makeLogger("cohort.dht")
         var settings = DHTService.Settings()
         settings.transport.listen = try HostPort.parse(listen)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -96,8 +96,7 @@ public struct RecordSealer {
 public struct RecordOpener {
     private let key: SymmetricKey
     private var sequence: UInt64 = 0
-    private var buffer: [UInt8] = []
-    private var readIndex = 0
+    private var received = ReceiveBuffer()
 
     public init(key: [UInt8]) {
         self.key = SymmetricKey(data: key)
@@ -105,16 +104,12 @@ public struct RecordOpener {
 
     /// Appends received bytes.
     public mutating func feed(_ bytes: some Sequence<UInt8>) {
-        if readIndex > 0 && readIndex * 2 >= buffer.count {
-            buffer.removeFirst(readIndex)
-            readIndex = 0
-        }
-        buffer.append(contentsOf: bytes)
+        received.append(bytes)
     }
 
     /// Appends received bytes from memory (one copy, no per-byte iteration).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        bytes.withMemoryRebound(to: UInt8.self) { feed($0) }
+        received.append(bytes)
     }
 
     /// The plaintext of the next complete record, nil when more bytes are needed.
@@ -131,24 +126,24 @@ public struct RecordOpener {
     }
 
     private mutating func nextPlaintext() throws(SecureRecordError) -> Data? {
-        let available = buffer.count - readIndex
+        let available = received.unreadCount
         guard available >= SecureRecord.headerLength else { return nil }
-        var header = ByteReader(buffer, range: readIndex..<readIndex + SecureRecord.headerLength)
+        var header = ByteReader(received.bytes, range: received.readIndex..<received.readIndex + SecureRecord.headerLength)
         guard let sealedLength = try? Int(header.readU32()) else { preconditionFailure("4 bytes hold a u32") }
         guard sealedLength >= SecureRecord.tagLength,
               sealedLength <= SecureRecord.maxPlaintextLength + SecureRecord.tagLength else { throw .badLength(sealedLength) }
         guard available >= SecureRecord.headerLength + sealedLength else { return nil }
         guard sequence < UInt64.max else { throw .sequenceExhausted }
-        let bodyStart = readIndex + SecureRecord.headerLength
+        let bodyStart = received.readIndex + SecureRecord.headerLength
         let tagStart = bodyStart + sealedLength - SecureRecord.tagLength
-        let aad = buffer[readIndex..<bodyStart]
-        guard let box = try? AES.GCM.SealedBox(nonce: SecureRecord.nonce(sequence), ciphertext: buffer[bodyStart..<tagStart],
-                                                  tag: buffer[tagStart..<tagStart + SecureRecord.tagLength]),
+        let aad = received.bytes[received.readIndex..<bodyStart]
+        guard let box = try? AES.GCM.SealedBox(nonce: SecureRecord.nonce(sequence), ciphertext: received.bytes[bodyStart..<tagStart],
+                                                  tag: received.bytes[tagStart..<tagStart + SecureRecord.tagLength]),
               let plaintext = try? AES.GCM.open(box, using: key, authenticating: aad) else {
             throw .authenticationFailed
         }
         sequence += 1
-        readIndex = tagStart + SecureRecord.tagLength
+        received.readIndex = tagStart + SecureRecord.tagLength
         return plaintext
     }
 }
