@@ -10,34 +10,37 @@ extension TrainingRun {
     /// gradient is added to the model's gradient arena.
     func forwardInLanes(micro: Int, time: Int, backward: Bool = true) -> Double {
         let count = min(lanes, micro)
-        if replicas.count != count { replicas = (0..<count).map { _ in TransformerModel(replicaOf: model) } }
-        let rows = (0...count).map { micro * $0 / count }
-        var losses = [Double](repeating: 0, count: count)
+        if replicas.count != count {
+            replicas = (0..<count).map { _ in TransformerModel(replicaOf: model) }
+            laneLosses = FlatBuffer(count: count)
+        }
+        // Lane k takes rows micro·k/count ..< micro·(k+1)/count; nothing here allocates per step.
+        func firstRow(_ lane: Int) -> Int { micro * lane / count }
+        func weight(_ lane: Int) -> Float { Float(firstRow(lane + 1) - firstRow(lane)) / Float(micro) }
+        let losses = laneLosses.base
         let threads = BLASRuntime.threads
         BLASRuntime.threads = 1
-        losses.withUnsafeMutableBufferPointer { losses in
-            Parallel.runLanes(count) { lane in
-                let replica = replicas[lane]
-                let slice = (rows[lane] * time)..<(rows[lane + 1] * time)
-                losses[lane] = replica.forward(tokens: UnsafeBufferPointer(rebasing: tokens[slice]),
-                                               targets: UnsafeBufferPointer(rebasing: targets[slice]),
-                                               batch: rows[lane + 1] - rows[lane], time: time)
-                if backward {
-                    replica.zeroGradients()
-                    replica.backward()
-                }
+        Parallel.runLanes(count) { lane in
+            let replica = replicas[lane]
+            let slice = (firstRow(lane) * time)..<(firstRow(lane + 1) * time)
+            losses[lane] = replica.forward(tokens: UnsafeBufferPointer(rebasing: tokens[slice]),
+                                           targets: UnsafeBufferPointer(rebasing: targets[slice]),
+                                           batch: firstRow(lane + 1) - firstRow(lane), time: time)
+            if backward {
+                replica.zeroGradients()
+                replica.backward()
             }
         }
         BLASRuntime.threads = threads
-        let weights = (0..<count).map { Float(rows[$0 + 1] - rows[$0]) / Float(micro) }
-        let loss = zip(losses, weights).reduce(0) { $0 + $1.0 * Double($1.1) }
+        var loss = 0.0
+        for lane in 0..<count { loss += losses[lane] * Double(weight(lane)) }
         guard backward else { return loss }
         // Each replica's gradient is the mean over its rows; the batch mean weights them by rows.
         let total = model.gradients.base
         Parallel.forEachRange(count: model.gradients.count, cost: 2 * count) { range in
-            for (replica, weight) in zip(replicas, weights) {
-                let g = replica.gradients.base
-                for index in range { total[index] += weight * g[index] }
+            for lane in 0..<count {
+                let g = replicas[lane].gradients.base, w = weight(lane)
+                for index in range { total[index] += w * g[index] }
             }
         }
         return loss

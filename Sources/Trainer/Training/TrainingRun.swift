@@ -16,6 +16,8 @@ public final class TrainingRun {
     let targets: UnsafeMutableBufferPointer<Int32>
     /// Replicas of the model that run a micro-batch's rows in parallel (see `lanes`).
     var replicas: [TransformerModel<Float>] = []
+    /// Each replica's loss for the current micro-batch.
+    var laneLosses = FlatBuffer<Double>(count: 0)
     /// How many threads split each micro-batch between them, each with its own model replica and
     /// single-threaded BLAS; 1 keeps one model and lets BLAS use its threads.
     public var lanes = 1
