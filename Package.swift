@@ -33,7 +33,7 @@ let package = Package(
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
-        .target(name: "Averaging"),
+        .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
         .target(
             name: "Collaboration",
             dependencies: ["Trainer", "Averaging", "DHT", .product(name: "Crypto", package: "swift-crypto")]
@@ -50,6 +50,7 @@ let package = Package(
             resources: [.copy("Resources/tinyshakespeare.txt")]
         ),
         .target(name: "CCRC32C"),
+        .target(name: "CAveragingKernels"),
         .target(name: "Wire", dependencies: ["CCRC32C"]),
         .target(
             name: "DHT",

@@ -1,3 +1,5 @@
+import CAveragingKernels
+
 /// Why an owner refused a member's chunk of its part (issue 6, "Poisoned or broken
 /// contributions"); the round drops the sender with this as the reason.
 enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
@@ -18,15 +20,9 @@ enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
     /// NaN and infinite values counted, and the L2 norm (in Double, so a finite chunk's norm
     /// cannot overflow) of `values`.
     static func nonFiniteCountAndNorm(of values: UnsafeBufferPointer<Float>) -> (nonFinite: Int, norm: Double) {
-        var nonFinite = 0
+        guard let start = values.baseAddress else { return (0, 0) }
         var sumOfSquares = 0.0
-        for value in values {
-            if value.isFinite {
-                sumOfSquares += Double(value) * Double(value)
-            } else {
-                nonFinite += 1
-            }
-        }
+        let nonFinite = averaging_nonfinite_count(start, values.count, &sumOfSquares)
         return (nonFinite, sumOfSquares.squareRoot())
     }
 

@@ -1,3 +1,5 @@
+import CAveragingKernels
+
 /// How vector chunks travel on the wire: a run picks one for every round.
 ///
 /// Encoding writes into a caller-provided byte buffer; decoding reads straight from the bytes,
@@ -9,8 +11,12 @@
 ///     |x − y| ≤ 2⁻²⁵ below that; larger magnitudes (and ±∞) clamp to ±65504; NaN stays NaN.
 ///   - `blockwiseInt8`: per block of `blockSize` values a float32 scale s = max|x|/127 and one
 ///     int8 code per value; |x − y| ≤ s/2 (plus float32 rounding, under s·2⁻¹⁶). A block holding
-///     a non-finite value decodes to NaN, so a broken gradient stays visible.
+///     a non-finite value decodes to NaN, so a broken gradient stays visible. A scale per block keeps
+///     one large value from flattening a whole chunk; blocks restart at every chunk, so a chunk
+///     decodes on its own.
 /// hivemind's `compression/` offers the same three choices (none, float16, 8-bit blockwise).
+/// The loops are C (`CAveragingKernels`): AVX2 + F16C where the CPU has them, a portable
+/// version elsewhere, bit-identical to each other.
 public enum Compression: Hashable, Sendable {
     case none
     case float16
@@ -24,7 +30,7 @@ public enum Compression: Hashable, Sendable {
         switch self {
         case .none: elementCount * 4
         case .float16: elementCount * 2
-        case .blockwiseInt8(let blockSize): BlockwiseInt8Codec.encodedByteCount(elementCount: elementCount, blockSize: blockSize)
+        case .blockwiseInt8(let blockSize): (elementCount + blockSize - 1) / blockSize * 4 + elementCount
         }
     }
 
@@ -34,61 +40,49 @@ public enum Compression: Hashable, Sendable {
     public func encode(_ values: UnsafeBufferPointer<Float>, into bytes: UnsafeMutableRawBufferPointer) -> Int {
         let count = encodedByteCount(elementCount: values.count)
         precondition(bytes.count >= count, "\(bytes.count) bytes cannot hold \(values.count) values as \(self)")
+        guard let source = values.baseAddress, let destination = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            return count
+        }
         switch self {
         case .none:
-            #if _endian(little)
             bytes.copyMemory(from: UnsafeRawBufferPointer(values))
-            #else
-            for (index, value) in values.enumerated() {
-                bytes.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 4 * index, as: UInt32.self)
-            }
-            #endif
         case .float16:
-            for (index, value) in values.enumerated() {
-                bytes.storeBytes(of: HalfPrecision.bits(of: value).littleEndian, toByteOffset: 2 * index, as: UInt16.self)
-            }
+            averaging_f16_encode(source, values.count, destination)
         case .blockwiseInt8(let blockSize):
-            BlockwiseInt8Codec.encode(values, blockSize: blockSize, into: bytes)
+            averaging_int8_encode(source, values.count, blockSize, destination)
         }
         return count
     }
 
     /// Overwrites `values` with the decoding of `bytes` (exactly `encodedByteCount` long).
     public func decode(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
-        #if _endian(little)
-        if self == .none {
-            precondition(bytes.count == values.count * 4, "\(bytes.count) bytes are not \(values.count) values as \(self)")
+        precondition(bytes.count == encodedByteCount(elementCount: values.count),
+                     "\(bytes.count) bytes are not \(values.count) values as \(self)")
+        guard let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), let destination = values.baseAddress else { return }
+        switch self {
+        case .none:
             UnsafeMutableRawBufferPointer(values).copyMemory(from: bytes)
-            return
+        case .float16:
+            averaging_f16_decode(source, values.count, destination)
+        case .blockwiseInt8(let blockSize):
+            averaging_int8_decode(source, values.count, blockSize, destination)
         }
-        #endif
-        transform(bytes, into: values) { _, decoded in decoded }
     }
 
     /// Adds `weight` × the decoding of `bytes` to `accumulator`, value by value.
     public func accumulate(_ bytes: UnsafeRawBufferPointer, weight: Float, into accumulator: UnsafeMutableBufferPointer<Float>) {
-        transform(bytes, into: accumulator) { current, decoded in current + weight * decoded }
-    }
-
-    private func transform(
-        _ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>,
-        _ combine: (Float, Float) -> Float
-    ) {
-        precondition(bytes.count == encodedByteCount(elementCount: values.count),
-                     "\(bytes.count) bytes are not \(values.count) values as \(self)")
+        precondition(bytes.count == encodedByteCount(elementCount: accumulator.count),
+                     "\(bytes.count) bytes are not \(accumulator.count) values as \(self)")
+        guard let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), let destination = accumulator.baseAddress else {
+            return
+        }
         switch self {
         case .none:
-            for index in values.indices {
-                let bits = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self))
-                values[index] = combine(values[index], Float(bitPattern: bits))
-            }
+            averaging_f32_accumulate(source, accumulator.count, weight, destination)
         case .float16:
-            for index in values.indices {
-                let bits = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
-                values[index] = combine(values[index], HalfPrecision.value(of: bits))
-            }
+            averaging_f16_accumulate(source, accumulator.count, weight, destination)
         case .blockwiseInt8(let blockSize):
-            BlockwiseInt8Codec.transform(bytes, blockSize: blockSize, into: values, combine)
+            averaging_int8_accumulate(source, accumulator.count, blockSize, weight, destination)
         }
     }
 }
