@@ -10,7 +10,8 @@
 ///     8       8     request id (a reply carries the id of its request)
 ///     16      4     payload length (at most the receiver's maximum)
 ///     20      n     payload
-///     20+n    4     CRC-32C of bytes 0 ..< 20+n
+///     20+n    4     CRC-32C of bytes 0 ..< 20+n (zero inside an authenticated channel, whose
+///                   records already prove every byte; see `FrameDecoder.verifiesChecksums`)
 public struct Frame: Hashable, Sendable {
     public var type: MessageType
     public var requestID: UInt64
@@ -45,21 +46,28 @@ public struct Frame: Hashable, Sendable {
     }
 
     /// Writes the frame's wire bytes at the start of `destination` (at least `encodedLength`
-    /// long): the payload is copied once, and the checksum runs over the written bytes.
-    public func encode(into destination: UnsafeMutableRawBufferPointer) {
-        precondition(payload.count <= Int(UInt32.max), "payload of \(payload.count) bytes cannot be framed")
+    /// long): the payload is copied once, and the checksum, unless left out (zero), runs over
+    /// the written bytes.
+    public func encode(into destination: UnsafeMutableRawBufferPointer, withChecksum: Bool = true) {
         precondition(destination.count >= encodedLength, "\(destination.count) bytes cannot hold a frame of \(encodedLength)")
+        encodeHeader(into: destination)
+        let checkedEnd = Self.headerLength + payload.count
+        payload.withUnsafeBytes {
+            UnsafeMutableRawBufferPointer(rebasing: destination[Self.headerLength..<checkedEnd]).copyMemory(from: $0)
+        }
+        let checksum = withChecksum ? CRC32C.checksum(UnsafeRawBufferPointer(rebasing: destination[..<checkedEnd])) : 0
+        destination.storeBytes(of: checksum.littleEndian, toByteOffset: checkedEnd, as: UInt32.self)
+    }
+
+    /// Writes the frame's 20 header bytes at the start of `destination`.
+    public func encodeHeader(into destination: UnsafeMutableRawBufferPointer) {
+        precondition(payload.count <= Int(UInt32.max), "payload of \(payload.count) bytes cannot be framed")
+        precondition(destination.count >= Self.headerLength, "\(destination.count) bytes cannot hold a frame header")
         Self.magic.withUnsafeBytes { destination.copyMemory(from: $0) }
         destination.storeBytes(of: Self.version, toByteOffset: 4, as: UInt8.self)
         destination.storeBytes(of: 0, toByteOffset: 5, as: UInt8.self)
         destination.storeBytes(of: type.rawValue.littleEndian, toByteOffset: 6, as: UInt16.self)
         destination.storeBytes(of: requestID.littleEndian, toByteOffset: 8, as: UInt64.self)
         destination.storeBytes(of: UInt32(payload.count).littleEndian, toByteOffset: 16, as: UInt32.self)
-        let checkedEnd = Self.headerLength + payload.count
-        payload.withUnsafeBytes {
-            UnsafeMutableRawBufferPointer(rebasing: destination[Self.headerLength..<checkedEnd]).copyMemory(from: $0)
-        }
-        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: destination[..<checkedEnd]))
-        destination.storeBytes(of: checksum.littleEndian, toByteOffset: checkedEnd, as: UInt32.self)
     }
 }

@@ -1,11 +1,12 @@
 /// Splits a byte stream into frames, in the manner of NIO's `ByteToMessageDecoder`.
 ///
-/// Feed it bytes as they arrive and call `next()` until it answers `.needMoreData`. It never
-/// consumes a partial frame, checks the magic and version as soon as those bytes are there,
-/// and checks the announced payload length against `maxPayloadLength` before it waits for (or
-/// copies) the payload. Once it has thrown, it is poisoned: every later call throws the same
-/// error, because a stream that lost framing cannot be resynchronised safely — close the
-/// connection.
+/// Feed it bytes as they arrive and call `next()` until it answers `.needMoreData`. Each fed
+/// byte is copied once, into its frame: the header into a 20-byte scratch, the payload straight
+/// into the array the returned `Frame` owns. The magic and version are checked as soon as those
+/// bytes are there, and the announced payload length against `maxPayloadLength` before any of
+/// the payload is kept. Once a malformed byte is seen, the decoder is poisoned: `next()` returns
+/// the frames completed before it, then throws the same error on every call, because a stream
+/// that lost framing cannot be resynchronised safely — close the connection.
 public struct FrameDecoder: Sendable {
     /// What `next()` found.
     public enum Step: Hashable, Sendable {
@@ -13,55 +14,111 @@ public struct FrameDecoder: Sendable {
         case needMoreData
     }
 
+    private struct Announcement: Sendable {
+        let type: MessageType
+        let requestID: UInt64
+        let length: Int
+    }
+
     /// Largest payload accepted; longer announcements are `WireError.oversized`.
     public let maxPayloadLength: Int
-    private var received = ReceiveBuffer()
+    /// Whether the trailer must hold the CRC-32C of the frame; false inside an authenticated
+    /// channel, whose records already prove every byte (docs/protocol.md, "Encrypted records").
+    public let verifiesChecksums: Bool
+    /// Payload capacity reserved from a header alone; a longer payload grows as it arrives, so a
+    /// peer announcing large frames it never sends cannot make this one reserve their memory.
+    private static let maxReservedPayload = 1 << 20
+
+    private var header: [UInt8] = []
+    private var announcement: Announcement?
+    private var payload: [UInt8] = []
+    private var trailer: [UInt8] = []
+    private var completed: [Frame] = []
+    private var nextCompleted = 0
     private var failure: WireError?
 
-    public init(maxPayloadLength: Int = Frame.defaultMaxPayloadLength) {
+    public init(maxPayloadLength: Int = Frame.defaultMaxPayloadLength, verifiesChecksums: Bool = true) {
         precondition(maxPayloadLength >= 0 && maxPayloadLength <= Int(UInt32.max), "bad maximum \(maxPayloadLength)")
         self.maxPayloadLength = maxPayloadLength
+        self.verifiesChecksums = verifiesChecksums
+        header.reserveCapacity(Frame.headerLength)
+        trailer.reserveCapacity(Frame.trailerLength)
     }
 
-    /// Bytes received but not yet returned as frames.
-    public var bufferedByteCount: Int { received.unreadCount }
+    /// Bytes received for the frame not yet complete.
+    public var bufferedByteCount: Int { header.count + payload.count + trailer.count }
 
-    /// Appends received bytes.
+    /// Takes received bytes.
     public mutating func feed(_ bytes: some Sequence<UInt8>) {
-        received.append(bytes)
+        let array = Array(bytes)
+        array.withUnsafeBytes { feed($0) }
     }
 
-    /// Appends received bytes from memory (one copy, no per-byte iteration).
+    /// Takes received bytes from memory.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        received.append(bytes)
-    }
-
-    /// The next complete frame, `.needMoreData`, or an error for malformed input.
-    public mutating func next() throws(WireError) -> Step {
-        if let failure { throw failure }
-        do {
-            return try decodeFrame()
-        } catch {
-            failure = error
-            throw error
+        var unread = bytes[...]
+        while failure == nil && !unread.isEmpty {
+            do {
+                try consume(&unread)
+            } catch {
+                failure = error
+            }
         }
     }
 
-    private mutating func decodeFrame() throws(WireError) -> Step {
-        let available = bufferedByteCount
-        let magicBytes = min(available, Frame.magic.count)
-        for offset in 0..<magicBytes where received.bytes[received.readIndex + offset] != Frame.magic[offset] {
+    /// The next complete frame, `.needMoreData`, or the error that poisoned the stream.
+    public mutating func next() throws(WireError) -> Step {
+        if nextCompleted < completed.count {
+            let frame = completed[nextCompleted]
+            nextCompleted += 1
+            if nextCompleted == completed.count {
+                completed.removeAll(keepingCapacity: true)
+                nextCompleted = 0
+            }
+            return .frame(frame)
+        }
+        if let failure { throw failure }
+        return .needMoreData
+    }
+
+    private mutating func consume(_ unread: inout Slice<UnsafeRawBufferPointer>) throws(WireError) {
+        guard let announcement else {
+            let checkedFrom = header.count
+            header.append(contentsOf: take(Frame.headerLength - header.count, from: &unread))
+            try checkHeader(from: checkedFrom)
+            return
+        }
+        if payload.count < announcement.length {
+            payload.append(contentsOf: take(announcement.length - payload.count, from: &unread))
+            return
+        }
+        trailer.append(contentsOf: take(Frame.trailerLength - trailer.count, from: &unread))
+        if trailer.count == Frame.trailerLength {
+            try finishFrame(announcement)
+        }
+    }
+
+    private func take(_ wanted: Int, from unread: inout Slice<UnsafeRawBufferPointer>) -> UnsafeRawBufferPointer {
+        let taken = unread.prefix(wanted)
+        unread = unread.dropFirst(taken.count)
+        return UnsafeRawBufferPointer(rebasing: taken)
+    }
+
+    /// Checks the header bytes from `index` on as they arrive; once all 20 are in, announces
+    /// the frame.
+    private mutating func checkHeader(from index: Int) throws(WireError) {
+        for offset in min(index, Frame.magic.count)..<min(header.count, Frame.magic.count) where header[offset] != Frame.magic[offset] {
             throw WireError.wrongMagic
         }
-        if available > 4 && received.bytes[received.readIndex + 4] != Frame.version {
-            throw WireError.unsupportedVersion.with(detail: "version \(received.bytes[received.readIndex + 4])")
+        if header.count > 4 && header[4] != Frame.version {
+            throw WireError.unsupportedVersion.with(detail: "version \(header[4])")
         }
-        guard available >= Frame.headerLength else { return .needMoreData }
-        var header = ByteReader(received.bytes, range: received.readIndex + 5..<received.readIndex + Frame.headerLength)
-        let flags = try header.readU8()
-        let rawType = try header.readU16()
-        let requestID = try header.readU64()
-        let length = Int(try header.readU32())
+        guard header.count == Frame.headerLength else { return }
+        var reader = ByteReader(header, range: 5..<Frame.headerLength)
+        let flags = try reader.readU8()
+        let rawType = try reader.readU16()
+        let requestID = try reader.readU64()
+        let length = Int(try reader.readU32())
         guard flags == 0 else { throw WireError.unsupportedFlags.with(detail: "flags \(flags)") }
         guard let type = MessageType(rawValue: rawType) else {
             throw WireError.unknownMessageType.with(detail: "type 0x\(String(rawType, radix: 16))")
@@ -69,18 +126,20 @@ public struct FrameDecoder: Sendable {
         guard length <= maxPayloadLength else {
             throw WireError.oversized.with(detail: "payload \(length) above \(maxPayloadLength)")
         }
-        let frameLength = Frame.headerLength + length + Frame.trailerLength
-        guard available >= frameLength else { return .needMoreData }
-        return .frame(try takeFrame(type: type, requestID: requestID, length: length))
+        announcement = Announcement(type: type, requestID: requestID, length: length)
+        payload.reserveCapacity(min(length, Self.maxReservedPayload))
     }
 
-    private mutating func takeFrame(type: MessageType, requestID: UInt64, length: Int) throws(WireError) -> Frame {
-        let checkedEnd = received.readIndex + Frame.headerLength + length
-        var trailer = ByteReader(received.bytes, range: checkedEnd..<checkedEnd + Frame.trailerLength)
-        let expected = try trailer.readU32()
-        guard CRC32C.checksum(received.bytes[received.readIndex..<checkedEnd]) == expected else { throw WireError.badChecksum }
-        let payload = Array(received.bytes[received.readIndex + Frame.headerLength..<checkedEnd])
-        received.readIndex = checkedEnd + Frame.trailerLength
-        return Frame(type: type, requestID: requestID, payload: payload)
+    private mutating func finishFrame(_ announcement: Announcement) throws(WireError) {
+        if verifiesChecksums {
+            var reader = ByteReader(trailer, range: 0..<Frame.trailerLength)
+            let expected = try reader.readU32()
+            guard CRC32C.checksum(payload, continuing: CRC32C.checksum(header)) == expected else { throw WireError.badChecksum }
+        }
+        completed.append(Frame(type: announcement.type, requestID: announcement.requestID, payload: payload))
+        payload = []
+        header.removeAll(keepingCapacity: true)
+        trailer.removeAll(keepingCapacity: true)
+        self.announcement = nil
     }
 }

@@ -139,6 +139,31 @@ import Wire
         #expect(throws: WireError.badChecksum) { try decoder.next() }
     }
 
+    @Test func framesWithoutChecksumDecodeWhereChecksumsAreNotVerified() throws {
+        let frames = Samples.frames()
+        var bytes: [UInt8] = []
+        for frame in frames {
+            var encoded = [UInt8](repeating: 0xEE, count: frame.encodedLength)
+            encoded.withUnsafeMutableBytes { frame.encode(into: $0, withChecksum: false) }
+            #expect(encoded.suffix(Frame.trailerLength) == [0, 0, 0, 0])
+            bytes += encoded
+        }
+        var decoder = FrameDecoder(verifiesChecksums: false)
+        decoder.feed(bytes)
+        #expect(try drain(&decoder) == frames)
+        var verifying = FrameDecoder()
+        verifying.feed(bytes)
+        #expect(throws: WireError.badChecksum) { try drain(&verifying) }
+    }
+
+    @Test func framesBeforeAMalformedOneAreReturnedFirst() throws {
+        var decoder = FrameDecoder()
+        let good = Frame(type: .pong, requestID: 3, payload: [1])
+        decoder.feed(good.encoded() + [0x00, 0x01])
+        #expect(try decoder.next() == .frame(good))
+        #expect(throws: WireError.wrongMagic) { try decoder.next() }
+    }
+
     @Test func decoderStaysFailedAfterAnError() {
         var decoder = FrameDecoder()
         decoder.feed([0x00])

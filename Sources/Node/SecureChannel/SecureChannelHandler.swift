@@ -1,6 +1,7 @@
 import DHT
 import Logging
 import NIOCore
+import Wire
 
 /// Fired down the pipeline once the handshake has proven the peer.
 struct SecureChannelEstablished: Sendable {
@@ -9,14 +10,15 @@ struct SecureChannelEstablished: Sendable {
 
 /// Runs the handshake on a fresh TCP connection, then seals and opens encrypted records.
 ///
-/// Inbound it turns sealed bytes into plaintext bytes; outbound, plaintext into records. Writes
+/// Inbound it turns sealed bytes into plaintext bytes for the frame decoder; outbound it seals
+/// frames into records (`RecordSealer.seal(_:into:)`, which reads large payloads in place). Writes
 /// before the handshake ends are a programming error (the connection handler waits for
 /// `SecureChannelEstablished`). A failed handshake, a record that does not authenticate, or a
 /// deadline that passes closes the connection with a logged reason.
 final class SecureChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
+    typealias OutboundIn = Frame
     typealias OutboundOut = ByteBuffer
 
     private enum State {
@@ -29,6 +31,7 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     private let timeout: TimeAmount
     private var logger: Logger
     private var deadline: Scheduled<Void>?
+    private var plaintext = ByteBuffer()
 
     init(handshake: Handshake, timeout: TimeAmount, logger: Logger) {
         self.state = .handshaking(handshake)
@@ -74,15 +77,16 @@ final class SecureChannelHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        let plaintext = unwrapOutboundIn(data)
-        let recordCount = plaintext.readableBytes / SecureRecord.maxPlaintextLength + 1
-        var sealed = context.channel.allocator.buffer(
-            capacity: plaintext.readableBytes + recordCount * (SecureRecord.headerLength + SecureRecord.tagLength))
+        let frame = unwrapOutboundIn(data)
+        var sealed = context.channel.allocator.buffer(capacity: RecordSealer.sealedCapacity(of: frame))
+        // Drop the state's reference first, so the sealer's scratch buffer is reused in place.
+        state = .closed
         do {
-            try plaintext.withUnsafeReadableBytes { try sealer.seal($0, into: &sealed) }
+            try sealer.seal(frame, into: &sealed)
             state = .established(sealer: sealer, opener: opener)
             context.write(wrapOutboundOut(sealed), promise: promise)
         } catch {
+            state = .established(sealer: sealer, opener: opener)
             promise?.fail(error)
             close(context: context, reason: "\(error)")
         }
@@ -111,15 +115,16 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Opens the records `bytes` completes and passes their plaintext on as one buffer.
+    /// Opens the records `bytes` completes and passes their plaintext on as one buffer. The
+    /// buffer is reused from read to read: the frame decoder copies what it needs before
+    /// `fireChannelRead` returns.
     private func openRecords(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
         guard case .established(let sealer, var opener) = state else { return }
-        // Drop the state's reference first, so feeding appends in place instead of copying the buffer.
+        // Drop the state's reference first, so the opener keeps a cut-off record in place instead of copying it.
         state = .closed
-        opener.feed(bytes)
-        var plaintext = context.channel.allocator.buffer(capacity: bytes.count)
+        plaintext.clear()
         do {
-            try opener.openAvailable(into: &plaintext)
+            try opener.open(bytes, into: &plaintext)
         } catch {
             state = .established(sealer: sealer, opener: opener)
             close(context: context, reason: "\(error)")

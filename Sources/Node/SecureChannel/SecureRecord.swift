@@ -1,5 +1,3 @@
-import Crypto
-import Foundation
 import NIOCore
 import Wire
 
@@ -19,13 +17,28 @@ public enum SecureRecord {
     /// Largest plaintext in one record; longer writes are split.
     public static let maxPlaintextLength = 64 * 1024
     static let headerLength = 4
-    static let tagLength = 16
+    static let tagLength = RecordCipher.tagLength
+    static let maxRecordLength = headerLength + maxPlaintextLength + tagLength
 
-    static func nonce(_ sequence: UInt64) -> AES.GCM.Nonce {
-        var bytes = [UInt8](repeating: 0, count: 12)
-        for index in 0..<8 { bytes[4 + index] = UInt8(truncatingIfNeeded: sequence >> (8 * UInt64(index))) }
-        guard let nonce = try? AES.GCM.Nonce(data: bytes) else { preconditionFailure("a 12-byte nonce is valid") }
-        return nonce
+    /// Calls `body` with the nonce of record `sequence`: four zero bytes, then the sequence as a
+    /// little-endian u64.
+    static func withNonce<Result>(_ sequence: UInt64, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let words = (UInt32(0), UInt32(truncatingIfNeeded: sequence).littleEndian, UInt32(truncatingIfNeeded: sequence >> 32).littleEndian)
+        return withUnsafeBytes(of: words, body)
+    }
+
+    /// The sealed length a record header announces, checked against the bounds.
+    static func sealedLength(announcedBy header: UnsafeRawBufferPointer) throws(SecureRecordError) -> Int {
+        try sealedLength(Int(UInt32(littleEndian: header.loadUnaligned(as: UInt32.self))))
+    }
+
+    static func sealedLength(announcedBy header: [UInt8]) throws(SecureRecordError) -> Int {
+        try sealedLength(Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24)
+    }
+
+    private static func sealedLength(_ length: Int) throws(SecureRecordError) -> Int {
+        guard length >= tagLength, length <= maxPlaintextLength + tagLength else { throw .badLength(length) }
+        return length
     }
 }
 
@@ -49,11 +62,16 @@ public enum SecureRecordError: Error, Equatable, Sendable, CustomStringConvertib
 
 /// Seals outgoing bytes into records under one direction's key.
 public struct RecordSealer {
-    private let key: SymmetricKey
+    /// Payload bytes that travel with a frame's header, and with its trailer, through the
+    /// scratch buffer; the rest of a larger payload is sealed from the frame's array in place.
+    static let frameEdgeLength = 4096
+
+    private let cipher: RecordCipher
     private var sequence: UInt64 = 0
+    private var scratch: [UInt8] = []
 
     public init(key: [UInt8]) {
-        self.key = SymmetricKey(data: key)
+        cipher = RecordCipher(key: key)
     }
 
     /// The records carrying `plaintext`, split at `SecureRecord.maxPlaintextLength`.
@@ -67,8 +85,58 @@ public struct RecordSealer {
         return Array(output.readableBytesView)
     }
 
-    /// Appends the records carrying `plaintext` to `output`, reading the plaintext in place: the
-    /// connection's send path, where each record's bytes are written once.
+    /// Appends the records carrying `frame`'s wire bytes, without the checksum (the records
+    /// authenticate every byte), to `output`. A small frame is put together in the scratch
+    /// buffer; a large one is sealed as a record of its header and first payload bytes, records
+    /// read straight from its payload, and a record of its last payload bytes and trailer, so
+    /// the payload is not copied before it is encrypted.
+    public mutating func seal(_ frame: Frame, into output: inout ByteBuffer) throws(SecureRecordError) {
+        let payload = frame.payload
+        let edge = Self.frameEdgeLength
+        guard payload.count > 2 * edge else {
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: repeatElement(0, count: frame.encodedLength))
+            scratch.withUnsafeMutableBytes { frame.encode(into: $0, withChecksum: false) }
+            try sealScratch(into: &output)
+            return
+        }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: repeatElement(0, count: Frame.headerLength))
+        scratch.withUnsafeMutableBytes { frame.encodeHeader(into: $0) }
+        scratch.append(contentsOf: payload[..<edge])
+        try sealScratch(into: &output)
+        var failure: SecureRecordError?
+        payload.withUnsafeBytes { bytes in
+            do throws(SecureRecordError) {
+                try seal(UnsafeRawBufferPointer(rebasing: bytes[edge..<(bytes.count - edge)]), into: &output)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: payload[(payload.count - edge)...])
+        scratch.append(contentsOf: repeatElement(0, count: Frame.trailerLength))
+        try sealScratch(into: &output)
+    }
+
+    /// The most bytes `seal(_ frame:into:)` appends for `frame`.
+    static func sealedCapacity(of frame: Frame) -> Int {
+        let records = frame.encodedLength / SecureRecord.maxPlaintextLength + 3
+        return frame.encodedLength + records * (SecureRecord.headerLength + SecureRecord.tagLength)
+    }
+
+    private mutating func sealScratch(into output: inout ByteBuffer) throws(SecureRecordError) {
+        let plaintext = scratch
+        var failure: SecureRecordError?
+        plaintext.withUnsafeBytes { bytes in
+            do throws(SecureRecordError) { try seal(bytes, into: &output) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Appends the records carrying `plaintext` to `output`: each record is encrypted from the
+    /// plaintext straight into the output's memory.
     public mutating func seal(_ plaintext: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws(SecureRecordError) {
         var start = 0
         repeat {
@@ -80,70 +148,100 @@ public struct RecordSealer {
 
     private mutating func sealOne(_ chunk: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws(SecureRecordError) {
         guard sequence < UInt64.max else { throw .sequenceExhausted }
-        var header = ByteWriter(reservingCapacity: SecureRecord.headerLength)
-        header.write(UInt32(chunk.count + SecureRecord.tagLength))
-        guard let box = try? AES.GCM.seal(chunk, using: key, nonce: SecureRecord.nonce(sequence), authenticating: header.bytes) else {
-            preconditionFailure("AES-256-GCM sealing does not fail with a 32-byte key")
+        let sealedLength = chunk.count + SecureRecord.tagLength
+        let header = UInt32(sealedLength).littleEndian
+        output.writeInteger(header, endianness: .host)
+        let cipher = self.cipher
+        SecureRecord.withNonce(sequence) { nonce in
+            withUnsafeBytes(of: header) { header in
+                _ = output.writeWithUnsafeMutableBytes(minimumWritableBytes: sealedLength) { destination in
+                    cipher.seal(chunk, nonce: nonce, authenticating: header,
+                                into: UnsafeMutableRawBufferPointer(rebasing: destination[..<sealedLength]))
+                    return sealedLength
+                }
+            }
         }
         sequence += 1
-        output.writeBytes(header.bytes)
-        output.writeBytes(box.ciphertext)
-        output.writeBytes(box.tag)
     }
 }
 
-/// Opens incoming records under one direction's key, from a byte stream fed as it arrives.
+/// Opens incoming records under one direction's key, from a byte stream as it arrives.
+///
+/// Records wholly inside the received bytes are decrypted from there into the output; only a
+/// record a read cut off is copied aside until the rest arrives.
 public struct RecordOpener {
-    private let key: SymmetricKey
+    private let cipher: RecordCipher
     private var sequence: UInt64 = 0
-    private var received = ReceiveBuffer()
+    /// The start of a record that the received bytes cut off.
+    private var partial: [UInt8] = []
 
     public init(key: [UInt8]) {
-        self.key = SymmetricKey(data: key)
+        cipher = RecordCipher(key: key)
     }
 
-    /// Appends received bytes.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) {
-        received.append(bytes)
-    }
+    /// Bytes of a record not yet complete.
+    public var bufferedByteCount: Int { partial.count }
 
-    /// Appends received bytes from memory (one copy, no per-byte iteration).
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        received.append(bytes)
-    }
-
-    /// The plaintext of the next complete record, nil when more bytes are needed.
-    public mutating func next() throws(SecureRecordError) -> [UInt8]? {
-        guard let plaintext = try nextPlaintext() else { return nil }
-        return Array(plaintext)
-    }
-
-    /// Opens every complete record received so far and appends their plaintexts to `output`.
-    public mutating func openAvailable(into output: inout ByteBuffer) throws(SecureRecordError) {
-        while let plaintext = try nextPlaintext() {
-            output.writeBytes(plaintext)
+    /// Opens every record `bytes` completes and appends their plaintexts to `output`. A record
+    /// that fails throws; the connection must then be closed, as the stream is tampered with
+    /// or out of step.
+    public mutating func open(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws(SecureRecordError) {
+        var unread = bytes[...]
+        if !partial.isEmpty || unread.count < SecureRecord.headerLength {
+            guard try completePartial(from: &unread, into: &output) else { return }
         }
+        while unread.count >= SecureRecord.headerLength {
+            let sealedLength = try SecureRecord.sealedLength(announcedBy: UnsafeRawBufferPointer(rebasing: unread.prefix(SecureRecord.headerLength)))
+            let recordLength = SecureRecord.headerLength + sealedLength
+            guard unread.count >= recordLength else { break }
+            try openRecord(UnsafeRawBufferPointer(rebasing: unread.prefix(recordLength)), into: &output)
+            unread = unread.dropFirst(recordLength)
+        }
+        _ = try completePartial(from: &unread, into: &output)
     }
 
-    private mutating func nextPlaintext() throws(SecureRecordError) -> Data? {
-        let available = received.unreadCount
-        guard available >= SecureRecord.headerLength else { return nil }
-        var header = ByteReader(received.bytes, range: received.readIndex..<received.readIndex + SecureRecord.headerLength)
-        guard let sealedLength = try? Int(header.readU32()) else { preconditionFailure("4 bytes hold a u32") }
-        guard sealedLength >= SecureRecord.tagLength,
-              sealedLength <= SecureRecord.maxPlaintextLength + SecureRecord.tagLength else { throw .badLength(sealedLength) }
-        guard available >= SecureRecord.headerLength + sealedLength else { return nil }
+    /// Moves bytes from `unread` into the cut-off record until it is complete (then opens it and
+    /// returns true) or `unread` is used up (false).
+    private mutating func completePartial(from unread: inout Slice<UnsafeRawBufferPointer>,
+                                          into output: inout ByteBuffer) throws(SecureRecordError) -> Bool {
+        if partial.count < SecureRecord.headerLength {
+            let taken = unread.prefix(SecureRecord.headerLength - partial.count)
+            partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: taken))
+            unread = unread.dropFirst(taken.count)
+            guard partial.count == SecureRecord.headerLength else { return false }
+        }
+        let sealedLength = try SecureRecord.sealedLength(announcedBy: partial)
+        let taken = unread.prefix(SecureRecord.headerLength + sealedLength - partial.count)
+        partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: taken))
+        unread = unread.dropFirst(taken.count)
+        guard partial.count == SecureRecord.headerLength + sealedLength else { return false }
+        let record = partial
+        partial.removeAll(keepingCapacity: true)
+        var failure: SecureRecordError?
+        record.withUnsafeBytes { record in
+            do throws(SecureRecordError) { try openRecord(record, into: &output) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return true
+    }
+
+    /// Opens one whole record (header, ciphertext, tag) into `output`.
+    private mutating func openRecord(_ record: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws(SecureRecordError) {
         guard sequence < UInt64.max else { throw .sequenceExhausted }
-        let bodyStart = received.readIndex + SecureRecord.headerLength
-        let tagStart = bodyStart + sealedLength - SecureRecord.tagLength
-        let aad = received.bytes[received.readIndex..<bodyStart]
-        guard let box = try? AES.GCM.SealedBox(nonce: SecureRecord.nonce(sequence), ciphertext: received.bytes[bodyStart..<tagStart],
-                                                  tag: received.bytes[tagStart..<tagStart + SecureRecord.tagLength]),
-              let plaintext = try? AES.GCM.open(box, using: key, authenticating: aad) else {
-            throw .authenticationFailed
+        let header = UnsafeRawBufferPointer(rebasing: record.prefix(SecureRecord.headerLength))
+        let sealed = UnsafeRawBufferPointer(rebasing: record.dropFirst(SecureRecord.headerLength))
+        let plaintextLength = sealed.count - SecureRecord.tagLength
+        let cipher = self.cipher
+        let opened = SecureRecord.withNonce(sequence) { nonce in
+            var authentic = false
+            output.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextLength) { destination in
+                authentic = cipher.open(sealed, nonce: nonce, authenticating: header,
+                                        into: UnsafeMutableRawBufferPointer(rebasing: destination[..<plaintextLength]))
+                return authentic ? plaintextLength : 0
+            }
+            return authentic
         }
+        guard opened else { throw .authenticationFailed }
         sequence += 1
-        received.readIndex = tagStart + SecureRecord.tagLength
-        return plaintext
     }
 }

@@ -56,6 +56,7 @@ public final class Transport: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.writeBufferWaterMark, value: pool.value.watermark)
+                .childChannelOption(.recvAllocator, value: ConnectionPool.receiveAllocator)
                 .childChannelInitializer { pool.value.accept($0) }
                 .bind(host: settings.listen.host, port: Int(settings.listen.port))
                 .flatMapThrowing { channel in
