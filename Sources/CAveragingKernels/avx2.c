@@ -164,14 +164,14 @@ VECTOR_TARGET void averaging_int8_accumulate_avx2(const uint8_t *bytes, size_t c
     }
 }
 
-VECTOR_TARGET size_t averaging_nonfinite_count_avx2(const float *values, size_t count, double *sum_of_squares) {
+VECTOR_TARGET size_t averaging_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares) {
     const __m256i magnitude_mask = _mm256_set1_epi32(0x7FFFFFFF);
     const __m256i infinity = _mm256_set1_epi32(0x7F800000);
     __m256d low_sum = _mm256_setzero_pd(), high_sum = _mm256_setzero_pd();
     size_t nonfinite = 0;
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
-        __m256i bits = _mm256_loadu_si256((const __m256i *)(values + i));
+        __m256i bits = _mm256_loadu_si256((const __m256i *)(bytes + 4 * i));
         __m256i finite = _mm256_cmpgt_epi32(infinity, _mm256_and_si256(bits, magnitude_mask));
         nonfinite += 8 - (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(finite)));
         __m256 kept = _mm256_castsi256_ps(_mm256_and_si256(bits, finite));
@@ -183,7 +183,7 @@ VECTOR_TARGET size_t averaging_nonfinite_count_avx2(const float *values, size_t 
     double lanes[4];
     _mm256_storeu_pd(lanes, _mm256_add_pd(low_sum, high_sum));
     double tail_sum;
-    nonfinite += averaging_nonfinite_count_portable(values + i, count - i, &tail_sum);
+    nonfinite += averaging_nonfinite_count_portable(bytes + 4 * i, count - i, &tail_sum);
     *sum_of_squares = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail_sum;
     return nonfinite;
 }

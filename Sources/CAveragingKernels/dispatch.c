@@ -35,6 +35,6 @@ void averaging_int8_accumulate(const uint8_t *bytes, size_t count, size_t block_
     DISPATCH(averaging_int8_accumulate)(bytes, count, block_size, weight, acc);
 }
 
-size_t averaging_nonfinite_count(const float *values, size_t count, double *sum_of_squares) {
-    return DISPATCH(averaging_nonfinite_count)(values, count, sum_of_squares);
+size_t averaging_nonfinite_count(const uint8_t *bytes, size_t count, double *sum_of_squares) {
+    return DISPATCH(averaging_nonfinite_count)(bytes, count, sum_of_squares);
 }

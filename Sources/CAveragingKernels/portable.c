@@ -66,12 +66,13 @@ void averaging_int8_accumulate_portable(const uint8_t *bytes, size_t count, size
     }
 }
 
-size_t averaging_nonfinite_count_portable(const float *values, size_t count, double *sum_of_squares) {
+size_t averaging_nonfinite_count_portable(const uint8_t *bytes, size_t count, double *sum_of_squares) {
     size_t nonfinite = 0;
     double sum = 0;
     for (size_t i = 0; i < count; i++) {
-        if (is_finite(values[i])) {
-            sum += (double)values[i] * (double)values[i];
+        float value = load_f32(bytes + 4 * i);
+        if (is_finite(value)) {
+            sum += (double)value * (double)value;
         } else {
             nonfinite++;
         }

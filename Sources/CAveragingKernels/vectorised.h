@@ -14,6 +14,6 @@ void averaging_f32_accumulate_avx2(const uint8_t *bytes, size_t count, float wei
 void averaging_int8_encode_avx2(const float *values, size_t count, size_t block_size, uint8_t *bytes);
 void averaging_int8_decode_avx2(const uint8_t *bytes, size_t count, size_t block_size, float *values);
 void averaging_int8_accumulate_avx2(const uint8_t *bytes, size_t count, size_t block_size, float weight, float *acc);
-size_t averaging_nonfinite_count_avx2(const float *values, size_t count, double *sum_of_squares);
+size_t averaging_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares);
 
 #endif

@@ -65,9 +65,13 @@ import Testing
 
     @Test func nonFiniteCountAndSumOfSquaresAgreeWithThePortableOnes() {
         let values = Self.values(count: 5_003, seed: 3, nonFinite: true)
+        // One byte in, so the loads are unaligned as they are in a received chunk.
+        let bytes = [0] + values.withUnsafeBytes { Array($0) }
         var vectorSum = 0.0, portableSum = 0.0
-        let vectorCount = averaging_nonfinite_count(values, values.count, &vectorSum)
-        let portableCount = averaging_nonfinite_count_portable(values, values.count, &portableSum)
+        let vectorCount = bytes.withUnsafeBufferPointer { averaging_nonfinite_count($0.baseAddress! + 1, values.count, &vectorSum) }
+        let portableCount = bytes.withUnsafeBufferPointer {
+            averaging_nonfinite_count_portable($0.baseAddress! + 1, values.count, &portableSum)
+        }
         #expect(vectorCount == portableCount)
         #expect(vectorCount == values.filter { !$0.isFinite }.count)
         #expect(abs(vectorSum - portableSum) <= 1e-12 * portableSum)

@@ -20,9 +20,14 @@ enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
     /// NaN and infinite values counted, and the L2 norm (in Double, so a finite chunk's norm
     /// cannot overflow) of `values`.
     static func nonFiniteCountAndNorm(of values: UnsafeBufferPointer<Float>) -> (nonFinite: Int, norm: Double) {
-        guard let start = values.baseAddress else { return (0, 0) }
+        nonFiniteCountAndNorm(ofFloat32: UnsafeRawBufferPointer(values))
+    }
+
+    /// The same over little-endian float32 values at any alignment (a chunk as it arrived).
+    static func nonFiniteCountAndNorm(ofFloat32 bytes: UnsafeRawBufferPointer) -> (nonFinite: Int, norm: Double) {
+        guard let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return (0, 0) }
         var sumOfSquares = 0.0
-        let nonFinite = averaging_nonfinite_count(start, values.count, &sumOfSquares)
+        let nonFinite = averaging_nonfinite_count(start, bytes.count / 4, &sumOfSquares)
         return (nonFinite, sumOfSquares.squareRoot())
     }
 

@@ -85,11 +85,14 @@ struct PartReducer {
         precondition(!finalised[chunk] && !hasReceived(chunk, from: sender), "chunk \(chunk) from \(sender) added twice")
         let elementCount = layout.elements(ofChunk: chunk).count
         let compression = self.compression
-        let (nonFinite, norm) = scratch.withUnsafeMutableBufferPointer { scratch in
-            let values = UnsafeMutableBufferPointer(rebasing: scratch[0..<elementCount])
-            bytes.withUnsafeBytes { compression.decode($0, into: values) }
-            return ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(values))
-        }
+        // Uncompressed values are checked where they arrived; others are decoded first.
+        let (nonFinite, norm) = compression == .none
+            ? bytes.withUnsafeBytes { ContributionFault.nonFiniteCountAndNorm(ofFloat32: $0) }
+            : scratch.withUnsafeMutableBufferPointer { scratch in
+                let values = UnsafeMutableBufferPointer(rebasing: scratch[0..<elementCount])
+                bytes.withUnsafeBytes { compression.decode($0, into: values) }
+                return ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(values))
+            }
         guard nonFinite == 0 else { return .nonFinite(count: nonFinite) }
         let slot = sender * layout.chunkCount + chunk
         received[slot] = true

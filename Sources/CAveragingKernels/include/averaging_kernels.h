@@ -29,9 +29,9 @@ void averaging_int8_encode(const float *values, size_t count, size_t block_size,
 void averaging_int8_decode(const uint8_t *bytes, size_t count, size_t block_size, float *values);
 void averaging_int8_accumulate(const uint8_t *bytes, size_t count, size_t block_size, float weight, float *acc);
 
-/* The number of NaN and infinite values; `*sum_of_squares` gets the sum of the finite values'
+/* The number of NaN and infinite float32 values at `bytes` (any alignment); `*sum_of_squares` gets the sum of the finite values'
  * squares in double precision (summed in an order of this function's choosing). */
-size_t averaging_nonfinite_count(const float *values, size_t count, double *sum_of_squares);
+size_t averaging_nonfinite_count(const uint8_t *bytes, size_t count, double *sum_of_squares);
 
 void averaging_f16_encode_portable(const float *values, size_t count, uint8_t *bytes);
 void averaging_f16_decode_portable(const uint8_t *bytes, size_t count, float *values);
@@ -39,7 +39,7 @@ void averaging_f16_accumulate_portable(const uint8_t *bytes, size_t count, float
 void averaging_f32_accumulate_portable(const uint8_t *bytes, size_t count, float weight, float *acc);
 void averaging_int8_encode_portable(const float *values, size_t count, size_t block_size, uint8_t *bytes);
 void averaging_int8_decode_portable(const uint8_t *bytes, size_t count, size_t block_size, float *values);
-size_t averaging_nonfinite_count_portable(const float *values, size_t count, double *sum_of_squares);
+size_t averaging_nonfinite_count_portable(const uint8_t *bytes, size_t count, double *sum_of_squares);
 void averaging_int8_accumulate_portable(const uint8_t *bytes, size_t count, size_t block_size, float weight,
                                         float *acc);
 
