@@ -164,27 +164,79 @@ VECTOR_TARGET void averaging_int8_accumulate_avx2(const uint8_t *bytes, size_t c
     }
 }
 
-VECTOR_TARGET size_t averaging_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares) {
+/* Counts the lanes of `values` that are not finite and adds the finite lanes' squares, in
+ * double precision, to the two partial sums. */
+VECTOR_TARGET static inline size_t count_and_square(__m256 values, __m256d *low_sum, __m256d *high_sum) {
     const __m256i magnitude_mask = _mm256_set1_epi32(0x7FFFFFFF);
     const __m256i infinity = _mm256_set1_epi32(0x7F800000);
+    __m256i bits = _mm256_castps_si256(values);
+    __m256i finite = _mm256_cmpgt_epi32(infinity, _mm256_and_si256(bits, magnitude_mask));
+    __m256 kept = _mm256_castsi256_ps(_mm256_and_si256(bits, finite));
+    __m256d low = _mm256_cvtps_pd(_mm256_castps256_ps128(kept));
+    __m256d high = _mm256_cvtps_pd(_mm256_extractf128_ps(kept, 1));
+    *low_sum = _mm256_add_pd(*low_sum, _mm256_mul_pd(low, low));
+    *high_sum = _mm256_add_pd(*high_sum, _mm256_mul_pd(high, high));
+    return 8 - (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(finite)));
+}
+
+VECTOR_TARGET static inline double total(__m256d low_sum, __m256d high_sum) {
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(low_sum, high_sum));
+    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+}
+
+VECTOR_TARGET size_t averaging_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares) {
     __m256d low_sum = _mm256_setzero_pd(), high_sum = _mm256_setzero_pd();
     size_t nonfinite = 0;
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
-        __m256i bits = _mm256_loadu_si256((const __m256i *)(bytes + 4 * i));
-        __m256i finite = _mm256_cmpgt_epi32(infinity, _mm256_and_si256(bits, magnitude_mask));
-        nonfinite += 8 - (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(finite)));
-        __m256 kept = _mm256_castsi256_ps(_mm256_and_si256(bits, finite));
-        __m256d low = _mm256_cvtps_pd(_mm256_castps256_ps128(kept));
-        __m256d high = _mm256_cvtps_pd(_mm256_extractf128_ps(kept, 1));
-        low_sum = _mm256_add_pd(low_sum, _mm256_mul_pd(low, low));
-        high_sum = _mm256_add_pd(high_sum, _mm256_mul_pd(high, high));
+        nonfinite += count_and_square(_mm256_loadu_ps((const float *)(bytes + 4 * i)), &low_sum, &high_sum);
     }
-    double lanes[4];
-    _mm256_storeu_pd(lanes, _mm256_add_pd(low_sum, high_sum));
     double tail_sum;
     nonfinite += averaging_nonfinite_count_portable(bytes + 4 * i, count - i, &tail_sum);
-    *sum_of_squares = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail_sum;
+    *sum_of_squares = total(low_sum, high_sum) + tail_sum;
+    return nonfinite;
+}
+
+VECTOR_TARGET size_t averaging_f16_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares) {
+    __m256d low_sum = _mm256_setzero_pd(), high_sum = _mm256_setzero_pd();
+    size_t nonfinite = 0;
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 values = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(bytes + 2 * i)));
+        nonfinite += count_and_square(values, &low_sum, &high_sum);
+    }
+    double tail_sum;
+    nonfinite += averaging_f16_nonfinite_count_portable(bytes + 2 * i, count - i, &tail_sum);
+    *sum_of_squares = total(low_sum, high_sum) + tail_sum;
+    return nonfinite;
+}
+
+VECTOR_TARGET size_t averaging_int8_nonfinite_count_avx2(const uint8_t *bytes, size_t count, size_t block_size,
+                                                         double *sum_of_squares) {
+    __m256d low_sum = _mm256_setzero_pd(), high_sum = _mm256_setzero_pd();
+    size_t nonfinite = 0;
+    double tail_sum = 0;
+    for (size_t start = 0; start < count; start += block_size) {
+        size_t length = count - start < block_size ? count - start : block_size;
+        float scale = load_f32(bytes);
+        const __m256 scales = _mm256_set1_ps(scale);
+        bytes += 4;
+        size_t i = 0;
+        for (; i + 8 <= length; i += 8) {
+            nonfinite += count_and_square(dequantise8(bytes + i, scales), &low_sum, &high_sum);
+        }
+        for (; i < length; i++) {
+            float value = (float)(int8_t)bytes[i] * scale;
+            if (is_finite(value)) {
+                tail_sum += (double)value * (double)value;
+            } else {
+                nonfinite++;
+            }
+        }
+        bytes += length;
+    }
+    *sum_of_squares = total(low_sum, high_sum) + tail_sum;
     return nonfinite;
 }
 

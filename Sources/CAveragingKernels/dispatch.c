@@ -38,3 +38,11 @@ void averaging_int8_accumulate(const uint8_t *bytes, size_t count, size_t block_
 size_t averaging_nonfinite_count(const uint8_t *bytes, size_t count, double *sum_of_squares) {
     return DISPATCH(averaging_nonfinite_count)(bytes, count, sum_of_squares);
 }
+
+size_t averaging_f16_nonfinite_count(const uint8_t *bytes, size_t count, double *sum_of_squares) {
+    return DISPATCH(averaging_f16_nonfinite_count)(bytes, count, sum_of_squares);
+}
+
+size_t averaging_int8_nonfinite_count(const uint8_t *bytes, size_t count, size_t block_size, double *sum_of_squares) {
+    return DISPATCH(averaging_int8_nonfinite_count)(bytes, count, block_size, sum_of_squares);
+}

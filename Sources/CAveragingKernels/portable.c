@@ -80,3 +80,40 @@ size_t averaging_nonfinite_count_portable(const uint8_t *bytes, size_t count, do
     *sum_of_squares = sum;
     return nonfinite;
 }
+
+size_t averaging_f16_nonfinite_count_portable(const uint8_t *bytes, size_t count, double *sum_of_squares) {
+    size_t nonfinite = 0;
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        float value = half_value(load_u16(bytes + 2 * i));
+        if (is_finite(value)) {
+            sum += (double)value * (double)value;
+        } else {
+            nonfinite++;
+        }
+    }
+    *sum_of_squares = sum;
+    return nonfinite;
+}
+
+size_t averaging_int8_nonfinite_count_portable(const uint8_t *bytes, size_t count, size_t block_size,
+                                               double *sum_of_squares) {
+    size_t nonfinite = 0;
+    double sum = 0;
+    for (size_t start = 0; start < count; start += block_size) {
+        size_t length = count - start < block_size ? count - start : block_size;
+        float scale = load_f32(bytes);
+        bytes += 4;
+        for (size_t i = 0; i < length; i++) {
+            float value = (float)(int8_t)bytes[i] * scale;
+            if (is_finite(value)) {
+                sum += (double)value * (double)value;
+            } else {
+                nonfinite++;
+            }
+        }
+        bytes += length;
+    }
+    *sum_of_squares = sum;
+    return nonfinite;
+}

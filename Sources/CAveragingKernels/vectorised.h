@@ -15,5 +15,7 @@ void averaging_int8_encode_avx2(const float *values, size_t count, size_t block_
 void averaging_int8_decode_avx2(const uint8_t *bytes, size_t count, size_t block_size, float *values);
 void averaging_int8_accumulate_avx2(const uint8_t *bytes, size_t count, size_t block_size, float weight, float *acc);
 size_t averaging_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares);
+size_t averaging_f16_nonfinite_count_avx2(const uint8_t *bytes, size_t count, double *sum_of_squares);
+size_t averaging_int8_nonfinite_count_avx2(const uint8_t *bytes, size_t count, size_t block_size, double *sum_of_squares);
 
 #endif

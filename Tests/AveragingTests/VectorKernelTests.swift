@@ -1,5 +1,6 @@
 import CAveragingKernels
 import Testing
+@testable import Averaging
 
 /// The AVX2 + F16C kernels must give the portable kernels' bits exactly: members on different
 /// CPUs decode the same averages, and an owner's result must not depend on which one it ran.
@@ -75,5 +76,35 @@ import Testing
         #expect(vectorCount == portableCount)
         #expect(vectorCount == values.filter { !$0.isFinite }.count)
         #expect(abs(vectorSum - portableSum) <= 1e-12 * portableSum)
+    }
+
+    /// The counts read from an encoding equal the counts over its decoding, and the vector and
+    /// portable readers agree.
+    @Test(arguments: [Compression.none, .float16, .blockwiseInt8(blockSize: 256), .blockwiseInt8(blockSize: 7)])
+    func checksOfEncodedChunksMatchTheirDecoding(compression: Compression) {
+        var values = Self.values(count: 3_001, seed: 11, nonFinite: false)
+        values[17] = .nan
+        values[2_000] = -.infinity
+        var encoded = [UInt8](repeating: 0, count: compression.encodedByteCount(elementCount: values.count))
+        values.withUnsafeBufferPointer { source in encoded.withUnsafeMutableBytes { _ = compression.encode(source, into: $0) } }
+        var decoded = [Float](repeating: 0, count: values.count)
+        encoded.withUnsafeBytes { raw in decoded.withUnsafeMutableBufferPointer { compression.decode(raw, into: $0) } }
+        let read = encoded.withUnsafeBytes { compression.nonFiniteCountAndSumOfSquares($0, elementCount: values.count) }
+        let finite = decoded.filter(\.isFinite)
+        #expect(read.nonFinite == decoded.count - finite.count)
+        #expect(read.nonFinite > 0)
+        let expected = finite.reduce(0.0) { $0 + Double($1) * Double($1) }
+        #expect(abs(read.sumOfSquares - expected) <= 1e-12 * expected)
+        var portableSum = 0.0
+        let portableCount: Int = encoded.withUnsafeBufferPointer { bytes in
+            switch compression {
+            case .none: averaging_nonfinite_count_portable(bytes.baseAddress!, values.count, &portableSum)
+            case .float16: averaging_f16_nonfinite_count_portable(bytes.baseAddress!, values.count, &portableSum)
+            case .blockwiseInt8(let blockSize):
+                averaging_int8_nonfinite_count_portable(bytes.baseAddress!, values.count, blockSize, &portableSum)
+            }
+        }
+        #expect(portableCount == read.nonFinite)
+        #expect(abs(portableSum - read.sumOfSquares) <= 1e-12 * expected)
     }
 }

@@ -1,5 +1,3 @@
-import CAveragingKernels
-
 /// Why an owner refused a member's chunk of its part (issue 6, "Poisoned or broken
 /// contributions"); the round drops the sender with this as the reason.
 enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
@@ -20,14 +18,8 @@ enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
     /// NaN and infinite values counted, and the L2 norm (in Double, so a finite chunk's norm
     /// cannot overflow) of `values`.
     static func nonFiniteCountAndNorm(of values: UnsafeBufferPointer<Float>) -> (nonFinite: Int, norm: Double) {
-        nonFiniteCountAndNorm(ofFloat32: UnsafeRawBufferPointer(values))
-    }
-
-    /// The same over little-endian float32 values at any alignment (a chunk as it arrived).
-    static func nonFiniteCountAndNorm(ofFloat32 bytes: UnsafeRawBufferPointer) -> (nonFinite: Int, norm: Double) {
-        guard let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return (0, 0) }
-        var sumOfSquares = 0.0
-        let nonFinite = averaging_nonfinite_count(start, bytes.count / 4, &sumOfSquares)
+        let (nonFinite, sumOfSquares) = Compression.none.nonFiniteCountAndSumOfSquares(UnsafeRawBufferPointer(values),
+                                                                                       elementCount: values.count)
         return (nonFinite, sumOfSquares.squareRoot())
     }
 

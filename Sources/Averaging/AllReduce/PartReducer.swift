@@ -43,8 +43,6 @@ struct PartReducer {
     /// The finalised averages as sent on the wire, chunk after chunk.
     private var encodedAverages: [UInt8]
     private let encodedChunkStride: Int
-    /// One decoded chunk, for the checks on arrival.
-    private var scratch: [Float]
 
     init(layout: ChunkLayout, compression: Compression, normBoundFactor: Float, weights: [Float], ownIndex: Int) {
         precondition(normBoundFactor >= 1, "norm bound factor \(normBoundFactor) would drop the median contribution")
@@ -64,7 +62,6 @@ struct PartReducer {
         let lastChunkBytes = chunkCount == 0
             ? 0 : compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunkCount - 1).count)
         encodedAverages = Array(repeating: 0, count: max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes)
-        scratch = Array(repeating: 0, count: min(layout.chunkSize, layout.part.count))
     }
 
     var isDone: Bool { finalisedCount == layout.chunkCount }
@@ -85,14 +82,10 @@ struct PartReducer {
         precondition(!finalised[chunk] && !hasReceived(chunk, from: sender), "chunk \(chunk) from \(sender) added twice")
         let elementCount = layout.elements(ofChunk: chunk).count
         let compression = self.compression
-        // Uncompressed values are checked where they arrived; others are decoded first.
-        let (nonFinite, norm) = compression == .none
-            ? bytes.withUnsafeBytes { ContributionFault.nonFiniteCountAndNorm(ofFloat32: $0) }
-            : scratch.withUnsafeMutableBufferPointer { scratch in
-                let values = UnsafeMutableBufferPointer(rebasing: scratch[0..<elementCount])
-                bytes.withUnsafeBytes { compression.decode($0, into: values) }
-                return ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(values))
-            }
+        let (nonFinite, sumOfSquares) = bytes.withUnsafeBytes {
+            compression.nonFiniteCountAndSumOfSquares($0, elementCount: elementCount)
+        }
+        let norm = sumOfSquares.squareRoot()
         guard nonFinite == 0 else { return .nonFinite(count: nonFinite) }
         let slot = sender * layout.chunkCount + chunk
         received[slot] = true

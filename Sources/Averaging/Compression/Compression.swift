@@ -85,4 +85,19 @@ public enum Compression: Hashable, Sendable {
             averaging_int8_accumulate(source, accumulator.count, blockSize, weight, destination)
         }
     }
+
+    /// How many of the values `bytes` decode to are NaN or infinite, and the sum of the finite
+    /// ones' squares (in Double), read from the encoding without decoding it into memory.
+    public func nonFiniteCountAndSumOfSquares(_ bytes: UnsafeRawBufferPointer, elementCount: Int) -> (nonFinite: Int, sumOfSquares: Double) {
+        precondition(bytes.count == encodedByteCount(elementCount: elementCount),
+                     "\(bytes.count) bytes are not \(elementCount) values as \(self)")
+        guard let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return (0, 0) }
+        var sumOfSquares = 0.0
+        let nonFinite = switch self {
+        case .none: averaging_nonfinite_count(source, elementCount, &sumOfSquares)
+        case .float16: averaging_f16_nonfinite_count(source, elementCount, &sumOfSquares)
+        case .blockwiseInt8(let blockSize): averaging_int8_nonfinite_count(source, elementCount, blockSize, &sumOfSquares)
+        }
+        return (nonFinite, sumOfSquares)
+    }
 }

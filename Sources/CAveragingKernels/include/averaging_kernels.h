@@ -33,6 +33,10 @@ void averaging_int8_accumulate(const uint8_t *bytes, size_t count, size_t block_
  * squares in double precision (summed in an order of this function's choosing). */
 size_t averaging_nonfinite_count(const uint8_t *bytes, size_t count, double *sum_of_squares);
 
+/* The same counts over the values encoded chunks decode to, without decoding them into memory. */
+size_t averaging_f16_nonfinite_count(const uint8_t *bytes, size_t count, double *sum_of_squares);
+size_t averaging_int8_nonfinite_count(const uint8_t *bytes, size_t count, size_t block_size, double *sum_of_squares);
+
 void averaging_f16_encode_portable(const float *values, size_t count, uint8_t *bytes);
 void averaging_f16_decode_portable(const uint8_t *bytes, size_t count, float *values);
 void averaging_f16_accumulate_portable(const uint8_t *bytes, size_t count, float weight, float *acc);
@@ -40,6 +44,9 @@ void averaging_f32_accumulate_portable(const uint8_t *bytes, size_t count, float
 void averaging_int8_encode_portable(const float *values, size_t count, size_t block_size, uint8_t *bytes);
 void averaging_int8_decode_portable(const uint8_t *bytes, size_t count, size_t block_size, float *values);
 size_t averaging_nonfinite_count_portable(const uint8_t *bytes, size_t count, double *sum_of_squares);
+size_t averaging_f16_nonfinite_count_portable(const uint8_t *bytes, size_t count, double *sum_of_squares);
+size_t averaging_int8_nonfinite_count_portable(const uint8_t *bytes, size_t count, size_t block_size,
+                                               double *sum_of_squares);
 void averaging_int8_accumulate_portable(const uint8_t *bytes, size_t count, size_t block_size, float weight,
                                         float *acc);
 
