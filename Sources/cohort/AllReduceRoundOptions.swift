@@ -23,7 +23,7 @@ struct AllReduceRoundOptions: ParsableArguments {
     var compression = CompressionName.none
 
     @Option(help: "Elements per streamed chunk.")
-    var chunkSize = 1 << 16
+    var chunkSize = AllReduceRound.Settings.defaultChunkSize
 
     @Option(help: "Seconds an owner waits for senders before averaging what it has.")
     var senderTimeout = 20.0

@@ -29,8 +29,10 @@
 public struct AllReduceRound {
     public struct Settings: Hashable, Sendable {
         public var compression: Compression = .none
-        /// Elements per streamed chunk.
-        public var chunkSize: Int = 1 << 16
+        /// Elements per streamed chunk. 2¹⁸ (1 MiB as float32) measured fastest on 127.0.0.1
+        /// (docs/benchmarks.md): smaller chunks pay more per-message work, larger ones overlap
+        /// sending, reducing and receiving less.
+        public var chunkSize: Int = Self.defaultChunkSize
         /// After this long an owner stops waiting for senders and averages what it has.
         public var senderTimeout: Duration = .seconds(20)
         /// After this long a member stops waiting for averages; at least `senderTimeout`, so that
@@ -51,7 +53,9 @@ public struct AllReduceRound {
         /// not. `.infinity` turns the bound off (the finiteness check stays).
         public var normBoundFactor: Float = 10
 
-        public init(compression: Compression = .none, chunkSize: Int = 1 << 16) {
+        public static let defaultChunkSize = 1 << 18
+
+        public init(compression: Compression = .none, chunkSize: Int = defaultChunkSize) {
             self.compression = compression
             self.chunkSize = chunkSize
         }
