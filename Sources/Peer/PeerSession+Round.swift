@@ -114,14 +114,14 @@ extension PeerSession {
         for member in plan.members where !member.address.isEmpty {
             if let endpoint = try? Endpoint(parsing: member.address) { endpoints[member.peer] = endpoint }
         }
-        var roundSettings = AllReduceRound.Settings(compression: config.compression.averagingCompression)
-        roundSettings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
-        roundSettings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
+        var settings = AllReduceRound.Settings(compression: config.compression.averagingCompression)
+        settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
+        settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
         let vector = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)
-        let services = network.services, me = self.me
+        let services = network.services, me = self.me, roundSettings = settings, memberEndpoints = endpoints
         let box = VectorBox(vector: vector)
         return try await network.eventLoop.flatSubmit {
-            services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: endpoints)
+            services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
         }.get()
     }
 }
