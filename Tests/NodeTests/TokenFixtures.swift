@@ -16,7 +16,7 @@ enum TestRun {
     static func token(for holder: PeerIdentity, expiry: UInt64 = now + hour, signer: PeerIdentity = owner,
                       run: String = name) -> AccessToken {
         let claims = AccessToken.Claims(runName: run, peerPublicKey: holder.publicKey, name: "peer-\(holder.peerID.description.prefix(6))",
-                                        serial: 7, issuedAt: now - hour, expiry: expiry)
+                                        serial: 7, issuedAt: expiry - 2 * hour, expiry: expiry)
         guard let token = try? AccessToken(signing: claims, with: signer.privateKey) else {
             preconditionFailure("test claims are valid")
         }
