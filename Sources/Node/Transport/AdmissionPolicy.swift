@@ -1,4 +1,5 @@
 import Admission
+import DHT
 import Foundation
 
 /// Who may connect to a node, and what the node presents itself (docs/protocol.md,
@@ -24,6 +25,17 @@ public struct AdmissionPolicy: Sendable {
     /// Only the run key's holder and peers with a valid token for the run, checked under `rules`.
     public static func admittedOnly(_ rules: AdmissionRules, presenting ownToken: AccessToken?) -> AdmissionPolicy {
         AdmissionPolicy(rules: rules, ownToken: ownToken)
+    }
+
+    /// Admitted-only under the run `token` admits to, trusting its issuer as the run key (the
+    /// volunteer got the token from the run's operator), presenting it. Checks first that the
+    /// token is `identity`'s and valid now, so a wrong file fails at start with its reason
+    /// rather than as refused connections.
+    public static func presenting(_ token: AccessToken, as identity: PeerIdentity,
+                                  clock: @escaping @Sendable () -> UInt64 = wallClock) throws(AdmissionRefusal) -> AdmissionPolicy {
+        let rules = AdmissionRules(trusting: token)
+        try rules.check(token, provenKey: identity.publicKey, now: clock())
+        return AdmissionPolicy(rules: rules, ownToken: token, clock: clock)
     }
 
     public static let wallClock: @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
