@@ -31,6 +31,9 @@ public final class VolunteerPeer {
     public func run() async throws {
         var random = SystemRandomNumberGenerator()
         let identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
+        // The key an operator needs to issue this peer a token (docs/operations.md).
+        logger.info("identity", metadata: ["peer.id": "\(identity.peerID)",
+                                           "peer.key": "\(identity.publicKey.map { String(format: "%02x", $0) }.joined())"])
         let admission = try admission(for: identity)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let network = try await RunNetwork.start(identity: identity, volunteer: settings, admission: admission,
