@@ -73,7 +73,7 @@ import Testing
         }
     }
 
-    @Test func onlyTheTokenedPeerJoinsAnAdmittedOnlyRun() throws {
+    @Test func onlyTokenedPeersJoinAnAdmittedOnlyRunAndAverageTogether() throws {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let settingsFile = folder.appendingPathComponent("settings.json")
@@ -81,11 +81,13 @@ import Testing
         let run = CollaborativeRunTests.Run(folder: folder, settingsFile: settingsFile)
         try FileManager.default.createDirectory(at: run.stateDir, withIntermediateDirectories: true)
         _ = try Self.printKey(run.stateDir.appendingPathComponent("identity").path)
-        let aliceKey = folder.appendingPathComponent("alice.key").path
+        for name in ["alice", "bob"] {
+            let key = try Self.printKey(folder.appendingPathComponent("\(name).key").path)
+            let issued = try CommandRunner.run(["token", "issue", "--run", "e2e", "--state-dir", run.stateDir.path, "--peer-key", key,
+                                                "--name", name, "--out", folder.appendingPathComponent("\(name).token").path])
+            #expect(issued.status == 0, "\(issued.stderr)")
+        }
         let tokenFile = folder.appendingPathComponent("alice.token").path
-        let issued = try CommandRunner.run(["token", "issue", "--run", "e2e", "--state-dir", run.stateDir.path,
-                                            "--peer-key", try Self.printKey(aliceKey), "--name", "alice", "--out", tokenFile])
-        #expect(issued.status == 0, "\(issued.stderr)")
 
         let coordinator = try TestProcess(
             ["coordinator", "--run", "e2e", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--state-dir", run.stateDir.path,
@@ -104,8 +106,12 @@ import Testing
         #expect(thief.stderr.contains("cannot use the access token: the access token was issued to another peer key"), "\(thief.stderr)")
 
         let alice = try run.peer("alice", join: join, identity: "alice.key", extra: ["--token", tokenFile])
+        let bob = try run.peer("bob", join: join, identity: "bob.key",
+                               extra: ["--token", folder.appendingPathComponent("bob.token").path])
         #expect(alice.firstMatch("(joined run)", timeout: 90) != nil, "the tokened peer did not join: \(alice.output)")
+        #expect(eventually(timeout: 90) { run.journalMembers.contains(2) }, "the tokened peers never averaged together: \(bob.output)")
         #expect(alice.terminate() == 0)
+        #expect(bob.terminate() == 0)
         coordinator.kill()
     }
 }
