@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// `cohort token` and the admission flags of `cohort peer`, run as a user would: keys printed,
-/// tokens issued, shown and revoked, and every bad input refused with a one-line reason.
+/// tokens issued, shown and revoked, every bad input refused with a one-line reason, and an
+/// admitted-only run in which only tokened peers take part until one is revoked.
 @Suite(.serialized) struct AdmissionCommandTests {
     /// Prints (creating) the public key of the identity file at `path`, as a volunteer does.
     static func printKey(_ path: String) throws -> String {
@@ -110,8 +111,17 @@ import Testing
                                extra: ["--token", folder.appendingPathComponent("bob.token").path])
         #expect(alice.firstMatch("(joined run)", timeout: 90) != nil, "the tokened peer did not join: \(alice.output)")
         #expect(eventually(timeout: 90) { run.journalMembers.contains(2) }, "the tokened peers never averaged together: \(bob.output)")
+
+        // Revoking bob: the coordinator picks up the new list and cuts him off; he stops with the reason.
+        let revoked = try CommandRunner.run(["token", "revoke", "--run", "e2e", "--state-dir", run.stateDir.path,
+                                             "--token", folder.appendingPathComponent("bob.token").path])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(eventually(timeout: 60) { !bob.isRunning }, "the revoked peer is still running: \(bob.output)")
+        #expect(bob.output.contains("Error: the run's peers refuse this peer: the peer's key is revoked in this run")
+                || bob.output.contains("Error: the run revoked this peer's key"), "\(bob.output)")
+        #expect(coordinator.output.contains("revocation list in force"))
+        #expect(alice.isRunning)
         #expect(alice.terminate() == 0)
-        #expect(bob.terminate() == 0)
         coordinator.kill()
     }
 }
