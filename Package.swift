@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Trainer", targets: ["Trainer"]),
         .library(name: "Averaging", targets: ["Averaging"]),
         .library(name: "Collaboration", targets: ["Collaboration"]),
+        .library(name: "Admission", targets: ["Admission"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,13 +42,17 @@ let package = Package(
         .executableTarget(
             name: "cohort",
             dependencies: [
-                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Node", "Peer", "Coordinator",
+                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "Peer", "Coordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/tinyshakespeare.txt")]
+        ),
+        .target(
+            name: "Admission",
+            dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "CCRC32C"),
         .target(name: "CAveragingKernels"),
@@ -59,7 +64,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Peer", "Node", "Collaboration", "Trainer", "DHT", "Wire",
+                "Peer", "Node", "Admission", "Collaboration", "Trainer", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -72,7 +77,7 @@ let package = Package(
         .target(
             name: "Peer",
             dependencies: [
-                "Node", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
+                "Node", "Admission", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,7 +86,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Wire", "DHT",
+                "Wire", "DHT", "Admission",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -93,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Wire", "DHT",
+                "Node", "Wire", "DHT", "Admission",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -106,6 +111,10 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "AveragingTests", dependencies: ["Averaging"]),
+        .testTarget(
+            name: "AdmissionTests",
+            dependencies: ["Admission", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "CollaborationTests", dependencies: ["Collaboration"]),
         .testTarget(
             name: "CoordinatorTests",

@@ -16,20 +16,24 @@ let targets: [(name: String, libraries: [String])] = [
     ("FuzzRunConfig", ["Collaboration", "Trainer"]),
     ("FuzzAveragingPayloads", ["Averaging"]),
     ("FuzzRunRecords", ["Collaboration"]),
+    ("FuzzAccessToken", ["Admission"]),
 ]
+
+/// Targets that sign their inputs with a fixed key to reach the checks behind a signature.
+let signingTargets: Set = ["FuzzRunConfig", "FuzzAccessToken"]
 
 let package = Package(
     name: "CohortFuzz",
     dependencies: [
         .package(path: "../"),
-        // Already a dependency of Cohort; FuzzRunConfig signs inputs with it.
+        // Already a dependency of Cohort; the signing targets sign inputs with it.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [.target(name: "FuzzSupport")] + targets.map { target in
         .executableTarget(
             name: target.name,
             dependencies: ["FuzzSupport"] + target.libraries.map { .product(name: $0, package: rootPackage) }
-                + (target.name == "FuzzRunConfig" ? [.product(name: "Crypto", package: "swift-crypto")] : [])
+                + (signingTargets.contains(target.name) ? [.product(name: "Crypto", package: "swift-crypto")] : [])
         )
     }
 )

@@ -11,7 +11,7 @@
 set -euo pipefail
 seconds="${1:-${FUZZ_SECONDS:-30}}"
 targets=(FuzzFrameDecoder FuzzDHTMessage FuzzDHTRecords FuzzSafeTensors FuzzRunConfig
-         FuzzAveragingPayloads FuzzRunRecords)
+         FuzzAveragingPayloads FuzzRunRecords FuzzAccessToken)
 cd "$(dirname "$0")/../Fuzz"
 flags=(-c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 # ld.gold warns about every ASan helper symbol; keep the output readable.

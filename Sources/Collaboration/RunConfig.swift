@@ -37,6 +37,11 @@ public struct RunConfig: Equatable, Sendable, Codable {
         return (training.temperature ?? 0) * Double(targetBatchSize)
     }
 
+    /// Whether `name` is a valid run name: 1–64 bytes of letters, digits, '-', '_' or '.'.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+    }
+
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public let description: String
     }
@@ -45,8 +50,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
         func require(_ condition: Bool, _ message: String) throws {
             if !condition { throw Error(description: "run config: " + message) }
         }
-        try require(!name.isEmpty && name.utf8.count <= 64 && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) },
-                    "name \"\(name)\" must be 1–64 letters, digits, '-', '_' or '.'")
+        try require(Self.isValidName(name), "name \"\(name)\" must be 1–64 letters, digits, '-', '_' or '.'")
         do { try training.validate() } catch { throw Error(description: "run config: \(error)") }
         try require(targetBatchSize >= training.batchSize, "target_batch_size \(targetBatchSize) is smaller than the micro-batch \(training.batchSize)")
         try require(!dataset.isEmpty && dataset.utf8.count <= 256, "dataset name must be 1–256 bytes")

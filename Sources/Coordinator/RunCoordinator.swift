@@ -1,3 +1,4 @@
+import Admission
 import Collaboration
 import DHT
 import Foundation
@@ -21,6 +22,9 @@ public struct CoordinatorSettings: Sendable {
     public var checkpointEvery = 50
     /// Checkpoint folders to keep.
     public var keep = 5
+    /// Admit any peer. Otherwise (the default) only peers presenting an access token signed by
+    /// the coordinator's key take part, and `revocations` in the state folder revokes keys.
+    public var isOpen = false
 
     public init(config: RunConfig, stateDirectory: URL) {
         self.config = config
@@ -88,12 +92,16 @@ public final class RunCoordinator: @unchecked Sendable {
             $0.lastCheckpointStep = last?.step
             $0.lastCheckpointPath = last?.url.path
         }
-        let identityPath = settings.identityPath ?? settings.stateDirectory.appendingPathComponent("identity").path
-        let identity = try IdentityFile.loadOrCreate(at: identityPath)
+        let identity = try IdentityFile.loadOrCreate(at: Self.identityPath(in: settings.stateDirectory, override: settings.identityPath))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var dhtSettings = DHTService.Settings()
         dhtSettings.transport.listen = settings.listen
         dhtSettings.transport.advertisedHost = settings.announceHost
+        if !settings.isOpen {
+            // The coordinator's key is the run key: it signs the tokens and needs none itself.
+            let rules = AdmissionRules(runName: settings.config.name, runPublicKey: identity.publicKey)
+            dhtSettings.transport.admission = .admittedOnly(rules, presenting: nil)
+        }
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
         let endpoint = dht.endpoint
         update { $0.joinAddress = endpoint.description }
@@ -103,7 +111,10 @@ public final class RunCoordinator: @unchecked Sendable {
                                                         "peer.id": "\(identity.peerID)"])
         onListening(endpoint, identity.publicKey.hexString)
         let signed = try SignedRunConfig(config: settings.config, signingKey: identity.privateKey)
+        var revocations = settings.isOpen ? nil : RevocationPublisher(file: Self.revocationFile(in: settings.stateDirectory),
+                                                                      runName: settings.config.name)
         while !stop.isStopped {
+            await revocations?.poll(dht: dht, logger: logger)
             if Date().timeIntervalSince(lastConfigPublish) > 300 {
                 _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: signed.encoded,
                                        expiry: Self.milliseconds() + 3_600_000)
@@ -117,6 +128,16 @@ public final class RunCoordinator: @unchecked Sendable {
     }
 
     static func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The signed revocation list `cohort token revoke` writes and the coordinator publishes.
+    public static func revocationFile(in stateDirectory: URL) -> URL {
+        stateDirectory.appendingPathComponent("revocations")
+    }
+
+    /// The coordinator's key file: `--identity`, or `identity` in the state folder.
+    public static func identityPath(in stateDirectory: URL, override: String?) -> String {
+        override ?? stateDirectory.appendingPathComponent("identity").path
+    }
 }
 
 extension RunCoordinator {

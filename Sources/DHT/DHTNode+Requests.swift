@@ -7,16 +7,17 @@ extension DHTNode {
         public static let notARequest: UInt16 = 1
     }
 
-    /// A request `requestID` arrived. Returns the reply (always exactly one `.reply`) and,
-    /// when the sender's bucket is full, a ping to its stale contact (Kademlia §2.2).
-    public mutating func onRequest(_ message: DHTMessage, requestID: UInt64, now: UInt64) -> [Directive] {
-        let (sender, reply) = answer(message, now: now)
+    /// A request `requestID` arrived from peer `from` (as authenticated by the transport).
+    /// Returns the reply (always exactly one `.reply`) and, when the sender's bucket is full,
+    /// a ping to its stale contact (Kademlia §2.2).
+    public mutating func onRequest(_ message: DHTMessage, requestID: UInt64, from: PeerID, now: UInt64) -> [Directive] {
+        let (sender, reply) = answer(message, from: from, now: now)
         var directives: [Directive] = [.reply(reply, requestID: requestID)]
         if let sender { directives += observe(sender) }
         return directives
     }
 
-    private mutating func answer(_ message: DHTMessage, now: UInt64) -> (sender: Contact?, reply: DHTMessage) {
+    private mutating func answer(_ message: DHTMessage, from: PeerID, now: UInt64) -> (sender: Contact?, reply: DHTMessage) {
         switch message {
         case .ping(let sender):
             return (sender, .pong)
@@ -28,11 +29,19 @@ extension DHTNode {
             let records = boundedReply(store.records(under: request.key, now: now))
             return (request.sender, .value(.init(records: records, closer: closest)))
         case .store(let request):
-            let statuses = request.records.map { store.store($0, now: now) }
+            let statuses = request.records.map { record in
+                settings.storesOnlyFromOwners && record.ownerID != from ? StoreStatus.notFromOwner : store.store(record, now: now)
+            }
             return (request.sender, .storeAck(statuses))
         case .pong, .foundNodes, .value, .storeAck, .error:
             return (nil, .error(.init(code: ErrorCode.notARequest, message: "\(message.type) is not a request")))
         }
+    }
+
+    /// Drops the records of these owner keys, refuses their records from now on, and ignores
+    /// them in lookup replies: the run revoked them.
+    public mutating func revokeOwners(_ publicKeys: some Sequence<[UInt8]>) {
+        store.revoke(owners: publicKeys)
     }
 
     /// As many records as fit the reply budget and the per-message count limit.

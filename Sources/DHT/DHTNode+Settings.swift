@@ -24,6 +24,10 @@ extension DHTNode {
         public var refreshBucketsOnJoin = true
         /// What the record store accepts.
         public var recordLimits = RecordStore.Limits()
+        /// Keep a STORE's record only when its owner is the peer that sent it. Admitted-only
+        /// nodes set this: the sender proved its access token on the connection, so every
+        /// record held belongs to an admitted key (docs/protocol.md, "Admission and the DHT").
+        public var storesOnlyFromOwners = false
         /// Bytes of records one `value` reply carries at most, well inside a frame.
         public var maxReplyRecordBytes = Frame.defaultMaxPayloadLength / 2
 

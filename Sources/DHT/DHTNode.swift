@@ -166,8 +166,10 @@ public struct DHTNode: Sendable {
         return id
     }
 
-    /// A record from a `value` reply is kept only if it is for the key asked and validates.
+    /// A record from a `value` reply is kept only if it is for the key asked, validates, and
+    /// its owner is not revoked.
     func isAcceptable(_ record: SignedRecord, key: RecordKey?, now: UInt64) -> Bool {
-        record.key == key && RecordStore.validate(record, now: now, limits: settings.recordLimits) == .stored
+        record.key == key && !store.revokedOwners.contains(record.ownerPublicKey)
+            && RecordStore.validate(record, now: now, limits: settings.recordLimits) == .stored
     }
 }

@@ -182,7 +182,7 @@ private struct SimulatedNetwork {
             switch event {
             case .request(let to, let from, let message, let requestID):
                 guard alive[to] else { continue }
-                handle(nodes[to].onRequest(message, requestID: requestID, now: now), of: to,
+                handle(nodes[to].onRequest(message, requestID: requestID, from: nodes[from].ownID, now: now), of: to,
                        replyingTo: (from, requestID))
             case .response(let to, let from, let message, let requestID):
                 guard alive[to] else { continue }

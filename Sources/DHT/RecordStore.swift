@@ -23,6 +23,8 @@ public struct RecordStore: Sendable {
     private var entries: [RecordKey: [[UInt8]: SignedRecord]] = [:]
     /// Records held, expired ones included until `removeExpired`.
     public private(set) var count = 0
+    /// Owner keys whose records are dropped and refused (revoked in the run).
+    public private(set) var revokedOwners: Set<[UInt8]> = []
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
@@ -42,6 +44,7 @@ public struct RecordStore: Sendable {
     /// than what its owner stored before, or the store is full. Storing an identical record
     /// again answers `.stored` and changes nothing.
     public mutating func store(_ record: SignedRecord, now: UInt64) -> StoreStatus {
+        if revokedOwners.contains(record.ownerPublicKey) { return .ownerRevoked }
         let existing = entries[record.key]?[record.subkey].flatMap { $0.expiry > now ? $0 : nil }
         if existing == record { return .stored }
         let status = Self.validate(record, now: now, limits: limits)
@@ -65,6 +68,16 @@ public struct RecordStore: Sendable {
 
     /// Keys that hold at least one record.
     public var keys: [RecordKey] { Array(entries.keys) }
+
+    /// Drops every record of these owners and refuses their records from now on.
+    public mutating func revoke(owners: some Sequence<[UInt8]>) {
+        revokedOwners.formUnion(owners)
+        for (key, subkeys) in entries {
+            let kept = subkeys.filter { !revokedOwners.contains($0.value.ownerPublicKey) }
+            count -= subkeys.count - kept.count
+            entries[key] = kept.isEmpty ? nil : kept
+        }
+    }
 
     /// Drops every record whose expiry has passed.
     public mutating func removeExpired(now: UInt64) {

@@ -1,3 +1,4 @@
+import Admission
 import Collaboration
 import DHT
 import Foundation
@@ -13,23 +14,26 @@ struct RunNetwork {
     let services: NIOLoopBound<PeerServices>
     let eventLoop: EventLoop
 
-    static func start(identity: PeerIdentity, listen: Endpoint, announceHost: String?, announcePort: UInt16?, clientMode: Bool,
+    /// Starts the peer's node as `volunteer` says, admitting peers under `admission`.
+    static func start(identity: PeerIdentity, volunteer: VolunteerSettings, admission: AdmissionPolicy,
                       eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
         let services = try await eventLoop.submit {
             NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
         }.get()
         var settings = DHTService.Settings()
-        settings.transport.listen = listen
-        settings.transport.advertisedHost = announceHost
-        settings.transport.advertisedPort = announcePort
-        settings.isClient = clientMode
+        settings.transport.listen = volunteer.listen
+        settings.transport.advertisedHost = volunteer.announceHost
+        settings.transport.advertisedPort = volunteer.announcePort
+        settings.transport.admission = admission
+        settings.isClient = volunteer.clientMode
         let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
                                              serveOther: { services.value.serve($0) })
         try await eventLoop.submit { services.value.transport = dht.transport }.get()
         return RunNetwork(dht: dht, services: services, eventLoop: eventLoop)
     }
 
-    /// Joins through `endpoints`, retrying with exponential backoff for about a minute.
+    /// Joins through `endpoints`, retrying with exponential backoff for about a minute, or
+    /// until a node refuses this peer's admission.
     func bootstrap(_ endpoints: [Endpoint], logger: Logger, stop: StopSignal) async throws {
         var delay = 0.25
         let deadline = Date().addingTimeInterval(60)
@@ -38,8 +42,13 @@ struct RunNetwork {
                 logger.info("joined the DHT", metadata: ["contacts": "\(contacts)"])
                 return
             }
+            let addresses = endpoints.map(\.description).joined(separator: ", ")
+            // A refusal names what is wrong with this peer's admission; asking again changes nothing.
+            if let refusal = try? await dht.lastRefusal() {
+                throw PeerError("could not join the DHT through \(addresses): refused: \(refusal)")
+            }
             guard Date() < deadline, !stop.isStopped else {
-                throw PeerError("could not join the DHT through \(endpoints.map(\.description).joined(separator: ", ")): no node answered")
+                throw PeerError("could not join the DHT through \(addresses): no node answered")
             }
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, 4)

@@ -1,3 +1,4 @@
+import Admission
 import Averaging
 import Collaboration
 import DHT
@@ -30,14 +31,18 @@ public final class VolunteerPeer {
     public func run() async throws {
         var random = SystemRandomNumberGenerator()
         let identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
+        // The key an operator needs to issue this peer a token (docs/operations.md).
+        logger.info("identity", metadata: ["peer.id": "\(identity.peerID)",
+                                           "peer.key": "\(identity.publicKey.map { String(format: "%02x", $0) }.joined())"])
+        let admission = try admission(for: identity)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let network = try await RunNetwork.start(
-            identity: identity, listen: settings.listen, announceHost: settings.announceHost, announcePort: settings.announcePort,
-            clientMode: settings.clientMode, eventLoop: group.next(), logger: logger)
+        let network = try await RunNetwork.start(identity: identity, volunteer: settings, admission: admission,
+                                                 eventLoop: group.next(), logger: logger)
         do {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
-            let config = try await RunConfigFetcher(network: network, runName: settings.runName,
-                                                  coordinatorKey: settings.coordinatorKey, stop: stop).fetch()
+            let config = try await RunConfigFetcher(network: network, runName: settings.runName ?? settings.accessToken?.claims.runName,
+                                                  coordinatorKey: settings.coordinatorKey ?? settings.accessToken?.issuerPublicKey,
+                                                  stop: stop).fetch()
             let session = PeerSession(settings: settings, logger: logger, stop: stop, identity: identity, network: network,
                                       config: config, run: try makeTrainingRun(config: config))
             logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
@@ -52,6 +57,20 @@ public final class VolunteerPeer {
         }
         await network.shutdown()
         try? await group.shutdownGracefully()
+    }
+
+    /// Open without a token; with one, admitted-only under the run the token is for.
+    private func admission(for identity: PeerIdentity) throws -> AdmissionPolicy {
+        guard let token = settings.accessToken else { return .open }
+        let policy: AdmissionPolicy
+        do {
+            policy = try .presenting(token, as: identity)
+        } catch {
+            throw PeerError("cannot use the access token: \(error)")
+        }
+        logger.info("admitted-only run", metadata: ["run": "\(token.claims.runName)", "token.name": "\(token.claims.name)",
+                                                    "token.expiry": "\(Date(timeIntervalSince1970: Double(token.claims.expiry) / 1000))"])
+        return policy
     }
 
     /// This peer's trainer for the run: the run's model and optimizer, the peer's own data and
@@ -123,6 +142,7 @@ final class PeerSession {
             windowSamples += run.settings.effectiveMicroBatchSize
             guard Date().timeIntervalSince(lastPublished) >= 0.5 else { continue }
             lastPublished = Date()
+            try await checkStillAdmitted()
             await ensureConnected()
             await publishProgress()
             let records = await network.records(keys.progress).compactMap { try? PeerProgress(decoding: $0.value) }
@@ -147,6 +167,21 @@ final class PeerSession {
             logger.warning("no DHT contact answers; retrying in \(Int(reconnectDelay)) s")
             nextReconnect = Date().addingTimeInterval(reconnectDelay)
             reconnectDelay = min(reconnectDelay * 2, 60)
+        }
+    }
+
+    /// In an admitted-only run, ends the session once this peer's token has expired or the
+    /// run revoked its key: every other peer refuses it from then on.
+    func checkStillAdmitted() async throws {
+        guard let token = settings.accessToken else { return }
+        if AdmissionPolicy.wallClock() >= token.claims.expiry {
+            throw PeerError("this peer's access token (\(token.claims.name)) expired; ask the run's operator for a new one")
+        }
+        if let rules = try? await network.dht.transport.admissionRules().get(), rules.revokedKeys.contains(identity.publicKey) {
+            throw PeerError("the run revoked this peer's key (revocation list \(rules.revocations?.contents.sequence ?? 0))")
+        }
+        if let refusal = try? await network.dht.lastRefusal(), refusal.reason == .revoked {
+            throw PeerError("the run's peers refuse this peer: \(refusal)")
         }
     }
 

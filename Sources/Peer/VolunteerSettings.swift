@@ -1,3 +1,4 @@
+import Admission
 import Foundation
 import Node
 import Wire
@@ -25,6 +26,9 @@ public struct VolunteerSettings: Sendable {
     public var runName: String?
     /// The coordinator's Ed25519 public key (32 bytes), to accept only its run configs.
     public var coordinatorKey: [UInt8]?
+    /// This volunteer's access token to an admitted-only run; nil joins an open run. With a
+    /// token the peer admits only the run's peers, and its issuer is the coordinator key.
+    public var accessToken: AccessToken?
     /// Sequences per forward pass at most (bounds memory); nil uses the run's micro-batch.
     public var maxMicroBatch: Int?
     /// Stop after this step (for tests and demos); nil trains until stopped.

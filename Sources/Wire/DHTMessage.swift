@@ -103,9 +103,15 @@ public struct StoreStatus: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let storeFull = StoreStatus(rawValue: 6)
     /// The expiry is further away than the receiver's maximum lifetime.
     public static let expiryTooFar = StoreStatus(rawValue: 7)
+    /// The record's owner is not the peer that sent the store (admitted-only nodes keep only
+    /// records whose owner proved its access token to them).
+    public static let notFromOwner = StoreStatus(rawValue: 8)
+    /// The record's owner key is revoked in the run.
+    public static let ownerRevoked = StoreStatus(rawValue: 9)
 
     public var description: String {
-        let names = ["stored", "badSignature", "expired", "tooLarge", "notOwner", "stale", "storeFull", "expiryTooFar"]
+        let names = ["stored", "badSignature", "expired", "tooLarge", "notOwner", "stale", "storeFull", "expiryTooFar",
+                     "notFromOwner", "ownerRevoked"]
         return Int(rawValue) < names.count ? names[Int(rawValue)] : "status(\(rawValue))"
     }
 }

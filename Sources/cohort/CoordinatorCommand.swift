@@ -12,7 +12,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         abstract: "Start a run: the first DHT node, the signed run config, round history, checkpoints, dashboard.",
         discussion: """
             The run config comes from --config FILE (JSON of TrainingSettings, snake_case keys) or the \
-            preset, adjusted by flags. Peers join with: cohort peer --join THIS_HOST:PORT
+            preset, adjusted by flags. Unless --open, only peers with an access token take part \
+            (cohort token issue); they join with: cohort peer --join THIS_HOST:PORT --token FILE
             """)
 
     @Option(help: "Run name (letters, digits, '-', '_', '.').") var run: String
@@ -35,6 +36,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var dataset: String = RunConfig.bundledDataset
     @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
     @Option(help: "Checkpoints to keep.") var keep: Int = 5
+    @Flag(help: "Admit any peer. Without it only peers with an access token signed by this coordinator's key take part.")
+    var open = false
 
     func validate() throws {
         _ = try HostPort.parse(listen)
@@ -78,6 +81,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.identityPath = identity
         settings.checkpointEvery = checkpointEvery
         settings.keep = keep
+        settings.isOpen = open
         let stop = StopSignal()
         let sources = SignalStop.install(stop) { name in logger.info("stopping", metadata: ["signal": "\(name)"]) }
         defer { sources.forEach { $0.cancel() } }
@@ -87,13 +91,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
             settings: .init(host: httpEndpoint.host, port: Int(httpEndpoint.port)), logger: logger) { coordinator.status() }
         let shownHost = httpEndpoint.host == "0.0.0.0" ? "127.0.0.1" : httpEndpoint.host
         print("dashboard: http://\(shownHost):\(dashboard.port)/")
-        let name = run
+        let name = run, isOpen = open, stateDirectory = settings.stateDirectory.path
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await dashboard.run() }
             group.addTask {
                 defer { dashboard.shutdown() }
                 try await coordinator.run { endpoint, key in
-                    print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint) --coordinator-key \(key)")
+                    if isOpen {
+                        print("coordinator of open run \(name) listening; peers join with: cohort peer --join \(endpoint) --coordinator-key \(key)")
+                    } else {
+                        print("coordinator of run \(name) listening; peers join with: cohort peer --join \(endpoint) --token FILE")
+                        print("issue a FILE per volunteer key with: cohort token issue --run \(name) --state-dir \(stateDirectory) --peer-key KEY --name NAME --out FILE")
+                    }
                 }
             }
             try await group.waitForAll()

@@ -1,3 +1,4 @@
+import Admission
 import ArgumentParser
 import DHT
 import Foundation
@@ -23,8 +24,31 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Ed25519 key file, created (mode 0600) when missing. Default: a new key for this run.")
     var identity: String?
 
+    @Option(help: "Access token file, to serve a run that admits only peers with one (default: admit anyone).")
+    var token: String?
+
     func validate() throws {
         _ = try join.endpoints()
+        _ = try loadToken()
+    }
+
+    /// Open without a token; with one, admitted-only under the run it is for, as `identity`.
+    func admission(for identity: PeerIdentity) throws -> AdmissionPolicy {
+        guard let accessToken = try loadToken() else { return .open }
+        do {
+            return try .presenting(accessToken, as: identity)
+        } catch {
+            throw ValidationError("cannot use --token \(token ?? ""): \(error)")
+        }
+    }
+
+    private func loadToken() throws -> AccessToken? {
+        guard let token else { return nil }
+        do {
+            return try AccessToken(contentsOfFile: token)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func loadIdentity() throws -> PeerIdentity {
@@ -55,10 +79,12 @@ struct DHTNodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger("cohort.dht")
+        let identity = try options.loadIdentity()
         var settings = DHTService.Settings()
         settings.transport.listen = try HostPort.parse(listen)
+        settings.transport.admission = try options.admission(for: identity)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let service = try await DHTService.start(identity: try options.loadIdentity(), settings: settings,
+        let service = try await DHTService.start(identity: identity, settings: settings,
                                                  eventLoop: group.next(), logger: logger)
         logger.info("DHT node running", metadata: ["peer.id": "\(service.peerID)", "address": "\(service.endpoint)"])
         let joins = try options.join.endpoints()
@@ -78,10 +104,12 @@ enum DHTClient {
     static func with<T>(_ options: NodeOptions, _ body: (DHTService) async throws -> T) async throws -> T {
         var logger = Logger(label: "cohort.dht")
         logger.logLevel = .error
+        let identity = try options.loadIdentity()
         var settings = DHTService.Settings()
         settings.isClient = true
+        settings.transport.admission = try options.admission(for: identity)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let service = try await DHTService.start(identity: try options.loadIdentity(), settings: settings,
+        let service = try await DHTService.start(identity: identity, settings: settings,
                                                  eventLoop: group.next(), logger: logger)
         do {
             let contacts = try await service.bootstrap(try options.join.endpoints())

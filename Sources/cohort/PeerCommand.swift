@@ -1,5 +1,7 @@
+import Admission
 import ArgumentParser
 import Foundation
+import Node
 import Peer
 import Trainer
 
@@ -27,21 +29,51 @@ struct PeerCommand: AsyncParsableCommand {
     var run: String?
     @Option(help: "The coordinator's public key (64 hex digits, printed by cohort coordinator): accept only its run configs.")
     var coordinatorKey: String?
+    @Option(help: "Access token file from the run's operator, for a run that admits only peers with one (implies its run and coordinator key).")
+    var token: String?
+    @Flag(help: "Print this identity's public key (to send to a run's operator for a token) and exit.")
+    var printKey = false
     @Option(help: "Leave after this step (default: train until stopped).")
     var stopAfterStep: Int?
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
+        if printKey {
+            guard identity != nil else { throw ValidationError("--print-key needs --identity FILE: a throw-away key cannot be given a token") }
+            return
+        }
         guard !join.isEmpty else { throw ValidationError("give at least one --join HOST:PORT") }
         for address in join { _ = try HostPort.parse(address) }
         _ = try HostPort.parse(listen)
         if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
-        if let coordinatorKey, Self.bytes(hex: coordinatorKey)?.count != 32 {
+        if let coordinatorKey, Hex.bytes(coordinatorKey)?.count != 32 {
             throw ValidationError("--coordinator-key must be 64 hex digits (32 bytes), got \"\(coordinatorKey)\"")
+        }
+        if let accessToken = try loadToken() {
+            if let coordinatorKey, Hex.bytes(coordinatorKey) != accessToken.issuerPublicKey {
+                throw ValidationError("--coordinator-key is not the key that signed --token \(token ?? "")")
+            }
+            if let run, run != accessToken.claims.runName {
+                throw ValidationError("--run \(run) differs from the run of --token \(token ?? ""), \(accessToken.claims.runName)")
+            }
+        }
+    }
+
+    /// The token file's token; errors name the file and what is wrong with it.
+    private func loadToken() throws -> AccessToken? {
+        guard let token else { return nil }
+        do {
+            return try AccessToken(contentsOfFile: token)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
     func run() async throws {
+        if printKey, let identity {
+            print(try IdentityFile.loadOrCreate(at: identity).publicKey.hexString)
+            return
+        }
         threadOptions.apply()
         let logger = makeLogger("cohort.peer")
         var settings = VolunteerSettings(join: try join.map(HostPort.parse), dataURL: data.map { URL(fileURLWithPath: $0) },
@@ -65,22 +97,12 @@ struct PeerCommand: AsyncParsableCommand {
         settings.maxMicroBatch = maxBatch
         settings.identityPath = identity
         settings.runName = self.run
-        settings.coordinatorKey = coordinatorKey.flatMap(Self.bytes(hex:))
+        settings.coordinatorKey = coordinatorKey.flatMap(Hex.bytes)
+        settings.accessToken = try loadToken()
         settings.stopAfterStep = stopAfterStep
         let stop = StopSignal()
         let sources = SignalStop.install(stop) { name in logger.info("leaving the run", metadata: ["signal": "\(name)"]) }
         defer { sources.forEach { $0.cancel() } }
         try await VolunteerPeer(settings: settings, logger: logger, stop: stop).run()
-    }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<(index + 2)], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 }

@@ -17,7 +17,7 @@ import Testing
         var journal: URL { stateDir.appendingPathComponent("rounds.jsonl") }
 
         func coordinator(listen: String = "127.0.0.1:0") throws -> TestProcess {
-            try TestProcess(["coordinator", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
+            try TestProcess(["coordinator", "--open", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
                              "--state-dir", stateDir.path, "--config", settingsFile.path, "--target-batch", "12",
                              "--matchmaking-seconds", "1", "--checkpoint-every", "1000"],
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))

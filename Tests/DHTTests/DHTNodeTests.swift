@@ -16,27 +16,27 @@ import Wire
     /// A node that has heard a ping from each of `peers`.
     private func node(knowing peers: Range<Int>) -> DHTNode {
         var node = node()
-        for peer in peers { _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), now: now) }
+        for peer in peers { _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: now) }
         return node
     }
 
     @Test func pingIsAnsweredAndTheSenderLearned() {
         var node = node()
-        let directives = node.onRequest(.ping(sender: contact(1)), requestID: 9, now: now)
+        let directives = node.onRequest(.ping(sender: contact(1)), requestID: 9, from: identities[1].peerID, now: now)
         #expect(directives == [.reply(.pong, requestID: 9)])
         #expect(node.routingTable.contains(identities[1].peerID))
     }
 
     @Test func clientModeSenderIsNotLearned() {
         var node = node()
-        _ = node.onRequest(.ping(sender: nil), requestID: 9, now: now)
+        _ = node.onRequest(.ping(sender: nil), requestID: 9, from: identities[39].peerID, now: now)
         #expect(node.routingTable.count == 0)
     }
 
     @Test func findNodeAnswersTheClosestExceptTheAsker() {
         var node = node(knowing: 1..<40)
         let target = identities[5].peerID
-        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)), requestID: 3, now: now).replies
+        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)), requestID: 3, from: identities[7].peerID, now: now).replies
         let expected = Fixtures.bruteForceClosest(identities[1..<40].map(\.peerID).filter { $0 != identities[7].peerID }, to: target, count: 20)
         #expect(replies == [.foundNodes(expected.map { id in contact(identities.firstIndex { $0.peerID == id }!) })])
     }
@@ -48,11 +48,11 @@ import Wire
         let forged = identities[4].signRecord(key: key, subkey: [9], value: [2], expiry: now + 60_000)
         var tampered = forged
         tampered.value = [3]
-        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1, now: now).replies
+        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1, from: identities[3].peerID, now: now).replies
         #expect(ack == [.storeAck([.stored, .badSignature])])
-        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, now: now + 59_999).replies
+        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, from: identities[39].peerID, now: now + 59_999).replies
         #expect(found == [.value(.init(records: [record], closer: [contact(3)]))])
-        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, now: now + 60_000).replies
+        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, from: identities[39].peerID, now: now + 60_000).replies
         #expect(later == [.value(.init(records: [], closer: [contact(3)]))])
         _ = node.onTick(now: now + 60_000)
         #expect(node.store.count == 0)
@@ -63,14 +63,14 @@ import Wire
         let key = RecordKey(hashing: "k")
         let mine = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
         let theirs = identities[4].signRecord(key: key, subkey: [1], value: [6], expiry: now + 90_000)
-        _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, now: now)
-        let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, now: now).replies
+        _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, from: identities[39].peerID, now: now)
+        let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, from: identities[39].peerID, now: now).replies
         #expect(ack == [.storeAck([.notOwner])])
     }
 
     @Test func replyTypesSentAsRequestsGetAnError() {
         var node = node()
-        guard case .error(let reply)? = node.onRequest(.pong, requestID: 1, now: now).replies.first else {
+        guard case .error(let reply)? = node.onRequest(.pong, requestID: 1, from: identities[39].peerID, now: now).replies.first else {
             Issue.record("expected an error reply")
             return
         }
@@ -83,9 +83,9 @@ import Wire
         var node = node(settings: settings)
         // Peers in the node's farthest bucket (255): those whose first id bit differs.
         let far = (1..<40).filter { node.routingTable.bucketIndex(of: identities[$0].peerID) == 255 }
-        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, now: now)
-        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, now: now)
-        let directives = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, now: now)
+        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: now)
+        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: now)
+        let directives = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: now)
         let ping = directives.sends
         #expect(ping.count == 1 && ping[0].endpoint == contact(far[0]).endpoint && ping[0].expecting == identities[far[0]].peerID)
         #expect(!node.routingTable.contains(identities[far[2]].peerID))
@@ -99,9 +99,9 @@ import Wire
         settings.k = 2
         var node = node(settings: settings)
         let far = (1..<40).filter { node.routingTable.bucketIndex(of: identities[$0].peerID) == 255 }
-        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, now: now)
-        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, now: now)
-        let ping = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, now: now).sends[0]
+        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: now)
+        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: now)
+        let ping = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: now).sends[0]
         _ = node.onResponse(.pong, requestID: ping.requestID, from: identities[far[0]].peerID, now: now + 10)
         #expect(node.routingTable.contains(identities[far[0]].peerID))
         #expect(!node.routingTable.contains(identities[far[2]].peerID))
@@ -122,7 +122,7 @@ import Wire
         var settings = DHTNode.Settings()
         settings.valueQuorum = 1
         var node = node(settings: settings)
-        _ = node.onRequest(.ping(sender: contact(1)), requestID: 1, now: now)
+        _ = node.onRequest(.ping(sender: contact(1)), requestID: 1, from: identities[1].peerID, now: now)
         let key = RecordKey(hashing: "progress")
         let good = identities[2].signRecord(key: key, subkey: [2], value: [1], expiry: now + 1_000)
         var forged = identities[3].signRecord(key: key, subkey: [3], value: [1], expiry: now + 1_000)

@@ -396,11 +396,12 @@ import Testing
             USAGE: cohort coordinator --run <run> [--listen <listen>] [--http <http>] [--announce <announce>] \
             [--state-dir <state-dir>] [--identity <identity>] [--preset <preset>] [--target-batch <target-batch>] \
             [--temperature <temperature>] [--compression <compression>] [--checkpoint-every <checkpoint-every>] \
-            [--keep <keep>] [--config <config>]
+            [--keep <keep>] [--config <config>] [--open]
             """)
         let peer = CommandHelp(text: """
             USAGE: cohort peer --join <join> ... [--listen <listen>] [--announce <announce>] [--client-mode] \
-            [--data <data>] [--threads <threads>] [--max-batch <max-batch>] [--identity <identity>] [--run <run>]
+            [--data <data>] [--threads <threads>] [--max-batch <max-batch>] [--identity <identity>] [--run <run>] \
+            [--coordinator-key <coordinator-key>] [--token <token>] [--print-key]
             """)
         #expect(coordinator.path == ["coordinator"] && peer.path == ["peer"])
         #expect(peer.options["--client-mode"] == false && peer.options["--join"] == true)

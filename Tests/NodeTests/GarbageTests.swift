@@ -11,7 +11,7 @@ import Wire
         var handshake = Handshake(role: .initiator(expecting: server), identity: identity(999))
         client.send(HandshakePair.sent(handshake.start()))
         while let bytes = client.receive(), !bytes.isEmpty {
-            for action in handshake.onBytes(bytes) {
+            for action in handshake.onBytes(bytes, now: 0) {
                 switch action {
                 case .send(let reply): client.send(reply)
                 case .established(let keys, _): return RecordSealer(key: keys.sendKey)

@@ -1,18 +1,33 @@
+import Admission
 import Crypto
 import DHT
 @testable import Node
 import Testing
 
-/// Runs both sides of a handshake against each other, optionally altering bytes in flight.
+/// One side of a handshake: who it is, the rules it applies and the token it presents.
+struct HandshakeSide {
+    var identity: PeerIdentity
+    var rules: AdmissionRules? = nil
+    var token: AccessToken? = nil
+}
+
+/// Runs both sides of a handshake against each other at `now`, optionally altering bytes in flight.
 struct HandshakePair {
     var initiator: Handshake
     var responder: Handshake
     var initiatorResult: Handshake.Action?
     var responderResult: Handshake.Action?
+    let now: UInt64
 
     init(initiator: PeerIdentity, responder: PeerIdentity, expecting: PeerID?) {
-        self.initiator = Handshake(role: .initiator(expecting: expecting), identity: initiator)
-        self.responder = Handshake(role: .responder, identity: responder)
+        self.init(initiator: HandshakeSide(identity: initiator), responder: HandshakeSide(identity: responder), expecting: expecting)
+    }
+
+    init(initiator: HandshakeSide, responder: HandshakeSide, expecting: PeerID?, now: UInt64 = 0) {
+        self.initiator = Handshake(role: .initiator(expecting: expecting), identity: initiator.identity, rules: initiator.rules,
+                                   ownToken: initiator.token)
+        self.responder = Handshake(role: .responder, identity: responder.identity, rules: responder.rules, ownToken: responder.token)
+        self.now = now
     }
 
     /// Exchanges messages until neither side sends; `alter` may change each message (index, bytes).
@@ -23,13 +38,13 @@ struct HandshakePair {
         while !toResponder.isEmpty {
             alter(index, &toResponder)
             index += 1
-            let fromResponder = responder.onBytes(toResponder)
+            let fromResponder = responder.onBytes(toResponder, now: now)
             record(fromResponder, isInitiator: false)
             var toInitiator = Self.sent(fromResponder)
             guard !toInitiator.isEmpty else { return }
             alter(index, &toInitiator)
             index += 1
-            let fromInitiator = initiator.onBytes(toInitiator)
+            let fromInitiator = initiator.onBytes(toInitiator, now: now)
             record(fromInitiator, isInitiator: true)
             toResponder = Self.sent(fromInitiator)
         }
@@ -104,7 +119,7 @@ struct SeededBytes: RandomNumberGenerator {
 
     @Test func tamperedResponderSignatureFails() {
         var pair = HandshakePair(initiator: alice, responder: bob, expecting: bob.peerID)
-        pair.run { index, bytes in if index == 1 { bytes[bytes.count - 1] ^= 0x01 } }
+        pair.run { index, bytes in if index == 1 { bytes[100] ^= 0x01 } }
         #expect(pair.initiatorResult == .failed(.badSignature))
     }
 
@@ -132,9 +147,9 @@ struct SeededBytes: RandomNumberGenerator {
         _ = responder.start()
         var initiator = Handshake(role: .initiator(expecting: nil), identity: alice)
         let hello = HandshakePair.sent(initiator.start())
-        #expect(responder.onBytes(hello.prefix(hello.count - 1)).isEmpty)
+        #expect(responder.onBytes(hello.prefix(hello.count - 1), now: 0).isEmpty)
         #expect(responder.onTimeout() == [.failed(.timedOut)])
-        #expect(responder.onBytes(hello.suffix(1)).isEmpty)
+        #expect(responder.onBytes(hello.suffix(1), now: 0).isEmpty)
         #expect(responder.onTimeout().isEmpty)
     }
 
@@ -147,21 +162,23 @@ struct SeededBytes: RandomNumberGenerator {
     @Test func oversizedAnnouncementFailsBeforeTheBodyArrives() {
         var responder = Handshake(role: .responder, identity: bob)
         _ = responder.start()
-        let header: [UInt8] = Array("CHRH".utf8) + [1, 1, 0xFF, 0xFF]
-        #expect(responder.onBytes(header) == [.failed(.oversized(0xFFFF))])
+        let header: [UInt8] = Array("CHRH".utf8) + [2, 1, 0xFF, 0xFF]
+        #expect(responder.onBytes(header, now: 0) == [.failed(.oversized(0xFFFF))])
     }
 
     @Test func wrongLengthWrongKindAndGarbageFail() {
         let cases: [[UInt8]] = [
-            Array("CHRH".utf8) + [1, 1, 63, 0],
-            Array("CHRH".utf8) + [1, 3],
-            Array("CHRH".utf8) + [2],
+            Array("CHRH".utf8) + [2, 1, 65, 0],
+            Array("CHRH".utf8) + [2, 1, 67, 0] + [UInt8](repeating: 0, count: 64) + [0, 0, 0],
+            Array("CHRH".utf8) + [2, 3],
+            Array("CHRH".utf8) + [2, 4],
+            Array("CHRH".utf8) + [1],
             Array("GET / HTTP/1.1\r\n".utf8),
         ]
         for bytes in cases {
             var responder = Handshake(role: .responder, identity: bob)
             _ = responder.start()
-            let actions = responder.onBytes(bytes)
+            let actions = responder.onBytes(bytes, now: 0)
             guard case .failed(.malformed)? = actions.first else {
                 Issue.record("\(bytes) gave \(actions)")
                 continue
@@ -174,9 +191,9 @@ struct SeededBytes: RandomNumberGenerator {
         var responder = Handshake(role: .responder, identity: bob)
         _ = responder.start()
         let hello = HandshakePair.sent(initiator.start())
-        let proof = HandshakePair.sent(responder.onBytes(hello))
-        let finish = HandshakePair.sent(initiator.onBytes(proof))
-        let actions = responder.onBytes(finish + [1, 2, 3])
+        let proof = HandshakePair.sent(responder.onBytes(hello, now: 0))
+        let finish = HandshakePair.sent(initiator.onBytes(proof, now: 0))
+        let actions = responder.onBytes(finish + [1, 2, 3], now: 0)
         guard case .established(_, let leftover)? = actions.first else {
             Issue.record("not established: \(actions)")
             return

@@ -135,9 +135,10 @@ struct TransportPair {
         let a = try await pair.start(seed: 1, settings: single)
         let b = try await pair.start(seed: 2)
         _ = try await pair.ping(a, b)
-        // The slow peer answers after 3 s, so the first request is surely still in flight when
-        // the second is made, however loaded the machine (a connection in use means it was sent).
-        let slow = try await pair.start(seed: 3, replyDelay: .seconds(3))
+        // The slow peer answers after 10 s, so the first request is surely still in flight when
+        // the second is made, even while the end-to-end suites load the machine (3 s was not
+        // enough then; a connection in use means it was sent).
+        let slow = try await pair.start(seed: 3, replyDelay: .seconds(10))
         let first = a.request(.ping, payload: DHTMessage.ping(sender: nil).encodedPayload(), to: slow.boundEndpoint,
                               expecting: slow.identity.peerID, timeout: .seconds(20))
         _ = try await pair.ping(a, b)

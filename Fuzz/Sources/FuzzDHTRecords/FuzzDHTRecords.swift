@@ -47,9 +47,9 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let ownID = DHTID(words: (1, 2, 3, 4))
     var node = DHTNode(ownID: ownID, ownContact: Contact(id: ownID, endpoint: Endpoint(host: "10.0.0.9", port: 4000)),
                        settings: settings, seed: 1, now: now)
-    var replies = node.onRequest(.store(request), requestID: 1, now: now)
+    var replies = node.onRequest(.store(request), requestID: 1, from: request.sender?.id ?? .zero, now: now)
     for key in Set(request.records.map(\.key)) {
-        replies += node.onRequest(.findValue(.init(sender: request.sender, key: key)), requestID: 2, now: now)
+        replies += node.onRequest(.findValue(.init(sender: request.sender, key: key)), requestID: 2, from: request.sender?.id ?? .zero, now: now)
     }
     for case .reply(let reply, _) in replies {
         let decoded = try? DHTMessage(frame: Frame(type: reply.type, requestID: 1, payload: reply.encodedPayload()))

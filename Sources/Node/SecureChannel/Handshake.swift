@@ -1,19 +1,27 @@
+import Admission
 import Crypto
 import DHT
 import Wire
 
 /// The Cohort handshake as a pure state machine: bytes in, bytes out, then established or
-/// failed. No sockets and no clock; the shell calls `onTimeout` when its deadline passes.
+/// failed. No sockets and no clock: the shell passes the time with each event and calls
+/// `onTimeout` when its deadline passes.
 ///
 /// Three messages (a signed Diffie–Hellman exchange in the manner of SIGMA / ISO 9798-3):
 ///
-///     initiator → responder   hello: ephemeral X25519 key eI, identity key pI
-///     responder → initiator   proof: eR, pR, Sign_R("…responder" ‖ h)
+///     initiator → responder   hello: ephemeral X25519 key eI, identity key pI, token tI
+///     responder → initiator   proof: eR, pR, Sign_R("…responder" ‖ h), token tR
 ///     initiator → responder   proof: Sign_I("…initiator" ‖ h)
 ///
-/// where h = SHA-256(label ‖ eI ‖ pI ‖ eR ‖ pR) covers both ephemerals and both identities, and
-/// the role string keeps one side's signature from being replayed as the other's. Each side
-/// derives one key per direction with HKDF-SHA256 from X25519(eI, eR), salt h.
+/// where h = SHA-256(label ‖ eI ‖ pI ‖ tI ‖ eR ‖ pR ‖ tR) covers both ephemerals, both
+/// identities and both access tokens, and the role string keeps one side's signature from
+/// being replayed as the other's. Each side derives one key per direction with HKDF-SHA256
+/// from X25519(eI, eR), salt h.
+///
+/// With admission rules (an admitted-only run) each side checks the other's token: the
+/// responder when the hello arrives, the initiator once the responder's signature proved its
+/// key. A side that refuses a token sends a refusal naming the reason instead of its next
+/// message, so the refused peer can tell its operator what is wrong.
 public struct Handshake: Sendable {
     /// Which side of the connection this is.
     public enum Role: Equatable, Sendable {
@@ -27,10 +35,10 @@ public struct Handshake: Sendable {
     public enum Action: Equatable, Sendable {
         /// Write these bytes to the peer.
         case send([UInt8])
-        /// The peer is authenticated. `leftover` are bytes received after the handshake: the
-        /// start of the encrypted record stream.
+        /// The peer is authenticated (and admitted). `leftover` are bytes received after the
+        /// handshake: the start of the encrypted record stream.
         case established(SessionKeys, leftover: [UInt8])
-        /// Close the connection and log the reason.
+        /// Close the connection (after writing what was sent) and log the reason.
         case failed(HandshakeError)
     }
 
@@ -40,20 +48,35 @@ public struct Handshake: Sendable {
         case done
     }
 
-    static let label: [UInt8] = Array("cohort-handshake-v1".utf8)
+    /// The initiator's hello as the responder keeps it until the initiator's proof.
+    private struct Hello: Sendable {
+        var ephemeral: [UInt8]
+        var identity: [UInt8]
+        var token: [UInt8]
+        var admittedToken: AccessToken?
+    }
+
+    static let label: [UInt8] = Array("cohort-handshake-v2".utf8)
 
     public let role: Role
     private let identity: PeerIdentity
     private let ephemeralKey: [UInt8]
+    /// What the peer must pass; nil admits anyone (an open run).
+    private let rules: AdmissionRules?
+    /// The encoded token this side presents; empty for none.
+    private let ownToken: [UInt8]
     private var state = State.idle
     private var buffer: [UInt8] = []
-    private var remoteHello: (ephemeral: [UInt8], identity: [UInt8])?
+    private var remoteHello: Hello?
 
-    /// A handshake for `identity` in `role`, with a fresh ephemeral key unless one is given
-    /// (tests pass fixed keys).
-    public init(role: Role, identity: PeerIdentity, ephemeralKey: Curve25519.KeyAgreement.PrivateKey = .init()) {
+    /// A handshake for `identity` in `role` that presents `ownToken` and requires the peer to
+    /// pass `rules`, with a fresh ephemeral key unless one is given (tests pass fixed keys).
+    public init(role: Role, identity: PeerIdentity, rules: AdmissionRules? = nil, ownToken: AccessToken? = nil,
+                ephemeralKey: Curve25519.KeyAgreement.PrivateKey = .init()) {
         self.role = role
         self.identity = identity
+        self.rules = rules
+        self.ownToken = ownToken?.encoded ?? []
         self.ephemeralKey = Array(ephemeralKey.rawRepresentation)
     }
 
@@ -72,24 +95,27 @@ public struct Handshake: Sendable {
         switch role {
         case .initiator:
             state = .awaiting(.responderProof)
-            return [.send(HandshakeMessage.initiatorHello(ephemeral: ephemeralPublic, identity: identity.publicKey).encoded())]
+            let hello = HandshakeMessage.initiatorHello(ephemeral: ephemeralPublic, identity: identity.publicKey, token: ownToken)
+            return [.send(hello.encoded())]
         case .responder:
             state = .awaiting(.initiatorHello)
             return []
         }
     }
 
-    /// Bytes arrived from the peer.
-    public mutating func onBytes(_ bytes: some Sequence<UInt8>) -> [Action] {
+    /// Bytes arrived from the peer at `now` (milliseconds since the Unix epoch, the clock
+    /// token expiries are written in).
+    public mutating func onBytes(_ bytes: some Sequence<UInt8>, now: UInt64) -> [Action] {
         guard case .awaiting(let kind) = state else { return [] }
         buffer.append(contentsOf: bytes)
         do {
             guard let message = try HandshakeMessage.take(kind, from: &buffer) else { return [] }
-            return try handle(message)
+            return try handle(message, now: now)
         } catch {
             state = .done
             buffer = []
-            return [.failed(error)]
+            guard case .notAdmitted(let refusal) = error else { return [.failed(error)] }
+            return [.send(HandshakeMessage.refusal(refusal.reason).encoded()), .failed(error)]
         }
     }
 
@@ -111,35 +137,57 @@ public struct Handshake: Sendable {
         return []
     }
 
-    private mutating func handle(_ message: HandshakeMessage) throws(HandshakeError) -> [Action] {
+    private mutating func handle(_ message: HandshakeMessage, now: UInt64) throws(HandshakeError) -> [Action] {
         switch message {
-        case .initiatorHello(let ephemeral, let remoteIdentity):
+        case .initiatorHello(let ephemeral, let remoteIdentity, let token):
             try Self.checkIdentity(remoteIdentity, own: identity)
-            remoteHello = (ephemeral, remoteIdentity)
-            let transcript = Self.transcriptHash(initiatorEphemeral: ephemeral, initiatorIdentity: remoteIdentity,
-                                                 responderEphemeral: ephemeralPublic, responderIdentity: identity.publicKey)
+            // The key is proven only by the initiator's proof; a token refused now is refused
+            // for any key, and one accepted now counts only once that proof verifies.
+            let admitted = try admit(token, from: remoteIdentity, now: now)
+            let hello = Hello(ephemeral: ephemeral, identity: remoteIdentity, token: token, admittedToken: admitted)
+            remoteHello = hello
+            let transcript = transcriptHash(hello: hello, responderEphemeral: ephemeralPublic, responderIdentity: identity.publicKey,
+                                            responderToken: ownToken)
             let signature = sign(Self.signedBytes(role: "responder", transcript: transcript))
             state = .awaiting(.initiatorProof)
-            let proof = HandshakeMessage.responderProof(ephemeral: ephemeralPublic, identity: identity.publicKey, signature: signature)
+            let proof = HandshakeMessage.responderProof(ephemeral: ephemeralPublic, identity: identity.publicKey,
+                                                        signature: signature, token: ownToken)
             return [.send(proof.encoded())]
-        case .responderProof(let ephemeral, let remoteIdentity, let signature):
+        case .responderProof(let ephemeral, let remoteIdentity, let signature, let token):
             try Self.checkIdentity(remoteIdentity, own: identity)
             let remoteID = PeerID(publicKey: remoteIdentity)
             if case .initiator(let expected?) = role, expected != remoteID {
                 throw .unexpectedPeer(expected: expected, actual: remoteID)
             }
-            let transcript = Self.transcriptHash(initiatorEphemeral: ephemeralPublic, initiatorIdentity: identity.publicKey,
-                                                 responderEphemeral: ephemeral, responderIdentity: remoteIdentity)
+            let hello = Hello(ephemeral: ephemeralPublic, identity: identity.publicKey, token: ownToken, admittedToken: nil)
+            let transcript = transcriptHash(hello: hello, responderEphemeral: ephemeral, responderIdentity: remoteIdentity,
+                                            responderToken: token)
             try Self.verify(signature, by: remoteIdentity, over: Self.signedBytes(role: "responder", transcript: transcript))
-            let keys = try deriveKeys(remoteEphemeral: ephemeral, remoteIdentity: remoteIdentity, transcript: transcript)
+            let admitted = try admit(token, from: remoteIdentity, now: now)
+            let keys = try deriveKeys(remoteEphemeral: ephemeral, remoteIdentity: remoteIdentity, remoteToken: admitted,
+                                      transcript: transcript)
             let proof = HandshakeMessage.initiatorProof(signature: sign(Self.signedBytes(role: "initiator", transcript: transcript)))
             return [.send(proof.encoded()), finish(keys)]
         case .initiatorProof(let signature):
             guard let hello = remoteHello else { preconditionFailure("initiator proof accepted before a hello") }
-            let transcript = Self.transcriptHash(initiatorEphemeral: hello.ephemeral, initiatorIdentity: hello.identity,
-                                                 responderEphemeral: ephemeralPublic, responderIdentity: identity.publicKey)
+            let transcript = transcriptHash(hello: hello, responderEphemeral: ephemeralPublic, responderIdentity: identity.publicKey,
+                                            responderToken: ownToken)
             try Self.verify(signature, by: hello.identity, over: Self.signedBytes(role: "initiator", transcript: transcript))
-            return [finish(try deriveKeys(remoteEphemeral: hello.ephemeral, remoteIdentity: hello.identity, transcript: transcript))]
+            return [finish(try deriveKeys(remoteEphemeral: hello.ephemeral, remoteIdentity: hello.identity,
+                                          remoteToken: hello.admittedToken, transcript: transcript))]
+        case .refusal(let reason):
+            throw .refusedByPeer(AdmissionRefusal(reason))
+        }
+    }
+
+    /// The peer's verified token under this side's rules; nil without rules or for the run
+    /// key's holder.
+    private func admit(_ token: [UInt8], from remoteIdentity: [UInt8], now: UInt64) throws(HandshakeError) -> AccessToken? {
+        guard let rules else { return nil }
+        do {
+            return try rules.admit(presented: token, provenKey: remoteIdentity, now: now)
+        } catch {
+            throw .notAdmitted(error)
         }
     }
 
@@ -149,7 +197,8 @@ public struct Handshake: Sendable {
         return .established(keys, leftover: buffer)
     }
 
-    private func deriveKeys(remoteEphemeral: [UInt8], remoteIdentity: [UInt8], transcript: [UInt8]) throws(HandshakeError) -> SessionKeys {
+    private func deriveKeys(remoteEphemeral: [UInt8], remoteIdentity: [UInt8], remoteToken: AccessToken?,
+                            transcript: [UInt8]) throws(HandshakeError) -> SessionKeys {
         guard let remote = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: remoteEphemeral),
               let shared = try? privateEphemeral.sharedSecretFromKeyAgreement(with: remote) else {
             throw .invalidKey("ephemeral key gives no shared secret")
@@ -162,7 +211,7 @@ public struct Handshake: Sendable {
         let initiatorToResponder = key("initiator->responder")
         let responderToInitiator = key("responder->initiator")
         let isInitiator = role != .responder
-        return SessionKeys(remotePublicKey: remoteIdentity,
+        return SessionKeys(remotePublicKey: remoteIdentity, remoteToken: remoteToken,
                            sendKey: isInitiator ? initiatorToResponder : responderToInitiator,
                            receiveKey: isInitiator ? responderToInitiator : initiatorToResponder)
     }
@@ -186,10 +235,16 @@ public struct Handshake: Sendable {
               key.isValidSignature(signature, for: bytes) else { throw .badSignature }
     }
 
-    static func transcriptHash(initiatorEphemeral: [UInt8], initiatorIdentity: [UInt8],
-                               responderEphemeral: [UInt8], responderIdentity: [UInt8]) -> [UInt8] {
+    /// h = SHA-256(label ‖ eI ‖ pI ‖ u16 len ‖ tI ‖ eR ‖ pR ‖ u16 len ‖ tR).
+    private func transcriptHash(hello: Hello, responderEphemeral: [UInt8], responderIdentity: [UInt8],
+                                responderToken: [UInt8]) -> [UInt8] {
         var hash = SHA256()
-        for part in [label, initiatorEphemeral, initiatorIdentity, responderEphemeral, responderIdentity] {
+        var initiatorToken = ByteWriter(reservingCapacity: 2 + hello.token.count)
+        initiatorToken.writeWithU16Length(hello.token)
+        var responderTokenBytes = ByteWriter(reservingCapacity: 2 + responderToken.count)
+        responderTokenBytes.writeWithU16Length(responderToken)
+        for part in [Self.label, hello.ephemeral, hello.identity, initiatorToken.bytes,
+                     responderEphemeral, responderIdentity, responderTokenBytes.bytes] {
             hash.update(data: part)
         }
         return Array(hash.finalize())
@@ -200,10 +255,13 @@ public struct Handshake: Sendable {
     }
 }
 
-/// The outcome of a handshake: who the peer is and the two directional keys.
+/// The outcome of a handshake: who the peer is, the token it was admitted with, and the two
+/// directional keys.
 public struct SessionKeys: Equatable, Sendable {
     /// The peer's proven Ed25519 public key.
     public let remotePublicKey: [UInt8]
+    /// The peer's verified access token; nil in an open run and for the run key's holder.
+    public let remoteToken: AccessToken?
     /// AES-256-GCM key for records this side sends.
     public let sendKey: [UInt8]
     /// AES-256-GCM key for records this side receives.

@@ -1,3 +1,4 @@
+import Admission
 import DHT
 
 /// Why a handshake failed; logged when the connection is closed.
@@ -14,6 +15,10 @@ public enum HandshakeError: Error, Equatable, Sendable, CustomStringConvertible 
     case unexpectedPeer(expected: PeerID, actual: PeerID)
     /// The peer proved this node's own identity (a node dialled itself).
     case connectedToSelf
+    /// This node refused the peer's admission to the run (its token, or its lack of one).
+    case notAdmitted(AdmissionRefusal)
+    /// The peer refused this node's admission and said why.
+    case refusedByPeer(AdmissionRefusal)
     /// The handshake did not finish within its deadline.
     case timedOut
     /// The connection closed before the handshake finished.
@@ -27,6 +32,8 @@ public enum HandshakeError: Error, Equatable, Sendable, CustomStringConvertible 
         case .badSignature: "transcript signature does not verify"
         case .unexpectedPeer(let expected, let actual): "expected peer \(expected), responder proved \(actual)"
         case .connectedToSelf: "the peer has this node's own identity"
+        case .notAdmitted(let refusal): "peer not admitted: \(refusal)"
+        case .refusedByPeer(let refusal): "the peer refused this node: \(refusal)"
         case .timedOut: "handshake timed out"
         case .closedEarly: "connection closed during the handshake"
         }

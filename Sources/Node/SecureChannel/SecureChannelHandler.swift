@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Logging
 import NIOCore
@@ -6,6 +7,9 @@ import Wire
 /// Fired down the pipeline once the handshake has proven the peer.
 struct SecureChannelEstablished: Sendable {
     let remotePeerID: PeerID
+    let remotePublicKey: [UInt8]
+    /// The token the peer was admitted with; nil in an open run and for the run key's holder.
+    let remoteToken: AccessToken?
 }
 
 /// Runs the handshake on a fresh TCP connection, then seals and opens encrypted records.
@@ -14,7 +18,8 @@ struct SecureChannelEstablished: Sendable {
 /// frames into records (`RecordSealer.seal(_:into:)`, which reads large payloads in place). Writes
 /// before the handshake ends are a programming error (the connection handler waits for
 /// `SecureChannelEstablished`). A failed handshake, a record that does not authenticate, or a
-/// deadline that passes closes the connection with a logged reason.
+/// deadline that passes closes the connection with a logged reason; a failed handshake is also
+/// passed on as an error, so that a dial fails with its reason (a refused token, say).
 final class SecureChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -29,13 +34,15 @@ final class SecureChannelHandler: ChannelDuplexHandler {
 
     private var state: State
     private let timeout: TimeAmount
+    private let clock: @Sendable () -> UInt64
     private var logger: Logger
     private var deadline: Scheduled<Void>?
     private var plaintext = ByteBuffer()
 
-    init(handshake: Handshake, timeout: TimeAmount, logger: Logger) {
+    init(handshake: Handshake, timeout: TimeAmount, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
         self.state = .handshaking(handshake)
         self.timeout = timeout
+        self.clock = clock
         self.logger = logger
     }
 
@@ -64,7 +71,8 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         switch state {
         case .handshaking:
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-            handshakeEvent(context: context) { $0.onBytes(bytes) }
+            let now = clock()
+            handshakeEvent(context: context) { $0.onBytes(bytes, now: now) }
         case .established:
             buffer.withUnsafeReadableBytes { openRecords($0, context: context) }
         case .closed:
@@ -96,21 +104,30 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         guard case .handshaking(var handshake) = state else { return }
         let actions = event(&handshake)
         state = .handshaking(handshake)
+        var lastWrite: EventLoopFuture<Void>?
         for action in actions {
             switch action {
             case .send(let bytes):
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+                lastWrite = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
             case .established(let keys, let leftover):
                 deadline?.cancel()
                 state = .established(sealer: RecordSealer(key: keys.sendKey), opener: RecordOpener(key: keys.receiveKey))
                 logger.debug("secure channel established", metadata: ["peer.id": "\(keys.remotePeerID)"])
-                context.fireUserInboundEventTriggered(SecureChannelEstablished(remotePeerID: keys.remotePeerID))
+                context.fireUserInboundEventTriggered(SecureChannelEstablished(
+                    remotePeerID: keys.remotePeerID, remotePublicKey: keys.remotePublicKey, remoteToken: keys.remoteToken))
                 if !leftover.isEmpty { leftover.withUnsafeBytes { openRecords($0, context: context) } }
             case .failed(let error):
                 deadline?.cancel()
                 logger.info("handshake failed", metadata: ["reason": "\(error)"])
                 state = .closed
-                context.close(promise: nil)
+                context.fireErrorCaught(error)
+                // A refusal must reach the peer before the close, so the close waits for its write.
+                let channel = context.channel
+                if let lastWrite {
+                    lastWrite.whenComplete { _ in channel.close(promise: nil) }
+                } else {
+                    context.close(promise: nil)
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Foundation
 import Logging
@@ -19,6 +20,8 @@ public final class DHTService: Sendable {
         public var tickInterval = TimeAmount.seconds(10)
         /// A client neither advertises itself nor is added to others' routing tables.
         public var isClient = false
+        /// How often an admitted-only node reads the run's revocation list from the DHT.
+        public var revocationRefreshInterval = TimeAmount.seconds(15)
 
         public init() {}
     }
@@ -62,12 +65,25 @@ public final class DHTService: Sendable {
     /// Starts listening and ticking; the node knows no peers until `bootstrap`.
     /// Requests outside the DHT's message family go to `serveOther` (averaging, state sync);
     /// without it they fail, which closes the connection.
+    ///
+    /// With admission rules in `settings.transport.admission` the node stores only records
+    /// their owner sent it (the owner proved its token on that connection), and follows the
+    /// run's revocation list: it reads it every `revocationRefreshInterval` and after each
+    /// bootstrap, closes revoked peers' connections and drops their records.
     public static func start(identity: PeerIdentity, settings: Settings = Settings(), eventLoop: EventLoop,
                              logger: Logger,
                              serveOther: (@Sendable (Transport.InboundRequest) -> EventLoopFuture<Frame>)? = nil)
         async throws -> DHTService {
         try await eventLoop.flatSubmit {
             let state = NIOLoopBound(DHTServiceState(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+            let revocationKey = settings.transport.admission.rules.map {
+                RecordKey(hashing: RevocationList.recordName(runName: $0.runName))
+            }
+            let dhtSettings = {
+                var dht = settings.dht
+                dht.storesOnlyFromOwners = revocationKey != nil
+                return dht
+            }()
             return Transport.start(identity: identity, settings: settings.transport, eventLoop: eventLoop, logger: logger) { request in
                 switch request.frame.type.family {
                 case .dht, .control: return state.value.serve(request)
@@ -77,9 +93,12 @@ public final class DHTService: Sendable {
                 }
             }.map { transport in
                 let contact = settings.isClient ? nil : Contact(id: identity.peerID, endpoint: transport.advertisedEndpoint)
-                let node = DHTNode(ownID: identity.peerID, ownContact: contact, settings: settings.dht,
+                let node = DHTNode(ownID: identity.peerID, ownContact: contact, settings: dhtSettings,
                                    seed: UInt64.random(in: .min ... .max), now: DHTServiceState.now())
                 state.value.begin(node: node, transport: transport, tickInterval: settings.tickInterval)
+                if let revocationKey {
+                    state.value.followRevocations(under: revocationKey, every: settings.revocationRefreshInterval)
+                }
                 return DHTService(transport: transport, state: state)
             }
         }.get()
@@ -90,7 +109,29 @@ public final class DHTService: Sendable {
     public func bootstrap(_ endpoints: [Endpoint]) async throws -> Int {
         let result = try await run { $0.bootstrap(from: endpoints, now: $1) }
         guard case .bootstrapped(let contacts) = result else { preconditionFailure("bootstrap ended with \(result)") }
+        if contacts > 0 { _ = try await refreshRevocations() }
         return contacts
+    }
+
+    /// Reads the run's revocation list now and applies it when newer than the one held; the
+    /// list applied, nil when there was none newer (or the node admits anyone).
+    @discardableResult
+    public func refreshRevocations() async throws -> RevocationList? {
+        let state = self.state
+        return try await transport.eventLoop.flatSubmit { state.value.refreshRevocations() }.get()
+    }
+
+    /// Applies `list` (the coordinator's own): closes revoked peers' connections and drops
+    /// their records. False when it is not newer than the list held; fails when it is not the
+    /// run's or this node admits anyone.
+    public func applyRevocations(_ list: RevocationList) async throws -> Bool {
+        let state = self.state
+        return try await transport.eventLoop.flatSubmit { state.value.applyRevocations(list) }.get()
+    }
+
+    /// The last reason a peer gave for refusing this node's admission, if any did.
+    public func lastRefusal() async throws -> AdmissionRefusal? {
+        try await transport.lastRefusal().get()
     }
 
     /// Signs and stores `value` under (`key`, `subkey`) until `expiry` (ms since the Unix

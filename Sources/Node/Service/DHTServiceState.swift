@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Foundation
 import Logging
@@ -13,6 +14,9 @@ final class DHTServiceState {
     private var transport: Transport?
     private var waiting: [DHTNode.OperationID: EventLoopPromise<DHTNode.OperationResult>] = [:]
     private var tick: RepeatedTask?
+    private var revocationRefresh: RepeatedTask?
+    /// Where the run's revocation list lives; nil for a node that admits anyone.
+    private var revocationKey: RecordKey?
 
     init(eventLoop: EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
@@ -30,6 +34,39 @@ final class DHTServiceState {
         let state = NIOLoopBound(self, eventLoop: eventLoop)
         tick = eventLoop.scheduleRepeatedTask(initialDelay: tickInterval, delay: tickInterval) { _ in
             state.value.event { $0.onTick(now: Self.now()) }
+        }
+    }
+
+    /// Reads the revocation list under `key` every `interval`.
+    func followRevocations(under key: RecordKey, every interval: TimeAmount) {
+        revocationKey = key
+        let state = NIOLoopBound(self, eventLoop: eventLoop)
+        revocationRefresh = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            state.value.refreshRevocations().whenFailure { error in
+                state.value.logger.debug("could not read the revocation list", metadata: ["reason": "\(error)"])
+            }
+        }
+    }
+
+    /// Gets the values under the revocation key and applies the newest valid list among them.
+    func refreshRevocations() -> EventLoopFuture<RevocationList?> {
+        guard let revocationKey, let transport else { return eventLoop.makeSucceededFuture(nil) }
+        let state = NIOLoopBound(self, eventLoop: eventLoop)
+        return run { $0.get(revocationKey, now: $1) }.flatMap { result in
+            guard case .found(let records, _) = result else { preconditionFailure("get ended with \(result)") }
+            return transport.applyNewestRevocations(of: records.map(\.value))
+        }.map { applied in
+            if let applied { state.value.node?.revokeOwners(applied.contents.revokedKeys) }
+            return applied
+        }
+    }
+
+    func applyRevocations(_ list: RevocationList) -> EventLoopFuture<Bool> {
+        guard let transport else { return eventLoop.makeFailedFuture(DHTService.Failure.shutDown) }
+        let state = NIOLoopBound(self, eventLoop: eventLoop)
+        return transport.applyRevocations(list).map { applied in
+            if applied { state.value.node?.revokeOwners(list.contents.revokedKeys) }
+            return applied
         }
     }
 
@@ -59,7 +96,7 @@ final class DHTServiceState {
             return reply(error: TransportErrorCode.senderMismatch, "sender \(sender.id) is not the authenticated peer")
         }
         let promise = eventLoop.makePromise(of: Frame.self)
-        event { $0.onRequest(message, requestID: request.frame.requestID, now: Self.now()) }
+        event { $0.onRequest(message, requestID: request.frame.requestID, from: request.peer, now: Self.now()) }
             .forEach { execute([$0], replyTo: promise) }
         return promise.futureResult
     }
@@ -67,6 +104,8 @@ final class DHTServiceState {
     func shutdown() -> EventLoopFuture<Void> {
         tick?.cancel()
         tick = nil
+        revocationRefresh?.cancel()
+        revocationRefresh = nil
         node = nil
         let failed = waiting
         waiting = [:]

@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Logging
 import NIOCore
@@ -6,7 +7,8 @@ import Wire
 
 /// The connections of one node, confined to its event loop: at most one in use per peer,
 /// dials shared by concurrent requests, the connection limit, and the simultaneous-dial tie
-/// rule (docs/protocol.md, "Connection rules").
+/// rule (docs/protocol.md, "Connection rules"), and the admission rules every handshake checks,
+/// which grow as revocation lists arrive.
 final class ConnectionPool {
     let eventLoop: EventLoop
     let identity: PeerIdentity
@@ -15,6 +17,10 @@ final class ConnectionPool {
     /// Serves requests from peers; set before the server binds.
     var serve: (Frame, PeerID) -> EventLoopFuture<Frame>
     var serverChannel: Channel?
+    /// The admission rules new handshakes check; nil in an open run.
+    private(set) var rules: AdmissionRules?
+    /// The last reason a peer gave for refusing this node, for the operator.
+    private(set) var lastRefusal: AdmissionRefusal?
 
     private var open: [ObjectIdentifier: PeerConnectionHandler] = [:]
     private var preferred: [PeerID: PeerConnectionHandler] = [:]
@@ -29,6 +35,7 @@ final class ConnectionPool {
         self.eventLoop = eventLoop
         self.logger = logger
         self.serve = serve
+        self.rules = settings.admission.rules
     }
 
     /// Connections open or opening.
@@ -103,7 +110,15 @@ final class ConnectionPool {
         dials[endpoint] = established.futureResult
         established.futureResult.assumeIsolated().whenComplete { result in
             pool.value.dials[endpoint] = nil
-            if case .success(let peer) = result { pool.value.endpointPeers[endpoint] = peer }
+            switch result {
+            case .success(let peer):
+                pool.value.endpointPeers[endpoint] = peer
+            case .failure(HandshakeError.refusedByPeer(let refusal)):
+                pool.value.lastRefusal = refusal
+                pool.value.logger.info("a peer refused this node", metadata: ["address": "\(endpoint)", "reason": "\(refusal)"])
+            case .failure:
+                break
+            }
         }
         return established.futureResult
     }
@@ -127,8 +142,9 @@ final class ConnectionPool {
         let connectionLogger = logger
         let connection = PeerConnectionHandler(isInitiator: role != .responder, settings: settings, events: events,
                                                eventLoop: eventLoop, logger: connectionLogger)
+        let handshake = Handshake(role: role, identity: identity, rules: rules, ownToken: settings.admission.ownToken)
         try channel.pipeline.syncOperations.addHandlers([
-            SecureChannelHandler(handshake: Handshake(role: role, identity: identity), timeout: settings.handshakeTimeout,
+            SecureChannelHandler(handshake: handshake, timeout: settings.handshakeTimeout, clock: settings.admission.clock,
                                  logger: connectionLogger),
             FrameDecodingHandler(maxPayloadLength: settings.maxMessageBytes, logger: connectionLogger),
             connection,
@@ -159,6 +175,33 @@ final class ConnectionPool {
         guard new.isInitiator != existing.isInitiator else { return true }
         let weOpenedTheKeeper = ownID < peer
         return new.isInitiator == weOpenedTheKeeper
+    }
+
+    /// Applies the newest valid list among `encodedLists` (values from the DHT) and closes the
+    /// connections of peers it revokes. Returns the list applied, nil when none was newer.
+    func applyNewestRevocations(of encodedLists: [[UInt8]]) -> RevocationList? {
+        guard var rules, let list = rules.applyNewest(of: encodedLists) else { return nil }
+        self.rules = rules
+        closeRevoked(by: list)
+        return list
+    }
+
+    /// Applies one list (the coordinator's own); throws when it is not the run's.
+    func applyRevocations(_ list: RevocationList) throws(AdmissionError) -> Bool {
+        guard var rules else { throw AdmissionError("this node admits anyone; it has no revocation list to apply") }
+        guard try rules.apply(list) else { return false }
+        self.rules = rules
+        closeRevoked(by: list)
+        return true
+    }
+
+    private func closeRevoked(by list: RevocationList) {
+        let revoked = Set(list.contents.revokedKeys)
+        logger.info("applied a revocation list", metadata: ["sequence": "\(list.contents.sequence)", "revoked": "\(revoked.count)"])
+        for connection in open.values {
+            guard let key = connection.peerPublicKey, revoked.contains(key) else { continue }
+            connection.close(reason: "the peer's key is revoked (revocation list \(list.contents.sequence))")
+        }
     }
 
     private func onClosed(_ connection: PeerConnectionHandler) {

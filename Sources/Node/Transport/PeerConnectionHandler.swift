@@ -1,11 +1,12 @@
+import Admission
 import DHT
 import Logging
 import NIOCore
 import Wire
 
 /// Request/response over one authenticated connection: request ids, deadlines, in-flight
-/// limits in both directions, read backpressure, injected faults, and failing everything
-/// outstanding when the connection closes.
+/// limits in both directions, read backpressure, injected faults, closing when the peer's
+/// access token expires, and failing everything outstanding when the connection closes.
 final class PeerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
@@ -25,6 +26,13 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
 
     let isInitiator: Bool
     private(set) var peerID: PeerID?
+    /// The peer's proven Ed25519 key, once established.
+    private(set) var peerPublicKey: [UInt8]?
+    /// The token the peer was admitted with; nil in an open run and for the run key's holder.
+    private(set) var peerToken: AccessToken?
+    /// Why the handshake failed, when it did: a dial fails with it rather than a plain close.
+    private var handshakeFailure: HandshakeError?
+    private var tokenExpiry: Scheduled<Void>?
     private(set) var isRetired = false
     private var isClosed = false
     private var context: ChannelHandlerContext?
@@ -63,14 +71,33 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             return
         }
         peerID = established.remotePeerID
+        peerPublicKey = established.remotePublicKey
+        peerToken = established.remoteToken
         logger[metadataKey: "peer.id"] = "\(established.remotePeerID)"
+        if let token = established.remoteToken { closeAtExpiry(of: token, context: context) }
         events.established(self)
         establishedPromise.succeed(established.remotePeerID)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let failure = error as? HandshakeError { handshakeFailure = failure }
+        context.fireErrorCaught(error)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         closed()
         context.fireChannelInactive()
+    }
+
+    /// An admission lasts as long as the token: the connection closes when it expires.
+    private func closeAtExpiry(of token: AccessToken, context: ChannelHandlerContext) {
+        let now = settings.admission.clock()
+        // Capped at about 95 years, so that a far-future expiry cannot overflow the timer's nanoseconds.
+        let remaining = min(token.claims.expiry > now ? token.claims.expiry - now : 0, 3_000_000_000_000)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        tokenExpiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(clamping: remaining))) {
+            handler.value.close(reason: "the peer's access token expired")
+        }
     }
 
     /// A channel that never became active (its connect failed) is torn down without `channelInactive`.
@@ -82,7 +109,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private func closed() {
         guard !isClosed else { return }
         isClosed = true
-        establishedPromise.fail(TransportError.connectionClosed)
+        tokenExpiry?.cancel()
+        establishedPromise.fail(handshakeFailure ?? TransportError.connectionClosed)
         let failed = pending
         pending = [:]
         for request in failed.values {
@@ -144,6 +172,13 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     /// Closes the connection; outstanding requests fail with `connectionClosed`.
     func close() {
         context?.close(promise: nil)
+    }
+
+    /// Closes the connection and logs why.
+    func close(reason: String) {
+        guard !isClosed else { return }
+        logger.info("closing connection", metadata: ["reason": "\(reason)"])
+        close()
     }
 
     private func scheduleIdleCheck(on eventLoop: EventLoop) {

@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Logging
 import NIOCore
@@ -85,6 +86,31 @@ public final class Transport: Sendable {
     public func connectedPeers() -> EventLoopFuture<[PeerID]> {
         let pool = self.pool
         return eventLoop.submit { pool.value.connectedPeers }
+    }
+
+    /// Applies the newest valid revocation list among `encodedLists` and closes the
+    /// connections of the peers it revokes; the list applied, nil when none was newer.
+    public func applyNewestRevocations(of encodedLists: [[UInt8]]) -> EventLoopFuture<RevocationList?> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.applyNewestRevocations(of: encodedLists) }
+    }
+
+    /// Applies `list` if it is newer than the one held; fails when it is not the run's.
+    public func applyRevocations(_ list: RevocationList) -> EventLoopFuture<Bool> {
+        let pool = self.pool
+        return eventLoop.submit { () throws -> Bool in try pool.value.applyRevocations(list) }
+    }
+
+    /// The admission rules handshakes check now (with the newest revocation list applied).
+    public func admissionRules() -> EventLoopFuture<AdmissionRules?> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.rules }
+    }
+
+    /// The last reason a peer gave for refusing this node's admission, if any did.
+    public func lastRefusal() -> EventLoopFuture<AdmissionRefusal?> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.lastRefusal }
     }
 
     /// Stops accepting, closes every connection and fails every outstanding request.

@@ -29,6 +29,8 @@ public struct TransportSettings: Sendable {
     public var sendBufferHighWatermark = 4 * 1024 * 1024
     /// A connection that lost a simultaneous-dial tie is closed after this grace period once idle.
     public var duplicateGracePeriod = TimeAmount.milliseconds(500)
+    /// Who may connect and the token this node presents; open by default.
+    public var admission = AdmissionPolicy.open
     /// Injected delay and loss for tests; off by default.
     public var faults = FaultInjection()
 

@@ -24,6 +24,7 @@ struct DemoRun {
     let compression: String
     private var coordinator: ChildProcess?
     private var volunteers: [Int: ChildProcess] = [:]
+    private var admission: DemoAdmission?
 
     init(folder: URL, settings: TrainingSettings, settingsFile: URL, peers: Int, steps: Int, minutes: Double,
          targetBatch: Int, compression: String) {
@@ -60,7 +61,9 @@ struct DemoRun {
                                      contextLength: settings.model.contextLength)
         let initialLoss = try TrainingRun(settings: settings, dataset: corpus).validationLoss()
         print("Cohort demo: a coordinator and \(peers) peers on 127.0.0.1 train config S on Tiny Shakespeare together")
-        print("logs, round journal and checkpoints: \(folder.path)")
+        print("logs, round journal, checkpoints and keys: \(folder.path)")
+        admission = try DemoAdmission(runName: "demo", stateDirectory: folder.appendingPathComponent("state"),
+                                      keysFolder: folder.appendingPathComponent("keys"))
         print(String(format: "validation loss before training: %.4f nats/byte", initialLoss))
         let (join, dashboard) = try startCoordinator()
         print("dashboard: \(dashboard)")
@@ -119,9 +122,10 @@ struct DemoRun {
     }
 
     private mutating func startPeer(_ index: Int, join: String) throws {
+        guard let admission else { preconditionFailure("peer \(index) started before the run key was created") }
         volunteers[index] = try ChildProcess(
             name: "peer \(index)",
-            arguments: ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
+            arguments: ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + admission.volunteerArguments(index),
             log: folder.appendingPathComponent("logs/peer-\(index).log"))
     }
 
@@ -134,8 +138,11 @@ struct DemoRun {
         dhtSettings.isClient = true
         dhtSettings.transport.listen = Endpoint(host: "127.0.0.1", port: 0)
         var random = SystemRandomNumberGenerator()
-        let dht = try await DHTService.start(identity: PeerIdentity(using: &random), settings: dhtSettings,
-                                             eventLoop: group.next(), logger: logger)
+        let identity = PeerIdentity(using: &random)
+        if let admission {
+            dhtSettings.transport.admission = try .presenting(admission.token(for: identity, name: "demo evaluation"), as: identity)
+        }
+        let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
         let state: (step: Int, bytes: [UInt8])
         do {
             state = try await Self.downloadState(dht: dht, join: try HostPort.parse(join), logger: logger)
