@@ -50,6 +50,9 @@ public struct AllReduceRound {
         /// An honest gradient a few times larger than the others passes; one scaled by 1000 does
         /// not. `.infinity` turns the bound off (the finiteness check stays).
         public var normBoundFactor: Float = 10
+        /// How an owner combines the contributions that pass its checks (`Aggregation`): the
+        /// sample-weighted mean, or a robust aggregation for runs expecting Byzantine peers.
+        public var aggregation: Aggregation = .mean
 
         public init(compression: Compression = .none, chunkSize: Int = 1 << 16) {
             self.compression = compression
@@ -108,6 +111,7 @@ public struct AllReduceRound {
         precondition(vector.count == plan.elementCount, "vector of \(vector.count) elements for a plan of \(plan.elementCount)")
         precondition(settings.chunkSize > 0, "chunk size \(settings.chunkSize) must be positive")
         precondition(settings.normBoundFactor >= 1, "norm bound factor \(settings.normBoundFactor) is below 1")
+        precondition(settings.aggregation.problem == nil, "aggregation \(settings.aggregation): \(settings.aggregation.problem ?? "")")
         precondition(settings.senderTimeout <= settings.roundTimeout,
                      "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
         self.plan = plan
@@ -138,7 +142,7 @@ public struct AllReduceRound {
         let weights = plan.members.map { Float($0.samples) }
         let ownLayout = layout(ofPart: ownIndex)
         if ownLayout.chunkCount > 0 {
-            reducer = PartReducer(layout: ownLayout, compression: settings.compression,
+            reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
                                   normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex)
         }
         var actions: [Action] = []
