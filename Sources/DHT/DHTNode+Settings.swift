@@ -24,6 +24,8 @@ extension DHTNode {
         public var refreshBucketsOnJoin = true
         /// What the record store accepts.
         public var recordLimits = RecordStore.Limits()
+        /// Records each peer may ask this node to store per minute.
+        public var storeRate = StoreRateLimiter.Settings()
         /// Bytes of records one `value` reply carries at most, well inside a frame.
         public var maxReplyRecordBytes = Frame.defaultMaxPayloadLength / 2
 
@@ -43,6 +45,9 @@ extension DHTNode {
         case reply(DHTMessage, requestID: UInt64)
         /// An operation started by `bootstrap`, `get` or `put` is over.
         case completed(OperationID, OperationResult)
+        /// The peer did something an honest peer never does; count it towards a ban
+        /// (`OffenceLedger`).
+        case offence(PeerID, Offence)
     }
 
     /// How an operation ended.

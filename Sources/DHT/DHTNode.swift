@@ -20,6 +20,10 @@ public struct DHTNode: Sendable {
     var operations: [OperationID: Operation] = [:]
     /// Records this node put, republished until they expire, with when they were last sent.
     var published: [RecordKey: [[UInt8]: (record: SignedRecord, sentAt: UInt64)]] = [:]
+    /// Per requesting peer, the records it may still ask this node to store.
+    var storeLimiter: StoreRateLimiter
+    /// Peers the shell has banned: their records are neither stored, served nor returned.
+    public private(set) var bannedOwners: Set<PeerID> = []
 
     struct PendingRequest: Sendable {
         enum Purpose: Sendable { case probe(attempt: Int), lookupQuery, store, stalePing }
@@ -62,6 +66,7 @@ public struct DHTNode: Sendable {
         self.settings = settings
         self.routingTable = RoutingTable(ownID: ownID, bucketSize: settings.k, maxFailures: settings.maxFailures, now: now)
         self.store = RecordStore(limits: settings.recordLimits)
+        self.storeLimiter = StoreRateLimiter(settings: settings.storeRate)
         self.generator = SplitMix64(seed: seed)
     }
 
@@ -87,7 +92,14 @@ public struct DHTNode: Sendable {
             directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: contacts) }
         case (.lookupQuery, .value(let reply)):
             let lookup = request.operation.flatMap { lookups[$0] }
-            let valid = reply.records.filter { lookup?.hasFound($0) == true || isAcceptable($0, key: lookup?.target, now: now) }
+            let fresh = reply.records.filter { lookup?.hasFound($0) != true }
+            // What an honest holder never returns: it checked every record before storing it.
+            if fresh.contains(where: { $0.key == lookup?.target && !$0.hasValidSignature }) {
+                directives.append(.offence(from, Offence(.badRecord, "returned a record with a bad signature")))
+            } else if lookup != nil, fresh.contains(where: { $0.key != lookup?.target }) {
+                directives.append(.offence(from, Offence(.protocolViolation, "returned a record under a key it was not asked for")))
+            }
+            let valid = fresh.filter { isAcceptable($0, key: lookup?.target, now: now) }
             directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: reply.closer, found: valid) }
         case (.lookupQuery, _):
             directives += lookupEvent(request.operation, now: now) { $0.onFailure(from: from) }
@@ -166,8 +178,20 @@ public struct DHTNode: Sendable {
         return id
     }
 
-    /// A record from a `value` reply is kept only if it is for the key asked and validates.
+    /// A record from a `value` reply is kept only if it is for the key asked, validates, and
+    /// its owner is not banned.
     func isAcceptable(_ record: SignedRecord, key: RecordKey?, now: UInt64) -> Bool {
         record.key == key && RecordStore.validate(record, now: now, limits: settings.recordLimits) == .stored
+            && !isOwnerBanned(record)
+    }
+
+    func isOwnerBanned(_ record: SignedRecord) -> Bool {
+        !bannedOwners.isEmpty && bannedOwners.contains(record.ownerID)
+    }
+
+    /// The shell's bans changed: from now on this node refuses, hides and drops the banned
+    /// peers' records, and answers their requests with an error.
+    public mutating func onBansChanged(_ banned: Set<PeerID>) {
+        bannedOwners = banned
     }
 }

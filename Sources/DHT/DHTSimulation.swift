@@ -182,7 +182,7 @@ private struct SimulatedNetwork {
             switch event {
             case .request(let to, let from, let message, let requestID):
                 guard alive[to] else { continue }
-                handle(nodes[to].onRequest(message, requestID: requestID, now: now), of: to,
+                handle(nodes[to].onRequest(message, requestID: requestID, from: nodes[from].ownID, now: now), of: to,
                        replyingTo: (from, requestID))
             case .response(let to, let from, let message, let requestID):
                 guard alive[to] else { continue }
@@ -217,6 +217,8 @@ private struct SimulatedNetwork {
                 }
             case .completed(let operation, let result):
                 completed[node, default: [:]][operation] = result
+            case .offence(let peer, let offence):
+                preconditionFailure("node \(node) blamed \(peer) for \(offence), but every simulated node is honest")
             }
         }
     }

@@ -103,9 +103,14 @@ public struct StoreStatus: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let storeFull = StoreStatus(rawValue: 6)
     /// The expiry is further away than the receiver's maximum lifetime.
     public static let expiryTooFar = StoreStatus(rawValue: 7)
+    /// The record's owner holds as many records, or bytes, at the receiver as it allows one owner.
+    public static let ownerFull = StoreStatus(rawValue: 8)
+    /// The receiver has banned the record's owner.
+    public static let ownerBanned = StoreStatus(rawValue: 9)
 
     public var description: String {
-        let names = ["stored", "badSignature", "expired", "tooLarge", "notOwner", "stale", "storeFull", "expiryTooFar"]
+        let names = ["stored", "badSignature", "expired", "tooLarge", "notOwner", "stale", "storeFull", "expiryTooFar",
+                     "ownerFull", "ownerBanned"]
         return Int(rawValue) < names.count ? names[Int(rawValue)] : "status(\(rawValue))"
     }
 }

@@ -79,7 +79,7 @@ struct TestNetwork {
                     queue.append((node, nodes[node].onRequestTimeout(requestID: requestID, now: now)))
                     continue
                 }
-                let answer = nodes[target].onRequest(message, requestID: requestID, now: now)
+                let answer = nodes[target].onRequest(message, requestID: requestID, from: nodes[node].ownID, now: now)
                 queue.append((target, answer.filter { if case .reply = $0 { false } else { true } }))
                 for reply in answer.replies {
                     queue.append((node, nodes[node].onResponse(reply, requestID: requestID, from: nodes[target].ownID, now: now)))

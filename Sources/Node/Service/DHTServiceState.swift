@@ -13,6 +13,8 @@ final class DHTServiceState {
     private var transport: Transport?
     private var waiting: [DHTNode.OperationID: EventLoopPromise<DHTNode.OperationResult>] = [:]
     private var tick: RepeatedTask?
+    /// The transport's ban generation the node last heard of.
+    private var banGeneration = 0
 
     init(eventLoop: EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
@@ -37,6 +39,7 @@ final class DHTServiceState {
     func run(_ start: (inout DHTNode, UInt64) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
         -> EventLoopFuture<DHTNode.OperationResult> {
         guard var node else { return eventLoop.makeFailedFuture(DHTService.Failure.shutDown) }
+        syncBans(&node)
         let (operation, directives) = start(&node, Self.now())
         self.node = node
         let promise = eventLoop.makePromise(of: DHTNode.OperationResult.self)
@@ -59,7 +62,7 @@ final class DHTServiceState {
             return reply(error: TransportErrorCode.senderMismatch, "sender \(sender.id) is not the authenticated peer")
         }
         let promise = eventLoop.makePromise(of: Frame.self)
-        event { $0.onRequest(message, requestID: request.frame.requestID, now: Self.now()) }
+        event { $0.onRequest(message, requestID: request.frame.requestID, from: request.peer, now: Self.now()) }
             .forEach { execute([$0], replyTo: promise) }
         return promise.futureResult
     }
@@ -78,6 +81,7 @@ final class DHTServiceState {
     @discardableResult
     private func event(_ apply: (inout DHTNode) -> [DHTNode.Directive]) -> [DHTNode.Directive] {
         guard var node else { return [] }
+        syncBans(&node)
         let directives = apply(&node)
         self.node = node
         let replies = directives.filter { if case .reply = $0 { true } else { false } }
@@ -94,6 +98,8 @@ final class DHTServiceState {
                 promise?.succeed(message.frame(requestID: requestID))
             case .completed(let operation, let result):
                 waiting.removeValue(forKey: operation)?.succeed(result)
+            case .offence(let peer, let offence):
+                transport?.reportOffence(offence, by: peer)
             }
         }
     }
@@ -107,9 +113,12 @@ final class DHTServiceState {
                 let now = Self.now()
                 switch result {
                 case .success(let reply):
-                    if let answer = try? DHTMessage(frame: reply.frame) {
+                    do {
+                        let answer = try DHTMessage(frame: reply.frame)
                         state.value.event { $0.onResponse(answer, requestID: requestID, from: reply.peer, now: now) }
-                    } else {
+                    } catch {
+                        state.value.transport?.reportOffence(
+                            Offence(.protocolViolation, "sent a \(reply.frame.type) reply that does not decode: \(error)"), by: reply.peer)
                         state.value.event { $0.onRequestTimeout(requestID: requestID, now: now) }
                     }
                 case .failure(let error):
@@ -117,6 +126,15 @@ final class DHTServiceState {
                     state.value.event { $0.onRequestTimeout(requestID: requestID, now: now) }
                 }
             }
+    }
+
+    /// Tells the node the transport's bans when they changed since it last heard.
+    private func syncBans(_ node: inout DHTNode) {
+        guard let transport else { return }
+        let bans = transport.currentBans
+        guard bans.generation != banGeneration else { return }
+        banGeneration = bans.generation
+        node.onBansChanged(bans.peers)
     }
 
     private func reply(error code: UInt16, _ text: String) -> EventLoopFuture<Frame> {

@@ -33,6 +33,7 @@ final class FrameCodecHandler: ChannelDuplexHandler {
             } catch {
                 failed = true
                 logger.info("closing connection: bad frame", metadata: ["reason": "\(error)"])
+                context.fireErrorCaught(ProtocolViolation(description: "sent a bad frame: \(error)"))
                 context.close(promise: nil)
                 return
             }
@@ -49,4 +50,10 @@ final class FrameCodecHandler: ChannelDuplexHandler {
         }
         context.write(wrapOutboundOut(buffer), promise: promise)
     }
+}
+
+/// A frame that breaks the protocol, passed up the pipeline so that the connection handler can
+/// count it against the authenticated peer.
+struct ProtocolViolation: Error, CustomStringConvertible {
+    let description: String
 }
