@@ -3,7 +3,8 @@
 /// the result — the same `PartReducer` calls a round makes.
 public enum AggregationBenchmark {
     public struct Result: Sendable {
-        /// Owner time per chunk.
+        /// Owner time per chunk, the median over the chunks timed (a shared machine preempts
+        /// some of them; the median ignores those).
         public let secondsPerChunk: Double
         /// The same, per value received (members × chunk size values per chunk).
         public let nanosecondsPerValue: Double
@@ -11,8 +12,8 @@ public enum AggregationBenchmark {
     }
 
     /// Reduces chunks of `chunkSize` random values from `members` members (the owner included)
-    /// for about `seconds`, after one untimed chunk. Each chunk gets a fresh reducer, built
-    /// outside the timed part.
+    /// for about `seconds` of timed work (at least 3 chunks), after one untimed chunk. Each chunk
+    /// gets a fresh reducer, built outside the timed part.
     public static func measure(aggregation: Aggregation, members: Int, chunkSize: Int, compression: Compression = .none,
                                seconds: Double) -> Result {
         precondition(members >= 2 && chunkSize >= 1 && seconds > 0, "\(members) members, chunks of \(chunkSize), \(seconds) s")
@@ -29,8 +30,9 @@ public enum AggregationBenchmark {
         let weights = [Float](repeating: 1, count: members)
         let clock = ContinuousClock()
         var elapsed = Duration.zero
-        var chunks = -1
-        while chunks < 1 || elapsed < .milliseconds(Int64(seconds * 1000)) {
+        var times: [Duration] = []
+        var warmedUp = false
+        while times.count < 3 || elapsed < .milliseconds(Int64(seconds * 1000)) {
             var reducer = PartReducer(layout: layout, compression: compression, aggregation: aggregation, normBoundFactor: 10,
                                       weights: weights, ownIndex: 0)
             let start = clock.now
@@ -41,13 +43,16 @@ public enum AggregationBenchmark {
                 _ = reducer.outliers(in: 0, vector: vector)
                 reducer.finalise(0, vector: vector)
             }
-            if chunks >= 0 {
-                elapsed += clock.now - start
+            let time = clock.now - start
+            if warmedUp {
+                times.append(time)
+                elapsed += time
             }
-            chunks += 1
+            warmedUp = true
         }
-        let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        let perChunk = total / Double(chunks)
-        return Result(secondsPerChunk: perChunk, nanosecondsPerValue: perChunk / Double(members * chunkSize) * 1e9, chunks: chunks)
+        let median = times.sorted()[times.count / 2]
+        let perChunk = Double(median.components.seconds) + Double(median.components.attoseconds) * 1e-18
+        return Result(secondsPerChunk: perChunk, nanosecondsPerValue: perChunk / Double(members * chunkSize) * 1e9,
+                      chunks: times.count)
     }
 }

@@ -39,7 +39,8 @@ enum CenteredClip {
             var squares = Block()
             for block in 0..<rows.blockCount {
                 let difference = rows.block(block, ofRow: row) - ContributionRows.load(center, block: block)
-                squares.addProduct(difference, difference)
+                // Multiply and add, not addProduct: without an FMA target that is a call to fmaf per lane.
+                squares += difference * difference
             }
             distances[row] = squares.sum().squareRoot()
         }
@@ -53,7 +54,7 @@ enum CenteredClip {
             let current = ContributionRows.load(center, block: block)
             var pull = Block()
             for row in 0..<rows.count where weights[row] > 0 {
-                pull.addProduct(Block(repeating: weights[row]), rows.block(block, ofRow: row) - current)
+                pull += Block(repeating: weights[row]) * (rows.block(block, ofRow: row) - current)
             }
             ContributionRows.store(current + pull / count, center, block: block)
         }

@@ -2,8 +2,9 @@
 ///
 /// Each member owns the part of the flat vector its `GroupPlan` gives it (client-mode members own
 /// none). Every member streams its values of each part, chunk by chunk, to that part's owner;
-/// the owner reduces each chunk as it arrives (weighted by sample counts) and, once every sender's
-/// chunk k is in, sends the average of chunk k to all members, who write it into their vector.
+/// the owner checks each chunk as it arrives and, once every sender's chunk k is in, reduces
+/// chunk k (`Settings.aggregation`: the sample-weighted mean, or a robust aggregation) and sends
+/// the result to all members, who write it into their vector.
 /// DeDLOC §3.1 (load-balanced butterfly all-reduce); hivemind's `averaging/allreduce.py`.
 ///
 /// Driving a round (the node shell or a test):
