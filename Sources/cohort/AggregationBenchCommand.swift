@@ -47,7 +47,9 @@ struct AggregationBenchCommand: ParsableCommand {
                         "chunks": result.chunks,
                     ])
                 } else {
-                    print("\(size) members, \(aggregation): \(String(format: "%.3f", result.secondsPerChunk * 1000)) ms per chunk of \(chunkSize), \(String(format: "%.2f", result.nanosecondsPerValue)) ns per value received")
+                    let milliseconds = String(format: "%.3f", result.secondsPerChunk * 1000)
+                    let perValue = String(format: "%.2f", result.nanosecondsPerValue)
+                    print("\(size) members, \(aggregation): \(milliseconds) ms per chunk of \(chunkSize), \(perValue) ns per value received")
                 }
             }
         }

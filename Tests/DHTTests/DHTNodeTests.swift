@@ -16,7 +16,9 @@ import Wire
     /// A node that has heard a ping from each of `peers`.
     private func node(knowing peers: Range<Int>) -> DHTNode {
         var node = node()
-        for peer in peers { _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: now) }
+        for peer in peers {
+            _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: now)
+        }
         return node
     }
 
@@ -36,7 +38,8 @@ import Wire
     @Test func findNodeAnswersTheClosestExceptTheAsker() {
         var node = node(knowing: 1..<40)
         let target = identities[5].peerID
-        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)), requestID: 3, from: identities[7].peerID, now: now).replies
+        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)),
+                                     requestID: 3, from: identities[7].peerID, now: now).replies
         let expected = Fixtures.bruteForceClosest(identities[1..<40].map(\.peerID).filter { $0 != identities[7].peerID }, to: target, count: 20)
         #expect(replies == [.foundNodes(expected.map { id in contact(identities.firstIndex { $0.peerID == id }!) })])
     }
@@ -48,11 +51,14 @@ import Wire
         let forged = identities[4].signRecord(key: key, subkey: [9], value: [2], expiry: now + 60_000)
         var tampered = forged
         tampered.value = [3]
-        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1, from: identities[3].peerID, now: now).replies
+        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1,
+                                 from: identities[3].peerID, now: now).replies
         #expect(ack == [.storeAck([.stored, .badSignature])])
-        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, from: identities[39].peerID, now: now + 59_999).replies
+        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, from: identities[39].peerID,
+                                   now: now + 59_999).replies
         #expect(found == [.value(.init(records: [record], closer: [contact(3)]))])
-        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, from: identities[39].peerID, now: now + 60_000).replies
+        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, from: identities[39].peerID,
+                                   now: now + 60_000).replies
         #expect(later == [.value(.init(records: [], closer: [contact(3)]))])
         _ = node.onTick(now: now + 60_000)
         #expect(node.store.count == 0)

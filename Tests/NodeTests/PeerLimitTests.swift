@@ -14,13 +14,31 @@ import Wire
         }
     }
 
-    @Test func aPeerSendingBadFramesIsBannedAndItsNextConnectionIsRefused() async throws {
+    /// What a peer sends after the handshake, each time closing its connection.
+    enum Violation: CaseIterable {
+        case badFrame, undecodableRequest
+
+        var bytes: [UInt8] {
+            switch self {
+            case .badFrame: Array("not a frame at all".utf8)
+            case .undecodableRequest: Frame(type: .findNode, requestID: 1, payload: [1, 2, 3]).encoded()
+            }
+        }
+    }
+
+    @Test(arguments: Violation.allCases)
+    func aPeerBreakingTheProtocolIsBannedAndItsNextConnectionIsRefused(_ violation: Violation) async throws {
         let pair = TransportPair()
-        let server = try await pair.start(seed: 1)
+        let loop = pair.group.next()
+        // Serves like a DHT node: a request that does not decode fails, which closes the connection.
+        let server = try await Transport.start(identity: identity(1), settings: TransportSettings(), eventLoop: loop,
+                                               logger: pair.logger) { request in
+            loop.makeCompletedFuture { try DHTMessage(frame: request.frame) }.map { _ in DHTMessage.pong.frame(requestID: 0) }
+        }.get()
         for _ in 0..<server.settings.bans.offencesToBan {
             let client = try RawClient(port: server.boundEndpoint.port)
             var sealer = try client.handshake(with: server.identity.peerID)
-            client.send(try sealer.seal(Array("not a frame at all".utf8)))
+            client.send(try sealer.seal(violation.bytes))
             #expect(client.closedByPeer())
             client.close()
         }

@@ -30,7 +30,8 @@ extension Aggregation: CustomStringConvertible, Codable {
             let tau = take("tau", default: Self.defaultClipTau)
             let iterations = take("iterations", default: Double(Self.defaultClipIterations))
             guard iterations == iterations.rounded(), abs(iterations) <= Double(Self.maximumClipIterations) else {
-                throw ParseError(description: "aggregation \"\(text)\": iterations must be a whole number from 1 to \(Self.maximumClipIterations)")
+                throw ParseError(
+                    description: "aggregation \"\(text)\": iterations must be a whole number from 1 to \(Self.maximumClipIterations)")
             }
             self = .centeredClip(tau: tau, iterations: Int(iterations))
         default:

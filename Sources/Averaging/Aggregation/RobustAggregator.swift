@@ -47,7 +47,8 @@ struct RobustAggregator {
             center.withUnsafeMutableBufferPointer { center in
                 chain.withUnsafeMutableBufferPointer { chain in
                     distances.withUnsafeMutableBufferPointer { distances in
-                        let contributions = ContributionRows(base: rows.baseAddress!, count: rowCount, length: output.count, stride: stride)
+                        let contributions = ContributionRows(base: rows.baseAddress!, count: rowCount, length: output.count,
+                                                             stride: stride)
                         switch aggregation {
                         case .mean:
                             preconditionFailure("the mean is reduced as contributions arrive")

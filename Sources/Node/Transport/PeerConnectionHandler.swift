@@ -197,7 +197,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
                 connection.send(Frame(type: reply.type, requestID: frame.requestID, payload: reply.payload))
             case .failure(let error):
                 connection.logger.info("closing connection: bad request", metadata: ["reason": "\(error)"])
-                connection.events.offence(peerID, Offence(.protocolViolation, "sent a \(frame.type) request that does not decode: \(error)"))
+                connection.events.offence(peerID, Offence(.protocolViolation,
+                                                          "sent a \(frame.type) request that does not decode: \(error)"))
                 connection.close()
             }
             connection.resumeReadingIfHeld()
