@@ -91,16 +91,9 @@ public struct DHTNode: Sendable {
         case (.lookupQuery, .foundNodes(let contacts)):
             directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: contacts) }
         case (.lookupQuery, .value(let reply)):
-            let lookup = request.operation.flatMap { lookups[$0] }
-            let fresh = reply.records.filter { lookup?.hasFound($0) != true }
-            // What an honest holder never returns: it checked every record before storing it.
-            if fresh.contains(where: { $0.key == lookup?.target && !$0.hasValidSignature }) {
-                directives.append(.offence(from, Offence(.badRecord, "returned a record with a bad signature")))
-            } else if lookup != nil, fresh.contains(where: { $0.key != lookup?.target }) {
-                directives.append(.offence(from, Offence(.protocolViolation, "returned a record under a key it was not asked for")))
-            }
-            let valid = fresh.filter { isAcceptable($0, key: lookup?.target, now: now) }
-            directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: reply.closer, found: valid) }
+            let (kept, offence) = screen(reply.records, for: request.operation.flatMap { lookups[$0] }, now: now)
+            if let offence { directives.append(.offence(from, offence)) }
+            directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: reply.closer, found: kept) }
         case (.lookupQuery, _):
             directives += lookupEvent(request.operation, now: now) { $0.onFailure(from: from) }
         case (.store, let reply):
@@ -178,11 +171,29 @@ public struct DHTNode: Sendable {
         return id
     }
 
-    /// A record from a `value` reply is kept only if it is for the key asked, validates, and
-    /// its owner is not banned.
-    func isAcceptable(_ record: SignedRecord, key: RecordKey?, now: UInt64) -> Bool {
-        record.key == key && RecordStore.validate(record, now: now, limits: settings.recordLimits) == .stored
-            && !isOwnerBanned(record)
+    /// The records of a `value` reply that `lookup` keeps — those it found already, and those
+    /// for its key that validate and whose owner is not banned — and what the replier is to blame
+    /// for (the first of): a record with a bad signature or under another key, which an honest
+    /// holder never returns (it checked every record before storing it). Nothing when the
+    /// lookup is over.
+    func screen(_ records: [SignedRecord], for lookup: Lookup?, now: UInt64) -> (kept: [SignedRecord], offence: Offence?) {
+        guard let lookup else { return ([], nil) }
+        var kept: [SignedRecord] = []
+        var offence: Offence?
+        for record in records {
+            if lookup.hasFound(record) {
+                kept.append(record)
+            } else if record.key != lookup.target {
+                offence = offence ?? Offence(.protocolViolation, "returned a record under a key it was not asked for")
+            } else {
+                switch RecordStore.validate(record, now: now, limits: settings.recordLimits) {
+                case .stored where !isOwnerBanned(record): kept.append(record)
+                case .badSignature: offence = offence ?? Offence(.badRecord, "returned a record with a bad signature")
+                default: break
+                }
+            }
+        }
+        return (kept, offence)
     }
 
     func isOwnerBanned(_ record: SignedRecord) -> Bool {

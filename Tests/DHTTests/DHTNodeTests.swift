@@ -263,4 +263,18 @@ import Wire
             return records.count == 2 && !records.contains(held)
         } == true, "a get leaves out the banned owner's records, including those held here")
     }
+
+    @Test func aValueReplyWithARecordUnderAnotherKeyIsAnOffence() {
+        var node = node()
+        _ = node.onRequest(.ping(sender: TestNetwork.contact(of: identities[1], index: 1)), requestID: 1,
+                           from: identities[1].peerID, now: now)
+        let query = node.get(key, now: now).directives.sends[0]
+        let stray = identities[2].signRecord(key: RecordKey(hashing: "elsewhere"), subkey: [1], value: [1], expiry: now + 60_000)
+        let directives = node.onResponse(.value(.init(records: [stray], closer: [])), requestID: query.requestID,
+                                         from: identities[1].peerID, now: now)
+        #expect(directives.contains(.offence(identities[1].peerID,
+                                             Offence(.protocolViolation, "returned a record under a key it was not asked for"))))
+        #expect(directives.completions == [.found(records: [], hops: 1)])
+    }
 }
+
