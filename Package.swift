@@ -110,7 +110,8 @@ let package = Package(
             dependencies: ["Trainer"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "AveragingTests", dependencies: ["Averaging"]),
+        // Trainer: the Byzantine-peer test trains a tiny model through simulated rounds.
+        .testTarget(name: "AveragingTests", dependencies: ["Averaging", "Trainer"]),
         .testTarget(
             name: "AdmissionTests",
             dependencies: ["Admission", .product(name: "Crypto", package: "swift-crypto")]

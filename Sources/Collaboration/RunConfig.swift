@@ -1,3 +1,4 @@
+import Averaging
 import Crypto
 import Foundation
 import Trainer
@@ -24,6 +25,10 @@ public struct RunConfig: Equatable, Sendable, Codable {
     public var averagingTimeoutSeconds: Double = 30
     /// Seconds peers wait for others to declare a step before averaging alone.
     public var matchmakingSeconds: Double = 5
+    /// How owners combine gradients: the mean, or a robust aggregation when Byzantine peers are
+    /// expected (docs/operations.md, "Choosing the aggregation"). Configs written before this
+    /// field existed decode with the mean.
+    public var aggregation: Aggregation = .mean
 
     public init(name: String, training: TrainingSettings, targetBatchSize: Int) {
         self.name = name
@@ -57,6 +62,24 @@ public struct RunConfig: Equatable, Sendable, Codable {
         try require(targetBatchSize <= 1 << 24, "target_batch_size \(targetBatchSize) exceeds 16777216")
         try require(averagingTimeoutSeconds > 0 && averagingTimeoutSeconds <= 3600, "averaging_timeout_seconds must be in (0, 3600]")
         try require(matchmakingSeconds > 0 && matchmakingSeconds <= 600, "matchmaking_seconds must be in (0, 600]")
+        if let problem = aggregation.problem { throw Error(description: "run config: aggregation: \(problem)") }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, training, targetBatchSize, compression, dataset, averagingTimeoutSeconds, matchmakingSeconds, aggregation
+    }
+
+    /// Fields with a default may be missing, so configs signed by older coordinators still decode.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        training = try container.decode(TrainingSettings.self, forKey: .training)
+        targetBatchSize = try container.decode(Int.self, forKey: .targetBatchSize)
+        compression = try container.decodeIfPresent(Compression.self, forKey: .compression) ?? compression
+        dataset = try container.decodeIfPresent(String.self, forKey: .dataset) ?? dataset
+        averagingTimeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .averagingTimeoutSeconds) ?? averagingTimeoutSeconds
+        matchmakingSeconds = try container.decodeIfPresent(Double.self, forKey: .matchmakingSeconds) ?? matchmakingSeconds
+        aggregation = try container.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? aggregation
     }
 
     /// Canonical bytes: sorted-key JSON, the same on every platform, so signatures verify everywhere.

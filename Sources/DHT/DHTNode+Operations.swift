@@ -18,7 +18,7 @@ extension DHTNode {
         var lookup = Lookup(target: key, kind: .value(quorum: settings.valueQuorum),
                             seeds: routingTable.closest(to: key, count: settings.k), ownID: ownID,
                             k: settings.k, alpha: settings.alpha)
-        lookup.addLocalRecords(store.records(under: key, now: now))
+        lookup.addLocalRecords(store.records(under: key, now: now).filter { !isOwnerBanned($0) })
         return (operation, startLookup(lookup, operation: operation, now: now))
     }
 

@@ -5,36 +5,62 @@ extension DHTNode {
     public enum ErrorCode {
         /// The message is a reply type, not a request.
         public static let notARequest: UInt16 = 1
+        /// The peer asked to store more records than its rate allows (`Settings.storeRate`).
+        public static let rateLimited: UInt16 = 5
+        /// The peer is banned here.
+        public static let banned: UInt16 = 6
     }
 
-    /// A request `requestID` arrived from peer `from` (as authenticated by the transport).
-    /// Returns the reply (always exactly one `.reply`) and, when the sender's bucket is full,
-    /// a ping to its stale contact (Kademlia §2.2).
-    public mutating func onRequest(_ message: DHTMessage, requestID: UInt64, from: PeerID, now: UInt64) -> [Directive] {
-        let (sender, reply) = answer(message, from: from, now: now)
+    /// A request `requestID` arrived from the authenticated peer `from`. Returns the reply
+    /// (always exactly one `.reply`), an `.offence` when the request is abusive, and, when the
+    /// sender's bucket is full, a ping to its stale contact (Kademlia §2.2).
+    public mutating func onRequest(_ message: DHTMessage, requestID: UInt64, from peer: PeerID, now: UInt64) -> [Directive] {
+        guard !bannedOwners.contains(peer) else {
+            return [.reply(.error(.init(code: ErrorCode.banned, message: "this node has banned you")), requestID: requestID)]
+        }
+        let (sender, reply, offence) = answer(message, from: peer, now: now)
         var directives: [Directive] = [.reply(reply, requestID: requestID)]
+        if let offence { directives.append(.offence(peer, offence)) }
         if let sender { directives += observe(sender) }
         return directives
     }
 
-    private mutating func answer(_ message: DHTMessage, from: PeerID, now: UInt64) -> (sender: Contact?, reply: DHTMessage) {
+    /// Stores what the peer's rate allows, refusing banned owners' records; a record with a
+    /// bad signature is an offence (the writer checked it before sending), the other refusals
+    /// are not (clock skew, races between writers, this node's own limits).
+    private mutating func answerStore(_ request: DHTMessage.Store, from peer: PeerID, now: UInt64)
+        -> (sender: Contact?, reply: DHTMessage, offence: Offence?) {
+        guard storeLimiter.admit(request.records.count, from: peer, now: now) else {
+            let limit = "more than \(settings.storeRate.recordsPerMinute) records per minute"
+            return (nil, .error(.init(code: ErrorCode.rateLimited, message: "slow down: \(limit)")),
+                    Offence(.flood, "asked to store \(limit)"))
+        }
+        let statuses = request.records.map { record -> StoreStatus in
+            if settings.storesOnlyFromOwners && record.ownerID != peer { return .notFromOwner }
+            return isOwnerBanned(record) ? .ownerBanned : store.store(record, now: now)
+        }
+        let forged = statuses.filter { $0 == .badSignature }.count
+        let offence = forged == 0 ? nil : Offence(.badRecord, "asked to store \(forged) record(s) with a bad signature")
+        return (request.sender, .storeAck(statuses), offence)
+    }
+
+    private mutating func answer(_ message: DHTMessage, from peer: PeerID, now: UInt64)
+        -> (sender: Contact?, reply: DHTMessage, offence: Offence?) {
         switch message {
         case .ping(let sender):
-            return (sender, .pong)
+            return (sender, .pong, nil)
         case .findNode(let request):
             let closest = routingTable.closest(to: request.target, count: settings.k, excluding: request.sender?.id)
-            return (request.sender, .foundNodes(closest))
+            return (request.sender, .foundNodes(closest), nil)
         case .findValue(let request):
             let closest = routingTable.closest(to: request.key, count: settings.k, excluding: request.sender?.id)
-            let records = boundedReply(store.records(under: request.key, now: now))
-            return (request.sender, .value(.init(records: records, closer: closest)))
+            let records = boundedReply(store.records(under: request.key, now: now).filter { !isOwnerBanned($0) })
+            return (request.sender, .value(.init(records: records, closer: closest)), nil)
         case .store(let request):
-            let statuses = request.records.map { record in
-                settings.storesOnlyFromOwners && record.ownerID != from ? StoreStatus.notFromOwner : store.store(record, now: now)
-            }
-            return (request.sender, .storeAck(statuses))
+            return answerStore(request, from: peer, now: now)
         case .pong, .foundNodes, .value, .storeAck, .error:
-            return (nil, .error(.init(code: ErrorCode.notARequest, message: "\(message.type) is not a request")))
+            return (nil, .error(.init(code: ErrorCode.notARequest, message: "\(message.type) is not a request")),
+                    Offence(.protocolViolation, "sent a \(message.type) as a request"))
         }
     }
 

@@ -28,6 +28,8 @@ extension DHTNode {
         /// nodes set this: the sender proved its access token on the connection, so every
         /// record held belongs to an admitted key (docs/protocol.md, "Admission and the DHT").
         public var storesOnlyFromOwners = false
+        /// Records each peer may ask this node to store per minute.
+        public var storeRate = StoreRateLimiter.Settings()
         /// Bytes of records one `value` reply carries at most, well inside a frame.
         public var maxReplyRecordBytes = Frame.defaultMaxPayloadLength / 2
 
@@ -47,6 +49,9 @@ extension DHTNode {
         case reply(DHTMessage, requestID: UInt64)
         /// An operation started by `bootstrap`, `get` or `put` is over.
         case completed(OperationID, OperationResult)
+        /// The peer did something an honest peer never does; count it towards a ban
+        /// (`OffenceLedger`).
+        case offence(PeerID, Offence)
     }
 
     /// How an operation ended.

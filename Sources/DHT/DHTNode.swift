@@ -20,6 +20,10 @@ public struct DHTNode: Sendable {
     var operations: [OperationID: Operation] = [:]
     /// Records this node put, republished until they expire, with when they were last sent.
     var published: [RecordKey: [[UInt8]: (record: SignedRecord, sentAt: UInt64)]] = [:]
+    /// Per requesting peer, the records it may still ask this node to store.
+    var storeLimiter: StoreRateLimiter
+    /// Peers the shell has banned: their records are neither stored, served nor returned.
+    public private(set) var bannedOwners: Set<PeerID> = []
 
     struct PendingRequest: Sendable {
         enum Purpose: Sendable { case probe(attempt: Int), lookupQuery, store, stalePing }
@@ -62,6 +66,7 @@ public struct DHTNode: Sendable {
         self.settings = settings
         self.routingTable = RoutingTable(ownID: ownID, bucketSize: settings.k, maxFailures: settings.maxFailures, now: now)
         self.store = RecordStore(limits: settings.recordLimits)
+        self.storeLimiter = StoreRateLimiter(settings: settings.storeRate)
         self.generator = SplitMix64(seed: seed)
     }
 
@@ -86,9 +91,9 @@ public struct DHTNode: Sendable {
         case (.lookupQuery, .foundNodes(let contacts)):
             directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: contacts) }
         case (.lookupQuery, .value(let reply)):
-            let lookup = request.operation.flatMap { lookups[$0] }
-            let valid = reply.records.filter { lookup?.hasFound($0) == true || isAcceptable($0, key: lookup?.target, now: now) }
-            directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: reply.closer, found: valid) }
+            let (kept, offence) = screen(reply.records, for: request.operation.flatMap { lookups[$0] }, now: now)
+            if let offence { directives.append(.offence(from, offence)) }
+            directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: reply.closer, found: kept) }
         case (.lookupQuery, _):
             directives += lookupEvent(request.operation, now: now) { $0.onFailure(from: from) }
         case (.store, let reply):
@@ -166,10 +171,39 @@ public struct DHTNode: Sendable {
         return id
     }
 
-    /// A record from a `value` reply is kept only if it is for the key asked, validates, and
-    /// its owner is not revoked.
-    func isAcceptable(_ record: SignedRecord, key: RecordKey?, now: UInt64) -> Bool {
-        record.key == key && !store.revokedOwners.contains(record.ownerPublicKey)
-            && RecordStore.validate(record, now: now, limits: settings.recordLimits) == .stored
+    /// The records of a `value` reply that `lookup` keeps — those it found already, and those
+    /// for its key that validate and whose owner is neither banned nor revoked — and what the replier is to blame
+    /// for (the first of): a record with a bad signature or under another key, which an honest
+    /// holder never returns (it checked every record before storing it). Nothing when the
+    /// lookup is over.
+    func screen(_ records: [SignedRecord], for lookup: Lookup?, now: UInt64) -> (kept: [SignedRecord], offence: Offence?) {
+        guard let lookup else { return ([], nil) }
+        var kept: [SignedRecord] = []
+        var offence: Offence?
+        for record in records {
+            if lookup.hasFound(record) {
+                kept.append(record)
+            } else if record.key != lookup.target {
+                offence = offence ?? Offence(.protocolViolation, "returned a record under a key it was not asked for")
+            } else {
+                switch RecordStore.validate(record, now: now, limits: settings.recordLimits) {
+                case .stored where !isOwnerBanned(record) && !store.revokedOwners.contains(record.ownerPublicKey):
+                    kept.append(record)
+                case .badSignature: offence = offence ?? Offence(.badRecord, "returned a record with a bad signature")
+                default: break
+                }
+            }
+        }
+        return (kept, offence)
+    }
+
+    func isOwnerBanned(_ record: SignedRecord) -> Bool {
+        !bannedOwners.isEmpty && bannedOwners.contains(record.ownerID)
+    }
+
+    /// The shell's bans changed: from now on this node refuses, hides and drops the banned
+    /// peers' records, and answers their requests with an error.
+    public mutating func onBansChanged(_ banned: Set<PeerID>) {
+        bannedOwners = banned
     }
 }

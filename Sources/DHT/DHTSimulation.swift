@@ -217,6 +217,8 @@ private struct SimulatedNetwork {
                 }
             case .completed(let operation, let result):
                 completed[node, default: [:]][operation] = result
+            case .offence(let peer, let offence):
+                preconditionFailure("node \(node) blamed \(peer) for \(offence), but every simulated node is honest")
             }
         }
     }

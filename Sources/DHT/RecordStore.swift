@@ -15,12 +15,26 @@ public struct RecordStore: Sendable {
         public var maxLifetime: UInt64 = 24 * 3600 * 1000
         /// Records held in total; stores beyond it are refused with `storeFull`.
         public var maxRecords = 100_000
+        /// Records one owner may hold here; its new subkeys beyond it are refused with
+        /// `ownerFull`, so that one peer cannot fill the store for everyone. An honest peer
+        /// holds a few records per step for an hour (its round reports), far fewer.
+        public var maxRecordsPerOwner = 10_000
+        /// Bytes of subkeys and values one owner may hold here (`ownerFull` beyond it).
+        public var maxBytesPerOwner = 16 << 20
 
         public init() {}
     }
 
+    /// What one owner holds.
+    struct Usage: Sendable {
+        var records = 0
+        var bytes = 0
+    }
+
     public let limits: Limits
     private var entries: [RecordKey: [[UInt8]: SignedRecord]] = [:]
+    /// Per owner public key, expired records included until `removeExpired`.
+    private var usage: [[UInt8]: Usage] = [:]
     /// Records held, expired ones included until `removeExpired`.
     public private(set) var count = 0
     /// Owner keys whose records are dropped and refused (revoked in the run).
@@ -41,23 +55,57 @@ public struct RecordStore: Sendable {
     }
 
     /// Stores `record` unless it is invalid, another owner holds its subkey, it is not newer
-    /// than what its owner stored before, or the store is full. Storing an identical record
-    /// again answers `.stored` and changes nothing.
+    /// than what its owner stored before, the store is full, or its owner has used up its
+    /// share. Storing an identical record again answers `.stored` and changes nothing.
     public mutating func store(_ record: SignedRecord, now: UInt64) -> StoreStatus {
         if revokedOwners.contains(record.ownerPublicKey) { return .ownerRevoked }
-        let existing = entries[record.key]?[record.subkey].flatMap { $0.expiry > now ? $0 : nil }
+        let held = entries[record.key]?[record.subkey]
+        let existing = held.flatMap { $0.expiry > now ? $0 : nil }
         if existing == record { return .stored }
         let status = Self.validate(record, now: now, limits: limits)
         guard status == .stored else { return status }
         if let existing {
             guard existing.ownerPublicKey == record.ownerPublicKey else { return .notOwner }
             guard record.expiry > existing.expiry else { return .stale }
-        } else if entries[record.key]?[record.subkey] == nil {
+        } else if held == nil {
             guard count < limits.maxRecords else { return .storeFull }
+        }
+        var owner = usage[record.ownerPublicKey] ?? Usage()
+        if let held, held.ownerPublicKey == record.ownerPublicKey {
+            owner.records -= 1
+            owner.bytes -= Self.size(of: held)
+        }
+        guard owner.records < limits.maxRecordsPerOwner, owner.bytes + Self.size(of: record) <= limits.maxBytesPerOwner else {
+            return .ownerFull
+        }
+        if let held {
+            release(held)
+        } else {
             count += 1
         }
+        usage[record.ownerPublicKey, default: Usage()].records += 1
+        usage[record.ownerPublicKey, default: Usage()].bytes += Self.size(of: record)
         entries[record.key, default: [:]][record.subkey] = record
         return .stored
+    }
+
+    /// Records and bytes `owner` (a raw public key) holds here, expired ones included until
+    /// `removeExpired`.
+    public func usage(of owner: [UInt8]) -> (records: Int, bytes: Int) {
+        let held = usage[owner] ?? Usage()
+        return (held.records, held.bytes)
+    }
+
+    /// What a record counts against its owner's share: its subkey and value bytes.
+    static func size(of record: SignedRecord) -> Int {
+        record.subkey.count + record.value.count
+    }
+
+    private mutating func release(_ record: SignedRecord) {
+        let key = record.ownerPublicKey
+        usage[key]?.records -= 1
+        usage[key]?.bytes -= Self.size(of: record)
+        if usage[key]?.records == 0 { usage[key] = nil }
     }
 
     /// The unexpired records under `key`, ordered by subkey.
@@ -74,6 +122,10 @@ public struct RecordStore: Sendable {
         revokedOwners.formUnion(owners)
         for (key, subkeys) in entries {
             let kept = subkeys.filter { !revokedOwners.contains($0.value.ownerPublicKey) }
+            guard kept.count < subkeys.count else { continue }
+            for record in subkeys.values where revokedOwners.contains(record.ownerPublicKey) {
+                release(record)
+            }
             count -= subkeys.count - kept.count
             entries[key] = kept.isEmpty ? nil : kept
         }
@@ -83,6 +135,10 @@ public struct RecordStore: Sendable {
     public mutating func removeExpired(now: UInt64) {
         for (key, subkeys) in entries {
             let alive = subkeys.filter { $0.value.expiry > now }
+            guard alive.count < subkeys.count else { continue }
+            for record in subkeys.values where record.expiry <= now {
+                release(record)
+            }
             count -= subkeys.count - alive.count
             entries[key] = alive.isEmpty ? nil : alive
         }

@@ -189,6 +189,9 @@ final class PeerServices {
                 for key in pending.keys where key.peer == peer {
                     pending.removeValue(forKey: key)?.succeed(Self.errorFrame("left out: \(reason)"))
                 }
+                if let offender = DHTID(bytes: peer.bytes) {
+                    transport?.reportOffence(Offence(.badPart, reason), by: offender)
+                }
             case .finished(let result):
                 finishRound(result)
             }

@@ -115,6 +115,7 @@ extension PeerSession {
             if let endpoint = try? Endpoint(parsing: member.address) { endpoints[member.peer] = endpoint }
         }
         var settings = AllReduceRound.Settings(compression: config.compression.averagingCompression)
+        settings.aggregation = config.aggregation
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
         let vector = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)

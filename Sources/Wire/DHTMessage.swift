@@ -108,10 +108,14 @@ public struct StoreStatus: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let notFromOwner = StoreStatus(rawValue: 8)
     /// The record's owner key is revoked in the run.
     public static let ownerRevoked = StoreStatus(rawValue: 9)
+    /// The record's owner holds as many records, or bytes, at the receiver as it allows one owner.
+    public static let ownerFull = StoreStatus(rawValue: 10)
+    /// The receiver has banned the record's owner.
+    public static let ownerBanned = StoreStatus(rawValue: 11)
 
     public var description: String {
         let names = ["stored", "badSignature", "expired", "tooLarge", "notOwner", "stale", "storeFull", "expiryTooFar",
-                     "notFromOwner", "ownerRevoked"]
+                     "notFromOwner", "ownerRevoked", "ownerFull", "ownerBanned"]
         return Int(rawValue) < names.count ? names[Int(rawValue)] : "status(\(rawValue))"
     }
 }

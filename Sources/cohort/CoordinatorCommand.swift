@@ -1,4 +1,5 @@
 import ArgumentParser
+import Averaging
 import Collaboration
 import Coordinator
 import Foundation
@@ -31,6 +32,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Peak learning rate (instead of --temperature).") var lr: Double?
     @Option(help: "Steps of the learning-rate schedule.") var steps: Int?
     @Option(help: "Gradient compression for averaging: none, float16 or int8.") var compression: String = "none"
+    @Option(help: ArgumentHelp(
+        "How owners combine gradients: mean, trimmed-mean[:fraction=F] or centered-clip[:tau=T,iterations=L].",
+        discussion: "The robust choices bound what a Byzantine peer can do to a round; see docs/operations.md."))
+    var aggregation: String = "mean"
     @Option(help: "Seconds peers wait for each other when forming a group.") var matchmakingSeconds: Double = 3
     @Option(help: "What the run trains on: \"tinyshakespeare\" (bundled) or a name volunteers bring shards of with --data.")
     var dataset: String = RunConfig.bundledDataset
@@ -45,6 +50,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard ["S", "M"].contains(preset.uppercased()) else { throw ValidationError("--preset must be S or M, got \(preset)") }
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8, got \(compression)")
+        }
+        do {
+            _ = try Aggregation(parsing: aggregation)
+        } catch {
+            throw ValidationError("--aggregation: \(error)")
         }
         if lr != nil && temperature != nil { throw ValidationError("give --lr or --temperature, not both") }
         guard checkpointEvery >= 1, keep >= 1 else { throw ValidationError("--checkpoint-every and --keep must be at least 1") }
@@ -67,6 +77,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         var runConfig = RunConfig(name: run, training: training, targetBatchSize: targetBatch)
         runConfig.compression = RunConfig.Compression(rawValue: compression)!
         runConfig.matchmakingSeconds = matchmakingSeconds
+        runConfig.aggregation = try Aggregation(parsing: aggregation)
         runConfig.dataset = dataset
         try runConfig.validate()
         return runConfig

@@ -7,7 +7,7 @@ import Testing
     static let compressions: [Compression] = [.none, .float16, .blockwiseInt8(blockSize: 64)]
 
     /// Five members; members 0–3 own parts, member 4 is in client mode and sends `bad(values)`.
-    static func groupWithBadSender(compression: Compression, seed: UInt64,
+    static func groupWithBadSender(compression: Compression, seed: UInt64, aggregation: Aggregation = .mean,
                                    bad: ([Float]) -> [Float]) -> SimulatedGroup {
         var random = SeededRandom(seed: seed)
         let samples: [UInt64] = [10, 20, 30, 40, 500]
@@ -18,7 +18,8 @@ import Testing
         let plan = GroupPlan(step: 41, elementCount: 1_000, members: members)!
         var vectors = (0..<5).map { _ in (0..<1_000).map { _ in Float.random(in: -1...1, using: &random) } }
         vectors[4] = bad(vectors[4])
-        let settings = AllReduceRound.Settings(compression: compression, chunkSize: 50)
+        var settings = AllReduceRound.Settings(compression: compression, chunkSize: 50)
+        settings.aggregation = aggregation
         return SimulatedGroup(plan: plan, vectors: vectors, settings: settings, seed: random.next())
     }
 

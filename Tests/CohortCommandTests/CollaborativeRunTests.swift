@@ -16,10 +16,12 @@ import Testing
         var stateDir: URL { folder.appendingPathComponent("state") }
         var journal: URL { stateDir.appendingPathComponent("rounds.jsonl") }
 
+        /// CenteredClip takes every round through the robust aggregation, from the signed config
+        /// to each owner; every member still ends with the same average, which the state hashes check.
         func coordinator(listen: String = "127.0.0.1:0") throws -> TestProcess {
             try TestProcess(["coordinator", "--open", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
                              "--state-dir", stateDir.path, "--config", settingsFile.path, "--target-batch", "12",
-                             "--matchmaking-seconds", "1", "--checkpoint-every", "1000"],
+                             "--matchmaking-seconds", "1", "--checkpoint-every", "1000", "--aggregation", "centered-clip"],
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
         }
 

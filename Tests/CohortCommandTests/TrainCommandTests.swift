@@ -59,6 +59,11 @@ import Testing
         #expect(checkpoint.status != 0)
         #expect(checkpoint.stderr.contains("config.json: missing vocab_size"))
 
+        let badAggregation = try CommandRunner.run(["coordinator", "--run", "x", "--aggregation", "trimmed-mean:fraction=0.5"])
+        #expect(badAggregation.status != 0)
+        #expect(badAggregation.stderr.contains(
+            "--aggregation: aggregation \"trimmed-mean:fraction=0.5\": trim fraction 0.5 must be above 0 and below 0.5"))
+
         let badKey = try CommandRunner.run(["peer", "--join", "127.0.0.1:1", "--coordinator-key", "zz"])
         #expect(badKey.status != 0)
         #expect(badKey.stderr.contains("--coordinator-key must be 64 hex digits"))

@@ -1,4 +1,6 @@
+import Averaging
 import Crypto
+import Foundation
 import Testing
 import Trainer
 @testable import Collaboration
@@ -39,5 +41,38 @@ import Trainer
         config = Self.config()
         config.targetBatchSize = 2
         #expect(throws: RunConfig.Error.self) { try config.validate() }
+    }
+
+    @Test func aggregationTravelsInTheSignedConfigAsItsTextForm() throws {
+        var config = Self.config()
+        config.aggregation = .centeredClip(tau: 2, iterations: 4)
+        let signed = try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey())
+        #expect(String(decoding: signed.configBytes, as: UTF8.self).contains(#""aggregation":"centered-clip:tau=2.0,iterations=4""#))
+        #expect(try signed.verifiedConfig().aggregation == .centeredClip(tau: 2, iterations: 4))
+    }
+
+    @Test func aConfigWrittenBeforeAggregationExistedDecodesWithTheMean() throws {
+        var json = try JSONSerialization.jsonObject(with: Data(Self.config().canonicalBytes())) as! [String: Any]
+        json["aggregation"] = nil
+        json["dataset"] = nil
+        let bytes = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        let config = try RunConfig.decode(Array(bytes))
+        #expect(config.aggregation == .mean)
+        #expect(config.dataset == RunConfig.bundledDataset)
+    }
+
+    @Test func badAggregationsAreRefusedWithTheReason() throws {
+        var config = Self.config()
+        config.aggregation = .trimmedMean(fraction: 0.7)
+        #expect(throws: RunConfig.Error(description: "run config: aggregation: trim fraction 0.7 must be above 0 and below 0.5")) {
+            try config.validate()
+        }
+        var text = String(decoding: try Self.config().canonicalBytes(), as: UTF8.self)
+        text = text.replacingOccurrences(of: #""aggregation":"mean""#, with: #""aggregation":"median""#)
+        #expect {
+            try RunConfig.decode(Array(text.utf8))
+        } throws: { error in
+            "\(error)".contains("aggregation \"median\" is not mean, trimmed-mean or centered-clip")
+        }
     }
 }

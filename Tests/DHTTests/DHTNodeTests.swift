@@ -16,7 +16,9 @@ import Wire
     /// A node that has heard a ping from each of `peers`.
     private func node(knowing peers: Range<Int>) -> DHTNode {
         var node = node()
-        for peer in peers { _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: now) }
+        for peer in peers {
+            _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: now)
+        }
         return node
     }
 
@@ -36,7 +38,8 @@ import Wire
     @Test func findNodeAnswersTheClosestExceptTheAsker() {
         var node = node(knowing: 1..<40)
         let target = identities[5].peerID
-        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)), requestID: 3, from: identities[7].peerID, now: now).replies
+        let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)),
+                                     requestID: 3, from: identities[7].peerID, now: now).replies
         let expected = Fixtures.bruteForceClosest(identities[1..<40].map(\.peerID).filter { $0 != identities[7].peerID }, to: target, count: 20)
         #expect(replies == [.foundNodes(expected.map { id in contact(identities.firstIndex { $0.peerID == id }!) })])
     }
@@ -48,11 +51,14 @@ import Wire
         let forged = identities[4].signRecord(key: key, subkey: [9], value: [2], expiry: now + 60_000)
         var tampered = forged
         tampered.value = [3]
-        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1, from: identities[3].peerID, now: now).replies
+        let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1,
+                                 from: identities[3].peerID, now: now).replies
         #expect(ack == [.storeAck([.stored, .badSignature])])
-        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, from: identities[39].peerID, now: now + 59_999).replies
+        let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, from: identities[39].peerID,
+                                   now: now + 59_999).replies
         #expect(found == [.value(.init(records: [record], closer: [contact(3)]))])
-        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, from: identities[39].peerID, now: now + 60_000).replies
+        let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, from: identities[39].peerID,
+                                   now: now + 60_000).replies
         #expect(later == [.value(.init(records: [], closer: [contact(3)]))])
         _ = node.onTick(now: now + 60_000)
         #expect(node.store.count == 0)
@@ -133,7 +139,8 @@ import Wire
         #expect(query.message == .findValue(.init(sender: contact(0), key: key)))
         let result = node.onResponse(.value(.init(records: [good, forged, otherKey], closer: [])),
                                      requestID: query.requestID, from: identities[1].peerID, now: now)
-        #expect(result == [.completed(operation, .found(records: [good], hops: 1))])
+        #expect(result == [.offence(identities[1].peerID, Offence(.badRecord, "returned a record with a bad signature")),
+                           .completed(operation, .found(records: [good], hops: 1))])
     }
 
     @Test func putRefusesARecordThatDoesNotValidate() {
@@ -181,3 +188,93 @@ import Wire
         #expect(next.sends.map(\.expecting) == [identities[1].peerID])
     }
 }
+
+/// Per-peer limits and bans inside the node: the rate of stores, offences for what honest peers
+/// never send, and the records of banned owners.
+@Suite struct DHTNodeLimitTests {
+    let now: UInt64 = 1_000_000
+    let identities = Fixtures.identities(6, seed: 32)
+    let key = RecordKey(hashing: "run/limits/progress")
+
+    private func node(recordsPerMinute: Int = 600) -> DHTNode {
+        var settings = DHTNode.Settings()
+        settings.storeRate.recordsPerMinute = recordsPerMinute
+        settings.storeRate.burst = recordsPerMinute
+        return DHTNode(ownID: identities[0].peerID, ownContact: TestNetwork.contact(of: identities[0], index: 0),
+                       settings: settings, seed: 1, now: now)
+    }
+
+    private func record(by writer: Int, subkey: UInt8 = 1) -> SignedRecord {
+        identities[writer].signRecord(key: key, subkey: [subkey], value: [7], expiry: now + 60_000)
+    }
+
+    private func store(_ records: [SignedRecord], from peer: Int, on node: inout DHTNode, at time: UInt64? = nil) -> [DHTNode.Directive] {
+        node.onRequest(.store(.init(sender: nil, records: records)), requestID: 1, from: identities[peer].peerID, now: time ?? now)
+    }
+
+    @Test func aPeerStoringFasterThanItsRateIsRefusedAndBlamed() {
+        var node = node(recordsPerMinute: 2)
+        #expect(store([record(by: 1, subkey: 1), record(by: 1, subkey: 2)], from: 1, on: &node).replies == [.storeAck([.stored, .stored])])
+        let flood = store([record(by: 1, subkey: 3)], from: 1, on: &node)
+        #expect(flood == [
+            .reply(.error(.init(code: DHTNode.ErrorCode.rateLimited, message: "slow down: more than 2 records per minute")), requestID: 1),
+            .offence(identities[1].peerID, Offence(.flood, "asked to store more than 2 records per minute")),
+        ])
+        #expect(store([record(by: 2, subkey: 9)], from: 2, on: &node).replies == [.storeAck([.stored])], "another peer is not slowed")
+        #expect(store([record(by: 1, subkey: 3)], from: 1, on: &node, at: now + 30_000).replies == [.storeAck([.stored])])
+    }
+
+    @Test func aForgedRecordIsAnOffenceButAnExpiredOneIsNot() {
+        var node = node()
+        var forged = record(by: 1)
+        forged.value = [8]
+        let expired = identities[1].signRecord(key: key, subkey: [2], value: [7], expiry: now)
+        #expect(store([forged, expired], from: 1, on: &node) == [
+            .reply(.storeAck([.badSignature, .expired]), requestID: 1),
+            .offence(identities[1].peerID, Offence(.badRecord, "asked to store 1 record(s) with a bad signature")),
+        ])
+        #expect(store([expired], from: 1, on: &node) == [.reply(.storeAck([.expired]), requestID: 1)])
+    }
+
+    @Test func aReplyTypeSentAsARequestIsAnOffence() {
+        var node = node()
+        let directives = node.onRequest(.pong, requestID: 4, from: identities[2].peerID, now: now)
+        #expect(directives.contains(.offence(identities[2].peerID, Offence(.protocolViolation, "sent a pong as a request"))))
+    }
+
+    @Test func bannedOwnersRecordsAreRefusedHiddenAndDropped() {
+        var node = node()
+        let held = record(by: 2, subkey: 2)
+        #expect(store([record(by: 1), held], from: 3, on: &node).replies == [.storeAck([.stored, .stored])])
+        node.onBansChanged([identities[2].peerID])
+        #expect(store([record(by: 2, subkey: 3), record(by: 1, subkey: 4)], from: 3, on: &node).replies
+            == [.storeAck([.ownerBanned, .stored])])
+        guard case .value(let reply)? = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2,
+                                                       from: identities[3].peerID, now: now).replies.first else {
+            Issue.record("expected a value reply")
+            return
+        }
+        #expect(reply.records.map(\.ownerID).allSatisfy { $0 == identities[1].peerID })
+        let banned = node.onRequest(.ping(sender: nil), requestID: 3, from: identities[2].peerID, now: now)
+        #expect(banned == [.reply(.error(.init(code: DHTNode.ErrorCode.banned, message: "this node has banned you")), requestID: 3)])
+        let (_, directives) = node.get(key, now: now)
+        #expect(directives.completions.first.map { result in
+            guard case .found(let records, _) = result else { return false }
+            return records.count == 2 && !records.contains(held)
+        } == true, "a get leaves out the banned owner's records, including those held here")
+    }
+
+    @Test func aValueReplyWithARecordUnderAnotherKeyIsAnOffence() {
+        var node = node()
+        _ = node.onRequest(.ping(sender: TestNetwork.contact(of: identities[1], index: 1)), requestID: 1,
+                           from: identities[1].peerID, now: now)
+        let query = node.get(key, now: now).directives.sends[0]
+        let stray = identities[2].signRecord(key: RecordKey(hashing: "elsewhere"), subkey: [1], value: [1], expiry: now + 60_000)
+        let directives = node.onResponse(.value(.init(records: [stray], closer: [])), requestID: query.requestID,
+                                         from: identities[1].peerID, now: now)
+        #expect(directives.contains(.offence(identities[1].peerID,
+                                             Offence(.protocolViolation, "returned a record under a key it was not asked for"))))
+        #expect(directives.completions == [.found(records: [], hops: 1)])
+    }
+}
+

@@ -99,4 +99,32 @@ import Wire
         #expect(RecordStore.merge([old, other, new, old]) == [new, other])
         #expect(RecordStore.merge([new, old]) == RecordStore.merge([old, new]))
     }
+
+    @Test func oneOwnerCannotHoldMoreThanItsShareOfRecordsOrBytes() {
+        var limits = RecordStore.Limits()
+        limits.maxRecordsPerOwner = 2
+        limits.maxBytesPerOwner = 12
+        var store = RecordStore(limits: limits)
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2]), now: now) == .stored)
+        #expect(store.store(record(by: alice, subkey: "b", value: [1, 2]), now: now) == .stored)
+        #expect(store.store(record(by: alice, subkey: "c"), now: now) == .ownerFull, "a third record")
+        #expect(store.store(record(by: alice, subkey: "a", value: Array(repeating: 0, count: 9), expiry: 80_000), now: now)
+            == .ownerFull, "replacing a record with one that takes the owner past 12 bytes")
+        #expect(store.store(record(by: alice, subkey: "a", value: [5, 6, 7], expiry: 80_000), now: now) == .stored,
+                "replacing a record keeps the count")
+        #expect(store.usage(of: alice.publicKey) == (records: 2, bytes: 7))
+        #expect(store.store(record(by: bob, subkey: "c"), now: now) == .stored, "the share is per owner")
+        store.removeExpired(now: 70_000)
+        #expect(store.usage(of: alice.publicKey) == (records: 1, bytes: 4), "expired records no longer count")
+        #expect(store.store(record(by: alice, subkey: "c", expiry: 90_000), now: 70_000) == .stored)
+    }
+
+    @Test func takingOverAnExpiredSubkeyMovesItFromTheOldOwnersShare() {
+        var store = RecordStore()
+        #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
+        #expect(store.store(record(by: bob, expiry: 30_000), now: 20_000) == .stored)
+        #expect(store.usage(of: alice.publicKey) == (records: 0, bytes: 0))
+        #expect(store.usage(of: bob.publicKey) == (records: 1, bytes: 2))
+        #expect(store.count == 1)
+    }
 }

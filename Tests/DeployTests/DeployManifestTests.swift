@@ -395,8 +395,8 @@ import Testing
         let coordinator = CommandHelp(text: """
             USAGE: cohort coordinator --run <run> [--listen <listen>] [--http <http>] [--announce <announce>] \
             [--state-dir <state-dir>] [--identity <identity>] [--preset <preset>] [--target-batch <target-batch>] \
-            [--temperature <temperature>] [--compression <compression>] [--checkpoint-every <checkpoint-every>] \
-            [--keep <keep>] [--config <config>] [--open]
+            [--temperature <temperature>] [--compression <compression>] [--aggregation <aggregation>] \
+            [--checkpoint-every <checkpoint-every>] [--keep <keep>] [--config <config>] [--open]
             """)
         let peer = CommandHelp(text: """
             USAGE: cohort peer --join <join> ... [--listen <listen>] [--announce <announce>] [--client-mode] \

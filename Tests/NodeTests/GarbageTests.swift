@@ -6,22 +6,6 @@ import Wire
 
 /// Raw TCP clients that misbehave at each layer; the node must drop them and keep serving.
 @Suite(.timeLimit(.minutes(1))) struct GarbageTests {
-    /// Completes the handshake over a raw socket and returns the sealer for what follows.
-    func handshake(_ client: RawClient, with server: PeerID) throws -> RecordSealer {
-        var handshake = Handshake(role: .initiator(expecting: server), identity: identity(999))
-        client.send(HandshakePair.sent(handshake.start()))
-        while let bytes = client.receive(), !bytes.isEmpty {
-            for action in handshake.onBytes(bytes, now: 0) {
-                switch action {
-                case .send(let reply): client.send(reply)
-                case .established(let keys, _): return RecordSealer(key: keys.sendKey)
-                case .failed(let error): throw error
-                }
-            }
-        }
-        throw HandshakeError.closedEarly
-    }
-
     enum Attack: CaseIterable {
         case garbageBeforeHandshake, badRecord, badFrame, oversizedFrame, undecodablePayload
     }
@@ -39,17 +23,17 @@ import Wire
             case .garbageBeforeHandshake:
                 client.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             case .badRecord:
-                _ = try handshake(client, with: target.peerID)
+                _ = try client.handshake(with: target.peerID)
                 client.send([20, 0, 0, 0] + [UInt8](repeating: 0xAB, count: 20))
             case .badFrame:
-                var sealer = try handshake(client, with: target.peerID)
+                var sealer = try client.handshake(with: target.peerID)
                 client.send(try sealer.seal(Array("not a frame at all, just words".utf8)))
             case .oversizedFrame:
-                var sealer = try handshake(client, with: target.peerID)
+                var sealer = try client.handshake(with: target.peerID)
                 let frame = Frame(type: .store, requestID: 1, payload: [UInt8](repeating: 0, count: 5000)).encoded()
                 client.send(try sealer.seal(Array(frame.prefix(Frame.headerLength))))
             case .undecodablePayload:
-                var sealer = try handshake(client, with: target.peerID)
+                var sealer = try client.handshake(with: target.peerID)
                 client.send(try sealer.seal(Frame(type: .findNode, requestID: 1, payload: [1, 2, 3]).encoded()))
             }
             #expect(client.closedByPeer())

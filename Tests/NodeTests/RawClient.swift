@@ -1,4 +1,6 @@
+import DHT
 import Foundation
+@testable import Node
 import Testing
 
 /// A plain blocking TCP client for sending bytes a well-behaved peer never would.
@@ -40,5 +42,24 @@ struct RawClient {
 
     func close() {
         _ = Foundation.close(descriptor)
+    }
+}
+
+extension RawClient {
+    /// Completes the handshake as `identity` over the raw socket and returns the sealer for
+    /// what follows.
+    func handshake(with server: PeerID, as identity: PeerIdentity = identity(999)) throws -> RecordSealer {
+        var handshake = Handshake(role: .initiator(expecting: server), identity: identity)
+        send(HandshakePair.sent(handshake.start()))
+        while let bytes = receive(), !bytes.isEmpty {
+            for action in handshake.onBytes(bytes, now: 0) {
+                switch action {
+                case .send(let reply): send(reply)
+                case .established(let keys, _): return RecordSealer(key: keys.sendKey)
+                case .failed(let error): throw error
+                }
+            }
+        }
+        throw HandshakeError.closedEarly
     }
 }

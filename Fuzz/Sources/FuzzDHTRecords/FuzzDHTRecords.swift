@@ -18,6 +18,8 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         limits.maxValueBytes = 16
         limits.maxSubkeyBytes = 4
         limits.maxLifetime = 1000
+        limits.maxRecordsPerOwner = 1
+        limits.maxBytesPerOwner = 24
     }
     let payload = Array(bytes[9...])
     guard case .store(let request)? = try? DHTMessage(frame: Frame(type: .store, requestID: 1, payload: payload)) else { return 0 }
@@ -26,7 +28,7 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for record in request.records {
         let status = store.store(record, now: now)
         precondition(status == .stored || status == RecordStore.validate(record, now: now, limits: limits) || status == .notOwner
-                     || status == .stale || status == .storeFull, "unexpected status \(status)")
+                     || status == .stale || status == .storeFull || status == .ownerFull, "unexpected status \(status)")
         statuses.append(status)
         _ = record.ownerID
     }
@@ -34,6 +36,10 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let ack = DHTMessage.storeAck(statuses)
     precondition((try? DHTMessage(frame: Frame(type: .storeAck, requestID: 1, payload: ack.encodedPayload()))) == ack)
     precondition(store.count <= limits.maxRecords)
+    for owner in Set(request.records.map(\.ownerPublicKey)) {
+        let usage = store.usage(of: owner)
+        precondition(usage.records <= limits.maxRecordsPerOwner && usage.bytes <= limits.maxBytesPerOwner)
+    }
     for key in store.keys {
         let held = store.records(under: key, now: now)
         precondition(RecordStore.merge(held + request.records.filter { $0.key == key }).count >= held.count)
@@ -47,9 +53,10 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let ownID = DHTID(words: (1, 2, 3, 4))
     var node = DHTNode(ownID: ownID, ownContact: Contact(id: ownID, endpoint: Endpoint(host: "10.0.0.9", port: 4000)),
                        settings: settings, seed: 1, now: now)
-    var replies = node.onRequest(.store(request), requestID: 1, from: request.sender?.id ?? .zero, now: now)
+    let requester = DHTID(words: (5, 6, 7, 8))
+    var replies = node.onRequest(.store(request), requestID: 1, from: requester, now: now)
     for key in Set(request.records.map(\.key)) {
-        replies += node.onRequest(.findValue(.init(sender: request.sender, key: key)), requestID: 2, from: request.sender?.id ?? .zero, now: now)
+        replies += node.onRequest(.findValue(.init(sender: request.sender, key: key)), requestID: 2, from: requester, now: now)
     }
     for case .reply(let reply, _) in replies {
         let decoded = try? DHTMessage(frame: Frame(type: reply.type, requestID: 1, payload: reply.encodedPayload()))

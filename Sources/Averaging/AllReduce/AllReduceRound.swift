@@ -2,8 +2,9 @@
 ///
 /// Each member owns the part of the flat vector its `GroupPlan` gives it (client-mode members own
 /// none). Every member streams its values of each part, chunk by chunk, to that part's owner;
-/// the owner reduces each chunk as it arrives (weighted by sample counts) and, once every sender's
-/// chunk k is in, sends the average of chunk k to all members, who write it into their vector.
+/// the owner checks each chunk as it arrives and, once every sender's chunk k is in, reduces
+/// chunk k (`Settings.aggregation`: the sample-weighted mean, or a robust aggregation) and sends
+/// the result to all members, who write it into their vector.
 /// DeDLOC §3.1 (load-balanced butterfly all-reduce); hivemind's `averaging/allreduce.py`.
 ///
 /// Driving a round (the node shell or a test):
@@ -52,6 +53,9 @@ public struct AllReduceRound {
         /// An honest gradient a few times larger than the others passes; one scaled by 1000 does
         /// not. `.infinity` turns the bound off (the finiteness check stays).
         public var normBoundFactor: Float = 10
+        /// How an owner combines the contributions that pass its checks (`Aggregation`): the
+        /// sample-weighted mean, or a robust aggregation for runs expecting Byzantine peers.
+        public var aggregation: Aggregation = .mean
 
         public static let defaultChunkSize = 1 << 18
 
@@ -112,6 +116,7 @@ public struct AllReduceRound {
         precondition(vector.count == plan.elementCount, "vector of \(vector.count) elements for a plan of \(plan.elementCount)")
         precondition(settings.chunkSize > 0, "chunk size \(settings.chunkSize) must be positive")
         precondition(settings.normBoundFactor >= 1, "norm bound factor \(settings.normBoundFactor) is below 1")
+        precondition(settings.aggregation.problem == nil, "aggregation \(settings.aggregation): \(settings.aggregation.problem ?? "")")
         precondition(settings.senderTimeout <= settings.roundTimeout,
                      "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
         self.plan = plan
@@ -142,7 +147,7 @@ public struct AllReduceRound {
         let weights = plan.members.map { Float($0.samples) }
         let ownLayout = layout(ofPart: ownIndex)
         if ownLayout.chunkCount > 0 {
-            reducer = PartReducer(layout: ownLayout, compression: settings.compression,
+            reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
                                   normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex)
         }
         var actions: [Action] = []

@@ -13,7 +13,8 @@
 /// Weights are summed per chunk over the contributions reduced: a sender that fails, stalls or
 /// is dropped is simply not in the chunks it did not deliver (or whose contributions were
 /// discarded), and each chunk's average is divided by exactly the weight it received — the
-/// renormalisation DESIGN.md asks for.
+/// renormalisation DESIGN.md asks for. A robust `Aggregation` instead decodes the chunk's
+/// contributions side by side and reduces them with equal weights (`RobustAggregator`).
 struct PartReducer {
     /// With fewer contributions than this (the owner's own included), a chunk's median norm says
     /// nothing about who is honest, so the norm bound is not applied. With three, one outlier
@@ -43,8 +44,11 @@ struct PartReducer {
     /// The finalised averages as sent on the wire, chunk after chunk.
     private var encodedAverages: [UInt8]
     private let encodedChunkStride: Int
+    /// Rows for a robust aggregation; nil for the mean.
+    private var robust: RobustAggregator?
 
-    init(layout: ChunkLayout, compression: Compression, normBoundFactor: Float, weights: [Float], ownIndex: Int) {
+    init(layout: ChunkLayout, compression: Compression, aggregation: Aggregation, normBoundFactor: Float,
+         weights: [Float], ownIndex: Int) {
         precondition(normBoundFactor >= 1, "norm bound factor \(normBoundFactor) would drop the median contribution")
         self.layout = layout
         self.compression = compression
@@ -62,6 +66,10 @@ struct PartReducer {
         let lastChunkBytes = chunkCount == 0
             ? 0 : compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunkCount - 1).count)
         encodedAverages = Array(repeating: 0, count: max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes)
+        if aggregation != .mean {
+            robust = RobustAggregator(aggregation: aggregation, capacity: weights.count,
+                                      maxLength: min(layout.chunkSize, layout.part.count))
+        }
     }
 
     var isDone: Bool { finalisedCount == layout.chunkCount }
@@ -156,14 +164,31 @@ struct PartReducer {
         return weights.indices.filter { $0 != ownIndex && !excluded[$0] && !hasReceived(oldest, from: $0) }
     }
 
-    /// Reduces the chunk's held contributions into the owner's values (weighted sum, in sender
-    /// order), divides by their weight and encodes the average. The owner's vector then holds
-    /// the decoding of what it sends, so every member ends with bit-identical values.
+    /// Reduces the chunk's held contributions and the owner's values into the owner's values
+    /// and encodes the result. The owner's vector then holds the decoding of what it sends, so
+    /// every member ends with bit-identical values.
     mutating func finalise(_ chunk: Int, vector: UnsafeMutableBufferPointer<Float>) {
         precondition(isComplete(chunk), "chunk \(chunk) finalised with \(missing[chunk]) senders missing")
         finalised[chunk] = true
         finalisedCount += 1
         let average = UnsafeMutableBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
+        if robust == nil {
+            reduceWeightedMean(chunk, into: average)
+        } else {
+            reduceRobustly(chunk, into: average)
+        }
+        let range = encodedRange(of: chunk, elementCount: average.count)
+        encodedAverages.withUnsafeMutableBytes { bytes in
+            let destination = UnsafeMutableRawBufferPointer(rebasing: bytes[range])
+            compression.encode(UnsafeBufferPointer(average), into: destination)
+            if compression != .none {
+                compression.decode(UnsafeRawBufferPointer(destination), into: average)
+            }
+        }
+    }
+
+    /// The sample-weighted mean, summed in sender order into the owner's values.
+    private mutating func reduceWeightedMean(_ chunk: Int, into average: UnsafeMutableBufferPointer<Float>) {
         var weight = weights[ownIndex]
         for index in average.indices {
             average[index] *= weight
@@ -177,14 +202,23 @@ struct PartReducer {
         for index in average.indices {
             average[index] /= weight
         }
-        let range = encodedRange(of: chunk, elementCount: average.count)
-        encodedAverages.withUnsafeMutableBytes { bytes in
-            let destination = UnsafeMutableRawBufferPointer(rebasing: bytes[range])
-            compression.encode(UnsafeBufferPointer(average), into: destination)
-            if compression != .none {
-                compression.decode(UnsafeRawBufferPointer(destination), into: average)
+    }
+
+    /// The robust aggregation of the owner's values (row 0) and the held contributions decoded
+    /// in sender order, all weighted equally.
+    private mutating func reduceRobustly(_ chunk: Int, into average: UnsafeMutableBufferPointer<Float>) {
+        let compression = self.compression
+        robust!.fillRow(0, length: average.count) { row in _ = row.update(fromContentsOf: average) }
+        let senders = heldSenders(of: chunk)
+        for (row, sender) in senders.enumerated() {
+            let slot = sender * layout.chunkCount + chunk
+            let bytes = held[slot]!
+            held[slot] = nil
+            robust!.fillRow(row + 1, length: average.count) { row in
+                bytes.withUnsafeBytes { compression.decode($0, into: row) }
             }
         }
+        robust!.reduce(rowCount: senders.count + 1, into: average)
     }
 
     /// The finalised average of `chunk` as it travels on the wire.

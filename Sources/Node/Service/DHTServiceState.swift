@@ -17,6 +17,8 @@ final class DHTServiceState {
     private var revocationRefresh: RepeatedTask?
     /// Where the run's revocation list lives; nil for a node that admits anyone.
     private var revocationKey: RecordKey?
+    /// The transport's ban generation the node last heard of.
+    private var banGeneration = 0
 
     init(eventLoop: EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
@@ -74,6 +76,7 @@ final class DHTServiceState {
     func run(_ start: (inout DHTNode, UInt64) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
         -> EventLoopFuture<DHTNode.OperationResult> {
         guard var node else { return eventLoop.makeFailedFuture(DHTService.Failure.shutDown) }
+        syncBans(&node)
         let (operation, directives) = start(&node, Self.now())
         self.node = node
         let promise = eventLoop.makePromise(of: DHTNode.OperationResult.self)
@@ -117,6 +120,7 @@ final class DHTServiceState {
     @discardableResult
     private func event(_ apply: (inout DHTNode) -> [DHTNode.Directive]) -> [DHTNode.Directive] {
         guard var node else { return [] }
+        syncBans(&node)
         let directives = apply(&node)
         self.node = node
         let replies = directives.filter { if case .reply = $0 { true } else { false } }
@@ -133,6 +137,8 @@ final class DHTServiceState {
                 promise?.succeed(message.frame(requestID: requestID))
             case .completed(let operation, let result):
                 waiting.removeValue(forKey: operation)?.succeed(result)
+            case .offence(let peer, let offence):
+                transport?.reportOffence(offence, by: peer)
             }
         }
     }
@@ -146,9 +152,12 @@ final class DHTServiceState {
                 let now = Self.now()
                 switch result {
                 case .success(let reply):
-                    if let answer = try? DHTMessage(frame: reply.frame) {
+                    do {
+                        let answer = try DHTMessage(frame: reply.frame)
                         state.value.event { $0.onResponse(answer, requestID: requestID, from: reply.peer, now: now) }
-                    } else {
+                    } catch {
+                        state.value.transport?.reportOffence(
+                            Offence(.protocolViolation, "sent a \(reply.frame.type) reply that does not decode: \(error)"), by: reply.peer)
                         state.value.event { $0.onRequestTimeout(requestID: requestID, now: now) }
                     }
                 case .failure(let error):
@@ -156,6 +165,15 @@ final class DHTServiceState {
                     state.value.event { $0.onRequestTimeout(requestID: requestID, now: now) }
                 }
             }
+    }
+
+    /// Tells the node the transport's bans when they changed since it last heard.
+    private func syncBans(_ node: inout DHTNode) {
+        guard let transport else { return }
+        let bans = transport.currentBans
+        guard bans.generation != banGeneration else { return }
+        banGeneration = bans.generation
+        node.onBansChanged(bans.peers)
     }
 
     private func reply(error code: UInt16, _ text: String) -> EventLoopFuture<Frame> {

@@ -27,6 +27,7 @@ final class ConnectionPool {
     private var dials: [Endpoint: EventLoopFuture<PeerID>] = [:]
     private var endpointPeers: [Endpoint: PeerID] = [:]
     private var isShuttingDown = false
+    let bans: BanKeeper
 
     init(identity: PeerIdentity, settings: TransportSettings, eventLoop: EventLoop, logger: Logger,
          serve: @escaping (Frame, PeerID) -> EventLoopFuture<Frame>) {
@@ -36,6 +37,7 @@ final class ConnectionPool {
         self.logger = logger
         self.serve = serve
         self.rules = settings.admission.rules
+        bans = BanKeeper(settings: settings.bans, eventLoop: eventLoop, logger: logger)
     }
 
     /// Connections open or opening.
@@ -56,6 +58,7 @@ final class ConnectionPool {
     func request(_ type: MessageType, payload: [UInt8], to endpoint: Endpoint, expecting: PeerID?,
                  timeout: TimeAmount) -> EventLoopFuture<(Frame, PeerID)> {
         guard !isShuttingDown else { return eventLoop.makeFailedFuture(TransportError.shutDown) }
+        if let expecting, bans.isBanned(expecting) { return eventLoop.makeFailedFuture(TransportError.banned) }
         let pool = NIOLoopBound(self, eventLoop: eventLoop)
         return connection(to: endpoint, expecting: expecting).flatMap { peer in
             guard let connection = pool.value.preferred[peer] else {
@@ -69,6 +72,7 @@ final class ConnectionPool {
     /// Closes the server and every connection; outstanding requests fail. Completes when all are closed.
     func shutdown() -> EventLoopFuture<Void> {
         isShuttingDown = true
+        bans.cancel()
         var closing: [EventLoopFuture<Void>] = []
         if let serverChannel { closing.append(serverChannel.close()) }
         for connection in open.values {
@@ -138,7 +142,8 @@ final class ConnectionPool {
         let events = PeerConnectionHandler.Events(
             established: { pool.value.onEstablished($0) },
             closed: { pool.value.onClosed($0) },
-            serve: { pool.value.serve($0, $1) })
+            serve: { pool.value.serve($0, $1) },
+            offence: { pool.value.onOffence($1, by: $0) })
         let connectionLogger = logger
         let connection = PeerConnectionHandler(isInitiator: role != .responder, settings: settings, events: events,
                                                eventLoop: eventLoop, logger: connectionLogger)
@@ -154,9 +159,28 @@ final class ConnectionPool {
         return connection
     }
 
+    /// Counts an offence; when it bans the peer, closes every connection with it.
+    func onOffence(_ offence: Offence, by peer: PeerID) {
+        guard bans.record(offence, by: peer) else { return }
+        for connection in open.values where connection.peerID == peer {
+            connection.close()
+        }
+    }
+
     private func onEstablished(_ connection: PeerConnectionHandler) {
         guard let peer = connection.peerID else { return }
         guard !isShuttingDown else {
+            connection.close()
+            return
+        }
+        guard !bans.isBanned(peer) else {
+            logger.info("refusing connection", metadata: ["peer.id": "\(peer)", "reason": "banned"])
+            connection.close()
+            return
+        }
+        let others = open.values.filter { $0 !== connection && $0.peerID == peer }.count
+        guard others < settings.maxConnectionsPerPeer else {
+            logger.info("refusing connection", metadata: ["peer.id": "\(peer)", "reason": "\(others) connections open already"])
             connection.close()
             return
         }

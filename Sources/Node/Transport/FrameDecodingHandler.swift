@@ -34,9 +34,16 @@ final class FrameDecodingHandler: ChannelInboundHandler {
             } catch {
                 failed = true
                 logger.info("closing connection: bad frame", metadata: ["reason": "\(error)"])
+                context.fireErrorCaught(ProtocolViolation(description: "sent a bad frame: \(error)"))
                 context.close(promise: nil)
                 return
             }
         }
     }
+}
+
+/// A frame that breaks the protocol, passed up the pipeline so that the connection handler can
+/// count it against the authenticated peer.
+struct ProtocolViolation: Error, CustomStringConvertible {
+    let description: String
 }

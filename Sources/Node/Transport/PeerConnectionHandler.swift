@@ -17,6 +17,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         var established: (PeerConnectionHandler) -> Void
         var closed: (PeerConnectionHandler) -> Void
         var serve: (Frame, PeerID) -> EventLoopFuture<Frame>
+        /// The peer broke the protocol (a bad frame, a request that does not decode).
+        var offence: (PeerID, Offence) -> Void
     }
 
     private struct Pending {
@@ -46,6 +48,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private var pending: [UInt64: Pending] = [:]
     private var nextRequestID: UInt64 = 1
     private var serving = 0
+    /// Payload bytes of the requests being served.
+    private var servingBytes = 0
     private var readHeld = false
 
     init(isInitiator: Bool, settings: TransportSettings, events: Events, eventLoop: EventLoop, logger: Logger) {
@@ -77,11 +81,6 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         if let token = established.remoteToken { closeAtExpiry(of: token, context: context) }
         events.established(self)
         establishedPromise.succeed(established.remotePeerID)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let failure = error as? HandshakeError { handshakeFailure = failure }
-        context.fireErrorCaught(error)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -122,10 +121,29 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if serving >= settings.maxInboundRequestsPerPeer {
+        if isServingAtLimit {
             readHeld = true
         } else {
             context.read()
+        }
+    }
+
+    /// As many requests, or request bytes, being served as this peer may have.
+    private var isServingAtLimit: Bool {
+        serving >= settings.maxInboundRequestsPerPeer || servingBytes >= settings.maxInboundRequestBytesPerPeer
+    }
+
+    /// A failed handshake is kept to say why the connection ended. A frame that breaks the
+    /// protocol arrived from the peer (`FrameDecodingHandler` sends it up before closing the
+    /// connection); only an authenticated peer can be blamed for it.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let failure = error as? HandshakeError { handshakeFailure = failure }
+        guard let violation = error as? ProtocolViolation else {
+            context.fireErrorCaught(error)
+            return
+        }
+        if let peerID {
+            events.offence(peerID, Offence(.protocolViolation, violation.description))
         }
     }
 
@@ -192,21 +210,27 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
 
     private func serve(_ frame: Frame, from peerID: PeerID) {
         guard let context else { return }
-        guard serving < settings.maxInboundRequestsPerPeer else {
+        let bytes = frame.payload.count
+        guard serving == 0 || (serving < settings.maxInboundRequestsPerPeer
+            && servingBytes + bytes <= settings.maxInboundRequestBytesPerPeer) else {
             let busy = DHTMessage.error(.init(code: TransportErrorCode.busy, message: "too many requests in flight"))
             send(busy.frame(requestID: frame.requestID))
             return
         }
         serving += 1
+        servingBytes += bytes
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         events.serve(frame, peerID).assumeIsolated().whenComplete { result in
             let connection = handler.value
             connection.serving -= 1
+            connection.servingBytes -= bytes
             switch result {
             case .success(let reply):
                 connection.send(Frame(type: reply.type, requestID: frame.requestID, payload: reply.payload))
             case .failure(let error):
                 connection.logger.info("closing connection: bad request", metadata: ["reason": "\(error)"])
+                connection.events.offence(peerID, Offence(.protocolViolation,
+                                                          "sent a \(frame.type) request that does not decode: \(error)"))
                 connection.close()
             }
             connection.resumeReadingIfHeld()
@@ -214,7 +238,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadingIfHeld() {
-        guard readHeld, serving < settings.maxInboundRequestsPerPeer, let context else { return }
+        guard readHeld, !isServingAtLimit, let context else { return }
         readHeld = false
         context.read()
     }

@@ -82,6 +82,24 @@ public final class Transport: Sendable {
         }
     }
 
+    /// Counts an offence by `peer` (callable from any thread); enough of them within the
+    /// window ban it (`TransportSettings.bans`): its connections close and new ones are refused.
+    public func reportOffence(_ offence: Offence, by peer: PeerID) {
+        let pool = self.pool
+        eventLoop.execute { pool.value.onOffence(offence, by: peer) }
+    }
+
+    /// The peers banned now.
+    public func bannedPeers() -> EventLoopFuture<Set<PeerID>> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.bans.banned }
+    }
+
+    /// The bans now and a generation number that changes whenever they do. On `eventLoop` only.
+    public var currentBans: (generation: Int, peers: Set<PeerID>) {
+        (pool.value.bans.generation, pool.value.bans.banned)
+    }
+
     /// Peers with an established connection in use.
     public func connectedPeers() -> EventLoopFuture<[PeerID]> {
         let pool = self.pool

@@ -14,6 +14,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case tooManyConnections
     /// The transport is shutting down or shut down.
     case shutDown
+    /// This node has banned the peer (`OffenceLedger`).
+    case banned
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .backpressure: "send buffer full"
         case .tooManyConnections: "connection limit reached"
         case .shutDown: "transport shut down"
+        case .banned: "peer is banned"
         }
     }
 }

@@ -1,3 +1,4 @@
+import DHT
 import NIOCore
 import Wire
 
@@ -16,11 +17,20 @@ public struct TransportSettings: Sendable {
     public var connectTimeout = TimeAmount.seconds(3)
     /// Open connections, inbound and outbound together; further ones are refused.
     public var maxConnections = 512
+    /// Connections one peer may hold with this node at once. It needs one (two for a moment
+    /// after a simultaneous dial); beyond this, a new connection is closed as soon as the
+    /// handshake proves whose it is.
+    public var maxConnectionsPerPeer = 4
     /// Requests this node has outstanding on one connection; more fail at once.
     public var maxOutboundRequestsPerPeer = 64
     /// Requests from one peer served at a time; beyond it the connection stops being read
     /// (TCP backpressure) and requests already read are answered with a "busy" error.
     public var maxInboundRequestsPerPeer = 64
+    /// Payload bytes of one peer's requests being served at once (an owner holds all-reduce
+    /// chunks until the chunk is complete). Beyond it the connection stops being read and
+    /// requests already read are answered "busy", as for the count above; a single request is
+    /// always served, so every frame within `maxMessageBytes` gets through.
+    public var maxInboundRequestBytesPerPeer = 64 << 20
     /// Largest frame payload accepted from a peer; a larger one closes its connection.
     public var maxMessageBytes = Frame.defaultMaxPayloadLength
     /// Send-buffer watermarks: above `high`, new requests on the connection fail with
@@ -31,6 +41,9 @@ public struct TransportSettings: Sendable {
     public var duplicateGracePeriod = TimeAmount.milliseconds(500)
     /// Who may connect and the token this node presents; open by default.
     public var admission = AdmissionPolicy.open
+    /// How offences add up to bans (`OffenceLedger`); a banned peer's connections are closed
+    /// and new ones refused.
+    public var bans = OffenceLedger.Settings()
     /// Injected delay and loss for tests; off by default.
     public var faults = FaultInjection()
 

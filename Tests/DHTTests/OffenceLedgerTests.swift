@@ -1,0 +1,90 @@
+import DHT
+import Testing
+import Wire
+
+/// Bans from offences, on a virtual clock (milliseconds).
+@Suite struct OffenceLedgerTests {
+    let peers = Fixtures.randomIDs(4, seed: 71)
+    let offence = Offence(.badPart, "chunk 3 of part 1: 12 non-finite values")
+    let minute: UInt64 = 60_000
+
+    @Test func threeOffencesWithinTheWindowBanForTheFirstBanLength() {
+        var ledger = OffenceLedger()
+        #expect(ledger.onOffence(offence, by: peers[0], now: 0) == .counted(offences: 1))
+        #expect(ledger.onOffence(offence, by: peers[0], now: 4 * minute) == .counted(offences: 2))
+        #expect(ledger.onOffence(offence, by: peers[1], now: 5 * minute) == .counted(offences: 1))
+        let third = ledger.onOffence(offence, by: peers[0], now: 9 * minute)
+        #expect(third == .banned(until: 19 * minute, reason:
+            "3 offences within 10 min, the last bad part: chunk 3 of part 1: 12 non-finite values; ban 1 for 10 min"))
+        #expect(ledger.isBanned(peers[0], now: 19 * minute - 1))
+        #expect(!ledger.isBanned(peers[1], now: 9 * minute))
+        #expect(ledger.bannedPeers(now: 10 * minute) == [peers[0]])
+        #expect(ledger.nextBanExpiry(now: 10 * minute) == 19 * minute)
+        #expect(!ledger.isBanned(peers[0], now: 19 * minute))
+        #expect(ledger.bannedPeers(now: 19 * minute).isEmpty)
+    }
+
+    @Test func offencesSpreadBeyondTheWindowNeverBan() {
+        var ledger = OffenceLedger()
+        for round in 0..<10 {
+            let outcome = ledger.onOffence(offence, by: peers[0], now: UInt64(round) * 6 * minute)
+            #expect(outcome == .counted(offences: round == 0 ? 1 : 2))
+        }
+        #expect(ledger.bannedPeers(now: 60 * minute).isEmpty)
+    }
+
+    @Test func offencesWhileBannedDoNotExtendTheBan() {
+        var ledger = OffenceLedger()
+        for _ in 0..<3 { _ = ledger.onOffence(offence, by: peers[0], now: 0) }
+        #expect(ledger.onOffence(offence, by: peers[0], now: minute) == .alreadyBanned(until: 10 * minute))
+        #expect(!ledger.isBanned(peers[0], now: 10 * minute))
+    }
+
+    @Test func eachRepeatedBanDoublesUpToTheLongest() {
+        var settings = OffenceLedger.Settings()
+        settings.offencesToBan = 1
+        settings.firstBan = 10 * minute
+        settings.longestBan = 50 * minute
+        var ledger = OffenceLedger(settings: settings)
+        var now: UInt64 = 0
+        var lengths: [UInt64] = []
+        for _ in 0..<5 {
+            guard case .banned(let until, _) = ledger.onOffence(offence, by: peers[0], now: now) else {
+                Issue.record("offence at \(now) did not ban")
+                return
+            }
+            lengths.append(until - now)
+            now = until
+        }
+        #expect(lengths == [10, 20, 40, 50, 50].map { $0 * minute })
+    }
+
+    @Test func aPeerQuietForTheMemoryIsForgottenWithItsBans() {
+        var settings = OffenceLedger.Settings()
+        settings.offencesToBan = 1
+        var ledger = OffenceLedger(settings: settings)
+        _ = ledger.onOffence(offence, by: peers[0], now: 0)
+        ledger.forgetQuiet(now: 10 * minute)
+        #expect(ledger.trackedCount == 1, "banned until 10 min and seen at 0: remembered for a day")
+        ledger.forgetQuiet(now: settings.memory)
+        #expect(ledger.trackedCount == 0)
+        #expect(ledger.onOffence(offence, by: peers[0], now: settings.memory) == .banned(
+            until: settings.memory + 10 * minute, reason: "1 offence within 10 min, the last \(offence); ban 1 for 10 min"))
+    }
+
+    @Test func theLedgerStaysBoundedAndForgetsUnbannedPeersFirst() {
+        var settings = OffenceLedger.Settings()
+        settings.maxTrackedPeers = 2
+        settings.offencesToBan = 2
+        var ledger = OffenceLedger(settings: settings)
+        _ = ledger.onOffence(offence, by: peers[0], now: 0)
+        _ = ledger.onOffence(offence, by: peers[0], now: 1)
+        _ = ledger.onOffence(offence, by: peers[1], now: 2)
+        #expect(ledger.onOffence(offence, by: peers[2], now: 3) == .counted(offences: 1), "peer 1, unbanned, makes room")
+        #expect(ledger.trackedCount == 2)
+        #expect(ledger.isBanned(peers[0], now: 3))
+        _ = ledger.onOffence(offence, by: peers[2], now: 4)
+        #expect(ledger.onOffence(offence, by: peers[3], now: 5) == .counted(offences: 0), "both tracked peers are banned")
+        #expect(ledger.trackedCount == 2)
+    }
+}
