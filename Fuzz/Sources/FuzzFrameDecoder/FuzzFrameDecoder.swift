@@ -1,14 +1,15 @@
 import Wire
 import FuzzSupport
 
-/// Feeds arbitrary bytes to `FrameDecoder` in chunks whose sizes the input chooses, and
-/// checks that every frame it returns re-encodes to a frame that decodes to itself.
+/// Feeds arbitrary bytes to `FrameDecoder` in chunks whose sizes the input chooses (and, by
+/// the first byte's top bit, with checksums verified or, as inside encrypted records, not),
+/// and checks that every frame it returns re-encodes to a frame that decodes to itself.
 /// Any crash, hang or sanitizer report is a bug; thrown `WireError`s are expected.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFrameDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     guard let chunkSize = bytes.first.map({ Int($0 % 32) + 1 }) else { return 0 }
-    var decoder = FrameDecoder(maxPayloadLength: 1 << 20)
+    var decoder = FrameDecoder(maxPayloadLength: 1 << 20, verifiesChecksums: bytes[0] & 0x80 == 0)
     var offset = 1
     while offset < bytes.count {
         let end = min(bytes.count, offset + chunkSize)
