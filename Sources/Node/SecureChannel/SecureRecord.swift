@@ -77,11 +77,7 @@ public struct RecordSealer {
     /// The records carrying `plaintext`, split at `SecureRecord.maxPlaintextLength`.
     public mutating func seal(_ plaintext: [UInt8]) throws(SecureRecordError) -> [UInt8] {
         var output = ByteBuffer()
-        var failure: SecureRecordError?
-        plaintext.withUnsafeBytes { bytes in
-            do throws(SecureRecordError) { try seal(bytes, into: &output) } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try seal(plaintext, range: plaintext.indices, into: &output)
         return Array(output.readableBytesView)
     }
 
@@ -105,15 +101,7 @@ public struct RecordSealer {
         scratch.withUnsafeMutableBytes { frame.encodeHeader(into: $0) }
         scratch.append(contentsOf: payload[..<edge])
         try sealScratch(into: &output)
-        var failure: SecureRecordError?
-        payload.withUnsafeBytes { bytes in
-            do throws(SecureRecordError) {
-                try seal(UnsafeRawBufferPointer(rebasing: bytes[edge..<(bytes.count - edge)]), into: &output)
-            } catch {
-                failure = error
-            }
-        }
-        if let failure { throw failure }
+        try seal(payload, range: edge..<(payload.count - edge), into: &output)
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: payload[(payload.count - edge)...])
         scratch.append(contentsOf: repeatElement(0, count: Frame.trailerLength))
@@ -128,9 +116,14 @@ public struct RecordSealer {
 
     private mutating func sealScratch(into output: inout ByteBuffer) throws(SecureRecordError) {
         let plaintext = scratch
+        try seal(plaintext, range: plaintext.indices, into: &output)
+    }
+
+    /// Seals `bytes[range]` in place (`Array.withUnsafeBytes` does not pass typed errors through).
+    private mutating func seal(_ bytes: [UInt8], range: Range<Int>, into output: inout ByteBuffer) throws(SecureRecordError) {
         var failure: SecureRecordError?
-        plaintext.withUnsafeBytes { bytes in
-            do throws(SecureRecordError) { try seal(bytes, into: &output) } catch { failure = error }
+        bytes.withUnsafeBytes { all in
+            do throws(SecureRecordError) { try seal(UnsafeRawBufferPointer(rebasing: all[range]), into: &output) } catch { failure = error }
         }
         if let failure { throw failure }
     }
