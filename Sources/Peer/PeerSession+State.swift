@@ -23,8 +23,16 @@ extension PeerSession {
         guard totalBytes == run.stateByteCount else {
             throw PeerError("the run's state has \(totalBytes) bytes but this model's has \(run.stateByteCount): wrong run config?")
         }
-        let bytes = try await StateFetcher(transport: network.dht.transport, logger: logger)
-            .download(step: step, hash: hash, byteCount: totalBytes, donors: donors)
+        let bytes: [UInt8]
+        do {
+            bytes = try await StateFetcher(transport: network.dht.transport, logger: logger)
+                .download(step: step, hash: hash, byteCount: totalBytes, donors: donors)
+        } catch {
+            // Donors step on (they keep two snapshots) and leave; training goes on, and the next
+            // look at the run's progress, or the next round's agreement check, tries again.
+            logger.warning("state download failed; trying again later", metadata: ["step": "\(step)", "reason": "\(error)"])
+            return
+        }
         bytes.withUnsafeBytes { run.loadState(from: $0, step: step) }
         logger.info("state loaded", metadata: ["step": "\(step)"])
         await announceState()
@@ -43,22 +51,24 @@ extension PeerSession {
         await network.publish(keys.state, announcement.encoded, seconds: 600, logger: logger)
     }
 
-    /// After a round: if most of the round's members announce another hash for this step than
-    /// ours, our state drifted (it must not); count it and reload.
+    /// After a round: the members must hold the same state. If the state they agree on
+    /// (`RoundAgreement`) is not ours, ours drifted (an owner died while sending its average):
+    /// count it and load the agreed state from the members that hold it.
     func checkAgreement(with members: [Averaging.PeerID]) async throws {
-        let own = announcedHash
         let memberIDs = Set(members.map(\.bytes))
-        let hashes = await network.records(keys.state).compactMap { record -> [UInt8]? in
+        let others = await network.records(keys.state).compactMap { record -> (DHTID, StateAnnouncement)? in
             guard memberIDs.contains(record.ownerID.bytes), record.ownerID != identity.peerID,
                   let announcement = try? StateAnnouncement(decoding: record.value), announcement.step == run.step else { return nil }
-            return announcement.stateHash
+            return (record.ownerID, announcement)
         }
-        let disagreeing = hashes.filter { $0 != own }.count
-        guard disagreeing > hashes.count - disagreeing else { return }
+        guard let agreed = RoundAgreement.agreedHash(among: [announcedHash] + others.map(\.1.stateHash)),
+              agreed != announcedHash else { return }
         hashMismatches += 1
-        logger.warning("state hash disagrees with the round's majority; reloading",
-                       metadata: ["step": "\(run.step)", "agreeing": "\(hashes.count - disagreeing)",
-                                  "disagreeing": "\(disagreeing)", "mismatches.total": "\(hashMismatches)"])
-        try await catchUp(force: true)
+        let holders = others.filter { $0.1.stateHash == agreed }
+        logger.warning("state hash disagrees with the round's agreed state; reloading",
+                       metadata: ["step": "\(run.step)", "agreeing": "\(others.filter { $0.1.stateHash == announcedHash }.count)",
+                                  "holding.agreed": "\(holders.count)", "mismatches.total": "\(hashMismatches)"])
+        try await download(step: run.step, hash: agreed, bytes: run.stateByteCount,
+                           donors: holders.filter { $0.1.servesState }.map { ($0.0, $0.1.endpoint) })
     }
 }
