@@ -18,6 +18,11 @@ extension PeerSession {
         let started = Date()
         switch await formGroup(step: step, samples: samples, expectedPeers: expectedPeers) {
         case .formed(let plan):
+            // The plan's parts follow the members' announced bandwidths (`LoadBalancing`); the
+            // fault-injection suite reads this line to check that they do.
+            let part = plan.index(of: me).map { plan.parts[$0].count } ?? 0
+            logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(plan.members.count)",
+                                                "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(bandwidth.announced)"])
             let result = try await allReduce(plan: plan)
             bandwidth.observe(result)
             run.applyUpdate(skipping: result.failedParts)
@@ -31,7 +36,8 @@ extension PeerSession {
             logger.info("round", metadata: ["step": "\(step)", "peers": "\(result.participants.count)",
                                              "samples": "\(result.totalSamples)", "loss": "\(String(format: "%.4f", loss))",
                                              "state": "\(announcedHash.prefix(6).map { String(format: "%02x", $0) }.joined())",
-                                             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+                                             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                                             "allreduce.seconds": "\(String(format: "%.2f", result.duration / .seconds(1)))"])
             try await checkAgreement(with: result.participants)
         case .failed(let failure):
             if case .noOtherPeer = failure {

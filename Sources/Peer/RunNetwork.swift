@@ -13,16 +13,17 @@ struct RunNetwork {
     let services: NIOLoopBound<PeerServices>
     let eventLoop: EventLoop
 
-    static func start(identity: PeerIdentity, listen: Endpoint, announceHost: String?, announcePort: UInt16?, clientMode: Bool,
-                      eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
+    static func start(identity: PeerIdentity, settings volunteer: VolunteerSettings, eventLoop: EventLoop,
+                      logger: Logger) async throws -> RunNetwork {
         let services = try await eventLoop.submit {
             NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
         }.get()
         var settings = DHTService.Settings()
-        settings.transport.listen = listen
-        settings.transport.advertisedHost = announceHost
-        settings.transport.advertisedPort = announcePort
-        settings.isClient = clientMode
+        settings.transport.listen = volunteer.listen
+        settings.transport.advertisedHost = volunteer.announceHost
+        settings.transport.advertisedPort = volunteer.announcePort
+        settings.transport.faults = volunteer.faults
+        settings.isClient = volunteer.clientMode
         let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
                                              serveOther: { services.value.serve($0) })
         try await eventLoop.submit { services.value.transport = dht.transport }.get()

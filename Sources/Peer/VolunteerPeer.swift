@@ -31,9 +31,7 @@ public final class VolunteerPeer {
         var random = SystemRandomNumberGenerator()
         let identity = try settings.identityPath.map { try IdentityFile.loadOrCreate(at: $0) } ?? PeerIdentity(using: &random)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let network = try await RunNetwork.start(
-            identity: identity, listen: settings.listen, announceHost: settings.announceHost, announcePort: settings.announcePort,
-            clientMode: settings.clientMode, eventLoop: group.next(), logger: logger)
+        let network = try await RunNetwork.start(identity: identity, settings: settings, eventLoop: group.next(), logger: logger)
         do {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
             let config = try await RunConfigFetcher(network: network, runName: settings.runName,

@@ -31,6 +31,9 @@ public struct VolunteerSettings: Sendable {
     public var stopAfterStep: Int?
     /// Key file of this peer's identity; nil creates a throw-away identity.
     public var identityPath: String?
+    /// Test hook: delay or drop the frames this peer sends (the fault-injection suite's lossy
+    /// links); off by default.
+    public var faults = FaultInjection()
 
     public init(join: [Endpoint], dataURL: URL?, bundledDataURL: URL) {
         self.join = join

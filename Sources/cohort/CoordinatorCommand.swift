@@ -31,6 +31,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Steps of the learning-rate schedule.") var steps: Int?
     @Option(help: "Gradient compression for averaging: none, float16 or int8.") var compression: String = "none"
     @Option(help: "Seconds peers wait for each other when forming a group.") var matchmakingSeconds: Double = 3
+    @Option(help: "Seconds an averaging round may take before its slow members are left out.")
+    var averagingTimeout: Double = 30
     @Option(help: "What the run trains on: \"tinyshakespeare\" (bundled) or a name volunteers bring shards of with --data.")
     var dataset: String = RunConfig.bundledDataset
     @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
@@ -64,6 +66,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         var runConfig = RunConfig(name: run, training: training, targetBatchSize: targetBatch)
         runConfig.compression = RunConfig.Compression(rawValue: compression)!
         runConfig.matchmakingSeconds = matchmakingSeconds
+        runConfig.averagingTimeoutSeconds = averagingTimeout
         runConfig.dataset = dataset
         try runConfig.validate()
         return runConfig

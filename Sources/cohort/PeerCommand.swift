@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Node
 import Peer
 import Trainer
 
@@ -29,6 +30,10 @@ struct PeerCommand: AsyncParsableCommand {
     var coordinatorKey: String?
     @Option(help: "Leave after this step (default: train until stopped).")
     var stopAfterStep: Int?
+    @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
+    var injectFrameDelayMs = 0
+    @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
+    var injectFrameLoss = 0.0
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -36,6 +41,8 @@ struct PeerCommand: AsyncParsableCommand {
         for address in join { _ = try HostPort.parse(address) }
         _ = try HostPort.parse(listen)
         if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        guard injectFrameDelayMs >= 0 else { throw ValidationError("--inject-frame-delay-ms must not be negative") }
+        guard (0...1).contains(injectFrameLoss) else { throw ValidationError("--inject-frame-loss must be in [0, 1]") }
         if let coordinatorKey, Self.bytes(hex: coordinatorKey)?.count != 32 {
             throw ValidationError("--coordinator-key must be 64 hex digits (32 bytes), got \"\(coordinatorKey)\"")
         }
@@ -67,6 +74,10 @@ struct PeerCommand: AsyncParsableCommand {
         settings.runName = self.run
         settings.coordinatorKey = coordinatorKey.flatMap(Self.bytes(hex:))
         settings.stopAfterStep = stopAfterStep
+        if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
+            settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)
+            logger.warning("test hook: delaying every frame sent by \(injectFrameDelayMs) ms and dropping \(injectFrameLoss * 100) %")
+        }
         let stop = StopSignal()
         let sources = SignalStop.install(stop) { name in logger.info("leaving the run", metadata: ["signal": "\(name)"]) }
         defer { sources.forEach { $0.cancel() } }
