@@ -38,7 +38,9 @@ extension PeerSession {
                                              "state": "\(announcedHash.prefix(6).map { String(format: "%02x", $0) }.joined())",
                                              "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
                                              "allreduce.seconds": "\(String(format: "%.2f", result.duration / .seconds(1)))"])
-            try await checkAgreement(with: result.participants)
+            let others = Set(result.participants.map(\.bytes)).subtracting([me.bytes])
+            pendingAgreement = others.isEmpty ? nil : PendingAgreement(
+                step: run.step, members: others, deadline: Date().addingTimeInterval(config.averagingTimeoutSeconds))
         case .failed(let failure):
             if case .noOtherPeer = failure {
                 // Alone in the run: this peer's batch is the global batch.

@@ -51,18 +51,32 @@ extension PeerSession {
         await network.publish(keys.state, announcement.encoded, seconds: 600, logger: logger)
     }
 
-    /// After a round: the members must hold the same state. If the state they agree on
-    /// (`RoundAgreement`) is not ours, ours drifted (an owner died while sending its average):
-    /// count it and load the agreed state from the members that hold it.
-    func checkAgreement(with members: [Averaging.PeerID]) async throws {
-        let memberIDs = Set(members.map(\.bytes))
-        let others = await network.records(keys.state).compactMap { record -> (DHTID, StateAnnouncement)? in
-            guard memberIDs.contains(record.ownerID.bytes), record.ownerID != identity.peerID,
-                  let announcement = try? StateAnnouncement(decoding: record.value), announcement.step == run.step else { return nil }
+    /// Whether the last round's members are known to agree, so the next round may start.
+    ///
+    /// After a round the members must hold the same state. Once every member announced its
+    /// state for the step (or `averagingTimeoutSeconds` passed: members finish a round up to
+    /// that far apart), this compares them: if the state they agree on (`RoundAgreement`) is
+    /// not ours, ours drifted (an owner died while sending its average), so it counts the
+    /// mismatch and loads the agreed state from the members holding it. Training goes on
+    /// meanwhile; only the next round waits, so that no round averages on a drifted state.
+    func agreementSettled() async throws -> Bool {
+        guard let pending = pendingAgreement else { return true }
+        guard pending.step == run.step else {
+            // The state changed since (a download): that check is moot.
+            pendingAgreement = nil
+            return true
+        }
+        let latest = await network.records(keys.state).compactMap { record -> (DHTID, StateAnnouncement)? in
+            guard pending.members.contains(record.ownerID.bytes),
+                  let announcement = try? StateAnnouncement(decoding: record.value) else { return nil }
             return (record.ownerID, announcement)
         }
+        let everyoneAnnounced = latest.count == pending.members.count && latest.allSatisfy { $0.1.step >= pending.step }
+        guard everyoneAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
+        pendingAgreement = nil
+        let others = latest.filter { $0.1.step == pending.step }
         guard let agreed = RoundAgreement.agreedHash(among: [announcedHash] + others.map(\.1.stateHash)),
-              agreed != announcedHash else { return }
+              agreed != announcedHash else { return true }
         hashMismatches += 1
         let holders = others.filter { $0.1.stateHash == agreed }
         logger.warning("state hash disagrees with the round's agreed state; reloading",
@@ -70,5 +84,16 @@ extension PeerSession {
                                   "holding.agreed": "\(holders.count)", "mismatches.total": "\(hashMismatches)"])
         try await download(step: run.step, hash: agreed, bytes: run.stateByteCount,
                            donors: holders.filter { $0.1.servesState }.map { ($0.0, $0.1.endpoint) })
+        return true
     }
+}
+
+/// A finished round whose members' states are still to be compared.
+struct PendingAgreement {
+    /// The step the members' states are at after the round.
+    let step: Int
+    /// The other members' peer ids (bytes).
+    let members: Set<[UInt8]>
+    /// When to compare with whatever has been announced by then.
+    let deadline: Date
 }
