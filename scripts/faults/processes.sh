@@ -106,12 +106,13 @@ wait_until() {
     done
 }
 
-# Returns as soon as NAME logs its next "averaging" line (its group formed and the all-reduce
-# starts), so that a fault injected right after lands in the middle of a round.
+# Returns as soon as NAME logs its next "averaging" line for a group of MEMBERS peers (its
+# group formed and the all-reduce starts), so that a fault injected right after lands in the
+# middle of a round with every peer in it.
 wait_for_round_start() {
-    local name=$1 seconds=$2
-    grep -qm1 '\[Peer\] averaging$' < <(timeout "$seconds" tail -n0 -F "$FAULTS_LOGS/$name.log" 2>/dev/null) \
-        || fail "$name started no averaging round within $seconds s"
+    local name=$1 members=$2 seconds=$3
+    grep -qm1 "peers=$members step=[0-9]* \[Peer\] averaging$" < <(timeout "$seconds" tail -n0 -F "$FAULTS_LOGS/$name.log" 2>/dev/null) \
+        || fail "$name started no averaging round with $members peers within $seconds s"
 }
 
 # The step of NAME's newest "averaging" line.
