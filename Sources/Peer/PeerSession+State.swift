@@ -19,7 +19,9 @@ extension PeerSession {
         try await download(step: newest.step, hash: newest.hash, bytes: newest.bytes, donors: newest.donors)
     }
 
-    private func download(step: Int, hash: [UInt8], bytes totalBytes: Int, donors: [(DHTID, Endpoint)]) async throws {
+    /// Loads the state `hash` of `step` from `donors`; false when the download failed (logged).
+    @discardableResult
+    private func download(step: Int, hash: [UInt8], bytes totalBytes: Int, donors: [(DHTID, Endpoint)]) async throws -> Bool {
         guard totalBytes == run.stateByteCount else {
             throw PeerError("the run's state has \(totalBytes) bytes but this model's has \(run.stateByteCount): wrong run config?")
         }
@@ -31,11 +33,12 @@ extension PeerSession {
             // Donors step on (they keep two snapshots) and leave; training goes on, and the next
             // look at the run's progress, or the next round's agreement check, tries again.
             logger.warning("state download failed; trying again later", metadata: ["step": "\(step)", "reason": "\(error)"])
-            return
+            return false
         }
         bytes.withUnsafeBytes { run.loadState(from: $0, step: step) }
         logger.info("state loaded", metadata: ["step": "\(step)"])
         await announceState()
+        return true
     }
 
     /// Freezes the current state for others to download and announces its step and hash.
@@ -51,40 +54,41 @@ extension PeerSession {
         await network.publish(keys.state, announcement.encoded, seconds: 600, logger: logger)
     }
 
-    /// Whether the last round's members are known to agree, so the next round may start.
+    /// Whether this peer may average its next round: its state is the one the run's peers at
+    /// this step agree on.
     ///
-    /// After a round the members must hold the same state. Once every member announced its
-    /// state for the step (or `averagingTimeoutSeconds` passed: members finish a round up to
-    /// that far apart), this compares them: if the state they agree on (`RoundAgreement`) is
-    /// not ours, ours drifted (an owner died while sending its average), so it counts the
-    /// mismatch and loads the agreed state from the members holding it. Training goes on
-    /// meanwhile; only the next round waits, so that no round averages on a drifted state.
+    /// Peers at the same step must hold the same state, but a fault can leave them with
+    /// different ones: an owner that died while sending its average (some members applied
+    /// that part, others skipped it), or peers that could not gather in time and stepped
+    /// alone. Before averaging, a peer therefore compares its state with every peer's
+    /// announcement for this step, once the last round's members have all announced (or
+    /// `averagingTimeoutSeconds` passed: members finish a round up to that far apart). If the
+    /// state they agree on (`RoundAgreement`) is not its own, it counts the mismatch, loads the
+    /// agreed state and returns false, so that it accumulates gradients on that state first.
+    /// Training goes on meanwhile; only averaging waits.
     func agreementSettled() async throws -> Bool {
-        guard let pending = pendingAgreement else { return true }
-        guard pending.step == run.step else {
-            // The state changed since (a download): that check is moot.
-            pendingAgreement = nil
-            return true
-        }
-        let latest = await network.records(keys.state).compactMap { record -> (DHTID, StateAnnouncement)? in
-            guard pending.members.contains(record.ownerID.bytes),
-                  let announcement = try? StateAnnouncement(decoding: record.value) else { return nil }
+        let announcements = await network.records(keys.state).compactMap { record -> (DHTID, StateAnnouncement)? in
+            guard record.ownerID != identity.peerID, let announcement = try? StateAnnouncement(decoding: record.value) else { return nil }
             return (record.ownerID, announcement)
         }
-        let everyoneAnnounced = latest.count == pending.members.count && latest.allSatisfy { $0.1.step >= pending.step }
-        guard everyoneAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
-        pendingAgreement = nil
-        let others = latest.filter { $0.1.step == pending.step }
-        guard let agreed = RoundAgreement.agreedHash(among: [announcedHash] + others.map(\.1.stateHash)),
+        if let pending = pendingAgreement {
+            let members = announcements.filter { pending.members.contains($0.0.bytes) }
+            let allAnnounced = pending.step != run.step
+                || (members.count == pending.members.count && members.allSatisfy { $0.1.step >= pending.step })
+            guard allAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
+            pendingAgreement = nil
+        }
+        let atStep = announcements.filter { $0.1.step == run.step }
+        guard let agreed = RoundAgreement.agreedHash(among: [announcedHash] + atStep.map(\.1.stateHash)),
               agreed != announcedHash else { return true }
         hashMismatches += 1
-        let holders = others.filter { $0.1.stateHash == agreed }
-        logger.warning("state hash disagrees with the round's agreed state; reloading",
-                       metadata: ["step": "\(run.step)", "agreeing": "\(others.filter { $0.1.stateHash == announcedHash }.count)",
+        let holders = atStep.filter { $0.1.stateHash == agreed }
+        logger.warning("state hash disagrees with the agreed state of the step; reloading",
+                       metadata: ["step": "\(run.step)", "agreeing": "\(atStep.filter { $0.1.stateHash == announcedHash }.count)",
                                   "holding.agreed": "\(holders.count)", "mismatches.total": "\(hashMismatches)"])
-        try await download(step: run.step, hash: agreed, bytes: run.stateByteCount,
-                           donors: holders.filter { $0.1.servesState }.map { ($0.0, $0.1.endpoint) })
-        return true
+        // A failed download (the holders left or moved on) must not stop averaging for good.
+        return try await !download(step: run.step, hash: agreed, bytes: run.stateByteCount,
+                                   donors: holders.filter { $0.1.servesState }.map { ($0.0, $0.1.endpoint) })
     }
 }
 

@@ -26,13 +26,15 @@ start_process() {
     FAULTS_HOST_OF[$name]=$host
 }
 
-# Starts the coordinator on HOST with the settings file SETTINGS and extra flags.
+# Starts the coordinator on HOST with the settings file SETTINGS and extra flags. Peers gather
+# for up to 4 s, longer than a DHT request's 2 s timeout, so that they still find each other
+# while a contact is unreachable (a round ends the wait early once every expected peer declared).
 start_coordinator() {
     local host=$1 settings=$2
     shift 2
     start_process coordinator "$host" coordinator --run "$FAULTS_RUN" \
         --listen "$(host_address "$host"):$COORDINATOR_PORT" --http "$(host_address "$host"):$HTTP_PORT" \
-        --state-dir "$FAULTS_LOGS/state" --config "$settings" --matchmaking-seconds 1 "$@"
+        --state-dir "$FAULTS_LOGS/state" --config "$settings" --matchmaking-seconds 4 "$@"
     wait_for_log coordinator "peers join with" 60 "the coordinator did not start listening"
 }
 
@@ -94,6 +96,16 @@ wait_for_log() {
     local name=$1 pattern=$2 seconds=$3 message=$4
     wait_until "$seconds" "$message" grep -Eq "$pattern" "$FAULTS_LOGS/$name.log"
 }
+
+# The number of lines in NAME's log, to wait for lines written after this moment.
+log_mark() { wc -l <"$FAULTS_LOGS/$1.log"; }
+
+# Waits up to SECONDS for REGEX in the lines NAME logged after MARK (from log_mark).
+wait_for_new_log() {
+    local name=$1 mark=$2 pattern=$3 seconds=$4 message=$5
+    wait_until "$seconds" "$message" new_log_matches "$name" "$mark" "$pattern"
+}
+new_log_matches() { tail -n +$(($2 + 1)) "$FAULTS_LOGS/$1.log" | grep -Eq "$3"; }
 
 # Runs COMMAND… every half second until it succeeds, at most SECONDS; fails with MESSAGE.
 wait_until() {
