@@ -30,12 +30,13 @@ start_process() {
 # for up to 4 s, longer than a DHT request's 2 s timeout, so that they still find each other
 # while a contact is unreachable (a round ends the wait early once every expected peer declared).
 start_coordinator() {
-    local host=$1 settings=$2
+    local host=$1 settings=$2 mark=0
     shift 2
+    [[ ! -e $FAULTS_LOGS/coordinator.log ]] || mark=$(log_mark coordinator)
     start_process coordinator "$host" coordinator --run "$FAULTS_RUN" \
         --listen "$(host_address "$host"):$COORDINATOR_PORT" --http "$(host_address "$host"):$HTTP_PORT" \
         --state-dir "$FAULTS_LOGS/state" --config "$settings" --matchmaking-seconds 4 "$@"
-    wait_for_log coordinator "peers join with" 60 "the coordinator did not start listening"
+    wait_for_new_log coordinator "$mark" "peers join with" 60 "the coordinator did not start listening"
 }
 
 # Starts peer NAME on HOST, joining the coordinator on host 0, listening on its own address.
