@@ -22,7 +22,7 @@ extension PeerSession {
             // fault-injection suite reads this line to check that they do.
             let part = plan.index(of: me).map { plan.parts[$0].count } ?? 0
             logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(plan.members.count)",
-                                                "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(bandwidth.announced)"])
+                                                "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(announcedBandwidth)"])
             let result = try await allReduce(plan: plan)
             bandwidth.observe(result)
             run.applyUpdate(skipping: result.failedParts)
@@ -78,7 +78,7 @@ extension PeerSession {
         let endpoint = network.dht.endpoint
         var matchmaker = Matchmaker(peer: me, address: settings.clientMode ? "" : "\(endpoint.host):\(endpoint.port)",
                                     clientMode: settings.clientMode, settings: settingsForStep)
-        var actions = matchmaker.onReady(step: UInt64(step), samples: UInt64(samples), bandwidth: bandwidth.announced,
+        var actions = matchmaker.onReady(step: UInt64(step), samples: UInt64(samples), bandwidth: announcedBandwidth,
                                          now: PeerServices.now())
         var wakeAt = PeerServices.now() + .seconds(1)
         var publishedPlan = false

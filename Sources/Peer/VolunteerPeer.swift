@@ -85,6 +85,8 @@ final class PeerSession {
     let run: TrainingRun
     let keys: RunKeys
     var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
+    /// What this peer tells its groups its bandwidth is: the fixed one, else the estimate.
+    var announcedBandwidth: UInt64 { settings.fixedBandwidth ?? bandwidth.announced }
     var lastPublished = Date.distantPast
     var windowLoss = 0.0
     var windowSamples = 0

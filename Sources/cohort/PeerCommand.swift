@@ -28,6 +28,8 @@ struct PeerCommand: AsyncParsableCommand {
     var run: String?
     @Option(help: "The coordinator's public key (64 hex digits, printed by cohort coordinator): accept only its run configs.")
     var coordinatorKey: String?
+    @Option(help: "Announce this bandwidth in Mbit/s for load balancing instead of measuring it (peers announcing equal values own equal parts).")
+    var bandwidthMbit: Double?
     @Option(help: "Leave after this step (default: train until stopped).")
     var stopAfterStep: Int?
     @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
@@ -41,6 +43,9 @@ struct PeerCommand: AsyncParsableCommand {
         for address in join { _ = try HostPort.parse(address) }
         _ = try HostPort.parse(listen)
         if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        if let bandwidthMbit, !(bandwidthMbit > 0 && bandwidthMbit <= 1e9) {
+            throw ValidationError("--bandwidth-mbit must be a positive number of Mbit/s, got \(bandwidthMbit)")
+        }
         guard injectFrameDelayMs >= 0 else { throw ValidationError("--inject-frame-delay-ms must not be negative") }
         guard (0...1).contains(injectFrameLoss) else { throw ValidationError("--inject-frame-loss must be in [0, 1]") }
         if let coordinatorKey, Self.bytes(hex: coordinatorKey)?.count != 32 {
@@ -74,6 +79,7 @@ struct PeerCommand: AsyncParsableCommand {
         settings.runName = self.run
         settings.coordinatorKey = coordinatorKey.flatMap(Self.bytes(hex:))
         settings.stopAfterStep = stopAfterStep
+        settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
         if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
             settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)
             logger.warning("test hook: delaying every frame sent by \(injectFrameDelayMs) ms and dropping \(injectFrameLoss * 100) %")

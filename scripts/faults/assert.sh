@@ -14,7 +14,7 @@ fail() {
     exit 1
 }
 
-journal() { echo "$FAULTS_LOGS/state/rounds.jsonl"; }
+journal() { echo "$FAULTS_STATE/rounds.jsonl"; }
 
 # Rounds the coordinator has journaled.
 journal_count() {

@@ -35,7 +35,7 @@ start_coordinator() {
     [[ ! -e $FAULTS_LOGS/coordinator.log ]] || mark=$(log_mark coordinator)
     start_process coordinator "$host" coordinator --run "$FAULTS_RUN" \
         --listen "$(host_address "$host"):$COORDINATOR_PORT" --http "$(host_address "$host"):$HTTP_PORT" \
-        --state-dir "$FAULTS_LOGS/state" --config "$settings" --matchmaking-seconds 4 "$@"
+        --state-dir "$FAULTS_STATE" --config "$settings" --matchmaking-seconds 4 "$@"
     wait_for_new_log coordinator "$mark" "peers join with" 60 "the coordinator did not start listening"
 }
 

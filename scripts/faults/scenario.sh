@@ -4,6 +4,8 @@ set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FAULTS_SCENARIO=$(basename "$0" .sh)
 FAULTS_LOGS=$FAULTS_ROOT/runs/faults/$FAULTS_SCENARIO
+# The coordinator's state folder: round journal, identity, checkpoints.
+FAULTS_STATE=$FAULTS_LOGS/state
 source "$FAULTS_ROOT/scripts/faults/netns.sh"
 source "$FAULTS_ROOT/scripts/faults/processes.sh"
 source "$FAULTS_ROOT/scripts/faults/assert.sh"
