@@ -86,13 +86,13 @@ extension PeerSession {
             for action in actions {
                 switch action {
                 case .publishDeclaration(let declaration):
-                    await network.publish(keys.declarations(step: step), declaration.encoded(), seconds: 120, logger: logger)
+                    await network.publish(keys.declarations(step: step, state: announcedHash), declaration.encoded(), seconds: 120, logger: logger)
                 case .wake(let time):
                     wakeAt = time
                 case .sendPlan(let plan, _):
                     if !publishedPlan {
                         publishedPlan = true
-                        await network.publish(keys.plan(step: step), plan.encoded(), seconds: 120, logger: logger)
+                        await network.publish(keys.plan(step: step, state: announcedHash), plan.encoded(), seconds: 120, logger: logger)
                     }
                 case .groupFormed(let plan):
                     return .formed(plan)
@@ -107,10 +107,10 @@ extension PeerSession {
                 actions += matchmaker.onDeadline(now: now)
                 continue
             }
-            let declarations = await network.records(keys.declarations(step: step))
+            let declarations = await network.records(keys.declarations(step: step, state: announcedHash))
                 .compactMap { try? Declaration(decoding: $0.value[...]) }
             actions += matchmaker.onDeclarationsSeen(declarations, now: now)
-            for record in await network.records(keys.plan(step: step)) {
+            for record in await network.records(keys.plan(step: step, state: announcedHash)) {
                 guard let plan = try? GroupPlan(decoding: record.value[...]),
                       let sender = Averaging.PeerID(bytes: record.ownerID.bytes) else { continue }
                 actions += matchmaker.onPlan(plan, from: sender, now: now)
