@@ -2,6 +2,7 @@
 # scenarios after netns.sh. Every process writes to $FAULTS_LOGS/<name>.log; names are the
 # scenario's own ("coordinator", "peer-1", …).
 
+# The build `make faults` makes; COHORT=.build/release/cohort runs the suite on a release build.
 COHORT=${COHORT:-$FAULTS_ROOT/.build/debug/cohort}
 FAULTS_RUN=faults
 COORDINATOR_PORT=7000
@@ -106,7 +107,9 @@ wait_for_new_log() {
     local name=$1 mark=$2 pattern=$3 seconds=$4 message=$5
     wait_until "$seconds" "$message" new_log_matches "$name" "$mark" "$pattern"
 }
-new_log_matches() { tail -n +$(($2 + 1)) "$FAULTS_LOGS/$1.log" | grep -Eq "$3"; }
+new_log_matches() {
+    PATTERN=$3 awk -v mark="$2" 'NR > mark && $0 ~ ENVIRON["PATTERN"] { found = 1; exit } END { exit !found }' "$FAULTS_LOGS/$1.log"
+}
 
 # Runs COMMAND… every half second until it succeeds, at most SECONDS; fails with MESSAGE.
 wait_until() {
