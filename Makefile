@@ -5,7 +5,7 @@ APT_PACKAGES := libopenblas-dev pkg-config
 TEST_APT_PACKAGES := chromium
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps build release test demo bench fuzz clean
+.PHONY: deps build release test faults demo bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh $(APT_PACKAGES)
@@ -20,6 +20,11 @@ test: deps
 	@./scripts/install-deps.sh $(TEST_APT_PACKAGES)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+
+# Fault-injection scenarios across network namespaces (scripts/faults/, docs/operations.md).
+faults: build
+	@[ "$$(id -u)" = 0 ] || { echo "make faults needs root: it creates network namespaces, veth pairs and tc qdiscs"; exit 1; }
+	./scripts/faults/run.sh
 
 demo: release
 	.build/release/cohort demo --summary runs/demo-summary.json

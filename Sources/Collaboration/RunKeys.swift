@@ -15,10 +15,21 @@ public struct RunKeys: Sendable, Equatable {
     public var progress: RecordKey { RecordKey(hashing: "cohort/\(runName)/progress") }
     /// Each peer's `StateAnnouncement`: the step its state is at and where to download it.
     public var state: RecordKey { RecordKey(hashing: "cohort/\(runName)/state") }
-    /// Averaging declarations for `step` (Averaging's `Declaration`).
-    public func declarations(step: Int) -> RecordKey { RecordKey(hashing: "cohort/\(runName)/step/\(step)/declare") }
-    /// The leader's group plan for `step`.
-    public func plan(step: Int) -> RecordKey { RecordKey(hashing: "cohort/\(runName)/step/\(step)/plan") }
+    /// Averaging declarations for `step` from peers whose state hashes to `state` (Averaging's
+    /// `Declaration`). Keying groups by state means that only peers holding the same state
+    /// average together: a peer whose state drifted (a fault) finds none of the others here,
+    /// and reloads the agreed state before its next round.
+    public func declarations(step: Int, state: [UInt8]) -> RecordKey {
+        RecordKey(hashing: "cohort/\(runName)/step/\(step)/\(Self.hex(state))/declare")
+    }
+    /// The leader's group plan for `step`, among peers whose state hashes to `state`.
+    public func plan(step: Int, state: [UInt8]) -> RecordKey {
+        RecordKey(hashing: "cohort/\(runName)/step/\(step)/\(Self.hex(state))/plan")
+    }
     /// What each member saw of the round for `step` (`RoundReport`), read by the coordinator.
     public func round(step: Int) -> RecordKey { RecordKey(hashing: "cohort/\(runName)/step/\(step)/round") }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
 }

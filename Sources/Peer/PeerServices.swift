@@ -37,8 +37,9 @@ final class PeerServices {
     private var retrying: Set<Averaging.PeerID> = []
     /// Waits before retrying a chunk the transport refused because the link's send buffer was full.
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
-    /// Chunks that arrived before this member formed the round they belong to.
-    private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>)] = []
+    /// Chunks that arrived before this member formed the round they belong to, with the time
+    /// they arrived (the round measures the owner's inbound rate from arrival times).
+    private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp)] = []
     private var earlyBytes = 0
     /// Bounds on held early chunks, by count and by bytes, so a peer sending chunks for rounds
     /// that never form cannot make this one hold unbounded memory.
@@ -81,9 +82,9 @@ final class PeerServices {
         }
         let reply = eventLoop.makePromise(of: Frame.self)
         if round?.plan.id == chunk.roundID {
-            accept(chunk, reply: reply)
+            accept(chunk, reply: reply, arrived: Self.now())
         } else if early.count < Self.maxEarlyChunks && earlyBytes + chunk.bytes.count <= Self.maxEarlyBytes {
-            early.append((chunk, reply))
+            early.append((chunk, reply, Self.now()))
             earlyBytes += chunk.bytes.count
         } else {
             reply.succeed(Self.errorFrame("too many chunks for rounds this peer has not joined"))
@@ -91,10 +92,10 @@ final class PeerServices {
         return reply.futureResult
     }
 
-    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>) {
+    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp) {
         guard round != nil else { return }
         pending[PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)] = reply
-        feedRound { $0.onPartChunk(chunk, now: Self.now()) }
+        feedRound { $0.onPartChunk(chunk, now: arrived) }
     }
 
     /// Feeds one event to the running round and executes the actions it returns. The round is
@@ -153,9 +154,9 @@ final class PeerServices {
         let waiting = early
         early = []
         earlyBytes = 0
-        for (chunk, reply) in waiting {
+        for (chunk, reply, arrived) in waiting {
             if chunk.roundID == plan.id, round != nil {
-                accept(chunk, reply: reply)
+                accept(chunk, reply: reply, arrived: arrived)
             } else if chunk.roundID == plan.id {
                 reply.succeed(Self.errorFrame("round is over"))
             } else {

@@ -18,6 +18,11 @@ extension PeerSession {
         let started = Date()
         switch await formGroup(step: step, samples: samples, expectedPeers: expectedPeers) {
         case .formed(let plan):
+            // The plan's parts follow the members' announced bandwidths (`LoadBalancing`); the
+            // fault-injection suite reads this line to check that they do.
+            let part = plan.index(of: me).map { plan.parts[$0].count } ?? 0
+            logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(plan.members.count)",
+                                                "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(announcedBandwidth)"])
             let result = try await allReduce(plan: plan)
             bandwidth.observe(result)
             run.applyUpdate(skipping: result.failedParts)
@@ -31,8 +36,12 @@ extension PeerSession {
             logger.info("round", metadata: ["step": "\(step)", "peers": "\(result.participants.count)",
                                              "samples": "\(result.totalSamples)", "loss": "\(String(format: "%.4f", loss))",
                                              "state": "\(announcedHash.prefix(6).map { String(format: "%02x", $0) }.joined())",
-                                             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
-            try await checkAgreement(with: result.participants)
+                                             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                                             "allreduce.seconds": "\(String(format: "%.2f", result.duration / .seconds(1)))",
+                                             "failed.parts": "\(result.failedParts.count)"])
+            let others = Set(result.participants.map(\.bytes)).subtracting([me.bytes])
+            pendingAgreement = others.isEmpty ? nil : PendingAgreement(
+                step: run.step, members: others, deadline: Date().addingTimeInterval(config.averagingTimeoutSeconds))
         case .failed(let failure):
             if case .noOtherPeer = failure {
                 // Alone in the run: this peer's batch is the global batch.
@@ -69,7 +78,7 @@ extension PeerSession {
         let endpoint = network.dht.endpoint
         var matchmaker = Matchmaker(peer: me, address: settings.clientMode ? "" : "\(endpoint.host):\(endpoint.port)",
                                     clientMode: settings.clientMode, settings: settingsForStep)
-        var actions = matchmaker.onReady(step: UInt64(step), samples: UInt64(samples), bandwidth: bandwidth.announced,
+        var actions = matchmaker.onReady(step: UInt64(step), samples: UInt64(samples), bandwidth: announcedBandwidth,
                                          now: PeerServices.now())
         var wakeAt = PeerServices.now() + .seconds(1)
         var publishedPlan = false
@@ -77,13 +86,13 @@ extension PeerSession {
             for action in actions {
                 switch action {
                 case .publishDeclaration(let declaration):
-                    await network.publish(keys.declarations(step: step), declaration.encoded(), seconds: 120, logger: logger)
+                    await network.publish(keys.declarations(step: step, state: announcedHash), declaration.encoded(), seconds: 120, logger: logger)
                 case .wake(let time):
                     wakeAt = time
                 case .sendPlan(let plan, _):
                     if !publishedPlan {
                         publishedPlan = true
-                        await network.publish(keys.plan(step: step), plan.encoded(), seconds: 120, logger: logger)
+                        await network.publish(keys.plan(step: step, state: announcedHash), plan.encoded(), seconds: 120, logger: logger)
                     }
                 case .groupFormed(let plan):
                     return .formed(plan)
@@ -98,10 +107,10 @@ extension PeerSession {
                 actions += matchmaker.onDeadline(now: now)
                 continue
             }
-            let declarations = await network.records(keys.declarations(step: step))
+            let declarations = await network.records(keys.declarations(step: step, state: announcedHash))
                 .compactMap { try? Declaration(decoding: $0.value[...]) }
             actions += matchmaker.onDeclarationsSeen(declarations, now: now)
-            for record in await network.records(keys.plan(step: step)) {
+            for record in await network.records(keys.plan(step: step, state: announcedHash)) {
                 guard let plan = try? GroupPlan(decoding: record.value[...]),
                       let sender = Averaging.PeerID(bytes: record.ownerID.bytes) else { continue }
                 actions += matchmaker.onPlan(plan, from: sender, now: now)

@@ -25,6 +25,7 @@ struct RunNetwork {
         settings.transport.advertisedHost = volunteer.announceHost
         settings.transport.advertisedPort = volunteer.announcePort
         settings.transport.admission = admission
+        settings.transport.faults = volunteer.faults
         settings.isClient = volunteer.clientMode
         let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
                                              serveOther: { services.value.serve($0) })

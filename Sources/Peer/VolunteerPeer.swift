@@ -16,7 +16,8 @@ import Wire
 /// The loop (DeDLOC §3): accumulate micro-batches and publish progress; when the peers' samples
 /// for the step reach the target batch, match with the others, all-reduce the gradient arena
 /// weighted by samples, apply the update, and announce the new state's hash. A peer that finds
-/// itself behind, or whose hash disagrees with its round, downloads the state again.
+/// itself behind, or whose hash disagrees with its round's, downloads the state again before
+/// it averages the next step.
 public final class VolunteerPeer {
     public let settings: VolunteerSettings
     let logger: Logger
@@ -105,6 +106,8 @@ final class PeerSession {
     let run: TrainingRun
     let keys: RunKeys
     var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
+    /// What this peer tells its groups its bandwidth is: the fixed one, else the estimate.
+    var announcedBandwidth: UInt64 { settings.fixedBandwidth ?? bandwidth.announced }
     var lastPublished = Date.distantPast
     var windowLoss = 0.0
     var windowSamples = 0
@@ -115,6 +118,8 @@ final class PeerSession {
     var hashMismatches = 0
     /// Hash of the state this peer announced last.
     var announcedHash: [UInt8] = []
+    /// The last round, until its members' states have been compared (`agreementSettled`).
+    var pendingAgreement: PendingAgreement?
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, run: TrainingRun) {
@@ -150,7 +155,7 @@ final class PeerSession {
             if global.step > run.step {
                 logger.info("behind the run", metadata: ["own.step": "\(run.step)", "run.step": "\(global.step)"])
                 try await catchUp(force: true)
-            } else if global.isTargetReached {
+            } else if global.isTargetReached, try await agreementSettled() {
                 try await averageAndStep(expectedPeers: global.peersAtStep)
             }
         }

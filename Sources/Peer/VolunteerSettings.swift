@@ -35,6 +35,12 @@ public struct VolunteerSettings: Sendable {
     public var stopAfterStep: Int?
     /// Key file of this peer's identity; nil creates a throw-away identity.
     public var identityPath: String?
+    /// Bandwidth (bytes/s) to announce for load balancing instead of the measured estimate: a
+    /// volunteer who knows its link, or equal parts for everyone when all give the same value.
+    public var fixedBandwidth: UInt64?
+    /// Test hook: delay or drop the frames this peer sends (the fault-injection suite's lossy
+    /// links); off by default.
+    public var faults = FaultInjection()
 
     public init(join: [Endpoint], dataURL: URL?, bundledDataURL: URL) {
         self.join = join

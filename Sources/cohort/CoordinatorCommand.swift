@@ -37,6 +37,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         discussion: "The robust choices bound what a Byzantine peer can do to a round; see docs/operations.md."))
     var aggregation: String = "mean"
     @Option(help: "Seconds peers wait for each other when forming a group.") var matchmakingSeconds: Double = 3
+    @Option(help: "Seconds an averaging round may take before its slow members are left out.")
+    var averagingTimeout: Double = 30
     @Option(help: "What the run trains on: \"tinyshakespeare\" (bundled) or a name volunteers bring shards of with --data.")
     var dataset: String = RunConfig.bundledDataset
     @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
@@ -78,6 +80,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         runConfig.compression = RunConfig.Compression(rawValue: compression)!
         runConfig.matchmakingSeconds = matchmakingSeconds
         runConfig.aggregation = try Aggregation(parsing: aggregation)
+        runConfig.averagingTimeoutSeconds = averagingTimeout
         runConfig.dataset = dataset
         try runConfig.validate()
         return runConfig

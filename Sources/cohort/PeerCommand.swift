@@ -33,8 +33,14 @@ struct PeerCommand: AsyncParsableCommand {
     var token: String?
     @Flag(help: "Print this identity's public key (to send to a run's operator for a token) and exit.")
     var printKey = false
+    @Option(help: "Announce this bandwidth in Mbit/s for load balancing instead of measuring it (peers announcing equal values own equal parts).")
+    var bandwidthMbit: Double?
     @Option(help: "Leave after this step (default: train until stopped).")
     var stopAfterStep: Int?
+    @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
+    var injectFrameDelayMs = 0
+    @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
+    var injectFrameLoss = 0.0
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -46,6 +52,11 @@ struct PeerCommand: AsyncParsableCommand {
         for address in join { _ = try HostPort.parse(address) }
         _ = try HostPort.parse(listen)
         if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        if let bandwidthMbit, !(bandwidthMbit > 0 && bandwidthMbit <= 1e9) {
+            throw ValidationError("--bandwidth-mbit must be a positive number of Mbit/s, got \(bandwidthMbit)")
+        }
+        guard injectFrameDelayMs >= 0 else { throw ValidationError("--inject-frame-delay-ms must not be negative") }
+        guard (0...1).contains(injectFrameLoss) else { throw ValidationError("--inject-frame-loss must be in [0, 1]") }
         if let coordinatorKey, Hex.bytes(coordinatorKey)?.count != 32 {
             throw ValidationError("--coordinator-key must be 64 hex digits (32 bytes), got \"\(coordinatorKey)\"")
         }
@@ -100,6 +111,11 @@ struct PeerCommand: AsyncParsableCommand {
         settings.coordinatorKey = coordinatorKey.flatMap(Hex.bytes)
         settings.accessToken = try loadToken()
         settings.stopAfterStep = stopAfterStep
+        settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
+        if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
+            settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)
+            logger.warning("test hook: delaying every frame sent by \(injectFrameDelayMs) ms and dropping \(injectFrameLoss * 100) %")
+        }
         let stop = StopSignal()
         let sources = SignalStop.install(stop) { name in logger.info("leaving the run", metadata: ["signal": "\(name)"]) }
         defer { sources.forEach { $0.cancel() } }

@@ -10,23 +10,27 @@ import Testing
 
     @Test func firstObservationReplacesTheGuessThenAveragesMove() {
         var estimator = BandwidthEstimator(firstGuess: 1_000, smoothing: 0.5)
-        estimator.observe(bytes: 4_000_000, seconds: 2)
+        estimator.observe(bytesPerSecond: 2_000_000)
         #expect(estimator.estimate == 2_000_000)
-        estimator.observe(bytes: 1_000_000, seconds: 1)
+        estimator.observe(bytesPerSecond: 1_000_000)
         #expect(estimator.estimate == 1_500_000)
     }
 
-    @Test func roundsThatMovedNothingAreIgnored() {
+    @Test func ratesThatSayNothingAreIgnored() {
         var estimator = BandwidthEstimator(firstGuess: 1_000)
-        estimator.observe(bytes: 0, seconds: 3)
-        estimator.observe(bytes: 100, seconds: 0)
+        estimator.observe(bytesPerSecond: 0)
+        estimator.observe(bytesPerSecond: .infinity)
+        estimator.observe(bytesPerSecond: .nan)
         #expect(estimator.estimate == 1_000)
     }
 
-    @Test func observesARoundResult() {
+    @Test func observesARoundsInboundRateAndNotItsThroughput() {
         var estimator = BandwidthEstimator(firstGuess: 1)
-        let result = AllReduceResult(roundID: 1, participants: [], leftOut: [], totalSamples: 0, bytesSent: 300,
+        var result = AllReduceResult(roundID: 1, participants: [], leftOut: [], totalSamples: 0, bytesSent: 300,
                                      bytesReceived: 100, duration: .milliseconds(500), failedParts: [])
+        estimator.observe(result)
+        #expect(estimator.announced == 1, "a round without a measured rate leaves the estimate")
+        result.inboundBytesPerSecond = 800
         estimator.observe(result)
         #expect(estimator.announced == 800)
     }

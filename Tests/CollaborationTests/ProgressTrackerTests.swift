@@ -63,10 +63,12 @@ import Testing
         #expect(throws: (any Error).self) { try RoundReport(decoding: corrupt) }
     }
 
-    @Test func everyStepHasItsOwnKeys() {
+    @Test func everyStepAndStateHasItsOwnKeys() {
         let keys = RunKeys(runName: "shakespeare")
-        #expect(keys.declarations(step: 1) != keys.declarations(step: 2))
-        #expect(keys.plan(step: 1) != keys.declarations(step: 1))
+        let state: [UInt8] = [1, 2], drifted: [UInt8] = [1, 3]
+        #expect(keys.declarations(step: 1, state: state) != keys.declarations(step: 2, state: state))
+        #expect(keys.declarations(step: 1, state: state) != keys.declarations(step: 1, state: drifted))
+        #expect(keys.plan(step: 1, state: state) != keys.declarations(step: 1, state: state))
         #expect(RunKeys(runName: "other").progress != keys.progress)
     }
 }

@@ -5,12 +5,9 @@ import Testing
 import Wire
 
 /// Raw TCP clients that misbehave at each layer; the node must drop them and keep serving.
+/// A live peer process gets the same input in `LivePeerGarbageTests`.
 @Suite(.timeLimit(.minutes(1))) struct GarbageTests {
-    enum Attack: CaseIterable {
-        case garbageBeforeHandshake, badRecord, badFrame, oversizedFrame, undecodablePayload
-    }
-
-    @Test(arguments: Attack.allCases) func misbehavingClientIsDisconnectedAndOthersAreStillServed(_ attack: Attack) async throws {
+    @Test(arguments: MalformedInput.allCases) func misbehavingClientIsDisconnectedAndOthersAreStillServed(_ input: MalformedInput) async throws {
         var network = LiveNetwork()
         var settings = LiveNetwork.settings()
         settings.transport.maxMessageBytes = 4096
@@ -19,23 +16,7 @@ import Wire
             let honest = try await network.addNode(seed: 501, join: [target.endpoint])
             let client = try RawClient(port: target.endpoint.port)
             defer { client.close() }
-            switch attack {
-            case .garbageBeforeHandshake:
-                client.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            case .badRecord:
-                _ = try client.handshake(with: target.peerID)
-                client.send([20, 0, 0, 0] + [UInt8](repeating: 0xAB, count: 20))
-            case .badFrame:
-                var sealer = try client.handshake(with: target.peerID)
-                client.send(try sealer.seal(Array("not a frame at all, just words".utf8)))
-            case .oversizedFrame:
-                var sealer = try client.handshake(with: target.peerID)
-                let frame = Frame(type: .store, requestID: 1, payload: [UInt8](repeating: 0, count: 5000)).encoded()
-                client.send(try sealer.seal(Array(frame.prefix(Frame.headerLength))))
-            case .undecodablePayload:
-                var sealer = try client.handshake(with: target.peerID)
-                client.send(try sealer.seal(Frame(type: .findNode, requestID: 1, payload: [1, 2, 3]).encoded()))
-            }
+            try input.send(over: client, to: target.peerID, maxMessageBytes: settings.transport.maxMessageBytes, as: identity(999))
             #expect(client.closedByPeer())
             let key = RecordKey(hashing: "still/serving")
             let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + 60_000

@@ -7,7 +7,8 @@ import Testing
 struct RawClient {
     let descriptor: Int32
 
-    init(port: UInt16) throws {
+    /// Connects to 127.0.0.1:`port`; receives give up after `timeout` seconds.
+    init(port: UInt16, timeout: Int = 5) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -17,8 +18,8 @@ struct RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         try #require(connected == 0, "connect to 127.0.0.1:\(port) failed")
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var receiveTimeout = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func send(_ bytes: [UInt8]) {
@@ -43,23 +44,37 @@ struct RawClient {
     func close() {
         _ = Foundation.close(descriptor)
     }
+
+    /// Runs the initiator's handshake with `identity`, passing each message through `tamper`
+    /// before it is sent (index 0: hello, 1: proof); returns the sealer for what follows.
+    func handshake(as identity: PeerIdentity, expecting server: PeerID?,
+                   tamper: (Int, [UInt8]) -> [UInt8] = { $1 }) throws -> RecordSealer {
+        var handshake = Handshake(role: .initiator(expecting: server), identity: identity)
+        var sent = 0
+        func send(_ actions: [Handshake.Action]) throws -> RecordSealer? {
+            for action in actions {
+                switch action {
+                case .send(let bytes):
+                    self.send(tamper(sent, bytes))
+                    sent += 1
+                case .established(let keys, _): return RecordSealer(key: keys.sendKey)
+                case .failed(let error): throw error
+                }
+            }
+            return nil
+        }
+        _ = try send(handshake.start())
+        while let bytes = receive(), !bytes.isEmpty {
+            if let sealer = try send(handshake.onBytes(bytes, now: 0)) { return sealer }
+        }
+        throw HandshakeError.closedEarly
+    }
 }
 
 extension RawClient {
     /// Completes the handshake as `identity` over the raw socket and returns the sealer for
     /// what follows.
     func handshake(with server: PeerID, as identity: PeerIdentity = identity(999)) throws -> RecordSealer {
-        var handshake = Handshake(role: .initiator(expecting: server), identity: identity)
-        send(HandshakePair.sent(handshake.start()))
-        while let bytes = receive(), !bytes.isEmpty {
-            for action in handshake.onBytes(bytes, now: 0) {
-                switch action {
-                case .send(let reply): send(reply)
-                case .established(let keys, _): return RecordSealer(key: keys.sendKey)
-                case .failed(let error): throw error
-                }
-            }
-        }
-        throw HandshakeError.closedEarly
+        try handshake(as: identity, expecting: server)
     }
 }

@@ -109,4 +109,24 @@ import Testing
         #expect(abs(norm - 10 * Double(layout.parameterCount).squareRoot()) < 1e-6)
         #expect(abs(SGDOptimizer.norm(of: parameters) - 1) < 1e-6)
     }
+
+    @Test func skippedElementsDoNotChangeTheClippingOfTheOthers() {
+        // Two members of a round whose owner of elements 0..<3 failed: their averaged gradients
+        // agree everywhere else, their own values in the skipped part differ.
+        let layout = ParameterLayout(config: ModelConfig(vocabularySize: 2, hiddenSize: 1, layerCount: 1, headCount: 1, contextLength: 1))
+        let skipped = [0..<3]
+        var parameters: [FlatBuffer<Float>] = []
+        for ownValue: Float in [0.5, 40] {
+            let optimizer = SGDOptimizer(settings: SGDSettings(momentum: 0, gradientClipNorm: 1), layout: layout)
+            let member = FlatBuffer<Float>(count: layout.parameterCount), gradients = FlatBuffer<Float>(count: layout.parameterCount)
+            for index in 0..<gradients.count { gradients[index] = skipped[0].contains(index) ? ownValue : 2 }
+            optimizer.apply(gradients: gradients, to: member, rate: 1, skipping: skipped)
+            parameters.append(member)
+        }
+        for index in 0..<layout.parameterCount {
+            #expect(parameters[0][index].bitPattern == parameters[1][index].bitPattern, "element \(index)")
+        }
+        #expect(parameters[0][0] == 0)
+        #expect(abs(SGDOptimizer.norm(of: parameters[0]) - 1) < 1e-6)
+    }
 }

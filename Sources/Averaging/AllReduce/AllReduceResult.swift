@@ -29,6 +29,13 @@ public struct AllReduceResult: Hashable, Sendable {
     /// Members this peer dropped for misbehaving, with the reason, in the order it dropped them;
     /// they are also in `leftOut`.
     public var dropped: [DroppedPeer] = []
+    /// How fast the members' chunks of this owner's part arrived, in bytes per second: for each
+    /// sender, the bytes of its chunks after the first over the time from its first chunk to
+    /// its last, summed over senders (they send at once). Nil when no sender delivered two
+    /// chunks (this member owned less than that, or nothing). It measures this member's link
+    /// (DeDLOC §3.1 balances parts by it) and, unlike the round's bytes over its duration, not
+    /// the wait for the slowest member, which every member of a round shares.
+    public var inboundBytesPerSecond: Double?
 
     /// True when every part of the vector was averaged.
     public var isComplete: Bool { failedParts.isEmpty }

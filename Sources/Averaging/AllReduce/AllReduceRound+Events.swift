@@ -2,7 +2,8 @@ extension AllReduceRound {
     /// A member's chunk of this owner's part arrived: check it and hold it; once every sender's
     /// chunk is in, drop the senders out of the norm bound and send the chunk's average. Chunks
     /// for another round are ignored; chunks that break the plan or are not finite drop their
-    /// sender (`Settings.normBoundFactor` describes the checks).
+    /// sender (`Settings.normBoundFactor` describes the checks). `now` is when the chunk
+    /// arrived, which is before the round started for a chunk the shell held until then.
     public mutating func onPartChunk(_ message: PartChunk, now: Timestamp) -> [Action] {
         guard !isFinished, message.roundID == plan.id else { return [] }
         guard let sender = plan.index(of: message.sender), sender != ownIndex else {
@@ -19,6 +20,11 @@ extension AllReduceRound {
             return misbehaved(sender, "sent chunk \(message.chunk) twice", now: now)
         }
         bytesReceived += message.bytes.count
+        if arrivals[sender] == nil {
+            arrivals[sender] = ChunkArrivals(at: now)
+        } else {
+            arrivals[sender]!.record(bytes: message.bytes.count, at: now)
+        }
         guard !reducer!.isFinalised(message.chunk) else { return [] }
         if let fault = reducer!.add(message.bytes, chunk: message.chunk, from: sender) {
             return misbehaved(sender, badPart(message.chunk, from: sender, fault), now: now)
@@ -80,6 +86,12 @@ extension AllReduceRound {
             }
         }
         return actions + finishIfDone(now: now)
+    }
+
+    /// The owner's inbound rate so far: every sender's rate summed (`AllReduceResult`).
+    private var inboundBytesPerSecond: Double? {
+        let rates = arrivals.compactMap { $0?.bytesPerSecond }
+        return rates.isEmpty ? nil : rates.reduce(0, +)
     }
 
     private func invalidChunk(_ chunk: Int, of part: Int, compression: Compression, byteCount: Int) -> String? {
@@ -162,8 +174,10 @@ extension AllReduceRound {
             totalSamples: participants.reduce(0) { $0 + plan.members[$1].samples },
             bytesSent: bytesSent,
             bytesReceived: bytesReceived,
-            duration: now - startTime,
+            // A chunk held from before the start arrives with an earlier time.
+            duration: now < startTime ? .zero : now - startTime,
             failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] },
-            dropped: dropped))]
+            dropped: dropped,
+            inboundBytesPerSecond: inboundBytesPerSecond))]
     }
 }

@@ -107,6 +107,9 @@ public struct AllReduceRound {
     var partFailed: [Bool]
     var bytesSent = 0
     var bytesReceived = 0
+    /// Per member: when its first and latest chunk of this owner's part arrived, and the bytes
+    /// of its chunks after the first (`AllReduceResult.inboundBytesPerSecond`).
+    var arrivals: [ChunkArrivals?]
     var isFinished = false
 
     public init(plan: GroupPlan, peer: PeerID, vector: UnsafeMutableBufferPointer<Float>, settings: Settings, now: Timestamp) {
@@ -128,6 +131,7 @@ public struct AllReduceRound {
         failed = Array(repeating: false, count: memberCount)
         stalled = Array(repeating: false, count: memberCount)
         partFailed = Array(repeating: false, count: memberCount)
+        arrivals = Array(repeating: nil, count: memberCount)
         let chunkCounts = plan.parts.map { ChunkLayout(part: $0, chunkSize: settings.chunkSize).chunkCount }
         averagesMissing = chunkCounts.enumerated().map { $0.offset == ownIndex ? 0 : $0.element }
         averageReceived = averagesMissing.map { Array(repeating: false, count: $0) }
@@ -166,5 +170,28 @@ public struct AllReduceRound {
         }
         actions.append(.wake(at: roundDeadline))
         return actions + finishIfDone(now: startTime)
+    }
+}
+
+/// The chunks one sender delivered of an owner's part, for the owner's inbound rate.
+struct ChunkArrivals {
+    let first: Timestamp
+    var latest: Timestamp
+    var bytesAfterFirst = 0
+
+    init(at time: Timestamp) {
+        first = time
+        latest = time
+    }
+
+    mutating func record(bytes: Int, at time: Timestamp) {
+        latest = time
+        bytesAfterFirst += bytes
+    }
+
+    /// Bytes per second after the first chunk; nil until a later chunk arrived some time after it.
+    var bytesPerSecond: Double? {
+        let span = (latest - first).seconds
+        return bytesAfterFirst > 0 && span > 0 ? Double(bytesAfterFirst) / span : nil
     }
 }

@@ -40,11 +40,14 @@ public final class DHTService: Sendable {
         case refused(StoreStatus)
         /// The service is shut down.
         case shutDown
+        /// A peer asked this node to store a record whose signature does not verify.
+        case forgedRecord
 
         public var description: String {
             switch self {
             case .refused(let status): "record refused: \(status)"
             case .shutDown: "DHT service is shut down"
+            case .forgedRecord: "asked to store a record whose signature does not verify"
             }
         }
     }

@@ -85,8 +85,10 @@ final class DHTServiceState {
         return promise.futureResult
     }
 
-    /// Answers one request from an authenticated peer. A payload that does not decode fails
-    /// the future, which closes the connection.
+    /// Answers one request from an authenticated peer. A payload that does not decode, or a
+    /// store carrying a record whose signature does not verify, fails the future, which closes
+    /// the connection: honest nodes verify records before they store or forward them, so a
+    /// forged one shows the sender misbehaves.
     func serve(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
         let message: DHTMessage
         do {
@@ -98,9 +100,12 @@ final class DHTServiceState {
         if let sender = Self.sender(of: message), sender.id != request.peer {
             return reply(error: TransportErrorCode.senderMismatch, "sender \(sender.id) is not the authenticated peer")
         }
+        let replies = event { $0.onRequest(message, requestID: request.frame.requestID, from: request.peer, now: Self.now()) }
+        if replies.contains(where: Self.refusesForgedRecord) {
+            return eventLoop.makeFailedFuture(DHTService.Failure.forgedRecord)
+        }
         let promise = eventLoop.makePromise(of: Frame.self)
-        event { $0.onRequest(message, requestID: request.frame.requestID, from: request.peer, now: Self.now()) }
-            .forEach { execute([$0], replyTo: promise) }
+        replies.forEach { execute([$0], replyTo: promise) }
         return promise.futureResult
     }
 
@@ -178,6 +183,11 @@ final class DHTServiceState {
 
     private func reply(error code: UInt16, _ text: String) -> EventLoopFuture<Frame> {
         eventLoop.makeSucceededFuture(DHTMessage.error(.init(code: code, message: text)).frame(requestID: 0))
+    }
+
+    private static func refusesForgedRecord(_ reply: DHTNode.Directive) -> Bool {
+        guard case .reply(.storeAck(let statuses), _) = reply else { return false }
+        return statuses.contains(.badSignature)
     }
 
     private static func sender(of message: DHTMessage) -> Contact? {

@@ -33,24 +33,33 @@ public final class SGDOptimizer {
 
     /// The global L2 norm of `gradients`, summed in float64 in a fixed order.
     public static func norm(of gradients: FlatBuffer<Float>) -> Double {
+        norm(of: gradients, over: [0..<gradients.count])
+    }
+
+    /// The L2 norm of the elements of `gradients` in `ranges`, summed in float64 in a fixed order.
+    static func norm(of gradients: FlatBuffer<Float>, over ranges: [Range<Int>]) -> Double {
         var sum = 0.0
-        for index in 0..<gradients.count {
-            let g = Double(gradients[index])
-            sum += g * g
+        for range in ranges {
+            for index in range {
+                let g = Double(gradients[index])
+                sum += g * g
+            }
         }
         return sum.squareRoot()
     }
 
     /// Applies one update with learning rate `rate` and returns the gradient norm before clipping.
     /// Elements in `skipped` keep their parameters and momentum: a part that a collaborative
-    /// round could not average is left alone by every member alike.
+    /// round could not average is left alone by every member alike. The norm (and so the
+    /// clipping) covers the updated elements only: the skipped ones hold each member's own
+    /// gradient, which must not change how the averaged ones are scaled.
     @discardableResult
     public func apply(gradients: FlatBuffer<Float>, to parameters: FlatBuffer<Float>, rate: Double,
                       skipping skipped: [Range<Int>] = []) -> Double {
         precondition(gradients.count == parameters.count && parameters.count == momentumBuffer.count,
                      "optimizer buffers differ: \(gradients.count), \(parameters.count), \(momentumBuffer.count)")
         let updated = Self.complement(of: skipped, in: 0..<parameters.count)
-        let norm = Self.norm(of: gradients)
+        let norm = Self.norm(of: gradients, over: updated)
         let clip = settings.gradientClipNorm
         let gradientScale = Float(clip > 0 && norm > clip ? clip / norm : 1)
         let mu = Float(settings.momentum), lr = Float(rate)
