@@ -107,14 +107,15 @@ extension PeerSession {
                 actions += matchmaker.onDeadline(now: now)
                 continue
             }
-            let declarations = await network.records(keys.declarations(step: step, state: announcedHash))
-                .compactMap { try? Declaration(decoding: $0.value[...]) }
-            actions += matchmaker.onDeclarationsSeen(declarations, now: now)
+            // Plans first: peers already in another leader's plan must not count as candidates.
             for record in await network.records(keys.plan(step: step, state: announcedHash)) {
                 guard let plan = try? GroupPlan(decoding: record.value[...]),
                       let sender = Averaging.PeerID(bytes: record.ownerID.bytes) else { continue }
                 actions += matchmaker.onPlan(plan, from: sender, now: now)
             }
+            let declarations = await network.records(keys.declarations(step: step, state: announcedHash))
+                .compactMap { try? Declaration(decoding: $0.value[...]) }
+            actions += matchmaker.onDeclarationsSeen(declarations, now: now)
         }
     }
 

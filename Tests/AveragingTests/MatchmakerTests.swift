@@ -240,4 +240,21 @@ struct MatchmakingNetwork {
         let actions = follower.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(1100))
         #expect(actions == [.failed(.leftOut(leader: Self.peer(1), step: 9))])
     }
+
+    @Test func aLatePeerDoesNotLeadPeersAlreadyInAnotherPlanAndIsLeftOut() throws {
+        // Peer 1 declares after peers 2 and 3 formed their group. As the lowest id it would lead
+        // them, but their plan shows they average without it.
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        settings.expectedGroupSize = 3
+        var late = Matchmaker(peer: Self.peer(1), address: "127.0.0.1:1", clientMode: false, settings: settings)
+        _ = late.onReady(step: 9, samples: 8, bandwidth: 1, now: .zero)
+        let others = [Self.peer(2), Self.peer(3)].map {
+            Declaration(step: 9, peer: $0, address: "127.0.0.1:2", bandwidth: 1, clientMode: false, samples: 8)
+        }
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: others))
+        #expect(late.onPlan(plan, from: Self.peer(2), now: .zero + .milliseconds(50)).isEmpty)
+        #expect(late.onDeclarationsSeen(others, now: .zero + .milliseconds(100)).isEmpty, "it led peers already averaging elsewhere")
+        #expect(late.onDeadline(now: .zero + .seconds(1)) == [.failed(.leftOut(leader: Self.peer(2), step: 9))])
+    }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A peer's link goes down for 20 s (a partition) and comes back (heal). The others must go on
-# averaging without it; once healed, it must load the run's state and average with them again.
+# A peer's link goes down (a partition) until the others have averaged three rounds without
+# it, plus 10 s, and comes back up (heal). The peer must notice; the others must go on
+# averaging; once healed, it must load the run's state and average with both again.
 source "$(dirname "$0")/scenario.sh"
 begin_scenario 4
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # A peer is SIGKILLed in the middle of an averaging round. The two others must finish that
-# round without it (it counts as failed, its parts are skipped alike), go on averaging, and
-# agree bit for bit.
+# round without it (it counts as failed, its parts are skipped alike) and go on averaging.
 source "$(dirname "$0")/scenario.sh"
 begin_scenario 4
 

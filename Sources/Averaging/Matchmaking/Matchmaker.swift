@@ -16,7 +16,11 @@
 /// One group per step: peers beyond `maxGroupSize` fail with `.groupFull` and wait for the next
 /// step. Peers whose DHT views differ may see different leaders; each member follows the first
 /// valid plan it receives, and the all-reduce treats a member that followed another plan as a
-/// failed sender, so the round still ends on time.
+/// failed sender, so the round still ends on time. A peer that sees another leader's plan
+/// without itself no longer counts that plan's members: it would otherwise lead a group of
+/// peers already averaging elsewhere (a peer whose declarations arrive late, and that has the
+/// lowest id, did so every step). Left with nobody, it fails with `.leftOut` rather than
+/// `.noOtherPeer`, so that it does not step alone.
 public struct Matchmaker: Sendable {
     public struct Settings: Sendable {
         /// Length of the flat vector every plan splits.
@@ -67,6 +71,9 @@ public struct Matchmaker: Sendable {
     private var own: Declaration?
     private var seen: [PeerID: Declaration] = [:]
     private var silentLeaders: [PeerID] = []
+    /// Members of other leaders' plans that left this peer out, and the last such leader.
+    private var taken: Set<PeerID> = []
+    private var otherLeader: PeerID?
 
     public init(peer: PeerID, address: String, clientMode: Bool, settings: Settings) {
         precondition((2...GroupPlan.maxMembers).contains(settings.maxGroupSize),
@@ -91,6 +98,8 @@ public struct Matchmaker: Sendable {
         own = declaration
         seen = [peer: declaration]
         silentLeaders = []
+        taken = []
+        otherLeader = nil
         let deadline = now + settings.gatherWindow
         phase = .gathering(until: deadline)
         return [.publishDeclaration(declaration), .wake(at: deadline)]
@@ -100,8 +109,8 @@ public struct Matchmaker: Sendable {
     /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
-        for declaration in declarations
-        where declaration.step == own.step && declaration.peer != peer && declaration.samples > 0 && declaration.isWithinLimits {
+        for declaration in declarations where declaration.step == own.step && declaration.peer != peer
+            && !taken.contains(declaration.peer) && declaration.samples > 0 && declaration.isWithinLimits {
             seen[declaration.peer] = declaration
         }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
@@ -112,7 +121,8 @@ public struct Matchmaker: Sendable {
     }
 
     /// A plan from `sender`. Accepted while gathering or waiting when it is for this step and this
-    /// vector, comes from its own leader and lists this peer; otherwise ignored.
+    /// vector, comes from its own leader and lists this peer. A valid plan without this peer
+    /// takes its members out of the candidates.
     public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: Timestamp) -> [Action] {
         guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader else { return [] }
         guard plan.index(of: peer) != nil else {
@@ -120,6 +130,11 @@ public struct Matchmaker: Sendable {
             if case .awaitingPlan(let leader, _, _) = phase, leader == sender {
                 return fail(.leftOut(leader: sender, step: own.step))
             }
+            for member in plan.members {
+                taken.insert(member.peer)
+                seen[member.peer] = nil
+            }
+            otherLeader = sender
             return []
         }
         switch phase {
@@ -153,6 +168,9 @@ public struct Matchmaker: Sendable {
         guard candidates.count >= 2, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize) else {
             if let lastSilent = silentLeaders.last {
                 return fail(.leaderDidNotAnswer(leader: lastSilent, step: own.step, waited: settings.planTimeout))
+            }
+            if candidates.count < 2, let otherLeader {
+                return fail(.leftOut(leader: otherLeader, step: own.step))
             }
             return fail(candidates.count < 2
                 ? .noOtherPeer(step: own.step, waited: settings.gatherWindow)
