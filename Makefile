@@ -22,8 +22,9 @@ test: deps
 	$(SWIFT) test --skip-build --disable-xctest
 
 # Fault-injection scenarios across network namespaces (scripts/faults/, docs/operations.md).
-faults: build
+faults:
 	@[ "$$(id -u)" = 0 ] || { echo "make faults needs root: it creates network namespaces, veth pairs and tc qdiscs"; exit 1; }
+	@$(MAKE) --no-print-directory build
 	./scripts/faults/run.sh
 
 demo: release

@@ -114,7 +114,7 @@ final class PeerSession {
     var throughput = Throughput()
     var nextReconnect = Date.distantPast
     var reconnectDelay = 1.0
-    /// Rounds whose hash disagreed with the round's majority (and were reloaded).
+    /// Times this peer found its state was not the agreed one for its step (and reloaded).
     var hashMismatches = 0
     /// Hash of the state this peer announced last.
     var announcedHash: [UInt8] = []

@@ -79,7 +79,7 @@ limit_bandwidth() {
 # connections are dropped, connections the host opened itself keep working.
 refuse_inbound() {
     on_host "$1" nft -f - <<'RULES'
-table inet nat_like {
+table inet refuse_inbound {
     chain input {
         type filter hook input priority 0; policy accept;
         ct state established,related accept

@@ -15,6 +15,10 @@ begin_scenario() {
     local hosts=$1
     [[ $(id -u) == 0 ]] || { echo "$FAULTS_SCENARIO: needs root to create network namespaces" >&2; exit 2; }
     [[ -x $COHORT ]] || { echo "$FAULTS_SCENARIO: $COHORT is missing; run 'swift build' first" >&2; exit 2; }
+    local tool
+    for tool in ip tc nft curl jq; do
+        command -v "$tool" >/dev/null || { echo "$FAULTS_SCENARIO: $tool is missing; scripts/faults/run.sh installs it" >&2; exit 2; }
+    done
     rm -rf "$FAULTS_LOGS"
     mkdir -p "$FAULTS_LOGS"
     trap end_scenario EXIT
