@@ -124,7 +124,9 @@ extension PeerSession {
         for member in plan.members where !member.address.isEmpty {
             if let endpoint = try? Endpoint(parsing: member.address) { endpoints[member.peer] = endpoint }
         }
-        var settings = AllReduceRound.Settings(compression: config.compression.averagingCompression)
+        var settings = AllReduceRound.Settings(
+            compression: config.compression.averagingCompression,
+            chunkSize: AllReduceRound.Settings.chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count))
         settings.aggregation = config.aggregation
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))

@@ -164,3 +164,13 @@ import Testing
         #expect(member.round.onPartChunk(stray, now: seconds(1)).isEmpty)
     }
 }
+
+@Suite struct ChunkSizeTests {
+    @Test func largeVectorsUseTheDefaultAndSmallOnesStillSpanEightChunksPerPart() {
+        typealias Settings = AllReduceRound.Settings
+        #expect(Settings.chunkSize(forElementCount: 16_777_216, memberCount: 4) == Settings.defaultChunkSize)
+        #expect(Settings.chunkSize(forElementCount: 856_320, memberCount: 4) == 26_760)
+        #expect(856_320 / 4 / Settings.chunkSize(forElementCount: 856_320, memberCount: 4) >= 8)
+        #expect(Settings.chunkSize(forElementCount: 1_000, memberCount: 3) == Settings.minimumChunkSize)
+    }
+}

@@ -58,6 +58,17 @@ public struct AllReduceRound {
         public var aggregation: Aggregation = .mean
 
         public static let defaultChunkSize = 1 << 18
+        /// The smallest chunk `chunkSize(forElementCount:memberCount:)` chooses.
+        public static let minimumChunkSize = 1 << 12
+
+        /// The chunk size for a vector of `elementCount` split among `memberCount` members: the
+        /// default, but small enough that an equal part spans at least eight chunks, so that a
+        /// small model's round still overlaps sending, reducing and receiving, and owners can
+        /// measure how fast chunks reach them (`BandwidthEstimator` needs two). Every member
+        /// computes it from the same plan, so all cut the vector alike.
+        public static func chunkSize(forElementCount elementCount: Int, memberCount: Int) -> Int {
+            max(minimumChunkSize, min(defaultChunkSize, elementCount / max(1, 8 * memberCount)))
+        }
 
         public init(compression: Compression = .none, chunkSize: Int = defaultChunkSize) {
             self.compression = compression
