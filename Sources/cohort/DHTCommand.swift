@@ -29,12 +29,12 @@ struct NodeOptions: ParsableArguments {
 
     func validate() throws {
         _ = try join.endpoints()
-        _ = try loadToken()
+        _ = try TokenFileArgument.load(token)
     }
 
     /// Open without a token; with one, admitted-only under the run it is for, as `identity`.
     func admission(for identity: PeerIdentity) throws -> AdmissionPolicy {
-        guard let accessToken = try loadToken() else { return .open }
+        guard let accessToken = try TokenFileArgument.load(token) else { return .open }
         do {
             return try .presenting(accessToken, as: identity)
         } catch {
@@ -42,14 +42,6 @@ struct NodeOptions: ParsableArguments {
         }
     }
 
-    private func loadToken() throws -> AccessToken? {
-        guard let token else { return nil }
-        do {
-            return try AccessToken(contentsOfFile: token)
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
 
     func loadIdentity() throws -> PeerIdentity {
         guard let identity else { return PeerIdentity(privateKey: .init()) }

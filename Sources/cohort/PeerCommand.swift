@@ -60,7 +60,7 @@ struct PeerCommand: AsyncParsableCommand {
         if let coordinatorKey, Hex.bytes(coordinatorKey)?.count != 32 {
             throw ValidationError("--coordinator-key must be 64 hex digits (32 bytes), got \"\(coordinatorKey)\"")
         }
-        if let accessToken = try loadToken() {
+        if let accessToken = try TokenFileArgument.load(token) {
             if let coordinatorKey, Hex.bytes(coordinatorKey) != accessToken.issuerPublicKey {
                 throw ValidationError("--coordinator-key is not the key that signed --token \(token ?? "")")
             }
@@ -70,15 +70,6 @@ struct PeerCommand: AsyncParsableCommand {
         }
     }
 
-    /// The token file's token; errors name the file and what is wrong with it.
-    private func loadToken() throws -> AccessToken? {
-        guard let token else { return nil }
-        do {
-            return try AccessToken(contentsOfFile: token)
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
 
     func run() async throws {
         if printKey, let identity {
@@ -109,7 +100,7 @@ struct PeerCommand: AsyncParsableCommand {
         settings.identityPath = identity
         settings.runName = self.run
         settings.coordinatorKey = coordinatorKey.flatMap(Hex.bytes)
-        settings.accessToken = try loadToken()
+        settings.accessToken = try TokenFileArgument.load(token)
         settings.stopAfterStep = stopAfterStep
         settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
         if injectFrameDelayMs > 0 || injectFrameLoss > 0 {

@@ -22,7 +22,7 @@ extension AllReduceRound {
         PartChunk.payload(roundID: plan.id, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
                           compression: settings.compression,
                           byteCount: settings.compression.encodedByteCount(elementCount: reference.elements.count)) {
-            encodePartChunk(reference, into: $0)
+            _ = encodePartChunk(reference, into: $0)
         }
     }
 
