@@ -208,12 +208,15 @@ public struct RecordOpener {
         partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: taken))
         unread = unread.dropFirst(taken.count)
         guard partial.count == SecureRecord.headerLength + sealedLength else { return false }
-        let record = partial
-        partial.removeAll(keepingCapacity: true)
+        // Moved out (not copied) while it is opened, so its buffer is reused for the next cut record.
+        var record: [UInt8] = []
+        swap(&record, &partial)
         var failure: SecureRecordError?
         record.withUnsafeBytes { record in
             do throws(SecureRecordError) { try openRecord(record, into: &output) } catch { failure = error }
         }
+        record.removeAll(keepingCapacity: true)
+        partial = record
         if let failure { throw failure }
         return true
     }
