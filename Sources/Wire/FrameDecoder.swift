@@ -2,9 +2,10 @@
 ///
 /// Feed it bytes as they arrive and call `next()` until it answers `.needMoreData`. Each fed
 /// byte is copied once, into its frame: the header into a 20-byte scratch, the payload straight
-/// into the array the returned `Frame` owns. The magic and version are checked as soon as those
-/// bytes are there, and the announced payload length against `maxPayloadLength` before any of
-/// the payload is kept. Once a malformed byte is seen, the decoder is poisoned: `next()` returns
+/// into the array the returned `Frame` owns. A producer that can write bytes itself (a record
+/// layer decrypting) may skip even that copy: `writePayload(count:_:)` lends it the payload's
+/// memory. The magic and version are checked as soon as those bytes are there, and the
+/// announced payload length against `maxPayloadLength` before any of the payload is kept. Once a malformed byte is seen, the decoder is poisoned: `next()` returns
 /// the frames completed before it, then throws the same error on every call, because a stream
 /// that lost framing cannot be resynchronised safely — close the connection.
 public struct FrameDecoder: Sendable {
@@ -25,13 +26,16 @@ public struct FrameDecoder: Sendable {
     /// Whether the trailer must hold the CRC-32C of the frame; false inside an authenticated
     /// channel, whose records already prove every byte (docs/protocol.md, "Encrypted records").
     public let verifiesChecksums: Bool
-    /// Payload capacity reserved from a header alone; a longer payload grows as it arrives, so a
-    /// peer announcing large frames it never sends cannot make this one reserve their memory.
-    private static let maxReservedPayload = 1 << 20
+    /// Payload memory allocated from a header alone; a longer payload grows as it arrives, so a
+    /// peer announcing large frames it never sends cannot make this one hold their memory. It
+    /// covers an averaging chunk of 2^20 float32 values with room to spare, so those never grow.
+    private static let maxReservedPayload = 5 << 20
 
     private var header: [UInt8] = []
     private var announcement: Announcement?
+    /// The frame's payload as allocated so far; only `payload[..<received]` holds received bytes.
     private var payload: [UInt8] = []
+    private var received = 0
     private var trailer: [UInt8] = []
     private var completed: [Frame] = []
     private var nextCompleted = 0
@@ -46,7 +50,7 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes received for the frame not yet complete.
-    public var bufferedByteCount: Int { header.count + payload.count + trailer.count }
+    public var bufferedByteCount: Int { header.count + received + trailer.count }
 
     /// Takes received bytes.
     public mutating func feed(_ bytes: some Sequence<UInt8>) {
@@ -88,8 +92,12 @@ public struct FrameDecoder: Sendable {
             try checkHeader(from: checkedFrom)
             return
         }
-        if payload.count < announcement.length {
-            payload.append(contentsOf: take(announcement.length - payload.count, from: &unread))
+        if received < announcement.length {
+            let taken = take(announcement.length - received, from: &unread)
+            _ = writePayload(taken.count) { destination in
+                destination.copyMemory(from: taken)
+                return true
+            }
             return
         }
         trailer.append(contentsOf: take(Frame.trailerLength - trailer.count, from: &unread))
@@ -127,7 +135,52 @@ public struct FrameDecoder: Sendable {
             throw WireError.oversized.with(detail: "payload \(length) above \(maxPayloadLength)")
         }
         announcement = Announcement(type: type, requestID: requestID, length: length)
-        payload.reserveCapacity(min(length, Self.maxReservedPayload))
+        payload = Self.uninitialisedBytes(min(length, Self.maxReservedPayload))
+        received = 0
+    }
+
+    /// How many of the next stream bytes belong to the payload of the frame being read: the
+    /// most `writePayload(count:_:)` takes now (0 while a header or trailer is read).
+    public var payloadBytesExpected: Int {
+        guard failure == nil, let announcement else { return 0 }
+        return announcement.length - received
+    }
+
+    /// Lets `fill` write the next `count` stream bytes, all of them payload
+    /// (`count ≤ payloadBytesExpected`), straight into the payload's memory. They count as
+    /// received only if `fill` returns true; otherwise the memory is left as unreceived.
+    public mutating func writePayload(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Bool) -> Bool {
+        precondition(count >= 0 && count <= payloadBytesExpected, "\(count) bytes are not all payload (\(payloadBytesExpected) expected)")
+        return writePayload(count, fill)
+    }
+
+    private mutating func writePayload(_ count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Bool) -> Bool {
+        if received + count > payload.count, let announcement {
+            growPayload(toHold: received + count, of: announcement.length)
+        }
+        let start = received
+        let filled = payload.withUnsafeMutableBytes { fill(UnsafeMutableRawBufferPointer(rebasing: $0[start..<(start + count)])) }
+        if filled { received += count }
+        return filled
+    }
+
+    /// At least doubles the payload's memory (up to the announced length), keeping what was received.
+    private mutating func growPayload(toHold needed: Int, of length: Int) {
+        var grown = Self.uninitialisedBytes(min(length, max(needed, 2 * payload.count)))
+        let kept = received
+        grown.withUnsafeMutableBytes { destination in
+            payload.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: destination[..<kept]).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<kept]))
+            }
+        }
+        payload = grown
+    }
+
+    /// A byte array of `count` whose contents are whatever the allocator handed out: the payload
+    /// is written before anything reads it, and zeroing a megabyte per frame costs as much as
+    /// receiving it.
+    private static func uninitialisedBytes(_ count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialised in initialised = count }
     }
 
     private mutating func finishFrame(_ announcement: Announcement) throws(WireError) {
@@ -138,6 +191,7 @@ public struct FrameDecoder: Sendable {
         }
         completed.append(Frame(type: announcement.type, requestID: announcement.requestID, payload: payload))
         payload = []
+        received = 0
         header.removeAll(keepingCapacity: true)
         trailer.removeAll(keepingCapacity: true)
         self.announcement = nil

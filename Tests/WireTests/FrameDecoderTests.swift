@@ -156,6 +156,58 @@ import Wire
         #expect(throws: WireError.badChecksum) { try drain(&verifying) }
     }
 
+    /// A producer that writes payload bytes itself (a record layer decrypting) gets the
+    /// payload's memory; a refused write leaves nothing received.
+    @Test func payloadBytesCanBeWrittenStraightIntoTheFrame() throws {
+        let frame = Frame(type: .averagePart, requestID: 5, payload: (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let bytes = frame.encoded()
+        var decoder = FrameDecoder()
+        #expect(decoder.payloadBytesExpected == 0)
+        decoder.feed(bytes[..<Frame.headerLength])
+        #expect(decoder.payloadBytesExpected == 10_000)
+        let refused = decoder.writePayload(count: 100) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF); return false }
+        #expect(!refused)
+        #expect(decoder.payloadBytesExpected == 10_000)
+        var offset = Frame.headerLength
+        for piece in [1, 4_095, 5_904] {
+            let written = decoder.writePayload(count: piece) { destination in
+                bytes[offset..<(offset + piece)].withUnsafeBytes { destination.copyMemory(from: $0) }
+                return true
+            }
+            #expect(written)
+            offset += piece
+        }
+        #expect(decoder.payloadBytesExpected == 0)
+        #expect(try decoder.next() == .needMoreData)
+        decoder.feed(bytes[offset...])
+        #expect(try drain(&decoder) == [frame])
+    }
+
+    /// Payloads beyond what a header alone may allocate grow as they arrive, fed or written.
+    @Test func payloadsLargerThanTheFirstAllocationGrowIntact() throws {
+        let large = Frame(type: .stateChunk, requestID: 1, payload: (0..<(6 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 16) })
+        let bytes = large.encoded() + large.encoded()
+        var decoder = FrameDecoder(maxPayloadLength: 8 << 20)
+        var offset = 0
+        while offset < bytes.count {
+            let expected = decoder.payloadBytesExpected
+            if expected > 0 {
+                let count = min(expected, 1 << 20)
+                let start = offset
+                _ = decoder.writePayload(count: count) { destination in
+                    bytes[start..<(start + count)].withUnsafeBytes { destination.copyMemory(from: $0) }
+                    return true
+                }
+                offset += count
+            } else {
+                let end = min(bytes.count, offset + 777_777)
+                decoder.feed(bytes[offset..<end])
+                offset = end
+            }
+        }
+        #expect(try drain(&decoder) == [large, large])
+    }
+
     @Test func framesBeforeAMalformedOneAreReturnedFirst() throws {
         var decoder = FrameDecoder()
         let good = Frame(type: .pong, requestID: 3, payload: [1])

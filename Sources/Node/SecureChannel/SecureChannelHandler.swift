@@ -12,35 +12,47 @@ struct SecureChannelEstablished: Sendable {
     let remoteToken: AccessToken?
 }
 
-/// Runs the handshake on a fresh TCP connection, then seals and opens encrypted records.
+/// Runs the handshake on a fresh TCP connection, then carries frames in encrypted records.
 ///
-/// Inbound it turns sealed bytes into plaintext bytes for the frame decoder; outbound it seals
-/// frames into records (`RecordSealer.seal(_:into:)`, which reads large payloads in place). Writes
-/// before the handshake ends are a programming error (the connection handler waits for
+/// Inbound it opens records and cuts their plaintext into frames (`FrameOpener`, which decrypts
+/// large payloads straight into the frames' memory); outbound it seals frames into records
+/// (`RecordSealer.seal(_:into:)`, which reads large payloads in place). Writes before the
+/// handshake ends are a programming error (the connection handler waits for
 /// `SecureChannelEstablished`). A failed handshake, a record that does not authenticate, or a
 /// deadline that passes closes the connection with a logged reason; a failed handshake is also
 /// passed on as an error, so that a dial fails with its reason (a refused token, say).
+///
+/// Frames go without the CRC-32C inside records, which authenticate every byte (the checksum
+/// field is zero and not checked: docs/protocol.md). A stream that breaks framing (wrong magic
+/// or version, unknown type, or a payload above this peer's limit) cannot be resynchronised:
+/// the connection is closed with a logged reason, nothing after the bad frame is read, and a
+/// `ProtocolViolation` goes up the pipeline so that the authenticated peer can be blamed.
 final class SecureChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+    typealias InboundOut = Frame
     typealias OutboundIn = Frame
     typealias OutboundOut = ByteBuffer
 
     private enum State {
         case handshaking(Handshake)
-        case established(sealer: RecordSealer, opener: RecordOpener)
+        case established
         case closed
     }
 
     private var state: State
+    /// Set when the handshake ends; the cipher states live outside `state` so that they are
+    /// mutated in place rather than copied out of an enum payload.
+    private var sealer: RecordSealer?
+    private var opener: FrameOpener?
+    private let maxPayloadLength: Int
     private let timeout: TimeAmount
     private let clock: @Sendable () -> UInt64
     private var logger: Logger
     private var deadline: Scheduled<Void>?
-    private var plaintext = ByteBuffer()
 
-    init(handshake: Handshake, timeout: TimeAmount, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
+    init(handshake: Handshake, maxPayloadLength: Int, timeout: TimeAmount, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
         self.state = .handshaking(handshake)
+        self.maxPayloadLength = maxPayloadLength
         self.timeout = timeout
         self.clock = clock
         self.logger = logger
@@ -81,22 +93,18 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .established(var sealer, let opener) = state else {
+        guard case .established = state, sealer != nil else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
         let frame = unwrapOutboundIn(data)
         var sealed = context.channel.allocator.buffer(capacity: RecordSealer.sealedCapacity(of: frame))
-        // Drop the state's reference first, so the sealer's scratch buffer is reused in place.
-        state = .closed
         do {
-            try sealer.seal(frame, into: &sealed)
-            state = .established(sealer: sealer, opener: opener)
+            try sealer!.seal(frame, into: &sealed)
             context.write(wrapOutboundOut(sealed), promise: promise)
         } catch {
-            state = .established(sealer: sealer, opener: opener)
             promise?.fail(error)
-            close(context: context, reason: "\(error)")
+            close(context: context, because: "bad encrypted record", error)
         }
     }
 
@@ -111,7 +119,9 @@ final class SecureChannelHandler: ChannelDuplexHandler {
                 lastWrite = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
             case .established(let keys, let leftover):
                 deadline?.cancel()
-                state = .established(sealer: RecordSealer(key: keys.sendKey), opener: RecordOpener(key: keys.receiveKey))
+                state = .established
+                sealer = RecordSealer(key: keys.sendKey)
+                opener = FrameOpener(key: keys.receiveKey, maxPayloadLength: maxPayloadLength)
                 logger.debug("secure channel established", metadata: ["peer.id": "\(keys.remotePeerID)"])
                 context.fireUserInboundEventTriggered(SecureChannelEstablished(
                     remotePeerID: keys.remotePeerID, remotePublicKey: keys.remotePublicKey, remoteToken: keys.remoteToken))
@@ -132,31 +142,39 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Opens the records `bytes` completes and passes their plaintext on as one buffer. The
-    /// buffer is reused from read to read: the frame decoder copies what it needs before
-    /// `fireChannelRead` returns.
+    /// Opens the records `bytes` completes and passes the frames they complete on.
     private func openRecords(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
-        guard case .established(let sealer, var opener) = state else { return }
-        // Drop the state's reference first, so the opener keeps a cut-off record in place instead of copying it.
-        state = .closed
-        plaintext.clear()
+        guard case .established = state, opener != nil else { return }
         do {
-            try opener.open(bytes, into: &plaintext)
+            try opener!.open(bytes)
         } catch {
-            state = .established(sealer: sealer, opener: opener)
-            close(context: context, reason: "\(error)")
+            close(context: context, because: "bad encrypted record", error)
             return
         }
-        state = .established(sealer: sealer, opener: opener)
-        if plaintext.readableBytes > 0 {
-            context.fireChannelRead(wrapInboundOut(plaintext))
+        while case .established = state {
+            do {
+                guard let frame = try opener!.nextFrame() else { return }
+                context.fireChannelRead(wrapInboundOut(frame))
+            } catch {
+                context.fireErrorCaught(ProtocolViolation(description: "sent a bad frame: \(error)"))
+                close(context: context, because: "bad frame", error)
+                return
+            }
         }
     }
 
-    private func close(context: ChannelHandlerContext, reason: String) {
+    private func close(context: ChannelHandlerContext, because what: String, _ error: any Error) {
         guard case .established = state else { return }
-        logger.info("closing connection: bad encrypted record", metadata: ["reason": "\(reason)"])
+        logger.info("closing connection: \(what)", metadata: ["reason": "\(error)"])
         state = .closed
+        sealer = nil
+        opener = nil
         context.close(promise: nil)
     }
+}
+
+/// A frame that breaks the protocol, passed up the pipeline so that the connection handler can
+/// count it against the authenticated peer.
+struct ProtocolViolation: Error, CustomStringConvertible {
+    let description: String
 }

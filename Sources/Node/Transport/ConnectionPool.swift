@@ -149,9 +149,8 @@ final class ConnectionPool {
                                                eventLoop: eventLoop, logger: connectionLogger)
         let handshake = Handshake(role: role, identity: identity, rules: rules, ownToken: settings.admission.ownToken)
         try channel.pipeline.syncOperations.addHandlers([
-            SecureChannelHandler(handshake: handshake, timeout: settings.handshakeTimeout, clock: settings.admission.clock,
-                                 logger: connectionLogger),
-            FrameDecodingHandler(maxPayloadLength: settings.maxMessageBytes, logger: connectionLogger),
+            SecureChannelHandler(handshake: handshake, maxPayloadLength: settings.maxMessageBytes,
+                                 timeout: settings.handshakeTimeout, clock: settings.admission.clock, logger: connectionLogger),
             connection,
         ])
         open[ObjectIdentifier(connection)] = connection

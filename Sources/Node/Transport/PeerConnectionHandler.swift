@@ -134,7 +134,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// A failed handshake is kept to say why the connection ended. A frame that breaks the
-    /// protocol arrived from the peer (`FrameDecodingHandler` sends it up before closing the
+    /// protocol arrived from the peer (`SecureChannelHandler` sends it up before closing the
     /// connection); only an authenticated peer can be blamed for it.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let failure = error as? HandshakeError { handshakeFailure = failure }
