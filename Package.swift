@@ -56,6 +56,7 @@ let package = Package(
         ),
         .target(name: "CCRC32C"),
         .target(name: "CAveragingKernels"),
+        .target(name: "CProcessMemory"),
         .target(name: "Wire", dependencies: ["CCRC32C"]),
         .target(
             name: "DHT",
@@ -86,7 +87,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Wire", "DHT", "Admission",
+                "Wire", "DHT", "Admission", "CProcessMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -22,12 +22,16 @@ public final class AllReduceBenchPeer: Sendable {
         public var frameDelay: TimeAmount?
         /// Seeds the vector's random values.
         public var seed: UInt64
+        /// Copy chunks straight out of the memory of members proven to run on this machine.
+        public var sameHostCopies: Bool
 
-        public init(elementCount: Int, round: AllReduceRound.Settings, frameDelay: TimeAmount? = nil, seed: UInt64) {
+        public init(elementCount: Int, round: AllReduceRound.Settings, frameDelay: TimeAmount? = nil, seed: UInt64,
+                    sameHostCopies: Bool = true) {
             self.elementCount = elementCount
             self.round = round
             self.frameDelay = frameDelay
             self.seed = seed
+            self.sameHostCopies = sameHostCopies
         }
     }
 
@@ -64,7 +68,8 @@ public final class AllReduceBenchPeer: Sendable {
     public static func start(settings: Settings, eventLoop: EventLoop, logger: Logger) async throws -> AllReduceBenchPeer {
         var random = SystemRandomNumberGenerator()
         let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, sameHostCopies: settings.sameHostCopies),
+                         eventLoop: eventLoop)
         }.get()
         var dhtSettings = DHTService.Settings()
         dhtSettings.transport.listen = Endpoint(host: "127.0.0.1", port: 0)
@@ -106,13 +111,16 @@ public final class AllReduceBenchPeer: Sendable {
         }
         let me = Averaging.PeerID(bytes: peerID.bytes)!
         let services = self.services, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
+        let copiedBefore = try await services.eventLoop.submit { services.value.sameHostBytesCopied }.get()
         let started = ContinuousClock.now
         let result = try await services.eventLoop.flatSubmit {
             services.value.startRound(plan: plan, me: me, vector: vector.values, settings: roundSettings, endpoints: memberEndpoints)
         }.get()
         let elapsed = ContinuousClock.now - started
+        let copied = try await services.eventLoop.submit { services.value.sameHostBytesCopied }.get() - copiedBefore
         return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds,
-                                   checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil)
+                                   checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil,
+                                   sameHostBytes: copied)
     }
 
     /// Closes every connection and frees the vector.
@@ -136,8 +144,10 @@ public struct AllReduceBenchRound: Codable, Hashable, Sendable {
     public var checksum: String?
     public var bytesSent: Int
     public var bytesReceived: Int
+    /// Chunk bytes this member copied out of other members' memory instead of receiving them.
+    public var sameHostBytes: Int
 
-    init(index: Int, result: AllReduceResult, seconds: Double, checksum: UInt64?) {
+    init(index: Int, result: AllReduceResult, seconds: Double, checksum: UInt64?, sameHostBytes: Int) {
         self.index = index
         self.seconds = seconds
         participants = result.participants.count
@@ -146,6 +156,7 @@ public struct AllReduceBenchRound: Codable, Hashable, Sendable {
         self.checksum = checksum.map { String($0, radix: 16) }
         bytesSent = result.bytesSent
         bytesReceived = result.bytesReceived
+        self.sameHostBytes = sameHostBytes
     }
 }
 

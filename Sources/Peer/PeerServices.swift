@@ -23,12 +23,29 @@ final class PeerServices {
     let eventLoop: EventLoop
     let logger: Logger
     var transport: Transport?
-    private var round: AllReduceRound?
+    var round: AllReduceRound?
     private var roundPromise: EventLoopPromise<AllReduceResult>?
-    private var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
+    var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
     /// The round's wake-ups (sender deadline, round deadline), each kept until the round ends.
     private var roundTimers: [Scheduled<Void>] = []
     private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
+    /// Pending requests that came as `averagePartLocal` and get their average the same way.
+    private var localReplies: Set<PendingKey> = []
+    /// Whether chunks to and from peers proven to run on this machine are copied between the
+    /// processes instead of sent through the socket (docs/protocol.md, "Same-host copies").
+    let sameHostCopies: Bool
+    let sameHost = SameHostPeers()
+    /// This member's chunks exposed to owners on this machine until they answer; they hold
+    /// what they were pointed at while `roundLease` does, which ends with the round.
+    var exposedChunks: [PendingKey: ExposedBytes] = [:]
+    let roundLease = MemoryLease()
+    /// This owner's averaged chunks exposed to members on this machine, of this round and the
+    /// one before: members copy them when the answer reaches them, which can be after this
+    /// owner went on to its next round (a member cannot be further behind, since this owner's
+    /// next round waits for that member's chunks).
+    var exposedAverages: [ExposedAverages] = []
+    /// Chunk bytes copied out of other processes' memory, both directions, since the start.
+    private(set) var sameHostBytesCopied = 0
     /// Per owner: this member's chunks of its part not yet sent, in the order the round emitted them.
     private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
     /// Per owner: chunks sent whose average has not come back yet.
@@ -39,7 +56,7 @@ final class PeerServices {
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to, with the time
     /// they arrived (the round measures the owner's inbound rate from arrival times).
-    private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp)] = []
+    private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool)] = []
     private var earlyBytes = 0
     /// Bounds on held early chunks, by count and by bytes, so a peer sending chunks for rounds
     /// that never form cannot make this one hold unbounded memory.
@@ -49,9 +66,10 @@ final class PeerServices {
     /// that started before the last step).
     private var snapshots: [StateSnapshot] = []
 
-    init(eventLoop: EventLoop, logger: Logger) {
+    init(eventLoop: EventLoop, logger: Logger, sameHostCopies: Bool) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.sameHostCopies = sameHostCopies
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {
@@ -65,6 +83,9 @@ final class PeerServices {
     func serve(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
         switch request.frame.type {
         case .averagePart: return servePart(request)
+        case .averagePartLocal: return serveLocalPart(request)
+        case .sameHostProbe: return answerProbe(request)
+        case .sameHostProof: return checkProof(request)
         case .stateRequest: return serveState(request)
         default: return eventLoop.makeFailedFuture(WireError.unknownMessageType)
         }
@@ -77,14 +98,20 @@ final class PeerServices {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        guard chunk.sender.bytes == request.peer.bytes else {
+        return receive(chunk, from: request.peer, local: false)
+    }
+
+    /// Takes a member's chunk, received through the socket or copied out of its memory (`local`,
+    /// which is how its average goes back).
+    func receive(_ chunk: PartChunk, from peer: DHT.PeerID, local: Bool) -> EventLoopFuture<Frame> {
+        guard chunk.sender.bytes == peer.bytes else {
             return eventLoop.makeSucceededFuture(Self.errorFrame("chunk sender is not the authenticated peer"))
         }
         let reply = eventLoop.makePromise(of: Frame.self)
         if round?.plan.id == chunk.roundID {
-            accept(chunk, reply: reply, arrived: Self.now())
+            accept(chunk, reply: reply, arrived: Self.now(), local: local)
         } else if early.count < Self.maxEarlyChunks && earlyBytes + chunk.bytes.count <= Self.maxEarlyBytes {
-            early.append((chunk, reply, Self.now()))
+            early.append((chunk, reply, Self.now(), local))
             earlyBytes += chunk.bytes.count
         } else {
             reply.succeed(Self.errorFrame("too many chunks for rounds this peer has not joined"))
@@ -92,16 +119,18 @@ final class PeerServices {
         return reply.futureResult
     }
 
-    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp) {
+    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool) {
         guard round != nil else { return }
-        pending[PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)] = reply
+        let key = PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)
+        pending[key] = reply
+        if local { localReplies.insert(key) } else { localReplies.remove(key) }
         feedRound { $0.onPartChunk(chunk, now: arrived) }
     }
 
     /// Feeds one event to the running round and executes the actions it returns. The round is
     /// moved out of `round` while the event mutates it, so its buffers (an owner's sums and
     /// encoded averages) change in place instead of being copied on write at every chunk.
-    private func feedRound(_ event: (inout AllReduceRound) -> [AllReduceRound.Action]) {
+    func feedRound(_ event: (inout AllReduceRound) -> [AllReduceRound.Action]) {
         guard var current = round else { return }
         round = nil
         let actions = event(&current)
@@ -132,9 +161,13 @@ final class PeerServices {
         if snapshots.count > 2 { snapshots.removeFirst(snapshots.count - 2) }
     }
 
-    static func errorFrame(_ text: String) -> Frame {
-        Frame(type: .error, requestID: 0,
-              payload: DHTMessage.error(.init(code: TransportErrorCode.unavailable, message: text)).encodedPayload())
+    static func errorFrame(_ text: String, code: UInt16 = TransportErrorCode.unavailable) -> Frame {
+        Frame(type: .error, requestID: 0, payload: DHTMessage.error(.init(code: code, message: text)).encodedPayload())
+    }
+
+    /// Counts chunk bytes copied out of another process.
+    func countSameHostCopy(_ byteCount: Int) {
+        sameHostBytesCopied += byteCount
     }
 
     // MARK: rounds
@@ -147,6 +180,9 @@ final class PeerServices {
         let promise = eventLoop.makePromise(of: AllReduceResult.self)
         roundPromise = promise
         roundEndpoints = endpoints
+        exposedAverages = Array(exposedAverages.suffix(1)) + [ExposedAverages(roundID: plan.id)]
+        roundLease.grant(roundID: plan.id)
+        probeSameHostPeers(of: plan, me: me)
         var newRound = AllReduceRound(plan: plan, peer: me, vector: vector, settings: settings, now: Self.now())
         let actions = newRound.start()
         round = newRound
@@ -154,9 +190,9 @@ final class PeerServices {
         let waiting = early
         early = []
         earlyBytes = 0
-        for (chunk, reply, arrived) in waiting {
+        for (chunk, reply, arrived, local) in waiting {
             if chunk.roundID == plan.id, round != nil {
-                accept(chunk, reply: reply, arrived: arrived)
+                accept(chunk, reply: reply, arrived: arrived, local: local)
             } else if chunk.roundID == plan.id {
                 reply.succeed(Self.errorFrame("round is over"))
             } else {
@@ -175,10 +211,19 @@ final class PeerServices {
                 sendParts(to: owner)
             case .sendAveragedChunk(let reference, let peers):
                 guard let round else { continue }
-                let payload = round.averagedChunk(for: reference).encoded()
+                let averaged = round.averagedChunk(for: reference)
+                var inline: [UInt8]?
+                var local: [UInt8]?
                 for peer in peers {
-                    pending.removeValue(forKey: PendingKey(peer: peer, part: reference.part, chunk: reference.chunk))?
-                        .succeed(Frame(type: .averagedPart, requestID: 0, payload: payload))
+                    let key = PendingKey(peer: peer, part: reference.part, chunk: reference.chunk)
+                    guard let reply = pending.removeValue(forKey: key) else { continue }
+                    if localReplies.remove(key) != nil {
+                        local = local ?? exposeAverage(averaged)
+                        reply.succeed(Frame(type: .averagedPartLocal, requestID: 0, payload: local!))
+                    } else {
+                        inline = inline ?? averaged.encoded()
+                        reply.succeed(Frame(type: .averagedPart, requestID: 0, payload: inline!))
+                    }
                 }
             case .wake(let time):
                 let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, time.nanoseconds)))
@@ -188,6 +233,7 @@ final class PeerServices {
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
                 for key in pending.keys where key.peer == peer {
+                    localReplies.remove(key)
                     pending.removeValue(forKey: key)?.succeed(Self.errorFrame("left out: \(reason)"))
                 }
                 if let offender = DHTID(bytes: peer.bytes) {
@@ -229,13 +275,17 @@ final class PeerServices {
             return
         }
         let roundID = round.plan.id
-        let payload = round.partChunkPayload(for: reference)
+        let key = PendingKey(peer: owner, part: reference.part, chunk: reference.chunk)
+        let local = sameHostCopies && sameHost.processID(of: ownerID) != nil
+        let type: MessageType = local ? .averagePartLocal : .averagePart
+        let payload = local ? exposePartChunk(reference, key: key) : round.partChunkPayload(for: reference)
         let timeout = Self.timeAmount(round.settings.roundTimeout)
-        transport.request(.averagePart, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
+        transport.request(type, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
             .hop(to: eventLoop)
             .assumeIsolated()
             .whenComplete { [self] result in
                 guard self.round?.plan.id == roundID else { return }
+                exposedChunks[key] = nil
                 inFlight[owner, default: 1] -= 1
                 if case .failure(TransportError.backpressure) = result {
                     // The link is full, not broken: try this chunk again once it has drained a little.
@@ -243,10 +293,13 @@ final class PeerServices {
                     retryLater(owner, round: roundID)
                     return
                 }
-                if case .success(let reply) = result, reply.frame.type == .averagedPart,
-                   let averaged = try? AveragedChunk(decoding: reply.frame.payload[...]) {
+                switch result.map({ averagedChunk(from: $0.frame, owner: ownerID) }) {
+                case .success(.averaged(let averaged)):
                     feedRound { $0.onAveragedChunk(averaged, from: owner, now: Self.now()) }
-                } else {
+                case .success(.sameHostRefused) where local:
+                    // The owner could not copy the chunk: send it again, and the rest, through the socket.
+                    unsent[owner, default: []].prepend(reference)
+                case .success(.sameHostRefused), .success(.failed), .failure:
                     unsent[owner] = nil
                     feedRound { $0.onPeerFailed(owner, now: Self.now()) }
                 }
@@ -259,6 +312,10 @@ final class PeerServices {
     }
 
     private func finishRound(_ result: AllReduceResult) {
+        // Before anything else: an owner still copying a chunk must see that it may be stale.
+        roundLease.revoke()
+        exposedChunks = [:]
+        localReplies = []
         round = nil
         roundTimers.forEach { $0.cancel() }
         roundTimers = []

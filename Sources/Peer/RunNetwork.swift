@@ -18,7 +18,8 @@ struct RunNetwork {
     static func start(identity: PeerIdentity, volunteer: VolunteerSettings, admission: AdmissionPolicy,
                       eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
         let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, sameHostCopies: volunteer.sameHostCopies),
+                         eventLoop: eventLoop)
         }.get()
         var settings = DHTService.Settings()
         settings.transport.listen = volunteer.listen

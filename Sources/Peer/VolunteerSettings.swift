@@ -17,6 +17,9 @@ public struct VolunteerSettings: Sendable {
     /// Accept no connections (behind NAT without a forwarded port): train and average as a
     /// client, own no part of the vector, serve no state.
     public var clientMode = false
+    /// Copy averaging chunks straight out of the memory of peers proven to run on this machine
+    /// instead of sending them through sockets (docs/protocol.md, "Same-host copies").
+    public var sameHostCopies = true
     /// This volunteer's training text; nil means the text bundled with the binary, which only
     /// a run on the bundled dataset accepts.
     public var dataURL: URL?

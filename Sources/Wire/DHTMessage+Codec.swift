@@ -61,7 +61,8 @@ extension DHTMessage {
             let code = try reader.readU16()
             let text = try reader.readUTF8(try reader.readU16LengthPrefixed(maxLength: WireLimits.maxErrorMessageBytes))
             self = .error(ErrorReply(code: code, message: text))
-        case .averagePart, .averagedPart, .stateRequest, .stateChunk:
+        case .averagePart, .averagedPart, .averagePartLocal, .averagedPartLocal, .sameHostProbe, .sameHostChallenge,
+             .sameHostProof, .sameHostProofAccepted, .stateRequest, .stateChunk:
             throw WireError.unknownMessageType
         }
         try reader.expectEnd()

@@ -39,6 +39,19 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case averagePart = 0x0201
     /// The averaged chunk, answer to `averagePart`.
     case averagedPart = 0x0202
+    /// `averagePart` between processes on one machine: where the chunk lies in the sender's
+    /// memory, for the owner to copy out (docs/protocol.md, "Same-host copies").
+    case averagePartLocal = 0x0203
+    /// Where the averaged chunk lies in the owner's memory, answer to `averagePartLocal`.
+    case averagedPartLocal = 0x0204
+    /// Starts the proof that the peer is a process on this machine: a secret to exhibit.
+    case sameHostProbe = 0x0205
+    /// Answer to `sameHostProbe`: where the secret lies, and a secret to exhibit in return.
+    case sameHostChallenge = 0x0206
+    /// Where the challenge's secret lies in the prober's memory.
+    case sameHostProof = 0x0207
+    /// Answer to `sameHostProof`: the proof held.
+    case sameHostProofAccepted = 0x0208
 
     /// Ask for a byte range of a peer's training state at a step.
     case stateRequest = 0x0301

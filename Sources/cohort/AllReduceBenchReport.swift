@@ -14,9 +14,13 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
     let busBandwidthBytesPerSecond: Double
     /// Every member ended with a bit-identical vector.
     let agreed: Bool
+    /// Chunk bytes the members copied out of each other's memory per timed round, all members
+    /// together (0 when same-host copies are off or no member could be proven local).
+    let sameHostBytesPerRound: Int
 
     enum CodingKeys: String, CodingKey {
         case peers, elements, compression, agreed
+        case sameHostBytesPerRound = "same_host_bytes_per_round"
         case chunkSize = "chunk_size"
         case roundSeconds = "round_seconds"
         case medianSeconds = "median_seconds"
@@ -57,6 +61,8 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
             ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         busBandwidthBytesPerSecond = Double(elements * 4) * 2 * Double(peers - 1) / Double(peers) / medianSeconds
         agreed = true
+        let timedCopies = (1..<roundCount).reduce(0) { sum, index in sum + reports.reduce(0) { $0 + $1[index].sameHostBytes } }
+        sameHostBytesPerRound = timedCopies / (roundCount - 1)
     }
 
     var description: String {
@@ -68,6 +74,9 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
             (\(String(format: "%.4f", roundSeconds.min()!))–\(String(format: "%.4f", roundSeconds.max()!)) s), slowest member per round
               bus bandwidth   \(String(format: "%.3f", busBandwidthBytesPerSecond / 1e9)) GB/s (bytes × 2(N−1)/N ÷ time)
               agreement       every round complete, every member's final vector bit-identical
+              transport       \(sameHostBytesPerRound > 0
+                ? "\(String(format: "%.1f", Double(sameHostBytesPerRound) / 1_048_576)) MiB per round copied between the processes (same-host copies)"
+                : "sockets only")
             """
     }
 }

@@ -31,6 +31,10 @@ struct AllReduceRoundOptions: ParsableArguments {
     @Option(help: "Seconds a member waits for averages before reporting parts failed.")
     var roundTimeout = 30.0
 
+    @Flag(inversion: .prefixedNo,
+          help: "Copy chunks straight out of the memory of peers proven to run on this machine instead of sending them through sockets.")
+    var sameHostCopies = true
+
     func validate() throws {
         guard size >= 1, size <= 1 << 31 else { throw ValidationError("--size must be between 1 and 2³¹ elements") }
         guard chunkSize >= 1, chunkSize <= 1 << 22 else { throw ValidationError("--chunk-size must be between 1 and 2²² elements") }
@@ -49,6 +53,7 @@ struct AllReduceRoundOptions: ParsableArguments {
     /// The same options as arguments for a worker process.
     var arguments: [String] {
         ["--size", "\(size)", "--compression", compression.rawValue, "--chunk-size", "\(chunkSize)",
-         "--sender-timeout", "\(senderTimeout)", "--round-timeout", "\(roundTimeout)"]
+         "--sender-timeout", "\(senderTimeout)", "--round-timeout", "\(roundTimeout)",
+         sameHostCopies ? "--same-host-copies" : "--no-same-host-copies"]
     }
 }

@@ -51,7 +51,8 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let settings = AllReduceBenchPeer.Settings(
             elementCount: round.size, round: round.roundSettings,
-            frameDelay: frameDelayMs > 0 ? .milliseconds(Int64(frameDelayMs)) : nil, seed: seed)
+            frameDelay: frameDelayMs > 0 ? .milliseconds(Int64(frameDelayMs)) : nil, seed: seed,
+            sameHostCopies: round.sameHostCopies)
         let peer = try await AllReduceBenchPeer.start(settings: settings, eventLoop: group.next(), logger: logger)
         print("ready \(peer.peerID.bytes.hexString) \(peer.port)")
         do {

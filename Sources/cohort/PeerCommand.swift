@@ -19,6 +19,10 @@ struct PeerCommand: AsyncParsableCommand {
     var announce: String?
     @Flag(help: "Accept no connections (behind NAT): train and average as a client.")
     var clientMode = false
+
+    @Flag(inversion: .prefixedNo,
+          help: "Copy averaging chunks straight out of the memory of peers proven to run on this machine instead of sending them through sockets.")
+    var sameHostCopies = true
     @Option(help: "Your shard of the run's training text (default: the bundled Tiny Shakespeare, for runs on it).")
     var data: String?
     @Option(help: "Sequences per forward pass at most (bounds memory).")
@@ -96,6 +100,7 @@ struct PeerCommand: AsyncParsableCommand {
             }
         }
         settings.clientMode = clientMode
+        settings.sameHostCopies = sameHostCopies
         settings.maxMicroBatch = maxBatch
         settings.identityPath = identity
         settings.runName = self.run

@@ -69,7 +69,7 @@ final class CohortProcess {
 
     init(_ arguments: [String], log: URL) throws {
         self.log = log
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = Self.executable
         process.arguments = arguments

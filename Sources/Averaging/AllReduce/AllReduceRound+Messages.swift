@@ -26,6 +26,22 @@ extension AllReduceRound {
         }
     }
 
+    /// This member's values of a chunk to send, where they lie in the vector, when they travel
+    /// as they are (no compression): a peer on this machine can copy them from there. Valid
+    /// until the round is over; the chunk's average overwrites them only after its owner has
+    /// answered, which it does after copying them.
+    public func uncompressedPartChunkMemory(for reference: ChunkReference) -> UnsafeRawBufferPointer? {
+        guard settings.compression == .none else { return nil }
+        return UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: vector[reference.elements]))
+    }
+
+    /// The `averagePartLocal` payload for a `.sendPartChunk` action whose encoded values lie at
+    /// `memory` in this process (written there with `encodePartChunk`).
+    public func partChunkReferencePayload(for reference: ChunkReference, memory: MemoryReference) -> [UInt8] {
+        PartChunkReference(roundID: plan.id, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
+                           compression: settings.compression, memory: memory).encoded()
+    }
+
     /// The payload for a `.sendAveragedChunk` action: a slice of the encoded averages this owner
     /// keeps, not a copy.
     public func averagedChunk(for reference: ChunkReference) -> AveragedChunk {

@@ -65,7 +65,9 @@ struct PartReducer {
         encodedChunkStride = compression.encodedByteCount(elementCount: layout.chunkSize)
         let lastChunkBytes = chunkCount == 0
             ? 0 : compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunkCount - 1).count)
-        encodedAverages = Array(repeating: 0, count: max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes)
+        // Uninitialised: each chunk's range is written by `finalise` before `encodedAverage(of:)` reads it.
+        let averagesByteCount = max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes
+        encodedAverages = [UInt8](unsafeUninitializedCapacity: averagesByteCount) { _, initialised in initialised = averagesByteCount }
         if aggregation != .mean {
             robust = RobustAggregator(aggregation: aggregation, capacity: weights.count,
                                       maxLength: min(layout.chunkSize, layout.part.count))

@@ -5,8 +5,9 @@ extension MessageType {
     /// rather than replies (matched to a request this node sent).
     var isRequest: Bool {
         switch self {
-        case .ping, .findNode, .findValue, .store, .averagePart, .stateRequest: true
-        case .error, .pong, .foundNodes, .value, .storeAck, .averagedPart, .stateChunk: false
+        case .ping, .findNode, .findValue, .store, .averagePart, .averagePartLocal, .sameHostProbe, .sameHostProof, .stateRequest: true
+        case .error, .pong, .foundNodes, .value, .storeAck, .averagedPart, .averagedPartLocal, .sameHostChallenge,
+             .sameHostProofAccepted, .stateChunk: false
         }
     }
 }
@@ -19,4 +20,7 @@ public enum TransportErrorCode {
     public static let senderMismatch: UInt16 = 3
     /// The node is not ready or is shutting down.
     public static let unavailable: UInt16 = 4
+    /// An `averagePartLocal` whose chunk this node could not copy out of the sender's memory;
+    /// send it through the socket (docs/protocol.md, "Same-host copies").
+    public static let sameHostRefused: UInt16 = 7
 }

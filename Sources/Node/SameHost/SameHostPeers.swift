@@ -1,0 +1,127 @@
+import DHT
+
+/// Which peers this process has proven to run on this machine, and its half of the proofs in
+/// progress (`SameHostProof`). The prober calls `startProbe`, `onChallenge` and
+/// `onProofAccepted`; the other side `answer(probe:from:)` and `check(proof:from:)`. Either
+/// side's last step proves both processes to each other: the prober read the other's memory in
+/// `onChallenge`, and the other reads the prober's in `check`.
+///
+/// Not thread-safe: lives on one event loop.
+public final class SameHostPeers {
+    public enum Status: Hashable, Sendable {
+        /// Proof in progress, started by this side.
+        case probing
+        /// Proven: copies out of `processID`'s memory are this peer's.
+        case proven(processID: Int32)
+        /// The proof failed or a copy did: stay with the socket.
+        case unavailable(reason: String)
+    }
+
+    private var statuses: [PeerID: Status] = [:]
+    /// Prober side: the secret sent in the probe, then the exhibit of the peer's challenge.
+    private var sentSecrets: [PeerID: [UInt8]] = [:]
+    private var pendingProofs: [PeerID: (processID: Int32, exhibit: ExposedBytes)] = [:]
+    /// Other side: the prober's secret exhibited, and the challenge expected back.
+    private var exhibits: [PeerID: ExposedBytes] = [:]
+    private var challenges: [PeerID: [UInt8]] = [:]
+
+    public init() {}
+
+    public func status(of peer: PeerID) -> Status? { statuses[peer] }
+
+    public func processID(of peer: PeerID) -> Int32? {
+        guard case .proven(let processID) = statuses[peer] else { return nil }
+        return processID
+    }
+
+    /// The probe's payload, or nil when a proof with `peer` is done, running or failed.
+    public func startProbe(_ peer: PeerID) -> [UInt8]? {
+        guard statuses[peer] == nil else { return nil }
+        let secret = SameHostProof.newSecret()
+        statuses[peer] = .probing
+        sentSecrets[peer] = secret
+        return secret
+    }
+
+    /// Exhibits the prober's secret and answers with where it lies and a challenge.
+    public func answer(probe payload: [UInt8], from peer: PeerID) throws(SameHostProofError) -> SameHostProof.Exhibit {
+        guard payload.count == SameHostProof.secretLength else {
+            throw SameHostProofError("a probe holds \(SameHostProof.secretLength) bytes, not \(payload.count)")
+        }
+        let exhibit = payload.withUnsafeBytes { ExposedBytes(copying: $0) }
+        let challenge = SameHostProof.newSecret()
+        exhibits[peer] = exhibit
+        challenges[peer] = challenge
+        return SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: exhibit.address, challenge: challenge)
+    }
+
+    /// Checks that the peer's process holds this side's secret, then exhibits its challenge
+    /// and returns the proof to send. Throws (and marks the peer unavailable) otherwise. Nil
+    /// when the peer's own probe, which ran at the same time, has proven both processes already.
+    public func onChallenge(_ exhibit: SameHostProof.Exhibit, from peer: PeerID) throws(SameHostProofError) -> SameHostProof.Exhibit? {
+        if case .proven = statuses[peer] {
+            sentSecrets[peer] = nil
+            return nil
+        }
+        guard statuses[peer] == .probing, let secret = sentSecrets.removeValue(forKey: peer) else {
+            throw fail(peer, "a challenge nobody asked for")
+        }
+        guard let challenge = exhibit.challenge else { throw fail(peer, "the challenge holds no secret") }
+        try expect(secret, in: exhibit.processID, at: exhibit.address, from: peer)
+        let mine = challenge.withUnsafeBytes { ExposedBytes(copying: $0) }
+        pendingProofs[peer] = (exhibit.processID, mine)
+        return SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: mine.address, challenge: nil)
+    }
+
+    /// Checks that the prober's process holds the challenge: the prober is proven.
+    public func check(proof exhibit: SameHostProof.Exhibit, from peer: PeerID) throws(SameHostProofError) {
+        exhibits[peer] = nil
+        guard let challenge = challenges.removeValue(forKey: peer) else { throw fail(peer, "a proof nobody asked for") }
+        try expect(challenge, in: exhibit.processID, at: exhibit.address, from: peer)
+        statuses[peer] = .proven(processID: exhibit.processID)
+    }
+
+    /// The other side took the proof: the peer is proven.
+    public func onProofAccepted(from peer: PeerID) {
+        guard let pending = pendingProofs.removeValue(forKey: peer) else { return }
+        statuses[peer] = .proven(processID: pending.processID)
+    }
+
+    /// This side's probe got no usable answer: stay with the socket, unless the peer's own
+    /// probe has proven both processes meanwhile.
+    public func abandonProbe(_ peer: PeerID, reason: String) {
+        guard statuses[peer] == .probing else { return }
+        markUnavailable(peer, reason: reason)
+    }
+
+    /// A copy failed, or a proof did: stay with the socket.
+    public func markUnavailable(_ peer: PeerID, reason: String) {
+        sentSecrets[peer] = nil
+        pendingProofs[peer] = nil
+        statuses[peer] = .unavailable(reason: reason)
+    }
+
+    private func expect(_ secret: [UInt8], in processID: Int32, at address: UInt64, from peer: PeerID) throws(SameHostProofError) {
+        let found: [UInt8]
+        do {
+            found = try ProcessMemory.read(secret.count, from: processID, at: address)
+        } catch {
+            throw fail(peer, "\(error)")
+        }
+        guard found == secret else { throw fail(peer, "process \(processID) does not hold the secret") }
+    }
+
+    private func fail(_ peer: PeerID, _ reason: String) -> SameHostProofError {
+        markUnavailable(peer, reason: reason)
+        return SameHostProofError(reason)
+    }
+}
+
+/// Why a peer could not be proven to run on this machine.
+public struct SameHostProofError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,212 @@
+import Averaging
+import DHT
+import NIOCore
+import Node
+import Wire
+
+/// Same-host copies (docs/protocol.md, "Same-host copies"): between two peers proven to run on
+/// this machine, a chunk's bytes do not go through the socket and the record layer. The
+/// sender exposes them at a fixed address and sends where they lie; the receiver copies them
+/// out of the sender's memory with one `process_vm_readv`, then checks the sender's lease to
+/// know they were not let go meanwhile. Members copy their chunks to owners that way and owners
+/// their averages back. Anything that fails falls back to the socket.
+extension PeerServices {
+    /// What an answer to a chunk request brought.
+    enum AveragedReply {
+        case averaged(AveragedChunk)
+        /// The owner could not copy a chunk out of this member's memory: use the socket.
+        case sameHostRefused
+        case failed
+    }
+
+    /// How long each step of a same-host proof may take.
+    static let sameHostProofTimeout = TimeAmount.seconds(5)
+
+    // MARK: member side
+
+    /// Returns the `averagePartLocal` payload saying where a chunk lies: in the vector itself
+    /// when it travels uncompressed, else encoded into memory exposed until the owner answers.
+    func exposePartChunk(_ reference: AllReduceRound.ChunkReference, key: PendingKey) -> [UInt8] {
+        guard let round else { preconditionFailure("a chunk exposed outside a round") }
+        let memory: MemoryReference
+        if let values = round.uncompressedPartChunkMemory(for: reference) {
+            memory = MemoryReference(address: UInt64(UInt(bitPattern: values.baseAddress)), byteCount: values.count,
+                                     lease: roundLease.address)
+        } else {
+            let byteCount = round.settings.compression.encodedByteCount(elementCount: reference.elements.count)
+            let exposed = ExposedBytes(count: byteCount) { _ = round.encodePartChunk(reference, into: $0) }
+            exposedChunks[key] = exposed
+            memory = MemoryReference(address: exposed.address, byteCount: byteCount, lease: roundLease.address)
+        }
+        return round.partChunkReferencePayload(for: reference, memory: memory)
+    }
+
+    /// The averaged chunk an owner's answer carries or points at.
+    func averagedChunk(from frame: Frame, owner: DHT.PeerID) -> AveragedReply {
+        switch frame.type {
+        case .averagedPart:
+            return (try? AveragedChunk(decoding: frame.payload[...])).map(AveragedReply.averaged) ?? .failed
+        case .averagedPartLocal:
+            guard let reference = try? AveragedChunkReference(decoding: frame.payload[...]) else { return .failed }
+            guard let bytes = copySameHost(reference.memory, roundID: reference.roundID, from: owner) else { return .failed }
+            return .averaged(reference.chunk(bytes: bytes[...]))
+        case .error:
+            if case .error(let reply) = try? DHTMessage(frame: frame), reply.code == TransportErrorCode.sameHostRefused {
+                sameHost.markUnavailable(owner, reason: reply.message)
+                logger.info("same-host copies refused by peer, using the socket",
+                            metadata: ["peer.id": "\(owner)", "reason": "\(reply.message)"])
+                return .sameHostRefused
+            }
+            return .failed
+        default:
+            return .failed
+        }
+    }
+
+    // MARK: owner side
+
+    /// An `averagePartLocal`: copies the member's chunk out of its memory and takes it.
+    func serveLocalPart(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        let reference: PartChunkReference
+        do {
+            reference = try PartChunkReference(decoding: request.frame.payload[...])
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        guard sameHost.processID(of: request.peer) != nil else {
+            return refuseSameHost("not proven to run on this machine")
+        }
+        guard let limit = transport?.settings.maxMessageBytes, reference.memory.byteCount <= limit else {
+            return refuseSameHost("chunk of \(reference.memory.byteCount) bytes above the message limit")
+        }
+        guard let bytes = copySameHost(reference.memory, roundID: reference.roundID, from: request.peer) else {
+            return refuseSameHost("the chunk could not be copied")
+        }
+        return receive(reference.chunk(bytes: bytes[...]), from: request.peer, local: true)
+    }
+
+    /// Exposes an averaged chunk until the next round and returns the `averagedPartLocal`
+    /// payload saying where it lies.
+    func exposeAverage(_ averaged: AveragedChunk) -> [UInt8] {
+        let exposed = averaged.bytes.withUnsafeBytes { ExposedBytes(copying: $0) }
+        guard let current = exposedAverages.last, current.roundID == averaged.roundID else {
+            preconditionFailure("averages of round \(averaged.roundID) exposed outside it")
+        }
+        current.chunks.append(exposed)
+        let memory = MemoryReference(address: exposed.address, byteCount: averaged.bytes.count, lease: current.lease.address)
+        return AveragedChunkReference(roundID: averaged.roundID, part: averaged.part, chunk: averaged.chunk,
+                                      compression: averaged.compression, memory: memory).encoded()
+    }
+
+    private func refuseSameHost(_ reason: String) -> EventLoopFuture<Frame> {
+        eventLoop.makeSucceededFuture(Self.errorFrame("same-host copy refused: \(reason)", code: TransportErrorCode.sameHostRefused))
+    }
+
+    /// The bytes at `memory` in the proven peer's process if its lease for `roundID` still held
+    /// after they were copied; nil otherwise, and the peer is not copied from again.
+    private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID) -> [UInt8]? {
+        guard let processID = sameHost.processID(of: peer) else { return nil }
+        do {
+            let bytes = try ProcessMemory.read(memory.byteCount, from: processID, at: memory.address)
+            guard try MemoryLease.holds(roundID: roundID, in: processID, at: memory.lease) else {
+                sameHost.markUnavailable(peer, reason: "memory let go before it was copied")
+                return nil
+            }
+            countSameHostCopy(bytes.count)
+            return bytes
+        } catch {
+            sameHost.markUnavailable(peer, reason: "\(error)")
+            logger.info("same-host copy failed, using the socket", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: proofs
+
+    /// Starts proofs with the round's owners that listen on a loopback address: the only peers
+    /// that can share this machine without sharing a network namespace's view of it.
+    func probeSameHostPeers(of plan: GroupPlan, me: Averaging.PeerID) {
+        guard sameHostCopies, let transport else { return }
+        for (index, member) in plan.members.enumerated() where member.peer != me && !plan.parts[index].isEmpty {
+            guard let endpoint = roundEndpoints[member.peer], endpoint.isLoopback, let peer = DHTID(bytes: member.peer.bytes),
+                  let secret = sameHost.startProbe(peer) else { continue }
+            transport.request(.sameHostProbe, payload: secret, to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
+                .hop(to: eventLoop)
+                .assumeIsolated()
+                .whenComplete { [self] result in
+                    guard case .success(let reply) = result, reply.frame.type == .sameHostChallenge,
+                          let challenge = try? SameHostProof.Exhibit(decoding: reply.frame.payload) else {
+                        sameHost.abandonProbe(peer, reason: "no challenge came back")
+                        return
+                    }
+                    do {
+                        guard let proof = try sameHost.onChallenge(challenge, from: peer) else { return }
+                        sendProof(proof, to: peer, at: endpoint)
+                    } catch {
+                        logger.info("peer not proven to run on this machine", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
+                    }
+                }
+        }
+    }
+
+    private func sendProof(_ proof: SameHostProof.Exhibit, to peer: DHT.PeerID, at endpoint: Endpoint) {
+        guard let transport else { return }
+        transport.request(.sameHostProof, payload: proof.encoded(), to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
+            .hop(to: eventLoop)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                guard case .success(let reply) = result, reply.frame.type == .sameHostProofAccepted else {
+                    sameHost.abandonProbe(peer, reason: "the proof was not accepted")
+                    return
+                }
+                sameHost.onProofAccepted(from: peer)
+                logger.info("peer proven to run on this machine: averaging chunks are copied between the processes",
+                            metadata: ["peer.id": "\(peer)"])
+            }
+    }
+
+    func answerProbe(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        guard sameHostCopies else { return refuseSameHost("same-host copies are off here") }
+        do {
+            let challenge = try sameHost.answer(probe: request.frame.payload, from: request.peer)
+            return eventLoop.makeSucceededFuture(Frame(type: .sameHostChallenge, requestID: 0, payload: challenge.encoded()))
+        } catch {
+            return refuseSameHost("\(error)")
+        }
+    }
+
+    func checkProof(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
+        do {
+            let proof = try SameHostProof.Exhibit(decoding: request.frame.payload)
+            try sameHost.check(proof: proof, from: request.peer)
+            logger.info("peer proven to run on this machine: averaging chunks are copied between the processes",
+                        metadata: ["peer.id": "\(request.peer)"])
+            return eventLoop.makeSucceededFuture(Frame(type: .sameHostProofAccepted, requestID: 0, payload: []))
+        } catch {
+            return refuseSameHost("\(error)")
+        }
+    }
+}
+
+/// One round's averaged chunks exposed by this owner, under a lease revoked when they go.
+final class ExposedAverages {
+    let roundID: UInt64
+    let lease = MemoryLease()
+    var chunks: [ExposedBytes] = []
+
+    init(roundID: UInt64) {
+        self.roundID = roundID
+        lease.grant(roundID: roundID)
+    }
+
+    deinit {
+        lease.revoke()
+    }
+}
+
+extension Endpoint {
+    /// Whether the host is this machine's loopback address (127.0.0.0/8, ::1 or localhost).
+    var isLoopback: Bool {
+        host.hasPrefix("127.") || host == "::1" || host == "localhost"
+    }
+}
