@@ -84,6 +84,8 @@ public final class AllReduceBenchPeer: Sendable {
     /// Opens the connections of the rounds before the first one: this peer pings every member
     /// with a larger id. Once every member has done so, each pair shares one connection opened in
     /// one direction, so rounds neither wait for handshakes nor retire duplicate connections.
+    /// Then, with same-host copies on, it proves itself and every other member to each other,
+    /// so that every timed round copies chunks between the processes from its first one.
     public func connect(to members: [Member]) async throws {
         let transport = dht.transport
         let ping = DHTMessage.ping(sender: nil).encodedPayload()
@@ -92,6 +94,9 @@ public final class AllReduceBenchPeer: Sendable {
                               expecting: member.peer, timeout: .seconds(30))
         }
         _ = try await EventLoopFuture.whenAllSucceed(pings, on: transport.eventLoop).get()
+        let services = self.services, me = peerID
+        let others = members.filter { $0.peer != me }.map { ($0.peer, Endpoint(host: "127.0.0.1", port: $0.port)) }
+        try await services.eventLoop.flatSubmit { services.value.proveSameHost(others) }.get()
     }
 
     /// Runs round `index` with `members` (this peer among them) and returns its outcome, with
@@ -111,13 +116,12 @@ public final class AllReduceBenchPeer: Sendable {
         }
         let me = Averaging.PeerID(bytes: peerID.bytes)!
         let services = self.services, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
-        let copiedBefore = try await services.eventLoop.submit { services.value.sameHostBytesCopied }.get()
         let started = ContinuousClock.now
         let result = try await services.eventLoop.flatSubmit {
             services.value.startRound(plan: plan, me: me, vector: vector.values, settings: roundSettings, endpoints: memberEndpoints)
         }.get()
         let elapsed = ContinuousClock.now - started
-        let copied = try await services.eventLoop.submit { services.value.sameHostBytesCopied }.get() - copiedBefore
+        let copied = try await services.eventLoop.submit { services.value.sameHostBytesCopied(roundID: plan.id) }.get()
         return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds,
                                    checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil,
                                    sameHostBytes: copied)

@@ -112,7 +112,7 @@ extension PeerServices {
                 sameHost.markUnavailable(peer, reason: "memory let go before it was copied")
                 return nil
             }
-            countSameHostCopy(bytes.count)
+            countSameHostCopy(bytes.count, roundID: roundID)
             return bytes
         } catch {
             sameHost.markUnavailable(peer, reason: "\(error)")
@@ -123,39 +123,56 @@ extension PeerServices {
 
     // MARK: proofs
 
-    /// Starts proofs with the round's owners that listen on a loopback address: the only peers
-    /// that can share this machine without sharing a network namespace's view of it.
+    /// Starts proofs with the round's owners that listen on a loopback address; the round
+    /// does not wait for them (its chunks take the socket until a proof is done).
     func probeSameHostPeers(of plan: GroupPlan, me: Averaging.PeerID) {
-        guard sameHostCopies, let transport else { return }
-        for (index, member) in plan.members.enumerated() where member.peer != me && !plan.parts[index].isEmpty {
-            guard let endpoint = roundEndpoints[member.peer], endpoint.isLoopback, let peer = DHTID(bytes: member.peer.bytes),
-                  let secret = sameHost.startProbe(peer) else { continue }
-            transport.request(.sameHostProbe, payload: secret, to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
-                .hop(to: eventLoop)
-                .assumeIsolated()
-                .whenComplete { [self] result in
-                    guard case .success(let reply) = result, reply.frame.type == .sameHostChallenge,
-                          let challenge = try? SameHostProof.Exhibit(decoding: reply.frame.payload) else {
-                        sameHost.abandonProbe(peer, reason: "no challenge came back")
-                        return
-                    }
-                    do {
-                        guard let proof = try sameHost.onChallenge(challenge, from: peer) else { return }
-                        sendProof(proof, to: peer, at: endpoint)
-                    } catch {
-                        logger.info("peer not proven to run on this machine", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
-                    }
-                }
+        let owners = plan.members.enumerated().compactMap { index, member -> (DHT.PeerID, Endpoint)? in
+            guard member.peer != me, !plan.parts[index].isEmpty, let endpoint = roundEndpoints[member.peer],
+                  let peer = DHTID(bytes: member.peer.bytes) else { return nil }
+            return (peer, endpoint)
         }
+        _ = proveSameHost(owners)
     }
 
-    private func sendProof(_ proof: SameHostProof.Exhibit, to peer: DHT.PeerID, at endpoint: Endpoint) {
-        guard let transport else { return }
-        transport.request(.sameHostProof, payload: proof.encoded(), to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
+    /// Proves this process and each of `peers` that listens on a loopback address (the only
+    /// peers that can share this machine without sharing a network namespace's view of it) to
+    /// each other; completes when every proof has ended, whichever way.
+    func proveSameHost(_ peers: [(DHT.PeerID, Endpoint)]) -> EventLoopFuture<Void> {
+        guard sameHostCopies, let transport else { return eventLoop.makeSucceededVoidFuture() }
+        let proofs = peers.compactMap { peer, endpoint -> EventLoopFuture<Void>? in
+            guard endpoint.isLoopback, let secret = sameHost.startProbe(peer) else { return nil }
+            return transport.request(.sameHostProbe, payload: secret, to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
+                .hop(to: eventLoop)
+                .assumeIsolated()
+                .flatMap { [self] reply -> EventLoopFuture<Void> in
+                    guard reply.frame.type == .sameHostChallenge,
+                          let challenge = try? SameHostProof.Exhibit(decoding: reply.frame.payload) else {
+                        sameHost.abandonProbe(peer, reason: "no challenge came back")
+                        return eventLoop.makeSucceededVoidFuture()
+                    }
+                    do {
+                        guard let proof = try sameHost.onChallenge(challenge, from: peer) else { return eventLoop.makeSucceededVoidFuture() }
+                        return sendProof(proof, to: peer, at: endpoint)
+                    } catch {
+                        logger.info("peer not proven to run on this machine", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
+                        return eventLoop.makeSucceededVoidFuture()
+                    }
+                }
+                .flatMapErrorThrowing { [self] error in
+                    sameHost.abandonProbe(peer, reason: "\(error)")
+                }
+                .nonisolated()
+        }
+        return EventLoopFuture.andAllComplete(proofs, on: eventLoop)
+    }
+
+    private func sendProof(_ proof: SameHostProof.Exhibit, to peer: DHT.PeerID, at endpoint: Endpoint) -> EventLoopFuture<Void> {
+        guard let transport else { return eventLoop.makeSucceededVoidFuture() }
+        return transport.request(.sameHostProof, payload: proof.encoded(), to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
             .hop(to: eventLoop)
             .assumeIsolated()
-            .whenComplete { [self] result in
-                guard case .success(let reply) = result, reply.frame.type == .sameHostProofAccepted else {
+            .map { [self] reply in
+                guard reply.frame.type == .sameHostProofAccepted else {
                     sameHost.abandonProbe(peer, reason: "the proof was not accepted")
                     return
                 }
@@ -163,6 +180,7 @@ extension PeerServices {
                 logger.info("peer proven to run on this machine: averaging chunks are copied between the processes",
                             metadata: ["peer.id": "\(peer)"])
             }
+            .nonisolated()
     }
 
     func answerProbe(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {

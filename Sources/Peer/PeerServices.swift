@@ -44,8 +44,9 @@ final class PeerServices {
     /// owner went on to its next round (a member cannot be further behind, since this owner's
     /// next round waits for that member's chunks).
     var exposedAverages: [ExposedAverages] = []
-    /// Chunk bytes copied out of other processes' memory, both directions, since the start.
-    private(set) var sameHostBytesCopied = 0
+    /// Chunk bytes copied out of other processes' memory, both directions, by round id: the
+    /// running round's, and the next one's copied before it started here.
+    private var sameHostBytesCopied: [UInt64: Int] = [:]
     /// Per owner: this member's chunks of its part not yet sent, in the order the round emitted them.
     private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
     /// Per owner: chunks sent whose average has not come back yet.
@@ -165,9 +166,16 @@ final class PeerServices {
         Frame(type: .error, requestID: 0, payload: DHTMessage.error(.init(code: code, message: text)).encodedPayload())
     }
 
-    /// Counts chunk bytes copied out of another process.
-    func countSameHostCopy(_ byteCount: Int) {
-        sameHostBytesCopied += byteCount
+    /// Counts chunk bytes of round `roundID` copied out of another process.
+    func countSameHostCopy(_ byteCount: Int, roundID: UInt64) {
+        sameHostBytesCopied[roundID, default: 0] += byteCount
+    }
+
+    /// Chunk bytes of round `roundID` copied out of other processes. Complete once this
+    /// peer's round is over: as an owner it copied every chunk before averaging, as a member
+    /// every average before finishing.
+    func sameHostBytesCopied(roundID: UInt64) -> Int {
+        sameHostBytesCopied[roundID] ?? 0
     }
 
     // MARK: rounds
@@ -181,6 +189,7 @@ final class PeerServices {
         roundPromise = promise
         roundEndpoints = endpoints
         exposedAverages = Array(exposedAverages.suffix(1)) + [ExposedAverages(roundID: plan.id)]
+        sameHostBytesCopied = sameHostBytesCopied.filter { $0.key == plan.id }
         roundLease.grant(roundID: plan.id)
         probeSameHostPeers(of: plan, me: me)
         var newRound = AllReduceRound(plan: plan, peer: me, vector: vector, settings: settings, now: Self.now())

@@ -24,24 +24,31 @@ struct AllReduceProcessTests {
         return [rank * size, (rank + 1) * size]
     }
 
-    /// Starts the workers, lets the round run for 1.4 s, sends `signal` to the victim, and
-    /// returns the survivors' reports of the round with the victim's part.
-    func roundWithVictim(receiving signal: Int32) async throws -> (rounds: [WorkerGroup.Round], victimPart: [Int], logs: String) {
-        let workers = try WorkerGroup(count: Self.workerCount, arguments: Self.arguments)
+    /// Starts the workers, lets round `faultyRound` run for 1.4 s, sends `signal` to the victim,
+    /// and returns the survivors' reports of that round with the victim's part. With
+    /// `faultyRound` 2, the first rounds have proven the workers to each other (each proof
+    /// step waits for the frame delay too), so its chunks are copied between the processes.
+    func roundWithVictim(receiving signal: Int32, faultyRound: Int = 0) async throws
+        -> (rounds: [WorkerGroup.Round], victimPart: [Int], logs: String) {
+        var arguments = Self.arguments
+        arguments[1] = "\(faultyRound)"
+        let workers = try WorkerGroup(count: Self.workerCount, arguments: arguments)
         defer { workers.stop() }
         let ids = try await workers.introduce()
         let everyone = Array(0..<Self.workerCount)
-        _ = try await workers.await("started 0", from: everyone, within: 30)
+        _ = try await workers.await("started \(faultyRound)", from: everyone, within: 30)
         try await Task.sleep(for: .milliseconds(1400))
         workers.deliver(signal, to: Self.victim)
         let survivors = everyone.filter { $0 != Self.victim }
         _ = try await workers.await("done", from: survivors, within: Self.roundTimeout + 10)
-        return (try workers.rounds(0, from: survivors), Self.part(of: Self.victim, ids: ids), workers.logs(of: survivors))
+        return (try workers.rounds(faultyRound, from: survivors), Self.part(of: Self.victim, ids: ids), workers.logs(of: survivors))
     }
 
-    @Test func membersWithoutFaultsEndEveryRoundBitIdentical() async throws {
+    @Test(arguments: [true, false])
+    func membersWithoutFaultsEndEveryRoundBitIdentical(sameHostCopies: Bool) async throws {
         let workers = try WorkerGroup(count: Self.workerCount,
-                                      arguments: ["--rounds", "2", "--size", "\(Self.elementCount)", "--chunk-size", "256"])
+                                      arguments: ["--rounds", "2", "--size", "\(Self.elementCount)", "--chunk-size", "256",
+                                                  sameHostCopies ? "--same-host-copies" : "--no-same-host-copies"])
         defer { workers.stop() }
         _ = try await workers.introduce()
         let everyone = Array(0..<Self.workerCount)
@@ -52,27 +59,34 @@ struct AllReduceProcessTests {
         }
         let last = try workers.rounds(2, from: everyone)
         #expect(last[0].checksum != nil && Set(last.map(\.checksum)).count == 1)
+        // Round 0 proves the workers to each other; from then on every chunk is copied.
+        let chunkBytesPerMember = Self.elementCount * 4 * 2 * (Self.workerCount - 1) / Self.workerCount
+        #expect(last.allSatisfy { $0.sameHostBytes == (sameHostCopies ? chunkBytesPerMember : 0) }, "\(last)")
     }
 
-    @Test func survivorsOfAKilledMemberFinishBeforeTheDeadlineWithoutItsPart() async throws {
-        let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGKILL)
+    @Test(arguments: [0, 2])
+    func survivorsOfAKilledMemberFinishBeforeTheDeadlineWithoutItsPart(faultyRound: Int) async throws {
+        let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGKILL, faultyRound: faultyRound)
         #expect(rounds[0].checksum != nil && Set(rounds.map(\.checksum)).count == 1, "survivors' averages differ: \(rounds)")
         for round in rounds {
             #expect(round.failedParts == [victimPart], "\(logs)")
             #expect(round.leftOut == 1 && round.participants == Self.workerCount - 1)
             // The lost connection tells the survivors at once; nobody waits for the deadline.
             #expect(round.seconds < Self.roundTimeout)
+            #expect(faultyRound == 0 || round.sameHostBytes > 0, "chunks were not copied between the processes")
         }
     }
 
-    @Test func survivorsOfAStoppedMemberFinishAtTheDeadlineWithoutItsPart() async throws {
-        let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGSTOP)
+    @Test(arguments: [0, 2])
+    func survivorsOfAStoppedMemberFinishAtTheDeadlineWithoutItsPart(faultyRound: Int) async throws {
+        let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGSTOP, faultyRound: faultyRound)
         #expect(rounds[0].checksum != nil && Set(rounds.map(\.checksum)).count == 1, "survivors' averages differ: \(rounds)")
         for round in rounds {
             #expect(round.failedParts == [victimPart], "\(logs)")
             #expect(round.leftOut == 1 && round.participants == Self.workerCount - 1)
             // A frozen member looks alive, so its part is given up at the round deadline.
             #expect(round.seconds >= Self.roundTimeout - 0.1 && round.seconds < Self.roundTimeout + 1)
+            #expect(faultyRound == 0 || round.sameHostBytes > 0, "chunks were not copied between the processes")
         }
     }
 }

@@ -11,6 +11,8 @@ final class WorkerGroup {
         let leftOut: Int
         let failedParts: [[Int]]
         let checksum: String?
+        /// Chunk bytes copied out of other workers' memory instead of received.
+        let sameHostBytes: Int
     }
 
     struct Failure: Error, CustomStringConvertible {

@@ -40,6 +40,20 @@ import Testing
         #expect(try Abort(decoding: abort.encoded()[...]) == abort)
     }
 
+    @Test func sameHostReferencesRoundTripAndMakeTheChunksTheyPointAt() throws {
+        let memory = MemoryReference(address: 0x7F00_1234_5000, byteCount: 4096, lease: 0x7F00_0000_0040)
+        let part = PartChunkReference(roundID: Self.plan.id, part: 2, chunk: 17, sender: peerID(1), compression: .float16, memory: memory)
+        #expect(try PartChunkReference(decoding: part.encoded()[...]) == part)
+        #expect(part.chunk(bytes: [1, 2][...]) == PartChunk(roundID: Self.plan.id, part: 2, chunk: 17, sender: peerID(1),
+                                                           compression: .float16, bytes: [1, 2][...]))
+        let averaged = AveragedChunkReference(roundID: 9, part: 1, chunk: 3, compression: .none, memory: memory)
+        #expect(try AveragedChunkReference(decoding: averaged.encoded()[...]) == averaged)
+        #expect(averaged.chunk(bytes: [7][...]) == AveragedChunk(roundID: 9, part: 1, chunk: 3, compression: .none, bytes: [7][...]))
+        var huge = averaged.encoded()
+        huge[huge.count - 12..<huge.count - 8] = [0xFF, 0xFF, 0xFF, 0xFF]  // byte count beyond ChunkLimits
+        #expect(Self.kind { try AveragedChunkReference(decoding: huge[...]) } == .outOfRange)
+    }
+
     @Test func everyTruncationIsATypedError() {
         let payloads: [([UInt8], (ArraySlice<UInt8>) throws -> Void)] = [
             (declaration(peerID(5)).encoded(), { bytes in _ = try Declaration(decoding: bytes) }),
@@ -48,6 +62,12 @@ import Testing
              { bytes in _ = try PartChunk(decoding: bytes) }),
             (Abort(roundID: 1, sender: peerID(1), reason: "x").encoded(),
              { bytes in _ = try Abort(decoding: bytes) }),
+            (PartChunkReference(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none,
+                                memory: MemoryReference(address: 1, byteCount: 4, lease: 2)).encoded(),
+             { bytes in _ = try PartChunkReference(decoding: bytes) }),
+            (AveragedChunkReference(roundID: 1, part: 0, chunk: 0, compression: .none,
+                                    memory: MemoryReference(address: 1, byteCount: 4, lease: 2)).encoded(),
+             { bytes in _ = try AveragedChunkReference(decoding: bytes) }),
         ]
         for (bytes, decode) in payloads {
             for length in 0..<bytes.count {

@@ -12,7 +12,7 @@ public func fuzzAveragingPayloads(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     guard let selector = bytes.first else { return 0 }
     let payload = bytes[1...]
-    switch selector % 5 {
+    switch selector % 7 {
     case 0:
         guard let chunk = try? PartChunk(decoding: payload) else { return 0 }
         precondition(chunk.encoded()[...] == payload, "part chunk encoding is not canonical: \(chunk)")
@@ -37,6 +37,14 @@ public func fuzzAveragingPayloads(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
             precondition(plan.index(of: member.peer) != nil)
         }
         precondition(plan.parts.reduce(0) { $0 + $1.count } == plan.elementCount, "parts do not tile the vector")
+    case 5:
+        guard let reference = try? PartChunkReference(decoding: payload) else { return 0 }
+        precondition(reference.encoded()[...] == payload, "part chunk reference encoding is not canonical: \(reference)")
+        precondition(reference.memory.byteCount <= ChunkLimits.maxByteCount, "reference beyond the chunk limit")
+    case 6:
+        guard let reference = try? AveragedChunkReference(decoding: payload) else { return 0 }
+        precondition(reference.encoded()[...] == payload, "averaged chunk reference encoding is not canonical: \(reference)")
+        precondition(reference.memory.byteCount <= ChunkLimits.maxByteCount, "reference beyond the chunk limit")
     default:
         guard let abort = try? Abort(decoding: payload) else { return 0 }
         precondition(abort.encoded()[...] == payload, "abort encoding is not canonical: \(abort)")

@@ -1,0 +1,114 @@
+import DHT
+@testable import Node
+import Testing
+import Wire
+
+/// Proofs and copies between processes on one machine, run inside this test process: both
+/// sides of a proof are `SameHostPeers` here, and every copy is a real `process_vm_readv` of
+/// this process's own memory.
+@Suite struct SameHostTests {
+    private let alice = DHTID(bytes: [UInt8](repeating: 0xA1, count: 32))!
+    private let bob = DHTID(bytes: [UInt8](repeating: 0xB0, count: 32))!
+
+    /// Runs the exchange `prober` starts with `other`, as the messages would carry it.
+    private func prove(_ prober: SameHostPeers, as proberID: DHTID, to other: SameHostPeers, as otherID: DHTID) throws {
+        let probe = try #require(prober.startProbe(otherID))
+        let challenge = try SameHostProof.Exhibit(decoding: other.answer(probe: probe, from: proberID).encoded())
+        let proof = try #require(try prober.onChallenge(challenge, from: otherID))
+        try other.check(proof: SameHostProof.Exhibit(decoding: proof.encoded()), from: proberID)
+        prober.onProofAccepted(from: otherID)
+    }
+
+    @Test func aFullExchangeProvesBothSides() throws {
+        let left = SameHostPeers(), right = SameHostPeers()
+        try prove(left, as: alice, to: right, as: bob)
+        #expect(left.processID(of: bob) == ProcessMemory.currentProcessID)
+        #expect(right.processID(of: alice) == ProcessMemory.currentProcessID)
+        #expect(left.startProbe(bob) == nil)
+    }
+
+    /// Both sides probe at once (each is the other's owner): whichever finishes first proves
+    /// both, and the slower exchange neither fails nor demotes the peer.
+    @Test func crossingProbesEndProven() throws {
+        let left = SameHostPeers(), right = SameHostPeers()
+        let leftProbe = try #require(left.startProbe(bob))
+        let rightProbe = try #require(right.startProbe(alice))
+        let challengeToLeft = try right.answer(probe: leftProbe, from: alice)
+        let challengeToRight = try left.answer(probe: rightProbe, from: bob)
+        let leftProof = try #require(try left.onChallenge(challengeToLeft, from: bob))
+        try right.check(proof: leftProof, from: alice)
+        left.onProofAccepted(from: bob)
+        #expect(try right.onChallenge(challengeToRight, from: alice) == nil)
+        right.abandonProbe(alice, reason: "late")
+        #expect(left.processID(of: bob) != nil)
+        #expect(right.processID(of: alice) != nil)
+    }
+
+    @Test func aChallengeWithoutTheSecretFails() throws {
+        let prober = SameHostPeers()
+        _ = try #require(prober.startProbe(bob))
+        let decoy = ExposedBytes(count: SameHostProof.secretLength)
+        let forged = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: decoy.address,
+                                           challenge: [UInt8](repeating: 1, count: SameHostProof.secretLength))
+        #expect(throws: SameHostProofError.self) { try prober.onChallenge(forged, from: bob) }
+        guard case .unavailable(let reason) = prober.status(of: bob) else {
+            Issue.record("status \(String(describing: prober.status(of: bob)))")
+            return
+        }
+        #expect(reason.contains("does not hold the secret"))
+    }
+
+    @Test func aProofPointingNowhereFailsWithTheKernelsReason() throws {
+        let prober = SameHostPeers(), other = SameHostPeers()
+        let probe = try #require(prober.startProbe(bob))
+        _ = try other.answer(probe: probe, from: alice)
+        let nowhere = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: 8, challenge: nil)
+        #expect(throws: SameHostProofError.self) { try other.check(proof: nowhere, from: alice) }
+        guard case .unavailable(let reason) = other.status(of: alice) else {
+            Issue.record("status \(String(describing: other.status(of: alice)))")
+            return
+        }
+        #expect(reason.contains("cannot read the memory of process"))
+    }
+
+    @Test func unaskedChallengesAndProofsFail() throws {
+        let peers = SameHostPeers()
+        let exhibit = SameHostProof.Exhibit(processID: 1, address: 0, challenge: [UInt8](repeating: 0, count: SameHostProof.secretLength))
+        #expect(throws: SameHostProofError.self) { try peers.onChallenge(exhibit, from: bob) }
+        #expect(throws: SameHostProofError.self) { try peers.check(proof: exhibit, from: alice) }
+        #expect(throws: SameHostProofError.self) { try peers.answer(probe: [1, 2, 3], from: alice) }
+    }
+
+    @Test func exhibitsRoundTripAndBadOnesAreRefused() throws {
+        let challenge = SameHostProof.Exhibit(processID: 42, address: 0xDEAD_BEEF, challenge: [UInt8](repeating: 7, count: 32))
+        #expect(try SameHostProof.Exhibit(decoding: challenge.encoded()) == challenge)
+        let proof = SameHostProof.Exhibit(processID: 42, address: 16, challenge: nil)
+        #expect(try SameHostProof.Exhibit(decoding: proof.encoded()) == proof)
+        #expect(throws: WireError.truncated) { try SameHostProof.Exhibit(decoding: Array(challenge.encoded().dropLast())) }
+        #expect(throws: WireError.trailingBytes) { try SameHostProof.Exhibit(decoding: proof.encoded() + [0]) }
+        var badFlag = proof.encoded()
+        badFlag[12] = 2
+        #expect(throws: WireError.invalidValue) { try SameHostProof.Exhibit(decoding: badFlag) }
+        var noProcess = proof.encoded()
+        noProcess[0...3] = [0, 0, 0, 0]
+        #expect(throws: WireError.invalidValue) { try SameHostProof.Exhibit(decoding: noProcess) }
+    }
+
+    @Test func aLeaseHoldsForItsRoundUntilRevoked() throws {
+        let lease = MemoryLease()
+        let me = ProcessMemory.currentProcessID
+        #expect(try !MemoryLease.holds(roundID: 9, in: me, at: lease.address))
+        lease.grant(roundID: 9)
+        #expect(try MemoryLease.holds(roundID: 9, in: me, at: lease.address))
+        #expect(try !MemoryLease.holds(roundID: 10, in: me, at: lease.address))
+        lease.revoke()
+        #expect(try !MemoryLease.holds(roundID: 9, in: me, at: lease.address))
+    }
+
+    @Test func exposedBytesAreCopiedOutWhole() throws {
+        let values = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let exposed = values.withUnsafeBytes { ExposedBytes(copying: $0) }
+        #expect(try ProcessMemory.read(values.count, from: ProcessMemory.currentProcessID, at: exposed.address) == values)
+        #expect(throws: ProcessMemoryError.self) { try ProcessMemory.read(16, from: Int32.max, at: exposed.address) }
+    }
+}
