@@ -14,6 +14,8 @@ extension PeerServices {
     /// What an answer to a chunk request brought.
     enum AveragedReply {
         case averaged(AveragedChunk)
+        /// An uncompressed average copied straight into the vector (`averagedChunkDestination`).
+        case writtenInPlace(AveragedChunkReference)
         /// The owner could not copy a chunk out of this member's memory: use the socket.
         case sameHostRefused
         case failed
@@ -48,6 +50,14 @@ extension PeerServices {
             return (try? AveragedChunk(decoding: frame.payload[...])).map(AveragedReply.averaged) ?? .failed
         case .averagedPartLocal:
             guard let reference = try? AveragedChunkReference(decoding: frame.payload[...]) else { return .failed }
+            if let member = Averaging.PeerID(bytes: owner.bytes),
+               let destination = round?.averagedChunkDestination(
+                   roundID: reference.roundID, part: reference.part, chunk: reference.chunk, compression: reference.compression,
+                   byteCount: reference.memory.byteCount, from: member) {
+                // A failed copy may have written part of the chunk: the owner's part fails, and is not used.
+                return copySameHost(reference.memory, roundID: reference.roundID, from: owner, into: destination)
+                    ? .writtenInPlace(reference) : .failed
+            }
             guard let bytes = copySameHost(reference.memory, roundID: reference.roundID, from: owner) else { return .failed }
             return .averaged(reference.chunk(bytes: bytes[...]))
         case .error:
@@ -87,15 +97,15 @@ extension PeerServices {
 
     /// Exposes an averaged chunk until the next round and returns the `averagedPartLocal`
     /// payload saying where it lies.
-    func exposeAverage(_ averaged: AveragedChunk) -> [UInt8] {
-        let exposed = averaged.bytes.withUnsafeBytes { ExposedBytes(copying: $0) }
-        guard let current = exposedAverages.last, current.roundID == averaged.roundID else {
-            preconditionFailure("averages of round \(averaged.roundID) exposed outside it")
+    func exposeAverage(of reference: AllReduceRound.ChunkReference, in round: AllReduceRound) -> [UInt8] {
+        let exposed = round.withAveragedChunkBytes(for: reference) { ExposedBytes(copying: $0) }
+        guard let current = exposedAverages.last, current.roundID == round.plan.id else {
+            preconditionFailure("averages of round \(round.plan.id) exposed outside it")
         }
         current.chunks.append(exposed)
-        let memory = MemoryReference(address: exposed.address, byteCount: averaged.bytes.count, lease: current.lease.address)
-        return AveragedChunkReference(roundID: averaged.roundID, part: averaged.part, chunk: averaged.chunk,
-                                      compression: averaged.compression, memory: memory).encoded()
+        let memory = MemoryReference(address: exposed.address, byteCount: exposed.bytes.count, lease: current.lease.address)
+        return AveragedChunkReference(roundID: round.plan.id, part: reference.part, chunk: reference.chunk,
+                                      compression: round.settings.compression, memory: memory).encoded()
     }
 
     private func refuseSameHost(_ reason: String) -> EventLoopFuture<Frame> {
@@ -105,19 +115,33 @@ extension PeerServices {
     /// The bytes at `memory` in the proven peer's process if its lease for `roundID` still held
     /// after they were copied; nil otherwise, and the peer is not copied from again.
     private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID) -> [UInt8]? {
-        guard let processID = sameHost.processID(of: peer) else { return nil }
+        var copied = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: memory.byteCount) { buffer, initialised in
+            copied = copySameHost(memory, roundID: roundID, from: peer, into: UnsafeMutableRawBufferPointer(buffer))
+            initialised = copied ? memory.byteCount : 0
+        }
+        return copied ? bytes : nil
+    }
+
+    /// Copies the bytes at `memory` in the proven peer's process into `destination` (as long)
+    /// and tells whether its lease for `roundID` still held afterwards; if not, or the copy
+    /// failed, the peer is not copied from again and `destination` holds no meaning.
+    private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID,
+                              into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let processID = sameHost.processID(of: peer), destination.count == memory.byteCount else { return false }
         do {
-            let bytes = try ProcessMemory.read(memory.byteCount, from: processID, at: memory.address)
+            try ProcessMemory.read(from: processID, at: memory.address, into: destination)
             guard try MemoryLease.holds(roundID: roundID, in: processID, at: memory.lease) else {
                 sameHost.markUnavailable(peer, reason: "memory let go before it was copied")
-                return nil
+                logger.info("same-host copy came too late, using the socket", metadata: ["peer.id": "\(peer)"])
+                return false
             }
-            countSameHostCopy(bytes.count, roundID: roundID)
-            return bytes
+            countSameHostCopy(memory.byteCount, roundID: roundID)
+            return true
         } catch {
             sameHost.markUnavailable(peer, reason: "\(error)")
             logger.info("same-host copy failed, using the socket", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
-            return nil
+            return false
         }
     }
 

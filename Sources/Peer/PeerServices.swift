@@ -220,17 +220,16 @@ final class PeerServices {
                 sendParts(to: owner)
             case .sendAveragedChunk(let reference, let peers):
                 guard let round else { continue }
-                let averaged = round.averagedChunk(for: reference)
                 var inline: [UInt8]?
                 var local: [UInt8]?
                 for peer in peers {
                     let key = PendingKey(peer: peer, part: reference.part, chunk: reference.chunk)
                     guard let reply = pending.removeValue(forKey: key) else { continue }
                     if localReplies.remove(key) != nil {
-                        local = local ?? exposeAverage(averaged)
+                        local = local ?? exposeAverage(of: reference, in: round)
                         reply.succeed(Frame(type: .averagedPartLocal, requestID: 0, payload: local!))
                     } else {
-                        inline = inline ?? averaged.encoded()
+                        inline = inline ?? round.averagedChunkPayload(for: reference)
                         reply.succeed(Frame(type: .averagedPart, requestID: 0, payload: inline!))
                     }
                 }
@@ -305,6 +304,11 @@ final class PeerServices {
                 switch result.map({ averagedChunk(from: $0.frame, owner: ownerID) }) {
                 case .success(.averaged(let averaged)):
                     feedRound { $0.onAveragedChunk(averaged, from: owner, now: Self.now()) }
+                case .success(.writtenInPlace(let reference)):
+                    feedRound {
+                        $0.onAveragedChunkWritten(part: reference.part, chunk: reference.chunk, byteCount: reference.memory.byteCount,
+                                                  from: owner, now: Self.now())
+                    }
                 case .success(.sameHostRefused) where local:
                     // The owner could not copy the chunk: send it again, and the rest, through the socket.
                     unsent[owner, default: []].prepend(reference)

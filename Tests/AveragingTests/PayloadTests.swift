@@ -51,7 +51,7 @@ import Testing
         #expect(averaged.chunk(bytes: [7][...]) == AveragedChunk(roundID: 9, part: 1, chunk: 3, compression: .none, bytes: [7][...]))
         var huge = averaged.encoded()
         huge[huge.count - 12..<huge.count - 8] = [0xFF, 0xFF, 0xFF, 0xFF]  // byte count beyond ChunkLimits
-        #expect(Self.kind { try AveragedChunkReference(decoding: huge[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try AveragedChunkReference(decoding: huge[...]) } == .outOfRange)
     }
 
     @Test func everyTruncationIsATypedError() {
@@ -80,22 +80,22 @@ import Testing
     @Test func outOfRangeFieldsAreRefused() {
         var bytes = declaration(peerID(5)).encoded()
         bytes[8 + 32 + 2 + 13 + 8] = 2  // the client-mode flag
-        #expect(Self.kind { try Declaration(decoding: bytes[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try Declaration(decoding: bytes[...]) } == .outOfRange)
         let zeroSamples = declaration(peerID(5), samples: 0).encoded()
-        #expect(Self.kind { try Declaration(decoding: zeroSamples[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try Declaration(decoding: zeroSamples[...]) } == .outOfRange)
         var chunk = PartChunk(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [][...]).encoded()
         chunk[8 + 2 + 4 + 32] = 3  // unknown codec
-        #expect(Self.kind { try PartChunk(decoding: chunk[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try PartChunk(decoding: chunk[...]) } == .outOfRange)
     }
 
     @Test func tamperedPlansAreRefused() {
         var bandwidth = Self.plan.encoded()
         let firstBandwidth = 8 + 8 + 2 + 32 + 2 + 13
         bandwidth[firstBandwidth] ^= 1
-        #expect(Self.kind { try GroupPlan(decoding: bandwidth[...]) } == .inconsistentPlan)
+        #expect(Self.kind { _ = try GroupPlan(decoding: bandwidth[...]) } == .inconsistentPlan)
         var id = Self.plan.encoded()
         id[id.count - 1] ^= 1
-        #expect(Self.kind { try GroupPlan(decoding: id[...]) } == .inconsistentPlan)
+        #expect(Self.kind { _ = try GroupPlan(decoding: id[...]) } == .inconsistentPlan)
     }
 
     /// Found by FuzzAveragingPayloads: a declaration announcing 0xf2000000_00bebc20 bytes/s.
@@ -106,7 +106,7 @@ import Testing
             + "0d0031302e302e302e313a3430303020bcbe00000000f2004000000000000000")
 
     @Test func fuzzCrashHugeBandwidthDeclarationIsRefused() throws {
-        #expect(Self.kind { try Declaration(decoding: Self.fuzzHugeBandwidthDeclaration[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try Declaration(decoding: Self.fuzzHugeBandwidthDeclaration[...]) } == .outOfRange)
         var atLimit = Self.fuzzHugeBandwidthDeclaration
         atLimit.replaceSubrange(55..<63, with: [0, 0, 0, 0, 0, 0, 4, 0])  // exactly 2^50 bytes/s
         #expect(try Declaration(decoding: atLimit[...]).bandwidth == Declaration.maxBandwidth)
@@ -129,10 +129,10 @@ import Testing
         var bytes = Self.plan.encoded()
         let firstBandwidth = 8 + 8 + 2 + 32 + 2 + 13
         bytes.replaceSubrange(firstBandwidth..<(firstBandwidth + 8), with: [0x20, 0xbc, 0xbe, 0, 0, 0, 0, 0xf2])
-        #expect(Self.kind { try GroupPlan(decoding: bytes[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try GroupPlan(decoding: bytes[...]) } == .outOfRange)
         var samples = Self.plan.encoded()
         samples.replaceSubrange((firstBandwidth + 9)..<(firstBandwidth + 17), with: [UInt8](repeating: 0xff, count: 8))
-        #expect(Self.kind { try GroupPlan(decoding: samples[...]) } == .outOfRange)
+        #expect(Self.kind { _ = try GroupPlan(decoding: samples[...]) } == .outOfRange)
     }
 
     static func kind(_ body: () throws -> Void) -> PayloadDecodingError.Kind? {

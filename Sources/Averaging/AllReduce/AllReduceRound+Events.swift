@@ -48,11 +48,36 @@ extension AllReduceRound {
         guard !averageReceived[ownerIndex][message.chunk] else {
             return misbehaved(ownerIndex, "sent the average of chunk \(message.chunk) twice", now: now)
         }
-        averageReceived[ownerIndex][message.chunk] = true
-        averagesMissing[ownerIndex] -= 1
-        bytesReceived += message.bytes.count
         let target = UnsafeMutableBufferPointer(rebasing: vector[layout(ofPart: ownerIndex).elements(ofChunk: message.chunk)])
         message.bytes.withUnsafeBytes { settings.compression.decode($0, into: target) }
+        return recordAverage(message.chunk, of: ownerIndex, byteCount: message.bytes.count, now: now)
+    }
+
+    /// Where an owner's uncompressed average of a chunk goes in this member's vector, for a
+    /// shell that writes it there itself (a same-host copy); nil unless the round uses no
+    /// compression and the average is one `onAveragedChunk` would take. After writing, call
+    /// `onAveragedChunkWritten`; if the write failed, `onPeerFailed` (the chunk's part is then
+    /// reported failed, so whatever the write left there is not used).
+    public func averagedChunkDestination(roundID: UInt64, part: Int, chunk: Int, compression: Compression, byteCount: Int,
+                                         from owner: PeerID) -> UnsafeMutableRawBufferPointer? {
+        guard settings.compression == .none, !isFinished, roundID == plan.id, let ownerIndex = plan.index(of: owner),
+              ownerIndex != ownIndex, !failed[ownerIndex], !partFailed[ownerIndex], part == ownerIndex,
+              invalidChunk(chunk, of: ownerIndex, compression: compression, byteCount: byteCount) == nil,
+              !averageReceived[ownerIndex][chunk] else { return nil }
+        return UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: vector[layout(ofPart: ownerIndex).elements(ofChunk: chunk)]))
+    }
+
+    /// The average `averagedChunkDestination` pointed at has been written there.
+    public mutating func onAveragedChunkWritten(part: Int, chunk: Int, byteCount: Int, from owner: PeerID, now: Timestamp) -> [Action] {
+        guard !isFinished, let ownerIndex = plan.index(of: owner), ownerIndex == part, !failed[ownerIndex],
+              !partFailed[ownerIndex], !averageReceived[ownerIndex][chunk] else { return [] }
+        return recordAverage(chunk, of: ownerIndex, byteCount: byteCount, now: now)
+    }
+
+    private mutating func recordAverage(_ chunk: Int, of ownerIndex: Int, byteCount: Int, now: Timestamp) -> [Action] {
+        averageReceived[ownerIndex][chunk] = true
+        averagesMissing[ownerIndex] -= 1
+        bytesReceived += byteCount
         return finishIfDone(now: now)
     }
 

@@ -42,13 +42,31 @@ extension AllReduceRound {
                            compression: settings.compression, memory: memory).encoded()
     }
 
-    /// The payload for a `.sendAveragedChunk` action: a slice of the encoded averages this owner
-    /// keeps, not a copy.
+    /// The message for a `.sendAveragedChunk` action.
     public func averagedChunk(for reference: ChunkReference) -> AveragedChunk {
-        guard let reducer, reference.part == ownIndex else {
-            preconditionFailure("member \(ownIndex) holds no average of part \(reference.part)")
-        }
+        let bytes = withAveragedChunkBytes(for: reference) { Array($0) }
         return AveragedChunk(roundID: plan.id, part: reference.part, chunk: reference.chunk,
-                             compression: settings.compression, bytes: reducer.encodedAverage(of: reference.chunk))
+                             compression: settings.compression, bytes: bytes[...])
+    }
+
+    /// The encoded `AveragedChunk` for a `.sendAveragedChunk` action, the averages copied once,
+    /// from where this owner keeps them into the payload.
+    public func averagedChunkPayload(for reference: ChunkReference) -> [UInt8] {
+        withAveragedChunkBytes(for: reference) { bytes in
+            AveragedChunk.payload(roundID: plan.id, part: reference.part, chunk: reference.chunk, compression: settings.compression,
+                                  byteCount: bytes.count) { $0.copyMemory(from: bytes) }
+        }
+    }
+
+    /// Calls `body` with a finalised average as it travels: this owner's values in the vector
+    /// without compression, the encoded averages it keeps with.
+    public func withAveragedChunkBytes<Result>(for reference: ChunkReference, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        guard let reducer, reference.part == ownIndex, reducer.isFinalised(reference.chunk) else {
+            preconditionFailure("member \(ownIndex) holds no average of chunk \(reference.chunk) of part \(reference.part)")
+        }
+        guard settings.compression != .none else {
+            return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: vector[reference.elements])))
+        }
+        return reducer.encodedAverage(of: reference.chunk).withUnsafeBytes(body)
     }
 }

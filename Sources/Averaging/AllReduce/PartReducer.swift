@@ -41,7 +41,8 @@ struct PartReducer {
     /// Per member: left out of every chunk it had not delivered.
     private var excluded: [Bool]
     private(set) var finalisedCount = 0
-    /// The finalised averages as sent on the wire, chunk after chunk.
+    /// The finalised averages as sent on the wire, chunk after chunk; empty without
+    /// compression, where the owner's vector holds them as they are sent.
     private var encodedAverages: [UInt8]
     private let encodedChunkStride: Int
     /// Rows for a robust aggregation; nil for the mean.
@@ -66,7 +67,7 @@ struct PartReducer {
         let lastChunkBytes = chunkCount == 0
             ? 0 : compression.encodedByteCount(elementCount: layout.elements(ofChunk: chunkCount - 1).count)
         // Uninitialised: each chunk's range is written by `finalise` before `encodedAverage(of:)` reads it.
-        let averagesByteCount = max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes
+        let averagesByteCount = compression == .none ? 0 : max(0, chunkCount - 1) * encodedChunkStride + lastChunkBytes
         encodedAverages = [UInt8](unsafeUninitializedCapacity: averagesByteCount) { _, initialised in initialised = averagesByteCount }
         if aggregation != .mean {
             robust = RobustAggregator(aggregation: aggregation, capacity: weights.count,
@@ -179,13 +180,12 @@ struct PartReducer {
         } else {
             reduceRobustly(chunk, into: average)
         }
+        guard compression != .none else { return }
         let range = encodedRange(of: chunk, elementCount: average.count)
         encodedAverages.withUnsafeMutableBytes { bytes in
             let destination = UnsafeMutableRawBufferPointer(rebasing: bytes[range])
             compression.encode(UnsafeBufferPointer(average), into: destination)
-            if compression != .none {
-                compression.decode(UnsafeRawBufferPointer(destination), into: average)
-            }
+            compression.decode(UnsafeRawBufferPointer(destination), into: average)
         }
     }
 
@@ -223,9 +223,11 @@ struct PartReducer {
         robust!.reduce(rowCount: senders.count + 1, into: average)
     }
 
-    /// The finalised average of `chunk` as it travels on the wire.
+    /// The finalised average of `chunk` as it travels on the wire, for a compressed round (an
+    /// uncompressed one sends the owner's values).
     func encodedAverage(of chunk: Int) -> ArraySlice<UInt8> {
         precondition(finalised[chunk], "chunk \(chunk) is not finalised")
+        precondition(compression != .none, "an uncompressed round keeps its averages in the vector")
         return encodedAverages[encodedRange(of: chunk, elementCount: layout.elements(ofChunk: chunk).count)]
     }
 

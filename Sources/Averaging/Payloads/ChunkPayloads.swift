@@ -86,13 +86,28 @@ public struct AveragedChunk: Hashable, Sendable {
     }
 
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 32 + bytes.count)
+        Self.payload(roundID: roundID, part: part, chunk: chunk, compression: compression, byteCount: bytes.count) { destination in
+            bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+        }
+    }
+
+    /// The encoding of an averaged chunk whose `byteCount` value bytes `writeValues` writes
+    /// straight into the payload.
+    public static func payload(roundID: UInt64, part: Int, chunk: Int, compression: Compression,
+                               byteCount: Int, writeValues: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+        var writer = ByteWriter(capacity: 32)
         writer.write(roundID)
         writer.write(UInt16(part))
         writer.write(UInt32(chunk))
         compression.write(to: &writer)
-        writer.write(lengthPrefixed: bytes)
-        return writer.bytes
+        writer.write(UInt32(byteCount))
+        let header = writer.bytes
+        return [UInt8](unsafeUninitializedCapacity: header.count + byteCount) { buffer, initialized in
+            let destination = UnsafeMutableRawBufferPointer(buffer)
+            header.withUnsafeBytes { destination.copyMemory(from: $0) }
+            writeValues(UnsafeMutableRawBufferPointer(rebasing: destination[header.count...]))
+            initialized = buffer.count
+        }
     }
 
     public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
