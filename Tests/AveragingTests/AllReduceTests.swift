@@ -77,6 +77,62 @@ import Testing
         #expect(group.members.allSatisfy { $0.dropped.isEmpty })
     }
 
+    /// Same-host copies write uncompressed averages straight into the members' vectors: the
+    /// result is the same weighted mean, bit-identical everywhere, with and without faults.
+    @Test(arguments: 2...8)
+    func averagesWrittenInPlaceEndWithTheSameWeightedMean(memberCount: Int) {
+        var random = SeededRandom(seed: UInt64(memberCount * 97))
+        let (plan, vectors) = Self.randomGroup(memberCount: memberCount, elementCount: Int.random(in: 1...3_000, using: &random),
+                                               random: &random)
+        let settings = AllReduceRound.Settings(compression: .none, chunkSize: Int.random(in: 16...300, using: &random))
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, seed: random.next(), averagesInPlace: true)
+        group.run()
+        Self.checkAverages(group, compression: .none)
+        #expect(group.members.allSatisfy { $0.result?.isComplete == true && $0.dropped.isEmpty })
+        #expect(group.members.compactMap(\.result).reduce(0) { $0 + $1.bytesSent }
+                    == group.members.compactMap(\.result).reduce(0) { $0 + $1.bytesReceived })
+
+        let (faultyPlan, faultyVectors) = Self.fourMembers()
+        var faulty = SimulatedGroup(plan: faultyPlan, vectors: faultyVectors, settings: AllReduceRound.Settings(compression: .none, chunkSize: 64),
+                                    faults: [2: .crashBeforeFirstAverage], seed: 6, averagesInPlace: true)
+        faulty.run()
+        Self.checkAverages(faulty, compression: .none)
+    }
+
+    /// The round lends its vector only for an uncompressed average it would take.
+    @Test func averageDestinationsAreLentOnlyForExpectedUncompressedChunks() {
+        let plan = GroupPlan(step: 41, elementCount: 100, members: [declaration(peerID(1)), declaration(peerID(2))])!
+        let vector = UnsafeMutableBufferPointer<Float>.allocate(capacity: 100)
+        defer { vector.deallocate() }
+        vector.initialize(repeating: 1)
+        let settings = AllReduceRound.Settings(compression: .none, chunkSize: 10)
+        var round = AllReduceRound(plan: plan, peer: peerID(1), vector: vector, settings: settings, now: .zero)
+        _ = round.start()
+        let owner = peerID(2), ownerPart = plan.index(of: owner)!
+        func destination(round roundID: UInt64 = plan.id, part: Int? = nil, chunk: Int = 0, compression: Compression = .none,
+                         byteCount: Int = 40, from peer: PeerID? = nil) -> UnsafeMutableRawBufferPointer? {
+            round.averagedChunkDestination(roundID: roundID, part: part ?? ownerPart, chunk: chunk, compression: compression,
+                                           byteCount: byteCount, from: peer ?? owner)
+        }
+        let lent = destination()
+        #expect(lent?.count == 40)
+        #expect(lent?.baseAddress == UnsafeMutableRawPointer(vector.baseAddress! + plan.parts[ownerPart].lowerBound))
+        #expect(destination(round: plan.id + 1) == nil)
+        #expect(destination(part: 1 - ownerPart) == nil)
+        #expect(destination(chunk: 5) == nil)
+        #expect(destination(byteCount: 36) == nil)
+        #expect(destination(compression: .float16) == nil)
+        #expect(destination(from: peerID(1)) == nil)
+        _ = round.onAveragedChunkWritten(part: ownerPart, chunk: 0, byteCount: 40, from: owner, now: .zero)
+        #expect(destination() == nil, "chunk 0 was written already")
+
+        var compressed = AllReduceRound(plan: plan, peer: peerID(1), vector: vector,
+                                        settings: AllReduceRound.Settings(compression: .float16, chunkSize: 10), now: .zero)
+        _ = compressed.start()
+        #expect(compressed.averagedChunkDestination(roundID: plan.id, part: ownerPart, chunk: 0, compression: .float16,
+                                                    byteCount: 20, from: owner) == nil)
+    }
+
     /// Member 0 accepts connections (bandwidth 1 MB/s); member 1 is in client mode; members 2, 3 own larger parts.
     static func fourMembers(clientModeSender: Bool = true) -> (GroupPlan, [[Float]]) {
         var random = SeededRandom(seed: 77)

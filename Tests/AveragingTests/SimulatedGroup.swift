@@ -53,8 +53,14 @@ struct SimulatedGroup {
     private(set) var contributions: Set<[Int]> = []
     private var knownFailed: [Set<Int>]
 
-    init(plan: GroupPlan, vectors: [[Float]], settings: AllReduceRound.Settings, faults: [Int: Fault] = [:], seed: UInt64) {
+    /// Uncompressed averages are written into the members' vectors the way a same-host copy
+    /// does (`averagedChunkDestination`, then `onAveragedChunkWritten`) where the round allows.
+    private let averagesInPlace: Bool
+
+    init(plan: GroupPlan, vectors: [[Float]], settings: AllReduceRound.Settings, faults: [Int: Fault] = [:], seed: UInt64,
+         averagesInPlace: Bool = false) {
         self.plan = plan
+        self.averagesInPlace = averagesInPlace
         members = vectors.indices.map { SimulatedMember(plan: plan, index: $0, values: vectors[$0], settings: settings) }
         self.faults = faults
         random = SeededRandom(seed: seed)
@@ -99,7 +105,17 @@ struct SimulatedGroup {
             }
             handle(members[to].round.onPartChunk(chunk, now: now), of: to)
         case .averaged(let bytes):
-            handle(members[to].round.onAveragedChunk(try! AveragedChunk(decoding: bytes[...]), from: sender, now: now), of: to)
+            let averaged = try! AveragedChunk(decoding: bytes[...])
+            if averagesInPlace, let destination = members[to].round.averagedChunkDestination(
+                roundID: averaged.roundID, part: averaged.part, chunk: averaged.chunk, compression: averaged.compression,
+                byteCount: averaged.bytes.count, from: sender) {
+                // As a same-host copy does: the shell writes the average where the round says.
+                averaged.bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+                handle(members[to].round.onAveragedChunkWritten(part: averaged.part, chunk: averaged.chunk,
+                                                                byteCount: averaged.bytes.count, from: sender, now: now), of: to)
+            } else {
+                handle(members[to].round.onAveragedChunk(averaged, from: sender, now: now), of: to)
+            }
         case .closed:
             knownFailed[to].insert(from)
             handle(members[to].round.onPeerFailed(sender, now: now), of: to)
@@ -115,7 +131,7 @@ struct SimulatedGroup {
                 if case .crashBeforeFirstAverage = faults[index] {
                     crash(index)
                 }
-                send(.averaged(members[index].round.averagedChunk(for: reference).encoded()), from: index, to: targets)
+                send(.averaged(members[index].round.averagedChunkPayload(for: reference)), from: index, to: targets)
             case .wake(let time):
                 wakes.insert(time)
             case .dropPeer(let peer, _):

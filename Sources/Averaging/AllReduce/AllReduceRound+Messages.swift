@@ -42,13 +42,6 @@ extension AllReduceRound {
                            compression: settings.compression, memory: memory).encoded()
     }
 
-    /// The message for a `.sendAveragedChunk` action.
-    public func averagedChunk(for reference: ChunkReference) -> AveragedChunk {
-        let bytes = withAveragedChunkBytes(for: reference) { Array($0) }
-        return AveragedChunk(roundID: plan.id, part: reference.part, chunk: reference.chunk,
-                             compression: settings.compression, bytes: bytes[...])
-    }
-
     /// The encoded `AveragedChunk` for a `.sendAveragedChunk` action, the averages copied once,
     /// from where this owner keeps them into the payload.
     public func averagedChunkPayload(for reference: ChunkReference) -> [UInt8] {

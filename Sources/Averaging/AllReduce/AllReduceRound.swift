@@ -10,7 +10,7 @@
 /// Driving a round (the node shell or a test):
 /// 1. `init` with the plan, the member's vector, its settings and the time, then `start()`.
 /// 2. For every action: `.sendPartChunk` → `partChunk(for:)` (or `encodePartChunk(_:into:)` into a
-///    frame buffer) and send; `.sendAveragedChunk` → `averagedChunk(for:)` to each peer;
+///    frame buffer) and send; `.sendAveragedChunk` → `averagedChunkPayload(for:)` to each peer;
 ///    `.wake(at:)` → call `onDeadline(now:)` then; `.dropPeer` → close that connection;
 ///    `.finished` → the round is over, use the result.
 /// 3. Feed what happens: `onPartChunk`, `onAveragedChunk`, `onPeerFailed` (a lost connection or
@@ -88,7 +88,7 @@ public struct AllReduceRound {
         /// later is safe: an average for those elements only arrives once the owner has the chunk
         /// or has given up on it.
         case sendPartChunk(ChunkReference, to: PeerID)
-        /// Send this owner's average of a chunk (`averagedChunk(for:)`) to each of these peers.
+        /// Send this owner's average of a chunk (`averagedChunkPayload(for:)`) to each of these peers.
         case sendAveragedChunk(ChunkReference, to: [PeerID])
         /// Call `onDeadline(now:)` at this time (or later).
         case wake(at: Timestamp)
