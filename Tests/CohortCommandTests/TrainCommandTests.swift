@@ -71,6 +71,11 @@ import Testing
         let missingData = try CommandRunner.run(["train", "--data", folder.appendingPathComponent("absent.txt").path, "--steps", "1"])
         #expect(missingData.status != 0)
         #expect(missingData.stderr.contains("absent.txt: cannot read data file"))
+
+        let usedFolder = try CommandRunner.run(["demo", "--state-dir", folder.path])
+        #expect(usedFolder.status != 0)
+        #expect(usedFolder.stderr.contains("already holds an earlier run's files; choose a new folder or remove it"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["config.json"], "the folder was left as it was")
     }
 
     @Test func slowOpenBLASKernelIsReplacedAtStartUp() throws {

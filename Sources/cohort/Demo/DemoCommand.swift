@@ -38,6 +38,10 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let folder = URL(fileURLWithPath: stateDir ?? "runs/demo-\(Int(Date().timeIntervalSince1970))")
+        // A demo starts a new run: an earlier demo's journal and keys would mix the two runs.
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: folder.path), !existing.isEmpty {
+            throw DemoError("--state-dir \(folder.path) already holds an earlier run's files; choose a new folder or remove it")
+        }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("logs"), withIntermediateDirectories: true)
         let settings = DemoRun.trainingSettings(steps: steps)
         let settingsFile = folder.appendingPathComponent("settings.json")
