@@ -1,9 +1,13 @@
 /// A peer's bandwidth estimate, measured from its recent rounds rather than self-reported.
 ///
-/// Starts at a configured first guess; the first measured round replaces the guess, and later
-/// rounds move the estimate by an exponentially weighted moving average, so one slow round
-/// (a busy network, a stalled peer) does not halve a peer's share at once. The estimate is what
-/// a peer announces in its `Declaration` (DeDLOC §3.1 balances load by measured throughput).
+/// Starts at a configured first guess; once rounds have been measured, the estimate is the
+/// lower median of the last `window` measured rates (of all of them until there are that many).
+/// A median, not an average: one odd round moves nothing. A slow round (a busy network, a
+/// stalled peer) does not halve a peer's share, and neither does a round whose chunks all
+/// reached a busy owner in one read, which measures a rate far above its link and would
+/// otherwise hand it a part it cannot carry for several rounds. A real change shows after
+/// half the window. The estimate is what a peer announces in its `Declaration` (DeDLOC §3.1
+/// balances load by measured throughput).
 ///
 /// A round measures the rate at which the members' chunks of this peer's part reached it
 /// (`AllReduceResult.inboundBytesPerSecond`). The round's bytes over its duration would not do:
@@ -14,22 +18,25 @@
 public struct BandwidthEstimator: Sendable {
     /// Bytes per second.
     public private(set) var estimate: Double
-    /// Weight of the newest observation, in (0, 1].
-    public let smoothing: Double
-    private var hasObservation = false
+    /// Measured rounds the estimate looks back on.
+    public let window: Int
+    /// The latest measured rates, oldest first.
+    private var recent: [Double] = []
 
-    public init(firstGuess bytesPerSecond: Double, smoothing: Double = 0.3) {
+    public init(firstGuess bytesPerSecond: Double, window: Int = 5) {
         precondition(bytesPerSecond > 0 && bytesPerSecond.isFinite, "first guess \(bytesPerSecond) must be a positive rate")
-        precondition(smoothing > 0 && smoothing <= 1, "smoothing \(smoothing) must be in (0, 1]")
+        precondition(window >= 1, "window \(window) must hold at least one round")
         self.estimate = bytesPerSecond
-        self.smoothing = smoothing
+        self.window = window
     }
 
     /// Takes in one measured rate; rates that are not positive and finite are ignored.
     public mutating func observe(bytesPerSecond rate: Double) {
         guard rate > 0, rate.isFinite else { return }
-        estimate = hasObservation ? smoothing * rate + (1 - smoothing) * estimate : rate
-        hasObservation = true
+        recent.append(rate)
+        if recent.count > window { recent.removeFirst(recent.count - window) }
+        let sorted = recent.sorted()
+        estimate = sorted[(sorted.count - 1) / 2]
     }
 
     /// Takes in a finished all-reduce round's measurement, if it has one.

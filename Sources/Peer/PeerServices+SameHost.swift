@@ -49,7 +49,8 @@ extension PeerServices {
         case .averagedPart:
             return (try? AveragedChunk(decoding: frame.payload[...])).map(AveragedReply.averaged) ?? .failed
         case .averagedPartLocal:
-            guard let reference = try? AveragedChunkReference(decoding: frame.payload[...]) else { return .failed }
+            guard let reference = try? AveragedChunkReference(decoding: frame.payload[...]),
+                  let limit = transport?.settings.maxMessageBytes, reference.memory.byteCount <= limit else { return .failed }
             if let member = Averaging.PeerID(bytes: owner.bytes),
                let destination = round?.averagedChunkDestination(
                    roundID: reference.roundID, part: reference.part, chunk: reference.chunk, compression: reference.compression,
@@ -113,7 +114,7 @@ extension PeerServices {
     }
 
     /// The bytes at `memory` in the proven peer's process if its lease for `roundID` still held
-    /// after they were copied; nil otherwise, and the peer is not copied from again.
+    /// after they were copied; nil otherwise.
     private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID) -> [UInt8]? {
         var copied = false
         let bytes = [UInt8](unsafeUninitializedCapacity: memory.byteCount) { buffer, initialised in
@@ -125,19 +126,24 @@ extension PeerServices {
 
     /// Copies the bytes at `memory` in the proven peer's process into `destination` (as long)
     /// and tells whether its lease for `roundID` still held afterwards; if not, or the copy
-    /// failed, the peer is not copied from again and `destination` holds no meaning.
+    /// failed, `destination` holds no meaning. Memory let go (a lease no longer held, an
+    /// address no longer mapped) only fails this copy: the peer was late, as a peer whose round
+    /// timed out is. Any other failure (the kernel refuses, the process is gone) ends copies
+    /// from the peer.
     private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID,
                               into destination: UnsafeMutableRawBufferPointer) -> Bool {
         guard let processID = sameHost.processID(of: peer), destination.count == memory.byteCount else { return false }
         do {
             try ProcessMemory.read(from: processID, at: memory.address, into: destination)
             guard try MemoryLease.holds(roundID: roundID, in: processID, at: memory.lease) else {
-                sameHost.markUnavailable(peer, reason: "memory let go before it was copied")
-                logger.info("same-host copy came too late, using the socket", metadata: ["peer.id": "\(peer)"])
+                logger.info("same-host copy came after the memory was let go", metadata: ["peer.id": "\(peer)"])
                 return false
             }
             countSameHostCopy(memory.byteCount, roundID: roundID)
             return true
+        } catch where error.isUnmappedAddress {
+            logger.info("same-host copy came after the memory was let go", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
+            return false
         } catch {
             sameHost.markUnavailable(peer, reason: "\(error)")
             logger.info("same-host copy failed, using the socket", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])

@@ -5,9 +5,10 @@
 /// into the array the returned `Frame` owns. A producer that can write bytes itself (a record
 /// layer decrypting) may skip even that copy: `writePayload(count:_:)` lends it the payload's
 /// memory. The magic and version are checked as soon as those bytes are there, and the
-/// announced payload length against `maxPayloadLength` before any of the payload is kept. Once a malformed byte is seen, the decoder is poisoned: `next()` returns
-/// the frames completed before it, then throws the same error on every call, because a stream
-/// that lost framing cannot be resynchronised safely — close the connection.
+/// announced payload length against `maxPayloadLength` before any of the payload is kept.
+/// Once a malformed byte is seen, the decoder is poisoned: `next()` returns the frames
+/// completed before it, then throws the same error on every call, because a stream that lost
+/// framing cannot be resynchronised safely — close the connection.
 public struct FrameDecoder: Sendable {
     /// What `next()` found.
     public enum Step: Hashable, Sendable {

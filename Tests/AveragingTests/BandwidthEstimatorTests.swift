@@ -8,12 +8,31 @@ import Testing
         #expect(estimator.announced == 12_500_000)
     }
 
-    @Test func firstObservationReplacesTheGuessThenAveragesMove() {
-        var estimator = BandwidthEstimator(firstGuess: 1_000, smoothing: 0.5)
+    @Test func firstObservationReplacesTheGuessThenTheLowerMedianOfRecentRoundsRules() {
+        var estimator = BandwidthEstimator(firstGuess: 1_000, window: 5)
         estimator.observe(bytesPerSecond: 2_000_000)
         #expect(estimator.estimate == 2_000_000)
         estimator.observe(bytesPerSecond: 1_000_000)
-        #expect(estimator.estimate == 1_500_000)
+        #expect(estimator.estimate == 1_000_000, "the lower of two")
+        estimator.observe(bytesPerSecond: 3_000_000)
+        #expect(estimator.estimate == 2_000_000)
+    }
+
+    /// One round whose chunks all reached a busy owner in one read measures far above the link:
+    /// the estimate does not move. A lasting change shows after half the window.
+    @Test func oneOddRoundMovesNothingAndALastingChangeShows() {
+        var estimator = BandwidthEstimator(firstGuess: 12_500_000, window: 5)
+        for rate in [2_000_000.0, 2_100_000, 37_000_000, 1_900_000, 2_050_000] {
+            estimator.observe(bytesPerSecond: rate)
+            #expect(estimator.estimate <= 2_100_000)
+        }
+        estimator.observe(bytesPerSecond: 200_000)
+        #expect(estimator.estimate == 2_050_000, "one slow round does not halve the share")
+        estimator.observe(bytesPerSecond: 20_000_000)
+        estimator.observe(bytesPerSecond: 20_000_000)
+        #expect(estimator.estimate == 2_050_000)
+        estimator.observe(bytesPerSecond: 20_000_000)
+        #expect(estimator.estimate == 20_000_000, "three rounds of five at the new rate")
     }
 
     @Test func ratesThatSayNothingAreIgnored() {

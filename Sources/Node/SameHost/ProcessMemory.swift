@@ -42,6 +42,10 @@ public struct ProcessMemoryError: Error, Hashable, Sendable, CustomStringConvert
     /// EFAULT for an address it does not map, ENOSYS off Linux.
     public let code: Int32
 
+    /// The address is not mapped in that process: memory let go, or a bad reference. Unlike
+    /// the other causes, it says nothing about later copies from the process.
+    public var isUnmappedAddress: Bool { code == EFAULT }
+
     public var description: String {
         "cannot read the memory of process \(processID): \(String(cString: strerror(code)))"
     }
