@@ -38,7 +38,8 @@ extension PeerSession {
                                              "state": "\(announcedHash.prefix(6).map { String(format: "%02x", $0) }.joined())",
                                              "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
                                              "allreduce.seconds": "\(String(format: "%.2f", result.duration / .seconds(1)))",
-                                             "failed.parts": "\(result.failedParts.count)"])
+                                             "failed.parts": "\(result.failedParts.count)",
+                                             "inbound": "\(result.inboundBytesPerSecond.map { String(Int($0)) } ?? "-")"])
             let others = Set(result.participants.map(\.bytes)).subtracting([me.bytes])
             pendingAgreement = others.isEmpty ? nil : PendingAgreement(
                 step: run.step, members: others, deadline: Date().addingTimeInterval(config.averagingTimeoutSeconds))

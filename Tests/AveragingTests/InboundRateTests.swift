@@ -43,6 +43,14 @@ import Testing
         #expect(abs(try #require(late.inboundBytesPerSecond) - 16) < 1e-9)
     }
 
+    @Test func aShortLastChunkAfterTheFirstMeasuresNothingUntilAWholeChunksWorthCame() {
+        var arrivals = ChunkArrivals(bytes: 16, at: seconds(1))
+        arrivals.record(bytes: 8, at: seconds(1.001))
+        #expect(arrivals.bytesPerSecond == nil, "8 bytes after a 16-byte chunk say nothing about the link")
+        arrivals.record(bytes: 8, at: seconds(2))
+        #expect(arrivals.bytesPerSecond == 16)
+    }
+
     @Test func aRoundWithNoSenderDeliveringTwoChunksMeasuresNothing() throws {
         let result = try #require(Self.result(arrivals: [1: [1], 2: [2]]))
         #expect(result.inboundBytesPerSecond == nil)

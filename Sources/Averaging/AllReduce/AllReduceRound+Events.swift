@@ -21,7 +21,7 @@ extension AllReduceRound {
         }
         bytesReceived += message.bytes.count
         if arrivals[sender] == nil {
-            arrivals[sender] = ChunkArrivals(at: now)
+            arrivals[sender] = ChunkArrivals(bytes: message.bytes.count, at: now)
         } else {
             arrivals[sender]!.record(bytes: message.bytes.count, at: now)
         }

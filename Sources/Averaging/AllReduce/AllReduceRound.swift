@@ -187,11 +187,13 @@ public struct AllReduceRound {
 /// The chunks one sender delivered of an owner's part, for the owner's inbound rate.
 struct ChunkArrivals {
     let first: Timestamp
+    let firstBytes: Int
     var latest: Timestamp
     var bytesAfterFirst = 0
 
-    init(at time: Timestamp) {
+    init(bytes: Int, at time: Timestamp) {
         first = time
+        firstBytes = bytes
         latest = time
     }
 
@@ -200,9 +202,12 @@ struct ChunkArrivals {
         bytesAfterFirst += bytes
     }
 
-    /// Bytes per second after the first chunk; nil until a later chunk arrived some time after it.
+    /// Bytes per second after the first chunk; nil until at least as many bytes as the first
+    /// chunk's arrived some time after it. A short last chunk alone (a part a few values longer
+    /// than one chunk) takes as long as the owner's next read, not as the link: it measures
+    /// anything from a tenth to twenty times the link's rate.
     var bytesPerSecond: Double? {
         let span = (latest - first).seconds
-        return bytesAfterFirst > 0 && span > 0 ? Double(bytesAfterFirst) / span : nil
+        return bytesAfterFirst >= max(1, firstBytes) && span > 0 ? Double(bytesAfterFirst) / span : nil
     }
 }
