@@ -96,8 +96,8 @@ extension PeerServices {
         return receive(reference.chunk(bytes: bytes[...]), from: request.peer, local: true)
     }
 
-    /// Exposes an averaged chunk until the next round and returns the `averagedPartLocal`
-    /// payload saying where it lies.
+    /// Exposes an averaged chunk until this owner's round after next starts and returns the
+    /// `averagedPartLocal` payload saying where it lies.
     func exposeAverage(of reference: AllReduceRound.ChunkReference, in round: AllReduceRound) -> [UInt8] {
         let exposed = round.withAveragedChunkBytes(for: reference) { ExposedBytes(copying: $0) }
         guard let current = exposedAverages.last, current.roundID == round.plan.id else {
@@ -128,8 +128,8 @@ extension PeerServices {
     /// and tells whether its lease for `roundID` still held afterwards; if not, or the copy
     /// failed, `destination` holds no meaning. Memory let go (a lease no longer held, an
     /// address no longer mapped) only fails this copy: the peer was late, as a peer whose round
-    /// timed out is. Any other failure (the kernel refuses, the process is gone) ends copies
-    /// from the peer.
+    /// timed out is. A process that is gone is forgotten (a peer that restarts is proven again);
+    /// any other failure (the kernel refuses) ends copies from the peer.
     private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID,
                               into destination: UnsafeMutableRawBufferPointer) -> Bool {
         guard let processID = sameHost.processID(of: peer), destination.count == memory.byteCount else { return false }
@@ -143,6 +143,10 @@ extension PeerServices {
             return true
         } catch where error.isUnmappedAddress {
             logger.info("same-host copy came after the memory was let go", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
+            return false
+        } catch where error.isProcessGone {
+            sameHost.forget(peer)
+            logger.info("same-host copy failed: the peer's process is gone", metadata: ["peer.id": "\(peer)"])
             return false
         } catch {
             sameHost.markUnavailable(peer, reason: "\(error)")

@@ -94,6 +94,17 @@ import Wire
         #expect(throws: WireError.invalidValue) { try SameHostProof.Exhibit(decoding: noProcess) }
     }
 
+    @Test func aForgottenPeerIsProvenAnew() throws {
+        let left = SameHostPeers(), right = SameHostPeers()
+        try prove(left, as: alice, to: right, as: bob)
+        left.forget(bob)
+        #expect(left.status(of: bob) == nil)
+        try prove(left, as: alice, to: right, as: bob)
+        #expect(left.processID(of: bob) == ProcessMemory.currentProcessID)
+        let gone = try #require(throws: ProcessMemoryError.self) { try ProcessMemory.read(4, from: Int32.max, at: 4096) }
+        #expect(gone.isProcessGone && !gone.isUnmappedAddress)
+    }
+
     @Test func aLeaseHoldsForItsRoundUntilRevoked() throws {
         let lease = MemoryLease()
         let me = ProcessMemory.currentProcessID

@@ -46,6 +46,9 @@ public struct ProcessMemoryError: Error, Hashable, Sendable, CustomStringConvert
     /// the other causes, it says nothing about later copies from the process.
     public var isUnmappedAddress: Bool { code == EFAULT }
 
+    /// The process is gone: a peer that restarts runs as another process, to be proven anew.
+    public var isProcessGone: Bool { code == ESRCH }
+
     public var description: String {
         "cannot read the memory of process \(processID): \(String(cString: strerror(code)))"
     }
@@ -55,11 +58,14 @@ public struct ProcessMemoryError: Error, Hashable, Sendable, CustomStringConvert
 /// machine to copy out. Freed when the last reference goes.
 public final class ExposedBytes {
     public let bytes: UnsafeMutableRawBufferPointer
+    /// At least one byte, so that even an empty buffer has an address of its own.
+    private let allocation: UnsafeMutableRawBufferPointer
 
     /// `count` bytes that `fill` writes, all of them, before anyone reads them.
     public init(count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
-        bytes = .allocate(byteCount: max(count, 1), alignment: 64)
-        fill(UnsafeMutableRawBufferPointer(rebasing: bytes[..<count]))
+        allocation = .allocate(byteCount: max(count, 1), alignment: 64)
+        bytes = UnsafeMutableRawBufferPointer(rebasing: allocation[..<count])
+        fill(bytes)
     }
 
     /// `count` zero bytes.
@@ -72,10 +78,10 @@ public final class ExposedBytes {
         self.init(count: source.count) { $0.copyMemory(from: source) }
     }
 
-    public var address: UInt64 { UInt64(UInt(bitPattern: bytes.baseAddress)) }
+    public var address: UInt64 { UInt64(UInt(bitPattern: allocation.baseAddress)) }
 
     deinit {
-        bytes.deallocate()
+        allocation.deallocate()
     }
 }
 

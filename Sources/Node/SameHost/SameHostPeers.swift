@@ -94,6 +94,16 @@ public final class SameHostPeers {
         markUnavailable(peer, reason: reason)
     }
 
+    /// The peer's process is gone: if the peer comes back, it is another process, which the
+    /// next round's probe proves anew.
+    public func forget(_ peer: PeerID) {
+        sentSecrets[peer] = nil
+        pendingProofs[peer] = nil
+        exhibits[peer] = nil
+        challenges[peer] = nil
+        statuses[peer] = nil
+    }
+
     /// A copy failed, or a proof did: stay with the socket.
     public func markUnavailable(_ peer: PeerID, reason: String) {
         sentSecrets[peer] = nil
