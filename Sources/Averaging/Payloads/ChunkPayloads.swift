@@ -6,6 +6,38 @@ public enum ChunkLimits {
     public static let maxChunkIndex = Int(UInt32.max)
 }
 
+extension ByteWriter {
+    /// The fields every chunk message starts with: round id u64 · part u16 · chunk u32.
+    mutating func writeChunkPosition(roundID: UInt64, part: Int, chunk: Int) {
+        write(roundID)
+        write(UInt16(part))
+        write(UInt32(chunk))
+    }
+
+    /// The bytes written so far, then `byteCount` as a u32 and the `byteCount` value bytes
+    /// `writeValues` writes straight into the payload: one allocation, no intermediate copy.
+    func payload(appendingValues byteCount: Int, _ writeValues: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+        var header = self
+        header.write(UInt32(byteCount))
+        let headerBytes = header.bytes
+        return [UInt8](unsafeUninitializedCapacity: headerBytes.count + byteCount) { buffer, initialized in
+            let destination = UnsafeMutableRawBufferPointer(buffer)
+            headerBytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+            writeValues(UnsafeMutableRawBufferPointer(rebasing: destination[headerBytes.count...]))
+            initialized = buffer.count
+        }
+    }
+}
+
+extension ByteReader {
+    /// The fields every chunk message starts with, each checked against its bounds.
+    mutating func readChunkPosition() throws(PayloadDecodingError) -> (roundID: UInt64, part: Int, chunk: Int) {
+        (try read(UInt64.self, "round id"),
+         try read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
+         try read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex))
+    }
+}
+
 /// One chunk of a member's values for a part, streamed to that part's owner
 /// (butterfly all-reduce, first half: DeDLOC §3.1, hivemind's `averaging/allreduce.py`).
 ///
@@ -40,27 +72,17 @@ public struct PartChunk: Hashable, Sendable {
     public static func payload(roundID: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression,
                                byteCount: Int, writeValues: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
-        writer.write(roundID)
-        writer.write(UInt16(part))
-        writer.write(UInt32(chunk))
+        writer.writeChunkPosition(roundID: roundID, part: part, chunk: chunk)
         writer.write(sender)
         compression.write(to: &writer)
-        writer.write(UInt32(byteCount))
-        let header = writer.bytes
-        return [UInt8](unsafeUninitializedCapacity: header.count + byteCount) { buffer, initialized in
-            let destination = UnsafeMutableRawBufferPointer(buffer)
-            header.withUnsafeBytes { destination.copyMemory(from: $0) }
-            writeValues(UnsafeMutableRawBufferPointer(rebasing: destination[header.count...]))
-            initialized = buffer.count
-        }
+        return writer.payload(appendingValues: byteCount, writeValues)
     }
 
     public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
         var reader = ByteReader(payload, what: "part chunk")
+        let position = try reader.readChunkPosition()
         self.init(
-            roundID: try reader.read(UInt64.self, "round id"),
-            part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
-            chunk: try reader.read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex),
+            roundID: position.roundID, part: position.part, chunk: position.chunk,
             sender: try reader.readPeer("sender"),
             compression: try Compression(reading: &reader),
             bytes: try reader.readLengthPrefixed("chunk bytes", maxBytes: ChunkLimits.maxByteCount))
@@ -96,26 +118,16 @@ public struct AveragedChunk: Hashable, Sendable {
     public static func payload(roundID: UInt64, part: Int, chunk: Int, compression: Compression,
                                byteCount: Int, writeValues: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
         var writer = ByteWriter(capacity: 32)
-        writer.write(roundID)
-        writer.write(UInt16(part))
-        writer.write(UInt32(chunk))
+        writer.writeChunkPosition(roundID: roundID, part: part, chunk: chunk)
         compression.write(to: &writer)
-        writer.write(UInt32(byteCount))
-        let header = writer.bytes
-        return [UInt8](unsafeUninitializedCapacity: header.count + byteCount) { buffer, initialized in
-            let destination = UnsafeMutableRawBufferPointer(buffer)
-            header.withUnsafeBytes { destination.copyMemory(from: $0) }
-            writeValues(UnsafeMutableRawBufferPointer(rebasing: destination[header.count...]))
-            initialized = buffer.count
-        }
+        return writer.payload(appendingValues: byteCount, writeValues)
     }
 
     public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
         var reader = ByteReader(payload, what: "averaged chunk")
+        let position = try reader.readChunkPosition()
         self.init(
-            roundID: try reader.read(UInt64.self, "round id"),
-            part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
-            chunk: try reader.read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex),
+            roundID: position.roundID, part: position.part, chunk: position.chunk,
             compression: try Compression(reading: &reader),
             bytes: try reader.readLengthPrefixed("chunk bytes", maxBytes: ChunkLimits.maxByteCount))
         try reader.finish()

@@ -54,9 +54,7 @@ public struct PartChunkReference: Hashable, Sendable {
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.write(roundID)
-        writer.write(UInt16(part))
-        writer.write(UInt32(chunk))
+        writer.writeChunkPosition(roundID: roundID, part: part, chunk: chunk)
         writer.write(sender)
         compression.write(to: &writer)
         memory.write(to: &writer)
@@ -65,10 +63,9 @@ public struct PartChunkReference: Hashable, Sendable {
 
     public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
         var reader = ByteReader(payload, what: "part chunk reference")
+        let position = try reader.readChunkPosition()
         self.init(
-            roundID: try reader.read(UInt64.self, "round id"),
-            part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
-            chunk: try reader.read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex),
+            roundID: position.roundID, part: position.part, chunk: position.chunk,
             sender: try reader.readPeer("sender"),
             compression: try Compression(reading: &reader),
             memory: try MemoryReference(reading: &reader))
@@ -100,9 +97,7 @@ public struct AveragedChunkReference: Hashable, Sendable {
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.write(roundID)
-        writer.write(UInt16(part))
-        writer.write(UInt32(chunk))
+        writer.writeChunkPosition(roundID: roundID, part: part, chunk: chunk)
         compression.write(to: &writer)
         memory.write(to: &writer)
         return writer.bytes
@@ -110,10 +105,9 @@ public struct AveragedChunkReference: Hashable, Sendable {
 
     public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
         var reader = ByteReader(payload, what: "averaged chunk reference")
+        let position = try reader.readChunkPosition()
         self.init(
-            roundID: try reader.read(UInt64.self, "round id"),
-            part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
-            chunk: try reader.read(UInt32.self, "chunk", in: 0...ChunkLimits.maxChunkIndex),
+            roundID: position.roundID, part: position.part, chunk: position.chunk,
             compression: try Compression(reading: &reader),
             memory: try MemoryReference(reading: &reader))
         try reader.finish()
