@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "cohort", "Node", "Wire", "DHT", "Admission",
+                "cohort", "CohortProcessSupport", "Node", "Wire", "DHT", "Admission",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -132,8 +132,10 @@ let package = Package(
         .testTarget(name: "AllReduceProcessTests"),
         .testTarget(
             name: "CohortCommandTests",
-            dependencies: ["cohort"]
+            dependencies: ["cohort", "CohortProcessSupport"]
         ),
+        // `cohort` children for the end-to-end tests of NodeTests and CohortCommandTests.
+        .target(name: "CohortProcessSupport", path: "Tests/CohortProcessSupport"),
         // Parses deploy/ (compose, Kubernetes, systemd, Dockerfile) and checks every `cohort`
         // command line in it against the built executable's --help. Depends on `cohort` only so
         // that building the tests builds the executable it runs.

@@ -1,3 +1,4 @@
+import CohortProcessSupport
 import Foundation
 import Testing
 
@@ -90,7 +91,7 @@ import Testing
         }
         let tokenFile = folder.appendingPathComponent("alice.token").path
 
-        let coordinator = try TestProcess(
+        let coordinator = try CohortChildProcess(
             ["coordinator", "--run", "e2e", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--state-dir", run.stateDir.path,
              "--config", settingsFile.path, "--target-batch", "12", "--checkpoint-every", "1000"],
             log: folder.appendingPathComponent("coordinator.log"))

@@ -1,3 +1,4 @@
+import CohortProcessSupport
 import Foundation
 import Testing
 
@@ -18,17 +19,17 @@ import Testing
 
         /// CenteredClip takes every round through the robust aggregation, from the signed config
         /// to each owner; every member still ends with the same average, which the state hashes check.
-        func coordinator(listen: String = "127.0.0.1:0") throws -> TestProcess {
-            try TestProcess(["coordinator", "--open", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
+        func coordinator(listen: String = "127.0.0.1:0") throws -> CohortChildProcess {
+            try CohortChildProcess(["coordinator", "--open", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
                              "--state-dir", stateDir.path, "--config", settingsFile.path, "--target-batch", "12",
                              "--matchmaking-seconds", "1", "--checkpoint-every", "1000", "--aggregation", "centered-clip"],
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
         }
 
-        func peer(_ name: String, join: String, identity: String? = nil, extra: [String] = []) throws -> TestProcess {
+        func peer(_ name: String, join: String, identity: String? = nil, extra: [String] = []) throws -> CohortChildProcess {
             var arguments = ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + extra
             if let identity { arguments += ["--identity", folder.appendingPathComponent(identity).path] }
-            return try TestProcess(arguments, log: folder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(4)).log"))
+            return try CohortChildProcess(arguments, log: folder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(4)).log"))
         }
 
         /// Steps recorded in the coordinator's journal, in file order.

@@ -1,3 +1,4 @@
+import CohortProcessSupport
 import Foundation
 
 /// Runs the built `cohort` executable as a child process, as a user would.
@@ -8,11 +9,7 @@ struct CommandRunner {
         let stderr: String
     }
 
-    static var executable: URL {
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.appendingPathComponent(".build/debug/cohort")
-    }
+    static var executable: URL { CohortChildProcess.executable }
 
     /// Runs `cohort arguments…` and waits at most `timeout` seconds before killing it.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> Output {
@@ -24,8 +21,8 @@ struct CommandRunner {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let stdoutURL = folder.appendingPathComponent("stdout"), stderrURL = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()

@@ -1,3 +1,4 @@
+import CohortProcessSupport
 import DHT
 import Foundation
 import Testing
@@ -19,21 +20,21 @@ import Wire
         let settingsFile = folder.appendingPathComponent("settings.json")
         try Data(Self.settings.utf8).write(to: settingsFile)
 
-        let coordinator = try CohortProcess(
+        let coordinator = try CohortChildProcess(
             ["coordinator", "--run", "garbage", "--open", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
              "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
              "--target-batch", "12", "--matchmaking-seconds", "1", "--checkpoint-every", "1000"],
             log: folder.appendingPathComponent("coordinator.log"))
-        let join = try #require(coordinator.waitFor("peers join with: cohort peer --join (\\S+)", timeout: 60),
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
                                 "the coordinator did not start: \(coordinator.output)")
-        let target = try CohortProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
+        let target = try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
                                        log: folder.appendingPathComponent("target.log"))
-        let partner = try CohortProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
+        let partner = try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
                                         log: folder.appendingPathComponent("partner.log"))
         defer { [target, partner, coordinator].forEach { $0.kill() } }
-        let port = try #require(target.waitFor("address=127\\.0\\.0\\.1:([0-9]+) .*\\[Node\\] listening", timeout: 60).flatMap { UInt16($0) },
+        let port = try #require(target.firstMatch("address=127\\.0\\.0\\.1:([0-9]+) .*\\[Node\\] listening", timeout: 60).flatMap { UInt16($0) },
                                 "the peer did not listen: \(target.output)")
-        #expect(target.waitFor("(peers=2 ).*\\[Peer\\] round", timeout: 90) != nil, "the peers never averaged: \(target.output)")
+        #expect(target.firstMatch("(peers=2 ).*\\[Peer\\] round", timeout: 90) != nil, "the peers never averaged: \(target.output)")
 
         var random = SystemRandomNumberGenerator()
         for input in MalformedInput.allCases {
@@ -43,7 +44,7 @@ import Wire
             try input.send(over: client, to: nil, maxMessageBytes: Frame.defaultMaxPayloadLength, as: PeerIdentity(using: &random))
             #expect(client.closedByPeer(), "\(input): the peer kept the connection open")
             let (message, reason) = input.logged
-            let line = target.waitFor("(.*\(NSRegularExpression.escapedPattern(for: reason)).*\(NSRegularExpression.escapedPattern(for: message)))",
+            let line = target.firstMatch("(.*\(NSRegularExpression.escapedPattern(for: reason)).*\(NSRegularExpression.escapedPattern(for: message)))",
                                       timeout: 10, after: logStart)
             #expect(line != nil, "\(input): no log line \"\(message)\" naming \"\(reason)\": \(target.output.dropFirst(logStart))")
         }
@@ -52,66 +53,5 @@ import Wire
         #expect(target.waitUntil(timeout: 60) { target.count(of: "peers=2 ") >= roundsBefore + 3 },
                 "the peer stopped averaging after the malformed input: \(target.output.suffix(2000))")
         #expect(target.isRunning && partner.isRunning, "a peer exited: \(target.output.suffix(2000))")
-    }
-}
-
-/// A `cohort` child process with its output in a log file, killed when the test lets go.
-final class CohortProcess {
-    private let process = Process()
-    let log: URL
-
-    /// The executable `swift build` writes; NodeTests depends on `cohort`, so building the
-    /// tests builds it.
-    static var executable: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/cohort")
-    }
-
-    init(_ arguments: [String], log: URL) throws {
-        self.log = log
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-    }
-
-    deinit { kill() }
-
-    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-    var isRunning: Bool { process.isRunning }
-
-    func count(of text: String) -> Int { output.components(separatedBy: text).count - 1 }
-
-    /// SIGKILL and reap.
-    func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    /// The first capture of `pattern` in the output from byte `after` on, polling for up to `timeout` seconds.
-    func waitFor(_ pattern: String, timeout: TimeInterval, after: Int = 0) -> String? {
-        let regex = try! NSRegularExpression(pattern: pattern)
-        var capture: String?
-        _ = waitUntil(timeout: timeout) {
-            let text = String(decoding: output.utf8.dropFirst(after), as: UTF8.self)
-            guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-                  let range = Range(match.range(at: 1), in: text) else { return false }
-            capture = String(text[range])
-            return true
-        }
-        return capture
-    }
-
-    /// Polls `condition` every 100 ms while the process runs, for up to `timeout` seconds.
-    func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && process.isRunning {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
     }
 }
