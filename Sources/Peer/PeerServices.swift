@@ -28,9 +28,9 @@ final class PeerServices {
     var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
     /// The round's wake-ups (sender deadline, round deadline), each kept until the round ends.
     private var roundTimers: [Scheduled<Void>] = []
-    private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
-    /// Pending requests that came as `averagePartLocal` and get their average the same way.
-    private var localReplies: Set<PendingKey> = []
+    /// Chunk requests waiting for their average; `local` when it came as `averagePartLocal`
+    /// and gets its average the same way.
+    private var pending: [PendingKey: (reply: EventLoopPromise<Frame>, local: Bool)] = [:]
     /// Whether chunks to and from peers proven to run on this machine are copied between the
     /// processes instead of sent through the socket (docs/protocol.md, "Same-host copies").
     let sameHostCopies: Bool
@@ -123,8 +123,7 @@ final class PeerServices {
     private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool) {
         guard round != nil else { return }
         let key = PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)
-        pending[key] = reply
-        if local { localReplies.insert(key) } else { localReplies.remove(key) }
+        pending[key] = (reply, local)
         feedRound { $0.onPartChunk(chunk, now: arrived) }
     }
 
@@ -224,8 +223,8 @@ final class PeerServices {
                 var local: [UInt8]?
                 for peer in peers {
                     let key = PendingKey(peer: peer, part: reference.part, chunk: reference.chunk)
-                    guard let reply = pending.removeValue(forKey: key) else { continue }
-                    if localReplies.remove(key) != nil {
+                    guard let (reply, isLocal) = pending.removeValue(forKey: key) else { continue }
+                    if isLocal {
                         local = local ?? exposeAverage(of: reference, in: round)
                         reply.succeed(Frame(type: .averagedPartLocal, requestID: 0, payload: local!))
                     } else {
@@ -241,8 +240,7 @@ final class PeerServices {
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
                 for key in pending.keys where key.peer == peer {
-                    localReplies.remove(key)
-                    pending.removeValue(forKey: key)?.succeed(Self.errorFrame("left out: \(reason)"))
+                    pending.removeValue(forKey: key)?.reply.succeed(Self.errorFrame("left out: \(reason)"))
                 }
                 if let offender = DHTID(bytes: peer.bytes) {
                     transport?.reportOffence(Offence(.badPart, reason), by: offender)
@@ -328,14 +326,13 @@ final class PeerServices {
         // Before anything else: an owner still copying a chunk must see that it may be stale.
         roundLease.revoke()
         exposedChunks = [:]
-        localReplies = []
         round = nil
         roundTimers.forEach { $0.cancel() }
         roundTimers = []
         unsent = [:]
         inFlight = [:]
         retrying = []
-        for reply in pending.values { reply.succeed(Self.errorFrame("round is over")) }
+        for waiting in pending.values { waiting.reply.succeed(Self.errorFrame("round is over")) }
         pending = [:]
         roundPromise?.succeed(result)
         roundPromise = nil

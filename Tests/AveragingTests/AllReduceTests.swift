@@ -88,6 +88,7 @@ import Testing
         var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, seed: random.next(), averagesInPlace: true)
         group.run()
         Self.checkAverages(group, compression: .none)
+        #expect(group.averagesWrittenInPlace > 0, "no average went through averagedChunkDestination")
         #expect(group.members.allSatisfy { $0.result?.isComplete == true && $0.dropped.isEmpty })
         #expect(group.members.compactMap(\.result).reduce(0) { $0 + $1.bytesSent }
                     == group.members.compactMap(\.result).reduce(0) { $0 + $1.bytesReceived })
@@ -97,6 +98,7 @@ import Testing
                                     faults: [2: .crashBeforeFirstAverage], seed: 6, averagesInPlace: true)
         faulty.run()
         Self.checkAverages(faulty, compression: .none)
+        #expect(faulty.averagesWrittenInPlace > 0)
     }
 
     /// The round lends its vector only for an uncompressed average it would take.

@@ -56,6 +56,8 @@ struct SimulatedGroup {
     /// Uncompressed averages are written into the members' vectors the way a same-host copy
     /// does (`averagedChunkDestination`, then `onAveragedChunkWritten`) where the round allows.
     private let averagesInPlace: Bool
+    /// Averages written that way.
+    private(set) var averagesWrittenInPlace = 0
 
     init(plan: GroupPlan, vectors: [[Float]], settings: AllReduceRound.Settings, faults: [Int: Fault] = [:], seed: UInt64,
          averagesInPlace: Bool = false) {
@@ -111,6 +113,7 @@ struct SimulatedGroup {
                 byteCount: averaged.bytes.count, from: sender) {
                 // As a same-host copy does: the shell writes the average where the round says.
                 averaged.bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+                averagesWrittenInPlace += 1
                 handle(members[to].round.onAveragedChunkWritten(part: averaged.part, chunk: averaged.chunk,
                                                                 byteCount: averaged.bytes.count, from: sender, now: now), of: to)
             } else {

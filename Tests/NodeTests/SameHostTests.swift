@@ -94,6 +94,24 @@ import Wire
         #expect(throws: WireError.invalidValue) { try SameHostProof.Exhibit(decoding: noProcess) }
     }
 
+    /// Probers that never prove cannot make the answering side hold state without bound: past
+    /// `maxAnswered` the oldest answer goes, and its proof is then refused.
+    @Test func answersToProbesThatNeverProveAreBounded() throws {
+        let answering = SameHostPeers()
+        let probers = (0...SameHostPeers.maxAnswered).map { _ in SameHostPeers() }
+        var proofs: [SameHostProof.Exhibit] = []
+        for (index, prober) in probers.enumerated() {
+            let id = DHTID(bytes: [UInt8](repeating: UInt8(index), count: 32))!
+            let probe = try #require(prober.startProbe(bob))
+            proofs.append(try #require(try prober.onChallenge(try answering.answer(probe: probe, from: id), from: bob)))
+        }
+        let oldest = DHTID(bytes: [UInt8](repeating: 0, count: 32))!
+        #expect(throws: SameHostProofError.self) { try answering.check(proof: proofs[0], from: oldest) }
+        let newest = DHTID(bytes: [UInt8](repeating: UInt8(SameHostPeers.maxAnswered), count: 32))!
+        try answering.check(proof: proofs[SameHostPeers.maxAnswered], from: newest)
+        #expect(answering.processID(of: newest) == ProcessMemory.currentProcessID)
+    }
+
     @Test func aForgottenPeerIsProvenAnew() throws {
         let left = SameHostPeers(), right = SameHostPeers()
         try prove(left, as: alice, to: right, as: bob)

@@ -21,9 +21,12 @@ public final class SameHostPeers {
     /// Prober side: the secret sent in the probe, then the exhibit of the peer's challenge.
     private var sentSecrets: [PeerID: [UInt8]] = [:]
     private var pendingProofs: [PeerID: (processID: Int32, exhibit: ExposedBytes)] = [:]
-    /// Other side: the prober's secret exhibited, and the challenge expected back.
-    private var exhibits: [PeerID: ExposedBytes] = [:]
-    private var challenges: [PeerID: [UInt8]] = [:]
+    /// Other side: the prober's secret exhibited and the challenge expected back, for at most
+    /// `maxAnswered` probers (oldest first), so that peers that probe and never prove, under
+    /// fresh identities in an open run, cannot make this side hold memory without bound.
+    private var answered: [PeerID: (exhibit: ExposedBytes, challenge: [UInt8])] = [:]
+    private var answeredOrder: [PeerID] = []
+    static let maxAnswered = 64
 
     public init() {}
 
@@ -50,8 +53,10 @@ public final class SameHostPeers {
         }
         let exhibit = payload.withUnsafeBytes { ExposedBytes(copying: $0) }
         let challenge = SameHostProof.newSecret()
-        exhibits[peer] = exhibit
-        challenges[peer] = challenge
+        dropAnswer(to: peer)
+        if answeredOrder.count == Self.maxAnswered { dropAnswer(to: answeredOrder[0]) }
+        answered[peer] = (exhibit, challenge)
+        answeredOrder.append(peer)
         return SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: exhibit.address, challenge: challenge)
     }
 
@@ -75,8 +80,7 @@ public final class SameHostPeers {
 
     /// Checks that the prober's process holds the challenge: the prober is proven.
     public func check(proof exhibit: SameHostProof.Exhibit, from peer: PeerID) throws(SameHostProofError) {
-        exhibits[peer] = nil
-        guard let challenge = challenges.removeValue(forKey: peer) else { throw fail(peer, "a proof nobody asked for") }
+        guard let challenge = dropAnswer(to: peer)?.challenge else { throw fail(peer, "a proof nobody asked for") }
         try expect(challenge, in: exhibit.processID, at: exhibit.address, from: peer)
         statuses[peer] = .proven(processID: exhibit.processID)
     }
@@ -99,8 +103,7 @@ public final class SameHostPeers {
     public func forget(_ peer: PeerID) {
         sentSecrets[peer] = nil
         pendingProofs[peer] = nil
-        exhibits[peer] = nil
-        challenges[peer] = nil
+        dropAnswer(to: peer)
         statuses[peer] = nil
     }
 
@@ -109,6 +112,13 @@ public final class SameHostPeers {
         sentSecrets[peer] = nil
         pendingProofs[peer] = nil
         statuses[peer] = .unavailable(reason: reason)
+    }
+
+    @discardableResult
+    private func dropAnswer(to peer: PeerID) -> (exhibit: ExposedBytes, challenge: [UInt8])? {
+        guard let answer = answered.removeValue(forKey: peer) else { return nil }
+        answeredOrder.removeAll { $0 == peer }
+        return answer
     }
 
     private func expect(_ secret: [UInt8], in processID: Int32, at address: UInt64, from peer: PeerID) throws(SameHostProofError) {
