@@ -44,7 +44,7 @@ import Wire
             let planted = identity(903).signRecord(key: key, subkey: [3], value: [3], expiry: expiry())
             let store = DHTMessage.store(.init(sender: nil, records: [planted]))
             let reply = try await bob.transport.request(.store, payload: store.encodedPayload(), to: alice.endpoint,
-                                                        expecting: alice.peerID, timeout: .seconds(2)).get()
+                                                        expecting: alice.peerID, timeout: .seconds(10)).get()
             #expect(try DHTMessage(frame: reply.frame) == .storeAck([.notFromOwner]))
 
             // The coordinator revokes bob and publishes the list; alice reads it.

@@ -17,8 +17,8 @@ struct LiveNetwork {
 
     static func settings() -> DHTService.Settings {
         var settings = DHTService.Settings()
-        settings.dht.requestTimeout = 1_000
-        settings.transport.handshakeTimeout = .seconds(1)
+        settings.dht.requestTimeout = 3_000
+        settings.transport.handshakeTimeout = .seconds(5)
         return settings
     }
 
