@@ -35,17 +35,22 @@ public final class AllReduceBenchPeer: Sendable {
         }
     }
 
-    /// A member of every round: who it is, where it listens, and its weight.
+    /// A member of every round: who it is, where it listens, its weight, and whether it takes
+    /// part in client mode (it owns no part and is never dialled, though it still listens).
     public struct Member: Hashable, Sendable {
         public var peer: DHT.PeerID
         public var port: UInt16
         public var samples: UInt64
+        public var clientMode: Bool
 
-        public init(peer: DHT.PeerID, port: UInt16, samples: UInt64) {
+        public init(peer: DHT.PeerID, port: UInt16, samples: UInt64, clientMode: Bool = false) {
             self.peer = peer
             self.port = port
             self.samples = samples
+            self.clientMode = clientMode
         }
+
+        var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: port) }
     }
 
     public let settings: Settings
@@ -82,20 +87,24 @@ public final class AllReduceBenchPeer: Sendable {
     }
 
     /// Opens the connections of the rounds before the first one: this peer pings every member
-    /// with a larger id. Once every member has done so, each pair shares one connection opened in
-    /// one direction, so rounds neither wait for handshakes nor retire duplicate connections.
-    /// Then, with same-host copies on, it proves itself and every other member to each other,
-    /// so that every timed round copies chunks between the processes from its first one.
+    /// with a larger id that accepts connections (a client-mode peer pings every such member).
+    /// Once every member has done so, each pair that talks shares one connection opened in one
+    /// direction, so rounds neither wait for handshakes nor retire duplicate connections.
+    /// Then, with same-host copies on, it proves itself and every member that accepts
+    /// connections to each other, so that every timed round copies chunks between the
+    /// processes from its first one.
     public func connect(to members: [Member]) async throws {
         let transport = dht.transport
         let ping = DHTMessage.ping(sender: nil).encodedPayload()
-        let pings = members.filter { peerID < $0.peer }.map { member in
-            transport.request(.ping, payload: ping, to: Endpoint(host: "127.0.0.1", port: member.port),
-                              expecting: member.peer, timeout: .seconds(30))
+        let me = peerID
+        let isClient = members.first { $0.peer == me }?.clientMode ?? false
+        let dialable = members.filter { $0.peer != me && !$0.clientMode }
+        let pings = dialable.filter { isClient || me < $0.peer }.map { member in
+            transport.request(.ping, payload: ping, to: member.endpoint, expecting: member.peer, timeout: .seconds(30))
         }
         _ = try await EventLoopFuture.whenAllSucceed(pings, on: transport.eventLoop).get()
-        let services = self.services, me = peerID
-        let others = members.filter { $0.peer != me }.map { ($0.peer, Endpoint(host: "127.0.0.1", port: $0.port)) }
+        let services = self.services
+        let others = dialable.map { ($0.peer, $0.endpoint) }
         try await services.eventLoop.flatSubmit { services.value.proveSameHost(others) }.get()
     }
 
@@ -105,14 +114,15 @@ public final class AllReduceBenchPeer: Sendable {
     public func runRound(_ index: Int, members: [Member], withChecksum: Bool) async throws -> AllReduceBenchRound {
         let declarations = members.map { member in
             Declaration(step: UInt64(index), peer: Averaging.PeerID(bytes: member.peer.bytes)!,
-                        address: "127.0.0.1:\(member.port)", bandwidth: 1_000_000_000, clientMode: false, samples: member.samples)
+                        address: member.clientMode ? "" : "\(member.endpoint)", bandwidth: 1_000_000_000,
+                        clientMode: member.clientMode, samples: member.samples)
         }
         guard let plan = GroupPlan(step: UInt64(index), elementCount: settings.elementCount, members: declarations) else {
-            throw PeerError("the \(members.count) members do not form a group (at least 2, distinct ids)")
+            throw PeerError("the \(members.count) members do not form a group (at least 2, distinct ids, one not in client mode)")
         }
         var endpoints: [Averaging.PeerID: Endpoint] = [:]
-        for member in members {
-            endpoints[Averaging.PeerID(bytes: member.peer.bytes)!] = Endpoint(host: "127.0.0.1", port: member.port)
+        for member in members where !member.clientMode {
+            endpoints[Averaging.PeerID(bytes: member.peer.bytes)!] = member.endpoint
         }
         let me = Averaging.PeerID(bytes: peerID.bytes)!
         let services = self.services, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints

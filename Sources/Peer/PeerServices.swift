@@ -53,6 +53,11 @@ final class PeerServices {
     private var inFlight: [Averaging.PeerID: Int] = [:]
     /// Owners whose link was full, with a retry scheduled.
     private var retrying: Set<Averaging.PeerID> = []
+    /// Silent senders being pinged (`AllReduceRound.Action.checkAlive`).
+    private var checkingAlive: Set<Averaging.PeerID> = []
+    /// How long a silent sender has to answer a ping. Not answering leaves it in: only a sender
+    /// that is certainly gone is left out before the sender deadline.
+    static let aliveCheckTimeout = TimeAmount.seconds(5)
     /// Waits before retrying a chunk the transport refused because the link's send buffer was full.
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to, with the time
@@ -237,6 +242,8 @@ final class PeerServices {
                 roundTimers.append(eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
                     feedRound { $0.onDeadline(now: Self.now()) }
                 })
+            case .checkAlive(let peer):
+                checkAlive(peer)
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
                 for key in pending.keys where key.peer == peer {
@@ -318,6 +325,35 @@ final class PeerServices {
             }
     }
 
+    /// Pings a sender that owes this owner chunks but has gone silent: over its connection,
+    /// or by dialling its address when it has one (a client-mode member has none). A refused
+    /// dial, a lost connection, a different peer at its address, or no connection to a member
+    /// that has no address, all mean it is gone.
+    private func checkAlive(_ peer: Averaging.PeerID) {
+        guard let round, let transport, let peerID = DHTID(bytes: peer.bytes), checkingAlive.insert(peer).inserted else { return }
+        let roundID = round.plan.id
+        let ping = DHTMessage.ping(sender: nil).encodedPayload()
+        let reply = roundEndpoints[peer].map {
+            transport.request(.ping, payload: ping, to: $0, expecting: peerID, timeout: Self.aliveCheckTimeout)
+        } ?? transport.request(.ping, payload: ping, overOpenConnectionTo: peerID, timeout: Self.aliveCheckTimeout)
+        reply.hop(to: eventLoop).assumeIsolated().whenComplete { [self] result in
+            checkingAlive.remove(peer)
+            guard self.round?.plan.id == roundID, case .failure(let error) = result, Self.meansGone(error) else { return }
+            logger.info("a silent sender is gone", metadata: ["peer.id": "\(peer)", "reason": "\(error)"])
+            failPeer(peer)
+        }
+    }
+
+    /// Whether a failed ping shows the peer gone, not merely slow or this node busy.
+    private static func meansGone(_ error: any Error) -> Bool {
+        switch error {
+        case TransportError.connectionClosed, HandshakeError.closedEarly, HandshakeError.unexpectedPeer:
+            true
+        default:
+            false
+        }
+    }
+
     private func failPeer(_ peer: Averaging.PeerID) {
         feedRound { $0.onPeerFailed(peer, now: Self.now()) }
     }
@@ -332,6 +368,7 @@ final class PeerServices {
         unsent = [:]
         inFlight = [:]
         retrying = []
+        checkingAlive = []
         for waiting in pending.values { waiting.reply.succeed(Self.errorFrame("round is over")) }
         pending = [:]
         roundPromise?.succeed(result)

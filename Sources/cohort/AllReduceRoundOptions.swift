@@ -31,6 +31,9 @@ struct AllReduceRoundOptions: ParsableArguments {
     @Option(help: "Seconds a member waits for averages before reporting parts failed.")
     var roundTimeout = 30.0
 
+    @Option(help: "Seconds a sender may stay silent before its owner checks that it is still there (0: no checks).")
+    var silenceCheckInterval = 2.0
+
     @Flag(inversion: .prefixedNo,
           help: "Copy chunks straight out of the memory of peers proven to run on this machine instead of sending them through sockets.")
     var sameHostCopies = true
@@ -41,12 +44,17 @@ struct AllReduceRoundOptions: ParsableArguments {
         guard senderTimeout > 0, roundTimeout >= senderTimeout else {
             throw ValidationError("--sender-timeout must be positive and at most --round-timeout")
         }
+        guard roundTimeout <= 86_400 else { throw ValidationError("--round-timeout must be at most 86400 seconds") }
+        guard silenceCheckInterval == 0 || (0.001...86_400).contains(silenceCheckInterval) else {
+            throw ValidationError("--silence-check-interval must be 0 (no checks) or between 0.001 and 86400 seconds")
+        }
     }
 
     var roundSettings: AllReduceRound.Settings {
         var settings = AllReduceRound.Settings(compression: compression.compression, chunkSize: chunkSize)
         settings.senderTimeout = .milliseconds(Int64(senderTimeout * 1000))
         settings.roundTimeout = .milliseconds(Int64(roundTimeout * 1000))
+        settings.silenceCheckInterval = silenceCheckInterval > 0 ? .milliseconds(Int64(silenceCheckInterval * 1000)) : nil
         return settings
     }
 
@@ -54,6 +62,7 @@ struct AllReduceRoundOptions: ParsableArguments {
     var arguments: [String] {
         ["--size", "\(size)", "--compression", compression.rawValue, "--chunk-size", "\(chunkSize)",
          "--sender-timeout", "\(senderTimeout)", "--round-timeout", "\(roundTimeout)",
+         "--silence-check-interval", "\(silenceCheckInterval)",
          sameHostCopies ? "--same-host-copies" : "--no-same-host-copies"]
     }
 }

@@ -12,7 +12,8 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// driven directly by the process-level fault tests.
 ///
 /// Talks line by line. It prints `ready <peer id hex> <port>`, then reads one line
-/// `members <id hex>:<port>:<samples>,…` from stdin (every worker gets the same list), opens
+/// `members <id hex>:<port>:<samples>[:client],…` from stdin (every worker gets the same list;
+/// `:client` marks a member in client mode), opens
 /// its connections and prints `connected`, waits for a line `go` (sent once every worker is
 /// connected), then runs a warm-up round and `--rounds` timed rounds back to back, printing
 /// `started <round>` before and `round <json AllReduceBenchRound>` after each (the last with the
@@ -57,7 +58,7 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
         print("ready \(peer.peerID.bytes.hexString) \(peer.port)")
         do {
             guard let line = readLine(), let members = BenchMemberList.parse(line) else {
-                throw AllReduceBenchFailure(description: "expected 'members <id hex>:<port>:<samples>,…' on stdin")
+                throw AllReduceBenchFailure(description: "expected 'members <id hex>:<port>:<samples>[:client],…' on stdin")
             }
             try await runRounds(peer: peer, members: members)
         } catch {
@@ -90,7 +91,8 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
 /// The `members` line the parent sends every worker.
 enum BenchMemberList {
     static func line(_ members: [AllReduceBenchPeer.Member]) -> String {
-        "members " + members.map { "\($0.peer.bytes.hexString):\($0.port):\($0.samples)" }.joined(separator: ",")
+        "members " + members.map { "\($0.peer.bytes.hexString):\($0.port):\($0.samples)\($0.clientMode ? ":client" : "")" }
+            .joined(separator: ",")
     }
 
     /// The member a worker's `ready <id hex> <port>` line announces.
@@ -104,9 +106,9 @@ enum BenchMemberList {
         guard line.hasPrefix("members ") else { return nil }
         let members = line.dropFirst("members ".count).split(separator: ",").map { entry -> AllReduceBenchPeer.Member? in
             let fields = entry.split(separator: ":")
-            guard fields.count == 3, let bytes = [UInt8](hex: fields[0]), let peer = DHTID(bytes: bytes),
-                  let port = UInt16(fields[1]), let samples = UInt64(fields[2]) else { return nil }
-            return AllReduceBenchPeer.Member(peer: peer, port: port, samples: samples)
+            guard fields.count == 3 || (fields.count == 4 && fields[3] == "client"), let bytes = [UInt8](hex: fields[0]),
+                  let peer = DHTID(bytes: bytes), let port = UInt16(fields[1]), let samples = UInt64(fields[2]) else { return nil }
+            return AllReduceBenchPeer.Member(peer: peer, port: port, samples: samples, clientMode: fields.count == 4)
         }
         return members.contains(nil) ? nil : members.compactMap { $0 }
     }

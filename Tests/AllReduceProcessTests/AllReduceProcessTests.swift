@@ -77,6 +77,38 @@ struct AllReduceProcessTests {
         }
     }
 
+    /// A client-mode member owns no part, so nobody sends it anything and its death closes no
+    /// connection a request waits on. Its parts are longer than a member's send window (64
+    /// chunks), so it dies having sent the first chunks and owing the rest: the owners' silence
+    /// checks find it gone, long before the sender deadline.
+    @Test func survivorsLeaveOutAClientModeMemberThatDiedOwingChunksAtTheirFirstSilenceCheck() async throws {
+        let elementCount = Self.workerCount * 100 * 256
+        let senderTimeout = 16.0
+        let workers = try WorkerGroup(count: Self.workerCount, arguments: [
+            "--rounds", "0", "--size", "\(elementCount)", "--chunk-size", "256", "--frame-delay-ms", "1000",
+            "--sender-timeout", "\(senderTimeout)", "--round-timeout", "\(senderTimeout + 2)", "--silence-check-interval", "1",
+            "--log-level", "info",
+        ])
+        defer { workers.stop() }
+        _ = try await workers.introduce(clientMode: [Self.victim])
+        let everyone = Array(0..<Self.workerCount)
+        _ = try await workers.await("started 0", from: everyone, within: 30)
+        // Its first 64 chunks per owner arrive after 1 s; the rest would leave after ~2 s,
+        // once the first averages are back.
+        try await Task.sleep(for: .milliseconds(1400))
+        workers.deliver(SIGKILL, to: Self.victim)
+        let survivors = everyone.filter { $0 != Self.victim }
+        _ = try await workers.await("done", from: survivors, within: senderTimeout + 10)
+        let rounds = try workers.rounds(0, from: survivors)
+        let logs = workers.logs(of: survivors)
+        #expect(rounds[0].checksum != nil && Set(rounds.map(\.checksum)).count == 1, "survivors' averages differ: \(rounds)")
+        #expect(logs.contains("a silent sender is gone"), "\(logs)")
+        for round in rounds {
+            #expect(round.failedParts.isEmpty && round.leftOut == 1 && round.participants == Self.workerCount - 1, "\(round)")
+            #expect(round.seconds < senderTimeout - 6, "the owners waited for the dead member: \(round)")
+        }
+    }
+
     @Test(arguments: [0, 2])
     func survivorsOfAStoppedMemberFinishAtTheDeadlineWithoutItsPart(faultyRound: Int) async throws {
         let (rounds, victimPart, logs) = try await roundWithVictim(receiving: SIGSTOP, faultyRound: faultyRound)

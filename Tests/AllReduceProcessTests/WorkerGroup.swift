@@ -93,12 +93,15 @@ final class WorkerGroup {
         }
     }
 
-    /// Reads every worker's `ready <id> <port>` line, sends all of them the member list, and
-    /// once all are connected tells them to go. Returns the workers' ids in hex.
-    func introduce() async throws -> [String] {
+    /// Reads every worker's `ready <id> <port>` line, sends all of them the member list (the
+    /// workers in `clientMode` take part in client mode), and once all are connected tells them
+    /// to go. Returns the workers' ids in hex.
+    func introduce(clientMode: Set<Int> = []) async throws -> [String] {
         let ready = try await self.await("ready ", from: Array(processes.indices), within: 120)
         let fields = ready.map { $0.split(separator: " ") }
-        let members = "members " + fields.map { "\($0[1]):\($0[2]):1" }.joined(separator: ",")
+        let members = "members " + fields.indices.map { index in
+            "\(fields[index][1]):\(fields[index][2]):1" + (clientMode.contains(index) ? ":client" : "")
+        }.joined(separator: ",")
         send(members)
         _ = try await self.await("connected", from: Array(processes.indices), within: 60)
         send("go")

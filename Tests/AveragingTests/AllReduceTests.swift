@@ -194,6 +194,58 @@ import Testing
         #expect(group.now == Timestamp.zero + settings.roundTimeout)
     }
 
+    @Test(arguments: [true, false])
+    func aSenderThatVanishesIsLeftOutAtTheFirstSilenceCheck(checking: Bool) {
+        let (plan, vectors) = Self.fourMembers()
+        var settings = AllReduceRound.Settings(compression: .none, chunkSize: 50)
+        if !checking { settings.silenceCheckInterval = nil }
+        // The client-mode member owns no part, so no connection to it fails when it dies.
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, faults: [1: .vanish(afterSending: 7)], seed: 8)
+        group.run()
+        Self.checkAverages(group, compression: .none)
+        #expect(group.contributions.filter { $0[0] == 1 }.count == 7, "its chunks sent before it died still count")
+        for index in group.live {
+            let result = group.members[index].result!
+            #expect(result.isComplete)
+            #expect(result.leftOut == [peerID(2)])
+            #expect(result.duration == (checking ? settings.silenceCheckInterval! : settings.senderTimeout))
+        }
+        #expect(Set(group.checksAlive.map { $0[1] }) == (checking ? [1] : []))
+    }
+
+    @Test func aClientModeSenderThatSentNothingIsNotCheckedButLeftOutAtTheSenderDeadline() {
+        let (plan, vectors) = Self.fourMembers()
+        let settings = AllReduceRound.Settings(compression: .none, chunkSize: 50)
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, faults: [1: .vanish(afterSending: 0)], seed: 9)
+        group.run()
+        Self.checkAverages(group, compression: .none)
+        #expect(group.checksAlive.isEmpty, "a client-mode member may still be dialling and has no address to check")
+        for index in group.live {
+            #expect(group.members[index].result!.leftOut == [peerID(2)])
+            #expect(group.members[index].result!.duration == settings.senderTimeout)
+        }
+    }
+
+    @Test func ownersCheckOnlySendersSilentForTheWholeInterval() {
+        let plan = GroupPlan(step: 41, elementCount: 40, members: [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3))])!
+        let settings = AllReduceRound.Settings(compression: .none, chunkSize: 4)
+        let interval = settings.silenceCheckInterval!
+        let owner = SimulatedMember(plan: plan, index: 0, values: [Float](repeating: 1, count: 40), settings: settings)
+        let sender = SimulatedMember(plan: plan, index: 1, values: [Float](repeating: 2, count: 40), settings: settings)
+        #expect(owner.round.start().contains(.wake(at: .zero + interval)))
+        let firstChunk = sender.round.start().compactMap { action -> AllReduceRound.ChunkReference? in
+            guard case .sendPartChunk(let reference, to: peerID(1)) = action else { return nil }
+            return reference
+        }.first!
+        _ = owner.round.onPartChunk(sender.round.partChunk(for: firstChunk), now: .zero + .milliseconds(1500))
+        #expect(owner.round.onDeadline(now: .zero + interval) == [.checkAlive(peerID(3)), .wake(at: .zero + interval * 2)])
+        #expect(owner.round.onDeadline(now: .zero + interval * 2) == [.checkAlive(peerID(2)), .checkAlive(peerID(3)),
+                                                                     .wake(at: .zero + interval * 3)])
+        // The last check wakes nobody: the next would come at the sender deadline.
+        #expect(owner.round.onDeadline(now: .zero + (settings.senderTimeout - interval)) == [.checkAlive(peerID(2)),
+                                                                                         .checkAlive(peerID(3))])
+    }
+
     @Test func aMemberSendingGarbageIsDroppedAndTheRoundStillEnds() {
         let plan = GroupPlan(step: 41, elementCount: 8, members: [declaration(peerID(1)), declaration(peerID(2))])!
         let member = SimulatedMember(plan: plan, index: 0, values: [Float](repeating: 1, count: 8),

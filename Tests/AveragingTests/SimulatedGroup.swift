@@ -30,8 +30,12 @@ struct SimulatedGroup {
         case crash(afterSending: Int)
         /// Dies when it is about to send its first average.
         case crashBeforeFirstAverage
-        /// Sends this many messages, then freezes: no more messages, no closed connections.
+        /// Sends this many messages, then freezes: no more messages, no closed connections, and
+        /// a check whether it is alive gets no answer.
         case stall(afterSending: Int)
+        /// Sends this many messages, then dies without a connection closing (none was open to
+        /// the others any more); a check whether it is alive finds it gone.
+        case vanish(afterSending: Int)
     }
 
     private enum Message {
@@ -52,6 +56,8 @@ struct SimulatedGroup {
     /// Chunks an owner accumulated: [sender, part, chunk].
     private(set) var contributions: Set<[Int]> = []
     private var knownFailed: [Set<Int>]
+    /// Checks whether a sender is alive, as [checking owner, sender].
+    private(set) var checksAlive: [[Int]] = []
 
     /// Uncompressed averages are written into the members' vectors the way a same-host copy
     /// does (`averagedChunkDestination`, then `onAveragedChunkWritten`) where the round allows.
@@ -137,6 +143,12 @@ struct SimulatedGroup {
                 send(.averaged(members[index].round.averagedChunkPayload(for: reference)), from: index, to: targets)
             case .wake(let time):
                 wakes.insert(time)
+            case .checkAlive(let peer):
+                let target = plan.index(of: peer)!
+                checksAlive.append([index, target])
+                if case .vanish = faults[target], down.contains(target) {
+                    queue.append((target, index, .closed))
+                }
             case .dropPeer(let peer, _):
                 members[index].dropped.append(peer)
                 // An owner discards what a dropped sender sent for chunks not yet averaged; the
@@ -158,7 +170,7 @@ struct SimulatedGroup {
             case .crash(let limit) where sentCount[index] == limit:
                 crash(index)
                 return
-            case .stall(let limit) where sentCount[index] == limit:
+            case .stall(let limit) where sentCount[index] == limit, .vanish(let limit) where sentCount[index] == limit:
                 down.insert(index)
                 return
             default:

@@ -10,8 +10,10 @@ struct DashboardShutdownTests {
         let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
         let (gateStream, gate) = AsyncStream.makeStream(of: Void.self)
         let status = SampleStatuses.hostile
+        // A grace period far longer than the test needs: on a machine loaded by the other
+        // suites, the steps between shutdown and the answer have taken over the default 5 s.
         let server = try await DashboardServer.bind(
-            settings: .init(host: "127.0.0.1", port: 0), logger: quietLogger
+            settings: .init(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(40)), logger: quietLogger
         ) {
             arrived.yield()
             for await _ in gateStream { break }

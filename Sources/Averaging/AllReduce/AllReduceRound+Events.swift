@@ -95,6 +95,10 @@ extension AllReduceRound {
     public mutating func onDeadline(now: Timestamp) -> [Action] {
         guard !isFinished else { return [] }
         var actions: [Action] = []
+        if let check = nextSilenceCheck, now >= check {
+            actions += silentSenders(now: now).map { .checkAlive(plan.members[$0].peer) }
+            actions += scheduleSilenceCheck(after: now)
+        }
         if now >= senderDeadline, reducer != nil {
             let late = now >= roundDeadline ? reducer!.sendersStillExpected : reducer!.sendersHoldingUp
             var completed: [Int] = []
@@ -111,6 +115,30 @@ extension AllReduceRound {
             }
         }
         return actions + finishIfDone(now: now)
+    }
+
+    /// Schedules the next look for silent senders, unless the sender deadline comes first.
+    mutating func scheduleSilenceCheck(after now: Timestamp) -> [Action] {
+        guard let interval = settings.silenceCheckInterval, now + interval < senderDeadline else {
+            nextSilenceCheck = nil
+            return []
+        }
+        nextSilenceCheck = now + interval
+        return [.wake(at: now + interval)]
+    }
+
+    /// Senders this owner still expects chunks from that have sent none for the check interval.
+    /// A client-mode sender that has sent nothing yet is not among them: it may still be
+    /// dialling, and it has no address to check.
+    private func silentSenders(now: Timestamp) -> [Int] {
+        guard let reducer, let interval = settings.silenceCheckInterval else { return [] }
+        return reducer.sendersStillExpected.filter { sender in
+            guard !failed[sender] else { return false }
+            guard let heard = arrivals[sender]?.latest else {
+                return !plan.members[sender].clientMode && now - startTime >= interval
+            }
+            return now - heard >= interval
+        }
     }
 
     /// The owner's inbound rate so far: every sender's rate summed (`AllReduceResult`).

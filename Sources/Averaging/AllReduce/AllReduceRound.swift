@@ -39,6 +39,11 @@ public struct AllReduceRound {
         /// After this long a member stops waiting for averages; at least `senderTimeout`, so that
         /// averages finalised at the sender deadline still arrive in time.
         public var roundTimeout: Duration = .seconds(30)
+        /// How often an owner looks for senders that owe it chunks but have sent nothing for
+        /// this long (`Action.checkAlive`), so that one that died without a connection to this
+        /// owner closing (it never opened one, or owns no part anyone was sending to) is left
+        /// out at once instead of at the sender deadline. Nil turns the checks off.
+        public var silenceCheckInterval: Duration? = .seconds(2)
         /// An owner's bound on a member's chunk: its L2 norm may be at most this many times the
         /// median norm of that chunk over the contributions in (the owner's own included).
         ///
@@ -92,6 +97,12 @@ public struct AllReduceRound {
         case sendAveragedChunk(ChunkReference, to: [PeerID])
         /// Call `onDeadline(now:)` at this time (or later).
         case wake(at: Timestamp)
+        /// This sender owes this owner chunks but has sent nothing for `silenceCheckInterval`:
+        /// find out whether it is still there (ping it over its connection, or by dialling its
+        /// address when it has one). If it certainly is gone (its address refuses connections,
+        /// or it has no address and no connection is left), call `onPeerFailed`. A reply or a
+        /// timeout changes nothing: a sender that is frozen is left out at the sender deadline.
+        case checkAlive(PeerID)
         /// The peer broke the protocol or sent a part that failed the checks (`reason` says which);
         /// it is left out of the round. Close its connection.
         case dropPeer(PeerID, reason: String)
@@ -121,6 +132,8 @@ public struct AllReduceRound {
     /// Per member: when its first and latest chunk of this owner's part arrived, and the bytes
     /// of its chunks after the first (`AllReduceResult.inboundBytesPerSecond`).
     var arrivals: [ChunkArrivals?]
+    /// When this owner next looks for silent senders; nil when it no longer does.
+    var nextSilenceCheck: Timestamp?
     var isFinished = false
 
     public init(plan: GroupPlan, peer: PeerID, vector: UnsafeMutableBufferPointer<Float>, settings: Settings, now: Timestamp) {
@@ -131,6 +144,8 @@ public struct AllReduceRound {
         precondition(settings.chunkSize > 0, "chunk size \(settings.chunkSize) must be positive")
         precondition(settings.normBoundFactor >= 1, "norm bound factor \(settings.normBoundFactor) is below 1")
         precondition(settings.aggregation.problem == nil, "aggregation \(settings.aggregation): \(settings.aggregation.problem ?? "")")
+        precondition(settings.silenceCheckInterval.map { $0 > .zero } ?? true,
+                     "silence check interval \(settings.silenceCheckInterval!) is not positive")
         precondition(settings.senderTimeout <= settings.roundTimeout,
                      "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
         self.plan = plan
@@ -178,6 +193,7 @@ public struct AllReduceRound {
         }
         if reducer != nil {
             actions.append(.wake(at: senderDeadline))
+            actions += scheduleSilenceCheck(after: startTime)
         }
         actions.append(.wake(at: roundDeadline))
         return actions + finishIfDone(now: startTime)

@@ -69,6 +69,17 @@ final class ConnectionPool {
         }
     }
 
+    /// A reply from `peer` over the connection open to it, without dialling; fails with
+    /// `TransportError.connectionClosed` when there is none.
+    func request(_ type: MessageType, payload: [UInt8], overOpenConnectionTo peer: PeerID,
+                 timeout: TimeAmount) -> EventLoopFuture<Frame> {
+        guard !isShuttingDown else { return eventLoop.makeFailedFuture(TransportError.shutDown) }
+        guard let connection = preferred[peer], connection.isUsable else {
+            return eventLoop.makeFailedFuture(TransportError.connectionClosed)
+        }
+        return connection.request(type: type, payload: payload, timeout: timeout, eventLoop: eventLoop)
+    }
+
     /// Closes the server and every connection; outstanding requests fail. Completes when all are closed.
     func shutdown() -> EventLoopFuture<Void> {
         isShuttingDown = true

@@ -82,6 +82,17 @@ public final class Transport: Sendable {
         }
     }
 
+    /// Sends a request to `peer` over the connection open to it, for a peer that cannot be
+    /// dialled (client mode). Fails with `TransportError.connectionClosed` when none is open.
+    public func request(_ type: MessageType, payload: [UInt8], overOpenConnectionTo peer: PeerID,
+                        timeout: TimeAmount) -> EventLoopFuture<Reply> {
+        let pool = self.pool
+        return eventLoop.flatSubmit {
+            pool.value.request(type, payload: payload, overOpenConnectionTo: peer, timeout: timeout)
+                .map { Reply(frame: $0, peer: peer) }
+        }
+    }
+
     /// Counts an offence by `peer` (callable from any thread); enough of them within the
     /// window ban it (`TransportSettings.bans`): its connections close and new ones are refused.
     public func reportOffence(_ offence: Offence, by peer: PeerID) {
