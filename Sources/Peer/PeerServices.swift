@@ -344,10 +344,11 @@ final class PeerServices {
         }
     }
 
-    /// Whether a failed ping shows the peer gone, not merely slow or this node busy.
+    /// Whether a failed ping shows the peer gone, not merely slow, busy (a peer at its
+    /// connection limit closes the handshake early) or this node busy.
     private static func meansGone(_ error: any Error) -> Bool {
         switch error {
-        case TransportError.connectionClosed, HandshakeError.closedEarly, HandshakeError.unexpectedPeer:
+        case TransportError.connectionClosed, HandshakeError.unexpectedPeer:
             true
         default:
             false
