@@ -15,6 +15,10 @@ public struct RunKeys: Sendable, Equatable {
     public var progress: RecordKey { RecordKey(hashing: "cohort/\(runName)/progress") }
     /// Each peer's `StateAnnouncement`: the step its state is at and where to download it.
     public var state: RecordKey { RecordKey(hashing: "cohort/\(runName)/state") }
+    /// The coordinator's `StateAnnouncement` of the newest checkpoint it holds and serves, so
+    /// that peers joining a run that all others have left go on from it. Peers take it only
+    /// from the coordinator (the owner of the run config they verified).
+    public var checkpoint: RecordKey { RecordKey(hashing: "cohort/\(runName)/checkpoint") }
     /// Averaging declarations for `step` from peers whose state hashes to `state` (Averaging's
     /// `Declaration`). Keying groups by state means that only peers holding the same state
     /// average together: a peer whose state drifted (a fault) finds none of the others here,

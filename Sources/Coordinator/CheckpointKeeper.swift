@@ -42,6 +42,24 @@ public struct CheckpointKeeper: Sendable {
         return final
     }
 
+    /// The state (`state` as peers exchange it: parameters then momentum) and step saved in
+    /// `folder`, which must hold a model of `config`.
+    public func loadState(config: ModelConfig, from folder: URL) throws -> (step: Int, state: [UInt8]) {
+        let model = try Checkpoint.loadModel(from: folder)
+        guard model.config == config else {
+            throw Checkpoint.Error(description: "\(folder.path) holds a model of another shape than the run config's")
+        }
+        let count = model.parameters.count
+        let optimizer = try Checkpoint.loadOptimizer(from: folder, parameterCount: count)
+        let state = [UInt8](unsafeUninitializedCapacity: 2 * count * 4) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.baseAddress!.copyMemory(from: model.parameters.base, byteCount: count * 4)
+            (raw.baseAddress! + count * 4).copyMemory(from: optimizer.momentum.base, byteCount: count * 4)
+            initialized = 2 * count * 4
+        }
+        return (optimizer.step, state)
+    }
+
     /// Checkpoint folders on disk, oldest first.
     public func existing() -> [(step: Int, url: URL)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []

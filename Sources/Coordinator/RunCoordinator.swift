@@ -52,6 +52,11 @@ public final class RunCoordinator: @unchecked Sendable {
     /// After a failed backup, wait before asking the peers again.
     private var nextBackupAttempt = Date.distantPast
     private var knownPeerLines: [String] = []
+    /// The newest checkpoint's state, served to peers that download it.
+    private let checkpointServer = StateServer(keep: 1)
+    /// What the coordinator announces of that checkpoint, and when it last did.
+    private var checkpointAnnouncement: StateAnnouncement?
+    private var lastCheckpointAnnounce = Date.distantPast
 
     public init(settings: CoordinatorSettings, logger: Logger, stop: StopSignal) {
         self.settings = settings
@@ -102,8 +107,16 @@ public final class RunCoordinator: @unchecked Sendable {
             let rules = AdmissionRules(runName: settings.config.name, runPublicKey: identity.publicKey)
             dhtSettings.transport.admission = .admittedOnly(rules, presenting: nil)
         }
-        let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
+        let eventLoop = group.next()
+        let server = checkpointServer
+        let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: eventLoop, logger: logger) { request in
+            guard request.frame.type == .stateRequest else { return eventLoop.makeFailedFuture(WireError.unknownMessageType) }
+            return eventLoop.makeCompletedFuture { try server.answer(request.frame) }
+        }
         let endpoint = dht.endpoint
+        if let last {
+            serveCheckpoint(at: last.url, endpoint: endpoint)
+        }
         update { $0.joinAddress = endpoint.description }
         await rejoin(dht: dht)
         logger.info("coordinator listening", metadata: ["run": "\(settings.config.name)", "join": "\(endpoint)",
@@ -121,6 +134,7 @@ public final class RunCoordinator: @unchecked Sendable {
                 lastConfigPublish = Date()
             }
             await poll(dht: dht)
+            await announceCheckpoint(dht: dht)
             try? await Task.sleep(for: .seconds(1))
         }
         await dht.shutdown()
@@ -216,10 +230,47 @@ extension RunCoordinator {
                 $0.lastCheckpointStep = source.step
                 $0.lastCheckpointPath = folder.path
             }
+            serve(StateSnapshot(step: source.step, bytes: bytes), endpoint: dht.endpoint)
             logger.info("checkpoint", metadata: ["step": "\(source.step)", "path": "\(folder.path)"])
         } catch {
             nextBackupAttempt = Date().addingTimeInterval(15)
             logger.warning("checkpoint failed, retrying in 15 s: \(error)")
+        }
+    }
+}
+
+extension RunCoordinator {
+    /// Serves the checkpoint in `folder`, unless it does not hold a state of this run's model
+    /// (then peers are better off starting afresh: logged).
+    private func serveCheckpoint(at folder: URL, endpoint: Endpoint) {
+        do {
+            let (step, state) = try keeper.loadState(config: settings.config.training.model, from: folder)
+            serve(StateSnapshot(step: step, bytes: state), endpoint: endpoint)
+        } catch {
+            logger.warning("not serving the newest checkpoint: \(error)")
+        }
+    }
+
+    private func serve(_ snapshot: StateSnapshot, endpoint: Endpoint) {
+        checkpointServer.publish(snapshot)
+        checkpointAnnouncement = StateAnnouncement(step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
+                                                   host: endpoint.host, port: endpoint.port, timestampMilliseconds: 0)
+        lastCheckpointAnnounce = .distantPast
+        logger.info("serving checkpoint", metadata: ["step": "\(snapshot.step)"])
+    }
+
+    /// Announces the served checkpoint when it changed, and every 5 minutes so that the
+    /// record (kept 10 minutes) outlives any gap.
+    private func announceCheckpoint(dht: DHTService) async {
+        guard var announcement = checkpointAnnouncement, Date().timeIntervalSince(lastCheckpointAnnounce) > 300 else { return }
+        let now = Self.milliseconds()
+        announcement.timestampMilliseconds = now
+        do {
+            _ = try await dht.put(key: RunKeys(runName: settings.config.name).checkpoint, subkey: dht.peerID.bytes,
+                                  value: announcement.encoded, expiry: now + 600_000)
+            lastCheckpointAnnounce = Date()
+        } catch {
+            logger.warning("could not announce the checkpoint", metadata: ["error": "\(error)"])
         }
     }
 }

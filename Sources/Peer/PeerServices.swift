@@ -68,9 +68,8 @@ final class PeerServices {
     /// that never form cannot make this one hold unbounded memory.
     private static let maxEarlyChunks = 4096
     private static let maxEarlyBytes = 64 << 20
-    /// The newest snapshots, served to downloading peers (the previous one finishes downloads
-    /// that started before the last step).
-    private var snapshots: [StateSnapshot] = []
+    /// This peer's newest two states, served to downloading peers.
+    private let states = StateServer(keep: 2)
 
     init(eventLoop: EventLoop, logger: Logger, sameHostCopies: Bool) {
         self.eventLoop = eventLoop
@@ -144,26 +143,11 @@ final class PeerServices {
     }
 
     private func serveState(_ request: Transport.InboundRequest) -> EventLoopFuture<Frame> {
-        let ask: StateRequest
-        do {
-            ask = try StateRequest(decoding: request.frame.payload)
-        } catch {
-            return eventLoop.makeFailedFuture(error)
-        }
-        guard let snapshot = snapshots.last(where: { $0.step == ask.step }) else {
-            return eventLoop.makeSucceededFuture(Self.errorFrame("no state for step \(ask.step) here"))
-        }
-        guard ask.offset + ask.length <= snapshot.bytes.count else {
-            return eventLoop.makeSucceededFuture(Self.errorFrame("range beyond the state's \(snapshot.bytes.count) bytes"))
-        }
-        let payload = StateChunk.encode(step: ask.step, offset: ask.offset,
-                                        bytes: snapshot.bytes[ask.offset..<(ask.offset + ask.length)])
-        return eventLoop.makeSucceededFuture(Frame(type: .stateChunk, requestID: 0, payload: payload))
+        eventLoop.makeCompletedFuture { try states.answer(request.frame) }
     }
 
     func publish(_ snapshot: StateSnapshot) {
-        snapshots.append(snapshot)
-        if snapshots.count > 2 { snapshots.removeFirst(snapshots.count - 2) }
+        states.publish(snapshot)
     }
 
     static func errorFrame(_ text: String, code: UInt16 = TransportErrorCode.unavailable) -> Frame {

@@ -9,14 +9,30 @@ import Wire
 extension PeerSession {
     /// Downloads the newest state that the run's peers announce, unless this peer already has
     /// it. Without `force`, a run nobody has stepped yet starts from the shared initial state.
+    /// When no peer's state can be had (every peer that trained the run has left, though
+    /// their announcements linger) and the coordinator serves a newer checkpoint, the run goes
+    /// on from the checkpoint.
     func catchUp(force: Bool) async throws {
-        let records = await network.records(keys.state)
-        guard let newest = StateFetcher.donors(from: records, excluding: identity.peerID),
-              newest.step > run.step || (force && newest.step >= run.step && newest.step > 0) else {
-            if run.step == 0 { await announceState() }
-            return
+        var attempted = false
+        if let newest = StateFetcher.donors(from: await network.records(keys.state), excluding: identity.peerID),
+           newest.step > run.step || (force && newest.step >= run.step && newest.step > 0) {
+            attempted = true
+            if try await download(step: newest.step, hash: newest.hash, bytes: newest.bytes, donors: newest.donors) { return }
         }
-        try await download(step: newest.step, hash: newest.hash, bytes: newest.bytes, donors: newest.donors)
+        if let checkpoint = await coordinatorCheckpoint(), checkpoint.step > run.step {
+            attempted = true
+            logger.info("going on from the coordinator's checkpoint", metadata: ["step": "\(checkpoint.step)"])
+            if try await download(step: checkpoint.step, hash: checkpoint.stateHash, bytes: checkpoint.stateBytes,
+                                  donors: [(coordinator, checkpoint.endpoint)]) { return }
+        }
+        if !attempted && run.step == 0 { await announceState() }
+    }
+
+    /// The checkpoint the coordinator announces and serves, if any.
+    private func coordinatorCheckpoint() async -> StateAnnouncement? {
+        let records = await network.records(keys.checkpoint)
+        return records.filter { $0.ownerID == coordinator }.compactMap { try? StateAnnouncement(decoding: $0.value) }
+            .filter(\.servesState).max { $0.step < $1.step }
     }
 
     /// Loads the state `hash` of `step` from `donors`; false when the download failed (logged).

@@ -1,4 +1,5 @@
 import Collaboration
+import Wire
 import Foundation
 
 /// Reads the coordinator's signed run config from the DHT and checks it.
@@ -14,11 +15,12 @@ struct RunConfigFetcher {
     let coordinatorKey: [UInt8]?
     let stop: StopSignal
 
-    func fetch() async throws -> RunConfig {
+    /// The run config, and the coordinator that signed it.
+    func fetch() async throws -> (config: RunConfig, coordinator: DHTID) {
         let deadline = Date().addingTimeInterval(60)
         var lastProblem = "no run config is published on this DHT yet"
         while Date() < deadline && !stop.isStopped {
-            var configs: [RunConfig] = []
+            var configs: [(config: RunConfig, coordinator: DHTID)] = []
             for record in await network.records(RunKeys.runs) {
                 do {
                     let signed = try SignedRunConfig(decoding: record.value)
@@ -26,18 +28,18 @@ struct RunConfigFetcher {
                         lastProblem = "a run config on the DHT is signed by another key than the pinned coordinator's"
                         continue
                     }
-                    configs.append(try signed.verifiedConfig(expectedCoordinator: record.ownerPublicKey))
+                    configs.append((try signed.verifiedConfig(expectedCoordinator: record.ownerPublicKey), record.ownerID))
                 } catch {
                     lastProblem = "\(error)"
                 }
             }
             if let runName {
-                if let match = configs.first(where: { $0.name == runName }) { return match }
-                if !configs.isEmpty { lastProblem = "no run named \(runName) (runs: \(configs.map(\.name).joined(separator: ", ")))" }
+                if let match = configs.first(where: { $0.config.name == runName }) { return match }
+                if !configs.isEmpty { lastProblem = "no run named \(runName) (runs: \(configs.map(\.config.name).joined(separator: ", ")))" }
             } else if configs.count == 1 {
                 return configs[0]
             } else if configs.count > 1 {
-                throw PeerError("this DHT hosts several runs (\(configs.map(\.name).sorted().joined(separator: ", "))): choose one with --run")
+                throw PeerError("this DHT hosts several runs (\(configs.map(\.config.name).sorted().joined(separator: ", "))): choose one with --run")
             }
             try await Task.sleep(for: .milliseconds(500))
         }

@@ -41,11 +41,11 @@ public final class VolunteerPeer {
                                                  eventLoop: group.next(), logger: logger)
         do {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
-            let config = try await RunConfigFetcher(network: network, runName: settings.runName ?? settings.accessToken?.claims.runName,
+            let (config, coordinator) = try await RunConfigFetcher(network: network, runName: settings.runName ?? settings.accessToken?.claims.runName,
                                                   coordinatorKey: settings.coordinatorKey ?? settings.accessToken?.issuerPublicKey,
                                                   stop: stop).fetch()
             let session = PeerSession(settings: settings, logger: logger, stop: stop, identity: identity, network: network,
-                                      config: config, run: try makeTrainingRun(config: config))
+                                      config: config, coordinator: coordinator, run: try makeTrainingRun(config: config))
             logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
                                                  "parameters": "\(session.run.model.parameters.count)"])
             try await session.catchUp(force: false)
@@ -103,6 +103,8 @@ final class PeerSession {
     let identity: PeerIdentity
     let network: RunNetwork
     let config: RunConfig
+    /// The coordinator that signed the run config: the one source of checkpoints peers trust.
+    let coordinator: DHTID
     let run: TrainingRun
     let keys: RunKeys
     var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
@@ -122,8 +124,9 @@ final class PeerSession {
     var pendingAgreement: PendingAgreement?
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
-         config: RunConfig, run: TrainingRun) {
+         config: RunConfig, coordinator: DHTID, run: TrainingRun) {
         self.settings = settings
+        self.coordinator = coordinator
         self.logger = logger
         self.stop = stop
         self.identity = identity

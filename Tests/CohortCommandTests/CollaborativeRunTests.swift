@@ -15,14 +15,22 @@ import Testing
         let folder: URL
         let settingsFile: URL
         var stateDir: URL { folder.appendingPathComponent("state") }
+
+        /// A run in a fresh temporary folder holding the settings file; remove the folder after.
+        static func inNewFolder() throws -> Run {
+            let folder = try CommandRunner.temporaryFolder()
+            let settingsFile = folder.appendingPathComponent("settings.json")
+            try Data(CollaborativeRunTests.settings.utf8).write(to: settingsFile)
+            return Run(folder: folder, settingsFile: settingsFile)
+        }
         var journal: URL { stateDir.appendingPathComponent("rounds.jsonl") }
 
         /// CenteredClip takes every round through the robust aggregation, from the signed config
         /// to each owner; every member still ends with the same average, which the state hashes check.
-        func coordinator(listen: String = "127.0.0.1:0") throws -> CohortChildProcess {
+        func coordinator(listen: String = "127.0.0.1:0", checkpointEvery: Int = 1000) throws -> CohortChildProcess {
             try CohortChildProcess(["coordinator", "--open", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
                              "--state-dir", stateDir.path, "--config", settingsFile.path, "--target-batch", "12",
-                             "--matchmaking-seconds", "1", "--checkpoint-every", "1000", "--aggregation", "centered-clip"],
+                             "--matchmaking-seconds", "1", "--checkpoint-every", "\(checkpointEvery)", "--aggregation", "centered-clip"],
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
         }
 
@@ -60,11 +68,8 @@ import Testing
     }
 
     @Test func runSurvivesJoinsLeavesKillsAndACoordinatorRestart() throws {
-        let folder = try CommandRunner.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let settingsFile = folder.appendingPathComponent("settings.json")
-        try Data(Self.settings.utf8).write(to: settingsFile)
-        let run = Run(folder: folder, settingsFile: settingsFile)
+        let run = try Run.inNewFolder()
+        defer { try? FileManager.default.removeItem(at: run.folder) }
 
         var coordinator = try run.coordinator()
         let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
@@ -111,5 +116,41 @@ import Testing
         _ = third.terminate()
         _ = returning.terminate()
         coordinator.kill()
+    }
+
+    @Test func peersJoiningARunEveryoneLeftGoOnFromTheCoordinatorsCheckpoint() throws {
+        let run = try Run.inNewFolder()
+        defer { try? FileManager.default.removeItem(at: run.folder) }
+
+        let coordinator = try run.coordinator(checkpointEvery: 3)
+        defer { coordinator.kill() }
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                                "coordinator did not start: \(coordinator.output)")
+        let first = try run.peer("peer-1", join: join)
+        let second = try run.peer("peer-2", join: join)
+        let served = try #require(coordinator.firstMatch("step=([0-9]+) \\[Coordinator\\] serving checkpoint", timeout: 120),
+                                  "no checkpoint: \(coordinator.output)")
+        let checkpointStep = try #require(Int(served))
+        #expect(checkpointStep >= 3)
+        // Everyone leaves; the state they trained lives on only in the coordinator's checkpoint.
+        _ = first.terminate()
+        _ = second.terminate()
+
+        let third = try run.peer("peer-3", join: join)
+        let fourth = try run.peer("peer-4", join: join)
+        defer {
+            third.kill()
+            fourth.kill()
+        }
+        // One of them takes the checkpoint; the other may take it from that one.
+        let newcomers = [third, fourth]
+        #expect(eventually(timeout: 90) { newcomers.contains { $0.output.contains("going on from the coordinator's checkpoint") } },
+                "no new peer took the checkpoint: \(third.output)")
+        #expect(eventually(timeout: 90) { newcomers.allSatisfy { $0.count(of: "[Peer] round") >= 2 } },
+                "the new peers did not average: \(third.output)")
+        for peer in newcomers {
+            let steps = Self.loggedStates(peer.output).keys
+            #expect(steps.min().map { $0 >= checkpointStep } == true, "the run started over: rounds at steps \(steps.sorted())")
+        }
     }
 }
