@@ -112,6 +112,21 @@ import Wire
         #expect(answering.processID(of: newest) == ProcessMemory.currentProcessID)
     }
 
+    /// Fresh identities sending proofs that fail cannot grow the statuses without bound either:
+    /// past `maxUnavailable` the oldest failure is forgotten, and that peer may be probed again.
+    @Test func failedPeersRememberedAreBounded() throws {
+        let answering = SameHostPeers()
+        let ids = (0...SameHostPeers.maxUnavailable).map { DHTID(bytes: [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] + [UInt8](repeating: 7, count: 30))! }
+        let unsolicited = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: 4096, challenge: nil)
+        for id in ids {
+            #expect(throws: SameHostProofError.self) { try answering.check(proof: unsolicited, from: id) }
+        }
+        #expect(answering.status(of: ids[0]) == nil)
+        #expect(answering.startProbe(ids[0]) != nil, "a forgotten failure may be probed again")
+        #expect(answering.status(of: ids[1]) == .unavailable(reason: "a proof nobody asked for"))
+        #expect(answering.status(of: ids.last!) == .unavailable(reason: "a proof nobody asked for"))
+    }
+
     @Test func aForgottenPeerIsProvenAnew() throws {
         let left = SameHostPeers(), right = SameHostPeers()
         try prove(left, as: alice, to: right, as: bob)

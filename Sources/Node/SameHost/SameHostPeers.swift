@@ -27,6 +27,11 @@ public final class SameHostPeers {
     private var answered: [PeerID: (exhibit: ExposedBytes, challenge: [UInt8])] = [:]
     private var answeredOrder: [PeerID] = []
     static let maxAnswered = 64
+    /// Peers marked unavailable, oldest first. At most `maxUnavailable` are remembered: a
+    /// forgotten one costs a probe that fails again, while an open run's fresh identities that
+    /// send failing proofs could otherwise grow `statuses` without bound.
+    private var unavailableOrder: [PeerID] = []
+    static let maxUnavailable = 1024
 
     public init() {}
 
@@ -41,7 +46,7 @@ public final class SameHostPeers {
     public func startProbe(_ peer: PeerID) -> [UInt8]? {
         guard statuses[peer] == nil else { return nil }
         let secret = SameHostProof.newSecret()
-        statuses[peer] = .probing
+        setStatus(.probing, of: peer)
         sentSecrets[peer] = secret
         return secret
     }
@@ -82,13 +87,13 @@ public final class SameHostPeers {
     public func check(proof exhibit: SameHostProof.Exhibit, from peer: PeerID) throws(SameHostProofError) {
         guard let challenge = dropAnswer(to: peer)?.challenge else { throw fail(peer, "a proof nobody asked for") }
         try expect(challenge, in: exhibit.processID, at: exhibit.address, from: peer)
-        statuses[peer] = .proven(processID: exhibit.processID)
+        setStatus(.proven(processID: exhibit.processID), of: peer)
     }
 
     /// The other side took the proof: the peer is proven.
     public func onProofAccepted(from peer: PeerID) {
         guard let pending = pendingProofs.removeValue(forKey: peer) else { return }
-        statuses[peer] = .proven(processID: pending.processID)
+        setStatus(.proven(processID: pending.processID), of: peer)
     }
 
     /// This side's probe got no usable answer: stay with the socket, unless the peer's own
@@ -104,14 +109,21 @@ public final class SameHostPeers {
         sentSecrets[peer] = nil
         pendingProofs[peer] = nil
         dropAnswer(to: peer)
-        statuses[peer] = nil
+        setStatus(nil, of: peer)
     }
 
     /// A copy failed, or a proof did: stay with the socket.
     public func markUnavailable(_ peer: PeerID, reason: String) {
         sentSecrets[peer] = nil
         pendingProofs[peer] = nil
-        statuses[peer] = .unavailable(reason: reason)
+        setStatus(.unavailable(reason: reason), of: peer)
+        if unavailableOrder.count > Self.maxUnavailable { setStatus(nil, of: unavailableOrder[0]) }
+    }
+
+    private func setStatus(_ status: Status?, of peer: PeerID) {
+        if case .unavailable = statuses[peer] { unavailableOrder.removeAll { $0 == peer } }
+        statuses[peer] = status
+        if case .unavailable = status { unavailableOrder.append(peer) }
     }
 
     @discardableResult
