@@ -128,6 +128,34 @@ struct TransportPair {
         try await pair.group.shutdownGracefully()
     }
 
+    @Test func oneAddressCannotHoldMoreHandshakesOpenThanItsLimit() async throws {
+        let pair = TransportPair()
+        var two = TransportSettings()
+        two.maxHandshakingConnectionsPerAddress = 2
+        let server = try await pair.start(seed: 1, settings: two)
+        // Two connections that never authenticate hold 127.0.0.1's handshake slots (until the
+        // 5 s handshake timeout); a third is closed at once, well within its 1 s read timeout.
+        let silent = try (0..<2).map { _ in try RawClient(port: server.boundEndpoint.port, timeout: 1) }
+        let third = try RawClient(port: server.boundEndpoint.port, timeout: 1)
+        #expect(third.closedByPeer())
+        third.close()
+        silent.forEach { $0.close() }
+        // Closed handshakes free their slots, and a finished one holds none.
+        let client = try await pair.start(seed: 2)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var reply = try? await pair.ping(client, server)
+        while reply == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            reply = try? await pair.ping(client, server)
+        }
+        #expect(reply?.peer == server.identity.peerID)
+        let more = try (0..<2).map { _ in try RawClient(port: server.boundEndpoint.port, timeout: 1) }
+        #expect(more.allSatisfy { !$0.closedByPeer() }, "the established connection took a handshake slot")
+        more.forEach { $0.close() }
+        for transport in [server, client] { try await transport.shutdown().get() }
+        try await pair.group.shutdownGracefully()
+    }
+
     @Test func requestsBeyondTheInFlightLimitFailAtOnce() async throws {
         let pair = TransportPair()
         var single = TransportSettings()

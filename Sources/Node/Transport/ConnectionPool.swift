@@ -27,6 +27,10 @@ final class ConnectionPool {
     private var dials: [Endpoint: EventLoopFuture<PeerID>] = [:]
     private var endpointPeers: [Endpoint: PeerID] = [:]
     private var isShuttingDown = false
+    /// Accepted connections still in their handshake, by remote IP address, and each such
+    /// connection's address.
+    private var handshakingPerAddress: [String: Int] = [:]
+    private var handshakingAddresses: [ObjectIdentifier: String] = [:]
     let bans: BanKeeper
 
     init(identity: PeerIdentity, settings: TransportSettings, eventLoop: EventLoop, logger: Logger,
@@ -45,13 +49,30 @@ final class ConnectionPool {
     /// Peers with a connection in use.
     var connectedPeers: [PeerID] { Array(preferred.keys) }
 
-    /// Sets up an accepted connection, or closes it when the node is full or shutting down.
+    /// Sets up an accepted connection, or closes it when the node is full or shutting down, or
+    /// when its address already has `maxHandshakingConnectionsPerAddress` handshakes open.
     func accept(_ channel: Channel) -> EventLoopFuture<Void> {
         guard !isShuttingDown, open.count < settings.maxConnections else {
             logger.info("refusing connection", metadata: ["reason": "\(isShuttingDown ? "shutting down" : "connection limit")"])
             return channel.close()
         }
-        return eventLoop.makeCompletedFuture { try install(on: channel, role: .responder) }
+        let address = channel.remoteAddress?.ipAddress ?? ""
+        guard handshakingPerAddress[address, default: 0] < settings.maxHandshakingConnectionsPerAddress else {
+            logger.info("refusing connection", metadata: ["address": "\(address)", "reason": "too many handshakes from this address"])
+            return channel.close()
+        }
+        return eventLoop.makeCompletedFuture {
+            let connection = try install(on: channel, role: .responder)
+            handshakingPerAddress[address, default: 0] += 1
+            handshakingAddresses[ObjectIdentifier(connection)] = address
+        }
+    }
+
+    /// An accepted connection's handshake is over (it succeeded, or the connection closed).
+    private func endHandshake(of connection: PeerConnectionHandler) {
+        guard let address = handshakingAddresses.removeValue(forKey: ObjectIdentifier(connection)) else { return }
+        handshakingPerAddress[address, default: 1] -= 1
+        if handshakingPerAddress[address] == 0 { handshakingPerAddress[address] = nil }
     }
 
     /// A reply from the peer at `endpoint` (which must prove `expecting`, when set) to a new request.
@@ -178,6 +199,7 @@ final class ConnectionPool {
     }
 
     private func onEstablished(_ connection: PeerConnectionHandler) {
+        endHandshake(of: connection)
         guard let peer = connection.peerID else { return }
         guard !isShuttingDown else {
             connection.close()
@@ -239,6 +261,7 @@ final class ConnectionPool {
     }
 
     private func onClosed(_ connection: PeerConnectionHandler) {
+        endHandshake(of: connection)
         open[ObjectIdentifier(connection)] = nil
         if let peer = connection.peerID, preferred[peer] === connection { preferred[peer] = nil }
     }

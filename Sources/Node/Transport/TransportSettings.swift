@@ -17,6 +17,11 @@ public struct TransportSettings: Sendable {
     public var connectTimeout = TimeAmount.seconds(3)
     /// Open connections, inbound and outbound together; further ones are refused.
     public var maxConnections = 512
+    /// Accepted connections from one IP address that have not finished their handshake;
+    /// further ones are closed at once, so that one host cannot fill `maxConnections` with
+    /// connections that never authenticate. Handshakes take milliseconds, so peers sharing an
+    /// address (behind one NAT, or on one machine) stay far below it.
+    public var maxHandshakingConnectionsPerAddress = 16
     /// Connections one peer may hold with this node at once. It needs one (two for a moment
     /// after a simultaneous dial); beyond this, a new connection is closed as soon as the
     /// handshake proves whose it is.
