@@ -11,6 +11,9 @@ import Wire
         var network = LiveNetwork()
         var settings = LiveNetwork.settings()
         settings.transport.maxMessageBytes = 4096
+        // A truncated handshake ends only at the handshake timeout, which must come well
+        // within the client's 5 s wait for the close.
+        settings.transport.handshakeTimeout = .seconds(1)
         do {
             let target = try await network.addNode(seed: 500, join: [], settings: settings)
             let honest = try await network.addNode(seed: 501, join: [target.endpoint])
