@@ -75,6 +75,9 @@ final class PeerServices {
         self.eventLoop = eventLoop
         self.logger = logger
         self.sameHostCopies = sameHostCopies
+        if sameHostCopies, let refusal = ProcessMemory.allowReadersOfThisUser() {
+            logger.info("sibling peers on this machine may be refused copies from this process", metadata: ["reason": "\(refusal)"])
+        }
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {

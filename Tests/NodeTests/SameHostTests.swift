@@ -127,6 +127,12 @@ import Wire
         #expect(answering.status(of: ids.last!) == .unavailable(reason: "a proof nobody asked for"))
     }
 
+    /// Under Yama's ptrace_scope 1 this is what lets sibling peers read each other; a kernel
+    /// without Yama has nothing to allow, which is no failure either.
+    @Test func allowingReadersOfThisUserSucceedsWithOrWithoutYama() {
+        #expect(ProcessMemory.allowReadersOfThisUser() == nil)
+    }
+
     @Test func aForgottenPeerIsProvenAnew() throws {
         let left = SameHostPeers(), right = SameHostPeers()
         try prove(left, as: alice, to: right, as: bob)

@@ -10,6 +10,17 @@ import Glibc
 public enum ProcessMemory {
     public static var currentProcessID: Int32 { getpid() }
 
+    /// Lets the other processes of this user read this one, which Yama's `ptrace_scope` 1 (the
+    /// default of Ubuntu and others) allows only to this process's ancestors, so that sibling
+    /// peers on one machine can copy from each other. Scopes 2 and 3 still refuse, and so does
+    /// the kernel for other users. Nil when allowed or when the kernel has no Yama to ask;
+    /// otherwise why not.
+    public static func allowReadersOfThisUser() -> String? {
+        let code = cohort_allow_readers_of_this_user()
+        guard code != 0, code != EINVAL else { return nil }
+        return String(cString: strerror(code))
+    }
+
     /// Copies `destination.count` bytes from `address` in process `processID`.
     public static func read(from processID: Int32, at address: UInt64,
                             into destination: UnsafeMutableRawBufferPointer) throws(ProcessMemoryError) {
