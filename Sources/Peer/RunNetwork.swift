@@ -39,6 +39,7 @@ struct RunNetwork {
     func bootstrap(_ endpoints: [Endpoint], logger: Logger, stop: StopSignal) async throws {
         var delay = 0.25
         let deadline = Date().addingTimeInterval(60)
+        var nextNotice = Date()
         while true {
             if let contacts = try? await dht.bootstrap(endpoints), contacts > 0 {
                 logger.info("joined the DHT", metadata: ["contacts": "\(contacts)"])
@@ -51,6 +52,11 @@ struct RunNetwork {
             }
             guard Date() < deadline, !stop.isStopped else {
                 throw PeerError("could not join the DHT through \(addresses): no node answered")
+            }
+            // The coordinator may still be starting; say so rather than wait a minute in silence.
+            if Date() >= nextNotice {
+                logger.warning("no node answers at \(addresses) yet; trying again for up to \(Int(deadline.timeIntervalSinceNow.rounded())) s")
+                nextNotice = Date().addingTimeInterval(15)
             }
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, 4)
