@@ -50,7 +50,8 @@ struct RunNetwork {
             if let refusal = try? await dht.lastRefusal() {
                 throw PeerError("could not join the DHT through \(addresses): refused: \(refusal)")
             }
-            guard Date() < deadline, !stop.isStopped else {
+            guard !stop.isStopped else { throw PeerError("stopped before joining the run") }
+            guard Date() < deadline else {
                 throw PeerError("could not join the DHT through \(addresses): no node answered")
             }
             // The coordinator may still be starting; say so rather than wait a minute in silence.

@@ -16,5 +16,9 @@ struct PeerJoinTests {
         let notice = peer.firstMatch("(no node answers at 127\\.0\\.0\\.1:1 yet; trying again for up to [0-9]+ s)", timeout: 30)
         #expect(notice != nil, "no word while retrying: \(peer.output)")
         #expect(peer.isRunning, "it gave up before its minute was over: \(peer.output)")
+        // Stopped while still trying, it says that, not that nobody answered.
+        #expect(peer.terminate().map { $0 != 0 } == true, "it did not exit with an error")
+        #expect(peer.output.contains("stopped before joining the run"), "\(peer.output)")
+        #expect(!peer.output.contains("no node answered"), "\(peer.output)")
     }
 }
