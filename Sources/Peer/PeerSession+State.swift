@@ -28,11 +28,17 @@ extension PeerSession {
         if !attempted && run.step == 0 { await announceState() }
     }
 
-    /// The checkpoint the coordinator announces and serves, if any.
+    /// The checkpoint the coordinator announces and serves, if any. One whose size is not this
+    /// model's state is ignored (logged): a peer that cannot use it still starts afresh.
     private func coordinatorCheckpoint() async -> StateAnnouncement? {
         let records = await network.records(keys.checkpoint)
-        return records.filter { $0.ownerID == coordinator }.compactMap { try? StateAnnouncement(decoding: $0.value) }
-            .filter(\.servesState).max { $0.step < $1.step }
+        guard let newest = records.filter({ $0.ownerID == coordinator }).compactMap({ try? StateAnnouncement(decoding: $0.value) })
+            .filter(\.servesState).max(by: { $0.step < $1.step }) else { return nil }
+        guard newest.stateBytes == run.stateByteCount else {
+            logger.warning("ignoring the coordinator's checkpoint of step \(newest.step): its state has \(newest.stateBytes) bytes, this model's \(run.stateByteCount)")
+            return nil
+        }
+        return newest
     }
 
     /// Loads the state `hash` of `step` from `donors`; false when the download failed (logged).

@@ -82,11 +82,7 @@ final class ConnectionPool {
         if let expecting, bans.isBanned(expecting) { return eventLoop.makeFailedFuture(TransportError.banned) }
         let pool = NIOLoopBound(self, eventLoop: eventLoop)
         return connection(to: endpoint, expecting: expecting).flatMap { peer in
-            guard let connection = pool.value.preferred[peer] else {
-                return pool.value.eventLoop.makeFailedFuture(TransportError.connectionClosed)
-            }
-            return connection.request(type: type, payload: payload, timeout: timeout, eventLoop: pool.value.eventLoop)
-                .map { ($0, peer) }
+            pool.value.request(type, payload: payload, overOpenConnectionTo: peer, timeout: timeout).map { ($0, peer) }
         }
     }
 
