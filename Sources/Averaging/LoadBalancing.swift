@@ -11,13 +11,15 @@
 public enum LoadBalancing {
     /// Returns one range per member, in member order; client-mode members get an empty range at
     /// the boundary where they would be. Members that accept connections but all announce zero
-    /// bandwidth share equally. Returns nil when every member is in client mode.
+    /// bandwidth share equally. A bandwidth counts for at most `ShareCap.medianMultiple` times
+    /// the owners' median, so no member wins the vector by declaring a huge one. Returns nil when
+    /// every member is in client mode.
     public static func partition(elementCount: Int, bandwidths: [UInt64], clientMode: [Bool]) -> [Range<Int>]? {
         precondition(bandwidths.count == clientMode.count, "\(bandwidths.count) bandwidths for \(clientMode.count) members")
         precondition(elementCount >= 0, "negative element count \(elementCount)")
         let owners = clientMode.indices.filter { !clientMode[$0] }
         guard !owners.isEmpty else { return nil }
-        var weights = bandwidths.indices.map { clientMode[$0] ? UInt64(0) : bandwidths[$0] }
+        var weights = ShareCap.capped(bandwidths.indices.map { clientMode[$0] ? UInt64(0) : bandwidths[$0] })
         if owners.allSatisfy({ weights[$0] == 0 }) {
             for owner in owners { weights[owner] = 1 }
         }

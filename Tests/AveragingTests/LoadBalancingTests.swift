@@ -7,6 +7,21 @@ import Testing
         #expect(parts == [0..<100, 100..<400, 400..<1000])
     }
 
+    @Test func aHugeDeclaredBandwidthOwnsAtMostHalfOfAThreeOwnerVector() {
+        // Tried on a real run: a peer started with --bandwidth-mbit 1000000000 owned the whole
+        // vector of every round, and with it every average.
+        let parts = LoadBalancing.partition(elementCount: 66_624, bandwidths: [Declaration.maxBandwidth, 100_000_000, 100_000_000],
+                                            clientMode: [false, false, false])
+        #expect(parts?.map(\.count) == [33_312, 16_656, 16_656])
+    }
+
+    @Test func declaredValuesCountForAtMostTwiceTheLowerMedian() {
+        #expect(ShareCap.capped([10, 1_000, 20, 0]) == [10, 40, 20, 0])
+        #expect(ShareCap.capped([5, 5]) == [5, 5])
+        #expect(ShareCap.capped([0, 0]) == [0, 0])
+        #expect(ShareCap.capped([UInt64.max, UInt64.max, 1]) == [UInt64.max, UInt64.max, 1])
+    }
+
     @Test func clientModeMembersOwnNothing() {
         let parts = LoadBalancing.partition(elementCount: 10, bandwidths: [5, 1_000, 5], clientMode: [false, true, false])
         #expect(parts == [0..<5, 5..<5, 5..<10])
@@ -48,13 +63,13 @@ import Testing
         #expect(parts.first?.lowerBound == 0)
         #expect(parts.last?.upperBound == elementCount)
         #expect(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
-        let owned = bandwidths.indices.filter { !clientMode[$0] }
-        let total = owned.reduce(0.0) { $0 + Double(bandwidths[$1]) }
+        let counted = ShareCap.capped(bandwidths.indices.map { clientMode[$0] ? 0 : bandwidths[$0] })
+        let total = counted.reduce(0.0) { $0 + Double($1) }
         for index in parts.indices {
             if clientMode[index] {
                 #expect(parts[index].isEmpty)
             } else if total > 0 {
-                let share = Double(elementCount) * Double(bandwidths[index]) / total
+                let share = Double(elementCount) * Double(counted[index]) / total
                 #expect(abs(Double(parts[index].count) - share) < 1.0001)
             }
         }

@@ -168,8 +168,8 @@ struct MatchmakingNetwork {
     }
 
     @Test func plansFromNonLeadersOrForOtherStepsAreIgnored() {
-        var follower = Matchmaker(peer: peerID(3), address: "h:1", clientMode: false, settings: Self.settings)
-        _ = follower.onReady(step: 41, samples: 5, bandwidth: 10, now: .zero)
+        var follower = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: Self.settings)
+        _ = follower.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
         let members = [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3))]
         let plan = GroupPlan(step: 41, elementCount: 10_000, members: members)!
         #expect(follower.onPlan(plan, from: peerID(2), now: seconds(1)).isEmpty)
@@ -179,6 +179,33 @@ struct MatchmakingNetwork {
         #expect(follower.onPlan(otherVector, from: peerID(1), now: seconds(1)).isEmpty)
         #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)) == [.groupFormed(plan)])
         #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)).isEmpty)
+    }
+
+    @Test func aPlanThatMisstatesADeclarationThisPeerReadIsIgnored() {
+        var follower = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: Self.settings)
+        _ = follower.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        _ = follower.onDeclarationsSeen([declaration(peerID(1)), declaration(peerID(2))], now: seconds(1))
+        let honest = [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3))]
+        let inflatedFriend = GroupPlan(step: 41, elementCount: 10_000,
+                                       members: [declaration(peerID(1)), declaration(peerID(2), samples: 1 << 30), declaration(peerID(3))])!
+        #expect(follower.onPlan(inflatedFriend, from: peerID(1), now: seconds(2)).isEmpty)
+        let shrunkSelf = GroupPlan(step: 41, elementCount: 10_000,
+                                   members: [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3), samples: 1)])!
+        #expect(follower.onPlan(shrunkSelf, from: peerID(1), now: seconds(2)).isEmpty)
+        var small = Self.settings
+        small.maxGroupSize = 2
+        var strict = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: small)
+        _ = strict.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        let honestPlan = GroupPlan(step: 41, elementCount: 10_000, members: honest)!
+        #expect(strict.onPlan(honestPlan, from: peerID(1), now: seconds(2)).isEmpty)
+        #expect(follower.onPlan(honestPlan, from: peerID(1), now: seconds(2)) == [.groupFormed(honestPlan)])
+    }
+
+    @Test func aMemberDeclaringHugeSamplesWeighsAtMostTwiceTheMedian() {
+        let plan = GroupPlan(step: 41, elementCount: 10_000, members: [
+            declaration(peerID(1), samples: Declaration.maxSamples), declaration(peerID(2), samples: 8), declaration(peerID(3), samples: 8),
+        ])!
+        #expect(plan.weights == [16, 8, 8])
     }
 
     /// Found by FuzzAveragingPayloads: a leader given declarations whose bandwidths overflow

@@ -36,6 +36,8 @@ struct SimulatedGroup {
         /// Sends this many messages, then dies without a connection closing (none was open to
         /// the others any more); a check whether it is alive finds it gone.
         case vanish(afterSending: Int)
+        /// Owns its part honestly but sends every member `forge(average)` instead of the average.
+        case forgeAverages(([Float]) -> [Float])
     }
 
     private enum Message {
@@ -140,7 +142,14 @@ struct SimulatedGroup {
                 if case .crashBeforeFirstAverage = faults[index] {
                     crash(index)
                 }
-                send(.averaged(members[index].round.averagedChunkPayload(for: reference)), from: index, to: targets)
+                var payload = members[index].round.averagedChunkPayload(for: reference)
+                if case .forgeAverages(let forge) = faults[index] {
+                    var averaged = try! AveragedChunk(decoding: payload[...])
+                    let values = averaged.bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                    averaged.bytes = forge(values).withUnsafeBytes { Array($0) }[...]
+                    payload = averaged.encoded()
+                }
+                send(.averaged(payload), from: index, to: targets)
             case .wake(let time):
                 wakes.insert(time)
             case .checkAlive(let peer):
@@ -197,9 +206,9 @@ struct SimulatedGroup {
             for element in range {
                 let chunk = (element - range.lowerBound) / chunkSize
                 let senders = members.indices.filter { $0 == part || contributions.contains([$0, part, chunk]) }
-                let weight = senders.reduce(0.0) { $0 + Double(plan.members[$1].samples) }
+                let weight = senders.reduce(0.0) { $0 + Double(plan.weights[$1]) }
                 expected[element] = senders.reduce(0.0) {
-                    $0 + Double(plan.members[$1].samples) * Double(members[$1].original[element])
+                    $0 + Double(plan.weights[$1]) * Double(members[$1].original[element])
                 } / weight
             }
         }

@@ -129,4 +129,21 @@ import Testing
         #expect(parameters[0][0] == 0)
         #expect(abs(SGDOptimizer.norm(of: parameters[0]) - 1) < 1e-6)
     }
+
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func aNonFiniteGradientChangesNeitherParametersNorMomentum(poison: Float) {
+        let layout = ParameterLayout(config: ModelConfig(vocabularySize: 2, hiddenSize: 1, layerCount: 1, headCount: 1, contextLength: 1))
+        let optimizer = SGDOptimizer(settings: SGDSettings(momentum: 0.9, gradientClipNorm: 0), layout: layout)
+        let parameters = FlatBuffer<Float>(count: layout.parameterCount), gradients = FlatBuffer<Float>(count: layout.parameterCount)
+        for index in 0..<gradients.count { gradients[index] = 1 }
+        optimizer.apply(gradients: gradients, to: parameters, rate: 0.1)
+        let before = (0..<parameters.count).map { parameters[$0].bitPattern }
+        let momentum = (0..<parameters.count).map { optimizer.momentumBuffer[$0].bitPattern }
+        gradients[1] = poison
+        let norm = optimizer.apply(gradients: gradients, to: parameters, rate: 0.1)
+        #expect(!norm.isFinite)
+        #expect(optimizer.step == 2)
+        #expect((0..<parameters.count).map { parameters[$0].bitPattern } == before)
+        #expect((0..<parameters.count).map { optimizer.momentumBuffer[$0].bitPattern } == momentum)
+    }
 }

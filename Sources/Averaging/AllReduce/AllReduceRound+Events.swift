@@ -217,10 +217,11 @@ extension AllReduceRound {
         guard !isFinished, ownDone, averagesMissing.indices.allSatisfy({ averagesMissing[$0] == 0 || partFailed[$0] }) else {
             return []
         }
+        let rejected = rejectBadAverages()
         isFinished = true
         let leftOut = plan.members.indices.filter { failed[$0] || stalled[$0] }
         let participants = plan.members.indices.filter { !leftOut.contains($0) }
-        return [.finished(AllReduceResult(
+        return rejected + [.finished(AllReduceResult(
             roundID: plan.id,
             participants: participants.map { plan.members[$0].peer },
             leftOut: leftOut.map { plan.members[$0].peer },

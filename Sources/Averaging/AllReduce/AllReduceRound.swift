@@ -135,6 +135,9 @@ public struct AllReduceRound {
     /// When this owner next looks for silent senders; nil when it no longer does.
     var nextSilenceCheck: Timestamp?
     var isFinished = false
+    /// Per part, the L2 norm of this member's own values there before the round, which the
+    /// owner's average must stay within `Settings.normBoundFactor` of (`rejectBadAverages`).
+    var contributionNorms: [Double] = []
 
     public init(plan: GroupPlan, peer: PeerID, vector: UnsafeMutableBufferPointer<Float>, settings: Settings, now: Timestamp) {
         guard let ownIndex = plan.index(of: peer) else {
@@ -174,12 +177,13 @@ public struct AllReduceRound {
     /// across owners, so all of them start reducing at once) and the wake-ups for the deadlines.
     public mutating func start() -> [Action] {
         precondition(reducer == nil && bytesSent == 0, "round \(plan.id) started twice")
-        let weights = plan.members.map { Float($0.samples) }
+        let weights = plan.weights.map { Float($0) }
         let ownLayout = layout(ofPart: ownIndex)
         if ownLayout.chunkCount > 0 {
             reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
                                   normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex)
         }
+        contributionNorms = plan.parts.map { Self.norm(of: UnsafeBufferPointer(rebasing: vector[$0])) }
         var actions: [Action] = []
         let layouts = plan.parts.indices.map { layout(ofPart: $0) }
         let mostChunks = layouts.map(\.chunkCount).max() ?? 0

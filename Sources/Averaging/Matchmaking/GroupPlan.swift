@@ -48,6 +48,13 @@ public struct GroupPlan: Hashable, Sendable {
         members.firstIndex { $0.peer == peer }
     }
 
+    /// How much each member's contribution weighs in the averages: its sample count, cut to
+    /// `ShareCap.medianMultiple` times the members' median so that no member outweighs the
+    /// others by declaring samples it never computed.
+    public var weights: [UInt64] {
+        ShareCap.capped(members.map(\.samples))
+    }
+
     /// Sum of the members' sample counts.
     public var totalSamples: UInt64 {
         members.reduce(0) { $0 + $1.samples }

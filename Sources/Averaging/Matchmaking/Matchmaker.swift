@@ -124,7 +124,8 @@ public struct Matchmaker: Sendable {
     /// vector, comes from its own leader and lists this peer. A valid plan without this peer
     /// takes its members out of the candidates.
     public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: Timestamp) -> [Action] {
-        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader else { return [] }
+        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader,
+              agreesWithDeclarations(plan) else { return [] }
         guard plan.index(of: peer) != nil else {
             // The leader this peer waits for fixed a group without it: no plan will come.
             if case .awaitingPlan(let leader, _, _) = phase, leader == sender {
@@ -143,6 +144,16 @@ public struct Matchmaker: Sendable {
             return [.groupFormed(plan)]
         case .idle, .finished:
             return []
+        }
+    }
+
+    /// A leader fixes the plan, so a dishonest one could put words in its members' mouths: more
+    /// samples or bandwidth for a friend, fewer for this peer, or more members than a group
+    /// holds. A plan counts only when it lists this peer's own declaration and every declaration
+    /// this peer read as they were declared; members it has not seen are taken as listed.
+    private func agreesWithDeclarations(_ plan: GroupPlan) -> Bool {
+        plan.members.count <= settings.maxGroupSize && plan.members.allSatisfy { member in
+            (member.peer == peer ? own : seen[member.peer]).map { $0 == member } ?? true
         }
     }
 

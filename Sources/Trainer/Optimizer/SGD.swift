@@ -53,6 +53,10 @@ public final class SGDOptimizer {
     /// round could not average is left alone by every member alike. The norm (and so the
     /// clipping) covers the updated elements only: the skipped ones hold each member's own
     /// gradient, which must not change how the averaged ones are scaled.
+    ///
+    /// A gradient holding a non-finite value (its norm is then not finite) changes nothing but
+    /// the step count: one NaN from a faulty or hostile averaging partner would otherwise spread
+    /// through momentum into every parameter. Every member given the same gradient skips alike.
     @discardableResult
     public func apply(gradients: FlatBuffer<Float>, to parameters: FlatBuffer<Float>, rate: Double,
                       skipping skipped: [Range<Int>] = []) -> Double {
@@ -60,6 +64,10 @@ public final class SGDOptimizer {
                      "optimizer buffers differ: \(gradients.count), \(parameters.count), \(momentumBuffer.count)")
         let updated = Self.complement(of: skipped, in: 0..<parameters.count)
         let norm = Self.norm(of: gradients, over: updated)
+        guard norm.isFinite else {
+            step += 1
+            return norm
+        }
         let clip = settings.gradientClipNorm
         let gradientScale = Float(clip > 0 && norm > clip ? clip / norm : 1)
         let mu = Float(settings.momentum), lr = Float(rate)

@@ -1,0 +1,44 @@
+import Testing
+@testable import Averaging
+
+/// A member's checks on the averages owners send back (`AllReduceRound.rejectBadAverages`).
+@Suite struct AverageCheckTests {
+    static func group(members count: Int, forging forger: Int, seed: UInt64, forge: @escaping ([Float]) -> [Float]) -> SimulatedGroup {
+        var random = SeededRandom(seed: seed)
+        let members = (0..<count).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        let vectors = (0..<count).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        return SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(chunkSize: 50),
+                              faults: [forger: .forgeAverages(forge)], seed: random.next())
+    }
+
+    static func expectPartRejected(_ group: SimulatedGroup, forger: Int, reasonContains text: String) {
+        for index in group.members.indices where index != forger {
+            let result = group.members[index].result
+            #expect(result?.failedParts == [group.plan.parts[forger]], "member \(index)")
+            #expect(result?.dropped.map(\.peer) == [group.plan.members[forger].peer])
+            #expect(result?.dropped.allSatisfy { $0.reason.contains(text) } == true, "\(result?.dropped ?? [])")
+            #expect(group.members[index].dropped == [group.plan.members[forger].peer])
+            #expect(result?.leftOut.contains(group.plan.members[forger].peer) == true)
+        }
+    }
+
+    @Test func anOwnerReturningScaledAveragesHasItsPartSkippedAndIsDropped() {
+        var group = Self.group(members: 4, forging: 1, seed: 21) { $0.map { $0 * 1_000 } }
+        group.run()
+        Self.expectPartRejected(group, forger: 1, reasonContains: "above 10.0 times this member's own")
+    }
+
+    @Test func anOwnerReturningNonFiniteAveragesIsRejectedEvenInAGroupOfTwo() {
+        var group = Self.group(members: 2, forging: 1, seed: 22) { values in values.indices.map { $0 == 3 ? .nan : values[$0] } }
+        group.run()
+        Self.expectPartRejected(group, forger: 1, reasonContains: "not finite")
+    }
+
+    @Test func honestAveragesPassEveryMembersCheck() {
+        var group = Self.group(members: 4, forging: 1, seed: 23) { $0 }
+        group.run()
+        AllReduceTests.checkAverages(group, compression: .none)
+        #expect(group.members.allSatisfy { $0.result?.failedParts == [] && $0.result?.dropped == [] })
+    }
+}
