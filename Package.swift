@@ -119,7 +119,7 @@ let package = Package(
             name: "AdmissionTests",
             dependencies: ["Admission", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "CollaborationTests", dependencies: ["Collaboration"]),
+        .testTarget(name: "CollaborationTests", dependencies: ["Collaboration", "DHT", "Wire"]),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [

@@ -1,3 +1,6 @@
+import DHT
+import Wire
+
 /// What a training peer publishes about itself under the run's progress key in the DHT.
 ///
 /// One record per peer (the subkey is its peer id); each peer overwrites its own as it trains.
@@ -64,5 +67,16 @@ public struct PeerProgress: Equatable, Sendable {
         }
         self.init(step: Int(word(0)), samplesAccumulated: Int(word(1)), samplesPerSecond: rate, loss: loss,
                   timestampMilliseconds: word(4), clientMode: bytes[40] == 1)
+    }
+}
+
+extension PeerProgress {
+    /// The progress records among `records` (read under the run's progress key) that sit under
+    /// their writer's own subkey and decode, with their writers.
+    public static func records(in records: [SignedRecord]) -> [(peer: DHTID, progress: PeerProgress)] {
+        records.compactMap { record in
+            guard record.isUnderOwnersSubkey, let progress = try? PeerProgress(decoding: record.value) else { return nil }
+            return (record.ownerID, progress)
+        }
     }
 }

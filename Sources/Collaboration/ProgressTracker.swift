@@ -1,3 +1,6 @@
+import Averaging
+import DHT
+
 /// The run's collective progress towards its next optimizer step, as one peer sees it.
 public struct GlobalProgress: Equatable, Sendable {
     /// The highest step any live peer is accumulating for.
@@ -17,34 +20,56 @@ public struct GlobalProgress: Equatable, Sendable {
 
 /// Combines the progress records of every peer into `GlobalProgress` (DeDLOC §3.2).
 ///
-/// A pure value: the caller passes the records it read from the DHT and the current time.
-/// Records older than `staleAfterMilliseconds` belong to peers that left without saying goodbye
-/// and are ignored. Counts are extrapolated from each record's throughput and age, capped at
+/// A pure value: the caller passes the records it read from the DHT (one per peer, under the
+/// peer's own subkey: `PeerProgress.records(in:)`) and the current time. Records older than
+/// `staleAfterMilliseconds` belong to peers that left without saying goodbye and are ignored, and
+/// so are records written further ahead than `maxClockSkewMilliseconds`, which would otherwise
+/// never go stale. Counts are extrapolated from each record's throughput and age, capped at
 /// `extrapolationLimitMilliseconds`, so that peers do not wait for the next publication to
 /// notice that the batch is complete.
+///
+/// Every field of a record is its writer's claim, so no single record decides anything: the
+/// run's step is the highest step at least half of the live peers have reached (one peer
+/// claiming step 2³¹ − 1 would otherwise stop every other peer averaging, as they would chase
+/// it for good), and a peer's samples and throughput count for at most `ShareCap.medianMultiple`
+/// times the median of the peers at the step, as in the averaging weights.
 public struct ProgressTracker: Sendable {
     public var targetBatchSize: Int
     public var staleAfterMilliseconds: UInt64 = 30_000
     public var extrapolationLimitMilliseconds: UInt64 = 5_000
+    public var maxClockSkewMilliseconds: UInt64 = 60_000
 
     public init(targetBatchSize: Int) {
         precondition(targetBatchSize > 0, "the target batch must be positive, got \(targetBatchSize)")
         self.targetBatchSize = targetBatchSize
     }
 
+    /// Whether `record` comes from a peer still taking part: recent, and not from the future.
+    public func isLive(_ record: PeerProgress, now: UInt64) -> Bool {
+        let time = record.timestampMilliseconds
+        return time > now ? time - now <= maxClockSkewMilliseconds : now - time <= staleAfterMilliseconds
+    }
+
     public func globalProgress(of records: [PeerProgress], now: UInt64) -> GlobalProgress {
-        let live = records.filter { now < $0.timestampMilliseconds || now - $0.timestampMilliseconds <= staleAfterMilliseconds }
-        let step = live.map(\.step).max() ?? 0
+        let live = records.filter { isLive($0, now: now) }
+        let step = Self.runStep(reachedBy: live.map(\.step))
         let atStep = live.filter { $0.step == step }
-        var samples = 0.0, rate = 0.0
-        for record in atStep {
+        let extrapolated = atStep.map { record -> UInt64 in
             let age = now > record.timestampMilliseconds ? min(now - record.timestampMilliseconds, extrapolationLimitMilliseconds) : 0
-            samples += Double(record.samplesAccumulated) + record.samplesPerSecond * Double(age) / 1000
-            rate += record.samplesPerSecond
+            return UInt64(Double(record.samplesAccumulated) + record.samplesPerSecond * Double(age) / 1000)
         }
+        let samples = Double(ShareCap.capped(extrapolated).reduce(0, +))
+        let rate = Double(ShareCap.capped(atStep.map { UInt64($0.samplesPerSecond) }).reduce(0, +))
         let missing = Double(targetBatchSize) - samples
         let seconds = missing <= 0 ? 0 : (rate > 0 ? missing / rate : .infinity)
         return GlobalProgress(step: step, samplesAccumulated: Int(samples), targetBatchSize: targetBatchSize,
                               samplesPerSecond: rate, peersAtStep: atStep.count, secondsToTarget: seconds)
+    }
+
+    /// The highest step that at least half of `steps` (one per live peer) have reached; 0 when
+    /// there is none.
+    public static func runStep(reachedBy steps: [Int]) -> Int {
+        let descending = steps.sorted(by: >)
+        return descending.isEmpty ? 0 : descending[(descending.count - 1) / 2]
     }
 }

@@ -158,17 +158,26 @@ extension RunCoordinator {
     private func poll(dht: DHTService) async {
         let keys = RunKeys(runName: settings.config.name)
         let now = Self.milliseconds()
-        let progress = ((try? await dht.get(keys.progress)) ?? []).compactMap { record -> CoordinatorStatus.Peer? in
-            guard let value = try? PeerProgress(decoding: record.value), value.timestampMilliseconds + 20_000 > now else { return nil }
-            return CoordinatorStatus.Peer(
-                id: record.ownerID.shortHex, step: value.step, samplesAccumulated: value.samplesAccumulated,
+        var tracker = ProgressTracker(targetBatchSize: settings.config.targetBatchSize)
+        tracker.staleAfterMilliseconds = 20_000
+        let live = PeerProgress.records(in: (try? await dht.get(keys.progress)) ?? []).filter { tracker.isLive($0.progress, now: now) }
+        let progress = live.map { peer, value in
+            CoordinatorStatus.Peer(
+                id: peer.shortHex, step: value.step, samplesAccumulated: value.samplesAccumulated,
                 samplesPerSecond: value.samplesPerSecond, loss: value.loss, clientMode: value.clientMode,
                 secondsSinceUpdate: Double(now.saturatingSubtract(value.timestampMilliseconds)) / 1000)
         }
-        let stateRecords = (try? await dht.get(keys.state)) ?? []
-        let announcements = stateRecords.compactMap { try? StateAnnouncement(decoding: $0.value) }
-        rememberPeers(announcements.filter(\.servesState).map { Endpoint(host: $0.host, port: $0.port) })
-        let step = max(announcements.map(\.step).max() ?? 0, progress.map(\.step).max() ?? 0)
+        let (ballots, refused) = StateElection(stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model))
+            .ballots(from: (try? await dht.get(keys.state)) ?? [], now: now)
+        for refusal in refused where refusal.isOffence {
+            dht.transport.reportOffence(Offence(.falseClaim, refusal.reason), by: refusal.writer)
+        }
+        let voters = Set(live.map(\.peer))
+        let announcements = ballots.filter { voters.contains($0.voter) }.map(\.announcement)
+        rememberPeers(announcements.filter(\.servesState).map(\.endpoint))
+        // The run's step as the peers see it (`ProgressTracker`): one peer's claim of a far step
+        // must not make the journal wait for rounds nobody will report.
+        let step = ProgressTracker.runStep(reachedBy: live.map(\.progress.step))
         let hashesAtStep = Set(announcements.filter { $0.step == step && step > 0 }.map(\.stateHash))
         if hashesAtStep.count > 1 { mismatchedSteps.insert(step) }
         let rate = progress.map(\.samplesPerSecond).reduce(0, +)
@@ -179,13 +188,14 @@ extension RunCoordinator {
             $0.hashMismatches = mismatchedSteps.count
         }
         await recordRounds(upTo: step, keys: keys, dht: dht, samplesPerSecond: rate)
-        await backUp(step: step, records: stateRecords, dht: dht)
+        await backUp(step: step, elected: StateElection.winner(of: ballots, voters: voters), dht: dht)
     }
 
     /// Journals every finished round from `nextStep` on, from the members' reports.
     private func recordRounds(upTo step: Int, keys: RunKeys, dht: DHTService, samplesPerSecond: Double) async {
         while nextStep < step && !stop.isStopped {
-            let reports = ((try? await dht.get(keys.round(step: nextStep))) ?? []).compactMap { try? RoundReport(decoding: $0.value) }
+            let reports = ((try? await dht.get(keys.round(step: nextStep))) ?? []).filter(\.isUnderOwnersSubkey)
+                .compactMap { try? RoundReport(decoding: $0.value) }
             let round: CoordinatorStatus.Round
             if reports.isEmpty {
                 // A round nobody reported (it expired while the coordinator was away): wait a
@@ -218,13 +228,15 @@ extension RunCoordinator {
         }
     }
 
-    /// Every `checkpointEvery` steps, downloads the state from the peers and writes a checkpoint.
-    private func backUp(step: Int, records: [SignedRecord], dht: DHTService) async {
+    /// Every `checkpointEvery` steps, downloads the state the live peers elect
+    /// (`StateElection`) and writes a checkpoint.
+    private func backUp(step: Int, elected: StateElection.Winner?, dht: DHTService) async {
         let last = status().lastCheckpointStep ?? 0
-        guard step > 0, step >= last + settings.checkpointEvery, Date() >= nextBackupAttempt, let source = StateFetcher.donors(from: records, excluding: dht.peerID) else { return }
+        guard step > 0, step >= last + settings.checkpointEvery, Date() >= nextBackupAttempt, let source = elected,
+              source.step > last, !source.donors.isEmpty else { return }
         do {
             let bytes = try await StateFetcher(transport: dht.transport, logger: logger)
-                .download(step: source.step, hash: source.hash, byteCount: source.bytes, donors: source.donors)
+                .download(step: source.step, hash: source.hash, byteCount: source.stateBytes, donors: source.donors)
             let folder = try keeper.save(config: settings.config.training.model, state: bytes, step: source.step)
             update {
                 $0.lastCheckpointStep = source.step

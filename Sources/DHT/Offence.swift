@@ -12,6 +12,9 @@ public struct Offence: Hashable, Sendable, CustomStringConvertible {
         case protocolViolation = "protocol violation"
         /// Requests beyond the per-peer rate limits.
         case flood
+        /// A record claiming what no honest peer of the run writes, such as a state of another
+        /// size than the run's model.
+        case falseClaim = "false claim"
     }
 
     public var kind: Kind

@@ -78,4 +78,10 @@ extension SignedRecord {
 
     /// The peer id of the writer.
     public var ownerID: PeerID { PeerID(publicKey: ownerPublicKey) }
+
+    /// Whether the record sits under its writer's own subkey (its peer id). Keys where every
+    /// peer writes one record about itself (progress, state, declarations, reports) count only
+    /// such records: anyone may store under any subkey, so a record under another peer's id
+    /// would otherwise speak for that peer, or a second record give its writer a second vote.
+    public var isUnderOwnersSubkey: Bool { subkey == ownerID.bytes }
 }

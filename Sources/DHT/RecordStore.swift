@@ -1,8 +1,15 @@
 import Wire
 
-/// The records a node keeps: per key, a dictionary of subkeys, each written and signed by one
-/// owner and dropped at its own expiry (Kademlia §2.5 lets values expire; the dictionary and
-/// signatures are Cohort's, after hivemind's DHT values).
+/// The records a node keeps: per key, a dictionary of (subkey, owner) slots, each written and
+/// signed by its owner and dropped at its own expiry (Kademlia §2.5 lets values expire; the
+/// dictionary and signatures are Cohort's, after hivemind's DHT values).
+///
+/// A slot belongs to its owner alone: two owners writing the same subkey hold two records. When
+/// the first writer of a subkey held it, anyone could take a well-known subkey first (the run's
+/// revocation list, a run's config) and the node refused the real writer; when readers kept the
+/// record with the latest expiry per subkey, anyone could hide the real one behind a record
+/// that expires later. Readers choose among owners themselves (by key, or by a signature inside
+/// the value).
 public struct RecordStore: Sendable {
     /// Bounds on what a node accepts.
     public struct Limits: Sendable, Equatable {
@@ -32,6 +39,7 @@ public struct RecordStore: Sendable {
     }
 
     public let limits: Limits
+    /// Per key, records by `slot(of:)`.
     private var entries: [RecordKey: [[UInt8]: SignedRecord]] = [:]
     /// Per owner public key, expired records included until `removeExpired`.
     private var usage: [[UInt8]: Usage] = [:]
@@ -54,24 +62,24 @@ public struct RecordStore: Sendable {
         return record.hasValidSignature ? .stored : .badSignature
     }
 
-    /// Stores `record` unless it is invalid, another owner holds its subkey, it is not newer
-    /// than what its owner stored before, the store is full, or its owner has used up its
-    /// share. Storing an identical record again answers `.stored` and changes nothing.
+    /// Stores `record` unless it is invalid, it is not newer than what its owner stored under
+    /// the subkey before, the store is full, or its owner has used up its share. Storing an
+    /// identical record again answers `.stored` and changes nothing.
     public mutating func store(_ record: SignedRecord, now: UInt64) -> StoreStatus {
         if revokedOwners.contains(record.ownerPublicKey) { return .ownerRevoked }
-        let held = entries[record.key]?[record.subkey]
+        let slot = Self.slot(of: record)
+        let held = entries[record.key]?[slot]
         let existing = held.flatMap { $0.expiry > now ? $0 : nil }
         if existing == record { return .stored }
         let status = Self.validate(record, now: now, limits: limits)
         guard status == .stored else { return status }
         if let existing {
-            guard existing.ownerPublicKey == record.ownerPublicKey else { return .notOwner }
             guard record.expiry > existing.expiry else { return .stale }
         } else if held == nil {
             guard count < limits.maxRecords else { return .storeFull }
         }
         var owner = usage[record.ownerPublicKey] ?? Usage()
-        if let held, held.ownerPublicKey == record.ownerPublicKey {
+        if let held {
             owner.records -= 1
             owner.bytes -= Self.size(of: held)
         }
@@ -85,7 +93,7 @@ public struct RecordStore: Sendable {
         }
         usage[record.ownerPublicKey, default: Usage()].records += 1
         usage[record.ownerPublicKey, default: Usage()].bytes += Self.size(of: record)
-        entries[record.key, default: [:]][record.subkey] = record
+        entries[record.key, default: [:]][slot] = record
         return .stored
     }
 
@@ -108,10 +116,16 @@ public struct RecordStore: Sendable {
         if usage[key]?.records == 0 { usage[key] = nil }
     }
 
-    /// The unexpired records under `key`, ordered by subkey.
+    /// The unexpired records under `key`, ordered by subkey, then owner.
     public func records(under key: RecordKey, now: UInt64) -> [SignedRecord] {
-        guard let subkeys = entries[key] else { return [] }
-        return subkeys.values.filter { $0.expiry > now }.sorted { $0.subkey.lexicographicallyPrecedes($1.subkey) }
+        guard let slots = entries[key] else { return [] }
+        return slots.filter { $0.value.expiry > now }.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
+    }
+
+    /// Where a record lives under its key: its subkey, then its owner's key (32 bytes, so the
+    /// two parts cannot run into each other).
+    static func slot(of record: SignedRecord) -> [UInt8] {
+        record.subkey + record.ownerPublicKey
     }
 
     /// Keys that hold at least one record.
@@ -144,18 +158,20 @@ public struct RecordStore: Sendable {
         }
     }
 
-    /// Merges records for one key gathered from several holders: per subkey the one with the
-    /// latest expiry (ties broken by signature bytes so every reader picks the same).
+    /// Merges records for one key gathered from several holders: per (subkey, owner) the one
+    /// with the latest expiry (ties broken by signature bytes so every reader picks the same).
+    /// Another owner's record never hides one: readers see every owner's.
     public static func merge(_ records: [SignedRecord]) -> [SignedRecord] {
-        var bySubkey: [[UInt8]: SignedRecord] = [:]
+        var bySlot: [[UInt8]: SignedRecord] = [:]
         for record in records {
-            if let held = bySubkey[record.subkey] {
+            let slot = slot(of: record)
+            if let held = bySlot[slot] {
                 let newer = record.expiry > held.expiry
                     || (record.expiry == held.expiry && record.signature.lexicographicallyPrecedes(held.signature))
                 if !newer { continue }
             }
-            bySubkey[record.subkey] = record
+            bySlot[slot] = record
         }
-        return bySubkey.values.sorted { $0.subkey.lexicographicallyPrecedes($1.subkey) }
+        return bySlot.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
     }
 }

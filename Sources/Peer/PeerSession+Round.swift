@@ -40,7 +40,7 @@ extension PeerSession {
                                              "allreduce.seconds": "\(String(format: "%.2f", result.duration / .seconds(1)))",
                                              "failed.parts": "\(result.failedParts.count)",
                                              "inbound": "\(result.inboundBytesPerSecond.map { String(Int($0)) } ?? "-")"])
-            let others = Set(result.participants.map(\.bytes)).subtracting([me.bytes])
+            let others = Set(result.participants.compactMap { DHTID(bytes: $0.bytes) }).subtracting([identity.peerID])
             pendingAgreement = others.isEmpty ? nil : PendingAgreement(
                 step: run.step, members: others, deadline: Date().addingTimeInterval(config.averagingTimeoutSeconds))
         case .failed(let failure):
@@ -109,13 +109,20 @@ extension PeerSession {
                 continue
             }
             // Plans first: peers already in another leader's plan must not count as candidates.
-            for record in await network.records(keys.plan(step: step, state: announcedHash)) {
+            for record in await network.records(keys.plan(step: step, state: announcedHash)) where record.isUnderOwnersSubkey {
                 guard let plan = try? GroupPlan(decoding: record.value[...]),
                       let sender = Averaging.PeerID(bytes: record.ownerID.bytes) else { continue }
                 actions += matchmaker.onPlan(plan, from: sender, now: now)
             }
+            // A declaration speaks for the peer it names: only that peer's own record counts, or
+            // anyone could declare absent peers with the lowest ids and stall every round on a
+            // leader that never answers.
             let declarations = await network.records(keys.declarations(step: step, state: announcedHash))
-                .compactMap { try? Declaration(decoding: $0.value[...]) }
+                .compactMap { record -> Declaration? in
+                    guard record.isUnderOwnersSubkey, let declaration = try? Declaration(decoding: record.value[...]),
+                          declaration.peer.bytes == record.ownerID.bytes else { return nil }
+                    return declaration
+                }
             actions += matchmaker.onDeclarationsSeen(declarations, now: now)
         }
     }

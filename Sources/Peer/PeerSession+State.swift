@@ -7,32 +7,58 @@ import Node
 import Wire
 
 extension PeerSession {
-    /// Downloads the newest state that the run's peers announce, unless this peer already has
-    /// it. Without `force`, a run nobody has stepped yet starts from the shared initial state.
-    /// When no peer's state can be had (every peer that trained the run has left, though
-    /// their announcements linger) and the coordinator serves a newer checkpoint, the run goes
-    /// on from the checkpoint.
+    /// Downloads the state the run's peers elect (`StateElection`), unless this peer already
+    /// has it. Without `force`, a run nobody has stepped yet starts from the shared initial
+    /// state. When no elected state can be had (every peer that trained the run has left,
+    /// though their announcements linger) and the coordinator serves a newer checkpoint, the
+    /// run goes on from the checkpoint.
     func catchUp(force: Bool) async throws {
         var attempted = false
-        if let newest = StateFetcher.donors(from: await network.records(keys.state), excluding: identity.peerID),
-           newest.step > run.step || (force && newest.step >= run.step && newest.step > 0) {
+        if let elected = await electedState(voters: await livePeers()),
+           elected.step > run.step || (force && elected.step == run.step && elected.step > 0 && elected.hash != announcedHash) {
             attempted = true
-            if try await download(step: newest.step, hash: newest.hash, bytes: newest.bytes, donors: newest.donors) { return }
+            if try await download(step: elected.step, hash: elected.hash, donors: elected.donors) { return }
         }
         if let checkpoint = await coordinatorCheckpoint(), checkpoint.step > run.step {
             attempted = true
             logger.info("going on from the coordinator's checkpoint", metadata: ["step": "\(checkpoint.step)"])
-            if try await download(step: checkpoint.step, hash: checkpoint.stateHash, bytes: checkpoint.stateBytes,
-                                  donors: [(coordinator, checkpoint.endpoint)]) { return }
+            if try await download(step: checkpoint.step, hash: checkpoint.stateHash, donors: [(coordinator, checkpoint.endpoint)]) { return }
         }
         if !attempted && run.step == 0 { await announceState() }
+    }
+
+    /// The peers whose progress records say they take part now (this one included): the
+    /// voters on the run's state.
+    func livePeers() async -> Set<DHTID> {
+        let now = RunNetwork.milliseconds()
+        let live = PeerProgress.records(in: await network.records(keys.progress)).filter { progressTracker.isLive($0.progress, now: now) }
+        return Set(live.map(\.peer)).union([identity.peerID])
+    }
+
+    /// The state `voters` elect, this peer's own vote (its current state) included, among the
+    /// announcements of `step` only when given. Announcements no honest peer writes are
+    /// reported as offences.
+    func electedState(voters: Set<DHTID>, step: Int? = nil) async -> StateElection.Winner? {
+        let election = StateElection(stateBytes: run.stateByteCount)
+        let (ballots, refused) = election.ballots(from: await network.records(keys.state), now: RunNetwork.milliseconds())
+        for refusal in refused {
+            logger.warning("ignoring a state announcement: \(refusal)")
+            if refusal.isOffence {
+                network.dht.transport.reportOffence(Offence(.falseClaim, refusal.reason), by: refusal.writer)
+            }
+        }
+        let own = StateElection.Ballot(voter: identity.peerID, announcement: StateAnnouncement(
+            step: run.step, stateHash: announcedHash, stateBytes: run.stateByteCount, host: "", port: 0, timestampMilliseconds: 0))
+        let others = ballots.filter { $0.voter != identity.peerID && (step == nil || $0.announcement.step == step) }
+        return StateElection.winner(of: [own] + others, voters: voters)
     }
 
     /// The checkpoint the coordinator announces and serves, if any. One whose size is not this
     /// model's state is ignored (logged): a peer that cannot use it still starts afresh.
     private func coordinatorCheckpoint() async -> StateAnnouncement? {
         let records = await network.records(keys.checkpoint)
-        guard let newest = records.filter({ $0.ownerID == coordinator }).compactMap({ try? StateAnnouncement(decoding: $0.value) })
+        guard let newest = records.filter({ $0.ownerID == coordinator && $0.isUnderOwnersSubkey })
+            .compactMap({ try? StateAnnouncement(decoding: $0.value) })
             .filter(\.servesState).max(by: { $0.step < $1.step }) else { return nil }
         guard newest.stateBytes == run.stateByteCount else {
             logger.warning("ignoring the coordinator's checkpoint of step \(newest.step): its state has \(newest.stateBytes) bytes, this model's \(run.stateByteCount)")
@@ -43,14 +69,11 @@ extension PeerSession {
 
     /// Loads the state `hash` of `step` from `donors`; false when the download failed (logged).
     @discardableResult
-    private func download(step: Int, hash: [UInt8], bytes totalBytes: Int, donors: [(DHTID, Endpoint)]) async throws -> Bool {
-        guard totalBytes == run.stateByteCount else {
-            throw PeerError("the run's state has \(totalBytes) bytes but this model's has \(run.stateByteCount): wrong run config?")
-        }
+    private func download(step: Int, hash: [UInt8], donors: [(DHTID, Endpoint)]) async throws -> Bool {
         let bytes: [UInt8]
         do {
             bytes = try await StateFetcher(transport: network.dht.transport, logger: logger)
-                .download(step: step, hash: hash, byteCount: totalBytes, donors: donors)
+                .download(step: step, hash: hash, byteCount: run.stateByteCount, donors: donors)
         } catch {
             // Donors step on (they keep two snapshots) and leave; training goes on, and the next
             // look at the run's progress, or the next round's agreement check, tries again.
@@ -84,33 +107,33 @@ extension PeerSession {
     /// that part, others skipped it), or peers that could not gather in time and stepped
     /// alone. Before averaging, a peer therefore compares its state with every peer's
     /// announcement for this step, once the last round's members have all announced (or
-    /// `averagingTimeoutSeconds` passed: members finish a round up to that far apart). If the
-    /// state they agree on (`RoundAgreement`) is not its own, it counts the mismatch, loads the
+    /// `averagingTimeoutSeconds` passed: members finish a round up to that far apart). Only
+    /// those members vote (or, with no round to compare, the peers taking part), one vote each,
+    /// and a tie goes to the smaller hash, so that a split pair settles on one state. If the
+    /// state they elect (`StateElection`) is not its own, it counts the mismatch, loads the
     /// agreed state and returns false, so that it accumulates gradients on that state first.
     /// Training goes on meanwhile; only averaging waits.
     func agreementSettled() async throws -> Bool {
-        let announcements = await network.records(keys.state).compactMap { record -> (DHTID, StateAnnouncement)? in
-            guard record.ownerID != identity.peerID, let announcement = try? StateAnnouncement(decoding: record.value) else { return nil }
-            return (record.ownerID, announcement)
-        }
+        var voters: Set<DHTID>
         if let pending = pendingAgreement {
-            let members = announcements.filter { pending.members.contains($0.0.bytes) }
+            let members = StateElection(stateBytes: run.stateByteCount)
+                .ballots(from: await network.records(keys.state), now: RunNetwork.milliseconds()).ballots
+                .filter { pending.members.contains($0.voter) }
             let allAnnounced = pending.step != run.step
-                || (members.count == pending.members.count && members.allSatisfy { $0.1.step >= pending.step })
+                || (members.count == pending.members.count && members.allSatisfy { $0.announcement.step >= pending.step })
             guard allAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
             pendingAgreement = nil
+            voters = pending.members
+        } else {
+            voters = await livePeers()
         }
-        let atStep = announcements.filter { $0.1.step == run.step }
-        guard let agreed = RoundAgreement.agreedHash(among: [announcedHash] + atStep.map(\.1.stateHash)),
-              agreed != announcedHash else { return true }
+        voters.insert(identity.peerID)
+        guard let agreed = await electedState(voters: voters, step: run.step), agreed.hash != announcedHash else { return true }
         hashMismatches += 1
-        let holders = atStep.filter { $0.1.stateHash == agreed }
         logger.warning("state hash disagrees with the agreed state of the step; reloading",
-                       metadata: ["step": "\(run.step)", "agreeing": "\(atStep.filter { $0.1.stateHash == announcedHash }.count)",
-                                  "holding.agreed": "\(holders.count)", "mismatches.total": "\(hashMismatches)"])
+                       metadata: ["step": "\(run.step)", "voters.agreed": "\(agreed.voters)", "mismatches.total": "\(hashMismatches)"])
         // A failed download (the holders left or moved on) must not stop averaging for good.
-        return try await !download(step: run.step, hash: agreed, bytes: run.stateByteCount,
-                                   donors: holders.filter { $0.1.servesState }.map { ($0.0, $0.1.endpoint) })
+        return try await !download(step: run.step, hash: agreed.hash, donors: agreed.donors)
     }
 }
 
@@ -118,8 +141,9 @@ extension PeerSession {
 struct PendingAgreement {
     /// The step the members' states are at after the round.
     let step: Int
-    /// The other members' peer ids (bytes).
-    let members: Set<[UInt8]>
+    /// The other members: the only peers whose states count in the comparison, so that a peer
+    /// outside the round cannot outvote them.
+    let members: Set<DHTID>
     /// When to compare with whatever has been announced by then.
     let deadline: Date
 }

@@ -17,19 +17,6 @@ public struct StateFetcher: Sendable {
         self.logger = logger
     }
 
-    /// Donors at the newest step that serve state, grouped by the hash most of them announce.
-    public static func donors(from records: [SignedRecord], excluding own: DHTID?) -> (step: Int, hash: [UInt8], bytes: Int, donors: [(DHTID, Endpoint)])? {
-        let announcements = records.compactMap { record -> (DHTID, StateAnnouncement)? in
-            guard record.ownerID != own, let announcement = try? StateAnnouncement(decoding: record.value),
-                  announcement.servesState else { return nil }
-            return (record.ownerID, announcement)
-        }
-        guard let newest = announcements.map(\.1.step).max() else { return nil }
-        let byHash = Dictionary(grouping: announcements.filter { $0.1.step == newest }, by: { $0.1.stateHash })
-        guard let (hash, group) = byHash.max(by: { $0.value.count < $1.value.count }) else { return nil }
-        return (newest, hash, group[0].1.stateBytes, group.map { ($0.0, $0.1.endpoint) })
-    }
-
     public func download(step: Int, hash: [UInt8], byteCount: Int, donors: [(DHTID, Endpoint)]) async throws -> [UInt8] {
         logger.info("downloading state", metadata: ["step": "\(step)", "donors": "\(donors.count)", "bytes": "\(byteCount)"])
         var buffer = [UInt8](repeating: 0, count: byteCount)
@@ -93,8 +80,4 @@ public struct StateFetcher: Sendable {
             return collected
         }
     }
-}
-
-extension StateAnnouncement {
-    var endpoint: Endpoint { Endpoint(host: host, port: port) }
 }

@@ -139,8 +139,6 @@ final class PeerSession {
     var me: Averaging.PeerID { Averaging.PeerID(bytes: identity.peerID.bytes)! }
 
     func trainUntilStopped() async throws {
-        var tracker = ProgressTracker(targetBatchSize: config.targetBatchSize)
-        tracker.staleAfterMilliseconds = 20_000
         while !stop.isStopped {
             if let last = settings.stopAfterStep, run.step >= last { return }
             let started = Date()
@@ -153,8 +151,8 @@ final class PeerSession {
             try await checkStillAdmitted()
             await ensureConnected()
             await publishProgress()
-            let records = await network.records(keys.progress).compactMap { try? PeerProgress(decoding: $0.value) }
-            let global = tracker.globalProgress(of: records, now: RunNetwork.milliseconds())
+            let records = PeerProgress.records(in: await network.records(keys.progress)).map(\.progress)
+            let global = progressTracker.globalProgress(of: records, now: RunNetwork.milliseconds())
             if global.step > run.step {
                 logger.info("behind the run", metadata: ["own.step": "\(run.step)", "run.step": "\(global.step)"])
                 try await catchUp(force: true)
@@ -162,6 +160,12 @@ final class PeerSession {
                 try await averageAndStep(expectedPeers: global.peersAtStep)
             }
         }
+    }
+
+    var progressTracker: ProgressTracker {
+        var tracker = ProgressTracker(targetBatchSize: config.targetBatchSize)
+        tracker.staleAfterMilliseconds = 20_000
+        return tracker
     }
 
     /// When every contact is gone (the network was lost), joins again through the `--join`

@@ -35,6 +35,45 @@ import Testing
         #expect(progress.secondsToTarget == .infinity)
     }
 
+    @Test func aLonePeerClaimingAFarStepDoesNotMoveTheRun() {
+        let tracker = ProgressTracker(targetBatchSize: 100)
+        let progress = tracker.globalProgress(
+            of: [record(step: Int(Int32.max), samples: 1, at: 1000), record(step: 40, samples: 30, at: 1000),
+                 record(step: 40, samples: 30, at: 1000)],
+            now: 1000)
+        #expect(progress.step == 40)
+        #expect(progress.peersAtStep == 2)
+    }
+
+    @Test func ofTwoPeersTheOneAheadSetsTheStep() {
+        // After a round only one of two peers was in, the other must catch up.
+        #expect(ProgressTracker.runStep(reachedBy: [41, 40]) == 41)
+        #expect(ProgressTracker.runStep(reachedBy: [41, 41, 40]) == 41)
+        #expect(ProgressTracker.runStep(reachedBy: [41, 40, 40]) == 40)
+        #expect(ProgressTracker.runStep(reachedBy: []) == 0)
+    }
+
+    @Test func recordsFromTheFutureAreIgnored() {
+        let tracker = ProgressTracker(targetBatchSize: 100)
+        let progress = tracker.globalProgress(
+            of: [record(step: 9, samples: 99, at: 1_000_000), record(step: 9, samples: 99, at: 1_000_000),
+                 record(step: 4, samples: 5, at: 1000)],
+            now: 1000)
+        #expect(progress.step == 4)
+        #expect(progress.samplesAccumulated == 5)
+    }
+
+    @Test func aHugeSampleClaimCountsForTwiceTheMedian() {
+        let tracker = ProgressTracker(targetBatchSize: 1_000)
+        let progress = tracker.globalProgress(
+            of: [record(step: 5, samples: Int(Int32.max), rate: 1e8, at: 1000), record(step: 5, samples: 10, at: 1000),
+                 record(step: 5, samples: 10, at: 1000)],
+            now: 1000)
+        #expect(progress.samplesAccumulated == 40)
+        #expect(!progress.isTargetReached)
+        #expect(progress.samplesPerSecond == 40)
+    }
+
     @Test func recordsRoundTripAndGarbageIsRefused() throws {
         let original = PeerProgress(step: 41, samplesAccumulated: 128, samplesPerSecond: 33.5, loss: 1.75,
                                     timestampMilliseconds: 1_700_000_000_000, clientMode: true)

@@ -64,14 +64,15 @@ import Wire
         #expect(node.store.count == 0)
     }
 
-    @Test func anotherPeersSubkeyCannotBeOverwritten() {
+    @Test func anotherPeersRecordUnderTheSameSubkeyIsKeptBesideMineNotInstead() {
         var node = node()
         let key = RecordKey(hashing: "k")
         let mine = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
         let theirs = identities[4].signRecord(key: key, subkey: [1], value: [6], expiry: now + 90_000)
         _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, from: identities[39].peerID, now: now)
         let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, from: identities[39].peerID, now: now).replies
-        #expect(ack == [.storeAck([.notOwner])])
+        #expect(ack == [.storeAck([.stored])])
+        #expect(Set(node.store.records(under: key, now: now)) == [mine, theirs])
     }
 
     @Test func replyTypesSentAsRequestsGetAnError() {

@@ -49,12 +49,16 @@ import Wire
         #expect(store.count == 0)
     }
 
-    @Test func subkeyBelongsToItsOwnerUntilItExpires() {
+    @Test func aSubkeyTakenFirstByAnotherOwnerDoesNotKeepTheRealWriterOut() {
+        // Before, the first writer of a subkey held it: anyone could take the run's revocation
+        // list subkey before the coordinator, and this node refused the real list.
         var store = RecordStore()
-        #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
-        #expect(store.store(record(by: bob, expiry: 30_000), now: now) == .notOwner)
-        #expect(store.store(record(by: bob, subkey: "b"), now: now) == .stored)
-        #expect(store.store(record(by: bob, expiry: 30_000), now: 20_000) == .stored, "an expired subkey is free again")
+        let squatter = record(by: bob, expiry: 90_000)
+        let real = record(by: alice, expiry: 20_000)
+        #expect(store.store(squatter, now: now) == .stored)
+        #expect(store.store(real, now: now) == .stored)
+        #expect(Set(store.records(under: key, now: now)) == [squatter, real])
+        #expect(store.store(record(by: alice, value: [9], expiry: 15_000), now: now) == .stale)
     }
 
     @Test func ownerMayOnlyReplaceWithALaterExpiry() {
@@ -92,6 +96,12 @@ import Wire
         #expect(store.store(record(by: alice, expiry: 30_000), now: now) == .stored)
     }
 
+    @Test func aRecordExpiringLaterDoesNotHideAnotherOwnersUnderTheSameSubkey() {
+        let real = record(by: alice, subkey: "a", value: [1], expiry: 20_000)
+        let shadow = record(by: bob, subkey: "a", value: [2], expiry: 90_000)
+        #expect(Set(RecordStore.merge([real, shadow])) == [real, shadow])
+    }
+
     @Test func mergeKeepsTheLatestRecordPerSubkey() {
         let old = record(by: alice, subkey: "a", value: [1], expiry: 20_000)
         let new = record(by: alice, subkey: "a", value: [2], expiry: 30_000)
@@ -119,12 +129,11 @@ import Wire
         #expect(store.store(record(by: alice, subkey: "c", expiry: 90_000), now: 70_000) == .stored)
     }
 
-    @Test func takingOverAnExpiredSubkeyMovesItFromTheOldOwnersShare() {
+    @Test func anOwnersExpiredRecordIsReplacedInPlace() {
         var store = RecordStore()
         #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
-        #expect(store.store(record(by: bob, expiry: 30_000), now: 20_000) == .stored)
-        #expect(store.usage(of: alice.publicKey) == (records: 0, bytes: 0))
-        #expect(store.usage(of: bob.publicKey) == (records: 1, bytes: 2))
+        #expect(store.store(record(by: alice, value: [7, 7, 7], expiry: 30_000), now: 20_000) == .stored)
+        #expect(store.usage(of: alice.publicKey) == (records: 1, bytes: 4))
         #expect(store.count == 1)
     }
 }

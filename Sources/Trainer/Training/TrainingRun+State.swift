@@ -1,7 +1,12 @@
 /// The training state that collaborating peers exchange: parameters then momentum, as
 /// little-endian Float32 bytes (the flat arenas of DESIGN.md, so one copy each way).
 extension TrainingRun {
-    public var stateByteCount: Int { 2 * model.parameters.count * MemoryLayout<Float>.size }
+    public var stateByteCount: Int { Self.stateByteCount(for: model.config) }
+
+    /// Bytes of the state (parameters, then momentum) of a model of `config`.
+    public static func stateByteCount(for config: ModelConfig) -> Int {
+        2 * ParameterLayout(config: config).parameterCount * MemoryLayout<Float>.size
+    }
 
     /// Copies parameters and momentum into `destination`, which holds `stateByteCount` bytes.
     public func copyState(into destination: UnsafeMutableRawBufferPointer) {

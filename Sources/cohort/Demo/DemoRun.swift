@@ -145,7 +145,7 @@ struct DemoRun {
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
         let state: (step: Int, bytes: [UInt8])
         do {
-            state = try await Self.downloadState(dht: dht, join: try HostPort.parse(join), logger: logger)
+            state = try await Self.downloadState(dht: dht, join: try HostPort.parse(join), stateBytes: TrainingRun.stateByteCount(for: settings.model), logger: logger)
         } catch {
             await dht.shutdown()
             try? await group.shutdownGracefully()
@@ -163,14 +163,16 @@ struct DemoRun {
         return (loss, "ROMEO:" + ByteTokenizer.decode(text))
     }
 
-    private static func downloadState(dht: DHTService, join: Endpoint, logger: Logger) async throws -> (step: Int, bytes: [UInt8]) {
+    private static func downloadState(dht: DHTService, join: Endpoint, stateBytes: Int, logger: Logger) async throws -> (step: Int, bytes: [UInt8]) {
         _ = try await dht.bootstrap([join])
         let records = try await dht.get(RunKeys(runName: "demo").state)
-        guard let source = StateFetcher.donors(from: records, excluding: dht.peerID) else {
+        let election = StateElection(stateBytes: stateBytes)
+        guard let source = StateElection.winner(of: election.ballots(from: records, now: UInt64(Date().timeIntervalSince1970 * 1000)).ballots),
+              !source.donors.isEmpty else {
             throw DemoError("no peer serves the trained state")
         }
         let bytes = try await StateFetcher(transport: dht.transport, logger: logger)
-            .download(step: source.step, hash: source.hash, byteCount: source.bytes, donors: source.donors)
+            .download(step: source.step, hash: source.hash, byteCount: source.stateBytes, donors: source.donors)
         return (source.step, bytes)
     }
 
