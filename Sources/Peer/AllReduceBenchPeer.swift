@@ -72,14 +72,15 @@ public final class AllReduceBenchPeer: Sendable {
     /// Starts listening on 127.0.0.1 with a fresh identity.
     public static func start(settings: Settings, eventLoop: EventLoop, logger: Logger) async throws -> AllReduceBenchPeer {
         var random = SystemRandomNumberGenerator()
+        let identity = PeerIdentity(using: &random)
         let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, sameHostCopies: settings.sameHostCopies),
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: settings.sameHostCopies),
                          eventLoop: eventLoop)
         }.get()
         var dhtSettings = DHTService.Settings()
         dhtSettings.transport.listen = Endpoint(host: "127.0.0.1", port: 0)
         dhtSettings.transport.faults.allPeers = settings.frameDelay.map { FaultInjection.Link(delay: $0) }
-        let dht = try await DHTService.start(identity: PeerIdentity(using: &random), settings: dhtSettings, eventLoop: eventLoop,
+        let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: eventLoop,
                                              logger: logger, serveOther: { services.value.serve($0) })
         try await eventLoop.submit { services.value.transport = dht.transport }.get()
         let vector = BenchVector(count: settings.elementCount, seed: settings.seed)

@@ -34,7 +34,7 @@ final class PeerServices {
     /// Whether chunks to and from peers proven to run on this machine are copied between the
     /// processes instead of sent through the socket (docs/protocol.md, "Same-host copies").
     let sameHostCopies: Bool
-    let sameHost = SameHostPeers()
+    let sameHost: SameHostPeers
     /// This member's chunks exposed to owners on this machine until they answer; they hold
     /// what they were pointed at while `roundLease` does, which ends with the round.
     var exposedChunks: [PendingKey: ExposedBytes] = [:]
@@ -71,10 +71,11 @@ final class PeerServices {
     /// This peer's newest two states, served to downloading peers.
     private let states = StateServer(keep: 2)
 
-    init(eventLoop: EventLoop, logger: Logger, sameHostCopies: Bool) {
+    init(eventLoop: EventLoop, logger: Logger, ownID: DHT.PeerID, sameHostCopies: Bool) {
         self.eventLoop = eventLoop
         self.logger = logger
         self.sameHostCopies = sameHostCopies
+        sameHost = SameHostPeers(ownID: ownID)
         if sameHostCopies, let refusal = ProcessMemory.allowReadersOfThisUser() {
             logger.info("sibling peers on this machine may be refused copies from this process", metadata: ["reason": "\(refusal)"])
         }

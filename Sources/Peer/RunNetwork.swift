@@ -18,7 +18,7 @@ struct RunNetwork {
     static func start(identity: PeerIdentity, volunteer: VolunteerSettings, admission: AdmissionPolicy,
                       eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
         let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, sameHostCopies: volunteer.sameHostCopies),
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: volunteer.sameHostCopies),
                          eventLoop: eventLoop)
         }.get()
         var settings = DHTService.Settings()

@@ -18,8 +18,9 @@ public struct VolunteerSettings: Sendable {
     /// client, own no part of the vector, serve no state.
     public var clientMode = false
     /// Copy averaging chunks straight out of the memory of peers proven to run on this machine
-    /// instead of sending them through sockets (docs/protocol.md, "Same-host copies").
-    public var sameHostCopies = true
+    /// instead of sending them through sockets (docs/protocol.md, "Same-host copies"). Off by
+    /// default: under Yama's ptrace_scope 1 it lets every process of the user read this one.
+    public var sameHostCopies = false
     /// This volunteer's training text; nil means the text bundled with the binary, which only
     /// a run on the bundled dataset accepts.
     public var dataURL: URL?

@@ -21,8 +21,8 @@ struct PeerCommand: AsyncParsableCommand {
     var clientMode = false
 
     @Flag(inversion: .prefixedNo,
-          help: "Copy averaging chunks straight out of the memory of peers proven to run on this machine instead of sending them through sockets.")
-    var sameHostCopies = true
+          help: "Copy averaging chunks straight out of the memory of peers proven to run on this machine instead of sending them through sockets (off by default: it lets every process of your user read this peer's memory).")
+    var sameHostCopies = false
     @Option(help: "Your shard of the run's training text (default: the bundled Tiny Shakespeare, for runs on it).")
     var data: String?
     @Option(help: "Sequences per forward pass at most (bounds memory).")

@@ -5,10 +5,18 @@ import Wire
 
 /// Proofs and copies between processes on one machine, run inside this test process: both
 /// sides of a proof are `SameHostPeers` here, and every copy is a real `process_vm_readv` of
-/// this process's own memory.
+/// this process's own memory. Each side stands for another process (`side(_:)`), since a side
+/// refuses proofs that name its own.
 @Suite struct SameHostTests {
     private let alice = DHTID(bytes: [UInt8](repeating: 0xA1, count: 32))!
     private let bob = DHTID(bytes: [UInt8](repeating: 0xB0, count: 32))!
+    private let carol = DHTID(bytes: [UInt8](repeating: 0xC0, count: 32))!
+
+    /// A side of a proof for `id` that stands for a process other than this test's, so that it
+    /// accepts exhibits in this process's memory.
+    private func side(_ id: DHTID) -> SameHostPeers {
+        SameHostPeers(ownID: id, processID: Int32.max)
+    }
 
     /// Runs the exchange `prober` starts with `other`, as the messages would carry it.
     private func prove(_ prober: SameHostPeers, as proberID: DHTID, to other: SameHostPeers, as otherID: DHTID) throws {
@@ -20,7 +28,7 @@ import Wire
     }
 
     @Test func aFullExchangeProvesBothSides() throws {
-        let left = SameHostPeers(), right = SameHostPeers()
+        let left = side(alice), right = side(bob)
         try prove(left, as: alice, to: right, as: bob)
         #expect(left.processID(of: bob) == ProcessMemory.currentProcessID)
         #expect(right.processID(of: alice) == ProcessMemory.currentProcessID)
@@ -30,7 +38,7 @@ import Wire
     /// Both sides probe at once (each is the other's owner): whichever finishes first proves
     /// both, and the slower exchange neither fails nor demotes the peer.
     @Test func crossingProbesEndProven() throws {
-        let left = SameHostPeers(), right = SameHostPeers()
+        let left = side(alice), right = side(bob)
         let leftProbe = try #require(left.startProbe(bob))
         let rightProbe = try #require(right.startProbe(alice))
         let challengeToLeft = try right.answer(probe: leftProbe, from: alice)
@@ -45,7 +53,7 @@ import Wire
     }
 
     @Test func aChallengeWithoutTheSecretFails() throws {
-        let prober = SameHostPeers()
+        let prober = side(alice)
         _ = try #require(prober.startProbe(bob))
         let decoy = ExposedBytes(count: SameHostProof.secretLength)
         let forged = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: decoy.address,
@@ -59,7 +67,7 @@ import Wire
     }
 
     @Test func aProofPointingNowhereFailsWithTheKernelsReason() throws {
-        let prober = SameHostPeers(), other = SameHostPeers()
+        let prober = side(alice), other = side(bob)
         let probe = try #require(prober.startProbe(bob))
         _ = try other.answer(probe: probe, from: alice)
         let nowhere = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: 8, challenge: nil)
@@ -72,7 +80,7 @@ import Wire
     }
 
     @Test func unaskedChallengesAndProofsFail() throws {
-        let peers = SameHostPeers()
+        let peers = side(carol)
         let exhibit = SameHostProof.Exhibit(processID: 1, address: 0, challenge: [UInt8](repeating: 0, count: SameHostProof.secretLength))
         #expect(throws: SameHostProofError.self) { try peers.onChallenge(exhibit, from: bob) }
         #expect(throws: SameHostProofError.self) { try peers.check(proof: exhibit, from: alice) }
@@ -97,11 +105,11 @@ import Wire
     /// Probers that never prove cannot make the answering side hold state without bound: past
     /// `maxAnswered` the oldest answer goes, and its proof is then refused.
     @Test func answersToProbesThatNeverProveAreBounded() throws {
-        let answering = SameHostPeers()
-        let probers = (0...SameHostPeers.maxAnswered).map { _ in SameHostPeers() }
+        let answering = side(bob)
+        let ids = (0...SameHostPeers.maxAnswered).map { DHTID(bytes: [UInt8](repeating: UInt8($0), count: 32))! }
+        let probers = ids.map { side($0) }
         var proofs: [SameHostProof.Exhibit] = []
-        for (index, prober) in probers.enumerated() {
-            let id = DHTID(bytes: [UInt8](repeating: UInt8(index), count: 32))!
+        for (id, prober) in zip(ids, probers) {
             let probe = try #require(prober.startProbe(bob))
             proofs.append(try #require(try prober.onChallenge(try answering.answer(probe: probe, from: id), from: bob)))
         }
@@ -110,12 +118,13 @@ import Wire
         let newest = DHTID(bytes: [UInt8](repeating: UInt8(SameHostPeers.maxAnswered), count: 32))!
         try answering.check(proof: proofs[SameHostPeers.maxAnswered], from: newest)
         #expect(answering.processID(of: newest) == ProcessMemory.currentProcessID)
+        withExtendedLifetime(probers) {}
     }
 
     /// Fresh identities sending proofs that fail cannot grow the statuses without bound either:
     /// past `maxUnavailable` the oldest failure is forgotten, and that peer may be probed again.
     @Test func failedPeersRememberedAreBounded() throws {
-        let answering = SameHostPeers()
+        let answering = side(bob)
         let ids = (0...SameHostPeers.maxUnavailable).map { DHTID(bytes: [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] + [UInt8](repeating: 7, count: 30))! }
         let unsolicited = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: 4096, challenge: nil)
         for id in ids {
@@ -127,6 +136,46 @@ import Wire
         #expect(answering.status(of: ids.last!) == .unavailable(reason: "a proof nobody asked for"))
     }
 
+    /// The relay an outsider with two identities tried: B1 probes the victim and gets challenge
+    /// C1, B2 probes the victim with C1 as its secret, so the victim holds C1 in its memory,
+    /// and B1 sends a proof with the victim's own process id and that address. With raw secrets
+    /// exhibited the victim marked B1 proven as itself and copied "chunks" out of its own memory.
+    @Test func aChallengeRelayedIntoTheVictimsOwnMemoryProvesNothing() throws {
+        let attacker1 = alice, attacker2 = carol
+        for victim in [SameHostPeers(ownID: bob), side(bob)] {
+            let challenge = try victim.answer(probe: [UInt8](repeating: 3, count: SameHostProof.secretLength), from: attacker1)
+            let relayed = try victim.answer(probe: try #require(challenge.challenge), from: attacker2)
+            let proof = SameHostProof.Exhibit(processID: relayed.processID, address: relayed.address, challenge: nil)
+            #expect(throws: SameHostProofError.self) { try victim.check(proof: proof, from: attacker1) }
+            #expect(victim.processID(of: attacker1) == nil)
+        }
+    }
+
+    /// Another honest peer on the machine, made to exhibit the challenge the same way, does
+    /// not stand in for the attacker either: its token names another prober.
+    @Test func aChallengeRelayedIntoAThirdPeersMemoryProvesNothing() throws {
+        let victim = side(bob), bystander = side(carol)
+        let attacker1 = alice, attacker2 = DHTID(bytes: [UInt8](repeating: 0xD0, count: 32))!
+        let challenge = try victim.answer(probe: [UInt8](repeating: 3, count: SameHostProof.secretLength), from: attacker1)
+        let relayed = try bystander.answer(probe: try #require(challenge.challenge), from: attacker2)
+        let proof = SameHostProof.Exhibit(processID: relayed.processID, address: relayed.address, challenge: nil)
+        #expect(throws: SameHostProofError.self) { try victim.check(proof: proof, from: attacker1) }
+        guard case .unavailable(let reason) = victim.status(of: attacker1) else {
+            Issue.record("status \(String(describing: victim.status(of: attacker1)))")
+            return
+        }
+        #expect(reason.contains("does not hold the secret"))
+    }
+
+    @Test func aProofNamingThisProcessIsRefused() throws {
+        let prober = side(alice), victim = SameHostPeers(ownID: bob)
+        let probe = try #require(prober.startProbe(bob))
+        let challenge = try victim.answer(probe: probe, from: alice)
+        let proof = try #require(try prober.onChallenge(challenge, from: bob))
+        #expect(throws: SameHostProofError.self) { try victim.check(proof: proof, from: alice) }
+        #expect(victim.status(of: alice) == .unavailable(reason: "it named this process (\(ProcessMemory.currentProcessID)) as its own"))
+    }
+
     /// Under Yama's ptrace_scope 1 this is what lets sibling peers read each other; a kernel
     /// without Yama has nothing to allow, which is no failure either.
     @Test func allowingReadersOfThisUserSucceedsWithOrWithoutYama() {
@@ -134,7 +183,7 @@ import Wire
     }
 
     @Test func aForgottenPeerIsProvenAnew() throws {
-        let left = SameHostPeers(), right = SameHostPeers()
+        let left = side(alice), right = side(bob)
         try prove(left, as: alice, to: right, as: bob)
         left.forget(bob)
         #expect(left.status(of: bob) == nil)

@@ -6,6 +6,9 @@ import DHT
 /// side's last step proves both processes to each other: the prober read the other's memory in
 /// `onChallenge`, and the other reads the prober's in `check`.
 ///
+/// A proof never names this process itself: copies out of a "peer" that is this process would
+/// read whatever memory of its own a peer points at.
+///
 /// Not thread-safe: lives on one event loop.
 public final class SameHostPeers {
     public enum Status: Hashable, Sendable {
@@ -32,8 +35,17 @@ public final class SameHostPeers {
     /// send failing proofs could otherwise grow `statuses` without bound.
     private var unavailableOrder: [PeerID] = []
     static let maxUnavailable = 1024
+    /// This peer's id, bound into every token it exhibits or expects.
+    let ownID: PeerID
+    /// The process this side runs in, which no proof may name.
+    let processID: Int32
 
-    public init() {}
+    /// `processID` is this process's; tests that run both sides of a proof in one process give
+    /// each side another, so that they can prove each other at all.
+    public init(ownID: PeerID, processID: Int32 = ProcessMemory.currentProcessID) {
+        self.ownID = ownID
+        self.processID = processID
+    }
 
     public func status(of peer: PeerID) -> Status? { statuses[peer] }
 
@@ -51,12 +63,13 @@ public final class SameHostPeers {
         return secret
     }
 
-    /// Exhibits the prober's secret and answers with where it lies and a challenge.
+    /// Exhibits the prober's secret, bound to both ids, and answers with where it lies and a challenge.
     public func answer(probe payload: [UInt8], from peer: PeerID) throws(SameHostProofError) -> SameHostProof.Exhibit {
         guard payload.count == SameHostProof.secretLength else {
             throw SameHostProofError("a probe holds \(SameHostProof.secretLength) bytes, not \(payload.count)")
         }
-        let exhibit = payload.withUnsafeBytes { ExposedBytes(copying: $0) }
+        let token = SameHostProof.answerToken(secret: payload, prober: peer, answerer: ownID)
+        let exhibit = token.withUnsafeBytes { ExposedBytes(copying: $0) }
         let challenge = SameHostProof.newSecret()
         dropAnswer(to: peer)
         if answeredOrder.count == Self.maxAnswered { dropAnswer(to: answeredOrder[0]) }
@@ -77,8 +90,10 @@ public final class SameHostPeers {
             throw fail(peer, "a challenge nobody asked for")
         }
         guard let challenge = exhibit.challenge else { throw fail(peer, "the challenge holds no secret") }
-        try expect(secret, in: exhibit.processID, at: exhibit.address, from: peer)
-        let mine = challenge.withUnsafeBytes { ExposedBytes(copying: $0) }
+        try expect(SameHostProof.answerToken(secret: secret, prober: ownID, answerer: peer), in: exhibit.processID,
+                   at: exhibit.address, from: peer)
+        let proof = SameHostProof.proofToken(challenge: challenge, prober: ownID, answerer: peer)
+        let mine = proof.withUnsafeBytes { ExposedBytes(copying: $0) }
         pendingProofs[peer] = (exhibit.processID, mine)
         return SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: mine.address, challenge: nil)
     }
@@ -86,7 +101,8 @@ public final class SameHostPeers {
     /// Checks that the prober's process holds the challenge: the prober is proven.
     public func check(proof exhibit: SameHostProof.Exhibit, from peer: PeerID) throws(SameHostProofError) {
         guard let challenge = dropAnswer(to: peer)?.challenge else { throw fail(peer, "a proof nobody asked for") }
-        try expect(challenge, in: exhibit.processID, at: exhibit.address, from: peer)
+        try expect(SameHostProof.proofToken(challenge: challenge, prober: peer, answerer: ownID), in: exhibit.processID,
+                   at: exhibit.address, from: peer)
         setStatus(.proven(processID: exhibit.processID), of: peer)
     }
 
@@ -134,6 +150,7 @@ public final class SameHostPeers {
     }
 
     private func expect(_ secret: [UInt8], in processID: Int32, at address: UInt64, from peer: PeerID) throws(SameHostProofError) {
+        guard processID != self.processID else { throw fail(peer, "it named this process (\(processID)) as its own") }
         let found: [UInt8]
         do {
             found = try ProcessMemory.read(secret.count, from: processID, at: address)

@@ -1,3 +1,4 @@
+import Crypto
 import Wire
 
 /// The messages that prove a peer is a process on this machine, in two exchanges over the
@@ -7,8 +8,32 @@ import Wire
 /// first secret from there, puts the second in its memory and says where (`sameHostProof`);
 /// the other side copies and compares it (`sameHostProofAccepted`). Only a process that holds
 /// the secret can pass, so a peer cannot point the other at some third process's memory.
+///
+/// Neither side exhibits a secret as it came: each exhibits a hash binding it to its role and
+/// to both peers' ids (`answerToken`, `proofToken`). With raw secrets, an outsider with two
+/// identities could have a victim exhibit the victim's own challenge (the second identity's
+/// probe carrying it) and then "prove" the first identity with the victim's own process id and
+/// that address; the victim would copy "chunks" from its own memory, its identity key among
+/// them, into averages the outsider receives. A bound token is one only the prover's own
+/// process computes: no other process ever exhibits a proof token naming that prover.
 public enum SameHostProof {
     public static let secretLength = 32
+    static let answerDomain = Array("cohort same-host answer v1".utf8)
+    static let proofDomain = Array("cohort same-host proof v1".utf8)
+
+    /// What the answering side exhibits for a probe: the prober's secret bound to both ids.
+    static func answerToken(secret: [UInt8], prober: DHTID, answerer: DHTID) -> [UInt8] {
+        token(answerDomain, secret, prober, answerer)
+    }
+
+    /// What the prober exhibits to prove itself: the answerer's challenge bound to both ids.
+    static func proofToken(challenge: [UInt8], prober: DHTID, answerer: DHTID) -> [UInt8] {
+        token(proofDomain, challenge, prober, answerer)
+    }
+
+    private static func token(_ domain: [UInt8], _ secret: [UInt8], _ prober: DHTID, _ answerer: DHTID) -> [UInt8] {
+        Array(SHA256.hash(data: domain + secret + prober.bytes + answerer.bytes))
+    }
 
     /// A fresh secret from the system's random source.
     static func newSecret() -> [UInt8] {
