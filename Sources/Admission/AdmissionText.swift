@@ -1,7 +1,9 @@
 import Foundation
+import Wire
 
 /// Rules for the short texts inside tokens and revocation lists (run names, volunteer names):
-/// 1 to 64 bytes of UTF-8 with no control characters, so that they print on one log line.
+/// 1 to 64 bytes of UTF-8 with nothing `PeerText` finds unsafe (control characters, bidi
+/// overrides), so that they print on one log line as they are.
 enum AdmissionText {
     static let maxBytes = 64
 
@@ -16,7 +18,7 @@ enum AdmissionText {
         let count = text.utf8.count
         guard count >= 1 else { throw AdmissionError("\(what) is empty") }
         guard count <= maxBytes else { throw AdmissionError("\(what) is \(count) bytes, more than \(maxBytes)") }
-        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if !PeerText.isSafe(text) {
             throw AdmissionError("\(what) contains a control character")
         }
     }

@@ -46,6 +46,7 @@ public struct StateAnnouncement: Equatable, Sendable {
         let time = try reader.readU64()
         try reader.expectEnd()
         guard step <= UInt64(Int32.max), size <= 1 << 40 else { throw WireError.invalidValue }
+        guard host.isEmpty || Endpoint.isValidHost(host) else { throw WireError.invalidValue.with(detail: "not a host name or address") }
         self.init(step: Int(step), stateHash: hash, stateBytes: Int(size), host: host, port: port, timestampMilliseconds: time)
     }
 }
@@ -60,8 +61,10 @@ public struct RoundReport: Equatable, Sendable {
     public var bytesSent: UInt64
     public var bytesReceived: UInt64
     public var failedParts: Int
-    /// Why the round could not average with others (empty when it did).
+    /// Why the round could not average with others (empty when it did). It is sent with its
+    /// unsafe characters escaped (`PeerText`), and a report whose note has any is refused.
     public var note: String
+    public static let maxNoteBytes = 1024
 
     public init(step: Int, members: Int, samples: Int, durationSeconds: Double, loss: Double,
                 bytesSent: UInt64, bytesReceived: UInt64, failedParts: Int, note: String = "") {
@@ -82,7 +85,7 @@ public struct RoundReport: Equatable, Sendable {
                       bytesSent, bytesReceived, UInt64(failedParts)] {
             writer.write(value)
         }
-        writer.writeWithU16Length(Array(note.utf8.prefix(1024)))
+        writer.writeWithU16Length(Array(PeerText.escaped(note, maxBytes: Self.maxNoteBytes).utf8))
         return writer.bytes
     }
 
@@ -90,8 +93,9 @@ public struct RoundReport: Equatable, Sendable {
         var reader = ByteReader(bytes)
         var words: [UInt64] = []
         for _ in 0..<8 { words.append(try reader.readU64()) }
-        let note = try reader.readUTF8(try reader.readU16LengthPrefixed(maxLength: 1024))
+        let note = try reader.readUTF8(try reader.readU16LengthPrefixed(maxLength: Self.maxNoteBytes))
         try reader.expectEnd()
+        guard PeerText.isSafe(note) else { throw WireError.invalidValue.with(detail: "control character in a round note") }
         let duration = Double(bitPattern: words[3]), loss = Double(bitPattern: words[4])
         guard words[0] <= UInt64(Int32.max), words[1] <= 1 << 20, words[2] <= 1 << 40, words[7] <= 1 << 20,
               duration.isFinite, duration >= 0, !loss.isNaN else { throw WireError.invalidValue }

@@ -30,7 +30,7 @@ extension DHTMessage {
             writer.writeWithU16Length(statuses.map(\.rawValue))
         case .error(let reply):
             writer.write(reply.code)
-            writer.writeWithU16Length(Array(reply.message.utf8))
+            writer.writeWithU16Length(Array(PeerText.escaped(reply.message, maxBytes: WireLimits.maxErrorMessageBytes).utf8))
         }
         return writer.bytes
     }
@@ -60,6 +60,7 @@ extension DHTMessage {
         case .error:
             let code = try reader.readU16()
             let text = try reader.readUTF8(try reader.readU16LengthPrefixed(maxLength: WireLimits.maxErrorMessageBytes))
+            guard PeerText.isSafe(text) else { throw WireError.invalidValue.with(detail: "control character in an error reason") }
             self = .error(ErrorReply(code: code, message: text))
         case .averagePart, .averagedPart, .averagePartLocal, .averagedPartLocal, .sameHostProbe, .sameHostChallenge,
              .sameHostProof, .sameHostProofAccepted, .stateRequest, .stateChunk:
@@ -123,7 +124,7 @@ extension ByteReader {
     fileprivate mutating func readContact() throws(WireError) -> Contact {
         let id = try readID()
         let host = try readUTF8(try readU8LengthPrefixed(maxLength: WireLimits.maxHostBytes))
-        guard !host.isEmpty else { throw WireError.invalidValue.with(detail: "empty host") }
+        guard Endpoint.isValidHost(host) else { throw WireError.invalidValue.with(detail: "not a host name or address") }
         return Contact(id: id, endpoint: Endpoint(host: host, port: try readU16()))
     }
 

@@ -75,11 +75,16 @@ struct DHTGetCommand: AsyncParsableCommand {
         }
         let now = Date().timeIntervalSince1970 * 1000
         for record in records {
-            let subkey = String(validating: record.subkey, as: UTF8.self) ?? record.subkey.hexString
-            let value = String(validating: record.value, as: UTF8.self) ?? record.value.hexString
+            let subkey = printable(record.subkey) ?? record.subkey.hexString
+            let value = printable(record.value) ?? record.value.hexString
             let seconds = Int((Double(record.expiry) - now) / 1000)
             print("\(key)[\(subkey)] = \(value)  (owner \(record.ownerID), expires in \(seconds) s)")
         }
+    }
+
+    /// The bytes as text, unless they are not UTF-8 or hold characters that would drive the terminal.
+    private static func printable(_ bytes: [UInt8]) -> String? {
+        String(validating: bytes, as: UTF8.self).flatMap { PeerText.isSafe($0) ? $0 : nil }
     }
 }
 

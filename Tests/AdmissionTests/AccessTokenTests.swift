@@ -26,6 +26,7 @@ import Testing
             (Sample.claims(name: ""), "access token: name is empty"),
             (Sample.claims(name: String(repeating: "x", count: 65)), "access token: name is 65 bytes, more than 64"),
             (Sample.claims(name: "two\nlines"), "access token: name contains a control character"),
+            (Sample.claims(name: "gpu\u{202E}exe.1"), "access token: name contains a control character"),
             (Sample.claims(run: ""), "access token: run name is empty"),
             (Sample.claims(expiry: Sample.now - Sample.day), "access token: expiry is not after the time of issue"),
         ]

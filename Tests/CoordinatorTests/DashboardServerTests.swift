@@ -6,11 +6,11 @@ import Testing
 /// Runs a dashboard on 127.0.0.1 with an OS-chosen port for the duration of `body`, and always
 /// shuts it down and waits for `run()` to return.
 func withDashboard(
+    settings: DashboardServer.Settings = .init(host: "127.0.0.1", port: 0),
     serving status: @escaping @Sendable () async -> CoordinatorStatus,
     _ body: (DashboardServer) async throws -> Void
 ) async throws {
-    let server = try await DashboardServer.bind(
-        settings: .init(host: "127.0.0.1", port: 0), logger: quietLogger, status: status)
+    let server = try await DashboardServer.bind(settings: settings, logger: quietLogger, status: status)
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         defer { server.shutdown() }

@@ -19,21 +19,72 @@ enum LoopbackHTTPClient {
         return try parse(raw)
     }
 
-    /// Sends `request` as is and returns every byte of the answer as text.
-    static func exchange(_ request: String, port: Int) async throws -> String {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    /// A raw connection to 127.0.0.1:port, to use inside its `executeThenClose`.
+    static func connect(port: Int) async throws -> Connection {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try Connection(wrappingChannelSynchronously: channel)
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
+    }
+
+    /// A connection that sends nothing and reads nothing, to take up one of the server's slots;
+    /// the caller closes it.
+    static func connectIdle(port: Int) async throws -> any Channel {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+    }
+
+    /// Sends `request` as is and returns every byte of the answer as text.
+    static func exchange(_ request: String, port: Int) async throws -> String {
+        try await connect(port: port).executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: request))
             var reply = ByteBuffer()
             for try await chunk in inbound {
                 reply.writeImmutableBuffer(chunk)
             }
             return String(buffer: reply)
+        }
+    }
+
+    /// Sends `request` as is, then one more byte every `trickleInterval` (when given) as a
+    /// slowloris client does, until the server closes the connection. Returns what the server
+    /// sent before closing (empty when it closed without a word, or reset the connection), or
+    /// nil when the connection was still open after `limit`.
+    static func answerBeforeClose(_ request: String, trickleInterval: Duration? = nil, within limit: Duration,
+                                  port: Int) async throws -> String? {
+        try await connect(port: port).executeThenClose { inbound, outbound in
+            // Fails when the server has closed already; reading then tells what it answered.
+            try? await outbound.write(ByteBuffer(string: request))
+            return await withTaskGroup(of: String??.self) { group in
+                group.addTask {
+                    var reply = ByteBuffer()
+                    do {
+                        for try await chunk in inbound { reply.writeImmutableBuffer(chunk) }
+                    } catch {}
+                    return .some(String(buffer: reply))
+                }
+                group.addTask {
+                    try? await Task.sleep(for: limit)
+                    return .some(nil)
+                }
+                if let trickleInterval {
+                    group.addTask {
+                        while (try? await Task.sleep(for: trickleInterval)) != nil,
+                              (try? await outbound.write(ByteBuffer(string: "a"))) != nil {}
+                        return nil
+                    }
+                }
+                while let finished = await group.next() {
+                    if let answer = finished {
+                        group.cancelAll()
+                        return answer
+                    }
+                }
+                preconditionFailure("the reading and the timing task both ended without a result")
+            }
         }
     }
 

@@ -15,6 +15,10 @@ import NIOPosix
 /// try await server.run()      // returns after shutdown(); cancelling the task stops at once
 /// ```
 ///
+/// Slow and greedy clients are bounded by `Settings`: a connection beyond
+/// `maximumConnections` is closed as soon as it is accepted, one that takes longer than
+/// `requestTimeout` to send a request is closed, and NIOHTTP1 refuses a request head over 80 KiB.
+///
 /// `shutdown()` is graceful: it stops accepting, lets in-flight requests finish for up to
 /// `Settings.shutdownGracePeriod`, then `run()` returns. Cancelling the task that runs `run()`
 /// closes everything without waiting.
@@ -50,10 +54,16 @@ public final class DashboardServer: Sendable {
         let listener = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(maximum: settings.maximumConnections))
+                }
+            }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: settings.host, port: settings.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: settings.requestTimeout))
                     connections.track(channel)
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
