@@ -76,6 +76,8 @@ extension PeerSession {
         settingsForStep.expectedGroupSize = expectedPeers
         settingsForStep.gatherWindow = .milliseconds(Int64(config.matchmakingSeconds * 1000))
         settingsForStep.planTimeout = .seconds(5)
+        silentLeaders = silentLeaders.filter { $0.value > step }
+        settingsForStep.excluded = Set(silentLeaders.keys)
         let endpoint = network.dht.endpoint
         var matchmaker = Matchmaker(peer: me, address: settings.clientMode ? "" : "\(endpoint.host):\(endpoint.port)",
                                     clientMode: settings.clientMode, settings: settingsForStep)
@@ -83,6 +85,9 @@ extension PeerSession {
                                          now: PeerServices.now())
         var wakeAt = PeerServices.now() + .seconds(1)
         var publishedPlan = false
+        defer {
+            for leader in matchmaker.leadersThatDidNotAnswer { silentLeaders[leader] = step + Self.silentLeaderPenaltySteps }
+        }
         while true {
             for action in actions {
                 switch action {

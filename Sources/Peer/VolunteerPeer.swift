@@ -122,6 +122,9 @@ final class PeerSession {
     var announcedHash: [UInt8] = []
     /// The last round, until its members' states have been compared (`agreementSettled`).
     var pendingAgreement: PendingAgreement?
+    /// Leaders that sent no plan, with the step until which their declarations do not count.
+    var silentLeaders: [Averaging.PeerID: Int] = [:]
+    static let silentLeaderPenaltySteps = 5
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {

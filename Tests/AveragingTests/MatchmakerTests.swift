@@ -140,6 +140,28 @@ struct MatchmakingNetwork {
         #expect(network.plan(of: peerID(2)) == plan)
     }
 
+    @Test func silentLeadersAreNamedAndExcludedPeersDoNotCount() {
+        var network = MatchmakingNetwork([(peerID(1), false), (peerID(2), false), (peerID(3), false), (peerID(4), true)],
+                                         settings: Self.settings)
+        network.readyAll()
+        network.gossip(now: seconds(1))
+        network.crashed.formUnion([peerID(1), peerID(2)])
+        for time in [15.0, 20, 25] {
+            network.advance(to: seconds(time))
+        }
+        #expect(network.peers[3].leadersThatDidNotAnswer == [peerID(1), peerID(2)])
+        // The next step, the shell leaves them out: the lowest honest id leads at once.
+        var settings = Self.settings
+        settings.excluded = [peerID(1), peerID(2)]
+        var next = MatchmakingNetwork([(peerID(1), false), (peerID(2), false), (peerID(3), false), (peerID(4), true)], settings: settings)
+        next.crashed.formUnion([peerID(1), peerID(2)])
+        next.readyAll(step: 42)
+        next.gossip(now: seconds(1))
+        next.advance(to: seconds(15))
+        #expect(next.plan(of: peerID(4))?.members.map(\.peer) == [peerID(3), peerID(4)])
+        #expect(next.plan(of: peerID(3)) == next.plan(of: peerID(4)))
+    }
+
     @Test func aFollowerWithoutAPlanGivesUpAndNamesTheLeader() {
         var settings = Self.settings
         settings.maxAttempts = 1

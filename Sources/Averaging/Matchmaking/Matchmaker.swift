@@ -36,6 +36,11 @@ public struct Matchmaker: Sendable {
         /// Peers the shell expects at this step (from the run's progress records): once that many
         /// have declared, the leader fixes the group without waiting for the window to close.
         public var expectedGroupSize: Int?
+        /// Peers whose declarations do not count this step: the shell's leaders that did not
+        /// answer in recent steps (`leadersThatDidNotAnswer`). Identities with the lowest ids
+        /// that declare and never send a plan would otherwise cost every step its attempts;
+        /// this way each costs one attempt, then nothing for a while.
+        public var excluded: Set<PeerID> = []
 
         public init(elementCount: Int) {
             self.elementCount = elementCount
@@ -88,6 +93,9 @@ public struct Matchmaker: Sendable {
     /// The step this peer gathers (or gathered) for.
     public var step: UInt64? { own?.step }
 
+    /// The leaders this peer waited for in vain this step, first one first.
+    public var leadersThatDidNotAnswer: [PeerID] { silentLeaders }
+
     /// The peer is ready to average `step` with `samples` accumulated; forgets any earlier step.
     public mutating func onReady(step: UInt64, samples: UInt64, bandwidth: UInt64, now: Timestamp) -> [Action] {
         precondition(samples > 0, "a peer with no samples for step \(step) has nothing to average")
@@ -110,7 +118,8 @@ public struct Matchmaker: Sendable {
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
-            && !taken.contains(declaration.peer) && declaration.samples > 0 && declaration.isWithinLimits {
+            && !taken.contains(declaration.peer) && !settings.excluded.contains(declaration.peer)
+            && declaration.samples > 0 && declaration.isWithinLimits {
             seen[declaration.peer] = declaration
         }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
