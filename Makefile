@@ -5,7 +5,7 @@ APT_PACKAGES := libopenblas-dev pkg-config
 TEST_APT_PACKAGES := chromium
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps build release test faults demo bench fuzz clean
+.PHONY: deps build release test attacks faults demo bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh $(APT_PACKAGES)
@@ -19,7 +19,12 @@ release: deps
 test: deps
 	@./scripts/install-deps.sh $(TEST_APT_PACKAGES)
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest
+	$(SWIFT) test --skip-build --disable-xctest --skip AttackTests
+
+# The red-team suite (Tests/AttackTests, docs/security.md): a hostile peer against a real run.
+attacks: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest --filter AttackTests
 
 # Fault-injection scenarios across network namespaces (scripts/faults/, docs/operations.md).
 faults:

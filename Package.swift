@@ -135,6 +135,22 @@ let package = Package(
             name: "CohortCommandTests",
             dependencies: ["cohort", "CohortProcessSupport"]
         ),
+        // The red-team suite (`make attacks`): real coordinator and peers against a hostile
+        // peer built only for it, never part of the `cohort` binary.
+        .executableTarget(
+            name: "cohort-attacker",
+            dependencies: [
+                "Peer", "Node", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Attacker"
+        ),
+        .testTarget(
+            name: "AttackTests",
+            dependencies: ["cohort", "cohort-attacker", "CohortProcessSupport"]
+        ),
         // `cohort` children for the end-to-end tests of NodeTests and CohortCommandTests.
         .target(name: "CohortProcessSupport", path: "Tests/CohortProcessSupport"),
         // Parses deploy/ (compose, Kubernetes, systemd, Dockerfile) and checks every `cohort`

@@ -24,6 +24,7 @@ extension PeerSession {
             logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(plan.members.count)",
                                                 "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(announcedBandwidth)"])
             let result = try await allReduce(plan: plan)
+            for peer in result.leftOut { excludedPeers[peer] = step + Self.exclusionSteps }
             bandwidth.observe(result)
             run.applyUpdate(skipping: result.failedParts)
             await announceState()
@@ -76,8 +77,8 @@ extension PeerSession {
         settingsForStep.expectedGroupSize = expectedPeers
         settingsForStep.gatherWindow = .milliseconds(Int64(config.matchmakingSeconds * 1000))
         settingsForStep.planTimeout = .seconds(5)
-        silentLeaders = silentLeaders.filter { $0.value > step }
-        settingsForStep.excluded = Set(silentLeaders.keys)
+        excludedPeers = excludedPeers.filter { $0.value > step }
+        settingsForStep.excluded = Set(excludedPeers.keys)
         let endpoint = network.dht.endpoint
         var matchmaker = Matchmaker(peer: me, address: settings.clientMode ? "" : "\(endpoint.host):\(endpoint.port)",
                                     clientMode: settings.clientMode, settings: settingsForStep)
@@ -86,7 +87,7 @@ extension PeerSession {
         var wakeAt = PeerServices.now() + .seconds(1)
         var publishedPlan = false
         defer {
-            for leader in matchmaker.leadersThatDidNotAnswer { silentLeaders[leader] = step + Self.silentLeaderPenaltySteps }
+            for leader in matchmaker.leadersThatDidNotAnswer { excludedPeers[leader] = step + Self.exclusionSteps }
         }
         while true {
             for action in actions {

@@ -122,9 +122,12 @@ final class PeerSession {
     var announcedHash: [UInt8] = []
     /// The last round, until its members' states have been compared (`agreementSettled`).
     var pendingAgreement: PendingAgreement?
-    /// Leaders that sent no plan, with the step until which their declarations do not count.
-    var silentLeaders: [Averaging.PeerID: Int] = [:]
-    static let silentLeaderPenaltySteps = 5
+    /// Peers that held a round up, with the step until which their declarations do not count:
+    /// leaders that sent no plan, and members the last rounds left out (they stalled, sent
+    /// nothing, or failed the checks). A peer that declares and then does nothing would
+    /// otherwise cost every round a plan timeout or the sender deadline; this way it costs one.
+    var excludedPeers: [Averaging.PeerID: Int] = [:]
+    static let exclusionSteps = 5
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {

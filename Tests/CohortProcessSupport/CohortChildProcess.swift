@@ -10,14 +10,19 @@ public final class CohortChildProcess {
             .appendingPathComponent(".build/debug/cohort")
     }
 
+    /// The red-team suite's hostile peer (`Tests/Attacker`), built beside `cohort`.
+    public static var attackerExecutable: URL {
+        executable.deletingLastPathComponent().appendingPathComponent("cohort-attacker")
+    }
+
     public let log: URL
     private let process = Process()
 
-    public init(_ arguments: [String], log: URL) throws {
+    public init(_ arguments: [String], log: URL, executable: URL = CohortChildProcess.executable) throws {
         self.log = log
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         process.standardOutput = handle
         process.standardError = handle

@@ -1,0 +1,99 @@
+import CohortProcessSupport
+import Foundation
+import Testing
+
+/// The red-team suite (`make attacks`, docs/security.md): a real coordinator and three honest
+/// `cohort peer` processes on 127.0.0.1 train while `cohort-attacker` runs the attacks of
+/// issue 11 against them. The run must go on as if the attacker were not there.
+@Suite(.serialized) struct RedTeamTests {
+    static let settings = """
+        {"model": {"hidden_size": 16, "layer_count": 1, "head_count": 2, "context_length": 16},
+         "batch_size": 4, "temperature": 0.02, "warmup_steps": 2, "steps": 100000}
+        """
+
+    struct Run {
+        let folder: URL
+        var stateDir: URL { folder.appendingPathComponent("state") }
+        var journal: URL { stateDir.appendingPathComponent("rounds.jsonl") }
+
+        static func inNewFolder() throws -> Run {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-attacks-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data(RedTeamTests.settings.utf8).write(to: folder.appendingPathComponent("settings.json"))
+            return Run(folder: folder)
+        }
+
+        func coordinator() throws -> CohortChildProcess {
+            try CohortChildProcess(["coordinator", "--open", "--run", "redteam", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                                    "--state-dir", stateDir.path, "--config", folder.appendingPathComponent("settings.json").path,
+                                    "--target-batch", "12", "--matchmaking-seconds", "1", "--checkpoint-every", "4"],
+                                   log: folder.appendingPathComponent("coordinator.log"))
+        }
+
+        func peer(_ index: Int, join: String, key: String) throws -> CohortChildProcess {
+            try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1", "--coordinator-key", key],
+                                   log: folder.appendingPathComponent("peer-\(index).log"))
+        }
+
+        /// The journal's rounds: (step, members), in file order.
+        var rounds: [(step: Int, members: Int)] {
+            let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                guard let round = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let step = round["step"] as? Int, let members = round["members"] as? Int else { return nil }
+                return (step, members)
+            }
+        }
+    }
+
+    static func eventually(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(200_000)
+        }
+        return condition()
+    }
+
+    @Test func honestPeersTrainOnThroughEveryAttackAndAgree() throws {
+        let run = try Run.inNewFolder()
+        defer { try? FileManager.default.removeItem(at: run.folder) }
+        let coordinator = try run.coordinator()
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                                "coordinator did not start: \(coordinator.output)")
+        let key = try #require(coordinator.firstMatch("--coordinator-key ([0-9a-f]{64})", timeout: 5))
+        let peers = try (1...3).map { try run.peer($0, join: join, key: key) }
+        #expect(Self.eventually(timeout: 120) { run.rounds.contains { $0.members == 3 } }, "no round of three: \(peers[0].output)")
+
+        let before = run.rounds.count
+        let attacker = try CohortChildProcess(["--join", join, "--run", "redteam", "--seconds", "60"],
+                                              log: run.folder.appendingPathComponent("attacker.log"),
+                                              executable: CohortChildProcess.attackerExecutable)
+        #expect(attacker.waitUntil(timeout: 180) { false } == false)
+        let reportLine = try #require(attacker.output.split(separator: "\n").last { $0.hasPrefix("{") }, "attacker: \(attacker.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(reportLine.utf8)) as? [String: Any])
+
+        // Nobody loaded the hijacked state: the attacker served none of it.
+        #expect(report["state_chunks_served"] as? Int == 0, "\(report)")
+        // No honest process exited.
+        #expect(coordinator.isRunning, "the coordinator exited: \(coordinator.output.suffix(2000))")
+        for (index, peer) in peers.enumerated() {
+            #expect(peer.isRunning, "peer \(index + 1) exited: \(peer.output.suffix(2000))")
+        }
+        // Training went on: rounds of the three honest peers during the attack, and the journal's
+        // steps stayed contiguous (the far step did not move the run).
+        let during = run.rounds.dropFirst(before)
+        #expect(during.filter { $0.members >= 3 }.count >= 3, "rounds during the attack: \(Array(during))")
+        let steps = run.rounds.map(\.step)
+        #expect(steps == Array(steps.indices), "the journal skips steps: \(steps)")
+        // Honest peers at one step hold one state.
+        let states = (report["honest_states"] as? [[String: Any]]) ?? []
+        let byStep = Dictionary(grouping: states) { $0["step"] as? Int ?? -1 }
+        #expect(states.count >= 3, "\(report)")
+        for (step, announcements) in byStep {
+            #expect(Set(announcements.compactMap { $0["hash"] as? String }).count == 1, "peers disagree at step \(step): \(announcements)")
+        }
+        for peer in peers { peer.kill() }
+        coordinator.kill()
+    }
+}

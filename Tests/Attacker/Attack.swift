@@ -1,0 +1,16 @@
+/// The attacks `cohort-attacker` runs, one DHT identity each (issue 11; docs/security.md).
+enum Attack: String, CaseIterable, Sendable {
+    /// A progress record a step ahead with a far-future timestamp, and an announcement of a
+    /// state of that step that it serves: every peer that trusts it loads the attacker's bytes.
+    case stateHijack = "state-hijack"
+    /// A progress record at step 2³¹ − 1 with a huge sample count.
+    case farStep = "far-step"
+    /// A state announcement of size 0 (used to trap or end the peers that read it).
+    case emptyState = "empty-state"
+    /// A state announcement of 2⁴⁰ bytes (used to make the coordinator allocate it).
+    case hugeState = "huge-state"
+    /// A declaration, under the attacker's subkey, of a peer with id 0x00…00 that does not exist.
+    case forgedDeclaration = "forged-declaration"
+    /// Declares itself, the lowest id, at the honest step and never sends a plan or a chunk.
+    case silentLeader = "silent-leader"
+}
