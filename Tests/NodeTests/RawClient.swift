@@ -7,7 +7,7 @@ import Testing
 struct RawClient {
     let descriptor: Int32
 
-    /// Connects to 127.0.0.1:`port`; receives give up after `timeout` seconds.
+    /// Connects to 127.0.0.1:`port`; receives and sends give up after `timeout` seconds.
     init(port: UInt16, timeout: Int = 5) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -20,6 +20,7 @@ struct RawClient {
         try #require(connected == 0, "connect to 127.0.0.1:\(port) failed")
         var receiveTimeout = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func send(_ bytes: [UInt8]) {

@@ -49,6 +49,11 @@ final class ConnectionPool {
     /// Peers with a connection in use.
     var connectedPeers: [PeerID] { Array(preferred.keys) }
 
+    /// Reply bytes each connection with `peer` holds unread, and whether it is still read.
+    func replyBacklogs(of peer: PeerID) -> [(queuedBytes: Int, isRead: Bool)] {
+        open.values.filter { $0.peerID == peer }.map { ($0.queuedReplyBytes, !$0.readHeld) }
+    }
+
     /// Sets up an accepted connection, or closes it when the node is full or shutting down, or
     /// when its address already has `maxHandshakingConnectionsPerAddress` handshakes open.
     func accept(_ channel: Channel) -> EventLoopFuture<Void> {

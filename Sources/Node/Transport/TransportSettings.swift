@@ -36,6 +36,13 @@ public struct TransportSettings: Sendable {
     /// requests already read are answered "busy", as for the count above; a single request is
     /// always served, so every frame within `maxMessageBytes` gets through.
     public var maxInboundRequestBytesPerPeer = 64 << 20
+    /// Reply bytes queued on one connection: written but not yet taken by the socket, because
+    /// the peer does not read them. At the bound, further requests are answered "busy"; a
+    /// little past it (the room for those answers) the connection stops being read until the
+    /// peer reads, and requests already read go unanswered. A reply is produced before it is measured, so the queue can pass the bound
+    /// by the replies of requests already being served; twice the largest frame lets one
+    /// full-size reply wait while the next is written.
+    public var maxQueuedReplyBytesPerPeer = 2 * Frame.defaultMaxPayloadLength
     /// Largest frame payload accepted from a peer; a larger one closes its connection.
     public var maxMessageBytes = Frame.defaultMaxPayloadLength
     /// Send-buffer watermarks: above `high`, new requests on the connection fail with
