@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Foundation
 @testable import Node
@@ -46,11 +47,12 @@ struct RawClient {
         _ = Foundation.close(descriptor)
     }
 
-    /// Runs the initiator's handshake with `identity`, passing each message through `tamper`
-    /// before it is sent (index 0: hello, 1: proof); returns the sealer for what follows.
-    func handshake(as identity: PeerIdentity, expecting server: PeerID?,
+    /// Runs the initiator's handshake with `identity` presenting `token`, passing each message
+    /// through `tamper` before it is sent (index 0: hello, 1: proof); returns the sealer for
+    /// what follows.
+    func handshake(as identity: PeerIdentity, presenting token: AccessToken? = nil, expecting server: PeerID?,
                    tamper: (Int, [UInt8]) -> [UInt8] = { $1 }) throws -> RecordSealer {
-        var handshake = Handshake(role: .initiator(expecting: server), identity: identity)
+        var handshake = Handshake(role: .initiator(expecting: server), identity: identity, ownToken: token)
         var sent = 0
         func send(_ actions: [Handshake.Action]) throws -> RecordSealer? {
             for action in actions {

@@ -211,6 +211,12 @@ final class ConnectionPool {
             connection.close()
             return
         }
+        // The handshake checked the rules of when it began; a revocation list may have come since.
+        if let rules, let key = connection.peerPublicKey, rules.revokedKeys.contains(key) {
+            logger.info("refusing connection", metadata: ["peer.id": "\(peer)", "reason": "revoked during its handshake"])
+            connection.close()
+            return
+        }
         let others = open.values.filter { $0 !== connection && $0.peerID == peer }.count
         guard others < settings.maxConnectionsPerPeer else {
             logger.info("refusing connection", metadata: ["peer.id": "\(peer)", "reason": "\(others) connections open already"])
