@@ -54,10 +54,15 @@ final class ConnectionPool {
         open.values.filter { $0.peerID == peer }.map { ($0.queuedReplyBytes, !$0.readHeld) }
     }
 
-    /// Sets up an accepted connection, or closes it when the node is full or shutting down, or
-    /// when its address already has `maxHandshakingConnectionsPerAddress` handshakes open.
+    /// Accepted connections open or opening.
+    private var inboundCount: Int { open.values.count { !$0.isInitiator } }
+
+    /// Sets up an accepted connection, or closes it when the node is full (the slots kept for
+    /// dials aside) or shutting down, or when its address already has
+    /// `maxHandshakingConnectionsPerAddress` handshakes open.
     func accept(_ channel: Channel) -> EventLoopFuture<Void> {
-        guard !isShuttingDown, open.count < settings.maxConnections else {
+        guard !isShuttingDown, open.count < settings.maxConnections,
+              inboundCount < settings.maxInboundConnections else {
             logger.info("refusing connection", metadata: ["reason": "\(isShuttingDown ? "shutting down" : "connection limit")"])
             return channel.close()
         }

@@ -17,6 +17,13 @@ public struct TransportSettings: Sendable {
     public var connectTimeout = TimeAmount.seconds(3)
     /// Open connections, inbound and outbound together; further ones are refused.
     public var maxConnections = 512
+    /// Of `maxConnections`, how many only this node's own dials may use (at most half):
+    /// inbound connections are refused once they hold the rest, so that peers dialling in
+    /// cannot stop this node from reaching the peers it needs.
+    public var connectionsReservedForDials = 64
+
+    /// Accepted connections this node keeps open at most.
+    var maxInboundConnections: Int { maxConnections - min(connectionsReservedForDials, maxConnections / 2) }
     /// Accepted connections from one IP address that have not finished their handshake;
     /// further ones are closed at once, so that one host cannot fill `maxConnections` with
     /// connections that never authenticate. Handshakes take milliseconds, so peers sharing an
