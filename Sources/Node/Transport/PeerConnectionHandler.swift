@@ -6,8 +6,8 @@ import Wire
 
 /// Request/response over one authenticated connection: request ids, deadlines, in-flight
 /// limits in both directions, read backpressure (on requests being served and on replies the
-/// peer leaves unread), injected faults, closing when the peer's access token expires, and
-/// failing everything outstanding when the connection closes.
+/// peer leaves unread), injected faults, closing when the peer's access token expires or the
+/// connection stays idle, and failing everything outstanding when the connection closes.
 final class PeerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
@@ -36,6 +36,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     /// Why the handshake failed, when it did: a dial fails with it rather than a plain close.
     private var handshakeFailure: HandshakeError?
     private var tokenExpiry: Scheduled<Void>?
+    private var idleTimeout: Scheduled<Void>?
+    /// When the last frame went either way.
+    private var lastActivity = NIODeadline.now()
     private(set) var isRetired = false
     private var isClosed = false
     private var context: ChannelHandlerContext?
@@ -88,6 +91,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         peerToken = established.remoteToken
         logger[metadataKey: "peer.id"] = "\(established.remotePeerID)"
         if let token = established.remoteToken { closeAtExpiry(of: token, context: context) }
+        lastActivity = .now()
+        scheduleIdleTimeout(at: lastActivity + settings.idleTimeout, on: context.eventLoop)
         events.established(self)
         establishedPromise.succeed(established.remotePeerID)
     }
@@ -108,6 +113,22 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Closes the connection once nothing is in flight and no frame went either way for
+    /// `idleTimeout`, so that a peer cannot hold a connection slot forever for nothing.
+    private func scheduleIdleTimeout(at deadline: NIODeadline, on eventLoop: EventLoop) {
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        idleTimeout = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            let connection = handler.value
+            let idleUntil = connection.lastActivity + connection.settings.idleTimeout
+            if connection.isIdle && idleUntil <= .now() {
+                connection.close(reason: "idle for \(connection.settings.idleTimeout)")
+            } else {
+                let next = connection.isIdle ? idleUntil : .now() + connection.settings.idleTimeout
+                connection.scheduleIdleTimeout(at: next, on: eventLoop)
+            }
+        }
+    }
+
     /// A channel that never became active (its connect failed) is torn down without `channelInactive`.
     func handlerRemoved(context: ChannelHandlerContext) {
         closed()
@@ -118,6 +139,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         guard !isClosed else { return }
         isClosed = true
         tokenExpiry?.cancel()
+        idleTimeout?.cancel()
         establishedPromise.fail(handshakeFailure ?? TransportError.connectionClosed)
         let failed = pending
         pending = [:]
@@ -168,6 +190,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard let peerID else { return }
+        lastActivity = .now()
         if frame.type.isRequest {
             serve(frame, from: peerID)
         } else if let request = pending.removeValue(forKey: frame.requestID) {
@@ -192,6 +215,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             expired.promise.fail(TransportError.timedOut)
         }
         pending[requestID] = Pending(promise: promise, deadline: deadline)
+        lastActivity = .now()
         send(Frame(type: type, requestID: requestID, payload: payload))
         return promise.futureResult
     }
@@ -278,6 +302,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         let bytes = frame.encodedLength
         queuedReplyBytes += bytes
+        lastActivity = .now()
         let written = context.eventLoop.makePromise(of: Void.self)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         written.futureResult.assumeIsolated().whenComplete { _ in

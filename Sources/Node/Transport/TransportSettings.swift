@@ -56,6 +56,9 @@ public struct TransportSettings: Sendable {
     /// `TransportError.backpressure` until it drains below `low`.
     public var sendBufferLowWatermark = 256 * 1024
     public var sendBufferHighWatermark = 4 * 1024 * 1024
+    /// An established connection with nothing in flight and no frame either way for this long
+    /// is closed; either side dials again when it needs to.
+    public var idleTimeout = TimeAmount.minutes(5)
     /// A connection that lost a simultaneous-dial tie is closed after this grace period once idle.
     public var duplicateGracePeriod = TimeAmount.milliseconds(500)
     /// Who may connect and the token this node presents; open by default.
