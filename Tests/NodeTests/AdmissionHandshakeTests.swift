@@ -74,6 +74,31 @@ import Testing
         #expect(pair.initiatorResult == .failed(.refusedByPeer(AdmissionRefusal(.revoked))))
     }
 
+    /// Tokens travel in the clear, so anyone can replay a peer's key and token in a hello; the
+    /// answer must not tell them whether that key is revoked (issue 11, attack 7).
+    @Test func theAnswerToAHelloIsTheSameWhetherOrNotItsKeyIsRevoked() throws {
+        var revoking = TestRun.rules
+        try revoking.apply(TestRun.revoking([alice], sequence: 1))
+        func answer(under rules: AdmissionRules) -> [UInt8] {
+            var initiator = Handshake(role: .initiator(expecting: nil), identity: alice, ownToken: TestRun.token(for: alice))
+            var responder = Handshake(role: .responder, identity: bob, rules: rules)
+            _ = responder.start()
+            return HandshakePair.sent(responder.onBytes(HandshakePair.sent(initiator.start()), now: now))
+        }
+        let kindOffset = 5
+        #expect(answer(under: revoking)[kindOffset] == HandshakeMessage.Kind.responderProof.rawValue)
+        #expect(answer(under: revoking).count == answer(under: TestRun.rules).count)
+    }
+
+    @Test func aRefusedInitiatorIsNotEstablishedBeforeTheResponderAdmitsIt() {
+        var initiator = Handshake(role: .initiator(expecting: nil), identity: alice, ownToken: TestRun.token(for: alice))
+        var responder = Handshake(role: .responder, identity: bob, rules: TestRun.rules)
+        _ = responder.start()
+        let proof = HandshakePair.sent(responder.onBytes(HandshakePair.sent(initiator.start()), now: now))
+        let actions = initiator.onBytes(proof, now: now)
+        #expect(actions.allSatisfy { if case .send = $0 { true } else { false } }, "established before the verdict: \(actions)")
+    }
+
     @Test func initiatorRefusesAResponderWithoutAToken() {
         let pair = run(admitted(alice), HandshakeSide(identity: bob))
         #expect(pair.initiatorResult == .failed(.notAdmitted(AdmissionRefusal(.noToken))))

@@ -162,16 +162,16 @@ struct SeededBytes: RandomNumberGenerator {
     @Test func oversizedAnnouncementFailsBeforeTheBodyArrives() {
         var responder = Handshake(role: .responder, identity: bob)
         _ = responder.start()
-        let header: [UInt8] = Array("CHRH".utf8) + [2, 1, 0xFF, 0xFF]
+        let header: [UInt8] = Array("CHRH".utf8) + [3, 1, 0xFF, 0xFF]
         #expect(responder.onBytes(header, now: 0) == [.failed(.oversized(0xFFFF))])
     }
 
     @Test func wrongLengthWrongKindAndGarbageFail() {
         let cases: [[UInt8]] = [
-            Array("CHRH".utf8) + [2, 1, 65, 0],
-            Array("CHRH".utf8) + [2, 1, 67, 0] + [UInt8](repeating: 0, count: 64) + [0, 0, 0],
-            Array("CHRH".utf8) + [2, 3],
-            Array("CHRH".utf8) + [2, 4],
+            Array("CHRH".utf8) + [3, 1, 65, 0],
+            Array("CHRH".utf8) + [3, 1, 67, 0] + [UInt8](repeating: 0, count: 64) + [0, 0, 0],
+            Array("CHRH".utf8) + [3, 3],
+            Array("CHRH".utf8) + [3, 4],
             Array("CHRH".utf8) + [1],
             Array("GET / HTTP/1.1\r\n".utf8),
         ]
@@ -193,11 +193,12 @@ struct SeededBytes: RandomNumberGenerator {
         let hello = HandshakePair.sent(initiator.start())
         let proof = HandshakePair.sent(responder.onBytes(hello, now: 0))
         let finish = HandshakePair.sent(initiator.onBytes(proof, now: 0))
-        let actions = responder.onBytes(finish + [1, 2, 3], now: 0)
-        guard case .established(_, let leftover)? = actions.first else {
-            Issue.record("not established: \(actions)")
-            return
+        let responderActions = responder.onBytes(finish + [1, 2, 3], now: 0)
+        let initiatorActions = initiator.onBytes(HandshakePair.sent(responderActions) + [4, 5], now: 0)
+        func leftover(_ actions: [Handshake.Action]) -> [UInt8]? {
+            actions.lazy.compactMap { action -> [UInt8]? in if case .established(_, let leftover) = action { leftover } else { nil } }.first
         }
-        #expect(leftover == [1, 2, 3])
+        #expect(leftover(responderActions) == [1, 2, 3])
+        #expect(leftover(initiatorActions) == [4, 5])
     }
 }

@@ -1,3 +1,4 @@
+import Admission
 import DHT
 import Foundation
 @testable import Node
@@ -7,7 +8,7 @@ import Testing
 struct RawClient {
     let descriptor: Int32
 
-    /// Connects to 127.0.0.1:`port`; receives give up after `timeout` seconds.
+    /// Connects to 127.0.0.1:`port`; receives and sends give up after `timeout` seconds.
     init(port: UInt16, timeout: Int = 5) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -20,6 +21,7 @@ struct RawClient {
         try #require(connected == 0, "connect to 127.0.0.1:\(port) failed")
         var receiveTimeout = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func send(_ bytes: [UInt8]) {
@@ -45,11 +47,12 @@ struct RawClient {
         _ = Foundation.close(descriptor)
     }
 
-    /// Runs the initiator's handshake with `identity`, passing each message through `tamper`
-    /// before it is sent (index 0: hello, 1: proof); returns the sealer for what follows.
-    func handshake(as identity: PeerIdentity, expecting server: PeerID?,
+    /// Runs the initiator's handshake with `identity` presenting `token`, passing each message
+    /// through `tamper` before it is sent (index 0: hello, 1: proof); returns the sealer for
+    /// what follows.
+    func handshake(as identity: PeerIdentity, presenting token: AccessToken? = nil, expecting server: PeerID?,
                    tamper: (Int, [UInt8]) -> [UInt8] = { $1 }) throws -> RecordSealer {
-        var handshake = Handshake(role: .initiator(expecting: server), identity: identity)
+        var handshake = Handshake(role: .initiator(expecting: server), identity: identity, ownToken: token)
         var sent = 0
         func send(_ actions: [Handshake.Action]) throws -> RecordSealer? {
             for action in actions {

@@ -184,3 +184,22 @@ struct TransportPair {
         try await pair.group.shutdownGracefully()
     }
 }
+
+/// Connections dialling in cannot take the slots this node needs to dial out (issue 11, attack 7).
+@Suite(.timeLimit(.minutes(1))) struct ReservedDialTests {
+    @Test func aFloodOfInboundConnectionsLeavesRoomToDialOut() async throws {
+        let pair = TransportPair()
+        var three = TransportSettings()
+        three.maxConnections = 3
+        three.connectionsReservedForDials = 1
+        let node = try await pair.start(seed: 1, settings: three)
+        // Connections that never authenticate hold their slots until the 5 s handshake timeout.
+        let flood = try (0..<3).map { _ in try RawClient(port: node.boundEndpoint.port, timeout: 1) }
+        defer { flood.forEach { $0.close() } }
+        #expect(flood[2].closedByPeer(), "an inbound connection took the slot kept for dials")
+        let target = try await pair.start(seed: 2)
+        #expect(try await pair.ping(node, target).peer == target.identity.peerID)
+        for transport in [node, target] { try await transport.shutdown().get() }
+        try await pair.group.shutdownGracefully()
+    }
+}

@@ -7,21 +7,24 @@ import Wire
 /// failed. No sockets and no clock: the shell passes the time with each event and calls
 /// `onTimeout` when its deadline passes.
 ///
-/// Three messages (a signed Diffie–Hellman exchange in the manner of SIGMA / ISO 9798-3):
+/// A signed Diffie–Hellman exchange in the manner of SIGMA / ISO 9798-3, then the verdict:
 ///
 ///     initiator → responder   hello: ephemeral X25519 key eI, identity key pI, token tI
 ///     responder → initiator   proof: eR, pR, Sign_R("…responder" ‖ h), token tR
 ///     initiator → responder   proof: Sign_I("…initiator" ‖ h)
+///     responder → initiator   admitted
 ///
 /// where h = SHA-256(label ‖ eI ‖ pI ‖ tI ‖ eR ‖ pR ‖ tR) covers both ephemerals, both
 /// identities and both access tokens, and the role string keeps one side's signature from
 /// being replayed as the other's. Each side derives one key per direction with HKDF-SHA256
 /// from X25519(eI, eR), salt h.
 ///
-/// With admission rules (an admitted-only run) each side checks the other's token: the
-/// responder when the hello arrives, the initiator once the responder's signature proved its
-/// key. A side that refuses a token sends a refusal naming the reason instead of its next
-/// message, so the refused peer can tell its operator what is wrong.
+/// With admission rules (an admitted-only run) each side checks the other's token once the
+/// other's signature proved its key, never before: a verdict told to a party that has not
+/// proven the key would tell anyone who replays a token (they are visible on the wire)
+/// whether its key is revoked. A side that refuses a token sends a refusal naming the reason
+/// instead of its next message, so the refused peer can tell its operator what is wrong;
+/// that is why the initiator waits for the responder's "admitted" before it is established.
 public struct Handshake: Sendable {
     /// Which side of the connection this is.
     public enum Role: Equatable, Sendable {
@@ -53,10 +56,9 @@ public struct Handshake: Sendable {
         var ephemeral: [UInt8]
         var identity: [UInt8]
         var token: [UInt8]
-        var admittedToken: AccessToken?
     }
 
-    static let label: [UInt8] = Array("cohort-handshake-v2".utf8)
+    static let label: [UInt8] = Array("cohort-handshake-v3".utf8)
 
     public let role: Role
     private let identity: PeerIdentity
@@ -68,6 +70,8 @@ public struct Handshake: Sendable {
     private var state = State.idle
     private var buffer: [UInt8] = []
     private var remoteHello: Hello?
+    /// The initiator's keys while it waits for the responder's verdict.
+    private var keysAwaitingAdmission: SessionKeys?
 
     /// A handshake for `identity` in `role` that presents `ownToken` and requires the peer to
     /// pass `rules`, with a fresh ephemeral key unless one is given (tests pass fixed keys).
@@ -141,10 +145,7 @@ public struct Handshake: Sendable {
         switch message {
         case .initiatorHello(let ephemeral, let remoteIdentity, let token):
             try Self.checkIdentity(remoteIdentity, own: identity)
-            // The key is proven only by the initiator's proof; a token refused now is refused
-            // for any key, and one accepted now counts only once that proof verifies.
-            let admitted = try admit(token, from: remoteIdentity, now: now)
-            let hello = Hello(ephemeral: ephemeral, identity: remoteIdentity, token: token, admittedToken: admitted)
+            let hello = Hello(ephemeral: ephemeral, identity: remoteIdentity, token: token)
             remoteHello = hello
             let transcript = transcriptHash(hello: hello, responderEphemeral: ephemeralPublic, responderIdentity: identity.publicKey,
                                             responderToken: ownToken)
@@ -159,7 +160,7 @@ public struct Handshake: Sendable {
             if case .initiator(let expected?) = role, expected != remoteID {
                 throw .unexpectedPeer(expected: expected, actual: remoteID)
             }
-            let hello = Hello(ephemeral: ephemeralPublic, identity: identity.publicKey, token: ownToken, admittedToken: nil)
+            let hello = Hello(ephemeral: ephemeralPublic, identity: identity.publicKey, token: ownToken)
             let transcript = transcriptHash(hello: hello, responderEphemeral: ephemeral, responderIdentity: remoteIdentity,
                                             responderToken: token)
             try Self.verify(signature, by: remoteIdentity, over: Self.signedBytes(role: "responder", transcript: transcript))
@@ -167,14 +168,21 @@ public struct Handshake: Sendable {
             let keys = try deriveKeys(remoteEphemeral: ephemeral, remoteIdentity: remoteIdentity, remoteToken: admitted,
                                       transcript: transcript)
             let proof = HandshakeMessage.initiatorProof(signature: sign(Self.signedBytes(role: "initiator", transcript: transcript)))
-            return [.send(proof.encoded()), finish(keys)]
+            keysAwaitingAdmission = keys
+            state = .awaiting(.admitted)
+            return [.send(proof.encoded())]
         case .initiatorProof(let signature):
             guard let hello = remoteHello else { preconditionFailure("initiator proof accepted before a hello") }
             let transcript = transcriptHash(hello: hello, responderEphemeral: ephemeralPublic, responderIdentity: identity.publicKey,
                                             responderToken: ownToken)
             try Self.verify(signature, by: hello.identity, over: Self.signedBytes(role: "initiator", transcript: transcript))
-            return [finish(try deriveKeys(remoteEphemeral: hello.ephemeral, remoteIdentity: hello.identity,
-                                          remoteToken: hello.admittedToken, transcript: transcript))]
+            let admitted = try admit(hello.token, from: hello.identity, now: now)
+            let keys = try deriveKeys(remoteEphemeral: hello.ephemeral, remoteIdentity: hello.identity, remoteToken: admitted,
+                                      transcript: transcript)
+            return [.send(HandshakeMessage.admitted.encoded()), finish(keys)]
+        case .admitted:
+            guard let keys = keysAwaitingAdmission else { preconditionFailure("admitted before the initiator's proof was sent") }
+            return [finish(keys)]
         case .refusal(let reason):
             throw .refusedByPeer(AdmissionRefusal(reason))
         }

@@ -1,28 +1,31 @@
 import Admission
 import Wire
 
-/// The four messages of the Cohort handshake and their byte layout (docs/protocol.md,
+/// The five messages of the Cohort handshake and their byte layout (docs/protocol.md,
 /// "Handshake").
 ///
 ///     offset  size  field
 ///     0       4     magic "CHRH" (0x43 0x48 0x52 0x48)
-///     4       1     handshake version (2)
-///     5       1     kind: 1 initiator hello, 2 responder proof, 3 initiator proof, 4 refusal
+///     4       1     handshake version (3)
+///     5       1     kind: 1 initiator hello, 2 responder proof, 3 initiator proof, 4 refusal,
+///                   5 admitted
 ///     6       2     body length, little-endian; within the kind's bounds
 ///     8       n     body
 ///
 /// Bodies: hello = ephemeral X25519 key (32) ‖ Ed25519 identity key (32) ‖ token; responder
 /// proof = ephemeral (32) ‖ identity (32) ‖ signature (64) ‖ token; initiator proof =
-/// signature (64); refusal = reason (1). A token is a u16 length and at most 512 bytes of
+/// signature (64); refusal = reason (1); admitted = empty. A token is a u16 length and at most 512 bytes of
 /// access token, length 0 when the sender presents none.
 enum HandshakeMessage: Equatable, Sendable {
     case initiatorHello(ephemeral: [UInt8], identity: [UInt8], token: [UInt8])
     case responderProof(ephemeral: [UInt8], identity: [UInt8], signature: [UInt8], token: [UInt8])
     case initiatorProof(signature: [UInt8])
     case refusal(AdmissionRefusal.Reason)
+    /// The responder admits the initiator, whose key its proof has just proven.
+    case admitted
 
     static let magic: [UInt8] = Array("CHRH".utf8)
-    static let version: UInt8 = 2
+    static let version: UInt8 = 3
     static let headerLength = 8
     /// Token bytes one message carries at most; room to spare over `AccessToken.maxEncodedLength`.
     static let maxTokenLength = 512
@@ -30,7 +33,7 @@ enum HandshakeMessage: Equatable, Sendable {
     static let maxLength = headerLength + Kind.responderProof.fixedLength + 2 + maxTokenLength
 
     enum Kind: UInt8, Sendable {
-        case initiatorHello = 1, responderProof = 2, initiatorProof = 3, refusal = 4
+        case initiatorHello = 1, responderProof = 2, initiatorProof = 3, refusal = 4, admitted = 5
 
         /// Body bytes before the token, or the whole body for kinds without one.
         var fixedLength: Int {
@@ -39,6 +42,7 @@ enum HandshakeMessage: Equatable, Sendable {
             case .responderProof: 128
             case .initiatorProof: 64
             case .refusal: 1
+            case .admitted: 0
             }
         }
 
@@ -55,6 +59,7 @@ enum HandshakeMessage: Equatable, Sendable {
         case .responderProof: .responderProof
         case .initiatorProof: .initiatorProof
         case .refusal: .refusal
+        case .admitted: .admitted
         }
     }
 
@@ -74,6 +79,8 @@ enum HandshakeMessage: Equatable, Sendable {
             body.write(raw: signature)
         case .refusal(let reason):
             body.write(reason.rawValue)
+        case .admitted:
+            break
         }
         precondition(kind.bodyLengths.contains(body.bytes.count), "\(self) has a field of the wrong length")
         var writer = ByteWriter(reservingCapacity: Self.headerLength + body.bytes.count)
@@ -131,6 +138,8 @@ enum HandshakeMessage: Equatable, Sendable {
             return .initiatorProof(signature: body)
         case .refusal:
             return .refusal(AdmissionRefusal.Reason(rawValue: body[0]))
+        case .admitted:
+            return .admitted
         }
     }
 }

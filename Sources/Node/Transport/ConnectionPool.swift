@@ -49,10 +49,20 @@ final class ConnectionPool {
     /// Peers with a connection in use.
     var connectedPeers: [PeerID] { Array(preferred.keys) }
 
-    /// Sets up an accepted connection, or closes it when the node is full or shutting down, or
-    /// when its address already has `maxHandshakingConnectionsPerAddress` handshakes open.
+    /// Reply bytes each connection with `peer` holds unread, and whether it is still read.
+    func replyBacklogs(of peer: PeerID) -> [(queuedBytes: Int, isRead: Bool)] {
+        open.values.filter { $0.peerID == peer }.map { ($0.queuedReplyBytes, !$0.readHeld) }
+    }
+
+    /// Accepted connections open or opening.
+    private var inboundCount: Int { open.values.count { !$0.isInitiator } }
+
+    /// Sets up an accepted connection, or closes it when the node is full (the slots kept for
+    /// dials aside) or shutting down, or when its address already has
+    /// `maxHandshakingConnectionsPerAddress` handshakes open.
     func accept(_ channel: Channel) -> EventLoopFuture<Void> {
-        guard !isShuttingDown, open.count < settings.maxConnections else {
+        guard !isShuttingDown, open.count < settings.maxConnections,
+              inboundCount < settings.maxInboundConnections else {
             logger.info("refusing connection", metadata: ["reason": "\(isShuttingDown ? "shutting down" : "connection limit")"])
             return channel.close()
         }
@@ -203,6 +213,12 @@ final class ConnectionPool {
         }
         guard !bans.isBanned(peer) else {
             logger.info("refusing connection", metadata: ["peer.id": "\(peer)", "reason": "banned"])
+            connection.close()
+            return
+        }
+        // The handshake checked the rules of when it began; a revocation list may have come since.
+        if let rules, let key = connection.peerPublicKey, rules.revokedKeys.contains(key) {
+            logger.info("refusing connection", metadata: ["peer.id": "\(peer)", "reason": "revoked during its handshake"])
             connection.close()
             return
         }

@@ -5,8 +5,9 @@ import NIOCore
 import Wire
 
 /// Request/response over one authenticated connection: request ids, deadlines, in-flight
-/// limits in both directions, read backpressure, injected faults, closing when the peer's
-/// access token expires, and failing everything outstanding when the connection closes.
+/// limits in both directions, read backpressure (on requests being served and on replies the
+/// peer leaves unread), injected faults, closing when the peer's access token expires or the
+/// connection stays idle, and failing everything outstanding when the connection closes.
 final class PeerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
@@ -35,6 +36,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     /// Why the handshake failed, when it did: a dial fails with it rather than a plain close.
     private var handshakeFailure: HandshakeError?
     private var tokenExpiry: Scheduled<Void>?
+    private var idleTimeout: Scheduled<Void>?
+    /// When the last frame went either way.
+    private var lastActivity = NIODeadline.now()
     private(set) var isRetired = false
     private var isClosed = false
     private var context: ChannelHandlerContext?
@@ -50,7 +54,15 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private var serving = 0
     /// Payload bytes of the requests being served.
     private var servingBytes = 0
-    private var readHeld = false
+    /// Bytes of replies written and not yet taken by the socket.
+    private(set) var queuedReplyBytes = 0
+    private(set) var readHeld = false
+
+    /// Room for "busy" answers past `maxQueuedReplyBytesPerPeer` before the connection stops
+    /// being read. Two peers whose replies to each other both pass the bound must still read
+    /// each other, or neither queue would drain; an honest peer has at most its in-flight
+    /// limit of requests answered busy (a few KiB), so only a peer that never reads gets here.
+    static let busyReplyAllowance = 64 * 1024
 
     init(isInitiator: Bool, settings: TransportSettings, events: Events, eventLoop: EventLoop, logger: Logger) {
         self.isInitiator = isInitiator
@@ -79,6 +91,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         peerToken = established.remoteToken
         logger[metadataKey: "peer.id"] = "\(established.remotePeerID)"
         if let token = established.remoteToken { closeAtExpiry(of: token, context: context) }
+        lastActivity = .now()
+        scheduleIdleTimeout(at: lastActivity + settings.idleTimeout, on: context.eventLoop)
         events.established(self)
         establishedPromise.succeed(established.remotePeerID)
     }
@@ -99,6 +113,22 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Closes the connection once nothing is in flight and no frame went either way for
+    /// `idleTimeout`, so that a peer cannot hold a connection slot forever for nothing.
+    private func scheduleIdleTimeout(at deadline: NIODeadline, on eventLoop: EventLoop) {
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        idleTimeout = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            let connection = handler.value
+            let idleUntil = connection.lastActivity + connection.settings.idleTimeout
+            if connection.isIdle && idleUntil <= .now() {
+                connection.close(reason: "idle for \(connection.settings.idleTimeout)")
+            } else {
+                let next = connection.isIdle ? idleUntil : .now() + connection.settings.idleTimeout
+                connection.scheduleIdleTimeout(at: next, on: eventLoop)
+            }
+        }
+    }
+
     /// A channel that never became active (its connect failed) is torn down without `channelInactive`.
     func handlerRemoved(context: ChannelHandlerContext) {
         closed()
@@ -109,6 +139,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         guard !isClosed else { return }
         isClosed = true
         tokenExpiry?.cancel()
+        idleTimeout?.cancel()
         establishedPromise.fail(handshakeFailure ?? TransportError.connectionClosed)
         let failed = pending
         pending = [:]
@@ -121,7 +152,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isServingAtLimit {
+        if isServingAtLimit || isReplyQueueFull {
             readHeld = true
         } else {
             context.read()
@@ -131,6 +162,15 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     /// As many requests, or request bytes, being served as this peer may have.
     private var isServingAtLimit: Bool {
         serving >= settings.maxInboundRequestsPerPeer || servingBytes >= settings.maxInboundRequestBytesPerPeer
+    }
+
+    /// As many reply bytes unread by the peer as it may leave: new requests get "busy".
+    private var isReplyQueueAtBound: Bool { queuedReplyBytes >= settings.maxQueuedReplyBytesPerPeer }
+
+    /// Even the "busy" answers go unread: the connection is no longer read, and requests
+    /// already read are dropped.
+    private var isReplyQueueFull: Bool {
+        queuedReplyBytes >= settings.maxQueuedReplyBytesPerPeer + Self.busyReplyAllowance
     }
 
     /// A failed handshake is kept to say why the connection ended. A frame that breaks the
@@ -150,6 +190,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard let peerID else { return }
+        lastActivity = .now()
         if frame.type.isRequest {
             serve(frame, from: peerID)
         } else if let request = pending.removeValue(forKey: frame.requestID) {
@@ -174,6 +215,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             expired.promise.fail(TransportError.timedOut)
         }
         pending[requestID] = Pending(promise: promise, deadline: deadline)
+        lastActivity = .now()
         send(Frame(type: type, requestID: requestID, payload: payload))
         return promise.futureResult
     }
@@ -211,10 +253,16 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private func serve(_ frame: Frame, from peerID: PeerID) {
         guard let context else { return }
         let bytes = frame.payload.count
+        // Requests read in the same read as the one that filled the queue get no answer: the
+        // peer reads none of them.
+        guard !isReplyQueueFull else { return }
+        guard !isReplyQueueAtBound else {
+            answerBusy(frame, because: "too many reply bytes unread")
+            return
+        }
         guard serving == 0 || (serving < settings.maxInboundRequestsPerPeer
             && servingBytes + bytes <= settings.maxInboundRequestBytesPerPeer) else {
-            let busy = DHTMessage.error(.init(code: TransportErrorCode.busy, message: "too many requests in flight"))
-            send(busy.frame(requestID: frame.requestID))
+            answerBusy(frame, because: "too many requests in flight")
             return
         }
         serving += 1
@@ -226,7 +274,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             connection.servingBytes -= bytes
             switch result {
             case .success(let reply):
-                connection.send(Frame(type: reply.type, requestID: frame.requestID, payload: reply.payload))
+                connection.sendReply(Frame(type: reply.type, requestID: frame.requestID, payload: reply.payload))
             case .failure(let error):
                 connection.logger.info("closing connection: bad request", metadata: ["reason": "\(error)"])
                 connection.events.offence(peerID, Offence(.protocolViolation,
@@ -237,27 +285,60 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    private func answerBusy(_ request: Frame, because reason: String) {
+        let busy = DHTMessage.error(.init(code: TransportErrorCode.busy, message: reason))
+        sendReply(busy.frame(requestID: request.requestID))
+    }
+
     private func resumeReadingIfHeld() {
-        guard readHeld, !isServingAtLimit, let context else { return }
+        guard readHeld, !isServingAtLimit, !isReplyQueueFull, let context else { return }
         readHeld = false
         context.read()
     }
 
-    /// Writes a frame, through the injected faults when any are set for this peer.
-    private func send(_ frame: Frame) {
+    /// Writes a reply, counted in `queuedReplyBytes` until the socket has taken it (or the
+    /// connection closed).
+    private func sendReply(_ frame: Frame) {
         guard let context else { return }
-        guard let peerID, let link = settings.faults.link(to: peerID) else {
-            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        let bytes = frame.encodedLength
+        queuedReplyBytes += bytes
+        lastActivity = .now()
+        let written = context.eventLoop.makePromise(of: Void.self)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            let connection = handler.value
+            connection.queuedReplyBytes -= bytes
+            connection.resumeReadingIfHeld()
+        }
+        send(frame, written: written)
+    }
+
+    /// Writes a frame, through the injected faults when any are set for this peer; `written`
+    /// completes once the socket has taken it, it was dropped, or the connection closed.
+    private func send(_ frame: Frame, written: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            written?.fail(TransportError.connectionClosed)
             return
         }
-        if link.lossRate > 0 && Double.random(in: 0..<1) < link.lossRate { return }
+        guard let peerID, let link = settings.faults.link(to: peerID) else {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: written)
+            return
+        }
+        if link.lossRate > 0 && Double.random(in: 0..<1) < link.lossRate {
+            written?.succeed()
+            return
+        }
         guard link.delay > .zero else {
-            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(frame), promise: written)
             return
         }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.eventLoop.assumeIsolated().scheduleTask(in: link.delay) {
-            handler.value.context?.writeAndFlush(handler.value.wrapOutboundOut(frame), promise: nil)
+            guard let context = handler.value.context else {
+                written?.fail(TransportError.connectionClosed)
+                return
+            }
+            context.writeAndFlush(handler.value.wrapOutboundOut(frame), promise: written)
         }
     }
 }

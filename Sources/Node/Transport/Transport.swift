@@ -117,6 +117,12 @@ public final class Transport: Sendable {
         return eventLoop.submit { pool.value.connectedPeers }
     }
 
+    /// Reply bytes each connection with `peer` holds unread, and whether it is still read.
+    func replyBacklogs(of peer: PeerID) -> EventLoopFuture<[(queuedBytes: Int, isRead: Bool)]> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.replyBacklogs(of: peer) }
+    }
+
     /// Applies the newest valid revocation list among `encodedLists` and closes the
     /// connections of the peers it revokes; the list applied, nil when none was newer.
     public func applyNewestRevocations(of encodedLists: [[UInt8]]) -> EventLoopFuture<RevocationList?> {

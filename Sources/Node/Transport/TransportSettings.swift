@@ -17,6 +17,13 @@ public struct TransportSettings: Sendable {
     public var connectTimeout = TimeAmount.seconds(3)
     /// Open connections, inbound and outbound together; further ones are refused.
     public var maxConnections = 512
+    /// Of `maxConnections`, how many only this node's own dials may use (at most half):
+    /// inbound connections are refused once they hold the rest, so that peers dialling in
+    /// cannot stop this node from reaching the peers it needs.
+    public var connectionsReservedForDials = 64
+
+    /// Accepted connections this node keeps open at most.
+    var maxInboundConnections: Int { maxConnections - min(connectionsReservedForDials, maxConnections / 2) }
     /// Accepted connections from one IP address that have not finished their handshake;
     /// further ones are closed at once, so that one host cannot fill `maxConnections` with
     /// connections that never authenticate. Handshakes take milliseconds, so peers sharing an
@@ -36,12 +43,22 @@ public struct TransportSettings: Sendable {
     /// requests already read are answered "busy", as for the count above; a single request is
     /// always served, so every frame within `maxMessageBytes` gets through.
     public var maxInboundRequestBytesPerPeer = 64 << 20
+    /// Reply bytes queued on one connection: written but not yet taken by the socket, because
+    /// the peer does not read them. At the bound, further requests are answered "busy"; a
+    /// little past it (the room for those answers) the connection stops being read until the
+    /// peer reads, and requests already read go unanswered. A reply is produced before it is measured, so the queue can pass the bound
+    /// by the replies of requests already being served; twice the largest frame lets one
+    /// full-size reply wait while the next is written.
+    public var maxQueuedReplyBytesPerPeer = 2 * Frame.defaultMaxPayloadLength
     /// Largest frame payload accepted from a peer; a larger one closes its connection.
     public var maxMessageBytes = Frame.defaultMaxPayloadLength
     /// Send-buffer watermarks: above `high`, new requests on the connection fail with
     /// `TransportError.backpressure` until it drains below `low`.
     public var sendBufferLowWatermark = 256 * 1024
     public var sendBufferHighWatermark = 4 * 1024 * 1024
+    /// An established connection with nothing in flight and no frame either way for this long
+    /// is closed; either side dials again when it needs to.
+    public var idleTimeout = TimeAmount.minutes(5)
     /// A connection that lost a simultaneous-dial tie is closed after this grace period once idle.
     public var duplicateGracePeriod = TimeAmount.milliseconds(500)
     /// Who may connect and the token this node presents; open by default.
