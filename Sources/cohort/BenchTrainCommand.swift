@@ -53,6 +53,7 @@ struct BenchTrainCommand: ParsableCommand {
         if json { arguments.append("--json") }
         if let threads = threadOptions.threads { arguments += ["--threads", String(threads)] }
         child.arguments = arguments
+        child.environment = ParentWatch.childEnvironment
         try child.run()
         child.waitUntilExit()
         guard child.terminationStatus == 0 else { throw ExitCode(child.terminationStatus) }

@@ -17,6 +17,7 @@ struct Cohort: AsyncParsableCommand {
 enum Entry {
     static func main() async {
         BLASRuntime.ensureFastKernel()
+        ParentWatch.stopWithParent()
         // Progress lines must reach logs and pipes as they happen, not when a buffer fills.
         setvbuf(stdout, nil, _IOLBF, 0)
         await Cohort.main()

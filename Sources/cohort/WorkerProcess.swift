@@ -25,6 +25,7 @@ final class WorkerProcess: @unchecked Sendable {
         self.name = name
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = arguments
+        process.environment = ParentWatch.childEnvironment
         process.standardInput = input
         process.standardOutput = output
         try process.run()

@@ -33,6 +33,7 @@ public final class CohortChildProcess {
 
     public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
     public var isRunning: Bool { process.isRunning }
+    public var processIdentifier: Int32 { process.processIdentifier }
 
     public func count(of text: String) -> Int { output.components(separatedBy: text).count - 1 }
 

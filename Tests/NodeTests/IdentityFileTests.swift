@@ -27,6 +27,38 @@ import Testing
         #expect(error?.reason.contains("permissions 644") == true)
     }
 
+    @Test func refusesASymbolicLinkToAKeyFile() throws {
+        let path = temporaryPath(), link = temporaryPath()
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: link)
+        }
+        _ = try IdentityFile.loadOrCreate(at: path)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        let error = #expect(throws: IdentityFile.Error.self) { try IdentityFile.loadOrCreate(at: link) }
+        #expect(error?.reason.contains("symbolic link") == true)
+    }
+
+    @Test func createsNoKeyThroughADanglingSymbolicLink() throws {
+        let target = temporaryPath(), link = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let error = #expect(throws: IdentityFile.Error.self) { try IdentityFile.loadOrCreate(at: link) }
+        #expect(error?.reason.contains("symbolic link") == true)
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only root can give a file to another user"))
+    func refusesAFileOfAnotherUser() throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try IdentityFile.loadOrCreate(at: path)
+        #expect(chown(path, 65534, 65534) == 0)
+        let error = #expect(throws: IdentityFile.Error.self) { try IdentityFile.loadOrCreate(at: path) }
+        #expect(error?.reason.contains("belongs to uid 65534") == true)
+        #expect(error?.reason.contains("chown") == true)
+    }
+
     @Test func refusesAMalformedFile() throws {
         for content in ["", "cohort-ed25519-v1 abcd", "cohort-ed25519-v1 " + String(repeating: "zz", count: 32), "hello"] {
             let path = temporaryPath()

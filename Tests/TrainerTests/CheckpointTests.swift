@@ -117,6 +117,24 @@ import Testing
         let other = Data(#"{"model_type": "gpt2", "vocab_size": 256}"#.utf8)
         #expect(throws: ModelConfigError.self) { try BloomConfigFile.decode(other, url: url) }
     }
+
+    /// The temporary file used to be `.<name>.<pid>.tmp`, opened without O_EXCL: a link planted
+    /// there by another local user redirected the write into the file it points to.
+    @Test func atomicWriteGoesNowhereButTheTarget() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let victim = folder.appendingPathComponent("victim")
+        try Data("untouched".utf8).write(to: victim)
+        let target = folder.appendingPathComponent("model.safetensors")
+        let predictable = folder.appendingPathComponent(".model.safetensors.\(getpid()).tmp")
+        try FileManager.default.createSymbolicLink(at: predictable, withDestinationURL: victim)
+        try AtomicFile.write(Data("new content".utf8), to: target)
+        #expect(try String(contentsOf: victim, encoding: .utf8) == "untouched")
+        #expect(try String(contentsOf: target, encoding: .utf8) == "new content")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: predictable.path) == victim.path)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        #expect(Set(entries) == ["victim", "model.safetensors", predictable.lastPathComponent])
+    }
 }
 
 @Suite struct DataParallelLaneTests {

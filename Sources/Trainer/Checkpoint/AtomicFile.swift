@@ -12,8 +12,11 @@ public enum AtomicFile {
 
     public static func write(_ data: Data, to url: URL) throws {
         let folder = url.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A name nobody can guess, created with O_EXCL: a file or a symbolic link planted at the
+        // temporary path cannot take the write (O_EXCL fails on a link instead of following it).
+        let unique = String(UInt64.random(in: .min ... .max), radix: 16)
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(unique).tmp")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Error(description: "\(temporary.path): cannot create (\(errnoText()))") }
         var written = 0
         let failure: String? = data.withUnsafeBytes { raw -> String? in

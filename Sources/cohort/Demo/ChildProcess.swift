@@ -1,18 +1,20 @@
 import Foundation
 
 /// A child `cohort` process whose output goes to a log file; stopped with SIGTERM (gracefully)
-/// or SIGKILL, and always reaped.
-final class ChildProcess {
+/// or SIGKILL, and always reaped. It stops by itself when this process is gone (`ParentWatch`).
+final class ChildProcess: @unchecked Sendable {
     let name: String
     let log: URL
     private let process = Process()
+    private let lock = NSLock()
+    private var stopRequested = false
 
-    init(name: String, arguments: [String], log: URL, environment: [String: String] = [:]) throws {
+    init(name: String, arguments: [String], log: URL) throws {
         self.name = name
         self.log = log
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = ParentWatch.childEnvironment
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
@@ -24,10 +26,19 @@ final class ChildProcess {
     var isRunning: Bool { process.isRunning }
     var processIdentifier: Int32 { process.processIdentifier }
 
+    /// SIGTERM, once (a peer logs each one it gets), without waiting for the process to exit.
+    func requestStop() {
+        let isFirst = lock.withLock {
+            defer { stopRequested = true }
+            return !stopRequested
+        }
+        if isFirst && process.isRunning { process.terminate() }
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within `grace` seconds.
     func stop(grace: TimeInterval = 20) {
         guard process.isRunning else { return }
-        process.terminate()
+        requestStop()
         let deadline = Date().addingTimeInterval(grace)
         while process.isRunning && Date() < deadline { usleep(50_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

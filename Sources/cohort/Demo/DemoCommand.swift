@@ -48,8 +48,18 @@ struct DemoCommand: AsyncParsableCommand {
         try DemoRun.write(settings, to: settingsFile)
         var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
                            minutes: minutes, targetBatch: targetBatch, compression: compression)
-        defer { demo.stopAll() }
-        let result = try await demo.run()
+        let children = demo.children
+        TerminationSignal.onFirst { number, name in
+            print("— \(name): stopping the coordinator and the peers")
+            children.interrupt(by: number)
+        }
+        let outcome: Result<DemoResult, any Error>
+        do { outcome = .success(try await demo.run()) } catch { outcome = .failure(error) }
+        children.stopAll()
+        // Interrupted: exit as a shell reports a process that the signal ended, not with
+        // whatever error the stopped children caused.
+        if let signal = children.interruptingSignal { throw ExitCode(128 + signal) }
+        let result = try outcome.get()
         if let summary {
             let data = try JSONSerialization.data(withJSONObject: result.json, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: summary))

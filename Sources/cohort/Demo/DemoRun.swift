@@ -22,6 +22,8 @@ struct DemoRun {
     let minutes: Double
     let targetBatch: Int
     let compression: String
+    /// Every process the demo started, for whoever stops them: the demo's end or a signal.
+    let children = ChildProcessGroup()
     private var coordinator: ChildProcess?
     private var volunteers: [Int: ChildProcess] = [:]
     private var admission: DemoAdmission?
@@ -100,13 +102,8 @@ struct DemoRun {
         return result
     }
 
-    mutating func stopAll() {
-        for volunteer in volunteers.values { volunteer.stop() }
-        coordinator?.stop()
-    }
-
     private mutating func startCoordinator() throws -> (join: String, dashboard: String) {
-        let child = try ChildProcess(
+        let child = try children.start(
             name: "coordinator",
             arguments: ["coordinator", "--run", "demo", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
                         "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
@@ -123,7 +120,7 @@ struct DemoRun {
 
     private mutating func startPeer(_ index: Int, join: String) throws {
         guard let admission else { preconditionFailure("peer \(index) started before the run key was created") }
-        volunteers[index] = try ChildProcess(
+        volunteers[index] = try children.start(
             name: "peer \(index)",
             arguments: ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + admission.volunteerArguments(index),
             log: folder.appendingPathComponent("logs/peer-\(index).log"))
