@@ -34,7 +34,13 @@ struct RunConfigFetcher {
                 }
             }
             if let runName {
-                if let match = configs.first(where: { $0.config.name == runName }) { return match }
+                let matches = configs.filter { $0.config.name == runName }
+                // Without a pinned key, two keys publishing one run name leave no way to tell the
+                // coordinator from an impostor: refuse rather than pick one.
+                if Set(matches.map(\.coordinator)).count > 1 {
+                    throw PeerError("\(matches.count) different keys publish a run named \(runName): give the coordinator's with --coordinator-key")
+                }
+                if let match = matches.first { return match }
                 if !configs.isEmpty { lastProblem = "no run named \(runName) (runs: \(configs.map(\.config.name).joined(separator: ", ")))" }
             } else if configs.count == 1 {
                 return configs[0]
