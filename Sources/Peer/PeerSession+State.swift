@@ -81,6 +81,8 @@ extension PeerSession {
             return false
         }
         bytes.withUnsafeBytes { run.loadState(from: $0, step: step) }
+        // Who held this peer's rounds up was judged from the state it left: start afresh.
+        excludedPeers = [:]
         logger.info("state loaded", metadata: ["step": "\(step)"])
         await announceState()
         return true

@@ -162,6 +162,17 @@ struct MatchmakingNetwork {
         #expect(next.plan(of: peerID(3)) == next.plan(of: peerID(4)))
     }
 
+    @Test func aPeerWhoseOnlyCompanyIsExcludedDoesNotStepAlone() {
+        var settings = Self.settings
+        settings.excluded = [peerID(1)]
+        var network = MatchmakingNetwork([(peerID(1), false), (peerID(2), false)], settings: settings)
+        network.readyAll()
+        network.crashed.insert(peerID(1))
+        network.gossip(now: seconds(1))
+        network.advance(to: seconds(15))
+        #expect(network.failure(of: peerID(2)) == .onlyExcludedPeers(step: 41, count: 1))
+    }
+
     @Test func aFollowerWithoutAPlanGivesUpAndNamesTheLeader() {
         var settings = Self.settings
         settings.maxAttempts = 1

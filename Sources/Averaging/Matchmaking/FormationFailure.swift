@@ -11,6 +11,9 @@ public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {
     case groupFull(step: UInt64, maxGroupSize: Int)
     /// The leader fixed the group before this peer's declaration reached it.
     case leftOut(leader: PeerID, step: UInt64)
+    /// The only other peers that declared are excluded (`Matchmaker.Settings.excluded`): this
+    /// peer is not alone in the run, so it must not step alone either.
+    case onlyExcludedPeers(step: UInt64, count: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +25,8 @@ public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {
             "leader \(leader.shortDescription) did not answer (no plan for step \(step) within \(waited.humanReadable))"
         case let .leftOut(leader, step):
             "leader \(leader.shortDescription) fixed the group for step \(step) without this peer: it declared too late"
+        case let .onlyExcludedPeers(step, count):
+            "only \(count) peer(s) excluded for holding recent rounds up declared step \(step)"
         case let .groupFull(step, maxGroupSize):
             "the group for step \(step) is full (\(maxGroupSize) peers, the maximum group size): this peer waits for the next step"
         }

@@ -79,6 +79,8 @@ public struct Matchmaker: Sendable {
     /// Members of other leaders' plans that left this peer out, and the last such leader.
     private var taken: Set<PeerID> = []
     private var otherLeader: PeerID?
+    /// Excluded peers that declared this step.
+    private var excludedSeen: Set<PeerID> = []
 
     public init(peer: PeerID, address: String, clientMode: Bool, settings: Settings) {
         precondition((2...GroupPlan.maxMembers).contains(settings.maxGroupSize),
@@ -108,6 +110,7 @@ public struct Matchmaker: Sendable {
         silentLeaders = []
         taken = []
         otherLeader = nil
+        excludedSeen = []
         let deadline = now + settings.gatherWindow
         phase = .gathering(until: deadline)
         return [.publishDeclaration(declaration), .wake(at: deadline)]
@@ -118,9 +121,12 @@ public struct Matchmaker: Sendable {
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
-            && !taken.contains(declaration.peer) && !settings.excluded.contains(declaration.peer)
-            && declaration.samples > 0 && declaration.isWithinLimits {
-            seen[declaration.peer] = declaration
+            && !taken.contains(declaration.peer) && declaration.samples > 0 && declaration.isWithinLimits {
+            if settings.excluded.contains(declaration.peer) {
+                excludedSeen.insert(declaration.peer)
+            } else {
+                seen[declaration.peer] = declaration
+            }
         }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
         let enough = min(settings.maxGroupSize, max(2, settings.expectedGroupSize ?? settings.maxGroupSize))
@@ -191,6 +197,9 @@ public struct Matchmaker: Sendable {
             }
             if candidates.count < 2, let otherLeader {
                 return fail(.leftOut(leader: otherLeader, step: own.step))
+            }
+            if candidates.count < 2 && !excludedSeen.isEmpty {
+                return fail(.onlyExcludedPeers(step: own.step, count: excludedSeen.count))
             }
             return fail(candidates.count < 2
                 ? .noOtherPeer(step: own.step, waited: settings.gatherWindow)
