@@ -71,6 +71,9 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     public var lastCheckpointPath: String?
     public var hashMismatches: Int
     public var uptimeSeconds: Double
+    /// Peer ids (hex) this coordinator bans now for offences it saw, such as announcing a state
+    /// of another size than the run's (docs/security.md).
+    public var bannedPeers: [String] = []
 
     public init(runName: String, joinAddress: String, step: Int, targetBatchSize: Int, samplesAccumulated: Int,
                 peers: [Peer], rounds: [Round], lastCheckpointStep: Int?, lastCheckpointPath: String?,

@@ -172,6 +172,7 @@ extension RunCoordinator {
         for refusal in refused where refusal.isOffence {
             dht.transport.reportOffence(Offence(.falseClaim, refusal.reason), by: refusal.writer)
         }
+        let banned = ((try? await dht.transport.bannedPeers().get()) ?? []).map(\.bytes.hexString).sorted()
         let voters = Set(live.map(\.peer))
         let announcements = ballots.filter { voters.contains($0.voter) }.map(\.announcement)
         rememberPeers(announcements.filter(\.servesState).map(\.endpoint))
@@ -186,6 +187,7 @@ extension RunCoordinator {
             $0.step = step
             $0.samplesAccumulated = progress.filter { $0.step == step }.map(\.samplesAccumulated).reduce(0, +)
             $0.hashMismatches = mismatchedSteps.count
+            $0.bannedPeers = banned
         }
         await recordRounds(upTo: step, keys: keys, dht: dht, samplesPerSecond: rate)
         await backUp(step: step, elected: StateElection.winner(of: ballots, voters: voters), dht: dht)

@@ -1,5 +1,8 @@
 import CohortProcessSupport
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 
 /// The red-team suite (`make attacks`, docs/security.md): a real coordinator and three honest
@@ -46,6 +49,19 @@ import Testing
         }
     }
 
+    /// The coordinator's `/api/status`, or nil while it does not answer.
+    static func status(_ dashboard: String) -> [String: Any]? {
+        guard let url = URL(string: dashboard + "api/status") else { return nil }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var body: Data?
+        URLSession.shared.dataTask(with: url) { data, _, _ in
+            body = data
+            done.signal()
+        }.resume()
+        guard done.wait(timeout: .now() + 10) == .success, let body else { return nil }
+        return try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+    }
+
     static func eventually(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -62,6 +78,7 @@ import Testing
         let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
                                 "coordinator did not start: \(coordinator.output)")
         let key = try #require(coordinator.firstMatch("--coordinator-key ([0-9a-f]{64})", timeout: 5))
+        let dashboard = try #require(coordinator.firstMatch("dashboard: (http://\\S+)", timeout: 5))
         let peers = try (1...3).map { try run.peer($0, join: join, key: key) }
         #expect(Self.eventually(timeout: 120) { run.rounds.contains { $0.members == 3 } }, "no round of three: \(peers[0].output)")
 
@@ -86,6 +103,14 @@ import Testing
         #expect(during.filter { $0.members >= 3 }.count >= 3, "rounds during the attack: \(Array(during))")
         let steps = run.rounds.map(\.step)
         #expect(steps == Array(steps.indices), "the journal skips steps: \(steps)")
+        // The identities that announced states of another size are banned by the coordinator,
+        // which saw them (each peer bans them too, but only the coordinator says so machine-readably).
+        let attackerIDs = (report["attacker_ids"] as? [String]) ?? []
+        let attacks = (report["attacks"] as? [String]) ?? []
+        let falseClaimers = Set(zip(attacks, attackerIDs).filter { ["empty-state", "huge-state"].contains($0.0) }.map(\.1))
+        #expect(falseClaimers.count == 2, "\(report)")
+        let banned = Set((Self.status(dashboard)?["banned_peers"] as? [String]) ?? [])
+        #expect(falseClaimers.isSubset(of: banned), "banned: \(banned), false claimers: \(falseClaimers)")
         // Honest peers at one step hold one state.
         let states = (report["honest_states"] as? [[String: Any]]) ?? []
         let byStep = Dictionary(grouping: states) { $0["step"] as? Int ?? -1 }
