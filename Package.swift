@@ -130,6 +130,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "PeerTests",
+            dependencies: [
+                "Peer", "Averaging", "DHT", "Wire",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "AllReduceProcessTests"),
         .testTarget(
             name: "CohortCommandTests",

@@ -22,6 +22,10 @@ public struct RecordStore: Sendable {
         public var maxLifetime: UInt64 = 24 * 3600 * 1000
         /// Records held in total; stores beyond it are refused with `storeFull`.
         public var maxRecords = 100_000
+        /// Bytes of subkeys and values held in total (`storeFull` beyond it): without it,
+        /// `maxRecords` values of `maxValueBytes` are 6.4 GB. An honest run's records are small and
+        /// stay far below it, and 256 MiB is memory a volunteer can spare.
+        public var maxBytes = 256 << 20
         /// Records one owner may hold here; its new subkeys beyond it are refused with
         /// `ownerFull`, so that one peer cannot fill the store for everyone. An honest peer
         /// holds a few records per step for an hour (its round reports), far fewer.
@@ -45,6 +49,8 @@ public struct RecordStore: Sendable {
     private var usage: [[UInt8]: Usage] = [:]
     /// Records held, expired ones included until `removeExpired`.
     public private(set) var count = 0
+    /// Subkey and value bytes held, expired records included until `removeExpired`.
+    public private(set) var byteCount = 0
     /// Owner keys whose records are dropped and refused (revoked in the run).
     public private(set) var revokedOwners: Set<[UInt8]> = []
 
@@ -78,6 +84,7 @@ public struct RecordStore: Sendable {
         } else if held == nil {
             guard count < limits.maxRecords else { return .storeFull }
         }
+        guard byteCount - (held.map(Self.size(of:)) ?? 0) + Self.size(of: record) <= limits.maxBytes else { return .storeFull }
         var owner = usage[record.ownerPublicKey] ?? Usage()
         if let held {
             owner.records -= 1
@@ -93,6 +100,7 @@ public struct RecordStore: Sendable {
         }
         usage[record.ownerPublicKey, default: Usage()].records += 1
         usage[record.ownerPublicKey, default: Usage()].bytes += Self.size(of: record)
+        byteCount += Self.size(of: record)
         entries[record.key, default: [:]][slot] = record
         return .stored
     }
@@ -104,7 +112,7 @@ public struct RecordStore: Sendable {
         return (held.records, held.bytes)
     }
 
-    /// What a record counts against its owner's share: its subkey and value bytes.
+    /// What a record counts against its owner's share and `maxBytes`: its subkey and value bytes.
     static func size(of record: SignedRecord) -> Int {
         record.subkey.count + record.value.count
     }
@@ -113,6 +121,7 @@ public struct RecordStore: Sendable {
         let key = record.ownerPublicKey
         usage[key]?.records -= 1
         usage[key]?.bytes -= Self.size(of: record)
+        byteCount -= Self.size(of: record)
         if usage[key]?.records == 0 { usage[key] = nil }
     }
 

@@ -62,12 +62,7 @@ final class PeerServices {
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to, with the time
     /// they arrived (the round measures the owner's inbound rate from arrival times).
-    private var early: [(chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool)] = []
-    private var earlyBytes = 0
-    /// Bounds on held early chunks, by count and by bytes, so a peer sending chunks for rounds
-    /// that never form cannot make this one hold unbounded memory.
-    private static let maxEarlyChunks = 4096
-    private static let maxEarlyBytes = 64 << 20
+    private var early = EarlyChunks<(reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool)>()
     /// This peer's newest two states, served to downloading peers.
     private let states = StateServer(keep: 2)
 
@@ -119,10 +114,7 @@ final class PeerServices {
         let reply = eventLoop.makePromise(of: Frame.self)
         if round?.plan.id == chunk.roundID {
             accept(chunk, reply: reply, arrived: Self.now(), local: local)
-        } else if early.count < Self.maxEarlyChunks && earlyBytes + chunk.bytes.count <= Self.maxEarlyBytes {
-            early.append((chunk, reply, Self.now(), local))
-            earlyBytes += chunk.bytes.count
-        } else {
+        } else if !early.hold(chunk, waiting: (reply, Self.now(), local)) {
             reply.succeed(Self.errorFrame("too many chunks for rounds this peer has not joined"))
         }
         return reply.futureResult
@@ -188,10 +180,7 @@ final class PeerServices {
         let actions = newRound.start()
         round = newRound
         execute(actions)
-        let waiting = early
-        early = []
-        earlyBytes = 0
-        for (chunk, reply, arrived, local) in waiting {
+        for (chunk, (reply, arrived, local)) in early.removeAll() {
             if chunk.roundID == plan.id, round != nil {
                 accept(chunk, reply: reply, arrived: arrived, local: local)
             } else if chunk.roundID == plan.id {

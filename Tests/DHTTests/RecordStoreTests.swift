@@ -96,6 +96,44 @@ import Wire
         #expect(store.store(record(by: alice, expiry: 30_000), now: now) == .stored)
     }
 
+    @Test func fullStoreRefusesRecordsBeyondItsBytesWhoeverOwnsThem() {
+        var limits = RecordStore.Limits()
+        limits.maxBytes = 10
+        var store = RecordStore(limits: limits)
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3], expiry: 20_000), now: now) == .stored)
+        #expect(store.store(record(by: bob, subkey: "b", value: [1, 2, 3, 4]), now: now) == .stored)
+        #expect(store.byteCount == 9)
+        #expect(store.store(record(by: bob, subkey: "c", value: [1]), now: now) == .storeFull, "a new record past 10 bytes")
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3, 4, 5], expiry: 30_000), now: now) == .storeFull,
+                "replacing a record with a larger one past 10 bytes")
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3, 4], expiry: 30_000), now: now) == .stored,
+                "a replaced record's bytes no longer count")
+        #expect(store.byteCount == 10)
+        store.removeExpired(now: 30_000)
+        #expect(store.byteCount == 5, "expired records no longer count")
+        #expect(store.store(record(by: bob, subkey: "c", value: [1], expiry: 90_000), now: 30_000) == .stored)
+        store.revoke(owners: [bob.publicKey])
+        #expect(store.byteCount == 0, "revoked owners' records no longer count")
+    }
+
+    @Test func manyOwnersCannotFillTheStoreWithMoreThanItsBytesByDefault() {
+        // Before, only records were bounded in total: 100 000 values of 64 KiB from owners each
+        // within their share made a volunteer hold 6.4 GB. Every record shares one value buffer.
+        let value = [UInt8](repeating: 7, count: WireLimits.maxValueBytes)
+        let owners = Fixtures.identities(17, seed: 22)
+        var store = RecordStore()
+        var status = StoreStatus.stored
+        fill: for owner in owners {
+            for index in 0..<241 {
+                status = store.store(record(by: owner, subkey: "\(index)", value: value), now: now)
+                if status != .stored { break fill }
+            }
+        }
+        #expect(status == .storeFull)
+        #expect(store.byteCount <= RecordStore.Limits().maxBytes)
+        #expect(store.byteCount > RecordStore.Limits().maxBytes - 2 * value.count)
+    }
+
     @Test func aRecordExpiringLaterDoesNotHideAnotherOwnersUnderTheSameSubkey() {
         let real = record(by: alice, subkey: "a", value: [1], expiry: 20_000)
         let shadow = record(by: bob, subkey: "a", value: [2], expiry: 90_000)
