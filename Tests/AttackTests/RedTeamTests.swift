@@ -7,7 +7,8 @@ import Testing
 
 /// The red-team suite (`make attacks`, docs/security.md): a real coordinator and three honest
 /// `cohort peer` processes on 127.0.0.1 train while `cohort-attacker` runs the attacks of
-/// issue 11 against them. The run must go on as if the attacker were not there.
+/// issue 11 against them. The run must go on as if the attacker were not there: the same
+/// run without the attacker reaches the same validation loss at the same step.
 @Suite(.serialized) struct RedTeamTests {
     static let settings = """
         {"model": {"hidden_size": 16, "layer_count": 1, "head_count": 2, "context_length": 16},
@@ -29,13 +30,23 @@ import Testing
         func coordinator() throws -> CohortChildProcess {
             try CohortChildProcess(["coordinator", "--open", "--run", "redteam", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
                                     "--state-dir", stateDir.path, "--config", folder.appendingPathComponent("settings.json").path,
-                                    "--target-batch", "12", "--matchmaking-seconds", "1", "--checkpoint-every", "4"],
+                                    "--target-batch", "12", "--matchmaking-seconds", "1", "--checkpoint-every", "1",
+                                    "--keep", "1000"],
                                    log: folder.appendingPathComponent("coordinator.log"))
         }
 
         func peer(_ index: Int, join: String, key: String) throws -> CohortChildProcess {
             try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1", "--coordinator-key", key],
                                    log: folder.appendingPathComponent("peer-\(index).log"))
+        }
+
+        /// The coordinator's checkpoint folders by step.
+        var checkpoints: [Int: URL] {
+            let directory = stateDir.appendingPathComponent("checkpoints")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            return Dictionary(names.compactMap { name in
+                name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { ($0, directory.appendingPathComponent(name)) } : nil
+            }, uniquingKeysWith: { first, _ in first })
         }
 
         /// The journal's rounds: (step, members), in file order.
@@ -62,6 +73,48 @@ import Testing
         return try? JSONSerialization.jsonObject(with: body) as? [String: Any]
     }
 
+    /// Resident memory of a running process, in MiB, from /proc.
+    static func residentMiB(_ process: CohortChildProcess) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+        return kilobytes / 1024
+    }
+
+    /// An honest process of this tiny run holds well under this; the attacks must not change that.
+    static let memoryBoundMiB = 1024
+
+    /// The step both runs train to; the attack starts after the first round of three.
+    static let finalStep = 30
+
+    /// Mean loss (nats per byte) of `checkpoint` on the last 64 KiB of the bundled text, which
+    /// the peers hold out for validation.
+    static func validationLoss(of checkpoint: URL, in folder: URL) throws -> Double {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/cohort/Resources/tinyshakespeare.txt")
+        let text = try Data(contentsOf: corpus)
+        let heldOut = folder.appendingPathComponent("held-out.txt")
+        try text.suffix(64 << 10).write(to: heldOut)
+        let eval = try CohortChildProcess(["eval", "--checkpoint", checkpoint.path, "--data", heldOut.path, "--json", "--threads", "1"],
+                                          log: folder.appendingPathComponent("eval-\(UUID().uuidString.prefix(4)).log"))
+        _ = eval.waitUntil(timeout: 300) { false }
+        let line = try #require(eval.output.split(separator: "\n").last { $0.hasPrefix("{") }, "eval: \(eval.output)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        return try #require(result["mean_loss"] as? Double, "\(result)")
+    }
+
+    /// Starts the coordinator and three honest peers and waits for their first round of three.
+    static func startHonestRun(_ run: Run) throws -> (coordinator: CohortChildProcess, peers: [CohortChildProcess], join: String, dashboard: String) {
+        let coordinator = try run.coordinator()
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                                "coordinator did not start: \(coordinator.output)")
+        let key = try #require(coordinator.firstMatch("--coordinator-key ([0-9a-f]{64})", timeout: 5))
+        let dashboard = try #require(coordinator.firstMatch("dashboard: (http://\\S+)", timeout: 5))
+        let peers = try (1...3).map { try run.peer($0, join: join, key: key) }
+        #expect(eventually(timeout: 120) { run.rounds.contains { $0.members == 3 } }, "no round of three: \(peers[0].output)")
+        return (coordinator, peers, join, dashboard)
+    }
+
     static func eventually(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -72,30 +125,34 @@ import Testing
     }
 
     @Test func honestPeersTrainOnThroughEveryAttackAndAgree() throws {
+        let baseline = try Run.inNewFolder()
+        defer { try? FileManager.default.removeItem(at: baseline.folder) }
+        let quiet = try Self.startHonestRun(baseline)
+        #expect(Self.eventually(timeout: 240) { baseline.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the run without the attacker stalled")
+        for process in [quiet.coordinator] + quiet.peers { process.kill() }
+
         let run = try Run.inNewFolder()
         defer { try? FileManager.default.removeItem(at: run.folder) }
-        let coordinator = try run.coordinator()
-        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
-                                "coordinator did not start: \(coordinator.output)")
-        let key = try #require(coordinator.firstMatch("--coordinator-key ([0-9a-f]{64})", timeout: 5))
-        let dashboard = try #require(coordinator.firstMatch("dashboard: (http://\\S+)", timeout: 5))
-        let peers = try (1...3).map { try run.peer($0, join: join, key: key) }
-        #expect(Self.eventually(timeout: 120) { run.rounds.contains { $0.members == 3 } }, "no round of three: \(peers[0].output)")
-
+        let (coordinator, peers, join, dashboard) = try Self.startHonestRun(run)
         let before = run.rounds.count
-        let attacker = try CohortChildProcess(["--join", join, "--run", "redteam", "--seconds", "60"],
+        let attacker = try CohortChildProcess(["--join", join, "--run", "redteam", "--seconds", "600"],
                                               log: run.folder.appendingPathComponent("attacker.log"),
                                               executable: CohortChildProcess.attackerExecutable)
-        #expect(attacker.waitUntil(timeout: 180) { false } == false)
+        #expect(Self.eventually(timeout: 300) { run.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the attacked run stalled")
+        #expect(attacker.terminate(timeout: 60) == 0, "the attacker did not report: \(attacker.output)")
         let reportLine = try #require(attacker.output.split(separator: "\n").last { $0.hasPrefix("{") }, "attacker: \(attacker.output)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(reportLine.utf8)) as? [String: Any])
 
         // Nobody loaded the hijacked state: the attacker served none of it.
         #expect(report["state_chunks_served"] as? Int == 0, "\(report)")
-        // No honest process exited.
+        // No honest process exited or grew past its memory bound.
         #expect(coordinator.isRunning, "the coordinator exited: \(coordinator.output.suffix(2000))")
         for (index, peer) in peers.enumerated() {
             #expect(peer.isRunning, "peer \(index + 1) exited: \(peer.output.suffix(2000))")
+        }
+        for process in [coordinator] + peers {
+            let resident = Self.residentMiB(process)
+            #expect(resident.map { $0 < Self.memoryBoundMiB } ?? false, "resident memory \(resident.map { "\($0) MiB" } ?? "unknown")")
         }
         // Training went on: rounds of the three honest peers during the attack, and the journal's
         // steps stayed contiguous (the far step did not move the run).
@@ -118,6 +175,15 @@ import Testing
         for (step, announcements) in byStep {
             #expect(Set(announcements.compactMap { $0["hash"] as? String }).count == 1, "peers disagree at step \(step): \(announcements)")
         }
+        // Training is as good as without the attacker: validation loss of the two runs'
+        // checkpoints at the newest step both hold, within 0.05 nats.
+        let common = Set(baseline.checkpoints.keys).intersection(run.checkpoints.keys)
+        let step = try #require(common.filter { $0 >= Self.finalStep - 6 }.max(),
+                                "no common checkpoint near step \(Self.finalStep): \(baseline.checkpoints.keys.sorted()), \(run.checkpoints.keys.sorted())")
+        let without = try Self.validationLoss(of: baseline.checkpoints[step]!, in: run.folder)
+        let with = try Self.validationLoss(of: run.checkpoints[step]!, in: run.folder)
+        #expect(abs(with - without) <= 0.05, "validation loss at step \(step): \(with) with the attacker, \(without) without")
+        print("red team: validation loss at step \(step): \(with) with the attacker, \(without) without; rounds during the attack: \(during.count)")
         for peer in peers { peer.kill() }
         coordinator.kill()
     }

@@ -9,8 +9,8 @@ import Wire
 
 /// `cohort-attacker`: a hostile volunteer for the red-team suite (Tests/AttackTests, `make
 /// attacks`). Joins a run on 127.0.0.1 with one identity per attack, publishes the attacks'
-/// records every half second for `--seconds`, then prints one JSON line: what it served, and
-/// the honest peers' newest state announcements as the DHT holds them.
+/// records every half second for `--seconds` (or until SIGTERM/SIGINT), then prints one JSON
+/// line: what it served, and the honest peers' newest state announcements as the DHT holds them.
 ///
 ///     cohort-attacker --join 127.0.0.1:PORT --run NAME --seconds 60 [--attacks state-hijack,far-step,…]
 struct Options {
@@ -42,8 +42,6 @@ struct AttackerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
-
 /// The run's config as the coordinator signed it.
 func readConfig(_ service: DHTService, runName: String) async throws -> RunConfig {
     let deadline = Date().addingTimeInterval(60)
@@ -70,8 +68,28 @@ func honestAnnouncements(_ service: DHTService, keys: RunKeys, attackers: Set<DH
 
 func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
+/// Set by SIGTERM or SIGINT: the attacker stops attacking and reports.
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in lock.withLock { requested = true } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var isRequested: Bool { lock.withLock { requested } }
+}
+
 func run() async throws {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
+    let stop = StopRequest()
     LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
     var logger = Logger(label: "cohort-attacker")
     logger.logLevel = .warning
@@ -93,7 +111,7 @@ func run() async throws {
     let config = try await readConfig(nodes[0].service, runName: options.runName)
     let attackers = Set(nodes.map(\.service.peerID))
     let deadline = Date().addingTimeInterval(options.seconds)
-    while Date() < deadline {
+    while Date() < deadline && !stop.isRequested {
         let honest = await honestAnnouncements(nodes[0].service, keys: keys, attackers: attackers)
         if let newest = honest.map(\.1).max(by: { $0.step < $1.step }) {
             for node in nodes {
