@@ -119,7 +119,20 @@ let package = Package(
             name: "AdmissionTests",
             dependencies: ["Admission", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "CollaborationTests", dependencies: ["Collaboration", "DHT", "Wire"]),
+        .testTarget(
+            name: "CollaborationTests",
+            dependencies: ["Collaboration", "DHT", "Wire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Downloads of training states over real sockets, with lying donors.
+        .testTarget(
+            name: "PeerTests",
+            dependencies: [
+                "Peer", "Node", "Collaboration", "Averaging", "DHT", "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [

@@ -5,7 +5,7 @@ import Wire
 /// or lagging peer downloads from the peers that announce the newest step.
 public struct StateAnnouncement: Equatable, Sendable {
     public var step: Int
-    /// SHA-256 of the state bytes (`TrainingState.hash`).
+    /// The state's hash over its chunks' digests (`StateManifest.stateHash`).
     public var stateHash: [UInt8]
     /// Bytes of the state, so a downloader knows the size before it asks.
     public var stateBytes: Int

@@ -1,4 +1,3 @@
-import Crypto
 import Trainer
 
 /// A peer's training state frozen at a step, served to peers that download it.
@@ -8,13 +7,13 @@ import Trainer
 public struct StateSnapshot: Sendable {
     public let step: Int
     public let bytes: [UInt8]
-    /// SHA-256 over the step (u64, little-endian) and the bytes.
-    public let hash: [UInt8]
+    /// The chunks' digests, computed once and served to every downloader.
+    public let manifest: StateManifest
 
     public init(step: Int, bytes: [UInt8]) {
         self.step = step
         self.bytes = bytes
-        hash = Self.hash(step: step, bytes: bytes)
+        manifest = StateManifest(step: step, bytes: bytes)
     }
 
     public init(of run: TrainingRun) {
@@ -25,10 +24,7 @@ public struct StateSnapshot: Sendable {
         self.init(step: run.step, bytes: bytes)
     }
 
-    public static func hash(step: Int, bytes: [UInt8]) -> [UInt8] {
-        var hasher = SHA256()
-        withUnsafeBytes(of: UInt64(step).littleEndian) { hasher.update(bufferPointer: $0) }
-        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return Array(hasher.finalize())
-    }
+    /// The hash announced for this state: SHA-256 over a domain string, the step and the
+    /// SHA-256 of every 1 MiB chunk (`StateManifest.stateHash`).
+    public var hash: [UInt8] { manifest.stateHash }
 }

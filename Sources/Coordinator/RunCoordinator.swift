@@ -110,8 +110,7 @@ public final class RunCoordinator: @unchecked Sendable {
         let eventLoop = group.next()
         let server = checkpointServer
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: eventLoop, logger: logger) { request in
-            guard request.frame.type == .stateRequest else { return eventLoop.makeFailedFuture(WireError.unknownMessageType) }
-            return eventLoop.makeCompletedFuture { try server.answer(request.frame) }
+            eventLoop.makeCompletedFuture { try server.answer(request.frame) }
         }
         let endpoint = dht.endpoint
         if let last {

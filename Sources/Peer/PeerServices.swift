@@ -90,7 +90,7 @@ final class PeerServices {
         case .averagePartLocal: return serveLocalPart(request)
         case .sameHostProbe: return answerProbe(request)
         case .sameHostProof: return checkProof(request)
-        case .stateRequest: return serveState(request)
+        case .stateRequest, .stateManifestRequest: return serveState(request)
         default: return eventLoop.makeFailedFuture(WireError.unknownMessageType)
         }
     }

@@ -57,6 +57,10 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case stateRequest = 0x0301
     /// The bytes asked for, answer to `stateRequest`.
     case stateChunk = 0x0302
+    /// Ask for the chunk digests of a peer's training state at a step, which its hash covers.
+    case stateManifestRequest = 0x0303
+    /// The digests asked for, answer to `stateManifestRequest`.
+    case stateManifest = 0x0304
 
     /// The family a code belongs to, by its high byte.
     public enum Family: Sendable, Equatable {

@@ -12,52 +12,126 @@ import Testing
         return settings
     }
 
+    static func state(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) } }
+
+    static func manifest(of state: [UInt8]) -> StateManifest { StateManifest(step: 12, bytes: state, chunkBytes: 10) }
+
+    /// A download of `state` whose manifest the first donor has sent; returns the chunk requests that followed.
+    static func started(_ state: [UInt8], donors: [PeerID]) -> (StateDownload, [(Int, PeerID)]) {
+        let manifest = Self.manifest(of: state)
+        var download = StateDownload(step: 12, stateHash: manifest.stateHash, totalBytes: state.count, donors: donors, settings: Self.settings())
+        #expect(download.start(now: .zero).first == .requestManifest(from: donors[0]))
+        let requests = Self.requests(download.onManifest(manifest.chunkDigests, from: donors[0], now: .zero))
+        return (download, requests)
+    }
+
     static func requests(_ actions: [StateDownload.Action]) -> [(Int, PeerID)] {
         actions.compactMap { if case .request(let chunk, _, let donor) = $0 { return (chunk, donor) } else { return nil } }
     }
 
+    static func reported(_ actions: [StateDownload.Action]) -> [PeerID] {
+        actions.compactMap { if case .report(let donor, _) = $0 { return donor } else { return nil } }
+    }
+
+    static func chunk(_ index: Int, of state: [UInt8]) -> ArraySlice<UInt8> { state[(index * 10)..<min(state.count, index * 10 + 10)] }
+
     @Test func chunksAreSpreadOverEveryDonor() {
-        var download = StateDownload(totalBytes: 35, donors: [Self.peer(1), Self.peer(2), Self.peer(3)], settings: Self.settings())
-        let first = Self.requests(download.start(now: .zero))
+        let state = Self.state(35)
+        var (download, first) = Self.started(state, donors: [Self.peer(1), Self.peer(2), Self.peer(3)])
         #expect(first.map(\.0) == [0, 1, 2])
         #expect(Set(first.map(\.1)) == [Self.peer(1), Self.peer(2), Self.peer(3)])
         #expect(download.byteRange(ofChunk: 3) == 30..<35)
-        var actions = download.onChunk(0, byteCount: 10, from: first[0].1, now: .zero)
+        var actions = download.onChunk(0, bytes: Self.chunk(0, of: state), from: first[0].1, now: .zero)
         #expect(Self.requests(actions).map(\.0) == [3])
-        _ = download.onChunk(1, byteCount: 10, from: first[1].1, now: .zero)
-        _ = download.onChunk(2, byteCount: 10, from: first[2].1, now: .zero)
-        actions = download.onChunk(3, byteCount: 5, from: first[0].1, now: .zero)
+        _ = download.onChunk(1, bytes: Self.chunk(1, of: state), from: first[1].1, now: .zero)
+        _ = download.onChunk(2, bytes: Self.chunk(2, of: state), from: first[2].1, now: .zero)
+        actions = download.onChunk(3, bytes: Self.chunk(3, of: state), from: first[0].1, now: .zero)
         #expect(actions.contains(.completed))
         #expect(actions.contains(.progress(receivedBytes: 35, totalBytes: 35)))
+        #expect(download.state == state)
     }
 
     @Test func aFailedDonorsChunksGoToTheOthers() {
-        var download = StateDownload(totalBytes: 20, donors: [Self.peer(1), Self.peer(2)], settings: Self.settings())
-        _ = download.start(now: .zero)
+        let state = Self.state(20)
+        var (download, _) = Self.started(state, donors: [Self.peer(1), Self.peer(2)])
         let reassigned = Self.requests(download.onDonorFailed(Self.peer(2), now: .zero))
         #expect(reassigned.isEmpty)
-        let next = Self.requests(download.onChunk(0, byteCount: 10, from: Self.peer(1), now: .zero))
+        let next = Self.requests(download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(1), now: .zero))
         #expect(next.map(\.0) == [1] && next.map(\.1) == [Self.peer(1)])
-        #expect(download.onChunk(1, byteCount: 10, from: Self.peer(1), now: .zero).contains(.completed))
+        #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(1), now: .zero).contains(.completed))
     }
 
     @Test func aStalledDonorIsDroppedAtItsDeadline() {
-        var download = StateDownload(totalBytes: 20, donors: [Self.peer(1), Self.peer(2)], settings: Self.settings())
-        _ = download.start(now: .zero)
-        _ = download.onChunk(0, byteCount: 10, from: Self.peer(1), now: .zero)
+        let state = Self.state(20)
+        var (download, _) = Self.started(state, donors: [Self.peer(1), Self.peer(2)])
+        _ = download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(1), now: .zero)
         let late = Timestamp.zero + .seconds(11)
         let actions = download.onDeadline(now: late)
         #expect(Self.requests(actions).map(\.0) == [1])
         #expect(Self.requests(actions).map(\.1) == [Self.peer(1)])
-        #expect(download.onChunk(1, byteCount: 10, from: Self.peer(2), now: late).isEmpty)
+        #expect(Self.reported(actions).isEmpty, "a slow donor may be honest")
+        #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(2), now: late).isEmpty)
+    }
+
+    @Test func aDonorSendingAChunkUnlikeTheManifestIsReportedAndTheOthersFinish() {
+        let state = Self.state(30)
+        var (download, first) = Self.started(state, donors: [Self.peer(1), Self.peer(2)])
+        #expect(first.map(\.0) == [0, 1] && first.map(\.1) == [Self.peer(1), Self.peer(2)])
+        var forged = Array(Self.chunk(1, of: state))
+        forged[3] ^= 1
+        let actions = download.onChunk(1, bytes: forged[...], from: Self.peer(2), now: .zero)
+        #expect(Self.reported(actions) == [Self.peer(2)])
+        #expect(!actions.contains(.progress(receivedBytes: 10, totalBytes: 30)), "a forged chunk is not kept")
+        #expect(download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(2), now: .zero).isEmpty,
+                "a dropped donor's replies are ignored")
+        _ = download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(1), now: .zero)
+        _ = download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(1), now: .zero)
+        #expect(download.onChunk(2, bytes: Self.chunk(2, of: state), from: Self.peer(1), now: .zero).contains(.completed))
+        #expect(download.state == state)
+    }
+
+    @Test func aWrongManifestIsReportedAndTheNextDonorIsAsked() {
+        let state = Self.state(20)
+        let manifest = Self.manifest(of: state)
+        var download = StateDownload(step: 12, stateHash: manifest.stateHash, totalBytes: 20, donors: [Self.peer(1), Self.peer(2)],
+                                     settings: Self.settings())
+        _ = download.start(now: .zero)
+        var forged = manifest.chunkDigests
+        forged[0] ^= 1
+        let actions = download.onManifest(forged, from: Self.peer(1), now: .zero)
+        #expect(Self.reported(actions) == [Self.peer(1)])
+        #expect(actions.contains(.requestManifest(from: Self.peer(2))))
+        #expect(Self.requests(download.onManifest(manifest.chunkDigests, from: Self.peer(2), now: .zero)).map(\.1) == [Self.peer(2)])
+    }
+
+    @Test func aManifestOfTheWrongLengthIsReported() {
+        let state = Self.state(20)
+        let manifest = Self.manifest(of: state)
+        var download = StateDownload(step: 12, stateHash: manifest.stateHash, totalBytes: 20, donors: [Self.peer(1)], settings: Self.settings())
+        _ = download.start(now: .zero)
+        let actions = download.onManifest(manifest.chunkDigests + [UInt8](repeating: 0, count: 32), from: Self.peer(1), now: .zero)
+        #expect(Self.reported(actions) == [Self.peer(1)])
+        #expect(actions.last == .failed("every donor failed before the state was complete"))
+    }
+
+    @Test func aDonorThatCannotSendTheManifestIsDroppedWithoutBlame() {
+        let state = Self.state(20)
+        let manifest = Self.manifest(of: state)
+        var download = StateDownload(step: 12, stateHash: manifest.stateHash, totalBytes: 20, donors: [Self.peer(1), Self.peer(2)],
+                                     settings: Self.settings())
+        _ = download.start(now: .zero)
+        let actions = download.onDeadline(now: .zero + .seconds(11))
+        #expect(Self.reported(actions).isEmpty)
+        #expect(actions.contains(.requestManifest(from: Self.peer(2))))
     }
 
     @Test func wrongSizedChunksAndLosingEveryDonorFail() {
-        var download = StateDownload(totalBytes: 20, donors: [Self.peer(1)], settings: Self.settings())
-        _ = download.start(now: .zero)
-        let actions = download.onChunk(0, byteCount: 3, from: Self.peer(1), now: .zero)
-        #expect(actions == [.failed("every donor failed before the state was complete")])
-        var lonely = StateDownload(totalBytes: 20, donors: [], settings: Self.settings())
+        let state = Self.state(20)
+        var (download, _) = Self.started(state, donors: [Self.peer(1)])
+        let actions = download.onChunk(0, bytes: Self.chunk(0, of: state).prefix(3), from: Self.peer(1), now: .zero)
+        #expect(Self.reported(actions) == [Self.peer(1)])
+        #expect(actions.last == .failed("every donor failed before the state was complete"))
+        var lonely = StateDownload(step: 12, stateHash: [], totalBytes: 20, donors: [], settings: Self.settings())
         #expect(lonely.start(now: .zero) == [.failed("no up-to-date peer offered its state")])
     }
 }

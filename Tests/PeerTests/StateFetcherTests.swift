@@ -1,0 +1,73 @@
+import Averaging
+import Collaboration
+import DHT
+import Logging
+import NIOCore
+import NIOPosix
+import Node
+@testable import Peer
+import Testing
+import Wire
+
+/// Downloads over real sockets on 127.0.0.1 from two donors, one of which lies.
+@Suite(.timeLimit(.minutes(2))) struct StateFetcherTests {
+    enum Lie: CaseIterable {
+        case chunks, manifest
+    }
+
+    /// Three chunks and a short fourth, so both donors are asked for chunks.
+    static let state: [UInt8] = (0..<((3 << 20) + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+
+    @Test(arguments: Lie.allCases)
+    func aLyingDonorIsDroppedAndReportedAndTheHonestOneFinishesTheDownload(_ lie: Lie) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var services: [DHTService] = []
+        do {
+            let snapshot = StateSnapshot(step: 5, bytes: Self.state)
+            let server = StateServer(keep: 1)
+            server.publish(snapshot)
+            // The downloader asks the donor with the smaller id for the manifest: the liar, so
+            // that a forged manifest is seen.
+            var random = SystemRandomNumberGenerator()
+            let identities = [PeerIdentity(using: &random), PeerIdentity(using: &random)]
+                .sorted { Averaging.PeerID(bytes: $0.peerID.bytes)! < Averaging.PeerID(bytes: $1.peerID.bytes)! }
+            let liar = try await Self.donor(identities[0], group: group, logger: logger) { try Self.forge(server.answer($0), lie: lie) }
+            services.append(liar)
+            let honest = try await Self.donor(identities[1], group: group, logger: logger) { try server.answer($0) }
+            services.append(honest)
+            var settings = DHTService.Settings()
+            settings.transport.bans.offencesToBan = 1
+            let downloader = try await DHTService.start(identity: PeerIdentity(using: &random), settings: settings,
+                                                        eventLoop: group.next(), logger: logger)
+            services.append(downloader)
+            let bytes = try await StateFetcher(transport: downloader.transport, logger: logger)
+                .download(step: 5, hash: snapshot.hash, byteCount: Self.state.count,
+                          donors: [(liar.peerID, liar.endpoint), (honest.peerID, honest.endpoint)])
+            #expect(bytes == Self.state)
+            #expect(try await downloader.transport.bannedPeers().get() == [liar.peerID])
+        } catch {
+            Issue.record(error)
+        }
+        for service in services { await service.shutdown() }
+        try? await group.shutdownGracefully()
+    }
+
+    static func donor(_ identity: PeerIdentity, group: EventLoopGroup, logger: Logger,
+                      answer: @escaping @Sendable (Frame) throws -> Frame) async throws -> DHTService {
+        let eventLoop = group.next()
+        return try await DHTService.start(identity: identity, eventLoop: eventLoop, logger: logger) { request in
+            eventLoop.makeCompletedFuture { try answer(request.frame) }
+        }
+    }
+
+    /// Flips a bit in the last byte of what `lie` names, leaving the rest of the reply intact.
+    static func forge(_ reply: Frame, lie: Lie) -> Frame {
+        let forged: MessageType = lie == .chunks ? .stateChunk : .stateManifest
+        guard reply.type == forged else { return reply }
+        var reply = reply
+        reply.payload[reply.payload.count - 1] ^= 1
+        return reply
+    }
+}
