@@ -24,7 +24,7 @@ extension PeerSession {
             logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(plan.members.count)",
                                                 "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(announcedBandwidth)"])
             let result = try await allReduce(plan: plan)
-            for peer in result.leftOut { excludedPeers[peer] = step + Self.exclusionSteps }
+            for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = step + Self.exclusionSteps }
             bandwidth.observe(result)
             run.applyUpdate(skipping: result.failedParts)
             await announceState()

@@ -123,9 +123,10 @@ final class PeerSession {
     /// The last round, until its members' states have been compared (`agreementSettled`).
     var pendingAgreement: PendingAgreement?
     /// Peers that held a round up, with the step until which their declarations do not count:
-    /// leaders that sent no plan, and members the last rounds left out (they stalled, sent
-    /// nothing, or failed the checks). A peer that declares and then does nothing would
-    /// otherwise cost every round a plan timeout or the sender deadline; this way it costs one.
+    /// leaders that sent no plan, and members of the last rounds that sent nothing at all or
+    /// failed the checks (not members that were merely late: honest stragglers). A peer that
+    /// declares and then does nothing would otherwise cost every round a plan timeout or the
+    /// sender deadline; this way it costs one.
     var excludedPeers: [Averaging.PeerID: Int] = [:]
     static let exclusionSteps = 5
 

@@ -8,7 +8,7 @@ import Testing
 /// The red-team suite (`make attacks`, docs/security.md): a real coordinator and three honest
 /// `cohort peer` processes on 127.0.0.1 train while `cohort-attacker` runs the attacks of
 /// issue 11 against them. The run must go on as if the attacker were not there: the same
-/// run without the attacker reaches the same validation loss at the same step.
+/// run without the attacker reaches the same validation loss at the same steps.
 @Suite(.serialized) struct RedTeamTests {
     static let settings = """
         {"model": {"hidden_size": 16, "layer_count": 1, "head_count": 2, "context_length": 16},
@@ -87,14 +87,14 @@ import Testing
     /// The step both runs train to; the attack starts after the first round of three.
     static let finalStep = 30
 
-    /// Mean loss (nats per byte) of `checkpoint` on the last 64 KiB of the bundled text, which
+    /// Mean loss (nats per byte) of `checkpoint` on the last 32 KiB of the bundled text, which
     /// the peers hold out for validation.
     static func validationLoss(of checkpoint: URL, in folder: URL) throws -> Double {
         let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Sources/cohort/Resources/tinyshakespeare.txt")
         let text = try Data(contentsOf: corpus)
         let heldOut = folder.appendingPathComponent("held-out.txt")
-        try text.suffix(64 << 10).write(to: heldOut)
+        try text.suffix(32 << 10).write(to: heldOut)
         let eval = try CohortChildProcess(["eval", "--checkpoint", checkpoint.path, "--data", heldOut.path, "--json", "--threads", "1"],
                                           log: folder.appendingPathComponent("eval-\(UUID().uuidString.prefix(4)).log"))
         _ = eval.waitUntil(timeout: 300) { false }
@@ -175,15 +175,17 @@ import Testing
         for (step, announcements) in byStep {
             #expect(Set(announcements.compactMap { $0["hash"] as? String }).count == 1, "peers disagree at step \(step): \(announcements)")
         }
-        // Training is as good as without the attacker: validation loss of the two runs'
-        // checkpoints at the newest step both hold, within 0.05 nats.
+        // Training is as good as without the attacker: the mean validation loss of the two runs'
+        // checkpoints at the newest steps both hold (up to four, from step finalStep − 6 on;
+        // one step's loss alone varies with which peers averaged which data), within 0.05 nats.
         let common = Set(baseline.checkpoints.keys).intersection(run.checkpoints.keys)
-        let step = try #require(common.filter { $0 >= Self.finalStep - 6 }.max(),
-                                "no common checkpoint near step \(Self.finalStep): \(baseline.checkpoints.keys.sorted()), \(run.checkpoints.keys.sorted())")
-        let without = try Self.validationLoss(of: baseline.checkpoints[step]!, in: run.folder)
-        let with = try Self.validationLoss(of: run.checkpoints[step]!, in: run.folder)
-        #expect(abs(with - without) <= 0.05, "validation loss at step \(step): \(with) with the attacker, \(without) without")
-        print("red team: validation loss at step \(step): \(with) with the attacker, \(without) without; rounds during the attack: \(during.count)")
+        let compared = Array(common.filter { $0 >= Self.finalStep - 6 }.sorted().suffix(4))
+        try #require(!compared.isEmpty,
+                     "no common checkpoint near step \(Self.finalStep): \(baseline.checkpoints.keys.sorted()), \(run.checkpoints.keys.sorted())")
+        let without = try compared.map { try Self.validationLoss(of: baseline.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(compared.count)
+        let with = try compared.map { try Self.validationLoss(of: run.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(compared.count)
+        #expect(abs(with - without) <= 0.05, "validation loss at steps \(compared): \(with) with the attacker, \(without) without")
+        print("red team: mean validation loss at steps \(compared): \(with) with the attacker, \(without) without; rounds during the attack: \(during.count)")
         for peer in peers { peer.kill() }
         coordinator.kill()
     }

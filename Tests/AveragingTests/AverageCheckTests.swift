@@ -42,3 +42,35 @@ import Testing
         #expect(group.members.allSatisfy { $0.result?.failedParts == [] && $0.result?.dropped == [] })
     }
 }
+
+/// Which left-out members a round calls silent (`AllReduceResult.silent`): those that sent
+/// this member nothing at all, not those that were merely late.
+@Suite struct SilentMemberTests {
+    static func group(fault: SimulatedGroup.Fault, seed: UInt64) -> SimulatedGroup {
+        var random = SeededRandom(seed: seed)
+        let members = (0..<3).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 600, members: members)!
+        let vectors = (0..<3).map { _ in (0..<600).map { _ in Float.random(in: -1...1, using: &random) } }
+        var settings = AllReduceRound.Settings(chunkSize: 50)
+        settings.silenceCheckInterval = nil
+        return SimulatedGroup(plan: plan, vectors: vectors, settings: settings, faults: [2: fault], seed: random.next())
+    }
+
+    @Test func aMemberThatSendsNothingIsSilent() {
+        var group = Self.group(fault: .stall(afterSending: 0), seed: 31)
+        group.run()
+        for index in 0..<2 {
+            #expect(group.members[index].result?.leftOut == [peerID(3)])
+            #expect(group.members[index].result?.silent == [peerID(3)])
+        }
+    }
+
+    @Test func aMemberThatSentSomeThenStalledIsLateNotSilent() {
+        var group = Self.group(fault: .stall(afterSending: 3), seed: 32)
+        group.run()
+        for index in 0..<2 {
+            #expect(group.members[index].result?.leftOut == [peerID(3)])
+            #expect(group.members[index].result?.silent == [])
+        }
+    }
+}

@@ -29,6 +29,11 @@ public struct AllReduceResult: Hashable, Sendable {
     /// Members this peer dropped for misbehaving, with the reason, in the order it dropped them;
     /// they are also in `leftOut`.
     public var dropped: [DroppedPeer] = []
+    /// Members left out that this peer got nothing at all from, although it waited for them: no
+    /// chunk of its part (while it owned one they had to send) and no average of theirs (while
+    /// they owned a part). An honest member that was merely slow sent something; one that
+    /// declared and then did nothing did not, and the caller keeps it out of the next rounds.
+    public var silent: [PeerID] = []
     /// How fast the members' chunks of this owner's part arrived, in bytes per second: for each
     /// sender, the bytes of its chunks after the first over the time from its first chunk to
     /// its last, summed over senders (they send at once). Nil when no sender delivered two

@@ -34,6 +34,18 @@ extension AllReduceRound {
         return actions
     }
 
+    /// Whether this member waited for something from `member` and got none of it: no chunk of
+    /// this member's part (when it owns one), and no average of the member's part (when the
+    /// member owns one). False when this member expected nothing from it.
+    func sentNothingExpected(_ member: Int) -> Bool {
+        let expectedChunks = reducer != nil
+        let expectedAverages = !averageReceived[member].isEmpty
+        guard expectedChunks || expectedAverages else { return false }
+        let noChunk = !expectedChunks || arrivals[member] == nil
+        let noAverage = !expectedAverages || !averageReceived[member].contains(true)
+        return noChunk && noAverage
+    }
+
     /// L2 norm summed in float64; infinite or NaN when a value is.
     static func norm(of values: UnsafeBufferPointer<Float>) -> Double {
         var sum = 0.0

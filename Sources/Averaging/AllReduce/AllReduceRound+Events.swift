@@ -232,6 +232,7 @@ extension AllReduceRound {
             duration: now < startTime ? .zero : now - startTime,
             failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] },
             dropped: dropped,
+            silent: leftOut.filter(sentNothingExpected).map { plan.members[$0].peer },
             inboundBytesPerSecond: inboundBytesPerSecond))]
     }
 }
