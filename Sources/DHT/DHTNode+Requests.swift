@@ -70,14 +70,29 @@ extension DHTNode {
         store.revoke(owners: publicKeys)
     }
 
-    /// As many records as fit the reply budget and the per-message count limit.
-    private func boundedReply(_ records: [SignedRecord]) -> [SignedRecord] {
+    /// As many records as fit the reply budget and the per-message count limit, taken from the
+    /// owners in turn (each owner's first record, then each one's second, …), and skipping any
+    /// that does not fit rather than stopping there. Taken in key order, one owner holding many
+    /// large records under the lowest subkeys filled every reply, and every other owner's record
+    /// under the key (progress, plans, the run config) went unseen.
+    func boundedReply(_ records: [SignedRecord]) -> [SignedRecord] {
+        var byOwner: [[UInt8]: [SignedRecord]] = [:]
+        var owners: [[UInt8]] = []
+        for record in records {
+            if byOwner[record.ownerPublicKey] == nil { owners.append(record.ownerPublicKey) }
+            byOwner[record.ownerPublicKey, default: []].append(record)
+        }
         var budget = settings.maxReplyRecordBytes
         var kept: [SignedRecord] = []
-        for record in records.prefix(WireLimits.maxRecordsPerMessage) {
-            guard record.encodedLength <= budget else { break }
-            budget -= record.encodedLength
-            kept.append(record)
+        var turn = 0
+        while kept.count < WireLimits.maxRecordsPerMessage {
+            let inTurn = owners.compactMap { byOwner[$0]!.count > turn ? byOwner[$0]![turn] : nil }
+            guard !inTurn.isEmpty else { break }
+            for record in inTurn where kept.count < WireLimits.maxRecordsPerMessage && record.encodedLength <= budget {
+                budget -= record.encodedLength
+                kept.append(record)
+            }
+            turn += 1
         }
         return kept
     }

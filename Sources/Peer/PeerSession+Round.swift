@@ -24,7 +24,7 @@ extension PeerSession {
             logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(plan.members.count)",
                                                 "part": "\(part)/\(plan.elementCount)", "bandwidth": "\(announcedBandwidth)"])
             let result = try await allReduce(plan: plan)
-            for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = step + Self.exclusionSteps }
+            for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = Self.exclusionAttempts }
             bandwidth.observe(result)
             run.applyUpdate(skipping: result.failedParts)
             await announceState()
@@ -77,8 +77,10 @@ extension PeerSession {
         settingsForStep.expectedGroupSize = expectedPeers
         settingsForStep.gatherWindow = .milliseconds(Int64(config.matchmakingSeconds * 1000))
         settingsForStep.planTimeout = .seconds(5)
-        excludedPeers = excludedPeers.filter { $0.value > step }
         settingsForStep.excluded = Set(excludedPeers.keys)
+        // Exclusions count down by matchmaking attempts, not steps: a peer whose only company is
+        // excluded does not step, and would otherwise wait for good.
+        excludedPeers = excludedPeers.compactMapValues { $0 > 1 ? $0 - 1 : nil }
         let endpoint = network.dht.endpoint
         var matchmaker = Matchmaker(peer: me, address: settings.clientMode ? "" : "\(endpoint.host):\(endpoint.port)",
                                     clientMode: settings.clientMode, settings: settingsForStep)
@@ -87,7 +89,7 @@ extension PeerSession {
         var wakeAt = PeerServices.now() + .seconds(1)
         var publishedPlan = false
         defer {
-            for leader in matchmaker.leadersThatDidNotAnswer { excludedPeers[leader] = step + Self.exclusionSteps }
+            for leader in matchmaker.leadersThatDidNotAnswer { excludedPeers[leader] = Self.exclusionAttempts }
         }
         while true {
             for action in actions {

@@ -109,14 +109,13 @@ extension PeerSession {
     /// that part, others skipped it), or peers that could not gather in time and stepped
     /// alone. Before averaging, a peer therefore compares its state with every peer's
     /// announcement for this step, once the last round's members have all announced (or
-    /// `averagingTimeoutSeconds` passed: members finish a round up to that far apart). Only
-    /// those members vote (or, with no round to compare, the peers taking part), one vote each,
-    /// and a tie goes to the smaller hash, so that a split pair settles on one state. If the
+    /// `averagingTimeoutSeconds` passed: members finish a round up to that far apart). The
+    /// peers taking part vote, one vote each, and a tie goes to the smaller hash, so that a
+    /// split pair settles on one state. If the
     /// state they elect (`StateElection`) is not its own, it counts the mismatch, loads the
     /// agreed state and returns false, so that it accumulates gradients on that state first.
     /// Training goes on meanwhile; only averaging waits.
     func agreementSettled() async throws -> Bool {
-        var voters: Set<DHTID>
         if let pending = pendingAgreement {
             let members = StateElection(stateBytes: run.stateByteCount)
                 .ballots(from: await network.records(keys.state), now: RunNetwork.milliseconds()).ballots
@@ -125,11 +124,10 @@ extension PeerSession {
                 || (members.count == pending.members.count && members.allSatisfy { $0.announcement.step >= pending.step })
             guard allAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
             pendingAgreement = nil
-            voters = pending.members
-        } else {
-            voters = await livePeers()
         }
-        voters.insert(identity.peerID)
+        // The peers taking part vote, not only the round's members: a round made up mostly of
+        // one attacker's identities must not outvote the run.
+        let voters = await livePeers()
         guard let agreed = await electedState(voters: voters, step: run.step), agreed.hash != announcedHash else { return true }
         hashMismatches += 1
         logger.warning("state hash disagrees with the agreed state of the step; reloading",
@@ -143,8 +141,7 @@ extension PeerSession {
 struct PendingAgreement {
     /// The step the members' states are at after the round.
     let step: Int
-    /// The other members: the only peers whose states count in the comparison, so that a peer
-    /// outside the round cannot outvote them.
+    /// The other members, whose announcements the comparison waits for.
     let members: Set<DHTID>
     /// When to compare with whatever has been announced by then.
     let deadline: Date

@@ -122,13 +122,14 @@ final class PeerSession {
     var announcedHash: [UInt8] = []
     /// The last round, until its members' states have been compared (`agreementSettled`).
     var pendingAgreement: PendingAgreement?
-    /// Peers that held a round up, with the step until which their declarations do not count:
+    /// Peers that held a round up, with the matchmaking attempts for which their declarations
+    /// still do not count:
     /// leaders that sent no plan, and members of the last rounds that sent nothing at all or
     /// failed the checks (not members that were merely late: honest stragglers). A peer that
     /// declares and then does nothing would otherwise cost every round a plan timeout or the
     /// sender deadline; this way it costs one.
     var excludedPeers: [Averaging.PeerID: Int] = [:]
-    static let exclusionSteps = 5
+    static let exclusionAttempts = 5
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {
@@ -199,8 +200,11 @@ final class PeerSession {
         if let rules = try? await network.dht.transport.admissionRules().get(), rules.revokedKeys.contains(identity.publicKey) {
             throw PeerError("the run revoked this peer's key (revocation list \(rules.revocations?.contents.sequence ?? 0))")
         }
-        if let refusal = try? await network.dht.lastRefusal(), refusal.reason == .revoked {
-            throw PeerError("the run's peers refuse this peer: \(refusal)")
+        // Any peer can claim this one is revoked: only the join addresses' word (the
+        // coordinator's, in an admitted run) ends the session, besides the signed list above.
+        if let refusers = try? await network.dht.transport.addressesRefusingAsRevoked().get(),
+           let address = settings.join.first(where: refusers.contains) {
+            throw PeerError("the run's coordinator at \(address) refuses this peer: its key is revoked")
         }
     }
 

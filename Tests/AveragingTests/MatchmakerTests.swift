@@ -1,10 +1,13 @@
 import Testing
 @testable import Averaging
 
-/// Peers' matchmakers wired through a shared declaration list (the DHT) and direct plan delivery.
+/// Peers' matchmakers wired through a shared declaration list (the DHT) and plan delivery, at
+/// once and again with every gossip, as the shell reads plans again with every look.
 struct MatchmakingNetwork {
     var peers: [Matchmaker]
     var published: [Declaration] = []
+    /// Plans sent so far: (plan, sender index, target index).
+    var plans: [(GroupPlan, Int, Int)] = []
     var outcomes: [PeerID: Matchmaker.Action] = [:]
     var wakes: [PeerID: [Timestamp]] = [:]
     /// Peers that crashed after declaring: they process nothing and send nothing.
@@ -23,6 +26,9 @@ struct MatchmakingNetwork {
     mutating func gossip(now: Timestamp) {
         for index in peers.indices where !crashed.contains(peers[index].peer) {
             handle(peers[index].onDeclarationsSeen(published, now: now), of: index, now: now)
+            for (plan, sender, target) in plans where target == index {
+                handle(peers[index].onPlan(plan, from: peers[sender].peer, now: now), of: index, now: now)
+            }
         }
     }
 
@@ -44,6 +50,7 @@ struct MatchmakingNetwork {
                 guard !crashed.contains(sender), let targetIndex = peers.firstIndex(where: { $0.peer == target }),
                       !crashed.contains(target) else { continue }
                 let decoded = try! GroupPlan(decoding: plan.encoded()[...])
+                plans.append((decoded, index, targetIndex))
                 handle(peers[targetIndex].onPlan(decoded, from: sender, now: now), of: targetIndex, now: now)
             case .groupFormed, .failed:
                 #expect(outcomes[sender] == nil, "\(sender) got two outcomes")
@@ -203,6 +210,7 @@ struct MatchmakingNetwork {
     @Test func plansFromNonLeadersOrForOtherStepsAreIgnored() {
         var follower = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: Self.settings)
         _ = follower.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        _ = follower.onDeclarationsSeen([declaration(peerID(1)), declaration(peerID(2))], now: .zero)
         let members = [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3))]
         let plan = GroupPlan(step: 41, elementCount: 10_000, members: members)!
         #expect(follower.onPlan(plan, from: peerID(2), now: seconds(1)).isEmpty)
@@ -229,9 +237,29 @@ struct MatchmakingNetwork {
         small.maxGroupSize = 2
         var strict = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: small)
         _ = strict.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        _ = strict.onDeclarationsSeen([declaration(peerID(1)), declaration(peerID(2))], now: .zero)
         let honestPlan = GroupPlan(step: 41, elementCount: 10_000, members: honest)!
         #expect(strict.onPlan(honestPlan, from: peerID(1), now: seconds(2)).isEmpty)
         #expect(follower.onPlan(honestPlan, from: peerID(1), now: seconds(2)) == [.groupFormed(honestPlan)])
+    }
+
+    /// Found in review: a low-id stranger could put a gathering peer in a round of identities
+    /// of its own that never declared, then outvote it on the round's result.
+    @Test func aPlanWithMembersThatNeverDeclaredOrWithExcludedPeersIsIgnored() {
+        var follower = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: Self.settings)
+        _ = follower.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        _ = follower.onDeclarationsSeen([declaration(peerID(1))], now: .zero)
+        let captured = GroupPlan(step: 41, elementCount: 10_000,
+                                 members: [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3)), declaration(peerID(4))])!
+        #expect(follower.onPlan(captured, from: peerID(1), now: seconds(1)).isEmpty)
+        var settings = Self.settings
+        settings.excluded = [peerID(1)]
+        var wary = Matchmaker(peer: peerID(3), address: "10.0.0.1:7000", clientMode: false, settings: settings)
+        _ = wary.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        _ = wary.onDeclarationsSeen([declaration(peerID(1)), declaration(peerID(2))], now: .zero)
+        let ledByExcluded = GroupPlan(step: 41, elementCount: 10_000,
+                                      members: [declaration(peerID(1)), declaration(peerID(2)), declaration(peerID(3))])!
+        #expect(wary.onPlan(ledByExcluded, from: peerID(1), now: seconds(1)).isEmpty)
     }
 
     @Test func aMemberDeclaringHugeSamplesWeighsAtMostTwiceTheMedian() {

@@ -64,6 +64,28 @@ import Wire
         #expect(node.store.count == 0)
     }
 
+    @Test func oneOwnersManyLargeRecordsUnderLowSubkeysDoNotHideAnotherOwnersRecord() {
+        // Found in review: replies were cut in key order, so records under the lowest subkeys
+        // filled every reply and the run's progress records were never seen.
+        var settings = DHTNode.Settings()
+        settings.maxReplyRecordBytes = 20_000
+        var node = node(settings: settings)
+        let key = RecordKey(hashing: "cohort/run/progress")
+        let flood = (0..<40).map { index in
+            identities[4].signRecord(key: key, subkey: [0, UInt8(index)], value: [UInt8](repeating: 1, count: 1_000), expiry: now + 60_000)
+        }
+        let honest = identities[3].signRecord(key: key, subkey: identities[3].peerID.bytes, value: [2], expiry: now + 60_000)
+        _ = node.onRequest(.store(.init(sender: nil, records: flood)), requestID: 1, from: identities[4].peerID, now: now)
+        _ = node.onRequest(.store(.init(sender: nil, records: [honest])), requestID: 2, from: identities[3].peerID, now: now)
+        guard case .value(let reply)? = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3,
+                                                      from: identities[39].peerID, now: now).replies.first else {
+            Issue.record("no value reply")
+            return
+        }
+        #expect(reply.records.contains(honest))
+        #expect(reply.records.count < flood.count + 1, "the reply budget still applies")
+    }
+
     @Test func anotherPeersRecordUnderTheSameSubkeyIsKeptBesideMineNotInstead() {
         var node = node()
         let key = RecordKey(hashing: "k")

@@ -5,31 +5,34 @@ extension AllReduceRound {
     /// finite, and its L2 norm at most `Settings.normBoundFactor` times that of this member's
     /// own values of the part (an average of honest gradients is no longer than the longest of
     /// them, and the owner has bounded those against their median). A part failing the check is
-    /// reported failed, so it is skipped like a part whose owner died, and its owner dropped.
-    /// A member whose own values of the part are all zero has nothing to compare with, and in a
-    /// group of two the member's own values cannot tell which of the two is off (as for the
-    /// owner's bound): both check finiteness only.
+    /// reported failed, so it is skipped like a part whose owner died.
+    ///
+    /// Only a non-finite average in a group of three or more blames its owner (dropped, an
+    /// offence): there the owner has bounded every contribution, so nothing a sender did can make
+    /// an honest owner's average overflow. A norm out of bound, or anything in a group of two,
+    /// could be a hostile sender's doing (one just under the owner's bound, set against the
+    /// member with the smallest gradient), so the part is skipped without blame. A member whose
+    /// own values of the part are all zero has nothing to compare the norm with, and in a group
+    /// of two neither side can tell which is off: both check finiteness only.
     ///
     /// Every member runs the same check on the same average, so a grossly bad part is skipped by
     /// all alike; one near the bound may pass for some members and not for others, and the state
-    /// agreement after the round (`RoundAgreement`) settles those members on one state.
+    /// agreement after the round (`StateElection`) settles those members on one state.
     mutating func rejectBadAverages() -> [Action] {
         var actions: [Action] = []
+        let judged = plan.members.count >= 3
         for part in plan.parts.indices where part != ownIndex && !partFailed[part] && !failed[part] && !plan.parts[part].isEmpty {
             let norm = Self.norm(of: UnsafeBufferPointer(rebasing: vector[plan.parts[part]]))
-            let bound = Double(settings.normBoundFactor) * contributionNorms[part]
-            let reason: String
             if !norm.isFinite {
-                reason = "sent an average of part \(part) that is not finite"
-            } else if plan.members.count >= 3 && contributionNorms[part] > 0 && norm > bound {
-                reason = "sent an average of part \(part) with norm \(norm), above \(settings.normBoundFactor) times this member's own (\(contributionNorms[part]))"
-            } else {
-                continue
+                partFailed[part] = true
+                guard judged else { continue }
+                let reason = "sent an average of part \(part) that is not finite"
+                failed[part] = true
+                dropped.append(AllReduceResult.DroppedPeer(peer: plan.members[part].peer, reason: reason))
+                actions.append(.dropPeer(plan.members[part].peer, reason: reason))
+            } else if judged && contributionNorms[part] > 0 && norm > Double(settings.normBoundFactor) * contributionNorms[part] {
+                partFailed[part] = true
             }
-            partFailed[part] = true
-            failed[part] = true
-            dropped.append(AllReduceResult.DroppedPeer(peer: plan.members[part].peer, reason: reason))
-            actions.append(.dropPeer(plan.members[part].peer, reason: reason))
         }
         return actions
     }

@@ -140,7 +140,7 @@ public struct Matchmaker: Sendable {
     /// takes its members out of the candidates.
     public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: Timestamp) -> [Action] {
         guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader,
-              agreesWithDeclarations(plan) else { return [] }
+              !settings.excluded.contains(sender) else { return [] }
         guard plan.index(of: peer) != nil else {
             // The leader this peer waits for fixed a group without it: no plan will come.
             if case .awaitingPlan(let leader, _, _) = phase, leader == sender {
@@ -153,6 +153,7 @@ public struct Matchmaker: Sendable {
             otherLeader = sender
             return []
         }
+        guard agreesWithDeclarations(plan) else { return [] }
         switch phase {
         case .gathering, .awaitingPlan:
             phase = .finished
@@ -163,12 +164,14 @@ public struct Matchmaker: Sendable {
     }
 
     /// A leader fixes the plan, so a dishonest one could put words in its members' mouths: more
-    /// samples or bandwidth for a friend, fewer for this peer, or more members than a group
-    /// holds. A plan counts only when it lists this peer's own declaration and every declaration
-    /// this peer read as they were declared; members it has not seen are taken as listed.
+    /// samples or bandwidth for a friend, fewer for this peer, more members than a group holds,
+    /// or members that never declared (identities of its own, with which it could outvote this
+    /// peer on the round's result). A plan counts only when every member is a declaration this
+    /// peer read, as declared, and none is excluded. A plan that lists a declaration this peer
+    /// has not read yet counts once it has: the shell reads plans again with every look.
     private func agreesWithDeclarations(_ plan: GroupPlan) -> Bool {
         plan.members.count <= settings.maxGroupSize && plan.members.allSatisfy { member in
-            (member.peer == peer ? own : seen[member.peer]).map { $0 == member } ?? true
+            !settings.excluded.contains(member.peer) && (member.peer == peer ? own : seen[member.peer]) == member
         }
     }
 

@@ -21,6 +21,9 @@ final class ConnectionPool {
     private(set) var rules: AdmissionRules?
     /// The last reason a peer gave for refusing this node, for the operator.
     private(set) var lastRefusal: AdmissionRefusal?
+    /// Addresses whose node refused this one as revoked (at most `maxRevokedRefusers`).
+    private(set) var refusingAsRevoked: Set<Endpoint> = []
+    static let maxRevokedRefusers = 64
 
     private var open: [ObjectIdentifier: PeerConnectionHandler] = [:]
     private var preferred: [PeerID: PeerConnectionHandler] = [:]
@@ -157,6 +160,9 @@ final class ConnectionPool {
                 pool.value.endpointPeers[endpoint] = peer
             case .failure(HandshakeError.refusedByPeer(let refusal)):
                 pool.value.lastRefusal = refusal
+                if refusal.reason == .revoked && pool.value.refusingAsRevoked.count < Self.maxRevokedRefusers {
+                    pool.value.refusingAsRevoked.insert(endpoint)
+                }
                 pool.value.logger.info("a peer refused this node", metadata: ["address": "\(endpoint)", "reason": "\(refusal)"])
             case .failure:
                 break

@@ -142,6 +142,13 @@ public final class Transport: Sendable {
         return eventLoop.submit { pool.value.rules }
     }
 
+    /// The addresses whose nodes refused this node as revoked. Any node can say so, so a
+    /// caller trusts it only from an address it trusts (the run's coordinator).
+    public func addressesRefusingAsRevoked() -> EventLoopFuture<Set<Endpoint>> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.refusingAsRevoked }
+    }
+
     /// The last reason a peer gave for refusing this node's admission, if any did.
     public func lastRefusal() -> EventLoopFuture<AdmissionRefusal?> {
         let pool = self.pool
