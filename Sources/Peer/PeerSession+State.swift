@@ -108,7 +108,7 @@ extension PeerSession {
     /// different ones: an owner that died while sending its average (some members applied
     /// that part, others skipped it), or peers that could not gather in time and stepped
     /// alone. Before averaging, a peer therefore compares its state with every peer's
-    /// announcement for this step, once the last round's members have all announced (or
+    /// announcement for this step, once most of the last round's other members have announced (or
     /// `averagingTimeoutSeconds` passed: members finish a round up to that far apart). The
     /// peers taking part vote, one vote each, and a tie goes to the smaller hash, so that a
     /// split pair settles on one state. If the
@@ -120,9 +120,12 @@ extension PeerSession {
             let members = StateElection(stateBytes: run.stateByteCount)
                 .ballots(from: await network.records(keys.state), now: RunNetwork.milliseconds()).ballots
                 .filter { pending.members.contains($0.voter) }
-            let allAnnounced = pending.step != run.step
-                || (members.count == pending.members.count && members.allSatisfy { $0.announcement.step >= pending.step })
-            guard allAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
+            // Most of the other members, not all: one member that never announces would otherwise
+            // hold every round it joins up for the whole deadline. Late announcers are compared
+            // at the next round.
+            let announced = members.filter { $0.announcement.step >= pending.step }.count
+            let mostAnnounced = pending.step != run.step || 2 * announced > pending.members.count
+            guard mostAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
             pendingAgreement = nil
         }
         // The peers taking part vote, not only the round's members: a round made up mostly of
