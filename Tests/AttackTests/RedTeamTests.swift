@@ -115,20 +115,11 @@ import Testing
         return (coordinator, peers, join, dashboard)
     }
 
-    static func eventually(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(200_000)
-        }
-        return condition()
-    }
-
     @Test func honestPeersTrainOnThroughEveryAttackAndAgree() throws {
         let baseline = try Run.inNewFolder()
         defer { try? FileManager.default.removeItem(at: baseline.folder) }
         let quiet = try Self.startHonestRun(baseline)
-        #expect(Self.eventually(timeout: 240) { baseline.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the run without the attacker stalled")
+        #expect(eventually(timeout: 240) { baseline.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the run without the attacker stalled")
         for process in [quiet.coordinator] + quiet.peers { process.kill() }
 
         let run = try Run.inNewFolder()
@@ -138,7 +129,7 @@ import Testing
         let attacker = try CohortChildProcess(["--join", join, "--run", "redteam", "--seconds", "600"],
                                               log: run.folder.appendingPathComponent("attacker.log"),
                                               executable: CohortChildProcess.attackerExecutable)
-        #expect(Self.eventually(timeout: 300) { run.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the attacked run stalled")
+        #expect(eventually(timeout: 300) { run.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the attacked run stalled")
         #expect(attacker.terminate(timeout: 60) == 0, "the attacker did not report: \(attacker.output)")
         let reportLine = try #require(attacker.output.split(separator: "\n").last { $0.hasPrefix("{") }, "attacker: \(attacker.output)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(reportLine.utf8)) as? [String: Any])
