@@ -8,8 +8,8 @@ import Wire
 /// alone is worth nothing: a peer announcing the step after everyone else's would otherwise
 /// have every peer, every joiner and the coordinator load parameters of its choosing. States
 /// are therefore elected: every distinct peer votes once (its own record, under its own subkey;
-/// `ballots`), only peers the caller counts as taking part vote (`winner`'s `voters`, e.g. the
-/// peers with live progress records, or the members of the last round), and the state with the
+/// `ballots`), only peers the caller counts as taking part vote (`winner`'s `voters`: the peers
+/// with live progress records), and the state with the
 /// most voters wins; among equals the newer step, then the smaller hash, so that every reader
 /// picks the same. One peer can then take over only a run where no two others agree, and
 /// colluders need more identities than the honest peers that take part. Announcements of

@@ -39,8 +39,17 @@ extension PeerSession {
     /// announcements of `step` only when given. Announcements no honest peer writes are
     /// reported as offences.
     func electedState(voters: Set<DHTID>, step: Int? = nil) async -> StateElection.Winner? {
-        let election = StateElection(stateBytes: run.stateByteCount)
-        let (ballots, refused) = election.ballots(from: await network.records(keys.state), now: RunNetwork.milliseconds())
+        electedState(voters: voters, step: step, ballotsAndRefusals: stateBallots(await network.records(keys.state)))
+    }
+
+    /// The run's state announcements in `records`, as one vote per peer and the refusals.
+    private func stateBallots(_ records: [SignedRecord]) -> (ballots: [StateElection.Ballot], refused: [StateElection.Refusal]) {
+        StateElection(stateBytes: run.stateByteCount).ballots(from: records, now: RunNetwork.milliseconds())
+    }
+
+    private func electedState(voters: Set<DHTID>, step: Int?,
+                              ballotsAndRefusals: (ballots: [StateElection.Ballot], refused: [StateElection.Refusal])) -> StateElection.Winner? {
+        let (ballots, refused) = ballotsAndRefusals
         for refusal in refused {
             logger.warning("ignoring a state announcement: \(refusal)")
             if refusal.isOffence {
@@ -116,22 +125,22 @@ extension PeerSession {
     /// agreed state and returns false, so that it accumulates gradients on that state first.
     /// Training goes on meanwhile; only averaging waits.
     func agreementSettled() async throws -> Bool {
+        let announced = stateBallots(await network.records(keys.state))
         if let pending = pendingAgreement {
-            let members = StateElection(stateBytes: run.stateByteCount)
-                .ballots(from: await network.records(keys.state), now: RunNetwork.milliseconds()).ballots
-                .filter { pending.members.contains($0.voter) }
+            let members = announced.ballots.filter { pending.members.contains($0.voter) }
             // Most of the other members, not all: one member that never announces would otherwise
             // hold every round it joins up for the whole deadline. Late announcers are compared
             // at the next round.
-            let announced = members.filter { $0.announcement.step >= pending.step }.count
-            let mostAnnounced = pending.step != run.step || 2 * announced > pending.members.count
+            let caughtUp = members.filter { $0.announcement.step >= pending.step }.count
+            let mostAnnounced = pending.step != run.step || 2 * caughtUp > pending.members.count
             guard mostAnnounced || Date() >= pending.deadline || stop.isStopped else { return false }
             pendingAgreement = nil
         }
         // The peers taking part vote, not only the round's members: a round made up mostly of
         // one attacker's identities must not outvote the run.
         let voters = await livePeers()
-        guard let agreed = await electedState(voters: voters, step: run.step), agreed.hash != announcedHash else { return true }
+        guard let agreed = electedState(voters: voters, step: run.step, ballotsAndRefusals: announced),
+              agreed.hash != announcedHash else { return true }
         hashMismatches += 1
         logger.warning("state hash disagrees with the agreed state of the step; reloading",
                        metadata: ["step": "\(run.step)", "voters.agreed": "\(agreed.voters)", "mismatches.total": "\(hashMismatches)"])
