@@ -69,14 +69,3 @@ public struct PeerProgress: Equatable, Sendable {
                   timestampMilliseconds: word(4), clientMode: bytes[40] == 1)
     }
 }
-
-extension PeerProgress {
-    /// The progress records among `records` (read under the run's progress key) that sit under
-    /// their writer's own subkey and decode, with their writers.
-    public static func records(in records: [SignedRecord]) -> [(peer: DHTID, progress: PeerProgress)] {
-        records.compactMap { record in
-            guard record.isUnderOwnersSubkey, let progress = try? PeerProgress(decoding: record.value) else { return nil }
-            return (record.ownerID, progress)
-        }
-    }
-}

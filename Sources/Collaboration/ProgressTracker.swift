@@ -21,7 +21,7 @@ public struct GlobalProgress: Equatable, Sendable {
 /// Combines the progress records of every peer into `GlobalProgress` (DeDLOC §3.2).
 ///
 /// A pure value: the caller passes the records it read from the DHT (one per peer, under the
-/// peer's own subkey: `PeerProgress.records(in:)`) and the current time. Records older than
+/// peer's own subkey: `OwnedRecord`) and the current time. Records older than
 /// `staleAfterMilliseconds` belong to peers that left without saying goodbye and are ignored, and
 /// so are records written further ahead than `maxClockSkewMilliseconds`, which would otherwise
 /// never go stale. Counts are extrapolated from each record's throughput and age, capped at

@@ -61,11 +61,15 @@ public struct StateElection: Sendable {
     /// refused. Records not under their writer's subkey, or that do not decode, are skipped
     /// without blame: the DHT holds what anyone stores.
     public func ballots(from records: [SignedRecord], now: UInt64) -> (ballots: [Ballot], refused: [Refusal]) {
+        ballots(from: OwnedRecord.decoding(records) { try StateAnnouncement(decoding: $0) }, now: now)
+    }
+
+    /// The votes among `announcements`, one per peer (its newest), and the announcements refused.
+    public func ballots(from announcements: [OwnedRecord<StateAnnouncement>], now: UInt64) -> (ballots: [Ballot], refused: [Refusal]) {
         var ballots: [DHTID: Ballot] = [:]
         var refused: [Refusal] = []
-        for record in records where record.isUnderOwnersSubkey {
-            guard let announcement = try? StateAnnouncement(decoding: record.value) else { continue }
-            let writer = record.ownerID
+        for record in announcements {
+            let (writer, announcement) = (record.writer, record.value)
             if announcement.stateBytes != stateBytes {
                 refused.append(Refusal(writer: writer, reason: "announced a state of \(announcement.stateBytes) bytes; this run's has \(stateBytes)",
                                        isOffence: true))

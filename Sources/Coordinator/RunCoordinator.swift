@@ -159,10 +159,12 @@ extension RunCoordinator {
         let now = Self.milliseconds()
         var tracker = ProgressTracker(targetBatchSize: settings.config.targetBatchSize)
         tracker.staleAfterMilliseconds = 20_000
-        let live = PeerProgress.records(in: (try? await dht.get(keys.progress)) ?? []).filter { tracker.isLive($0.progress, now: now) }
-        let progress = live.map { peer, value in
-            CoordinatorStatus.Peer(
-                id: peer.shortHex, step: value.step, samplesAccumulated: value.samplesAccumulated,
+        let live = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
+            .filter { tracker.isLive($0.value, now: now) }
+        let progress = live.map { record in
+            let value = record.value
+            return CoordinatorStatus.Peer(
+                id: record.writer.shortHex, step: value.step, samplesAccumulated: value.samplesAccumulated,
                 samplesPerSecond: value.samplesPerSecond, loss: value.loss, clientMode: value.clientMode,
                 secondsSinceUpdate: Double(now.saturatingSubtract(value.timestampMilliseconds)) / 1000)
         }
@@ -172,12 +174,12 @@ extension RunCoordinator {
             dht.transport.reportOffence(Offence(.falseClaim, refusal.reason), by: refusal.writer)
         }
         let banned = ((try? await dht.transport.bannedPeers().get()) ?? []).map(\.bytes.hexString).sorted()
-        let voters = Set(live.map(\.peer))
+        let voters = Set(live.map(\.writer))
         let announcements = ballots.filter { voters.contains($0.voter) }.map(\.announcement)
         rememberPeers(announcements.filter(\.servesState).map(\.endpoint))
         // The run's step as the peers see it (`ProgressTracker`): one peer's claim of a far step
         // must not make the journal wait for rounds nobody will report.
-        let step = ProgressTracker.runStep(reachedBy: live.map(\.progress.step))
+        let step = ProgressTracker.runStep(reachedBy: live.map(\.value.step))
         let hashesAtStep = Set(announcements.filter { $0.step == step && step > 0 }.map(\.stateHash))
         if hashesAtStep.count > 1 { mismatchedSteps.insert(step) }
         let rate = progress.map(\.samplesPerSecond).reduce(0, +)

@@ -1,0 +1,39 @@
+import DHT
+import Wire
+
+extension VolunteerSession {
+    /// Whether this peer may average its next round: its state is the one the run's peers at
+    /// this step agree on.
+    ///
+    /// Peers at the same step must hold the same state, but a fault can leave them with
+    /// different ones: an owner that died while sending its average (some members applied
+    /// that part, others skipped it), or peers that could not gather in time and stepped
+    /// alone. Before averaging, a peer therefore compares its state with every peer's
+    /// announcement for this step, once most of the last round's other members have announced
+    /// (or `averagingTimeout` passed: members finish a round up to that far apart). The live
+    /// peers vote, one vote each (`StateElection`). If the state they elect is not its own, it
+    /// counts the mismatch and loads the agreed state, and accumulates gradients on that state
+    /// before it averages. Training goes on meanwhile; only averaging waits.
+    mutating func checkAgreement(_ records: [OwnedRecord<StateAnnouncement>], expectedPeers: Int, _ now: Now) -> [Directive] {
+        let (notes, ballots) = ballots(in: records, now)
+        if let pending = pendingAgreement {
+            let members = ballots.filter { pending.members.contains($0.voter) }
+            // Most of the other members, not all: one member that never announces would
+            // otherwise hold every round it joins up for the whole deadline. Late announcers
+            // are compared at the next round.
+            let caughtUp = members.filter { $0.announcement.step >= pending.step }.count
+            let mostAnnounced = pending.step != step || 2 * caughtUp > pending.members.count
+            guard mostAnnounced || now.monotonic >= pending.deadline || stopRequested else { return notes + trainOrLeave(now) }
+            pendingAgreement = nil
+        }
+        // The live peers vote, not only the last round's members: a round made up mostly of
+        // one attacker's identities must not outvote the run.
+        guard let agreed = electedState(ballots, step: step), agreed.hash != announcedHash else {
+            return notes + beginMatchmaking(expectedPeers: expectedPeers, now)
+        }
+        hashMismatches += 1
+        phase = .reloadingAgreedState(expectedPeers: expectedPeers)
+        return notes + [.note(.hashMismatch(step: step, agreeingVoters: agreed.voters, mismatches: hashMismatches)),
+                        .downloadState(step: step, hash: agreed.hash, donors: agreed.donors)]
+    }
+}

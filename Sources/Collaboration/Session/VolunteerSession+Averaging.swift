@@ -1,0 +1,154 @@
+import Averaging
+import DHT
+import Wire
+
+extension VolunteerSession {
+    /// The run's batch is complete: form a group through DHT records (declarations under the
+    /// step's key, the leader's plan under the plan key, so that members in client mode
+    /// receive it too). `expectedPeers` (from the progress records) lets the group form as
+    /// soon as they declared.
+    mutating func beginMatchmaking(expectedPeers: Int, _ now: Now) -> [Directive] {
+        let round = RoundInProgress(step: step, samples: accumulatedSamples, loss: windowMeanLoss, started: now.monotonic,
+                                    stateHash: announcedHash)
+        var matchmakerSettings = Matchmaker.Settings(elementCount: settings.elementCount)
+        matchmakerSettings.expectedGroupSize = expectedPeers
+        matchmakerSettings.gatherWindow = settings.gatherWindow
+        matchmakerSettings.planTimeout = settings.planTimeout
+        matchmakerSettings.excluded = Set(excludedPeers.keys)
+        // Exclusions count down by matchmaking attempts, not steps: a peer whose only company is
+        // excluded does not step, and would otherwise wait for good.
+        excludedPeers = excludedPeers.compactMapValues { $0 > 1 ? $0 - 1 : nil }
+        var matchmaker = Matchmaker(peer: peerID, address: settings.address, clientMode: settings.clientMode,
+                                    settings: matchmakerSettings)
+        let actions = matchmaker.onReady(step: UInt64(round.step), samples: UInt64(round.samples), bandwidth: announcedBandwidth,
+                                         now: now.monotonic)
+        let matchmaking = Matchmaking(matchmaker: matchmaker, round: round, wakeAt: now.monotonic + .seconds(1))
+        return [.averageAccumulatedGradients] + follow(actions, in: matchmaking, now)
+    }
+
+    mutating func matchmakingWoke(_ matchmaking: Matchmaking, _ now: Now) -> [Directive] {
+        guard now.monotonic >= matchmaking.wakeAt else {
+            phase = .matchmaking(matchmaking)
+            return [.readMatchmaking(step: matchmaking.round.step, stateHash: matchmaking.round.stateHash)]
+        }
+        var matchmaking = matchmaking
+        let actions = matchmaking.matchmaker.onDeadline(now: now.monotonic)
+        return follow(actions, in: matchmaking, now)
+    }
+
+    mutating func matchmakingRead(_ matchmaking: Matchmaking, plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>],
+                                  _ now: Now) -> [Directive] {
+        var matchmaking = matchmaking
+        var actions: [Matchmaker.Action] = []
+        // Plans first: peers already in another leader's plan must not count as candidates.
+        for plan in plans {
+            guard let sender = Averaging.PeerID(bytes: plan.writer.bytes) else { continue }
+            actions += matchmaking.matchmaker.onPlan(plan.value, from: sender, now: now.monotonic)
+        }
+        // A declaration speaks for the peer it names: only that peer's own record counts, or
+        // anyone could declare absent peers with the lowest ids and stall every round on a
+        // leader that never answers.
+        let declared = declarations.filter { $0.value.peer.bytes == $0.writer.bytes }.map(\.value)
+        actions += matchmaking.matchmaker.onDeclarationsSeen(declared, now: now.monotonic)
+        return follow(actions, in: matchmaking, now)
+    }
+
+    /// Turns the matchmaker's actions into directives; sleeps until the next poll unless the
+    /// group formed or failed.
+    private mutating func follow(_ actions: [Matchmaker.Action], in matchmaking: Matchmaking, _ now: Now) -> [Directive] {
+        var matchmaking = matchmaking
+        var directives: [Directive] = []
+        let round = matchmaking.round
+        for action in actions {
+            switch action {
+            case .publishDeclaration(let declaration):
+                directives.append(.publishDeclaration(declaration, step: round.step, stateHash: round.stateHash))
+            case .wake(let time):
+                matchmaking.wakeAt = time
+            case .sendPlan(let plan, _):
+                if !matchmaking.publishedPlan {
+                    matchmaking.publishedPlan = true
+                    directives.append(.publishPlan(plan, step: round.step, stateHash: round.stateHash))
+                }
+            case .groupFormed(let plan):
+                excludeSilentLeaders(of: matchmaking.matchmaker)
+                return directives + startRound(round, plan: plan)
+            case .failed(let failure):
+                excludeSilentLeaders(of: matchmaking.matchmaker)
+                return directives + formationFailed(round, failure, now)
+            }
+        }
+        phase = .matchmaking(matchmaking)
+        return directives + [.sleep(until: now.monotonic + settings.matchmakingPoll)]
+    }
+
+    private mutating func excludeSilentLeaders(of matchmaker: Matchmaker) {
+        for leader in matchmaker.leadersThatDidNotAnswer { excludedPeers[leader] = settings.exclusionAttempts }
+    }
+
+    private mutating func startRound(_ round: RoundInProgress, plan: GroupPlan) -> [Directive] {
+        phase = .averaging(round)
+        let part = plan.index(of: peerID).map { plan.parts[$0].count } ?? 0
+        return [.note(.averaging(step: round.step, peers: plan.members.count, partElements: part, elementCount: plan.elementCount,
+                                 bandwidth: announcedBandwidth)),
+                .allReduce(plan)]
+    }
+
+    private mutating func formationFailed(_ round: RoundInProgress, _ failure: FormationFailure, _ now: Now) -> [Directive] {
+        if case .noOtherPeer = failure {
+            // Alone in the run: this peer's batch is the global batch.
+            phase = .announcing(.reportSteppedAlone(round, failure))
+            return [.applyUpdate(skipping: []), .announceState]
+        }
+        accumulatedSamples = 0
+        let report = RoundReport(step: round.step, members: 0, samples: 0, durationSeconds: (now.monotonic - round.started) / .seconds(1),
+                                 loss: round.loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
+        return [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
+            + endRound(now)
+    }
+
+    mutating func roundFinished(_ round: RoundInProgress, _ result: AllReduceResult, _ now: Now) -> [Directive] {
+        for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = settings.exclusionAttempts }
+        bandwidth.observe(result)
+        phase = .announcing(.reportRound(round, result))
+        return [.applyUpdate(skipping: result.failedParts), .announceState]
+    }
+
+    mutating func afterAnnouncement(_ next: AfterAnnouncement, _ now: Now) -> [Directive] {
+        switch next {
+        case .train:
+            return trainOrLeave(now)
+        case .reportRound(let round, let result):
+            let seconds = (now.monotonic - round.started) / .seconds(1)
+            let report = RoundReport(
+                step: round.step, members: result.participants.count, samples: Int(result.totalSamples), durationSeconds: seconds,
+                loss: round.loss, bytesSent: UInt64(result.bytesSent), bytesReceived: UInt64(result.bytesReceived),
+                failedParts: result.failedParts.count,
+                note: result.failedParts.isEmpty ? "" : "\(result.failedParts.count) part(s) not averaged: skipped by every member")
+            let averaged = AveragedRound(step: round.step, peers: result.participants.count, samples: Int(result.totalSamples),
+                                         loss: round.loss, stateHash: announcedHash, seconds: seconds,
+                                         allReduceSeconds: result.duration / .seconds(1), failedParts: result.failedParts.count,
+                                         inboundBytesPerSecond: result.inboundBytesPerSecond)
+            let others = Set(result.participants.compactMap { DHTID(bytes: $0.bytes) }).subtracting([settings.me])
+            pendingAgreement = others.isEmpty ? nil
+                : PendingAgreement(step: step, members: others, deadline: now.monotonic + settings.averagingTimeout)
+            return [.publishRoundReport(report), .note(.averaged(averaged))] + endRound(now)
+        case .reportSteppedAlone(let round, let failure):
+            let report = RoundReport(step: round.step, members: 1, samples: round.samples,
+                                     durationSeconds: (now.monotonic - round.started) / .seconds(1), loss: round.loss,
+                                     bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
+            return [.publishRoundReport(report), .note(.steppedAlone(step: round.step, samples: round.samples, reason: failure))]
+                + endRound(now)
+        }
+    }
+
+    /// Tells the others at once that this peer is at its new step, so that their count of
+    /// peers to expect in the next group includes it, and trains on.
+    private mutating func endRound(_ now: Now) -> [Directive] {
+        accumulatedSamples = 0
+        windowLoss = 0
+        windowSamples = 0
+        lastPublished = now.monotonic
+        return [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)] + trainOrLeave(now)
+    }
+}

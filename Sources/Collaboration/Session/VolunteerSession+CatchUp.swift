@@ -1,0 +1,118 @@
+import Averaging
+import DHT
+import Wire
+
+extension VolunteerSession {
+    /// Downloads the state the run's peers elect (`StateElection`), unless this peer already
+    /// has it. Without `force`, a run nobody has stepped yet starts from the shared initial
+    /// state. When no elected state can be had (every peer that trained the run has left,
+    /// though their announcements linger) and the coordinator serves a newer checkpoint, the
+    /// run goes on from the checkpoint.
+    mutating func beginCatchUp(force: Bool, progressKnown: Bool) -> [Directive] {
+        let catchUp = CatchUp(force: force)
+        if progressKnown {
+            phase = .catchingUp(.readingState(catchUp))
+            return [.readStateAnnouncements]
+        }
+        phase = .catchingUp(.readingProgress(catchUp))
+        return [.readProgress]
+    }
+
+    mutating func continueCatchUp(_ stage: CatchUpStage, _ event: Event, _ now: Now) -> [Directive] {
+        switch (stage, event) {
+        case (.readingProgress(let catchUp), .progressRead(let records)):
+            noteLiveVoters(records, now)
+            phase = .catchingUp(.readingState(catchUp))
+            return [.readStateAnnouncements]
+        case (.readingState(var catchUp), .stateAnnouncementsRead(let records)):
+            let (notes, ballots) = ballots(in: records, now)
+            if let elected = electedState(ballots, step: nil),
+               elected.step > step || (catchUp.force && elected.step == step && elected.step > 0 && elected.hash != announcedHash) {
+                catchUp.attempted = true
+                phase = .catchingUp(.downloadingElected(catchUp))
+                return notes + [.downloadState(step: elected.step, hash: elected.hash, donors: elected.donors)]
+            }
+            phase = .catchingUp(.readingCheckpoint(catchUp))
+            return notes + [.readCheckpoint]
+        case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)):
+            return stateLoaded(loaded, then: .train, now)
+        case (.downloadingElected(let catchUp), .stateDownloadFailed(let reason)):
+            // Donors step on (they keep two snapshots) and leave; the checkpoint may still do,
+            // and the next look at the run's progress tries again.
+            phase = .catchingUp(.readingCheckpoint(catchUp))
+            return [.note(.stateDownloadFailed(step: step, reason: reason)), .readCheckpoint]
+        case (.readingCheckpoint(var catchUp), .checkpointRead(let records)):
+            var directives: [Directive] = []
+            if let checkpoint = coordinatorCheckpoint(in: records, notes: &directives), checkpoint.step > step {
+                catchUp.attempted = true
+                phase = .catchingUp(.downloadingCheckpoint(catchUp))
+                let donor = StateDonor(peer: settings.coordinator, endpoint: checkpoint.endpoint)
+                return directives + [.note(.goingOnFromCheckpoint(step: checkpoint.step)),
+                                     .downloadState(step: checkpoint.step, hash: checkpoint.stateHash, donors: [donor])]
+            }
+            return directives + finishCatchUp(catchUp, now)
+        case (.downloadingCheckpoint(let catchUp), .stateDownloadFailed(let reason)):
+            return [.note(.stateDownloadFailed(step: step, reason: reason))] + finishCatchUp(catchUp, now)
+        default:
+            preconditionFailure("event \(event) does not answer the catch-up's \(stage)")
+        }
+    }
+
+    private mutating func finishCatchUp(_ catchUp: CatchUp, _ now: Now) -> [Directive] {
+        if !catchUp.attempted && step == 0 {
+            phase = .announcing(.train)
+            return [.announceState]
+        }
+        return trainOrLeave(now)
+    }
+
+    /// The trainer holds the downloaded state of `loaded`: announce it, then go on.
+    mutating func stateLoaded(_ loaded: Int, then next: AfterAnnouncement, _ now: Now) -> [Directive] {
+        step = loaded
+        accumulatedSamples = 0
+        // Who held this peer's rounds up was judged from the state it left: start afresh.
+        excludedPeers = [:]
+        phase = .announcing(next)
+        return [.note(.stateLoaded(step: loaded)), .announceState]
+    }
+
+    /// Remembers who takes part now, from the run's progress records: the voters on its state.
+    mutating func noteLiveVoters(_ records: [OwnedRecord<PeerProgress>], _ now: Now) {
+        let tracker = progressTracker
+        liveVoters = Set(records.filter { tracker.isLive($0.value, now: now.wallMilliseconds) }.map(\.writer)).union([settings.me])
+    }
+
+    /// The votes among the run's state announcements, and notes and offence reports for the
+    /// announcements refused.
+    func ballots(in records: [OwnedRecord<StateAnnouncement>], _ now: Now) -> (notes: [Directive], ballots: [StateElection.Ballot]) {
+        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wallMilliseconds)
+        var notes: [Directive] = []
+        for refusal in refused {
+            notes.append(.note(.ignoredStateAnnouncement(refusal)))
+            if refusal.isOffence { notes.append(.reportOffence(refusal.writer, Offence(.falseClaim, refusal.reason))) }
+        }
+        return (notes, ballots)
+    }
+
+    /// The state the live voters elect, this peer's own vote (its current state) included,
+    /// among the announcements of `step` only when given.
+    func electedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> (step: Int, hash: [UInt8], voters: Int, donors: [StateDonor])? {
+        let own = StateElection.Ballot(voter: settings.me, announcement: StateAnnouncement(
+            step: step, stateHash: announcedHash, stateBytes: settings.stateBytes, host: "", port: 0, timestampMilliseconds: 0))
+        let others = ballots.filter { $0.voter != settings.me && (onlyStep == nil || $0.announcement.step == onlyStep) }
+        guard let winner = StateElection.winner(of: [own] + others, voters: liveVoters) else { return nil }
+        return (winner.step, winner.hash, winner.voters, winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
+    }
+
+    /// The checkpoint the coordinator announces and serves, if any. One whose size is not this
+    /// run's state is ignored (noted): a peer that cannot use it still starts afresh.
+    private func coordinatorCheckpoint(in records: [OwnedRecord<StateAnnouncement>], notes: inout [Directive]) -> StateAnnouncement? {
+        guard let newest = records.filter({ $0.writer == settings.coordinator }).map(\.value)
+            .filter(\.servesState).max(by: { $0.step < $1.step }) else { return nil }
+        guard newest.stateBytes == settings.stateBytes else {
+            notes.append(.note(.ignoredCheckpoint(step: newest.step, stateBytes: newest.stateBytes, expected: settings.stateBytes)))
+            return nil
+        }
+        return newest
+    }
+}

@@ -1,0 +1,60 @@
+import Averaging
+
+extension VolunteerSession {
+    /// Where the session is, and what it waits for there.
+    enum Phase: Sendable {
+        case starting
+        /// Waiting on `trained`, or on the progress cycle's `connectivityChecked` and `progressRead`.
+        case training
+        case catchingUp(CatchUpStage)
+        /// The global batch is complete; waiting on the state announcements to compare ours with.
+        case checkingAgreement(expectedPeers: Int)
+        /// Our state was not the agreed one; downloading that one.
+        case reloadingAgreedState(expectedPeers: Int)
+        case matchmaking(Matchmaking)
+        case averaging(RoundInProgress)
+        /// Waiting on `stateAnnounced`, then going on with the stored step.
+        case announcing(AfterAnnouncement)
+        case left
+    }
+
+    /// Catching up with the run's state, one read or download at a time.
+    struct CatchUp: Sendable {
+        /// Reload even a state of our own step when the run elects another one.
+        var force: Bool
+        /// Whether a download was tried, so that a failed catch-up does not announce the
+        /// initial state as if the run had not started.
+        var attempted = false
+    }
+
+    enum CatchUpStage: Sendable {
+        case readingProgress(CatchUp)
+        case readingState(CatchUp)
+        case downloadingElected(CatchUp)
+        case readingCheckpoint(CatchUp)
+        case downloadingCheckpoint(CatchUp)
+    }
+
+    /// The round being formed or averaged: what the peer brings to it.
+    struct RoundInProgress: Sendable {
+        var step: Int
+        var samples: Int
+        var loss: Double
+        var started: Timestamp
+        /// The state hash the round's DHT keys are under.
+        var stateHash: [UInt8]
+    }
+
+    struct Matchmaking: Sendable {
+        var matchmaker: Matchmaker
+        var round: RoundInProgress
+        var wakeAt: Timestamp
+        var publishedPlan = false
+    }
+
+    enum AfterAnnouncement: Sendable {
+        case train
+        case reportRound(RoundInProgress, AllReduceResult)
+        case reportSteppedAlone(RoundInProgress, FormationFailure)
+    }
+}

@@ -1,0 +1,147 @@
+import Averaging
+import DHT
+import Wire
+
+extension VolunteerSession {
+    /// One reading of the shell's clocks. Deadlines the session keeps for itself run on the
+    /// monotonic clock; the times it writes into records, and compares with other peers'
+    /// records, are wall-clock milliseconds since 1970, since every peer reads them.
+    public struct Now: Sendable, Equatable {
+        public var monotonic: Timestamp
+        public var wallMilliseconds: UInt64
+
+        public init(monotonic: Timestamp, wallMilliseconds: UInt64) {
+            self.monotonic = monotonic
+            self.wallMilliseconds = wallMilliseconds
+        }
+    }
+
+    /// What happened, as the shell tells it: each event answers the directive the session is
+    /// waiting on (`Directive.awaitsEvent`).
+    public enum Event: Sendable {
+        /// The trainer accumulated one micro-batch.
+        case trained(samples: Int, seconds: Double, loss: Double)
+        /// The answer to `rejoinIfIsolated`.
+        case connectivityChecked(Connectivity)
+        /// The progress records under the run's progress key (`OwnedRecord`: each under its
+        /// writer's subkey, decoded).
+        case progressRead([OwnedRecord<PeerProgress>])
+        /// The announcements under the run's state key.
+        case stateAnnouncementsRead([OwnedRecord<StateAnnouncement>])
+        /// The announcements under the run's checkpoint key.
+        case checkpointRead([OwnedRecord<StateAnnouncement>])
+        /// The download finished and the trainer holds the state of `step`.
+        case stateLoaded(step: Int)
+        case stateDownloadFailed(reason: String)
+        /// The trainer's state was frozen for serving and announced; `hash` is its digest.
+        case stateAnnounced(step: Int, hash: [UInt8])
+        /// The plans and declarations under the step's keys.
+        case matchmakingRead(plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>])
+        /// The time asked for by `sleep(until:)` has come.
+        case woke
+        case roundFinished(AllReduceResult)
+    }
+
+    /// The answer to `rejoinIfIsolated`.
+    public enum Connectivity: Sendable, Equatable {
+        /// The routing table has contacts: nothing was done.
+        case connected
+        /// The table was empty and joining again through the join addresses found contacts.
+        case rejoined(contacts: Int)
+        /// The table was empty and no join address answered.
+        case isolated
+    }
+
+    /// What the shell must do. The session hands out directives in batches whose last element,
+    /// and only it, awaits an event (`awaitsEvent`); the others are done at once, in order.
+    public enum Directive: Sendable, Equatable {
+        /// Accumulate one micro-batch; answered by `trained`.
+        case train
+        /// End the session with an error when the run no longer admits this peer.
+        case checkStillAdmitted
+        /// When the routing table is empty, join again; answered by `connectivityChecked`.
+        case rejoinIfIsolated
+        case publishProgress(PeerProgress, lifetimeSeconds: UInt64)
+        case readProgress
+        case readStateAnnouncements
+        case readCheckpoint
+        /// Download the state `hash` of `step` from `donors` and load it; answered by
+        /// `stateLoaded` or `stateDownloadFailed`.
+        case downloadState(step: Int, hash: [UInt8], donors: [StateDonor])
+        /// Freeze the trainer's state for others to download and announce where it is served;
+        /// answered by `stateAnnounced`.
+        case announceState
+        /// Divide the accumulated gradients by their samples, ready to average.
+        case averageAccumulatedGradients
+        case publishDeclaration(Declaration, step: Int, stateHash: [UInt8])
+        case publishPlan(GroupPlan, step: Int, stateHash: [UInt8])
+        /// Read the step's plans and declarations; answered by `matchmakingRead`.
+        case readMatchmaking(step: Int, stateHash: [UInt8])
+        case sleep(until: Timestamp)
+        /// Average the gradients with the plan's group; answered by `roundFinished`.
+        case allReduce(GroupPlan)
+        /// Take the optimizer step with the averaged gradients, leaving out the parts not averaged.
+        case applyUpdate(skipping: [Range<Int>])
+        case discardGradients
+        case publishRoundReport(RoundReport)
+        case reportOffence(DHTID, Offence)
+        /// Tell the operator (the shell logs it); tests read these instead of log lines.
+        case note(Note)
+        /// Say goodbye (`goodbye`'s record) and end the session.
+        case leave(goodbye: PeerProgress)
+
+        /// Whether the shell must answer this directive with an event.
+        public var awaitsEvent: Bool {
+            switch self {
+            case .train, .rejoinIfIsolated, .readProgress, .readStateAnnouncements, .readCheckpoint, .downloadState,
+                 .announceState, .readMatchmaking, .sleep, .allReduce:
+                true
+            case .checkStillAdmitted, .publishProgress, .averageAccumulatedGradients, .publishDeclaration, .publishPlan,
+                 .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence, .note, .leave:
+                false
+            }
+        }
+    }
+
+    /// A peer serving a state, and where.
+    public struct StateDonor: Sendable, Hashable {
+        public var peer: DHTID
+        public var endpoint: Endpoint
+
+        public init(peer: DHTID, endpoint: Endpoint) {
+            self.peer = peer
+            self.endpoint = endpoint
+        }
+    }
+
+    /// What a volunteer tells its operator.
+    public enum Note: Sendable, Equatable {
+        case behindTheRun(ownStep: Int, runStep: Int)
+        case ignoredStateAnnouncement(StateElection.Refusal)
+        case ignoredCheckpoint(step: Int, stateBytes: Int, expected: Int)
+        case goingOnFromCheckpoint(step: Int)
+        case stateLoaded(step: Int)
+        case stateDownloadFailed(step: Int, reason: String)
+        case hashMismatch(step: Int, agreeingVoters: Int, mismatches: Int)
+        case averaging(step: Int, peers: Int, partElements: Int, elementCount: Int, bandwidth: UInt64)
+        case averaged(AveragedRound)
+        case steppedAlone(step: Int, samples: Int, reason: FormationFailure)
+        case couldNotAverage(step: Int, reason: FormationFailure)
+        case rejoined(contacts: Int)
+        case isolated(retryInSeconds: Int)
+        case left(step: Int)
+    }
+
+    /// A round this peer averaged in, as reported to the operator.
+    public struct AveragedRound: Sendable, Equatable {
+        public var step: Int
+        public var peers: Int
+        public var samples: Int
+        public var loss: Double
+        public var stateHash: [UInt8]
+        public var seconds: Double
+        public var allReduceSeconds: Double
+        public var failedParts: Int
+        public var inboundBytesPerSecond: Double?
+    }
+}

@@ -1,0 +1,200 @@
+import Averaging
+import DHT
+import Wire
+
+/// What a volunteer does in a run — catch up or train, declare, average, reload, leave — as a
+/// pure state machine (DESIGN.md "Principles" 1).
+///
+/// The shell (`PeerSession` in a real peer, the simulator's volunteer in `cohort simulate`)
+/// executes the directives the session hands out and answers each waiting one with an event
+/// carrying what it read or did; the session never touches the network, the trainer or a
+/// clock. The loop it drives (DeDLOC §3):
+///
+/// 1. Catch up: elect the run's state (`StateElection`, one vote per live peer) and download it
+///    when it is ahead of ours; failing that, go on from the coordinator's newer checkpoint.
+/// 2. Train micro-batches; every `progressInterval` publish progress and read everyone's
+///    (`ProgressTracker`). Behind the run: catch up. The global batch complete: check that our
+///    state is the one the run agrees on for the step, then average.
+/// 3. Average: gather a group (`Matchmaker` over DHT records), all-reduce the gradients, step,
+///    announce the new state, report the round; or step alone when nobody else is there.
+public struct VolunteerSession: Sendable {
+    public struct Settings: Sendable {
+        public var me: DHTID
+        public var clientMode: Bool
+        /// "host:port" where this peer accepts connections; empty in client mode.
+        public var address: String
+        /// The coordinator that signed the run config: the one source of checkpoints trusted.
+        public var coordinator: DHTID
+        /// Gradient elements every plan splits.
+        public var elementCount: Int
+        /// Bytes of the run's training state.
+        public var stateBytes: Int
+        public var targetBatchSize: Int
+        public var gatherWindow: Duration
+        public var averagingTimeout: Duration
+        public var progressInterval: Duration = .milliseconds(500)
+        /// Progress records older than this belong to peers that left without a goodbye.
+        public var staleAfterMilliseconds: UInt64 = 20_000
+        /// How often matchmaking reads the step's plans and declarations.
+        public var matchmakingPoll: Duration = .milliseconds(150)
+        public var planTimeout: Duration = .seconds(5)
+        /// The bandwidth to announce instead of the measured one.
+        public var fixedBandwidth: UInt64?
+        /// Leave once this step is reached.
+        public var stopAfterStep: Int?
+        /// Matchmaking attempts for which a peer that held a round up does not count.
+        public var exclusionAttempts = 5
+        public var progressLifetimeSeconds: UInt64 = 60
+        public var maxReconnectDelay: Duration = .seconds(60)
+
+        public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
+                    targetBatchSize: Int, gatherWindow: Duration, averagingTimeout: Duration) {
+            self.me = me
+            self.clientMode = clientMode
+            self.address = clientMode ? "" : address
+            self.coordinator = coordinator
+            self.elementCount = elementCount
+            self.stateBytes = stateBytes
+            self.targetBatchSize = targetBatchSize
+            self.gatherWindow = gatherWindow
+            self.averagingTimeout = averagingTimeout
+        }
+
+        /// The settings `config` gives a run's peer.
+        public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
+                    config: RunConfig) {
+            self.init(me: me, clientMode: clientMode, address: address, coordinator: coordinator, elementCount: elementCount,
+                      stateBytes: stateBytes, targetBatchSize: config.targetBatchSize,
+                      gatherWindow: .milliseconds(Int64(config.matchmakingSeconds * 1000)),
+                      averagingTimeout: .milliseconds(Int64(config.averagingTimeoutSeconds * 1000)))
+        }
+    }
+
+    public let settings: Settings
+    /// The step of the trainer's state, as the shell last reported it.
+    public internal(set) var step = 0
+    /// Samples accumulated towards the next step.
+    public internal(set) var accumulatedSamples = 0
+    /// Hash of the state this peer announced last.
+    public internal(set) var announcedHash: [UInt8] = []
+    /// Times this peer found its state was not the agreed one for its step (and reloaded).
+    public internal(set) var hashMismatches = 0
+    /// Peers that held a round up, with the matchmaking attempts for which their declarations
+    /// still do not count: leaders that sent no plan, and members of the last rounds that sent
+    /// nothing at all or failed the checks (not members that were merely late: honest
+    /// stragglers). A peer that declares and then does nothing would otherwise cost every round
+    /// a plan timeout or the sender deadline; this way it costs one.
+    public internal(set) var excludedPeers: [Averaging.PeerID: Int] = [:]
+    public internal(set) var hasLeft = false
+
+    var phase = Phase.starting
+    var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
+    var throughput = Throughput()
+    var windowLoss = 0.0
+    var windowSamples = 0
+    var lastPublished: Timestamp?
+    var nextReconnect = Timestamp(nanoseconds: .min)
+    var reconnectDelay: Duration = .seconds(1)
+    /// The last round, until its members' states have been compared.
+    var pendingAgreement: PendingAgreement?
+    /// The peers whose progress records said, at the last read, that they take part (this one
+    /// included): the voters on the run's state.
+    var liveVoters: Set<DHTID>
+    var stopRequested = false
+
+    public init(settings: Settings) {
+        precondition(settings.targetBatchSize > 0 && settings.stateBytes > 0 && settings.elementCount > 0,
+                     "a run has a target batch, a state and gradients")
+        self.settings = settings
+        liveVoters = [settings.me]
+    }
+
+    /// What this peer tells its groups its bandwidth is: the fixed one, else the estimate.
+    public var announcedBandwidth: UInt64 { settings.fixedBandwidth ?? bandwidth.announced }
+
+    var peerID: Averaging.PeerID { Averaging.PeerID(bytes: settings.me.bytes)! }
+
+    var progressTracker: ProgressTracker {
+        var tracker = ProgressTracker(targetBatchSize: settings.targetBatchSize)
+        tracker.staleAfterMilliseconds = settings.staleAfterMilliseconds
+        return tracker
+    }
+
+    var windowMeanLoss: Double { windowSamples > 0 ? windowLoss / Double(windowSamples) : 0 }
+
+    /// This peer's progress record as of `now`.
+    func ownProgress(_ now: Now) -> PeerProgress {
+        PeerProgress(step: step, samplesAccumulated: accumulatedSamples, samplesPerSecond: throughput.samplesPerSecond,
+                     loss: windowMeanLoss, timestampMilliseconds: now.wallMilliseconds, clientMode: settings.clientMode)
+    }
+
+    /// Starts the session: the peer joined and holds the run's initial state.
+    public mutating func start(at now: Now) -> [Directive] {
+        guard case .starting = phase else { preconditionFailure("a session starts once") }
+        return beginCatchUp(force: false, progressKnown: false)
+    }
+
+    /// Asks the session to leave at the next point where it would train (a round in flight
+    /// finishes first, so that its members are not left owing it chunks).
+    public mutating func requestStop() {
+        stopRequested = true
+    }
+
+    /// Takes the answer to the directive the session waits on.
+    public mutating func handle(_ event: Event, at now: Now) -> [Directive] {
+        switch (phase, event) {
+        case (.training, .trained(let samples, let seconds, let loss)):
+            return onTrained(samples: samples, seconds: seconds, loss: loss, now)
+        case (.training, .connectivityChecked(let connectivity)):
+            return onConnectivityChecked(connectivity, now)
+        case (.training, .progressRead(let records)):
+            return onProgressRead(records, now)
+        case (.catchingUp(let stage), _):
+            return continueCatchUp(stage, event, now)
+        case (.checkingAgreement(let expectedPeers), .stateAnnouncementsRead(let records)):
+            return checkAgreement(records, expectedPeers: expectedPeers, now)
+        case (.reloadingAgreedState, .stateLoaded(let loaded)):
+            return stateLoaded(loaded, then: .train, now)
+        case (.reloadingAgreedState(let expectedPeers), .stateDownloadFailed(let reason)):
+            // A failed download (the holders left or moved on) must not stop averaging for good.
+            return [.note(.stateDownloadFailed(step: step, reason: reason))] + beginMatchmaking(expectedPeers: expectedPeers, now)
+        case (.matchmaking(let matchmaking), .woke):
+            return matchmakingWoke(matchmaking, now)
+        case (.matchmaking(let matchmaking), .matchmakingRead(let plans, let declarations)):
+            return matchmakingRead(matchmaking, plans: plans, declarations: declarations, now)
+        case (.averaging(let round), .roundFinished(let result)):
+            return roundFinished(round, result, now)
+        case (.announcing(let next), .stateAnnounced(let announcedStep, let hash)):
+            step = announcedStep
+            announcedHash = hash
+            return afterAnnouncement(next, now)
+        default:
+            preconditionFailure("event \(event) does not answer what the session waits for in \(phase)")
+        }
+    }
+
+    /// The next micro-batch, or the goodbye when the session is to end.
+    mutating func trainOrLeave(_ now: Now) -> [Directive] {
+        phase = .training
+        if stopRequested || settings.stopAfterStep.map({ step >= $0 }) == true {
+            phase = .left
+            hasLeft = true
+            var goodbye = ownProgress(now)
+            goodbye.samplesAccumulated = 0
+            goodbye.samplesPerSecond = 0
+            goodbye.timestampMilliseconds = 0
+            return [.note(.left(step: step)), .leave(goodbye: goodbye)]
+        }
+        return [.train]
+    }
+}
+
+/// A finished round whose members' states are still to be compared.
+struct PendingAgreement: Sendable, Equatable {
+    /// The step the members' states are at after the round.
+    let step: Int
+    /// The other members, whose announcements the comparison waits for.
+    let members: Set<DHTID>
+    /// When to compare with whatever has been announced by then.
+    let deadline: Timestamp
+}

@@ -1,0 +1,178 @@
+import Admission
+import Averaging
+import Collaboration
+import DHT
+import Foundation
+import Logging
+import NIOCore
+import Node
+import Trainer
+import Wire
+
+/// One peer's membership in a run: the shell that carries out what its `VolunteerSession`
+/// decides, on the real network, trainer and clocks.
+final class PeerSession {
+    let settings: VolunteerSettings
+    let logger: Logger
+    let stop: StopSignal
+    let identity: PeerIdentity
+    let network: RunNetwork
+    let config: RunConfig
+    let run: TrainingRun
+    let keys: RunKeys
+    private(set) var session: VolunteerSession
+
+    init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
+         config: RunConfig, coordinator: DHTID, run: TrainingRun) {
+        self.settings = settings
+        self.logger = logger
+        self.stop = stop
+        self.identity = identity
+        self.network = network
+        self.config = config
+        self.run = run
+        keys = RunKeys(runName: config.name)
+        let endpoint = network.dht.endpoint
+        var sessionSettings = VolunteerSession.Settings(
+            me: identity.peerID, clientMode: settings.clientMode, address: "\(endpoint.host):\(endpoint.port)",
+            coordinator: coordinator, elementCount: run.model.parameters.count, stateBytes: run.stateByteCount, config: config)
+        sessionSettings.fixedBandwidth = settings.fixedBandwidth
+        sessionSettings.stopAfterStep = settings.stopAfterStep
+        session = VolunteerSession(settings: sessionSettings)
+    }
+
+    static func now() -> VolunteerSession.Now {
+        VolunteerSession.Now(monotonic: PeerServices.now(), wallMilliseconds: RunNetwork.milliseconds())
+    }
+
+    /// Catches up with the run, trains and averages until stopped, then says goodbye.
+    func run() async throws {
+        var directives = session.start(at: Self.now())
+        while true {
+            if stop.isStopped { session.requestStop() }
+            var answer: VolunteerSession.Event?
+            for directive in directives {
+                if case .leave(let goodbye) = directive {
+                    // Tells the run this peer is gone, so others stop counting its samples at once.
+                    await network.publish(keys.progress, goodbye.encoded, seconds: 2, logger: logger)
+                    return
+                }
+                answer = try await execute(directive)
+            }
+            guard let answer else { preconditionFailure("the session handed out no directive to answer: \(directives)") }
+            directives = session.handle(answer, at: Self.now())
+        }
+    }
+
+    /// Carries out one directive; the event that answers it, for those that await one.
+    private func execute(_ directive: VolunteerSession.Directive) async throws -> VolunteerSession.Event? {
+        switch directive {
+        case .train:
+            let started = Date()
+            let loss = run.accumulateMicroBatch()
+            return .trained(samples: run.settings.effectiveMicroBatchSize, seconds: Date().timeIntervalSince(started), loss: loss)
+        case .checkStillAdmitted:
+            try await checkStillAdmitted()
+        case .rejoinIfIsolated:
+            return .connectivityChecked(await rejoinIfIsolated())
+        case .publishProgress(let progress, let lifetime):
+            await network.publish(keys.progress, progress.encoded, seconds: lifetime, logger: logger)
+        case .readProgress:
+            return .progressRead(OwnedRecord.decoding(await network.records(keys.progress), with: PeerProgress.init(decoding:)))
+        case .readStateAnnouncements:
+            return .stateAnnouncementsRead(OwnedRecord.decoding(await network.records(keys.state), with: StateAnnouncement.init(decoding:)))
+        case .readCheckpoint:
+            return .checkpointRead(OwnedRecord.decoding(await network.records(keys.checkpoint), with: StateAnnouncement.init(decoding:)))
+        case .downloadState(let step, let hash, let donors):
+            return await download(step: step, hash: hash, donors: donors)
+        case .announceState:
+            return await announceState()
+        case .averageAccumulatedGradients:
+            run.averageAccumulatedGradients()
+        case .publishDeclaration(let declaration, let step, let stateHash):
+            await network.publish(keys.declarations(step: step, state: stateHash), declaration.encoded(), seconds: 120, logger: logger)
+        case .publishPlan(let plan, let step, let stateHash):
+            await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), seconds: 120, logger: logger)
+        case .readMatchmaking(let step, let stateHash):
+            // Plans first: a peer in another leader's plan must not count as a candidate.
+            let plans = OwnedRecord.decoding(await network.records(keys.plan(step: step, state: stateHash))) {
+                try GroupPlan(decoding: $0[...])
+            }
+            let declarations = OwnedRecord.decoding(await network.records(keys.declarations(step: step, state: stateHash))) {
+                try Declaration(decoding: $0[...])
+            }
+            return .matchmakingRead(plans: plans, declarations: declarations)
+        case .sleep(let until):
+            let wait = until - PeerServices.now()
+            if wait > .zero { try? await Task.sleep(for: wait) }
+            return .woke
+        case .allReduce(let plan):
+            return .roundFinished(try await allReduce(plan: plan))
+        case .applyUpdate(let skipped):
+            run.applyUpdate(skipping: skipped)
+        case .discardGradients:
+            run.discardAccumulatedGradients()
+        case .publishRoundReport(let report):
+            await network.publish(keys.round(step: report.step), report.encoded, seconds: 3600, logger: logger)
+        case .reportOffence(let peer, let offence):
+            network.dht.transport.reportOffence(offence, by: peer)
+        case .note(let note):
+            log(note)
+        case .leave:
+            preconditionFailure("the run loop ends the session on leave")
+        }
+        return nil
+    }
+
+    /// When every contact is gone (the network was lost), joins again through the `--join`
+    /// addresses.
+    private func rejoinIfIsolated() async -> VolunteerSession.Connectivity {
+        guard (try? await network.dht.routingTableCount()) == 0 else { return .connected }
+        if let contacts = try? await network.dht.bootstrap(settings.join), contacts > 0 { return .rejoined(contacts: contacts) }
+        return .isolated
+    }
+
+    /// In an admitted-only run, ends the session once this peer's token has expired or the
+    /// run revoked its key: every other peer refuses it from then on.
+    private func checkStillAdmitted() async throws {
+        guard let token = settings.accessToken else { return }
+        if AdmissionPolicy.wallClock() >= token.claims.expiry {
+            throw PeerError("this peer's access token (\(token.claims.name)) expired; ask the run's operator for a new one")
+        }
+        if let rules = try? await network.dht.transport.admissionRules().get(), rules.revokedKeys.contains(identity.publicKey) {
+            throw PeerError("the run revoked this peer's key (revocation list \(rules.revocations?.contents.sequence ?? 0))")
+        }
+        // Any peer can claim this one is revoked: only the join addresses' word (the
+        // coordinator's, in an admitted run) ends the session, besides the signed list above.
+        if let refusers = try? await network.dht.transport.addressesRefusingAsRevoked().get(),
+           let address = settings.join.first(where: refusers.contains) {
+            throw PeerError("the run's coordinator at \(address) refuses this peer: its key is revoked")
+        }
+    }
+
+    /// Loads the state `hash` of `step` from `donors`.
+    private func download(step: Int, hash: [UInt8], donors: [VolunteerSession.StateDonor]) async -> VolunteerSession.Event {
+        let bytes: [UInt8]
+        do {
+            bytes = try await StateFetcher(transport: network.dht.transport, logger: logger)
+                .download(step: step, hash: hash, byteCount: run.stateByteCount, donors: donors.map { ($0.peer, $0.endpoint) })
+        } catch {
+            return .stateDownloadFailed(reason: "\(error)")
+        }
+        bytes.withUnsafeBytes { run.loadState(from: $0, step: step) }
+        return .stateLoaded(step: step)
+    }
+
+    /// Freezes the current state for others to download and announces its step and hash.
+    private func announceState() async -> VolunteerSession.Event {
+        let snapshot = StateSnapshot(of: run)
+        try? await network.eventLoop.submit { [services = network.services] in services.value.publish(snapshot) }.get()
+        let endpoint = network.dht.endpoint
+        let announcement = StateAnnouncement(
+            step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
+            host: settings.clientMode ? "" : endpoint.host, port: settings.clientMode ? 0 : endpoint.port,
+            timestampMilliseconds: RunNetwork.milliseconds())
+        await network.publish(keys.state, announcement.encoded, seconds: 600, logger: logger)
+        return .stateAnnounced(step: snapshot.step, hash: snapshot.hash)
+    }
+}

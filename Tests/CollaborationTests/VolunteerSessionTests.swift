@@ -1,0 +1,286 @@
+@testable import Averaging
+import DHT
+import Testing
+import Wire
+@testable import Collaboration
+
+/// The volunteer's loop as a pure state machine: scripted records and outcomes, a virtual clock.
+@Suite struct VolunteerSessionTests {
+    typealias Harness = VolunteerSessionHarness
+    static let peers = Harness.identities(5)
+    static let coordinator = Harness.identities(1, seed: 99)[0]
+    /// The peer with the lowest id, so that it leads the groups it is in.
+    static let lowest = peers.min { $0.peerID < $1.peerID }!
+    static let others = peers.filter { $0.peerID != lowest.peerID }
+
+    /// A session that started a fresh run: it announced the initial state and trains.
+    static func started(_ identity: PeerIdentity = lowest, initialHash: [UInt8] = Harness.hash(0),
+                        configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> Harness {
+        var harness = Harness(identity: identity, coordinator: coordinator.peerID, configure: configure)
+        _ = harness.start()
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        _ = harness.feed(.checkpointRead([]))
+        _ = harness.feed(.stateAnnounced(step: 0, hash: initialHash))
+        return harness
+    }
+
+    @Test func aPeerStartingAFreshRunAnnouncesTheInitialStateAndTrains() {
+        var harness = Harness(identity: Self.lowest, coordinator: Self.coordinator.peerID)
+        #expect(harness.start() == [.readProgress])
+        #expect(harness.feed(.progressRead([])) == [.readStateAnnouncements])
+        #expect(harness.feed(.stateAnnouncementsRead([])) == [.readCheckpoint])
+        #expect(harness.feed(.checkpointRead([])) == [.announceState])
+        #expect(harness.feed(.stateAnnounced(step: 0, hash: Harness.hash(1))) == [.train])
+        #expect(harness.session.announcedHash == Harness.hash(1))
+    }
+
+    @Test func aJoinerDownloadsTheStateTheLivePeersElectNotALoneFarAheadOne() {
+        var harness = Harness(identity: Self.lowest, coordinator: Self.coordinator.peerID)
+        let (a, b, liar) = (Self.others[0], Self.others[1], Self.others[2])
+        for peer in [a, b, liar] { harness.progress(of: peer, step: 40, samples: 0) }
+        harness.announcement(of: a, step: 40, hash: Harness.hash(4), port: 7101)
+        harness.announcement(of: b, step: 40, hash: Harness.hash(4), port: 7102)
+        harness.announcement(of: liar, step: 41, hash: Harness.hash(9), port: 7103)
+        _ = harness.start()
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        let download = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        guard case .downloadState(let step, let hash, let donors) = download.last else {
+            Issue.record("expected a download, got \(download)")
+            return
+        }
+        #expect(step == 40 && hash == Harness.hash(4))
+        #expect(Set(donors.map(\.peer)) == [a.peerID, b.peerID])
+        #expect(harness.feed(.stateLoaded(step: 40)) == [.note(.stateLoaded(step: 40)), .announceState])
+        #expect(harness.feed(.stateAnnounced(step: 40, hash: Harness.hash(4))) == [.train])
+        #expect(harness.session.step == 40)
+    }
+
+    @Test func whenNoPeerCanServeTheStateTheCoordinatorsCheckpointIsUsedAndNobodyElses() {
+        var harness = Harness(identity: Self.lowest, coordinator: Self.coordinator.peerID)
+        harness.progress(of: Self.others[0], step: 40, samples: 0)
+        harness.announcement(of: Self.others[0], step: 40, hash: Harness.hash(4))
+        let checkpoint = { (step: Int, hash: UInt8) in
+            StateAnnouncement(step: step, stateHash: Harness.hash(hash), stateBytes: Harness.stateBytes, host: "127.0.0.1", port: 7900,
+                              timestampMilliseconds: harness.now.wallMilliseconds).encoded
+        }
+        harness.store(Harness.keys.checkpoint, checkpoint(30, 3), by: Self.coordinator)
+        harness.store(Harness.keys.checkpoint, checkpoint(90, 8), by: Self.others[1])
+        _ = harness.start()
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let fallback = harness.feed(.stateDownloadFailed(reason: "every donor left"))
+        #expect(fallback.last == .readCheckpoint)
+        let download = harness.feed(.checkpointRead(harness.announcements(under: Harness.keys.checkpoint)))
+        let donor = VolunteerSession.StateDonor(peer: Self.coordinator.peerID, endpoint: Endpoint(host: "127.0.0.1", port: 7900))
+        #expect(download == [.note(.goingOnFromCheckpoint(step: 30)), .downloadState(step: 30, hash: Harness.hash(3), donors: [donor])])
+    }
+
+    @Test func twoPeersGatherAverageStepAndReportTheRound() {
+        var harness = Self.started()
+        let other = Self.others[0]
+        #expect(harness.trainUntilItLooksAtTheRun(samples: 16) == [.checkStillAdmitted, .rejoinIfIsolated])
+        let published = harness.feed(.connectivityChecked(.connected))
+        #expect(published.last == .readProgress)
+        harness.progress(of: other, step: 0, samples: 28)
+        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
+        let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        #expect(gathering.first == .averageAccumulatedGradients)
+        guard case .publishDeclaration(let own, 0, Harness.hash(0)) = gathering[1] else {
+            Issue.record("expected the declaration, got \(gathering)")
+            return
+        }
+        #expect(own.samples == 16)
+        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
+                                      bandwidth: 100_000_000, clientMode: false, samples: 28)
+        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
+        let formed = harness.answerMatchmaking()
+        guard case .allReduce(let plan) = formed.last else {
+            Issue.record("expected the round to start, got \(formed)")
+            return
+        }
+        #expect(plan.members.count == 2)
+        #expect(formed.contains { if case .publishPlan = $0 { true } else { false } })
+
+        harness.advance(.seconds(1))
+        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: []), .announceState])
+        let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
+        guard case .publishRoundReport(let report) = reported.first else {
+            Issue.record("expected the round report, got \(reported)")
+            return
+        }
+        #expect(report.step == 0 && report.members == 2 && report.samples == 44 && report.failedParts == 0)
+        #expect(reported.last == .train)
+        #expect(harness.session.step == 1 && harness.session.accumulatedSamples == 0)
+    }
+
+    @Test func afterARoundAveragingWaitsUntilMostMembersAnnouncedTheirNewState() {
+        var harness = Self.started()
+        let other = Self.others[0]
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        harness.progress(of: other, step: 0, samples: 28)
+        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
+                                      bandwidth: 100_000_000, clientMode: false, samples: 28)
+        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
+        guard case .allReduce(let plan) = harness.answerMatchmaking().last else {
+            Issue.record("expected the round to start")
+            return
+        }
+        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        _ = harness.feed(.roundFinished(result))
+        #expect(harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1))).last == .train)
+
+        // The other member has not announced step 1 yet: train on, do not compare.
+        harness.progress(of: other, step: 1, samples: 28)
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
+        #expect(harness.feed(.stateAnnouncementsRead(harness.announcements())) == [.train])
+        // Once it has, with the same state, the next round gathers.
+        harness.announcement(of: other, step: 1, hash: Harness.hash(1))
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        #expect(harness.feed(.stateAnnouncementsRead(harness.announcements())).first == .averageAccumulatedGradients)
+    }
+
+    @Test func aGroupThatCannotFormDiscardsTheGradientsAndReportsWhy() {
+        var harness = Self.started(Self.others[0])
+        // A peer with a lower id declares, so this one follows it, and no plan ever comes.
+        let leader = Self.lowest
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        harness.progress(of: leader, step: 0, samples: 28)
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead([]))
+        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: leader.peerID.bytes)!, address: "127.0.0.1:7001",
+                                      bandwidth: 100_000_000, clientMode: false, samples: 28)
+        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: leader)
+        let failed = harness.answerMatchmaking()
+        #expect(failed.first == .discardGradients)
+        #expect(failed.last == .train)
+        #expect(failed.contains { if case .publishRoundReport(let report) = $0 { report.members == 0 } else { false } })
+        #expect(harness.session.excludedPeers.keys.contains(Averaging.PeerID(bytes: leader.peerID.bytes)!))
+    }
+
+    @Test func aPeerAloneInTheRunStepsAloneOnceTheGatherWindowCloses() {
+        var harness = Self.started()
+        var batch = harness.trainUntilItLooksAtTheRun()
+        while batch.last != .readStateAnnouncements {
+            switch batch.last {
+            case .rejoinIfIsolated: batch = harness.feed(.connectivityChecked(.connected))
+            case .readProgress: batch = harness.feed(.progressRead(harness.progressRecords()))
+            case .train: batch = harness.trainUntilItLooksAtTheRun()
+            default: Issue.record("unexpected \(batch)"); return
+            }
+        }
+        _ = harness.feed(.stateAnnouncementsRead([]))
+        let alone = harness.answerMatchmaking()
+        #expect(alone == [.applyUpdate(skipping: []), .announceState])
+        let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
+        guard case .publishRoundReport(let report) = reported.first else {
+            Issue.record("expected the round report, got \(reported)")
+            return
+        }
+        #expect(report.members == 1 && report.samples >= 32)
+        #expect(harness.notes.contains { if case .steppedAlone = $0 { true } else { false } })
+    }
+
+    @Test func aPeerWhoseStateDiffersFromWhatTheLivePeersHoldReloadsTheirsBeforeAveraging() {
+        var harness = Self.started()
+        for peer in Self.others.prefix(2) {
+            harness.progress(of: peer, step: 0, samples: 20)
+            harness.announcement(of: peer, step: 0, hash: Harness.hash(7))
+        }
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
+        let reload = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        #expect(reload.first == .note(.hashMismatch(step: 0, agreeingVoters: 2, mismatches: 1)))
+        guard case .downloadState(0, Harness.hash(7), let donors) = reload.last else {
+            Issue.record("expected the agreed state's download, got \(reload)")
+            return
+        }
+        #expect(donors.count == 2)
+        _ = harness.feed(.stateLoaded(step: 0))
+        #expect(harness.feed(.stateAnnounced(step: 0, hash: Harness.hash(7))) == [.train])
+        #expect(harness.session.hashMismatches == 1)
+    }
+
+    @Test func aPeerBehindTheRunCatchesUpInsteadOfAveraging() {
+        var harness = Self.started()
+        for peer in Self.others.prefix(2) { harness.progress(of: peer, step: 5, samples: 0) }
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        #expect(harness.feed(.progressRead(harness.progressRecords()))
+            == [.note(.behindTheRun(ownStep: 0, runStep: 5)), .readStateAnnouncements])
+    }
+
+    @Test func aStoppedPeerSaysGoodbyeWithARecordThatCountsNothing() {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        #expect(harness.feed(.progressRead([])) == [.train])
+        harness.session.requestStop()
+        let leaving = harness.feed(.trained(samples: 4, seconds: 0.1, loss: 2))
+        guard case .leave(let goodbye) = leaving.last else {
+            Issue.record("expected the goodbye, got \(leaving)")
+            return
+        }
+        #expect(goodbye.samplesAccumulated == 0 && goodbye.samplesPerSecond == 0 && goodbye.timestampMilliseconds == 0)
+        #expect(harness.session.hasLeft)
+    }
+
+    @Test func anIsolatedPeerTriesToRejoinWithGrowingPausesAndTrainsMeanwhile() {
+        var harness = Self.started()
+        var rejoinTimes: [Int64] = []
+        var retries: [Int] = []
+        while harness.monotonic < .zero + .seconds(8) {
+            var batch = harness.trainUntilItLooksAtTheRun()
+            #expect(batch.first == .checkStillAdmitted)
+            if batch.last == .rejoinIfIsolated {
+                rejoinTimes.append(harness.monotonic.nanoseconds / 1_000_000)
+                batch = harness.feed(.connectivityChecked(.isolated))
+                if case .note(.isolated(let retry)) = batch.first { retries.append(retry) }
+            }
+            #expect(batch.last == .readProgress)
+            #expect(harness.feed(.progressRead([])) == [.train])
+        }
+        #expect(rejoinTimes == [100, 1_100, 3_100, 7_100])
+        #expect(retries == [1, 2, 4, 8])
+    }
+}
+
+extension VolunteerSessionHarness {
+    /// Answers the matchmaking's sleeps and reads from the stored records until it asks for
+    /// something else.
+    mutating func answerMatchmaking() -> [VolunteerSession.Directive] {
+        var batch = directives.suffix(1).map { $0 }
+        while true {
+            switch batch.last {
+            case .sleep(let until):
+                monotonic = until
+                batch = feed(.woke)
+            case .readMatchmaking(let step, let hash):
+                batch = feed(.matchmakingRead(
+                    plans: OwnedRecord.decoding(read(Self.keys.plan(step: step, state: hash))) { try GroupPlan(decoding: $0[...]) },
+                    declarations: OwnedRecord.decoding(read(Self.keys.declarations(step: step, state: hash))) {
+                        try Declaration(decoding: $0[...])
+                    }))
+            default:
+                return batch
+            }
+        }
+    }
+
+    /// The progress record this session publishes now.
+    func ownPublication() -> VolunteerSession.Directive {
+        .publishProgress(session.ownProgress(now), lifetimeSeconds: session.settings.progressLifetimeSeconds)
+    }
+}
