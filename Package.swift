@@ -39,10 +39,14 @@ let package = Package(
             name: "Collaboration",
             dependencies: ["Trainer", "Averaging", "DHT", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(
+            name: "Simulation",
+            dependencies: ["Collaboration", "Averaging", "DHT", "Wire"]
+        ),
         .executableTarget(
             name: "cohort",
             dependencies: [
-                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "Peer", "Coordinator",
+                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "Peer", "Coordinator", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -118,6 +122,10 @@ let package = Package(
         .testTarget(
             name: "AdmissionTests",
             dependencies: ["Admission", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["Simulation"]
         ),
         .testTarget(
             name: "CollaborationTests",

@@ -1,6 +1,6 @@
 /// A min-priority queue of events by time, first-in first-out among equal times, for the
 /// simulator's virtual clock.
-struct EventQueue<Event>: Sendable where Event: Sendable {
+public struct EventQueue<Event>: Sendable where Event: Sendable {
     private struct Entry: Sendable {
         var time: UInt64
         var sequence: UInt64
@@ -14,9 +14,11 @@ struct EventQueue<Event>: Sendable where Event: Sendable {
     private var heap: [Entry] = []
     private var nextSequence: UInt64 = 0
 
-    var isEmpty: Bool { heap.isEmpty }
+    public var isEmpty: Bool { heap.isEmpty }
 
-    mutating func schedule(_ event: Event, at time: UInt64) {
+    public init() {}
+
+    public mutating func schedule(_ event: Event, at time: UInt64) {
         heap.append(Entry(time: time, sequence: nextSequence, event: event))
         nextSequence += 1
         var child = heap.count - 1
@@ -28,7 +30,7 @@ struct EventQueue<Event>: Sendable where Event: Sendable {
         }
     }
 
-    mutating func popFirst() -> (time: UInt64, event: Event)? {
+    public mutating func popFirst() -> (time: UInt64, event: Event)? {
         guard !heap.isEmpty else { return nil }
         heap.swapAt(0, heap.count - 1)
         let first = heap.removeLast()

@@ -45,3 +45,13 @@ public struct AllReduceResult: Hashable, Sendable {
     /// True when every part of the vector was averaged.
     public var isComplete: Bool { failedParts.isEmpty }
 }
+
+extension AllReduceResult {
+    /// A result built outside a round: what a simulator's model of the round produced.
+    public init(roundID: UInt64, participants: [PeerID], leftOut: [PeerID], totalSamples: UInt64, bytesSent: Int,
+                bytesReceived: Int, duration: Duration, failedParts: [Range<Int>], silent: [PeerID]) {
+        self.init(roundID: roundID, participants: participants, leftOut: leftOut, totalSamples: totalSamples, bytesSent: bytesSent,
+                  bytesReceived: bytesReceived, duration: duration, failedParts: failedParts, dropped: [], silent: silent,
+                  inboundBytesPerSecond: nil)
+    }
+}

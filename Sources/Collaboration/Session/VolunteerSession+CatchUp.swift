@@ -21,7 +21,7 @@ extension VolunteerSession {
     mutating func continueCatchUp(_ stage: CatchUpStage, _ event: Event, _ now: Now) -> [Directive] {
         switch (stage, event) {
         case (.readingProgress(let catchUp), .progressRead(let records)):
-            noteLiveVoters(records, now)
+            rememberProgress(records, now)
             phase = .catchingUp(.readingState(catchUp))
             return [.readStateAnnouncements]
         case (.readingState(var catchUp), .stateAnnouncementsRead(let records)):
@@ -76,10 +76,17 @@ extension VolunteerSession {
         return [.note(.stateLoaded(step: loaded)), .announceState]
     }
 
-    /// Remembers who takes part now, from the run's progress records: the voters on its state.
-    mutating func noteLiveVoters(_ records: [OwnedRecord<PeerProgress>], _ now: Now) {
+    /// Remembers the run's progress records: who takes part now votes on its state.
+    mutating func rememberProgress(_ records: [OwnedRecord<PeerProgress>], _ now: Now) {
+        lastProgress = (records, now.wallMilliseconds)
+    }
+
+    /// The peers whose progress records said, at the last read, that they take part (this one
+    /// included): the voters on the run's state.
+    var liveVoters: Set<DHTID> {
         let tracker = progressTracker
-        liveVoters = Set(records.filter { tracker.isLive($0.value, now: now.wallMilliseconds) }.map(\.writer)).union([settings.me])
+        let live = lastProgress.records.filter { tracker.isLive($0.value, now: lastProgress.wallMilliseconds) }
+        return Set(live.map(\.writer)).union([settings.me])
     }
 
     /// The votes among the run's state announcements, and notes and offence reports for the

@@ -45,7 +45,7 @@ extension VolunteerSession {
     /// The run's progress is in: catch up when behind, check the state and average when the
     /// global batch is complete, else train on.
     mutating func onProgressRead(_ records: [OwnedRecord<PeerProgress>], _ now: Now) -> [Directive] {
-        noteLiveVoters(records, now)
+        rememberProgress(records, now)
         let global = progressTracker.globalProgress(of: records.map(\.value), now: now.wallMilliseconds)
         if global.step > step {
             return [.note(.behindTheRun(ownStep: step, runStep: global.step))] + beginCatchUp(force: true, progressKnown: true)

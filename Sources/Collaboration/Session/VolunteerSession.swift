@@ -97,16 +97,14 @@ public struct VolunteerSession: Sendable {
     var reconnectDelay: Duration = .seconds(1)
     /// The last round, until its members' states have been compared.
     var pendingAgreement: PendingAgreement?
-    /// The peers whose progress records said, at the last read, that they take part (this one
-    /// included): the voters on the run's state.
-    var liveVoters: Set<DHTID>
+    /// The progress records read last and when: who takes part, and so votes on the run's state.
+    var lastProgress: (records: [OwnedRecord<PeerProgress>], wallMilliseconds: UInt64) = ([], 0)
     var stopRequested = false
 
     public init(settings: Settings) {
         precondition(settings.targetBatchSize > 0 && settings.stateBytes > 0 && settings.elementCount > 0,
                      "a run has a target batch, a state and gradients")
         self.settings = settings
-        liveVoters = [settings.me]
     }
 
     /// What this peer tells its groups its bandwidth is: the fixed one, else the estimate.

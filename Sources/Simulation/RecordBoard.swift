@@ -1,0 +1,145 @@
+import Averaging
+import Collaboration
+import DHT
+import Wire
+
+/// The run's DHT records as the simulator keeps them, and what reading and writing them costs.
+///
+/// Values are kept per key and writer, as the DHT does (one record per writer's subkey); a read
+/// returns every live value under the key. What a lookup costs comes from running the real
+/// Kademlia state machines (`DHTSimulation`) at the run's size once: the hops and the queries
+/// per get. Every read and write is charged those messages and the records' bytes, and the
+/// bytes each key serves are kept, since one key read by everyone is what breaks first.
+struct RecordBoard {
+    /// The key a set of records lives under, for the per-key load.
+    enum KeyKind: String, CaseIterable, Sendable {
+        case progress, state, checkpoint, declarations, plans, rounds
+    }
+
+    struct MatchKey: Hashable {
+        var step: Int
+        var stateHash: [UInt8]
+    }
+
+    struct Costs {
+        /// Round trips a lookup takes: its hops and the final request.
+        var roundTrips: Double
+        /// Requests one get or store sends.
+        var requestsPerLookup: Double
+        /// Replicas each store writes.
+        var replicas: Double
+        /// Bytes a record takes besides its value: key, subkey, owner key, signature, expiry.
+        var recordOverheadBytes: Double = 32 + 32 + 32 + 64 + 8 + 16
+
+        static func measured(nodes: Int, seed: UInt64) -> Costs {
+            let report = DHTSimulation.run(nodes: max(nodes, 2), churn: 0, lookups: 200, seed: seed)
+            return Costs(roundTrips: Double(report.hopsP50 + 1), requestsPerLookup: report.queriesPerGet,
+                         replicas: Double(DHTNode.Settings().k))
+        }
+    }
+
+    let costs: Costs
+    private(set) var progress: [DHTID: PeerProgress] = [:]
+    private(set) var state: [DHTID: StateAnnouncement] = [:]
+    private(set) var declarations: [MatchKey: [DHTID: Declaration]] = [:]
+    private(set) var plans: [MatchKey: [DHTID: GroupPlan]] = [:]
+    private var progressRecords: [OwnedRecord<PeerProgress>]?
+    private var stateRecords: [OwnedRecord<StateAnnouncement>]?
+    /// DHT requests sent, and bytes served, per key kind.
+    private(set) var requests = 0.0
+    private(set) var bytesServed: [KeyKind: Double] = [:]
+
+    init(costs: Costs) {
+        self.costs = costs
+    }
+
+    /// Seconds one lookup takes for a volunteer whose one-way latency is `latency`, with the
+    /// others' mean latency `typical`.
+    func lookupSeconds(latency: Double, typical: Double) -> Double {
+        costs.roundTrips * 2 * (latency + typical)
+    }
+
+    private mutating func charge(read kind: KeyKind, records: Int, valueBytes: Int) {
+        requests += costs.requestsPerLookup
+        bytesServed[kind, default: 0] += Double(records) * (Double(valueBytes) + costs.recordOverheadBytes)
+    }
+
+    private mutating func charge(write kind: KeyKind, valueBytes: Int) {
+        requests += costs.requestsPerLookup + costs.replicas
+        bytesServed[kind, default: 0] += costs.replicas * (Double(valueBytes) + costs.recordOverheadBytes)
+    }
+
+    mutating func write(progress value: PeerProgress, by writer: DHTID) {
+        progress[writer] = value
+        progressRecords = nil
+        charge(write: .progress, valueBytes: 48)
+    }
+
+    mutating func readProgress() -> [OwnedRecord<PeerProgress>] {
+        let records = progressRecords ?? Self.sorted(progress)
+        progressRecords = records
+        charge(read: .progress, records: records.count, valueBytes: 48)
+        return records
+    }
+
+    mutating func write(state value: StateAnnouncement, by writer: DHTID) {
+        state[writer] = value
+        stateRecords = nil
+        charge(write: .state, valueBytes: 80)
+    }
+
+    mutating func readState() -> [OwnedRecord<StateAnnouncement>] {
+        let records = stateRecords ?? Self.sorted(state)
+        stateRecords = records
+        charge(read: .state, records: records.count, valueBytes: 80)
+        return records
+    }
+
+    mutating func readCheckpoint() -> [OwnedRecord<StateAnnouncement>] {
+        charge(read: .checkpoint, records: 0, valueBytes: 0)
+        return []
+    }
+
+    mutating func write(declaration: Declaration, under key: MatchKey, by writer: DHTID) {
+        declarations[key, default: [:]][writer] = declaration
+        charge(write: .declarations, valueBytes: 80)
+    }
+
+    mutating func write(plan: GroupPlan, under key: MatchKey, by writer: DHTID) {
+        plans[key, default: [:]][writer] = plan
+        charge(write: .plans, valueBytes: 48 + 80 * plan.members.count)
+    }
+
+    mutating func readMatchmaking(_ key: MatchKey) -> (plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>]) {
+        let plans = Self.sorted(plans[key] ?? [:])
+        let declarations = Self.sorted(declarations[key] ?? [:])
+        charge(read: .plans, records: plans.count, valueBytes: 48 + 80 * (plans.first?.value.members.count ?? 0))
+        charge(read: .declarations, records: declarations.count, valueBytes: 80)
+        return (plans, declarations)
+    }
+
+    mutating func writeRoundReport() {
+        charge(write: .rounds, valueBytes: 100)
+    }
+
+    /// Forgets the matchmaking records of steps before `step`: their records expire in the DHT.
+    mutating func forgetMatchmaking(before step: Int) {
+        declarations = declarations.filter { $0.key.step >= step }
+        plans = plans.filter { $0.key.step >= step }
+    }
+
+    /// The busiest key kind and the bytes it served.
+    var hottestKey: (kind: KeyKind, bytes: Double)? {
+        KeyKind.allCases.map { ($0, bytesServed[$0] ?? 0) }.max { $0.1 < $1.1 }
+    }
+
+    /// Bytes served over every key, summed in a fixed order so that a seed gives the same sum.
+    var totalBytesServed: Double {
+        KeyKind.allCases.map { bytesServed[$0] ?? 0 }.reduce(0, +)
+    }
+
+    /// A key's values in writer order: the DHT's order is its own, but a seed must give one run.
+    private static func sorted<Value>(_ values: [DHTID: Value]) -> [OwnedRecord<Value>] {
+        values.sorted { $0.key < $1.key }.map { OwnedRecord(writer: $0.key, value: $0.value) }
+    }
+}

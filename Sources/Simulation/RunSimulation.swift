@@ -1,0 +1,348 @@
+import Averaging
+import Collaboration
+import DHT
+import Foundation
+import Wire
+
+/// A whole collaborative run on one virtual clock: every volunteer's `VolunteerSession` (the
+/// state machine a real peer runs), with the trainer, the DHT, the all-reduce and the links
+/// replaced by models (`VolunteerProfile`, `RecordBoard`, `SimulatedRound`).
+///
+/// The simulator carries out each session's directives the way `PeerSession` does: a batch's
+/// directives one after another, each DHT write taking a lookup's time, and the last one
+/// answered by an event at the time its model says. Training is answered a progress interval's
+/// micro-batches at a time, since the session only looks at the run that often.
+public final class RunSimulation {
+    enum Occurrence: Sendable {
+        case arrive
+        case answer(volunteer: Int, incarnation: Int, VolunteerSession.Event)
+        case read(volunteer: Int, incarnation: Int, Read)
+        case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
+        case roundDeadline(planID: UInt64)
+        case depart(volunteer: Int, incarnation: Int)
+        case report
+    }
+
+    enum Read: Sendable {
+        case progress, state, checkpoint
+        case matchmaking(RecordBoard.MatchKey)
+    }
+
+    public let settings: SimulationSettings
+    private var random: SplitMix64
+    private var board: RecordBoard
+    private var queue = EventQueue<Occurrence>()
+    private var volunteers: [SimulatedVolunteer] = []
+    private var index: [DHTID: Int] = [:]
+    private var rounds: [UInt64: SimulatedRound] = [:]
+    private var time = 0.0
+    private let typicalLatency: Double
+    private var metrics = Metrics()
+
+    struct Metrics {
+        var events = 0
+        var groupRounds = 0
+        var groupMembers = 0
+        var roundSeconds = 0.0
+        var aloneSteps = 0
+        var failedAttempts = 0
+        var stateDownloads = 0
+        var downloadBytes = 0.0
+        var averagingBytes = 0.0
+        var usefulComputeSeconds = 0.0
+        var usefulSamples = 0.0
+        var hashMismatches = 0
+    }
+
+    public init(settings: SimulationSettings) throws(SimulationError) {
+        try settings.validate()
+        self.settings = settings
+        random = SplitMix64(seed: settings.seed)
+        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed))
+        typicalLatency = (settings.latencyRange.lowerBound + settings.latencyRange.upperBound) / 2
+    }
+
+    /// Runs the whole simulated time; `progress` hears every `reportEverySeconds` simulated.
+    public func run(progress: (SimulationProgress) -> Void = { _ in }) -> SimulationReport {
+        let started = Date()
+        // Volunteers come online over the first minute, not in one instant.
+        let stagger = min(60, settings.simulatedSeconds / 10)
+        for _ in 0..<settings.volunteers { schedule(.arrive, at: Double.random(in: 0...stagger, using: &random)) }
+        schedule(.report, at: settings.reportEverySeconds)
+        while let (micros, occurrence) = queue.popFirst() {
+            time = Double(micros) / 1e6
+            if time > settings.simulatedSeconds { break }
+            metrics.events += 1
+            if case .report = occurrence {
+                progress(SimulationProgress(simulatedSeconds: time, totalSeconds: settings.simulatedSeconds,
+                                            online: volunteers.filter(\.isOnline).count, rounds: metrics.groupRounds,
+                                            steps: highestStep, wallSeconds: Date().timeIntervalSince(started)))
+                schedule(.report, at: time + settings.reportEverySeconds)
+                continue
+            }
+            handle(occurrence)
+        }
+        time = settings.simulatedSeconds
+        return report(wallSeconds: Date().timeIntervalSince(started))
+    }
+
+    private var highestStep: Int { volunteers.map(\.stateStep).max() ?? 0 }
+
+    private func schedule(_ occurrence: Occurrence, at seconds: Double) {
+        queue.schedule(occurrence, at: UInt64(max(seconds, time) * 1e6))
+    }
+
+    private var now: VolunteerSession.Now {
+        VolunteerSession.Now(monotonic: Timestamp(nanoseconds: Int64(time * 1e9)),
+                             wallMilliseconds: 1_800_000_000_000 + UInt64(time * 1000))
+    }
+
+    private func isCurrent(_ volunteer: Int, _ incarnation: Int) -> Bool {
+        volunteers[volunteer].isOnline && volunteers[volunteer].incarnation == incarnation
+    }
+
+    private func handle(_ occurrence: Occurrence) {
+        switch occurrence {
+        case .arrive:
+            arrive()
+        case .answer(let volunteer, let incarnation, let event):
+            guard isCurrent(volunteer, incarnation) else { return }
+            deliver(event, to: volunteer)
+        case .read(let volunteer, let incarnation, let read):
+            guard isCurrent(volunteer, incarnation) else { return }
+            deliver(self.read(read), to: volunteer)
+        case .downloaded(let volunteer, let incarnation, let step, let hash):
+            guard isCurrent(volunteer, incarnation) else { return }
+            guard let hash else {
+                deliver(.stateDownloadFailed(reason: "no donor serves the state"), to: volunteer)
+                return
+            }
+            volunteers[volunteer].stateStep = step
+            volunteers[volunteer].stateHash = hash
+            volunteers[volunteer].pendingComputeSeconds = 0
+            volunteers[volunteer].pendingSamples = 0
+            metrics.stateDownloads += 1
+            metrics.downloadBytes += Double(settings.stateBytes)
+            deliver(.stateLoaded(step: step), to: volunteer)
+        case .roundDeadline(let planID):
+            finishRound(planID)
+        case .depart(let volunteer, let incarnation):
+            guard isCurrent(volunteer, incarnation) else { return }
+            volunteers[volunteer].session.requestStop()
+        case .report:
+            break
+        }
+    }
+
+    private func arrive() {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: random.next()) }
+        let id = DHTID(bytes: bytes)!
+        let profile = VolunteerProfile.draw(from: settings, using: &random)
+        var sessionSettings = VolunteerSession.Settings(
+            me: id, clientMode: profile.clientMode, address: "10.0.0.1:7000", coordinator: DHTID(bytes: [UInt8](repeating: 0, count: 32))!,
+            elementCount: settings.parameters, stateBytes: settings.stateBytes, targetBatchSize: settings.targetBatchSize,
+            gatherWindow: .milliseconds(Int64(settings.matchmakingSeconds * 1000)),
+            averagingTimeout: .milliseconds(Int64(settings.averagingTimeoutSeconds * 1000)))
+        sessionSettings.fixedBandwidth = UInt64(profile.uploadBitsPerSecond / 8)
+        let volunteer = volunteers.count
+        volunteers.append(SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
+                                             incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial))
+        index[id] = volunteer
+        if let mean = settings.meanSessionSeconds {
+            let length = -mean * log(1 - Double.random(in: 0..<1, using: &random))
+            schedule(.depart(volunteer: volunteer, incarnation: volunteer), at: time + length)
+        }
+        let directives = volunteers[volunteer].session.start(at: now)
+        carryOut(directives, for: volunteer)
+    }
+
+    private func deliver(_ event: VolunteerSession.Event, to volunteer: Int) {
+        let directives = volunteers[volunteer].session.handle(event, at: now)
+        carryOut(directives, for: volunteer)
+    }
+
+    private func read(_ read: Read) -> VolunteerSession.Event {
+        switch read {
+        case .progress: .progressRead(board.readProgress())
+        case .state: .stateAnnouncementsRead(board.readState())
+        case .checkpoint: .checkpointRead(board.readCheckpoint())
+        case .matchmaking(let key):
+            { let (plans, declarations) = board.readMatchmaking(key)
+              return .matchmakingRead(plans: plans, declarations: declarations) }()
+        }
+    }
+
+    /// Carries out one batch of directives from `time` on, as the peer's shell would.
+    private func carryOut(_ directives: [VolunteerSession.Directive], for volunteer: Int) {
+        var cursor = time
+        let profile = volunteers[volunteer].profile
+        let incarnation = volunteers[volunteer].incarnation
+        let lookup = board.lookupSeconds(latency: profile.latencySeconds, typical: typicalLatency)
+        func answer(_ event: VolunteerSession.Event, at when: Double) {
+            schedule(.answer(volunteer: volunteer, incarnation: incarnation, event), at: when)
+        }
+        func read(_ read: Read) {
+            schedule(.read(volunteer: volunteer, incarnation: incarnation, read), at: cursor + lookup)
+        }
+        for directive in directives {
+            switch directive {
+            case .train:
+                let interval = volunteers[volunteer].session.settings.progressInterval / .seconds(1)
+                let microBatches = max(1, Int((profile.samplesPerSecond * interval / Double(settings.microBatch)).rounded()))
+                let samples = microBatches * settings.microBatch
+                let seconds = Double(samples) / profile.samplesPerSecond
+                volunteers[volunteer].pendingComputeSeconds += seconds
+                volunteers[volunteer].pendingSamples += samples
+                answer(.trained(samples: samples, seconds: seconds, loss: 2), at: cursor + seconds)
+            case .checkStillAdmitted, .averageAccumulatedGradients, .reportOffence:
+                break
+            case .rejoinIfIsolated:
+                answer(.connectivityChecked(.connected), at: cursor)
+            case .publishProgress(let progress, _):
+                board.write(progress: progress, by: volunteers[volunteer].id)
+                cursor += lookup
+            case .readProgress:
+                read(.progress)
+            case .readStateAnnouncements:
+                read(.state)
+            case .readCheckpoint:
+                read(.checkpoint)
+            case .readMatchmaking(let step, let hash):
+                read(.matchmaking(RecordBoard.MatchKey(step: step, stateHash: hash)))
+            case .downloadState(let step, let hash, let donors):
+                download(step: step, hash: hash, donors: donors, for: volunteer, from: cursor)
+            case .announceState:
+                let volunteerState = volunteers[volunteer]
+                let announcement = StateAnnouncement(
+                    step: volunteerState.stateStep, stateHash: volunteerState.stateHash, stateBytes: settings.stateBytes,
+                    host: profile.clientMode ? "" : "10.0.0.1", port: profile.clientMode ? 0 : 7000,
+                    timestampMilliseconds: now.wallMilliseconds)
+                board.write(state: announcement, by: volunteerState.id)
+                cursor += lookup
+                answer(.stateAnnounced(step: volunteerState.stateStep, hash: volunteerState.stateHash), at: cursor)
+            case .publishDeclaration(let declaration, let step, let hash):
+                board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
+                cursor += lookup
+            case .publishPlan(let plan, let step, let hash):
+                board.write(plan: plan, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
+                cursor += lookup
+            case .sleep(let until):
+                answer(.woke, at: max(Double(until.nanoseconds) / 1e9, cursor))
+            case .allReduce(let plan):
+                join(plan, volunteer: volunteer, at: cursor)
+            case .applyUpdate:
+                var state = volunteers[volunteer]
+                state.stateHash = state.roundResultHash ?? StateHashes.mixed(state.stateHash, UInt64(volunteer), UInt64(state.stateStep))
+                state.roundResultHash = nil
+                state.stateStep += 1
+                metrics.usefulComputeSeconds += state.pendingComputeSeconds
+                metrics.usefulSamples += Double(state.pendingSamples)
+                state.pendingComputeSeconds = 0
+                state.pendingSamples = 0
+                volunteers[volunteer] = state
+            case .discardGradients:
+                volunteers[volunteer].pendingComputeSeconds = 0
+                volunteers[volunteer].pendingSamples = 0
+            case .publishRoundReport(let report):
+                board.writeRoundReport()
+                cursor += lookup
+                switch report.members {
+                case 0: metrics.failedAttempts += 1
+                case 1: metrics.aloneSteps += 1
+                default: break
+                }
+            case .note(let note):
+                if case .hashMismatch = note { metrics.hashMismatches += 1 }
+            case .leave(let goodbye):
+                board.write(progress: goodbye, by: volunteers[volunteer].id)
+                leave(volunteer)
+            }
+        }
+    }
+
+    private func leave(_ volunteer: Int) {
+        volunteers[volunteer].isOnline = false
+        volunteers[volunteer].leftAt = time
+        // Churn keeps the population: somebody else comes online within a minute.
+        schedule(.arrive, at: time + Double.random(in: 0...60, using: &random))
+    }
+
+    /// The state download: the donors that still hold the state share their uploads, up to the
+    /// joiner's download.
+    private func download(step: Int, hash: [UInt8], donors: [VolunteerSession.StateDonor], for volunteer: Int, from start: Double) {
+        let incarnation = volunteers[volunteer].incarnation
+        let holders = donors.compactMap { index[$0.peer] }.filter {
+            volunteers[$0].isOnline && volunteers[$0].stateStep == step && volunteers[$0].stateHash == hash
+        }
+        guard !holders.isEmpty else {
+            // The planner's request timeout, then the download fails.
+            schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: nil), at: start + 10)
+            return
+        }
+        let upload = holders.map { volunteers[$0].profile.uploadBitsPerSecond }.reduce(0, +)
+        let rate = min(upload, volunteers[volunteer].profile.downloadBitsPerSecond)
+        let seconds = Double(settings.stateBytes) * 8 / rate + 4 * volunteers[volunteer].profile.latencySeconds
+        schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: hash), at: start + seconds)
+    }
+
+    private func join(_ plan: GroupPlan, volunteer: Int, at arrival: Double) {
+        var round = rounds[plan.id] ?? SimulatedRound(plan: plan)
+        guard !round.isFinished else {
+            // The others finished without it: it waited for them in vain until the deadline.
+            let result = AllReduceResult(roundID: plan.id, participants: [], leftOut: plan.members.map(\.peer), totalSamples: 0,
+                                         bytesSent: 0, bytesReceived: 0, duration: .seconds(settings.averagingTimeoutSeconds),
+                                         failedParts: plan.parts.filter { !$0.isEmpty }, silent: [])
+            schedule(.answer(volunteer: volunteer, incarnation: volunteers[volunteer].incarnation, .roundFinished(result)),
+                     at: arrival + settings.averagingTimeoutSeconds)
+            return
+        }
+        if round.arrivals.isEmpty {
+            schedule(.roundDeadline(planID: plan.id), at: arrival + settings.averagingTimeoutSeconds * 0.7)
+        }
+        round.arrivals[volunteers[volunteer].id] = (volunteer, arrival)
+        rounds[plan.id] = round
+        if round.everyoneArrived { finishRound(plan.id) }
+    }
+
+    private func finishRound(_ planID: UInt64) {
+        guard var round = rounds[planID], !round.isFinished else { return }
+        round.isFinished = true
+        rounds[planID] = round
+        let outcome = round.outcome(at: time, profiles: { self.volunteers[$0].profile }, bytesPerElement: settings.bytesPerElement)
+        let members = round.arrivals.values.map(\.volunteer).sorted()
+        guard let first = members.first else { return }
+        let newHash = StateHashes.mixed(volunteers[first].stateHash, planID, UInt64(outcome.result.failedParts.count))
+        if outcome.result.participants.count >= 2 {
+            metrics.groupRounds += 1
+            metrics.groupMembers += outcome.result.participants.count
+            metrics.roundSeconds += outcome.endsAt - (round.arrivals.values.map(\.time).min() ?? time)
+        }
+        metrics.averagingBytes += Double(outcome.result.bytesSent) * Double(members.count)
+        for member in members {
+            volunteers[member].roundResultHash = newHash
+            schedule(.answer(volunteer: member, incarnation: volunteers[member].incarnation, .roundFinished(outcome.result)),
+                     at: outcome.endsAt)
+        }
+        board.forgetMatchmaking(before: round.plan.step > 2 ? Int(round.plan.step) - 2 : 0)
+    }
+
+    private func report(wallSeconds: Double) -> SimulationReport {
+        let onlineSeconds = volunteers.map { $0.onlineSeconds(until: time) }.reduce(0, +)
+        let attempts = metrics.groupRounds + metrics.aloneSteps + metrics.failedAttempts
+        let hottest = board.hottestKey
+        let dhtBytes = board.totalBytesServed
+        return SimulationReport(
+            volunteers: settings.volunteers, simulatedSeconds: time, wallSeconds: wallSeconds, sessions: volunteers.count,
+            rounds: metrics.groupRounds, aloneSteps: metrics.aloneSteps, steps: highestStep,
+            utilisation: onlineSeconds > 0 ? metrics.usefulComputeSeconds / onlineSeconds : 0,
+            matchmakingSuccessRate: attempts > 0 ? Double(metrics.groupRounds + metrics.aloneSteps) / Double(attempts) : 0,
+            meanGroupSize: metrics.groupRounds > 0 ? Double(metrics.groupMembers) / Double(metrics.groupRounds) : 0,
+            meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundSeconds / Double(metrics.groupRounds) : 0,
+            stateDownloads: metrics.stateDownloads, hashMismatches: metrics.hashMismatches,
+            dhtMessagesPerPeerPerSecond: onlineSeconds > 0 ? 2 * board.requests / onlineSeconds : 0,
+            bytesPerSample: metrics.usefulSamples > 0 ? (metrics.averagingBytes + metrics.downloadBytes + dhtBytes) / metrics.usefulSamples : 0,
+            hottestKey: hottest?.kind.rawValue ?? "", hottestKeyBytesPerSecond: (hottest?.bytes ?? 0) / max(time, 1),
+            usefulSamplesPerSecond: metrics.usefulSamples / max(time, 1), events: metrics.events)
+    }
+}

@@ -1,0 +1,48 @@
+import Collaboration
+import DHT
+import Wire
+
+/// One volunteer in the simulation: its session (the real state machine), its machine, and
+/// the training state its trainer would hold, as a step and a hash.
+struct SimulatedVolunteer {
+    let id: DHTID
+    let profile: VolunteerProfile
+    var session: VolunteerSession
+    /// Tells a departed volunteer's late answers from a live one's.
+    let incarnation: Int
+    var isOnline = true
+    let joinedAt: Double
+    var leftAt: Double?
+    var stateStep = 0
+    var stateHash: [UInt8]
+    /// The averaged update the last round produced, applied at `applyUpdate`.
+    var roundResultHash: [UInt8]?
+    /// Compute seconds and samples accumulated towards the next update.
+    var pendingComputeSeconds = 0.0
+    var pendingSamples = 0
+
+    /// Seconds this volunteer was online up to `time`.
+    func onlineSeconds(until time: Double) -> Double {
+        (leftAt ?? time) - joinedAt
+    }
+}
+
+/// Deterministic stand-ins for state hashes: equal inputs give equal hashes, as equal states do.
+enum StateHashes {
+    static let initial = hash(words: [0x436F_686F_7274, 0, 0, 0])
+
+    static func mixed(_ hash: [UInt8], _ first: UInt64, _ second: UInt64) -> [UInt8] {
+        var words = [UInt64](repeating: 0, count: 4)
+        for index in 0..<4 {
+            var word: UInt64 = 0
+            for byte in hash[(index * 8)..<(index * 8 + 8)] { word = word << 8 | UInt64(byte) }
+            words[index] = word
+        }
+        var generator = SplitMix64(seed: words[0] ^ first &* 0x9E37_79B9_7F4A_7C15 ^ second &* 0xC2B2_AE3D_27D4_EB4F ^ words[1] ^ words[2] ^ words[3])
+        return Self.hash(words: (0..<4).map { _ in generator.next() })
+    }
+
+    private static func hash(words: [UInt64]) -> [UInt8] {
+        words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (56 - 8 * $0)) } }
+    }
+}

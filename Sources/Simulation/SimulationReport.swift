@@ -1,0 +1,60 @@
+/// What a simulated run achieved (`cohort simulate --json`).
+public struct SimulationReport: Codable, Equatable, Sendable {
+    public var volunteers: Int
+    public var simulatedSeconds: Double
+    public var wallSeconds: Double
+    /// Volunteer sessions started, churn's arrivals included.
+    public var sessions: Int
+    /// All-reduce rounds of two or more members.
+    public var rounds: Int
+    /// Steps a volunteer took alone, with nobody to average with.
+    public var aloneSteps: Int
+    /// The highest step any volunteer reached.
+    public var steps: Int
+    /// Compute time whose samples went into an applied update, over the volunteers' time online.
+    public var utilisation: Double
+    /// Matchmaking attempts that ended in a step (a group, or alone), over all attempts.
+    public var matchmakingSuccessRate: Double
+    public var meanGroupSize: Double
+    public var meanRoundSeconds: Double
+    public var stateDownloads: Int
+    public var hashMismatches: Int
+    /// DHT requests (each with its reply) per online volunteer per second.
+    public var dhtMessagesPerPeerPerSecond: Double
+    /// Averaging and DHT bytes per sample that went into an update.
+    public var bytesPerSample: Double
+    /// The key read and written most, and the bytes per second it serves (over all replicas).
+    public var hottestKey: String
+    public var hottestKeyBytesPerSecond: Double
+    /// Samples per second that went into updates, over the whole run.
+    public var usefulSamplesPerSecond: Double
+    /// Session events the simulator processed.
+    public var events: Int
+
+    enum CodingKeys: String, CodingKey {
+        case volunteers, sessions, rounds, steps, utilisation, events
+        case simulatedSeconds = "simulated_seconds"
+        case wallSeconds = "wall_seconds"
+        case aloneSteps = "alone_steps"
+        case matchmakingSuccessRate = "matchmaking_success_rate"
+        case meanGroupSize = "mean_group_size"
+        case meanRoundSeconds = "mean_round_seconds"
+        case stateDownloads = "state_downloads"
+        case hashMismatches = "hash_mismatches"
+        case dhtMessagesPerPeerPerSecond = "dht_messages_per_peer_per_second"
+        case bytesPerSample = "bytes_per_sample"
+        case hottestKey = "hottest_key"
+        case hottestKeyBytesPerSecond = "hottest_key_bytes_per_second"
+        case usefulSamplesPerSecond = "useful_samples_per_second"
+    }
+}
+
+/// A line of progress while the simulation runs.
+public struct SimulationProgress: Sendable {
+    public var simulatedSeconds: Double
+    public var totalSeconds: Double
+    public var online: Int
+    public var rounds: Int
+    public var steps: Int
+    public var wallSeconds: Double
+}

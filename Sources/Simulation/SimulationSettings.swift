@@ -1,0 +1,63 @@
+/// What `cohort simulate` simulates: the population, their links and compute, churn, and the
+/// run's protocol settings.
+public struct SimulationSettings: Sendable, Codable, Equatable {
+    /// Volunteers online at once: the population at the start, kept by arrivals under churn.
+    public var volunteers: Int
+    public var simulatedSeconds: Double
+    public var seed: UInt64
+    /// Mean session length in seconds under churn; nil for volunteers that stay the whole run.
+    public var meanSessionSeconds: Double?
+    /// Upload and download bandwidth in bits per second, drawn log-uniformly per volunteer.
+    public var bandwidthRange: ClosedRange<Double> = 10e6...200e6
+    /// One-way latency to the rest of the run, in seconds, drawn uniformly.
+    public var latencyRange: ClosedRange<Double> = 0.010...0.075
+    /// Upload as a share of download (home links are asymmetric).
+    public var uploadShare: Double = 0.5
+    /// Samples per second per volunteer, drawn log-uniformly (a mix of GPUs and CPUs).
+    public var samplesPerSecondRange: ClosedRange<Double> = 4...64
+    /// Share of volunteers behind NAT, in client mode.
+    public var clientModeShare: Double = 0.3
+    /// Gradient elements (the model's parameters) and bytes per element on the wire.
+    public var parameters: Int = 10_000_000
+    public var bytesPerElement: Double = 2
+    public var microBatch: Int = 4
+    public var targetBatchSize: Int = 4096
+    public var matchmakingSeconds: Double = 5
+    public var averagingTimeoutSeconds: Double = 60
+    /// Largest group one leader forms (`Matchmaker.Settings.maxGroupSize`).
+    public var maxGroupSize: Int = 64
+    /// How many simulated seconds pass between progress lines.
+    public var reportEverySeconds: Double = 300
+
+    public init(volunteers: Int, simulatedSeconds: Double, seed: UInt64, meanSessionSeconds: Double? = nil) {
+        self.volunteers = volunteers
+        self.simulatedSeconds = simulatedSeconds
+        self.seed = seed
+        self.meanSessionSeconds = meanSessionSeconds
+    }
+
+    /// Bytes of a training state: parameters and momentum in 32-bit floats.
+    public var stateBytes: Int { parameters * 8 }
+
+    /// Refuses settings that cannot describe a run, with a one-line reason.
+    public func validate() throws(SimulationError) {
+        func require(_ condition: Bool, _ reason: String) throws(SimulationError) {
+            if !condition { throw SimulationError(reason) }
+        }
+        try require(volunteers >= 1 && volunteers <= 100_000, "--volunteers must be 1…100000, got \(volunteers)")
+        try require(simulatedSeconds > 0 && simulatedSeconds <= 7 * 86_400, "--hours must be above 0 and at most 168")
+        try require(meanSessionSeconds.map { $0 >= 60 } ?? true, "--churn must be a mean session of at least 1 minute")
+        try require(bandwidthRange.lowerBound > 0 && latencyRange.lowerBound >= 0 && samplesPerSecondRange.lowerBound > 0,
+                    "bandwidth, latency and compute ranges must be positive")
+        try require((0...1).contains(clientModeShare) && uploadShare > 0 && uploadShare <= 1, "shares must lie in 0…1")
+        try require(parameters > 0 && microBatch > 0 && targetBatchSize > 0 && maxGroupSize >= 2, "model and batch sizes must be positive")
+    }
+}
+
+public struct SimulationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Simulation
+
+/// `cohort simulate`: a whole run of many volunteers on one virtual clock (docs/simulation.md).
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Simulate a collaborative run of many volunteers on one virtual clock.",
+        discussion: """
+            Every volunteer runs the real session state machine; the trainer, the DHT, the \
+            all-reduce and home links are models (docs/simulation.md). Prints progress to standard \
+            error while it runs, and the run's figures at the end.
+            """
+    )
+
+    @Option(help: "Volunteers online at once.")
+    var volunteers = 100
+
+    @Option(help: "Simulated hours.")
+    var hours = 1.0
+
+    @Option(help: "Mean volunteer session in hours: volunteers leave after sessions drawn around it and others join. Off by default.")
+    var churn: Double?
+
+    @Option(help: "Seed for the volunteers' machines, arrivals and choices; a run is reproducible from it.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Samples in the run's global batch.")
+    var targetBatch = 4096
+
+    @Option(help: "Model parameters (millions).")
+    var parametersMillions = 10.0
+
+    @Option(help: "Share of volunteers in client mode (behind NAT), in [0, 1].")
+    var clientModeShare = 0.3
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        var settings = SimulationSettings(volunteers: volunteers, simulatedSeconds: hours * 3600, seed: seed,
+                                          meanSessionSeconds: churn.map { $0 * 3600 })
+        settings.targetBatchSize = targetBatch
+        settings.parameters = Int(parametersMillions * 1_000_000)
+        settings.clientModeShare = clientModeShare
+        settings.reportEverySeconds = max(60, settings.simulatedSeconds / 20)
+        let simulation: RunSimulation
+        do {
+            simulation = try RunSimulation(settings: settings)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let report = simulation.run { progress in
+            let line = String(format: "simulated %.0f / %.0f s · %d online · %d rounds · step %d · %.1f s wall\n",
+                              progress.simulatedSeconds, progress.totalSeconds, progress.online, progress.rounds, progress.steps,
+                              progress.wallSeconds)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        print(json ? try DHTBenchCommand.jsonString(report) : Self.describe(report))
+    }
+
+    static func describe(_ report: SimulationReport) -> String {
+        """
+        \(report.volunteers) volunteers (\(report.sessions) sessions), \(String(format: "%.0f", report.simulatedSeconds)) s simulated \
+        in \(String(format: "%.1f", report.wallSeconds)) s
+        rounds \(report.rounds) (mean group \(String(format: "%.1f", report.meanGroupSize)), \
+        \(String(format: "%.1f", report.meanRoundSeconds)) s each), alone steps \(report.aloneSteps), highest step \(report.steps)
+        utilisation \(String(format: "%.1f", report.utilisation * 100)) %, matchmaking success \
+        \(String(format: "%.1f", report.matchmakingSuccessRate * 100)) %, state downloads \(report.stateDownloads), \
+        hash mismatches \(report.hashMismatches)
+        DHT \(String(format: "%.1f", report.dhtMessagesPerPeerPerSecond)) messages per peer per second; hottest key \
+        \(report.hottestKey) at \(String(format: "%.0f", report.hottestKeyBytesPerSecond / 1e3)) kB/s; \
+        \(String(format: "%.0f", report.bytesPerSample)) bytes per sample
+        """
+    }
+}

@@ -1,0 +1,50 @@
+import Testing
+@testable import Simulation
+
+/// Whole runs on the virtual clock: small enough for the suite, checked against what the
+/// protocol promises.
+@Suite struct RunSimulationTests {
+    static func settings(volunteers: Int, seconds: Double, seed: UInt64 = 3, churn: Double? = nil) -> SimulationSettings {
+        var settings = SimulationSettings(volunteers: volunteers, simulatedSeconds: seconds, seed: seed, meanSessionSeconds: churn)
+        settings.parameters = 1_000_000
+        settings.targetBatchSize = 256
+        settings.clientModeShare = 0.25
+        return settings
+    }
+
+    @Test func fourSteadyVolunteersAverageTogetherEveryStepAndNeverDisagree() throws {
+        let report = try RunSimulation(settings: Self.settings(volunteers: 4, seconds: 600)).run()
+        #expect(report.rounds >= 20)
+        #expect(report.meanGroupSize > 3.5)
+        #expect(report.hashMismatches == 0)
+        #expect(report.matchmakingSuccessRate > 0.9)
+        #expect(report.steps >= report.rounds)
+        #expect(report.utilisation > 0 && report.utilisation < 1)
+        #expect(report.sessions == 4)
+    }
+
+    @Test func theSameSeedGivesTheSameRun() throws {
+        var first = try RunSimulation(settings: Self.settings(volunteers: 12, seconds: 300, churn: 120)).run()
+        var second = try RunSimulation(settings: Self.settings(volunteers: 12, seconds: 300, churn: 120)).run()
+        first.wallSeconds = 0
+        second.wallSeconds = 0
+        #expect(first == second)
+        #expect(first.sessions > 12, "churn replaces the volunteers that leave")
+    }
+
+    @Test func joinersUnderChurnDownloadTheStateAndTheRunGoesOn() throws {
+        let report = try RunSimulation(settings: Self.settings(volunteers: 8, seconds: 1_200, churn: 300)).run()
+        #expect(report.sessions > 8)
+        #expect(report.stateDownloads > 0)
+        #expect(report.rounds > 10)
+    }
+
+    @Test(arguments: [
+        (SimulationSettings(volunteers: 0, simulatedSeconds: 60, seed: 1), "--volunteers"),
+        (SimulationSettings(volunteers: 4, simulatedSeconds: 0, seed: 1), "--hours"),
+        (SimulationSettings(volunteers: 4, simulatedSeconds: 60, seed: 1, meanSessionSeconds: 1), "--churn"),
+    ])
+    func settingsThatDescribeNoRunAreRefusedWithTheirFlag(settings: SimulationSettings, flag: String) {
+        #expect { try RunSimulation(settings: settings) } throws: { "\($0)".contains(flag) }
+    }
+}
