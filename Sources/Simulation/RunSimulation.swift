@@ -66,7 +66,7 @@ public final class RunSimulation {
     public func run(progress: (SimulationProgress) -> Void = { _ in }) -> SimulationReport {
         let started = Date()
         // Volunteers come online over the first minute, not in one instant.
-        let stagger = min(60, settings.simulatedSeconds / 10)
+        let stagger = settings.arrivalSeconds ?? min(60, settings.simulatedSeconds / 10)
         for _ in 0..<settings.volunteers { schedule(.arrive, at: Double.random(in: 0...stagger, using: &random)) }
         schedule(.report, at: settings.reportEverySeconds)
         while let (micros, occurrence) = queue.popFirst() {

@@ -35,6 +35,27 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Share of volunteers in client mode (behind NAT), in [0, 1].")
     var clientModeShare = 0.3
 
+    @Option(help: "Samples per second per volunteer, LOW:HIGH (drawn log-uniformly) or one value.")
+    var samplesPerSecond = "4:64"
+
+    @Option(help: "Download bandwidth in Mbit/s, LOW:HIGH (drawn log-uniformly) or one value; upload is half of it.")
+    var bandwidthMbit = "10:200"
+
+    @Option(help: "One-way latency in milliseconds, LOW:HIGH or one value.")
+    var latencyMs = "10:75"
+
+    @Option(help: "Samples per micro-batch.")
+    var microBatch = 4
+
+    @Option(help: "Seconds volunteers gather when forming a group.")
+    var matchmakingSeconds = 5.0
+
+    @Option(help: "Seconds an averaging round may take.")
+    var averagingTimeoutSeconds = 60.0
+
+    @Option(help: "Seconds over which the first volunteers come online (default: a tenth of the run, at most 60).")
+    var arrivalSeconds: Double?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -44,6 +65,15 @@ struct SimulateCommand: ParsableCommand {
         settings.targetBatchSize = targetBatch
         settings.parameters = Int(parametersMillions * 1_000_000)
         settings.clientModeShare = clientModeShare
+        settings.samplesPerSecondRange = try Self.range(samplesPerSecond, flag: "--samples-per-second")
+        let bandwidth = try Self.range(bandwidthMbit, flag: "--bandwidth-mbit")
+        settings.bandwidthRange = bandwidth.lowerBound * 1e6...bandwidth.upperBound * 1e6
+        let latency = try Self.range(latencyMs, flag: "--latency-ms")
+        settings.latencyRange = latency.lowerBound / 1000...latency.upperBound / 1000
+        settings.microBatch = microBatch
+        settings.arrivalSeconds = arrivalSeconds
+        settings.matchmakingSeconds = matchmakingSeconds
+        settings.averagingTimeoutSeconds = averagingTimeoutSeconds
         settings.reportEverySeconds = max(60, settings.simulatedSeconds / 20)
         let simulation: RunSimulation
         do {
@@ -58,6 +88,16 @@ struct SimulateCommand: ParsableCommand {
             FileHandle.standardError.write(Data(line.utf8))
         }
         print(json ? try DHTBenchCommand.jsonString(report) : Self.describe(report))
+    }
+
+    /// "LOW:HIGH" or one value, both finite and not negative, LOW ≤ HIGH.
+    static func range(_ text: String, flag: String) throws -> ClosedRange<Double> {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { Double($0) }
+        guard (1...2).contains(parts.count), let low = parts.first ?? nil, let high = parts.last ?? nil,
+              low.isFinite, high.isFinite, low >= 0, low <= high else {
+            throw ValidationError("\(flag) must be LOW:HIGH or one number, not negative, LOW ≤ HIGH; got \(text)")
+        }
+        return low...high
     }
 
     static func describe(_ report: SimulationReport) -> String {
