@@ -4,6 +4,7 @@ import Collaboration
 import DHT
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Node
 import Trainer
@@ -21,6 +22,10 @@ final class PeerSession {
     let run: TrainingRun
     let keys: RunKeys
     private(set) var session: VolunteerSession
+    /// The answer of the background directive in flight, once it has come.
+    private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
+    /// The newest progress publication; each waits for the one before, so that they land in order.
+    private var lastPublication: Task<Void, Never>?
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {
@@ -53,9 +58,18 @@ final class PeerSession {
             var answer: VolunteerSession.Event?
             for directive in directives {
                 if case .leave(let goodbye) = directive {
-                    // Tells the run this peer is gone, so others stop counting its samples at once.
+                    // Tells the run this peer is gone, so others stop counting its samples at
+                    // once; after the publications in flight, or one could land after it.
+                    await lastPublication?.value
                     await network.publish(keys.progress, goodbye.encoded, seconds: 2, logger: logger)
                     return
+                }
+                if case .train = directive, let finished = backgroundAnswer.withLockedValue({ answer in
+                    defer { answer = nil }
+                    return answer
+                }) {
+                    answer = finished
+                    break
                 }
                 answer = try await execute(directive)
             }
@@ -76,7 +90,17 @@ final class PeerSession {
         case .rejoinIfIsolated:
             return .connectivityChecked(await rejoinIfIsolated())
         case .publishProgress(let progress, let lifetime):
-            await network.publish(keys.progress, progress.encoded, seconds: lifetime, logger: logger)
+            let previous = lastPublication, network = self.network, key = keys.progress, logger = self.logger
+            lastPublication = Task {
+                await previous?.value
+                await network.publish(key, progress.encoded, seconds: lifetime, logger: logger)
+            }
+        case .readProgressWhileTraining:
+            let network = self.network, key = keys.progress, box = backgroundAnswer
+            Task {
+                let records = OwnedRecord.decoding(await network.records(key), with: PeerProgress.init(decoding:))
+                box.withLockedValue { $0 = .progressRead(records) }
+            }
         case .readProgress:
             return .progressRead(OwnedRecord.decoding(await network.records(keys.progress), with: PeerProgress.init(decoding:)))
         case .readStateAnnouncements:

@@ -17,6 +17,8 @@ public final class RunSimulation {
         case arrive
         case answer(volunteer: Int, incarnation: Int, VolunteerSession.Event)
         case read(volunteer: Int, incarnation: Int, Read)
+        /// A background read finished: its answer waits for the volunteer's next `train`.
+        case backgroundRead(volunteer: Int, incarnation: Int)
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
         case roundDeadline(planID: UInt64)
         case depart(volunteer: Int, incarnation: Int)
@@ -111,6 +113,9 @@ public final class RunSimulation {
         case .read(let volunteer, let incarnation, let read):
             guard isCurrent(volunteer, incarnation) else { return }
             deliver(self.read(read), to: volunteer)
+        case .backgroundRead(let volunteer, let incarnation):
+            guard isCurrent(volunteer, incarnation) else { return }
+            volunteers[volunteer].backgroundAnswer = self.read(.progress)
         case .downloaded(let volunteer, let incarnation, let step, let hash):
             guard isCurrent(volunteer, incarnation) else { return }
             guard let hash else {
@@ -188,6 +193,11 @@ public final class RunSimulation {
         for directive in directives {
             switch directive {
             case .train:
+                if let finished = volunteers[volunteer].backgroundAnswer {
+                    volunteers[volunteer].backgroundAnswer = nil
+                    deliver(finished, to: volunteer)
+                    return
+                }
                 let interval = volunteers[volunteer].session.settings.progressInterval / .seconds(1)
                 let microBatches = max(1, Int((profile.samplesPerSecond * interval / Double(settings.microBatch)).rounded()))
                 let samples = microBatches * settings.microBatch
@@ -200,10 +210,12 @@ public final class RunSimulation {
             case .rejoinIfIsolated:
                 answer(.connectivityChecked(.connected), at: cursor)
             case .publishProgress(let progress, _):
+                // The shell does not wait for it.
                 board.write(progress: progress, by: volunteers[volunteer].id)
-                cursor += lookup
             case .readProgress:
                 read(.progress)
+            case .readProgressWhileTraining:
+                schedule(.backgroundRead(volunteer: volunteer, incarnation: incarnation), at: cursor + lookup)
             case .readStateAnnouncements:
                 read(.state)
             case .readCheckpoint:

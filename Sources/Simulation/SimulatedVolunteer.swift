@@ -20,6 +20,8 @@ struct SimulatedVolunteer {
     /// Compute seconds and samples accumulated towards the next update.
     var pendingComputeSeconds = 0.0
     var pendingSamples = 0
+    /// The answer of a background read that came while the volunteer trained.
+    var backgroundAnswer: VolunteerSession.Event?
 
     /// Seconds this volunteer was online up to `time`.
     func onlineSeconds(until time: Double) -> Double {

@@ -81,7 +81,7 @@ import Wire
         let other = Self.others[0]
         #expect(harness.trainUntilItLooksAtTheRun(samples: 16) == [.checkStillAdmitted, .rejoinIfIsolated])
         let published = harness.feed(.connectivityChecked(.connected))
-        #expect(published.last == .readProgress)
+        #expect(published.contains(.readProgressWhileTraining) && published.last == .train)
         harness.progress(of: other, step: 0, samples: 28)
         harness.announcement(of: other, step: 0, hash: Harness.hash(0))
         #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
@@ -175,7 +175,9 @@ import Wire
         while batch.last != .readStateAnnouncements {
             switch batch.last {
             case .rejoinIfIsolated: batch = harness.feed(.connectivityChecked(.connected))
-            case .readProgress: batch = harness.feed(.progressRead(harness.progressRecords()))
+            case .train where batch.contains(.readProgressWhileTraining):
+                // The background read's answer comes in place of the next micro-batch.
+                batch = harness.feed(.progressRead(harness.progressRecords()))
             case .train: batch = harness.trainUntilItLooksAtTheRun()
             default: Issue.record("unexpected \(batch)"); return
             }
@@ -237,6 +239,20 @@ import Wire
         #expect(harness.session.hasLeft)
     }
 
+    @Test func trainingGoesOnWhileTheProgressIsReadAndNoSecondReadStartsMeanwhile() {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        let cycle = harness.feed(.connectivityChecked(.connected))
+        #expect(cycle == [harness.ownPublication(), .readProgressWhileTraining, .train])
+        // The read takes longer than several progress intervals: micro-batches go on, no new read.
+        for _ in 0..<30 {
+            harness.advance(.milliseconds(100))
+            #expect(harness.feed(.trained(samples: 4, seconds: 0.1, loss: 2)) == [.train])
+        }
+        #expect(harness.feed(.progressRead([])) == [.train])
+        #expect(harness.trainUntilItLooksAtTheRun() == [.checkStillAdmitted, .rejoinIfIsolated])
+    }
+
     @Test func anIsolatedPeerTriesToRejoinWithGrowingPausesAndTrainsMeanwhile() {
         var harness = Self.started()
         var rejoinTimes: [Int64] = []
@@ -249,7 +265,7 @@ import Wire
                 batch = harness.feed(.connectivityChecked(.isolated))
                 if case .note(.isolated(let retry)) = batch.first { retries.append(retry) }
             }
-            #expect(batch.last == .readProgress)
+            #expect(batch.contains(.readProgressWhileTraining) && batch.last == .train)
             #expect(harness.feed(.progressRead([])) == [.train])
         }
         #expect(rejoinTimes == [100, 1_100, 3_100, 7_100])

@@ -10,6 +10,9 @@ extension VolunteerSession {
         throughput.record(samples: samples, seconds: seconds)
         windowLoss += loss * Double(samples)
         windowSamples += samples
+        if progressReadInFlight {
+            return trainOrLeave(now)
+        }
         if let last = lastPublished, now.monotonic - last < settings.progressInterval {
             return trainOrLeave(now)
         }
@@ -38,13 +41,16 @@ extension VolunteerSession {
         return notes + publishAndReadProgress(now)
     }
 
-    private func publishAndReadProgress(_ now: Now) -> [Directive] {
-        [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds), .readProgress]
+    private mutating func publishAndReadProgress(_ now: Now) -> [Directive] {
+        progressReadInFlight = true
+        return [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds), .readProgressWhileTraining]
+            + trainOrLeave(now)
     }
 
     /// The run's progress is in: catch up when behind, check the state and average when the
     /// global batch is complete, else train on.
     mutating func onProgressRead(_ records: [OwnedRecord<PeerProgress>], _ now: Now) -> [Directive] {
+        progressReadInFlight = false
         rememberProgress(records, now)
         let global = progressTracker.globalProgress(of: records.map(\.value), now: now.wallMilliseconds)
         if global.step > step {

@@ -54,6 +54,13 @@ extension VolunteerSession {
 
     /// What the shell must do. The session hands out directives in batches whose last element,
     /// and only it, awaits an event (`awaitsEvent`); the others are done at once, in order.
+    ///
+    /// A background directive (`isBackground`) is started and not waited for: training goes on
+    /// meanwhile, since on a home link a DHT read takes several round trips (a few hundred
+    /// milliseconds) and a peer that waited for each would idle its GPU for a good share of the
+    /// time. Its answer comes back in place of a `train`: the shell, about to carry out a
+    /// `train`, delivers the finished background answer instead, and carries out the batch the
+    /// session then hands out.
     public enum Directive: Sendable, Equatable {
         /// Accumulate one micro-batch; answered by `trained`.
         case train
@@ -61,8 +68,13 @@ extension VolunteerSession {
         case checkStillAdmitted
         /// When the routing table is empty, join again; answered by `connectivityChecked`.
         case rejoinIfIsolated
+        /// Store this peer's progress record. The shell need not wait for the store: nothing
+        /// the session does next depends on it, and training should not wait on the DHT.
         case publishProgress(PeerProgress, lifetimeSeconds: UInt64)
         case readProgress
+        /// Read the progress records while training goes on; answered by `progressRead`, which
+        /// the shell delivers in place of a later `train` (`isBackground`).
+        case readProgressWhileTraining
         case readStateAnnouncements
         case readCheckpoint
         /// Download the state `hash` of `step` from `donors` and load it; answered by
@@ -96,10 +108,16 @@ extension VolunteerSession {
             case .train, .rejoinIfIsolated, .readProgress, .readStateAnnouncements, .readCheckpoint, .downloadState,
                  .announceState, .readMatchmaking, .sleep, .allReduce:
                 true
-            case .checkStillAdmitted, .publishProgress, .averageAccumulatedGradients, .publishDeclaration, .publishPlan,
-                 .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence, .note, .leave:
+            case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
+                 .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
+                 .note, .leave:
                 false
             }
+        }
+
+        /// Whether the shell starts this directive and goes on without waiting for its answer.
+        public var isBackground: Bool {
+            if case .readProgressWhileTraining = self { true } else { false }
         }
     }
 

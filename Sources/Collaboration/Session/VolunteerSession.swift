@@ -100,6 +100,8 @@ public struct VolunteerSession: Sendable {
     /// The progress records read last and when: who takes part, and so votes on the run's state.
     var lastProgress: (records: [OwnedRecord<PeerProgress>], wallMilliseconds: UInt64) = ([], 0)
     var stopRequested = false
+    /// A background read of the progress records is out (`readProgressWhileTraining`).
+    var progressReadInFlight = false
 
     public init(settings: Settings) {
         precondition(settings.targetBatchSize > 0 && settings.stateBytes > 0 && settings.elementCount > 0,
