@@ -103,7 +103,7 @@ import Wire
         let client = try await pair.start(seed: 2)
         func request() -> EventLoopFuture<Transport.Reply> {
             client.request(.ping, payload: [UInt8](repeating: 0, count: 600), to: server.boundEndpoint,
-                           expecting: server.identity.peerID, timeout: .seconds(20))
+                           expecting: server.identity.peerID, timeout: .seconds(60))
         }
         let first = request()
         try await waitForConnection(client, with: server.identity.peerID)
