@@ -24,7 +24,10 @@ final class PeerSession {
     private(set) var session: VolunteerSession
     /// The answer of the background directive in flight, once it has come.
     private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
-    /// The newest progress publication; each waits for the one before, so that they land in order.
+    /// The progress record waiting to be stored while a store is in flight. Only the newest
+    /// one matters, so a slow DHT costs one store at a time, not a growing queue of them.
+    private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: UInt64)?>(nil)
+    /// The store in flight, if any; the goodbye waits for it, or it could land after the goodbye.
     private var lastPublication: Task<Void, Never>?
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
@@ -90,10 +93,24 @@ final class PeerSession {
         case .rejoinIfIsolated:
             return .connectivityChecked(await rejoinIfIsolated())
         case .publishProgress(let progress, let lifetime):
-            let previous = lastPublication, network = self.network, key = keys.progress, logger = self.logger
+            let idle = waitingProgress.withLockedValue { waiting in
+                defer { waiting = (progress, lifetime) }
+                return waiting == nil
+            }
+            guard idle else { break }
+            let network = self.network, key = keys.progress, logger = self.logger, waiting = waitingProgress
             lastPublication = Task {
-                await previous?.value
-                await network.publish(key, progress.encoded, seconds: lifetime, logger: logger)
+                // Stores the newest waiting record until none is left; each store may outlast
+                // several progress intervals on a slow link.
+                while let next = waiting.withLockedValue({ $0 }) {
+                    await network.publish(key, next.progress.encoded, seconds: next.lifetime, logger: logger)
+                    let done = waiting.withLockedValue { current in
+                        guard current?.progress == next.progress else { return false }
+                        current = nil
+                        return true
+                    }
+                    if done { return }
+                }
             }
         case .readProgressWhileTraining:
             let network = self.network, key = keys.progress, box = backgroundAnswer
