@@ -193,7 +193,8 @@ public struct StateDownload: Sendable {
     /// The end game (as in BitTorrent): once no chunk is left to hand out, a donor with nothing
     /// in flight also asks for the oldest chunk another donor still owes, so the last chunks
     /// do not wait on the slowest donor; whichever copy arrives first is kept. A chunk is asked
-    /// of two donors at most, which bounds the bytes fetched twice to one chunk per donor.
+    /// of two donors at most, so what is fetched twice is at most the chunks in flight when
+    /// the end game began (donors × `requestsInFlightPerDonor`).
     private mutating func duplicateStragglers(now: Timestamp) -> [Action] {
         var actions: [Action] = []
         for donor in donors where load(of: donor) == 0 {
