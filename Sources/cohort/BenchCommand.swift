@@ -6,6 +6,6 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure Cohort's parts on this machine and print the figures.",
         subcommands: [BenchTrainCommand.self, DHTBenchCommand.self, AllReduceBenchCommand.self, AllReduceWorkerCommand.self,
-                      AggregationBenchCommand.self]
+                      AggregationBenchCommand.self, StateDownloadBenchCommand.self, StateDonorCommand.self]
     )
 }

@@ -18,12 +18,12 @@ final class WorkerProcess: @unchecked Sendable {
     private var isClosed = false
     let name: String
 
-    /// Starts `/proc/self/exe arguments…`.
-    init(name: String, arguments: [String]) throws {
+    /// Starts `executable arguments…`, by default this same binary.
+    init(name: String, executable: String = "/proc/self/exe", arguments: [String]) throws {
         // Writing to a worker that died must fail the write, not kill this process.
         signal(SIGPIPE, SIG_IGN)
         self.name = name
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ParentWatch.childEnvironment
         process.standardInput = input

@@ -61,16 +61,99 @@ import Testing
         #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(1), now: .zero).contains(.completed))
     }
 
-    @Test func aStalledDonorIsDroppedAtItsDeadline() {
+    @Test func aStalledDonorIsDroppedAtItsDeadlineAndItsChunksGoToTheOthers() {
+        let state = Self.state(30)
+        var (download, first) = Self.started(state, donors: [Self.peer(1), Self.peer(2)])
+        #expect(first.map(\.0) == [0, 1] && first.map(\.1) == [Self.peer(1), Self.peer(2)])
+        let five = Timestamp.zero + .seconds(5)
+        var actions = download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(1), now: five)
+        #expect(Self.requests(actions).map(\.0) == [2])
+        #expect(actions.last == .wake(at: .zero + .seconds(10)), "the wake is the earliest deadline: peer 2's")
+        let late = Timestamp.zero + .seconds(11)
+        actions = download.onDeadline(now: late)
+        #expect(Self.requests(actions).isEmpty, "peer 1's one slot is taken")
+        #expect(Self.reported(actions).isEmpty, "a slow donor may be honest")
+        #expect(actions.last == .wake(at: .zero + .seconds(15)))
+        #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(2), now: late).isEmpty,
+                "a dropped donor's late reply is ignored")
+        actions = download.onChunk(2, bytes: Self.chunk(2, of: state), from: Self.peer(1), now: late)
+        #expect(Self.requests(actions).map(\.0) == [1] && Self.requests(actions).map(\.1) == [Self.peer(1)])
+        #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(1), now: late).contains(.completed))
+    }
+
+    @Test func aDeadlineWithNothingDueOnlyAsksForTheNextWake() {
         let state = Self.state(20)
         var (download, _) = Self.started(state, donors: [Self.peer(1), Self.peer(2)])
-        _ = download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(1), now: .zero)
-        let late = Timestamp.zero + .seconds(11)
-        let actions = download.onDeadline(now: late)
-        #expect(Self.requests(actions).map(\.0) == [1])
-        #expect(Self.requests(actions).map(\.1) == [Self.peer(1)])
-        #expect(Self.reported(actions).isEmpty, "a slow donor may be honest")
-        #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(2), now: late).isEmpty)
+        #expect(download.onDeadline(now: .zero + .seconds(3)) == [.wake(at: .zero + .seconds(10))])
+    }
+
+    @Test func anIdleDonorAlsoAsksForTheChunkAStragglerOwesAndTheFirstCopyCounts() {
+        let state = Self.state(30)
+        var (download, _) = Self.started(state, donors: [Self.peer(1), Self.peer(2)])
+        _ = download.onChunk(0, bytes: Self.chunk(0, of: state), from: Self.peer(1), now: .zero + .seconds(1))
+        let endGame = download.onChunk(2, bytes: Self.chunk(2, of: state), from: Self.peer(1), now: .zero + .seconds(2))
+        #expect(Self.requests(endGame).map(\.0) == [1] && Self.requests(endGame).map(\.1) == [Self.peer(1)],
+                "no chunk is left to hand out, so idle peer 1 asks for the one peer 2 owes")
+        let done = download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(2), now: .zero + .seconds(3))
+        #expect(done.contains(.completed))
+        #expect(download.onChunk(1, bytes: Self.chunk(1, of: state), from: Self.peer(1), now: .zero + .seconds(3)).isEmpty)
+        #expect(download.state == state)
+    }
+
+    @Test func noDonorGetsMoreRequestsThanItsSlots() {
+        var settings = Self.settings()
+        settings.requestsInFlightPerDonor = 3
+        let donors = [DownloadSimulation.Donor(id: Self.peer(1), perRequest: .seconds(1)),
+                      DownloadSimulation.Donor(id: Self.peer(2), perRequest: .seconds(2))]
+        let outcome = DownloadSimulation(state: Self.state(300), donors: donors, settings: settings).run()
+        #expect(outcome.completedAt != nil)
+        #expect(outcome.mostInFlight == 3)
+    }
+
+    /// Donor 1 serves a chunk a second, donor 2 one in three: donor 1 should serve about three
+    /// quarters, and the download should take about as long as 30 chunks at the two donors'
+    /// combined 4/3 chunks a second.
+    @Test func fasterDonorsServeMoreChunks() {
+        var settings = Self.settings()
+        settings.requestsInFlightPerDonor = 2
+        let donors = [DownloadSimulation.Donor(id: Self.peer(1), perRequest: .seconds(1)),
+                      DownloadSimulation.Donor(id: Self.peer(2), perRequest: .seconds(3))]
+        let outcome = DownloadSimulation(state: Self.state(400), donors: donors, settings: settings).run()
+        let fast = outcome.chunksKept[Self.peer(1)] ?? 0, slow = outcome.chunksKept[Self.peer(2)] ?? 0
+        #expect(fast + slow == 40)
+        #expect((28...32).contains(fast), "donor 1 kept \(fast) of 40 chunks")
+        let seconds = outcome.completedAt.map { ($0 - .zero).components.seconds }
+        #expect(seconds.map { (30...33).contains($0) } == true, "completed after \(String(describing: seconds)) s")
+    }
+
+    /// A donor that never answers holds its two chunks until its deadline; the fast donor
+    /// then takes them, and the download ends barely later than from the fast donor alone.
+    @Test func aSilentDonorCostsNoMoreThanDownloadingFromTheOthers() {
+        var settings = Self.settings()
+        settings.requestsInFlightPerDonor = 2
+        let fastAlone = DownloadSimulation(state: Self.state(400), donors: [.init(id: Self.peer(1), perRequest: .seconds(1))],
+                                           settings: settings).run()
+        let withSilent = DownloadSimulation(state: Self.state(400), donors: [.init(id: Self.peer(1), perRequest: .seconds(1)),
+                                                                             .init(id: Self.peer(2), perRequest: nil)],
+                                            settings: settings).run()
+        #expect(fastAlone.completedAt == .zero + .seconds(41), "a manifest and 40 chunks at a second each")
+        #expect(withSilent.completedAt == fastAlone.completedAt)
+        #expect(withSilent.chunksKept[Self.peer(1)] == 40)
+    }
+
+    /// A slow donor's last chunks are also asked of the fast donor once it has nothing else to
+    /// do, so the download does not end when the slow donor's queue does.
+    @Test func theEndGameSparesWaitingForASlowDonorsLastChunks() {
+        var settings = Self.settings()
+        settings.requestsInFlightPerDonor = 2
+        let donors = [DownloadSimulation.Donor(id: Self.peer(1), perRequest: .seconds(1)),
+                      DownloadSimulation.Donor(id: Self.peer(2), perRequest: .seconds(4))]
+        let outcome = DownloadSimulation(state: Self.state(200), donors: donors, settings: settings).run()
+        #expect(outcome.repeatedChunkRequests > 0)
+        let seconds = outcome.completedAt.map { ($0 - .zero).components.seconds }
+        // 20 chunks at 1.25 a second take 16 s after the 1 s manifest; without the end game the
+        // slow donor's queue of two 4 s chunks could add up to 8 s.
+        #expect(seconds.map { $0 <= 18 } == true, "completed after \(String(describing: seconds)) s")
     }
 
     @Test func aDonorSendingAChunkUnlikeTheManifestIsReportedAndTheOthersFinish() {
