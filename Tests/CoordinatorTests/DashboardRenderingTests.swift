@@ -55,6 +55,17 @@ import Testing
         #expect(DashboardRoute(method: .GET, uri: "/metrics/extra") == .notFound)
     }
 
+    @Test func roundsRouteReadsItsQueryOrSaysWhyNot() {
+        #expect(DashboardRoute(method: .GET, uri: "/api/rounds") == .rounds(RoundsQuery(since: 0, limit: 1_000)))
+        #expect(DashboardRoute(method: .GET, uri: "/api/rounds?since=5&limit=20&") == .rounds(RoundsQuery(since: 5, limit: 20)))
+        #expect(DashboardRoute(method: .POST, uri: "/api/rounds?since=x") == .methodNotAllowed)
+        let refused = DashboardRoute(method: .GET, uri: "/api/rounds?limit=5000")
+        guard case .badRequest = refused else {
+            Issue.record("a limit over the bound was routed as \(refused)")
+            return
+        }
+    }
+
     @Test func plotsOfALongRunDrawAFewHundredPointsPerSeries() {
         var status = SampleStatuses.realistic()
         status.show(RoundHistory(rounds: (0..<20_000).map(RoundHistoryTests.round), windowSize: 100))
