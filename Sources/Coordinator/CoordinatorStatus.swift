@@ -57,6 +57,18 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
         }
     }
 
+    /// One point of a plotted series: a step (the mean of a bucket's steps once the series is
+    /// downsampled) and the value there.
+    public struct PlotPoint: Sendable, Equatable, Codable {
+        public var step: Double
+        public var value: Double
+
+        public init(step: Double, value: Double) {
+            self.step = step
+            self.value = value
+        }
+    }
+
     public var runName: String
     /// The DHT address peers join through.
     public var joinAddress: String
@@ -64,8 +76,22 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     public var targetBatchSize: Int
     public var samplesAccumulated: Int
     public var peers: [Peer]
-    /// Every recorded round, oldest first.
-    public var rounds: [Round]
+    /// The newest recorded rounds, oldest first: at most the coordinator's round window
+    /// (`RoundHistory.defaultWindowSize`). `/api/rounds` pages through all of them.
+    public var rounds: [Round] = []
+    /// Rounds recorded over the whole run, in and out of `rounds`.
+    public var roundsTotal = 0
+    /// Samples averaged over the whole run.
+    public var samplesTotal = 0
+    /// Parts of the all-reduce that failed over the whole run.
+    public var failedPartsTotal = 0
+    /// Steps of the oldest and newest recorded rounds; nil before the first.
+    public var firstStep: Int?
+    public var lastStep: Int?
+    /// The whole run's mean loss and throughput per step, downsampled to a few hundred points
+    /// (`DownsampledSeries`), for plots.
+    public var lossPlot: [PlotPoint] = []
+    public var throughputPlot: [PlotPoint] = []
     /// Step of the newest checkpoint on disk, if any.
     public var lastCheckpointStep: Int?
     public var lastCheckpointPath: String?
@@ -76,7 +102,7 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     public var bannedPeers: [String] = []
 
     public init(runName: String, joinAddress: String, step: Int, targetBatchSize: Int, samplesAccumulated: Int,
-                peers: [Peer], rounds: [Round], lastCheckpointStep: Int?, lastCheckpointPath: String?,
+                peers: [Peer], history: RoundHistory, lastCheckpointStep: Int?, lastCheckpointPath: String?,
                 hashMismatches: Int, uptimeSeconds: Double) {
         self.runName = runName
         self.joinAddress = joinAddress
@@ -84,10 +110,10 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
         self.targetBatchSize = targetBatchSize
         self.samplesAccumulated = samplesAccumulated
         self.peers = peers
-        self.rounds = rounds
         self.lastCheckpointStep = lastCheckpointStep
         self.lastCheckpointPath = lastCheckpointPath
         self.hashMismatches = hashMismatches
         self.uptimeSeconds = uptimeSeconds
+        show(history)
     }
 }

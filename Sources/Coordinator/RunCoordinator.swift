@@ -25,6 +25,9 @@ public struct CoordinatorSettings: Sendable {
     /// Admit any peer. Otherwise (the default) only peers presenting an access token signed by
     /// the coordinator's key take part, and `revocations` in the state folder revokes keys.
     public var isOpen = false
+    /// Newest rounds kept in memory and shown by `/api/status`; older ones are read from the
+    /// journal on demand (`/api/rounds`).
+    public var roundWindow = RoundHistory.defaultWindowSize
 
     public init(config: RunConfig, stateDirectory: URL) {
         self.config = config
@@ -42,8 +45,10 @@ public final class RunCoordinator: @unchecked Sendable {
     let stop: StopSignal
     private let lock = NSLock()
     private var snapshot: CoordinatorStatus
+    private var history: RoundHistory
+    /// Set once `run()` has read it back; `rounds(since:limit:)` pages from it.
+    private var journal: RoundJournal?
     private let started = Date()
-    private var journal: RoundJournal!
     private var keeper: CheckpointKeeper
     private var nextStep = 0
     private var missingSince: Date?
@@ -63,9 +68,10 @@ public final class RunCoordinator: @unchecked Sendable {
         self.logger = logger
         self.stop = stop
         keeper = CheckpointKeeper(directory: settings.stateDirectory.appendingPathComponent("checkpoints"), keep: settings.keep)
+        history = RoundHistory(windowSize: settings.roundWindow)
         snapshot = CoordinatorStatus(runName: settings.config.name, joinAddress: "", step: 0,
                                      targetBatchSize: settings.config.targetBatchSize, samplesAccumulated: 0, peers: [],
-                                     rounds: [], lastCheckpointStep: nil, lastCheckpointPath: nil, hashMismatches: 0,
+                                     history: history, lastCheckpointStep: nil, lastCheckpointPath: nil, hashMismatches: 0,
                                      uptimeSeconds: 0)
     }
 
@@ -74,8 +80,17 @@ public final class RunCoordinator: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var copy = snapshot
+        copy.show(history)
         copy.uptimeSeconds = Date().timeIntervalSince(started)
         return copy
+    }
+
+    /// Up to `limit` journaled rounds from step `since` on, read from the journal on disk.
+    public func rounds(since: Int, limit: Int) throws -> RoundPage {
+        guard let journal = lock.withLock({ journal }) else {
+            throw RoundJournal.Error(description: "the round journal is not open yet")
+        }
+        return try journal.page(since: since, limit: limit)
     }
 
     private func update(_ change: (inout CoordinatorStatus) -> Void) {
@@ -88,14 +103,16 @@ public final class RunCoordinator: @unchecked Sendable {
     /// the coordinator's public key (hex), which volunteers may pin.
     public func run(onListening: @Sendable (Endpoint, String) -> Void) async throws {
         try FileManager.default.createDirectory(at: keeper.directory, withIntermediateDirectories: true)
-        journal = try RoundJournal(url: settings.stateDirectory.appendingPathComponent("rounds.jsonl"))
+        var replayed = RoundHistory(windowSize: settings.roundWindow)
+        let journal = try RoundJournal(url: settings.stateDirectory.appendingPathComponent("rounds.jsonl")) { replayed.record($0) }
         if journal.skipped > 0 { logger.warning("skipped \(journal.skipped) unreadable line(s) of the round journal") }
         nextStep = (journal.lastStep ?? -1) + 1
         let last = keeper.existing().last
-        update {
-            $0.rounds = journal.rounds
-            $0.lastCheckpointStep = last?.step
-            $0.lastCheckpointPath = last?.url.path
+        lock.withLock {
+            self.journal = journal
+            history = replayed
+            snapshot.lastCheckpointStep = last?.step
+            snapshot.lastCheckpointPath = last?.url.path
         }
         let identity = try IdentityFile.loadOrCreate(at: Self.identityPath(in: settings.stateDirectory, override: settings.identityPath))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -132,7 +149,7 @@ public final class RunCoordinator: @unchecked Sendable {
                                        expiry: Self.milliseconds() + 3_600_000)
                 lastConfigPublish = Date()
             }
-            await poll(dht: dht)
+            await poll(dht: dht, journal: journal)
             await announceCheckpoint(dht: dht)
             try? await Task.sleep(for: .seconds(1))
         }
@@ -154,7 +171,7 @@ public final class RunCoordinator: @unchecked Sendable {
 }
 
 extension RunCoordinator {
-    private func poll(dht: DHTService) async {
+    private func poll(dht: DHTService, journal: RoundJournal) async {
         let keys = RunKeys(runName: settings.config.name)
         let now = Self.milliseconds()
         var tracker = ProgressTracker(targetBatchSize: settings.config.targetBatchSize)
@@ -190,12 +207,13 @@ extension RunCoordinator {
             $0.hashMismatches = mismatchedSteps.count
             $0.bannedPeers = banned
         }
-        await recordRounds(upTo: step, keys: keys, dht: dht, samplesPerSecond: rate)
+        await recordRounds(upTo: step, keys: keys, dht: dht, journal: journal, samplesPerSecond: rate)
         await backUp(step: step, elected: StateElection.winner(of: ballots, voters: voters), dht: dht)
     }
 
     /// Journals every finished round from `nextStep` on, from the members' reports.
-    private func recordRounds(upTo step: Int, keys: RunKeys, dht: DHTService, samplesPerSecond: Double) async {
+    private func recordRounds(upTo step: Int, keys: RunKeys, dht: DHTService, journal: RoundJournal,
+                              samplesPerSecond: Double) async {
         while nextStep < step && !stop.isStopped {
             let reports = ((try? await dht.get(keys.round(step: nextStep))) ?? []).filter(\.isUnderOwnersSubkey)
                 .compactMap { try? RoundReport(decoding: $0.value) }
@@ -226,7 +244,7 @@ extension RunCoordinator {
                 logger.error("\(error)")
                 return
             }
-            update { $0.rounds.append(round) }
+            lock.withLock { history.record(round) }
             nextStep += 1
         }
     }

@@ -102,7 +102,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let coordinator = RunCoordinator(settings: settings, logger: logger, stop: stop)
         let httpEndpoint = try HostPort.parse(http)
         let dashboard = try await DashboardServer.bind(
-            settings: .init(host: httpEndpoint.host, port: Int(httpEndpoint.port)), logger: logger) { coordinator.status() }
+            settings: .init(host: httpEndpoint.host, port: Int(httpEndpoint.port)), logger: logger,
+            rounds: { try coordinator.rounds(since: $0.since, limit: $0.limit) }) { coordinator.status() }
         let shownHost = httpEndpoint.host == "0.0.0.0" ? "127.0.0.1" : httpEndpoint.host
         print("dashboard: http://\(shownHost):\(dashboard.port)/")
         let name = run, isOpen = open, stateDirectory = settings.stateDirectory.path

@@ -55,6 +55,31 @@ import Testing
         #expect(DashboardRoute(method: .GET, uri: "/metrics/extra") == .notFound)
     }
 
+    @Test func roundsRouteReadsItsQueryOrSaysWhyNot() {
+        #expect(DashboardRoute(method: .GET, uri: "/api/rounds") == .rounds(RoundsQuery(since: 0, limit: 1_000)))
+        #expect(DashboardRoute(method: .GET, uri: "/api/rounds?since=5&limit=20&") == .rounds(RoundsQuery(since: 5, limit: 20)))
+        #expect(DashboardRoute(method: .POST, uri: "/api/rounds?since=x") == .methodNotAllowed)
+        let refused = DashboardRoute(method: .GET, uri: "/api/rounds?limit=5000")
+        guard case .badRequest = refused else {
+            Issue.record("a limit over the bound was routed as \(refused)")
+            return
+        }
+    }
+
+    @Test func plotsOfALongRunDrawAFewHundredPointsPerSeries() {
+        var status = SampleStatuses.realistic()
+        status.show(RoundHistory(rounds: (0..<20_000).map(RoundHistoryTests.round), windowSize: 100))
+        let html = DashboardPage(status: status).html
+        let polylines = html.components(separatedBy: "<polyline").dropFirst()
+        #expect(polylines.count == 2)
+        for polyline in polylines {
+            let points = polyline.components(separatedBy: "points=\"")[1].prefix { $0 != "\"" }
+            let count = points.split(separator: " ").count
+            #expect(count > 100 && count <= DownsampledSeries.defaultMaximumBuckets + 1, "\(count) points")
+        }
+        #expect(html.contains("Recent rounds (newest 20 of 20\u{2009}000)"))
+    }
+
     @Test func requestReaderRespondsAtTheEndAndRejectsOversizedBodies() {
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
         var reader = HTTPRequestReader(maximumBytes: 100)
@@ -69,9 +94,10 @@ import Testing
         let metrics = DashboardMetrics()
         var status = SampleStatuses.realistic()
         #expect(PrometheusText.samples(await metrics.exposition(of: status))["cohort_rounds_total"] == 30)
-        status.rounds.removeLast(20)
+        let restarted = Array(status.rounds.prefix(10))
+        status.show(RoundHistory(rounds: restarted))
         let values = PrometheusText.samples(await metrics.exposition(of: status))
         #expect(values["cohort_rounds_total"] == 10)
-        #expect(values["cohort_samples_total"] == Double(status.totalSamples))
+        #expect(values["cohort_samples_total"] == Double(restarted.map(\.samples).reduce(0, +)))
     }
 }

@@ -7,10 +7,11 @@ import Testing
 /// shuts it down and waits for `run()` to return.
 func withDashboard(
     settings: DashboardServer.Settings = .init(host: "127.0.0.1", port: 0),
+    rounds: @escaping @Sendable (RoundsQuery) async throws -> RoundPage = { _ in RoundPage(rounds: [], nextSince: nil) },
     serving status: @escaping @Sendable () async -> CoordinatorStatus,
     _ body: (DashboardServer) async throws -> Void
 ) async throws {
-    let server = try await DashboardServer.bind(settings: settings, logger: quietLogger, status: status)
+    let server = try await DashboardServer.bind(settings: settings, logger: quietLogger, rounds: rounds, status: status)
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         defer { server.shutdown() }

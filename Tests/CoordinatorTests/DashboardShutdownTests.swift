@@ -13,7 +13,8 @@ struct DashboardShutdownTests {
         // A grace period far longer than the test needs: on a machine loaded by the other
         // suites, the steps between shutdown and the answer have taken over the default 5 s.
         let server = try await DashboardServer.bind(
-            settings: .init(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(40)), logger: quietLogger
+            settings: .init(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(40)), logger: quietLogger,
+            rounds: { _ in RoundPage(rounds: [], nextSince: nil) }
         ) {
             arrived.yield()
             for await _ in gateStream { break }
@@ -37,7 +38,8 @@ struct DashboardShutdownTests {
 
     @Test func shutdownBeforeRunClosesTheListener() async throws {
         let server = try await DashboardServer.bind(
-            settings: .init(host: "127.0.0.1", port: 0), logger: quietLogger
+            settings: .init(host: "127.0.0.1", port: 0), logger: quietLogger,
+            rounds: { _ in RoundPage(rounds: [], nextSince: nil) }
         ) { SampleStatuses.hostile }
         server.shutdown()
         try await server.run()

@@ -10,13 +10,13 @@ enum SampleStatuses {
         step: 3, targetBatchSize: 64, samplesAccumulated: 16,
         peers: [.init(id: "9f3c\"><img src=x>", step: 3, samplesAccumulated: 16, samplesPerSecond: 5.5, loss: 2.5,
                       clientMode: true, secondsSinceUpdate: 0.5)],
-        rounds: [
+        history: RoundHistory(rounds: [
             .init(step: 1, members: 2, samples: 64, durationSeconds: 0.25, loss: 2.75, samplesPerSecond: 40,
                   bytesSent: 100, bytesReceived: 120, failedParts: 0, note: "", recordedAtMilliseconds: 1_000),
             .init(step: 2, members: 3, samples: 70, durationSeconds: 0.5, loss: 2.625, samplesPerSecond: 44,
                   bytesSent: 100, bytesReceived: 120, failedParts: 2, note: "<script>alert(1)</script>",
                   recordedAtMilliseconds: 2_000),
-        ],
+        ]),
         lastCheckpointStep: 2, lastCheckpointPath: "/runs/demo/step-2.ckpt", hashMismatches: 1, uptimeSeconds: 75)
 
     /// A run as an operator would see it mid-training: 30 rounds of falling loss and 4 peers.
@@ -40,7 +40,7 @@ enum SampleStatuses {
         }
         return CoordinatorStatus(
             runName: "tiny-shakespeare-alibi", joinAddress: "203.0.113.7:7000", step: 30, targetBatchSize: 256,
-            samplesAccumulated: 98, peers: peers, rounds: rounds, lastCheckpointStep: 25,
+            samplesAccumulated: 98, peers: peers, history: RoundHistory(rounds: rounds), lastCheckpointStep: 25,
             lastCheckpointPath: "/var/lib/cohort/checkpoints/step-25.ckpt", hashMismatches: 0, uptimeSeconds: 1_385)
     }
 }

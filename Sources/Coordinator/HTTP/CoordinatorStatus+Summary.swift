@@ -1,13 +1,7 @@
-/// Totals and latest values derived from the recorded rounds, shared by the page and `/metrics`.
+/// Latest values derived from the status, shared by the page and `/metrics`.
 extension CoordinatorStatus {
     /// The newest recorded round, if any.
     public var latestRound: Round? { rounds.last }
-
-    /// Samples averaged over every recorded round.
-    public var totalSamples: Int { rounds.reduce(0) { $0 + $1.samples } }
-
-    /// Parts of the all-reduce that failed over every recorded round.
-    public var totalFailedParts: Int { rounds.reduce(0) { $0 + $1.failedParts } }
 
     /// How far the run's accumulated samples are towards the target batch, clamped to 0…1.
     public var targetBatchProgress: Double {
@@ -15,7 +9,7 @@ extension CoordinatorStatus {
         return min(1, max(0, Double(samplesAccumulated) / Double(targetBatchSize)))
     }
 
-    /// The newest `count` rounds, newest first, as the recent-rounds table lists them.
+    /// The newest `count` rounds of the window, newest first, as the recent-rounds table lists them.
     public func recentRounds(_ count: Int) -> [Round] {
         Array(rounds.suffix(count).reversed())
     }

@@ -68,9 +68,9 @@ actor DashboardMetrics {
             lastLoss.record(round.loss)
             lastSamplesPerSecond.record(round.samplesPerSecond)
         }
-        rounds.advance(to: status.rounds.count)
-        samples.advance(to: status.totalSamples)
-        failedParts.advance(to: status.totalFailedParts)
+        rounds.advance(to: status.roundsTotal)
+        samples.advance(to: status.samplesTotal)
+        failedParts.advance(to: status.failedPartsTotal)
         hashMismatches.advance(to: status.hashMismatches)
     }
 }

@@ -36,7 +36,7 @@ extension DashboardPage {
             ], rowClass: degraded ? "degraded" : nil)
         }
         let head = header(["Step", "Members", "Samples", "Duration", "Loss", "Failed parts", "Note"])
-        let title = "Recent rounds (newest \(min(recentRoundCount, status.rounds.count)) of \(status.rounds.count))"
+        let title = "Recent rounds (newest \(min(recentRoundCount, status.rounds.count)) of \(HTMLText.grouped(status.roundsTotal)))"
         return section(title, body: table(head: head, rows: rows))
     }
 

@@ -50,8 +50,8 @@ struct DashboardPage {
         let cards = [
             ("Step", HTMLText.grouped(status.step)),
             ("Peers", String(status.peers.count)),
-            ("Rounds", HTMLText.grouped(status.rounds.count)),
-            ("Samples", HTMLText.grouped(status.totalSamples)),
+            ("Rounds", HTMLText.grouped(status.roundsTotal)),
+            ("Samples", HTMLText.grouped(status.samplesTotal)),
             ("Last loss", lastLoss),
             ("Hash mismatches", String(status.hashMismatches)),
             ("Uptime", HTMLText.duration(seconds: status.uptimeSeconds)),
@@ -73,12 +73,11 @@ struct DashboardPage {
     }
 
     private var lossPlot: SVGLinePlot {
-        SVGLinePlot(points: status.rounds.map { .init(x: Double($0.step), y: $0.loss) }, yName: "loss", color: "#d9480f")
+        SVGLinePlot(points: status.lossPlot.map { .init(x: $0.step, y: $0.value) }, yName: "loss", color: "#d9480f")
     }
 
     private var throughputPlot: SVGLinePlot {
-        SVGLinePlot(points: status.rounds.map { .init(x: Double($0.step), y: $0.samplesPerSecond) },
-                    yName: "samples/s", color: "#1c7ed6")
+        SVGLinePlot(points: status.throughputPlot.map { .init(x: $0.step, y: $0.value) }, yName: "samples/s", color: "#1c7ed6")
     }
 
     private var checkpointLine: String {

@@ -7,19 +7,30 @@ enum DashboardRoute: Equatable {
     case page
     /// `GET /api/status`: the status as JSON.
     case statusJSON
+    /// `GET /api/rounds?since=STEP&limit=N`: a page of the round journal as JSON.
+    case rounds(RoundsQuery)
     /// `GET /metrics`: Prometheus text exposition.
     case metrics
+    /// A known path whose query is invalid, with the reason.
+    case badRequest(String)
     /// A known path asked for with a method other than GET.
     case methodNotAllowed
     /// Any other path.
     case notFound
 
     init(method: HTTPMethod, uri: String) {
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let query = parts.count == 2 ? parts[1] : ""
         let route: DashboardRoute
-        switch path {
+        switch parts.first ?? "" {
         case "/", "/index.html": route = .page
         case "/api/status": route = .statusJSON
+        case "/api/rounds":
+            do throws(RoundsQuery.Invalid) {
+                route = .rounds(try RoundsQuery(parsing: query))
+            } catch {
+                route = .badRequest(error.reason)
+            }
         case "/metrics": route = .metrics
         default:
             self = .notFound
@@ -41,7 +52,7 @@ struct DashboardResponse {
         DashboardResponse(status: status, contentType: "text/plain; charset=utf-8", body: message + "\n")
     }
 
-    static let notFound = plainText(.notFound, "not found: the dashboard serves /, /api/status and /metrics")
+    static let notFound = plainText(.notFound, "not found: the dashboard serves /, /api/status, /api/rounds and /metrics")
     static let methodNotAllowed = DashboardResponse(
         status: .methodNotAllowed, contentType: "text/plain; charset=utf-8",
         body: "method not allowed: the dashboard only answers GET\n", extraHeaders: [("Allow", "GET")])

@@ -4,13 +4,18 @@ import NIOHTTP1
 import NIOPosix
 
 /// The coordinator's HTTP/1.1 server: the dashboard page at `/`, the status as JSON at
-/// `/api/status` and Prometheus metrics at `/metrics`.
+/// `/api/status`, pages of the round history at `/api/rounds` and Prometheus metrics at
+/// `/metrics`.
 ///
-/// Every request asks the status provider for a fresh snapshot, so the server holds no run
-/// state of its own. Use it in two steps, so the bound port is known before serving starts:
+/// Every request asks the status provider for a fresh snapshot (or the rounds provider for a
+/// page), so the server holds no run state of its own. Use it in two steps, so the bound port
+/// is known before serving starts:
 ///
 /// ```swift
-/// let server = try await DashboardServer.bind(settings: .init(port: 0), logger: logger) { await tracker.status() }
+/// let server = try await DashboardServer.bind(settings: .init(port: 0), logger: logger,
+///                                             rounds: { try journal.page(since: $0.since, limit: $0.limit) }) {
+///     await tracker.status()
+/// }
 /// print("dashboard at http://127.0.0.1:\(server.port)/")
 /// try await server.run()      // returns after shutdown(); cancelling the task stops at once
 /// ```
@@ -43,11 +48,15 @@ public final class DashboardServer: Sendable {
 
     /// Binds the listening socket; serving starts with `run()`.
     ///
-    /// - Parameter status: Called once per page, JSON or metrics request for the current status.
+    /// - Parameters:
+    ///   - rounds: Called once per `/api/rounds` request, with its validated query; an error
+    ///     is logged and answered with 503.
+    ///   - status: Called once per page, status or metrics request for the current status.
     public static func bind(
         settings: Settings,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        rounds: @escaping @Sendable (RoundsQuery) async throws -> RoundPage,
         status: @escaping @Sendable () async -> CoordinatorStatus
     ) async throws -> DashboardServer {
         let connections = ConnectionTracker(gracePeriod: settings.shutdownGracePeriod)
@@ -71,7 +80,7 @@ public final class DashboardServer: Sendable {
         guard let localAddress = listener.channel.localAddress else {
             preconditionFailure("a bound listener has no local address (asked for \(settings.host):\(settings.port))")
         }
-        let responder = DashboardResponder(statusProvider: status, metrics: DashboardMetrics(), logger: logger)
+        let responder = DashboardResponder(statusProvider: status, roundsProvider: rounds, metrics: DashboardMetrics(), logger: logger)
         logger.info("dashboard listening", metadata: ["dashboard.address": "\(localAddress)"])
         return DashboardServer(localAddress: localAddress, listener: listener, connections: connections,
                                responder: responder, settings: settings, logger: logger)

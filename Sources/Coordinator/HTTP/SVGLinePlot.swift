@@ -2,6 +2,9 @@ import Foundation
 
 /// A line plot drawn as inline SVG with real axes: gridlines and tick labels at "nice" values
 /// (1, 2 or 5 times a power of ten), so the page needs no script or plotting library.
+///
+/// It draws every point it is given: callers pass a downsampled series (`DownsampledSeries`),
+/// so the page stays small however long the run.
 struct SVGLinePlot {
     /// One plotted value: x is the training step.
     struct Point: Equatable {
