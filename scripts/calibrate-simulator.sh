@@ -63,6 +63,7 @@ rounds = [json.loads(line) for line in open(journal).read().splitlines()[first:l
 averaged = sum(r["samples"] for r in rounds if r.get("members", 0) >= 1)
 real = {"rounds_per_minute": len(rounds) * 60 / seconds,
         "utilisation": averaged / (sum(rates) * seconds) if rates else 0,
+        "mean_round_samples": averaged / len(rounds) if rounds else 0,
         "peer_samples_per_second": rates, "seconds": seconds}
 simulate = [cohort, "simulate", "--volunteers", str(peers), "--hours", str(seconds / 3600), "--json",
             "--samples-per-second", f"{min(rates)}:{max(rates)}", "--bandwidth-mbit", "10000", "--latency-ms", "0.05",
@@ -71,7 +72,7 @@ simulate = [cohort, "simulate", "--volunteers", str(peers), "--hours", str(secon
             "--arrival-seconds", "0"]
 report = json.loads(subprocess.run(simulate, check=True, capture_output=True, text=True).stdout)
 simulated = {"rounds_per_minute": (report["rounds"] + report["alone_steps"]) * 60 / report["simulated_seconds"],
-             "utilisation": report["utilisation"]}
+             "utilisation": report["utilisation"], "mean_round_samples": report["mean_round_samples"]}
 print(json.dumps({"real": real, "simulated": simulated,
                   "ratio": {k: simulated[k] / real[k] if real[k] else None for k in ("rounds_per_minute", "utilisation")}}))
 PY

@@ -24,6 +24,8 @@ final class PeerSession {
     private(set) var session: VolunteerSession
     /// The answer of the background directive in flight, once it has come.
     private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
+    /// The background read in flight, if any, for `awaitProgressRead` to wait on.
+    private var backgroundRead: Task<Void, Never>?
     /// The progress record waiting to be stored while a store is in flight. Only the newest
     /// one matters, so a slow DHT costs one store at a time, not a growing queue of them.
     private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: UInt64)?>(nil)
@@ -114,9 +116,16 @@ final class PeerSession {
             }
         case .readProgressWhileTraining:
             let network = self.network, key = keys.progress, box = backgroundAnswer
-            Task {
+            backgroundRead = Task {
                 let records = OwnedRecord.decoding(await network.records(key), with: PeerProgress.init(decoding:))
                 box.withLockedValue { $0 = .progressRead(records) }
+            }
+        case .awaitProgressRead:
+            await backgroundRead?.value
+            backgroundRead = nil
+            return backgroundAnswer.withLockedValue { answer in
+                defer { answer = nil }
+                return answer
             }
         case .readProgress:
             return .progressRead(OwnedRecord.decoding(await network.records(keys.progress), with: PeerProgress.init(decoding:)))

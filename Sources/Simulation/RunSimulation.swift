@@ -45,6 +45,7 @@ public final class RunSimulation {
         var events = 0
         var groupRounds = 0
         var groupMembers = 0
+        var groupSamples = 0.0
         var roundSeconds = 0.0
         var aloneSteps = 0
         var failedAttempts = 0
@@ -115,7 +116,12 @@ public final class RunSimulation {
             deliver(self.read(read), to: volunteer)
         case .backgroundRead(let volunteer, let incarnation):
             guard isCurrent(volunteer, incarnation) else { return }
-            volunteers[volunteer].backgroundAnswer = self.read(.progress)
+            if volunteers[volunteer].awaitsBackgroundAnswer {
+                volunteers[volunteer].awaitsBackgroundAnswer = false
+                deliver(self.read(.progress), to: volunteer)
+            } else {
+                volunteers[volunteer].backgroundAnswer = self.read(.progress)
+            }
         case .downloaded(let volunteer, let incarnation, let step, let hash):
             guard isCurrent(volunteer, incarnation) else { return }
             guard let hash else {
@@ -198,8 +204,15 @@ public final class RunSimulation {
                     deliver(finished, to: volunteer)
                     return
                 }
-                let interval = volunteers[volunteer].session.settings.progressInterval / .seconds(1)
-                let microBatches = max(1, Int((profile.samplesPerSecond * interval / Double(settings.microBatch)).rounded()))
+                // One event per progress interval's worth of micro-batches keeps the simulation
+                // fast; the chunk ends where the session would project the run's batch
+                // complete, as a real peer checks after each micro-batch.
+                let session = volunteers[volunteer].session
+                let interval = session.settings.progressInterval / .seconds(1)
+                let projected = session.projectedRunProgress(at: now)
+                let untilComplete = projected.step == session.step ? projected.secondsToTarget : .infinity
+                let microBatches = max(1, Int((profile.samplesPerSecond * min(interval, untilComplete) / Double(settings.microBatch))
+                                                  .rounded()))
                 let samples = microBatches * settings.microBatch
                 let seconds = Double(samples) / profile.samplesPerSecond
                 volunteers[volunteer].pendingComputeSeconds += seconds
@@ -216,6 +229,13 @@ public final class RunSimulation {
                 read(.progress)
             case .readProgressWhileTraining:
                 schedule(.backgroundRead(volunteer: volunteer, incarnation: incarnation), at: cursor + lookup)
+            case .awaitProgressRead:
+                if let finished = volunteers[volunteer].backgroundAnswer {
+                    volunteers[volunteer].backgroundAnswer = nil
+                    answer(finished, at: cursor)
+                } else {
+                    volunteers[volunteer].awaitsBackgroundAnswer = true
+                }
             case .readStateAnnouncements:
                 read(.state)
             case .readCheckpoint:
@@ -328,6 +348,7 @@ public final class RunSimulation {
         if outcome.result.participants.count >= 2 {
             metrics.groupRounds += 1
             metrics.groupMembers += outcome.result.participants.count
+            metrics.groupSamples += Double(outcome.result.totalSamples)
             metrics.roundSeconds += outcome.endsAt - (round.arrivals.values.map(\.time).min() ?? time)
         }
         metrics.averagingBytes += Double(outcome.result.bytesSent) * Double(members.count)
@@ -351,6 +372,8 @@ public final class RunSimulation {
             matchmakingSuccessRate: attempts > 0 ? Double(metrics.groupRounds + metrics.aloneSteps) / Double(attempts) : 0,
             meanGroupSize: metrics.groupRounds > 0 ? Double(metrics.groupMembers) / Double(metrics.groupRounds) : 0,
             meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundSeconds / Double(metrics.groupRounds) : 0,
+            targetBatch: settings.targetBatchSize,
+            meanRoundSamples: metrics.groupRounds > 0 ? metrics.groupSamples / Double(metrics.groupRounds) : 0,
             stateDownloads: metrics.stateDownloads, hashMismatches: metrics.hashMismatches,
             dhtMessagesPerPeerPerSecond: onlineSeconds > 0 ? 2 * board.requests / onlineSeconds : 0,
             bytesPerSample: metrics.usefulSamples > 0 ? (metrics.averagingBytes + metrics.downloadBytes + dhtBytes) / metrics.usefulSamples : 0,

@@ -22,6 +22,8 @@ struct SimulatedVolunteer {
     var pendingSamples = 0
     /// The answer of a background read that came while the volunteer trained.
     var backgroundAnswer: VolunteerSession.Event?
+    /// The session waits for the background read's answer (`awaitProgressRead`).
+    var awaitsBackgroundAnswer = false
 
     /// Seconds this volunteer was online up to `time`.
     func onlineSeconds(until time: Double) -> Double {

@@ -17,6 +17,10 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var matchmakingSuccessRate: Double
     public var meanGroupSize: Double
     public var meanRoundSeconds: Double
+    /// The run's target batch, and the samples a group round averaged on average: rounds end
+    /// at the target, give or take a micro-batch per member.
+    public var targetBatch: Int
+    public var meanRoundSamples: Double
     public var stateDownloads: Int
     public var hashMismatches: Int
     /// DHT requests (each with its reply) per online volunteer per second.
@@ -39,6 +43,8 @@ public struct SimulationReport: Codable, Equatable, Sendable {
         case matchmakingSuccessRate = "matchmaking_success_rate"
         case meanGroupSize = "mean_group_size"
         case meanRoundSeconds = "mean_round_seconds"
+        case targetBatch = "target_batch"
+        case meanRoundSamples = "mean_round_samples"
         case stateDownloads = "state_downloads"
         case hashMismatches = "hash_mismatches"
         case dhtMessagesPerPeerPerSecond = "dht_messages_per_peer_per_second"

@@ -14,9 +14,9 @@ import Wire
     static let others = peers.filter { $0.peerID != lowest.peerID }
 
     /// A session that started a fresh run: it announced the initial state and trains.
-    static func started(_ identity: PeerIdentity = lowest, initialHash: [UInt8] = Harness.hash(0),
+    static func started(_ identity: PeerIdentity = lowest, initialHash: [UInt8] = Harness.hash(0), targetBatch: Int = 32,
                         configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> Harness {
-        var harness = Harness(identity: identity, coordinator: coordinator.peerID, configure: configure)
+        var harness = Harness(identity: identity, coordinator: coordinator.peerID, targetBatch: targetBatch, configure: configure)
         _ = harness.start()
         _ = harness.feed(.progressRead(harness.progressRecords()))
         _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
@@ -138,15 +138,21 @@ import Wire
         _ = harness.feed(.roundFinished(result))
         #expect(harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1))).last == .train)
 
-        // The other member has not announced step 1 yet: train on, do not compare.
+        // The other member has not announced step 1 yet: do not compare, and do not train past
+        // the run's complete batch either; look again shortly.
         harness.progress(of: other, step: 1, samples: 28)
         _ = harness.trainUntilItLooksAtTheRun(samples: 16)
         #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
-        #expect(harness.feed(.stateAnnouncementsRead(harness.announcements())) == [.train])
-        // Once it has, with the same state, the next round gathers.
+        let waiting = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        guard case .sleep(let until) = waiting.last, waiting.count == 1 else {
+            Issue.record("expected a short sleep, got \(waiting)")
+            return
+        }
+        #expect(until == harness.monotonic + harness.session.settings.matchmakingPoll)
+        harness.monotonic = until
+        #expect(harness.feed(.woke) == [.readStateAnnouncements])
+        // Once it has, with the same state, the round gathers.
         harness.announcement(of: other, step: 1, hash: Harness.hash(1))
-        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
-        _ = harness.feed(.progressRead(harness.progressRecords()))
         #expect(harness.feed(.stateAnnouncementsRead(harness.announcements())).first == .averageAccumulatedGradients)
     }
 
@@ -179,6 +185,7 @@ import Wire
                 // The background read's answer comes in place of the next micro-batch.
                 batch = harness.feed(.progressRead(harness.progressRecords()))
             case .train: batch = harness.trainUntilItLooksAtTheRun()
+            case .readProgress, .awaitProgressRead: batch = harness.feed(.progressRead(harness.progressRecords()))
             default: Issue.record("unexpected \(batch)"); return
             }
         }
@@ -240,7 +247,7 @@ import Wire
     }
 
     @Test func trainingGoesOnWhileTheProgressIsReadAndNoSecondReadStartsMeanwhile() {
-        var harness = Self.started()
+        var harness = Self.started(targetBatch: 10_000)
         _ = harness.trainUntilItLooksAtTheRun()
         let cycle = harness.feed(.connectivityChecked(.connected))
         #expect(cycle == [harness.ownPublication(), .readProgressWhileTraining, .train])
@@ -253,8 +260,68 @@ import Wire
         #expect(harness.trainUntilItLooksAtTheRun() == [.checkStillAdmitted, .rejoinIfIsolated])
     }
 
-    @Test func anIsolatedPeerTriesToRejoinWithGrowingPausesAndTrainsMeanwhile() {
+    @Test func aPeerStopsTrainingWhereItProjectsTheRunsBatchCompleteAndWaitsForTheReadThatDecides() {
         var harness = Self.started()
+        let other = Self.others[0]
+        // The other peer has 12 of the 32 samples and adds 10 a second; this one adds 40.
+        harness.progress(of: other, step: 0, samples: 12, rate: 10)
+        #expect(harness.trainUntilItLooksAtTheRun() == [.checkStillAdmitted, .rejoinIfIsolated])
+        #expect(harness.feed(.connectivityChecked(.connected)).suffix(2) == [.readProgressWhileTraining, .train])
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.train])
+        // At 0.4 s, 16 own and 12 + 4 projected make 32, before the progress interval is over:
+        // the peer looks at the run at once and does not train while it reads.
+        #expect(harness.trainUntilItLooksAtTheRun() == [.checkStillAdmitted, .rejoinIfIsolated])
+        #expect(harness.monotonic == .zero + .milliseconds(400) && harness.session.accumulatedSamples == 16)
+        #expect(harness.session.projectedRunProgress(at: harness.now).isTargetReached)
+        #expect(harness.feed(.connectivityChecked(.connected)) == [harness.ownPublication(), .readProgress])
+        // The read confirms: compare states, then average; not one more micro-batch.
+        harness.progress(of: other, step: 0, samples: 16, rate: 10)
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
+    }
+
+    @Test func afterARoundTheOtherMembersCountAtTheNewStepBeforeTheirNewRecordsAreRead() {
+        var harness = Self.started()
+        let other = Self.others[0]
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        harness.progress(of: other, step: 0, samples: 28, rate: 40)
+        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
+                                      bandwidth: 100_000_000, clientMode: false, samples: 28)
+        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
+        guard case .allReduce(let plan) = harness.answerMatchmaking().last else {
+            Issue.record("expected the round to start")
+            return
+        }
+        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        _ = harness.feed(.roundFinished(result))
+        #expect(harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1))).last == .train)
+        // The last read still shows the other member at step 0. It stepped too, and adds 40
+        // samples a second like this peer: the batch of 32 looks complete after 0.4 s, before
+        // the progress interval ends (counting only itself, this peer would train on to 0.5 s).
+        let started = harness.monotonic
+        #expect(harness.trainUntilItLooksAtTheRun() == [.checkStillAdmitted, .rejoinIfIsolated])
+        #expect(harness.monotonic - started == .milliseconds(400) && harness.session.accumulatedSamples == 16)
+    }
+
+    @Test func aBackgroundReadStillOutWhenTheBatchLooksCompleteIsWaitedFor() {
+        var harness = Self.started()
+        harness.progress(of: Self.others[0], step: 0, samples: 20, rate: 0)
+        #expect(harness.trainUntilItLooksAtTheRun() == [.checkStillAdmitted, .rejoinIfIsolated])
+        #expect(harness.feed(.connectivityChecked(.connected)).suffix(2) == [.readProgressWhileTraining, .train])
+        // The read is slow and no earlier one told of the other peer: the projection counts
+        // only this peer's samples until the read's answer comes.
+        #expect(harness.trainUntilItLooksAtTheRun() == [.awaitProgressRead])
+        #expect(harness.session.accumulatedSamples == 32)
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
+    }
+
+    @Test func anIsolatedPeerTriesToRejoinWithGrowingPausesAndTrainsMeanwhile() {
+        // A target its own samples do not reach in the test's eight seconds.
+        var harness = Self.started(targetBatch: 10_000)
         var rejoinTimes: [Int64] = []
         var retries: [Int] = []
         while harness.monotonic < .zero + .seconds(8) {

@@ -1,3 +1,4 @@
+import Averaging
 import DHT
 import Wire
 
@@ -13,7 +14,7 @@ extension VolunteerSession {
     /// (or `averagingTimeout` passed: members finish a round up to that far apart). The live
     /// peers vote, one vote each (`StateElection`). If the state they elect is not its own, it
     /// counts the mismatch and loads the agreed state, and accumulates gradients on that state
-    /// before it averages. Training goes on meanwhile; only averaging waits.
+    /// before it averages.
     mutating func checkAgreement(_ records: [OwnedRecord<StateAnnouncement>], expectedPeers: Int, _ now: Now) -> [Directive] {
         let (notes, ballots) = ballots(in: records, now)
         if let pending = pendingAgreement {
@@ -23,7 +24,10 @@ extension VolunteerSession {
             // are compared at the next round.
             let caughtUp = members.filter { $0.announcement.step >= pending.step }.count
             let mostAnnounced = pending.step != step || 2 * caughtUp > pending.members.count
-            guard mostAnnounced || now.monotonic >= pending.deadline || stopRequested else { return notes + trainOrLeave(now) }
+            guard mostAnnounced || now.monotonic >= pending.deadline || stopRequested else {
+                // The run's batch is complete: samples trained now would overshoot it.
+                return notes + [.sleep(until: min(pending.deadline, now.monotonic + settings.matchmakingPoll))]
+            }
             pendingAgreement = nil
         }
         // The live peers vote, not only the last round's members: a round made up mostly of

@@ -7,7 +7,8 @@ extension VolunteerSession {
         /// Waiting on `trained`, or on the progress cycle's `connectivityChecked` and `progressRead`.
         case training
         case catchingUp(CatchUpStage)
-        /// The global batch is complete; waiting on the state announcements to compare ours with.
+        /// The global batch is complete; waiting on the state announcements to compare ours with
+        /// (read again after a short sleep while the last round's members have not announced).
         case checkingAgreement(expectedPeers: Int)
         /// Our state was not the agreed one; downloading that one.
         case reloadingAgreedState(expectedPeers: Int)

@@ -3,17 +3,24 @@ import DHT
 import Wire
 
 extension VolunteerSession {
-    /// A micro-batch is in: train on, or, once `progressInterval` has passed since the last
-    /// publication, look at the run.
+    /// A micro-batch is in: train on, or look at the run once `progressInterval` has passed
+    /// since the last publication or once the run's batch looks complete.
+    ///
+    /// The run's batch is what the run says it is: a peer whose projection of the run's count
+    /// (the last progress read, extrapolated, with its own exact count) reaches the target stops
+    /// training and waits for the read that decides, instead of training through the progress
+    /// interval and overshooting the target by every peer's half second of samples.
     mutating func onTrained(samples: Int, seconds: Double, loss: Double, _ now: Now) -> [Directive] {
         accumulatedSamples += samples
+        lastMicroBatchSeconds = max(0, seconds)
         throughput.record(samples: samples, seconds: seconds)
         windowLoss += loss * Double(samples)
         windowSamples += samples
+        let complete = batchLooksComplete(now)
         if progressReadInFlight {
-            return trainOrLeave(now)
+            return complete ? [.awaitProgressRead] : trainOrLeave(now)
         }
-        if let last = lastPublished, now.monotonic - last < settings.progressInterval {
+        if let last = lastPublished, now.monotonic - last < settings.progressInterval, !complete {
             return trainOrLeave(now)
         }
         lastPublished = now.monotonic
@@ -21,6 +28,48 @@ extension VolunteerSession {
             return [.checkStillAdmitted, .rejoinIfIsolated]
         }
         return [.checkStillAdmitted] + publishAndReadProgress(now)
+    }
+
+    /// The run's progress at `now` as the last progress read, extrapolated, and this peer's own
+    /// count project it. The shell may use it to train up to where the batch looks complete
+    /// before it hands back a `trained` (the simulator does, to keep its events few).
+    public func projectedRunProgress(at now: Now) -> GlobalProgress {
+        progressTracker.globalProgress(of: runProgress(othersIn: lastProgress.records, now), now: now.wallMilliseconds)
+    }
+
+    /// Whether the run's batch for this peer's step looks complete by the projection.
+    func batchLooksComplete(_ now: Now) -> Bool {
+        let projected = projectedRunProgress(at: now)
+        return projected.step == step && isComplete(projected)
+    }
+
+    /// Whether `progress` is as close to the target as the run gets: at it, or short of it by
+    /// less than half of what the run adds while this peer trains one more micro-batch. Every
+    /// peer stops within a micro-batch of the target, so stopping only past it would overshoot
+    /// by about half a micro-batch per peer on average.
+    func isComplete(_ progress: GlobalProgress) -> Bool {
+        let shortfall = Double(progress.targetBatchSize - progress.samplesAccumulated)
+        return progress.isTargetReached || shortfall < progress.samplesPerSecond * lastMicroBatchSeconds / 2
+    }
+
+    /// The run's progress records as they bear on this peer's step: its own replaced by its
+    /// exact count at `now` (the stored one lags: stores are not waited for), and the other
+    /// members of its last round, while their records still show the step they averaged at or
+    /// an earlier one, moved to the new step from the round's end at their last rate. Members
+    /// step together, and their new records may not have landed when this peer read (reads
+    /// follow rounds closely when rounds are short); counted at an old step they would hold the
+    /// run's step back and nobody would see the new batch fill until the next read.
+    func runProgress(othersIn records: [OwnedRecord<PeerProgress>], _ now: Now) -> [PeerProgress] {
+        let others = records.filter { $0.writer != settings.me }.map { record -> PeerProgress in
+            guard let lastRound, lastRound.step + 1 == step, record.value.step <= lastRound.step,
+                  lastRound.otherMembers.contains(record.writer) else { return record.value }
+            var progress = record.value
+            progress.step = step
+            progress.samplesAccumulated = 0
+            progress.timestampMilliseconds = lastRound.endedAtMilliseconds
+            return progress
+        }
+        return others + [ownProgress(now)]
     }
 
     /// When every contact is gone (the network was lost), the shell joined again through the
@@ -41,10 +90,15 @@ extension VolunteerSession {
         return notes + publishAndReadProgress(now)
     }
 
+    /// Publishes progress and reads the run's: in the background while training goes on, or,
+    /// when the batch looks complete, waiting for the answer.
     private mutating func publishAndReadProgress(_ now: Now) -> [Directive] {
+        let publish = Directive.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)
+        if batchLooksComplete(now) {
+            return [publish, .readProgress]
+        }
         progressReadInFlight = true
-        return [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds), .readProgressWhileTraining]
-            + trainOrLeave(now)
+        return [publish, .readProgressWhileTraining] + trainOrLeave(now)
     }
 
     /// The run's progress is in: catch up when behind, check the state and average when the
@@ -52,11 +106,11 @@ extension VolunteerSession {
     mutating func onProgressRead(_ records: [OwnedRecord<PeerProgress>], _ now: Now) -> [Directive] {
         progressReadInFlight = false
         rememberProgress(records, now)
-        let global = progressTracker.globalProgress(of: records.map(\.value), now: now.wallMilliseconds)
+        let global = progressTracker.globalProgress(of: runProgress(othersIn: records, now), now: now.wallMilliseconds)
         if global.step > step {
             return [.note(.behindTheRun(ownStep: step, runStep: global.step))] + beginCatchUp(force: true, progressKnown: true)
         }
-        if global.isTargetReached {
+        if isComplete(global) {
             phase = .checkingAgreement(expectedPeers: global.peersAtStep)
             return [.readStateAnnouncements]
         }

@@ -75,6 +75,9 @@ extension VolunteerSession {
         /// Read the progress records while training goes on; answered by `progressRead`, which
         /// the shell delivers in place of a later `train` (`isBackground`).
         case readProgressWhileTraining
+        /// Wait for the background read's `progressRead` instead of training on: the run's
+        /// batch looks complete.
+        case awaitProgressRead
         case readStateAnnouncements
         case readCheckpoint
         /// Download the state `hash` of `step` from `donors` and load it; answered by
@@ -105,7 +108,7 @@ extension VolunteerSession {
         /// Whether the shell must answer this directive with an event.
         public var awaitsEvent: Bool {
             switch self {
-            case .train, .rejoinIfIsolated, .readProgress, .readStateAnnouncements, .readCheckpoint, .downloadState,
+            case .train, .rejoinIfIsolated, .readProgress, .awaitProgressRead, .readStateAnnouncements, .readCheckpoint, .downloadState,
                  .announceState, .readMatchmaking, .sleep, .allReduce:
                 true
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,

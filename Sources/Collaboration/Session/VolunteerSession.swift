@@ -90,6 +90,8 @@ public struct VolunteerSession: Sendable {
     var phase = Phase.starting
     var bandwidth = BandwidthEstimator(firstGuess: 100_000_000)
     var throughput = Throughput()
+    /// How long this peer's last micro-batch took.
+    var lastMicroBatchSeconds = 0.0
     var windowLoss = 0.0
     var windowSamples = 0
     var lastPublished: Timestamp?
@@ -99,6 +101,8 @@ public struct VolunteerSession: Sendable {
     var pendingAgreement: PendingAgreement?
     /// The progress records read last and when: who takes part, and so votes on the run's state.
     var lastProgress: (records: [OwnedRecord<PeerProgress>], wallMilliseconds: UInt64) = ([], 0)
+    /// The last group round: its members stepped with this peer.
+    var lastRound: FinishedRound?
     var stopRequested = false
     /// A background read of the progress records is out (`readProgressWhileTraining`).
     var progressReadInFlight = false
@@ -151,6 +155,8 @@ public struct VolunteerSession: Sendable {
             return onProgressRead(records, now)
         case (.catchingUp(let stage), _):
             return continueCatchUp(stage, event, now)
+        case (.checkingAgreement, .woke):
+            return [.readStateAnnouncements]
         case (.checkingAgreement(let expectedPeers), .stateAnnouncementsRead(let records)):
             return checkAgreement(records, expectedPeers: expectedPeers, now)
         case (.reloadingAgreedState, .stateLoaded(let loaded)):
@@ -187,6 +193,14 @@ public struct VolunteerSession: Sendable {
         }
         return [.train]
     }
+}
+
+/// A round this peer averaged in, as far as the run's progress is concerned.
+struct FinishedRound: Sendable {
+    /// The step the members averaged at; they are at the next one now.
+    var step: Int
+    var otherMembers: Set<DHTID>
+    var endedAtMilliseconds: UInt64
 }
 
 /// A finished round whose members' states are still to be compared.
