@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Peer", "Node", "Admission", "Collaboration", "Trainer", "DHT", "Wire",
+                "Peer", "Node", "Admission", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator",
+                "Coordinator", "Collaboration", "Averaging", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Admission
+import Averaging
 import Collaboration
 import DHT
 import Foundation
@@ -50,18 +51,9 @@ public final class RunCoordinator: @unchecked Sendable {
     private var journal: RoundJournal?
     private let started = Date()
     private var keeper: CheckpointKeeper
-    private var nextStep = 0
-    private var missingSince: Date?
-    private var mismatchedSteps = Set<Int>()
-    private var lastConfigPublish = Date.distantPast
-    /// After a failed backup, wait before asking the peers again.
-    private var nextBackupAttempt = Date.distantPast
     private var knownPeerLines: [String] = []
     /// The newest checkpoint's state, served to peers that download it.
     private let checkpointServer = StateServer(keep: 1)
-    /// What the coordinator announces of that checkpoint, and when it last did.
-    private var checkpointAnnouncement: StateAnnouncement?
-    private var lastCheckpointAnnounce = Date.distantPast
 
     public init(settings: CoordinatorSettings, logger: Logger, stop: StopSignal) {
         self.settings = settings
@@ -106,7 +98,6 @@ public final class RunCoordinator: @unchecked Sendable {
         var replayed = RoundHistory(windowSize: settings.roundWindow)
         let journal = try RoundJournal(url: settings.stateDirectory.appendingPathComponent("rounds.jsonl")) { replayed.record($0) }
         if journal.skipped > 0 { logger.warning("skipped \(journal.skipped) unreadable line(s) of the round journal") }
-        nextStep = (journal.lastStep ?? -1) + 1
         let last = keeper.existing().last
         lock.withLock {
             self.journal = journal
@@ -130,32 +121,42 @@ public final class RunCoordinator: @unchecked Sendable {
             eventLoop.makeCompletedFuture { try server.answer(request.frame) }
         }
         let endpoint = dht.endpoint
-        if let last {
-            serveCheckpoint(at: last.url, endpoint: endpoint)
-        }
+        let served = last.flatMap { serveCheckpoint(at: $0.url, endpoint: endpoint) }
         update { $0.joinAddress = endpoint.description }
         await rejoin(dht: dht)
         logger.info("coordinator listening", metadata: ["run": "\(settings.config.name)", "join": "\(endpoint)",
                                                         "coordinator.key": "\(identity.publicKey.hexString)",
                                                         "peer.id": "\(identity.peerID)"])
         onListening(endpoint, identity.publicKey.hexString)
-        let signed = try SignedRunConfig(config: settings.config, signingKey: identity.privateKey)
-        var revocations = settings.isOpen ? nil : RevocationPublisher(file: Self.revocationFile(in: settings.stateDirectory),
-                                                                      runName: settings.config.name)
+        var shell = Shell(dht: dht, journal: journal,
+                          config: try SignedRunConfig(config: settings.config, signingKey: identity.privateKey),
+                          revocations: settings.isOpen ? nil : RevocationPublisher(file: Self.revocationFile(in: settings.stateDirectory),
+                                                                                   runName: settings.config.name))
+        var sessionSettings = CoordinatorSession.Settings(
+            targetBatchSize: settings.config.targetBatchSize,
+            stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model), checkpointEvery: settings.checkpointEvery)
+        sessionSettings.pollInterval = .seconds(1)
+        var session = CoordinatorSession(settings: sessionSettings)
+        var directives = session.start(.init(nextStep: (journal.lastStep ?? -1) + 1, lastCheckpointStep: last?.step,
+                                             servedCheckpoint: served),
+                                       at: Self.now())
         while !stop.isStopped {
-            await revocations?.poll(dht: dht, logger: logger)
-            if Date().timeIntervalSince(lastConfigPublish) > 300 {
-                _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: signed.encoded,
-                                       expiry: Self.milliseconds() + 3_600_000)
-                lastConfigPublish = Date()
+            var answer: CoordinatorSession.Event?
+            for directive in directives {
+                answer = await execute(directive, in: &shell)
             }
-            await poll(dht: dht, journal: journal)
-            await announceCheckpoint(dht: dht)
-            try? await Task.sleep(for: .seconds(1))
+            guard let answer else { preconditionFailure("the coordinator's session handed out no directive to answer: \(directives)") }
+            directives = session.handle(answer, at: Self.now())
         }
         await dht.shutdown()
         try? await group.shutdownGracefully()
     }
+
+    static func now() -> CoordinatorSession.Now {
+        CoordinatorSession.Now(monotonic: monotonic(), wallMilliseconds: milliseconds())
+    }
+
+    static func monotonic() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
 
     static func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
@@ -171,140 +172,123 @@ public final class RunCoordinator: @unchecked Sendable {
 }
 
 extension RunCoordinator {
-    private func poll(dht: DHTService, journal: RoundJournal) async {
-        let keys = RunKeys(runName: settings.config.name)
-        let now = Self.milliseconds()
-        var tracker = ProgressTracker(targetBatchSize: settings.config.targetBatchSize)
-        tracker.staleAfterMilliseconds = 20_000
-        let live = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
-            .filter { tracker.isLive($0.value, now: now) }
-        let progress = live.map { record in
-            let value = record.value
-            return CoordinatorStatus.Peer(
-                id: record.writer.shortHex, step: value.step, samplesAccumulated: value.samplesAccumulated,
-                samplesPerSecond: value.samplesPerSecond, loss: value.loss, clientMode: value.clientMode,
-                secondsSinceUpdate: Double(now.saturatingSubtract(value.timestampMilliseconds)) / 1000)
-        }
-        let (ballots, refused) = StateElection(stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model))
-            .ballots(from: (try? await dht.get(keys.state)) ?? [], now: now)
-        for refusal in refused where refusal.isOffence {
-            dht.transport.reportOffence(Offence(.falseClaim, refusal.reason), by: refusal.writer)
-        }
-        let banned = ((try? await dht.transport.bannedPeers().get()) ?? []).map(\.bytes.hexString).sorted()
-        let voters = Set(live.map(\.writer))
-        let announcements = ballots.filter { voters.contains($0.voter) }.map(\.announcement)
-        rememberPeers(announcements.filter(\.servesState).map(\.endpoint))
-        // The run's step as the peers see it (`ProgressTracker`): one peer's claim of a far step
-        // must not make the journal wait for rounds nobody will report.
-        let step = ProgressTracker.runStep(reachedBy: live.map(\.value.step))
-        let hashesAtStep = Set(announcements.filter { $0.step == step && step > 0 }.map(\.stateHash))
-        if hashesAtStep.count > 1 { mismatchedSteps.insert(step) }
-        let rate = progress.map(\.samplesPerSecond).reduce(0, +)
-        update {
-            $0.peers = progress.sorted { $0.id < $1.id }
-            $0.step = step
-            $0.samplesAccumulated = progress.filter { $0.step == step }.map(\.samplesAccumulated).reduce(0, +)
-            $0.hashMismatches = mismatchedSteps.count
-            $0.bannedPeers = banned
-        }
-        await recordRounds(upTo: step, keys: keys, dht: dht, journal: journal, samplesPerSecond: rate)
-        await backUp(step: step, elected: StateElection.winner(of: ballots, voters: voters), dht: dht)
+    /// What the shell acts on: the DHT, the journal, and the records it publishes.
+    struct Shell {
+        let dht: DHTService
+        let journal: RoundJournal
+        let config: SignedRunConfig
+        var revocations: RevocationPublisher?
     }
 
-    /// Journals every finished round from `nextStep` on, from the members' reports.
-    private func recordRounds(upTo step: Int, keys: RunKeys, dht: DHTService, journal: RoundJournal,
-                              samplesPerSecond: Double) async {
-        while nextStep < step && !stop.isStopped {
-            let reports = ((try? await dht.get(keys.round(step: nextStep))) ?? []).filter(\.isUnderOwnersSubkey)
-                .compactMap { try? RoundReport(decoding: $0.value) }
-            let round: CoordinatorStatus.Round
-            if reports.isEmpty {
-                // A round nobody reported (it expired while the coordinator was away): wait a
-                // little for late reports, then note the gap and move on.
-                let since = missingSince ?? Date()
-                missingSince = since
-                guard Date().timeIntervalSince(since) > 10 else { return }
-                round = CoordinatorStatus.Round(step: nextStep, members: 0, samples: 0, durationSeconds: 0, loss: .nan,
-                                                samplesPerSecond: 0, bytesSent: 0, bytesReceived: 0, failedParts: 0,
-                                                note: "no member's report was found", recordedAtMilliseconds: Self.milliseconds())
-            } else {
-                let losses = reports.map(\.loss).filter(\.isFinite)
-                round = CoordinatorStatus.Round(
-                    step: nextStep, members: reports.map(\.members).max() ?? 0, samples: reports.map(\.samples).max() ?? 0,
-                    durationSeconds: reports.map(\.durationSeconds).max() ?? 0,
-                    loss: losses.isEmpty ? .nan : losses.reduce(0, +) / Double(losses.count), samplesPerSecond: samplesPerSecond,
-                    bytesSent: reports.map(\.bytesSent).reduce(0, +), bytesReceived: reports.map(\.bytesReceived).reduce(0, +),
-                    failedParts: reports.map(\.failedParts).max() ?? 0, note: reports.map(\.note).first { !$0.isEmpty } ?? "",
-                    recordedAtMilliseconds: Self.milliseconds())
+    /// Carries out one directive of the coordinator's session; the event that answers it, for
+    /// those that await one.
+    private func execute(_ directive: CoordinatorSession.Directive, in shell: inout Shell) async -> CoordinatorSession.Event? {
+        let dht = shell.dht
+        let keys = RunKeys(runName: settings.config.name)
+        switch directive {
+        case .publishRevocations:
+            await shell.revocations?.poll(dht: dht, logger: logger)
+        case .publishConfig:
+            _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: shell.config.encoded,
+                                   expiry: Self.milliseconds() + 3_600_000)
+        case .readRun:
+            let progress = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
+            let state = OwnedRecord.decoding((try? await dht.get(keys.state)) ?? [], with: StateAnnouncement.init(decoding:))
+            let banned = Array((try? await dht.transport.bannedPeers().get()) ?? [])
+            return .runRead(progress: progress, state: state, banned: banned)
+        case .reportOffence(let peer, let offence):
+            dht.transport.reportOffence(offence, by: peer)
+        case .rememberServingPeers(let endpoints):
+            rememberPeers(endpoints)
+        case .showProgress(let view):
+            update {
+                $0.peers = view.peers
+                $0.step = view.step
+                $0.samplesAccumulated = view.samplesAccumulated
+                $0.hashMismatches = view.hashMismatches
+                $0.bannedPeers = view.bannedPeers
             }
-            missingSince = nil
+        case .readRoundReports(let step):
+            let reports = OwnedRecord.decoding((try? await dht.get(keys.round(step: step))) ?? [], with: RoundReport.init(decoding:))
+            return .roundReportsRead(step: step, reports: reports)
+        case .journal(let round):
             do {
-                try journal.append(round)
+                try shell.journal.append(round)
             } catch {
-                logger.error("\(error)")
-                return
+                return .journalFailed(reason: "\(error)")
             }
             lock.withLock { history.record(round) }
-            nextStep += 1
+            return .journaled
+        case .backUp(let source):
+            return await backUp(source, dht: dht)
+        case .announceCheckpoint(let announcement):
+            do {
+                _ = try await dht.put(key: keys.checkpoint, subkey: dht.peerID.bytes, value: announcement.encoded,
+                                      expiry: announcement.timestampMilliseconds + 600_000)
+                return .checkpointAnnounced
+            } catch {
+                return .checkpointAnnounceFailed(reason: "\(error)")
+            }
+        case .sleep(let until):
+            let wait = until - Self.monotonic()
+            if wait > .zero { try? await Task.sleep(for: wait) }
+            return .woke
+        case .note(let note):
+            log(note)
         }
+        return nil
     }
 
-    /// Every `checkpointEvery` steps, downloads the state the live peers elect
-    /// (`StateElection`) and writes a checkpoint.
-    private func backUp(step: Int, elected: StateElection.Winner?, dht: DHTService) async {
-        let last = status().lastCheckpointStep ?? 0
-        guard step > 0, step >= last + settings.checkpointEvery, Date() >= nextBackupAttempt, let source = elected,
-              source.step > last, !source.donors.isEmpty else { return }
+    /// Downloads the elected state, saves it as a checkpoint and serves it.
+    private func backUp(_ source: CoordinatorSession.CheckpointSource, dht: DHTService) async -> CoordinatorSession.Event {
         do {
             let bytes = try await StateFetcher(transport: dht.transport, logger: logger)
-                .download(step: source.step, hash: source.hash, byteCount: source.stateBytes, donors: source.donors)
+                .download(step: source.step, hash: source.hash, byteCount: source.stateBytes,
+                          donors: source.donors.map { ($0.peer, $0.endpoint) })
             let folder = try keeper.save(config: settings.config.training.model, state: bytes, step: source.step)
             update {
                 $0.lastCheckpointStep = source.step
                 $0.lastCheckpointPath = folder.path
             }
-            serve(StateSnapshot(step: source.step, bytes: bytes), endpoint: dht.endpoint)
             logger.info("checkpoint", metadata: ["step": "\(source.step)", "path": "\(folder.path)"])
+            return .checkpointSaved(serve(StateSnapshot(step: source.step, bytes: bytes), endpoint: dht.endpoint))
         } catch {
-            nextBackupAttempt = Date().addingTimeInterval(15)
-            logger.warning("checkpoint failed, retrying in 15 s: \(error)")
+            return .checkpointFailed(reason: "\(error)")
+        }
+    }
+
+    private func log(_ note: CoordinatorSession.Note) {
+        switch note {
+        case .refusedStateAnnouncement(let refusal):
+            logger.debug("refused a state announcement", metadata: ["reason": "\(refusal)"])
+        case .journalFailed(let reason):
+            logger.error("\(reason)")
+        case .checkpointFailed(let reason, let retry):
+            logger.warning("checkpoint failed, retrying in \(retry) s: \(reason)")
+        case .checkpointAnnounceFailed(let reason):
+            logger.warning("could not announce the checkpoint", metadata: ["error": "\(reason)"])
         }
     }
 }
 
 extension RunCoordinator {
-    /// Serves the checkpoint in `folder`, unless it does not hold a state of this run's model
-    /// (then peers are better off starting afresh: logged).
-    private func serveCheckpoint(at folder: URL, endpoint: Endpoint) {
+    /// Serves the checkpoint in `folder` and returns its announcement, unless it does not hold a
+    /// state of this run's model (then peers are better off starting afresh: logged).
+    private func serveCheckpoint(at folder: URL, endpoint: Endpoint) -> StateAnnouncement? {
         do {
             let (step, state) = try keeper.loadState(config: settings.config.training.model, from: folder)
-            serve(StateSnapshot(step: step, bytes: state), endpoint: endpoint)
+            return serve(StateSnapshot(step: step, bytes: state), endpoint: endpoint)
         } catch {
             logger.warning("not serving the newest checkpoint: \(error)")
+            return nil
         }
     }
 
-    private func serve(_ snapshot: StateSnapshot, endpoint: Endpoint) {
+    private func serve(_ snapshot: StateSnapshot, endpoint: Endpoint) -> StateAnnouncement {
         checkpointServer.publish(snapshot)
-        checkpointAnnouncement = StateAnnouncement(step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
-                                                   host: endpoint.host, port: endpoint.port, timestampMilliseconds: 0)
-        lastCheckpointAnnounce = .distantPast
         logger.info("serving checkpoint", metadata: ["step": "\(snapshot.step)"])
-    }
-
-    /// Announces the served checkpoint when it changed, and every 5 minutes so that the
-    /// record (kept 10 minutes) outlives any gap.
-    private func announceCheckpoint(dht: DHTService) async {
-        guard var announcement = checkpointAnnouncement, Date().timeIntervalSince(lastCheckpointAnnounce) > 300 else { return }
-        let now = Self.milliseconds()
-        announcement.timestampMilliseconds = now
-        do {
-            _ = try await dht.put(key: RunKeys(runName: settings.config.name).checkpoint, subkey: dht.peerID.bytes,
-                                  value: announcement.encoded, expiry: now + 600_000)
-            lastCheckpointAnnounce = Date()
-        } catch {
-            logger.warning("could not announce the checkpoint", metadata: ["error": "\(error)"])
-        }
+        return StateAnnouncement(step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
+                                 host: endpoint.host, port: endpoint.port, timestampMilliseconds: 0)
     }
 }
 
