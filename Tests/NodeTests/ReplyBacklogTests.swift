@@ -51,4 +51,50 @@ import Wire
         for transport in [server, honest] { try await transport.shutdown().get() }
         try await pair.group.shutdownGracefully()
     }
+
+    /// One attacker with many identities, none of which reads: each connection stays within its
+    /// own bound, and the node closes the greediest ones once all of them together pass the
+    /// node's bound.
+    @Test func manyIdentitiesThatNeverReadCannotTogetherPassTheNodesBound() async throws {
+        let pair = TransportPair()
+        var settings = TransportSettings()
+        settings.maxQueuedReplyBytesPerPeer = 256 * 1024
+        settings.maxQueuedReplyBytes = 600 * 1024
+        let loop = pair.group.next()
+        let server = try await Transport.start(identity: identity(1), settings: settings, eventLoop: loop, logger: pair.logger) { request in
+            guard request.frame.type == .stateRequest else { return loop.makeSucceededFuture(DHTMessage.pong.frame(requestID: 0)) }
+            return loop.makeSucceededFuture(Frame(type: .stateChunk, requestID: 0, payload: [UInt8](repeating: 7, count: Self.replyBytes)))
+        }.get()
+
+        let greedy = (900..<904).map { identity(UInt64($0)) }
+        var clients: [RawClient] = []
+        defer { for client in clients { client.close() } }
+        let requests = (1...400).flatMap { Frame(type: .stateRequest, requestID: UInt64($0), payload: []).encoded() }
+        for attacker in greedy {
+            let client = try RawClient(port: server.boundEndpoint.port)
+            clients.append(client)
+            var sealer = try client.handshake(with: server.identity.peerID, as: attacker)
+            client.send(try sealer.seal(requests))
+        }
+        // Each identity alone may hold about 384 KiB, four 1.5 MiB; two full ones already pass
+        // the node's 600 KiB.
+        func openGreedyConnections() async throws -> Int {
+            var count = 0
+            for attacker in greedy { count += try await server.replyBacklogs(of: attacker.peerID).get().count }
+            return count
+        }
+        let deadline = ContinuousClock.now + .seconds(40)
+        while try await openGreedyConnections() > 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await openGreedyConnections() <= 2, "the node closed too few of the greedy connections")
+        let queued = try await server.queuedReplyBytes().get()
+        let oneConnection = settings.maxQueuedReplyBytesPerPeer + PeerConnectionHandler.busyReplyAllowance + Frame.headerLength + Self.replyBytes
+        #expect(queued <= settings.maxQueuedReplyBytes + oneConnection, "\(queued) reply bytes queued for clients that read nothing")
+
+        let honest = try await pair.start(seed: 2)
+        #expect(try await pair.ping(honest, server).frame.type == .pong)
+        for transport in [server, honest] { try await transport.shutdown().get() }
+        try await pair.group.shutdownGracefully()
+    }
 }

@@ -187,7 +187,8 @@ final class ConnectionPool {
             established: { pool.value.onEstablished($0) },
             closed: { pool.value.onClosed($0) },
             serve: { pool.value.serve($0, $1) },
-            offence: { pool.value.onOffence($1, by: $0) })
+            offence: { pool.value.onOffence($1, by: $0) },
+            replyQueued: { pool.value.onReplyQueued() })
         let connectionLogger = logger
         let connection = PeerConnectionHandler(isInitiator: role != .responder, settings: settings, events: events,
                                                eventLoop: eventLoop, logger: connectionLogger)
@@ -201,6 +202,26 @@ final class ConnectionPool {
         connection.closeFuture = channel.closeFuture
         return connection
     }
+
+    /// Beyond the node's bound on queued reply bytes (`maxQueuedReplyBytes`), closes the
+    /// connections that hold the most of them until the rest is within it. Each connection's
+    /// own bound stops one peer that does not read its replies; this one stops many (one
+    /// attacker's many identities) from growing the node's memory together, and it closes the
+    /// greediest, so peers that read their replies keep being served.
+    func onReplyQueued() {
+        let holding = open.values.filter { !$0.isClosing && $0.queuedReplyBytes > 0 }
+        var total = holding.reduce(0) { $0 + $1.queuedReplyBytes }
+        guard total > settings.maxQueuedReplyBytes else { return }
+        for connection in holding.sorted(by: { $0.queuedReplyBytes > $1.queuedReplyBytes }) {
+            guard total > settings.maxQueuedReplyBytes else { break }
+            total -= connection.queuedReplyBytes
+            connection.close(reason: "the node's queued replies passed \(settings.maxQueuedReplyBytes) bytes and this peer left "
+                + "the most unread (\(connection.queuedReplyBytes) bytes)")
+        }
+    }
+
+    /// Reply bytes queued on all connections and not yet taken by their sockets.
+    var queuedReplyBytes: Int { open.values.reduce(0) { $0 + $1.queuedReplyBytes } }
 
     /// Counts an offence; when it bans the peer, closes every connection with it.
     func onOffence(_ offence: Offence, by peer: PeerID) {

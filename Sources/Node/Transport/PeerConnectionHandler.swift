@@ -20,6 +20,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         var serve: (Frame, PeerID) -> EventLoopFuture<Frame>
         /// The peer broke the protocol (a bad frame, a request that does not decode).
         var offence: (PeerID, Offence) -> Void
+        /// A reply was queued: the node checks its bound on queued reply bytes over all connections.
+        var replyQueued: () -> Void
     }
 
     private struct Pending {
@@ -41,6 +43,8 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private var lastActivity = NIODeadline.now()
     private(set) var isRetired = false
     private var isClosed = false
+    /// Set once this side asked for the close; the channel may not have closed yet.
+    private(set) var isClosing = false
     private var context: ChannelHandlerContext?
     private let settings: TransportSettings
     private let events: Events
@@ -231,6 +235,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
 
     /// Closes the connection; outstanding requests fail with `connectionClosed`.
     func close() {
+        isClosing = true
         context?.close(promise: nil)
     }
 
@@ -311,6 +316,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             connection.resumeReadingIfHeld()
         }
         send(frame, written: written)
+        events.replyQueued()
     }
 
     /// Writes a frame, through the injected faults when any are set for this peer; `written`

@@ -117,6 +117,12 @@ public final class Transport: Sendable {
         return eventLoop.submit { pool.value.connectedPeers }
     }
 
+    /// Reply bytes queued on all connections and not yet taken by their sockets.
+    func queuedReplyBytes() -> EventLoopFuture<Int> {
+        let pool = self.pool
+        return eventLoop.submit { pool.value.queuedReplyBytes }
+    }
+
     /// Reply bytes each connection with `peer` holds unread, and whether it is still read.
     func replyBacklogs(of peer: PeerID) -> EventLoopFuture<[(queuedBytes: Int, isRead: Bool)]> {
         let pool = self.pool

@@ -50,6 +50,12 @@ public struct TransportSettings: Sendable {
     /// by the replies of requests already being served; twice the largest frame lets one
     /// full-size reply wait while the next is written.
     public var maxQueuedReplyBytesPerPeer = 2 * Frame.defaultMaxPayloadLength
+    /// Reply bytes queued on all connections together. Past it, the connections holding the
+    /// most are closed until the rest is within it, so peers that do not read (one attacker's
+    /// many identities) cannot together grow the node's memory by their count times the bound
+    /// above. Four connections' worth: an honest joiner downloading a state has two 1 MiB
+    /// chunks in flight per donor, so this leaves room for dozens of them at once.
+    public var maxQueuedReplyBytes = 4 * (2 * Frame.defaultMaxPayloadLength)
     /// Largest frame payload accepted from a peer; a larger one closes its connection.
     public var maxMessageBytes = Frame.defaultMaxPayloadLength
     /// Send-buffer watermarks: above `high`, new requests on the connection fail with
