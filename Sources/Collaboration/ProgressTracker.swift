@@ -35,9 +35,9 @@ public struct GlobalProgress: Equatable, Sendable {
 /// times the median of the peers at the step, as in the averaging weights.
 public struct ProgressTracker: Sendable {
     public var targetBatchSize: Int
-    public var staleAfterMilliseconds: UInt64 = 30_000
-    public var extrapolationLimitMilliseconds: UInt64 = 5_000
-    public var maxClockSkewMilliseconds: UInt64 = 60_000
+    public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
+    public var extrapolationLimitMilliseconds = RunTimings.extrapolationLimitMilliseconds
+    public var maxClockSkewMilliseconds = RunTimings.maxClockSkewMilliseconds
 
     public init(targetBatchSize: Int) {
         precondition(targetBatchSize > 0, "the target batch must be positive, got \(targetBatchSize)")

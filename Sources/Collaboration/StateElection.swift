@@ -50,7 +50,7 @@ public struct StateElection: Sendable {
     /// Bytes of this run's state: announcements of any other size are refused.
     public let stateBytes: Int
     /// How far ahead of the reader's clock an announcement's time may be.
-    public var maxClockSkewMilliseconds: UInt64 = 60_000
+    public var maxClockSkewMilliseconds = RunTimings.maxClockSkewMilliseconds
 
     public init(stateBytes: Int) {
         precondition(stateBytes > 0, "a run's state has bytes, got \(stateBytes)")

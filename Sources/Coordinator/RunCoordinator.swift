@@ -190,7 +190,7 @@ extension RunCoordinator {
             await shell.revocations?.poll(dht: dht, logger: logger)
         case .publishConfig:
             _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: shell.config.encoded,
-                                   expiry: Self.milliseconds() + 3_600_000)
+                                   expiry: Self.milliseconds() + RunTimings.runConfigLifetimeSeconds * 1000)
         case .readRun:
             let progress = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
             let state = OwnedRecord.decoding((try? await dht.get(keys.state)) ?? [], with: StateAnnouncement.init(decoding:))
@@ -224,7 +224,7 @@ extension RunCoordinator {
         case .announceCheckpoint(let announcement):
             do {
                 _ = try await dht.put(key: keys.checkpoint, subkey: dht.peerID.bytes, value: announcement.encoded,
-                                      expiry: announcement.timestampMilliseconds + 600_000)
+                                      expiry: announcement.timestampMilliseconds + RunTimings.checkpointAnnouncementLifetimeSeconds * 1000)
                 return .checkpointAnnounced
             } catch {
                 return .checkpointAnnounceFailed(reason: "\(error)")

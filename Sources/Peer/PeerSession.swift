@@ -66,7 +66,7 @@ final class PeerSession {
                     // Tells the run this peer is gone, so others stop counting its samples at
                     // once; after the publications in flight, or one could land after it.
                     await lastPublication?.value
-                    await network.publish(keys.progress, goodbye.encoded, seconds: 2, logger: logger)
+                    await network.publish(keys.progress, goodbye.encoded, seconds: RunTimings.goodbyeLifetimeSeconds, logger: logger)
                     return
                 }
                 if case .train = directive, let finished = backgroundAnswer.withLockedValue({ answer in
@@ -140,9 +140,11 @@ final class PeerSession {
         case .averageAccumulatedGradients:
             run.averageAccumulatedGradients()
         case .publishDeclaration(let declaration, let step, let stateHash):
-            await network.publish(keys.declarations(step: step, state: stateHash), declaration.encoded(), seconds: 120, logger: logger)
+            await network.publish(keys.declarations(step: step, state: stateHash), declaration.encoded(),
+                                  seconds: RunTimings.matchmakingLifetimeSeconds, logger: logger)
         case .publishPlan(let plan, let step, let stateHash):
-            await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), seconds: 120, logger: logger)
+            await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), seconds: RunTimings.matchmakingLifetimeSeconds,
+                                  logger: logger)
         case .readMatchmaking(let step, let stateHash):
             // Plans first: a peer in another leader's plan must not count as a candidate.
             let plans = OwnedRecord.decoding(await network.records(keys.plan(step: step, state: stateHash))) {
@@ -163,7 +165,7 @@ final class PeerSession {
         case .discardGradients:
             run.discardAccumulatedGradients()
         case .publishRoundReport(let report):
-            await network.publish(keys.round(step: report.step), report.encoded, seconds: 3600, logger: logger)
+            await network.publish(keys.round(step: report.step), report.encoded, seconds: RunTimings.roundReportLifetimeSeconds, logger: logger)
         case .reportOffence(let peer, let offence):
             network.dht.transport.reportOffence(offence, by: peer)
         case .note(let note):
@@ -222,7 +224,7 @@ final class PeerSession {
             step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
             host: settings.clientMode ? "" : endpoint.host, port: settings.clientMode ? 0 : endpoint.port,
             timestampMilliseconds: RunNetwork.milliseconds())
-        await network.publish(keys.state, announcement.encoded, seconds: 600, logger: logger)
+        await network.publish(keys.state, announcement.encoded, seconds: RunTimings.stateAnnouncementLifetimeSeconds, logger: logger)
         return .stateAnnounced(step: snapshot.step, hash: snapshot.hash)
     }
 }

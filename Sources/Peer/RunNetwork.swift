@@ -68,7 +68,7 @@ struct RunNetwork {
 
     /// Stores this peer's record under `key`, valid for `seconds`; failures are logged, not thrown,
     /// because the next publication replaces the record anyway.
-    func publish(_ key: RecordKey, _ value: [UInt8], seconds: UInt64 = 120, logger: Logger) async {
+    func publish(_ key: RecordKey, _ value: [UInt8], seconds: UInt64, logger: Logger) async {
         do {
             _ = try await dht.put(key: key, subkey: dht.peerID.bytes, value: value, expiry: Self.milliseconds() + seconds * 1000)
         } catch {

@@ -34,7 +34,7 @@ public struct VolunteerSession: Sendable {
         public var averagingTimeout: Duration
         public var progressInterval: Duration = .milliseconds(500)
         /// Progress records older than this belong to peers that left without a goodbye.
-        public var staleAfterMilliseconds: UInt64 = 20_000
+        public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
         /// How often matchmaking reads the step's plans and declarations.
         public var matchmakingPoll: Duration = .milliseconds(150)
         public var planTimeout: Duration = .seconds(5)
@@ -44,7 +44,7 @@ public struct VolunteerSession: Sendable {
         public var stopAfterStep: Int?
         /// Matchmaking attempts for which a peer that held a round up does not count.
         public var exclusionAttempts = 5
-        public var progressLifetimeSeconds: UInt64 = 60
+        public var progressLifetimeSeconds = RunTimings.progressLifetimeSeconds
         public var maxReconnectDelay: Duration = .seconds(60)
 
         public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,

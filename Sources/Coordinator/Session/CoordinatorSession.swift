@@ -27,14 +27,14 @@ public struct CoordinatorSession: Sendable {
         public var checkpointEvery: Int
         public var pollInterval: Duration = .seconds(1)
         /// Progress records older than this belong to peers that left without a goodbye.
-        public var staleAfterMilliseconds: UInt64 = 20_000
+        public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
         /// How long to wait for the reports of a round nobody reported before noting the gap.
         public var missingReportsGrace: Duration = .seconds(10)
         /// After a failed backup, wait this long before asking the peers again.
         public var backupRetry: Duration = .seconds(15)
         /// Publish the run config and announce the checkpoint at least this often, so that the
-        /// records (kept an hour and ten minutes) outlive any gap.
-        public var republishInterval: Duration = .seconds(300)
+        /// records outlive any gap.
+        public var republishInterval = RunTimings.coordinatorRepublishInterval
 
         public init(targetBatchSize: Int, stateBytes: Int, checkpointEvery: Int) {
             self.targetBatchSize = targetBatchSize

@@ -1,0 +1,27 @@
+/// The run protocol's timings in one place: how long each record lives in the DHT, when a
+/// record counts as stale, how far a writer's clock may run ahead. Every peer and the
+/// coordinator read the same records, so they must agree on these (docs/protocol.md, "DHT keys").
+public enum RunTimings {
+    /// A progress record's lifetime; a training peer stores its record every progress interval.
+    public static let progressLifetimeSeconds: UInt64 = 60
+    /// A goodbye record's lifetime: long enough to be read once, and it counts nothing.
+    public static let goodbyeLifetimeSeconds: UInt64 = 2
+    /// Progress records older than this belong to peers that left without a goodbye.
+    public static let progressStaleAfterMilliseconds: UInt64 = 20_000
+    /// A progress record's count is extrapolated at its throughput for at most this long.
+    public static let extrapolationLimitMilliseconds: UInt64 = 5_000
+    /// How far ahead of the reader's clock a record's time may be; beyond, it is ignored (it
+    /// would otherwise never go stale).
+    public static let maxClockSkewMilliseconds: UInt64 = 60_000
+    /// Declarations and plans: a group forms within seconds of them.
+    public static let matchmakingLifetimeSeconds: UInt64 = 120
+    /// Round reports: a coordinator back from a restart reads the rounds it missed from them.
+    public static let roundReportLifetimeSeconds: UInt64 = 3_600
+    /// A peer's state announcement; it announces again after every step.
+    public static let stateAnnouncementLifetimeSeconds: UInt64 = 600
+    /// The coordinator's checkpoint announcement and run config, and how often it stores them
+    /// again so that they outlive any gap.
+    public static let checkpointAnnouncementLifetimeSeconds: UInt64 = 600
+    public static let runConfigLifetimeSeconds: UInt64 = 3_600
+    public static let coordinatorRepublishInterval: Duration = .seconds(300)
+}
