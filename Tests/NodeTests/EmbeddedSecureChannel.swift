@@ -15,6 +15,7 @@ final class InboundRecorder: ChannelInboundHandler {
         case established(SecureChannelEstablished)
         case frame(Frame)
         case error(any Error)
+        case inactive
     }
 
     private(set) var log: [Entry] = []
@@ -36,6 +37,29 @@ final class InboundRecorder: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         log.append(.error(error))
     }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        log.append(.inactive)
+    }
+}
+
+/// Stands for a socket that the peer resets: the flush numbered `failingFlush` closes the
+/// channel instead, while the handler that flushed is still in its call, as NIO closes a
+/// channel whose write fails.
+final class ResettingSocket: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+
+    var failingFlush: Int?
+    private var flushes = 0
+
+    func flush(context: ChannelHandlerContext) {
+        flushes += 1
+        if flushes == failingFlush {
+            context.close(promise: nil)
+        } else {
+            context.flush()
+        }
+    }
 }
 
 /// A `SecureChannelHandler` in an `EmbeddedChannel`, with the peer at the other end played by
@@ -50,6 +74,7 @@ final class EmbeddedSecureChannel {
 
     let channel = EmbeddedChannel()
     let recorder = InboundRecorder()
+    let socket = ResettingSocket()
     private var peer: Handshake
     /// Seals what the test sends the handler, once the peer's handshake is established.
     private(set) var sealer: RecordSealer?
@@ -69,7 +94,7 @@ final class EmbeddedSecureChannel {
             ? Handshake(role: .initiator(expecting: Self.handlerIdentity.peerID), identity: Self.peerIdentity,
                         ephemeralKey: Self.peerEphemeral)
             : Handshake(role: .responder, identity: Self.peerIdentity, ephemeralKey: Self.peerEphemeral)
-        try channel.pipeline.syncOperations.addHandlers([handler, recorder])
+        try channel.pipeline.syncOperations.addHandlers([socket, handler, recorder])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 

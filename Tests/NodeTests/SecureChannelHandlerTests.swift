@@ -110,6 +110,21 @@ import Wire
         #expect(harness.recorder.errors.count == 1, "the cancelled deadline fired after the close")
     }
 
+    /// The responder's "admitted" is its last handshake message; a peer that resets the
+    /// connection just then makes that write close the channel while the handler is still
+    /// handling the handshake. The connection is gone, so nobody may hear it was established
+    /// (the pool would keep a dead connection for the peer).
+    @Test func aConnectionResetWhileTheVerdictIsWrittenIsNeverEstablished() throws {
+        let harness = try EmbeddedSecureChannel()
+        harness.socket.failingFlush = 2
+        #expect(throws: HandshakeError.closedEarly) { _ = try harness.completePeerHandshake() }
+        #expect(!harness.channel.isActive)
+        #expect(harness.recorder.established.isEmpty, "established after the channel closed: \(harness.recorder.log)")
+        #expect(throws: ChannelError.ioOnClosedChannel) {
+            try harness.channel.writeOutbound(Frame(type: .ping, requestID: 1, payload: []))
+        }
+    }
+
     @Test func aRespondingPeerWithAnotherIdentityIsRefused() throws {
         let harness = try EmbeddedSecureChannel(handlerRole: .initiator(expecting: identity(77).peerID))
         #expect(throws: HandshakeError.self) { _ = try harness.completePeerHandshake() }
