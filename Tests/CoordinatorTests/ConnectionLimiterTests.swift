@@ -9,7 +9,7 @@ import Testing
     let loop = EmbeddedEventLoop()
 
     /// A listening channel whose pipeline holds the limiter, as `DashboardServer` sets it up.
-    func listener(maximum: Int) throws -> EmbeddedChannel {
+    func listener(maximum: Int) -> EmbeddedChannel {
         EmbeddedChannel(handler: ConnectionLimiter(maximum: maximum), loop: loop)
     }
 
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func connectionsBeyondTheMaximumAreClosedAtOnceAndNotPassedOn() throws {
-        let listener = try listener(maximum: 2)
+        let listener = listener(maximum: 2)
         let admitted = try (0..<2).map { _ in try accept(into: listener) }
         #expect(admitted.allSatisfy { $0.passedOn && $0.connection.isActive })
         let refused = try accept(into: listener)
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func aClosedConnectionGivesItsSlotBackOnce() throws {
-        let listener = try listener(maximum: 1)
+        let listener = listener(maximum: 1)
         let first = try accept(into: listener)
         close(first.connection)
         let second = try accept(into: listener)
@@ -50,7 +50,7 @@ import Testing
     /// A refused connection never held a slot, so its close must not free one: otherwise each
     /// refusal would raise the cap by one.
     @Test func refusedConnectionsGiveNoSlotBack() throws {
-        let listener = try listener(maximum: 1)
+        let listener = listener(maximum: 1)
         let held = try accept(into: listener)
         for _ in 0..<5 {
             #expect(try !accept(into: listener).passedOn)
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func aZeroMaximumRefusesEverything() throws {
-        let listener = try listener(maximum: 0)
+        let listener = listener(maximum: 0)
         let attempt = try accept(into: listener)
         #expect(!attempt.passedOn)
         #expect(!attempt.connection.isActive)
