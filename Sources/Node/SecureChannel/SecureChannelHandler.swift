@@ -118,6 +118,9 @@ final class SecureChannelHandler: ChannelDuplexHandler {
             case .send(let bytes):
                 lastWrite = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
             case .established(let keys, let leftover):
+                // The write just before (the responder's "admitted") may have closed the channel:
+                // NIO closes it at once when a write fails. A closed connection is never established.
+                guard case .handshaking = state else { return }
                 deadline?.cancel()
                 state = .established
                 sealer = RecordSealer(key: keys.sendKey)

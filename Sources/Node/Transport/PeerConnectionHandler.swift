@@ -39,8 +39,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     private var handshakeFailure: HandshakeError?
     private var tokenExpiry: Scheduled<Void>?
     private var idleTimeout: Scheduled<Void>?
-    /// When the last frame went either way.
-    private var lastActivity = NIODeadline.now()
+    /// When the last frame went either way, on the event loop's clock (`EventLoop.now`), which
+    /// an `EmbeddedEventLoop` lets tests advance.
+    private var lastActivity: NIODeadline
     private(set) var isRetired = false
     private var isClosed = false
     /// Set once this side asked for the close; the channel may not have closed yet.
@@ -74,6 +75,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         self.events = events
         self.logger = logger
         self.establishedPromise = eventLoop.makePromise(of: PeerID.self)
+        self.lastActivity = eventLoop.now
     }
 
     /// Established, not closed, and not the loser of a duplicate-connection tie.
@@ -95,7 +97,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         peerToken = established.remoteToken
         logger[metadataKey: "peer.id"] = "\(established.remotePeerID)"
         if let token = established.remoteToken { closeAtExpiry(of: token, context: context) }
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         scheduleIdleTimeout(at: lastActivity + settings.idleTimeout, on: context.eventLoop)
         events.established(self)
         establishedPromise.succeed(established.remotePeerID)
@@ -124,10 +126,10 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         idleTimeout = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             let connection = handler.value
             let idleUntil = connection.lastActivity + connection.settings.idleTimeout
-            if connection.isIdle && idleUntil <= .now() {
+            if connection.isIdle && idleUntil <= eventLoop.now {
                 connection.close(reason: "idle for \(connection.settings.idleTimeout)")
             } else {
-                let next = connection.isIdle ? idleUntil : .now() + connection.settings.idleTimeout
+                let next = connection.isIdle ? idleUntil : eventLoop.now + connection.settings.idleTimeout
                 connection.scheduleIdleTimeout(at: next, on: eventLoop)
             }
         }
@@ -194,7 +196,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard let peerID else { return }
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         if frame.type.isRequest {
             serve(frame, from: peerID)
         } else if let request = pending.removeValue(forKey: frame.requestID) {
@@ -219,7 +221,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
             expired.promise.fail(TransportError.timedOut)
         }
         pending[requestID] = Pending(promise: promise, deadline: deadline)
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         send(Frame(type: type, requestID: requestID, payload: payload))
         return promise.futureResult
     }
@@ -307,7 +309,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         let bytes = frame.encodedLength
         queuedReplyBytes += bytes
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         let written = context.eventLoop.makePromise(of: Void.self)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         written.futureResult.assumeIsolated().whenComplete { _ in
