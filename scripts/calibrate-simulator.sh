@@ -2,7 +2,8 @@
 # Calibrates `cohort simulate` against a real run (docs/simulation.md "Calibration"): PEERS
 # peers and a coordinator train on 127.0.0.1 for MINUTES minutes, then the simulator runs the
 # same settings with the peers' measured training speeds on loopback-like links. Prints one
-# JSON object with both runs' rounds per minute and utilisation, and the simulator's ratios.
+# JSON object with both runs' rounds per minute, utilisation and round size, and the
+# simulator's ratios. Reads the run through /api/status and the journal only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COHORT=${COHORT:-.build/release/cohort}
@@ -26,14 +27,16 @@ cat > "$work/settings.json" <<'JSON'
  "batch_size": 4, "temperature": 0.002, "warmup_steps": 10, "steps": 100000}
 JSON
 
-"$COHORT" coordinator --open --run calibration --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$work/state" \
+# A free port for the dashboard, so that its address is known without reading logs.
+http_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+status_url="http://127.0.0.1:$http_port/api/status"
+"$COHORT" coordinator --open --run calibration --listen 127.0.0.1:0 --http "127.0.0.1:$http_port" --state-dir "$work/state" \
     --config "$work/settings.json" --target-batch "$TARGET" --matchmaking-seconds "$MATCHMAKING" > "$work/coordinator.log" 2>&1 &
 pids+=($!)
-join="" dashboard=""
+join=""
 for _ in $(seq 600); do
-    join=$(grep -oP 'peers join with: cohort peer --join \K\S+' "$work/coordinator.log" || true)
-    dashboard=$(grep -oP 'dashboard: \K\S+' "$work/coordinator.log" || true)
-    [ -n "$join" ] && [ -n "$dashboard" ] && break
+    join=$(curl -fsS "$status_url" 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["join_address"])' 2>/dev/null || true)
+    [ -n "$join" ] && break
     sleep 0.1
 done
 [ -n "$join" ] || { echo "the coordinator did not start:" >&2; cat "$work/coordinator.log" >&2; exit 1; }
@@ -47,22 +50,34 @@ for _ in $(seq 1200); do [ -s "$journal" ] && break; sleep 0.1; done
 [ -s "$journal" ] || { echo "no round in 2 minutes" >&2; tail -5 "$work"/peer-1.log >&2; exit 1; }
 start=$(date +%s.%N); first=$(wc -l < "$journal")
 echo "measuring the real run for $MINUTES minute(s)…" >&2
-sleep $((MINUTES * 60))
+# The peers' speeds, sampled every 10 s: one reading can miss a peer between its records.
+for _ in $(seq $((MINUTES * 6))); do
+    sleep 10
+    curl -fsS "$status_url" >> "$work/statuses.jsonl" && echo >> "$work/statuses.jsonl" || true
+done
 end=$(date +%s.%N); last=$(wc -l < "$journal")
-curl -fsS "${dashboard%/}/api/status" > "$work/status.json"
-parameters=$(grep -ohP 'parameters=\K[0-9]+' "$work"/peer-1.log | head -1)
 
-python3 - "$work/status.json" "$journal" "$first" "$last" "$start" "$end" "$PEERS" "$COHORT" "$parameters" "$TARGET" "$MATCHMAKING" <<'PY'
-import json, subprocess, sys
-status_file, journal, first, last, start, end, peers, cohort, parameters, target, matchmaking = sys.argv[1:]
-first, last, peers, parameters = int(first), int(last), int(peers), int(parameters)
+python3 - "$work/statuses.jsonl" "$journal" "$first" "$last" "$start" "$end" "$PEERS" "$COHORT" "$TARGET" "$MATCHMAKING" <<'PY'
+import json, statistics, subprocess, sys
+statuses_file, journal, first, last, start, end, peers, cohort, target, matchmaking = sys.argv[1:]
+first, last, peers = int(first), int(last), int(peers)
 seconds = float(end) - float(start)
-status = json.load(open(status_file))
-rates = [p.get("samples_per_second", p.get("samplesPerSecond", 0)) for p in status["peers"]]
+statuses = [json.loads(line) for line in open(statuses_file) if line.strip()]
+if not statuses:
+    sys.exit("no status was read from the coordinator")
+speeds = {}
+for status in statuses:
+    for peer in status["peers"]:
+        if peer["samples_per_second"] > 0:
+            speeds.setdefault(peer["id"], []).append(peer["samples_per_second"])
+rates = [statistics.mean(values) for values in speeds.values()]
+if len(rates) != peers:
+    sys.exit(f"{len(rates)} of {peers} peers reported a speed: the real run is not the one to compare")
+parameters = statuses[-1]["parameters"]
 rounds = [json.loads(line) for line in open(journal).read().splitlines()[first:last]]
 averaged = sum(r["samples"] for r in rounds if r.get("members", 0) >= 1)
 real = {"rounds_per_minute": len(rounds) * 60 / seconds,
-        "utilisation": averaged / (sum(rates) * seconds) if rates else 0,
+        "utilisation": averaged / (sum(rates) * seconds),
         "mean_round_samples": averaged / len(rounds) if rounds else 0,
         "peer_samples_per_second": rates, "seconds": seconds}
 simulate = [cohort, "simulate", "--volunteers", str(peers), "--hours", str(seconds / 3600), "--json",
@@ -74,5 +89,6 @@ report = json.loads(subprocess.run(simulate, check=True, capture_output=True, te
 simulated = {"rounds_per_minute": (report["rounds"] + report["alone_steps"]) * 60 / report["simulated_seconds"],
              "utilisation": report["utilisation"], "mean_round_samples": report["mean_round_samples"]}
 print(json.dumps({"real": real, "simulated": simulated,
-                  "ratio": {k: simulated[k] / real[k] if real[k] else None for k in ("rounds_per_minute", "utilisation")}}))
+                  "ratio": {k: simulated[k] / real[k] if real[k] else None
+                            for k in ("rounds_per_minute", "utilisation", "mean_round_samples")}}))
 PY

@@ -74,6 +74,8 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     public var joinAddress: String
     public var step: Int
     public var targetBatchSize: Int
+    /// Parameters of the run's model.
+    public var parameters = 0
     public var samplesAccumulated: Int
     public var peers: [Peer]
     /// The newest recorded rounds, oldest first: at most the coordinator's round window

@@ -65,6 +65,7 @@ public final class RunCoordinator: @unchecked Sendable {
                                      targetBatchSize: settings.config.targetBatchSize, samplesAccumulated: 0, peers: [],
                                      history: history, lastCheckpointStep: nil, lastCheckpointPath: nil, hashMismatches: 0,
                                      uptimeSeconds: 0)
+        snapshot.parameters = settings.config.training.model.parameterCount
     }
 
     /// A consistent copy of what the coordinator knows, for the dashboard and the API.
