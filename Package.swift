@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "PeerTests",
             dependencies: [
-                "Peer", "Node", "Collaboration", "Averaging", "DHT", "Wire",
+                "Peer", "Node", "Collaboration", "Averaging", "DHT", "Trainer", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

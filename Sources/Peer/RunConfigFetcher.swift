@@ -14,6 +14,9 @@ struct RunConfigFetcher {
     /// key are ignored, so nobody can publish a run in the coordinator's name.
     let coordinatorKey: [UInt8]?
     let stop: StopSignal
+    /// The addresses the volunteer joined through: a config signed by the node there is the
+    /// run it was invited to (`RunConfigChoice`).
+    let joinAddresses: [Endpoint]
 
     /// The run config, and the coordinator that signed it.
     func fetch() async throws -> (config: RunConfig, coordinator: DHTID) {
@@ -33,22 +36,22 @@ struct RunConfigFetcher {
                     lastProblem = "\(error)"
                 }
             }
-            if let runName {
-                let matches = configs.filter { $0.config.name == runName }
-                // Without a pinned key, two keys publishing one run name leave no way to tell the
-                // coordinator from an impostor: refuse rather than pick one.
-                if Set(matches.map(\.coordinator)).count > 1 {
-                    throw PeerError("\(matches.count) different keys publish a run named \(runName): give the coordinator's with --coordinator-key")
-                }
-                if let match = matches.first { return match }
-                if !configs.isEmpty { lastProblem = "no run named \(runName) (runs: \(configs.map(\.config.name).joined(separator: ", ")))" }
-            } else if configs.count == 1 {
-                return configs[0]
-            } else if configs.count > 1 {
-                throw PeerError("this DHT hosts several runs (\(configs.map(\.config.name).sorted().joined(separator: ", "))): choose one with --run")
+            let choice = RunConfigChoice(runName: runName, joinNodes: coordinatorKey == nil ? await joinNodes() : [])
+            switch try choice.choose(among: configs) {
+            case .chosen(let candidate): return candidate
+            case .noneYet(let reason): if !configs.isEmpty { lastProblem = reason }
             }
             try await Task.sleep(for: .milliseconds(500))
         }
         throw PeerError("cannot read the run config: \(lastProblem)")
+    }
+
+    /// The identities the nodes at the join addresses proved; those that do not answer are left out.
+    private func joinNodes() async -> Set<DHTID> {
+        var nodes = Set<DHTID>()
+        for address in joinAddresses {
+            if let node = try? await network.dht.transport.identify(address).get() { nodes.insert(node) }
+        }
+        return nodes
     }
 }

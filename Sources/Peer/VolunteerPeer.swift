@@ -43,7 +43,7 @@ public final class VolunteerPeer {
             try await network.bootstrap(settings.join, logger: logger, stop: stop)
             let (config, coordinator) = try await RunConfigFetcher(network: network, runName: settings.runName ?? settings.accessToken?.claims.runName,
                                                   coordinatorKey: settings.coordinatorKey ?? settings.accessToken?.issuerPublicKey,
-                                                  stop: stop).fetch()
+                                                  stop: stop, joinAddresses: settings.join).fetch()
             let session = PeerSession(settings: settings, logger: logger, stop: stop, identity: identity, network: network,
                                       config: config, coordinator: coordinator, run: try makeTrainingRun(config: config))
             logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",

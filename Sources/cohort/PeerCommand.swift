@@ -107,7 +107,7 @@ struct PeerCommand: AsyncParsableCommand {
         settings.coordinatorKey = coordinatorKey.flatMap(Hex.bytes)
         settings.accessToken = try TokenFileArgument.load(token)
         if settings.accessToken == nil && settings.coordinatorKey == nil {
-            logger.warning("WARNING: no --coordinator-key: this peer takes any run config published under the run's name, so anyone on the DHT can steer it to settings of their own; give the key from the coordinator's \"peers join with\" line")
+            logger.warning("WARNING: no --coordinator-key: this peer takes the run config signed by the node at --join, or else any config published under the run's name, so anyone on the DHT can steer it to settings of their own unless it joins through the coordinator; give the key from the coordinator's \"peers join with\" line")
         }
         settings.stopAfterStep = stopAfterStep
         settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }

@@ -44,6 +44,20 @@ struct TransportPair {
         try await pair.group.shutdownGracefully()
     }
 
+    /// What a volunteer learns of its join address: the identity the node there proved, over
+    /// a new dial or the connection already open.
+    @Test func identifyingAnAddressGivesTheIdentityItsNodeProved() async throws {
+        let pair = TransportPair()
+        let a = try await pair.start(seed: 1)
+        let b = try await pair.start(seed: 2)
+        #expect(try await a.identify(b.boundEndpoint).get() == b.identity.peerID)
+        #expect(try await a.identify(b.boundEndpoint).get() == b.identity.peerID)
+        #expect(try await a.connectedPeers().get() == [b.identity.peerID], "the second answer reused the connection")
+        try await a.shutdown().get()
+        try await b.shutdown().get()
+        try await pair.group.shutdownGracefully()
+    }
+
     @Test func dialingTheWrongIdentityFails() async throws {
         let pair = TransportPair()
         let a = try await pair.start(seed: 1)

@@ -123,6 +123,12 @@ final class ConnectionPool {
         return EventLoopFuture.andAllComplete(closing, on: eventLoop)
     }
 
+    /// The proven identity of the node at `endpoint`: the connection open to it, or a new dial.
+    func identify(_ endpoint: Endpoint) -> EventLoopFuture<PeerID> {
+        guard !isShuttingDown else { return eventLoop.makeFailedFuture(TransportError.shutDown) }
+        return connection(to: endpoint, expecting: nil)
+    }
+
     private func connection(to endpoint: Endpoint, expecting: PeerID?) -> EventLoopFuture<PeerID> {
         if let peer = expecting ?? endpointPeers[endpoint], preferred[peer]?.isUsable == true {
             return eventLoop.makeSucceededFuture(peer)

@@ -111,6 +111,13 @@ public final class Transport: Sendable {
         (pool.value.bans.generation, pool.value.bans.banned)
     }
 
+    /// The identity the node at `endpoint` proved in its handshake (dialling it if no
+    /// connection is open): who a join address really is.
+    public func identify(_ endpoint: Endpoint) -> EventLoopFuture<PeerID> {
+        let pool = self.pool
+        return eventLoop.flatSubmit { pool.value.identify(endpoint) }
+    }
+
     /// Peers with an established connection in use.
     public func connectedPeers() -> EventLoopFuture<[PeerID]> {
         let pool = self.pool
