@@ -29,13 +29,26 @@ extension VolunteerSession {
             if let elected = electedState(ballots, step: nil),
                elected.step > step || (catchUp.force && elected.step == step && elected.step > 0 && elected.hash != announcedHash) {
                 catchUp.attempted = true
+                if canReplay(to: elected) {
+                    // The replay overwrites the gradient arena: what was accumulated is lost,
+                    // as it is when a download replaces the state.
+                    accumulatedSamples = 0
+                    phase = .catchingUp(.replayingElected(catchUp, elected))
+                    return notes + [.replayUpdates(fromStep: step, fromHash: announcedHash, toStep: elected.step, toHash: elected.hash,
+                                                   donors: elected.donors)]
+                }
                 phase = .catchingUp(.downloadingElected(catchUp))
                 return notes + [.downloadState(step: elected.step, hash: elected.hash, donors: elected.donors)]
             }
             phase = .catchingUp(.readingCheckpoint(catchUp))
             return notes + [.readCheckpoint]
-        case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)):
+        case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)),
+             (.replayingElected, .stateLoaded(let loaded)):
             return stateLoaded(loaded, then: .train, now)
+        case (.replayingElected(let catchUp, let elected), .stateReplayFailed(let reason)):
+            phase = .catchingUp(.downloadingElected(catchUp))
+            return [.note(.stateReplayFailed(fromStep: step, toStep: elected.step, reason: reason)),
+                    .downloadState(step: elected.step, hash: elected.hash, donors: elected.donors)]
         case (.downloadingElected(let catchUp), .stateDownloadFailed(let reason)):
             // Donors step on (they keep two snapshots) and leave; the checkpoint may still do,
             // and the next look at the run's progress tries again.
@@ -56,6 +69,16 @@ extension VolunteerSession {
         default:
             preconditionFailure("event \(event) does not answer the catch-up's \(stage)")
         }
+    }
+
+    /// Whether this peer replays the updates from its state to `elected` instead of downloading
+    /// it: the elected state is at most `replayableSteps` ahead, and this peer announced the
+    /// state it holds (a chain is asked for from a state by its hash). A state no donor's chain
+    /// starts from (one this peer stepped to alone) fails the replay at the first request, and
+    /// the download follows.
+    private func canReplay(to elected: ElectedState) -> Bool {
+        elected.step > step && elected.step - step <= min(settings.replayableSteps, UpdateChain.maxLength) && !announcedHash.isEmpty
+            && !elected.donors.isEmpty
     }
 
     private mutating func finishCatchUp(_ catchUp: CatchUp, _ now: Now) -> [Directive] {
@@ -103,12 +126,13 @@ extension VolunteerSession {
 
     /// The state the live voters elect, this peer's own vote (its current state) included,
     /// among the announcements of `step` only when given.
-    func electedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> (step: Int, hash: [UInt8], voters: Int, donors: [StateDonor])? {
+    func electedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> ElectedState? {
         let own = StateElection.Ballot(voter: settings.me, announcement: StateAnnouncement(
             step: step, stateHash: announcedHash, stateBytes: settings.stateBytes, host: "", port: 0, timestampMilliseconds: 0))
         let others = ballots.filter { $0.voter != settings.me && (onlyStep == nil || $0.announcement.step == onlyStep) }
         guard let winner = StateElection.winner(of: [own] + others, voters: liveVoters) else { return nil }
-        return (winner.step, winner.hash, winner.voters, winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
+        return ElectedState(step: winner.step, hash: winner.hash, voters: winner.voters,
+                            donors: winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
     }
 
     /// The checkpoint the coordinator announces and serves, if any. One whose size is not this
