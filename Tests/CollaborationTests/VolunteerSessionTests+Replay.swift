@@ -1,3 +1,4 @@
+import Averaging
 import DHT
 import Testing
 import Wire
@@ -19,6 +20,9 @@ extension VolunteerSessionTests {
         _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
         _ = harness.feed(.stateLoaded(step: 40))
         _ = harness.feed(.stateAnnounced(step: 40, hash: Harness.hash(4)))
+        // The read started with the publication of the new step, answered in place of a `train`.
+        harness.advance(.milliseconds(100))
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.train])
         return harness
     }
 
@@ -48,7 +52,7 @@ extension VolunteerSessionTests {
         #expect(Set(offered.map(\.peer)) == Set(donors.map(\.peerID)))
         #expect(harness.session.accumulatedSamples == 0, "the replay takes over the gradient arena")
         #expect(harness.feed(.stateLoaded(step: 43)) == [.note(.stateLoaded(step: 43)), .announceState])
-        #expect(harness.feed(.stateAnnounced(step: 43, hash: Harness.hash(7))) == [.train])
+        #expect(harness.feed(.stateAnnounced(step: 43, hash: Harness.hash(7))) == [harness.ownPublication(), .readProgressWhileTraining, .train])
         #expect(harness.session.step == 43 && harness.session.announcedHash == Harness.hash(7))
     }
 
@@ -74,7 +78,7 @@ extension VolunteerSessionTests {
         #expect(fallback == [.note(.stateReplayFailed(fromStep: 40, toStep: 42, reason: "no donor sent the updates")),
                              .downloadState(step: 42, hash: Harness.hash(7), donors: offered)])
         #expect(harness.feed(.stateLoaded(step: 42)) == [.note(.stateLoaded(step: 42)), .announceState])
-        #expect(harness.feed(.stateAnnounced(step: 42, hash: Harness.hash(7))) == [.train])
+        #expect(harness.feed(.stateAnnounced(step: 42, hash: Harness.hash(7))) == [harness.ownPublication(), .readProgressWhileTraining, .train])
         #expect(harness.session.step == 42)
     }
 
@@ -89,5 +93,67 @@ extension VolunteerSessionTests {
             Issue.record("expected a download, got \(catchUp)")
             return
         }
+    }
+}
+
+extension VolunteerSessionTests {
+    /// The declaration of `peer` for step 0 with `samples`, stored as the run would hold it.
+    static func declare(_ peer: PeerIdentity, samples: UInt64, in harness: inout Harness) -> Declaration {
+        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: peer.peerID.bytes)!, address: "127.0.0.1:7001",
+                                      bandwidth: 100_000_000, clientMode: false, samples: samples)
+        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: peer)
+        return declaration
+    }
+
+    @Test func aPeerLeftOutOfAGroupWaitsForTheStateTheGroupReachesAndReplaysItAtOnce() {
+        let (leader, member) = (Self.lowest, Self.others[1])
+        var harness = Self.started(Self.others[0])
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        for peer in [leader, member] { harness.progress(of: peer, step: 0, samples: 28) }
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead([]))
+        let plan = GroupPlan(step: 0, elementCount: Harness.elementCount,
+                             members: [Self.declare(leader, samples: 28, in: &harness), Self.declare(member, samples: 28, in: &harness)])!
+        harness.store(Harness.keys.plan(step: 0, state: Harness.hash(0)), plan.encoded(), by: leader)
+        let leftOut = harness.answerMatchmaking()
+        #expect(leftOut.first == .discardGradients)
+        #expect(leftOut.last == .readStateAnnouncements, "no training on the state the group is leaving")
+        // The group is still averaging: the run's state is this peer's, so it looks again soon.
+        guard case .sleep(let until) = harness.feed(.stateAnnouncementsRead(harness.announcements())).last else {
+            Issue.record("expected a short wait")
+            return
+        }
+        #expect(until == harness.monotonic + harness.session.settings.matchmakingPoll)
+        harness.monotonic = until
+        #expect(harness.feed(.woke) == [.readStateAnnouncements])
+        for peer in [leader, member] { harness.announcement(of: peer, step: 1, hash: Harness.hash(1)) }
+        guard case .replayUpdates(0, Harness.hash(0), 1, Harness.hash(1), _) = harness.feed(.stateAnnouncementsRead(harness.announcements())).last else {
+            Issue.record("expected the replay of the group's update")
+            return
+        }
+    }
+
+    @Test func aPeerLeftOutOfAGroupThatNeverStepsTrainsOnAfterTheAveragingTimeout() {
+        let (leader, member) = (Self.lowest, Self.others[1])
+        var harness = Self.started(Self.others[0])
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        for peer in [leader, member] { harness.progress(of: peer, step: 0, samples: 28) }
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead([]))
+        let plan = GroupPlan(step: 0, elementCount: Harness.elementCount,
+                             members: [Self.declare(leader, samples: 28, in: &harness), Self.declare(member, samples: 28, in: &harness)])!
+        harness.store(Harness.keys.plan(step: 0, state: Harness.hash(0)), plan.encoded(), by: leader)
+        _ = harness.answerMatchmaking()
+        var batch = harness.feed(.stateAnnouncementsRead([]))
+        for _ in 0..<1_000 {
+            guard case .sleep(let until) = batch.last else { break }
+            harness.monotonic = until
+            _ = harness.feed(.woke)
+            batch = harness.feed(.stateAnnouncementsRead([]))
+        }
+        #expect(batch == [.train])
+        #expect(harness.session.step == 0)
     }
 }

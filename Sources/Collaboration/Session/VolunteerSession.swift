@@ -166,7 +166,7 @@ public struct VolunteerSession: Sendable {
         case (.checkingAgreement(let expectedPeers), .stateAnnouncementsRead(let records)):
             return checkAgreement(records, expectedPeers: expectedPeers, now)
         case (.reloadingAgreedState, .stateLoaded(let loaded)):
-            return stateLoaded(loaded, then: .train, now)
+            return stateLoaded(loaded, now)
         case (.reloadingAgreedState(let expectedPeers), .stateDownloadFailed(let reason)):
             // A failed download (the holders left or moved on) must not stop averaging for good.
             return [.note(.stateDownloadFailed(step: step, reason: reason))] + beginMatchmaking(expectedPeers: expectedPeers, now)
