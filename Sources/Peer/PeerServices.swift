@@ -65,11 +65,14 @@ final class PeerServices {
     private var early = EarlyChunks<(reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool)>()
     /// This peer's newest two states, served to downloading peers.
     private let states = StateServer(keep: 2)
+    /// This peer's newest applied updates, served to peers replaying them.
+    private let updates: UpdateServer
 
-    init(eventLoop: EventLoop, logger: Logger, ownID: DHT.PeerID, sameHostCopies: Bool) {
+    init(eventLoop: EventLoop, logger: Logger, ownID: DHT.PeerID, sameHostCopies: Bool, updates: UpdateServer = UpdateServer(keep: 0)) {
         self.eventLoop = eventLoop
         self.logger = logger
         self.sameHostCopies = sameHostCopies
+        self.updates = updates
         sameHost = SameHostPeers(ownID: ownID)
         if sameHostCopies, let refusal = ProcessMemory.allowReadersOfThisUser() {
             logger.info("sibling peers on this machine may be refused copies from this process", metadata: ["reason": "\(refusal)"])
@@ -91,6 +94,7 @@ final class PeerServices {
         case .sameHostProbe: return answerProbe(request)
         case .sameHostProof: return checkProof(request)
         case .stateRequest, .stateManifestRequest: return serveState(request)
+        case .updatesRequest, .updateChunkRequest: return eventLoop.makeCompletedFuture { try updates.answer(request.frame) }
         default: return eventLoop.makeFailedFuture(WireError.unknownMessageType)
         }
     }

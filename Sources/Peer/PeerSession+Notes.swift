@@ -18,6 +18,9 @@ extension PeerSession {
             logger.info("state loaded", metadata: ["step": "\(step)"])
         case .stateDownloadFailed(let step, let reason):
             logger.warning("state download failed; trying again later", metadata: ["step": "\(step)", "reason": "\(reason)"])
+        case .stateReplayFailed(let fromStep, let toStep, let reason):
+            logger.warning("replaying the updates failed; downloading the state",
+                           metadata: ["from.step": "\(fromStep)", "to.step": "\(toStep)", "reason": "\(reason)"])
         case .hashMismatch(let step, let voters, let mismatches):
             logger.warning("state hash disagrees with the agreed state of the step; reloading",
                            metadata: ["step": "\(step)", "voters.agreed": "\(voters)", "mismatches.total": "\(mismatches)"])

@@ -31,6 +31,13 @@ final class PeerSession {
     private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: UInt64)?>(nil)
     /// The store in flight, if any; the goodbye waits for it, or it could land after the goodbye.
     private var lastPublication: Task<Void, Never>?
+    /// The state announced last: where the next update starts from, and where a failed replay
+    /// goes back to. Its bytes are the ones the state server holds.
+    var announcedSnapshot: StateSnapshot?
+    /// The update applied since `announcedSnapshot`, until its state is announced.
+    var pendingUpdate: PendingUpdate?
+    /// The state a replay reached, already frozen and hashed, for the announcement that follows.
+    var replayedSnapshot: StateSnapshot?
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {
@@ -48,6 +55,7 @@ final class PeerSession {
             coordinator: coordinator, elementCount: run.model.parameters.count, stateBytes: run.stateByteCount, config: config)
         sessionSettings.fixedBandwidth = settings.fixedBandwidth
         sessionSettings.stopAfterStep = settings.stopAfterStep
+        sessionSettings.replayableSteps = settings.replayUpdates
         session = VolunteerSession(settings: sessionSettings)
     }
 
@@ -135,6 +143,8 @@ final class PeerSession {
             return .checkpointRead(OwnedRecord.decoding(await network.records(keys.checkpoint), with: StateAnnouncement.init(decoding:)))
         case .downloadState(let step, let hash, let donors):
             return await download(step: step, hash: hash, donors: donors)
+        case .replayUpdates(let fromStep, let fromHash, let toStep, let toHash, let donors):
+            return await replay(fromStep: fromStep, fromHash: fromHash, toStep: toStep, toHash: toHash, donors: donors)
         case .announceState:
             return await announceState()
         case .averageAccumulatedGradients:
@@ -161,7 +171,7 @@ final class PeerSession {
         case .allReduce(let plan):
             return .roundFinished(try await allReduce(plan: plan))
         case .applyUpdate(let skipped):
-            run.applyUpdate(skipping: skipped)
+            applyUpdate(skipping: skipped)
         case .discardGradients:
             run.discardAccumulatedGradients()
         case .publishRoundReport(let report):
@@ -217,7 +227,9 @@ final class PeerSession {
 
     /// Freezes the current state for others to download and announces its step and hash.
     private func announceState() async -> VolunteerSession.Event {
-        let snapshot = StateSnapshot(of: run)
+        let snapshot = replayedSnapshot.flatMap { $0.step == run.step ? $0 : nil } ?? StateSnapshot(of: run)
+        replayedSnapshot = nil
+        keepAnnounced(snapshot)
         try? await network.eventLoop.submit { [services = network.services] in services.value.publish(snapshot) }.get()
         let endpoint = network.dht.endpoint
         let announcement = StateAnnouncement(

@@ -13,12 +13,17 @@ struct RunNetwork {
     let dht: DHTService
     let services: NIOLoopBound<PeerServices>
     let eventLoop: EventLoop
+    /// The updates this peer applied, kept for peers that replay them.
+    let updates: UpdateServer
 
     /// Starts the peer's node as `volunteer` says, admitting peers under `admission`.
     static func start(identity: PeerIdentity, volunteer: VolunteerSettings, admission: AdmissionPolicy,
                       eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
+        // A client-mode peer serves nothing, so it keeps no updates either.
+        let updates = UpdateServer(keep: volunteer.clientMode ? 0 : volunteer.replayUpdates)
         let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: volunteer.sameHostCopies),
+            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: volunteer.sameHostCopies,
+                                      updates: updates),
                          eventLoop: eventLoop)
         }.get()
         var settings = DHTService.Settings()
@@ -31,7 +36,7 @@ struct RunNetwork {
         let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
                                              serveOther: { services.value.serve($0) })
         try await eventLoop.submit { services.value.transport = dht.transport }.get()
-        return RunNetwork(dht: dht, services: services, eventLoop: eventLoop)
+        return RunNetwork(dht: dht, services: services, eventLoop: eventLoop, updates: updates)
     }
 
     /// Joins through `endpoints`, retrying with exponential backoff for about a minute, or

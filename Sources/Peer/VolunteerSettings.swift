@@ -42,6 +42,11 @@ public struct VolunteerSettings: Sendable {
     /// Bandwidth (bytes/s) to announce for load balancing instead of the measured estimate: a
     /// volunteer who knows its link, or equal parts for everyone when all give the same value.
     public var fixedBandwidth: UInt64?
+    /// Applied updates kept for peers that replay them instead of downloading the state again
+    /// (docs/protocol.md, "Update replay"), and how many steps behind this peer replays
+    /// rather than downloads. Costs this many times 4 bytes per parameter of memory; 0 keeps
+    /// none and never replays. At most `UpdateChain.maxLength`.
+    public var replayUpdates = 4
     /// Test hook: delay or drop the frames this peer sends (the fault-injection suite's lossy
     /// links); off by default.
     public var faults = FaultInjection()

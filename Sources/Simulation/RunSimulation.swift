@@ -20,6 +20,8 @@ public final class RunSimulation {
         /// A background read finished: its answer waits for the volunteer's next `train`.
         case backgroundRead(volunteer: Int, incarnation: Int)
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
+        /// A replay ended: the states it led through, or nil when no donor had the chain.
+        case replayed(volunteer: Int, incarnation: Int, states: [StateAtStep]?)
         case roundDeadline(planID: UInt64)
         case depart(volunteer: Int, incarnation: Int)
         case report
@@ -51,6 +53,8 @@ public final class RunSimulation {
         var failedAttempts = 0
         var stateDownloads = 0
         var downloadBytes = 0.0
+        var stateReplays = 0
+        var replayBytes = 0.0
         var averagingBytes = 0.0
         var usefulComputeSeconds = 0.0
         var usefulSamples = 0.0
@@ -128,13 +132,21 @@ public final class RunSimulation {
                 deliver(.stateDownloadFailed(reason: "no donor serves the state"), to: volunteer)
                 return
             }
-            volunteers[volunteer].stateStep = step
-            volunteers[volunteer].stateHash = hash
-            volunteers[volunteer].pendingComputeSeconds = 0
-            volunteers[volunteer].pendingSamples = 0
+            load(StateAtStep(step: step, hash: hash), by: volunteer)
             metrics.stateDownloads += 1
             metrics.downloadBytes += Double(settings.stateBytes)
             deliver(.stateLoaded(step: step), to: volunteer)
+        case .replayed(let volunteer, let incarnation, let states):
+            guard isCurrent(volunteer, incarnation) else { return }
+            guard let states, let reached = states.last else {
+                deliver(.stateReplayFailed(reason: "no donor holds the updates"), to: volunteer)
+                return
+            }
+            for state in states.dropFirst() { volunteers[volunteer].reach(state, continuing: true, keep: updatesKept(by: volunteer)) }
+            load(reached, by: volunteer)
+            metrics.stateReplays += 1
+            metrics.replayBytes += Double((states.count - 1) * settings.parameters * 4)
+            deliver(.stateLoaded(step: reached.step), to: volunteer)
         case .roundDeadline(let planID):
             finishRound(planID)
         case .depart(let volunteer, let incarnation):
@@ -143,6 +155,22 @@ public final class RunSimulation {
         case .report:
             break
         }
+    }
+
+    /// The volunteer holds `state` from the run now (downloaded or replayed): what it trained
+    /// towards the next update is lost.
+    private func load(_ state: StateAtStep, by volunteer: Int) {
+        if volunteers[volunteer].stateStep != state.step || volunteers[volunteer].stateHash != state.hash {
+            volunteers[volunteer].reach(state, continuing: false, keep: updatesKept(by: volunteer))
+        }
+        volunteers[volunteer].firstLoadedStep = volunteers[volunteer].firstLoadedStep ?? state.step
+        volunteers[volunteer].pendingComputeSeconds = 0
+        volunteers[volunteer].pendingSamples = 0
+    }
+
+    /// Updates a volunteer keeps for others to replay: none in client mode, since it serves nothing.
+    private func updatesKept(by volunteer: Int) -> Int {
+        volunteers[volunteer].profile.clientMode ? 0 : settings.replayUpdates
     }
 
     private func arrive() {
@@ -156,9 +184,12 @@ public final class RunSimulation {
             gatherWindow: .milliseconds(Int64(settings.matchmakingSeconds * 1000)),
             averagingTimeout: .milliseconds(Int64(settings.averagingTimeoutSeconds * 1000)))
         sessionSettings.fixedBandwidth = UInt64(profile.uploadBitsPerSecond / 8)
+        sessionSettings.replayableSteps = settings.replayUpdates
         let volunteer = volunteers.count
-        volunteers.append(SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
-                                             incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial))
+        var newcomer = SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
+                                          incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial)
+        newcomer.chainStates = [StateAtStep(step: 0, hash: StateHashes.initial)]
+        volunteers.append(newcomer)
         index[id] = volunteer
         if let mean = settings.meanSessionSeconds {
             let length = -mean * log(1 - Double.random(in: 0..<1, using: &random))
@@ -244,6 +275,9 @@ public final class RunSimulation {
                 read(.matchmaking(RecordBoard.MatchKey(step: step, stateHash: hash)))
             case .downloadState(let step, let hash, let donors):
                 download(step: step, hash: hash, donors: donors, for: volunteer, from: cursor)
+            case .replayUpdates(let fromStep, let fromHash, let toStep, let toHash, let donors):
+                replay(from: StateAtStep(step: fromStep, hash: fromHash), to: StateAtStep(step: toStep, hash: toHash), donors: donors,
+                       for: volunteer, from: cursor)
             case .announceState:
                 let volunteerState = volunteers[volunteer]
                 let announcement = StateAnnouncement(
@@ -265,9 +299,9 @@ public final class RunSimulation {
                 join(plan, volunteer: volunteer, at: cursor)
             case .applyUpdate:
                 var state = volunteers[volunteer]
-                state.stateHash = state.roundResultHash ?? StateHashes.mixed(state.stateHash, UInt64(volunteer), UInt64(state.stateStep))
+                let hash = state.roundResultHash ?? StateHashes.mixed(state.stateHash, UInt64(volunteer), UInt64(state.stateStep))
+                state.reach(StateAtStep(step: state.stateStep + 1, hash: hash), continuing: true, keep: updatesKept(by: volunteer))
                 state.roundResultHash = nil
-                state.stateStep += 1
                 metrics.usefulComputeSeconds += state.pendingComputeSeconds
                 metrics.usefulSamples += Double(state.pendingSamples)
                 state.pendingComputeSeconds = 0
@@ -318,6 +352,27 @@ public final class RunSimulation {
         schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: hash), at: start + seconds)
     }
 
+    /// The replay: the first donor (in the order given, as the shell asks them) whose kept
+    /// updates lead from `from` to `to` sends each update's float32 gradient, up to the joiner's
+    /// download; donors asked before it cost a round trip each, as does the chain's request.
+    private func replay(from: StateAtStep, to: StateAtStep, donors: [VolunteerSession.StateDonor], for volunteer: Int,
+                        from start: Double) {
+        let incarnation = volunteers[volunteer].incarnation
+        let joiner = volunteers[volunteer].profile
+        let asked = donors.prefix(3).compactMap { index[$0.peer] }
+        guard let found = asked.firstIndex(where: { volunteers[$0].isOnline && volunteers[$0].holdsChain(from: from, to: to) }) else {
+            schedule(.replayed(volunteer: volunteer, incarnation: incarnation, states: nil),
+                     at: start + Double(max(1, asked.count)) * 2 * joiner.latencySeconds)
+            return
+        }
+        let donor = volunteers[asked[found]]
+        let states = donor.chainStates.filter { $0.step >= from.step && $0.step <= to.step }
+        let rate = min(donor.profile.uploadBitsPerSecond, joiner.downloadBitsPerSecond)
+        let seconds = Double(found + 1) * 2 * joiner.latencySeconds + Double(to.step - from.step) * Double(settings.parameters * 4) * 8 / rate
+            + 2 * joiner.latencySeconds
+        schedule(.replayed(volunteer: volunteer, incarnation: incarnation, states: states), at: start + seconds)
+    }
+
     private func join(_ plan: GroupPlan, volunteer: Int, at arrival: Double) {
         var round = rounds[plan.id] ?? SimulatedRound(plan: plan)
         guard !round.isFinished else {
@@ -352,6 +407,12 @@ public final class RunSimulation {
             metrics.roundSeconds += outcome.endsAt - (round.arrivals.values.map(\.time).min() ?? time)
         }
         metrics.averagingBytes += Double(outcome.result.bytesSent) * Double(members.count)
+        let participants = Set(outcome.result.participants.map(\.bytes))
+        for member in members where outcome.result.participants.count >= 2 && participants.contains(volunteers[member].id.bytes) {
+            if let loaded = volunteers[member].firstLoadedStep, volunteers[member].stepsFromLoadToRound == nil {
+                volunteers[member].stepsFromLoadToRound = Int(round.plan.step) - loaded
+            }
+        }
         for member in members {
             volunteers[member].roundResultHash = newHash
             schedule(.answer(volunteer: member, incarnation: volunteers[member].incarnation, .roundFinished(outcome.result)),
@@ -365,6 +426,8 @@ public final class RunSimulation {
         let attempts = metrics.groupRounds + metrics.aloneSteps + metrics.failedAttempts
         let hottest = board.hottestKey
         let dhtBytes = board.totalBytesServed
+        let joiners = volunteers.filter { $0.firstLoadedStep != nil }
+        let waits = joiners.compactMap(\.stepsFromLoadToRound)
         return SimulationReport(
             volunteers: settings.volunteers, simulatedSeconds: time, wallSeconds: wallSeconds, sessions: volunteers.count,
             rounds: metrics.groupRounds, aloneSteps: metrics.aloneSteps, steps: highestStep,
@@ -374,9 +437,11 @@ public final class RunSimulation {
             meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundSeconds / Double(metrics.groupRounds) : 0,
             targetBatch: settings.targetBatchSize,
             meanRoundSamples: metrics.groupRounds > 0 ? metrics.groupSamples / Double(metrics.groupRounds) : 0,
-            stateDownloads: metrics.stateDownloads, hashMismatches: metrics.hashMismatches,
+            stateDownloads: metrics.stateDownloads, stateReplays: metrics.stateReplays, joiners: joiners.count,
+            joinersAveraged: waits.count, meanRoundsToAverage: waits.isEmpty ? 0 : Double(waits.reduce(0, +)) / Double(waits.count),
+            maxRoundsToAverage: waits.max() ?? 0, hashMismatches: metrics.hashMismatches,
             dhtMessagesPerPeerPerSecond: onlineSeconds > 0 ? 2 * board.requests / onlineSeconds : 0,
-            bytesPerSample: metrics.usefulSamples > 0 ? (metrics.averagingBytes + metrics.downloadBytes + dhtBytes) / metrics.usefulSamples : 0,
+            bytesPerSample: metrics.usefulSamples > 0 ? (metrics.averagingBytes + metrics.downloadBytes + metrics.replayBytes + dhtBytes) / metrics.usefulSamples : 0,
             hottestKey: hottest?.kind.rawValue ?? "", hottestKeyBytesPerSecond: (hottest?.bytes ?? 0) / max(time, 1),
             usefulSamplesPerSecond: metrics.usefulSamples / max(time, 1), events: metrics.events)
     }

@@ -24,11 +24,38 @@ struct SimulatedVolunteer {
     var backgroundAnswer: VolunteerSession.Event?
     /// The session waits for the background read's answer (`awaitProgressRead`).
     var awaitsBackgroundAnswer = false
+    /// The states its kept updates lead through, oldest first: the chains it can serve to
+    /// joiners replaying them (`UpdateLog`). A loaded state starts a new chain.
+    var chainStates: [StateAtStep] = []
+    /// The step of the first state it loaded from the run, and how many steps later it first
+    /// averaged in a group round.
+    var firstLoadedStep: Int?
+    var stepsFromLoadToRound: Int?
+
+    /// Its state now becomes `state`, by an update (`continuing` the chain) or a load.
+    mutating func reach(_ state: StateAtStep, continuing: Bool, keep: Int) {
+        stateStep = state.step
+        stateHash = state.hash
+        if !continuing || chainStates.last.map({ $0.step + 1 != state.step }) == true { chainStates.removeAll() }
+        chainStates.append(state)
+        if chainStates.count > keep + 1 { chainStates.removeFirst(chainStates.count - keep - 1) }
+    }
+
+    /// Whether its kept updates lead from `from` to `to`.
+    func holdsChain(from: StateAtStep, to: StateAtStep) -> Bool {
+        chainStates.contains(from) && chainStates.contains(to) && from.step < to.step
+    }
 
     /// Seconds this volunteer was online up to `time`.
     func onlineSeconds(until time: Double) -> Double {
         (leftAt ?? time) - joinedAt
     }
+}
+
+/// A training state as the simulation tells states apart: its step and its stand-in hash.
+struct StateAtStep: Equatable {
+    var step: Int
+    var hash: [UInt8]
 }
 
 /// Deterministic stand-ins for state hashes: equal inputs give equal hashes, as equal states do.

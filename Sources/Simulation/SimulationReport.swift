@@ -22,6 +22,16 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var targetBatch: Int
     public var meanRoundSamples: Double
     public var stateDownloads: Int
+    /// Catch-ups that replayed the updates since the volunteer's state instead of downloading.
+    public var stateReplays: Int
+    /// Volunteers that loaded the run's state (came after it started), and those of them that
+    /// then averaged in a group round.
+    public var joiners: Int
+    public var joinersAveraged: Int
+    /// Steps from the first state a joiner loaded to the first group round it averaged in:
+    /// how long joiners chased the run before they took part.
+    public var meanRoundsToAverage: Double
+    public var maxRoundsToAverage: Int
     public var hashMismatches: Int
     /// DHT requests (each with its reply) per online volunteer per second.
     public var dhtMessagesPerPeerPerSecond: Double
@@ -46,6 +56,11 @@ public struct SimulationReport: Codable, Equatable, Sendable {
         case targetBatch = "target_batch"
         case meanRoundSamples = "mean_round_samples"
         case stateDownloads = "state_downloads"
+        case stateReplays = "state_replays"
+        case joiners
+        case joinersAveraged = "joiners_averaged"
+        case meanRoundsToAverage = "mean_rounds_to_average"
+        case maxRoundsToAverage = "max_rounds_to_average"
         case hashMismatches = "hash_mismatches"
         case dhtMessagesPerPeerPerSecond = "dht_messages_per_peer_per_second"
         case bytesPerSample = "bytes_per_sample"

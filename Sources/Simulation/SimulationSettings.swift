@@ -26,6 +26,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     public var averagingTimeoutSeconds: Double = 60
     /// Largest group one leader forms (`Matchmaker.Settings.maxGroupSize`).
     public var maxGroupSize: Int = 64
+    /// Updates each volunteer keeps for joiners to replay, and how far behind a joiner replays
+    /// rather than downloads (`cohort peer --replay-updates`); 0 always downloads.
+    public var replayUpdates: Int = 4
     /// Seconds over which the first volunteers come online; nil for a tenth of the run, at most a minute.
     public var arrivalSeconds: Double?
     /// How many simulated seconds pass between progress lines.
@@ -54,6 +57,7 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         try require((0...1).contains(clientModeShare) && uploadShare > 0 && uploadShare <= 1, "shares must lie in 0…1")
         try require(parameters > 0 && microBatch > 0 && targetBatchSize > 0 && maxGroupSize >= 2, "model and batch sizes must be positive")
         try require(arrivalSeconds.map { $0 >= 0 && $0 <= simulatedSeconds } ?? true, "--arrival-seconds must lie within the run")
+        try require((0...64).contains(replayUpdates), "--replay-updates must be 0…64, got \(replayUpdates)")
         try require(matchmakingSeconds > 0 && averagingTimeoutSeconds > 0, "matchmaking and averaging times must be positive")
     }
 }

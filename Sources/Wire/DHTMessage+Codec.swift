@@ -63,7 +63,8 @@ extension DHTMessage {
             guard PeerText.isSafe(text) else { throw WireError.invalidValue.with(detail: "control character in an error reason") }
             self = .error(ErrorReply(code: code, message: text))
         case .averagePart, .averagedPart, .averagePartLocal, .averagedPartLocal, .sameHostProbe, .sameHostChallenge,
-             .sameHostProof, .sameHostProofAccepted, .stateRequest, .stateChunk, .stateManifestRequest, .stateManifest:
+             .sameHostProof, .sameHostProofAccepted, .stateRequest, .stateChunk, .stateManifestRequest, .stateManifest,
+             .updatesRequest, .updates, .updateChunkRequest, .updateChunk:
             throw WireError.unknownMessageType
         }
         try reader.expectEnd()

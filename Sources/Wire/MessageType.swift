@@ -61,6 +61,14 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case stateManifestRequest = 0x0303
     /// The digests asked for, answer to `stateManifestRequest`.
     case stateManifest = 0x0304
+    /// Ask for the chain of updates a peer applied from one state to a newer one (a replay).
+    case updatesRequest = 0x0305
+    /// The chain's update headers, answer to `updatesRequest`.
+    case updates = 0x0306
+    /// Ask for a range of the gradient of one update of such a chain.
+    case updateChunkRequest = 0x0307
+    /// The gradient elements asked for, answer to `updateChunkRequest`.
+    case updateChunk = 0x0308
 
     /// The family a code belongs to, by its high byte.
     public enum Family: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Admission
 import ArgumentParser
+import Collaboration
 import Foundation
 import Node
 import Peer
@@ -41,6 +42,8 @@ struct PeerCommand: AsyncParsableCommand {
     var bandwidthMbit: Double?
     @Option(help: "Leave after this step (default: train until stopped).")
     var stopAfterStep: Int?
+    @Option(help: "Keep the last K applied updates for joiners to replay instead of downloading the state again, and replay rather than download when up to K steps behind (0 … \(UpdateChain.maxLength); costs K × 4 bytes per parameter of memory; 0 turns replays off).")
+    var replayUpdates = 4
     @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
     var injectFrameDelayMs = 0
     @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
@@ -58,6 +61,9 @@ struct PeerCommand: AsyncParsableCommand {
         if let maxBatch, maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
         if let bandwidthMbit, !(bandwidthMbit > 0 && bandwidthMbit <= 1e9) {
             throw ValidationError("--bandwidth-mbit must be a positive number of Mbit/s, got \(bandwidthMbit)")
+        }
+        guard (0...UpdateChain.maxLength).contains(replayUpdates) else {
+            throw ValidationError("--replay-updates must be 0 … \(UpdateChain.maxLength), got \(replayUpdates)")
         }
         guard injectFrameDelayMs >= 0 else { throw ValidationError("--inject-frame-delay-ms must not be negative") }
         guard (0...1).contains(injectFrameLoss) else { throw ValidationError("--inject-frame-loss must be in [0, 1]") }
@@ -110,6 +116,7 @@ struct PeerCommand: AsyncParsableCommand {
             logger.warning("WARNING: no --coordinator-key: this peer takes the run config signed by the node at --join, or else any config published under the run's name, so anyone on the DHT can steer it to settings of their own unless it joins through the coordinator; give the key from the coordinator's \"peers join with\" line")
         }
         settings.stopAfterStep = stopAfterStep
+        settings.replayUpdates = replayUpdates
         settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
         if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
             settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)

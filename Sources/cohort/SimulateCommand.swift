@@ -53,6 +53,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Seconds an averaging round may take.")
     var averagingTimeoutSeconds = 60.0
 
+    @Option(help: "Updates each volunteer keeps for joiners to replay instead of downloading the state (as cohort peer --replay-updates); 0 always downloads.")
+    var replayUpdates = 4
+
     @Option(help: "Seconds over which the first volunteers come online (default: a tenth of the run, at most 60).")
     var arrivalSeconds: Double?
 
@@ -72,6 +75,7 @@ struct SimulateCommand: ParsableCommand {
         settings.latencyRange = latency.lowerBound / 1000...latency.upperBound / 1000
         settings.microBatch = microBatch
         settings.arrivalSeconds = arrivalSeconds
+        settings.replayUpdates = replayUpdates
         settings.matchmakingSeconds = matchmakingSeconds
         settings.averagingTimeoutSeconds = averagingTimeoutSeconds
         settings.reportEverySeconds = max(60, settings.simulatedSeconds / 20)
@@ -108,7 +112,9 @@ struct SimulateCommand: ParsableCommand {
         \(String(format: "%.1f", report.meanRoundSeconds)) s each), alone steps \(report.aloneSteps), highest step \(report.steps)
         utilisation \(String(format: "%.1f", report.utilisation * 100)) %, matchmaking success \
         \(String(format: "%.1f", report.matchmakingSuccessRate * 100)) %, state downloads \(report.stateDownloads), \
-        hash mismatches \(report.hashMismatches)
+        replays \(report.stateReplays), hash mismatches \(report.hashMismatches)
+        joiners \(report.joiners), \(report.joinersAveraged) of them averaged, \
+        \(String(format: "%.1f", report.meanRoundsToAverage)) steps from load to first round on average (at most \(report.maxRoundsToAverage))
         DHT \(String(format: "%.1f", report.dhtMessagesPerPeerPerSecond)) messages per peer per second; hottest key \
         \(report.hottestKey) at \(String(format: "%.0f", report.hottestKeyBytesPerSecond / 1e3)) kB/s; \
         \(String(format: "%.0f", report.bytesPerSample)) bytes per sample

@@ -103,8 +103,13 @@ extension VolunteerSession {
         accumulatedSamples = 0
         let report = RoundReport(step: round.step, members: 0, samples: 0, durationSeconds: (now.monotonic - round.started) / .seconds(1),
                                  loss: round.loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
-        return [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
-            + endRound(now)
+        let failed: [Directive] = [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
+        if case .leftOut = failure {
+            // The group steps without this peer; what it would train meanwhile, on the state
+            // they leave, the catch-up discards.
+            return failed + [forgetRound(now)] + awaitNewerState(now)
+        }
+        return failed + endRound(now)
     }
 
     mutating func roundFinished(_ round: RoundInProgress, _ result: AllReduceResult, _ now: Now) -> [Directive] {
@@ -118,6 +123,15 @@ extension VolunteerSession {
         switch next {
         case .train:
             return trainOrLeave(now)
+        case .trainOnLoadedState:
+            // A loaded state is news to the run: published at once, this peer counts at its new
+            // step in the next group the others gather, and reads whether that group gathers
+            // already while it trains its first micro-batch, instead of a progress interval
+            // later, which in a run of short rounds is a round or more.
+            lastPublished = now.monotonic
+            progressReadInFlight = true
+            return [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds), .readProgressWhileTraining]
+                + trainOrLeave(now)
         case .reportRound(let round, let result):
             let seconds = (now.monotonic - round.started) / .seconds(1)
             let report = RoundReport(
@@ -146,10 +160,15 @@ extension VolunteerSession {
     /// Tells the others at once that this peer is at its new step, so that their count of
     /// peers to expect in the next group includes it, and trains on.
     private mutating func endRound(_ now: Now) -> [Directive] {
+        [forgetRound(now)] + trainOrLeave(now)
+    }
+
+    /// Starts the count of the next batch afresh and publishes it.
+    private mutating func forgetRound(_ now: Now) -> Directive {
         accumulatedSamples = 0
         windowLoss = 0
         windowSamples = 0
         lastPublished = now.monotonic
-        return [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)] + trainOrLeave(now)
+        return .publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)
     }
 }

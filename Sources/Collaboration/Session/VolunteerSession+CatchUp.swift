@@ -28,14 +28,26 @@ extension VolunteerSession {
             let (notes, ballots) = ballots(in: records, now)
             if let elected = electedState(ballots, step: nil),
                elected.step > step || (catchUp.force && elected.step == step && elected.step > 0 && elected.hash != announcedHash) {
-                catchUp.attempted = true
-                phase = .catchingUp(.downloadingElected(catchUp))
-                return notes + [.downloadState(step: elected.step, hash: elected.hash, donors: elected.donors)]
+                return notes + load(elected, catchUp)
             }
             phase = .catchingUp(.readingCheckpoint(catchUp))
             return notes + [.readCheckpoint]
-        case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)):
-            return stateLoaded(loaded, then: .train, now)
+        case (.awaitingNewerState(let catchUp, let deadline), .stateAnnouncementsRead(let records)):
+            let (notes, ballots) = ballots(in: records, now)
+            if let elected = electedState(ballots, step: nil), elected.step > step {
+                return notes + load(elected, catchUp)
+            }
+            guard now.monotonic < deadline, !stopRequested else { return notes + trainOrLeave(now) }
+            return notes + [.sleep(until: min(deadline, now.monotonic + settings.matchmakingPoll))]
+        case (.awaitingNewerState, .woke):
+            return [.readStateAnnouncements]
+        case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)),
+             (.replayingElected, .stateLoaded(let loaded)):
+            return stateLoaded(loaded, now)
+        case (.replayingElected(let catchUp, let elected), .stateReplayFailed(let reason)):
+            phase = .catchingUp(.downloadingElected(catchUp))
+            return [.note(.stateReplayFailed(fromStep: step, toStep: elected.step, reason: reason)),
+                    .downloadState(step: elected.step, hash: elected.hash, donors: elected.donors)]
         case (.downloadingElected(let catchUp), .stateDownloadFailed(let reason)):
             // Donors step on (they keep two snapshots) and leave; the checkpoint may still do,
             // and the next look at the run's progress tries again.
@@ -58,6 +70,43 @@ extension VolunteerSession {
         }
     }
 
+    /// Waits for the run's next state after a round this peer was left out of: its group steps
+    /// without it, and the sooner it loads the state they reach, the likelier it is counted in
+    /// their next group, which in a run of short rounds gathers right after they step. Waiting
+    /// for the next progress read instead costs a round or more every time, so that a joiner
+    /// landing while a group forms lands while the next one forms too, and never averages.
+    /// Gives up after `averagingTimeout` (the round failed) and trains on.
+    mutating func awaitNewerState(_ now: Now) -> [Directive] {
+        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false), deadline: now.monotonic + settings.averagingTimeout))
+        return [.readStateAnnouncements]
+    }
+
+    /// Replays the updates to `elected` when it is few enough steps ahead, else downloads it.
+    private mutating func load(_ elected: ElectedState, _ catchUp: CatchUp) -> [Directive] {
+        var catchUp = catchUp
+        catchUp.attempted = true
+        if canReplay(to: elected) {
+            // The replay overwrites the gradient arena: what was accumulated is lost, as it is
+            // when a download replaces the state.
+            accumulatedSamples = 0
+            phase = .catchingUp(.replayingElected(catchUp, elected))
+            return [.replayUpdates(fromStep: step, fromHash: announcedHash, toStep: elected.step, toHash: elected.hash,
+                                   donors: elected.donors)]
+        }
+        phase = .catchingUp(.downloadingElected(catchUp))
+        return [.downloadState(step: elected.step, hash: elected.hash, donors: elected.donors)]
+    }
+
+    /// Whether this peer replays the updates from its state to `elected` instead of downloading
+    /// it: the elected state is at most `replayableSteps` ahead, and this peer announced the
+    /// state it holds (a chain is asked for from a state by its hash). A state no donor's chain
+    /// starts from (one this peer stepped to alone) fails the replay at the first request, and
+    /// the download follows.
+    private func canReplay(to elected: ElectedState) -> Bool {
+        elected.step > step && elected.step - step <= min(settings.replayableSteps, UpdateChain.maxLength) && !announcedHash.isEmpty
+            && !elected.donors.isEmpty
+    }
+
     private mutating func finishCatchUp(_ catchUp: CatchUp, _ now: Now) -> [Directive] {
         if !catchUp.attempted && step == 0 {
             phase = .announcing(.train)
@@ -66,13 +115,14 @@ extension VolunteerSession {
         return trainOrLeave(now)
     }
 
-    /// The trainer holds the downloaded state of `loaded`: announce it, then go on.
-    mutating func stateLoaded(_ loaded: Int, then next: AfterAnnouncement, _ now: Now) -> [Directive] {
+    /// The trainer holds the downloaded or replayed state of `loaded`: announce it, then
+    /// publish the progress at the new step and train.
+    mutating func stateLoaded(_ loaded: Int, _ now: Now) -> [Directive] {
         step = loaded
         accumulatedSamples = 0
         // Who held this peer's rounds up was judged from the state it left: start afresh.
         excludedPeers = [:]
-        phase = .announcing(next)
+        phase = .announcing(.trainOnLoadedState)
         return [.note(.stateLoaded(step: loaded)), .announceState]
     }
 
@@ -103,12 +153,13 @@ extension VolunteerSession {
 
     /// The state the live voters elect, this peer's own vote (its current state) included,
     /// among the announcements of `step` only when given.
-    func electedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> (step: Int, hash: [UInt8], voters: Int, donors: [StateDonor])? {
+    func electedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> ElectedState? {
         let own = StateElection.Ballot(voter: settings.me, announcement: StateAnnouncement(
             step: step, stateHash: announcedHash, stateBytes: settings.stateBytes, host: "", port: 0, timestampMilliseconds: 0))
         let others = ballots.filter { $0.voter != settings.me && (onlyStep == nil || $0.announcement.step == onlyStep) }
         guard let winner = StateElection.winner(of: [own] + others, voters: liveVoters) else { return nil }
-        return (winner.step, winner.hash, winner.voters, winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
+        return ElectedState(step: winner.step, hash: winner.hash, voters: winner.voters,
+                            donors: winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
     }
 
     /// The checkpoint the coordinator announces and serves, if any. One whose size is not this

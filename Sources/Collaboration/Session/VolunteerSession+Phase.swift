@@ -31,9 +31,23 @@ extension VolunteerSession {
     enum CatchUpStage: Sendable {
         case readingProgress(CatchUp)
         case readingState(CatchUp)
+        /// Reading the announcements until the run's state is newer than this peer's, or
+        /// `deadline` passes (`awaitNewerState`).
+        case awaitingNewerState(CatchUp, deadline: Timestamp)
+        /// Replaying the updates from this peer's state to the elected one, which is
+        /// downloaded if the replay fails.
+        case replayingElected(CatchUp, ElectedState)
         case downloadingElected(CatchUp)
         case readingCheckpoint(CatchUp)
         case downloadingCheckpoint(CatchUp)
+    }
+
+    /// The state the run's voters elected (`StateElection`), and who serves it.
+    struct ElectedState: Sendable {
+        var step: Int
+        var hash: [UInt8]
+        var voters: Int
+        var donors: [StateDonor]
     }
 
     /// The round being formed or averaged: what the peer brings to it.
@@ -55,6 +69,8 @@ extension VolunteerSession {
 
     enum AfterAnnouncement: Sendable {
         case train
+        /// Publish this peer's progress at its new step, then train.
+        case trainOnLoadedState
         case reportRound(RoundInProgress, AllReduceResult)
         case reportSteppedAlone(RoundInProgress, FormationFailure)
     }

@@ -110,7 +110,9 @@ extension VolunteerSession {
         if global.step > step {
             return [.note(.behindTheRun(ownStep: step, runStep: global.step))] + beginCatchUp(force: true, progressKnown: true)
         }
-        if isComplete(global) {
+        // A peer that has not trained on its state yet (it just loaded it) brings samples to
+        // its round first.
+        if isComplete(global) && accumulatedSamples > 0 {
             phase = .checkingAgreement(expectedPeers: global.peersAtStep)
             return [.readStateAnnouncements]
         }

@@ -33,6 +33,9 @@ extension VolunteerSession {
         /// The download finished and the trainer holds the state of `step`.
         case stateLoaded(step: Int)
         case stateDownloadFailed(reason: String)
+        /// The replay asked for by `replayUpdates` failed; the trainer still holds the state it
+        /// started from.
+        case stateReplayFailed(reason: String)
         /// The trainer's state was frozen for serving and announced; `hash` is its digest.
         case stateAnnounced(step: Int, hash: [UInt8])
         /// The plans and declarations under the step's keys.
@@ -83,6 +86,11 @@ extension VolunteerSession {
         /// Download the state `hash` of `step` from `donors` and load it; answered by
         /// `stateLoaded` or `stateDownloadFailed`.
         case downloadState(step: Int, hash: [UInt8], donors: [StateDonor])
+        /// Fetch the updates a donor of the newer state applied from this peer's state
+        /// (`fromHash` of `fromStep`) to the state `toHash` of `toStep`, and apply them with the
+        /// trainer's update path, checking the state hash after each; answered by `stateLoaded`
+        /// or `stateReplayFailed` (docs/protocol.md, "Update replay").
+        case replayUpdates(fromStep: Int, fromHash: [UInt8], toStep: Int, toHash: [UInt8], donors: [StateDonor])
         /// Freeze the trainer's state for others to download and announce where it is served;
         /// answered by `stateAnnounced`.
         case announceState
@@ -109,7 +117,7 @@ extension VolunteerSession {
         public var awaitsEvent: Bool {
             switch self {
             case .train, .rejoinIfIsolated, .readProgress, .awaitProgressRead, .readStateAnnouncements, .readCheckpoint, .downloadState,
-                 .announceState, .readMatchmaking, .sleep, .allReduce:
+                 .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce:
                 true
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
                  .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
@@ -143,6 +151,8 @@ extension VolunteerSession {
         case goingOnFromCheckpoint(step: Int)
         case stateLoaded(step: Int)
         case stateDownloadFailed(step: Int, reason: String)
+        /// Replaying the updates from `fromStep` to `toStep` failed; the state is downloaded instead.
+        case stateReplayFailed(fromStep: Int, toStep: Int, reason: String)
         case hashMismatch(step: Int, agreeingVoters: Int, mismatches: Int)
         case averaging(step: Int, peers: Int, partElements: Int, elementCount: Int, bandwidth: UInt64)
         case averaged(AveragedRound)

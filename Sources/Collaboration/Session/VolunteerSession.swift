@@ -10,8 +10,10 @@ import Wire
 /// carrying what it read or did; the session never touches the network, the trainer or a
 /// clock. The loop it drives (DeDLOC §3):
 ///
-/// 1. Catch up: elect the run's state (`StateElection`, one vote per live peer) and download it
-///    when it is ahead of ours; failing that, go on from the coordinator's newer checkpoint.
+/// 1. Catch up: elect the run's state (`StateElection`, one vote per live peer) and, when it is
+///    ahead of ours, replay the updates taken since our state when it is at most
+///    `replayableSteps` ahead, else (or when the replay fails) download it; failing that, go
+///    on from the coordinator's newer checkpoint.
 /// 2. Train micro-batches; every `progressInterval` publish progress and read everyone's
 ///    (`ProgressTracker`). Behind the run: catch up. The global batch complete: check that our
 ///    state is the one the run agrees on for the step, then average.
@@ -46,6 +48,10 @@ public struct VolunteerSession: Sendable {
         public var exclusionAttempts = 5
         public var progressLifetimeSeconds = RunTimings.progressLifetimeSeconds
         public var maxReconnectDelay: Duration = .seconds(60)
+        /// How many steps behind the run's state a peer replays the updates taken since
+        /// (`replayUpdates`) instead of downloading the state: what donors keep, by default
+        /// (`cohort peer --replay-updates`). 0 always downloads.
+        public var replayableSteps = 4
 
         public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
                     targetBatchSize: Int, gatherWindow: Duration, averagingTimeout: Duration) {
@@ -160,7 +166,7 @@ public struct VolunteerSession: Sendable {
         case (.checkingAgreement(let expectedPeers), .stateAnnouncementsRead(let records)):
             return checkAgreement(records, expectedPeers: expectedPeers, now)
         case (.reloadingAgreedState, .stateLoaded(let loaded)):
-            return stateLoaded(loaded, then: .train, now)
+            return stateLoaded(loaded, now)
         case (.reloadingAgreedState(let expectedPeers), .stateDownloadFailed(let reason)):
             // A failed download (the holders left or moved on) must not stop averaging for good.
             return [.note(.stateDownloadFailed(step: step, reason: reason))] + beginMatchmaking(expectedPeers: expectedPeers, now)

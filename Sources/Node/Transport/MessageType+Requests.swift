@@ -5,8 +5,8 @@ extension MessageType {
     /// rather than replies (matched to a request this node sent).
     var isRequest: Bool {
         switch self {
-        case .stateManifestRequest: true
-        case .stateManifest: false
+        case .stateManifestRequest, .updatesRequest, .updateChunkRequest: true
+        case .stateManifest, .updates, .updateChunk: false
         case .ping, .findNode, .findValue, .store, .averagePart, .averagePartLocal, .sameHostProbe, .sameHostProof, .stateRequest: true
         case .error, .pong, .foundNodes, .value, .storeAck, .averagedPart, .averagedPartLocal, .sameHostChallenge,
              .sameHostProofAccepted, .stateChunk: false

@@ -1,0 +1,120 @@
+import Collaboration
+import DHT
+import Logging
+import NIOCore
+import Node
+import Wire
+
+/// Fetches a chain of updates for a replay (docs/protocol.md, "Update replay"): the chain's
+/// headers from the first donor that has it, then each update's gradient from that donor in
+/// chunks of `chunkElements`, `requestsInFlight` at a time.
+///
+/// A donor whose reply is malformed or is not what was asked (another chain, another range,
+/// a byte count other than four per element) is reported as an offence: an honest donor
+/// answers with exactly what it was asked for, or with an `error`. Whether the gradient it
+/// sends gives the states it claims is for the caller to find out by applying it.
+struct UpdateFetcher: Sendable {
+    typealias Donor = (peer: DHTID, endpoint: Endpoint)
+
+    /// Chunks of 1 MiB, as state downloads take.
+    static let chunkElements = StateManifest.chunkBytes / 4
+    static let requestsInFlight = 2
+    /// Donors asked for the chain before the replay gives up (each costs a round trip).
+    static let donorsTried = 3
+
+    let transport: Transport
+    let logger: Logger
+    var requestTimeout: Duration = .seconds(10)
+
+    /// The chain `ask` names over `elementCount` elements, from the first of `donors` that
+    /// sends it, and that donor.
+    func chain(_ ask: UpdatesRequest, elementCount: Int, donors: [Donor]) async throws(PeerError) -> (Donor, UpdateChain) {
+        var refusals: [String] = []
+        for donor in donors.prefix(Self.donorsTried) {
+            do {
+                let frame = try await request(.updatesRequest, ask.encoded, expecting: .updates, from: donor)
+                let headers: [UpdateHeader]
+                do {
+                    headers = try UpdatesReply.decode(frame.payload)
+                } catch {
+                    throw report(donor, Offence(.protocolViolation, "malformed updates reply: \(error)"))
+                }
+                do {
+                    return (donor, try UpdateChain(headers: headers, fromStep: ask.fromStep, fromHash: ask.fromHash, toStep: ask.toStep,
+                                                   toHash: ask.toHash, elementCount: elementCount))
+                } catch {
+                    throw report(donor, Offence(.falseClaim, "a chain of updates other than the one asked for: \(error)"))
+                }
+            } catch {
+                refusals.append("\(donor.peer): \(error)")
+            }
+        }
+        throw PeerError("no donor sent the updates from step \(ask.fromStep) to step \(ask.toStep) (\(refusals.joined(separator: "; ")))")
+    }
+
+    /// Fetches the gradient of `header` from `donor` into `destination` (`header.elementCount`
+    /// elements).
+    func gradients(of header: UpdateHeader, from donor: Donor, into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
+        precondition(destination.count == header.elementCount, "a gradient of \(header.elementCount) elements into \(destination.count)")
+        let requests = stride(from: 0, to: header.elementCount, by: Self.chunkElements).map {
+            UpdateChunkRequest(fromStep: header.fromStep, hashBefore: header.hashBefore, firstElement: $0,
+                               elementCount: min(Self.chunkElements, header.elementCount - $0))
+        }
+        let outcome: Result<Void, PeerError> = await withTaskGroup(of: (UpdateChunkRequest, Result<UpdateChunk, PeerError>).self) { group in
+            var pending = requests[...]
+            func startNext() {
+                guard let next = pending.popFirst() else { return }
+                group.addTask { (next, await self.chunk(next, from: donor)) }
+            }
+            for _ in 0..<Self.requestsInFlight { startNext() }
+            while let (ask, result) = await group.next() {
+                switch result {
+                case .success(let chunk):
+                    chunk.copyValues(into: UnsafeMutableBufferPointer(rebasing: destination[ask.elements]))
+                    startNext()
+                case .failure(let error):
+                    group.cancelAll()
+                    return .failure(error)
+                }
+            }
+            return .success(())
+        }
+        try outcome.get()
+    }
+
+    private func chunk(_ ask: UpdateChunkRequest, from donor: Donor) async -> Result<UpdateChunk, PeerError> {
+        do throws(PeerError) {
+            let frame = try await request(.updateChunkRequest, ask.encoded, expecting: .updateChunk, from: donor)
+            guard let chunk = try? UpdateChunk(decoding: frame.payload) else {
+                throw report(donor, Offence(.protocolViolation, "malformed update chunk"))
+            }
+            guard chunk.fromStep == ask.fromStep, chunk.firstElement == ask.firstElement, chunk.bytes.count == 4 * ask.elementCount else {
+                throw report(donor, Offence(.falseClaim, "an update chunk other than the one asked for"))
+            }
+            return .success(chunk)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The reply of type `expected` to a request; throws on no reply, an `error` reply (its
+    /// reason) and, reported as an offence, a reply of another type.
+    private func request(_ type: MessageType, _ payload: [UInt8], expecting expected: MessageType,
+                         from donor: Donor) async throws(PeerError) -> Frame {
+        guard let reply = await transport.request(type, payload: payload, to: donor.endpoint, expecting: donor.peer,
+                                                  timeout: PeerServices.timeAmount(requestTimeout)).valueUnlessCancelled() else {
+            throw PeerError("no reply within \(requestTimeout)")
+        }
+        if case .error(let refusal) = try? DHTMessage(frame: reply.frame) { throw PeerError(refusal.message) }
+        guard reply.frame.type == expected else {
+            throw report(donor, Offence(.protocolViolation, "a \(reply.frame.type) reply to \(type)"))
+        }
+        return reply.frame
+    }
+
+    private func report(_ donor: Donor, _ offence: Offence) -> PeerError {
+        logger.warning("dropping an update donor", metadata: ["peer.id": "\(donor.peer)", "reason": "\(offence)"])
+        transport.reportOffence(offence, by: donor.peer)
+        return PeerError("\(offence)")
+    }
+}
