@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "cohort",
             dependencies: [
-                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "Peer", "Coordinator", "Simulation",
+                "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "StateSync", "Peer", "Coordinator", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Peer", "Node", "Admission", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
+                "StateSync", "Node", "Admission", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,10 +79,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Serving and fetching training states and replayed updates, for peers and the
+        // coordinator alike.
+        .target(
+            name: "StateSync",
+            dependencies: [
+                "Node", "Collaboration", "Averaging", "DHT", "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Peer",
             dependencies: [
-                "Node", "Admission", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
+                "Node", "StateSync", "Admission", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -136,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "PeerTests",
             dependencies: [
-                "Peer", "Node", "Collaboration", "Averaging", "DHT", "Trainer", "Wire",
+                "Peer", "StateSync", "Node", "Collaboration", "Averaging", "DHT", "Trainer", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -165,7 +176,7 @@ let package = Package(
         .executableTarget(
             name: "cohort-attacker",
             dependencies: [
-                "Peer", "Node", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
+                "Peer", "StateSync", "Node", "Collaboration", "Averaging", "Trainer", "DHT", "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

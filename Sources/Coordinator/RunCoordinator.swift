@@ -7,7 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Node
-import Peer
+import StateSync
 import Trainer
 import Wire
 

@@ -3,6 +3,7 @@ import DHT
 import Logging
 import NIOCore
 import Node
+import StateSync
 import Wire
 
 /// One peer of `cohort bench allreduce`: a transport and the peer services on one event loop,

@@ -110,7 +110,7 @@ extension PeerServices {
     }
 
     private func refuseSameHost(_ reason: String) -> EventLoopFuture<Frame> {
-        eventLoop.makeSucceededFuture(Self.errorFrame("same-host copy refused: \(reason)", code: TransportErrorCode.sameHostRefused))
+        eventLoop.makeSucceededFuture(Frame.refusal("same-host copy refused: \(reason)", code: TransportErrorCode.sameHostRefused))
     }
 
     /// The bytes at `memory` in the proven peer's process if its lease for `roundID` still held

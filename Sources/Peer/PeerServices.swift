@@ -1,3 +1,4 @@
+import StateSync
 import Averaging
 import Collaboration
 import DHT
@@ -79,10 +80,6 @@ final class PeerServices {
         }
     }
 
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-    }
-
     static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
 
     // MARK: serving
@@ -113,13 +110,13 @@ final class PeerServices {
     /// which is how its average goes back).
     func receive(_ chunk: PartChunk, from peer: DHT.PeerID, local: Bool) -> EventLoopFuture<Frame> {
         guard chunk.sender.bytes == peer.bytes else {
-            return eventLoop.makeSucceededFuture(Self.errorFrame("chunk sender is not the authenticated peer"))
+            return eventLoop.makeSucceededFuture(Frame.refusal("chunk sender is not the authenticated peer"))
         }
         let reply = eventLoop.makePromise(of: Frame.self)
         if round?.plan.id == chunk.roundID {
             accept(chunk, reply: reply, arrived: Self.now(), local: local)
         } else if !early.hold(chunk, waiting: (reply, Self.now(), local)) {
-            reply.succeed(Self.errorFrame("too many chunks for rounds this peer has not joined"))
+            reply.succeed(Frame.refusal("too many chunks for rounds this peer has not joined"))
         }
         return reply.futureResult
     }
@@ -148,10 +145,6 @@ final class PeerServices {
 
     func publish(_ snapshot: StateSnapshot) {
         states.publish(snapshot)
-    }
-
-    static func errorFrame(_ text: String, code: UInt16 = TransportErrorCode.unavailable) -> Frame {
-        Frame(type: .error, requestID: 0, payload: DHTMessage.error(.init(code: code, message: text)).encodedPayload())
     }
 
     /// Counts chunk bytes of round `roundID` copied out of another process.
@@ -188,10 +181,10 @@ final class PeerServices {
             if chunk.roundID == plan.id, round != nil {
                 accept(chunk, reply: reply, arrived: arrived, local: local)
             } else if chunk.roundID == plan.id {
-                reply.succeed(Self.errorFrame("round is over"))
+                reply.succeed(Frame.refusal("round is over"))
             } else {
                 // A chunk for a round this member is not in (another group, or a stale plan).
-                reply.succeed(Self.errorFrame("not a member of round \(chunk.roundID)"))
+                reply.succeed(Frame.refusal("not a member of round \(chunk.roundID)"))
             }
         }
         return promise.futureResult
@@ -228,7 +221,7 @@ final class PeerServices {
             case .dropPeer(let peer, let reason):
                 logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
                 for key in pending.keys where key.peer == peer {
-                    pending.removeValue(forKey: key)?.reply.succeed(Self.errorFrame("left out: \(reason)"))
+                    pending.removeValue(forKey: key)?.reply.succeed(Frame.refusal("left out: \(reason)"))
                 }
                 if let offender = DHTID(bytes: peer.bytes) {
                     transport?.reportOffence(Offence(.badPart, reason), by: offender)
@@ -273,7 +266,7 @@ final class PeerServices {
         let local = sameHostCopies && sameHost.processID(of: ownerID) != nil
         let type: MessageType = local ? .averagePartLocal : .averagePart
         let payload = local ? exposePartChunk(reference, key: key) : round.partChunkPayload(for: reference)
-        let timeout = Self.timeAmount(round.settings.roundTimeout)
+        let timeout = TimeAmount(round.settings.roundTimeout)
         transport.request(type, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
             .hop(to: eventLoop)
             .assumeIsolated()
@@ -351,7 +344,7 @@ final class PeerServices {
         inFlight = [:]
         retrying = []
         checkingAlive = []
-        for waiting in pending.values { waiting.reply.succeed(Self.errorFrame("round is over")) }
+        for waiting in pending.values { waiting.reply.succeed(Frame.refusal("round is over")) }
         pending = [:]
         roundPromise?.succeed(result)
         roundPromise = nil

@@ -1,3 +1,4 @@
+import StateSync
 import Collaboration
 import Trainer
 

@@ -1,3 +1,4 @@
+import StateSync
 import Admission
 import Averaging
 import Collaboration

@@ -1,4 +1,5 @@
 import Collaboration
+import StateSync
 import Wire
 
 /// Which of the run configs read from the DHT a volunteer takes, when it pinned no coordinator

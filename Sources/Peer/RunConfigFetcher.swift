@@ -1,6 +1,8 @@
 import Collaboration
-import Wire
 import Foundation
+import Node
+import StateSync
+import Wire
 
 /// Reads the coordinator's signed run config from the DHT and checks it.
 ///

@@ -1,3 +1,4 @@
+import StateSync
 import Admission
 import Collaboration
 import DHT
@@ -88,9 +89,4 @@ struct RunNetwork {
     func shutdown() async {
         await dht.shutdown()
     }
-}
-
-public struct PeerError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

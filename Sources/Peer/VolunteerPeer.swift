@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Node
+import StateSync
 import Trainer
 import Wire
 

@@ -1,6 +1,7 @@
 import Admission
 import Foundation
 import Node
+import StateSync
 import Wire
 
 /// How a volunteer peer runs; every field has a documented default.
@@ -55,25 +56,5 @@ public struct VolunteerSettings: Sendable {
         self.join = join
         self.dataURL = dataURL
         self.bundledDataURL = bundledDataURL
-    }
-}
-
-/// Set from a signal handler or a test; the peer checks it between micro-batches.
-public final class StopSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-
-    public init() {}
-
-    public func stop() {
-        lock.lock()
-        stopped = true
-        lock.unlock()
-    }
-
-    public var isStopped: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopped
     }
 }

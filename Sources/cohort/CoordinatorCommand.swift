@@ -5,6 +5,7 @@ import Coordinator
 import Foundation
 import Peer
 import Trainer
+import Node
 
 /// `cohort coordinator`: launch a run and watch over it.
 struct CoordinatorCommand: AsyncParsableCommand {

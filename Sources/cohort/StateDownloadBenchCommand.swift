@@ -1,3 +1,4 @@
+import StateSync
 import ArgumentParser
 import Collaboration
 import DHT

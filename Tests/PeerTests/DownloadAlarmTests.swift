@@ -1,3 +1,4 @@
+@testable import StateSync
 import Averaging
 @testable import Peer
 import Testing

@@ -3,6 +3,7 @@ import Testing
 import Trainer
 import Wire
 @testable import Peer
+@testable import StateSync
 
 /// A volunteer without a pinned coordinator key takes the run its join address signed, so an
 /// impostor publishing a config under the run's name no longer blocks the run's joiners.

@@ -3,6 +3,7 @@ import Collaboration
 import NIOConcurrencyHelpers
 @testable import Peer
 import Testing
+@testable import StateSync
 
 /// The driver against scripted donors on a manual clock: no sockets, no sleeping.
 @Suite(.timeLimit(.minutes(1))) struct StateDownloadDriverTests {

@@ -1,3 +1,4 @@
+import StateSync
 import Averaging
 import Collaboration
 import DHT

@@ -1,3 +1,4 @@
+@testable import StateSync
 import Testing
 import Wire
 @testable import Peer

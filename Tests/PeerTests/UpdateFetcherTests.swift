@@ -1,3 +1,4 @@
+@testable import StateSync
 import Averaging
 import Collaboration
 import DHT

@@ -1,7 +1,9 @@
+import StateSync
 import Collaboration
 import Testing
 import Wire
 @testable import Peer
+@testable import StateSync
 
 /// The replay messages: every field from the network bounded, a bad payload an error.
 @Suite struct UpdatePayloadTests {

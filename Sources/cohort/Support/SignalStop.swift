@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Peer
+import Node
 
 /// Sets a `StopSignal` on SIGINT or SIGTERM, so a long-running command finishes its current
 /// work (a round, a journal line) and leaves cleanly instead of dying mid-write.

@@ -39,7 +39,7 @@ public struct StateFetcher: Sendable {
             // The machine drops a donor at `requestTimeout`; the transport's own timeout only
             // frees the request slot, so it may be longer.
             let reply = await transport.request(type, payload: payload, to: endpoint, expecting: peerID,
-                                                timeout: PeerServices.timeAmount(settings.requestTimeout * 2)).valueUnlessCancelled()
+                                                timeout: TimeAmount(settings.requestTimeout * 2)).valueUnlessCancelled()
             return reply.map { request.reply(in: $0.frame, step: step) } ?? .failed
         }
         var progress = ProgressLog(logger: logger, donorCount: endpoints.count)

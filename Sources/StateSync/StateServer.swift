@@ -31,17 +31,17 @@ public final class StateServer: Sendable {
         case .stateManifestRequest:
             let ask = try StateManifestRequest(decoding: frame.payload)
             guard let snapshot = snapshot(step: ask.step, hash: ask.stateHash) else {
-                return PeerServices.errorFrame("no such state of step \(ask.step) here")
+                return Frame.refusal("no such state of step \(ask.step) here")
             }
             let payload = StateManifestReply.encode(step: ask.step, chunkDigests: snapshot.manifest.chunkDigests)
             return Frame(type: .stateManifest, requestID: 0, payload: payload)
         case .stateRequest:
             let ask = try StateRequest(decoding: frame.payload)
             guard let snapshot = snapshot(step: ask.step, hash: ask.stateHash) else {
-                return PeerServices.errorFrame("no such state of step \(ask.step) here")
+                return Frame.refusal("no such state of step \(ask.step) here")
             }
             guard ask.offset + ask.length <= snapshot.bytes.count else {
-                return PeerServices.errorFrame("range beyond the state's \(snapshot.bytes.count) bytes")
+                return Frame.refusal("range beyond the state's \(snapshot.bytes.count) bytes")
             }
             let payload = StateChunk.encode(step: ask.step, offset: ask.offset, bytes: snapshot.bytes[ask.offset..<(ask.offset + ask.length)])
             return Frame(type: .stateChunk, requestID: 0, payload: payload)

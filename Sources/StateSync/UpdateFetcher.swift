@@ -13,8 +13,8 @@ import Wire
 /// a byte count other than four per element) is reported as an offence: an honest donor
 /// answers with exactly what it was asked for, or with an `error`. Whether the gradient it
 /// sends gives the states it claims is for the caller to find out by applying it.
-struct UpdateFetcher: Sendable {
-    typealias Donor = (peer: DHTID, endpoint: Endpoint)
+public struct UpdateFetcher: Sendable {
+    public typealias Donor = (peer: DHTID, endpoint: Endpoint)
 
     /// Chunks of 1 MiB, as state downloads take.
     static let chunkElements = StateManifest.chunkBytes / 4
@@ -26,9 +26,14 @@ struct UpdateFetcher: Sendable {
     let logger: Logger
     var requestTimeout: Duration = .seconds(10)
 
+    public init(transport: Transport, logger: Logger) {
+        self.transport = transport
+        self.logger = logger
+    }
+
     /// The chain `ask` names over `elementCount` elements, from the first of `donors` that
     /// sends it, and that donor.
-    func chain(_ ask: UpdatesRequest, elementCount: Int, donors: [Donor]) async throws(PeerError) -> (Donor, UpdateChain) {
+    public func chain(_ ask: UpdatesRequest, elementCount: Int, donors: [Donor]) async throws(PeerError) -> (Donor, UpdateChain) {
         var refusals: [String] = []
         for donor in donors.prefix(Self.donorsTried) {
             do {
@@ -54,7 +59,7 @@ struct UpdateFetcher: Sendable {
 
     /// Fetches the gradient of `header` from `donor` into `destination` (`header.elementCount`
     /// elements).
-    func gradients(of header: UpdateHeader, from donor: Donor, into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
+    public func gradients(of header: UpdateHeader, from donor: Donor, into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
         precondition(destination.count == header.elementCount, "a gradient of \(header.elementCount) elements into \(destination.count)")
         let requests = stride(from: 0, to: header.elementCount, by: Self.chunkElements).map {
             UpdateChunkRequest(fromStep: header.fromStep, hashBefore: header.hashBefore, firstElement: $0,
@@ -102,7 +107,7 @@ struct UpdateFetcher: Sendable {
     private func request(_ type: MessageType, _ payload: [UInt8], expecting expected: MessageType,
                          from donor: Donor) async throws(PeerError) -> Frame {
         guard let reply = await transport.request(type, payload: payload, to: donor.endpoint, expecting: donor.peer,
-                                                  timeout: PeerServices.timeAmount(requestTimeout)).valueUnlessCancelled() else {
+                                                  timeout: TimeAmount(requestTimeout)).valueUnlessCancelled() else {
             throw PeerError("no reply within \(requestTimeout)")
         }
         if case .error(let refusal) = try? DHTMessage(frame: reply.frame) { throw PeerError(refusal.message) }

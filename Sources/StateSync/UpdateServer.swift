@@ -29,16 +29,16 @@ public final class UpdateServer: Sendable {
             let ask = try UpdatesRequest(decoding: frame.payload)
             guard let chain = log.withLockedValue({ $0.chain(fromStep: ask.fromStep, fromHash: ask.fromHash, toStep: ask.toStep,
                                                              toHash: ask.toHash) }) else {
-                return PeerServices.errorFrame("no chain of updates from step \(ask.fromStep) to step \(ask.toStep) here")
+                return Frame.refusal("no chain of updates from step \(ask.fromStep) to step \(ask.toStep) here")
             }
             return Frame(type: .updates, requestID: 0, payload: UpdatesReply.encode(chain.map(\.header)))
         case .updateChunkRequest:
             let ask = try UpdateChunkRequest(decoding: frame.payload)
             guard let update = log.withLockedValue({ $0.update(fromStep: ask.fromStep, hashBefore: ask.hashBefore) }) else {
-                return PeerServices.errorFrame("no update from step \(ask.fromStep) here")
+                return Frame.refusal("no update from step \(ask.fromStep) here")
             }
             guard ask.elements.upperBound <= update.gradients.count else {
-                return PeerServices.errorFrame("elements beyond the update's \(update.gradients.count)")
+                return Frame.refusal("elements beyond the update's \(update.gradients.count)")
             }
             let payload = UpdateChunk.encode(fromStep: ask.fromStep, firstElement: ask.firstElement, values: update.gradients[ask.elements])
             return Frame(type: .updateChunk, requestID: 0, payload: payload)

@@ -3,11 +3,11 @@ import Wire
 
 /// `updatesRequest` payload: the chain of updates from the state `fromHash` of `fromStep` to
 /// the state `toHash` of `toStep`.
-struct UpdatesRequest: Equatable, Sendable {
-    var fromStep: Int
-    var fromHash: [UInt8]
-    var toStep: Int
-    var toHash: [UInt8]
+public struct UpdatesRequest: Equatable, Sendable {
+    public var fromStep: Int
+    public var fromHash: [UInt8]
+    public var toStep: Int
+    public var toHash: [UInt8]
 
     var encoded: [UInt8] {
         var writer = ByteWriter(reservingCapacity: 80)
@@ -18,7 +18,7 @@ struct UpdatesRequest: Equatable, Sendable {
         return writer.bytes
     }
 
-    init(fromStep: Int, fromHash: [UInt8], toStep: Int, toHash: [UInt8]) {
+    public init(fromStep: Int, fromHash: [UInt8], toStep: Int, toHash: [UInt8]) {
         self.fromStep = fromStep
         self.fromHash = fromHash
         self.toStep = toStep
