@@ -119,26 +119,30 @@ import Wire
         #expect(harness.session.step == 1 && harness.session.accumulatedSamples == 0)
     }
 
-    @Test func afterARoundAveragingWaitsUntilMostMembersAnnouncedTheirNewState() {
+    /// A session that averaged step 0 with `other` (28 samples at `otherRate` a second) and
+    /// trains at step 1; nil when the round did not start.
+    static func afterOneRound(with other: PeerIdentity, otherRate: Double = 10) -> Harness? {
         var harness = Self.started()
-        let other = Self.others[0]
         _ = harness.trainUntilItLooksAtTheRun(samples: 16)
         _ = harness.feed(.connectivityChecked(.connected))
-        harness.progress(of: other, step: 0, samples: 28)
+        harness.progress(of: other, step: 0, samples: 28, rate: otherRate)
         harness.announcement(of: other, step: 0, hash: Harness.hash(0))
         _ = harness.feed(.progressRead(harness.progressRecords()))
         _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
         let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
-        guard case .allReduce(let plan) = harness.answerMatchmaking().last else {
-            Issue.record("expected the round to start")
-            return
-        }
+        guard case .allReduce(let plan) = harness.answerMatchmaking().last else { return nil }
         let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
                                      bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
         _ = harness.feed(.roundFinished(result))
         #expect(harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1))).last == .train)
+        return harness
+    }
+
+    @Test func afterARoundAveragingWaitsUntilMostMembersAnnouncedTheirNewState() throws {
+        let other = Self.others[0]
+        var harness = try #require(Self.afterOneRound(with: other), "expected the round to start")
 
         // The other member has not announced step 1 yet: do not compare, and do not train past
         // the run's complete batch either; look again shortly.
@@ -281,26 +285,8 @@ import Wire
         #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
     }
 
-    @Test func afterARoundTheOtherMembersCountAtTheNewStepBeforeTheirNewRecordsAreRead() {
-        var harness = Self.started()
-        let other = Self.others[0]
-        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
-        _ = harness.feed(.connectivityChecked(.connected))
-        harness.progress(of: other, step: 0, samples: 28, rate: 40)
-        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
-        _ = harness.feed(.progressRead(harness.progressRecords()))
-        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
-        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
-                                      bandwidth: 100_000_000, clientMode: false, samples: 28)
-        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
-        guard case .allReduce(let plan) = harness.answerMatchmaking().last else {
-            Issue.record("expected the round to start")
-            return
-        }
-        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
-                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
-        _ = harness.feed(.roundFinished(result))
-        #expect(harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1))).last == .train)
+    @Test func afterARoundTheOtherMembersCountAtTheNewStepBeforeTheirNewRecordsAreRead() throws {
+        var harness = try #require(Self.afterOneRound(with: Self.others[0], otherRate: 40), "expected the round to start")
         // The last read still shows the other member at step 0. It stepped too, and adds 40
         // samples a second like this peer: the batch of 32 looks complete after 0.4 s, before
         // the progress interval ends (counting only itself, this peer would train on to 0.5 s).
