@@ -27,7 +27,7 @@ extension VolunteerSession {
         if now.monotonic >= nextReconnect {
             return [.checkStillAdmitted, .rejoinIfIsolated]
         }
-        return [.checkStillAdmitted] + publishAndReadProgress(now)
+        return [.checkStillAdmitted] + publishAndReadProgress(now, batchLooksComplete: complete)
     }
 
     /// The run's progress at `now` as the last progress read, extrapolated, and this peer's own
@@ -87,14 +87,14 @@ extension VolunteerSession {
             nextReconnect = now.monotonic + reconnectDelay
             reconnectDelay = min(reconnectDelay * 2, settings.maxReconnectDelay)
         }
-        return notes + publishAndReadProgress(now)
+        return notes + publishAndReadProgress(now, batchLooksComplete: batchLooksComplete(now))
     }
 
     /// Publishes progress and reads the run's: in the background while training goes on, or,
     /// when the batch looks complete, waiting for the answer.
-    private mutating func publishAndReadProgress(_ now: Now) -> [Directive] {
+    private mutating func publishAndReadProgress(_ now: Now, batchLooksComplete complete: Bool) -> [Directive] {
         let publish = Directive.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)
-        if batchLooksComplete(now) {
+        if complete {
             return [publish, .readProgress]
         }
         progressReadInFlight = true
