@@ -45,6 +45,20 @@ struct EarlyChunks<Waiting> {
         return true
     }
 
+    /// Removes the chunks for steps before `step`, returning them in the order they arrived.
+    mutating func removeAll(before step: UInt64) -> [(chunk: PartChunk, waiting: Waiting)] {
+        let removed = held.filter { $0.chunk.step < step }
+        guard !removed.isEmpty else { return [] }
+        held.removeAll { $0.chunk.step < step }
+        for (chunk, _) in removed {
+            bytes -= chunk.bytes.count
+            shares[chunk.sender]!.chunks -= 1
+            shares[chunk.sender]!.bytes -= chunk.bytes.count
+            if shares[chunk.sender]!.chunks == 0 { shares[chunk.sender] = nil }
+        }
+        return removed
+    }
+
     /// Empties the buffer, returning what it held in the order it arrived.
     mutating func removeAll() -> [(chunk: PartChunk, waiting: Waiting)] {
         defer {

@@ -18,6 +18,8 @@ extension PeerServices {
         case writtenInPlace(AveragedChunkReference)
         /// The owner could not copy a chunk out of this member's memory: use the socket.
         case sameHostRefused
+        /// The owner is past the round's step: it took that step without this round.
+        case ownerPastTheRound
         case failed
     }
 
@@ -62,7 +64,9 @@ extension PeerServices {
             guard let bytes = copySameHost(reference.memory, roundID: reference.roundID, from: owner) else { return .failed }
             return .averaged(reference.chunk(bytes: bytes[...]))
         case .error:
-            if case .error(let reply) = try? DHTMessage(frame: frame), reply.code == TransportErrorCode.sameHostRefused {
+            guard case .error(let reply) = try? DHTMessage(frame: frame) else { return .failed }
+            if reply.code == TransportErrorCode.pastTheRound { return .ownerPastTheRound }
+            if reply.code == TransportErrorCode.sameHostRefused {
                 sameHost.markUnavailable(owner, reason: reply.message)
                 logger.info("same-host copies refused by peer, using the socket",
                             metadata: ["peer.id": "\(owner)", "reason": "\(reply.message)"])

@@ -64,6 +64,13 @@ final class PeerServices {
     /// Chunks that arrived before this member formed the round they belong to, with the time
     /// they arrived (the round measures the owner's inbound rate from arrival times).
     private var early = EarlyChunks<(reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool)>()
+    /// The step of this peer's state. A chunk for an earlier step that is not the running
+    /// round's belongs to a round this peer will never form (a member that saw this peer
+    /// declare after it had stepped without that member): it is refused at once, so that the
+    /// sender learns within a round trip instead of at the round's deadline.
+    private var step: UInt64 = 0
+    /// Owners of this round that answered they are past its step (`TransportErrorCode.pastTheRound`).
+    private var ownersPastTheRound: Set<Averaging.PeerID> = []
     /// This peer's newest two states, served to downloading peers.
     private let states = StateServer(keep: 2)
     /// This peer's newest applied updates, served to peers replaying them.
@@ -115,6 +122,8 @@ final class PeerServices {
         let reply = eventLoop.makePromise(of: Frame.self)
         if round?.plan.id == chunk.roundID {
             accept(chunk, reply: reply, arrived: Self.now(), local: local)
+        } else if chunk.step < step {
+            reply.succeed(Self.pastTheRound(chunk))
         } else if !early.hold(chunk, waiting: (reply, Self.now(), local)) {
             reply.succeed(Frame.refusal("too many chunks for rounds this peer has not joined"))
         }
@@ -143,8 +152,18 @@ final class PeerServices {
         eventLoop.makeCompletedFuture { try states.answer(request.frame) }
     }
 
+    /// Serves `snapshot` from now on; its step is this peer's, and chunks held for rounds of
+    /// earlier steps are refused.
     func publish(_ snapshot: StateSnapshot) {
         states.publish(snapshot)
+        step = UInt64(snapshot.step)
+        for (chunk, waiting) in early.removeAll(before: step) {
+            waiting.reply.succeed(Self.pastTheRound(chunk))
+        }
+    }
+
+    private static func pastTheRound(_ chunk: PartChunk) -> Frame {
+        Frame.refusal("past step \(chunk.step): not in round \(chunk.roundID)", code: TransportErrorCode.pastTheRound)
     }
 
     /// Counts chunk bytes of round `roundID` copied out of another process.
@@ -291,6 +310,10 @@ final class PeerServices {
                 case .success(.sameHostRefused) where local:
                     // The owner could not copy the chunk: send it again, and the rest, through the socket.
                     unsent[owner, default: []].prepend(reference)
+                case .success(.ownerPastTheRound):
+                    ownersPastTheRound.insert(owner)
+                    unsent[owner] = nil
+                    feedRound { $0.onPeerFailed(owner, now: Self.now()) }
                 case .success(.sameHostRefused), .success(.failed), .failure:
                     unsent[owner] = nil
                     feedRound { $0.onPeerFailed(owner, now: Self.now()) }
@@ -346,6 +369,11 @@ final class PeerServices {
         checkingAlive = []
         for waiting in pending.values { waiting.reply.succeed(Frame.refusal("round is over")) }
         pending = [:]
+        var result = result
+        result.pastTheRound = result.leftOut.filter(ownersPastTheRound.contains)
+        // They sent nothing because they are elsewhere, not because they hold rounds up.
+        result.silent.removeAll(where: ownersPastTheRound.contains)
+        ownersPastTheRound = []
         roundPromise?.succeed(result)
         roundPromise = nil
     }

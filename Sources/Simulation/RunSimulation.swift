@@ -389,14 +389,24 @@ public final class RunSimulation {
         }
         round.arrivals[volunteers[volunteer].id] = (volunteer, arrival)
         rounds[plan.id] = round
-        if round.everyoneArrived { finishRound(plan.id) }
+        if round.everyoneArrived || round.missing.allSatisfy(isPastTheRound(plan)) {
+            finishRound(plan.id)
+        }
+    }
+
+    /// Whether `member` is online and already past the plan's step: it refuses the round's
+    /// chunks within a round trip (`TransportErrorCode.pastTheRound`) instead of the members
+    /// waiting for it until the sender deadline.
+    private func isPastTheRound(_ plan: GroupPlan) -> (DHTID) -> Bool {
+        { member in self.index[member].map { self.volunteers[$0].isOnline && self.volunteers[$0].stateStep > Int(plan.step) } ?? false }
     }
 
     private func finishRound(_ planID: UInt64) {
         guard var round = rounds[planID], !round.isFinished else { return }
         round.isFinished = true
         rounds[planID] = round
-        let outcome = round.outcome(at: time, profiles: { self.volunteers[$0].profile }, bytesPerElement: settings.bytesPerElement)
+        let outcome = round.outcome(at: time, profiles: { self.volunteers[$0].profile }, bytesPerElement: settings.bytesPerElement,
+                                    pastTheRound: isPastTheRound(round.plan))
         let members = round.arrivals.values.map(\.volunteer).sorted()
         guard let first = members.first else { return }
         let newHash = StateHashes.mixed(volunteers[first].stateHash, planID, UInt64(outcome.result.failedParts.count))

@@ -8,7 +8,8 @@ import Wire
 /// sends its chunks of the others' parts and receives the others' chunks of its own part, then
 /// sends its part's average to every other member and receives theirs. Everybody waits for the
 /// slowest member. A member of the plan that never arrives sends nothing: the others wait for it
-/// until the sender deadline, leave it out, and skip its part.
+/// until the sender deadline, leave it out, and skip its part, unless it is already past the
+/// step, which it answers their first chunk with.
 struct SimulatedRound {
     let plan: GroupPlan
     var arrivals: [DHTID: (volunteer: Int, time: Double)] = [:]
@@ -20,14 +21,20 @@ struct SimulatedRound {
 
     var everyoneArrived: Bool { arrivals.count == plan.members.count }
 
+    /// The members that have not arrived.
+    var missing: [DHTID] {
+        plan.members.map { DHTID(bytes: $0.peer.bytes)! }.filter { arrivals[$0] == nil }
+    }
+
     struct Outcome {
         var result: AllReduceResult
         var endsAt: Double
     }
 
-    /// The round's end and each arrived member's result, as of `time` (all arrived, or the
-    /// sender deadline).
-    func outcome(at time: Double, profiles: (Int) -> VolunteerProfile, bytesPerElement: Double) -> Outcome {
+    /// The round's end and each arrived member's result, as of `time` (all arrived, the
+    /// missing ones past the step, or the sender deadline).
+    func outcome(at time: Double, profiles: (Int) -> VolunteerProfile, bytesPerElement: Double,
+                 pastTheRound: (DHTID) -> Bool) -> Outcome {
         let arrived = plan.members.enumerated().filter { arrivals[DHTID(bytes: $0.element.peer.bytes)!] != nil }
         let missing = plan.members.enumerated().filter { arrivals[DHTID(bytes: $0.element.peer.bytes)!] == nil }
         let vectorBytes = Double(plan.elementCount) * bytesPerElement
@@ -49,11 +56,14 @@ struct SimulatedRound {
         let failedParts = missing.map { plan.parts[$0.offset] }.filter { !$0.isEmpty }
         let lastArrival = arrivals.values.map(\.time).max() ?? time
         let endsAt = max(lastArrival, time) + slowest
-        let result = AllReduceResult(
+        var result = AllReduceResult(
             roundID: plan.id, participants: arrived.map(\.element.peer), leftOut: missing.map(\.element.peer),
             totalSamples: weights.reduce(0, +), bytesSent: Int(bytesMoved / Double(max(arrived.count, 1))),
             bytesReceived: Int(bytesMoved / Double(max(arrived.count, 1))), duration: .milliseconds(Int64(slowest * 1000)),
             failedParts: failedParts, silent: missing.map(\.element.peer))
+        let past = missing.map(\.element.peer).filter { pastTheRound(DHTID(bytes: $0.bytes)!) }
+        result.pastTheRound = past
+        result.silent.removeAll(where: past.contains)
         return Outcome(result: result, endsAt: endsAt)
     }
 }

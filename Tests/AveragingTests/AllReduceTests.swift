@@ -251,7 +251,7 @@ import Testing
         let member = SimulatedMember(plan: plan, index: 0, values: [Float](repeating: 1, count: 8),
                                      settings: AllReduceRound.Settings(chunkSize: 4))
         _ = member.round.start()
-        let garbage = PartChunk(roundID: plan.id, part: 0, chunk: 0, sender: peerID(2), compression: .none, bytes: [1, 2, 3][...])
+        let garbage = PartChunk(roundID: plan.id, step: plan.step, part: 0, chunk: 0, sender: peerID(2), compression: .none, bytes: [1, 2, 3][...])
         let actions = member.round.onPartChunk(garbage, now: seconds(1))
         #expect(actions.first == .dropPeer(peerID(2), reason: "sent 3 bytes for chunk 0 of part 0, which encodes to 16"))
         guard case .finished(let result) = actions.last else {
@@ -269,7 +269,7 @@ import Testing
         let member = SimulatedMember(plan: plan, index: 0, values: [Float](repeating: 1, count: 8),
                                      settings: AllReduceRound.Settings(chunkSize: 4))
         _ = member.round.start()
-        let stray = PartChunk(roundID: plan.id &+ 1, part: 0, chunk: 0, sender: peerID(2), compression: .none,
+        let stray = PartChunk(roundID: plan.id &+ 1, step: 0, part: 0, chunk: 0, sender: peerID(2), compression: .none,
                               bytes: [UInt8](repeating: 0, count: 16)[...])
         #expect(member.round.onPartChunk(stray, now: seconds(1)).isEmpty)
     }

@@ -10,7 +10,7 @@ import Testing
 
     static func chunk(_ chunk: Int, from sender: Int) -> PartChunk {
         let values = [Float](repeating: Float(sender), count: 4)
-        return PartChunk(roundID: plan.id, part: 0, chunk: chunk, sender: peerID(UInt8(sender + 1)), compression: .none,
+        return PartChunk(roundID: plan.id, step: plan.step, part: 0, chunk: chunk, sender: peerID(UInt8(sender + 1)), compression: .none,
                          bytes: values.withUnsafeBytes { Array($0) }[...])
     }
 

@@ -91,7 +91,7 @@ import Testing
     }
 
     static func chunk(_ chunk: Int, from sender: Int, values: [Float]) -> PartChunk {
-        PartChunk(roundID: plan.id, part: 0, chunk: chunk, sender: peerID(UInt8(sender + 1)), compression: .none,
+        PartChunk(roundID: plan.id, step: plan.step, part: 0, chunk: chunk, sender: peerID(UInt8(sender + 1)), compression: .none,
                   bytes: values.withUnsafeBytes { Array($0) }[...])
     }
 

@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func chunkPayloadsRoundTripWithoutCopyingTheirBytes() throws {
-        let part = PartChunk(roundID: Self.plan.id, part: 2, chunk: 17, sender: peerID(1),
+        let part = PartChunk(roundID: Self.plan.id, step: Self.plan.step, part: 2, chunk: 17, sender: peerID(1),
                              compression: .blockwiseInt8(blockSize: 64), bytes: [1, 2, 3, 4, 5][...])
         let encodedPart = part.encoded()
         let decodedPart = try PartChunk(decoding: encodedPart[...])
@@ -43,9 +43,9 @@ import Testing
 
     @Test func sameHostReferencesRoundTripAndMakeTheChunksTheyPointAt() throws {
         let memory = MemoryReference(address: 0x7F00_1234_5000, byteCount: 4096, lease: 0x7F00_0000_0040)
-        let part = PartChunkReference(roundID: Self.plan.id, part: 2, chunk: 17, sender: peerID(1), compression: .float16, memory: memory)
+        let part = PartChunkReference(roundID: Self.plan.id, step: Self.plan.step, part: 2, chunk: 17, sender: peerID(1), compression: .float16, memory: memory)
         #expect(try PartChunkReference(decoding: part.encoded()[...]) == part)
-        #expect(part.chunk(bytes: [1, 2][...]) == PartChunk(roundID: Self.plan.id, part: 2, chunk: 17, sender: peerID(1),
+        #expect(part.chunk(bytes: [1, 2][...]) == PartChunk(roundID: Self.plan.id, step: Self.plan.step, part: 2, chunk: 17, sender: peerID(1),
                                                            compression: .float16, bytes: [1, 2][...]))
         let averaged = AveragedChunkReference(roundID: 9, part: 1, chunk: 3, compression: .none, memory: memory)
         #expect(try AveragedChunkReference(decoding: averaged.encoded()[...]) == averaged)
@@ -59,11 +59,11 @@ import Testing
         let payloads: [([UInt8], (ArraySlice<UInt8>) throws -> Void)] = [
             (declaration(peerID(5)).encoded(), { bytes in _ = try Declaration(decoding: bytes) }),
             (Self.plan.encoded(), { bytes in _ = try GroupPlan(decoding: bytes) }),
-            (PartChunk(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [1, 2, 3, 4][...]).encoded(),
+            (PartChunk(roundID: 1, step: 0, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [1, 2, 3, 4][...]).encoded(),
              { bytes in _ = try PartChunk(decoding: bytes) }),
             (Abort(roundID: 1, sender: peerID(1), reason: "x").encoded(),
              { bytes in _ = try Abort(decoding: bytes) }),
-            (PartChunkReference(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none,
+            (PartChunkReference(roundID: 1, step: 0, part: 0, chunk: 0, sender: peerID(1), compression: .none,
                                 memory: MemoryReference(address: 1, byteCount: 4, lease: 2)).encoded(),
              { bytes in _ = try PartChunkReference(decoding: bytes) }),
             (AveragedChunkReference(roundID: 1, part: 0, chunk: 0, compression: .none,
@@ -84,8 +84,8 @@ import Testing
         #expect(Self.kind { _ = try Declaration(decoding: bytes[...]) } == .outOfRange)
         let zeroSamples = declaration(peerID(5), samples: 0).encoded()
         #expect(Self.kind { _ = try Declaration(decoding: zeroSamples[...]) } == .outOfRange)
-        var chunk = PartChunk(roundID: 1, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [][...]).encoded()
-        chunk[8 + 2 + 4 + 32] = 3  // unknown codec
+        var chunk = PartChunk(roundID: 1, step: 0, part: 0, chunk: 0, sender: peerID(1), compression: .none, bytes: [][...]).encoded()
+        chunk[8 + 2 + 4 + 8 + 32] = 3  // unknown codec
         #expect(Self.kind { _ = try PartChunk(decoding: chunk[...]) } == .outOfRange)
     }
 

@@ -58,13 +58,30 @@ import Testing
 
     /// step → state hash prefix, from a peer's "round" log lines.
     static func loggedStates(_ output: String) -> [Int: String] {
-        let regex = try! NSRegularExpression(pattern: "state=([0-9a-f]+) step=([0-9]+) \\[Peer\\] round")
+        states(output, pattern: "state=([0-9a-f]+) step=([0-9]+) \\[Peer\\] round")
+    }
+
+    /// step → state hash prefix, from the "round" log lines of rounds a peer averaged with one other.
+    static func statesAveragedInPairs(_ output: String) -> [Int: String] {
+        states(output, pattern: "peers=2 samples=[0-9]+ seconds=[0-9.]+ state=([0-9a-f]+) step=([0-9]+) \\[Peer\\] round")
+    }
+
+    private static func states(_ output: String, pattern: String) -> [Int: String] {
+        let regex = try! NSRegularExpression(pattern: pattern)
         var states: [Int: String] = [:]
         for match in regex.matches(in: output, range: NSRange(output.startIndex..., in: output)) {
             guard let hash = Range(match.range(at: 1), in: output), let step = Range(match.range(at: 2), in: output) else { continue }
             states[Int(output[step])!] = String(output[hash])
         }
         return states
+    }
+
+    /// The last lines about rounds, state and hashes in a peer's log, for a failure message.
+    static func roundLines(_ output: String) -> String {
+        let lines = output.split(separator: "\n").filter { line in
+            ["round", "state", "averag", "behind"].contains { line.contains($0) }
+        }
+        return lines.suffix(25).joined(separator: "\n")
     }
 
     @Test func runSurvivesJoinsLeavesKillsAndACoordinatorRestart() throws {
@@ -106,13 +123,15 @@ import Testing
         // The killed peer comes back with its identity and downloads the state.
         let returning = try run.peer("peer-1-again", join: join, identity: "peer-1.key", extra: ["--coordinator-key", key])
         #expect(returning.firstMatch("(state loaded)", timeout: 90) != nil, "the returning peer did not load state: \(returning.output)")
-        #expect(eventually(timeout: 90) { returning.count(of: "[Peer] round") >= 2 })
+        #expect(eventually(timeout: 90) { Self.statesAveragedInPairs(returning.output).count >= 2 },
+                "the returning peer never averaged with the other: \(Self.roundLines(returning.output))")
         // A peer killed mid-round can leave members with different parts averaged; the hash
-        // check must have brought them back together: the last step both logged agrees.
-        let thirdStates = Self.loggedStates(third.output), returningStates = Self.loggedStates(returning.output)
+        // check must have brought them back together: the last round both logged agrees.
+        let thirdStates = Self.statesAveragedInPairs(third.output), returningStates = Self.statesAveragedInPairs(returning.output)
         let common = Set(thirdStates.keys).intersection(returningStates.keys)
         let lastCommon = try #require(common.max(), "the two peers never logged the same step")
-        #expect(thirdStates[lastCommon] == returningStates[lastCommon], "peers disagree at step \(lastCommon)")
+        #expect(thirdStates[lastCommon] == returningStates[lastCommon],
+                "peers disagree at step \(lastCommon):\n\(Self.roundLines(third.output))\n---\n\(Self.roundLines(returning.output))")
         _ = third.terminate()
         _ = returning.terminate()
         coordinator.kill()

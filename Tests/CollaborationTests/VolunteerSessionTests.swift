@@ -119,9 +119,9 @@ import Wire
         #expect(harness.session.step == 1 && harness.session.accumulatedSamples == 0)
     }
 
-    /// A session that averaged step 0 with `other` (28 samples at `otherRate` a second) and
-    /// trains at step 1; nil when the round did not start.
-    static func afterOneRound(with other: PeerIdentity, otherRate: Double = 10) -> Harness? {
+    /// A session that leads a round of step 0 with `other` (28 samples at `otherRate` a
+    /// second), and the round's plan; nil when the round did not start.
+    static func roundStarted(with other: PeerIdentity, otherRate: Double = 10) -> (Harness, GroupPlan)? {
         var harness = Self.started()
         _ = harness.trainUntilItLooksAtTheRun(samples: 16)
         _ = harness.feed(.connectivityChecked(.connected))
@@ -133,6 +133,36 @@ import Wire
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
         guard case .allReduce(let plan) = harness.answerMatchmaking().last else { return nil }
+        return (harness, plan)
+    }
+
+    @Test func aRoundWhoseOtherMembersArePastTheStepIsNotAppliedAndTheirNextStateIsAwaited() throws {
+        // The other peer stepped alone before this one's declaration reached it, and refused
+        // the round's chunks. Before, this peer applied its own gradient alone and forked the run.
+        let other = Self.others[0]
+        var (harness, plan) = try #require(Self.roundStarted(with: other), "expected the round to start")
+        let me = Averaging.PeerID(bytes: Self.lowest.peerID.bytes)!, them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
+                                     bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
+                                     silent: [])
+        result.pastTheRound = [them]
+        let finished = harness.feed(.roundFinished(result))
+        #expect(finished.first == .discardGradients)
+        #expect(!finished.contains { if case .applyUpdate = $0 { true } else { false } })
+        #expect(finished.contains(.note(.couldNotAverage(step: 0, reason: .othersPastTheStep(step: 0, count: 1)))))
+        #expect(finished.last == .readStateAnnouncements, "it waits for the state the other peer reached")
+        #expect(harness.session.excludedPeers[them] == nil, "a peer past the step held nothing up")
+
+        harness.announcement(of: other, step: 1, hash: Harness.hash(1))
+        let loading = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        #expect(loading.contains { if case .replayUpdates = $0 { true } else if case .downloadState = $0 { true } else { false } })
+    }
+
+    /// A session that averaged step 0 with `other` (28 samples at `otherRate` a second) and
+    /// trains at step 1; nil when the round did not start.
+    static func afterOneRound(with other: PeerIdentity, otherRate: Double = 10) -> Harness? {
+        guard let (started, plan) = roundStarted(with: other, otherRate: otherRate) else { return nil }
+        var harness = started
         let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
                                      bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
         _ = harness.feed(.roundFinished(result))

@@ -6,8 +6,8 @@ import Testing
     let flooder = PeerID(bytes: [UInt8](repeating: 1, count: 32))!
     let honest = PeerID(bytes: [UInt8](repeating: 2, count: 32))!
 
-    private func chunk(from sender: PeerID, index: Int = 0, byteCount: Int = 4) -> PartChunk {
-        PartChunk(roundID: 7, part: 0, chunk: index, sender: sender, compression: .none,
+    private func chunk(from sender: PeerID, index: Int = 0, byteCount: Int = 4, step: UInt64 = 0) -> PartChunk {
+        PartChunk(roundID: 7, step: step, part: 0, chunk: index, sender: sender, compression: .none,
                   bytes: [UInt8](repeating: 0, count: byteCount)[...])
     }
 
@@ -20,6 +20,18 @@ import Testing
         #expect(heldHonest)
         let held = early.removeAll().map(\.waiting)
         #expect(held == Array(0..<index) + [-1], "held in the order they arrived")
+    }
+
+    @Test func chunksOfEarlierStepsLeaveAndFreeTheirSendersShare() {
+        var limits = EarlyChunks<Int>.Limits()
+        limits.maxChunksPerSender = 2
+        var early = EarlyChunks<Int>(limits: limits)
+        let held = [(3, 0), (4, 1), (5, 2)].map { step, index in early.hold(chunk(from: flooder, index: index, step: UInt64(step)), waiting: step) }
+        #expect(held == [true, true, false])
+        #expect(early.removeAll(before: 4).map(\.waiting) == [3])
+        let heldAgain = early.hold(chunk(from: flooder, index: 2, step: 5), waiting: 5)
+        #expect(heldAgain, "the removed chunk's place in the share is free")
+        #expect(early.removeAll().map(\.waiting) == [4, 5])
     }
 
     @Test func aSendersShareIsBoundedInBytes() {

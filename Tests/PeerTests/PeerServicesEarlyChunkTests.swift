@@ -1,6 +1,8 @@
 import Averaging
+import Collaboration
 import DHT
 import Logging
+import Node
 import NIOConcurrencyHelpers
 import NIOEmbedded
 import Testing
@@ -34,8 +36,30 @@ import Wire
         #expect(answer.withLockedValue { $0 } == "not a member of round 7")
     }
 
-    private func chunk(round: UInt64, index: Int, from sender: DHTID, values: [UInt8]) -> PartChunk {
-        PartChunk(roundID: round, part: 0, chunk: index, sender: Averaging.PeerID(bytes: sender.bytes)!, compression: .none,
+    @Test func chunksForAStepThisPeerIsPastAreRefusedAtOnceAndHeldOnesWhenItPassesTheirs() {
+        // Before, a member that declared after this peer had stepped alone sent it chunks that
+        // were held until the member's round deadline (30 s), and the member then applied its
+        // own gradient alone, forking the run.
+        let services = PeerServices(eventLoop: EmbeddedEventLoop(), logger: Logger(label: "test"), ownID: me, sameHostCopies: false)
+        services.publish(StateSnapshot(step: 5, bytes: [0, 0, 0, 0]))
+        let late = NIOLockedValueBox<(code: UInt16, message: String)?>(nil)
+        services.receive(chunk(round: 40, step: 4, index: 0, from: honest, values: [0]), from: honest, local: false).whenSuccess { frame in
+            late.withLockedValue { $0 = Self.error(frame) }
+        }
+        #expect(late.withLockedValue { $0 }?.code == TransportErrorCode.pastTheRound)
+        #expect(late.withLockedValue { $0 }?.message == "past step 4: not in round 40")
+
+        let early = NIOLockedValueBox<UInt16?>(nil)
+        services.receive(chunk(round: 41, step: 5, index: 0, from: honest, values: [0]), from: honest, local: false).whenSuccess { frame in
+            early.withLockedValue { $0 = Self.error(frame)?.code }
+        }
+        #expect(early.withLockedValue { $0 } == nil, "this peer may still form the round of its own step")
+        services.publish(StateSnapshot(step: 6, bytes: [0, 0, 0, 0]))
+        #expect(early.withLockedValue { $0 } == TransportErrorCode.pastTheRound)
+    }
+
+    private func chunk(round: UInt64, step: UInt64 = 0, index: Int, from sender: DHTID, values: [UInt8]) -> PartChunk {
+        PartChunk(roundID: round, step: step, part: 0, chunk: index, sender: Averaging.PeerID(bytes: sender.bytes)!, compression: .none,
                   bytes: values[...])
     }
 
@@ -44,7 +68,11 @@ import Wire
     }
 
     private static func errorMessage(_ frame: Frame) -> String? {
+        error(frame)?.message
+    }
+
+    private static func error(_ frame: Frame) -> (code: UInt16, message: String)? {
         guard case .error(let reply) = try? DHTMessage(frame: frame) else { return nil }
-        return reply.message
+        return (reply.code, reply.message)
     }
 }

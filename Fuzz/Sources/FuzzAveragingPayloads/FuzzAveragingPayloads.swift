@@ -94,8 +94,8 @@ private func seeds() -> [FuzzSeed] {
     let pair = GroupPlan(step: 7, elementCount: 1000, members: Array(declarations.prefix(2)))!
     let three = GroupPlan(step: 7, elementCount: 123_457, members: declarations)!
     return [
-        ("part-chunk-none", [0] + PartChunk(roundID: pair.id, part: 0, chunk: 0, sender: bob, compression: .none, bytes: encoded(.none)).encoded()),
-        ("part-chunk-float16", [0] + PartChunk(roundID: pair.id, part: 1, chunk: 3, sender: alice, compression: .float16, bytes: encoded(.float16)).encoded()),
+        ("part-chunk-none", [0] + PartChunk(roundID: pair.id, step: pair.step, part: 0, chunk: 0, sender: bob, compression: .none, bytes: encoded(.none)).encoded()),
+        ("part-chunk-float16", [0] + PartChunk(roundID: pair.id, step: pair.step, part: 1, chunk: 3, sender: alice, compression: .float16, bytes: encoded(.float16)).encoded()),
         ("averaged-chunk-int8", [1] + AveragedChunk(roundID: three.id, part: 1, chunk: 2, compression: .blockwiseInt8(blockSize: 4), bytes: encoded(.blockwiseInt8(blockSize: 4))).encoded()),
         ("averaged-chunk-none", [1] + AveragedChunk(roundID: three.id, part: 0, chunk: 0, compression: .none, bytes: encoded(.none)).encoded()),
         ("declaration", [2] + declarations[0].encoded()),

@@ -34,6 +34,9 @@ public struct AllReduceResult: Hashable, Sendable {
     /// they owned a part). An honest member that was merely slow sent something; one that
     /// declared and then did nothing did not, and the caller keeps it out of the next rounds.
     public var silent: [PeerID] = []
+    /// Members left out because they answered that they are past the round's step: they took
+    /// it in another group or alone, so that their state, not this round's, is the run's.
+    public var pastTheRound: [PeerID] = []
     /// How fast the members' chunks of this owner's part arrived, in bytes per second: for each
     /// sender, the bytes of its chunks after the first over the time from its first chunk to
     /// its last, summed over senders (they send at once). Nil when no sender delivered two

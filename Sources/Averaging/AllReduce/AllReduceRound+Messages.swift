@@ -12,14 +12,14 @@ extension AllReduceRound {
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             initialized = encodePartChunk(reference, into: UnsafeMutableRawBufferPointer(buffer))
         }
-        return PartChunk(roundID: plan.id, part: reference.part, chunk: reference.chunk,
+        return PartChunk(roundID: plan.id, step: plan.step, part: reference.part, chunk: reference.chunk,
                          sender: plan.members[ownIndex].peer, compression: settings.compression, bytes: bytes[...])
     }
 
     /// The encoded `PartChunk` for a `.sendPartChunk` action, with this member's values encoded
     /// from the vector straight into the payload.
     public func partChunkPayload(for reference: ChunkReference) -> [UInt8] {
-        PartChunk.payload(roundID: plan.id, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
+        PartChunk.payload(roundID: plan.id, step: plan.step, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
                           compression: settings.compression,
                           byteCount: settings.compression.encodedByteCount(elementCount: reference.elements.count)) {
             _ = encodePartChunk(reference, into: $0)
@@ -38,7 +38,7 @@ extension AllReduceRound {
     /// The `averagePartLocal` payload for a `.sendPartChunk` action whose encoded values lie at
     /// `memory` in this process (written there with `encodePartChunk`).
     public func partChunkReferencePayload(for reference: ChunkReference, memory: MemoryReference) -> [UInt8] {
-        PartChunkReference(roundID: plan.id, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
+        PartChunkReference(roundID: plan.id, step: plan.step, part: reference.part, chunk: reference.chunk, sender: plan.members[ownIndex].peer,
                            compression: settings.compression, memory: memory).encoded()
     }
 

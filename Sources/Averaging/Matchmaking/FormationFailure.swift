@@ -11,6 +11,9 @@ public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {
     case groupFull(step: UInt64, maxGroupSize: Int)
     /// The leader fixed the group before this peer's declaration reached it.
     case leftOut(leader: PeerID, step: UInt64)
+    /// Every other member of the group answered the round that it was past the step: it had
+    /// taken it alone or in another group before this peer's declaration reached it.
+    case othersPastTheStep(step: UInt64, count: Int)
     /// The only other peers that declared are excluded (`Matchmaker.Settings.excluded`): this
     /// peer is not alone in the run, so it must not step alone either.
     case onlyExcludedPeers(step: UInt64, count: Int)
@@ -25,6 +28,8 @@ public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {
             "leader \(leader.shortDescription) did not answer (no plan for step \(step) within \(waited.humanReadable))"
         case let .leftOut(leader, step):
             "leader \(leader.shortDescription) fixed the group for step \(step) without this peer: it declared too late"
+        case let .othersPastTheStep(step, count):
+            "the \(count) other member(s) of the group for step \(step) had taken it without this peer: it declared too late"
         case let .onlyExcludedPeers(step, count):
             "only \(count) peer(s) excluded for holding recent rounds up declared step \(step)"
         case let .groupFull(step, maxGroupSize):

@@ -45,14 +45,18 @@ extension ByteReader {
 public struct PartChunk: Hashable, Sendable {
     /// The group plan's id.
     public var roundID: UInt64
+    /// The step the plan averages: an owner that is past it answers at once that it is not in
+    /// the round, instead of holding the chunk for a round it will never form.
+    public var step: UInt64
     public var part: Int
     public var chunk: Int
     public var sender: PeerID
     public var compression: Compression
     public var bytes: ArraySlice<UInt8>
 
-    public init(roundID: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression, bytes: ArraySlice<UInt8>) {
+    public init(roundID: UInt64, step: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression, bytes: ArraySlice<UInt8>) {
         self.roundID = roundID
+        self.step = step
         self.part = part
         self.chunk = chunk
         self.sender = sender
@@ -61,7 +65,7 @@ public struct PartChunk: Hashable, Sendable {
     }
 
     public func encoded() -> [UInt8] {
-        Self.payload(roundID: roundID, part: part, chunk: chunk, sender: sender, compression: compression,
+        Self.payload(roundID: roundID, step: step, part: part, chunk: chunk, sender: sender, compression: compression,
                      byteCount: bytes.count) { destination in
             bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
         }
@@ -69,10 +73,11 @@ public struct PartChunk: Hashable, Sendable {
 
     /// The encoding of a chunk whose `byteCount` value bytes `writeValues` writes straight into
     /// the payload: one allocation and no intermediate copy of the values.
-    public static func payload(roundID: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression,
+    public static func payload(roundID: UInt64, step: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression,
                                byteCount: Int, writeValues: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
         writer.writeChunkPosition(roundID: roundID, part: part, chunk: chunk)
+        writer.write(step)
         writer.write(sender)
         compression.write(to: &writer)
         return writer.payload(appendingValues: byteCount, writeValues)
@@ -82,7 +87,7 @@ public struct PartChunk: Hashable, Sendable {
         var reader = ByteReader(payload, what: "part chunk")
         let position = try reader.readChunkPosition()
         self.init(
-            roundID: position.roundID, part: position.part, chunk: position.chunk,
+            roundID: position.roundID, step: try reader.read(UInt64.self, "step"), part: position.part, chunk: position.chunk,
             sender: try reader.readPeer("sender"),
             compression: try Compression(reading: &reader),
             bytes: try reader.readLengthPrefixed("chunk bytes", maxBytes: ChunkLimits.maxByteCount))

@@ -32,14 +32,16 @@ public struct MemoryReference: Hashable, Sendable {
 /// A `PartChunk` whose bytes the owner copies out of the sender's memory (`averagePartLocal`).
 public struct PartChunkReference: Hashable, Sendable {
     public var roundID: UInt64
+    public var step: UInt64
     public var part: Int
     public var chunk: Int
     public var sender: PeerID
     public var compression: Compression
     public var memory: MemoryReference
 
-    public init(roundID: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression, memory: MemoryReference) {
+    public init(roundID: UInt64, step: UInt64, part: Int, chunk: Int, sender: PeerID, compression: Compression, memory: MemoryReference) {
         self.roundID = roundID
+        self.step = step
         self.part = part
         self.chunk = chunk
         self.sender = sender
@@ -49,12 +51,13 @@ public struct PartChunkReference: Hashable, Sendable {
 
     /// The chunk these bytes, once copied, make.
     public func chunk(bytes: ArraySlice<UInt8>) -> PartChunk {
-        PartChunk(roundID: roundID, part: part, chunk: chunk, sender: sender, compression: compression, bytes: bytes)
+        PartChunk(roundID: roundID, step: step, part: part, chunk: chunk, sender: sender, compression: compression, bytes: bytes)
     }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.writeChunkPosition(roundID: roundID, part: part, chunk: chunk)
+        writer.write(step)
         writer.write(sender)
         compression.write(to: &writer)
         memory.write(to: &writer)
@@ -65,7 +68,7 @@ public struct PartChunkReference: Hashable, Sendable {
         var reader = ByteReader(payload, what: "part chunk reference")
         let position = try reader.readChunkPosition()
         self.init(
-            roundID: position.roundID, part: position.part, chunk: position.chunk,
+            roundID: position.roundID, step: try reader.read(UInt64.self, "step"), part: position.part, chunk: position.chunk,
             sender: try reader.readPeer("sender"),
             compression: try Compression(reading: &reader),
             memory: try MemoryReference(reading: &reader))

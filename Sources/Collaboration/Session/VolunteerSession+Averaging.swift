@@ -104,17 +104,24 @@ extension VolunteerSession {
         let report = RoundReport(step: round.step, members: 0, samples: 0, durationSeconds: (now.monotonic - round.started) / .seconds(1),
                                  loss: round.loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
         let failed: [Directive] = [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
-        if case .leftOut = failure {
+        switch failure {
+        case .leftOut, .othersPastTheStep:
             // The group steps without this peer; what it would train meanwhile, on the state
             // they leave, the catch-up discards.
             return failed + [forgetRound(now)] + awaitNewerState(now)
+        default:
+            return failed + endRound(now)
         }
-        return failed + endRound(now)
     }
 
     mutating func roundFinished(_ round: RoundInProgress, _ result: AllReduceResult, _ now: Now) -> [Directive] {
         for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = settings.exclusionAttempts }
         bandwidth.observe(result)
+        if result.participants == [peerID], !result.pastTheRound.isEmpty {
+            // Nobody averaged with this peer: the others' state is the run's, and this peer's
+            // gradient, applied alone, would fork it.
+            return formationFailed(round, .othersPastTheStep(step: UInt64(round.step), count: result.pastTheRound.count), now)
+        }
         phase = .announcing(.reportRound(round, result))
         return [.applyUpdate(skipping: result.failedParts), .announceState]
     }

@@ -25,4 +25,7 @@ public enum TransportErrorCode {
     /// An `averagePartLocal` whose chunk this node could not copy out of the sender's memory;
     /// send it through the socket (docs/protocol.md, "Same-host copies").
     public static let sameHostRefused: UInt16 = 7
+    /// An `averagePart` for a round this node will never form: it is already past the round's
+    /// step, having averaged it in another group or stepped alone.
+    public static let pastTheRound: UInt16 = 8
 }
