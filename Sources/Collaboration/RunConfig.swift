@@ -29,6 +29,9 @@ public struct RunConfig: Equatable, Sendable, Codable {
     /// expected (docs/operations.md, "Choosing the aggregation"). Configs written before this
     /// field existed decode with the mean.
     public var aggregation: Aggregation = .mean
+    /// Inner steps per averaging round and the outer optimizer (local SGD, DiLoCo). One local
+    /// step, the default and what configs without this field mean, averages every step.
+    public var localSGD = LocalSGDSettings()
 
     public init(name: String, training: TrainingSettings, targetBatchSize: Int) {
         self.name = name
@@ -41,6 +44,10 @@ public struct RunConfig: Equatable, Sendable, Codable {
         if let rate = training.learningRate { return rate }
         return (training.temperature ?? 0) * Double(targetBatchSize)
     }
+
+    /// Sequences the run trains between two averaging rounds: the target batch, times the
+    /// local steps under local SGD.
+    public var samplesPerRound: Int { targetBatchSize * localSGD.localSteps }
 
     /// Whether `name` is a valid run name: 1–64 bytes of letters, digits, '-', '_' or '.'.
     public static func isValidName(_ name: String) -> Bool {
@@ -63,10 +70,12 @@ public struct RunConfig: Equatable, Sendable, Codable {
         try require(averagingTimeoutSeconds > 0 && averagingTimeoutSeconds <= 3600, "averaging_timeout_seconds must be in (0, 3600]")
         try require(matchmakingSeconds > 0 && matchmakingSeconds <= 600, "matchmaking_seconds must be in (0, 600]")
         if let problem = aggregation.problem { throw Error(description: "run config: aggregation: \(problem)") }
+        if let problem = localSGD.problem { throw Error(description: "run config: local_sgd: \(problem)") }
     }
 
     enum CodingKeys: String, CodingKey {
         case name, training, targetBatchSize, compression, dataset, averagingTimeoutSeconds, matchmakingSeconds, aggregation
+        case localSGD = "localSgd"
     }
 
     /// Fields with a default may be missing, so configs signed by older coordinators still decode.
@@ -80,6 +89,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
         averagingTimeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .averagingTimeoutSeconds) ?? averagingTimeoutSeconds
         matchmakingSeconds = try container.decodeIfPresent(Double.self, forKey: .matchmakingSeconds) ?? matchmakingSeconds
         aggregation = try container.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? aggregation
+        localSGD = try container.decodeIfPresent(LocalSGDSettings.self, forKey: .localSGD) ?? localSGD
     }
 
     /// Canonical bytes: sorted-key JSON, the same on every platform, so signatures verify everywhere.

@@ -73,7 +73,11 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     /// The DHT address peers join through.
     public var joinAddress: String
     public var step: Int
+    /// Sequences the run accumulates per step (`RunConfig.samplesPerRound`: under local SGD, the
+    /// target batch times the local steps).
     public var targetBatchSize: Int
+    /// Inner steps per averaging round; 1 when every step is averaged.
+    public var localSteps = 1
     /// Parameters of the run's model.
     public var parameters = 0
     public var samplesAccumulated: Int

@@ -62,10 +62,11 @@ public final class RunCoordinator: @unchecked Sendable {
         keeper = CheckpointKeeper(directory: settings.stateDirectory.appendingPathComponent("checkpoints"), keep: settings.keep)
         history = RoundHistory(windowSize: settings.roundWindow)
         snapshot = CoordinatorStatus(runName: settings.config.name, joinAddress: "", step: 0,
-                                     targetBatchSize: settings.config.targetBatchSize, samplesAccumulated: 0, peers: [],
+                                     targetBatchSize: settings.config.samplesPerRound, samplesAccumulated: 0, peers: [],
                                      history: history, lastCheckpointStep: nil, lastCheckpointPath: nil, hashMismatches: 0,
                                      uptimeSeconds: 0)
         snapshot.parameters = settings.config.training.model.parameterCount
+        snapshot.localSteps = settings.config.localSGD.localSteps
     }
 
     /// A consistent copy of what the coordinator knows, for the dashboard and the API.
@@ -134,7 +135,7 @@ public final class RunCoordinator: @unchecked Sendable {
                           revocations: settings.isOpen ? nil : RevocationPublisher(file: Self.revocationFile(in: settings.stateDirectory),
                                                                                    runName: settings.config.name))
         var sessionSettings = CoordinatorSession.Settings(
-            targetBatchSize: settings.config.targetBatchSize,
+            targetBatchSize: settings.config.samplesPerRound,
             stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model), checkpointEvery: settings.checkpointEvery)
         sessionSettings.pollInterval = .seconds(1)
         var session = CoordinatorSession(settings: sessionSettings)

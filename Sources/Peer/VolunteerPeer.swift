@@ -75,12 +75,21 @@ public final class VolunteerPeer {
 
     /// This peer's trainer for the run: the run's model and optimizer, the peer's own data and
     /// micro-batch, the learning rate the run's temperature and global batch give.
+    /// Under local SGD the peer's inner steps take the config's batch each, at the rate the
+    /// temperature gives that batch.
     private func makeTrainingRun(config: RunConfig) throws -> TrainingRun {
         var training = config.training
-        let micro = min(training.batchSize, settings.maxMicroBatch ?? training.batchSize)
-        training.batchSize = micro
+        let localSGD = config.localSGD.localSteps > 1
+        // An inner step's batch is whole micro-batches.
+        let largest = min(training.batchSize, settings.maxMicroBatch ?? training.batchSize)
+        let micro = localSGD ? (1...largest).last { training.batchSize % $0 == 0 }! : largest
+        if localSGD {
+            training.learningRate = training.peakLearningRate
+        } else {
+            training.batchSize = micro
+            training.learningRate = config.peakLearningRate
+        }
         training.microBatchSize = micro
-        training.learningRate = config.peakLearningRate
         training.temperature = nil
         guard settings.dataURL != nil || config.dataset == RunConfig.bundledDataset else {
             throw PeerError("run \(config.name) trains on \"\(config.dataset)\": give your shard of it with --data FILE")
@@ -88,7 +97,8 @@ public final class VolunteerPeer {
         let dataset = try TextDataset(contentsOf: settings.dataURL ?? settings.bundledDataURL,
                                       validationFraction: training.validationFraction, contextLength: training.model.contextLength)
         // Peers share the initial parameters (the run's seed) but not the order of their data.
-        let run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max))
+        let run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max),
+                                  localSGD: localSGD ? config.localSGD : nil)
         run.lanes = BLASRuntime.threads
         return run
     }

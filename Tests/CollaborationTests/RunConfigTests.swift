@@ -61,6 +61,37 @@ import Trainer
         #expect(config.dataset == RunConfig.bundledDataset)
     }
 
+    @Test func localSGDTravelsInTheSignedConfigAndOlderConfigsAverageEveryStep() throws {
+        var config = Self.config()
+        config.localSGD = LocalSGDSettings(localSteps: 16, outerLearningRate: 0.5, outerMomentum: 0.8)
+        let signed = try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey())
+        #expect(String(decoding: signed.configBytes, as: UTF8.self)
+            .contains(#""local_sgd":{"local_steps":16,"outer_learning_rate":0.5,"outer_momentum":0.8}"#))
+        let verified = try signed.verifiedConfig()
+        #expect(verified.localSGD == config.localSGD)
+        #expect(verified.samplesPerRound == 16 * 64)
+
+        var json = try JSONSerialization.jsonObject(with: Data(Self.config().canonicalBytes())) as! [String: Any]
+        json["local_sgd"] = nil
+        let older = try RunConfig.decode(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])))
+        #expect(older.localSGD == LocalSGDSettings() && older.samplesPerRound == 64)
+        json["local_sgd"] = ["local_steps": 4]
+        let partial = try RunConfig.decode(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])))
+        #expect(partial.localSGD == LocalSGDSettings(localSteps: 4))
+    }
+
+    @Test func localSGDSettingsOutOfRangeAreRefusedWithTheReason() {
+        for (settings, reason) in [
+            (LocalSGDSettings(localSteps: 0), "local_steps must be in 1...100000, got 0"),
+            (LocalSGDSettings(localSteps: 4, outerLearningRate: .nan), "outer_learning_rate must be in (0, 10], got nan"),
+            (LocalSGDSettings(localSteps: 4, outerMomentum: 1), "outer_momentum must be in [0, 1), got 1.0"),
+        ] {
+            var config = Self.config()
+            config.localSGD = settings
+            #expect(throws: RunConfig.Error(description: "run config: local_sgd: \(reason)")) { try config.validate() }
+        }
+    }
+
     @Test func badAggregationsAreRefusedWithTheReason() throws {
         var config = Self.config()
         config.aggregation = .trimmedMean(fraction: 0.7)

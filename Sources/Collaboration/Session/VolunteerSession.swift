@@ -31,6 +31,7 @@ public struct VolunteerSession: Sendable {
         public var elementCount: Int
         /// Bytes of the run's training state.
         public var stateBytes: Int
+        /// Sequences the run trains per round (`RunConfig.samplesPerRound`).
         public var targetBatchSize: Int
         public var gatherWindow: Duration
         public var averagingTimeout: Duration
@@ -70,7 +71,7 @@ public struct VolunteerSession: Sendable {
         public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
                     config: RunConfig) {
             self.init(me: me, clientMode: clientMode, address: address, coordinator: coordinator, elementCount: elementCount,
-                      stateBytes: stateBytes, targetBatchSize: config.targetBatchSize,
+                      stateBytes: stateBytes, targetBatchSize: config.samplesPerRound,
                       gatherWindow: .milliseconds(Int64(config.matchmakingSeconds * 1000)),
                       averagingTimeout: .milliseconds(Int64(config.averagingTimeoutSeconds * 1000)))
         }

@@ -1,5 +1,7 @@
 /// The training state that collaborating peers exchange: parameters then momentum, as
-/// little-endian Float32 bytes (the flat arenas of DESIGN.md, so one copy each way).
+/// little-endian Float32 bytes (the flat arenas of DESIGN.md, so one copy each way). Under local
+/// SGD these are the shared parameters and the outer momentum; each peer's inner parameters
+/// and momentum are its own.
 extension TrainingRun {
     public var stateByteCount: Int { Self.stateByteCount(for: model.config) }
 
@@ -12,17 +14,23 @@ extension TrainingRun {
     public func copyState(into destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count == stateByteCount, "state buffer holds \(destination.count) bytes, needs \(stateByteCount)")
         let half = stateByteCount / 2
-        destination.baseAddress!.copyMemory(from: model.parameters.base, byteCount: half)
-        (destination.baseAddress! + half).copyMemory(from: optimizer.momentumBuffer.base, byteCount: half)
+        destination.baseAddress!.copyMemory(from: (outer?.parameters ?? model.parameters).base, byteCount: half)
+        (destination.baseAddress! + half).copyMemory(from: (outer?.momentum ?? optimizer.momentumBuffer).base, byteCount: half)
     }
 
     /// Replaces parameters, momentum and step with a downloaded state.
     public func loadState(from source: UnsafeRawBufferPointer, step: Int) {
         precondition(source.count == stateByteCount, "state holds \(source.count) bytes, needs \(stateByteCount)")
         let half = stateByteCount / 2
-        UnsafeMutableRawPointer(model.parameters.base).copyMemory(from: source.baseAddress!, byteCount: half)
-        UnsafeMutableRawPointer(optimizer.momentumBuffer.base).copyMemory(from: source.baseAddress! + half, byteCount: half)
-        optimizer.step = step
+        if let outer {
+            UnsafeMutableRawPointer(outer.parameters.base).copyMemory(from: source.baseAddress!, byteCount: half)
+            UnsafeMutableRawPointer(outer.momentum.base).copyMemory(from: source.baseAddress! + half, byteCount: half)
+            outer.step = step
+        } else {
+            UnsafeMutableRawPointer(model.parameters.base).copyMemory(from: source.baseAddress!, byteCount: half)
+            UnsafeMutableRawPointer(optimizer.momentumBuffer.base).copyMemory(from: source.baseAddress! + half, byteCount: half)
+            optimizer.step = step
+        }
         discardAccumulatedGradients()
     }
 }

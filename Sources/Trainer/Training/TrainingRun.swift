@@ -5,10 +5,17 @@ import Foundation
 /// `computeGradients()` fills the model's gradient arena with the mean gradient over one global
 /// batch (accumulating micro-batches); `applyUpdate()` takes the SGD step. A collaborative peer
 /// averages the arena with others between the two calls.
+///
+/// With an `outer` optimizer (local SGD, `LocalSGDSettings.localSteps` > 1) the model trains its
+/// own parameters: every `batchSize` sequences take an inner SGD step, the arena receives the
+/// pseudo-gradient instead of a gradient when the peers average, and `applyUpdate()` takes the
+/// outer step, after which the model starts again from the shared parameters.
 public final class TrainingRun {
     public let settings: TrainingSettings
     public let model: TransformerModel<Float>
     public let optimizer: SGDOptimizer
+    /// Local SGD's outer step; nil when every step is averaged.
+    public let outer: OuterOptimizer?
     public let dataset: TextDataset
     public private(set) var dataGenerator: SeededGenerator
     public private(set) var samplesSeen: Int = 0
@@ -22,17 +29,28 @@ public final class TrainingRun {
     /// single-threaded BLAS; 1 keeps one model and lets BLAS use its threads.
     public var lanes = 1
 
-    public var step: Int { optimizer.step }
+    /// Updates taken that the run shares: outer steps under local SGD, else SGD steps.
+    public var step: Int { outer?.step ?? optimizer.step }
+
+    /// Inner SGD steps since the last outer step (always 0 without local SGD).
+    public private(set) var innerSteps = 0
 
     /// `dataSeed` decides which windows this run draws (default: derived from the settings' seed);
     /// collaborating peers share the initial parameters but should not share data order.
-    public init(settings: TrainingSettings, dataset: TextDataset, dataSeed: UInt64? = nil) throws {
+    public init(settings: TrainingSettings, dataset: TextDataset, dataSeed: UInt64? = nil, localSGD: LocalSGDSettings? = nil) throws {
         try settings.validate()
+        if let problem = localSGD?.problem { throw TrainingSettings.Error(description: problem) }
         self.settings = settings
         self.dataset = dataset
         model = TransformerModel(config: settings.model)
         model.initializeParameters(seed: settings.seed)
         optimizer = SGDOptimizer(settings: settings.sgd, layout: model.layout)
+        if let localSGD, localSGD.localSteps > 1 {
+            outer = OuterOptimizer(settings: localSGD, parameterCount: model.parameters.count)
+            outer!.parameters.copy(from: model.parameters)
+        } else {
+            outer = nil
+        }
         dataGenerator = SeededGenerator(seed: dataSeed ?? settings.seed &+ 0x5EED)
         let rows = settings.effectiveMicroBatchSize * settings.model.contextLength
         tokens = .allocate(capacity: rows)
@@ -79,13 +97,33 @@ public final class TrainingRun {
         }
         accumulatedMicroBatches += 1
         samplesSeen += micro
+        if outer != nil, accumulatedSamples == settings.batchSize { takeInnerStep() }
         return loss
     }
 
-    /// Turns the summed micro-batch gradients into their mean (once per update).
+    /// Local SGD: one step of this peer's own parameters on the micro-batches accumulated, at
+    /// the schedule's rate for the run's (outer) step.
+    private func takeInnerStep() {
+        let scale = 1 / Float(accumulatedMicroBatches)
+        if accumulatedMicroBatches > 1 {
+            for index in 0..<model.gradients.count { model.gradients[index] *= scale }
+        }
+        optimizer.apply(gradients: model.gradients, to: model.parameters, rate: settings.schedule.rate(at: step))
+        accumulatedMicroBatches = 0
+        innerSteps += 1
+    }
+
+    /// Turns the summed micro-batch gradients into their mean (once per update). Under local
+    /// SGD, takes an inner step with any micro-batches not stepped yet and writes the
+    /// pseudo-gradient instead.
     public func averageAccumulatedGradients() {
         precondition(!gradientsAveraged, "gradients of this batch are already averaged")
         gradientsAveraged = true
+        if let outer {
+            if accumulatedMicroBatches > 0 { takeInnerStep() }
+            outer.writePseudoGradient(local: model.parameters, into: model.gradients)
+            return
+        }
         guard accumulatedMicroBatches > 1 else { return }
         let scale = 1 / Float(accumulatedMicroBatches)
         for index in 0..<model.gradients.count { model.gradients[index] *= scale }
@@ -97,16 +135,27 @@ public final class TrainingRun {
     /// gradient norm before clipping. Elements in `skipped` are left unchanged.
     @discardableResult
     public func applyUpdate(skipping skipped: [Range<Int>] = []) -> (learningRate: Double, gradientNorm: Double) {
+        if let outer {
+            let norm = outer.apply(pseudoGradient: model.gradients, skipping: skipped, local: model.parameters)
+            discardAccumulatedGradients()
+            return (outer.settings.outerLearningRate, norm)
+        }
         let rate = settings.schedule.rate(at: optimizer.step)
         let norm = optimizer.apply(gradients: model.gradients, to: model.parameters, rate: rate, skipping: skipped)
         discardAccumulatedGradients()
         return (rate, norm)
     }
 
-    /// Forgets accumulated gradients, e.g. after a round that could not be joined.
+    /// Forgets accumulated gradients, e.g. after a round that could not be joined; under local
+    /// SGD also the inner steps since the last outer step: the model starts again from the
+    /// shared parameters.
     public func discardAccumulatedGradients() {
         accumulatedMicroBatches = 0
         gradientsAveraged = false
+        if let outer {
+            model.parameters.copy(from: outer.parameters)
+            innerSteps = 0
+        }
     }
 
     /// Mean loss (nats per byte) over the fixed validation windows.

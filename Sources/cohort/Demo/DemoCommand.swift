@@ -23,6 +23,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Folder for logs, the journal and checkpoints (default: runs/demo-TIMESTAMP).") var stateDir: String?
     @Option(help: "Write a JSON summary here.") var summary: String?
     @Option(help: "Gradient compression: none, float16 or int8.") var compression: String = "none"
+    @Option(help: "Inner SGD steps per averaging round (local SGD); --steps then counts averaging rounds.") var localSteps: Int = 1
 
     func validate() throws {
         guard (1...16).contains(peers) else { throw ValidationError("--peers must be between 1 and 16") }
@@ -31,6 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard (8...4096).contains(targetBatch) else {
             throw ValidationError("--target-batch must be between 8 (one peer's micro-batch) and 4096")
         }
+        guard (1...1000).contains(localSteps) else { throw ValidationError("--local-steps must be between 1 and 1000") }
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8")
         }
@@ -47,7 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
         let settingsFile = folder.appendingPathComponent("settings.json")
         try DemoRun.write(settings, to: settingsFile)
         var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
-                           minutes: minutes, targetBatch: targetBatch, compression: compression)
+                           minutes: minutes, targetBatch: targetBatch, compression: compression, localSteps: localSteps)
         let children = demo.children
         TerminationSignal.onFirst { number, name in
             print("— \(name): stopping the coordinator and the peers")

@@ -23,6 +23,7 @@ struct DemoRun {
     let minutes: Double
     let targetBatch: Int
     let compression: String
+    let localSteps: Int
     /// Every process the demo started, for whoever stops them: the demo's end or a signal.
     let children = ChildProcessGroup()
     private var coordinator: ChildProcess?
@@ -30,7 +31,7 @@ struct DemoRun {
     private var admission: DemoAdmission?
 
     init(folder: URL, settings: TrainingSettings, settingsFile: URL, peers: Int, steps: Int, minutes: Double,
-         targetBatch: Int, compression: String) {
+         targetBatch: Int, compression: String, localSteps: Int) {
         self.folder = folder
         self.settings = settings
         self.settingsFile = settingsFile
@@ -39,6 +40,7 @@ struct DemoRun {
         self.minutes = minutes
         self.targetBatch = targetBatch
         self.compression = compression
+        self.localSteps = localSteps
     }
 
     /// Config S with a short warm-up; each peer's forward pass takes 8 sequences.
@@ -109,7 +111,7 @@ struct DemoRun {
             arguments: ["coordinator", "--run", "demo", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
                         "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
                         "--target-batch", String(targetBatch), "--checkpoint-every", "10", "--matchmaking-seconds", "1.5",
-                        "--compression", compression],
+                        "--compression", compression, "--local-steps", String(localSteps)],
             log: folder.appendingPathComponent("logs/coordinator.log"))
         coordinator = child
         guard let join = child.waitForLine(capturing: "peers join with: cohort peer --join (\\S+)", timeout: 60),

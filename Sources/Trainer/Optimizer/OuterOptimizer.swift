@@ -1,0 +1,92 @@
+/// Local SGD's outer step (DiLoCo, arXiv 2311.08105): peers train their own copy of the
+/// parameters for several inner steps, then average how far each moved from the run's shared
+/// parameters (the pseudo-gradient Δ = θ_outer − θ_local) and all apply the same outer update,
+/// SGD with Nesterov momentum, to the shared parameters.
+///
+/// The shared parameters and the outer momentum are the run's state: what peers hash, download
+/// and checkpoint. The inner parameters and inner momentum are each peer's own. Every operation
+/// is elementwise in a fixed order, so peers applying the same averaged Δ to the same state end
+/// bit-identical.
+public final class OuterOptimizer {
+    /// θ_outer: the parameters of the last outer step, which every member holds alike.
+    public let parameters: FlatBuffer<Float>
+    /// The outer Nesterov momentum.
+    public let momentum: FlatBuffer<Float>
+    public let settings: LocalSGDSettings
+    /// Outer steps taken: the run's step.
+    public var step = 0
+
+    public init(settings: LocalSGDSettings, parameterCount: Int) {
+        self.settings = settings
+        parameters = FlatBuffer(count: parameterCount)
+        momentum = FlatBuffer(count: parameterCount)
+    }
+
+    /// Writes Δ = θ_outer − θ_local into `pseudoGradient`.
+    public func writePseudoGradient(local: FlatBuffer<Float>, into pseudoGradient: FlatBuffer<Float>) {
+        precondition(local.count == parameters.count && pseudoGradient.count == parameters.count,
+                     "outer buffers differ: \(local.count), \(pseudoGradient.count), \(parameters.count)")
+        let outer = parameters.base, inner = local.base, delta = pseudoGradient.base
+        for index in 0..<parameters.count { delta[index] = outer[index] - inner[index] }
+    }
+
+    /// Applies the averaged `pseudoGradient` to the shared parameters (elements in `skipped`
+    /// keep theirs and their momentum, as every member of the round skips them alike), then
+    /// starts the next inner steps from them: `local` becomes θ_outer everywhere. Returns the
+    /// pseudo-gradient's norm over the updated elements; a non-finite one changes nothing but
+    /// the step count (one NaN from a faulty partner must not spread through the momentum).
+    @discardableResult
+    public func apply(pseudoGradient: FlatBuffer<Float>, skipping skipped: [Range<Int>] = [], local: FlatBuffer<Float>) -> Double {
+        precondition(local.count == parameters.count && pseudoGradient.count == parameters.count,
+                     "outer buffers differ: \(local.count), \(pseudoGradient.count), \(parameters.count)")
+        let updated = SGDOptimizer.complement(of: skipped, in: 0..<parameters.count)
+        let norm = SGDOptimizer.norm(of: pseudoGradient, over: updated)
+        if norm.isFinite {
+            let mu = Float(settings.outerMomentum), lr = Float(settings.outerLearningRate)
+            let delta = pseudoGradient.base, p = parameters.base, v = momentum.base
+            for range in updated {
+                for index in range {
+                    let velocity = mu * v[index] + delta[index]
+                    v[index] = velocity
+                    p[index] -= lr * (delta[index] + mu * velocity)
+                }
+            }
+        }
+        local.copy(from: parameters)
+        step += 1
+        return norm
+    }
+}
+
+/// How a run trains between averaging rounds: `localSteps` inner SGD steps per outer step
+/// (1: every step is averaged, as in DeDLOC), and the outer optimizer's settings.
+public struct LocalSGDSettings: Equatable, Sendable, Codable {
+    public var localSteps: Int = 1
+    /// DiLoCo's defaults: outer lr 0.7 with Nesterov momentum 0.9.
+    public var outerLearningRate: Double = 0.7
+    public var outerMomentum: Double = 0.9
+
+    public init(localSteps: Int = 1, outerLearningRate: Double = 0.7, outerMomentum: Double = 0.9) {
+        self.localSteps = localSteps
+        self.outerLearningRate = outerLearningRate
+        self.outerMomentum = outerMomentum
+    }
+
+    /// Missing fields take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        localSteps = try container.decodeIfPresent(Int.self, forKey: .localSteps) ?? localSteps
+        outerLearningRate = try container.decodeIfPresent(Double.self, forKey: .outerLearningRate) ?? outerLearningRate
+        outerMomentum = try container.decodeIfPresent(Double.self, forKey: .outerMomentum) ?? outerMomentum
+    }
+
+    /// The first setting out of range, said for a user; nil when all are valid.
+    public var problem: String? {
+        if !(1...100_000).contains(localSteps) { return "local_steps must be in 1...100000, got \(localSteps)" }
+        if !(outerLearningRate > 0 && outerLearningRate <= 10) {
+            return "outer_learning_rate must be in (0, 10], got \(outerLearningRate)"
+        }
+        if !(outerMomentum >= 0 && outerMomentum < 1) { return "outer_momentum must be in [0, 1), got \(outerMomentum)" }
+        return nil
+    }
+}
