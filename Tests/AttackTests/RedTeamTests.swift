@@ -166,17 +166,21 @@ import Testing
         for (step, announcements) in byStep {
             #expect(Set(announcements.compactMap { $0["hash"] as? String }).count == 1, "peers disagree at step \(step): \(announcements)")
         }
-        // Training is as good as without the attacker: the mean validation loss of the two runs'
-        // checkpoints at the newest steps both hold (up to four, from step finalStep − 6 on;
-        // one step's loss alone varies with which peers averaged which data), within 0.05 nats.
-        let common = Set(baseline.checkpoints.keys).intersection(run.checkpoints.keys)
-        let compared = Array(common.filter { $0 >= Self.finalStep - 6 }.sorted().suffix(4))
-        try #require(!compared.isEmpty,
-                     "no common checkpoint near step \(Self.finalStep): \(baseline.checkpoints.keys.sorted()), \(run.checkpoints.keys.sorted())")
-        let without = try compared.map { try Self.validationLoss(of: baseline.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(compared.count)
-        let with = try compared.map { try Self.validationLoss(of: run.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(compared.count)
-        #expect(abs(with - without) <= 0.05, "validation loss at steps \(compared): \(with) with the attacker, \(without) without")
-        print("red team: mean validation loss at steps \(compared): \(with) with the attacker, \(without) without; rounds during the attack: \(during.count)")
+        // Training is as good as without the attacker: the mean validation loss of each run's
+        // newest checkpoints (up to four, from step finalStep − 6 on; one step's loss alone
+        // varies with which peers averaged which data), within 0.05 nats. The two runs'
+        // checkpoint steps need not match: the coordinator checkpoints the step its poll sees.
+        func newest(_ checkpoints: [Int: URL]) -> [Int] {
+            Array(checkpoints.keys.filter { $0 >= Self.finalStep - 6 }.sorted().suffix(4))
+        }
+        let withoutSteps = newest(baseline.checkpoints), withSteps = newest(run.checkpoints)
+        try #require(!withoutSteps.isEmpty && !withSteps.isEmpty,
+                     "no checkpoint near step \(Self.finalStep): \(baseline.checkpoints.keys.sorted()), \(run.checkpoints.keys.sorted())")
+        let without = try withoutSteps.map { try Self.validationLoss(of: baseline.checkpoints[$0]!, in: run.folder) }.reduce(0, +)
+            / Double(withoutSteps.count)
+        let with = try withSteps.map { try Self.validationLoss(of: run.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(withSteps.count)
+        #expect(abs(with - without) <= 0.05, "validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without")
+        print("red team: mean validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without; rounds during the attack: \(during.count)")
         for peer in peers { peer.kill() }
         coordinator.kill()
     }

@@ -27,10 +27,11 @@ import Testing
 
         /// CenteredClip takes every round through the robust aggregation, from the signed config
         /// to each owner; every member still ends with the same average, which the state hashes check.
-        func coordinator(listen: String = "127.0.0.1:0", checkpointEvery: Int = 1000) throws -> CohortChildProcess {
+        func coordinator(listen: String = "127.0.0.1:0", checkpointEvery: Int = 1000, extra: [String] = []) throws -> CohortChildProcess {
             try CohortChildProcess(["coordinator", "--open", "--run", "e2e", "--listen", listen, "--http", "127.0.0.1:0",
                              "--state-dir", stateDir.path, "--config", settingsFile.path, "--target-batch", "12",
-                             "--matchmaking-seconds", "1", "--checkpoint-every", "\(checkpointEvery)", "--aggregation", "centered-clip"],
+                             "--matchmaking-seconds", "1", "--checkpoint-every", "\(checkpointEvery)", "--aggregation", "centered-clip"]
+                             + extra,
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
         }
 
@@ -48,10 +49,14 @@ import Testing
             }
         }
 
-        var journalMembers: [Int] {
+        var journalMembers: [Int] { journalField("members") }
+
+        var journalSamples: [Int] { journalField("samples") }
+
+        private func journalField(_ name: String) -> [Int] {
             let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
             return text.split(separator: "\n").compactMap { line in
-                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["members"] as? Int
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?[name] as? Int
             }
         }
     }
@@ -135,6 +140,34 @@ import Testing
         _ = third.terminate()
         _ = returning.terminate()
         coordinator.kill()
+    }
+
+    /// Local SGD across processes: rounds carry H target batches of inner steps, and the
+    /// members end every round with the same shared state.
+    @Test func peersAveragingEveryFourLocalStepsAgreeOnTheSharedState() throws {
+        let run = try Run.inNewFolder()
+        defer { try? FileManager.default.removeItem(at: run.folder) }
+        let coordinator = try run.coordinator(extra: ["--local-steps", "4", "--outer-lr", "0.7"])
+        defer { coordinator.kill() }
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                                "coordinator did not start: \(coordinator.output)")
+        let first = try run.peer("peer-1", join: join), second = try run.peer("peer-2", join: join)
+        defer {
+            first.kill()
+            second.kill()
+        }
+        #expect(eventually(timeout: 90) { run.journalMembers.filter { $0 == 2 }.count >= 3 }, "no rounds: \(first.output)")
+        // A round is due at 4 × the target batch of 12; peers stop within a micro-batch of it.
+        let samples = zip(run.journalMembers, run.journalSamples).filter { $0.0 == 2 }.map(\.1)
+        #expect(samples.allSatisfy { $0 >= 40 }, "rounds of \(samples) samples")
+        #expect(eventually(timeout: 60) {
+            let one = Self.statesAveragedInPairs(first.output), other = Self.statesAveragedInPairs(second.output)
+            return Set(one.keys).intersection(other.keys).count >= 2
+        })
+        let one = Self.statesAveragedInPairs(first.output), other = Self.statesAveragedInPairs(second.output)
+        for step in Set(one.keys).intersection(other.keys) {
+            #expect(one[step] == other[step], "the members disagree after the round of step \(step)")
+        }
     }
 
     @Test func peersJoiningARunEveryoneLeftGoOnFromTheCoordinatorsCheckpoint() throws {
