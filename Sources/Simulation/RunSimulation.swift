@@ -180,7 +180,7 @@ public final class RunSimulation {
         let profile = VolunteerProfile.draw(from: settings, using: &random)
         var sessionSettings = VolunteerSession.Settings(
             me: id, clientMode: profile.clientMode, address: "10.0.0.1:7000", coordinator: DHTID(bytes: [UInt8](repeating: 0, count: 32))!,
-            elementCount: settings.parameters, stateBytes: settings.stateBytes, targetBatchSize: settings.targetBatchSize,
+            elementCount: settings.parameters, stateBytes: settings.stateBytes, targetBatchSize: settings.samplesPerRound,
             gatherWindow: .milliseconds(Int64(settings.matchmakingSeconds * 1000)),
             averagingTimeout: .milliseconds(Int64(settings.averagingTimeoutSeconds * 1000)))
         sessionSettings.fixedBandwidth = UInt64(profile.uploadBitsPerSecond / 8)
@@ -445,7 +445,7 @@ public final class RunSimulation {
             matchmakingSuccessRate: attempts > 0 ? Double(metrics.groupRounds + metrics.aloneSteps) / Double(attempts) : 0,
             meanGroupSize: metrics.groupRounds > 0 ? Double(metrics.groupMembers) / Double(metrics.groupRounds) : 0,
             meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundSeconds / Double(metrics.groupRounds) : 0,
-            targetBatch: settings.targetBatchSize,
+            targetBatch: settings.samplesPerRound,
             meanRoundSamples: metrics.groupRounds > 0 ? metrics.groupSamples / Double(metrics.groupRounds) : 0,
             stateDownloads: metrics.stateDownloads, stateReplays: metrics.stateReplays, joiners: joiners.count,
             joinersAveraged: waits.count, meanRoundsToAverage: waits.isEmpty ? 0 : Double(waits.reduce(0, +)) / Double(waits.count),

@@ -22,6 +22,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     public var bytesPerElement: Double = 2
     public var microBatch: Int = 4
     public var targetBatchSize: Int = 4096
+    /// Inner steps per averaging round (local SGD, `cohort coordinator --local-steps`): a round
+    /// is due every `localSteps` target batches.
+    public var localSteps: Int = 1
     public var matchmakingSeconds: Double = 5
     public var averagingTimeoutSeconds: Double = 60
     /// Largest group one leader forms (`Matchmaker.Settings.maxGroupSize`).
@@ -41,6 +44,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         self.meanSessionSeconds = meanSessionSeconds
     }
 
+    /// Samples the run trains per averaging round.
+    public var samplesPerRound: Int { targetBatchSize * localSteps }
+
     /// Bytes of a training state: parameters and momentum in 32-bit floats.
     public var stateBytes: Int { parameters * 8 }
 
@@ -57,6 +63,7 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         try require((0...1).contains(clientModeShare) && uploadShare > 0 && uploadShare <= 1, "shares must lie in 0…1")
         try require(parameters > 0 && microBatch > 0 && targetBatchSize > 0 && maxGroupSize >= 2, "model and batch sizes must be positive")
         try require(arrivalSeconds.map { $0 >= 0 && $0 <= simulatedSeconds } ?? true, "--arrival-seconds must lie within the run")
+        try require((1...100_000).contains(localSteps), "--local-steps must be 1…100000, got \(localSteps)")
         try require((0...64).contains(replayUpdates), "--replay-updates must be 0…64, got \(replayUpdates)")
         try require(matchmakingSeconds > 0 && averagingTimeoutSeconds > 0, "matchmaking and averaging times must be positive")
     }

@@ -44,6 +44,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "One-way latency in milliseconds, LOW:HIGH or one value.")
     var latencyMs = "10:75"
 
+    @Option(help: "Inner steps per averaging round (local SGD, as cohort coordinator --local-steps).")
+    var localSteps = 1
+
     @Option(help: "Samples per micro-batch.")
     var microBatch = 4
 
@@ -74,6 +77,7 @@ struct SimulateCommand: ParsableCommand {
         let latency = try Self.range(latencyMs, flag: "--latency-ms")
         settings.latencyRange = latency.lowerBound / 1000...latency.upperBound / 1000
         settings.microBatch = microBatch
+        settings.localSteps = localSteps
         settings.arrivalSeconds = arrivalSeconds
         settings.replayUpdates = replayUpdates
         settings.matchmakingSeconds = matchmakingSeconds

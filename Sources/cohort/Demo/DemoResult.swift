@@ -10,13 +10,29 @@ struct DemoResult {
     var initialValidationLoss: Double
     var finalValidationLoss = Double.nan
     var dashboardURL: String
+    /// Sequences the rounds averaged, and the averaging bytes all members sent for them.
+    var samples = 0
+    var bytesSent: UInt64 = 0
+    /// Tokens per sequence, to turn samples into tokens.
+    let contextLength: Int
+    /// From the first round to the last, in seconds.
+    var trainingSeconds = 0.0
+    private var firstRoundAt: UInt64?
 
-    init(initialValidationLoss: Double, dashboardURL: String) {
+    init(initialValidationLoss: Double, dashboardURL: String, contextLength: Int) {
         self.initialValidationLoss = initialValidationLoss
         self.dashboardURL = dashboardURL
+        self.contextLength = contextLength
     }
 
+    /// Averaging bytes sent per token trained: what a run costs its volunteers' uplinks.
+    var bytesPerToken: Double { samples > 0 ? Double(bytesSent) / Double(samples * contextLength) : 0 }
+
     mutating func record(_ round: CoordinatorStatus.Round) {
+        samples += round.samples
+        bytesSent += round.bytesSent
+        firstRoundAt = firstRoundAt ?? round.recordedAtMilliseconds
+        trainingSeconds = Double(round.recordedAtMilliseconds &- firstRoundAt!) / 1000
         rounds += 1
         maxPeers = max(maxPeers, round.members)
         if round.failedParts > 0 || round.members == 0 { failedRounds += 1 }
@@ -25,7 +41,8 @@ struct DemoResult {
     var json: [String: Any] {
         ["rounds": rounds, "max_peers": maxPeers, "initial_val_loss": initialValidationLoss,
          "final_val_loss": finalValidationLoss, "failed_rounds": failedRounds, "hash_mismatches": hashMismatches,
-         "dashboard_url": dashboardURL]
+         "dashboard_url": dashboardURL, "samples": samples, "bytes_per_token": bytesPerToken,
+         "training_seconds": trainingSeconds]
     }
 }
 

@@ -74,7 +74,7 @@ struct DemoRun {
         print("dashboard: \(dashboard)")
         for index in 1...peers { try startPeer(index, join: join) }
         var table = RoundTable()
-        var result = DemoResult(initialValidationLoss: initialLoss, dashboardURL: dashboard)
+        var result = DemoResult(initialValidationLoss: initialLoss, dashboardURL: dashboard, contextLength: settings.model.contextLength)
         let journal = folder.appendingPathComponent("state/rounds.jsonl")
         let deadline = Date().addingTimeInterval(minutes * 60)
         var joined = false, left = false
@@ -100,7 +100,8 @@ struct DemoRun {
         result.hashMismatches = await Self.hashMismatches(dashboard: dashboard)
         let (finalLoss, sample) = try await finalModel(join: join, corpus: corpus)
         result.finalValidationLoss = finalLoss
-        print(String(format: "validation loss after %d rounds: %.4f nats/byte (from %.4f)", result.rounds, finalLoss, initialLoss))
+        print(String(format: "validation loss after %d rounds: %.4f nats/byte (from %.4f); %d samples, %.1f averaging bytes sent per token",
+                     result.rounds, finalLoss, initialLoss, result.samples, result.bytesPerToken))
         print("\nsampled text:\n\(sample)\n")
         return result
     }
