@@ -11,7 +11,7 @@ import Wire
 /// largest bandwidth and sample count the wire allows, then gathers with the project's own
 /// `Matchmaker`. With the lowest id it leads, so its plan is the one honest peers follow; it
 /// ignores its sibling identities' declarations so that it never waits for them. Every group it
-/// is in goes to `PoisonedOwner`, poisoned ×10⁶ and NaN by turns.
+/// is in goes to `PoisonedOwner`: poisoned ×10⁶ in the first, NaN in the rest.
 actor PoisonedAverager {
     private struct Gathering {
         let step: Int
@@ -124,7 +124,8 @@ actor PoisonedAverager {
         settings.aggregation = config.aggregation
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
-        let poison: Poison = roundsJoined % 2 == 0 ? .hugeNorm : .notANumber
+        // Huge-norm once, then NaN: each NaN round excludes it for a while, and the third bans it.
+        let poison: Poison = roundsJoined == 0 ? .hugeNorm : .notANumber
         roundsJoined += 1
         try? await node.owner.start(plan: plan, me: me, settings: settings, poison: poison)
     }
