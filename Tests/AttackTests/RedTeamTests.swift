@@ -7,8 +7,9 @@ import Testing
 
 /// The red-team suite (`make attacks`, docs/security.md): a real coordinator and three honest
 /// `cohort peer` processes on 127.0.0.1 train while `cohort-attacker` runs the attacks of
-/// issue 11 against them. The run must go on as if the attacker were not there: the same
-/// run without the attacker reaches the same validation loss at the same steps.
+/// issue 11 against them, poisoned averages in their rounds and replies never read included.
+/// The run must go on as if the attacker were not there: the same run without the attacker
+/// reaches the same validation loss at the same steps.
 @Suite(.serialized) struct RedTeamTests {
     static let settings = """
         {"model": {"hidden_size": 16, "layer_count": 1, "head_count": 2, "context_length": 16},
@@ -49,13 +50,14 @@ import Testing
             }, uniquingKeysWith: { first, _ in first })
         }
 
-        /// The journal's rounds: (step, members), in file order.
-        var rounds: [(step: Int, members: Int)] {
+        /// The journal's rounds: (step, members, parts skipped, mean training loss — nil when
+        /// nobody reported one), in file order.
+        var rounds: [(step: Int, members: Int, failedParts: Int, loss: Double?)] {
             let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
             return text.split(separator: "\n").compactMap { line in
                 guard let round = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                       let step = round["step"] as? Int, let members = round["members"] as? Int else { return nil }
-                return (step, members)
+                return (step, members, round["failedParts"] as? Int ?? 0, round["loss"] as? Double)
             }
         }
     }
@@ -129,7 +131,12 @@ import Testing
         let attacker = try CohortChildProcess(["--join", join, "--run", "redteam", "--seconds", "600"],
                                               log: run.folder.appendingPathComponent("attacker.log"),
                                               executable: CohortChildProcess.attackerExecutable)
-        #expect(eventually(timeout: 300) { run.checkpoints.keys.contains { $0 >= Self.finalStep } }, "the attacked run stalled")
+        // Resident memory is sampled while the attack goes on, not only after it.
+        var largestResidentMiB = 0
+        #expect(eventually(timeout: 300) {
+            largestResidentMiB = max(largestResidentMiB, peers.compactMap(Self.residentMiB).max() ?? 0)
+            return run.checkpoints.keys.contains { $0 >= Self.finalStep }
+        }, "the attacked run stalled")
         #expect(attacker.terminate(timeout: 60) == 0, "the attacker did not report: \(attacker.output)")
         let reportLine = try #require(attacker.output.split(separator: "\n").last { $0.hasPrefix("{") }, "attacker: \(attacker.output)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(reportLine.utf8)) as? [String: Any])
@@ -145,12 +152,34 @@ import Testing
             let resident = Self.residentMiB(process)
             #expect(resident.map { $0 < Self.memoryBoundMiB } ?? false, "resident memory \(resident.map { "\($0) MiB" } ?? "unknown")")
         }
+        // unread-replies asked every honest peer for more reply bytes than the bound, and read
+        // none: a peer that queued them all would have passed it.
+        let unreadBytes = report["unread_reply_bytes_requested"] as? Int ?? 0
+        #expect(report["unread_connections"] as? Int == peers.count, "\(report)")
+        #expect(unreadBytes > Self.memoryBoundMiB << 20, "\(report)")
+        #expect(largestResidentMiB < Self.memoryBoundMiB, "an honest peer held \(largestResidentMiB) MiB during the attack")
         // Training went on: rounds of the three honest peers during the attack, and the journal's
         // steps stayed contiguous (the far step did not move the run).
         let during = run.rounds.dropFirst(before)
         #expect(during.filter { $0.members >= 3 }.count >= 3, "rounds during the attack: \(Array(during))")
         let steps = run.rounds.map(\.step)
         #expect(steps == Array(steps.indices), "the journal skips steps: \(steps)")
+        // poisoned-average led rounds with honest members and answered their chunks with
+        // averages ×10⁶ in one and NaN in another; every such round skipped a part (the
+        // members' check refused it), and no round's training loss went non-finite.
+        let poisoned = ((report["poisoned_rounds"] as? [[String: Any]]) ?? []).filter {
+            ($0["chunks_served"] as? Int ?? 0) > 0 && ($0["members"] as? Int ?? 0) >= 3
+        }
+        let poisons = Set(poisoned.compactMap { $0["poison"] as? String })
+        #expect(poisons == ["huge-norm", "nan"], "rounds poisoned with honest members: \(poisoned)")
+        let journal = Dictionary(run.rounds.map { ($0.step, $0) }, uniquingKeysWith: { _, last in last })
+        for round in poisoned {
+            let step = round["step"] as? Int ?? -1
+            #expect((journal[step]?.failedParts ?? 0) >= 1, "step \(step) applied the poisoned part: \(String(describing: journal[step]))")
+        }
+        for round in run.rounds where round.members >= 2 {
+            #expect(round.loss?.isFinite == true, "step \(round.step): loss \(String(describing: round.loss))")
+        }
         // The identities that announced states of another size are banned by the coordinator,
         // which saw them (each peer bans them too, but only the coordinator says so machine-readably).
         let attackerIDs = (report["attacker_ids"] as? [String]) ?? []
@@ -180,7 +209,9 @@ import Testing
             / Double(withoutSteps.count)
         let with = try withSteps.map { try Self.validationLoss(of: run.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(withSteps.count)
         #expect(abs(with - without) <= 0.05, "validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without")
-        print("red team: mean validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without; rounds during the attack: \(during.count)")
+        print("red team: mean validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without; "
+              + "rounds during the attack: \(during.count); poisoned rounds: \(poisoned.map { "\($0["step"] ?? "?"):\($0["poison"] ?? "?")" }); "
+              + "unread reply bytes asked for: \(unreadBytes >> 20) MiB; largest honest peer: \(largestResidentMiB) MiB")
         for peer in peers { peer.kill() }
         coordinator.kill()
     }

@@ -13,4 +13,11 @@ enum Attack: String, CaseIterable, Sendable {
     case forgedDeclaration = "forged-declaration"
     /// Declares itself, the lowest id, at the honest step and never sends a plan or a chunk.
     case silentLeader = "silent-leader"
+    /// Takes part in rounds as the lowest id at the honest step, declaring the largest bandwidth
+    /// and sample count the wire allows, and answers members' chunks of its part with poisoned
+    /// averages: ×10⁶ the true average in its first round, NaN in the later ones.
+    case poisonedAverage = "poisoned-average"
+    /// Opens a connection to every honest peer, asks it for its whole state again and again,
+    /// and never reads a reply.
+    case unreadReplies = "unread-replies"
 }

@@ -18,6 +18,8 @@ final class HostileNode: @unchecked Sendable {
     let stateBytes: Int
     /// The state it serves to whoever downloads its forged announcement.
     let server = StateServer(keep: 2)
+    /// Answers members' chunks of this identity's part, when it takes part in rounds.
+    let owner: PoisonedOwner
     private let lock = NSLock()
     private var chunksServed = 0
     private var servedStep: Int?
@@ -27,6 +29,7 @@ final class HostileNode: @unchecked Sendable {
         self.service = service
         self.keys = keys
         self.stateBytes = stateBytes
+        owner = PoisonedOwner(transport: service.transport)
     }
 
     /// Starts a node for `attack`, with an identity whose id is below every honest one (so that
@@ -50,6 +53,7 @@ final class HostileNode: @unchecked Sendable {
     var served: Int { lock.withLock { chunksServed } }
 
     private func serve(_ request: Transport.InboundRequest, on eventLoop: EventLoop) -> EventLoopFuture<Frame> {
+        if request.frame.type == .averagePart { return owner.serve(request) }
         do {
             let reply = try server.answer(request.frame)
             if reply.type == .stateChunk { lock.withLock { chunksServed += 1 } }
@@ -71,10 +75,10 @@ final class HostileNode: @unchecked Sendable {
                 lock.withLock { servedStep = hijacked }
                 await announce(step: hijacked, hash: snapshot.hash, bytes: stateBytes, time: now + 3_600_000)
             }
-            await put(keys.progress, PeerProgress(step: hijacked, samplesAccumulated: targetBatch, samplesPerSecond: 1e6, loss: 0.1,
+            await publish(keys.progress, PeerProgress(step: hijacked, samplesAccumulated: targetBatch, samplesPerSecond: 1e6, loss: 0.1,
                                                   timestampMilliseconds: now + 3_600_000).encoded)
         case .farStep:
-            await put(keys.progress, PeerProgress(step: Int(Int32.max), samplesAccumulated: Int(Int32.max), samplesPerSecond: 9e8,
+            await publish(keys.progress, PeerProgress(step: Int(Int32.max), samplesAccumulated: Int(Int32.max), samplesPerSecond: 9e8,
                                                   loss: 0.1, timestampMilliseconds: now).encoded)
         case .emptyState:
             await announce(step: step + 1, hash: hash, bytes: 0, time: now)
@@ -84,17 +88,20 @@ final class HostileNode: @unchecked Sendable {
             // Declares the absent peer 0x00…00, under its own subkey: a round led by that
             // "peer" would never get a plan.
             let absent = Averaging.PeerID(bytes: [UInt8](repeating: 0, count: 32))!
-            await put(keys.declarations(step: step, state: hash),
+            await publish(keys.declarations(step: step, state: hash),
                       Declaration(step: UInt64(step), peer: absent, address: "127.0.0.1:9", bandwidth: 1 << 40, clientMode: false,
                                   samples: 1 << 30).encoded())
+        case .poisonedAverage, .unreadReplies:
+            // Each runs its own loop (`PoisonedAverager`, `UnreadReplies`).
+            break
         case .silentLeader:
             // Takes part as the lowest id at the honest step and state, then never sends a plan
             // or a chunk.
             let me = Averaging.PeerID(bytes: service.peerID.bytes)!
             let endpoint = service.endpoint
-            await put(keys.progress, PeerProgress(step: step, samplesAccumulated: 1, samplesPerSecond: 1, loss: 2,
+            await publish(keys.progress, PeerProgress(step: step, samplesAccumulated: 1, samplesPerSecond: 1, loss: 2,
                                                   timestampMilliseconds: now).encoded)
-            await put(keys.declarations(step: step, state: hash),
+            await publish(keys.declarations(step: step, state: hash),
                       Declaration(step: UInt64(step), peer: me, address: "\(endpoint.host):\(endpoint.port)", bandwidth: 1 << 40,
                                   clientMode: false, samples: 1 << 30).encoded())
         }
@@ -102,11 +109,12 @@ final class HostileNode: @unchecked Sendable {
 
     private func announce(step: Int, hash: [UInt8], bytes: Int, time: UInt64) async {
         let endpoint = service.endpoint
-        await put(keys.state, StateAnnouncement(step: step, stateHash: hash, stateBytes: bytes, host: endpoint.host,
+        await publish(keys.state, StateAnnouncement(step: step, stateHash: hash, stateBytes: bytes, host: endpoint.host,
                                                 port: endpoint.port, timestampMilliseconds: time).encoded)
     }
 
-    private func put(_ key: RecordKey, _ value: [UInt8]) async {
+    /// Stores `value` under `key` and this identity's own subkey, for two minutes.
+    func publish(_ key: RecordKey, _ value: [UInt8]) async {
         let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + 120_000
         _ = try? await service.put(key: key, subkey: service.peerID.bytes, value: value, expiry: expiry)
     }

@@ -9,8 +9,10 @@ import Wire
 
 /// `cohort-attacker`: a hostile volunteer for the red-team suite (Tests/AttackTests, `make
 /// attacks`). Joins a run on 127.0.0.1 with one identity per attack, publishes the attacks'
-/// records every half second for `--seconds` (or until SIGTERM/SIGINT), then prints one JSON
-/// line: what it served, and the honest peers' newest state announcements as the DHT holds them.
+/// records every half second for `--seconds` (or until SIGTERM/SIGINT), takes part in rounds
+/// (`poisoned-average`) and asks honest peers for replies it never reads (`unread-replies`),
+/// then prints one JSON line: what it served, the rounds it poisoned, the reply bytes it asked
+/// for, and the honest peers' newest state announcements as the DHT holds them.
 ///
 ///     cohort-attacker --join 127.0.0.1:PORT --run NAME --seconds 60 [--attacks state-hijack,far-step,…]
 struct Options {
@@ -111,14 +113,31 @@ func run() async throws {
     let config = try await readConfig(nodes[0].service, runName: options.runName)
     let attackers = Set(nodes.map(\.service.peerID))
     let deadline = Date().addingTimeInterval(options.seconds)
-    while Date() < deadline && !stop.isRequested {
-        let honest = await honestAnnouncements(nodes[0].service, keys: keys, attackers: attackers)
-        if let newest = honest.map(\.1).max(by: { $0.step < $1.step }) {
-            for node in nodes {
-                await node.tick(honestStep: newest.step, honestHash: newest.stateHash, targetBatch: config.targetBatchSize)
-            }
+    let averagers = nodes.filter { $0.attack == .poisonedAverage }.map { PoisonedAverager(node: $0, config: config, siblings: attackers) }
+    let unreaders = nodes.filter { $0.attack == .unreadReplies }.map { UnreadRepliesNode(node: $0) }
+    await withTaskGroup(of: Void.self) { group in
+        for averager in averagers {
+            group.addTask { await averager.run(until: deadline, stop: stop, attackers: attackers) }
         }
-        try await Task.sleep(for: .milliseconds(500))
+        while Date() < deadline && !stop.isRequested {
+            let honest = await honestAnnouncements(nodes[0].service, keys: keys, attackers: attackers)
+            if let newest = honest.map(\.1).max(by: { $0.step < $1.step }) {
+                for node in nodes {
+                    await node.tick(honestStep: newest.step, honestHash: newest.stateHash, targetBatch: config.targetBatchSize)
+                }
+            }
+            for unreader in unreaders { unreader.aim(at: honest, stateBytes: stateBytes) }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        await group.waitForAll()
+    }
+    for unreader in unreaders { unreader.stop() }
+    var poisonedRounds: [[String: Any]] = []
+    for node in nodes where node.attack == .poisonedAverage {
+        for round in (try? await node.owner.rounds()) ?? [] {
+            poisonedRounds.append(["step": Int(round.step), "members": round.members, "poison": round.poison.rawValue,
+                                   "chunks_served": round.chunksServed])
+        }
     }
     let honest = await honestAnnouncements(nodes[0].service, keys: keys, attackers: attackers)
     let report: [String: Any] = [
@@ -126,6 +145,9 @@ func run() async throws {
         "attacker_ids": nodes.map { hex($0.service.peerID.bytes) },
         "state_chunks_served": nodes.map(\.served).reduce(0, +),
         "honest_states": honest.map { ["peer": hex($0.0.bytes), "step": $0.1.step, "hash": hex($0.1.stateHash)] },
+        "poisoned_rounds": poisonedRounds,
+        "unread_connections": unreaders.map(\.connectionCount).reduce(0, +),
+        "unread_reply_bytes_requested": unreaders.map(\.requestedBytes).reduce(0, +),
     ]
     let line = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
     print(String(decoding: line, as: UTF8.self))

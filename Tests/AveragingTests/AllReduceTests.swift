@@ -70,7 +70,7 @@ import Testing
         for result in results {
             #expect(result.isComplete && result.leftOut.isEmpty)
             #expect(result.participants == plan.members.map(\.peer))
-            #expect(result.totalSamples == plan.totalSamples)
+            #expect(result.totalSamples == plan.weights.reduce(0, +))
             #expect(result.duration == .zero)
         }
         #expect(results.reduce(0) { $0 + $1.bytesSent } == results.reduce(0) { $0 + $1.bytesReceived })
@@ -160,7 +160,7 @@ import Testing
             let result = group.members[index].result!
             #expect(result.isComplete)
             #expect(result.leftOut == [peerID(2)])
-            #expect(result.totalSamples == plan.totalSamples - 300)
+            #expect(result.totalSamples == plan.weights.reduce(0, +) - plan.weights[1])
         }
     }
 

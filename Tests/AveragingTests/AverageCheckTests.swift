@@ -45,6 +45,20 @@ import Testing
         Self.expectPartSkipped(group, forger: 1, blamedFor: nil)
     }
 
+    /// The red team's poisoned-average identity declares the most samples the wire allows; the
+    /// round's total must stay what the average weighed, or no member's round report decodes.
+    @Test func aMemberDeclaringTheMostSamplesCountsInTheTotalOnlyForItsCappedWeight() {
+        var random = SeededRandom(seed: 25)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1)), samples: $0 == 0 ? Declaration.maxSamples : 32) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        let vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(chunkSize: 50), seed: random.next())
+        group.run()
+        for member in group.members {
+            #expect(member.result?.totalSamples == 64 + 3 * 32, "\(String(describing: member.result))")
+        }
+    }
+
     @Test func honestAveragesPassEveryMembersCheck() {
         var group = Self.group(members: 4, forging: 1, seed: 23) { $0 }
         group.run()

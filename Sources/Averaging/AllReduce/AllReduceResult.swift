@@ -15,7 +15,8 @@ public struct AllReduceResult: Hashable, Sendable {
     /// Members this peer marked failed or misbehaving, senders it (as an owner) stopped waiting
     /// for at the sender deadline, and owners whose average had not arrived by the round deadline.
     public var leftOut: [PeerID]
-    /// Sum of the participants' sample counts.
+    /// Sum of the participants' weights: their sample counts as the average counted them,
+    /// each cut to `ShareCap`'s bound (`GroupPlan.weights`).
     public var totalSamples: UInt64
     /// Encoded chunk bytes this peer sent and received (payloads, without frame headers).
     public var bytesSent: Int

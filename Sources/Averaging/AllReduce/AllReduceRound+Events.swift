@@ -219,13 +219,16 @@ extension AllReduceRound {
         }
         let rejected = rejectBadAverages()
         isFinished = true
+        let weights = plan.weights
         let leftOut = plan.members.indices.filter { failed[$0] || stalled[$0] }
         let participants = plan.members.indices.filter { !leftOut.contains($0) }
         return rejected + [.finished(AllReduceResult(
             roundID: plan.id,
             participants: participants.map { plan.members[$0].peer },
             leftOut: leftOut.map { plan.members[$0].peer },
-            totalSamples: participants.reduce(0) { $0 + plan.members[$1].samples },
+            // The capped weights, not the declared counts: one member declaring 2⁴⁰ samples
+            // would otherwise make every member's round report unreadable (its bound is 2⁴⁰).
+            totalSamples: participants.reduce(0) { $0 + weights[$1] },
             bytesSent: bytesSent,
             bytesReceived: bytesReceived,
             // A chunk held from before the start arrives with an earlier time.
