@@ -38,6 +38,9 @@ extension PeerSession {
         case .steppedAlone(let step, let samples, let reason):
             logger.info("round", metadata: ["step": "\(step)", "peers": "1", "samples": "\(samples)", "note": "\(reason)",
                                              "state": "\(Self.shortHex(session.announcedHash))"])
+        case .outOfBoundAverage(let step, let owner, let count, let excluded):
+            logger.warning(excluded ? "excluding an owner whose averages failed the norm check" : "skipped an average that failed the norm check",
+                           metadata: ["step": "\(step)", "peer.id": "\(owner)", "count": "\(count)"])
         case .couldNotAverage(let step, let reason):
             logger.warning("could not average step \(step): \(reason)")
         case .rejoined(let contacts):

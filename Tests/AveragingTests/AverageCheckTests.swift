@@ -31,6 +31,10 @@ import Testing
         var group = Self.group(members: 4, forging: 1, seed: 21) { $0.map { $0 * 1_000 } }
         group.run()
         Self.expectPartSkipped(group, forger: 1, blamedFor: nil)
+        for index in group.members.indices where index != 1 {
+            #expect(group.members[index].result?.outOfBoundAverages == [group.plan.members[1].peer],
+                    "the owner is listed for the caller to count")
+        }
     }
 
     @Test func anOwnerReturningNonFiniteAveragesHasItsPartSkippedAndIsDropped() {

@@ -158,6 +158,27 @@ import Wire
         #expect(loading.contains { if case .replayUpdates = $0 { true } else if case .downloadState = $0 { true } else { false } })
     }
 
+    @Test func anOwnerWhoseAverageFailsTheNormCheckTwiceIsExcluded() throws {
+        // Before, an owner poisoning its part with finite values had it skipped every round and
+        // was never kept out: it cost the run its part of every round it joined.
+        let other = Self.others[0]
+        let them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        for earlier in [0, 1] {
+            var (harness, plan) = try #require(Self.roundStarted(with: other), "expected the round to start")
+            harness.session.outOfBoundAverages[them] = earlier == 0 ? nil : earlier
+            var result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                                         bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1),
+                                         failedParts: [plan.parts[plan.index(of: them)!]], silent: [])
+            result.outOfBoundAverages = [them]
+            let finished = harness.feed(.roundFinished(result))
+            let excluded = earlier + 1 == harness.session.settings.outOfBoundAveragesToExclude
+            #expect(finished.first == .note(.outOfBoundAverage(step: 0, owner: them, count: earlier + 1, excluded: excluded)))
+            #expect(finished.contains(.applyUpdate(skipping: result.failedParts)), "the rest of the round counts")
+            #expect((harness.session.excludedPeers[them] != nil) == excluded)
+            #expect(harness.session.outOfBoundAverages[them] == (excluded ? nil : earlier + 1))
+        }
+    }
+
     /// A session that averaged step 0 with `other` (28 samples at `otherRate` a second) and
     /// trains at step 1; nil when the round did not start.
     static func afterOneRound(with other: PeerIdentity, otherRate: Double = 10) -> Harness? {

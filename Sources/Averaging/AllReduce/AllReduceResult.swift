@@ -45,6 +45,10 @@ public struct AllReduceResult: Hashable, Sendable {
     /// (DeDLOC §3.1 balances parts by it) and, unlike the round's bytes over its duration, not
     /// the wait for the slowest member, which every member of a round shares.
     public var inboundBytesPerSecond: Double?
+    /// Owners whose average of their part was finite but longer than the norm bound allows
+    /// against this member's own values: skipped without proof of blame (a hostile sender can
+    /// push an honest owner's average there for one member), so counted across rounds.
+    public var outOfBoundAverages: [PeerID] = []
 
     /// True when every part of the vector was averaged.
     public var isComplete: Bool { failedParts.isEmpty }

@@ -11,7 +11,8 @@ extension AllReduceRound {
     /// offence): there the owner has bounded every contribution, so nothing a sender did can make
     /// an honest owner's average overflow. A norm out of bound, or anything in a group of two,
     /// could be a hostile sender's doing (one just under the owner's bound, set against the
-    /// member with the smallest gradient), so the part is skipped without blame. A member whose
+    /// member with the smallest gradient), so the part is skipped without blame; the owner is
+    /// listed (`AllReduceResult.outOfBoundAverages`) for the caller to count across rounds. A member whose
     /// own values of the part are all zero has nothing to compare the norm with, and in a group
     /// of two neither side can tell which is off: both check finiteness only.
     ///
@@ -32,6 +33,7 @@ extension AllReduceRound {
                 actions.append(.dropPeer(plan.members[part].peer, reason: reason))
             } else if judged && contributionNorms[part] > 0 && norm > Double(settings.normBoundFactor) * contributionNorms[part] {
                 partFailed[part] = true
+                outOfBoundOwners.append(plan.members[part].peer)
             }
         }
         return actions

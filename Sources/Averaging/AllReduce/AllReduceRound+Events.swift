@@ -236,6 +236,7 @@ extension AllReduceRound {
             failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] },
             dropped: dropped,
             silent: leftOut.filter(sentNothingExpected).map { plan.members[$0].peer },
-            inboundBytesPerSecond: inboundBytesPerSecond))]
+            inboundBytesPerSecond: inboundBytesPerSecond,
+            outOfBoundAverages: outOfBoundOwners))]
     }
 }

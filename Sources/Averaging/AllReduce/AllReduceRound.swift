@@ -122,6 +122,8 @@ public struct AllReduceRound {
     var stalled: [Bool]
     /// Members this peer dropped for breaking the protocol or sending bad parts, in order.
     var dropped: [AllReduceResult.DroppedPeer] = []
+    /// Owners whose average failed the norm check (`rejectBadAverages`), in part order.
+    var outOfBoundOwners: [PeerID] = []
     /// Per part: chunks of the average still to arrive (zero for this member's own part).
     var averagesMissing: [Int]
     /// `averageReceived[part]![chunk]`, for parts owned by others.

@@ -116,15 +116,35 @@ extension VolunteerSession {
 
     mutating func roundFinished(_ round: RoundInProgress, _ result: AllReduceResult, _ now: Now) -> [Directive] {
         for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = settings.exclusionAttempts }
+        let notes = countOutOfBoundAverages(result, step: round.step)
         bandwidth.observe(result)
         if result.participants == [peerID], !result.pastTheRound.isEmpty {
             // Nobody averaged with this peer: the others' state is the run's, and this peer's
             // gradient, applied alone, would fork it.
-            return formationFailed(round, .othersPastTheStep(step: UInt64(round.step), count: result.pastTheRound.count), now)
+            return notes + formationFailed(round, .othersPastTheStep(step: UInt64(round.step), count: result.pastTheRound.count), now)
         }
         phase = .announcing(.reportRound(round, result))
-        return [.applyUpdate(skipping: result.failedParts), .announceState]
+        return notes + [.applyUpdate(skipping: result.failedParts), .announceState]
     }
+
+    /// Counts the owners whose averages failed the norm check and excludes those at the limit.
+    private mutating func countOutOfBoundAverages(_ result: AllReduceResult, step: Int) -> [Directive] {
+        result.outOfBoundAverages.map { owner in
+            let count = outOfBoundAverages[owner, default: 0] + 1
+            let excluded = count >= settings.outOfBoundAveragesToExclude
+            if excluded {
+                excludedPeers[owner] = settings.exclusionAttempts
+                outOfBoundAverages[owner] = nil
+            } else {
+                // Identities are cheap in an open run: keep the count bounded.
+                if outOfBoundAverages.count >= Self.maxOwnersCounted { outOfBoundAverages.removeAll() }
+                outOfBoundAverages[owner] = count
+            }
+            return .note(.outOfBoundAverage(step: step, owner: owner, count: count, excluded: excluded))
+        }
+    }
+
+    static let maxOwnersCounted = 4096
 
     mutating func afterAnnouncement(_ next: AfterAnnouncement, _ now: Now) -> [Directive] {
         switch next {

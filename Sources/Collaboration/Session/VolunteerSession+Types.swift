@@ -158,6 +158,9 @@ extension VolunteerSession {
         case averaged(AveragedRound)
         case steppedAlone(step: Int, samples: Int, reason: FormationFailure)
         case couldNotAverage(step: Int, reason: FormationFailure)
+        /// `owner` sent an average of its part longer than the norm bound allows, `count` times
+        /// since it was last excluded; `excluded` when that excludes it now.
+        case outOfBoundAverage(step: Int, owner: Averaging.PeerID, count: Int, excluded: Bool)
         case rejoined(contacts: Int)
         case isolated(retryInSeconds: Int)
         case left(step: Int)

@@ -47,6 +47,8 @@ public struct VolunteerSession: Sendable {
         public var stopAfterStep: Int?
         /// Matchmaking attempts for which a peer that held a round up does not count.
         public var exclusionAttempts = 5
+        /// Out-of-bound averages from one owner that exclude it (`outOfBoundAverages`).
+        public var outOfBoundAveragesToExclude = 2
         public var progressLifetimeSeconds = RunTimings.progressLifetimeSeconds
         public var maxReconnectDelay: Duration = .seconds(60)
         /// How many steps behind the run's state a peer replays the updates taken since
@@ -92,6 +94,10 @@ public struct VolunteerSession: Sendable {
     /// stragglers). A peer that declares and then does nothing would otherwise cost every round
     /// a plan timeout or the sender deadline; this way it costs one.
     public internal(set) var excludedPeers: [Averaging.PeerID: Int] = [:]
+    /// Per owner, averages of its part that failed the norm check since it was last excluded.
+    /// One is no proof (a hostile sender can cause it); a second excludes the owner, so that an
+    /// owner poisoning its part costs the run two rounds' parts, then nothing for a while.
+    public internal(set) var outOfBoundAverages: [Averaging.PeerID: Int] = [:]
     public internal(set) var hasLeft = false
 
     var phase = Phase.starting
