@@ -75,20 +75,18 @@ public final class VolunteerPeer {
 
     /// This peer's trainer for the run: the run's model and optimizer, the peer's own data and
     /// micro-batch, the learning rate the run's temperature and global batch give.
-    /// Under local SGD the peer's inner steps take the config's batch each, at the rate the
-    /// temperature gives that batch.
+    /// Under local SGD the peer's inner steps take the config's batch each, at the run's rate
+    /// (the temperature times the target batch, as in per-step averaging): peers whose inner
+    /// batches add up to the target batch then move the shared parameters, averaged plainly,
+    /// as far per sample as per-step averaging does.
     private func makeTrainingRun(config: RunConfig) throws -> TrainingRun {
         var training = config.training
         let localSGD = config.localSGD.localSteps > 1
         // An inner step's batch is whole micro-batches.
         let largest = min(training.batchSize, settings.maxMicroBatch ?? training.batchSize)
         let micro = localSGD ? (1...largest).last { training.batchSize % $0 == 0 }! : largest
-        if localSGD {
-            training.learningRate = training.peakLearningRate
-        } else {
-            training.batchSize = micro
-            training.learningRate = config.peakLearningRate
-        }
+        if !localSGD { training.batchSize = micro }
+        training.learningRate = config.peakLearningRate
         training.microBatchSize = micro
         training.temperature = nil
         guard settings.dataURL != nil || config.dataset == RunConfig.bundledDataset else {

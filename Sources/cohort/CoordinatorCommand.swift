@@ -44,8 +44,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var dataset: String = RunConfig.bundledDataset
     @Option(help: "Inner SGD steps each peer takes between averaging rounds (local SGD, DiLoCo); 1 averages every step.")
     var localSteps: Int = 1
-    @Option(help: "Outer learning rate under local SGD (Nesterov SGD on the averaged pseudo-gradient).") var outerLr: Double = 0.7
-    @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0.9
+    @Option(help: "Outer learning rate under local SGD (Nesterov SGD on the averaged pseudo-gradient; 1 with no momentum: plain averaging).")
+    var outerLr: Double = 1
+    @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
     @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
     @Option(help: "Checkpoints to keep.") var keep: Int = 5
     @Flag(help: "Admit any peer. Without it only peers with an access token signed by this coordinator's key take part.")

@@ -62,11 +62,13 @@ public final class OuterOptimizer {
 /// (1: every step is averaged, as in DeDLOC), and the outer optimizer's settings.
 public struct LocalSGDSettings: Equatable, Sendable, Codable {
     public var localSteps: Int = 1
-    /// DiLoCo's defaults: outer lr 0.7 with Nesterov momentum 0.9.
-    public var outerLearningRate: Double = 0.7
-    public var outerMomentum: Double = 0.9
+    /// Plain averaging by default (outer lr 1, no momentum). DiLoCo's 0.7 with Nesterov 0.9 is
+    /// tuned for AdamW inner steps; on top of inner SGD at the run's rate it diverged in
+    /// `cohort demo` (docs/operations.md, "Local SGD").
+    public var outerLearningRate: Double = 1
+    public var outerMomentum: Double = 0
 
-    public init(localSteps: Int = 1, outerLearningRate: Double = 0.7, outerMomentum: Double = 0.9) {
+    public init(localSteps: Int = 1, outerLearningRate: Double = 1, outerMomentum: Double = 0) {
         self.localSteps = localSteps
         self.outerLearningRate = outerLearningRate
         self.outerMomentum = outerMomentum

@@ -24,6 +24,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Write a JSON summary here.") var summary: String?
     @Option(help: "Gradient compression: none, float16 or int8.") var compression: String = "none"
     @Option(help: "Inner SGD steps per averaging round (local SGD); --steps then counts averaging rounds.") var localSteps: Int = 1
+    @Option(help: "Outer learning rate under local SGD.") var outerLr: Double = 1
+    @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
 
     func validate() throws {
         guard (1...16).contains(peers) else { throw ValidationError("--peers must be between 1 and 16") }
@@ -33,6 +35,9 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("--target-batch must be between 8 (one peer's micro-batch) and 4096")
         }
         guard (1...1000).contains(localSteps) else { throw ValidationError("--local-steps must be between 1 and 1000") }
+        if let problem = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum).problem {
+            throw ValidationError(problem)
+        }
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8")
         }
@@ -49,7 +54,8 @@ struct DemoCommand: AsyncParsableCommand {
         let settingsFile = folder.appendingPathComponent("settings.json")
         try DemoRun.write(settings, to: settingsFile)
         var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
-                           minutes: minutes, targetBatch: targetBatch, compression: compression, localSteps: localSteps)
+                           minutes: minutes, targetBatch: targetBatch, compression: compression,
+                           localSGD: LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum))
         let children = demo.children
         TerminationSignal.onFirst { number, name in
             print("— \(name): stopping the coordinator and the peers")

@@ -23,7 +23,7 @@ struct DemoRun {
     let minutes: Double
     let targetBatch: Int
     let compression: String
-    let localSteps: Int
+    let localSGD: LocalSGDSettings
     /// Every process the demo started, for whoever stops them: the demo's end or a signal.
     let children = ChildProcessGroup()
     private var coordinator: ChildProcess?
@@ -31,7 +31,7 @@ struct DemoRun {
     private var admission: DemoAdmission?
 
     init(folder: URL, settings: TrainingSettings, settingsFile: URL, peers: Int, steps: Int, minutes: Double,
-         targetBatch: Int, compression: String, localSteps: Int) {
+         targetBatch: Int, compression: String, localSGD: LocalSGDSettings) {
         self.folder = folder
         self.settings = settings
         self.settingsFile = settingsFile
@@ -40,7 +40,7 @@ struct DemoRun {
         self.minutes = minutes
         self.targetBatch = targetBatch
         self.compression = compression
-        self.localSteps = localSteps
+        self.localSGD = localSGD
     }
 
     /// Config S with a short warm-up; each peer's forward pass takes 8 sequences.
@@ -112,7 +112,8 @@ struct DemoRun {
             arguments: ["coordinator", "--run", "demo", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
                         "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
                         "--target-batch", String(targetBatch), "--checkpoint-every", "10", "--matchmaking-seconds", "1.5",
-                        "--compression", compression, "--local-steps", String(localSteps)],
+                        "--compression", compression, "--local-steps", String(localSGD.localSteps),
+                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum)],
             log: folder.appendingPathComponent("logs/coordinator.log"))
         coordinator = child
         guard let join = child.waitForLine(capturing: "peers join with: cohort peer --join (\\S+)", timeout: 60),
