@@ -15,6 +15,7 @@ extension PeerSession {
             compression: config.compression.averagingCompression,
             chunkSize: AllReduceRound.Settings.chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count))
         settings.aggregation = config.aggregation
+        settings.normsGrowWithWeight = config.localSGD.localSteps > 1
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
         let vector = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)

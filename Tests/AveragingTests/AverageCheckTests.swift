@@ -49,6 +49,29 @@ import Testing
         Self.expectPartSkipped(group, forger: 1, blamedFor: nil)
     }
 
+    /// Under local SGD a member that took more inner steps honestly sends a longer
+    /// pseudo-gradient; the bounds compare norms per unit of weight there, and only there.
+    @Test(arguments: [false, true]) func aHeavierMembersLongerPseudoGradientPassesOnlyWhenNormsGrowWithWeight(grow: Bool) {
+        var random = SeededRandom(seed: 26)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1)), samples: $0 == 3 ? 320 : 32) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        #expect(plan.weights == [32, 32, 32, 64], "the heavy member counts at twice the median")
+        let vectors = (0..<4).map { member in
+            (0..<800).map { _ in Float.random(in: -1...1, using: &random) * (member == 3 ? 15 : 1) }
+        }
+        var settings = AllReduceRound.Settings(chunkSize: 50)
+        settings.normsGrowWithWeight = grow
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, seed: random.next())
+        group.run()
+        for (index, member) in group.members.enumerated() where index != 3 {
+            if grow {
+                #expect(member.result?.dropped == [] && member.result?.failedParts == [], "member \(index): \(String(describing: member.result))")
+            } else {
+                #expect(member.result?.dropped.map(\.peer) == [plan.members[3].peer], "member \(index)")
+            }
+        }
+    }
+
     /// The red team's poisoned-average identity declares the most samples the wire allows; the
     /// round's total must stay what the average weighed, or no member's round report decodes.
     @Test func aMemberDeclaringTheMostSamplesCountsInTheTotalOnlyForItsCappedWeight() {

@@ -22,6 +22,11 @@ extension AllReduceRound {
     mutating func rejectBadAverages() -> [Action] {
         var actions: [Action] = []
         let judged = plan.members.count >= 3
+        // An average of pseudo-gradients can be as long as the heaviest member's, which is
+        // longer than this member's by their weights' ratio.
+        let weights = plan.weights
+        let growth = settings.normsGrowWithWeight && weights[ownIndex] > 0
+            ? max(1, Double(weights.max() ?? 0) / Double(weights[ownIndex])) : 1
         for part in plan.parts.indices where part != ownIndex && !partFailed[part] && !failed[part] && !plan.parts[part].isEmpty {
             let norm = Self.norm(of: UnsafeBufferPointer(rebasing: vector[plan.parts[part]]))
             if !norm.isFinite {
@@ -31,7 +36,7 @@ extension AllReduceRound {
                 failed[part] = true
                 dropped.append(AllReduceResult.DroppedPeer(peer: plan.members[part].peer, reason: reason))
                 actions.append(.dropPeer(plan.members[part].peer, reason: reason))
-            } else if judged && contributionNorms[part] > 0 && norm > Double(settings.normBoundFactor) * contributionNorms[part] {
+            } else if judged && contributionNorms[part] > 0 && norm > Double(settings.normBoundFactor) * growth * contributionNorms[part] {
                 partFailed[part] = true
                 outOfBoundOwners.append(plan.members[part].peer)
             }

@@ -58,6 +58,11 @@ public struct AllReduceRound {
         /// An honest gradient a few times larger than the others passes; one scaled by 1000 does
         /// not. `.infinity` turns the bound off (the finiteness check stays).
         public var normBoundFactor: Float = 10
+        /// Whether a contribution's norm grows with its weight, so that the norm bounds compare
+        /// norms per unit of weight: local SGD's pseudo-gradients sum a member's inner steps,
+        /// and a fast member's is honestly many times a slow one's. Off for gradients, which
+        /// are means and do not grow with the samples behind them.
+        public var normsGrowWithWeight = false
         /// How an owner combines the contributions that pass its checks (`Aggregation`): the
         /// sample-weighted mean, or a robust aggregation for runs expecting Byzantine peers.
         public var aggregation: Aggregation = .mean
@@ -183,7 +188,8 @@ public struct AllReduceRound {
         let ownLayout = layout(ofPart: ownIndex)
         if ownLayout.chunkCount > 0 {
             reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
-                                  normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex)
+                                  normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex,
+                                  normsGrowWithWeight: settings.normsGrowWithWeight)
         }
         contributionNorms = plan.parts.map { Self.norm(of: UnsafeBufferPointer(rebasing: vector[$0])) }
         var actions: [Action] = []

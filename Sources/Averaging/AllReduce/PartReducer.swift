@@ -48,12 +48,16 @@ struct PartReducer {
     /// Rows for a robust aggregation; nil for the mean.
     private var robust: RobustAggregator?
 
+    /// Whether norms are compared per unit of weight (`AllReduceRound.Settings.normsGrowWithWeight`).
+    let normsGrowWithWeight: Bool
+
     init(layout: ChunkLayout, compression: Compression, aggregation: Aggregation, normBoundFactor: Float,
-         weights: [Float], ownIndex: Int) {
+         weights: [Float], ownIndex: Int, normsGrowWithWeight: Bool = false) {
         precondition(normBoundFactor >= 1, "norm bound factor \(normBoundFactor) would drop the median contribution")
         self.layout = layout
         self.compression = compression
         self.normBoundFactor = normBoundFactor
+        self.normsGrowWithWeight = normsGrowWithWeight
         self.weights = weights
         self.ownIndex = ownIndex
         let chunkCount = layout.chunkCount
@@ -116,16 +120,21 @@ struct PartReducer {
         guard senders.count + 1 >= Self.minimumContributionsForNormBound else { return [] }
         let own = UnsafeBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
         let ownNorm = ContributionFault.nonFiniteCountAndNorm(of: own).norm
-        let sorted = (senders.map { norms[$0 * layout.chunkCount + chunk] } + [ownNorm]).sorted()
+        let sorted = (senders.map { scaled(norms[$0 * layout.chunkCount + chunk], of: $0) } + [scaled(ownNorm, of: ownIndex)]).sorted()
         // The lower median: with n ≥ 3 contributions, fewer than half of them cannot raise it.
         let median = sorted[(sorted.count - 1) / 2]
         guard median > 0 else { return [] }
         let bound = Double(normBoundFactor) * median
         return senders.compactMap { sender in
-            let norm = norms[sender * layout.chunkCount + chunk]
+            let norm = scaled(norms[sender * layout.chunkCount + chunk], of: sender)
             guard norm > bound else { return nil }
             return (sender, .normAboveBound(norm: norm, median: median))
         }
+    }
+
+    /// A contribution's norm as the bound compares it: per unit of weight when norms grow with it.
+    private func scaled(_ norm: Double, of member: Int) -> Double {
+        normsGrowWithWeight && weights[member] > 0 ? norm / Double(weights[member]) : norm
     }
 
     /// Stops expecting anything from `sender`; returns the chunks that are now complete. With
