@@ -71,6 +71,8 @@ public struct RunConfig: Equatable, Sendable, Codable {
         try require(matchmakingSeconds > 0 && matchmakingSeconds <= 600, "matchmaking_seconds must be in (0, 600]")
         if let problem = aggregation.problem { throw Error(description: "run config: aggregation: \(problem)") }
         if let problem = localSGD.problem { throw Error(description: "run config: local_sgd: \(problem)") }
+        try require(samplesPerRound <= 1 << 30,
+                    "target_batch_size × local_steps is \(samplesPerRound) samples per round; at most 1073741824")
     }
 
     enum CodingKeys: String, CodingKey {

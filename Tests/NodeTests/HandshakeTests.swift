@@ -162,16 +162,16 @@ struct SeededBytes: RandomNumberGenerator {
     @Test func oversizedAnnouncementFailsBeforeTheBodyArrives() {
         var responder = Handshake(role: .responder, identity: bob)
         _ = responder.start()
-        let header: [UInt8] = Array("CHRH".utf8) + [3, 1, 0xFF, 0xFF]
+        let header: [UInt8] = Array("CHRH".utf8) + [4, 1, 0xFF, 0xFF]
         #expect(responder.onBytes(header, now: 0) == [.failed(.oversized(0xFFFF))])
     }
 
     @Test func wrongLengthWrongKindAndGarbageFail() {
         let cases: [[UInt8]] = [
-            Array("CHRH".utf8) + [3, 1, 65, 0],
-            Array("CHRH".utf8) + [3, 1, 67, 0] + [UInt8](repeating: 0, count: 64) + [0, 0, 0],
-            Array("CHRH".utf8) + [3, 3],
-            Array("CHRH".utf8) + [3, 4],
+            Array("CHRH".utf8) + [4, 1, 65, 0],
+            Array("CHRH".utf8) + [4, 1, 67, 0] + [UInt8](repeating: 0, count: 64) + [0, 0, 0],
+            Array("CHRH".utf8) + [4, 3],
+            Array("CHRH".utf8) + [4, 4],
             Array("CHRH".utf8) + [1],
             Array("GET / HTTP/1.1\r\n".utf8),
         ]

@@ -226,9 +226,10 @@ extension AllReduceRound {
             roundID: plan.id,
             participants: participants.map { plan.members[$0].peer },
             leftOut: leftOut.map { plan.members[$0].peer },
-            // The capped weights, not the declared counts: one member declaring 2⁴⁰ samples
-            // would otherwise make every member's round report unreadable (its bound is 2⁴⁰).
-            totalSamples: participants.reduce(0) { $0 + weights[$1] },
+            // The capped weights, not the declared counts, and never past a report's bound: one
+            // member (or, with the median theirs, several) declaring 2⁴⁰ samples would otherwise
+            // make every member's round report unreadable.
+            totalSamples: min(participants.reduce(0) { $0 &+ weights[$1] }, Declaration.maxSamples),
             bytesSent: bytesSent,
             bytesReceived: bytesReceived,
             // A chunk held from before the start arrives with an earlier time.

@@ -6,7 +6,7 @@ import Wire
 ///
 ///     offset  size  field
 ///     0       4     magic "CHRH" (0x43 0x48 0x52 0x48)
-///     4       1     handshake version (3)
+///     4       1     handshake version (4)
 ///     5       1     kind: 1 initiator hello, 2 responder proof, 3 initiator proof, 4 refusal,
 ///                   5 admitted
 ///     6       2     body length, little-endian; within the kind's bounds
@@ -25,7 +25,7 @@ enum HandshakeMessage: Equatable, Sendable {
     case admitted
 
     static let magic: [UInt8] = Array("CHRH".utf8)
-    static let version: UInt8 = 3
+    static let version: UInt8 = 4
     static let headerLength = 8
     /// Token bytes one message carries at most; room to spare over `AccessToken.maxEncodedLength`.
     static let maxTokenLength = 512
