@@ -26,7 +26,6 @@ actor PoisonedAverager {
     private let me: Averaging.PeerID
     private var gathering: Gathering?
     private var lastStep = -1
-    private var roundsJoined = 0
 
     init(node: HostileNode, config: RunConfig, siblings: Set<DHTID>) {
         self.node = node
@@ -124,9 +123,12 @@ actor PoisonedAverager {
         settings.aggregation = config.aggregation
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
-        // Huge-norm once, then NaN: each NaN round excludes it for a while, and the third bans it.
-        let poison: Poison = roundsJoined == 0 ? .hugeNorm : .notANumber
-        roundsJoined += 1
+        // Huge-norm until one such round reached a group with honest members, then NaN: each
+        // NaN round excludes it for a while, and the third bans it. A first round of only its
+        // sibling identities, or one nobody sent chunks to, would otherwise use up the huge-norm.
+        let rounds = (try? await node.owner.rounds()) ?? []
+        let hugeNormLanded = rounds.contains { $0.poison == .hugeNorm && $0.chunksServed > 0 && $0.members >= 3 }
+        let poison: Poison = hugeNormLanded ? .notANumber : .hugeNorm
         try? await node.owner.start(plan: plan, me: me, settings: settings, poison: poison)
     }
 
