@@ -117,7 +117,6 @@ extension VolunteerSession {
     mutating func roundFinished(_ round: RoundInProgress, _ result: AllReduceResult, _ now: Now) -> [Directive] {
         for peer in result.silent + result.dropped.map(\.peer) { excludedPeers[peer] = settings.exclusionAttempts }
         let notes = countOutOfBoundAverages(result, step: round.step)
-        countPastTheRoundClaims(result)
         bandwidth.observe(result)
         if result.participants == [peerID], !result.pastTheRound.isEmpty {
             // Nobody averaged with this peer: the others' state is the run's, and this peer's
@@ -146,22 +145,6 @@ extension VolunteerSession {
     }
 
     static let maxOwnersCounted = 4096
-
-    /// Counts the peers that refused this round as past its step; a second refusal in a row
-    /// excludes the peer. Taking part in a round clears its count.
-    private mutating func countPastTheRoundClaims(_ result: AllReduceResult) {
-        for peer in result.participants { pastTheRoundClaims[peer] = nil }
-        for peer in result.pastTheRound {
-            let count = pastTheRoundClaims[peer, default: 0] + 1
-            if count >= 2 {
-                excludedPeers[peer] = settings.exclusionAttempts
-                pastTheRoundClaims[peer] = nil
-            } else {
-                if pastTheRoundClaims.count >= Self.maxOwnersCounted { pastTheRoundClaims.removeAll() }
-                pastTheRoundClaims[peer] = count
-            }
-        }
-    }
 
     mutating func afterAnnouncement(_ next: AfterAnnouncement, _ now: Now) -> [Directive] {
         switch next {

@@ -98,11 +98,6 @@ public struct VolunteerSession: Sendable {
     /// One is no proof (a hostile sender can cause it); a second excludes the owner, so that an
     /// owner poisoning its part costs the run two rounds' parts, then nothing for a while.
     public internal(set) var outOfBoundAverages: [Averaging.PeerID: Int] = [:]
-    /// Per peer, rounds of this peer's in a row that it refused as past their step (error code
-    /// 8). An honest peer is past a round once, when this peer declared late, and this peer
-    /// then loads its state; one that claims it again is excluded, or a hostile owner could
-    /// answer so every round: its part skipped, and this peer's gradient discarded when alone.
-    public internal(set) var pastTheRoundClaims: [Averaging.PeerID: Int] = [:]
     public internal(set) var hasLeft = false
 
     var phase = Phase.starting
