@@ -104,10 +104,7 @@ public final class TrainingRun {
     /// Local SGD: one step of this peer's own parameters on the micro-batches accumulated, at
     /// the schedule's rate for the run's (outer) step.
     private func takeInnerStep() {
-        let scale = 1 / Float(accumulatedMicroBatches)
-        if accumulatedMicroBatches > 1 {
-            for index in 0..<model.gradients.count { model.gradients[index] *= scale }
-        }
+        scaleGradientsToTheirMean()
         optimizer.apply(gradients: model.gradients, to: model.parameters, rate: settings.schedule.rate(at: step))
         accumulatedMicroBatches = 0
         innerSteps += 1
@@ -124,6 +121,11 @@ public final class TrainingRun {
             outer.writePseudoGradient(local: model.parameters, into: model.gradients)
             return
         }
+        scaleGradientsToTheirMean()
+    }
+
+    /// Divides the summed micro-batch gradients by their count.
+    private func scaleGradientsToTheirMean() {
         guard accumulatedMicroBatches > 1 else { return }
         let scale = 1 / Float(accumulatedMicroBatches)
         for index in 0..<model.gradients.count { model.gradients[index] *= scale }
