@@ -12,6 +12,14 @@ public struct GlobalProgress: Equatable, Sendable {
     public var samplesPerSecond: Double
     /// Live peers at `step` (the ones that will average together).
     public var peersAtStep: Int
+    /// Live peers one step behind that wrote their record within
+    /// `RunTimings.catchingUpWithinMilliseconds`: a member still finishing the last round, or a
+    /// peer left out of it that is loading the new state. Both declare within moments.
+    public var peersCatchingUp: Int
+    /// The group a leader waits for before fixing it at once: without the peers catching up,
+    /// short rounds would form before a left-out peer could ever declare again, and it would
+    /// chase the run for good.
+    public var expectedGroupSize: Int { peersAtStep + peersCatchingUp }
     /// Seconds until the target is reached at the current throughput (0 when reached).
     public var secondsToTarget: Double
 
@@ -38,6 +46,7 @@ public struct ProgressTracker: Sendable {
     public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
     public var extrapolationLimitMilliseconds = RunTimings.extrapolationLimitMilliseconds
     public var maxClockSkewMilliseconds = RunTimings.maxClockSkewMilliseconds
+    public var catchingUpWithinMilliseconds = RunTimings.catchingUpWithinMilliseconds
 
     public init(targetBatchSize: Int) {
         precondition(targetBatchSize > 0, "the target batch must be positive, got \(targetBatchSize)")
@@ -54,6 +63,9 @@ public struct ProgressTracker: Sendable {
         let live = records.filter { isLive($0, now: now) }
         let step = Self.runStep(reachedBy: live.map(\.step))
         let atStep = live.filter { $0.step == step }
+        let catchingUp = live.filter {
+            $0.step + 1 == step && now >= $0.timestampMilliseconds && now - $0.timestampMilliseconds <= catchingUpWithinMilliseconds
+        }
         let extrapolated = atStep.map { record -> UInt64 in
             let age = now > record.timestampMilliseconds ? min(now - record.timestampMilliseconds, extrapolationLimitMilliseconds) : 0
             return UInt64(Double(record.samplesAccumulated) + record.samplesPerSecond * Double(age) / 1000)
@@ -63,7 +75,8 @@ public struct ProgressTracker: Sendable {
         let missing = Double(targetBatchSize) - samples
         let seconds = missing <= 0 ? 0 : (rate > 0 ? missing / rate : .infinity)
         return GlobalProgress(step: step, samplesAccumulated: Int(samples), targetBatchSize: targetBatchSize,
-                              samplesPerSecond: rate, peersAtStep: atStep.count, secondsToTarget: seconds)
+                              samplesPerSecond: rate, peersAtStep: atStep.count, peersCatchingUp: catchingUp.count,
+                              secondsToTarget: seconds)
     }
 
     /// The highest step that at least half of `steps` (one per live peer) have reached; 0 when

@@ -10,6 +10,11 @@ public enum RunTimings {
     public static let progressStaleAfterMilliseconds: UInt64 = 20_000
     /// A progress record's count is extrapolated at its throughput for at most this long.
     public static let extrapolationLimitMilliseconds: UInt64 = 5_000
+    /// A peer one step behind the run whose record is at most this old is about to declare (it
+    /// finishes the last round or loads its result), so a leader waits for it within the gather
+    /// window. A peer republishes whenever it trains or leaves a round; a stopped one drops out
+    /// of the count after this long.
+    public static let catchingUpWithinMilliseconds: UInt64 = 2_000
     /// How far ahead of the reader's clock a record's time may be; beyond, it is ignored (it
     /// would otherwise never go stale).
     public static let maxClockSkewMilliseconds: UInt64 = 60_000

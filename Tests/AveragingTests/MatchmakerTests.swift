@@ -342,7 +342,27 @@ struct MatchmakingNetwork {
         }
         let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: others))
         #expect(late.onPlan(plan, from: Self.peer(2), now: .zero + .milliseconds(50)).isEmpty)
-        #expect(late.onDeclarationsSeen(others, now: .zero + .milliseconds(100)).isEmpty, "it led peers already averaging elsewhere")
-        #expect(late.onDeadline(now: .zero + .seconds(1)) == [.failed(.leftOut(leader: Self.peer(2), step: 9))])
+        // It gives up at once rather than at the end of its window: with rounds shorter than the
+        // window, a late peer that waits it out is late again for every later step.
+        #expect(late.onDeclarationsSeen(others, now: .zero + .milliseconds(100)) == [.failed(.leftOut(leader: Self.peer(2), step: 9))])
+    }
+
+    @Test func aPlanOfPeersItNeverSawDeclareDoesNotEndTheGatheringEarly() throws {
+        // Anyone can publish a plan under its own name. One that lists only its author and an
+        // identity nobody saw declare must not make every honest peer give up its step.
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var honest = Matchmaker(peer: Self.peer(3), address: "127.0.0.1:3", clientMode: false, settings: settings)
+        _ = honest.onReady(step: 9, samples: 8, bandwidth: 1, now: .zero)
+        let forged = [Self.peer(1), Self.peer(2)].map {
+            Declaration(step: 9, peer: $0, address: "127.0.0.1:1", bandwidth: 1, clientMode: false, samples: 8)
+        }
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: forged))
+        #expect(honest.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(50)).isEmpty)
+        #expect(honest.onDeclarationsSeen([forged[0]], now: .zero + .milliseconds(60)).isEmpty, "the author's own declaration")
+        let partner = Declaration(step: 9, peer: Self.peer(4), address: "127.0.0.1:4", bandwidth: 1, clientMode: false, samples: 8)
+        _ = honest.onDeclarationsSeen([partner], now: .zero + .milliseconds(100))
+        let actions = honest.onDeadline(now: .zero + .seconds(1))
+        #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(3), Self.peer(4)] } else { false } })
     }
 }

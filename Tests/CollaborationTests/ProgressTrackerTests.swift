@@ -19,6 +19,24 @@ import Testing
         #expect(!progress.isTargetReached)
     }
 
+    @Test func peersOneStepBehindThatWroteRecentlyAreExpectedInTheGroup() {
+        // A member still finishing the last round and a peer left out of it that is loading the
+        // result both declare within moments; one that stopped writing does not.
+        let tracker = ProgressTracker(targetBatchSize: 100)
+        let now: UInt64 = 10_000
+        let recent = now - RunTimings.catchingUpWithinMilliseconds / 2, old = now - RunTimings.catchingUpWithinMilliseconds - 1
+        let progress = tracker.globalProgress(
+            of: [record(step: 7, samples: 40, at: now), record(step: 7, samples: 30, at: now), record(step: 7, samples: 0, at: now),
+                 record(step: 6, samples: 0, at: recent),
+                 record(step: 6, samples: 0, at: old), record(step: 5, samples: 0, at: now)],
+            now: now)
+        #expect(progress.step == 7)
+        #expect(progress.peersAtStep == 3)
+        #expect(progress.peersCatchingUp == 1)
+        #expect(progress.expectedGroupSize == 4)
+        #expect(progress.samplesAccumulated == 70, "a peer behind brings no samples to this step's count")
+    }
+
     @Test func countsAreExtrapolatedUpToALimit() {
         var tracker = ProgressTracker(targetBatchSize: 100)
         tracker.extrapolationLimitMilliseconds = 2000

@@ -36,6 +36,30 @@ import Testing
         let reports = try Self.seeds.map { try RunSimulation(settings: Self.settings(replayUpdates: 0, seed: $0)).run() }
         let joiners = reports.map(\.joiners).reduce(0, +), averaged = reports.map(\.joinersAveraged).reduce(0, +)
         #expect(averaged < joiners, "some joiner never averages in 15 minutes")
-        #expect(reports.map(\.stateDownloads).reduce(0, +) > 10 * joiners)
+        #expect(reports.map(\.stateDownloads).reduce(0, +) > 4 * joiners)
+    }
+}
+
+/// Rounds shorter than the gathering window (a small model on fast links): a peer that declares
+/// a moment after the others formed their group must not be late for every later step too.
+@Suite struct ShortRoundJoinSimulationTests {
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
+    func aLateJoinerAveragesWithinAFewRoundsWhenRoundsAreShorterThanTheGatheringWindow(seed: UInt64) throws {
+        var settings = SimulationSettings(volunteers: 3, simulatedSeconds: 240, seed: seed)
+        settings.arrivalSeconds = 60
+        settings.parameters = 10_000
+        settings.bandwidthRange = 100e6...100e6
+        settings.uploadShare = 1
+        settings.samplesPerSecondRange = 16...24
+        settings.targetBatchSize = 12
+        settings.matchmakingSeconds = 3
+        settings.clientModeShare = 0
+        let report = try RunSimulation(settings: settings).run()
+        #expect(report.joiners >= 1)
+        #expect(report.joinersAveraged == report.joiners, "every joiner averages")
+        // Measured: at most 3 with the late peer giving up at once and expected by the leader;
+        // up to 11, or never, when it waited out the window and nobody waited for it.
+        #expect(report.maxRoundsToAverage <= 3, "steps from a joiner's first load to its first round")
+        #expect(report.hashMismatches == 0)
     }
 }

@@ -76,9 +76,13 @@ public struct Matchmaker: Sendable {
     private var own: Declaration?
     private var seen: [PeerID: Declaration] = [:]
     private var silentLeaders: [PeerID] = []
-    /// Members of other leaders' plans that left this peer out, and the last such leader.
-    private var taken: Set<PeerID> = []
+    /// Members of other leaders' plans that left this peer out (with the leader that took
+    /// each), and the last such leader.
+    private var taken: [PeerID: PeerID] = [:]
     private var otherLeader: PeerID?
+    /// Whether another leader's plan took a peer this one saw declare, not just the leader
+    /// itself: a plan anyone can publish counts for this only with a real declarer in it.
+    private var tookADeclaredPeer = false
     /// Excluded peers that declared this step.
     private var excludedSeen: Set<PeerID> = []
 
@@ -108,7 +112,8 @@ public struct Matchmaker: Sendable {
         own = declaration
         seen = [peer: declaration]
         silentLeaders = []
-        taken = []
+        taken = [:]
+        tookADeclaredPeer = false
         otherLeader = nil
         excludedSeen = []
         let deadline = now + settings.gatherWindow
@@ -121,7 +126,11 @@ public struct Matchmaker: Sendable {
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
-            && !taken.contains(declaration.peer) && declaration.samples > 0 && declaration.isWithinLimits {
+            && taken[declaration.peer] != nil && taken[declaration.peer] != declaration.peer {
+            tookADeclaredPeer = true
+        }
+        for declaration in declarations where declaration.step == own.step && declaration.peer != peer
+            && taken[declaration.peer] == nil && declaration.samples > 0 && declaration.isWithinLimits {
             if settings.excluded.contains(declaration.peer) {
                 excludedSeen.insert(declaration.peer)
             } else {
@@ -129,6 +138,12 @@ public struct Matchmaker: Sendable {
             }
         }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
+        if let otherLeader, tookADeclaredPeer, candidates.count < 2 {
+            // Another leader took every peer this one saw: waiting out the window would only let
+            // the run move on, and a late peer that always waits would never catch up with short
+            // rounds. Checked after the plans and declarations of one read are both in.
+            return fail(.leftOut(leader: otherLeader, step: own.step))
+        }
         let enough = min(settings.maxGroupSize, max(2, settings.expectedGroupSize ?? settings.maxGroupSize))
         guard candidates.count >= enough, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
               group.leader == peer else { return [] }
@@ -147,7 +162,8 @@ public struct Matchmaker: Sendable {
                 return fail(.leftOut(leader: sender, step: own.step))
             }
             for member in plan.members {
-                taken.insert(member.peer)
+                if member.peer != sender && seen[member.peer] != nil { tookADeclaredPeer = true }
+                taken[member.peer] = sender
                 seen[member.peer] = nil
             }
             otherLeader = sender

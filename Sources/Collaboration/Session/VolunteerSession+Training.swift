@@ -113,7 +113,7 @@ extension VolunteerSession {
         // A peer that has not trained on its state yet (it just loaded it) brings samples to
         // its round first.
         if isComplete(global) && accumulatedSamples > 0 {
-            phase = .checkingAgreement(expectedPeers: global.peersAtStep)
+            phase = .checkingAgreement(expectedPeers: global.expectedGroupSize)
             return [.readStateAnnouncements]
         }
         return trainOrLeave(now)
