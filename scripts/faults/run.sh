@@ -4,7 +4,7 @@
 # in runs/faults/<scenario>.out, its processes' logs in runs/faults/<scenario>/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ALL_SCENARIOS=(peer-killed straggler-stopped partition-heal coordinator-restart client-mode lossy-peer uneven-bandwidth)
+ALL_SCENARIOS=(peer-killed straggler-stopped partition-heal coordinator-restart client-mode lossy-peer uneven-bandwidth diloco-killed)
 
 [[ $(id -u) == 0 ]] || { echo "the fault-injection suite needs root: it creates network namespaces, veth pairs and tc qdiscs" >&2; exit 2; }
 probe="cohort-probe-$$"
