@@ -32,6 +32,9 @@ public struct RunConfig: Equatable, Sendable, Codable {
     /// Inner steps per averaging round and the outer optimizer (local SGD, DiLoCo). One local
     /// step, the default and what configs without this field mean, averages every step.
     public var localSGD = LocalSGDSettings()
+    /// Whether members carry what compression took from their contribution into the next round
+    /// (`ErrorFeedback`); only with a compressing codec. Off by default and in older configs.
+    public var errorFeedback = false
 
     public init(name: String, training: TrainingSettings, targetBatchSize: Int) {
         self.name = name
@@ -71,6 +74,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
         try require(matchmakingSeconds > 0 && matchmakingSeconds <= 600, "matchmaking_seconds must be in (0, 600]")
         if let problem = aggregation.problem { throw Error(description: "run config: aggregation: \(problem)") }
         if let problem = localSGD.problem { throw Error(description: "run config: local_sgd: \(problem)") }
+        try require(!errorFeedback || compression != .none, "error_feedback needs a compression (float16 or int8)")
         try require(samplesPerRound <= 1 << 30,
                     "target_batch_size × local_steps is \(samplesPerRound) samples per round; at most 1073741824")
     }
@@ -78,6 +82,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, training, targetBatchSize, compression, dataset, averagingTimeoutSeconds, matchmakingSeconds, aggregation
         case localSGD = "localSgd"
+        case errorFeedback
     }
 
     /// Fields with a default may be missing, so configs signed by older coordinators still decode.
@@ -92,6 +97,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
         matchmakingSeconds = try container.decodeIfPresent(Double.self, forKey: .matchmakingSeconds) ?? matchmakingSeconds
         aggregation = try container.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? aggregation
         localSGD = try container.decodeIfPresent(LocalSGDSettings.self, forKey: .localSGD) ?? localSGD
+        errorFeedback = try container.decodeIfPresent(Bool.self, forKey: .errorFeedback) ?? errorFeedback
     }
 
     /// Canonical bytes: sorted-key JSON, the same on every platform, so signatures verify everywhere.

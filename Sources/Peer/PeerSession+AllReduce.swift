@@ -5,7 +5,8 @@ import Node
 import Wire
 
 extension PeerSession {
-    /// Runs the plan's all-reduce on the event loop over the gradient arena.
+    /// Runs the plan's all-reduce on the event loop over the gradient arena (with what earlier
+    /// rounds' compression took added, under error feedback).
     func allReduce(plan: GroupPlan) async throws -> AllReduceResult {
         var endpoints: [Averaging.PeerID: Endpoint] = [:]
         for member in plan.members where !member.address.isEmpty {
@@ -21,10 +22,20 @@ extension PeerSession {
         let vector = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)
         let services = network.services, roundSettings = settings, memberEndpoints = endpoints
         let me = Averaging.PeerID(bytes: identity.peerID.bytes)!
+        if let errorFeedback, let ownIndex = plan.members.firstIndex(where: { $0.peer == me }) {
+            errorFeedback.prepare(vector, plan: plan, ownIndex: ownIndex, compression: settings.compression, chunkSize: settings.chunkSize)
+        }
         let box = VectorBox(vector: vector)
-        return try await network.eventLoop.flatSubmit {
-            services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
-        }.get()
+        do {
+            let result = try await network.eventLoop.flatSubmit {
+                services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
+            }.get()
+            errorFeedback?.roundDelivered()
+            return result
+        } catch {
+            errorFeedback?.roundFailed()
+            throw error
+        }
     }
 }
 

@@ -39,6 +39,8 @@ final class PeerSession {
     var pendingUpdate: PendingUpdate?
     /// The state a replay reached, already frozen and hashed, for the announcement that follows.
     var replayedSnapshot: StateSnapshot?
+    /// What compression took from this peer's contributions, when the run carries it over.
+    let errorFeedback: ErrorFeedback?
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {
@@ -50,6 +52,8 @@ final class PeerSession {
         self.config = config
         self.run = run
         keys = RunKeys(runName: config.name)
+        errorFeedback = config.errorFeedback && config.compression != .none
+            ? ErrorFeedback(elementCount: run.model.gradients.count) : nil
         let endpoint = network.dht.endpoint
         var sessionSettings = VolunteerSession.Settings(
             me: identity.peerID, clientMode: settings.clientMode, address: "\(endpoint.host):\(endpoint.port)",

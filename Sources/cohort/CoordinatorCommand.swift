@@ -33,6 +33,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Peak learning rate (instead of --temperature).") var lr: Double?
     @Option(help: "Steps of the learning-rate schedule.") var steps: Int?
     @Option(help: "Gradient compression for averaging: none, float16 or int8.") var compression: String = "none"
+    @Flag(help: "Members carry what compression took from their contribution into the next round (needs --compression).")
+    var errorFeedback = false
     @Option(help: ArgumentHelp(
         "How owners combine gradients: mean, trimmed-mean[:fraction=F] or centered-clip[:tau=T,iterations=L].",
         discussion: "The robust choices bound what a Byzantine peer can do to a round; see docs/operations.md."))
@@ -84,6 +86,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let steps { training.steps = steps }
         var runConfig = RunConfig(name: run, training: training, targetBatchSize: targetBatch)
         runConfig.compression = RunConfig.Compression(rawValue: compression)!
+        runConfig.errorFeedback = errorFeedback
         runConfig.matchmakingSeconds = matchmakingSeconds
         runConfig.aggregation = try Aggregation(parsing: aggregation)
         runConfig.averagingTimeoutSeconds = averagingTimeout

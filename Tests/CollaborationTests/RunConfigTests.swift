@@ -80,6 +80,22 @@ import Trainer
         #expect(partial.localSGD == LocalSGDSettings(localSteps: 4))
     }
 
+    @Test func errorFeedbackTravelsInTheSignedConfigNeedsACodecAndOlderConfigsGoWithout() throws {
+        var config = Self.config()
+        config.errorFeedback = true
+        #expect(throws: RunConfig.Error(description: "run config: error_feedback needs a compression (float16 or int8)")) {
+            try config.validate()
+        }
+        config.compression = .int8
+        let signed = try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey())
+        #expect(String(decoding: signed.configBytes, as: UTF8.self).contains(#""error_feedback":true"#))
+        #expect(try signed.verifiedConfig().errorFeedback)
+
+        var json = try JSONSerialization.jsonObject(with: Data(Self.config().canonicalBytes())) as! [String: Any]
+        json["error_feedback"] = nil
+        #expect(try !RunConfig.decode(Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]))).errorFeedback)
+    }
+
     @Test func localSGDSettingsOutOfRangeAreRefusedWithTheReason() {
         for (settings, reason) in [
             (LocalSGDSettings(localSteps: 0), "local_steps must be in 1...100000, got 0"),

@@ -23,6 +23,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Folder for logs, the journal and checkpoints (default: runs/demo-TIMESTAMP).") var stateDir: String?
     @Option(help: "Write a JSON summary here.") var summary: String?
     @Option(help: "Gradient compression: none, float16 or int8.") var compression: String = "none"
+    @Flag(help: "Peers carry what compression took from their contribution into the next round.") var errorFeedback = false
     @Option(help: "Inner SGD steps per averaging round (local SGD); --steps then counts averaging rounds.") var localSteps: Int = 1
     @Option(help: "Outer learning rate under local SGD.") var outerLr: Double = 1
     @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
@@ -41,6 +42,9 @@ struct DemoCommand: AsyncParsableCommand {
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8")
         }
+        guard !errorFeedback || compression != "none" else {
+            throw ValidationError("--error-feedback needs --compression float16 or int8")
+        }
     }
 
     func run() async throws {
@@ -54,7 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
         let settingsFile = folder.appendingPathComponent("settings.json")
         try DemoRun.write(settings, to: settingsFile)
         var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
-                           minutes: minutes, targetBatch: targetBatch, compression: compression,
+                           minutes: minutes, targetBatch: targetBatch, compression: compression, errorFeedback: errorFeedback,
                            localSGD: LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum))
         let children = demo.children
         TerminationSignal.onFirst { number, name in

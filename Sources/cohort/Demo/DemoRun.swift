@@ -23,6 +23,7 @@ struct DemoRun {
     let minutes: Double
     let targetBatch: Int
     let compression: String
+    let errorFeedback: Bool
     let localSGD: LocalSGDSettings
     /// Every process the demo started, for whoever stops them: the demo's end or a signal.
     let children = ChildProcessGroup()
@@ -31,7 +32,7 @@ struct DemoRun {
     private var admission: DemoAdmission?
 
     init(folder: URL, settings: TrainingSettings, settingsFile: URL, peers: Int, steps: Int, minutes: Double,
-         targetBatch: Int, compression: String, localSGD: LocalSGDSettings) {
+         targetBatch: Int, compression: String, errorFeedback: Bool, localSGD: LocalSGDSettings) {
         self.folder = folder
         self.settings = settings
         self.settingsFile = settingsFile
@@ -40,6 +41,7 @@ struct DemoRun {
         self.minutes = minutes
         self.targetBatch = targetBatch
         self.compression = compression
+        self.errorFeedback = errorFeedback
         self.localSGD = localSGD
     }
 
@@ -113,7 +115,7 @@ struct DemoRun {
                         "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
                         "--target-batch", String(targetBatch), "--checkpoint-every", "10", "--matchmaking-seconds", "1.5",
                         "--compression", compression, "--local-steps", String(localSGD.localSteps),
-                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum)],
+                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum)] + (errorFeedback ? ["--error-feedback"] : []),
             log: folder.appendingPathComponent("logs/coordinator.log"))
         coordinator = child
         guard let join = child.waitForLine(capturing: "peers join with: cohort peer --join (\\S+)", timeout: 60),
