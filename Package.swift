@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The ONNX schema's generated messages; only the runtime library, never its protoc
+        // plugin (scripts/onnx/generate-proto.sh regenerates Sources/ONNXExport/Generated).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,6 +38,11 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
+        // A trained checkpoint as an ONNX graph (docs/onnx.md).
+        .target(
+            name: "ONNXExport",
+            dependencies: ["Trainer", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(
             name: "Collaboration",
             dependencies: ["Trainer", "Averaging", "DHT", .product(name: "Crypto", package: "swift-crypto")]
