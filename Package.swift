@@ -175,6 +175,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AllReduceProcessTests"),
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport", "Trainer"]),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort", "CohortProcessSupport"]
