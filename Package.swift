@@ -55,6 +55,7 @@ let package = Package(
             name: "cohort",
             dependencies: [
                 "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "StateSync", "Peer", "Coordinator", "Simulation",
+                "ONNXExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -175,7 +176,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AllReduceProcessTests"),
-        .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport", "Trainer"]),
+        // Depends on `cohort` so that building the tests builds the executable it exports with.
+        .testTarget(
+            name: "ONNXExportTests",
+            dependencies: ["ONNXExport", "Trainer", "cohort", "CohortProcessSupport"]
+        ),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort", "CohortProcessSupport"]
