@@ -30,11 +30,22 @@ public enum ONNXExport {
     @discardableResult
     public static func write(_ model: TransformerModel<Float>, to url: URL) throws -> Summary {
         try checkFits(model.config)
+        try checkDestination(url)
         let proto = BloomONNXGraph.model(
             config: model.config, parameters: UnsafeBufferPointer(start: model.parameters.base, count: model.parameters.count))
         let data: Data = try proto.serializedBytes()
         try AtomicFile.write(data, to: url)
         return Summary(parameterCount: model.config.parameterCount, nodeCount: proto.graph.node.count, byteCount: data.count)
+    }
+
+    /// Refuses a destination whose folder is missing, before any work: the error of the
+    /// temporary file's creation would name a path the user never typed.
+    public static func checkDestination(_ url: URL) throws {
+        let folder = url.deletingLastPathComponent()
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw Error(description: "\(url.path): the folder \(folder.path) does not exist")
+        }
     }
 
     /// Refuses a model whose file would reach protobuf's limit; needs only the config, so a

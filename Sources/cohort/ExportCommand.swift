@@ -14,12 +14,13 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Print a JSON object.") var json = false
 
     func run() throws {
-        let folder = URL(fileURLWithPath: checkpoint)
-        // The size check comes before loading, so a model too large to export is refused at once.
+        let folder = URL(fileURLWithPath: checkpoint), destination = URL(fileURLWithPath: onnx)
+        // Both checks come before loading, so what cannot be exported is refused at once.
         let config = try Checkpoint.loadConfig(from: folder)
         try ONNXExport.checkFits(config)
+        try ONNXExport.checkDestination(destination)
         let model = try Checkpoint.loadModel(from: folder)
-        let summary = try ONNXExport.write(model, to: URL(fileURLWithPath: onnx))
+        let summary = try ONNXExport.write(model, to: destination)
         if json {
             printJSON(["onnx": onnx, "checkpoint": checkpoint, "parameters": summary.parameterCount,
                        "nodes": summary.nodeCount, "bytes": summary.byteCount, "opset": Int(BloomONNXGraph.opsetVersion),

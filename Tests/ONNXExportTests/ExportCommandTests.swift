@@ -78,6 +78,17 @@ struct ExportCommandTests {
         try expectRefusal(checkpoint: checkpoint, containing: "config.json implies [256, 32]", in: folder)
     }
 
+    @Test func aDestinationInAMissingFolderIsRefused() throws {
+        let folder = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = try savedCheckpoint(in: folder)
+        let destination = folder.appendingPathComponent("absent/model.onnx")
+        let result = try CommandRunner.run(["export", "--checkpoint", checkpoint.path, "--onnx", destination.path])
+        #expect(result.status != 0)
+        #expect(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            == "Error: \(destination.path): the folder \(destination.deletingLastPathComponent().path) does not exist")
+    }
+
     @Test func aModelBeyondTwoGibibytesIsRefusedBeforeLoading() throws {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
