@@ -11,8 +11,8 @@ struct ONNXRuntimeEquivalenceTests {
     /// Three heads: not a power of two, so the slopes take ALiBi's interleaved branch.
     static let settings = """
         {"model": {"hidden_size": 24, "layer_count": 2, "head_count": 3, "context_length": 16},
-         "batch_size": 4, "learning_rate": 0.1, "warmup_steps": 1, "steps": 6,
-         "validation_interval": 6, "checkpoint_interval": 6, "validation_windows": 2}
+         "batch_size": 8, "learning_rate": 0.3, "warmup_steps": 4, "steps": 40,
+         "validation_interval": 40, "checkpoint_interval": 40, "validation_windows": 2}
         """
     static let tolerance = 1e-4
 
