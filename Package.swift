@@ -24,7 +24,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // The ONNX schema's generated messages; only the runtime library, never its protoc
         // plugin (scripts/onnx/generate-proto.sh regenerates Sources/ONNXExport/Generated).
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        // At least the plugin version that generated them: older runtimes lack the APIs
+        // (bytecode name maps) the generated code calls.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(

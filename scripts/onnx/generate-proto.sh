@@ -4,8 +4,9 @@
 # The generated file is committed, so building Cohort never needs protoc or swift-protobuf's
 # plugin (whose build takes ~10 minutes). Run this only to move to a newer ONNX schema:
 # it takes onnx.proto from PyPI's `onnx` wheel and protoc from `grpcio-tools`, both in a
-# throw-away virtualenv, and builds protoc-gen-swift once at the swift-protobuf version that
-# Package.resolved pins (the runtime and the generated code must agree).
+# throw-away virtualenv, and builds protoc-gen-swift once at SWIFT_PROTOBUF_VERSION. Keep that
+# version and the lower bound of swift-protobuf in Package.swift the same: generated code calls
+# runtime APIs of its own version.
 #
 # Usage: scripts/onnx/generate-proto.sh [work-folder]   (default: a fresh temporary folder)
 set -euo pipefail
