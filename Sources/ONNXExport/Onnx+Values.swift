@@ -9,8 +9,9 @@ extension Onnx_TensorProto {
         tensor.name = name
         tensor.dims = shape.map(Int64.init)
         tensor.dataType = Int32(DataType.float.rawValue)
-        let contiguous = Array(values)
-        tensor.rawData = contiguous.withUnsafeBytes { Data($0) }
+        // Slices of the arena are contiguous: copied once, straight into the message.
+        tensor.rawData = values.withContiguousStorageIfAvailable { Data(buffer: $0) }
+            ?? Array(values).withUnsafeBytes { Data($0) }
         return tensor
     }
 
