@@ -19,7 +19,7 @@ release: deps
 # Two passes: the suites that start `cohort` processes block their threads while they wait on
 # them, so run beside the in-process suites they would starve those of the cooperative pool
 # (two threads on a 2-core machine) and turn their time bounds into flakes.
-PROCESS_SUITES := CohortCommandTests|AllReduceProcessTests
+PROCESS_SUITES := CohortCommandTests|AllReduceProcessTests|ONNXExportTests
 test: deps
 	@./scripts/install-deps.sh $(TEST_APT_PACKAGES)
 	$(SWIFT) build --build-tests

@@ -22,6 +22,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The ONNX schema's generated messages; only the runtime library, never its protoc
+        // plugin (scripts/onnx/generate-proto.sh regenerates Sources/ONNXExport/Generated).
+        // At least the plugin version that generated them: older runtimes lack the APIs
+        // (bytecode name maps) the generated code calls.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,6 +40,11 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
+        // A trained checkpoint as an ONNX graph (docs/onnx.md).
+        .target(
+            name: "ONNXExport",
+            dependencies: ["Trainer", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(
             name: "Collaboration",
             dependencies: ["Trainer", "Averaging", "DHT", .product(name: "Crypto", package: "swift-crypto")]
@@ -47,6 +57,7 @@ let package = Package(
             name: "cohort",
             dependencies: [
                 "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "StateSync", "Peer", "Coordinator", "Simulation",
+                "ONNXExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -167,6 +178,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AllReduceProcessTests"),
+        // Depends on `cohort` so that building the tests builds the executable it exports with.
+        .testTarget(
+            name: "ONNXExportTests",
+            dependencies: ["ONNXExport", "Trainer", "cohort", "CohortProcessSupport"]
+        ),
         .testTarget(
             name: "CohortCommandTests",
             dependencies: ["cohort", "CohortProcessSupport"]

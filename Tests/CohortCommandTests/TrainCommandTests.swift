@@ -1,3 +1,4 @@
+import CohortProcessSupport
 import Foundation
 import Testing
 

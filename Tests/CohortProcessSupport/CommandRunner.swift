@@ -1,18 +1,17 @@
-import CohortProcessSupport
 import Foundation
 
 /// Runs the built `cohort` executable as a child process, as a user would.
-struct CommandRunner {
-    struct Output {
-        let status: Int32
-        let stdout: String
-        let stderr: String
+public struct CommandRunner {
+    public struct Output {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
     }
 
-    static var executable: URL { CohortChildProcess.executable }
+    public static var executable: URL { CohortChildProcess.executable }
 
     /// Runs `cohort arguments…` and waits at most `timeout` seconds before killing it.
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> Output {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -39,7 +38,7 @@ struct CommandRunner {
                       stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
     }
 
-    static func temporaryFolder() throws -> URL {
+    public static func temporaryFolder() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
