@@ -19,6 +19,8 @@ public struct PeerProgress: Equatable, Sendable {
     public var timestampMilliseconds: UInt64
     /// Whether the peer only trains and averages, accepting no inbound connections.
     public var clientMode: Bool
+    /// How the peer has used its time and link; nil in records of builds that did not say.
+    public var activity: PeerActivity?
 
     public init(step: Int, samplesAccumulated: Int, samplesPerSecond: Double, loss: Double,
                 timestampMilliseconds: UInt64, clientMode: Bool = false) {
@@ -32,7 +34,8 @@ public struct PeerProgress: Equatable, Sendable {
 
     static let encodedSize = 8 * 5 + 1
 
-    /// Fixed-size little-endian encoding: step, samples, samples/s, loss, timestamp, flags.
+    /// Little-endian encoding: step, samples, samples/s, loss, timestamp, flags (`encodedSize`
+    /// bytes), then the activity's words when there is one.
     public var encoded: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.encodedSize)
@@ -43,6 +46,7 @@ public struct PeerProgress: Equatable, Sendable {
         append(loss.bitPattern)
         append(timestampMilliseconds)
         bytes.append(clientMode ? 1 : 0)
+        activity?.append(to: &bytes)
         return bytes
     }
 
@@ -52,11 +56,15 @@ public struct PeerProgress: Equatable, Sendable {
 
     /// Decodes and validates a record written by another peer.
     public init(decoding bytes: [UInt8]) throws {
-        guard bytes.count == Self.encodedSize else {
-            throw DecodingError(description: "progress record has \(bytes.count) bytes, expected \(Self.encodedSize)")
+        let sizes = [Self.encodedSize, Self.encodedSize + PeerActivity.encodedSize]
+        guard sizes.contains(bytes.count) else {
+            throw DecodingError(description: "progress record has \(bytes.count) bytes, expected \(sizes[0]) or \(sizes[1])")
         }
         func word(_ index: Int) -> UInt64 {
             (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[index * 8 + $1]) << (8 * UInt64($1)) }
+        }
+        func activityWord(_ index: Int) -> UInt64 {
+            (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[Self.encodedSize + index * 8 + $1]) << (8 * UInt64($1)) }
         }
         guard word(0) <= UInt64(Int32.max), word(1) <= UInt64(Int32.max) else {
             throw DecodingError(description: "progress record step or sample count is out of range")
@@ -67,5 +75,6 @@ public struct PeerProgress: Equatable, Sendable {
         }
         self.init(step: Int(word(0)), samplesAccumulated: Int(word(1)), samplesPerSecond: rate, loss: loss,
                   timestampMilliseconds: word(4), clientMode: bytes[40] == 1)
+        if bytes.count > Self.encodedSize { activity = try PeerActivity(decoding: activityWord) }
     }
 }

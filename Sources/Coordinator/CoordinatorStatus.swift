@@ -44,6 +44,12 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
         public var loss: Double
         public var clientMode: Bool
         public var secondsSinceUpdate: Double
+        /// From the peer's own `PeerActivity`, when it published one: time in forward and
+        /// backward ÷ wall time, averaging bytes (both ways) per token trained, and its own
+        /// optimizer steps in the last round it averaged (inner steps under local SGD).
+        public var utilisation: Double?
+        public var bytesPerToken: Double?
+        public var stepsInLastRound: Int?
 
         public init(id: String, step: Int, samplesAccumulated: Int, samplesPerSecond: Double, loss: Double,
                     clientMode: Bool, secondsSinceUpdate: Double) {
@@ -103,6 +109,8 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     public var lastCheckpointPath: String?
     public var hashMismatches: Int
     public var uptimeSeconds: Double
+    /// The mean utilisation of the live peers that report one (`Peer.utilisation`).
+    public var utilisation: Double?
     /// Peer ids (hex) this coordinator bans now for offences it saw, such as announcing a state
     /// of another size than the run's (docs/security.md).
     public var bannedPeers: [String] = []

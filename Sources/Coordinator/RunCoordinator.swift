@@ -138,6 +138,7 @@ public final class RunCoordinator: @unchecked Sendable {
             targetBatchSize: settings.config.samplesPerRound,
             stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model), checkpointEvery: settings.checkpointEvery)
         sessionSettings.pollInterval = .seconds(1)
+        sessionSettings.contextLength = settings.config.training.model.contextLength
         var session = CoordinatorSession(settings: sessionSettings)
         var directives = session.start(.init(nextStep: (journal.lastStep ?? -1) + 1, lastCheckpointStep: last?.step,
                                              servedCheckpoint: served),
@@ -209,6 +210,8 @@ extension RunCoordinator {
                 $0.samplesAccumulated = view.samplesAccumulated
                 $0.hashMismatches = view.hashMismatches
                 $0.bannedPeers = view.bannedPeers
+                let reported = view.peers.compactMap(\.utilisation)
+                $0.utilisation = reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count)
             }
         case .readRoundReports(let step):
             let reports = OwnedRecord.decoding((try? await dht.get(keys.round(step: step))) ?? [], with: RoundReport.init(decoding:))

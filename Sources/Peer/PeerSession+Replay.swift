@@ -20,6 +20,7 @@ extension PeerSession {
             pendingUpdate = PendingUpdate(fromStep: run.step, hashBefore: before.hash, skipped: UpdateHeader.normalisedSkipped(skipped),
                                           gradients: gradients)
         }
+        activity.stepsInLastRound = UInt64(run.outer == nil ? 1 : run.innerSteps)
         run.applyUpdate(skipping: skipped)
     }
 

@@ -41,6 +41,9 @@ final class PeerSession {
     var replayedSnapshot: StateSnapshot?
     /// What compression took from this peer's contributions, when the run carries it over.
     let errorFeedback: ErrorFeedback?
+    /// Time and traffic since the start, published with every progress record.
+    var activity = PeerActivity()
+    private let startedAt = ContinuousClock.now
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
          config: RunConfig, coordinator: DHTID, run: TrainingRun) {
@@ -102,12 +105,17 @@ final class PeerSession {
         case .train:
             let started = Date()
             let loss = run.accumulateMicroBatch()
-            return .trained(samples: run.settings.effectiveMicroBatchSize, seconds: Date().timeIntervalSince(started), loss: loss)
+            let seconds = Date().timeIntervalSince(started)
+            activity.trainingSeconds += seconds
+            activity.samplesTrained += UInt64(run.settings.effectiveMicroBatchSize)
+            return .trained(samples: run.settings.effectiveMicroBatchSize, seconds: seconds, loss: loss)
         case .checkStillAdmitted:
             try await checkStillAdmitted()
         case .rejoinIfIsolated:
             return .connectivityChecked(await rejoinIfIsolated())
-        case .publishProgress(let progress, let lifetime):
+        case .publishProgress(var progress, let lifetime):
+            activity.wallSeconds = Double((ContinuousClock.now - startedAt) / .milliseconds(1)) / 1000
+            progress.activity = activity
             let idle = waitingProgress.withLockedValue { waiting in
                 defer { waiting = (progress, lifetime) }
                 return waiting == nil
@@ -174,7 +182,10 @@ final class PeerSession {
             if wait > .zero { try? await Task.sleep(for: wait) }
             return .woke
         case .allReduce(let plan):
-            return .roundFinished(try await allReduce(plan: plan))
+            let result = try await allReduce(plan: plan)
+            activity.bytesSent += UInt64(result.bytesSent)
+            activity.bytesReceived += UInt64(result.bytesReceived)
+            return .roundFinished(result)
         case .applyUpdate(let skipped):
             applyUpdate(skipping: skipped)
         case .discardGradients:

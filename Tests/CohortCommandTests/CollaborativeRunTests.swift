@@ -170,6 +170,19 @@ import Testing
         for step in Set(one.keys).intersection(other.keys) {
             #expect(one[step] == other[step], "the members disagree after the round of step \(step)")
         }
+        // Each peer reports its activity: busy some of the time, averaging bytes per token, and
+        // several inner steps in its last round.
+        let dashboard = try #require(coordinator.firstMatch("dashboard: (\\S+)", timeout: 5))
+        var lastStatus: [String: Any]?
+        #expect(eventually(timeout: 30) {
+            lastStatus = LateJoinerTests.statusJSON(at: dashboard)
+            let peers = lastStatus?["peers"] as? [[String: Any]] ?? []
+            return peers.count == 2 && peers.allSatisfy { peer in
+                (peer["utilisation"] as? Double).map { $0 > 0 && $0 <= 1 } == true
+                    && (peer["bytes_per_token"] as? Double).map { $0 > 0 } == true
+                    && (peer["steps_in_last_round"] as? Int).map { $0 >= 1 } == true
+            } && (lastStatus?["utilisation"] as? Double).map { $0 > 0 } == true
+        }, "status: \(String(describing: lastStatus))")
     }
 
     @Test func peersJoiningARunEveryoneLeftGoOnFromTheCoordinatorsCheckpoint() throws {

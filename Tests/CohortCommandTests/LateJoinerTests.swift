@@ -34,6 +34,14 @@ import Testing
     /// The run's step and the live peers' count from the coordinator's `/api/status`, or nil
     /// while it does not answer.
     static func status(at dashboard: String) -> (step: Int, peers: Int)? {
+        guard let status = statusJSON(at: dashboard), let step = status["step"] as? Int, let peers = status["peers"] as? [Any] else {
+            return nil
+        }
+        return (step, peers.count)
+    }
+
+    /// The coordinator's whole `/api/status`, or nil while it does not answer.
+    static func statusJSON(at dashboard: String) -> [String: Any]? {
         guard let url = URL(string: dashboard + "api/status") else { return nil }
         let answered = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var body: Data?
@@ -41,10 +49,8 @@ import Testing
             body = data
             answered.signal()
         }.resume()
-        guard answered.wait(timeout: .now() + 10) == .success, let body,
-              let status = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let step = status["step"] as? Int, let peers = status["peers"] as? [Any] else { return nil }
-        return (step, peers.count)
+        guard answered.wait(timeout: .now() + 10) == .success, let body else { return nil }
+        return try? JSONSerialization.jsonObject(with: body) as? [String: Any]
     }
 
     @Test func aLateJoinerAveragesWithinAFewRoundsOfLoadingTheState() throws {

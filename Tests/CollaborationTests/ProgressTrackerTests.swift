@@ -104,6 +104,36 @@ import Testing
         negativeRate.samplesPerSecond = -1
         #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: negativeRate.encoded) }
     }
+
+    @Test func activityTravelsWithTheRecordAndRecordsWithoutItStillDecode() throws {
+        var record = PeerProgress(step: 41, samplesAccumulated: 128, samplesPerSecond: 33.5, loss: 1.75,
+                                  timestampMilliseconds: 1_700_000_000_000)
+        let older = record.encoded
+        var activity = PeerActivity()
+        (activity.trainingSeconds, activity.wallSeconds, activity.samplesTrained) = (90, 100, 4_000)
+        (activity.bytesSent, activity.bytesReceived, activity.stepsInLastRound) = (1_000_000, 1_048_000, 16)
+        record.activity = activity
+        let decoded = try PeerProgress(decoding: record.encoded)
+        #expect(decoded == record && decoded.activity?.utilisation == 0.9)
+        #expect(decoded.activity?.bytesPerToken(contextLength: 128) == 2_048_000.0 / (4_000 * 128))
+        #expect(try PeerProgress(decoding: older).activity == nil)
+        #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: older + [0]) }
+    }
+
+    @Test func anActivityOutOfRangeIsRefusedAndAClaimOfMoreTrainingThanTimeShowsAsFullyBusy() throws {
+        var record = PeerProgress(step: 1, samplesAccumulated: 8, samplesPerSecond: 1, loss: 2, timestampMilliseconds: 5)
+        for breakIt in [{ (a: inout PeerActivity) in a.trainingSeconds = .nan }, { $0.wallSeconds = -1 },
+                        { $0.wallSeconds = .infinity }, { $0.bytesSent = 1 << 60 }, { $0.stepsInLastRound = .max }] {
+            var activity = PeerActivity()
+            breakIt(&activity)
+            record.activity = activity
+            #expect(throws: PeerProgress.DecodingError.self) { try PeerProgress(decoding: record.encoded) }
+        }
+        var boastful = PeerActivity()
+        (boastful.trainingSeconds, boastful.wallSeconds) = (500, 10)
+        #expect(boastful.utilisation == 1)
+        #expect(PeerActivity().utilisation == 0 && PeerActivity().bytesPerToken(contextLength: 128) == nil)
+    }
 }
 
 @Suite struct RunRecordTests {

@@ -25,8 +25,11 @@ import Wire
         var journal: [CoordinatorStatus.Round] = []
         var shown: Session.ProgressView?
 
-        init(checkpointEvery: Int = 50, start: Session.Start = .init(nextStep: 0, lastCheckpointStep: nil, servedCheckpoint: nil)) {
-            session = Session(settings: .init(targetBatchSize: 32, stateBytes: stateBytes, checkpointEvery: checkpointEvery))
+        init(checkpointEvery: Int = 50, contextLength: Int = 1,
+             start: Session.Start = .init(nextStep: 0, lastCheckpointStep: nil, servedCheckpoint: nil)) {
+            var settings = Session.Settings(targetBatchSize: 32, stateBytes: stateBytes, checkpointEvery: checkpointEvery)
+            settings.contextLength = contextLength
+            session = Session(settings: settings)
             let first = session.start(start, at: now)
             #expect(first.last == .readRun)
         }
@@ -108,6 +111,21 @@ import Wire
         #expect(harness.wake(after: 1) == [.publishRevocations, .readRun])
         _ = harness.poll()
         #expect(harness.journal.count == 2)
+    }
+
+    @Test func thePeersActivityShowsPerPeerWhereTheyReportedOne() {
+        var harness = Harness(contextLength: 100)
+        harness.peer(0, step: 2)
+        harness.peer(1, step: 2)
+        var activity = PeerActivity()
+        (activity.trainingSeconds, activity.wallSeconds, activity.samplesTrained) = (45, 60, 800)
+        (activity.bytesSent, activity.bytesReceived, activity.stepsInLastRound) = (40_000, 40_000, 4)
+        harness.progress[1].value.activity = activity
+        _ = harness.poll()
+        let shown = harness.shown?.peers.first { $0.id == Self.peers[1].shortHex }
+        #expect(shown?.utilisation == 0.75 && shown?.bytesPerToken == 1 && shown?.stepsInLastRound == 4)
+        let silent = harness.shown?.peers.first { $0.id == Self.peers[0].shortHex }
+        #expect(silent != nil && silent?.utilisation == nil && silent?.bytesPerToken == nil)
     }
 
     @Test func oneRecordClaimingAFarStepDoesNotMakeTheJournalWaitForRoundsNobodyReports() {

@@ -23,6 +23,10 @@ actor DashboardMetrics {
     /// -1 until the first checkpoint is written.
     private let lastCheckpointStep: Metrics.Gauge
     private let uptime: Metrics.Gauge
+    /// The live peers' mean utilisation and bytes per token; -1 while none reports one.
+    private let utilisation: Metrics.Gauge
+    private let bytesPerToken: Metrics.Gauge
+    private let localSteps: Metrics.Gauge
 
     private var rounds: MonotonicCounter
     private var samples: MonotonicCounter
@@ -44,6 +48,9 @@ actor DashboardMetrics {
         lastSamplesPerSecond = gauge("cohort_samples_per_second")
         lastCheckpointStep = gauge("cohort_last_checkpoint_step")
         uptime = gauge("cohort_uptime_seconds")
+        utilisation = gauge("cohort_utilisation")
+        bytesPerToken = gauge("cohort_bytes_per_token")
+        localSteps = gauge("cohort_local_steps")
         rounds = counter("cohort_rounds_total")
         samples = counter("cohort_samples_total")
         failedParts = counter("cohort_failed_parts_total")
@@ -63,6 +70,10 @@ actor DashboardMetrics {
         samplesAccumulated.record(status.samplesAccumulated)
         uptime.record(status.uptimeSeconds)
         lastCheckpointStep.record(status.lastCheckpointStep ?? -1)
+        utilisation.record(status.utilisation ?? -1)
+        let reported = status.peers.compactMap(\.bytesPerToken)
+        bytesPerToken.record(reported.isEmpty ? -1 : reported.reduce(0, +) / Double(reported.count))
+        localSteps.record(status.localSteps)
         if let round = status.latestRound {
             lastRoundDuration.record(round.durationSeconds)
             lastLoss.record(round.loss)

@@ -12,10 +12,13 @@ extension DashboardPage {
                 HTMLText.decimal(peer.samplesPerSecond, digits: 1),
                 HTMLText.decimal(peer.loss, digits: 3),
                 peer.clientMode ? "<span class=\"tag\">client</span>" : "full",
+                peer.utilisation.map { "\(HTMLText.decimal($0 * 100, digits: 0)) %" } ?? "–",
+                peer.bytesPerToken.map { HTMLText.decimal($0, digits: 0) } ?? "–",
+                peer.stepsInLastRound.map(String.init) ?? "–",
                 "\(HTMLText.decimal(peer.secondsSinceUpdate, digits: 1)) s ago",
             ])
         }
-        let head = header(["Peer", "Step", "Samples", "Samples/s", "Loss", "Mode", "Last seen"])
+        let head = header(["Peer", "Step", "Samples", "Samples/s", "Loss", "Mode", "Busy", "Bytes/token", "Steps/round", "Last seen"])
         return section("Peers (\(status.peers.count))", body: table(head: head, rows: rows))
     }
 
@@ -75,7 +78,7 @@ extension DashboardPage {
         h2 { font-size: 15px; margin: 0 0 10px; }
         section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px;
           padding: 14px 18px; margin-bottom: 16px; }
-        .cards { display: grid; grid-template-columns: repeat(7, 1fr); gap: 12px; padding: 12px; }
+        .cards { display: grid; grid-template-columns: repeat(8, 1fr); gap: 12px; padding: 12px; }
         .card { padding: 4px 8px; border-right: 1px solid var(--line); }
         .card:last-child { border-right: none; }
         .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }

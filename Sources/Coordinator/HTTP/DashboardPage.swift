@@ -54,6 +54,7 @@ struct DashboardPage {
             ("Samples", HTMLText.grouped(status.samplesTotal)),
             ("Last loss", lastLoss),
             ("Hash mismatches", String(status.hashMismatches)),
+            ("Compute busy", status.utilisation.map { "\(HTMLText.decimal($0 * 100, digits: 0)) %" } ?? "–"),
             ("Uptime", HTMLText.duration(seconds: status.uptimeSeconds)),
         ]
         let items = cards.map { "<div class=\"card\"><div class=\"label\">\($0)</div><div class=\"value\">\($1)</div></div>" }

@@ -21,6 +21,8 @@ public struct CoordinatorSession: Sendable {
 
     public struct Settings: Sendable {
         public var targetBatchSize: Int
+        /// Tokens per sequence, for the peers' bytes per token.
+        public var contextLength = 1
         /// Bytes of the run's state: announcements of another size are refused.
         public var stateBytes: Int
         /// Back up the model every this many steps.
@@ -170,10 +172,16 @@ public struct CoordinatorSession: Sendable {
             mismatchedSteps.insert(runStep)
         }
         let peers = live.map { record in
-            CoordinatorStatus.Peer(
+            var peer = CoordinatorStatus.Peer(
                 id: record.writer.shortHex, step: record.value.step, samplesAccumulated: record.value.samplesAccumulated,
                 samplesPerSecond: record.value.samplesPerSecond, loss: record.value.loss, clientMode: record.value.clientMode,
                 secondsSinceUpdate: Double(now.wallMilliseconds.saturatingSubtract(record.value.timestampMilliseconds)) / 1000)
+            if let activity = record.value.activity {
+                peer.utilisation = activity.utilisation
+                peer.bytesPerToken = activity.bytesPerToken(contextLength: settings.contextLength)
+                peer.stepsInLastRound = Int(activity.stepsInLastRound)
+            }
+            return peer
         }
         directives.append(.showProgress(ProgressView(
             peers: peers.sorted { $0.id < $1.id }, step: runStep,

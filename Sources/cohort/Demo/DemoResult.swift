@@ -15,6 +15,10 @@ struct DemoResult {
     var bytesSent: UInt64 = 0
     /// Tokens per sequence, to turn samples into tokens.
     let contextLength: Int
+    /// The live peers' mean share of time in forward and backward at the end, and each one's
+    /// (`PeerActivity.utilisation`, from the coordinator's status); nil if none reported.
+    var utilisation: Double?
+    var peerUtilisations: [Double] = []
     /// From the first round to the last, in seconds.
     var trainingSeconds = 0.0
     private var firstRoundAt: UInt64?
@@ -42,7 +46,7 @@ struct DemoResult {
         ["rounds": rounds, "max_peers": maxPeers, "initial_val_loss": initialValidationLoss,
          "final_val_loss": finalValidationLoss, "failed_rounds": failedRounds, "hash_mismatches": hashMismatches,
          "dashboard_url": dashboardURL, "samples": samples, "bytes_per_token": bytesPerToken,
-         "training_seconds": trainingSeconds]
+         "training_seconds": trainingSeconds, "utilisation": utilisation ?? NSNull(), "peer_utilisations": peerUtilisations]
     }
 }
 

@@ -99,11 +99,18 @@ struct DemoRun {
             }
             guard coordinator?.isRunning == true else { throw DemoError("the coordinator exited; see \(folder.path)/logs") }
         }
-        result.hashMismatches = await Self.hashMismatches(dashboard: dashboard)
+        let status = await Self.finalStatus(dashboard: dashboard)
+        result.hashMismatches = status?["hash_mismatches"] as? Int ?? -1
+        result.utilisation = status?["utilisation"] as? Double
+        result.peerUtilisations = (status?["peers"] as? [[String: Any]] ?? []).compactMap { $0["utilisation"] as? Double }
         let (finalLoss, sample) = try await finalModel(join: join, corpus: corpus)
         result.finalValidationLoss = finalLoss
         print(String(format: "validation loss after %d rounds: %.4f nats/byte (from %.4f); %d samples, %.1f averaging bytes sent per token",
                      result.rounds, finalLoss, initialLoss, result.samples, result.bytesPerToken))
+        if let utilisation = result.utilisation {
+            print(String(format: "peers spent %.0f %% of their time in forward and backward passes (mean of %d)",
+                         utilisation * 100, result.peerUtilisations.count))
+        }
         print("\nsampled text:\n\(sample)\n")
         return result
     }
@@ -180,12 +187,11 @@ struct DemoRun {
         return (source.step, bytes)
     }
 
-    /// The coordinator's count of steps whose members announced different state hashes.
-    private static func hashMismatches(dashboard: String) async -> Int {
+    /// The coordinator's /api/status at the end of training; nil if it cannot be read.
+    private static func finalStatus(dashboard: String) async -> [String: Any]? {
         guard let url = URL(string: dashboard + "api/status"),
-              let (data, _) = try? await URLSession.shared.data(from: url),
-              let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return -1 }
-        return status["hash_mismatches"] as? Int ?? -1
+              let (data, _) = try? await URLSession.shared.data(from: url) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     }
 }
 
