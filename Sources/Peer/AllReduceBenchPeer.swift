@@ -25,6 +25,8 @@ public final class AllReduceBenchPeer: Sendable {
         public var seed: UInt64
         /// Copy chunks straight out of the memory of members proven to run on this machine.
         public var sameHostCopies: Bool
+        /// The address to listen on.
+        public var listenHost = "127.0.0.1"
 
         public init(elementCount: Int, round: AllReduceRound.Settings, frameDelay: TimeAmount? = nil, seed: UInt64,
                     sameHostCopies: Bool = true) {
@@ -43,15 +45,25 @@ public final class AllReduceBenchPeer: Sendable {
         public var port: UInt16
         public var samples: UInt64
         public var clientMode: Bool
+        /// The address it listens on (another host's when the bench spans network namespaces).
+        public var host: String
+        /// The bandwidth its declaration states, in bytes per second: parts follow it
+        /// (`LoadBalancing`), as they follow the measured bandwidths in a run.
+        public var bandwidth: UInt64
 
-        public init(peer: DHT.PeerID, port: UInt16, samples: UInt64, clientMode: Bool = false) {
+        public static let defaultBandwidth: UInt64 = 1_000_000_000
+
+        public init(peer: DHT.PeerID, port: UInt16, samples: UInt64, clientMode: Bool = false, host: String = "127.0.0.1",
+                    bandwidth: UInt64 = Member.defaultBandwidth) {
             self.peer = peer
             self.port = port
             self.samples = samples
             self.clientMode = clientMode
+            self.host = host
+            self.bandwidth = bandwidth
         }
 
-        var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: port) }
+        var endpoint: Endpoint { Endpoint(host: host, port: port) }
     }
 
     public let settings: Settings
@@ -59,7 +71,7 @@ public final class AllReduceBenchPeer: Sendable {
     private let services: NIOLoopBound<PeerServices>
     private let vector: BenchVector
 
-    /// This peer's id and the port it listens on (127.0.0.1).
+    /// This peer's id and the port it listens on (on `Settings.listenHost`).
     public var peerID: DHT.PeerID { dht.peerID }
     public var port: UInt16 { dht.endpoint.port }
 
@@ -70,7 +82,7 @@ public final class AllReduceBenchPeer: Sendable {
         self.vector = vector
     }
 
-    /// Starts listening on 127.0.0.1 with a fresh identity.
+    /// Starts listening on `settings.listenHost` with a fresh identity.
     public static func start(settings: Settings, eventLoop: EventLoop, logger: Logger) async throws -> AllReduceBenchPeer {
         var random = SystemRandomNumberGenerator()
         let identity = PeerIdentity(using: &random)
@@ -79,7 +91,7 @@ public final class AllReduceBenchPeer: Sendable {
                          eventLoop: eventLoop)
         }.get()
         var dhtSettings = DHTService.Settings()
-        dhtSettings.transport.listen = Endpoint(host: "127.0.0.1", port: 0)
+        dhtSettings.transport.listen = Endpoint(host: settings.listenHost, port: 0)
         dhtSettings.transport.faults.allPeers = settings.frameDelay.map { FaultInjection.Link(delay: $0) }
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: eventLoop,
                                              logger: logger, serveOther: { services.value.serve($0) })
@@ -116,7 +128,7 @@ public final class AllReduceBenchPeer: Sendable {
     public func runRound(_ index: Int, members: [Member], withChecksum: Bool) async throws -> AllReduceBenchRound {
         let declarations = members.map { member in
             Declaration(step: UInt64(index), peer: Averaging.PeerID(bytes: member.peer.bytes)!,
-                        address: member.clientMode ? "" : "\(member.endpoint)", bandwidth: 1_000_000_000,
+                        address: member.clientMode ? "" : "\(member.endpoint)", bandwidth: member.bandwidth,
                         clientMode: member.clientMode, samples: member.samples)
         }
         guard let plan = GroupPlan(step: UInt64(index), elementCount: settings.elementCount, members: declarations) else {

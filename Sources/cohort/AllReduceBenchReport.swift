@@ -17,10 +17,16 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
     /// Chunk bytes the members copied out of each other's memory per timed round, all members
     /// together (0 when same-host copies are off or no member could be proven local).
     let sameHostBytesPerRound: Int
+    /// Each worker's bytes sent and received in the last timed round: with the links' rates,
+    /// the line-rate bound of a round (the busiest direction of the slowest link).
+    let bytesSentPerWorker: [Int]
+    let bytesReceivedPerWorker: [Int]
 
     enum CodingKeys: String, CodingKey {
         case peers, elements, compression, agreed
         case sameHostBytesPerRound = "same_host_bytes_per_round"
+        case bytesSentPerWorker = "bytes_sent_per_worker"
+        case bytesReceivedPerWorker = "bytes_received_per_worker"
         case chunkSize = "chunk_size"
         case roundSeconds = "round_seconds"
         case medianSeconds = "median_seconds"
@@ -63,6 +69,8 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
         agreed = true
         let timedCopies = (1..<roundCount).reduce(0) { sum, index in sum + reports.reduce(0) { $0 + $1[index].sameHostBytes } }
         sameHostBytesPerRound = timedCopies / (roundCount - 1)
+        bytesSentPerWorker = reports.map { $0[roundCount - 1].bytesSent }
+        bytesReceivedPerWorker = reports.map { $0[roundCount - 1].bytesReceived }
     }
 
     var description: String {

@@ -12,8 +12,9 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// driven directly by the process-level fault tests.
 ///
 /// Talks line by line. It prints `ready <peer id hex> <port>`, then reads one line
-/// `members <id hex>:<port>:<samples>[:client],…` from stdin (every worker gets the same list;
-/// `:client` marks a member in client mode), opens
+/// `members <id hex>:<port>:<samples>[:client][:host=<address>][:bandwidth=<bytes/s>],…` from
+/// stdin (every worker gets the same list; `:client` marks a member in client mode, `host=` one
+/// listening elsewhere than 127.0.0.1, `bandwidth=` the bandwidth it declares), opens
 /// its connections and prints `connected`, waits for a line `go` (sent once every worker is
 /// connected), then runs a warm-up round and `--rounds` timed rounds back to back, printing
 /// `started <round>` before and `round <json AllReduceBenchRound>` after each (the last with the
@@ -38,6 +39,9 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
     @Option(help: "Delay before every frame this worker sends, in milliseconds (to make rounds long in tests).")
     var frameDelayMs = 0
 
+    @Option(help: "Address to listen on (this host's address when the bench spans network namespaces).")
+    var listen = "127.0.0.1"
+
     @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error or critical.")
     var logLevel = Logger.Level.warning
 
@@ -50,15 +54,16 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
         var logger = Logger(label: "cohort.bench.worker") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = logLevel
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let settings = AllReduceBenchPeer.Settings(
+        var settings = AllReduceBenchPeer.Settings(
             elementCount: round.size, round: round.roundSettings,
             frameDelay: frameDelayMs > 0 ? .milliseconds(Int64(frameDelayMs)) : nil, seed: seed,
             sameHostCopies: round.sameHostCopies)
+        settings.listenHost = listen
         let peer = try await AllReduceBenchPeer.start(settings: settings, eventLoop: group.next(), logger: logger)
         print("ready \(peer.peerID.bytes.hexString) \(peer.port)")
         do {
             guard let line = readLine(), let members = BenchMemberList.parse(line) else {
-                throw AllReduceBenchFailure(description: "expected 'members <id hex>:<port>:<samples>[:client],…' on stdin")
+                throw AllReduceBenchFailure(description: "expected 'members <id hex>:<port>:<samples>[:client][:host=…][:bandwidth=…],…' on stdin")
             }
             try await runRounds(peer: peer, members: members)
         } catch {
@@ -91,8 +96,13 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
 /// The `members` line the parent sends every worker.
 enum BenchMemberList {
     static func line(_ members: [AllReduceBenchPeer.Member]) -> String {
-        "members " + members.map { "\($0.peer.bytes.hexString):\($0.port):\($0.samples)\($0.clientMode ? ":client" : "")" }
-            .joined(separator: ",")
+        "members " + members.map { member in
+            var entry = "\(member.peer.bytes.hexString):\(member.port):\(member.samples)"
+            if member.clientMode { entry += ":client" }
+            if member.host != "127.0.0.1" { entry += ":host=\(member.host)" }
+            if member.bandwidth != AllReduceBenchPeer.Member.defaultBandwidth { entry += ":bandwidth=\(member.bandwidth)" }
+            return entry
+        }.joined(separator: ",")
     }
 
     /// The member a worker's `ready <id hex> <port>` line announces.
@@ -106,9 +116,21 @@ enum BenchMemberList {
         guard line.hasPrefix("members ") else { return nil }
         let members = line.dropFirst("members ".count).split(separator: ",").map { entry -> AllReduceBenchPeer.Member? in
             let fields = entry.split(separator: ":")
-            guard fields.count == 3 || (fields.count == 4 && fields[3] == "client"), let bytes = [UInt8](hex: fields[0]),
-                  let peer = DHTID(bytes: bytes), let port = UInt16(fields[1]), let samples = UInt64(fields[2]) else { return nil }
-            return AllReduceBenchPeer.Member(peer: peer, port: port, samples: samples, clientMode: fields.count == 4)
+            guard fields.count >= 3, let bytes = [UInt8](hex: fields[0]), let peer = DHTID(bytes: bytes), let port = UInt16(fields[1]),
+                  let samples = UInt64(fields[2]) else { return nil }
+            var member = AllReduceBenchPeer.Member(peer: peer, port: port, samples: samples)
+            for option in fields.dropFirst(3) {
+                if option == "client" {
+                    member.clientMode = true
+                } else if option.hasPrefix("host="), !option.dropFirst(5).isEmpty {
+                    member.host = String(option.dropFirst(5))
+                } else if option.hasPrefix("bandwidth="), let bandwidth = UInt64(option.dropFirst(10)), bandwidth > 0 {
+                    member.bandwidth = bandwidth
+                } else {
+                    return nil
+                }
+            }
+            return member
         }
         return members.contains(nil) ? nil : members.compactMap { $0 }
     }

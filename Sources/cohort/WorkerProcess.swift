@@ -18,6 +18,11 @@ final class WorkerProcess: @unchecked Sendable {
     private var isClosed = false
     let name: String
 
+    /// This binary's path, for a command that starts it through another (e.g. `ip netns exec`).
+    static var ownExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     /// Starts `executable arguments…`, by default this same binary.
     init(name: String, executable: String = "/proc/self/exe", arguments: [String]) throws {
         // Writing to a worker that died must fail the write, not kill this process.
