@@ -5,7 +5,7 @@ APT_PACKAGES := libopenblas-dev pkg-config
 TEST_APT_PACKAGES := chromium
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps build release test attacks faults demo bench fuzz clean
+.PHONY: deps build release test attacks faults wan demo bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh $(APT_PACKAGES)
@@ -36,6 +36,15 @@ faults:
 	@[ "$$(id -u)" = 0 ] || { echo "make faults needs root: it creates network namespaces, veth pairs and tc qdiscs"; exit 1; }
 	@$(MAKE) --no-print-directory build
 	./scripts/faults/run.sh
+
+# The WAN rehearsal (scripts/wan/, docs/benchmarks.md "Home links"): the all-reduce alone and
+# whole runs behind tbf links, in network namespaces. PYTHON=<a python with torch> adds gloo.
+wan:
+	@[ "$$(id -u)" = 0 ] || { echo "make wan needs root: it creates network namespaces and tc qdiscs"; exit 1; }
+	@$(MAKE) --no-print-directory release
+	./scripts/install-deps.sh iproute2 curl jq bc bsdextrautils
+	./scripts/wan/allreduce.sh
+	./scripts/wan/rehearsal.sh
 
 demo: release
 	.build/release/cohort demo --summary runs/demo-summary.json

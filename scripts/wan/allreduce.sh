@@ -21,7 +21,9 @@ ROUNDS=${ROUNDS:-3}
 PEERS=4
 RESULTS=benchmarks/results/wan-allreduce.json
 work=$(mktemp -d)
-trap 'topology_down; rm -rf "$work"' EXIT
+GLOO_PIDS=()
+# A gloo rank whose peers failed waits for them for good: the ranks go with the namespaces.
+trap 'kill "${GLOO_PIDS[@]}" 2>/dev/null; topology_down; rm -rf "$work"' EXIT
 
 topology_up $PEERS
 hosts=$(for ((h = 0; h < PEERS; h++)); do host_address $h; done | paste -sd,)
@@ -44,20 +46,22 @@ run_cohort() {
         >"$work/$label.json"
 }
 
-# gloo's all-reduce, one rank per host, rank 0 on host 0.
+# gloo's all-reduce, one rank per host, rank 0 on host 0, each on its host's interface (gloo would
+# otherwise bind the address its hostname resolves to, 127.0.0.1).
 run_gloo() {
     local label=$1 rank
     [[ -n $PYTHON ]] || return 0
     echo "--- $label: gloo" >&2
-    local pids=()
+    GLOO_PIDS=()
     for ((rank = 1; rank < PEERS; rank++)); do
-        on_host $rank "$PYTHON" benchmarks/gloo_allreduce.py --peers $PEERS --size "$SIZE" --rounds "$ROUNDS" --rank $rank \
+        on_host $rank env GLOO_SOCKET_IFNAME=eth0 "$PYTHON" benchmarks/gloo_allreduce.py --peers $PEERS --size "$SIZE" --rounds "$ROUNDS" --rank $rank \
             --master "$(host_address 0):29500" >/dev/null &
-        pids+=($!)
+        GLOO_PIDS+=($!)
     done
-    on_host 0 "$PYTHON" benchmarks/gloo_allreduce.py --peers $PEERS --size "$SIZE" --rounds "$ROUNDS" --rank 0 \
+    on_host 0 env GLOO_SOCKET_IFNAME=eth0 "$PYTHON" benchmarks/gloo_allreduce.py --peers $PEERS --size "$SIZE" --rounds "$ROUNDS" --rank 0 \
         --master "$(host_address 0):29500" >"$work/$label.json"
-    wait "${pids[@]}"
+    wait "${GLOO_PIDS[@]}"
+    GLOO_PIDS=()
 }
 
 uniform=(50 50 50 50)

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `make wan`: a WAN rehearsal. A coordinator and four peers, each on its own host (network
+# namespaces, the fault suite's topology) behind a `tc tbf` link of 100/50/50/20 Mbit/s, every
+# peer's frames leaving 40 ms late (one-way latency; netem is not available here), train
+# config S on Tiny Shakespeare for the same number of samples with per-step averaging and with
+# local SGD at each H of $LOCAL_STEPS. A single `cohort train` process on the same cores is the
+# baseline. For each run: samples/s and its ratio to the baseline, the peers' utilisation (time
+# in forward/backward ÷ wall time, from /api/status), averaging bytes per token (the journal),
+# and the validation loss of the newest checkpoint. Writes benchmarks/results/wan.json and
+# prints a table.
+#
+#   sudo make wan                         # SAMPLES=…, LOCAL_STEPS="1 4 16", COHORT=… to change
+set -euo pipefail
+FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$FAULTS_ROOT"
+FAULTS_SCENARIO=wan
+FAULTS_LOGS=$FAULTS_ROOT/runs/wan
+COHORT=${COHORT:-$FAULTS_ROOT/.build/release/cohort}
+source scripts/faults/netns.sh
+source scripts/faults/processes.sh
+source scripts/faults/assert.sh
+[[ $(id -u) == 0 ]] || { echo "make wan needs root: it creates network namespaces and tc qdiscs" >&2; exit 2; }
+[[ -x $COHORT ]] || { echo "no cohort binary at $COHORT (swift build -c release, or set COHORT)" >&2; exit 2; }
+SAMPLES=${SAMPLES:-1600}
+LOCAL_STEPS=${LOCAL_STEPS:-"1 4 16"}
+TARGET_BATCH=32
+LINKS=(100 50 50 20)
+LATENCY_MS=40
+RESULTS=benchmarks/results/wan.json
+
+rm -rf "$FAULTS_LOGS"
+mkdir -p "$FAULTS_LOGS"
+trap 'stop_all_processes; topology_down' EXIT
+topology_up 5
+for peer in 1 2 3 4; do limit_bandwidth $peer "${LINKS[$((peer - 1))]}mbit"; done
+# The validation text: the corpus's last 64 KiB (inside the held-out split).
+tail -c 65536 Sources/cohort/Resources/tinyshakespeare.txt >"$FAULTS_LOGS/validation.txt"
+
+settings() {
+    cat <<JSON
+{"model": {"hidden_size": 256, "layer_count": 4, "head_count": 4, "context_length": 128},
+ "batch_size": 8, "temperature": 0.02, "warmup_steps": $1, "steps": 100000, "validation_windows": 64}
+JSON
+}
+
+validation_loss() {
+    "$COHORT" eval --checkpoint "$1" --data "$FAULTS_LOGS/validation.txt" --threads 2 --json | jq .mean_loss
+}
+
+echo "--- baseline: one cohort train process, 2 threads, $SAMPLES samples" >&2
+settings 5 >"$FAULTS_LOGS/baseline-settings.json"
+baseline_steps=$((SAMPLES / TARGET_BATCH))
+start=$(date +%s.%N)
+"$COHORT" train --config "$FAULTS_LOGS/baseline-settings.json" --batch $TARGET_BATCH --micro-batch 8 --steps $baseline_steps \
+    --checkpoint-every $baseline_steps --validate-every 100000 --output "$FAULTS_LOGS/baseline" --threads 2 >"$FAULTS_LOGS/baseline.log" 2>&1
+baseline_rate=$(echo "$SAMPLES / ($(date +%s.%N) - $start)" | bc -l)
+rows=("$(jq -n --argjson rate "$baseline_rate" --argjson loss "$(validation_loss "$FAULTS_LOGS/baseline")" --argjson samples "$SAMPLES" \
+    '{run: "one process", samples: $samples, samples_per_second: $rate, validation_loss: $loss}')")
+
+# The journal's rounds up to STEP: samples, averaging bytes both ways, seconds from the first
+# round to that one, and their count.
+journal_totals() {
+    jq -rs --argjson step "$2" 'map(select(.step <= $step)) | [(map(.samples) | add), (map(.bytesSent + .bytesReceived) | add),
+        ((.[-1].recordedAtMilliseconds - .[0].recordedAtMilliseconds) / 1000), length] | @tsv' "$1"
+}
+
+for h in $LOCAL_STEPS; do
+    label="H=$h"
+    echo "--- $label: a coordinator and 4 peers on ${LINKS[*]} Mbit/s links, $LATENCY_MS ms" >&2
+    FAULTS_LOGS=$FAULTS_ROOT/runs/wan/h$h
+    FAULTS_STATE=$FAULTS_LOGS/state
+    mkdir -p "$FAULTS_LOGS"
+    rounds_expected=$((SAMPLES / (TARGET_BATCH * h)))
+    # About five checkpoints a run: each is a state download from the peers' slow links.
+    every=$((rounds_expected / 5 > 1 ? rounds_expected / 5 : 1))
+    # Warm-up over the first tenth of the budget, counted in rounds.
+    settings $((rounds_expected / 10 + 1)) >"$FAULTS_LOGS/settings.json"
+    start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch $TARGET_BATCH --local-steps "$h" --checkpoint-every $every \
+        --keep 2 --averaging-timeout 120
+    for peer in 1 2 3 4; do start_peer "peer-$peer" $peer --threads 1 --inject-frame-delay-ms $LATENCY_MS; done
+    journal=$FAULTS_STATE/rounds.jsonl
+    wait_until 3600 "$label: the run did not reach $SAMPLES samples" \
+        bash -c "[ \$(jq -s 'map(.samples) | add // 0' '$journal' 2>/dev/null || echo 0) -ge $SAMPLES ]"
+    budget_step=$(jq -s '.[-1].step' "$journal")
+    read -r samples bytes seconds rounds < <(journal_totals "$journal" "$budget_step")
+    utilisation=$(coordinator_status | jq '.utilisation // null')
+    # The loss is the next checkpoint's at or after the budget (up to `every` rounds more).
+    wait_until 1800 "$label: no checkpoint after step $budget_step" checkpoint_after $((budget_step - 1))
+    status=$(coordinator_status)
+    checkpoint=$(jq -r .last_checkpoint_path <<<"$status")
+    read -r checkpoint_samples _ _ _ < <(journal_totals "$journal" "$(jq .last_checkpoint_step <<<"$status")")
+    stop_all_processes
+    FAULTS_PIDS=()
+    rows+=("$(jq -n --arg run "$label" --argjson samples "$samples" --argjson bytes "$bytes" --argjson seconds "$seconds" \
+        --argjson rounds "$rounds" --argjson baseline "$baseline_rate" --argjson utilisation "$utilisation" --argjson context 128 \
+        --argjson loss "$(validation_loss "$checkpoint")" --argjson checkpoint_samples "$checkpoint_samples" \
+        '{run: $run, samples: $samples, rounds: $rounds, samples_per_second: ($samples / $seconds),
+          efficiency: (($samples / $seconds) / $baseline), utilisation: $utilisation,
+          bytes_per_token: ($bytes / ($samples * $context)), validation_loss: $loss, loss_after_samples: $checkpoint_samples}')")
+done
+
+printf '%s\n' "${rows[@]}" | jq -s --argjson links "[$(IFS=,; echo "${LINKS[*]}")]" --argjson latency $LATENCY_MS \
+    '{links_mbit: $links, latency_ms: $latency, rows: .}' >"$RESULTS"
+jq -r '["run", "samples/s", "efficiency", "utilisation", "bytes/token", "val loss"],
+       (.rows[] | [.run, (.samples_per_second | . * 10 | round / 10), (.efficiency // "" | if . == "" then . else . * 100 | round / 100 end),
+                   (.utilisation // "" | if . == "" then . else . * 100 | round / 100 end),
+                   (.bytes_per_token // "" | if . == "" then . else round end), (.validation_loss * 1000 | round / 1000)])
+       | @tsv' "$RESULTS" | column -t
+echo "written: $RESULTS"
