@@ -34,7 +34,8 @@ trap 'stop_all_processes; topology_down' EXIT
 topology_up 5
 for peer in 1 2 3 4; do limit_bandwidth $peer "${LINKS[$((peer - 1))]}mbit"; done
 # The validation text: the corpus's last 64 KiB (inside the held-out split).
-tail -c 65536 Sources/cohort/Resources/tinyshakespeare.txt >"$FAULTS_LOGS/validation.txt"
+VALIDATION=$FAULTS_LOGS/validation.txt
+tail -c 65536 Sources/cohort/Resources/tinyshakespeare.txt >"$VALIDATION"
 
 settings() {
     cat <<JSON
@@ -44,7 +45,7 @@ JSON
 }
 
 validation_loss() {
-    "$COHORT" eval --checkpoint "$1" --data "$FAULTS_LOGS/validation.txt" --threads 2 --json | jq .mean_loss
+    "$COHORT" eval --checkpoint "$1" --data "$VALIDATION" --threads 2 --json | jq .mean_loss
 }
 
 echo "--- baseline: one cohort train process, 2 threads, $SAMPLES samples" >&2
@@ -105,5 +106,5 @@ jq -r '["run", "samples/s", "efficiency", "utilisation", "bytes/token", "val los
        (.rows[] | [.run, (.samples_per_second | . * 10 | round / 10), (.efficiency // "" | if . == "" then . else . * 100 | round / 100 end),
                    (.utilisation // "" | if . == "" then . else . * 100 | round / 100 end),
                    (.bytes_per_token // "" | if . == "" then . else round end), (.validation_loss * 1000 | round / 1000)])
-       | @tsv' "$RESULTS" | column -t
+       | @tsv' "$RESULTS" | column -t -s $'\t'
 echo "written: $RESULTS"
