@@ -34,6 +34,8 @@ let package = Package(
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // `cohort experiment`: studies that check the papers' claims on Cohort's trainer.
+        .target(name: "Experiments", dependencies: ["Trainer"]),
         .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
         .target(
             name: "Collaboration",
@@ -47,6 +49,7 @@ let package = Package(
             name: "cohort",
             dependencies: [
                 "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "StateSync", "Peer", "Coordinator", "Simulation",
+                "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,6 +127,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Trainer"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer"],

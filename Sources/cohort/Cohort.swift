@@ -8,7 +8,7 @@ struct Cohort: AsyncParsableCommand {
         commandName: "cohort",
         abstract: "Train one transformer together on volunteers' computers.",
         subcommands: [DemoCommand.self, SimulateCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self, CoordinatorCommand.self, PeerCommand.self,
-                      TokenCommand.self, DHTCommand.self, BenchCommand.self,
+                      TokenCommand.self, DHTCommand.self, BenchCommand.self, ExperimentCommand.self,
                       InfoCommand.self]
     )
 }
