@@ -23,12 +23,13 @@ extension AlibiExperiment {
         public var contextMultiples = [1, 2, 4, 8, 16]
         /// Scores only the first this many validation bytes (nil: the whole split).
         public var validationBytes: Int?
-        /// The model whose forward pass at `memoryWindow` tokens has its memory measured.
+        /// The model whose forward pass over `memoryWindow` tokens has its memory measured.
         public var memoryModel: ModelConfig
+        public var memoryWindow = 2048
         public var progressEvery: Int
 
         public var evaluationContexts: [Int] { contextMultiples.map { $0 * trainedContext } }
-        var memoryWindow: Int { evaluationContexts.max() ?? trainedContext }
+        var longestContext: Int { evaluationContexts.max() ?? trainedContext }
 
         /// ALiBi and both absolute controls at L, and sinusoids at 2L (the paper's Figure 1
         /// comparison: does ALiBi at L match a model trained at 2L?).
@@ -45,17 +46,17 @@ extension AlibiExperiment {
             trainedContext: 128, tokensPerStep: 2048, steps: 1500, warmupSteps: 100, learningRate: 0.5,
             memoryModel: .small, progressEvery: 100)
 
-        /// The smoke test: the same arms and contexts on a smaller model, fewer steps and 32 KB
-        /// of validation text (under 3 minutes).
+        /// The smoke test: the same arms and multiples of L on a smaller model, fewer steps and
+        /// 32 KB of validation text (under 3 minutes).
         public static let quick = Plan(
             model: ModelConfig(hiddenSize: 64, layerCount: 2, headCount: 4, contextLength: 64),
-            trainedContext: 64, tokensPerStep: 1024, steps: 150, warmupSteps: 20, learningRate: 0.5,
-            validationBytes: 32 * 1024, memoryModel: .small, progressEvery: 50)
+            trainedContext: 64, tokensPerStep: 1024, steps: 500, warmupSteps: 50, learningRate: 0.5,
+            validationBytes: 32 * 1024, memoryModel: .small, progressEvery: 100)
 
         func config(for arm: Arm) -> ModelConfig {
             var config = model
             config.contextLength = arm.trainedContext
-            config.maxContextLength = max(memoryWindow, arm.trainedContext)
+            config.maxContextLength = max(longestContext, arm.trainedContext)
             config.positionEncoding = arm.encoding
             return config
         }

@@ -14,7 +14,7 @@ public enum AlibiExperiment {
         let started = Date()
         let memory = try measureMemory(plan: plan, corpus: corpus)
         progress(String(format: "memory: a %@-parameter forward pass over %d tokens peaks at %.0f MiB resident",
-                        formatCount(memory.parameters), memory.window, memory.peakResidentMiB))
+                        formatCount(memory.parameters), memory.window, memory.peakResidentMebibytes))
         var models: [AlibiResults.Model] = []
         var validationCount = 0
         for arm in plan.arms {
@@ -102,7 +102,7 @@ public enum AlibiExperiment {
         _ = try Evaluation.score(model: model, bytes: window, context: plan.memoryWindow)
         return AlibiResults.Memory(
             model: "\(config.layerCount) layers, d_model \(config.hiddenSize), \(config.headCount) heads",
-            parameters: model.parameters.count, window: plan.memoryWindow, peakResidentMiB: PeakMemory.peakMiB())
+            parameters: model.parameters.count, window: plan.memoryWindow, peakResidentMebibytes: PeakMemory.peakMiB())
     }
 
     static func formatCount(_ count: Int) -> String {

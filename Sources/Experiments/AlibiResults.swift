@@ -35,7 +35,7 @@ public struct AlibiResults: Codable, Equatable, Sendable {
         public let model: String
         public let parameters: Int
         public let window: Int
-        public let peakResidentMiB: Double
+        public let peakResidentMebibytes: Double
     }
 
     public let experiment: String

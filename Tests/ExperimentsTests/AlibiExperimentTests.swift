@@ -16,6 +16,7 @@ import Testing
         plan.contextMultiples = [1, 2, 4]
         plan.validationBytes = 300
         plan.memoryModel = ModelConfig(hiddenSize: 16, layerCount: 1, headCount: 2, contextLength: 8)
+        plan.memoryWindow = 32
         plan.progressEvery = 2
         return plan
     }
@@ -45,7 +46,7 @@ import Testing
             }
         }
         #expect(results.models[3].sequencesPerStep == 2 && results.models[0].sequencesPerStep == 4)
-        #expect(results.memory.window == 32 && results.memory.peakResidentMiB > 0)
+        #expect(results.memory.window == 32 && results.memory.peakResidentMebibytes > 0)
     }
 
     @Test func runsAreDeterministicAndTheFileRoundTrips() throws {
