@@ -27,6 +27,9 @@ extension AlibiExperiment {
         public var memoryModel: ModelConfig
         public var memoryWindow = 2048
         public var progressEvery: Int
+        /// Model replicas that split each batch (`TrainingRun.lanes`); nil: one per BLAS thread.
+        /// Results depend on it through the order gradients are summed in.
+        public var lanes: Int?
 
         public var evaluationContexts: [Int] { contextMultiples.map { $0 * trainedContext } }
         var longestContext: Int { evaluationContexts.max() ?? trainedContext }
@@ -40,7 +43,8 @@ extension AlibiExperiment {
              Arm(encoding: .sinusoidal, trainedContext: 2 * trainedContext)]
         }
 
-        /// About 11 minutes on two cores: a 0.8 M-parameter model, 1,500 steps of 2,048 tokens.
+        /// 15–30 minutes on two cores (27.5 measured while a build shared them): a 0.8 M-parameter
+        /// model, 1,500 steps of 2,048 tokens.
         public static let full = Plan(
             model: ModelConfig(hiddenSize: 128, layerCount: 4, headCount: 4, contextLength: 128),
             trainedContext: 128, tokensPerStep: 2048, steps: 1500, warmupSteps: 100, learningRate: 0.5,

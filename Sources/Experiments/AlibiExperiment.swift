@@ -53,7 +53,7 @@ public enum AlibiExperiment {
         settings.seed = plan.seed
         let dataset = try TextDataset(name: "corpus", bytes: corpus, contextLength: arm.trainedContext)
         let run = try TrainingRun(settings: settings, dataset: dataset)
-        run.lanes = BLASRuntime.threads
+        run.lanes = plan.lanes ?? BLASRuntime.threads
         let started = Date()
         var loss = Double.nan
         for step in 1...plan.steps {

@@ -13,7 +13,7 @@ struct AlibiExperimentCommand: ParsableCommand {
             on Tiny Shakespeare; scores validation perplexity at L, 2L, 4L, 8L and 16L with non-overlapping and \
             half-overlapping windows; measures the memory of a config S forward pass at the longest window. \
             Writes results.json and SVG plots into --output; progress goes to stderr. The full run takes \
-            about 11 minutes on two cores, --quick under 3.
+            15 to 30 minutes on two cores, --quick under 3.
             """)
 
     @Flag(help: "The smoke-test variant: a smaller model, fewer steps, less validation text.") var quick = false

@@ -18,6 +18,8 @@ import Testing
         plan.memoryModel = ModelConfig(hiddenSize: 16, layerCount: 1, headCount: 2, contextLength: 8)
         plan.memoryWindow = 32
         plan.progressEvery = 2
+        // Fixed, so that tests changing the BLAS thread count elsewhere cannot change the sums.
+        plan.lanes = 1
         return plan
     }
 
