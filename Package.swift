@@ -39,6 +39,8 @@ let package = Package(
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // `cohort experiment`: studies that check the papers' claims on Cohort's trainer.
+        .target(name: "Experiments", dependencies: ["Trainer"]),
         .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
         // A trained checkpoint as an ONNX graph (docs/onnx.md).
         .target(
@@ -58,6 +60,7 @@ let package = Package(
             dependencies: [
                 "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "StateSync", "Peer", "Coordinator", "Simulation",
                 "ONNXExport",
+                "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -135,6 +138,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Trainer"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer"],

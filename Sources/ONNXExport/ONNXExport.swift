@@ -48,9 +48,16 @@ public enum ONNXExport {
         }
     }
 
-    /// Refuses a model whose file would reach protobuf's limit; needs only the config, so a
-    /// caller can refuse before loading the parameters.
+    /// Refuses a model the graph cannot express (absolute positions: the graph builds ALiBi's
+    /// bias) or whose file would reach protobuf's limit; needs only the config, so a caller can
+    /// refuse before loading the parameters.
     public static func checkFits(_ config: ModelConfig) throws {
+        guard config.positionEncoding == .alibi else {
+            throw Error(description: """
+                the model uses \(config.positionEncoding.rawValue) positions; the ONNX export writes ALiBi models only \
+                (the experiments' controls are not exported)
+                """)
+        }
         guard estimatedFileBytes(config: config) >= maximumFileBytes else { return }
         let gibibytes = String(format: "%.2f", Double(estimatedFileBytes(config: config)) / Double(1 << 30))
         throw Error(description: """

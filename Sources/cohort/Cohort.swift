@@ -7,8 +7,9 @@ struct Cohort: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Train one transformer together on volunteers' computers.",
-        subcommands: [DemoCommand.self, SimulateCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self, ExportCommand.self, CoordinatorCommand.self, PeerCommand.self,
-                      TokenCommand.self, DHTCommand.self, BenchCommand.self,
+        subcommands: [DemoCommand.self, SimulateCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self, ExportCommand.self,
+                      CoordinatorCommand.self, PeerCommand.self, TokenCommand.self, DHTCommand.self, BenchCommand.self,
+                      ExperimentCommand.self,
                       InfoCommand.self]
     )
 }

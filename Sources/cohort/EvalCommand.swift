@@ -11,6 +11,10 @@ struct EvalCommand: ParsableCommand {
     var checkpoint: String
     @Option(help: "Text file to score.") var data: String
     @Option(help: "Context length of each scored window (default: the trained context).") var context: Int?
+    @Option(help: ArgumentHelp(
+        "Slide the windows by this many bytes instead of laying them end to end (default: the context).",
+        discussion: "Each byte is still scored once, by the first window that reaches it, so all but the first window's bytes see at least context − stride bytes of context."))
+    var stride: Int?
     @Flag(help: "Print a JSON object.") var json = false
     @OptionGroup var threadOptions: ThreadOptions
 
@@ -25,14 +29,15 @@ struct EvalCommand: ParsableCommand {
         } catch {
             throw ValidationError("cannot read --data \(data)")
         }
-        let result = try Evaluation.score(model: model, bytes: bytes, context: window)
+        let slide = stride ?? window
+        let result = try Evaluation.score(model: model, bytes: bytes, context: window, stride: slide)
         let perplexity = exp(result.meanLoss)
         if json {
             printJSON(["mean_loss": result.meanLoss, "perplexity": perplexity, "tokens": result.tokens,
-                       "bits_per_byte": result.meanLoss / log(2), "context": window, "checkpoint": checkpoint])
+                       "bits_per_byte": result.meanLoss / log(2), "context": window, "stride": slide, "checkpoint": checkpoint])
         } else {
-            print(String(format: "%@: %.4f nats/byte (%.3f bits/byte), perplexity %.3f over %d bytes at context %d",
-                         data, result.meanLoss, result.meanLoss / log(2), perplexity, result.tokens, window))
+            print(String(format: "%@: %.4f nats/byte (%.3f bits/byte), perplexity %.3f over %d bytes at context %d, stride %d",
+                         data, result.meanLoss, result.meanLoss / log(2), perplexity, result.tokens, window, slide))
         }
     }
 }

@@ -43,6 +43,13 @@ import Testing
         let loss = try #require(object["mean_loss"] as? Double)
         #expect(loss > 0 && abs((object["perplexity"] as? Double ?? 0) - exp(loss)) < 1e-9)
 
+        let slid = try CommandRunner.run(["eval", "--checkpoint", output, "--data", data.path, "--context", "16",
+                                          "--stride", "8", "--json"])
+        #expect(slid.status == 0, "\(slid.stderr)")
+        let slidObject = try #require(try JSONSerialization.jsonObject(with: Data(slid.stdout.utf8)) as? [String: Any])
+        #expect(slidObject["stride"] as? Int == 8)
+        #expect(slidObject["tokens"] as? Int == 40 * 67 - 1, "every byte after the first is scored once")
+
         let sampled = try CommandRunner.run(["sample", "--checkpoint", output, "--prompt", "All the", "--length", "20"])
         #expect(sampled.status == 0, "\(sampled.stderr)")
         #expect(sampled.stdout.hasPrefix("All the"))

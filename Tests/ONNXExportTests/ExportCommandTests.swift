@@ -89,6 +89,16 @@ struct ExportCommandTests {
             == "Error: \(destination.path): the folder \(destination.deletingLastPathComponent().path) does not exist")
     }
 
+    @Test(arguments: [PositionEncoding.sinusoidal, .learned])
+    func aModelWithAbsolutePositionsIsRefused(_ encoding: PositionEncoding) throws {
+        let folder = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var config = Self.config
+        config.positionEncoding = encoding
+        let checkpoint = try savedCheckpoint(config: config, in: folder)
+        try expectRefusal(checkpoint: checkpoint, containing: "uses \(encoding.rawValue) positions", in: folder)
+    }
+
     @Test func aModelBeyondTwoGibibytesIsRefusedBeforeLoading() throws {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -2,8 +2,9 @@ import Foundation
 
 /// Reads and writes transformers' `config.json` for BLOOM models.
 ///
-/// Cohort's own fields (trained and maximum context) ride along under `cohort_*` keys, which
-/// transformers keeps as plain attributes, so the same file serves both.
+/// Cohort's own fields (trained and maximum context, position encoding) ride along under
+/// `cohort_*` keys, which transformers keeps as plain attributes, so the same file serves both.
+/// A file without `cohort_position_encoding` (older Cohort checkpoints, transformers' BLOOM) is ALiBi.
 public enum BloomConfigFile {
     public static func encode(_ config: ModelConfig) throws -> Data {
         let object: [String: Any] = [
@@ -26,6 +27,7 @@ public enum BloomConfigFile {
             "torch_dtype": "float32",
             "cohort_context_length": config.contextLength,
             "cohort_max_context_length": config.maxContextLength,
+            "cohort_position_encoding": config.positionEncoding.rawValue,
         ]
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
@@ -55,7 +57,7 @@ public enum BloomConfigFile {
             return fallback
         }
         let context = try integer(["cohort_context_length", "seq_length"], default: 2048)
-        let config = ModelConfig(
+        var config = ModelConfig(
             vocabularySize: try integer(["vocab_size"]),
             hiddenSize: try integer(["hidden_size", "n_embed"]),
             layerCount: try integer(["n_layer", "num_hidden_layers"]),
@@ -63,11 +65,21 @@ public enum BloomConfigFile {
             contextLength: context,
             maxContextLength: try integer(["cohort_max_context_length"], default: max(context, 8192)),
             layerNormEpsilon: (object["layer_norm_epsilon"] as? NSNumber)?.doubleValue ?? 1e-5)
+        config.positionEncoding = try positionEncoding(object["cohort_position_encoding"], fail: fail)
         do {
             try config.validate()
         } catch let error as ModelConfigError {
             throw fail(error.message)
         }
         return config
+    }
+
+    private static func positionEncoding(_ value: Any?, fail: (String) -> ModelConfigError) throws -> PositionEncoding {
+        guard let value else { return .alibi }
+        guard let name = value as? String, let encoding = PositionEncoding(rawValue: name) else {
+            let known = PositionEncoding.allCases.map(\.rawValue).joined(separator: ", ")
+            throw fail("cohort_position_encoding \(value) is not one of \(known)")
+        }
+        return encoding
     }
 }

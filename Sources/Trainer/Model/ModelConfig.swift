@@ -9,6 +9,8 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     /// The longest context attention may run at; ALiBi lets it exceed the trained length (ALiBi §4).
     public var maxContextLength: Int
     public var layerNormEpsilon: Double
+    /// Set after `init` (default ALiBi), so that the BLOOM shape stays the initialiser's subject.
+    public var positionEncoding: PositionEncoding = .alibi
 
     public init(
         vocabularySize: Int = 256, hiddenSize: Int, layerCount: Int, headCount: Int,
@@ -24,6 +26,10 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     }
 
     public var headDimension: Int { hiddenSize / headCount }
+
+    /// The longest sequence the model can run: a learned position table has a row only for each
+    /// position it was trained at, while ALiBi and sinusoids extend to any length.
+    public var longestSequence: Int { positionEncoding == .learned ? contextLength : maxContextLength }
 
     /// Throws a `ModelConfigError` naming the first field that is out of range.
     public func validate() throws {

@@ -24,6 +24,8 @@ public struct ParameterLayout: Sendable, Equatable {
 
     public let tensors: [Tensor]
     public let wordEmbeddings: Int
+    /// The learned position table [contextLength, C]; nil for the other encodings.
+    public let positionEmbeddings: Int?
     public let embeddingNormWeight, embeddingNormBias: Int
     public let blocks: [Block]
     public let finalNormWeight, finalNormBias: Int
@@ -40,6 +42,8 @@ public struct ParameterLayout: Sendable, Equatable {
             return offset
         }
         wordEmbeddings = add("word_embeddings.weight", [config.vocabularySize, c])
+        positionEmbeddings = config.positionEncoding == .learned
+            ? add("position_embeddings.weight", [config.contextLength, c]) : nil
         embeddingNormWeight = add("word_embeddings_layernorm.weight", [c])
         embeddingNormBias = add("word_embeddings_layernorm.bias", [c])
         var blocks: [Block] = []

@@ -1,5 +1,5 @@
 extension TransformerModel {
-    /// Embedding, its LayerNorm, the blocks, the final LayerNorm and the tied LM head.
+    /// Embedding (plus absolute positions), its LayerNorm, the blocks, the final LayerNorm and the tied LM head.
     func computeLogits(tokens: UnsafeBufferPointer<Int32>, workspace w: Workspace<Scalar>) {
         let n = w.batch * w.time, c = config.hiddenSize, v = config.vocabularySize
         let p = parameters.base
@@ -9,6 +9,7 @@ extension TransformerModel {
             w.inputTokens[row] = Int32(token)
             (w.embedded.base + row * c).update(from: p + layout.wordEmbeddings + token * c, count: c)
         }
+        addAbsolutePositions(workspace: w)
         let firstInput = config.layerCount > 0 ? w.blocks[0].input : w.output
         LayerNorm.forward(
             output: firstInput.base, mean: w.embeddingNormMean.base, reciprocalStandardDeviation: w.embeddingNormRstd.base,

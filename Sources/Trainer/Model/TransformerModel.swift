@@ -1,4 +1,5 @@
-/// BLOOM's decoder-only transformer with ALiBi attention: forward, loss and backward.
+/// BLOOM's decoder-only transformer with ALiBi attention (or, for controls, absolute positions;
+/// see `PositionEncoding`): forward, loss and backward.
 ///
 /// Parameters and their gradients are two flat arenas laid out by `ParameterLayout`, so that
 /// optimizers, averaging and checkpoints see one vector each. Backward accumulates into
@@ -20,7 +21,10 @@ public final class TransformerModel<Scalar: TrainingScalar> {
         layout = ParameterLayout(config: config)
         parameters = FlatBuffer(count: layout.parameterCount)
         gradients = FlatBuffer(count: layout.parameterCount)
-        slopes = AlibiSlopes.slopes(headCount: config.headCount).map { Scalar($0) }
+        // Zero slopes leave plain causal attention for the absolute encodings.
+        slopes = config.positionEncoding.biasesAttention
+            ? AlibiSlopes.slopes(headCount: config.headCount).map { Scalar($0) }
+            : Array(repeating: 0, count: config.headCount)
     }
 
     /// A replica that reads `model`'s parameters (no copy) and has its own gradients and
@@ -110,6 +114,7 @@ public final class TransformerModel<Scalar: TrainingScalar> {
             biasGradient: g + layout.embeddingNormBias, outputGradient: w.residualGradient.base, input: w.embedded.base,
             weight: p + layout.embeddingNormWeight, mean: w.embeddingNormMean.base,
             reciprocalStandardDeviation: w.embeddingNormRstd.base, rows: n, channels: c)
+        accumulatePositionGradients(embeddedGradient: w.narrowGradient.base, workspace: w)
         for row in 0..<n {
             let embeddingGradient = g + layout.wordEmbeddings + Int(w.inputTokens[row]) * c
             let rowGradient = w.narrowGradient.base + row * c
@@ -118,8 +123,8 @@ public final class TransformerModel<Scalar: TrainingScalar> {
     }
 
     private func prepareWorkspace(batch: Int, time: Int) -> Workspace<Scalar> {
-        precondition(batch > 0 && time > 0 && time <= config.maxContextLength,
-                     "batch \(batch) and time \(time) must be positive, time at most \(config.maxContextLength)")
+        precondition(batch > 0 && time > 0 && time <= config.longestSequence,
+                     "batch \(batch) and time \(time) must be positive, time at most \(config.longestSequence)")
         if let w = workspace, w.batch == batch, w.time == time { return w }
         workspace = nil
         let w = Workspace<Scalar>(config: config, batch: batch, time: time)

@@ -36,7 +36,8 @@ final class Workspace<Scalar: TrainingScalar> {
 
     let batch: Int
     let time: Int
-    let embedded: FlatBuffer<Scalar>               // [N,C] word embeddings before their LayerNorm
+    let embedded: FlatBuffer<Scalar>               // [N,C] word (+ absolute position) embeddings before their LayerNorm
+    let sinusoids: FlatBuffer<Scalar>?             // [T,C] fixed position vectors; sinusoidal encoding only
     let embeddingNormMean: FlatBuffer<Scalar>      // [N]
     let embeddingNormRstd: FlatBuffer<Scalar>      // [N]
     let blocks: [BlockActivations]
@@ -62,6 +63,14 @@ final class Workspace<Scalar: TrainingScalar> {
         self.batch = batch
         self.time = time
         embedded = FlatBuffer(count: n * c)
+        if config.positionEncoding == .sinusoidal {
+            let table: [Scalar] = AbsolutePositions.sinusoidTable(time: time, channels: c)
+            let buffer = FlatBuffer<Scalar>(count: table.count)
+            buffer.base.update(from: table, count: table.count)
+            sinusoids = buffer
+        } else {
+            sinusoids = nil
+        }
         embeddingNormMean = FlatBuffer(count: n)
         embeddingNormRstd = FlatBuffer(count: n)
         blocks = (0..<config.layerCount).map { _ in

@@ -1,4 +1,7 @@
 /// Scores a byte sequence with a model: mean next-byte cross-entropy over the whole sequence.
+///
+/// Prediction p (0 ≤ p < bytes.count − 1) is of bytes[p + 1]. Both ways of scoring predict
+/// every byte after the first exactly once; they differ in how much context each prediction sees.
 public enum Evaluation {
     public struct Result: Equatable, Sendable {
         /// Mean cross-entropy in nats per scored token.
@@ -10,48 +13,90 @@ public enum Evaluation {
         public let description: String
     }
 
-    /// Splits `bytes` into consecutive windows of `context` + 1 bytes that share their boundary
-    /// byte, so every byte after the first is predicted exactly once; a shorter final window
-    /// covers the rest. A file of context + 1 bytes is one window with `context` predictions.
-    public static func score(model: TransformerModel<Float>, bytes: [UInt8], context: Int, batch: Int = 8) throws -> Result {
-        guard bytes.count >= 2 else { throw Error(description: "need at least 2 bytes to score, got \(bytes.count)") }
-        guard context >= 1, context <= model.config.maxContextLength else {
-            throw Error(description: "context \(context) must be between 1 and the model's maximum \(model.config.maxContextLength)")
+    /// Rows of one forward pass: windows are batched up to this many tokens, which bounds the
+    /// attention probabilities kept per layer (B·NH·T² scalars) at long contexts.
+    static let tokensPerPass = 2048
+
+    /// Non-overlapping windows of `context` predictions: the first prediction of each window
+    /// sees no context, the last sees `context` − 1 bytes. A shorter final window covers the rest.
+    public static func score(model: TransformerModel<Float>, bytes: [UInt8], context: Int) throws -> Result {
+        try score(model: model, bytes: bytes, context: context, stride: context)
+    }
+
+    /// Sliding windows of `context` predictions whose starts advance by `stride` (Press et al.,
+    /// arXiv 2108.12409, §4 and appendix B): the first window scores all its predictions, every
+    /// later one only the predictions that no earlier window scored, so each of those sees at
+    /// least `context` − `stride` bytes of context. `stride` = `context` is the non-overlapping
+    /// evaluation.
+    public static func score(model: TransformerModel<Float>, bytes: [UInt8], context: Int, stride: Int) throws -> Result {
+        try check(model: model, bytes: bytes, context: context)
+        guard (1...context).contains(stride) else {
+            throw Error(description: "stride \(stride) must be between 1 and the context \(context)")
         }
-        guard model.config.vocabularySize >= 256 else {
-            throw Error(description: "the model's vocabulary of \(model.config.vocabularySize) cannot hold every byte")
-        }
-        let fullWindows = (bytes.count - 1) / context
+        let windows = slidingWindows(predictions: bytes.count - 1, context: context, stride: stride)
         var totalLoss = 0.0, totalTokens = 0
         var first = 0
-        while first < fullWindows {
-            let rows = min(batch, fullWindows - first)
-            totalLoss += scoreWindows(model: model, bytes: bytes, starts: (first..<(first + rows)).map { $0 * context }, time: context)
-            totalTokens += rows * context
-            first += rows
-        }
-        let remainder = bytes.count - 1 - fullWindows * context
-        if remainder > 0 {
-            totalLoss += scoreWindows(model: model, bytes: bytes, starts: [fullWindows * context], time: remainder)
-            totalTokens += remainder
+        while first < windows.count {
+            let time = windows[first].predictions.count
+            var last = first + 1
+            while last < windows.count, last - first < max(1, tokensPerPass / time),
+                  windows[last].predictions.count == time { last += 1 }
+            totalLoss += scoreWindows(model: model, bytes: bytes, windows: windows[first..<last], time: time)
+            totalTokens += windows[first..<last].reduce(0) { $0 + $1.scored.count }
+            first = last
         }
         return Result(meanLoss: totalLoss / Double(totalTokens), tokens: totalTokens)
     }
 
-    /// Sum of losses over windows of `time` predictions starting at `starts`.
-    private static func scoreWindows(model: TransformerModel<Float>, bytes: [UInt8], starts: [Int], time: Int) -> Double {
+    /// One forward window: the predictions it runs and the ones it scores (a suffix of them).
+    struct Window: Equatable {
+        let predictions: Range<Int>
+        let scored: Range<Int>
+    }
+
+    static func slidingWindows(predictions count: Int, context: Int, stride: Int) -> [Window] {
+        var windows: [Window] = []
+        var start = 0, scoredUpTo = 0
+        while scoredUpTo < count {
+            let end = min(start + context, count)
+            windows.append(Window(predictions: start..<end, scored: scoredUpTo..<end))
+            scoredUpTo = end
+            start += stride
+        }
+        return windows
+    }
+
+    private static func check(model: TransformerModel<Float>, bytes: [UInt8], context: Int) throws {
+        guard bytes.count >= 2 else { throw Error(description: "need at least 2 bytes to score, got \(bytes.count)") }
+        let config = model.config
+        if config.positionEncoding == .learned, context > config.contextLength {
+            throw Error(description: "learned positions exist only for the \(config.contextLength) positions the model was trained at; cannot score at context \(context)")
+        }
+        guard context >= 1, context <= config.maxContextLength else {
+            throw Error(description: "context \(context) must be between 1 and the model's maximum \(config.maxContextLength)")
+        }
+        guard config.vocabularySize >= 256 else {
+            throw Error(description: "the model's vocabulary of \(config.vocabularySize) cannot hold every byte")
+        }
+    }
+
+    /// Sum of the scored losses of windows that all run `time` predictions.
+    private static func scoreWindows(model: TransformerModel<Float>, bytes: [UInt8], windows: ArraySlice<Window>, time: Int) -> Double {
         var tokens = [Int32](), targets = [Int32]()
-        tokens.reserveCapacity(starts.count * time)
-        targets.reserveCapacity(starts.count * time)
-        for start in starts {
-            for t in 0..<time {
-                tokens.append(Int32(bytes[start + t]))
-                targets.append(Int32(bytes[start + t + 1]))
+        tokens.reserveCapacity(windows.count * time)
+        targets.reserveCapacity(windows.count * time)
+        var scored = 0
+        for window in windows {
+            for p in window.predictions {
+                tokens.append(Int32(bytes[p]))
+                // A negative target is run for context but not scored.
+                targets.append(window.scored.contains(p) ? Int32(bytes[p + 1]) : -1)
             }
+            scored += window.scored.count
         }
         let mean = tokens.withUnsafeBufferPointer { t in
-            targets.withUnsafeBufferPointer { model.forward(tokens: t, targets: $0, batch: starts.count, time: time) }
+            targets.withUnsafeBufferPointer { model.forward(tokens: t, targets: $0, batch: windows.count, time: time) }
         }
-        return mean * Double(starts.count * time)
+        return mean * Double(scored)
     }
 }

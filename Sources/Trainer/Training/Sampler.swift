@@ -11,11 +11,12 @@ public struct Sampler {
     public let topK: Int
     public let window: Int
 
+    /// A `window` longer than the model can run (a learned table's rows, ALiBi's maximum) is cut to it.
     public init(model: TransformerModel<Float>, temperature: Double, topK: Int, window: Int? = nil) {
         self.model = model
         self.temperature = temperature
         self.topK = topK
-        self.window = min(window ?? model.config.contextLength, model.config.maxContextLength)
+        self.window = min(window ?? model.config.contextLength, model.config.longestSequence)
     }
 
     /// Extends `prompt` by `count` tokens, calling `emit` with each new token.

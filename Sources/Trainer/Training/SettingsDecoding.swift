@@ -72,6 +72,7 @@ extension ModelConfig {
     public init(from decoder: any Decoder) throws {
         let reader = try SettingsReader(decoder, allowedKeys: [
             "vocabularySize", "hiddenSize", "layerCount", "headCount", "contextLength", "maxContextLength", "layerNormEpsilon",
+            "positionEncoding",
         ])
         let context: Int = try reader.required("contextLength")
         self.init(
@@ -82,5 +83,6 @@ extension ModelConfig {
             contextLength: context,
             maxContextLength: try reader.optional("maxContextLength"),
             layerNormEpsilon: try reader.value("layerNormEpsilon", default: 1e-5))
+        positionEncoding = try reader.value("positionEncoding", default: .alibi)
     }
 }

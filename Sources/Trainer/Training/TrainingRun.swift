@@ -192,6 +192,9 @@ public final class TrainingRun {
               config.layerCount == settings.model.layerCount, config.headCount == settings.model.headCount else {
             throw Checkpoint.Error(description: "\(folder.path): the checkpoint's model shape differs from this run's settings")
         }
+        guard config.positionEncoding == settings.model.positionEncoding else {
+            throw Checkpoint.Error(description: "\(folder.path): the checkpoint uses \(config.positionEncoding.rawValue) positions, this run's settings \(settings.model.positionEncoding.rawValue)")
+        }
         let saved = try Checkpoint.loadModel(from: folder)
         let state = try Checkpoint.loadOptimizer(from: folder, parameterCount: model.parameters.count)
         model.parameters.copy(from: saved.parameters)
