@@ -71,42 +71,37 @@ struct ErrorFeedbackTests {
         for index in stride(from: 0, to: Self.elementCount, by: 2) { #expect(abs(sums[index]) < 2.0 / 254) }
     }
 
+    /// Prepares member 0's `values` for a round of `plan()` with `feedback`.
+    static func prepare(_ values: inout [Float], with feedback: ErrorFeedback, compression: Compression = compression) {
+        values.withUnsafeMutableBufferPointer {
+            feedback.prepare($0, plan: plan(), ownIndex: 0, compression: compression, chunkSize: chunkSize)
+        }
+    }
+
     @Test func theResidualIsOnlyWhatTheEncodingOfOthersPartsTook() {
-        let plan = Self.plan()
         let feedback = ErrorFeedback(elementCount: Self.elementCount)
         var values = Self.contribution(of: 0)
-        values.withUnsafeMutableBufferPointer {
-            feedback.prepare($0, plan: plan, ownIndex: 0, compression: Self.compression, chunkSize: Self.chunkSize)
-        }
+        Self.prepare(&values, with: feedback)
         feedback.roundDelivered()
         #expect(feedback.largestResidual > 0 && feedback.largestResidual <= 1.0 / 254 * 1.001)
         let uncompressed = ErrorFeedback(elementCount: Self.elementCount)
-        values.withUnsafeMutableBufferPointer {
-            uncompressed.prepare($0, plan: plan, ownIndex: 0, compression: .none, chunkSize: Self.chunkSize)
-        }
+        Self.prepare(&values, with: uncompressed, compression: .none)
         uncompressed.roundDelivered()
         #expect(uncompressed.largestResidual == 0)
     }
 
     @Test func aFailedRoundKeepsTheResidualOwedAndANonFiniteValueOwesNothing() {
-        let plan = Self.plan()
         let feedback = ErrorFeedback(elementCount: Self.elementCount)
         var values = Self.contribution(of: 0)
-        values.withUnsafeMutableBufferPointer {
-            feedback.prepare($0, plan: plan, ownIndex: 0, compression: Self.compression, chunkSize: Self.chunkSize)
-        }
+        Self.prepare(&values, with: feedback)
         feedback.roundDelivered()
         let owed = feedback.largestResidual
         var broken = Self.contribution(of: 0)
         broken[Self.elementCount - 1] = .nan
-        broken.withUnsafeMutableBufferPointer {
-            feedback.prepare($0, plan: plan, ownIndex: 0, compression: Self.compression, chunkSize: Self.chunkSize)
-        }
+        Self.prepare(&broken, with: feedback)
         feedback.roundFailed()
         #expect(feedback.largestResidual == owed)
-        broken.withUnsafeMutableBufferPointer {
-            feedback.prepare($0, plan: plan, ownIndex: 0, compression: Self.compression, chunkSize: Self.chunkSize)
-        }
+        Self.prepare(&broken, with: feedback)
         feedback.roundDelivered()
         #expect(feedback.largestResidual.isFinite)
     }

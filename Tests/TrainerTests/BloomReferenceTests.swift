@@ -25,6 +25,19 @@ import Testing
         var tokens: [Int32] { inputIDs.flatMap { $0 } }
         /// transformers' causal-LM labels: each position predicts the next; the last is not scored.
         var targets: [Int32] { inputIDs.flatMap { Array($0.dropFirst()) + [-1] } }
+
+        /// `model`'s worst logit error relative to these logits (at least 1 in the denominator),
+        /// and its loss on these sequences; also checks the logit count.
+        func worstLogitErrorAndLoss(of model: TransformerModel<Float>) -> (worst: Float, loss: Double) {
+            let batch = inputIDs.count, time = inputIDs[0].count
+            let ours = tokens.withUnsafeBufferPointer { Array(model.logits(tokens: $0, batch: batch, time: time)) }
+            #expect(ours.count == logits.count)
+            let worst = zip(ours, logits).reduce(Float(0)) { max($0, abs($1.0 - $1.1) / max(1, abs($1.1))) }
+            let loss = tokens.withUnsafeBufferPointer { tokens in
+                targets.withUnsafeBufferPointer { model.forward(tokens: tokens, targets: $0, batch: batch, time: time) }
+            }
+            return (worst, loss)
+        }
     }
 
     static func fixture(_ name: String) throws -> URL {
@@ -36,15 +49,8 @@ import Testing
         let folder = try Self.fixture(folderName)
         let reference = try Reference(folder: folder)
         let model = try Checkpoint.loadModel(from: folder)
-        let batch = reference.inputIDs.count, time = reference.inputIDs[0].count
-        let logits = reference.tokens.withUnsafeBufferPointer { Array(model.logits(tokens: $0, batch: batch, time: time)) }
-        #expect(logits.count == reference.logits.count)
-        var worst: Float = 0
-        for (ours, theirs) in zip(logits, reference.logits) { worst = max(worst, abs(ours - theirs) / max(1, abs(theirs))) }
+        let (worst, loss) = reference.worstLogitErrorAndLoss(of: model)
         #expect(worst < 1e-4, "worst relative logit error \(worst)")
-        let loss = reference.tokens.withUnsafeBufferPointer { tokens in
-            reference.targets.withUnsafeBufferPointer { model.forward(tokens: tokens, targets: $0, batch: batch, time: time) }
-        }
         #expect(abs(loss - reference.loss) / reference.loss < 1e-4, "loss \(loss) vs \(reference.loss)")
     }
 

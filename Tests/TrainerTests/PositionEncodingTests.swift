@@ -37,23 +37,8 @@ import Testing
 
     @Test(arguments: [PositionEncoding.sinusoidal, .learned])
     func wholeModelBackwardMatchesFiniteDifferences(encoding: PositionEncoding) {
-        let model = TransformerModel<Double>(config: Self.config(encoding))
-        model.initializeParameters(seed: 7)
-        var generator = SeededGenerator(seed: 8)
-        for index in 0..<model.parameters.count { model.parameters[index] += 0.1 * generator.nextGaussian() }
-        let tokens: [Int32] = [1, 4, 9, 2, 0, 10, 3, 3, 7, 5]
-        let targets: [Int32] = [4, 9, 2, 0, -1, 3, 3, 7, 5, 6]
-        func loss() -> Double {
-            tokens.withUnsafeBufferPointer { t in
-                targets.withUnsafeBufferPointer { model.forward(tokens: t, targets: $0, batch: 2, time: 5) }
-            }
-        }
-        model.zeroGradients()
-        _ = loss()
-        model.backward()
-        let worst = GradientCheck.worstError(
-            values: model.parameters.base, count: model.parameters.count, analytic: model.gradients.array, loss: loss)
-        #expect(worst < 1e-6)
+        let model = ModelGradientTests.perturbedModel(config: Self.config(encoding))
+        #expect(ModelGradientTests.worstGradientError(of: model) < 1e-6)
     }
 
     /// Against a plain PyTorch restatement of the model (scripts/reference/make_position_fixtures.py).
@@ -63,15 +48,8 @@ import Testing
         let reference = try BloomReferenceTests.Reference(folder: folder)
         let model = try Checkpoint.loadModel(from: folder)
         #expect(model.config.positionEncoding.rawValue == folderName.split(separator: "-").last.map(String.init))
-        let batch = reference.inputIDs.count, time = reference.inputIDs[0].count
-        let logits = reference.tokens.withUnsafeBufferPointer { Array(model.logits(tokens: $0, batch: batch, time: time)) }
-        #expect(logits.count == reference.logits.count)
-        var worst: Float = 0
-        for (ours, theirs) in zip(logits, reference.logits) { worst = max(worst, abs(ours - theirs) / max(1, abs(theirs))) }
+        let (worst, loss) = reference.worstLogitErrorAndLoss(of: model)
         #expect(worst < 1e-4, "worst relative logit error \(worst)")
-        let loss = reference.tokens.withUnsafeBufferPointer { tokens in
-            reference.targets.withUnsafeBufferPointer { model.forward(tokens: tokens, targets: $0, batch: batch, time: time) }
-        }
         #expect(abs(loss - reference.loss) / reference.loss < 1e-5, "loss \(loss) vs \(reference.loss)")
     }
 
