@@ -5,9 +5,17 @@ import Node
 import Wire
 
 extension PeerSession {
-    /// Runs the plan's all-reduce on the event loop over the gradient arena (with what earlier
-    /// rounds' compression took added, under error feedback).
+    /// Runs the plan's all-reduce on the event loop and waits for it.
     func allReduce(plan: GroupPlan) async throws -> AllReduceResult {
+        let round = startAllReduce(plan: plan)
+        let outcome: Result<AllReduceResult, any Error>
+        do { outcome = .success(try await round.get()) } catch { outcome = .failure(error) }
+        return try finishAllReduce(outcome)
+    }
+
+    /// Starts the plan's all-reduce on the event loop over `TrainingRun.averagingVector` (with
+    /// what earlier rounds' compression took added, under error feedback).
+    func startAllReduce(plan: GroupPlan) -> EventLoopFuture<AllReduceResult> {
         var endpoints: [Averaging.PeerID: Endpoint] = [:]
         for member in plan.members where !member.address.isEmpty {
             if let endpoint = try? Endpoint(parsing: member.address) { endpoints[member.peer] = endpoint }
@@ -19,28 +27,35 @@ extension PeerSession {
         settings.normsGrowWithWeight = config.localSGD.localSteps > 1
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
-        let vector = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)
+        let vector = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
         let services = network.services, roundSettings = settings, memberEndpoints = endpoints
         let me = Averaging.PeerID(bytes: identity.peerID.bytes)!
         if let errorFeedback, let ownIndex = plan.members.firstIndex(where: { $0.peer == me }) {
             errorFeedback.prepare(vector, plan: plan, ownIndex: ownIndex, compression: settings.compression, chunkSize: settings.chunkSize)
         }
         let box = VectorBox(vector: vector)
-        do {
-            let result = try await network.eventLoop.flatSubmit {
-                services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
-            }.get()
+        return network.eventLoop.flatSubmit {
+            services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
+        }
+    }
+
+    /// Books a round's outcome (error feedback, traffic) once the session is to hear of it.
+    func finishAllReduce(_ outcome: Result<AllReduceResult, any Error>) throws -> AllReduceResult {
+        switch outcome {
+        case .success(let result):
             errorFeedback?.roundDelivered()
+            activity.bytesSent += UInt64(result.bytesSent)
+            activity.bytesReceived += UInt64(result.bytesReceived)
             return result
-        } catch {
+        case .failure(let error):
             errorFeedback?.roundFailed()
             throw error
         }
     }
 }
 
-/// The gradient arena handed to the event loop for one round; the training loop waits for the
-/// round and does not touch the arena meanwhile.
+/// The averaging vector handed to the event loop for one round; nothing else touches it until
+/// the round is over (training meanwhile, under local SGD, works on the model's own buffers).
 private struct VectorBox: @unchecked Sendable {
     let vector: UnsafeMutableBufferPointer<Float>
 }

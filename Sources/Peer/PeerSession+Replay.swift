@@ -16,11 +16,11 @@ extension PeerSession {
     /// step starts from (the state it announced last).
     func applyUpdate(skipping skipped: [Range<Int>]) {
         if network.updates.keeps > 0, let before = announcedSnapshot, before.step == run.step {
-            let gradients = Array(UnsafeBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count))
+            let gradients = Array(UnsafeBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count))
             pendingUpdate = PendingUpdate(fromStep: run.step, hashBefore: before.hash, skipped: UpdateHeader.normalisedSkipped(skipped),
                                           gradients: gradients)
         }
-        activity.stepsInLastRound = UInt64(run.outer == nil ? 1 : run.innerSteps)
+        activity.stepsInLastRound = UInt64(run.outer == nil ? 1 : run.innerStepsInRound)
         run.applyUpdate(skipping: skipped)
     }
 
@@ -65,7 +65,7 @@ extension PeerSession {
         let fetcher = UpdateFetcher(transport: network.dht.transport, logger: logger)
         let (donor, chain) = try await fetcher.chain(ask, elementCount: run.model.parameters.count,
                                                      donors: donors.map { ($0.peer, $0.endpoint) })
-        let arena = UnsafeMutableBufferPointer(start: run.model.gradients.base, count: run.model.gradients.count)
+        let arena = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
         var reached: StateSnapshot?
         for header in chain.headers {
             try await fetcher.gradients(of: header, from: donor, into: arena)

@@ -27,6 +27,10 @@ final class PeerSession {
     private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
     /// The background read in flight, if any, for `awaitProgressRead` to wait on.
     private var backgroundRead: Task<Void, Never>?
+    /// The round averaging while the trainer goes on (`allReduceInBackground`), and its outcome
+    /// once in.
+    private var backgroundRound: Task<Void, Never>?
+    private let roundOutcome = NIOLockedValueBox<Result<AllReduceResult, any Error>?>(nil)
     /// The progress record waiting to be stored while a store is in flight. Only the newest
     /// one matters, so a slow DHT costs one store at a time, not a growing queue of them.
     private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: UInt64)?>(nil)
@@ -64,6 +68,7 @@ final class PeerSession {
         sessionSettings.fixedBandwidth = settings.fixedBandwidth
         sessionSettings.stopAfterStep = settings.stopAfterStep
         sessionSettings.replayableSteps = settings.replayUpdates
+        sessionSettings.trainsWhileAveraging = settings.trainsWhileAveraging && config.localSGD.localSteps > 1
         session = VolunteerSession(settings: sessionSettings)
     }
 
@@ -84,6 +89,10 @@ final class PeerSession {
                     await lastPublication?.value
                     await network.publish(keys.progress, goodbye.encoded, seconds: RunTimings.goodbyeLifetimeSeconds, logger: logger)
                     return
+                }
+                if case .train = directive, roundOutcome.withLockedValue({ $0 != nil }) {
+                    answer = try roundFinishedInBackground()
+                    break
                 }
                 if case .train = directive, let finished = backgroundAnswer.withLockedValue({ answer in
                     defer { answer = nil }
@@ -182,10 +191,18 @@ final class PeerSession {
             if wait > .zero { try? await Task.sleep(for: wait) }
             return .woke
         case .allReduce(let plan):
-            let result = try await allReduce(plan: plan)
-            activity.bytesSent += UInt64(result.bytesSent)
-            activity.bytesReceived += UInt64(result.bytesReceived)
-            return .roundFinished(result)
+            return .roundFinished(try await allReduce(plan: plan))
+        case .allReduceInBackground(let plan):
+            let round = startAllReduce(plan: plan), box = roundOutcome
+            backgroundRound = Task {
+                let outcome: Result<AllReduceResult, any Error>
+                do { outcome = .success(try await round.get()) } catch { outcome = .failure(error) }
+                box.withLockedValue { $0 = outcome }
+            }
+        case .awaitRound:
+            await backgroundRound?.value
+            return try roundFinishedInBackground()
+
         case .applyUpdate(let skipped):
             applyUpdate(skipping: skipped)
         case .discardGradients:
@@ -200,6 +217,17 @@ final class PeerSession {
             preconditionFailure("the run loop ends the session on leave")
         }
         return nil
+    }
+
+    /// The background round's outcome, taken: its `roundFinished`.
+    private func roundFinishedInBackground() throws -> VolunteerSession.Event {
+        backgroundRound = nil
+        let outcome = roundOutcome.withLockedValue { outcome in
+            defer { outcome = nil }
+            return outcome
+        }
+        guard let outcome else { preconditionFailure("no background round has finished") }
+        return .roundFinished(try finishAllReduce(outcome))
     }
 
     /// When every contact is gone (the network was lost), joins again through the `--join`

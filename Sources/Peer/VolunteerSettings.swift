@@ -48,6 +48,9 @@ public struct VolunteerSettings: Sendable {
     /// rather than downloads. Costs this many times 4 bytes per parameter of memory; 0 keeps
     /// none and never replays. At most `UpdateChain.maxLength`.
     public var replayUpdates = 4
+    /// Under local SGD, train the next inner steps while the round averages (one-step-delayed
+    /// outer update) instead of waiting for it; on by default.
+    public var trainsWhileAveraging = true
     /// Test hook: delay or drop the frames this peer sends (the fault-injection suite's lossy
     /// links); off by default.
     public var faults = FaultInjection()

@@ -297,6 +297,8 @@ public final class RunSimulation {
                 answer(.woke, at: max(Double(until.nanoseconds) / 1e9, cursor))
             case .allReduce(let plan):
                 join(plan, volunteer: volunteer, at: cursor)
+            case .allReduceInBackground, .awaitRound:
+                preconditionFailure("simulated volunteers average before they train on: their sessions never set trainsWhileAveraging")
             case .applyUpdate:
                 var state = volunteers[volunteer]
                 let hash = state.roundResultHash ?? StateHashes.mixed(state.stateHash, UInt64(volunteer), UInt64(state.stateStep))

@@ -44,6 +44,8 @@ struct PeerCommand: AsyncParsableCommand {
     var stopAfterStep: Int?
     @Option(help: "Keep the last K applied updates for joiners to replay instead of downloading the state again, and replay rather than download when up to K steps behind (0 … \(UpdateChain.maxLength); costs K × 4 bytes per parameter of memory; 0 turns replays off).")
     var replayUpdates = 4
+    @Flag(inversion: .prefixedNo, help: "Under local SGD, train on while a round averages (its traffic hides behind compute) instead of waiting for it.")
+    var trainWhileAveraging = true
     @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
     var injectFrameDelayMs = 0
     @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
@@ -117,6 +119,7 @@ struct PeerCommand: AsyncParsableCommand {
         }
         settings.stopAfterStep = stopAfterStep
         settings.replayUpdates = replayUpdates
+        settings.trainsWhileAveraging = trainWhileAveraging
         settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
         if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
             settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)

@@ -121,8 +121,9 @@ import Wire
 
     /// A session that leads a round of step 0 with `other` (28 samples at `otherRate` a
     /// second), and the round's plan; nil when the round did not start.
-    static func roundStarted(with other: PeerIdentity, otherRate: Double = 10) -> (Harness, GroupPlan)? {
-        var harness = Self.started()
+    static func roundStarted(with other: PeerIdentity, otherRate: Double = 10,
+                             configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> (Harness, GroupPlan)? {
+        var harness = Self.started(configure: configure)
         _ = harness.trainUntilItLooksAtTheRun(samples: 16)
         _ = harness.feed(.connectivityChecked(.connected))
         harness.progress(of: other, step: 0, samples: 28, rate: otherRate)
@@ -132,8 +133,48 @@ import Wire
         let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
-        guard case .allReduce(let plan) = harness.answerMatchmaking().last else { return nil }
-        return (harness, plan)
+        for directive in harness.answerMatchmaking() {
+            if case .allReduce(let plan) = directive { return (harness, plan) }
+            if case .allReduceInBackground(let plan) = directive { return (harness, plan) }
+        }
+        return nil
+    }
+
+    @Test func underLocalSGDThePeerTrainsOnWhileTheRoundAveragesAndCountsThatTowardsTheNextRound() throws {
+        let other = Self.others[0]
+        var (harness, plan) = try #require(Self.roundStarted(with: other) { $0.trainsWhileAveraging = true })
+        for _ in 0..<3 {
+            harness.advance(.milliseconds(300))
+            #expect(harness.feed(.trained(samples: 8, seconds: 0.3, loss: 2)) == [.train])
+        }
+        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: []), .announceState])
+        let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
+        #expect(reported.last == .train)
+        #expect(harness.session.step == 1 && harness.session.accumulatedSamples == 24, "the 24 samples trained meanwhile count")
+        let published = reported.compactMap { if case .publishProgress(let progress, _) = $0 { progress } else { nil } }
+        #expect(published.last?.step == 1 && published.last?.samplesAccumulated == 24)
+    }
+
+    @Test func whatWasTrainedWhileARoundFailedIsDiscardedWithIt() throws {
+        let other = Self.others[0]
+        var (harness, plan) = try #require(Self.roundStarted(with: other) { $0.trainsWhileAveraging = true })
+        #expect(harness.feed(.trained(samples: 8, seconds: 0.3, loss: 2)) == [.train])
+        let me = Averaging.PeerID(bytes: Self.lowest.peerID.bytes)!, them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
+                                     bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
+                                     silent: [])
+        result.pastTheRound = [them]
+        let finished = harness.feed(.roundFinished(result))
+        #expect(finished.first == .discardGradients)
+        #expect(harness.session.accumulatedSamples == 0)
+    }
+
+    @Test func aStopWhileTheRoundAveragesInTheBackgroundWaitsForTheRound() throws {
+        var (harness, _) = try #require(Self.roundStarted(with: Self.others[0]) { $0.trainsWhileAveraging = true })
+        harness.session.requestStop()
+        #expect(harness.feed(.trained(samples: 8, seconds: 0.3, loss: 2)) == [.awaitRound])
     }
 
     @Test func aRoundWhoseOtherMembersArePastTheStepIsNotAppliedAndTheirNextStateIsAwaited() throws {

@@ -30,20 +30,19 @@ import Testing
         let sharedBytes = shared.withUnsafeBytes { Array($0) }
         #expect(Array(UpdateReplayTests.state(of: run).prefix(sharedBytes.count)) == sharedBytes, "the state peers compare is the shared one")
         run.averageAccumulatedGradients()
-        #expect(Self.values(run.model.gradients) == zip(shared, local).map { $0 - $1 })
+        #expect(Self.values(run.averagingVector) == zip(shared, local).map { $0 - $1 })
     }
 
     @Test func theOuterStepIsNesterovSGDOnThePseudoGradient() {
         let outer = OuterOptimizer(settings: LocalSGDSettings(localSteps: 2, outerLearningRate: 0.5, outerMomentum: 0.5), parameterCount: 3)
         for (index, value) in [Float(1), 2, 3].enumerated() { outer.parameters[index] = value }
-        let delta = FlatBuffer<Float>(count: 3), local = FlatBuffer<Float>(count: 3)
+        let delta = FlatBuffer<Float>(count: 3)
         for (index, value) in [Float(0.5), -1, 4].enumerated() { delta[index] = value }
-        outer.apply(pseudoGradient: delta, skipping: [2..<3], local: local)
+        outer.apply(pseudoGradient: delta, skipping: [2..<3])
         // v = Δ; θ ← θ − lr (Δ + μ v) = θ − 0.75 Δ; the skipped element keeps θ and v.
         #expect(Self.values(outer.parameters) == [0.625, 2.75, 3])
         #expect(Self.values(outer.momentum) == [0.5, -1, 0])
-        #expect(Self.values(local) == Self.values(outer.parameters), "the next inner steps start from the shared parameters")
-        outer.apply(pseudoGradient: delta, local: local)
+        outer.apply(pseudoGradient: delta)
         // v = 0.5 v + Δ = 1.5 Δ; θ ← θ − 0.5 (Δ + 0.75 Δ) = θ − 0.875 Δ; the element skipped
         // before starts from v = 0: θ ← 3 − 0.75 × 4.
         #expect(Self.values(outer.parameters) == [0.1875, 3.625, 0])
@@ -55,7 +54,7 @@ import Testing
         Self.train(run, innerSteps: 1)
         run.averageAccumulatedGradients()
         let before = UpdateReplayTests.state(of: run)
-        run.model.gradients[7] = .infinity
+        run.averagingVector[7] = .infinity
         run.applyUpdate()
         #expect(UpdateReplayTests.state(of: run) == before)
         #expect(run.step == 1 && run.innerSteps == 0)
@@ -82,10 +81,10 @@ import Testing
         for round in 0..<3 {
             Self.train(member, innerSteps: 3)
             member.averageAccumulatedGradients()
-            let averaged = Self.values(member.model.gradients)
+            let averaged = Self.values(member.averagingVector)
             let skipped = round == 1 ? [0..<100] : []
             member.applyUpdate(skipping: skipped)
-            for index in averaged.indices { joiner.model.gradients[index] = averaged[index] }
+            for index in averaged.indices { joiner.averagingVector[index] = averaged[index] }
             joiner.applyUpdate(skipping: skipped)
             #expect(UpdateReplayTests.state(of: joiner) == UpdateReplayTests.state(of: member))
         }
@@ -97,7 +96,28 @@ import Testing
         run.accumulateMicroBatch()
         #expect(run.innerSteps == 0)
         run.averageAccumulatedGradients()
-        #expect(run.innerSteps == 1)
-        #expect(Self.values(run.model.gradients).contains { $0 != 0 })
+        #expect(run.innerStepsInRound == 1 && run.innerSteps == 0)
+        #expect(Self.values(run.averagingVector).contains { $0 != 0 })
+    }
+
+    /// Inner steps taken while the peers average are kept: the outer step moves the model by
+    /// as much as it moves the shared parameters.
+    @Test func innerStepsTakenDuringTheRoundSurviveTheOuterStep() throws {
+        let overlapped = try Self.run(), blocking = try Self.run()
+        for run in [overlapped, blocking] {
+            Self.train(run, innerSteps: 2)
+            run.averageAccumulatedGradients()
+        }
+        let boundary = Self.values(overlapped.model.parameters)
+        Self.train(overlapped, innerSteps: 1)
+        let progress = zip(Self.values(overlapped.model.parameters), boundary).map { $0 - $1 }
+        #expect(progress.contains { $0 != 0 } && overlapped.innerSteps == 1)
+        overlapped.applyUpdate()
+        blocking.applyUpdate()
+        #expect(UpdateReplayTests.state(of: overlapped) == UpdateReplayTests.state(of: blocking), "the shared state is the same")
+        #expect(Self.values(blocking.model.parameters) == Self.values(blocking.outer!.parameters))
+        for (index, (own, shared)) in zip(Self.values(overlapped.model.parameters), Self.values(overlapped.outer!.parameters)).enumerated() {
+            #expect(own == shared + progress[index])
+        }
     }
 }

@@ -87,14 +87,33 @@ extension VolunteerSession {
     }
 
     private mutating func startRound(_ round: RoundInProgress, plan: GroupPlan) -> [Directive] {
-        phase = .averaging(round)
         let part = plan.index(of: peerID).map { plan.parts[$0].count } ?? 0
-        return [.note(.averaging(step: round.step, peers: plan.members.count, partElements: part, elementCount: plan.elementCount,
-                                 bandwidth: announcedBandwidth)),
-                .allReduce(plan)]
+        let note = Directive.note(.averaging(step: round.step, peers: plan.members.count, partElements: part,
+                                             elementCount: plan.elementCount, bandwidth: announcedBandwidth))
+        guard settings.trainsWhileAveraging else {
+            phase = .averaging(round)
+            return [note, .allReduce(plan)]
+        }
+        phase = .averagingWhileTraining(round, CarriedTraining())
+        return [note, .allReduceInBackground(plan), stopRequested ? .awaitRound : .train]
+    }
+
+    /// A micro-batch trained while the round averages: it counts towards the next round. A stop
+    /// waits for the round, so that its members are not left owing this peer chunks.
+    mutating func trainedWhileAveraging(_ round: RoundInProgress, _ carried: CarriedTraining, samples: Int, seconds: Double,
+                                        loss: Double) -> [Directive] {
+        var carried = carried
+        carried.samples += samples
+        carried.lossSum += loss * Double(samples)
+        lastMicroBatchSeconds = max(0, seconds)
+        throughput.record(samples: samples, seconds: seconds)
+        phase = .averagingWhileTraining(round, carried)
+        return [stopRequested ? .awaitRound : .train]
     }
 
     private mutating func formationFailed(_ round: RoundInProgress, _ failure: FormationFailure, _ now: Now) -> [Directive] {
+        // The gradients are discarded or applied alone: what was trained during the round goes too.
+        carriedTraining = nil
         if case .noOtherPeer = failure {
             // Alone in the run: this peer's batch is the global batch.
             phase = .announcing(.reportSteppedAlone(round, failure))
@@ -190,11 +209,14 @@ extension VolunteerSession {
         [forgetRound(now)] + trainOrLeave(now)
     }
 
-    /// Starts the count of the next batch afresh and publishes it.
+    /// Starts the count of the next batch, from what was trained while the round averaged, and
+    /// publishes it.
     private mutating func forgetRound(_ now: Now) -> Directive {
-        accumulatedSamples = 0
-        windowLoss = 0
-        windowSamples = 0
+        let carried = carriedTraining ?? CarriedTraining()
+        carriedTraining = nil
+        accumulatedSamples = carried.samples
+        windowLoss = carried.lossSum
+        windowSamples = carried.samples
         lastPublished = now.monotonic
         return .publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)
     }

@@ -14,6 +14,8 @@ extension VolunteerSession {
         case reloadingAgreedState(expectedPeers: Int)
         case matchmaking(Matchmaking)
         case averaging(RoundInProgress)
+        /// The round runs in the background while the trainer goes on (`trainsWhileAveraging`).
+        case averagingWhileTraining(RoundInProgress, CarriedTraining)
         /// Waiting on `stateAnnounced`, then going on with the stored step.
         case announcing(AfterAnnouncement)
         case left
@@ -58,6 +60,12 @@ extension VolunteerSession {
         var started: Timestamp
         /// The state hash the round's DHT keys are under.
         var stateHash: [UInt8]
+    }
+
+    /// What the trainer did while a round averaged in the background: the next round's start.
+    struct CarriedTraining: Sendable {
+        var samples = 0
+        var lossSum = 0.0
     }
 
     struct Matchmaking: Sendable {

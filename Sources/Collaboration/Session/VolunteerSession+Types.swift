@@ -103,6 +103,11 @@ extension VolunteerSession {
         case sleep(until: Timestamp)
         /// Average the gradients with the plan's group; answered by `roundFinished`.
         case allReduce(GroupPlan)
+        /// Start averaging with the plan's group and go on: the `train` directives that follow
+        /// may be answered by the round's `roundFinished` instead, once it is in.
+        case allReduceInBackground(GroupPlan)
+        /// Wait for the round started in the background; answered by `roundFinished`.
+        case awaitRound
         /// Take the optimizer step with the averaged gradients, leaving out the parts not averaged.
         case applyUpdate(skipping: [Range<Int>])
         case discardGradients
@@ -117,18 +122,21 @@ extension VolunteerSession {
         public var awaitsEvent: Bool {
             switch self {
             case .train, .rejoinIfIsolated, .readProgress, .awaitProgressRead, .readStateAnnouncements, .readCheckpoint, .downloadState,
-                 .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce:
+                 .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce, .awaitRound:
                 true
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
                  .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
-                 .note, .leave:
+                 .note, .leave, .allReduceInBackground:
                 false
             }
         }
 
         /// Whether the shell starts this directive and goes on without waiting for its answer.
         public var isBackground: Bool {
-            if case .readProgressWhileTraining = self { true } else { false }
+            switch self {
+            case .readProgressWhileTraining, .allReduceInBackground: true
+            default: false
+            }
         }
     }
 

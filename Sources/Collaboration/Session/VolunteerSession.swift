@@ -55,6 +55,9 @@ public struct VolunteerSession: Sendable {
         /// (`replayUpdates`) instead of downloading the state: what donors keep, by default
         /// (`cohort peer --replay-updates`). 0 always downloads.
         public var replayableSteps = 4
+        /// Train on while the round averages (local SGD's pseudo-gradients have their own
+        /// buffer): the samples trained meanwhile count towards the next round.
+        public var trainsWhileAveraging = false
 
         public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
                     targetBatchSize: Int, gatherWindow: Duration, averagingTimeout: Duration) {
@@ -116,6 +119,9 @@ public struct VolunteerSession: Sendable {
     var lastProgress: (records: [OwnedRecord<PeerProgress>], wallMilliseconds: UInt64) = ([], 0)
     /// The last group round: its members stepped with this peer.
     var lastRound: FinishedRound?
+    /// Training done while the round just finished averaged, counted towards the next round
+    /// unless the round's outcome discards it.
+    var carriedTraining: CarriedTraining?
     var stopRequested = false
     /// A background read of the progress records is out (`readProgressWhileTraining`).
     var progressReadInFlight = false
@@ -182,6 +188,11 @@ public struct VolunteerSession: Sendable {
         case (.matchmaking(let matchmaking), .matchmakingRead(let plans, let declarations)):
             return matchmakingRead(matchmaking, plans: plans, declarations: declarations, now)
         case (.averaging(let round), .roundFinished(let result)):
+            return roundFinished(round, result, now)
+        case (.averagingWhileTraining(let round, let carried), .trained(let samples, let seconds, let loss)):
+            return trainedWhileAveraging(round, carried, samples: samples, seconds: seconds, loss: loss)
+        case (.averagingWhileTraining(let round, let carried), .roundFinished(let result)):
+            carriedTraining = carried
             return roundFinished(round, result, now)
         case (.announcing(let next), .stateAnnounced(let announcedStep, let hash)):
             step = announcedStep

@@ -31,14 +31,12 @@ public final class OuterOptimizer {
     }
 
     /// Applies the averaged `pseudoGradient` to the shared parameters (elements in `skipped`
-    /// keep theirs and their momentum, as every member of the round skips them alike), then
-    /// starts the next inner steps from them: `local` becomes θ_outer everywhere. Returns the
-    /// pseudo-gradient's norm over the updated elements; a non-finite one changes nothing but
+    /// keep theirs and their momentum, as every member of the round skips them alike). Returns
+    /// the pseudo-gradient's norm over the updated elements; a non-finite one changes nothing but
     /// the step count (one NaN from a faulty partner must not spread through the momentum).
     @discardableResult
-    public func apply(pseudoGradient: FlatBuffer<Float>, skipping skipped: [Range<Int>] = [], local: FlatBuffer<Float>) -> Double {
-        precondition(local.count == parameters.count && pseudoGradient.count == parameters.count,
-                     "outer buffers differ: \(local.count), \(pseudoGradient.count), \(parameters.count)")
+    public func apply(pseudoGradient: FlatBuffer<Float>, skipping skipped: [Range<Int>] = []) -> Double {
+        precondition(pseudoGradient.count == parameters.count, "outer buffers differ: \(pseudoGradient.count), \(parameters.count)")
         let updated = SGDOptimizer.complement(of: skipped, in: 0..<parameters.count)
         let norm = SGDOptimizer.norm(of: pseudoGradient, over: updated)
         if norm.isFinite {
@@ -52,7 +50,6 @@ public final class OuterOptimizer {
                 }
             }
         }
-        local.copy(from: parameters)
         step += 1
         return norm
     }

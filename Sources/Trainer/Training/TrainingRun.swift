@@ -7,9 +7,10 @@ import Foundation
 /// averages the arena with others between the two calls.
 ///
 /// With an `outer` optimizer (local SGD, `LocalSGDSettings.localSteps` > 1) the model trains its
-/// own parameters: every `batchSize` sequences take an inner SGD step, the arena receives the
-/// pseudo-gradient instead of a gradient when the peers average, and `applyUpdate()` takes the
-/// outer step, after which the model starts again from the shared parameters.
+/// own parameters: every `batchSize` sequences take an inner SGD step, `averageAccumulatedGradients()`
+/// writes the pseudo-gradient into `averagingVector` (its own buffer, so inner steps may go on
+/// while the peers average it), and `applyUpdate()` takes the outer step and moves the model's
+/// parameters by as much as the shared ones moved, keeping the inner steps taken since.
 public final class TrainingRun {
     public let settings: TrainingSettings
     public let model: TransformerModel<Float>
@@ -32,8 +33,19 @@ public final class TrainingRun {
     /// Updates taken that the run shares: outer steps under local SGD, else SGD steps.
     public var step: Int { outer?.step ?? optimizer.step }
 
-    /// Inner SGD steps since the last outer step (always 0 without local SGD).
+    /// Inner SGD steps since the pseudo-gradient was last taken (always 0 without local SGD).
     public private(set) var innerSteps = 0
+    /// Inner steps behind the last pseudo-gradient taken.
+    public private(set) var innerStepsInRound = 0
+
+    /// What the peers average: the gradient arena, or under local SGD the pseudo-gradient's own
+    /// buffer.
+    public var averagingVector: FlatBuffer<Float> { pseudoGradient ?? model.gradients }
+    /// Local SGD: the pseudo-gradient under averaging, and this peer's parameters when it was
+    /// taken (`applyUpdate` keeps what the inner steps since then added).
+    private let pseudoGradient: FlatBuffer<Float>?
+    private let boundary: FlatBuffer<Float>?
+    private var boundaryTaken = false
 
     /// `dataSeed` decides which windows this run draws (default: derived from the settings' seed);
     /// collaborating peers share the initial parameters but should not share data order.
@@ -48,8 +60,10 @@ public final class TrainingRun {
         if let localSGD, localSGD.localSteps > 1 {
             outer = OuterOptimizer(settings: localSGD, parameterCount: model.parameters.count)
             outer!.parameters.copy(from: model.parameters)
+            pseudoGradient = FlatBuffer(count: model.parameters.count)
+            boundary = FlatBuffer(count: model.parameters.count)
         } else {
-            outer = nil
+            (outer, pseudoGradient, boundary) = (nil, nil, nil)
         }
         dataGenerator = SeededGenerator(seed: dataSeed ?? settings.seed &+ 0x5EED)
         let rows = settings.effectiveMicroBatchSize * settings.model.contextLength
@@ -112,15 +126,19 @@ public final class TrainingRun {
 
     /// Turns the summed micro-batch gradients into their mean (once per update). Under local
     /// SGD, takes an inner step with any micro-batches not stepped yet and writes the
-    /// pseudo-gradient instead.
+    /// pseudo-gradient into `averagingVector` instead; training may go on meanwhile.
     public func averageAccumulatedGradients() {
-        precondition(!gradientsAveraged, "gradients of this batch are already averaged")
-        gradientsAveraged = true
-        if let outer {
+        if let outer, let pseudoGradient, let boundary {
             if accumulatedMicroBatches > 0 { takeInnerStep() }
-            outer.writePseudoGradient(local: model.parameters, into: model.gradients)
+            outer.writePseudoGradient(local: model.parameters, into: pseudoGradient)
+            boundary.copy(from: model.parameters)
+            boundaryTaken = true
+            innerStepsInRound = innerSteps
+            innerSteps = 0
             return
         }
+        precondition(!gradientsAveraged, "gradients of this batch are already averaged")
+        gradientsAveraged = true
         scaleGradientsToTheirMean()
     }
 
@@ -135,11 +153,22 @@ public final class TrainingRun {
 
     /// Applies the SGD step for the current gradient arena; returns the learning rate and the
     /// gradient norm before clipping. Elements in `skipped` are left unchanged.
+    ///
+    /// Under local SGD, the outer step with the averaged `averagingVector`; the model's
+    /// parameters become the new shared ones plus whatever the inner steps since the
+    /// pseudo-gradient was taken added (θ ← θ_outer + (θ − θ_boundary)): exactly the shared ones
+    /// when nothing was trained in between, and the next round's start otherwise.
     @discardableResult
     public func applyUpdate(skipping skipped: [Range<Int>] = []) -> (learningRate: Double, gradientNorm: Double) {
-        if let outer {
-            let norm = outer.apply(pseudoGradient: model.gradients, skipping: skipped, local: model.parameters)
-            discardAccumulatedGradients()
+        if let outer, let pseudoGradient, let boundary {
+            let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped)
+            if boundaryTaken {
+                let local = model.parameters.base, shared = outer.parameters.base, start = boundary.base
+                for index in 0..<model.parameters.count { local[index] = shared[index] + (local[index] - start[index]) }
+                boundaryTaken = false
+            } else {
+                model.parameters.copy(from: outer.parameters)
+            }
             return (outer.settings.outerLearningRate, norm)
         }
         let rate = settings.schedule.rate(at: optimizer.step)
@@ -157,6 +186,7 @@ public final class TrainingRun {
         if let outer {
             model.parameters.copy(from: outer.parameters)
             innerSteps = 0
+            boundaryTaken = false
         }
     }
 
