@@ -3,13 +3,14 @@
 # namespaces, the fault suite's topology) behind a `tc tbf` link of 100/50/50/20 Mbit/s, every
 # peer's frames leaving 40 ms late (one-way latency; netem is not available here), train
 # config S on Tiny Shakespeare for the same number of samples with per-step averaging and with
-# local SGD at each H of $LOCAL_STEPS. A single `cohort train` process on the same cores is the
+# local SGD at each H of $LOCAL_STEPS, blocking (peers wait for each round) and overlapped
+# (peers train on while it averages), as $MODES says. A single `cohort train` process on the same cores is the
 # baseline. For each run: samples/s and its ratio to the baseline, the peers' utilisation (time
 # in forward/backward ÷ wall time, from /api/status), averaging bytes per token (the journal),
 # and the validation loss of the newest checkpoint. Writes benchmarks/results/wan.json and
 # prints a table.
 #
-#   sudo make wan                         # SAMPLES=…, LOCAL_STEPS="1 4 16", COHORT=… to change
+#   sudo make wan         # SAMPLES=…, LOCAL_STEPS="1 4 16", MODES="blocking overlapped", COHORT=… to change
 set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$FAULTS_ROOT"
@@ -23,6 +24,7 @@ source scripts/faults/assert.sh
 [[ -x $COHORT ]] || { echo "no cohort binary at $COHORT (swift build -c release, or set COHORT)" >&2; exit 2; }
 SAMPLES=${SAMPLES:-1600}
 LOCAL_STEPS=${LOCAL_STEPS:-"1 4 16"}
+MODES=${MODES:-"blocking overlapped"}
 TARGET_BATCH=32
 LINKS=(100 50 50 20)
 LATENCY_MS=40
@@ -65,10 +67,18 @@ journal_totals() {
         ((.[-1].recordedAtMilliseconds - .[0].recordedAtMilliseconds) / 1000), length] | @tsv' "$1"
 }
 
-for h in $LOCAL_STEPS; do
+for run in $(for h in $LOCAL_STEPS; do
+                 if ((h == 1)); then echo 1:blocking; else for mode in $MODES; do echo "$h:$mode"; done; fi
+             done); do
+    h=${run%%:*} mode=${run#*:}
     label="H=$h"
+    peer_flags=(--threads 1 --inject-frame-delay-ms $LATENCY_MS)
+    if ((h > 1)); then
+        label="H=$h $mode"
+        [[ $mode == overlapped ]] || peer_flags+=(--no-train-while-averaging)
+    fi
     echo "--- $label: a coordinator and 4 peers on ${LINKS[*]} Mbit/s links, $LATENCY_MS ms" >&2
-    FAULTS_LOGS=$FAULTS_ROOT/runs/wan/h$h
+    FAULTS_LOGS=$FAULTS_ROOT/runs/wan/h$h-$mode
     FAULTS_STATE=$FAULTS_LOGS/state
     mkdir -p "$FAULTS_LOGS"
     rounds_expected=$((SAMPLES / (TARGET_BATCH * h)))
@@ -78,7 +88,7 @@ for h in $LOCAL_STEPS; do
     settings $((rounds_expected / 10 + 1)) >"$FAULTS_LOGS/settings.json"
     start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch $TARGET_BATCH --local-steps "$h" --checkpoint-every $every \
         --keep 2 --averaging-timeout 120
-    for peer in 1 2 3 4; do start_peer "peer-$peer" $peer --threads 1 --inject-frame-delay-ms $LATENCY_MS; done
+    for peer in 1 2 3 4; do start_peer "peer-$peer" $peer "${peer_flags[@]}"; done
     journal=$FAULTS_STATE/rounds.jsonl
     wait_until 3600 "$label: the run did not reach $SAMPLES samples" \
         bash -c "[ \$(jq -s 'map(.samples) | add // 0' '$journal' 2>/dev/null || echo 0) -ge $SAMPLES ]"
