@@ -60,11 +60,9 @@ public struct PeerProgress: Equatable, Sendable {
         guard sizes.contains(bytes.count) else {
             throw DecodingError(description: "progress record has \(bytes.count) bytes, expected \(sizes[0]) or \(sizes[1])")
         }
-        func word(_ index: Int) -> UInt64 {
-            (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[index * 8 + $1]) << (8 * UInt64($1)) }
-        }
-        func activityWord(_ index: Int) -> UInt64 {
-            (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[Self.encodedSize + index * 8 + $1]) << (8 * UInt64($1)) }
+        /// The `index`th little-endian word from byte `start` on.
+        func word(_ index: Int, from start: Int = 0) -> UInt64 {
+            (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[start + index * 8 + $1]) << (8 * UInt64($1)) }
         }
         guard word(0) <= UInt64(Int32.max), word(1) <= UInt64(Int32.max) else {
             throw DecodingError(description: "progress record step or sample count is out of range")
@@ -75,6 +73,6 @@ public struct PeerProgress: Equatable, Sendable {
         }
         self.init(step: Int(word(0)), samplesAccumulated: Int(word(1)), samplesPerSecond: rate, loss: loss,
                   timestampMilliseconds: word(4), clientMode: bytes[40] == 1)
-        if bytes.count > Self.encodedSize { activity = try PeerActivity(decoding: activityWord) }
+        if bytes.count > Self.encodedSize { activity = try PeerActivity { word($0, from: Self.encodedSize) } }
     }
 }

@@ -106,8 +106,7 @@ import Wire
         #expect(formed.contains { if case .publishPlan = $0 { true } else { false } })
 
         harness.advance(.seconds(1))
-        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
-                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        let result = Self.averagedByAll(plan)
         #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: []), .announceState])
         let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         guard case .publishRoundReport(let report) = reported.first else {
@@ -140,6 +139,22 @@ import Wire
         return nil
     }
 
+    /// The round of `plan` as every member averaged it (44 samples in all).
+    static func averagedByAll(_ plan: GroupPlan) -> AllReduceResult {
+        AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                        bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+    }
+
+    /// The round of `plan` that `other`, already past its step, refused: this peer averaged alone.
+    static func refusedAsPastTheStep(_ plan: GroupPlan, by other: PeerIdentity) -> AllReduceResult {
+        let me = Averaging.PeerID(bytes: lowest.peerID.bytes)!, them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
+                                     bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
+                                     silent: [])
+        result.pastTheRound = [them]
+        return result
+    }
+
     @Test func underLocalSGDThePeerTrainsOnWhileTheRoundAveragesAndCountsThatTowardsTheNextRound() throws {
         let other = Self.others[0]
         var (harness, plan) = try #require(Self.roundStarted(with: other) { $0.trainsWhileAveraging = true })
@@ -147,8 +162,7 @@ import Wire
             harness.advance(.milliseconds(300))
             #expect(harness.feed(.trained(samples: 8, seconds: 0.3, loss: 2)) == [.train])
         }
-        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
-                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        let result = Self.averagedByAll(plan)
         #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: []), .announceState])
         let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         #expect(reported.last == .train)
@@ -161,11 +175,7 @@ import Wire
         let other = Self.others[0]
         var (harness, plan) = try #require(Self.roundStarted(with: other) { $0.trainsWhileAveraging = true })
         #expect(harness.feed(.trained(samples: 8, seconds: 0.3, loss: 2)) == [.train])
-        let me = Averaging.PeerID(bytes: Self.lowest.peerID.bytes)!, them = Averaging.PeerID(bytes: other.peerID.bytes)!
-        var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
-                                     bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
-                                     silent: [])
-        result.pastTheRound = [them]
+        let result = Self.refusedAsPastTheStep(plan, by: other)
         let finished = harness.feed(.roundFinished(result))
         #expect(finished.first == .discardGradients)
         #expect(harness.session.accumulatedSamples == 0)
@@ -182,11 +192,8 @@ import Wire
         // the round's chunks. Before, this peer applied its own gradient alone and forked the run.
         let other = Self.others[0]
         var (harness, plan) = try #require(Self.roundStarted(with: other), "expected the round to start")
-        let me = Averaging.PeerID(bytes: Self.lowest.peerID.bytes)!, them = Averaging.PeerID(bytes: other.peerID.bytes)!
-        var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
-                                     bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
-                                     silent: [])
-        result.pastTheRound = [them]
+        let them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        let result = Self.refusedAsPastTheStep(plan, by: other)
         let finished = harness.feed(.roundFinished(result))
         #expect(finished.first == .discardGradients)
         #expect(!finished.contains { if case .applyUpdate = $0 { true } else { false } })
@@ -225,8 +232,7 @@ import Wire
     static func afterOneRound(with other: PeerIdentity, otherRate: Double = 10) -> Harness? {
         guard let (started, plan) = roundStarted(with: other, otherRate: otherRate) else { return nil }
         var harness = started
-        let result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
-                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        let result = Self.averagedByAll(plan)
         _ = harness.feed(.roundFinished(result))
         #expect(harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1))).last == .train)
         return harness

@@ -51,31 +51,27 @@ public final class ErrorFeedback {
             vector[index] += residual[index]
             pending[index] = 0
         }
-        guard compression != .none else {
-            roundPrepared = true
-            return
+        roundPrepared = true
+        guard compression != .none else { return }
+        let encoded = UnsafeMutableRawBufferPointer.allocate(byteCount: compression.encodedByteCount(elementCount: chunkSize), alignment: 8)
+        let decoded = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkSize)
+        defer {
+            encoded.deallocate()
+            decoded.deallocate()
         }
-        var encoded = [UInt8](repeating: 0, count: compression.encodedByteCount(elementCount: chunkSize))
-        var decoded = [Float](repeating: 0, count: chunkSize)
         for (part, range) in plan.parts.enumerated() where part != ownIndex {
             let layout = ChunkLayout(part: range, chunkSize: chunkSize)
             for chunk in 0..<layout.chunkCount {
                 let elements = layout.elements(ofChunk: chunk)
-                let values = UnsafeBufferPointer(rebasing: vector[elements])
-                encoded.withUnsafeMutableBytes { bytes in
-                    let written = compression.encode(values, into: bytes)
-                    decoded.withUnsafeMutableBufferPointer { decodedValues in
-                        let sent = UnsafeMutableBufferPointer(rebasing: decodedValues[0..<elements.count])
-                        compression.decode(UnsafeRawBufferPointer(rebasing: bytes[0..<written]), into: sent)
-                        for (offset, index) in elements.enumerated() {
-                            let lost = values[offset] - sent[offset]
-                            pending[index] = lost.isFinite ? lost : 0
-                        }
-                    }
+                let sent = UnsafeMutableBufferPointer(rebasing: decoded[0..<elements.count])
+                let written = compression.encode(UnsafeBufferPointer(rebasing: vector[elements]), into: encoded)
+                compression.decode(UnsafeRawBufferPointer(rebasing: encoded[0..<written]), into: sent)
+                for (offset, index) in elements.enumerated() {
+                    let lost = vector[index] - sent[offset]
+                    pending[index] = lost.isFinite ? lost : 0
                 }
             }
         }
-        roundPrepared = true
     }
 
     /// The prepared round reached its owners: what its encoding took is carried to the next round.
