@@ -35,6 +35,9 @@ public struct RunConfig: Equatable, Sendable, Codable {
     /// Whether members carry what compression took from their contribution into the next round
     /// (`ErrorFeedback`); only with a compressing codec. Off by default and in older configs.
     public var errorFeedback = false
+    /// Set for a prompt-tuning run: `training.model` is then the frozen base's shape and only
+    /// the prompt and label rows train (`PromptTuningSetup`). Absent in older configs.
+    public var promptTuning: PromptTuningSettings?
 
     public init(name: String, training: TrainingSettings, targetBatchSize: Int) {
         self.name = name
@@ -75,6 +78,11 @@ public struct RunConfig: Equatable, Sendable, Codable {
         if let problem = aggregation.problem { throw Error(description: "run config: aggregation: \(problem)") }
         if let problem = localSGD.problem { throw Error(description: "run config: local_sgd: \(problem)") }
         try require(!errorFeedback || compression != .none, "error_feedback needs a compression (float16 or int8)")
+        if let promptTuning {
+            if let problem = promptTuning.problem { throw Error(description: "run config: prompt_tuning: \(problem)") }
+            try require(localSGD.localSteps == 1, "prompt tuning averages every step; local_steps must be 1")
+            try require(training.model.vocabularySize == 256, "prompt tuning reads bytes: the base model's vocab_size must be 256")
+        }
         try require(samplesPerRound <= 1 << 30,
                     "target_batch_size × local_steps is \(samplesPerRound) samples per round; at most 1073741824")
     }
@@ -82,7 +90,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, training, targetBatchSize, compression, dataset, averagingTimeoutSeconds, matchmakingSeconds, aggregation
         case localSGD = "localSgd"
-        case errorFeedback
+        case errorFeedback, promptTuning
     }
 
     /// Fields with a default may be missing, so configs signed by older coordinators still decode.
@@ -98,6 +106,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
         aggregation = try container.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? aggregation
         localSGD = try container.decodeIfPresent(LocalSGDSettings.self, forKey: .localSGD) ?? localSGD
         errorFeedback = try container.decodeIfPresent(Bool.self, forKey: .errorFeedback) ?? errorFeedback
+        promptTuning = try container.decodeIfPresent(PromptTuningSettings.self, forKey: .promptTuning)
     }
 
     /// Canonical bytes: sorted-key JSON, the same on every platform, so signatures verify everywhere.

@@ -19,8 +19,24 @@ public struct CheckpointKeeper: Sendable {
         directory.appendingPathComponent(String(format: "step-%07d", step))
     }
 
-    /// Saves parameters and momentum (`state` as peers exchange it) at `step`.
-    public func save(config: ModelConfig, state: [UInt8], step: Int) throws -> URL {
+    /// Saves parameters and momentum (`state` as peers exchange it) at `step`: a model folder,
+    /// or for a prompt-tuning run a prompt checkpoint of its trainable rows.
+    public func save(config: ModelConfig, promptTuning: PromptTuningSettings? = nil, state: [UInt8], step: Int) throws -> URL {
+        let final = folder(step: step)
+        let temporary = directory.appendingPathComponent(".\(final.lastPathComponent).partial")
+        try? FileManager.default.removeItem(at: temporary)
+        if let promptTuning {
+            try savePrompt(promptTuning, config: config, state: state, step: step, to: temporary)
+        } else {
+            try saveModel(config: config, state: state, step: step, to: temporary)
+        }
+        try? FileManager.default.removeItem(at: final)
+        try FileManager.default.moveItem(at: temporary, to: final)
+        try prune()
+        return final
+    }
+
+    private func saveModel(config: ModelConfig, state: [UInt8], step: Int, to temporary: URL) throws {
         let model = TransformerModel<Float>(config: config)
         let count = model.parameters.count
         guard state.count == 2 * count * 4 else {
@@ -31,20 +47,31 @@ public struct CheckpointKeeper: Sendable {
             UnsafeMutableRawPointer(model.parameters.base).copyMemory(from: raw.baseAddress!, byteCount: count * 4)
             UnsafeMutableRawPointer(momentum.base).copyMemory(from: raw.baseAddress! + count * 4, byteCount: count * 4)
         }
-        let final = folder(step: step)
-        let temporary = directory.appendingPathComponent(".\(final.lastPathComponent).partial")
-        try? FileManager.default.removeItem(at: temporary)
         let optimizer = Checkpoint.OptimizerState(step: step, samplesSeen: 0, dataGenerator: SeededGenerator(seed: 0), momentum: momentum)
         try Checkpoint.save(model: model, optimizer: optimizer, to: temporary)
-        try? FileManager.default.removeItem(at: final)
-        try FileManager.default.moveItem(at: temporary, to: final)
-        try prune()
-        return final
+    }
+
+    private func savePrompt(_ settings: PromptTuningSettings, config: ModelConfig, state: [UInt8], step: Int, to temporary: URL) throws {
+        let vocabulary = PromptVocabulary(base: config, settings: settings)
+        let count = vocabulary.trainableRange.count
+        guard state.count == 2 * count * 4 else {
+            throw Checkpoint.Error(description: "state of \(state.count) bytes does not fit the run's \(count) prompt parameters")
+        }
+        let values = state.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        try values.withUnsafeBufferPointer { all in
+            try PromptCheckpoint.save(rows: UnsafeBufferPointer(rebasing: all[..<count]), momentum: UnsafeBufferPointer(rebasing: all[count...]),
+                                      step: step, settings: settings, vocabulary: vocabulary, to: temporary)
+        }
     }
 
     /// The state (`state` as peers exchange it: parameters then momentum) and step saved in
     /// `folder`, which must hold a model of `config`.
-    public func loadState(config: ModelConfig, from folder: URL) throws -> (step: Int, state: [UInt8]) {
+    public func loadState(config: ModelConfig, promptTuning: PromptTuningSettings? = nil, from folder: URL) throws -> (step: Int, state: [UInt8]) {
+        if let promptTuning {
+            let saved = try PromptCheckpoint.load(from: folder, settings: promptTuning,
+                                                  vocabulary: PromptVocabulary(base: config, settings: promptTuning))
+            return (saved.step, (saved.rows + saved.momentum).withUnsafeBytes { Array($0) })
+        }
         let model = try Checkpoint.loadModel(from: folder)
         guard model.config == config else {
             throw Checkpoint.Error(description: "\(folder.path) holds a model of another shape than the run config's")

@@ -65,7 +65,7 @@ public final class RunCoordinator: @unchecked Sendable {
                                      targetBatchSize: settings.config.samplesPerRound, samplesAccumulated: 0, peers: [],
                                      history: history, lastCheckpointStep: nil, lastCheckpointPath: nil, hashMismatches: 0,
                                      uptimeSeconds: 0)
-        snapshot.parameters = settings.config.training.model.parameterCount
+        snapshot.parameters = TrainingRun.trainableParameterCount(for: settings.config.training.model, promptTuning: settings.config.promptTuning)
         snapshot.localSteps = settings.config.localSGD.localSteps
     }
 
@@ -136,7 +136,7 @@ public final class RunCoordinator: @unchecked Sendable {
                                                                                    runName: settings.config.name))
         var sessionSettings = CoordinatorSession.Settings(
             targetBatchSize: settings.config.samplesPerRound,
-            stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model), checkpointEvery: settings.checkpointEvery)
+            stateBytes: TrainingRun.stateByteCount(for: settings.config.training.model, promptTuning: settings.config.promptTuning), checkpointEvery: settings.checkpointEvery)
         sessionSettings.pollInterval = .seconds(1)
         sessionSettings.contextLength = settings.config.training.model.contextLength
         var session = CoordinatorSession(settings: sessionSettings)
@@ -250,7 +250,7 @@ extension RunCoordinator {
             let bytes = try await StateFetcher(transport: dht.transport, logger: logger)
                 .download(step: source.step, hash: source.hash, byteCount: source.stateBytes,
                           donors: source.donors.map { ($0.peer, $0.endpoint) })
-            let folder = try keeper.save(config: settings.config.training.model, state: bytes, step: source.step)
+            let folder = try keeper.save(config: settings.config.training.model, promptTuning: settings.config.promptTuning, state: bytes, step: source.step)
             update {
                 $0.lastCheckpointStep = source.step
                 $0.lastCheckpointPath = folder.path
@@ -281,7 +281,7 @@ extension RunCoordinator {
     /// state of this run's model (then peers are better off starting afresh: logged).
     private func serveCheckpoint(at folder: URL, endpoint: Endpoint) -> StateAnnouncement? {
         do {
-            let (step, state) = try keeper.loadState(config: settings.config.training.model, from: folder)
+            let (step, state) = try keeper.loadState(config: settings.config.training.model, promptTuning: settings.config.promptTuning, from: folder)
             return serve(StateSnapshot(step: step, bytes: state), endpoint: endpoint)
         } catch {
             logger.warning("not serving the newest checkpoint: \(error)")

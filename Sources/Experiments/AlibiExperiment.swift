@@ -37,11 +37,11 @@ public enum AlibiExperiment {
     /// A trained arm: the run (model and data split), its last training loss and its time.
     struct TrainedArm {
         let run: TrainingRun
+        let dataset: TextDataset
         let lastLoss: Double
         let seconds: Double
         var model: TransformerModel<Float> { run.model }
         var settings: TrainingSettings { run.settings }
-        var dataset: TextDataset { run.dataset }
     }
 
     static func train(arm: Arm, plan: Plan, corpus: [UInt8], progress: (String) -> Void) throws -> TrainedArm {
@@ -64,7 +64,7 @@ public enum AlibiExperiment {
                                 arm.name, step, plan.steps, loss, Date().timeIntervalSince(started)))
             }
         }
-        return TrainedArm(run: run, lastLoss: loss, seconds: Date().timeIntervalSince(started))
+        return TrainedArm(run: run, dataset: dataset, lastLoss: loss, seconds: Date().timeIntervalSince(started))
     }
 
     static func evaluate(

@@ -63,7 +63,7 @@ extension PeerSession {
     /// this peer cannot tell which it is. It costs this peer the replay and a download.
     private func applyChain(_ ask: UpdatesRequest, donors: [VolunteerSession.StateDonor]) async throws(PeerError) -> StateSnapshot {
         let fetcher = UpdateFetcher(transport: network.dht.transport, logger: logger)
-        let (donor, chain) = try await fetcher.chain(ask, elementCount: run.model.parameters.count,
+        let (donor, chain) = try await fetcher.chain(ask, elementCount: run.averagingVector.count,
                                                      donors: donors.map { ($0.peer, $0.endpoint) })
         let arena = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
         var reached: StateSnapshot?

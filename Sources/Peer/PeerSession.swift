@@ -60,11 +60,11 @@ final class PeerSession {
         self.run = run
         keys = RunKeys(runName: config.name)
         errorFeedback = config.errorFeedback && config.compression != .none
-            ? ErrorFeedback(elementCount: run.model.gradients.count) : nil
+            ? ErrorFeedback(elementCount: run.averagingVector.count) : nil
         let endpoint = network.dht.endpoint
         var sessionSettings = VolunteerSession.Settings(
             me: identity.peerID, clientMode: settings.clientMode, address: "\(endpoint.host):\(endpoint.port)",
-            coordinator: coordinator, elementCount: run.model.parameters.count, stateBytes: run.stateByteCount, config: config)
+            coordinator: coordinator, elementCount: run.averagingVector.count, stateBytes: run.stateByteCount, config: config)
         sessionSettings.fixedBandwidth = settings.fixedBandwidth
         sessionSettings.stopAfterStep = settings.stopAfterStep
         sessionSettings.replayableSteps = settings.replayUpdates

@@ -89,6 +89,7 @@ public final class VolunteerPeer {
         training.learningRate = config.peakLearningRate
         training.microBatchSize = micro
         training.temperature = nil
+        if let prompt = config.promptTuning { return try makePromptTuningRun(prompt, training: training) }
         guard settings.dataURL != nil || config.dataset == RunConfig.bundledDataset else {
             throw PeerError("run \(config.name) trains on \"\(config.dataset)\": give your shard of it with --data FILE")
         }
@@ -97,6 +98,19 @@ public final class VolunteerPeer {
         // Peers share the initial parameters (the run's seed) but not the order of their data.
         let run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max),
                                   localSGD: localSGD ? config.localSGD : nil)
+        run.lanes = BLASRuntime.threads
+        return run
+    }
+
+    /// A prompt-tuning run's trainer: the base model the run names, the bundled task.
+    private func makePromptTuningRun(_ prompt: PromptTuningSettings, training: TrainingSettings) throws -> TrainingRun {
+        guard let baseURL = settings.baseModelURL else {
+            throw PeerError("this is a prompt-tuning run of base model \(prompt.baseModelHash.prefix(16))…: give its folder with --base DIR")
+        }
+        let base = try PromptTuningSetup.loadBase(from: baseURL, settings: prompt)
+        let corpus = try Data(contentsOf: settings.bundledDataURL)
+        let run = try PromptTuningSetup.makeRun(base: base, settings: prompt, training: training, corpus: [UInt8](corpus),
+                                                dataSeed: UInt64.random(in: .min ... .max))
         run.lanes = BLASRuntime.threads
         return run
     }

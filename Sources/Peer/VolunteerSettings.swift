@@ -27,6 +27,9 @@ public struct VolunteerSettings: Sendable {
     public var dataURL: URL?
     /// The text bundled with the binary.
     public var bundledDataURL: URL
+    /// The frozen base model a prompt-tuning run adapts (a checkpoint or transformers BLOOM
+    /// folder); only such runs read it, and they refuse a base whose hash is not the run's.
+    public var baseModelURL: URL?
     /// Which run to join when the DHT hosts several; nil accepts the only one.
     public var runName: String?
     /// The coordinator's Ed25519 public key (32 bytes), to accept only its run configs.

@@ -49,6 +49,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Outer learning rate under local SGD (Nesterov SGD on the averaged pseudo-gradient; 1 with no momentum: plain averaging).")
     var outerLr: Double = 1
     @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
+    @Option(help: "Make this a prompt-tuning run of the frozen base model in this folder (a checkpoint or transformers BLOOM folder): peers train only prompt and label vectors.")
+    var promptTuningBase: String?
+    @Option(help: "Prompt vectors a prompt-tuning run learns.") var promptLength: Int = 8
+    @Option(help: "A prompt-tuning run's task: \(PromptTask.names.joined(separator: ", ")).")
+    var task: String = PromptTask.shakespearePlaysName
+    @Option(help: "Training examples per class of a prompt-tuning run's task.") var shots: Int = 32
     @Option(help: "Back up the model every N steps.") var checkpointEvery: Int = 50
     @Option(help: "Checkpoints to keep.") var keep: Int = 5
     @Flag(help: "Admit any peer. Without it only peers with an access token signed by this coordinator's key take part.")
@@ -92,6 +98,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         runConfig.averagingTimeoutSeconds = averagingTimeout
         runConfig.dataset = dataset
         runConfig.localSGD = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum)
+        if let promptTuningBase {
+            let base = try Checkpoint.loadModel(from: URL(fileURLWithPath: promptTuningBase))
+            var prompt = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: base))
+            prompt.promptLength = promptLength
+            prompt.task = task
+            prompt.shotsPerClass = shots
+            runConfig.promptTuning = prompt
+            runConfig.training.model = base.config
+        }
         try runConfig.validate()
         return runConfig
     }

@@ -26,6 +26,8 @@ struct PeerCommand: AsyncParsableCommand {
     var sameHostCopies = false
     @Option(help: "Your shard of the run's training text (default: the bundled Tiny Shakespeare, for runs on it).")
     var data: String?
+    @Option(help: "The frozen base model folder of a prompt-tuning run (checked against the run's hash).")
+    var base: String?
     @Option(help: "Sequences per forward pass at most (bounds memory).")
     var maxBatch: Int?
     @Option(help: "Identity key file (created with mode 0600 if missing; default: a new identity each start).")
@@ -92,6 +94,7 @@ struct PeerCommand: AsyncParsableCommand {
         let logger = makeLogger("cohort.peer")
         var settings = VolunteerSettings(join: try join.map(HostPort.parse), dataURL: data.map { URL(fileURLWithPath: $0) },
                                          bundledDataURL: BundledCorpus.url)
+        settings.baseModelURL = base.map { URL(fileURLWithPath: $0) }
         settings.listen = try HostPort.parse(listen)
         if settings.listen.host == "0.0.0.0" && announce == nil {
             settings.announceHost = "127.0.0.1"

@@ -31,6 +31,14 @@ public final class SGDOptimizer {
         decayMask = layout.tensors.filter(\.decays).map { $0.offset..<($0.offset + $0.count) }
     }
 
+    /// An optimizer for `parameterCount` elements that all skip weight decay, such as the
+    /// embedding rows a prompt-tuning run trains.
+    public init(settings: SGDSettings, parameterCount: Int) {
+        self.settings = settings
+        momentumBuffer = FlatBuffer(count: parameterCount)
+        decayMask = []
+    }
+
     /// The global L2 norm of `gradients`, summed in float64 in a fixed order.
     public static func norm(of gradients: FlatBuffer<Float>) -> Double {
         norm(of: gradients, over: [0..<gradients.count])

@@ -3,18 +3,25 @@
 /// SGD these are the shared parameters and the outer momentum; each peer's inner parameters
 /// and momentum are its own.
 extension TrainingRun {
-    public var stateByteCount: Int { Self.stateByteCount(for: model.config) }
+    public var stateByteCount: Int { 2 * trainableParameters.count * MemoryLayout<Float>.size }
 
-    /// Bytes of the state (parameters, then momentum) of a model of `config`.
-    public static func stateByteCount(for config: ModelConfig) -> Int {
-        2 * ParameterLayout(config: config).parameterCount * MemoryLayout<Float>.size
+    /// Bytes of the state (parameters, then momentum) of a model of `config`, or of a
+    /// prompt-tuning run's prompt and label rows over a base of `config`.
+    public static func stateByteCount(for config: ModelConfig, promptTuning: PromptTuningSettings? = nil) -> Int {
+        2 * trainableParameterCount(for: config, promptTuning: promptTuning) * MemoryLayout<Float>.size
+    }
+
+    /// Parameters a run of `config` trains and averages: all of them, or the prompt and label rows.
+    public static func trainableParameterCount(for config: ModelConfig, promptTuning: PromptTuningSettings? = nil) -> Int {
+        promptTuning.map { PromptVocabulary(base: config, settings: $0).trainableRange.count }
+            ?? ParameterLayout(config: config).parameterCount
     }
 
     /// Copies parameters and momentum into `destination`, which holds `stateByteCount` bytes.
     public func copyState(into destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count == stateByteCount, "state buffer holds \(destination.count) bytes, needs \(stateByteCount)")
         let half = stateByteCount / 2
-        destination.baseAddress!.copyMemory(from: (outer?.parameters ?? model.parameters).base, byteCount: half)
+        destination.baseAddress!.copyMemory(from: (outer?.parameters ?? trainableParameters).base, byteCount: half)
         (destination.baseAddress! + half).copyMemory(from: (outer?.momentum ?? optimizer.momentumBuffer).base, byteCount: half)
     }
 
@@ -27,7 +34,7 @@ extension TrainingRun {
             UnsafeMutableRawPointer(outer.momentum.base).copyMemory(from: source.baseAddress! + half, byteCount: half)
             outer.step = step
         } else {
-            UnsafeMutableRawPointer(model.parameters.base).copyMemory(from: source.baseAddress!, byteCount: half)
+            UnsafeMutableRawPointer(trainableParameters.base).copyMemory(from: source.baseAddress!, byteCount: half)
             UnsafeMutableRawPointer(optimizer.momentumBuffer.base).copyMemory(from: source.baseAddress! + half, byteCount: half)
             optimizer.step = step
         }

@@ -17,7 +17,14 @@ public final class TrainingRun {
     public let optimizer: SGDOptimizer
     /// Local SGD's outer step; nil when every step is averaged.
     public let outer: OuterOptimizer?
-    public let dataset: TextDataset
+    public let dataset: any TrainingData
+    /// The elements of the parameter arena this run trains and its peers average: all of
+    /// them, or a prompt-tuning run's prompt and label rows (`PromptVocabulary`).
+    public let trainableRange: Range<Int>
+    /// The trainable part of the parameters and of the gradients: the arenas themselves, or
+    /// windows onto them.
+    let trainableParameters: FlatBuffer<Float>
+    let trainableGradients: FlatBuffer<Float>
     public private(set) var dataGenerator: SeededGenerator
     public private(set) var samplesSeen: Int = 0
     let tokens: UnsafeMutableBufferPointer<Int32>
@@ -40,7 +47,7 @@ public final class TrainingRun {
 
     /// What the peers average: the gradient arena, or under local SGD the pseudo-gradient's own
     /// buffer.
-    public var averagingVector: FlatBuffer<Float> { pseudoGradient ?? model.gradients }
+    public var averagingVector: FlatBuffer<Float> { pseudoGradient ?? trainableGradients }
     /// Local SGD: the pseudo-gradient under averaging, and this peer's parameters when it was
     /// taken (`applyUpdate` keeps what the inner steps since then added).
     private let pseudoGradient: FlatBuffer<Float>?
@@ -49,15 +56,41 @@ public final class TrainingRun {
 
     /// `dataSeed` decides which windows this run draws (default: derived from the settings' seed);
     /// collaborating peers share the initial parameters but should not share data order.
-    public init(settings: TrainingSettings, dataset: TextDataset, dataSeed: UInt64? = nil, localSGD: LocalSGDSettings? = nil) throws {
+    public convenience init(settings: TrainingSettings, dataset: any TrainingData, dataSeed: UInt64? = nil,
+                            localSGD: LocalSGDSettings? = nil) throws {
         try settings.validate()
+        let model = TransformerModel<Float>(config: settings.model)
+        model.initializeParameters(seed: settings.seed)
+        try self.init(settings: settings, model: model, trainableRange: 0..<model.parameters.count, dataset: dataset,
+                      dataSeed: dataSeed, localSGD: localSGD)
+    }
+
+    /// A prompt-tuning run: `model` is the base extended by `vocabulary` (`PromptVocabulary.extend`)
+    /// and only its prompt and label rows train; `settings.model` is the base's shape.
+    public convenience init(promptTuning model: TransformerModel<Float>, vocabulary: PromptVocabulary,
+                            settings: TrainingSettings, data: PromptTaskData, dataSeed: UInt64? = nil) throws {
+        try settings.validate()
+        guard vocabulary.base == settings.model, model.config == vocabulary.extendedConfig else {
+            throw TrainingSettings.Error(description: "the prompt-tuning model's shape differs from the run's base model")
+        }
+        try self.init(settings: settings, model: model, trainableRange: vocabulary.trainableRange, dataset: data,
+                      dataSeed: dataSeed, localSGD: nil)
+    }
+
+    private init(settings: TrainingSettings, model: TransformerModel<Float>, trainableRange: Range<Int>,
+                 dataset: any TrainingData, dataSeed: UInt64?, localSGD: LocalSGDSettings?) throws {
         if let problem = localSGD?.problem { throw TrainingSettings.Error(description: problem) }
         self.settings = settings
         self.dataset = dataset
-        model = TransformerModel(config: settings.model)
-        model.initializeParameters(seed: settings.seed)
-        optimizer = SGDOptimizer(settings: settings.sgd, layout: model.layout)
+        self.model = model
+        self.trainableRange = trainableRange
+        let everything = trainableRange == 0..<model.parameters.count
+        trainableParameters = everything ? model.parameters : FlatBuffer(window: trainableRange, of: model.parameters)
+        trainableGradients = everything ? model.gradients : FlatBuffer(window: trainableRange, of: model.gradients)
+        optimizer = everything ? SGDOptimizer(settings: settings.sgd, layout: model.layout)
+            : SGDOptimizer(settings: settings.sgd, parameterCount: trainableRange.count)
         if let localSGD, localSGD.localSteps > 1 {
+            precondition(everything, "local SGD trains the whole model")
             outer = OuterOptimizer(settings: localSGD, parameterCount: model.parameters.count)
             outer!.parameters.copy(from: model.parameters)
             pseudoGradient = FlatBuffer(count: model.parameters.count)
@@ -146,7 +179,7 @@ public final class TrainingRun {
     private func scaleGradientsToTheirMean() {
         guard accumulatedMicroBatches > 1 else { return }
         let scale = 1 / Float(accumulatedMicroBatches)
-        for index in 0..<model.gradients.count { model.gradients[index] *= scale }
+        for index in 0..<trainableGradients.count { trainableGradients[index] *= scale }
     }
 
     private var gradientsAveraged = false
@@ -172,7 +205,7 @@ public final class TrainingRun {
             return (outer.settings.outerLearningRate, norm)
         }
         let rate = settings.schedule.rate(at: optimizer.step)
-        let norm = optimizer.apply(gradients: model.gradients, to: model.parameters, rate: rate, skipping: skipped)
+        let norm = optimizer.apply(gradients: trainableGradients, to: trainableParameters, rate: rate, skipping: skipped)
         discardAccumulatedGradients()
         return (rate, norm)
     }
@@ -210,6 +243,7 @@ public final class TrainingRun {
     }
 
     public func save(to folder: URL) throws {
+        try requireWholeModel()
         let state = Checkpoint.OptimizerState(
             step: optimizer.step, samplesSeen: samplesSeen, dataGenerator: dataGenerator, momentum: optimizer.momentumBuffer)
         try Checkpoint.save(model: model, optimizer: state, to: folder)
@@ -217,6 +251,7 @@ public final class TrainingRun {
 
     /// Continues from a checkpoint folder written by `save(to:)` with the same model shape.
     public func resume(from folder: URL) throws {
+        try requireWholeModel()
         let config = try Checkpoint.loadConfig(from: folder)
         guard config.vocabularySize == settings.model.vocabularySize, config.hiddenSize == settings.model.hiddenSize,
               config.layerCount == settings.model.layerCount, config.headCount == settings.model.headCount else {
@@ -232,5 +267,13 @@ public final class TrainingRun {
         optimizer.step = state.step
         samplesSeen = state.samplesSeen
         dataGenerator = state.dataGenerator
+    }
+
+    /// Checkpoint folders hold whole models; a prompt-tuning run's state is its prompt rows,
+    /// which `PromptCheckpoint` keeps.
+    private func requireWholeModel() throws {
+        guard trainableRange.count == model.parameters.count else {
+            throw Checkpoint.Error(description: "a prompt-tuning run is saved as a prompt checkpoint, not a model folder")
+        }
     }
 }

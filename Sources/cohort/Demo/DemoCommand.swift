@@ -27,6 +27,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Inner SGD steps per averaging round (local SGD); --steps then counts averaging rounds.") var localSteps: Int = 1
     @Option(help: "Outer learning rate under local SGD.") var outerLr: Double = 1
     @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
+    @Flag(help: "Tune a prompt of a frozen model instead: which of two plays a speech is from, against zero-shot and full fine-tuning.")
+    var promptTuning = false
+    @Option(help: "With --prompt-tuning: the frozen base model folder (default: train config S here first).") var base: String?
+    @Option(help: "With --prompt-tuning and no --base: steps to train the base model.") var baseSteps: Int = 400
+    @Option(help: "With --prompt-tuning: prompt vectors to learn.") var promptLength: Int = 8
+    @Option(help: "With --prompt-tuning: training speeches per play.") var shots: Int = 32
 
     func validate() throws {
         guard (1...16).contains(peers) else { throw ValidationError("--peers must be between 1 and 16") }
@@ -42,6 +48,14 @@ struct DemoCommand: AsyncParsableCommand {
         guard RunConfig.Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be none, float16 or int8")
         }
+        if promptTuning {
+            guard localSteps == 1 else { throw ValidationError("--prompt-tuning averages every step; drop --local-steps") }
+            guard (1...64).contains(promptLength), (1...1000).contains(shots), baseSteps >= 1 else {
+                throw ValidationError("--prompt-length must be 1...64, --shots 1...1000 and --base-steps at least 1")
+            }
+        } else if base != nil {
+            throw ValidationError("--base needs --prompt-tuning")
+        }
         guard !errorFeedback || compression != "none" else {
             throw ValidationError("--error-feedback needs --compression float16 or int8")
         }
@@ -54,12 +68,15 @@ struct DemoCommand: AsyncParsableCommand {
             throw DemoError("--state-dir \(folder.path) already holds an earlier run's files; choose a new folder or remove it")
         }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("logs"), withIntermediateDirectories: true)
-        let settings = DemoRun.trainingSettings(steps: steps)
+        let prompt = try promptTuning ? PromptTuningDemo(folder: folder, baseFolder: base, baseSteps: baseSteps,
+                                                         promptLength: promptLength, shots: shots) : nil
+        let settings = prompt?.trainingSettings(steps: steps) ?? DemoRun.trainingSettings(steps: steps)
         let settingsFile = folder.appendingPathComponent("settings.json")
         try DemoRun.write(settings, to: settingsFile)
         var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
                            minutes: minutes, targetBatch: targetBatch, compression: compression, errorFeedback: errorFeedback,
-                           localSGD: LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum))
+                           localSGD: LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum),
+                           prompt: prompt)
         let children = demo.children
         TerminationSignal.onFirst { number, name in
             print("— \(name): stopping the coordinator and the peers")
@@ -71,11 +88,28 @@ struct DemoCommand: AsyncParsableCommand {
         // Interrupted: exit as a shell reports a process that the signal ended, not with
         // whatever error the stopped children caused.
         if let signal = children.interruptingSignal { throw ExitCode(128 + signal) }
-        let result = try outcome.get()
+        var result = try outcome.get()
+        if let prompt { try compareBaselines(prompt, result: &result) }
         if let summary {
             let data = try JSONSerialization.data(withJSONObject: result.json, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: summary))
             print("summary: \(summary)")
         }
+    }
+
+    /// Scores the base zero-shot and a fully fine-tuned copy on the same shots and samples,
+    /// and prints the table the collaborative prompt is judged by.
+    private func compareBaselines(_ prompt: PromptTuningDemo, result: inout DemoResult) throws {
+        guard let accuracies = result.promptAccuracies else { return }
+        let zeroShot = prompt.zeroShotAccuracy()
+        let fineTuned = try prompt.fineTuningAccuracy(samples: max(result.samples, 32)) { print("  " + $0) }
+        result.zeroShotAccuracy = zeroShot
+        result.fineTuningAccuracy = fineTuned
+        let trainable = TrainingRun.trainableParameterCount(for: prompt.base.config, promptTuning: prompt.settings)
+        print("accuracy on \(prompt.task.test.count) held-out speeches (\(prompt.task.name), \(prompt.settings.shotsPerClass) shots per play):")
+        print(String(format: "  zero-shot (base model, label words)          %5.1f %%", zeroShot * 100))
+        print(String(format: "  prompt tuning, before (%d parameters)      %5.1f %%", trainable, accuracies.before * 100))
+        print(String(format: "  prompt tuning, after %d rounds              %5.1f %%", result.rounds, accuracies.after * 100))
+        print(String(format: "  fine-tuning all %d parameters        %5.1f %%", prompt.base.parameters.count, fineTuned * 100))
     }
 }

@@ -19,6 +19,11 @@ struct DemoResult {
     /// (`PeerActivity.utilisation`, from the coordinator's status); nil if none reported.
     var utilisation: Double?
     var peerUtilisations: [Double] = []
+    /// A prompt-tuning demo's accuracies on the held-out examples: the collaborative prompt
+    /// before and after training, the base model zero-shot, every parameter fine-tuned.
+    var promptAccuracies: (before: Double, after: Double)?
+    var zeroShotAccuracy: Double?
+    var fineTuningAccuracy: Double?
     /// From the first round to the last, in seconds.
     var trainingSeconds = 0.0
     private var firstRoundAt: UInt64?
@@ -43,6 +48,16 @@ struct DemoResult {
     }
 
     var json: [String: Any] {
+        var json = common
+        if let promptAccuracies {
+            json["prompt_tuning"] = ["accuracy_before": promptAccuracies.before, "accuracy_after": promptAccuracies.after,
+                                     "zero_shot_accuracy": zeroShotAccuracy ?? NSNull(),
+                                     "fine_tuning_accuracy": fineTuningAccuracy ?? NSNull()] as [String: Any]
+        }
+        return json
+    }
+
+    private var common: [String: Any] {
         ["rounds": rounds, "max_peers": maxPeers, "initial_val_loss": initialValidationLoss,
          "final_val_loss": finalValidationLoss, "failed_rounds": failedRounds, "hash_mismatches": hashMismatches,
          "dashboard_url": dashboardURL, "samples": samples, "bytes_per_token": bytesPerToken,

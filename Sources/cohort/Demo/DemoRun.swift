@@ -25,6 +25,8 @@ struct DemoRun {
     let compression: String
     let errorFeedback: Bool
     let localSGD: LocalSGDSettings
+    /// Set for `--prompt-tuning`: the peers tune a prompt of this frozen base on its task.
+    let prompt: PromptTuningDemo?
     /// Every process the demo started, for whoever stops them: the demo's end or a signal.
     let children = ChildProcessGroup()
     private var coordinator: ChildProcess?
@@ -32,7 +34,7 @@ struct DemoRun {
     private var admission: DemoAdmission?
 
     init(folder: URL, settings: TrainingSettings, settingsFile: URL, peers: Int, steps: Int, minutes: Double,
-         targetBatch: Int, compression: String, errorFeedback: Bool, localSGD: LocalSGDSettings) {
+         targetBatch: Int, compression: String, errorFeedback: Bool, localSGD: LocalSGDSettings, prompt: PromptTuningDemo? = nil) {
         self.folder = folder
         self.settings = settings
         self.settingsFile = settingsFile
@@ -43,6 +45,7 @@ struct DemoRun {
         self.compression = compression
         self.errorFeedback = errorFeedback
         self.localSGD = localSGD
+        self.prompt = prompt
     }
 
     /// Config S with a short warm-up; each peer's forward pass takes 8 sequences.
@@ -66,8 +69,13 @@ struct DemoRun {
     mutating func run() async throws -> DemoResult {
         let corpus = try TextDataset(contentsOf: BundledCorpus.url, validationFraction: settings.validationFraction,
                                      contextLength: settings.model.contextLength)
-        let initialLoss = try TrainingRun(settings: settings, dataset: corpus).validationLoss()
-        print("Cohort demo: a coordinator and \(peers) peers on 127.0.0.1 train config S on Tiny Shakespeare together")
+        let initialRun = try makeRun(corpus: corpus)
+        let initialLoss = initialRun.validationLoss()
+        if let prompt {
+            print("Cohort demo: a coordinator and \(peers) peers on 127.0.0.1 tune \(prompt.settings.promptLength) prompt vectors of a frozen model on \(prompt.task.name) together")
+        } else {
+            print("Cohort demo: a coordinator and \(peers) peers on 127.0.0.1 train config S on Tiny Shakespeare together")
+        }
         print("logs, round journal, checkpoints and keys: \(folder.path)")
         admission = try DemoAdmission(runName: "demo", stateDirectory: folder.appendingPathComponent("state"),
                                       keysFolder: folder.appendingPathComponent("keys"))
@@ -103,7 +111,8 @@ struct DemoRun {
         result.hashMismatches = status?["hash_mismatches"] as? Int ?? -1
         result.utilisation = status?["utilisation"] as? Double
         result.peerUtilisations = (status?["peers"] as? [[String: Any]] ?? []).compactMap { $0["utilisation"] as? Double }
-        let (finalLoss, sample) = try await finalModel(join: join, corpus: corpus)
+        let trained = try await finalModel(join: join, corpus: corpus)
+        let finalLoss = trained.validationLoss()
         result.finalValidationLoss = finalLoss
         print(String(format: "validation loss after %d rounds: %.4f nats/byte (from %.4f); %d samples, %.1f averaging bytes sent per token",
                      result.rounds, finalLoss, initialLoss, result.samples, result.bytesPerToken))
@@ -111,7 +120,11 @@ struct DemoRun {
             print(String(format: "peers spent %.0f %% of their time in forward and backward passes (mean of %d)",
                          utilisation * 100, result.peerUtilisations.count))
         }
-        print("\nsampled text:\n\(sample)\n")
+        if let prompt {
+            result.promptAccuracies = (before: try prompt.promptAccuracy(of: initialRun), after: try prompt.promptAccuracy(of: trained))
+        } else {
+            print("\nsampled text:\n\(Self.sample(from: trained.model))\n")
+        }
         return result
     }
 
@@ -122,7 +135,10 @@ struct DemoRun {
                         "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
                         "--target-batch", String(targetBatch), "--checkpoint-every", "10", "--matchmaking-seconds", "1.5",
                         "--compression", compression, "--local-steps", String(localSGD.localSteps),
-                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum)] + (errorFeedback ? ["--error-feedback"] : []),
+                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum)]
+                + (errorFeedback ? ["--error-feedback"] : [])
+                + (prompt.map { ["--prompt-tuning-base", $0.baseFolder.path, "--prompt-length", String($0.settings.promptLength),
+                                 "--task", $0.settings.task, "--shots", String($0.settings.shotsPerClass)] } ?? []),
             log: folder.appendingPathComponent("logs/coordinator.log"))
         coordinator = child
         guard let join = child.waitForLine(capturing: "peers join with: cohort peer --join (\\S+)", timeout: 60),
@@ -136,12 +152,19 @@ struct DemoRun {
         guard let admission else { preconditionFailure("peer \(index) started before the run key was created") }
         volunteers[index] = try children.start(
             name: "peer \(index)",
-            arguments: ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + admission.volunteerArguments(index),
+            arguments: ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + admission.volunteerArguments(index)
+                + (prompt.map { ["--base", $0.baseFolder.path] } ?? []),
             log: folder.appendingPathComponent("logs/peer-\(index).log"))
     }
 
-    /// Downloads the run's newest state from the peers, as a new volunteer would, and scores it.
-    private func finalModel(join: String, corpus: TextDataset) async throws -> (Double, String) {
+    /// A trainer for the run's model at its initial state: the demo's own for scoring.
+    private func makeRun(corpus: TextDataset) throws -> TrainingRun {
+        guard let prompt else { return try TrainingRun(settings: settings, dataset: corpus) }
+        return try PromptTuningSetup.makeRun(base: prompt.base, settings: prompt.settings, training: settings, corpus: prompt.corpus)
+    }
+
+    /// Downloads the run's newest state from the peers, as a new volunteer would.
+    private func finalModel(join: String, corpus: TextDataset) async throws -> TrainingRun {
         var logger = Logger(label: "cohort.demo")
         logger.logLevel = .warning
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -156,7 +179,7 @@ struct DemoRun {
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: group.next(), logger: logger)
         let state: (step: Int, bytes: [UInt8])
         do {
-            state = try await Self.downloadState(dht: dht, join: try HostPort.parse(join), stateBytes: TrainingRun.stateByteCount(for: settings.model), logger: logger)
+            state = try await Self.downloadState(dht: dht, join: try HostPort.parse(join), stateBytes: TrainingRun.stateByteCount(for: settings.model, promptTuning: prompt?.settings), logger: logger)
         } catch {
             await dht.shutdown()
             try? await group.shutdownGracefully()
@@ -164,14 +187,17 @@ struct DemoRun {
         }
         await dht.shutdown()
         try? await group.shutdownGracefully()
-        let trained = try TrainingRun(settings: settings, dataset: corpus)
+        let trained = try makeRun(corpus: corpus)
         state.bytes.withUnsafeBytes { trained.loadState(from: $0, step: state.step) }
-        let loss = trained.validationLoss()
+        return trained
+    }
+
+    private static func sample(from model: TransformerModel<Float>) -> String {
         var generator = SeededGenerator(seed: 7)
         var text: [Int32] = []
-        Sampler(model: trained.model, temperature: 0.8, topK: 40)
+        Sampler(model: model, temperature: 0.8, topK: 40)
             .generate(prompt: ByteTokenizer.encode("ROMEO:"), count: 300, generator: &generator) { text.append($0) }
-        return (loss, "ROMEO:" + ByteTokenizer.decode(text))
+        return "ROMEO:" + ByteTokenizer.decode(text)
     }
 
     private static func downloadState(dht: DHTService, join: Endpoint, stateBytes: Int, logger: Logger) async throws -> (step: Int, bytes: [UInt8]) {

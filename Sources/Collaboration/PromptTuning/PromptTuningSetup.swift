@@ -1,0 +1,47 @@
+import Foundation
+import Trainer
+
+/// Builds a prompt-tuning run's trainer the same way on every peer: the frozen base checked
+/// against the run's hash, the bundled task, the prompt and label rows started from the base's
+/// own embeddings.
+public enum PromptTuningSetup {
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    /// The bytes the prompt rows start from (cycled): the embeddings of a plain question.
+    public static let promptText = Array("Which play is this from? ".utf8)
+
+    /// Loads the base model in `folder` (a Cohort checkpoint or a transformers BLOOM folder) and
+    /// checks it is the one `settings` names.
+    public static func loadBase(from folder: URL, settings: PromptTuningSettings) throws -> TransformerModel<Float> {
+        let base = try Checkpoint.loadModel(from: folder)
+        guard base.config.vocabularySize == 256 else {
+            throw Error(description: "\(folder.path): the base model's vocabulary has \(base.config.vocabularySize) tokens; prompt tuning reads bytes (256)")
+        }
+        let hash = BaseModelFingerprint.hash(of: base)
+        guard hash == settings.baseModelHash else {
+            throw Error(description: "\(folder.path): base model hash \(hash.prefix(16))… differs from the run's \(settings.baseModelHash.prefix(16))…")
+        }
+        return base
+    }
+
+    /// The task of `settings` from the corpus, rendered for a model of `vocabulary`.
+    public static func taskData(settings: PromptTuningSettings, vocabulary: PromptVocabulary, corpus: [UInt8]) throws -> PromptTaskData {
+        let task = try PromptTask.named(settings.task, corpus: corpus, shotsPerClass: settings.shotsPerClass)
+        let template = PromptTemplate(prefix: vocabulary.promptTokens, labelTokens: vocabulary.labelTokens)
+        return try PromptTaskData(task: task, template: template, time: vocabulary.base.contextLength)
+    }
+
+    /// The trainer: `training.model` must be the base's shape.
+    public static func makeRun(base: TransformerModel<Float>, settings: PromptTuningSettings, training: TrainingSettings,
+                               corpus: [UInt8], dataSeed: UInt64? = nil) throws -> TrainingRun {
+        guard training.model == base.config else {
+            throw Error(description: "the run's model shape differs from the base model's")
+        }
+        let vocabulary = PromptVocabulary(base: base.config, settings: settings)
+        let data = try taskData(settings: settings, vocabulary: vocabulary, corpus: corpus)
+        let model = vocabulary.extend(base, promptText: promptText, labelWords: data.task.labelWords)
+        return try TrainingRun(promptTuning: model, vocabulary: vocabulary, settings: training, data: data, dataSeed: dataSeed)
+    }
+}

@@ -1,0 +1,108 @@
+import Crypto
+import Foundation
+import Testing
+import Trainer
+@testable import Collaboration
+
+/// A prompt-tuning run trains and shares only its prompt and label rows; the base model it
+/// names by hash stays bit for bit what it was.
+@Suite struct PromptTuningRunTests {
+    static let corpus: [UInt8] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/cohort/Resources/tinyshakespeare.txt")
+        return [UInt8](try! Data(contentsOf: url))
+    }()
+
+    static func base() -> TransformerModel<Float> {
+        let base = TransformerModel<Float>(config: ModelConfig(hiddenSize: 16, layerCount: 1, headCount: 2, contextLength: 128))
+        base.initializeParameters(seed: 11)
+        return base
+    }
+
+    static func settings(for base: TransformerModel<Float>) -> PromptTuningSettings {
+        var settings = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: base))
+        settings.promptLength = 4
+        settings.shotsPerClass = 8
+        return settings
+    }
+
+    static func training(for base: TransformerModel<Float>) -> TrainingSettings {
+        var training = TrainingSettings(model: base.config)
+        training.batchSize = 4
+        training.learningRate = 0.3
+        training.warmupSteps = 0
+        training.steps = 10
+        training.validationWindows = 8
+        return training
+    }
+
+    @Test func trainingMovesOnlyThePromptAndLabelRowsAndKeepsTheBaseHash() throws {
+        let base = Self.base()
+        let settings = Self.settings(for: base)
+        let run = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base), corpus: Self.corpus)
+        let vocabulary = PromptVocabulary(base: base.config, settings: settings)
+        let before = Array(run.model.parameters.buffer[vocabulary.trainableRange])
+        let lossBefore = run.validationLoss()
+        for _ in 0..<3 {
+            run.computeGradients()
+            run.applyUpdate()
+        }
+        #expect(BaseModelFingerprint.frozenHash(of: run.model, vocabulary: vocabulary) == settings.baseModelHash)
+        #expect(Array(run.model.parameters.buffer[vocabulary.trainableRange]) != before)
+        #expect(run.validationLoss() != lossBefore)
+        #expect(run.averagingVector.count == (4 + 2) * 16)
+        #expect(run.stateByteCount == 2 * (4 + 2) * 16 * 4)
+        #expect(TrainingRun.stateByteCount(for: base.config, promptTuning: settings) == run.stateByteCount)
+    }
+
+    @Test func peersStartFromTheSameStateAndLoadEachOthers() throws {
+        let base = Self.base()
+        let settings = Self.settings(for: base)
+        let first = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
+                                                  corpus: Self.corpus, dataSeed: 1)
+        let second = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
+                                                   corpus: Self.corpus, dataSeed: 2)
+        #expect(StateSnapshot(of: first).hash == StateSnapshot(of: second).hash)
+        first.computeGradients()
+        first.applyUpdate()
+        let trained = StateSnapshot(of: first)
+        #expect(trained.hash != StateSnapshot(of: second).hash)
+        trained.bytes.withUnsafeBytes { second.loadState(from: $0, step: trained.step) }
+        #expect(StateSnapshot(of: second).hash == trained.hash)
+    }
+
+    @Test func aBaseWithAnotherHashOrVocabularyIsRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prompt-base-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let base = Self.base()
+        try Checkpoint.save(model: base, optimizer: nil, to: folder)
+        var settings = Self.settings(for: base)
+        #expect(try BaseModelFingerprint.hash(of: PromptTuningSetup.loadBase(from: folder, settings: settings)) == settings.baseModelHash)
+        settings.baseModelHash = String(repeating: "0", count: 64)
+        #expect(throws: PromptTuningSetup.Error.self) { try PromptTuningSetup.loadBase(from: folder, settings: settings) }
+        let words = TransformerModel<Float>(config: ModelConfig(vocabularySize: 300, hiddenSize: 16, layerCount: 1, headCount: 2, contextLength: 128))
+        try Checkpoint.save(model: words, optimizer: nil, to: folder)
+        settings.baseModelHash = BaseModelFingerprint.hash(of: words)
+        #expect(throws: PromptTuningSetup.Error.self) { try PromptTuningSetup.loadBase(from: folder, settings: settings) }
+    }
+
+    @Test func theSignedConfigCarriesPromptTuningAndRefusesLocalSGDWithIt() throws {
+        let base = Self.base()
+        var config = RunConfig(name: "prompt", training: Self.training(for: base), targetBatchSize: 16)
+        config.promptTuning = Self.settings(for: base)
+        let signed = try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey())
+        #expect(try signed.verifiedConfig().promptTuning == config.promptTuning)
+        config.localSGD = LocalSGDSettings(localSteps: 4, outerLearningRate: 0.7, outerMomentum: 0.9)
+        #expect(throws: RunConfig.Error(description: "run config: prompt tuning averages every step; local_steps must be 1")) {
+            try config.validate()
+        }
+        config.localSGD = LocalSGDSettings()
+        config.promptTuning?.baseModelHash = "not hex"
+        #expect(throws: RunConfig.Error(description: "run config: prompt_tuning: base_model_hash must be 64 lowercase hex digits")) {
+            try config.validate()
+        }
+        var plain = config
+        plain.promptTuning = nil
+        #expect(!String(decoding: try plain.canonicalBytes(), as: UTF8.self).contains("prompt_tuning"))
+    }
+}
