@@ -9,11 +9,14 @@ import Testing
     /// Two prompt rows and two label rows after a vocabulary of 11, on the tiny model.
     static let vocabulary = PromptVocabulary(base: ModelGradientTests.tinyConfig, promptLength: 2, labelCount: 2)
 
-    @Test func promptAndLabelRowsBackwardMatchesFiniteDifferences() {
+    /// Checked with the blocks frozen, as prompt-tuning runs train: skipping the blocks' weight
+    /// products must not change the gradient that reaches the embedding rows.
+    @Test(arguments: [false, true]) func promptAndLabelRowsBackwardMatchesFiniteDifferences(freezesBlocks: Bool) {
         var config = Self.vocabulary.extendedConfig
         config.contextLength = 7
         config.maxContextLength = 7
         let model = ModelGradientTests.perturbedModel(config: config)
+        model.freezesBlocks = freezesBlocks
         let template = PromptTemplate(prefix: Self.vocabulary.promptTokens, separator: [3], labelTokens: Self.vocabulary.labelTokens)
         var tokens = [Int32](repeating: 0, count: 14), targets = [Int32](repeating: 0, count: 14)
         tokens.withUnsafeMutableBufferPointer { t in
@@ -36,6 +39,9 @@ import Testing
         let worst = GradientCheck.worstError(values: model.parameters.base + window.lowerBound, count: window.count,
                                              analytic: analytic, loss: loss)
         #expect(worst < 1e-6)
+        let block = model.layout.blocks[0]
+        let blockWeights = Array(model.gradients.buffer[block.qkvWeight..<(block.qkvWeight + 3 * config.hiddenSize * config.hiddenSize)])
+        #expect(blockWeights.allSatisfy { $0 == 0 } == freezesBlocks)
     }
 
     @Test func templateScoresOnlyTheLabelAfterTheSeparator() {

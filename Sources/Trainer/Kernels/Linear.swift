@@ -22,18 +22,21 @@ enum Linear {
     }
 
     /// Given dy[N,O]: dW[O,I] += dyᵀ·x, db[O] += Σ_rows dy, and dx[N,I] = dy·W (overwritten).
+    /// Without dW and db (a frozen layer) only dx is computed.
     static func backward<Scalar: TrainingScalar>(
-        inputGradient dx: UnsafeMutablePointer<Scalar>?, weightGradient dw: UnsafeMutablePointer<Scalar>,
-        biasGradient db: UnsafeMutablePointer<Scalar>, outputGradient dy: UnsafePointer<Scalar>,
+        inputGradient dx: UnsafeMutablePointer<Scalar>?, weightGradient dw: UnsafeMutablePointer<Scalar>?,
+        biasGradient db: UnsafeMutablePointer<Scalar>?, outputGradient dy: UnsafePointer<Scalar>,
         input x: UnsafePointer<Scalar>, weight w: UnsafePointer<Scalar>,
         rows n: Int, inputs i: Int, outputs o: Int
     ) {
-        Scalar.gemm(
-            transposeA: true, transposeB: false, m: o, n: i, k: n,
-            alpha: 1, a: dy, lda: o, b: x, ldb: i, beta: 1, c: dw, ldc: i)
-        for row in 0..<n {
-            let dyRow = dy + row * o
-            for column in 0..<o { db[column] += dyRow[column] }
+        if let dw, let db {
+            Scalar.gemm(
+                transposeA: true, transposeB: false, m: o, n: i, k: n,
+                alpha: 1, a: dy, lda: o, b: x, ldb: i, beta: 1, c: dw, ldc: i)
+            for row in 0..<n {
+                let dyRow = dy + row * o
+                for column in 0..<o { db[column] += dyRow[column] }
+            }
         }
         if let dx {
             Scalar.gemm(

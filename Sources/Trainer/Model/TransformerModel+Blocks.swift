@@ -58,15 +58,17 @@ extension TransformerModel {
     func blockBackward(layer: Int, workspace w: Workspace<Scalar>) {
         let a = w.blocks[layer], s = layout.blocks[layer], p = parameters.base, g = gradients.base
         let n = w.batch * w.time, c = config.hiddenSize
+        // Frozen blocks skip their weight products: only the gradient flowing through is needed.
+        func trained(_ offset: Int) -> UnsafeMutablePointer<Scalar>? { freezesBlocks ? nil : g + offset }
         let dResidual = w.residualGradient.base
         GELU.forward(output: w.wideActivation.base, input: a.expanded.base, count: 4 * n * c)
         Linear.backward(
-            inputGradient: w.wideGradient.base, weightGradient: g + s.contractWeight, biasGradient: g + s.contractBias,
+            inputGradient: w.wideGradient.base, weightGradient: trained(s.contractWeight), biasGradient: trained(s.contractBias),
             outputGradient: dResidual, input: w.wideActivation.base, weight: p + s.contractWeight,
             rows: n, inputs: 4 * c, outputs: c)
         GELU.backward(gradient: w.wideGradient.base, input: a.expanded.base, count: 4 * n * c)
         Linear.backward(
-            inputGradient: w.narrowGradient.base, weightGradient: g + s.expandWeight, biasGradient: g + s.expandBias,
+            inputGradient: w.narrowGradient.base, weightGradient: trained(s.expandWeight), biasGradient: trained(s.expandBias),
             outputGradient: w.wideGradient.base, input: a.postNorm.base, weight: p + s.expandWeight,
             rows: n, inputs: c, outputs: 4 * c)
         LayerNorm.backward(
@@ -74,14 +76,14 @@ extension TransformerModel {
             outputGradient: w.narrowGradient.base, input: a.afterAttention.base, weight: p + s.postAttentionNormWeight,
             mean: a.postNormMean.base, reciprocalStandardDeviation: a.postNormRstd.base, rows: n, channels: c)
         Linear.backward(
-            inputGradient: w.narrowGradient.base, weightGradient: g + s.attentionOutputWeight,
-            biasGradient: g + s.attentionOutputBias, outputGradient: dResidual, input: a.context.base,
+            inputGradient: w.narrowGradient.base, weightGradient: trained(s.attentionOutputWeight),
+            biasGradient: trained(s.attentionOutputBias), outputGradient: dResidual, input: a.context.base,
             weight: p + s.attentionOutputWeight, rows: n, inputs: c, outputs: c)
         attention(for: w).backward(
             qkvGradient: w.qkvGradient.base, contextGradient: w.narrowGradient.base,
             probabilities: a.probabilities.base, qkv: a.qkv.base, scratch: w.attentionScratch.base)
         Linear.backward(
-            inputGradient: w.narrowGradient.base, weightGradient: g + s.qkvWeight, biasGradient: g + s.qkvBias,
+            inputGradient: w.narrowGradient.base, weightGradient: trained(s.qkvWeight), biasGradient: trained(s.qkvBias),
             outputGradient: w.qkvGradient.base, input: a.inputNorm.base, weight: p + s.qkvWeight,
             rows: n, inputs: c, outputs: 3 * c)
         LayerNorm.backward(

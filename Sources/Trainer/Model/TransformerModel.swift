@@ -15,6 +15,9 @@ public final class TransformerModel<Scalar: TrainingScalar> {
     let slopes: [Scalar]
     private var workspace: Workspace<Scalar>?
     private var forwardIsCurrent = false
+    /// Whether backward leaves the blocks' matrices and biases without gradients, for a run
+    /// that trains only embedding rows (prompt tuning): a third fewer flops per step.
+    public var freezesBlocks = false
 
     public init(config: ModelConfig) {
         self.config = config
@@ -35,6 +38,7 @@ public final class TransformerModel<Scalar: TrainingScalar> {
         parameters = model.parameters
         gradients = FlatBuffer(count: layout.parameterCount)
         slopes = model.slopes
+        freezesBlocks = model.freezesBlocks
     }
 
     /// GPT-2/BLOOM style initialisation: N(0, 0.02) weights, residual projections scaled by

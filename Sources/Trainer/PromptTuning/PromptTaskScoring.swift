@@ -28,31 +28,37 @@ public enum PromptTaskScoring {
         return examples.isEmpty ? 0 : Double(correct) / Double(examples.count)
     }
 
-    /// Fraction of `examples` for which the model gives its class's label word the highest
-    /// log-probability (summed over the word's bytes) after text + `separator`.
+    /// Fraction of `examples` for which the model finds its class's label word likeliest after
+    /// text + `separator`, each word's log-probability (summed over its bytes) taken relative to
+    /// the same word's after the separator alone. Without that calibration (Zhao et al. 2021,
+    /// arXiv 2102.09690) a weak model answers every example with whichever word it finds
+    /// likelier anywhere, and scores exactly the share of that class.
     public static func zeroShotAccuracy(of model: TransformerModel<Float>, on examples: [PromptTask.Example],
                                         labelWords: [[UInt8]], separator: [UInt8] = PromptTemplate.defaultSeparator,
                                         time: Int) -> Double {
         let tokens = UnsafeMutableBufferPointer<Int32>.allocate(capacity: labelWords.count * time)
         defer { tokens.deallocate() }
-        let v = model.config.vocabularySize
-        var correct = 0
-        for example in examples {
-            let context = example.text + separator
+        func scores(after context: [UInt8]) -> [Double] {
             for (row, word) in labelWords.enumerated() {
-                let sequence = (context + word).suffix(time)
-                precondition(sequence.count == context.count + word.count, "text, separator and label word exceed rows of \(time)")
+                let sequence = context + word
+                precondition(sequence.count <= time, "text, separator and label word exceed rows of \(time)")
                 for (t, byte) in sequence.enumerated() { tokens[row * time + t] = Int32(byte) }
                 for t in sequence.count..<time { tokens[row * time + t] = Int32(separator[0]) }
             }
+            let v = model.config.vocabularySize
             let logits = model.logits(tokens: UnsafeBufferPointer(tokens), batch: labelWords.count, time: time)
-            let scores = labelWords.enumerated().map { row, word in
+            return labelWords.enumerated().map { row, word in
                 word.indices.reduce(0.0) { sum, k in
                     let at = (row * time + context.count + k - 1) * v
                     return sum + logProbability(of: Int(word[k]), in: UnsafeBufferPointer(rebasing: logits[at..<(at + v)]))
                 }
             }
-            if scores.indices.max(by: { scores[$0] < scores[$1] }) == example.label { correct += 1 }
+        }
+        let prior = scores(after: separator)
+        var correct = 0
+        for example in examples {
+            let calibrated = zip(scores(after: example.text + separator), prior).map { $0 - $1 }
+            if calibrated.indices.max(by: { calibrated[$0] < calibrated[$1] }) == example.label { correct += 1 }
         }
         return examples.isEmpty ? 0 : Double(correct) / Double(examples.count)
     }

@@ -73,6 +73,7 @@ public final class TrainingRun {
         guard vocabulary.base == settings.model, model.config == vocabulary.extendedConfig else {
             throw TrainingSettings.Error(description: "the prompt-tuning model's shape differs from the run's base model")
         }
+        model.freezesBlocks = true
         try self.init(settings: settings, model: model, trainableRange: vocabulary.trainableRange, dataset: data,
                       dataSeed: dataSeed, localSGD: nil)
     }
