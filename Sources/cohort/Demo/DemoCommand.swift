@@ -100,16 +100,21 @@ struct DemoCommand: AsyncParsableCommand {
     /// Scores the base zero-shot and a fully fine-tuned copy on the same shots and samples,
     /// and prints the table the collaborative prompt is judged by.
     private func compareBaselines(_ prompt: PromptTuningDemo, result: inout DemoResult) throws {
-        guard let accuracies = result.promptAccuracies else { return }
-        let zeroShot = prompt.zeroShotAccuracy()
-        let fineTuned = try prompt.fineTuningAccuracy(samples: max(result.samples, 32)) { print("  " + $0) }
-        result.zeroShotAccuracy = zeroShot
-        result.fineTuningAccuracy = fineTuned
+        guard var report = result.promptTuning else { return }
+        report.zeroShot = prompt.zeroShotAccuracy()
+        report.fineTuned = try prompt.fineTuningAccuracy(samples: max(result.samples, 32)) { print("  " + $0) }
+        result.promptTuning = report
         let trainable = TrainingRun.trainableParameterCount(for: prompt.base.config, promptTuning: prompt.settings)
-        print("accuracy on \(prompt.task.test.count) held-out speeches (\(prompt.task.name), \(prompt.settings.shotsPerClass) shots per play):")
-        print(String(format: "  zero-shot (base model, label words)          %5.1f %%", zeroShot * 100))
-        print(String(format: "  prompt tuning, before (%d parameters)      %5.1f %%", trainable, accuracies.before * 100))
-        print(String(format: "  prompt tuning, after %d rounds              %5.1f %%", result.rounds, accuracies.after * 100))
-        print(String(format: "  fine-tuning all %d parameters        %5.1f %%", prompt.base.parameters.count, fineTuned * 100))
+        print("accuracy on \(prompt.task.test.count) held-out speeches and on the \(prompt.task.training.count) training shots (\(prompt.task.name)):")
+        print("                                                  held-out   shots")
+        func row(_ name: String, _ accuracy: TaskAccuracy?) {
+            guard let accuracy else { return }
+            print(name.padding(toLength: 48, withPad: " ", startingAt: 0)
+                  + String(format: "%7.1f %%  %5.1f %%", accuracy.heldOut * 100, accuracy.shots * 100))
+        }
+        row("  zero-shot (base model, label words)", report.zeroShot)
+        row("  prompt tuning, before (\(trainable) parameters)", report.before)
+        row("  prompt tuning, after \(result.rounds) rounds", report.after)
+        row("  fine-tuning all \(prompt.base.parameters.count) parameters", report.fineTuned)
     }
 }

@@ -19,11 +19,9 @@ struct DemoResult {
     /// (`PeerActivity.utilisation`, from the coordinator's status); nil if none reported.
     var utilisation: Double?
     var peerUtilisations: [Double] = []
-    /// A prompt-tuning demo's accuracies on the held-out examples: the collaborative prompt
-    /// before and after training, the base model zero-shot, every parameter fine-tuned.
-    var promptAccuracies: (before: Double, after: Double)?
-    var zeroShotAccuracy: Double?
-    var fineTuningAccuracy: Double?
+    /// A prompt-tuning demo's accuracies: the collaborative prompt before and after training,
+    /// the base model zero-shot, every parameter fine-tuned.
+    var promptTuning: PromptTuningReport?
     /// From the first round to the last, in seconds.
     var trainingSeconds = 0.0
     private var firstRoundAt: UInt64?
@@ -49,11 +47,7 @@ struct DemoResult {
 
     var json: [String: Any] {
         var json = common
-        if let promptAccuracies {
-            json["prompt_tuning"] = ["accuracy_before": promptAccuracies.before, "accuracy_after": promptAccuracies.after,
-                                     "zero_shot_accuracy": zeroShotAccuracy ?? NSNull(),
-                                     "fine_tuning_accuracy": fineTuningAccuracy ?? NSNull()] as [String: Any]
-        }
+        if let promptTuning { json["prompt_tuning"] = promptTuning.json }
         return json
     }
 

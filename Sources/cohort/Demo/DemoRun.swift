@@ -79,7 +79,9 @@ struct DemoRun {
         print("logs, round journal, checkpoints and keys: \(folder.path)")
         admission = try DemoAdmission(runName: "demo", stateDirectory: folder.appendingPathComponent("state"),
                                       keysFolder: folder.appendingPathComponent("keys"))
-        print(String(format: "validation loss before training: %.4f nats/byte", initialLoss))
+        // A prompt-tuning run scores one label per held-out example, a language model every byte.
+        let unit = prompt == nil ? "nats/byte" : "nats/label on the held-out examples"
+        print(String(format: "validation loss before training: %.4f %@", initialLoss, unit))
         let (join, dashboard) = try startCoordinator()
         print("dashboard: \(dashboard)")
         for index in 1...peers { try startPeer(index, join: join) }
@@ -114,14 +116,15 @@ struct DemoRun {
         let trained = try await finalModel(join: join, corpus: corpus)
         let finalLoss = trained.validationLoss()
         result.finalValidationLoss = finalLoss
-        print(String(format: "validation loss after %d rounds: %.4f nats/byte (from %.4f); %d samples, %.1f averaging bytes sent per token",
-                     result.rounds, finalLoss, initialLoss, result.samples, result.bytesPerToken))
+        print(String(format: "validation loss after %d rounds: %.4f %@ (from %.4f); %d samples, %.1f averaging bytes sent per token",
+                     result.rounds, finalLoss, unit, initialLoss, result.samples, result.bytesPerToken))
         if let utilisation = result.utilisation {
             print(String(format: "peers spent %.0f %% of their time in forward and backward passes (mean of %d)",
                          utilisation * 100, result.peerUtilisations.count))
         }
         if let prompt {
-            result.promptAccuracies = (before: try prompt.promptAccuracy(of: initialRun), after: try prompt.promptAccuracy(of: trained))
+            result.promptTuning = PromptTuningReport(before: try prompt.promptAccuracy(of: initialRun),
+                                                     after: try prompt.promptAccuracy(of: trained))
         } else {
             print("\nsampled text:\n\(Self.sample(from: trained.model))\n")
         }

@@ -45,21 +45,25 @@ struct PromptTuningDemo {
     /// vectors read through LayerNorms, far from the rest of the model's scale of change.
     static let promptLearningRate = 0.3
 
-    /// Accuracy on the held-out speeches of `run`'s prompt model.
-    func promptAccuracy(of run: TrainingRun) throws -> Double {
+    /// The accuracy of `run`'s prompt model.
+    func promptAccuracy(of run: TrainingRun) throws -> TaskAccuracy {
         let vocabulary = PromptVocabulary(base: base.config, settings: settings)
         let data = try PromptTuningSetup.taskData(settings: settings, vocabulary: vocabulary, corpus: corpus)
-        return PromptTaskScoring.accuracy(of: run.model, on: task.test, template: data.template, time: base.config.contextLength)
+        return accuracy { PromptTaskScoring.accuracy(of: run.model, on: $0, template: data.template, time: base.config.contextLength) }
     }
 
     /// The plain base model choosing the likelier label word after each speech.
-    func zeroShotAccuracy() -> Double {
-        PromptTaskScoring.zeroShotAccuracy(of: base, on: task.test, labelWords: task.labelWords, time: base.config.contextLength)
+    func zeroShotAccuracy() -> TaskAccuracy {
+        accuracy { PromptTaskScoring.zeroShotAccuracy(of: base, on: $0, labelWords: task.labelWords, time: base.config.contextLength) }
+    }
+
+    private func accuracy(_ score: ([PromptTask.Example]) -> Double) -> TaskAccuracy {
+        TaskAccuracy(heldOut: score(task.test), shots: score(task.training))
     }
 
     /// The control: every parameter of a copy of the base trained on the same shots, for
-    /// `samples` sequences, to predict each label word's first byte; returns its accuracy.
-    func fineTuningAccuracy(samples: Int, progress: (String) -> Void) throws -> Double {
+    /// `samples` sequences, to predict each label word's first byte.
+    func fineTuningAccuracy(samples: Int, progress: (String) -> Void) throws -> TaskAccuracy {
         let template = PromptTemplate(prefix: [], labelTokens: task.labelWords.map { Int32($0[0]) })
         let data = try PromptTaskData(task: task, template: template, time: base.config.contextLength)
         var training = TrainingSettings(model: base.config)
@@ -78,7 +82,7 @@ struct PromptTuningDemo {
                 progress(String(format: "fine-tuning every parameter: step %d/%d, loss %.3f", step, training.steps, loss))
             }
         }
-        return PromptTaskScoring.accuracy(of: run.model, on: task.test, template: template, time: base.config.contextLength)
+        return accuracy { PromptTaskScoring.accuracy(of: run.model, on: $0, template: template, time: base.config.contextLength) }
     }
 
     /// Fine-tuning a whole pretrained model takes small steps, or it forgets what it read.
@@ -104,5 +108,27 @@ struct PromptTuningDemo {
             }
         }
         try run.save(to: folder)
+    }
+}
+
+/// Accuracy on the held-out speeches and on the training shots: the gap tells learning the
+/// task from memorising the shots.
+struct TaskAccuracy {
+    let heldOut: Double
+    let shots: Double
+
+    var json: [String: Double] { ["held_out": heldOut, "shots": shots] }
+}
+
+/// The accuracies `cohort demo --prompt-tuning` reports.
+struct PromptTuningReport {
+    var before: TaskAccuracy
+    var after: TaskAccuracy
+    var zeroShot: TaskAccuracy?
+    var fineTuned: TaskAccuracy?
+
+    var json: [String: Any] {
+        ["before": before.json, "after": after.json, "zero_shot": zeroShot?.json ?? NSNull(),
+         "fine_tuning": fineTuned?.json ?? NSNull()]
     }
 }
