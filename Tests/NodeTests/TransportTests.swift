@@ -115,7 +115,10 @@ struct TransportPair {
         let outstanding = a.request(.ping, payload: DHTMessage.ping(sender: nil).encodedPayload(), to: b.boundEndpoint,
                                     expecting: b.identity.peerID, timeout: .seconds(20))
         try await a.shutdown().get()
-        await #expect(throws: TransportError.self) { try await outstanding.get() }
+        // The request ends either way; which error says so depends on whether the shutdown
+        // came before or after the handshake finished, a race a loaded machine can lose.
+        let failure = await #expect(throws: (any Error).self) { try await outstanding.get() }
+        #expect(failure is TransportError || failure is HandshakeError, "\(String(describing: failure))")
         await #expect(throws: TransportError.shutDown) { try await pair.ping(a, b) }
         try await b.shutdown().get()
         try await pair.group.shutdownGracefully()

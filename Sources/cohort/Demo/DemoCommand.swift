@@ -32,7 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "With --prompt-tuning: the frozen base model folder (default: train config S here first).") var base: String?
     @Option(help: "With --prompt-tuning and no --base: steps to train the base model.") var baseSteps: Int = 400
     @Option(help: "With --prompt-tuning: prompt vectors to learn.") var promptLength: Int = 8
-    @Option(help: "With --prompt-tuning: training speeches per play.") var shots: Int = 32
+    @Option(help: "With --prompt-tuning: training speeches per play.") var shots: Int = 64
 
     func validate() throws {
         guard (1...16).contains(peers) else { throw ValidationError("--peers must be between 1 and 16") }

@@ -43,7 +43,7 @@ struct PromptTuningDemo {
 
     /// Prompt and label rows take large steps, as in prompt tuning's papers: they are a few
     /// vectors read through LayerNorms, far from the rest of the model's scale of change.
-    static let promptLearningRate = 0.3
+    static let promptLearningRate = 0.1
 
     /// The accuracy of `run`'s prompt model.
     func promptAccuracy(of run: TrainingRun) throws -> TaskAccuracy {
