@@ -86,11 +86,11 @@ extension TemperatureExperiment {
         public static let full = Plan(
             model: ModelConfig(hiddenSize: 64, layerCount: 2, headCount: 4, contextLength: 64),
             samples: 8192, checkpointEvery: 512, validationWindows: 64, microBatch: 8,
-            batches: [8, 16, 32, 64, 128], seeds: [1, 2, 3], temperature: 1.0 / 32, momenta: [0.9],
+            batches: [8, 16, 32, 64, 128], seeds: [1, 2, 3], temperature: 1.0 / 64, momenta: [0.9],
             sweepBatch: 32, sweepMultiples: [0.25, 0.5, 1, 2, 4, 8],
             noiseSmallBatch: 8, noiseDraws: 32, noiseCheckpoints: [0, 2, 4, 8, 16], hessianBatch: 32, hessianIterations: 20,
             stabilityModel: .small, stabilityTemperature: 0.02, stabilityBatches: [8, 16, 24, 32, 48, 64],
-            stabilitySamples: 1536, progressEvery: 8)
+            stabilitySamples: 3072, progressEvery: 8)
 
         /// The smoke test: every set on a 1-layer, d_model 32 model, with fewer batches, seeds and samples.
         public static let quick = Plan(

@@ -19,8 +19,9 @@ public enum TemperatureExperiment {
         func sharpness(_ run: TrainingRun, _ curve: TemperatureResults.Curve) -> HessianPowerIteration.Estimate? {
             guard curve.divergedAtSamples == nil else { return nil }
             let estimate = sharpnessProbe.sharpness(of: run.model.parameters, iterations: plan.hessianIterations, seed: 0xE16E)
-            progress(String(format: "[B %d, T %.4g, μ %.2g] sharpness %.2f (2/lr = %.2f)", curve.batch, curve.temperature,
-                            curve.momentum, estimate.eigenvalue, 2 / curve.learningRate))
+            // Heavy-ball SGD is stable while lr·λ < 2(1 + μ): the edge this sharpness is compared with.
+            progress(String(format: "[B %d, T %.4g, μ %.2g] sharpness %.2f (stability edge 2(1 + μ)/lr = %.2f)", curve.batch,
+                            curve.temperature, curve.momentum, estimate.eigenvalue, 2 * (1 + curve.momentum) / curve.learningRate))
             return estimate
         }
 
