@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func theFourPeerRunThatDivergedIsWarnedAboutAndTheDemoIsNot() throws {
-        // T = 0.02: target batch 24 (the demo) trained, 64 (lr 1.28, momentum 0.9) diverged.
+        // T = 0.02: target batch 24 (the demo) trained, 64 (lr 1.28, momentum 0.9) did not.
         #expect(Self.settings(temperature: 0.02, batch: 24).temperatureWarning == nil)
         let warning = try #require(Self.settings(temperature: 0.02, batch: 64).temperatureWarning)
         let largest = Int((TemperatureRange.largestStableRate / 0.02).rounded(.down))
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func theLimitIsARateThatMomentumMoves() {
-        #expect(TemperatureRange.largestStableRate < TemperatureRange.smallestDivergedRate)
+        #expect(TemperatureRange.largestStableRate < TemperatureRange.smallestUnstableRate)
         #expect(TemperatureRange.largestStableRate(momentum: 0.9) == TemperatureRange.largestStableRate)
         #expect(abs(TemperatureRange.largestStableRate(momentum: 0) - TemperatureRange.largestStableRate / 1.9) < 1e-12)
         let atEdge = TemperatureRange.largestStableRate / 0.01

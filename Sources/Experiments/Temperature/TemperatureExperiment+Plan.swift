@@ -81,8 +81,9 @@ extension TemperatureExperiment {
             }
         }
 
-        /// About 25 minutes on two cores: a 0.1 M-parameter model (2 layers, d_model 64,
-        /// context 64), 8,192 sequences per arm, and config S at the 4-peer run's temperature.
+        /// 34 minutes on two cores shared with other builds (15 for the 0.1 M-parameter model,
+        /// 2 layers, d_model 64, context 64, at 8,192 sequences per arm; 18 for config S at the
+        /// 4-peer run's temperature).
         public static let full = Plan(
             model: ModelConfig(hiddenSize: 64, layerCount: 2, headCount: 4, contextLength: 64),
             samples: 8192, checkpointEvery: 512, validationWindows: 64, microBatch: 8,

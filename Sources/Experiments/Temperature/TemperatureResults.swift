@@ -76,6 +76,8 @@ public struct TemperatureResults: Codable, Equatable, Sendable {
     public let agreement: [Agreement]
     public let sweep: [Curve]
     public let jitter: [Curve]
+    /// The jittered runs against the fixed-batch runs at the same B, T and momentum: lr
+    /// following the actual batch first, then lr following the target.
     public let jitterAgreement: [Agreement]
     public let noiseScale: [NoiseScalePoint]
     public let stabilityModel: String
