@@ -74,6 +74,21 @@ import Testing
         #expect(actual.map(\.finalValidationLoss) != target.map(\.finalValidationLoss))
     }
 
+    @Test func aDivergedSeedIsLeftOutOfItsBatchsBand() {
+        func curve(seed: UInt64, losses: [Double?], diverged: Int?) -> TemperatureResults.Curve {
+            TemperatureResults.Curve(
+                batch: 32, temperature: 1.0 / 64, momentum: 0, learningRate: 0.5, seed: seed, mode: "fixed", steps: 2,
+                checkpoints: losses.enumerated().map { .init(samples: $0.offset * 32, trainingLoss: $0.element, validationLoss: $0.element) },
+                divergedAtSamples: diverged, sharpness: nil, seconds: 0)
+        }
+        let band = TemperatureFigures.seedBand(name: "B = 32", [
+            curve(seed: 1, losses: [5, 4, 3], diverged: nil), curve(seed: 2, losses: [5, nil, nil], diverged: 40),
+            curve(seed: 3, losses: [5, 3.5, 2.5], diverged: nil),
+        ])
+        #expect(band.name == "B = 32 (2 of 3 seeds)")
+        #expect(band.points.map(\.middle) == [5, 3.75, 2.75] && band.points.map(\.low) == [5, 3.5, 2.5])
+    }
+
     @Test func runsAreDeterministicAndTheFileRoundTrips() throws {
         let first = try Self.results(), second = try Self.results()
         #expect(first.invariance.map(\.checkpoints) == second.invariance.map(\.checkpoints))

@@ -10,7 +10,7 @@ public enum TemperatureFigures {
             let curves = results.invariance.filter { $0.momentum == momentum }
             let batches = Set(curves.map(\.batch)).sorted()
             let bands = batches.map { batch in seedBand(name: "B = \(batch)", curves.filter { $0.batch == batch }) }
-            let title = String(format: "Validation loss at T = %@, momentum %g (seed min–max)", temperatureText(results.temperature), momentum)
+            let title = String(format: "Validation loss at T = %@, momentum %g (seed mean, min–max)", temperatureText(results.temperature), momentum)
             figures[String(format: "invariance-momentum-%g.svg", momentum)] = SVGPlot.bands(
                 bands, labels: SVGPlot.Labels(title: title, x: "samples seen (sequences)", y: "validation loss (nats/byte)"))
         }
@@ -24,14 +24,17 @@ public enum TemperatureFigures {
         return figures
     }
 
-    /// The curves' mean validation loss between their minimum and maximum, per checkpoint.
+    /// The mean validation loss of the curves that did not diverge, between their minimum and
+    /// maximum, per checkpoint; the legend says how many seeds survived when some did not.
     static func seedBand(name: String, _ curves: [TemperatureResults.Curve]) -> SVGPlot.Band {
-        guard let first = curves.first else { return SVGPlot.Band(name: name, points: []) }
-        return SVGPlot.Band(name: name, points: first.checkpoints.indices.map { index in
-            let values = curves.compactMap { index < $0.checkpoints.count ? $0.checkpoints[index].validationLoss : nil }
-            let samples = curves.map { Double($0.checkpoints[min(index, $0.checkpoints.count - 1)].samples) }
+        let surviving = curves.filter { $0.divergedAtSamples == nil }
+        let label = surviving.count == curves.count ? name : "\(name) (\(surviving.count) of \(curves.count) seeds)"
+        guard let first = surviving.first else { return SVGPlot.Band(name: label, points: []) }
+        return SVGPlot.Band(name: label, points: first.checkpoints.indices.map { index in
+            let values = surviving.compactMap { index < $0.checkpoints.count ? $0.checkpoints[index].validationLoss : nil }
+            let samples = surviving.map { Double($0.checkpoints[min(index, $0.checkpoints.count - 1)].samples) }
             let x = samples.reduce(0, +) / Double(samples.count)
-            guard values.count == curves.count, let low = values.min(), let high = values.max() else { return (x, 0, nil, 0) }
+            guard values.count == surviving.count, let low = values.min(), let high = values.max() else { return (x, 0, nil, 0) }
             return (x, low, values.reduce(0, +) / Double(values.count), high)
         })
     }
