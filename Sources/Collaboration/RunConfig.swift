@@ -51,6 +51,27 @@ public struct RunConfig: Equatable, Sendable, Codable {
         return (training.temperature ?? 0) * Double(targetBatchSize)
     }
 
+    /// Why the run's temperature and target batch are outside the range where config S was
+    /// measured to train stably (`TemperatureRange`); nil inside it, and for an explicit rate.
+    public var temperatureWarning: String? {
+        training.temperature.flatMap {
+            TemperatureRange.warning(temperature: $0, batch: targetBatchSize, momentum: training.sgd.momentum, batchName: "target batch")
+        }
+    }
+
+    /// What a round's averaged mean gradient is multiplied by so that the step is lr = T × the
+    /// round's actual `samples` rather than T × the target batch (the peak rate the schedule
+    /// scales): samples / target. `cohort experiment temperature` measured a batch jittered in
+    /// [B, 1.5 B] to follow the fixed-batch curve only this way (docs/science.md, "SGD
+    /// temperature"). Nil when there is nothing to scale: an explicit learning rate, local SGD
+    /// (its rounds average pseudo-gradients whose inner steps took the rate already), or a
+    /// round of exactly the target. Every member computes it from the same round result, and
+    /// float multiplication is the same everywhere, so their states stay equal.
+    public func roundGradientScale(samples: Int, localSGD: Bool) -> Float? {
+        guard training.temperature != nil, !localSGD, samples > 0, samples != targetBatchSize else { return nil }
+        return Float(Double(samples) / Double(targetBatchSize))
+    }
+
     /// Sequences the run trains between two averaging rounds: the target batch, times the
     /// local steps under local SGD.
     public var samplesPerRound: Int { targetBatchSize * localSGD.localSteps }

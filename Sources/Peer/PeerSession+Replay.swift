@@ -14,7 +14,15 @@ extension PeerSession {
     /// Takes the optimizer step with the gradient arena, first keeping a copy of the arena for
     /// peers that replay it, when this peer keeps updates and knows the hash of the state the
     /// step starts from (the state it announced last).
-    func applyUpdate(skipping skipped: [Range<Int>]) {
+    ///
+    /// A run stating a temperature steps by the round's actual samples, not its target batch:
+    /// the averaged mean gradient is scaled by samples / target before it is kept, so a replay
+    /// applies exactly what this peer applied.
+    func applyUpdate(skipping skipped: [Range<Int>], samples: Int) {
+        if let scale = config.roundGradientScale(samples: samples, localSGD: run.outer != nil) {
+            let vector = run.averagingVector
+            for index in 0..<vector.count { vector[index] *= scale }
+        }
         if network.updates.keeps > 0, let before = announcedSnapshot, before.step == run.step {
             let gradients = Array(UnsafeBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count))
             pendingUpdate = PendingUpdate(fromStep: run.step, hashBefore: before.hash, skipped: UpdateHeader.normalisedSkipped(skipped),

@@ -203,8 +203,8 @@ final class PeerSession {
             await backgroundRound?.value
             return try roundFinishedInBackground()
 
-        case .applyUpdate(let skipped):
-            applyUpdate(skipping: skipped)
+        case .applyUpdate(let skipped, let samples):
+            applyUpdate(skipping: skipped, samples: samples)
         case .discardGradients:
             run.discardAccumulatedGradients()
         case .publishRoundReport(let report):

@@ -113,7 +113,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger("cohort.coordinator")
-        var settings = CoordinatorSettings(config: try runConfig(),
+        let config = try runConfig()
+        if let warning = config.temperatureWarning { logger.warning("\(warning)") }
+        var settings = CoordinatorSettings(config: config,
                                            stateDirectory: URL(fileURLWithPath: stateDir ?? "runs/\(run)"))
         settings.listen = try HostPort.parse(listen)
         settings.announceHost = announce ?? (settings.listen.host == "0.0.0.0" ? "127.0.0.1" : nil)

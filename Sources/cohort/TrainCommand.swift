@@ -71,6 +71,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         let settings = try settings()
+        if let warning = settings.temperatureWarning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let dataURL = data.map { URL(fileURLWithPath: $0) } ?? BundledCorpus.url
         let dataset = try TextDataset(contentsOf: dataURL, validationFraction: settings.validationFraction,
                                       contextLength: settings.model.contextLength)

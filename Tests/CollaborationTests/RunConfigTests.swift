@@ -22,6 +22,31 @@ import Trainer
         #expect(config.peakLearningRate == 0.064)
     }
 
+    /// The warning follows the target batch, the run's global batch, not a peer's micro-batch.
+    @Test func aTemperaturePastTheMeasuredRangeIsWarnedAboutWithTheTargetBatch() throws {
+        var config = Self.config()
+        config.training.temperature = 0.02
+        config.targetBatchSize = 24
+        #expect(config.temperatureWarning == nil)
+        config.targetBatchSize = 64
+        let warning = try #require(config.temperatureWarning)
+        #expect(warning.hasPrefix("temperature 0.02 × target batch 64 gives peak lr 1.28 with momentum 0.9"))
+        (config.training.learningRate, config.training.temperature) = (1.28, nil)
+        #expect(config.temperatureWarning == nil)
+    }
+
+    /// lr = T × the round's actual samples: the mean gradient is scaled by samples / target, only
+    /// for a run that states a temperature and averages gradients every step.
+    @Test func aRoundStepsByItsActualSamplesUnderATemperature() {
+        var config = Self.config()
+        #expect(config.roundGradientScale(samples: 80, localSGD: false) == 1.25)
+        #expect(config.roundGradientScale(samples: 48, localSGD: false) == 0.75)
+        #expect(config.roundGradientScale(samples: 64, localSGD: false) == nil)
+        #expect(config.roundGradientScale(samples: 80, localSGD: true) == nil)
+        (config.training.learningRate, config.training.temperature) = (0.1, nil)
+        #expect(config.roundGradientScale(samples: 80, localSGD: false) == nil)
+    }
+
     @Test func tamperedOrForeignConfigsAreRefused() throws {
         let key = Curve25519.Signing.PrivateKey()
         var bytes = try SignedRunConfig(config: Self.config(), signingKey: key).encoded

@@ -107,7 +107,7 @@ import Wire
 
         harness.advance(.seconds(1))
         let result = Self.averagedByAll(plan)
-        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: []), .announceState])
+        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: [], samples: 44), .announceState])
         let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         guard case .publishRoundReport(let report) = reported.first else {
             Issue.record("expected the round report, got \(reported)")
@@ -163,7 +163,7 @@ import Wire
             #expect(harness.feed(.trained(samples: 8, seconds: 0.3, loss: 2)) == [.train])
         }
         let result = Self.averagedByAll(plan)
-        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: []), .announceState])
+        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: [], samples: 44), .announceState])
         let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         #expect(reported.last == .train)
         #expect(harness.session.step == 1 && harness.session.accumulatedSamples == 24, "the 24 samples trained meanwhile count")
@@ -221,7 +221,7 @@ import Wire
             let finished = harness.feed(.roundFinished(result))
             let excluded = earlier + 1 == harness.session.settings.outOfBoundAveragesToExclude
             #expect(finished.first == .note(.outOfBoundAverage(step: 0, owner: them, count: earlier + 1, excluded: excluded)))
-            #expect(finished.contains(.applyUpdate(skipping: result.failedParts)), "the rest of the round counts")
+            #expect(finished.contains(.applyUpdate(skipping: result.failedParts, samples: 44)), "the rest of the round counts")
             #expect((harness.session.excludedPeers[them] != nil) == excluded)
             #expect(harness.session.outOfBoundAverages[them] == (excluded ? nil : earlier + 1))
         }
@@ -294,8 +294,9 @@ import Wire
             }
         }
         _ = harness.feed(.stateAnnouncementsRead([]))
+        let own = harness.session.accumulatedSamples
         let alone = harness.answerMatchmaking()
-        #expect(alone == [.applyUpdate(skipping: []), .announceState])
+        #expect(own > 0 && alone == [.applyUpdate(skipping: [], samples: own), .announceState], "alone, its own samples are the round's")
         let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         guard case .publishRoundReport(let report) = reported.first else {
             Issue.record("expected the round report, got \(reported)")

@@ -24,3 +24,14 @@ import Testing
         #expect(svg.components(separatedBy: #"<rect x="#).count - 1 == 1 + 1 + 2)  // frame, one bar, two legend keys
     }
 }
+
+@Suite struct SVGPlotBandTests {
+    @Test func aBandIsShadedOnlyWhereItHasAMiddleAndAWidth() {
+        let band = SVGPlot.Band(name: "seeds", points: [(0, 1, 1.5, 2), (1, 1, 1.4, 1.8), (2, 0, nil, 0), (3, 1, 1.2, 1.3), (4, 1, 1.1, 1.2)])
+        let flat = SVGPlot.Band(name: "one seed", points: [(0, 2, 2, 2), (4, 1, 1, 1)])
+        let svg = SVGPlot.bands([band, flat], labels: SVGPlot.Labels(title: "t", x: "samples", y: "loss"))
+        #expect(svg.components(separatedBy: "<polygon").count - 1 == 2)
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 3)
+        #expect(SVGPlot.bandRuns(band.points).map { $0.map(\.x) } == [[0, 1], [3, 4]])
+    }
+}

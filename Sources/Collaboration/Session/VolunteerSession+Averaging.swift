@@ -117,7 +117,7 @@ extension VolunteerSession {
         if case .noOtherPeer = failure {
             // Alone in the run: this peer's batch is the global batch.
             phase = .announcing(.reportSteppedAlone(round, failure))
-            return [.applyUpdate(skipping: []), .announceState]
+            return [.applyUpdate(skipping: [], samples: round.samples), .announceState]
         }
         accumulatedSamples = 0
         let report = RoundReport(step: round.step, members: 0, samples: 0, durationSeconds: (now.monotonic - round.started) / .seconds(1),
@@ -143,7 +143,9 @@ extension VolunteerSession {
             return notes + formationFailed(round, .othersPastTheStep(step: UInt64(round.step), count: result.pastTheRound.count), now)
         }
         phase = .announcing(.reportRound(round, result))
-        return notes + [.applyUpdate(skipping: result.failedParts), .announceState]
+        // Every member's average already rests on its view of the participants; the samples
+        // come from the same view, so they add no new way for members' states to differ.
+        return notes + [.applyUpdate(skipping: result.failedParts, samples: Int(result.totalSamples)), .announceState]
     }
 
     /// Counts the owners whose averages failed the norm check and excludes those at the limit.

@@ -109,7 +109,10 @@ extension VolunteerSession {
         /// Wait for the round started in the background; answered by `roundFinished`.
         case awaitRound
         /// Take the optimizer step with the averaged gradients, leaving out the parts not averaged.
-        case applyUpdate(skipping: [Range<Int>])
+        /// `samples`: the sequences behind them (the round's participants' counts as the average
+        /// weighed them, or this peer's own when it steps alone), which a run stating a
+        /// temperature steps by: lr = T × samples.
+        case applyUpdate(skipping: [Range<Int>], samples: Int)
         case discardGradients
         case publishRoundReport(RoundReport)
         case reportOffence(DHTID, Offence)

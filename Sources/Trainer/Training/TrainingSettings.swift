@@ -34,6 +34,12 @@ public struct TrainingSettings: Equatable, Sendable, Codable {
         return (temperature ?? 0) * Double(batchSize)
     }
 
+    /// Why this temperature and batch are outside the range where config S was measured to
+    /// train stably (`TemperatureRange`); nil inside it, and for an explicit learning rate.
+    public var temperatureWarning: String? {
+        temperature.flatMap { TemperatureRange.warning(temperature: $0, batch: batchSize, momentum: sgd.momentum, batchName: "batch") }
+    }
+
     public var schedule: LearningRateSchedule {
         LearningRateSchedule(peak: peakLearningRate, warmupSteps: warmupSteps,
                              decaySteps: max(0, steps - warmupSteps), floorFraction: floorFraction)
