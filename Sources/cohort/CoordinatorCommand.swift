@@ -105,7 +105,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             prompt.task = task
             prompt.shotsPerClass = shots
             runConfig.promptTuning = prompt
-            runConfig.training.model = base.config
+            runConfig.training.model = PromptTuningSetup.runShape(of: base.config, settings: prompt)
         }
         try runConfig.validate()
         return runConfig

@@ -56,10 +56,15 @@ import Testing
             #expect(one[step] == two[step], "the members disagree after the round of step \(step)")
         }
         // The rounds move the prompt (4 + 2 rows of 16 floats, 384 bytes), not the model (30 KB).
-        let rounds = (try String(contentsOf: stateDir.appendingPathComponent("rounds.jsonl"), encoding: .utf8))
-            .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        let sent = rounds.compactMap { $0["bytesSent"] as? Int }
-        #expect(!sent.isEmpty && sent.allSatisfy { $0 < 4096 }, "bytes sent per round: \(sent)")
+        var sent: [Int] = []
+        #expect(eventually(timeout: 60) {
+            let journal = (try? String(contentsOf: stateDir.appendingPathComponent("rounds.jsonl"), encoding: .utf8)) ?? ""
+            sent = journal.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["bytesSent"] as? Int
+            }
+            return sent.count >= 2
+        }, "no rounds journaled: \(coordinator.output)")
+        #expect(sent.allSatisfy { $0 < 4096 }, "bytes sent per round: \(sent)")
         #expect(eventually(timeout: 60) {
             let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: stateDir.appendingPathComponent("checkpoints").path)) ?? []
             return checkpoints.contains { name in

@@ -71,6 +71,27 @@ import Trainer
         #expect(StateSnapshot(of: second).hash == trained.hash)
     }
 
+    /// A BLOOM folder written by transformers (no "transformer." prefix, its own config.json)
+    /// is a base like ours: named by the hash of its weights, tuned without changing them.
+    @Test func aTransformersBloomFolderIsABase() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TrainerTests/Fixtures/bloom-tiny")
+        let loaded = try Checkpoint.loadModel(from: folder)
+        var settings = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: loaded))
+        settings.promptLength = 2
+        settings.shotsPerClass = 4
+        let base = try PromptTuningSetup.loadBase(from: folder, settings: settings)
+        #expect(loaded.config.contextLength == 2048 && base.config.contextLength == 2 + 96 + 2 + 10)
+        var training = TrainingSettings(model: base.config)
+        training.batchSize = 2
+        training.learningRate = 0.1
+        let run = try PromptTuningSetup.makeRun(base: base, settings: settings, training: training, corpus: Self.corpus)
+        run.computeGradients()
+        run.applyUpdate()
+        #expect(BaseModelFingerprint.frozenHash(of: run.model, vocabulary: PromptVocabulary(base: base.config, settings: settings))
+                == settings.baseModelHash)
+    }
+
     @Test func aBaseWithAnotherHashOrVocabularyIsRefused() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prompt-base-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }

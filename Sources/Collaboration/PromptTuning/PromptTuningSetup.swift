@@ -12,8 +12,20 @@ public enum PromptTuningSetup {
     /// The bytes the prompt rows start from (cycled): the embeddings of a plain question.
     public static let promptText = Array("Which play is this from? ".utf8)
 
-    /// Loads the base model in `folder` (a Cohort checkpoint or a transformers BLOOM folder) and
-    /// checks it is the one `settings` names.
+    /// The shape a run trains its base at: the base's, with rows only as long as the task's
+    /// longest row (prompt, text, separator and, for zero-shot scoring, a label word) rather
+    /// than the whole context a base was trained at (2,048 for transformers' BLOOM configs).
+    /// A learned position table is sized by the context, so such a base keeps its own.
+    public static func runShape(of base: ModelConfig, settings: PromptTuningSettings) -> ModelConfig {
+        guard base.positionEncoding != .learned else { return base }
+        var shape = base
+        let row = settings.promptLength + PromptTask.textBytes + PromptTemplate.defaultSeparator.count + PromptTask.labelWordBytes
+        shape.contextLength = min(base.contextLength, row)
+        return shape
+    }
+
+    /// Loads the base model in `folder` (a Cohort checkpoint or a transformers BLOOM folder),
+    /// checks it is the one `settings` names, and gives it the run's shape (`runShape`).
     public static func loadBase(from folder: URL, settings: PromptTuningSettings) throws -> TransformerModel<Float> {
         let base = try Checkpoint.loadModel(from: folder)
         guard base.config.vocabularySize == 256 else {
@@ -23,7 +35,11 @@ public enum PromptTuningSetup {
         guard hash == settings.baseModelHash else {
             throw Error(description: "\(folder.path): base model hash \(hash.prefix(16))… differs from the run's \(settings.baseModelHash.prefix(16))…")
         }
-        return base
+        let shape = runShape(of: base.config, settings: settings)
+        guard shape != base.config else { return base }
+        let shaped = TransformerModel<Float>(config: shape)
+        shaped.parameters.copy(from: base.parameters)
+        return shaped
     }
 
     /// The task of `settings` from the corpus, rendered for a model of `vocabulary`.

@@ -21,6 +21,10 @@ public struct PromptTask: Sendable, Equatable {
     public static let shakespearePlaysName = "shakespeare-plays"
     public static let names = [shakespearePlaysName]
     static let shakespearePlaysClasses = ["CORIOLANUS", "ROMEO"]
+    /// The longest example text of the bundled tasks, in bytes.
+    public static let textBytes = 96
+    /// The longest label word of the bundled tasks, in bytes.
+    public static let labelWordBytes = shakespearePlaysClasses.map(\.utf8.count).max()!
 
     /// How many classes the bundled task `name` has (0 for an unknown name).
     public static func classCount(of name: String) -> Int {
@@ -29,7 +33,7 @@ public struct PromptTask: Sendable, Equatable {
 
     /// The bundled task `name` built from the bundled corpus.
     public static func named(_ name: String, corpus: [UInt8], shotsPerClass: Int, testPerClass: Int = 200,
-                             maxTextBytes: Int = 96) throws -> PromptTask {
+                             maxTextBytes: Int = textBytes) throws -> PromptTask {
         guard name == shakespearePlaysName else {
             throw Error(description: "unknown prompt-tuning task \"\(name.prefix(64))\"; known: \(names.joined(separator: ", "))")
         }

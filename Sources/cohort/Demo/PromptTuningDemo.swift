@@ -21,11 +21,11 @@ struct PromptTuningDemo {
             self.baseFolder = folder.appendingPathComponent("base")
             try Self.trainBase(steps: baseSteps, corpus: corpus, into: self.baseFolder)
         }
-        base = try Checkpoint.loadModel(from: self.baseFolder)
-        var settings = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: base))
+        var settings = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: try Checkpoint.loadModel(from: self.baseFolder)))
         settings.promptLength = promptLength
         settings.shotsPerClass = shots
         self.settings = settings
+        base = try PromptTuningSetup.loadBase(from: self.baseFolder, settings: settings)
         task = try PromptTask.named(settings.task, corpus: corpus, shotsPerClass: shots)
     }
 
