@@ -5,5 +5,5 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Reproduce a paper's claim with Cohort's trainer; write results.json and SVG figures.",
-        subcommands: [AlibiExperimentCommand.self])
+        subcommands: [AlibiExperimentCommand.self, AugRegExperimentCommand.self])
 }
