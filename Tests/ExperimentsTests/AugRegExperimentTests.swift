@@ -27,8 +27,11 @@ import Testing
         try AugRegExperiment.run(plan: tinyPlan, corpus: corpus, corpusName: "richard", progress: { _ in })
     }
 
+    /// One run shared by the tests that only read it (the study trains twelve arms).
+    static let sharedResults = Result { try results() }
+
     @Test func everyCellOfTheGridIsTrainedAndScoredOnTheSameHeldOutText() throws {
-        let results = try Self.results()
+        let results = try Self.sharedResults.get()
         #expect(results.arms.count == 12)
         #expect(results.dataFractions == [0.1, 0.3, 1.0] && results.computeMultiples == [1, 3])
         #expect(results.arms.map(\.name).prefix(4) == ["10% plain 1×", "10% reg 1×", "10% plain 3×", "10% reg 3×"])
@@ -49,7 +52,7 @@ import Testing
     }
 
     @Test func runsAreDeterministicAndTheFileRoundTrips() throws {
-        let first = try Self.results(), second = try Self.results()
+        let first = try Self.sharedResults.get(), second = try Self.results()
         #expect(first.arms.map(\.validationLoss) == second.arms.map(\.validationLoss))
         #expect(first.arms.map(\.curve) == second.arms.map(\.curve))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("augreg-\(UUID().uuidString)")
