@@ -2,7 +2,7 @@ import Foundation
 import Trainer
 
 /// Regularisation and augmentation for small data (Steiner et al., "How to train your ViT? Data,
-/// augmentation, and regularization in vision transformers", TMLR 2022, §4.1 and Figure 3): with
+/// augmentation, and regularization in vision transformers", TMLR 2022, Figure 1 and §4.1): with
 /// little data, does regularisation plus more compute match a model trained on several times
 /// more data?
 ///

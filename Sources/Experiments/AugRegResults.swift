@@ -52,8 +52,8 @@ public struct AugRegResults: Codable, Equatable, Sendable {
     public var dataFractions: [Double] { arms.map(\.dataFraction).reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
     public var computeMultiples: [Int] { arms.map(\.computeMultiple).reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
 
-    /// The data-vs-compute grid of held-out loss as a Markdown table (Steiner et al., Figure 3's
-    /// layout): a row per data fraction, a column per compute multiple and regularisation.
+    /// The data-vs-compute grid of held-out loss as a Markdown table (Steiner et al.'s
+    /// data-vs-compute comparison): a row per data fraction, a column per compute multiple and regularisation.
     public var gridTable: String {
         let columns = computeMultiples.flatMap { multiple in [false, true].map { (multiple, $0) } }
         var lines = ["| training data | " + columns.map { "\($0.0)× \($0.1 ? "reg" : "plain")" }.joined(separator: " | ") + " |",

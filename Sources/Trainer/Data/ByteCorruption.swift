@@ -1,7 +1,7 @@
 /// A text augmentation for byte-level language models: each input byte is, with probability
 /// `rate`, replaced by a uniformly random byte, while the targets stay the clean next bytes. The
 /// model must predict through typos it cannot trust, the byte-level analogue of the input noise
-/// and RandAugment of Steiner et al. ("How to train your ViT?", §3.2) and of BERT's random-token
+/// and RandAugment of Steiner et al. ("How to train your ViT?") and of BERT's random-token
 /// replacement (Devlin et al. 2019, §3.1).
 public struct ByteCorruption: Sendable, Equatable {
     public let rate: Double

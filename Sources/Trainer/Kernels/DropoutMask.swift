@@ -1,4 +1,4 @@
-/// Inverted dropout (Srivastava et al., JMLR 2014, §10) whose mask is redrawn from a seed instead
+/// Inverted dropout (Srivastava et al., JMLR 2014) whose mask is redrawn from a seed instead
 /// of stored: each value is zeroed with probability `rate` and otherwise scaled by 1/(1 − rate),
 /// so its expectation is unchanged and evaluation runs the network as it is.
 ///

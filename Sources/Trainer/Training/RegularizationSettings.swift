@@ -1,5 +1,5 @@
 /// Regularisation and augmentation for small data (Steiner et al., "How to train your ViT?",
-/// TMLR 2022, §3): all off by default, and with every rate 0 training is exactly what it was.
+/// TMLR 2022): all off by default, and with every rate 0 training is exactly what it was.
 /// The JSON object `regularization` of a settings file, snake_case keys.
 public struct RegularizationSettings: Equatable, Sendable, Codable {
     /// Dropout on the embedding output and on both residual branches of every block.
