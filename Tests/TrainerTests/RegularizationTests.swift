@@ -50,6 +50,16 @@ import Testing
         #expect(clean.0 == zero.0 && clean.1 == zero.1)
     }
 
+    @Test func theMaskedPathWithNothingDroppedIsTheCleanNetwork() {
+        // Rates so small that no unit is dropped still route every branch and the attention
+        // through the masked code, which must then compute what the clean path does.
+        let model = ModelGradientTests.perturbedModel()
+        let clean = RegularizationGradientTests.loss(model, noise: nil)
+        let masked = RegularizationGradientTests.loss(
+            model, noise: TrainingNoise(dropout: 1e-15, attentionDropout: 1e-15, stochasticDepth: 1e-15, seed: 2))
+        #expect(abs(clean - masked) < 1e-12)
+    }
+
     @Test func evaluationAndValidationIgnoreTheNoise() throws {
         var settings = CheckpointTests.settings()
         let plain = try TrainingRun(settings: settings, dataset: try CheckpointTests.dataset())
