@@ -1,33 +1,13 @@
 import Foundation
 
 extension AlibiResults {
-    public static let fileName = "results.json"
+    public static let fileName = ResultsFile.name
 
-    /// results.json with snake_case keys; a non-finite number (a diverged arm) is written as a
-    /// string instead of making the whole file fail to encode.
-    public func write(to folder: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try encoder.encode(self).write(to: folder.appendingPathComponent(Self.fileName), options: .atomic)
-    }
+    /// results.json (see `ResultsFile`).
+    public func write(to folder: URL) throws { try ResultsFile.write(self, to: folder) }
 
-    public static func read(from folder: URL) throws -> AlibiResults {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(AlibiResults.self, from: Data(contentsOf: folder.appendingPathComponent(fileName)))
-    }
+    public static func read(from folder: URL) throws -> AlibiResults { try ResultsFile.read(AlibiResults.self, from: folder) }
 
     /// Writes each figure of `AlibiFigures` into `folder`.
-    public func writeFigures(to folder: URL) throws -> [URL] {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return try AlibiFigures.render(self).sorted { $0.key < $1.key }.map { name, svg in
-            let url = folder.appendingPathComponent(name)
-            try Data(svg.utf8).write(to: url, options: .atomic)
-            return url
-        }
-    }
+    public func writeFigures(to folder: URL) throws -> [URL] { try ResultsFile.writeFigures(AlibiFigures.render(self), to: folder) }
 }

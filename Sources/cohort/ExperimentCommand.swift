@@ -5,5 +5,5 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Reproduce a paper's claim with Cohort's trainer; write results.json and SVG figures.",
-        subcommands: [AlibiExperimentCommand.self, TemperatureExperimentCommand.self])
+        subcommands: [AlibiExperimentCommand.self, TemperatureExperimentCommand.self, AugRegExperimentCommand.self])
 }

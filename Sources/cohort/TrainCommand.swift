@@ -31,12 +31,21 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Validate every N steps.") var validateEvery: Int?
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int?
     @Option(help: "Print progress every N steps.") var logEvery: Int = 10
+    @Option(help: "Dropout on the embedding output and the residual branches, in [0, 1).") var dropout: Double?
+    @Option(help: "Dropout on the attention probabilities, in [0, 1).") var attentionDropout: Double?
+    @Option(help: "Stochastic depth: the last block's drop rate (earlier blocks less), in [0, 1).") var stochasticDepth: Double?
+    @Option(help: "Fraction of input bytes replaced by random bytes (targets stay clean), in [0, 1).") var byteCorruption: Double?
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         if let preset, !["S", "M"].contains(preset.uppercased()) { throw ValidationError("--preset must be S or M, got \(preset)") }
         if lr != nil && temperature != nil { throw ValidationError("give --lr or --temperature, not both") }
         if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
+        let rates = [("--dropout", dropout), ("--attention-dropout", attentionDropout),
+                     ("--stochastic-depth", stochasticDepth), ("--byte-corruption", byteCorruption)]
+        for case let (flag, rate?) in rates where !(0..<1).contains(rate) {
+            throw ValidationError("\(flag) must be in [0, 1), got \(rate)")
+        }
     }
 
     func settings() throws -> TrainingSettings {
@@ -64,6 +73,10 @@ struct TrainCommand: ParsableCommand {
         if let seed { settings.seed = seed }
         if let validateEvery { settings.validationInterval = validateEvery }
         if let checkpointEvery { settings.checkpointInterval = checkpointEvery }
+        if let dropout { settings.regularization.dropout = dropout }
+        if let attentionDropout { settings.regularization.attentionDropout = attentionDropout }
+        if let stochasticDepth { settings.regularization.stochasticDepth = stochasticDepth }
+        if let byteCorruption { settings.regularization.byteCorruption = byteCorruption }
         try settings.validate()
         return settings
     }
@@ -91,6 +104,7 @@ struct TrainCommand: ParsableCommand {
             peak lr \(String(format: "%.4g", settings.peakLearningRate)), batch \(settings.batchSize) × \(settings.model.contextLength), \
             \(settings.steps) steps; BLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads
             """)
+        if settings.regularization.isEnabled { print("regularisation: \(settings.regularization.summary)") }
         try TrainingLoop(training: run, output: outputURL, logEvery: logEvery).trainToEnd()
     }
 }

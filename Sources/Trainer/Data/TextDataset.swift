@@ -28,6 +28,22 @@ public struct TextDataset: Sendable {
         validation = Array(bytes[split...])
     }
 
+    private init(name: String, training: [UInt8], validation: [UInt8]) {
+        self.name = name
+        self.training = training
+        self.validation = validation
+    }
+
+    /// The same validation split with only the first `fraction` of the training split, so that
+    /// runs on less data are scored on the same held-out text.
+    public func keepingTrainingPrefix(fraction: Double, contextLength: Int) throws -> TextDataset {
+        let count = Int(Double(training.count) * fraction)
+        guard fraction > 0, fraction <= 1, count > contextLength else {
+            throw Error(description: "\(name): \(fraction) of \(training.count) training bytes is too little for windows of \(contextLength + 1) bytes")
+        }
+        return TextDataset(name: name, training: Array(training.prefix(count)), validation: validation)
+    }
+
     public init(contentsOf url: URL, validationFraction: Double = 0.1, contextLength: Int) throws {
         let data: Data
         do {

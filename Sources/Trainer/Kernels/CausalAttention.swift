@@ -11,6 +11,9 @@ struct CausalAttention<Scalar: TrainingScalar> {
     let channels: Int
     let headCount: Int
     let slopes: [Scalar]
+    /// Training only: dropout on the probabilities that multiply v (softmax's own backward still
+    /// sees the undropped ones).
+    var dropout: AttentionDropout? = nil
 
     var headDimension: Int { channels / headCount }
     private var qkvStride: Int { 3 * channels }
@@ -18,10 +21,11 @@ struct CausalAttention<Scalar: TrainingScalar> {
 
     /// probabilities[B,NH,T,T] (kept for backward); context[B,T,C] = softmax(scores)·v.
     /// The matrix products run one (batch, head) pair at a time on all BLAS threads; the softmax
-    /// between them runs over every row of every pair in parallel.
+    /// between them runs over every row of every pair in parallel. With `dropout`, context =
+    /// dropout(softmax(scores))·v and the dropped probabilities go to `droppedProbabilities`.
     func forward(
         context: UnsafeMutablePointer<Scalar>, probabilities: UnsafeMutablePointer<Scalar>,
-        qkv: UnsafePointer<Scalar>
+        qkv: UnsafePointer<Scalar>, droppedProbabilities: UnsafeMutablePointer<Scalar>? = nil
     ) {
         let hd = headDimension
         for pair in 0..<(batch * headCount) {
@@ -36,11 +40,12 @@ struct CausalAttention<Scalar: TrainingScalar> {
                 softmaxCausalRow(probabilities + row * time, query: row % time, slope: slopes[row / time % headCount])
             }
         }
+        let weights = dropProbabilities(probabilities, into: droppedProbabilities)
         for pair in 0..<(batch * headCount) {
             let (_, _, v) = headSlices(qkv, pair: pair)
             Scalar.gemm(
                 transposeA: false, transposeB: false, m: time, n: hd, k: time,
-                alpha: 1, a: probabilities + pair * time * time, lda: time, b: v, ldb: qkvStride,
+                alpha: 1, a: weights + pair * time * time, lda: time, b: v, ldb: qkvStride,
                 beta: 0, c: context + contextOffset(pair: pair), ldc: channels)
         }
     }
@@ -56,13 +61,21 @@ struct CausalAttention<Scalar: TrainingScalar> {
             let (_, _, dv) = headSlices(dqkv, pair: pair)
             let p = probabilities + pair * time * time, dp = scratch + pair * time * time
             let dc = dcontext + contextOffset(pair: pair)
-            // dv = pᵀ·dcontext ; dp = dcontext·vᵀ
+            // dv = p̃ᵀ·dcontext ; dp = mask ⊙ dcontext·vᵀ, with p̃ = mask ⊙ p under dropout (else p),
+            // redrawn into dp's place just before dp overwrites it.
+            var weights = p
+            if let dropout {
+                dp.update(from: p, count: time * time)
+                dropout.apply(to: dp, pair: pair, headCount: headCount, time: time)
+                weights = UnsafePointer(dp)
+            }
             Scalar.gemm(
                 transposeA: true, transposeB: false, m: time, n: hd, k: time,
-                alpha: 1, a: p, lda: time, b: dc, ldb: channels, beta: 0, c: dv, ldc: qkvStride)
+                alpha: 1, a: weights, lda: time, b: dc, ldb: channels, beta: 0, c: dv, ldc: qkvStride)
             Scalar.gemm(
                 transposeA: false, transposeB: true, m: time, n: time, k: hd,
                 alpha: 1, a: dc, lda: channels, b: v, ldb: qkvStride, beta: 0, c: dp, ldc: time)
+            dropout?.apply(to: dp, pair: pair, headCount: headCount, time: time)
         }
         Parallel.forEachRange(count: batch * headCount * time, cost: 4 * time) { rows in
             for row in rows {
@@ -81,6 +94,19 @@ struct CausalAttention<Scalar: TrainingScalar> {
                 transposeA: true, transposeB: false, m: time, n: hd, k: time,
                 alpha: scale, a: dscores, lda: time, b: q, ldb: qkvStride, beta: 0, c: dk, ldc: qkvStride)
         }
+    }
+
+    /// The probabilities that multiply v: `probabilities` itself, or under dropout their masked copy.
+    private func dropProbabilities(
+        _ probabilities: UnsafeMutablePointer<Scalar>, into dropped: UnsafeMutablePointer<Scalar>?
+    ) -> UnsafePointer<Scalar> {
+        guard let dropout else { return UnsafePointer(probabilities) }
+        guard let dropped else { preconditionFailure("attention dropout needs a buffer for the dropped probabilities") }
+        dropped.update(from: probabilities, count: batch * headCount * time * time)
+        for pair in 0..<(batch * headCount) {
+            dropout.apply(to: dropped + pair * time * time, pair: pair, headCount: headCount, time: time)
+        }
+        return UnsafePointer(dropped)
     }
 
     /// q, k and v of one (batch, head) pair inside a [B,T,3C] buffer; rows are qkvStride apart.

@@ -15,6 +15,7 @@ extension TransformerModel {
             output: firstInput.base, mean: w.embeddingNormMean.base, reciprocalStandardDeviation: w.embeddingNormRstd.base,
             input: w.embedded.base, weight: p + layout.embeddingNormWeight, bias: p + layout.embeddingNormBias,
             rows: n, channels: c, epsilon: Scalar(config.layerNormEpsilon))
+        dropEmbeddingOutput(firstInput.base, workspace: w)
         for layer in 0..<config.layerCount {
             let output = layer + 1 < config.layerCount ? w.blocks[layer + 1].input : w.output
             blockForward(layer: layer, output: output.base, workspace: w)
@@ -38,10 +39,13 @@ extension TransformerModel {
             rows: n, channels: c, epsilon: epsilon)
         Linear.forward(output: a.qkv.base, input: a.inputNorm.base, weight: p + s.qkvWeight, bias: p + s.qkvBias,
                        rows: n, inputs: c, outputs: 3 * c)
-        attention(for: w).forward(context: a.context.base, probabilities: a.probabilities.base, qkv: a.qkv.base)
-        a.afterAttention.copy(from: a.input)
-        Linear.forward(output: a.afterAttention.base, input: a.context.base, weight: p + s.attentionOutputWeight,
-                       bias: p + s.attentionOutputBias, rows: n, inputs: c, outputs: c, accumulate: true)
+        attention(for: w, layer: layer).forward(context: a.context.base, probabilities: a.probabilities.base, qkv: a.qkv.base,
+                                                droppedProbabilities: w.attentionScratch.base)
+        addResidualBranch(output: a.afterAttention.base, residual: a.input.base, layer: layer, site: .attentionBranch,
+                          workspace: w) { branch, accumulate in
+            Linear.forward(output: branch, input: a.context.base, weight: p + s.attentionOutputWeight,
+                           bias: p + s.attentionOutputBias, rows: n, inputs: c, outputs: c, accumulate: accumulate)
+        }
         LayerNorm.forward(
             output: a.postNorm.base, mean: a.postNormMean.base, reciprocalStandardDeviation: a.postNormRstd.base,
             input: a.afterAttention.base, weight: p + s.postAttentionNormWeight, bias: p + s.postAttentionNormBias,
@@ -49,9 +53,11 @@ extension TransformerModel {
         Linear.forward(output: a.expanded.base, input: a.postNorm.base, weight: p + s.expandWeight, bias: p + s.expandBias,
                        rows: n, inputs: c, outputs: 4 * c)
         GELU.forward(output: w.wideActivation.base, input: a.expanded.base, count: 4 * n * c)
-        output.update(from: a.afterAttention.base, count: n * c)
-        Linear.forward(output: output, input: w.wideActivation.base, weight: p + s.contractWeight, bias: p + s.contractBias,
-                       rows: n, inputs: 4 * c, outputs: c, accumulate: true)
+        addResidualBranch(output: output, residual: a.afterAttention.base, layer: layer, site: .mlpBranch,
+                          workspace: w) { branch, accumulate in
+            Linear.forward(output: branch, input: w.wideActivation.base, weight: p + s.contractWeight, bias: p + s.contractBias,
+                           rows: n, inputs: 4 * c, outputs: c, accumulate: accumulate)
+        }
     }
 
     /// On entry `residualGradient` holds dloss/dout of the block; on exit dloss/dx.
@@ -64,8 +70,8 @@ extension TransformerModel {
         GELU.forward(output: w.wideActivation.base, input: a.expanded.base, count: 4 * n * c)
         Linear.backward(
             inputGradient: w.wideGradient.base, weightGradient: trained(s.contractWeight), biasGradient: trained(s.contractBias),
-            outputGradient: dResidual, input: w.wideActivation.base, weight: p + s.contractWeight,
-            rows: n, inputs: 4 * c, outputs: c)
+            outputGradient: residualBranchGradient(dResidual, layer: layer, site: .mlpBranch, workspace: w),
+            input: w.wideActivation.base, weight: p + s.contractWeight, rows: n, inputs: 4 * c, outputs: c)
         GELU.backward(gradient: w.wideGradient.base, input: a.expanded.base, count: 4 * n * c)
         Linear.backward(
             inputGradient: w.narrowGradient.base, weightGradient: trained(s.expandWeight), biasGradient: trained(s.expandBias),
@@ -77,9 +83,10 @@ extension TransformerModel {
             mean: a.postNormMean.base, reciprocalStandardDeviation: a.postNormRstd.base, rows: n, channels: c)
         Linear.backward(
             inputGradient: w.narrowGradient.base, weightGradient: trained(s.attentionOutputWeight),
-            biasGradient: trained(s.attentionOutputBias), outputGradient: dResidual, input: a.context.base,
-            weight: p + s.attentionOutputWeight, rows: n, inputs: c, outputs: c)
-        attention(for: w).backward(
+            biasGradient: trained(s.attentionOutputBias),
+            outputGradient: residualBranchGradient(dResidual, layer: layer, site: .attentionBranch, workspace: w),
+            input: a.context.base, weight: p + s.attentionOutputWeight, rows: n, inputs: c, outputs: c)
+        attention(for: w, layer: layer).backward(
             qkvGradient: w.qkvGradient.base, contextGradient: w.narrowGradient.base,
             probabilities: a.probabilities.base, qkv: a.qkv.base, scratch: w.attentionScratch.base)
         Linear.backward(
@@ -92,7 +99,8 @@ extension TransformerModel {
             mean: a.inputNormMean.base, reciprocalStandardDeviation: a.inputNormRstd.base, rows: n, channels: c)
     }
 
-    private func attention(for w: Workspace<Scalar>) -> CausalAttention<Scalar> {
-        CausalAttention(batch: w.batch, time: w.time, channels: config.hiddenSize, headCount: config.headCount, slopes: slopes)
+    private func attention(for w: Workspace<Scalar>, layer: Int) -> CausalAttention<Scalar> {
+        CausalAttention(batch: w.batch, time: w.time, channels: config.hiddenSize, headCount: config.headCount, slopes: slopes,
+                        dropout: attentionDropout(layer: layer))
     }
 }

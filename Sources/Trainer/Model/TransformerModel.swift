@@ -18,6 +18,8 @@ public final class TransformerModel<Scalar: TrainingScalar> {
     /// Whether backward leaves the blocks' matrices and biases without gradients, for a run
     /// that trains only embedding rows (prompt tuning): a third fewer flops per step.
     public var freezesBlocks = false
+    /// The noise of the last `forward`, which its `backward` masks the gradients with.
+    private(set) var activeNoise: TrainingNoise?
 
     public init(config: ModelConfig) {
         self.config = config
@@ -65,12 +67,17 @@ public final class TransformerModel<Scalar: TrainingScalar> {
 
     /// Runs the model on tokens[B·T] and returns the mean cross-entropy against targets[B·T]
     /// (a negative target is not scored). Keeps every activation, and dloss/dlogits, for `backward()`.
+    /// `noise` (training only) adds dropout and stochastic depth; nil runs the deterministic network.
     @discardableResult
     @_specialize(where Scalar == Float)
-    public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int, time: Int) -> Double {
+    public func forward(
+        tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int, time: Int,
+        noise: TrainingNoise? = nil
+    ) -> Double {
         precondition(tokens.count == batch * time && targets.count == batch * time,
                      "forward needs \(batch)×\(time) tokens and targets, got \(tokens.count) and \(targets.count)")
         let w = prepareWorkspace(batch: batch, time: time)
+        activeNoise = noise?.isActive == true ? noise : nil
         computeLogits(tokens: tokens, workspace: w)
         forwardIsCurrent = true
         return CrossEntropy.lossAndGradient(
@@ -84,6 +91,7 @@ public final class TransformerModel<Scalar: TrainingScalar> {
     public func logits(tokens: UnsafeBufferPointer<Int32>, batch: Int, time: Int) -> UnsafeBufferPointer<Scalar> {
         precondition(tokens.count == batch * time, "logits needs \(batch)×\(time) tokens, got \(tokens.count)")
         let w = prepareWorkspace(batch: batch, time: time)
+        activeNoise = nil
         computeLogits(tokens: tokens, workspace: w)
         forwardIsCurrent = false
         return UnsafeBufferPointer(start: w.logits.base, count: batch * time * config.vocabularySize)
@@ -112,6 +120,7 @@ public final class TransformerModel<Scalar: TrainingScalar> {
         for layer in stride(from: config.layerCount - 1, through: 0, by: -1) {
             blockBackward(layer: layer, workspace: w)
         }
+        dropEmbeddingOutput(w.residualGradient.base, workspace: w)
         w.narrowGradient.zero()
         LayerNorm.backward(
             inputGradient: w.narrowGradient.base, weightGradient: g + layout.embeddingNormWeight,

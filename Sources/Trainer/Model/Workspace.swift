@@ -55,7 +55,8 @@ final class Workspace<Scalar: TrainingScalar> {
     let wideGradient: FlatBuffer<Scalar>           // [N,4C]
     let wideActivation: FlatBuffer<Scalar>         // [N,4C] recomputed GELU output
     let qkvGradient: FlatBuffer<Scalar>            // [N,3C]
-    let attentionScratch: FlatBuffer<Scalar>       // [B,NH,T,T]
+    let attentionScratch: FlatBuffer<Scalar>       // [B,NH,T,T]; in a training forward, the dropped probabilities
+    let branch: FlatBuffer<Scalar>                 // [N,C] a masked residual branch, forward and backward
 
     init(config: ModelConfig, batch: Int, time: Int) {
         let n = batch * time
@@ -90,6 +91,7 @@ final class Workspace<Scalar: TrainingScalar> {
         wideActivation = FlatBuffer(count: 4 * n * c)
         qkvGradient = FlatBuffer(count: 3 * n * c)
         attentionScratch = FlatBuffer(count: batch * config.headCount * time * time)
+        branch = FlatBuffer(count: n * c)
     }
 
     deinit {

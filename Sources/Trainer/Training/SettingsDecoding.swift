@@ -38,7 +38,7 @@ extension TrainingSettings {
         let reader = try SettingsReader(decoder, allowedKeys: [
             "model", "batchSize", "microBatchSize", "learningRate", "temperature", "warmupSteps", "steps",
             "floorFraction", "sgd", "seed", "validationInterval", "validationWindows", "validationFraction",
-            "checkpointInterval",
+            "checkpointInterval", "regularization",
         ])
         self.init(model: try reader.value("model", default: .small))
         batchSize = try reader.value("batchSize", default: batchSize)
@@ -54,6 +54,7 @@ extension TrainingSettings {
         validationWindows = try reader.value("validationWindows", default: validationWindows)
         validationFraction = try reader.value("validationFraction", default: validationFraction)
         checkpointInterval = try reader.value("checkpointInterval", default: checkpointInterval)
+        regularization = try reader.value("regularization", default: regularization)
     }
 }
 

@@ -7,8 +7,8 @@
 /// tenth of the time yielding), and the elementwise kernels run in parallel for free.
 extension TrainingRun {
     /// Mean loss of the first `micro` rows of the batch buffers; with `backward`, their mean
-    /// gradient is added to the model's gradient arena.
-    func forwardInLanes(micro: Int, time: Int, backward: Bool = true) -> Double {
+    /// gradient is added to the model's gradient arena. Each lane draws `noise`'s masks for its own rows.
+    func forwardInLanes(micro: Int, time: Int, backward: Bool = true, noise: TrainingNoise? = nil) -> Double {
         let count = min(lanes, micro)
         if replicas.count != count {
             replicas = (0..<count).map { _ in TransformerModel(replicaOf: model) }
@@ -23,9 +23,11 @@ extension TrainingRun {
         Parallel.runLanes(count) { lane in
             let replica = replicas[lane]
             let slice = (firstRow(lane) * time)..<(firstRow(lane + 1) * time)
+            var laneNoise = noise
+            laneNoise?.firstSequence = firstRow(lane)
             losses[lane] = replica.forward(tokens: UnsafeBufferPointer(rebasing: tokens[slice]),
                                            targets: UnsafeBufferPointer(rebasing: targets[slice]),
-                                           batch: firstRow(lane + 1) - firstRow(lane), time: time)
+                                           batch: firstRow(lane + 1) - firstRow(lane), time: time, noise: laneNoise)
             if backward {
                 replica.zeroGradients()
                 replica.backward()

@@ -136,11 +136,13 @@ public final class TrainingRun {
         precondition(!gradientsAveraged, "accumulating onto gradients that were already averaged")
         if accumulatedMicroBatches == 0 { model.zeroGradients() }
         dataset.fillTrainingBatch(tokens: tokens, targets: targets, batch: micro, time: time, generator: &dataGenerator)
+        let noise = applyInputNoise(rows: micro * time)
         let loss: Double
         if min(lanes, micro) > 1 {
-            loss = forwardInLanes(micro: micro, time: time)
+            loss = forwardInLanes(micro: micro, time: time, noise: noise)
         } else {
-            loss = model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time)
+            loss = model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time,
+                                 noise: noise)
             model.backward()
         }
         accumulatedMicroBatches += 1

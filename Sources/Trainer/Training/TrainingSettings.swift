@@ -24,6 +24,8 @@ public struct TrainingSettings: Equatable, Sendable, Codable {
     public var validationWindows: Int = 64
     public var validationFraction: Double = 0.1
     public var checkpointInterval: Int = 500
+    /// Dropout, stochastic depth and byte corruption; all off by default.
+    public var regularization = RegularizationSettings()
 
     public init(model: ModelConfig) { self.model = model }
 
@@ -67,6 +69,7 @@ public struct TrainingSettings: Equatable, Sendable, Codable {
         try require(validationInterval >= 1 && validationWindows >= 1 && checkpointInterval >= 1,
                     "validation_interval, validation_windows and checkpoint_interval must be at least 1")
         try require(validationFraction > 0 && validationFraction < 1, "validation_fraction must be between 0 and 1")
+        if let problem = regularization.problem { throw Error(description: problem) }
     }
 
     /// Decodes a settings file; the error names the file and what is wrong with it.
