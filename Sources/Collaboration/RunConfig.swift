@@ -103,6 +103,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
             if let problem = promptTuning.problem { throw Error(description: "run config: prompt_tuning: \(problem)") }
             try require(localSGD.localSteps == 1, "prompt tuning averages every step; local_steps must be 1")
             try require(training.model.vocabularySize == 256, "prompt tuning reads bytes: the base model's vocab_size must be 256")
+            try require(!training.regularization.isEnabled, "prompt tuning trains without dropout, stochastic depth or byte corruption")
         }
         try require(samplesPerRound <= 1 << 30,
                     "target_batch_size × local_steps is \(samplesPerRound) samples per round; at most 1073741824")

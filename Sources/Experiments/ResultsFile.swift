@@ -32,3 +32,26 @@ enum ResultsFile {
         }
     }
 }
+
+/// A study's results as `cohort experiment` handles them: written as results.json with its
+/// figures beside it, or read back to redraw the figures.
+public protocol ExperimentResults: Codable {
+    /// The figures, file name → SVG text.
+    func figures() -> [String: String]
+    /// What to print after the files written, such as the study's table; empty by default.
+    var summary: String { get }
+}
+
+extension ExperimentResults {
+    public static var fileName: String { ResultsFile.name }
+
+    public var summary: String { "" }
+
+    /// results.json (see `ResultsFile`).
+    public func write(to folder: URL) throws { try ResultsFile.write(self, to: folder) }
+
+    public static func read(from folder: URL) throws -> Self { try ResultsFile.read(Self.self, from: folder) }
+
+    /// Writes each figure into `folder`; returns the files in name order.
+    public func writeFigures(to folder: URL) throws -> [URL] { try ResultsFile.writeFigures(figures(), to: folder) }
+}

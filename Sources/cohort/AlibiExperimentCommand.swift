@@ -1,7 +1,6 @@
 import ArgumentParser
 import Experiments
 import Foundation
-import Trainer
 
 /// `cohort experiment alibi`: train short, test long (Press et al., arXiv 2108.12409).
 struct AlibiExperimentCommand: ParsableCommand {
@@ -16,34 +15,11 @@ struct AlibiExperimentCommand: ParsableCommand {
             15 to 30 minutes on two cores, --quick under 3.
             """)
 
-    @Flag(help: "The smoke-test variant: a smaller model, fewer steps, less validation text.") var quick = false
-    @Option(help: "Folder for results.json and the figures.") var output: String
-    @Option(help: "Redraw the figures from this folder's results.json instead of running the experiment.")
-    var figuresFrom: String?
-    @Option(help: "Training text (default: bundled Tiny Shakespeare).") var data: String?
-    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var options: ExperimentOptions
 
     func run() throws {
-        let outputURL = URL(fileURLWithPath: output)
-        if let figuresFrom {
-            let results = try AlibiResults.read(from: URL(fileURLWithPath: figuresFrom))
-            for url in try results.writeFigures(to: outputURL) { print(url.path) }
-            return
+        try options.run { quick, corpus, corpusName, progress in
+            try AlibiExperiment.run(plan: quick ? .quick : .full, corpus: corpus, corpusName: corpusName, progress: progress)
         }
-        threadOptions.apply()
-        let corpusURL = data.map { URL(fileURLWithPath: $0) } ?? BundledCorpus.url
-        let corpus: [UInt8]
-        do {
-            corpus = [UInt8](try Data(contentsOf: corpusURL))
-        } catch {
-            throw ValidationError("cannot read --data \(corpusURL.path)")
-        }
-        let results = try AlibiExperiment.run(
-            plan: quick ? .quick : .full, corpus: corpus, corpusName: corpusURL.lastPathComponent,
-            progress: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
-        try results.write(to: outputURL)
-        let figures = try results.writeFigures(to: outputURL)
-        print(outputURL.appendingPathComponent(AlibiResults.fileName).path)
-        for url in figures { print(url.path) }
     }
 }

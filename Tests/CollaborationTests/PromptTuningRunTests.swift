@@ -118,6 +118,11 @@ import Trainer
             try config.validate()
         }
         config.localSGD = LocalSGDSettings()
+        config.training.regularization.byteCorruption = 0.05
+        #expect(throws: RunConfig.Error(description: "run config: prompt tuning trains without dropout, stochastic depth or byte corruption")) {
+            try config.validate()
+        }
+        config.training.regularization = RegularizationSettings()
         config.promptTuning?.baseModelHash = "not hex"
         #expect(throws: RunConfig.Error(description: "run config: prompt_tuning: base_model_hash must be 64 lowercase hex digits")) {
             try config.validate()

@@ -73,6 +73,11 @@ public final class TrainingRun {
         guard vocabulary.base == settings.model, model.config == vocabulary.extendedConfig else {
             throw TrainingSettings.Error(description: "the prompt-tuning model's shape differs from the run's base model")
         }
+        // Byte corruption would overwrite the prompt's tokens, and dropout in a frozen model is
+        // not what prompt tuning's papers train with.
+        guard !settings.regularization.isEnabled else {
+            throw TrainingSettings.Error(description: "a prompt-tuning run trains without dropout, stochastic depth or byte corruption")
+        }
         model.freezesBlocks = true
         try self.init(settings: settings, model: model, trainableRange: vocabulary.trainableRange, dataset: data,
                       dataSeed: dataSeed, localSGD: nil)
