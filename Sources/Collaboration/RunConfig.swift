@@ -65,12 +65,17 @@ public struct RunConfig: Equatable, Sendable, Codable {
     /// [B, 1.5 B] to follow the fixed-batch curve only this way (docs/science.md, "SGD
     /// temperature"). Nil when there is nothing to scale: an explicit learning rate, local SGD
     /// (its rounds average pseudo-gradients whose inner steps took the rate already), or a
-    /// round of exactly the target. Every member computes it from the same round result, and
-    /// float multiplication is the same everywhere, so their states stay equal.
+    /// round of exactly the target. Every member computes it from the round's plan
+    /// (`AllReduceResult.plannedSamples`), which they share, and float multiplication is the same
+    /// everywhere, so their states stay equal. At most `maxRoundGradientScale`: declared samples
+    /// are claims, and a group of identities declaring many would otherwise choose the rate.
     public func roundGradientScale(samples: Int, localSGD: Bool) -> Float? {
         guard training.temperature != nil, !localSGD, samples > 0, samples != targetBatchSize else { return nil }
-        return Float(Double(samples) / Double(targetBatchSize))
+        return Float(min(Double(samples) / Double(targetBatchSize), Self.maxRoundGradientScale))
     }
+
+    /// The largest factor a round's samples may raise the rate by: a round of twice the target.
+    public static let maxRoundGradientScale = 2.0
 
     /// Sequences the run trains between two averaging rounds: the target batch, times the
     /// local steps under local SGD.

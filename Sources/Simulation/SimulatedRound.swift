@@ -63,6 +63,7 @@ struct SimulatedRound {
             failedParts: failedParts, silent: missing.map(\.element.peer))
         let past = missing.map(\.element.peer).filter { pastTheRound(DHTID(bytes: $0.bytes)!) }
         result.pastTheRound = past
+        result.plannedSamples = plan.weights.reduce(0, +)
         result.silent.removeAll(where: past.contains)
         return Outcome(result: result, endsAt: endsAt)
     }

@@ -161,6 +161,7 @@ import Testing
             #expect(result.isComplete)
             #expect(result.leftOut == [peerID(2)])
             #expect(result.totalSamples == plan.weights.reduce(0, +) - plan.weights[1])
+            #expect(result.plannedSamples == plan.weights.reduce(0, +), "the plan's samples, whoever took part")
         }
     }
 

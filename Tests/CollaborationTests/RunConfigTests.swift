@@ -42,6 +42,7 @@ import Trainer
         #expect(config.roundGradientScale(samples: 80, localSGD: false) == 1.25)
         #expect(config.roundGradientScale(samples: 48, localSGD: false) == 0.75)
         #expect(config.roundGradientScale(samples: 64, localSGD: false) == nil)
+        #expect(config.roundGradientScale(samples: 64 * 50, localSGD: false) == 2, "declared samples raise the rate at most twofold")
         #expect(config.roundGradientScale(samples: 80, localSGD: true) == nil)
         (config.training.learningRate, config.training.temperature) = (0.1, nil)
         #expect(config.roundGradientScale(samples: 80, localSGD: false) == nil)

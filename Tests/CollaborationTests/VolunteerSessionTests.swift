@@ -141,8 +141,10 @@ import Wire
 
     /// The round of `plan` as every member averaged it (44 samples in all).
     static func averagedByAll(_ plan: GroupPlan) -> AllReduceResult {
-        AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
-                        bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        var result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
+                                     bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1), failedParts: [])
+        result.plannedSamples = 44
+        return result
     }
 
     /// The round of `plan` that `other`, already past its step, refused: this peer averaged alone.
@@ -151,8 +153,19 @@ import Wire
         var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
                                      bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
                                      silent: [])
+        result.plannedSamples = 44
         result.pastTheRound = [them]
         return result
+    }
+
+    /// Members can see different participants (a sender late at one owner only is left out
+    /// there alone); the samples the step follows are the plan's, which they share.
+    @Test func theStepFollowsThePlansSamplesNotThisMembersViewOfWhoTookPart() throws {
+        let other = Self.others[0]
+        var (harness, plan) = try #require(Self.roundStarted(with: other) { _ in })
+        var result = Self.averagedByAll(plan)
+        result.totalSamples = 20
+        #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: [], samples: 44), .announceState])
     }
 
     @Test func underLocalSGDThePeerTrainsOnWhileTheRoundAveragesAndCountsThatTowardsTheNextRound() throws {
@@ -217,6 +230,7 @@ import Wire
             var result = AllReduceResult(roundID: plan.id, participants: plan.members.map(\.peer), leftOut: [], totalSamples: 44,
                                          bytesSent: 1000, bytesReceived: 1000, duration: .seconds(1),
                                          failedParts: [plan.parts[plan.index(of: them)!]], silent: [])
+            result.plannedSamples = 44
             result.outOfBoundAverages = [them]
             let finished = harness.feed(.roundFinished(result))
             let excluded = earlier + 1 == harness.session.settings.outOfBoundAveragesToExclude

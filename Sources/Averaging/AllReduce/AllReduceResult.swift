@@ -18,6 +18,11 @@ public struct AllReduceResult: Hashable, Sendable {
     /// Sum of the participants' weights: their sample counts as the average counted them,
     /// each cut to `ShareCap`'s bound (`GroupPlan.weights`).
     public var totalSamples: UInt64
+    /// Sum of every plan member's weight, whoever took part: the same at every member, since
+    /// they all hold the same plan (its id names the round), while `totalSamples` rests on this
+    /// member's view of who took part. What must agree across members, such as the learning
+    /// rate of the step they all take, follows this.
+    public var plannedSamples: UInt64 = 0
     /// Encoded chunk bytes this peer sent and received (payloads, without frame headers).
     public var bytesSent: Int
     public var bytesReceived: Int

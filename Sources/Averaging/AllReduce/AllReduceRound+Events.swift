@@ -230,6 +230,7 @@ extension AllReduceRound {
             // member (or, with the median theirs, several) declaring 2⁴⁰ samples would otherwise
             // make every member's round report unreadable.
             totalSamples: min(participants.reduce(0) { $0 &+ weights[$1] }, Declaration.maxSamples),
+            plannedSamples: min(weights.reduce(0, &+), Declaration.maxSamples),
             bytesSent: bytesSent,
             bytesReceived: bytesReceived,
             // A chunk held from before the start arrives with an earlier time.

@@ -143,9 +143,10 @@ extension VolunteerSession {
             return notes + formationFailed(round, .othersPastTheStep(step: UInt64(round.step), count: result.pastTheRound.count), now)
         }
         phase = .announcing(.reportRound(round, result))
-        // Every member's average already rests on its view of the participants; the samples
-        // come from the same view, so they add no new way for members' states to differ.
-        return notes + [.applyUpdate(skipping: result.failedParts, samples: Int(result.totalSamples)), .announceState]
+        // The step's samples must be the same at every member, or their rates and states part:
+        // the plan's, not this member's view of who took part (a sender late at one owner only
+        // is left out there alone).
+        return notes + [.applyUpdate(skipping: result.failedParts, samples: Int(result.plannedSamples)), .announceState]
     }
 
     /// Counts the owners whose averages failed the norm check and excludes those at the limit.
