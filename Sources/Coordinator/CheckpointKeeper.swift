@@ -5,7 +5,8 @@ import Trainer
 /// the newest `keep` of them.
 ///
 /// A folder is written under a temporary name and renamed when complete, so a folder with a
-/// final name is always whole; `cohort eval` and `cohort sample` load any of them.
+/// final name is always whole. A model run's folders load in `cohort eval` and `cohort sample`;
+/// a prompt-tuning run's hold its prompt (`PromptCheckpoint`).
 public struct CheckpointKeeper: Sendable {
     public let directory: URL
     public let keep: Int
@@ -57,7 +58,10 @@ public struct CheckpointKeeper: Sendable {
         guard state.count == 2 * count * 4 else {
             throw Checkpoint.Error(description: "state of \(state.count) bytes does not fit the run's \(count) prompt parameters")
         }
-        let values = state.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let values = [Float](unsafeUninitializedCapacity: 2 * count) { buffer, initialized in
+            state.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            initialized = 2 * count
+        }
         try values.withUnsafeBufferPointer { all in
             try PromptCheckpoint.save(rows: UnsafeBufferPointer(rebasing: all[..<count]), momentum: UnsafeBufferPointer(rebasing: all[count...]),
                                       step: step, settings: settings, vocabulary: vocabulary, to: temporary)

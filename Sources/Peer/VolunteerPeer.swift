@@ -48,7 +48,7 @@ public final class VolunteerPeer {
             let session = PeerSession(settings: settings, logger: logger, stop: stop, identity: identity, network: network,
                                       config: config, coordinator: coordinator, run: try makeTrainingRun(config: config))
             logger.info("joined run", metadata: ["run": "\(config.name)", "peer.id": "\(identity.peerID)",
-                                                 "parameters": "\(session.run.model.parameters.count)"])
+                                                 "parameters": "\(session.run.averagingVector.count)"])
             try await session.run()
         } catch {
             await network.shutdown()

@@ -99,12 +99,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         runConfig.dataset = dataset
         runConfig.localSGD = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum)
         if let promptTuningBase {
-            let base = try Checkpoint.loadModel(from: URL(fileURLWithPath: promptTuningBase))
+            let base = try PromptTuningSetup.loadByteModel(from: URL(fileURLWithPath: promptTuningBase))
             var prompt = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: base))
             prompt.promptLength = promptLength
             prompt.task = task
             prompt.shotsPerClass = shots
             runConfig.promptTuning = prompt
+            try PromptTuningSetup.check(settings: prompt, base: base.config, corpus: [UInt8](try Data(contentsOf: BundledCorpus.url)))
             runConfig.training.model = PromptTuningSetup.runShape(of: base.config, settings: prompt)
         }
         try runConfig.validate()

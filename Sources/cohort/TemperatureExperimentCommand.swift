@@ -12,8 +12,8 @@ struct TemperatureExperimentCommand: ParsableCommand {
             8 to 128 and three seeds, with and without momentum (T = lr / (B (1 − μ))); measures the gradient \
             noise scale, the sharpness reached at several T, lr following a jittered batch's actual or target \
             size, and which global batches config S trains at the 4-peer run's T = 0.02. Writes results.json \
-            and SVG plots into --output; progress goes to stderr. The full run took 34 minutes on two cores \
-            shared with other work (about half alone), --quick under 1.
+            and SVG plots into --output; progress goes to stderr. The full run takes 14 minutes on two \
+            cores, --quick under 1.
             """)
 
     @OptionGroup var options: ExperimentOptions

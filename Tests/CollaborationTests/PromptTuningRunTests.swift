@@ -81,7 +81,9 @@ import Trainer
         settings.promptLength = 2
         settings.shotsPerClass = 4
         let base = try PromptTuningSetup.loadBase(from: folder, settings: settings)
-        #expect(loaded.config.contextLength == 2048 && base.config.contextLength == 2 + 96 + 2 + 10)
+        // Rows of the label word "CORIOLANUS" (10 bytes, longer than the prompt), 96 bytes of
+        // text and the separator, not the 2,048 transformers' config states.
+        #expect(loaded.config.contextLength == 2048 && base.config.contextLength == 10 + 96 + 2)
         var training = TrainingSettings(model: base.config)
         training.batchSize = 2
         training.learningRate = 0.1
@@ -90,6 +92,26 @@ import Trainer
         run.applyUpdate()
         #expect(BaseModelFingerprint.frozenHash(of: run.model, vocabulary: PromptVocabulary(base: base.config, settings: settings))
                 == settings.baseModelHash)
+    }
+
+    /// The coordinator's check before it signs: configs no peer could run are refused.
+    @Test func configsNoPeerCouldRunAreRefusedBeforeSigning() throws {
+        let base = Self.base()
+        var settings = Self.settings(for: base)
+        try PromptTuningSetup.check(settings: settings, base: base.config, corpus: Self.corpus)
+        settings.shotsPerClass = 1000
+        #expect(throws: PromptTask.Error.self) { try PromptTuningSetup.check(settings: settings, base: base.config, corpus: Self.corpus) }
+        settings.shotsPerClass = 8
+        var short = base.config
+        short.positionEncoding = .learned
+        short.contextLength = 64
+        short.maxContextLength = 64
+        #expect(throws: PromptTuningSetup.Error.self) { try PromptTuningSetup.check(settings: settings, base: short, corpus: Self.corpus) }
+        short.positionEncoding = .alibi
+        short.maxContextLength = 256
+        #expect(PromptTuningSetup.runShape(of: short, settings: settings).contextLength == 10 + 96 + 2,
+                "ALiBi runs rows longer than it was trained at")
+        try PromptTuningSetup.check(settings: settings, base: short, corpus: Self.corpus)
     }
 
     @Test func aBaseWithAnotherHashOrVocabularyIsRefused() throws {

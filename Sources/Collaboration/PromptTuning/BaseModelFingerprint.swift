@@ -3,7 +3,9 @@ import Crypto
 import Trainer
 
 /// The hash a prompt-tuning run names its frozen base model by: SHA-256 over a domain string,
-/// the model's shape, and its parameters as little-endian float32 in arena order.
+/// the model's shape (the LayerNorm epsilon too: it changes what the weights compute), and its
+/// parameters as little-endian float32 in arena order. Context lengths are left out: they are
+/// how far the model is run, not what it is.
 ///
 /// Computed over the parameters rather than the files, so the same weights saved by Cohort or
 /// by transformers (with or without the "transformer." prefix, with a tied lm_head) match.
@@ -28,6 +30,7 @@ public enum BaseModelFingerprint {
         let shape = [config.vocabularySize, config.hiddenSize, config.layerCount, config.headCount]
         for value in shape { withUnsafeBytes(of: UInt64(value).littleEndian) { hasher.update(bufferPointer: $0) } }
         hasher.update(data: [UInt8](config.positionEncoding.rawValue.utf8))
+        withUnsafeBytes(of: config.layerNormEpsilon.bitPattern.littleEndian) { hasher.update(bufferPointer: $0) }
         for range in ranges {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(start: parameters.base + range.lowerBound,
                                                                 count: range.count * MemoryLayout<Float>.size))

@@ -16,21 +16,37 @@ public enum PromptTuningSetup {
     /// longest row (prompt, text, separator and, for zero-shot scoring, a label word) rather
     /// than the whole context a base was trained at (2,048 for transformers' BLOOM configs).
     /// A learned position table is sized by the context, so such a base keeps its own.
+    /// The maximum context is set to the rows, so that a base saved by Cohort and by
+    /// transformers (which records no maximum) gives the same shape.
     public static func runShape(of base: ModelConfig, settings: PromptTuningSettings) -> ModelConfig {
         guard base.positionEncoding != .learned else { return base }
         var shape = base
-        let row = settings.promptLength + PromptTask.textBytes + PromptTemplate.defaultSeparator.count + PromptTask.labelWordBytes
-        shape.contextLength = min(base.contextLength, row)
+        shape.contextLength = min(base.longestSequence, rowLength(settings))
+        shape.maxContextLength = shape.contextLength
         return shape
+    }
+
+    /// Tokens the task's longest row takes: prompt, text and separator, or (zero-shot) text,
+    /// separator and label word.
+    static func rowLength(_ settings: PromptTuningSettings) -> Int {
+        max(settings.promptLength, PromptTask.labelWordBytes) + PromptTask.textBytes + PromptTemplate.defaultSeparator.count
+    }
+
+    /// Throws unless a run of `settings` over a base of shape `base` can run on every peer:
+    /// rows long enough for the task, and enough speeches for its shots and held-out set. The
+    /// coordinator checks this before it signs the config.
+    public static func check(settings: PromptTuningSettings, base: ModelConfig, corpus: [UInt8]) throws {
+        let shape = runShape(of: base, settings: settings)
+        guard shape.contextLength >= rowLength(settings) else {
+            throw Error(description: "the base model runs rows of at most \(shape.contextLength) tokens; the task with \(settings.promptLength) prompt vectors needs \(rowLength(settings))")
+        }
+        _ = try taskData(settings: settings, vocabulary: PromptVocabulary(base: shape, settings: settings), corpus: corpus)
     }
 
     /// Loads the base model in `folder` (a Cohort checkpoint or a transformers BLOOM folder),
     /// checks it is the one `settings` names, and gives it the run's shape (`runShape`).
     public static func loadBase(from folder: URL, settings: PromptTuningSettings) throws -> TransformerModel<Float> {
-        let base = try Checkpoint.loadModel(from: folder)
-        guard base.config.vocabularySize == 256 else {
-            throw Error(description: "\(folder.path): the base model's vocabulary has \(base.config.vocabularySize) tokens; prompt tuning reads bytes (256)")
-        }
+        let base = try loadByteModel(from: folder)
         let hash = BaseModelFingerprint.hash(of: base)
         guard hash == settings.baseModelHash else {
             throw Error(description: "\(folder.path): base model hash \(hash.prefix(16))… differs from the run's \(settings.baseModelHash.prefix(16))…")
@@ -40,6 +56,16 @@ public enum PromptTuningSetup {
         let shaped = TransformerModel<Float>(config: shape)
         shaped.parameters.copy(from: base.parameters)
         return shaped
+    }
+
+    /// The model in `folder`, refused before its weights are read when its vocabulary is not
+    /// bytes (a transformers BLOOM's 250,880 tokens would take gigabytes to load).
+    public static func loadByteModel(from folder: URL) throws -> TransformerModel<Float> {
+        let config = try Checkpoint.loadConfig(from: folder)
+        guard config.vocabularySize == 256 else {
+            throw Error(description: "\(folder.path): the base model's vocabulary has \(config.vocabularySize) tokens; prompt tuning reads bytes (256)")
+        }
+        return try Checkpoint.loadModel(from: folder)
     }
 
     /// The task of `settings` from the corpus, rendered for a model of `vocabulary`.

@@ -58,7 +58,7 @@ public struct PromptTask: Sendable, Equatable {
             perClass.append(speeches[first...last].compactMap { SpeechParser.text(of: $0, maxBytes: maxTextBytes) })
         }
         var generator = SeededGenerator(seed: 0x5_4A4B)
-        for index in perClass.indices { perClass[index].shuffle(using: &generator) }
+        for index in perClass.indices { shuffle(&perClass[index], with: &generator) }
         let needed = shotsPerClass + testPerClass
         if let short = perClass.firstIndex(where: { $0.count < needed }) {
             throw Error(description: "\(classes[short]) has \(perClass[short].count) speeches; \(shotsPerClass) shots and \(testPerClass) tests need \(needed)")
@@ -69,5 +69,13 @@ public struct PromptTask: Sendable, Equatable {
         return PromptTask(name: shakespearePlaysName, labelWords: classes.map { Array($0.utf8) },
                           training: interleaved(0..<shotsPerClass),
                           test: interleaved(shotsPerClass..<needed))
+    }
+
+    /// Fisher–Yates with our own generator: the standard library does not promise its shuffle's
+    /// algorithm, and peers built by other toolchains must draw the same shots.
+    static func shuffle<Element>(_ elements: inout [Element], with generator: inout SeededGenerator) {
+        for index in stride(from: elements.count - 1, to: 0, by: -1) {
+            elements.swapAt(index, Int(generator.next() % UInt64(index + 1)))
+        }
     }
 }

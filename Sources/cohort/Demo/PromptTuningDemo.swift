@@ -21,9 +21,11 @@ struct PromptTuningDemo {
             self.baseFolder = folder.appendingPathComponent("base")
             try Self.trainBase(steps: baseSteps, corpus: corpus, into: self.baseFolder)
         }
-        var settings = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: try Checkpoint.loadModel(from: self.baseFolder)))
+        let loaded = try PromptTuningSetup.loadByteModel(from: self.baseFolder)
+        var settings = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: loaded))
         settings.promptLength = promptLength
         settings.shotsPerClass = shots
+        try PromptTuningSetup.check(settings: settings, base: loaded.config, corpus: corpus)
         self.settings = settings
         base = try PromptTuningSetup.loadBase(from: self.baseFolder, settings: settings)
         task = try PromptTask.named(settings.task, corpus: corpus, shotsPerClass: shots)
