@@ -55,6 +55,22 @@ import Trainer
         #expect(TrainingRun.stateByteCount(for: base.config, promptTuning: settings) == run.stateByteCount)
     }
 
+    /// Lanes sum only the trained rows of their replicas' gradients; the rows must come out as
+    /// one model computes them.
+    @Test func lanesGiveThePromptRowsTheSameGradientAsOneModel() throws {
+        let base = Self.base()
+        let settings = Self.settings(for: base)
+        let single = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
+                                                   corpus: Self.corpus, dataSeed: 5)
+        let split = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
+                                                  corpus: Self.corpus, dataSeed: 5)
+        split.lanes = 2
+        #expect(abs(single.computeGradients() - split.computeGradients()) < 1e-5)
+        let scale = max(SGDOptimizer.norm(of: single.averagingVector), 1e-6)
+        let worst = zip(single.averagingVector.array, split.averagingVector.array).map { abs($0 - $1) }.max() ?? 0
+        #expect(Double(worst) / scale < 1e-5, "worst difference \(worst) against a gradient norm of \(scale)")
+    }
+
     @Test func peersStartFromTheSameStateAndLoadEachOthers() throws {
         let base = Self.base()
         let settings = Self.settings(for: base)

@@ -38,10 +38,11 @@ extension TrainingRun {
         for lane in 0..<count { loss += losses[lane] * Double(weight(lane)) }
         guard backward else { return loss }
         // Each replica's gradient is the mean over its rows; the batch mean weights them by rows.
-        let total = model.gradients.base
-        Parallel.forEachRange(count: model.gradients.count, cost: 2 * count) { range in
+        // Only the trained elements are summed: a prompt-tuning run's few rows, not the arena.
+        let total = model.gradients.base + trainableRange.lowerBound
+        Parallel.forEachRange(count: trainableRange.count, cost: 2 * count) { range in
             for lane in 0..<count {
-                let g = replicas[lane].gradients.base, w = weight(lane)
+                let g = replicas[lane].gradients.base + trainableRange.lowerBound, w = weight(lane)
                 for index in range { total[index] += w * g[index] }
             }
         }
