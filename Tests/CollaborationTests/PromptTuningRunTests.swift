@@ -36,10 +36,16 @@ import Trainer
         return training
     }
 
+    /// A peer's trainer over `base`, drawing its data with `dataSeed`.
+    static func run(over base: TransformerModel<Float>, dataSeed: UInt64? = nil) throws -> TrainingRun {
+        try PromptTuningSetup.makeRun(base: base, settings: settings(for: base), training: training(for: base),
+                                      corpus: corpus, dataSeed: dataSeed)
+    }
+
     @Test func trainingMovesOnlyThePromptAndLabelRowsAndKeepsTheBaseHash() throws {
         let base = Self.base()
         let settings = Self.settings(for: base)
-        let run = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base), corpus: Self.corpus)
+        let run = try Self.run(over: base)
         let vocabulary = PromptVocabulary(base: base.config, settings: settings)
         let before = Array(run.model.parameters.buffer[vocabulary.trainableRange])
         let lossBefore = run.validationLoss()
@@ -59,11 +65,8 @@ import Trainer
     /// one model computes them.
     @Test func lanesGiveThePromptRowsTheSameGradientAsOneModel() throws {
         let base = Self.base()
-        let settings = Self.settings(for: base)
-        let single = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
-                                                   corpus: Self.corpus, dataSeed: 5)
-        let split = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
-                                                  corpus: Self.corpus, dataSeed: 5)
+        let single = try Self.run(over: base, dataSeed: 5)
+        let split = try Self.run(over: base, dataSeed: 5)
         split.lanes = 2
         #expect(abs(single.computeGradients() - split.computeGradients()) < 1e-5)
         let scale = max(SGDOptimizer.norm(of: single.averagingVector), 1e-6)
@@ -73,11 +76,8 @@ import Trainer
 
     @Test func peersStartFromTheSameStateAndLoadEachOthers() throws {
         let base = Self.base()
-        let settings = Self.settings(for: base)
-        let first = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
-                                                  corpus: Self.corpus, dataSeed: 1)
-        let second = try PromptTuningSetup.makeRun(base: base, settings: settings, training: Self.training(for: base),
-                                                   corpus: Self.corpus, dataSeed: 2)
+        let first = try Self.run(over: base, dataSeed: 1)
+        let second = try Self.run(over: base, dataSeed: 2)
         #expect(StateSnapshot(of: first).hash == StateSnapshot(of: second).hash)
         first.computeGradients()
         first.applyUpdate()

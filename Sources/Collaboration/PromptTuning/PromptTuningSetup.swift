@@ -46,10 +46,16 @@ public enum PromptTuningSetup {
     /// Loads the base model in `folder` (a Cohort checkpoint or a transformers BLOOM folder),
     /// checks it is the one `settings` names, and gives it the run's shape (`runShape`).
     public static func loadBase(from folder: URL, settings: PromptTuningSettings) throws -> TransformerModel<Float> {
-        let base = try loadByteModel(from: folder)
+        try checkedBase(loadByteModel(from: folder), settings: settings, source: folder.path)
+    }
+
+    /// `base`, once its hash is the one `settings` names, in the run's shape (`runShape`).
+    /// `source` names it in the error.
+    public static func checkedBase(_ base: TransformerModel<Float>, settings: PromptTuningSettings,
+                                   source: String) throws -> TransformerModel<Float> {
         let hash = BaseModelFingerprint.hash(of: base)
         guard hash == settings.baseModelHash else {
-            throw Error(description: "\(folder.path): base model hash \(hash.prefix(16))… differs from the run's \(settings.baseModelHash.prefix(16))…")
+            throw Error(description: "\(source): base model hash \(hash.prefix(16))… differs from the run's \(settings.baseModelHash.prefix(16))…")
         }
         let shape = runShape(of: base.config, settings: settings)
         guard shape != base.config else { return base }
@@ -71,8 +77,12 @@ public enum PromptTuningSetup {
     /// The task of `settings` from the corpus, rendered for a model of `vocabulary`.
     public static func taskData(settings: PromptTuningSettings, vocabulary: PromptVocabulary, corpus: [UInt8]) throws -> PromptTaskData {
         let task = try PromptTask.named(settings.task, corpus: corpus, shotsPerClass: settings.shotsPerClass)
-        let template = PromptTemplate(prefix: vocabulary.promptTokens, labelTokens: vocabulary.labelTokens)
-        return try PromptTaskData(task: task, template: template, time: vocabulary.base.contextLength)
+        return try PromptTaskData(task: task, template: template(for: vocabulary), time: vocabulary.base.contextLength)
+    }
+
+    /// A run's rows: the prompt vectors, the text, the separator, the label token.
+    public static func template(for vocabulary: PromptVocabulary) -> PromptTemplate {
+        PromptTemplate(prefix: vocabulary.promptTokens, labelTokens: vocabulary.labelTokens)
     }
 
     /// The trainer: `training.model` must be the base's shape.

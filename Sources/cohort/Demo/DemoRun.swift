@@ -123,8 +123,8 @@ struct DemoRun {
                          utilisation * 100, result.peerUtilisations.count))
         }
         if let prompt {
-            result.promptTuning = PromptTuningReport(before: try prompt.promptAccuracy(of: initialRun),
-                                                     after: try prompt.promptAccuracy(of: trained))
+            result.promptTuning = PromptTuningReport(before: prompt.promptAccuracy(of: initialRun),
+                                                     after: prompt.promptAccuracy(of: trained))
         } else {
             print("\nsampled text:\n\(Self.sample(from: trained.model))\n")
         }

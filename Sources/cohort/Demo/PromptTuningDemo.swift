@@ -27,7 +27,7 @@ struct PromptTuningDemo {
         settings.shotsPerClass = shots
         try PromptTuningSetup.check(settings: settings, base: loaded.config, corpus: corpus)
         self.settings = settings
-        base = try PromptTuningSetup.loadBase(from: self.baseFolder, settings: settings)
+        base = try PromptTuningSetup.checkedBase(loaded, settings: settings, source: self.baseFolder.path)
         task = try PromptTask.named(settings.task, corpus: corpus, shotsPerClass: shots)
     }
 
@@ -48,10 +48,9 @@ struct PromptTuningDemo {
     static let promptLearningRate = 0.1
 
     /// The accuracy of `run`'s prompt model.
-    func promptAccuracy(of run: TrainingRun) throws -> TaskAccuracy {
-        let vocabulary = PromptVocabulary(base: base.config, settings: settings)
-        let data = try PromptTuningSetup.taskData(settings: settings, vocabulary: vocabulary, corpus: corpus)
-        return accuracy { PromptTaskScoring.accuracy(of: run.model, on: $0, template: data.template, time: base.config.contextLength) }
+    func promptAccuracy(of run: TrainingRun) -> TaskAccuracy {
+        let template = PromptTuningSetup.template(for: PromptVocabulary(base: base.config, settings: settings))
+        return accuracy { PromptTaskScoring.accuracy(of: run.model, on: $0, template: template, time: base.config.contextLength) }
     }
 
     /// The plain base model choosing the likelier label word after each speech.
