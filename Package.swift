@@ -41,6 +41,9 @@ let package = Package(
         ),
         // `cohort experiment`: studies that check the papers' claims on Cohort's trainer.
         .target(name: "Experiments", dependencies: ["Trainer"]),
+        // The CUDA trainer: the driver, NVRTC and cuBLAS loaded at run time (no build-time
+        // CUDA), its kernels as CUDA C compiled for the device at hand (docs/cuda.md).
+        .target(name: "CUDABackend", dependencies: ["Trainer"]),
         .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
         // A trained checkpoint as an ONNX graph (docs/onnx.md).
         .target(
@@ -139,6 +142,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Trainer"]),
+        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "Trainer"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer"],
