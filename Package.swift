@@ -62,7 +62,7 @@ let package = Package(
             name: "cohort",
             dependencies: [
                 "Trainer", "Wire", "DHT", "Averaging", "Collaboration", "Admission", "Node", "StateSync", "Peer", "Coordinator", "Simulation",
-                "ONNXExport",
+                "ONNXExport", "CUDABackend",
                 "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
