@@ -25,5 +25,7 @@ public struct CUDAKernelSource: Sendable {
 
 extension CUDAKernelSource {
     /// Every unit the CUDA trainer compiles.
-    public static let all: [CUDAKernelSource] = [elementwise]
+    public static let all: [CUDAKernelSource] = [
+        elementwise, embedding, layerNorm, bias, gelu, attentionSoftmax, crossEntropy, sgd,
+    ]
 }
