@@ -75,7 +75,7 @@ public final class CUDAContext: @unchecked Sendable {
 
     /// Launches `kernel` on `shape`. Launches are asynchronous; errors inside a kernel surface
     /// at the next `synchronize()`.
-    public func launch(_ kernel: String, _ shape: LaunchShape, _ arguments: [KernelArgument]) throws(CUDAUnavailable) {
+    public func launch(_ kernel: String, _ shape: KernelLaunch, _ arguments: [KernelArgument]) throws(CUDAUnavailable) {
         guard let function = functions[kernel] else {
             preconditionFailure("no kernel named \(kernel) was compiled")
         }
@@ -117,23 +117,5 @@ public final class CUDAContext: @unchecked Sendable {
                                 pa, Int32(lda), &beta, pc, Int32(ldc))
         }
         try blas.check(status, "cublasSgemm")
-    }
-}
-
-/// A launch's grid and block sizes.
-public struct LaunchShape: Sendable, Equatable {
-    public struct Size: Sendable, Equatable {
-        public var x: UInt32, y: UInt32, z: UInt32
-        public init(x: UInt32, y: UInt32 = 1, z: UInt32 = 1) {
-            (self.x, self.y, self.z) = (x, y, z)
-        }
-    }
-
-    public var grid: Size
-    public var block: Size
-
-    public init(grid: Size, block: Size) {
-        self.grid = grid
-        self.block = block
     }
 }
