@@ -1,0 +1,45 @@
+@testable import CUDABackend
+import Testing
+@testable import Trainer
+
+/// The bias kernels against Linear.swift, on N = 74 rows of O = 259 columns.
+@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+struct LinearBiasKernelTests {
+    let n = 74, inputs = 5, outputs = 259
+
+    @Test func broadcastSetsOrAddsTheBias() throws {
+        let emulator = try KernelEmulator.shared.get()
+        var generator = SeededGenerator(seed: 31)
+        let b = EmulatedBuffer(randomFloats(outputs, generator: &generator))
+        let initial = randomFloats(n * outputs, generator: &generator)
+        let set = EmulatedBuffer<Float>.poisoned(count: n * outputs)
+        try emulator.launch("cohort_bias_broadcast", .biasBroadcast(rows: n, columns: outputs), set, b, Int32(n), Int32(outputs), Int32(0))
+        let added = EmulatedBuffer(initial)
+        try emulator.launch("cohort_bias_broadcast", .biasBroadcast(rows: n, columns: outputs), added, b, Int32(n), Int32(outputs), Int32(1))
+        let bias = b.array
+        #expect(bits(set.array) == bits((0..<(n * outputs)).map { bias[$0 % outputs] }))
+        #expect(bits(added.array) == bits((0..<(n * outputs)).map { initial[$0] + bias[$0 % outputs] }))
+    }
+
+    /// Column sums over the rows in order, as Linear.backward adds them: equal bit for bit.
+    @Test func backwardEqualsTheCPUBitForBit() throws {
+        let emulator = try KernelEmulator.shared.get()
+        var generator = SeededGenerator(seed: 32)
+        let x = EmulatedBuffer(randomFloats(n * inputs, generator: &generator))
+        let w = EmulatedBuffer(randomFloats(outputs * inputs, generator: &generator))
+        let dy = EmulatedBuffer(randomFloats(n * outputs, generator: &generator))
+        let initial = randomFloats(outputs, generator: &generator)
+        let cpuWeightGradient = EmulatedBuffer<Float>(repeating: 0, count: outputs * inputs)
+        let cpuBiasGradient = EmulatedBuffer(initial)
+        withExtendedLifetime((x, w, dy, cpuWeightGradient, cpuBiasGradient)) {
+            Linear.backward(
+                inputGradient: nil, weightGradient: cpuWeightGradient.base, biasGradient: cpuBiasGradient.base,
+                outputGradient: dy.pointer, input: x.pointer, weight: w.pointer, rows: n, inputs: inputs, outputs: outputs)
+        }
+        for _ in 0..<2 {
+            let db = EmulatedBuffer(initial)
+            try emulator.launch("cohort_bias_backward", .biasBackward(columns: outputs), db, dy, Int32(n), Int32(outputs))
+            #expect(bits(db.array) == bits(cpuBiasGradient.array))
+        }
+    }
+}
