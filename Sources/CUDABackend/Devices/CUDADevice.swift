@@ -17,7 +17,11 @@ public struct CUDADeviceList: Sendable {
     /// Reads the devices. Throws `CUDAUnavailable` without a driver or when it fails to start;
     /// a working driver with no GPU gives an empty list.
     public static func read() throws(CUDAUnavailable) -> CUDADeviceList {
-        let driver = try CUDADriverLibrary()
+        try read(search: CUDALibrarySearch())
+    }
+
+    static func read(search: CUDALibrarySearch) throws(CUDAUnavailable) -> CUDADeviceList {
+        let driver = try CUDADriverLibrary(search: search)
         let started = driver.initialize(0)
         // CUDA_ERROR_NO_DEVICE: a driver is installed but no GPU is visible (or none is passed through).
         if started == 100 { return CUDADeviceList(driverVersion: version(driver), devices: []) }

@@ -19,8 +19,12 @@ public final class CUDAContext: @unchecked Sendable {
         case tensorFloat32 = "tf32"
     }
 
-    public init(deviceIndex: Int = 0, mathMode: MatrixMath = .float32) throws(CUDAUnavailable) {
-        let list = try CUDADeviceList.read()
+    public convenience init(deviceIndex: Int = 0, mathMode: MatrixMath = .float32) throws(CUDAUnavailable) {
+        try self.init(deviceIndex: deviceIndex, mathMode: mathMode, search: CUDALibrarySearch())
+    }
+
+    init(deviceIndex: Int, mathMode: MatrixMath, search: CUDALibrarySearch) throws(CUDAUnavailable) {
+        let list = try CUDADeviceList.read(search: search)
         guard !list.devices.isEmpty else {
             throw CUDAUnavailable("the CUDA driver \(list.driverVersion) sees no GPU")
         }
@@ -29,7 +33,7 @@ public final class CUDAContext: @unchecked Sendable {
         }
         device = list.devices[deviceIndex]
         self.mathMode = mathMode
-        driver = try CUDADriverLibrary()
+        driver = try CUDADriverLibrary(search: search)
         var handle: CUDADriverLibrary.Device = 0
         try driver.check(driver.device(&handle, Int32(deviceIndex)), "cuDeviceGet")
         var context: OpaquePointer?
@@ -37,9 +41,9 @@ public final class CUDAContext: @unchecked Sendable {
         guard let context else { throw CUDAUnavailable("cuDevicePrimaryCtxRetain gave no context") }
         self.context = context
         try driver.check(driver.setCurrentContext(context), "cuCtxSetCurrent")
-        let compiler = try KernelCompiler()
+        let compiler = try KernelCompiler(search: search)
         kernelTarget = try compiler.target(for: device.computeCapability)
-        blas = try CUBLASLibrary()
+        blas = try CUBLASLibrary(search: search)
         var blasHandle: CUBLASLibrary.Handle?
         try blas.check(blas.create(&blasHandle), "cublasCreate")
         guard let blasHandle else { throw CUDAUnavailable("cublasCreate gave no handle") }

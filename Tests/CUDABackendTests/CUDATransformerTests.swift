@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import CUDABackend
+@testable import Trainer
+
+/// The CUDA trainer's model against the CPU trainer's, on the same parameters and tokens: the
+/// host code that drives the GPU (memory, launches, cuBLAS operands, strided attention batches)
+/// on the emulated CUDA libraries, or on a GPU where `COHORT_TEST_GPU=1` asks for the real ones.
+@Suite(.serialized)
+struct CUDATransformerTests {
+    static func context() throws -> CUDAContext {
+        if ProcessInfo.processInfo.environment["COHORT_TEST_GPU"] == "1" { return try CUDAContext() }
+        let search: CUDALibrarySearch
+        do { search = try EmulatedCUDALibraries.search() } catch {
+            try Test.cancel("the emulated CUDA libraries could not be built: \(error)")
+        }
+        return try CUDAContext(deviceIndex: 0, mathMode: .float32, search: search)
+    }
+
+    /// Six heads (not a power of two), channels and time that are not multiples of 32.
+    static let config = ModelConfig(vocabularySize: 259, hiddenSize: 72, layerCount: 2, headCount: 6, contextLength: 37)
+
+    @Test func lossLogitsAndEveryGradientMatchTheCPUTrainer() throws {
+        let gpu = try Self.context()
+        let (batch, time) = (3, 37)
+        let cpu = TransformerModel<Float>(config: Self.config)
+        cpu.initializeParameters(seed: 11)
+        let device = try CUDATransformer(config: Self.config, on: gpu)
+        try device.upload(parameters: cpu.parameters)
+        var generator = SeededGenerator(seed: 5)
+        let tokens = (0..<(batch * time)).map { _ in Int32(generator.next() % UInt64(Self.config.vocabularySize)) }
+        // Two unscored rows, as a prompt or padding would give.
+        var targets = (0..<(batch * time)).map { _ in Int32(generator.next() % UInt64(Self.config.vocabularySize)) }
+        targets[4] = -1
+        targets[40] = -1
+
+        let expectedLogits = tokens.withUnsafeBufferPointer { Array(cpu.logits(tokens: $0, batch: batch, time: time)) }
+        let logits = try tokens.withUnsafeBufferPointer { try device.logits(tokens: $0, batch: batch, time: time) }
+        #expect(relativeError(logits, expectedLogits) < 1e-5)
+
+        cpu.zeroGradients()
+        let expectedLoss = tokens.withUnsafeBufferPointer { tokens in
+            targets.withUnsafeBufferPointer { cpu.forward(tokens: tokens, targets: $0, batch: batch, time: time) }
+        }
+        cpu.backward()
+        try device.zeroGradients()
+        let loss = try tokens.withUnsafeBufferPointer { tokens in
+            try targets.withUnsafeBufferPointer { try device.forward(tokens: tokens, targets: $0, batch: batch, time: time) }
+        }
+        try device.backward()
+        #expect(abs(loss - expectedLoss) < 1e-5 * expectedLoss)
+
+        let gradients = FlatBuffer<Float>(count: cpu.layout.parameterCount)
+        try device.download(gradients: gradients)
+        for tensor in cpu.layout.tensors {
+            let expected = Array(UnsafeBufferPointer(start: cpu.gradients.base + tensor.offset, count: tensor.count))
+            let actual = Array(UnsafeBufferPointer(start: gradients.base + tensor.offset, count: tensor.count))
+            #expect(relativeError(actual, expected) < 1e-4, "\(tensor.name)")
+        }
+    }
+
+    @Test func gradientsAccumulateOverMicroBatchesUntilZeroed() throws {
+        let gpu = try Self.context()
+        let cpu = TransformerModel<Float>(config: Self.config)
+        cpu.initializeParameters(seed: 3)
+        let device = try CUDATransformer(config: Self.config, on: gpu)
+        try device.upload(parameters: cpu.parameters)
+        let tokens = (0..<32).map { Int32($0 * 7 % 259) }, targets = (0..<32).map { Int32($0 * 5 % 259) }
+        func pass() throws {
+            try tokens.withUnsafeBufferPointer { tokens in
+                try targets.withUnsafeBufferPointer { _ = try device.forward(tokens: tokens, targets: $0, batch: 2, time: 16) }
+            }
+            try device.backward()
+        }
+        try pass()
+        let once = FlatBuffer<Float>(count: device.layout.parameterCount)
+        try device.download(gradients: once)
+        try pass()
+        let twice = FlatBuffer<Float>(count: device.layout.parameterCount)
+        try device.download(gradients: twice)
+        let doubled = (0..<once.count).map { 2 * once[$0] }
+        #expect(relativeError((0..<twice.count).map { twice[$0] }, doubled) < 1e-6)
+        try device.zeroGradients()
+        try pass()
+        let again = FlatBuffer<Float>(count: device.layout.parameterCount)
+        try device.download(gradients: again)
+        #expect((0..<again.count).allSatisfy { again[$0] == once[$0] })
+    }
+
+    @Test func absolutePositionsAreRefusedBeforeAnythingIsAllocated() throws {
+        var config = Self.config
+        config.positionEncoding = .sinusoidal
+        #expect(CUDATransformer.problem(with: config) != nil)
+        let gpu = try Self.context()
+        #expect(throws: CUDAUnavailable.self) { try CUDATransformer(config: config, on: gpu) }
+    }
+}
