@@ -38,6 +38,7 @@ extension TrainingRun {
             UnsafeMutableRawPointer(optimizer.momentumBuffer.base).copyMemory(from: source.baseAddress! + half, byteCount: half)
             optimizer.step = step
         }
+        parametersChanged()
         discardAccumulatedGradients()
     }
 }

@@ -36,6 +36,13 @@ public final class TrainingRun {
     /// How many threads split each micro-batch between them, each with its own model replica and
     /// single-threaded BLAS; 1 keeps one model and lets BLAS use its threads.
     public var lanes = 1
+    /// Where forward and backward run instead of `model` (which then only holds the state), or
+    /// nil for the CPU. With an accelerator, the parameters change through this run's methods only.
+    public var accelerator: (any TrainingAccelerator)? {
+        didSet { parametersChanged() }
+    }
+    /// Whether the accelerator's parameters are the model's current ones.
+    private var acceleratorHoldsParameters = false
 
     /// Updates taken that the run shares: outer steps under local SGD, else SGD steps.
     public var step: Int { outer?.step ?? optimizer.step }
@@ -139,11 +146,14 @@ public final class TrainingRun {
     public func accumulateMicroBatch() -> Double {
         let micro = settings.effectiveMicroBatchSize, time = settings.model.contextLength
         precondition(!gradientsAveraged, "accumulating onto gradients that were already averaged")
-        if accumulatedMicroBatches == 0 { model.zeroGradients() }
+        if accumulatedMicroBatches == 0 { accelerator?.zeroGradients() ?? model.zeroGradients() }
         dataset.fillTrainingBatch(tokens: tokens, targets: targets, batch: micro, time: time, generator: &dataGenerator)
         let noise = applyInputNoise(rows: micro * time)
         let loss: Double
-        if min(lanes, micro) > 1 {
+        if let accelerator = acceleratorWithParameters() {
+            loss = accelerator.accumulateGradients(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets),
+                                                   batch: micro, time: time)
+        } else if min(lanes, micro) > 1 {
             loss = forwardInLanes(micro: micro, time: time, noise: noise)
         } else {
             loss = model.forward(tokens: UnsafeBufferPointer(tokens), targets: UnsafeBufferPointer(targets), batch: micro, time: time,
@@ -161,6 +171,7 @@ public final class TrainingRun {
     private func takeInnerStep() {
         scaleGradientsToTheirMean()
         optimizer.apply(gradients: model.gradients, to: model.parameters, rate: settings.schedule.rate(at: step))
+        parametersChanged()
         accumulatedMicroBatches = 0
         innerSteps += 1
     }
@@ -183,8 +194,10 @@ public final class TrainingRun {
         scaleGradientsToTheirMean()
     }
 
-    /// Divides the summed micro-batch gradients by their count.
+    /// Divides the summed micro-batch gradients by their count, after fetching them from the
+    /// accelerator if there is one.
     private func scaleGradientsToTheirMean() {
+        accelerator?.copyGradients(into: model.gradients)
         guard accumulatedMicroBatches > 1 else { return }
         let scale = 1 / Float(accumulatedMicroBatches)
         for index in 0..<trainableGradients.count { trainableGradients[index] *= scale }
@@ -201,6 +214,7 @@ public final class TrainingRun {
     /// when nothing was trained in between, and the next round's start otherwise.
     @discardableResult
     public func applyUpdate(skipping skipped: [Range<Int>] = []) -> (learningRate: Double, gradientNorm: Double) {
+        parametersChanged()
         if let outer, let pseudoGradient, let boundary {
             let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped)
             if boundaryTaken {
@@ -225,6 +239,7 @@ public final class TrainingRun {
         accumulatedMicroBatches = 0
         gradientsAveraged = false
         if let outer {
+            parametersChanged()
             model.parameters.copy(from: outer.parameters)
             innerSteps = 0
             boundaryTaken = false
@@ -240,9 +255,15 @@ public final class TrainingRun {
         while first < windows {
             let rows = min(micro, windows - first)
             dataset.fillValidationBatch(tokens: tokens, targets: targets, first: first, batch: rows, time: time, windowCount: windows)
-            let loss = min(lanes, rows) > 1 ? forwardInLanes(micro: rows, time: time, backward: false)
-                : model.forward(tokens: UnsafeBufferPointer(rebasing: tokens[..<(rows * time)]),
-                                targets: UnsafeBufferPointer(rebasing: targets[..<(rows * time)]), batch: rows, time: time)
+            let batchTokens = UnsafeBufferPointer(rebasing: tokens[..<(rows * time)])
+            let batchTargets = UnsafeBufferPointer(rebasing: targets[..<(rows * time)])
+            let loss = if let accelerator = acceleratorWithParameters() {
+                accelerator.loss(tokens: batchTokens, targets: batchTargets, batch: rows, time: time)
+            } else if min(lanes, rows) > 1 {
+                forwardInLanes(micro: rows, time: time, backward: false)
+            } else {
+                model.forward(tokens: batchTokens, targets: batchTargets, batch: rows, time: time)
+            }
             total += loss * Double(rows)
             counted += rows
             first += rows
@@ -271,10 +292,27 @@ public final class TrainingRun {
         let saved = try Checkpoint.loadModel(from: folder)
         let state = try Checkpoint.loadOptimizer(from: folder, parameterCount: model.parameters.count)
         model.parameters.copy(from: saved.parameters)
+        parametersChanged()
         optimizer.momentumBuffer.copy(from: state.momentum)
         optimizer.step = state.step
         samplesSeen = state.samplesSeen
         dataGenerator = state.dataGenerator
+    }
+
+    /// Tells the accelerator to take the parameters again before its next pass: every change
+    /// of `model.parameters` goes through here.
+    func parametersChanged() {
+        acceleratorHoldsParameters = false
+    }
+
+    /// The accelerator, given the current parameters first if they changed since it last got them.
+    private func acceleratorWithParameters() -> (any TrainingAccelerator)? {
+        guard let accelerator else { return nil }
+        if !acceleratorHoldsParameters {
+            accelerator.load(parameters: model.parameters)
+            acceleratorHoldsParameters = true
+        }
+        return accelerator
     }
 
     /// Checkpoint folders hold whole models; a prompt-tuning run's state is its prompt rows,
