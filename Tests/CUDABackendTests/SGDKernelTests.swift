@@ -22,7 +22,10 @@ struct SGDKernelTests {
         let initial = randomFloats(count, generator: &generator)
         let cpuParameters = flatBuffer(initial)
         let parameters = EmulatedBuffer(initial)
-        let velocity = EmulatedBuffer<Float>(repeating: 0, count: count)
+        // Momentum carried over from earlier steps, so that μ·v matters from the first step.
+        let initialVelocity = randomFloats(count, in: -0.1...0.1, generator: &generator)
+        optimizer.momentumBuffer.base.update(from: initialVelocity, count: count)
+        let velocity = EmulatedBuffer(initialVelocity)
 
         for _ in 0..<2 {
             let gradients = flatBuffer(randomFloats(count, generator: &generator))
