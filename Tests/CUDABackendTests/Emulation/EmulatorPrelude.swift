@@ -198,6 +198,11 @@ extension KernelEmulator {
 
         } // namespace cohort_emulation
 
+        // The device's adds that are never fused with a multiply; here every operation already rounds
+        // on its own (-ffp-contract=off).
+        inline float __fadd_rn(float a, float b) { return a + b; }
+        inline float __fsub_rn(float a, float b) { return a - b; }
+
         inline void __syncthreads() {
             using namespace cohort_emulation;
             arrive(block.blockArrivals, block.blockGeneration, block.threadCount);
