@@ -19,6 +19,20 @@ struct GELUKernelTests {
         #expect(relativeError(out.array, expected.array) <= float32Tolerance)
     }
 
+    /// A grid far smaller than the count: each thread strides over many elements, as it does on
+    /// the device once the count passes KernelLaunch's cap on grid-stride blocks.
+    @Test func aSmallGridStridesOverEveryElement() throws {
+        let emulator = try KernelEmulator.shared.get()
+        var generator = SeededGenerator(seed: 43)
+        let x = EmulatedBuffer(randomFloats(count, in: -5...5, generator: &generator))
+        let expected = EmulatedBuffer<Float>.poisoned(count: count)
+        try emulator.launch("cohort_gelu_forward", .geluForward(count: count), expected, x, Int64(count))
+        let out = EmulatedBuffer<Float>.poisoned(count: count)
+        let smallGrid = KernelLaunch(grid: .init(x: 3), block: .init(x: 64))
+        try emulator.launch("cohort_gelu_forward", smallGrid, out, x, Int64(count))
+        #expect(firstBitDifference(out.array, expected.array) == nil)
+    }
+
     @Test func backwardMatchesTheCPU() throws {
         let emulator = try KernelEmulator.shared.get()
         var generator = SeededGenerator(seed: 42)

@@ -27,8 +27,12 @@ func flatBuffer(_ values: [Float]) -> FlatBuffer<Float> {
     return buffer
 }
 
-/// Bit patterns, for bit-for-bit comparisons (which tell −0 from 0 and see a NaN equal to itself).
-func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+/// The index of the first element whose bits differ (−0 and 0 differ, a NaN equals itself), or
+/// nil when the arrays are equal bit for bit.
+func firstBitDifference(_ actual: [Float], _ expected: [Float]) -> Int? {
+    precondition(actual.count == expected.count, "comparing \(actual.count) values with \(expected.count)")
+    return actual.indices.first { actual[$0].bitPattern != expected[$0].bitPattern }
+}
 
 extension EmulatedBuffer where Element == Float {
     /// NaN-filled, so that the elements a kernel does not write show.

@@ -17,7 +17,8 @@ extension CUDAKernelSource {
         }
 
         // db[O] += Σ_rows dy[N,O], one thread per column summing the rows in order (deterministic, and
-        // equal to the CPU's loop). Launch: grid x = ⌈O/128⌉, block x = 128.
+        // equal to the CPU's loop). Launch: grid x = ⌈O/32⌉, block x = 32: a warp per block spreads
+        // the few columns over as many multiprocessors as there are warps.
         extern "C" __global__ void cohort_bias_backward(float* db, const float* dy, int rows, int columns) {
             int column = blockIdx.x * blockDim.x + threadIdx.x;
             if (column >= columns) return;

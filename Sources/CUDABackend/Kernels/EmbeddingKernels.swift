@@ -5,7 +5,8 @@ extension CUDAKernelSource {
         code: #"""
         // Legend: N rows (B·T tokens), V vocabulary, C channels; table[V,C] holds one row per token id.
 
-        // out[N,C] = table[tokens[n], :]. Any launch shape (grid-stride over N·C elements).
+        // out[N,C] = table[tokens[n], :], for tokens the host has checked lie in [0, V).
+        // Any launch shape (grid-stride over N·C elements).
         extern "C" __global__ void cohort_embedding_forward(float* out, const int* tokens, const float* table, int rows, int channels) {
             long long count = (long long)rows * channels;
             long long stride = (long long)blockDim.x * gridDim.x;

@@ -25,9 +25,10 @@ public struct KernelLaunch: Equatable, Sendable {
     /// every element lands in the same partial on every run whatever the count.
     public static let sumSquaresPartialCount = 256
 
-    /// Threads per block of the grid-stride, one-row-per-block and one-thread-per-column shapes.
+    /// Threads per block of the grid-stride and one-row-per-block shapes.
     static let threadsPerBlock = 256
-    static let threadsPerColumnBlock = 128
+    /// One thread per column gives few threads: a warp per block spreads them over the device.
+    static let threadsPerColumnBlock = 32
     /// Rows per block in the one-warp-per-row shape: block (32, 8).
     static let rowsPerBlock = 8
     /// A grid-stride launch needs no more blocks than keep every multiprocessor busy.

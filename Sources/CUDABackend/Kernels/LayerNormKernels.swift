@@ -62,14 +62,16 @@ extension CUDAKernelSource {
         }
 
         // dw[C] += Σ_rows dout·x̂ and db[C] += Σ_rows dout, one thread per channel summing the rows in
-        // order: deterministic, and equal to the CPU's loop. Launch: grid x = ⌈C/128⌉, block x = 128.
+        // order: deterministic, and equal to the CPU's loop (__fadd_rn keeps NVRTC from fusing the
+        // product into the sum, which the CPU rounds separately). Launch: grid x = ⌈C/32⌉,
+        // block x = 32: a warp per block spreads the few threads over every multiprocessor.
         extern "C" __global__ void cohort_layernorm_backward_parameters(float* dw, float* db, const float* dout, const float* x, const float* mean, const float* rstd, int rows, int channels) {
             int j = blockIdx.x * blockDim.x + threadIdx.x;
             if (j >= channels) return;
             float weightSum = dw[j], biasSum = db[j];
             for (int row = 0; row < rows; ++row) {
                 long long index = (long long)row * channels + j;
-                weightSum += dout[index] * (x[index] - mean[row]) * rstd[row];
+                weightSum = __fadd_rn(weightSum, dout[index] * (x[index] - mean[row]) * rstd[row]);
                 biasSum += dout[index];
             }
             dw[j] = weightSum;

@@ -4,7 +4,9 @@ extension CUDAKernelSource {
         name: "sgd.cu",
         code: #"""
         // The optimizer's elementwise steps on the flat parameter arena, each with SGDOptimizer.apply's
-        // arithmetic in its order, so that a GPU peer and a CPU peer given the same gradient agree.
+        // arithmetic in its order, so that a GPU peer and a CPU peer given the same gradient agree bit
+        // for bit. The adds are __fadd_rn/__fsub_rn because NVRTC otherwise fuses a multiply into them
+        // (--fmad=true), which rounds once where the CPU rounds twice.
 
         // v = μ·v + g·gradientScale, then p −= rate·v (heavy ball) or p −= rate·(g·gradientScale + μ·v)
         // (Nesterov). Any launch shape (grid-stride over count elements).
@@ -12,9 +14,9 @@ extension CUDAKernelSource {
             long long stride = (long long)blockDim.x * gridDim.x;
             for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride) {
                 float gradient = gradients[i] * gradientScale;
-                float v = momentum * velocity[i] + gradient;
+                float v = __fadd_rn(momentum * velocity[i], gradient);
                 velocity[i] = v;
-                parameters[i] -= rate * (nesterov ? gradient + momentum * v : v);
+                parameters[i] = __fsub_rn(parameters[i], rate * (nesterov ? __fadd_rn(gradient, momentum * v) : v));
             }
         }
 

@@ -6,7 +6,6 @@ extension KernelEmulator {
         // CUDA's device vocabulary on the CPU: each block's threads run as cooperative fibers, one block
         // after another, so that barriers and warp shuffles really wait for the threads they name.
         #include <cmath>
-        #include <cstdio>
         #include <cstring>
         #include <string>
         #include <utility>
@@ -20,7 +19,6 @@ extension KernelEmulator {
         #define __shared__ static
 
         struct uint3 { unsigned x, y, z; };
-        typedef uint3 dim3;
 
         // Set by the scheduler before it resumes a fiber, so each thread reads its own coordinates.
         uint3 threadIdx, blockIdx, blockDim, gridDim;
@@ -74,6 +72,7 @@ extension KernelEmulator {
             swapcontext(&fiber.context, &block.scheduler);
         }
 
+        // A barrier for `expected` threads: the last to arrive opens the next generation for the others.
         inline void arrive(int& arrivals, unsigned& generation, int expected) {
             unsigned entered = generation;
             if (++arrivals == expected) {
@@ -198,6 +197,11 @@ extension KernelEmulator {
         };
 
         } // namespace cohort_emulation
+
+        // The device's adds that are never fused with a multiply; here every operation already rounds
+        // on its own (-ffp-contract=off).
+        inline float __fadd_rn(float a, float b) { return a + b; }
+        inline float __fsub_rn(float a, float b) { return a - b; }
 
         inline void __syncthreads() {
             using namespace cohort_emulation;
