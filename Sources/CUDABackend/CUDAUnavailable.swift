@@ -4,7 +4,7 @@
 public struct CUDAUnavailable: Error, CustomStringConvertible, Sendable {
     public let description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 }

@@ -36,6 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stochastic depth: the last block's drop rate (earlier blocks less), in [0, 1).") var stochasticDepth: Double?
     @Option(help: "Fraction of input bytes replaced by random bytes (targets stay clean), in [0, 1).") var byteCorruption: Double?
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
         if let preset, !["S", "M"].contains(preset.uppercased()) { throw ValidationError("--preset must be S or M, got \(preset)") }
@@ -90,6 +91,7 @@ struct TrainCommand: ParsableCommand {
                                       contextLength: settings.model.contextLength)
         let run = try TrainingRun(settings: settings, dataset: dataset)
         run.lanes = BLASRuntime.threads
+        run.accelerator = try deviceOptions.accelerator(for: settings)
         let outputURL = URL(fileURLWithPath: output)
         if resume {
             try run.resume(from: outputURL)

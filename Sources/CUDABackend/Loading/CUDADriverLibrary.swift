@@ -19,8 +19,8 @@ struct CUDADriverLibrary: @unchecked Sendable {
     let synchronize: @convention(c) () -> Status
     let allocate: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Status
     let free: @convention(c) (UInt64) -> Status
-    let allocatePinned: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> Status
-    let freePinned: @convention(c) (UnsafeMutableRawPointer) -> Status
+    let pinHostMemory: @convention(c) (UnsafeMutableRawPointer, Int, UInt32) -> Status
+    let unpinHostMemory: @convention(c) (UnsafeMutableRawPointer) -> Status
     let copyToDevice: @convention(c) (UInt64, UnsafeRawPointer, Int) -> Status
     let copyToHost: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> Status
     let copyOnDevice: @convention(c) (UInt64, UInt64, Int) -> Status
@@ -55,8 +55,8 @@ struct CUDADriverLibrary: @unchecked Sendable {
         synchronize = try library.function("cuCtxSynchronize")
         allocate = try library.function("cuMemAlloc_v2")
         free = try library.function("cuMemFree_v2")
-        allocatePinned = try library.function("cuMemAllocHost_v2")
-        freePinned = try library.function("cuMemFreeHost")
+        pinHostMemory = try library.function("cuMemHostRegister_v2")
+        unpinHostMemory = try library.function("cuMemHostUnregister")
         copyToDevice = try library.function("cuMemcpyHtoD_v2")
         copyToHost = try library.function("cuMemcpyDtoH_v2")
         copyOnDevice = try library.function("cuMemcpyDtoD_v2")

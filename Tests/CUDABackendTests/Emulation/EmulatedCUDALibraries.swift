@@ -114,6 +114,8 @@ enum EmulatedCUDALibraries {
             case 1: *name = "CUDA_ERROR_INVALID_VALUE"; return 0;
             case 2: *name = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
             case 200: *name = "CUDA_ERROR_INVALID_IMAGE"; return 0;
+            case 712: *name = "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED"; return 0;
+            case 713: *name = "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED"; return 0;
             case 719: *name = "CUDA_ERROR_LAUNCH_FAILED"; return 0;
             default: *name = "CUDA_ERROR_UNKNOWN"; return 0;
             }
@@ -129,8 +131,17 @@ enum EmulatedCUDALibraries {
             return 0;
         }
         int cuMemFree_v2(uint64_t address) { free((void*)(uintptr_t)address); return 0; }
-        int cuMemAllocHost_v2(void** pointer, size_t bytes) { *pointer = malloc(bytes); return *pointer ? 0 : 2; }
-        int cuMemFreeHost(void* pointer) { free(pointer); return 0; }
+        // Host memory is always "pinned" here; a range registered twice is refused as CUDA refuses it.
+        static void* registered[64];
+        int cuMemHostRegister_v2(void* pointer, size_t, unsigned) {
+            for (void*& slot : registered) if (slot == pointer) return 712;
+            for (void*& slot : registered) if (!slot) { slot = pointer; return 0; }
+            return 2;
+        }
+        int cuMemHostUnregister(void* pointer) {
+            for (void*& slot : registered) if (slot == pointer) { slot = nullptr; return 0; }
+            return 713;
+        }
         int cuMemcpyHtoD_v2(uint64_t to, const void* from, size_t bytes) { memcpy((void*)(uintptr_t)to, from, bytes); return 0; }
         int cuMemcpyDtoH_v2(void* to, uint64_t from, size_t bytes) { memcpy(to, (const void*)(uintptr_t)from, bytes); return 0; }
         int cuMemcpyDtoD_v2(uint64_t to, uint64_t from, size_t bytes) {

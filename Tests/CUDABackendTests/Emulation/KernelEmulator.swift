@@ -69,7 +69,7 @@ final class KernelEmulator: @unchecked Sendable {
     }
 
     /// Runs `kernel` over `shape`'s grid with `arguments` in the kernel's parameter order.
-    func launch(_ kernel: String, _ shape: KernelLaunch, _ arguments: any KernelArgument...) throws(EmulatorError) {
+    func launch(_ kernel: String, _ shape: KernelLaunch, _ arguments: any EmulatedArgument...) throws(EmulatorError) {
         // One 8-byte slot per argument value, as cuLaunchKernel's `kernelParams` points at them.
         let slots = UnsafeMutableRawPointer.allocate(byteCount: 8 * max(arguments.count, 1), alignment: 8)
         defer { slots.deallocate() }

@@ -1,23 +1,23 @@
 /// A value a kernel takes, stored the way cuLaunchKernel reads it: at the address of its slot.
-protocol KernelArgument {
+protocol EmulatedArgument {
     func store(at slot: UnsafeMutableRawPointer)
 }
 
-extension Int32: KernelArgument {
+extension Int32: EmulatedArgument {
     func store(at slot: UnsafeMutableRawPointer) { slot.storeBytes(of: self, as: Int32.self) }
 }
 
 /// A `long long` count.
-extension Int64: KernelArgument {
+extension Int64: EmulatedArgument {
     func store(at slot: UnsafeMutableRawPointer) { slot.storeBytes(of: self, as: Int64.self) }
 }
 
-extension Float: KernelArgument {
+extension Float: EmulatedArgument {
     func store(at slot: UnsafeMutableRawPointer) { slot.storeBytes(of: self, as: Float.self) }
 }
 
 /// "Device" memory for the emulated kernels: host memory at a fixed address, passed as a pointer.
-final class EmulatedBuffer<Element>: KernelArgument {
+final class EmulatedBuffer<Element>: EmulatedArgument {
     let count: Int
     let base: UnsafeMutablePointer<Element>
 
@@ -43,7 +43,7 @@ final class EmulatedBuffer<Element>: KernelArgument {
 }
 
 /// A pointer into an `EmulatedBuffer`, for kernels that work on part of one (a tensor of the arena).
-extension UnsafeMutablePointer: KernelArgument {
+extension UnsafeMutablePointer: EmulatedArgument {
     func store(at slot: UnsafeMutableRawPointer) {
         slot.storeBytes(of: UnsafeMutableRawPointer(self), as: UnsafeMutableRawPointer.self)
     }
