@@ -142,7 +142,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Trainer"]),
-        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "Trainer"]),
+        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "CUDAEmulation", "Trainer"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer"],
@@ -193,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortCommandTests",
-            dependencies: ["cohort", "CohortProcessSupport"]
+            dependencies: ["cohort", "CohortProcessSupport", "CUDAEmulation"]
         ),
         // The red-team suite (`make attacks`): real coordinator and peers against a hostile
         // peer built only for it, never part of the `cohort` binary.
@@ -213,6 +213,10 @@ let package = Package(
         ),
         // `cohort` children for the end-to-end tests of NodeTests and CohortCommandTests.
         .target(name: "CohortProcessSupport", path: "Tests/CohortProcessSupport"),
+        // The CUDA kernels compiled for the CPU, and stand-ins for the CUDA libraries over them,
+        // so that tests run the CUDA trainer on machines without a GPU (CUDABackendTests, and the
+        // `cohort` children of CohortCommandTests).
+        .target(name: "CUDAEmulation", dependencies: ["CUDABackend"], path: "Tests/CUDAEmulation"),
         // Parses deploy/ (compose, Kubernetes, systemd, Dockerfile) and checks every `cohort`
         // command line in it against the built executable's --help. Depends on `cohort` only so
         // that building the tests builds the executable it runs.

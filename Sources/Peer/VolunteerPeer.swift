@@ -99,6 +99,7 @@ public final class VolunteerPeer {
         let run = try TrainingRun(settings: training, dataset: dataset, dataSeed: UInt64.random(in: .min ... .max),
                                   localSGD: localSGD ? config.localSGD : nil)
         run.lanes = BLASRuntime.threads
+        run.accelerator = try settings.accelerator(training)
         return run
     }
 

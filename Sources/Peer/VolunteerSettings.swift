@@ -2,6 +2,7 @@ import Admission
 import Foundation
 import Node
 import StateSync
+import Trainer
 import Wire
 
 /// How a volunteer peer runs; every field has a documented default.
@@ -39,6 +40,9 @@ public struct VolunteerSettings: Sendable {
     public var accessToken: AccessToken?
     /// Sequences per forward pass at most (bounds memory); nil uses the run's micro-batch.
     public var maxMicroBatch: Int?
+    /// Where the trainer's passes run for a run of the given settings: an accelerator (a GPU),
+    /// or nil for the CPU. Asked once, when the run's config is known; it may throw to refuse.
+    public var accelerator: @Sendable (TrainingSettings) throws -> (any TrainingAccelerator)? = { _ in nil }
     /// Stop after this step (for tests and demos); nil trains until stopped.
     public var stopAfterStep: Int?
     /// Key file of this peer's identity; nil creates a throw-away identity.

@@ -53,6 +53,7 @@ struct PeerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
     var injectFrameLoss = 0.0
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
         if printKey {
@@ -113,6 +114,8 @@ struct PeerCommand: AsyncParsableCommand {
         settings.clientMode = clientMode
         settings.sameHostCopies = sameHostCopies
         settings.maxMicroBatch = maxBatch
+        let devices = deviceOptions
+        settings.accelerator = { training in try devices.accelerator(for: training) }
         settings.identityPath = identity
         settings.runName = self.run
         settings.coordinatorKey = coordinatorKey.flatMap(Hex.bytes)

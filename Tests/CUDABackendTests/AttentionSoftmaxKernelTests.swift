@@ -1,4 +1,5 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
@@ -6,7 +7,7 @@ import Testing
 /// so each case builds q, k and v that expose them: with head dimension HD = T, q_i = e_i and
 /// v_j = e_j, the scores are scale·k_j[i], the probabilities come out unchanged, dp equals the
 /// head's slice of dcontext, and dk_j[m] = scale·dscores[m, j].
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct AttentionSoftmaxKernelTests {
     /// B·NH·T rows of T scores, for the kernels, and what CausalAttention makes of them.
     struct Case {

@@ -1,3 +1,4 @@
+import CUDAEmulation
 import Foundation
 import Testing
 @testable import CUDABackend
@@ -10,10 +11,11 @@ import Testing
 struct CUDATransformerTests {
     static func context() throws -> CUDAContext {
         if ProcessInfo.processInfo.environment["COHORT_TEST_GPU"] == "1" { return try CUDAContext() }
-        let search: CUDALibrarySearch
-        do { search = try EmulatedCUDALibraries.search() } catch {
+        let folder: URL
+        do { folder = try EmulatedCUDALibraries.built.get() } catch {
             try Test.cancel("the emulated CUDA libraries could not be built: \(error)")
         }
+        let search = CUDALibrarySearch(environment: [CUDALibrarySearch.pathVariable: folder.path])
         return try CUDAContext(deviceIndex: 0, mathMode: .float32, search: search)
     }
 

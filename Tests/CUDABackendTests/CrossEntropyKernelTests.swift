@@ -1,10 +1,11 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
 /// The fused cross-entropy kernel against CrossEntropy.swift, on N = 74 rows of V = 259 logits,
 /// every fifth row not scored (target −1).
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct CrossEntropyKernelTests {
     let n = 74, vocabulary = 259
 

@@ -1,10 +1,11 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
 /// The embedding kernels against the model's gather and its backward loop
 /// (TransformerModel.computeLogits and backward), with V = 259 and C = 72.
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct EmbeddingKernelTests {
     let vocabulary = 259, c = 72
 

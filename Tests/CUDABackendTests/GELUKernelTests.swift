@@ -1,9 +1,10 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
 /// The GELU kernels against GELU.swift, over 74·259 elements.
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct GELUKernelTests {
     let count = 74 * 259
 

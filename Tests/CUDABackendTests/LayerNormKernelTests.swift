@@ -1,10 +1,11 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
 /// The LayerNorm kernels against LayerNorm.swift, on N = 74 rows of C = 72 channels (neither a
 /// multiple of the warp).
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct LayerNormKernelTests {
     let n = 74, c = 72
     let epsilon: Float = 1e-5

@@ -1,9 +1,10 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
 /// The bias kernels against Linear.swift, on N = 74 rows of O = 259 columns.
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct LinearBiasKernelTests {
     let n = 74, inputs = 5, outputs = 259
 

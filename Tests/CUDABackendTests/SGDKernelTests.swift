@@ -1,9 +1,10 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 @testable import Trainer
 
 /// The optimizer kernels against SGDOptimizer, on the parameter arena of a tiny model.
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct SGDKernelTests {
     let layout = ParameterLayout(
         config: ModelConfig(vocabularySize: 11, hiddenSize: 6, layerCount: 2, headCount: 3, contextLength: 5))

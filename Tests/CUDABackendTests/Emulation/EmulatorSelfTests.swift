@@ -1,4 +1,5 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Testing
 
 extension CUDAKernelSource {
@@ -37,7 +38,7 @@ extension CUDAKernelSource {
         entryPoints: ["cohort_probe_exchange", "cohort_probe_deadlock"])
 }
 
-@Suite(.enabled(if: KernelEmulator.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
+@Suite(.enabled(if: EmulationSource.compilerPath != nil, "clang++ is not on PATH: the CUDA kernels cannot be emulated"))
 struct EmulatorSelfTests {
     @Test func shufflesExchangeWithinWarpsAndBarriersWaitForTheBlock() throws {
         let emulator = try KernelEmulator.shared.get()

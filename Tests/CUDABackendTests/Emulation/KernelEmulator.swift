@@ -1,4 +1,5 @@
 @testable import CUDABackend
+import CUDAEmulation
 import Foundation
 
 #if canImport(Glibc)
@@ -28,14 +29,6 @@ import Darwin
 /// The library is built once per test process (`-ffp-contract=off`, so float arithmetic is
 /// rounded operation by operation as the CPU trainer's is) and launches are serialised.
 final class KernelEmulator: @unchecked Sendable {
-    /// clang++ on PATH, or nil, in which case the emulated tests are skipped.
-    static let compilerPath: String? = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").map { "\($0)/clang++" }.first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
-    }()
-
     /// Every kernel the CUDA trainer compiles, and the emulator's own probes.
     static let shared = Result { () throws(EmulatorError) in
         try KernelEmulator(units: CUDAKernelSource.all + [CUDAKernelSource.emulatorProbes])
@@ -53,10 +46,10 @@ final class KernelEmulator: @unchecked Sendable {
     private let lock = NSLock()
 
     init(units: [CUDAKernelSource]) throws(EmulatorError) {
-        guard let compiler = Self.compilerPath else { throw EmulatorError("clang++ is not on PATH") }
+        guard let compiler = EmulationSource.compilerPath else { throw EmulatorError("clang++ is not on PATH") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "cohort-kernel-emulation-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
-        let library = try Self.compile(Self.translationUnit(units), with: compiler, in: directory)
+        let library = try Self.compile(EmulationSource.translationUnit(units), with: compiler, in: directory)
         guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
             throw EmulatorError("dlopen \(library): \(String(cString: dlerror()))")
         }
@@ -86,27 +79,6 @@ final class KernelEmulator: @unchecked Sendable {
         if let failure { throw EmulatorError("\(kernel): \(failure)") }
     }
 
-    /// The prelude, each unit in its own namespace, and the table of entry points.
-    static func translationUnit(_ units: [CUDAKernelSource]) -> String {
-        var source = prelude + "\n"
-        var entries: [String] = []
-        for (index, unit) in units.enumerated() {
-            source += "\n// \(unit.name)\nnamespace cohort_unit_\(index) {\n\(unit.code)\n}\n"
-            entries += unit.entryPoints.map { "    { \"\($0)\", invoke<cohort_unit_\(index)::\($0)> }," }
-        }
-        source += """
-
-            namespace cohort_emulation {
-            const Entry kernels[] = {
-            \(entries.joined(separator: "\n"))
-            };
-            const size_t kernelCount = sizeof(kernels) / sizeof(kernels[0]);
-            } // namespace cohort_emulation
-
-            """
-        return source
-    }
-
     /// Writes `source` to `directory` and builds it into a shared library there.
     private static func compile(_ source: String, with compiler: String, in directory: URL) throws(EmulatorError) -> String {
         let sourcePath = directory.appendingPathComponent("kernels.cpp").path
@@ -133,11 +105,4 @@ final class KernelEmulator: @unchecked Sendable {
         }
         return libraryPath
     }
-}
-
-/// Why the emulation could not build or run a kernel.
-struct EmulatorError: Error, CustomStringConvertible, Sendable {
-    let description: String
-
-    init(_ description: String) { self.description = description }
 }

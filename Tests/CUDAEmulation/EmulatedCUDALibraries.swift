@@ -1,4 +1,4 @@
-@testable import CUDABackend
+import CUDABackend
 import Foundation
 
 /// Stand-ins for libcuda, libnvrtc and libcublas that run the CUDA trainer on the CPU, so that
@@ -8,7 +8,7 @@ import Foundation
 ///
 /// - libcuda.so.1 reports one device (compute capability 9.0, 1 GiB), allocates "device"
 ///   memory with malloc, filled with NaN bytes as a GPU's uninitialised memory is garbage, and
-///   runs `cuLaunchKernel` through the kernel emulator's library (`KernelEmulator`), which the
+///   runs `cuLaunchKernel` through the kernel emulator's library (`EmulationSource`), which the
 ///   folder holds as libcohort-kernels.so.
 /// - libnvrtc.so.12 accepts every unit (the real NVRTC compiles them in `KernelCompilerTests`)
 ///   and hands back an image naming the unit, which the stand-in driver's `cuModuleLoadData`
@@ -18,26 +18,20 @@ import Foundation
 ///
 /// The libraries carry no soname, so that a later search for the real ones by soname does not
 /// find them already loaded.
-enum EmulatedCUDALibraries {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public enum EmulatedCUDALibraries {
+    public static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/cuda-emulation")
 
     /// The folder with the stand-ins, built once per test process.
-    static let built = Result { () throws(EmulatorError) in try build() }
-
-    /// A library search that finds the stand-ins first.
-    static func search() throws -> CUDALibrarySearch {
-        let folder = try built.get()
-        return CUDALibrarySearch(environment: [CUDALibrarySearch.pathVariable: folder.path])
-    }
+    public static let built = Result { () throws(EmulatorError) in try build() }
 
     private static func build() throws(EmulatorError) -> URL {
-        guard let compiler = KernelEmulator.compilerPath else { throw EmulatorError("clang++ is not on PATH") }
+        guard let compiler = EmulationSource.compilerPath else { throw EmulatorError("clang++ is not on PATH") }
         try? FileManager.default.removeItem(at: folder)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try source.write(to: folder.appendingPathComponent("emulated_cuda.cpp"), atomically: true, encoding: .utf8)
-            try KernelEmulator.translationUnit(CUDAKernelSource.all)
+            try EmulationSource.translationUnit(CUDAKernelSource.all)
                 .write(to: folder.appendingPathComponent("kernels.cpp"), atomically: true, encoding: .utf8)
         } catch {
             throw EmulatorError("cannot write the emulated CUDA libraries' sources: \(error)")
@@ -75,6 +69,7 @@ enum EmulatedCUDALibraries {
         #include <cstdio>
         #include <cstdlib>
         #include <cstring>
+        #include <mutex>
         #include <string>
         #include <dlfcn.h>
 
@@ -85,6 +80,9 @@ enum EmulatedCUDALibraries {
         typedef const char* (*LastError)();
         static Launch launchKernel = nullptr;
         static LastError lastError = nullptr;
+        // The emulator keeps its scheduler in globals, and a process's threads may each drive a
+        // context (as tests running side by side do): one launch at a time.
+        static std::mutex launching;
         struct Function { std::string name; };
 
         extern "C" {
@@ -134,11 +132,13 @@ enum EmulatedCUDALibraries {
         // Host memory is always "pinned" here; a range registered twice is refused as CUDA refuses it.
         static void* registered[64];
         int cuMemHostRegister_v2(void* pointer, size_t, unsigned) {
+            std::lock_guard<std::mutex> hold(launching);
             for (void*& slot : registered) if (slot == pointer) return 712;
             for (void*& slot : registered) if (!slot) { slot = pointer; return 0; }
             return 2;
         }
         int cuMemHostUnregister(void* pointer) {
+            std::lock_guard<std::mutex> hold(launching);
             for (void*& slot : registered) if (slot == pointer) { slot = nullptr; return 0; }
             return 713;
         }
@@ -165,6 +165,7 @@ enum EmulatedCUDALibraries {
         int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                            unsigned, void*, void** parameters, void**) {
             const Function* f = (const Function*)function;
+            std::lock_guard<std::mutex> hold(launching);
             if (launchKernel(f->name.c_str(), gx, gy, gz, bx, by, bz, parameters) != 0) {
                 fprintf(stderr, "emulated launch of %s failed: %s\n", f->name.c_str(), lastError());
                 return 719;

@@ -1,8 +1,8 @@
-extension KernelEmulator {
+extension EmulationSource {
     /// CUDA's device vocabulary in C++17, placed before the kernel units: the qualifiers, the
     /// thread coordinates, barriers and warp shuffles over cooperative fibers, and the launcher
     /// that runs a grid one block at a time and finds a kernel in the trailer's table.
-    static let prelude = #"""
+    public static let prelude = #"""
         // CUDA's device vocabulary on the CPU: each block's threads run as cooperative fibers, one block
         // after another, so that barriers and warp shuffles really wait for the threads they name.
         #include <cmath>
