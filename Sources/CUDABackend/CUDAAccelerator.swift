@@ -49,6 +49,10 @@ public final class CUDAAccelerator: TrainingAccelerator {
         succeed { () throws(CUDAUnavailable) in try model.forward(tokens: tokens, targets: targets, batch: batch, time: time) }
     }
 
+    public func logits(tokens: UnsafeBufferPointer<Int32>, batch: Int, time: Int) -> [Float] {
+        succeed { () throws(CUDAUnavailable) in try model.logits(tokens: tokens, batch: batch, time: time) }
+    }
+
     public func copyGradients(into gradients: FlatBuffer<Float>) {
         if pinnedGradients?.buffer !== gradients { pinnedGradients = PinnedHostMemory(gradients, on: model.gpu) }
         succeed { () throws(CUDAUnavailable) in try model.download(gradients: gradients) }

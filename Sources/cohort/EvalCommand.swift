@@ -17,6 +17,7 @@ struct EvalCommand: ParsableCommand {
     var stride: Int?
     @Flag(help: "Print a JSON object.") var json = false
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
         threadOptions.apply()
@@ -30,7 +31,8 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("cannot read --data \(data)")
         }
         let slide = stride ?? window
-        let result = try Evaluation.score(model: model, bytes: bytes, context: window, stride: slide)
+        let accelerator = try deviceOptions.accelerator(for: TrainingSettings(model: model.config))
+        let result = try Evaluation.score(model: model, bytes: bytes, context: window, stride: slide, accelerator: accelerator)
         let perplexity = exp(result.meanLoss)
         if json {
             printJSON(["mean_loss": result.meanLoss, "perplexity": perplexity, "tokens": result.tokens,

@@ -13,6 +13,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Sample among the k most likely bytes.") var topK: Int = 40
     @Option(help: "Seed for sampling.") var seed: UInt64 = 1
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
         guard (1...1_000_000).contains(length) else { throw ValidationError("--length must be between 1 and 1000000") }
@@ -23,18 +24,20 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         let model = try Checkpoint.loadModel(from: URL(fileURLWithPath: checkpoint))
-        print(try Self.generate(model: model, prompt: prompt, length: length, temperature: temperature, topK: topK, seed: seed))
+        let accelerator = try deviceOptions.accelerator(for: TrainingSettings(model: model.config))
+        print(try Self.generate(model: model, prompt: prompt, length: length, temperature: temperature, topK: topK, seed: seed,
+                                accelerator: accelerator))
     }
 
     static func generate(model: TransformerModel<Float>, prompt: String, length: Int, temperature: Double, topK: Int,
-                         seed: UInt64) throws -> String {
+                         seed: UInt64, accelerator: (any TrainingAccelerator)? = nil) throws -> String {
         let tokens = ByteTokenizer.encode(prompt)
         guard tokens.allSatisfy({ Int($0) < model.config.vocabularySize }) else {
             throw ValidationError("the prompt has bytes outside the model's vocabulary of \(model.config.vocabularySize)")
         }
         var generated: [Int32] = []
         var generator = SeededGenerator(seed: seed)
-        Sampler(model: model, temperature: temperature, topK: topK)
+        Sampler(model: model, temperature: temperature, topK: topK, accelerator: accelerator)
             .generate(prompt: tokens, count: length, generator: &generator) { generated.append($0) }
         return prompt + ByteTokenizer.decode(generated)
     }

@@ -104,7 +104,7 @@ public enum EmulatedCUDALibraries {
         int cuDeviceGetName(char* name, int length, int) { snprintf(name, length, "Cohort emulated GPU"); return 0; }
         int cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = (size_t)1 << 30; return 0; }
         int cuDeviceGetAttribute(int* value, int attribute, int) {
-            *value = attribute == 16 ? 4 : attribute == 75 ? 9 : 0;
+            *value = attribute == 13 ? 1000000 : attribute == 16 ? 4 : attribute == 75 ? 9 : 0;
             return 0;
         }
         int cuGetErrorName(int status, const char** name) {

@@ -18,12 +18,14 @@ public final class CohortChildProcess {
     public let log: URL
     private let process = Process()
 
-    public init(_ arguments: [String], log: URL, executable: URL = CohortChildProcess.executable) throws {
+    public init(_ arguments: [String], log: URL, executable: URL = CohortChildProcess.executable,
+                environment: [String: String] = [:]) throws {
         self.log = log
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = handle
         process.standardError = handle
         try process.run()

@@ -5,6 +5,24 @@ public struct CUDADevice: Sendable, Equatable {
     public let computeCapability: ComputeCapability
     public let memoryBytes: Int
     public let multiprocessors: Int
+    /// The multiprocessors' peak clock, in kHz.
+    public let clockKilohertz: Int
+
+    /// The device's peak FLOP/s for the matrix products' mode, from its clock, multiprocessors
+    /// and the per-multiprocessor rate of its architecture (NVIDIA's whitepapers: FP32 lanes
+    /// × 2, and dense TF32 tensor-core operations); nil for architectures not listed.
+    public func peakFlops(_ math: CUDAContext.MatrixMath) -> Double? {
+        let perMultiprocessorPerClock: Double
+        switch (math, computeCapability.major, computeCapability.minor) {
+        case (.float32, 8, 0), (.float32, 7, _): perMultiprocessorPerClock = 128
+        case (.float32, 8, _), (.float32, 9, 0), (.float32, 10, _), (.float32, 12, _): perMultiprocessorPerClock = 256
+        case (.tensorFloat32, 8, 0): perMultiprocessorPerClock = 1024
+        case (.tensorFloat32, 8, _): perMultiprocessorPerClock = 512
+        case (.tensorFloat32, 9, 0): perMultiprocessorPerClock = 2048
+        default: return nil
+        }
+        return perMultiprocessorPerClock * Double(multiprocessors) * Double(clockKilohertz) * 1e3
+    }
 }
 
 /// The GPUs this machine offers, or why it offers none. Reading them loads the driver and
@@ -54,7 +72,8 @@ public struct CUDADeviceList: Sendable {
             index: index, name: name,
             computeCapability: ComputeCapability(
                 major: try attribute(.computeCapabilityMajor), minor: try attribute(.computeCapabilityMinor)),
-            memoryBytes: memory, multiprocessors: try attribute(.multiprocessorCount))
+            memoryBytes: memory, multiprocessors: try attribute(.multiprocessorCount),
+            clockKilohertz: try attribute(.clockRate))
     }
 
     private static func version(_ driver: CUDADriverLibrary) -> String {

@@ -34,6 +34,7 @@ struct CUDADriverLibrary: @unchecked Sendable {
 
     /// cuDeviceGetAttribute's numbers for the attributes read.
     enum Attribute: Int32 {
+        case clockRate = 13
         case multiprocessorCount = 16
         case computeCapabilityMajor = 75
         case computeCapabilityMinor = 76

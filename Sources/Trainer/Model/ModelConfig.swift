@@ -55,6 +55,8 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     public static let small = ModelConfig(hiddenSize: 256, layerCount: 4, headCount: 4, contextLength: 128)
     /// Config M of the benchmarks.
     public static let medium = ModelConfig(hiddenSize: 512, layerCount: 6, headCount: 8, contextLength: 256)
+    /// Config L of the GPU benchmarks: ~300 M parameters, context 1,024.
+    public static let large = ModelConfig(hiddenSize: 1024, layerCount: 24, headCount: 16, contextLength: 1024)
 }
 
 public struct ModelConfigError: Error, CustomStringConvertible, Equatable {

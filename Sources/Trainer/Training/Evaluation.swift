@@ -27,9 +27,11 @@ public enum Evaluation {
     /// arXiv 2108.12409, §4 and appendix B): the first window scores all its predictions, every
     /// later one only the predictions that no earlier window scored, so each of those sees at
     /// least `context` − `stride` bytes of context. `stride` = `context` is the non-overlapping
-    /// evaluation.
-    public static func score(model: TransformerModel<Float>, bytes: [UInt8], context: Int, stride: Int) throws -> Result {
+    /// evaluation. With an `accelerator` the forward passes run there, on `model`'s parameters.
+    public static func score(model: TransformerModel<Float>, bytes: [UInt8], context: Int, stride: Int,
+                             accelerator: (any TrainingAccelerator)? = nil) throws -> Result {
         try check(model: model, bytes: bytes, context: context)
+        accelerator?.load(parameters: model.parameters)
         guard (1...context).contains(stride) else {
             throw Error(description: "stride \(stride) must be between 1 and the context \(context)")
         }
@@ -41,7 +43,8 @@ public enum Evaluation {
             var last = first + 1
             while last < windows.count, last - first < max(1, tokensPerPass / time),
                   windows[last].predictions.count == time { last += 1 }
-            totalLoss += scoreWindows(model: model, bytes: bytes, windows: windows[first..<last], time: time)
+            totalLoss += scoreWindows(model: model, accelerator: accelerator, bytes: bytes, windows: windows[first..<last],
+                                      time: time)
             totalTokens += windows[first..<last].reduce(0) { $0 + $1.scored.count }
             first = last
         }
@@ -81,7 +84,8 @@ public enum Evaluation {
     }
 
     /// Sum of the scored losses of windows that all run `time` predictions.
-    private static func scoreWindows(model: TransformerModel<Float>, bytes: [UInt8], windows: ArraySlice<Window>, time: Int) -> Double {
+    private static func scoreWindows(model: TransformerModel<Float>, accelerator: (any TrainingAccelerator)?, bytes: [UInt8],
+                                     windows: ArraySlice<Window>, time: Int) -> Double {
         var tokens = [Int32](), targets = [Int32]()
         tokens.reserveCapacity(windows.count * time)
         targets.reserveCapacity(windows.count * time)
@@ -95,7 +99,10 @@ public enum Evaluation {
             scored += window.scored.count
         }
         let mean = tokens.withUnsafeBufferPointer { t in
-            targets.withUnsafeBufferPointer { model.forward(tokens: t, targets: $0, batch: windows.count, time: time) }
+            targets.withUnsafeBufferPointer { targets in
+                accelerator?.loss(tokens: t, targets: targets, batch: windows.count, time: time)
+                    ?? model.forward(tokens: t, targets: targets, batch: windows.count, time: time)
+            }
         }
         return mean * Double(scored)
     }

@@ -10,10 +10,14 @@ public struct Sampler {
     public let temperature: Double
     public let topK: Int
     public let window: Int
+    /// Where the forward passes run, on `model`'s parameters; nil for the CPU.
+    public let accelerator: (any TrainingAccelerator)?
 
     /// A `window` longer than the model can run (a learned table's rows, ALiBi's maximum) is cut to it.
-    public init(model: TransformerModel<Float>, temperature: Double, topK: Int, window: Int? = nil) {
+    public init(model: TransformerModel<Float>, temperature: Double, topK: Int, window: Int? = nil,
+                accelerator: (any TrainingAccelerator)? = nil) {
         self.model = model
+        self.accelerator = accelerator
         self.temperature = temperature
         self.topK = topK
         self.window = min(window ?? model.config.contextLength, model.config.longestSequence)
@@ -24,11 +28,15 @@ public struct Sampler {
         var text = prompt.isEmpty ? [Int32(10)] : prompt
         var input = [Int32](repeating: 0, count: window)
         let vocabulary = model.config.vocabularySize
+        accelerator?.load(parameters: model.parameters)
         for _ in 0..<count {
             let visible = text.suffix(window)
             for (index, token) in visible.enumerated() { input[index] = token }
-            let logits = input.withUnsafeBufferPointer { model.logits(tokens: $0, batch: 1, time: window) }
-            let row = Array(logits[((visible.count - 1) * vocabulary)..<(visible.count * vocabulary)])
+            let last = ((visible.count - 1) * vocabulary)..<(visible.count * vocabulary)
+            let row = input.withUnsafeBufferPointer { input in
+                if let accelerator { return Array(accelerator.logits(tokens: input, batch: 1, time: window)[last]) }
+                return Array(model.logits(tokens: input, batch: 1, time: window)[last])
+            }
             let next = pick(from: row, generator: &generator)
             text.append(next)
             emit(next)

@@ -21,6 +21,8 @@ public protocol TrainingAccelerator: AnyObject {
                              batch: Int, time: Int) -> Double
     /// The mean loss of tokens[B·T] against targets[B·T], without gradients.
     func loss(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int, time: Int) -> Double
+    /// Logits[B·T, V] of tokens[B·T], for sampling.
+    func logits(tokens: UnsafeBufferPointer<Int32>, batch: Int, time: Int) -> [Float]
     /// Copies the device's gradient sum into `gradients` (the whole arena).
     func copyGradients(into gradients: FlatBuffer<Float>)
 }

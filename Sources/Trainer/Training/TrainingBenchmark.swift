@@ -24,8 +24,11 @@ public enum TrainingBenchmark {
     }
 
     /// Trains on random bytes for about `seconds` after `warmupSteps` untimed steps.
-    public static func measureTraining(config: ModelConfig, batch: Int, seconds: Double, lanes: Int,
-                                       warmupSteps: Int = 2) throws -> Result {
+    /// `accelerator` gives the device the passes run on for the run's settings (nil: the CPU).
+    public static func measureTraining(
+        config: ModelConfig, batch: Int, seconds: Double, lanes: Int, warmupSteps: Int = 2,
+        accelerator: (TrainingSettings) throws -> (any TrainingAccelerator)? = { _ in nil }
+    ) throws -> Result {
         var settings = TrainingSettings(model: config)
         settings.batchSize = batch
         settings.learningRate = 0.01
@@ -35,6 +38,7 @@ public enum TrainingBenchmark {
         let dataset = try TextDataset(name: "random bytes", bytes: bytes, contextLength: config.contextLength)
         let run = try TrainingRun(settings: settings, dataset: dataset)
         run.lanes = lanes
+        run.accelerator = try accelerator(settings)
         for _ in 0..<warmupSteps {
             run.computeGradients()
             run.applyUpdate()
