@@ -10,7 +10,7 @@ struct Cohort: AsyncParsableCommand {
         subcommands: [DemoCommand.self, SimulateCommand.self, TrainCommand.self, EvalCommand.self, SampleCommand.self, ExportCommand.self,
                       CoordinatorCommand.self, PeerCommand.self, TokenCommand.self, DHTCommand.self, BenchCommand.self,
                       ExperimentCommand.self,
-                      InfoCommand.self]
+                      InfoCommand.self, CheckGPUCommand.self]
     )
 }
 

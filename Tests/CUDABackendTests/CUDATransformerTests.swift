@@ -97,3 +97,17 @@ struct CUDATransformerTests {
         #expect(throws: CUDAUnavailable.self) { try CUDATransformer(config: config, on: gpu) }
     }
 }
+
+/// The report `cohort check-gpu` prints, on the emulated GPU: float32 well inside its bound, and
+/// a NaN never passing.
+struct CUDANumericsCheckTests {
+    @Test func theEmulatedGPUIsWithinTheFloat32Bound() throws {
+        let gpu = try CUDATransformerTests.context()
+        let report = try CUDANumericsCheck().run(config: CUDATransformerTests.config, batch: 2, on: gpu)
+        #expect(report.gradientErrors.count == ParameterLayout(config: CUDATransformerTests.config).tensors.count)
+        #expect(report.passes(1e-4), "largest gradient error \(report.largestGradientError)")
+        let poisoned = CUDANumericsCheck.Report(config: report.config, batch: 2, lossError: .nan, logitsError: 0,
+                                                gradientErrors: report.gradientErrors)
+        #expect(!poisoned.passes(1))
+    }
+}

@@ -5,8 +5,8 @@ import Foundation
 /// Order of search: the folders in `COHORT_CUDA_LIBRARY_PATH` (colon-separated), the dynamic
 /// loader's own path (ldconfig, `LD_LIBRARY_PATH`), the CUDA toolkit's default folders, WSL's
 /// driver folder, then the `lib` folders of NVIDIA's Python wheels (`pip install
-/// nvidia-cuda-nvrtc-cu12 nvidia-cublas-cu12`) in the active virtualenv, the user's and the
-/// system's site-packages. The driver comes with the GPU's driver only, never from a wheel.
+/// nvidia-cuda-nvrtc-cu12 nvidia-cublas-cu12`, or those PyTorch brings) in the active virtualenv,
+/// the python3 on PATH, the user's and the system's site-packages. The driver comes with the GPU's driver only, never from a wheel.
 public enum CUDALibrary: String, CaseIterable, Sendable {
     case driver = "CUDA driver"
     case nvrtc = "NVRTC"
@@ -83,6 +83,11 @@ struct CUDALibrarySearch {
     func sitePackages() -> [String] {
         var prefixes: [String] = []
         if let virtualEnvironment = environment["VIRTUAL_ENV"] { prefixes.append("\(virtualEnvironment)/lib") }
+        // The python3 first on PATH, as in an image whose virtualenv is on PATH but not active.
+        let path = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        if let folder = path.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/python3") }), folder.hasSuffix("/bin") {
+            prefixes.append(String(folder.dropLast("/bin".count)) + "/lib")
+        }
         if let home = environment["HOME"] { prefixes.append("\(home)/.local/lib") }
         prefixes += ["/usr/local/lib", "/usr/lib"]
         var folders: [String] = []
