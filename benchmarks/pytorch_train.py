@@ -1,15 +1,17 @@
-"""PyTorch CPU training-throughput baseline for a BLOOM-style (ALiBi) byte-level language model.
+"""PyTorch training-throughput baseline for a BLOOM-style (ALiBi) byte-level language model.
 
-Run (in a venv with the CPU torch build; transformers only needed for --hf):
+Run (in a venv with torch; transformers only needed for --hf):
 
     /work/venv-ref/bin/python benchmarks/pytorch_train.py --config S --threads 2 --steps 30 --warmup 3
     /work/venv-ref/bin/python benchmarks/pytorch_train.py --config M --threads 2 --hf
+    python3 benchmarks/pytorch_train.py --device cuda --config L --steps 20   # on a GPU machine
 
 The default model is written here by hand: embedding, embedding LayerNorm, pre-LN blocks (fused QKV,
 causal softmax attention with ALiBi bias, output dense, 4x MLP with tanh-GELU), final LayerNorm and an
 LM head tied to the embedding. --hf swaps in transformers' BloomForCausalLM with the same sizes.
 Training is eager mode, SGD(lr=0.1, momentum=0.9), on random windows of Tiny Shakespeare bytes
-(random bytes if the file is missing). Prints one JSON object; tokens_per_second counts only the
+(random bytes if the file is missing), in float32 (--tf32 lets matrix products use TF32 tensor
+cores, as `cohort bench train --gpu-matrix-math tf32` does). Prints one JSON object; tokens_per_second counts only the
 timed steps after warm-up; cpu_utilization and fastest_step_seconds help spot runs slowed by other
 jobs on a shared machine.
 """
@@ -28,8 +30,9 @@ import torch.nn.functional as F
 CONFIGS = {  # d_model, layers, heads, context, batch
     "S": dict(d_model=256, layers=4, heads=4, context=128, batch=16),
     "M": dict(d_model=512, layers=6, heads=8, context=256, batch=8),
+    "L": dict(d_model=1024, layers=24, heads=16, context=1024, batch=8),
 }
-DATA = Path("/work/shared/data/tinyshakespeare.txt")
+DEFAULT_DATA = Path("/work/shared/data/tinyshakespeare.txt")
 VOCAB = 256
 
 
@@ -104,9 +107,14 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--hf", action="store_true", help="use transformers' BloomForCausalLM")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="matrix products on TF32 tensor cores (cuda)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="training text (random bytes if missing)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     torch.manual_seed(args.seed)
     cfg = CONFIGS[args.config]
     if args.hf:
@@ -114,16 +122,18 @@ def main() -> None:
     else:
         model = AlibiLM(**cfg)
         forward = model
+    model.to(args.device)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
-    data = torch.frombuffer(bytearray(DATA.read_bytes()), dtype=torch.uint8).long() if DATA.exists() \
+    data = torch.frombuffer(bytearray(args.data.read_bytes()), dtype=torch.uint8).long() if args.data.exists() \
         else torch.randint(0, VOCAB, (1 << 20,))
+    data = data.to(args.device)
     batch, context = cfg["batch"], cfg["context"]
 
     def step() -> float:
         t0 = time.perf_counter()
-        starts = torch.randint(0, len(data) - context - 1, (batch,))
+        starts = torch.randint(0, len(data) - context - 1, (batch,)).tolist()
         window = torch.stack([data[s : s + context + 1] for s in starts])
         logits = forward(window[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), window[:, 1:].reshape(-1))
@@ -144,7 +154,7 @@ def main() -> None:
         "config": args.config, **cfg,
         "model": "transformers BloomForCausalLM" if args.hf else "hand-written AlibiLM",
         "parameters": sum(p.numel() for p in model.parameters()),
-        "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
+        "threads": args.threads, "steps": args.steps, "warmup": args.warmup, "device": args.device, "tf32": args.tf32,
         "tokens_per_second": batch * context * args.steps / elapsed,
         "step_seconds": elapsed / args.steps,
         "timed_seconds": elapsed,
@@ -155,6 +165,9 @@ def main() -> None:
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "torch": torch.__version__,
     }
+    if args.device == "cuda":
+        result["gpu"] = torch.cuda.get_device_name()
+        result["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated()
     if args.hf:
         import transformers
         result["transformers"] = transformers.__version__

@@ -6,6 +6,9 @@ public final class CUDAAccelerator: TrainingAccelerator {
     public let model: CUDATransformer
     private var pinnedParameters: PinnedHostMemory?
     private var pinnedGradients: PinnedHostMemory?
+    /// The optimizer's momentum and the norm's partial sums, once it steps on the device.
+    private var velocity: DeviceBuffer<Float>?
+    private var partials: DeviceBuffer<Double>?
 
     /// Why a run of `settings` cannot train on the GPU, or nil when it can.
     public static func problem(with settings: TrainingSettings) -> String? {
@@ -58,8 +61,22 @@ public final class CUDAAccelerator: TrainingAccelerator {
         succeed { () throws(CUDAUnavailable) in try model.download(gradients: gradients) }
     }
 
+    func velocityBuffer() throws(CUDAUnavailable) -> DeviceBuffer<Float> {
+        if let velocity { return velocity }
+        let buffer = try model.gpu.buffer(Float.self, count: model.layout.parameterCount)
+        velocity = buffer
+        return buffer
+    }
+
+    func partialSums() throws(CUDAUnavailable) -> DeviceBuffer<Double> {
+        if let partials { return partials }
+        let buffer = try model.gpu.buffer(Double.self, count: KernelLaunch.sumSquaresPartialCount)
+        partials = buffer
+        return buffer
+    }
+
     /// A GPU that fails mid-run leaves no gradient to go on with: the process ends, saying why.
-    private func succeed<R>(_ body: () throws(CUDAUnavailable) -> R) -> R {
+    func succeed<R>(_ body: () throws(CUDAUnavailable) -> R) -> R {
         do {
             return try body()
         } catch {

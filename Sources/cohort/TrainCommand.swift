@@ -92,6 +92,8 @@ struct TrainCommand: ParsableCommand {
         let run = try TrainingRun(settings: settings, dataset: dataset)
         run.lanes = BLASRuntime.threads
         run.accelerator = try deviceOptions.accelerator(for: settings)
+        // Nobody else averages this run: the optimizer's state can stay on the GPU.
+        if run.accelerator != nil { try run.keepStateOnAccelerator() }
         let outputURL = URL(fileURLWithPath: output)
         if resume {
             try run.resume(from: outputURL)

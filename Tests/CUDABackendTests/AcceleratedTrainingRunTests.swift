@@ -74,6 +74,49 @@ struct AcceleratedTrainingRunTests {
         #expect(abs(validation - expected) < 1e-5 * expected)
     }
 
+    /// `cohort train`'s way: parameters, gradients and momentum stay on the device; the host
+    /// copies catch up when a checkpoint is written, and a resumed run goes on from them.
+    @Test func aRunWithItsStateOnTheDeviceFollowsTheCPURunAndResumes() throws {
+        var settings = Self.settings()
+        settings.sgd = SGDSettings(momentum: 0.9, nesterov: true, weightDecay: 0.1, gradientClipNorm: 0.5)
+        let cpu = try TrainingRun(settings: settings, dataset: Self.dataset(), dataSeed: 7)
+        let gpu = try TrainingRun(settings: settings, dataset: Self.dataset(), dataSeed: 7)
+        gpu.accelerator = try CUDAAccelerator(settings: settings, on: CUDATransformerTests.context())
+        try gpu.keepStateOnAccelerator()
+        for _ in 0..<3 {
+            cpu.computeGradients()
+            gpu.computeGradients()
+            let expected = cpu.applyUpdate(), actual = gpu.applyUpdate()
+            #expect(expected.gradientNorm > 0.5, "clipping is exercised")
+            #expect(abs(actual.gradientNorm - expected.gradientNorm) < 1e-5 * expected.gradientNorm)
+        }
+        #expect(abs(gpu.validationLoss() - cpu.validationLoss()) < 1e-5 * cpu.validationLoss())
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-device-state-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try gpu.save(to: folder)
+        #expect(relativeError(Self.parameters(gpu), Self.parameters(cpu)) < 1e-5)
+        let momentum = { (run: TrainingRun) in Array(UnsafeBufferPointer(start: run.optimizer.momentumBuffer.base,
+                                                                          count: run.optimizer.momentumBuffer.count)) }
+        #expect(relativeError(momentum(gpu), momentum(cpu)) < 1e-5)
+
+        let resumed = try TrainingRun(settings: settings, dataset: Self.dataset(), dataSeed: 7)
+        resumed.accelerator = try CUDAAccelerator(settings: settings, on: CUDATransformerTests.context())
+        try resumed.keepStateOnAccelerator()
+        try resumed.resume(from: folder)
+        #expect(resumed.step == 3)
+        cpu.computeGradients()
+        resumed.computeGradients()
+        cpu.applyUpdate()
+        resumed.applyUpdate()
+        try resumed.save(to: folder)
+        #expect(relativeError(Self.parameters(resumed), Self.parameters(cpu)) < 1e-5)
+    }
+
+    @Test func localSGDKeepsItsStateOnTheHost() throws {
+        let (_, gpu) = try Self.runs(localSGD: LocalSGDSettings(localSteps: 2))
+        #expect(throws: TrainingRun.DeviceOptimizerError.self) { try gpu.keepStateOnAccelerator() }
+    }
+
     @Test func runsTheGPUCannotTrainAreRefusedWithTheReason() {
         var settings = Self.settings()
         settings.regularization.dropout = 0.1

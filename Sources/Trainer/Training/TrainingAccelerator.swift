@@ -26,3 +26,17 @@ public protocol TrainingAccelerator: AnyObject {
     /// Copies the device's gradient sum into `gradients` (the whole arena).
     func copyGradients(into gradients: FlatBuffer<Float>)
 }
+
+/// An accelerator that also keeps the optimizer's state and takes SGD steps itself, so that a
+/// run that averages with nobody (`cohort train`) moves nothing to the host between steps
+/// (`TrainingRun.keepStateOnAccelerator()`).
+public protocol DeviceOptimizer: TrainingAccelerator {
+    /// Makes the device's parameters and momentum these.
+    func load(parameters: FlatBuffer<Float>, momentum: FlatBuffer<Float>)
+    /// One step of `SGDOptimizer.apply` on the device's gradient sum divided by `microBatches`:
+    /// the norm of that mean, clipping, decoupled decay of `decayRanges`, momentum. Returns the
+    /// norm before clipping; a non-finite norm changes nothing, as on the host.
+    func step(settings: SGDSettings, rate: Double, microBatches: Int, decayRanges: [Range<Int>]) -> Double
+    /// Copies the device's parameters and momentum to the host.
+    func copyState(parameters: FlatBuffer<Float>, momentum: FlatBuffer<Float>)
+}

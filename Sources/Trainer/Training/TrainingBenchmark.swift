@@ -39,6 +39,7 @@ public enum TrainingBenchmark {
         let run = try TrainingRun(settings: settings, dataset: dataset)
         run.lanes = lanes
         run.accelerator = try accelerator(settings)
+        if run.accelerator != nil { try run.keepStateOnAccelerator() }
         for _ in 0..<warmupSteps {
             run.computeGradients()
             run.applyUpdate()

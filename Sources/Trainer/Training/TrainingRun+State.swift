@@ -20,6 +20,7 @@ extension TrainingRun {
     /// Copies parameters and momentum into `destination`, which holds `stateByteCount` bytes.
     public func copyState(into destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count == stateByteCount, "state buffer holds \(destination.count) bytes, needs \(stateByteCount)")
+        copyStateFromDevice()
         let half = stateByteCount / 2
         destination.baseAddress!.copyMemory(from: (outer?.parameters ?? trainableParameters).base, byteCount: half)
         (destination.baseAddress! + half).copyMemory(from: (outer?.momentum ?? optimizer.momentumBuffer).base, byteCount: half)

@@ -43,6 +43,10 @@ public final class TrainingRun {
     }
     /// Whether the accelerator's parameters are the model's current ones.
     private var acceleratorHoldsParameters = false
+    /// The accelerator, when it also keeps the optimizer's state (`keepStateOnAccelerator()`).
+    var deviceOptimizer: (any DeviceOptimizer)?
+    /// Whether the accelerator's steps have left the host's parameters and momentum behind.
+    var hostStateIsStale = false
 
     /// Updates taken that the run shares: outer steps under local SGD, else SGD steps.
     public var step: Int { outer?.step ?? optimizer.step }
@@ -191,7 +195,8 @@ public final class TrainingRun {
         }
         precondition(!gradientsAveraged, "gradients of this batch are already averaged")
         gradientsAveraged = true
-        scaleGradientsToTheirMean()
+        // With the optimizer on the device, its step takes the mean there.
+        if deviceOptimizer == nil { scaleGradientsToTheirMean() }
     }
 
     /// Divides the summed micro-batch gradients by their count, after fetching them from the
@@ -214,6 +219,11 @@ public final class TrainingRun {
     /// when nothing was trained in between, and the next round's start otherwise.
     @discardableResult
     public func applyUpdate(skipping skipped: [Range<Int>] = []) -> (learningRate: Double, gradientNorm: Double) {
+        if let deviceOptimizer {
+            precondition(skipped.isEmpty, "a run whose state is on the accelerator averages with nobody")
+            defer { discardAccumulatedGradients() }
+            return applyUpdateOnDevice(deviceOptimizer)
+        }
         parametersChanged()
         if let outer, let pseudoGradient, let boundary {
             let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped)
@@ -273,6 +283,7 @@ public final class TrainingRun {
 
     public func save(to folder: URL) throws {
         try requireWholeModel()
+        copyStateFromDevice()
         let state = Checkpoint.OptimizerState(
             step: optimizer.step, samplesSeen: samplesSeen, dataGenerator: dataGenerator, momentum: optimizer.momentumBuffer)
         try Checkpoint.save(model: model, optimizer: state, to: folder)
@@ -294,6 +305,11 @@ public final class TrainingRun {
         model.parameters.copy(from: saved.parameters)
         parametersChanged()
         optimizer.momentumBuffer.copy(from: state.momentum)
+        if let deviceOptimizer {
+            deviceOptimizer.load(parameters: model.parameters, momentum: optimizer.momentumBuffer)
+            markAcceleratorHoldsParameters()
+            hostStateIsStale = false
+        }
         optimizer.step = state.step
         samplesSeen = state.samplesSeen
         dataGenerator = state.dataGenerator
@@ -303,6 +319,11 @@ public final class TrainingRun {
     /// of `model.parameters` goes through here.
     func parametersChanged() {
         acceleratorHoldsParameters = false
+    }
+
+    /// After the accelerator was given the parameters some other way.
+    func markAcceleratorHoldsParameters() {
+        acceleratorHoldsParameters = true
     }
 
     /// The accelerator, given the current parameters first if they changed since it last got them.
