@@ -119,6 +119,7 @@ public enum EmulatedCUDALibraries {
             }
         }
         int cuDevicePrimaryCtxRetain(void** context, int) { *context = (void*)0x1; return 0; }
+        int cuDevicePrimaryCtxRelease_v2(int) { return 0; }
         int cuCtxSetCurrent(void*) { return 0; }
         int cuCtxSynchronize() { return 0; }
         int cuMemAlloc_v2(uint64_t* address, size_t bytes) {
@@ -158,6 +159,7 @@ public enum EmulatedCUDALibraries {
             *module = (void*)0x2;
             return 0;
         }
+        int cuModuleUnload(void*) { return 0; }
         int cuModuleGetFunction(void** function, void*, const char* name) {
             *function = new Function{ name };
             return 0;
@@ -205,6 +207,7 @@ public enum EmulatedCUDALibraries {
 
         extern "C" {
         int cublasCreate_v2(void** handle) { *handle = (void*)0x3; return 0; }
+        int cublasDestroy_v2(void*) { return 0; }
         int cublasSetMathMode(void*, int) { return 0; }
         const char* cublasGetStatusName(int) { return "CUBLAS_STATUS_EMULATED_FAILURE"; }
         int cublasSgemm_v2(void*, int opA, int opB, int m, int n, int k, const float* alpha, const float* a, int lda,

@@ -15,6 +15,12 @@ bundle=$PWD/gpu-bundle
 cohort=${COHORT:-$bundle/cohort}
 export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 python=${PYTHON:-python3}
+if [ ! -x "$cohort" ] && [ -f "$bundle/cohort.xz" ]; then
+    "$python" -c 'import lzma, shutil, sys
+with lzma.open(sys.argv[1] + ".xz") as source, open(sys.argv[1], "wb") as target:
+    shutil.copyfileobj(source, target)' "$bundle/cohort"
+    chmod +x "$bundle/cohort"
+fi
 failed=()
 
 # step NAME SECONDS COMMAND...: runs COMMAND with its output in $results/NAME.out, stderr in .err.
@@ -79,7 +85,7 @@ if [ -z "${QUICK:-}" ]; then
                 --seconds 10 --json
             tf32=""; [ "$math" = tf32 ] && tf32=--tf32
             step "pytorch-$config-$math" 180 "$python" benchmarks/pytorch_train.py --device cuda --config "$config" \
-                --steps 30 --warmup 5 $tf32 --data "$bundle/cohort_cohort.resources/tinyshakespeare.txt"
+                --steps 30 --warmup 5 $tf32 --data "$bundle/Cohort_cohort.resources/tinyshakespeare.txt"
         done
     done
 fi

@@ -3,17 +3,19 @@
 # linked in (--static-swift-stdlib), its bundled data beside it, and the shared libraries it
 # needs that a CUDA image may lack (OpenBLAS and its Fortran runtime) in gpu-bundle/lib.
 # CUDA itself is not carried: `cohort` loads the machine's driver, NVRTC and cuBLAS at run time.
+# The binary travels xz-compressed (gpu-bundle/cohort.xz); scripts/gpu/check.sh unpacks it.
 # Then: copy the repository with gpu-bundle/ to the GPU machine and run scripts/gpu/check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-./scripts/install-deps.sh libopenblas-dev pkg-config
+# FoundationNetworking links libcurl statically only when its development files are there.
+./scripts/install-deps.sh libopenblas-dev pkg-config libcurl4-openssl-dev
 swift build -c release --static-swift-stdlib --product cohort
 build=$(swift build -c release --show-bin-path)
 rm -rf gpu-bundle
 mkdir -p gpu-bundle/lib
 cp "$build/cohort" gpu-bundle/cohort
 strip gpu-bundle/cohort
-cp -r "$build"/cohort_cohort.resources gpu-bundle/
+cp -r "$build"/Cohort_cohort.resources gpu-bundle/
 # Every shared library outside glibc's own, followed through symlinks to the real file under its soname.
 ldd gpu-bundle/cohort | awk '/=> \// { print $1, $3 }' | while read -r soname path; do
     case "$soname" in
@@ -21,4 +23,9 @@ ldd gpu-bundle/cohort | awk '/=> \// { print $1, $3 }' | while read -r soname pa
         *) cp -L "$path" "gpu-bundle/lib/$soname" ;;
     esac
 done
+# ~70 MB stripped; xz brings it to ~20 MB, and Python's lzma unpacks it wherever python3 is.
+python3 -c 'import lzma, shutil, sys
+with open(sys.argv[1], "rb") as source, lzma.open(sys.argv[1] + ".xz", "wb", preset=6) as target:
+    shutil.copyfileobj(source, target)' gpu-bundle/cohort
+rm gpu-bundle/cohort
 echo "gpu-bundle: $(du -sh gpu-bundle | cut -f1) ($(ls gpu-bundle/lib | tr '\n' ' '))"

@@ -6,6 +6,7 @@ struct CUBLASLibrary: @unchecked Sendable {
 
     let library: SharedLibrary
     let create: @convention(c) (UnsafeMutablePointer<Handle?>) -> Status
+    let destroy: @convention(c) (Handle) -> Status
     let setMathMode: @convention(c) (Handle, Int32) -> Status
     let sgemm: @convention(c) (
         Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UnsafePointer<Float>?, Int32,
@@ -31,6 +32,7 @@ struct CUBLASLibrary: @unchecked Sendable {
         let library = try search.open(.cublas)
         self.library = library
         create = try library.function("cublasCreate_v2")
+        destroy = try library.function("cublasDestroy_v2")
         setMathMode = try library.function("cublasSetMathMode")
         sgemm = try library.function("cublasSgemm_v2")
         sgemmStridedBatched = try library.function("cublasSgemmStridedBatched")

@@ -15,6 +15,7 @@ struct CUDADriverLibrary: @unchecked Sendable {
     let deviceAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Device) -> Status
     let errorName: @convention(c) (Status, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Status
     let retainPrimaryContext: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, Device) -> Status
+    let releasePrimaryContext: @convention(c) (Device) -> Status
     let setCurrentContext: @convention(c) (OpaquePointer?) -> Status
     let synchronize: @convention(c) () -> Status
     let allocate: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Status
@@ -26,6 +27,7 @@ struct CUDADriverLibrary: @unchecked Sendable {
     let copyOnDevice: @convention(c) (UInt64, UInt64, Int) -> Status
     let fill32: @convention(c) (UInt64, UInt32, Int) -> Status
     let loadModule: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> Status
+    let unloadModule: @convention(c) (OpaquePointer) -> Status
     let moduleFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer, UnsafePointer<CChar>) -> Status
     let launchKernel: @convention(c) (
         OpaquePointer, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
@@ -52,6 +54,7 @@ struct CUDADriverLibrary: @unchecked Sendable {
         deviceAttribute = try library.function("cuDeviceGetAttribute")
         errorName = try library.function("cuGetErrorName")
         retainPrimaryContext = try library.function("cuDevicePrimaryCtxRetain")
+        releasePrimaryContext = try library.function("cuDevicePrimaryCtxRelease_v2")
         setCurrentContext = try library.function("cuCtxSetCurrent")
         synchronize = try library.function("cuCtxSynchronize")
         allocate = try library.function("cuMemAlloc_v2")
@@ -63,6 +66,7 @@ struct CUDADriverLibrary: @unchecked Sendable {
         copyOnDevice = try library.function("cuMemcpyDtoD_v2")
         fill32 = try library.function("cuMemsetD32_v2")
         loadModule = try library.function("cuModuleLoadData")
+        unloadModule = try library.function("cuModuleUnload")
         moduleFunction = try library.function("cuModuleGetFunction")
         launchKernel = try library.function("cuLaunchKernel")
     }

@@ -10,8 +10,10 @@ public final class CUDAContext: @unchecked Sendable {
     public let mathMode: MatrixMath
     let driver: CUDADriverLibrary
     let blas: CUBLASLibrary
+    private let deviceHandle: CUDADriverLibrary.Device
     private let context: OpaquePointer
     private let blasHandle: CUBLASLibrary.Handle
+    private var modules: [OpaquePointer] = []
     private var functions: [String: OpaquePointer] = [:]
 
     /// How matrix products run: plain float32, or TF32 tensor cores (float32 data and
@@ -38,6 +40,7 @@ public final class CUDAContext: @unchecked Sendable {
         driver = try CUDADriverLibrary(search: search)
         var handle: CUDADriverLibrary.Device = 0
         try driver.check(driver.device(&handle, Int32(deviceIndex)), "cuDeviceGet")
+        deviceHandle = handle
         var context: OpaquePointer?
         try driver.check(driver.retainPrimaryContext(&context, handle), "cuDevicePrimaryCtxRetain")
         guard let context else { throw CUDAUnavailable("cuDevicePrimaryCtxRetain gave no context") }
@@ -63,11 +66,20 @@ public final class CUDAContext: @unchecked Sendable {
         let status = image.bytes.withUnsafeBytes { bytes in driver.loadModule(&module, bytes.baseAddress!) }
         try driver.check(status, "cuModuleLoadData(\(image.unit))")
         guard let module else { throw CUDAUnavailable("cuModuleLoadData(\(image.unit)) gave no module") }
+        modules.append(module)
         for entry in entryPoints {
             var function: OpaquePointer?
             try driver.check(driver.moduleFunction(&function, module, entry), "cuModuleGetFunction(\(entry))")
             functions[entry] = function
         }
+    }
+
+    /// Buffers keep their context alive, so nothing is left on the device when this runs.
+    deinit {
+        _ = driver.setCurrentContext(context)
+        _ = blas.destroy(blasHandle)
+        for module in modules { _ = driver.unloadModule(module) }
+        _ = driver.releasePrimaryContext(deviceHandle)
     }
 
     func makeCurrent() throws(CUDAUnavailable) {

@@ -16,6 +16,8 @@ public final class DeviceBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
     }
 
     deinit {
+        // Freeing needs the context current on this thread, which may not be the allocating one.
+        try? context.makeCurrent()
         _ = context.driver.free(address)
     }
 
