@@ -22,6 +22,7 @@ public final class CUDAAccelerator: TrainingAccelerator {
     public init(settings: TrainingSettings, on gpu: CUDAContext) throws(CUDAUnavailable) {
         if let problem = Self.problem(with: settings) { throw CUDAUnavailable(problem) }
         model = try CUDATransformer(config: settings.model, on: gpu)
+        try model.reserve(batch: settings.effectiveMicroBatchSize, time: settings.model.contextLength)
     }
 
     public var description: String {

@@ -121,12 +121,21 @@ public final class CUDATransformer {
                                   outGradient: w.narrowGradient.address, rows: n, vocabulary: v, channels: c)
     }
 
+    /// Allocates the activations of `batch` sequences of `time` now, so that a GPU without the
+    /// memory for them says so before training starts rather than at its first pass.
+    public func reserve(batch: Int, time: Int) throws(CUDAUnavailable) {
+        _ = try prepareWorkspace(batch: batch, time: time)
+    }
+
     private func prepareWorkspace(batch: Int, time: Int) throws(CUDAUnavailable) -> CUDAWorkspace {
         precondition(batch > 0 && time > 0 && time <= config.longestSequence,
                      "batch \(batch) and time \(time) must be positive, time at most \(config.longestSequence)")
-        if let w = workspace, w.batch == batch, w.time == time { return w }
+        if let w = workspace, w.time == time, batch <= w.capacity {
+            w.batch = batch
+            return w
+        }
         workspace = nil
-        let w = try CUDAWorkspace(config: config, batch: batch, time: time, on: gpu)
+        let w = try CUDAWorkspace(config: config, capacity: batch, time: time, on: gpu)
         workspace = w
         return w
     }

@@ -1,7 +1,9 @@
 import Trainer
 
 /// The CPU trainer's `Workspace` in device memory: every activation and scratch buffer one
-/// forward and backward pass needs, for a fixed batch × time, allocated once.
+/// forward and backward pass needs, allocated once for up to `capacity` sequences of `time`.
+/// A smaller batch uses the front of every buffer (all are laid out sequence by sequence), so
+/// a short last batch of validation windows allocates nothing.
 ///
 /// Legend: B batch, T time, C channels, V vocabulary, NH heads, N = B·T rows.
 final class CUDAWorkspace {
@@ -36,8 +38,10 @@ final class CUDAWorkspace {
         }
     }
 
-    let batch: Int
+    let capacity: Int
     let time: Int
+    /// The sequences of the pass in progress, at most `capacity`.
+    var batch: Int
     let tokens: DeviceBuffer<Int32>              // [N]
     let targets: DeviceBuffer<Int32>             // [N]
     let embedded: DeviceBuffer<Float>            // [N,C] before the embedding LayerNorm
@@ -59,10 +63,11 @@ final class CUDAWorkspace {
     let qkvGradient: DeviceBuffer<Float>         // [N,3C]
     let attentionScratch: DeviceBuffer<Float>    // [B,NH,T,T]
 
-    init(config: ModelConfig, batch: Int, time: Int, on gpu: CUDAContext) throws(CUDAUnavailable) {
-        let n = batch * time, c = config.hiddenSize
-        let scores = batch * config.headCount * time * time
-        self.batch = batch
+    init(config: ModelConfig, capacity: Int, time: Int, on gpu: CUDAContext) throws(CUDAUnavailable) {
+        let n = capacity * time, c = config.hiddenSize
+        let scores = capacity * config.headCount * time * time
+        self.capacity = capacity
+        batch = capacity
         self.time = time
         tokens = try gpu.buffer(count: n)
         targets = try gpu.buffer(count: n)
