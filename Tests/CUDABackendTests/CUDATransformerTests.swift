@@ -92,6 +92,36 @@ struct CUDATransformerTests {
         #expect((0..<again.count).allSatisfy { again[$0] == once[$0] })
     }
 
+    /// The real thing, where there is one: skipped with the reason on machines without a GPU.
+    @Test func thisMachinesGPUMatchesTheCPUTrainer() throws {
+        let gpu: CUDAContext
+        do { gpu = try CUDAContext() } catch {
+            try Test.cancel("no usable GPU here, so the CUDA trainer ran on the emulated device only: \(error)")
+        }
+        let report = try CUDANumericsCheck().run(config: .small, batch: 2, on: gpu)
+        #expect(report.passes(1e-4), "largest gradient error \(report.largestGradientError)")
+    }
+
+    /// Bias and LayerNorm parameter gradients: column sums as a cuBLAS matrix-vector product.
+    @Test func columnSumsAddEveryRowToTheTarget() throws {
+        let gpu = try Self.context()
+        let (rows, columns) = (37, 72)
+        var generator = SeededGenerator(seed: 9)
+        let matrix = (0..<(rows * columns)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let initial = (0..<columns).map { _ in Float.random(in: -1...1, using: &generator) }
+        var expected = initial
+        for row in 0..<rows {
+            for column in 0..<columns { expected[column] += matrix[row * columns + column] }
+        }
+        let source = try gpu.buffer(Float.self, count: matrix.count), target = try gpu.buffer(Float.self, count: columns)
+        try matrix.withUnsafeBufferPointer { (values) throws(CUDAUnavailable) in try source.upload(values) }
+        try initial.withUnsafeBufferPointer { (values) throws(CUDAUnavailable) in try target.upload(values) }
+        try gpu.addColumnSums(into: target.address, of: source.address, rows: rows, columns: columns)
+        var sums = [Float](repeating: .nan, count: columns)
+        try sums.withUnsafeMutableBufferPointer { (values) throws(CUDAUnavailable) in try target.download(into: values) }
+        #expect(relativeError(sums, expected) < 1e-6)
+    }
+
     @Test func absolutePositionsAreRefusedBeforeAnythingIsAllocated() throws {
         var config = Self.config
         config.positionEncoding = .sinusoidal

@@ -83,22 +83,24 @@ struct LayerNormKernelTests {
         #expect(relativeError(dx.array, expected.dx) <= float32Tolerance)
     }
 
-    /// One thread per channel sums the rows in order, as the CPU does: equal bit for bit, and so
-    /// the same on every launch.
-    @Test func parameterGradientsEqualTheCPUBitForBit() throws {
+    /// The terms whose column sums are dw's increment: the CPU's product, bit for bit, so that
+    /// adding them up by column in row order gives the CPU's dw exactly.
+    @Test func weightGradientTermsAreTheCPUsProducts() throws {
         let emulator = try KernelEmulator.shared.get()
         let inputs = inputs()
         let forward = cpuForward(inputs)
         let expected = cpuBackward(inputs, mean: forward.mean, rstd: forward.rstd)
-        let dout = EmulatedBuffer(inputs.dout), x = EmulatedBuffer(inputs.x)
-        let mean = EmulatedBuffer(forward.mean), rstd = EmulatedBuffer(forward.rstd)
-        for _ in 0..<2 {
-            let dw = EmulatedBuffer(inputs.dw), db = EmulatedBuffer(inputs.db)
-            try emulator.launch(
-                "cohort_layernorm_backward_parameters", .layerNormBackwardParameters(channels: c), dw, db, dout, x,
-                mean, rstd, Int32(n), Int32(c))
-            #expect(firstBitDifference(dw.array, expected.dw) == nil)
-            #expect(firstBitDifference(db.array, expected.db) == nil)
+        let terms = EmulatedBuffer<Float>.poisoned(count: n * c)
+        try emulator.launch(
+            "cohort_layernorm_weight_gradient_terms", .layerNormWeightGradientTerms(rows: n, channels: c), terms,
+            EmulatedBuffer(inputs.dout), EmulatedBuffer(inputs.x), EmulatedBuffer(forward.mean), EmulatedBuffer(forward.rstd),
+            Int32(n), Int32(c))
+        #expect(terms.isFullyWritten)
+        var dw = inputs.dw
+        let values = terms.array
+        for row in 0..<n {
+            for j in 0..<c { dw[j] += values[row * c + j] }
         }
+        #expect(firstBitDifference(dw, expected.dw) == nil)
     }
 }

@@ -201,6 +201,8 @@ public enum EmulatedCUDALibraries {
         #endif
 
         #ifdef EMULATE_CUBLAS
+        extern "C" void cblas_sgemv(int order, int transpose, int m, int n, float alpha, const float* a, int lda,
+                                    const float* x, int incx, float beta, float* y, int incy);
         extern "C" void cblas_sgemm(int order, int transposeA, int transposeB, int m, int n, int k, float alpha,
                                     const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
         static const int columnMajor = 102, noTranspose = 111, transpose = 112;
@@ -210,6 +212,11 @@ public enum EmulatedCUDALibraries {
         int cublasDestroy_v2(void*) { return 0; }
         int cublasSetMathMode(void*, int) { return 0; }
         const char* cublasGetStatusName(int) { return "CUBLAS_STATUS_EMULATED_FAILURE"; }
+        int cublasSgemv_v2(void*, int op, int m, int n, const float* alpha, const float* a, int lda, const float* x, int incx,
+                           const float* beta, float* y, int incy) {
+            cblas_sgemv(columnMajor, op ? transpose : noTranspose, m, n, *alpha, a, lda, x, incx, *beta, y, incy);
+            return 0;
+        }
         int cublasSgemm_v2(void*, int opA, int opB, int m, int n, int k, const float* alpha, const float* a, int lda,
                            const float* b, int ldb, const float* beta, float* c, int ldc) {
             cblas_sgemm(columnMajor, opA ? transpose : noTranspose, opB ? transpose : noTranspose, m, n, k, *alpha,

@@ -15,11 +15,10 @@ bundle=$PWD/gpu-bundle
 cohort=${COHORT:-$bundle/cohort}
 export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 python=${PYTHON:-python3}
-if [ ! -x "$cohort" ] && [ -f "$bundle/cohort.xz" ]; then
-    "$python" -c 'import lzma, shutil, sys
-with lzma.open(sys.argv[1] + ".xz") as source, open(sys.argv[1], "wb") as target:
-    shutil.copyfileobj(source, target)' "$bundle/cohort"
-    chmod +x "$bundle/cohort"
+if [ ! -x "$cohort" ] && [ -f "$bundle/binaries.tar.xz" ]; then
+    "$python" -c 'import tarfile, sys
+options = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+tarfile.open(sys.argv[1]).extractall(sys.argv[2], **options)' "$bundle/binaries.tar.xz" "$bundle"
 fi
 failed=()
 

@@ -3,7 +3,8 @@
 # linked in (--static-swift-stdlib), its bundled data beside it, and the shared libraries it
 # needs that a CUDA image may lack (OpenBLAS and its Fortran runtime) in gpu-bundle/lib.
 # CUDA itself is not carried: `cohort` loads the machine's driver, NVRTC and cuBLAS at run time.
-# The binary travels xz-compressed (gpu-bundle/cohort.xz); scripts/gpu/check.sh unpacks it.
+# The binary and the libraries travel xz-compressed (gpu-bundle/binaries.tar.xz); scripts/gpu/check.sh
+# unpacks them.
 # Then: copy the repository with gpu-bundle/ to the GPU machine and run scripts/gpu/check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,9 +24,11 @@ ldd gpu-bundle/cohort | awk '/=> \// { print $1, $3 }' | while read -r soname pa
         *) cp -L "$path" "gpu-bundle/lib/$soname" ;;
     esac
 done
-# ~70 MB stripped; xz brings it to ~20 MB, and Python's lzma unpacks it wherever python3 is.
-python3 -c 'import lzma, shutil, sys
-with open(sys.argv[1], "rb") as source, lzma.open(sys.argv[1] + ".xz", "wb", preset=6) as target:
-    shutil.copyfileobj(source, target)' gpu-bundle/cohort
-rm gpu-bundle/cohort
-echo "gpu-bundle: $(du -sh gpu-bundle | cut -f1) ($(ls gpu-bundle/lib | tr '\n' ' '))"
+# ~70 MB stripped and 35 MB of OpenBLAS; xz brings the two to ~30 MB, within what a GPU
+# machine's lease carries, and Python's lzma and tarfile unpack them wherever python3 is.
+python3 -c 'import tarfile, sys
+with tarfile.open(sys.argv[1], "w:xz") as archive:
+    archive.add("gpu-bundle/cohort", arcname="cohort")
+    archive.add("gpu-bundle/lib", arcname="lib")' gpu-bundle/binaries.tar.xz
+rm -r gpu-bundle/cohort gpu-bundle/lib
+echo "gpu-bundle: $(du -sh gpu-bundle | cut -f1)"

@@ -1,5 +1,6 @@
 extension CUDAKernelSource {
-    /// The bias half of a linear layer (Linear.swift); cuBLAS does the matrix products.
+    /// The bias half of a linear layer (Linear.swift); cuBLAS does the matrix products and, as a
+    /// matrix-vector product with ones, the bias gradient's column sums.
     static let bias = CUDAKernelSource(
         name: "bias.cu",
         code: #"""
@@ -15,17 +16,6 @@ extension CUDAKernelSource {
                 y[i] = accumulate ? y[i] + bias : bias;
             }
         }
-
-        // db[O] += Σ_rows dy[N,O], one thread per column summing the rows in order (deterministic, and
-        // equal to the CPU's loop). Launch: grid x = ⌈O/32⌉, block x = 32: a warp per block spreads
-        // the few columns over as many multiprocessors as there are warps.
-        extern "C" __global__ void cohort_bias_backward(float* db, const float* dy, int rows, int columns) {
-            int column = blockIdx.x * blockDim.x + threadIdx.x;
-            if (column >= columns) return;
-            float sum = db[column];
-            for (int row = 0; row < rows; ++row) sum += dy[(long long)row * columns + column];
-            db[column] = sum;
-        }
         """#,
-        entryPoints: ["cohort_bias_broadcast", "cohort_bias_backward"])
+        entryPoints: ["cohort_bias_broadcast"])
 }

@@ -27,8 +27,6 @@ public struct KernelLaunch: Equatable, Sendable {
 
     /// Threads per block of the grid-stride and one-row-per-block shapes.
     static let threadsPerBlock = 256
-    /// One thread per column gives few threads: a warp per block spreads them over the device.
-    static let threadsPerColumnBlock = 32
     /// Rows per block in the one-warp-per-row shape: block (32, 8).
     static let rowsPerBlock = 8
     /// A grid-stride launch needs no more blocks than keep every multiprocessor busy.
@@ -42,10 +40,11 @@ public struct KernelLaunch: Equatable, Sendable {
 
     public static func layerNormForward(rows: Int) -> KernelLaunch { warpPerRow(rows: rows) }
     public static func layerNormBackwardInput(rows: Int) -> KernelLaunch { warpPerRow(rows: rows) }
-    public static func layerNormBackwardParameters(channels: Int) -> KernelLaunch { threadPerColumn(columns: channels) }
+    public static func layerNormWeightGradientTerms(rows: Int, channels: Int) -> KernelLaunch {
+        gridStride(count: rows * channels)
+    }
 
     public static func biasBroadcast(rows: Int, columns: Int) -> KernelLaunch { gridStride(count: rows * columns) }
-    public static func biasBackward(columns: Int) -> KernelLaunch { threadPerColumn(columns: columns) }
 
     public static func geluForward(count: Int) -> KernelLaunch { gridStride(count: count) }
     public static func geluBackward(count: Int) -> KernelLaunch { gridStride(count: count) }
@@ -76,11 +75,5 @@ public struct KernelLaunch: Equatable, Sendable {
 
     private static func blockPerRow(rows: Int) -> KernelLaunch {
         KernelLaunch(grid: Extent(x: rows), block: Extent(x: threadsPerBlock))
-    }
-
-    private static func threadPerColumn(columns: Int) -> KernelLaunch {
-        KernelLaunch(
-            grid: Extent(x: (columns + threadsPerColumnBlock - 1) / threadsPerColumnBlock),
-            block: Extent(x: threadsPerColumnBlock))
     }
 }

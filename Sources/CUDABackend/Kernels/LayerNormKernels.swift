@@ -61,22 +61,17 @@ extension CUDAKernelSource {
             }
         }
 
-        // dw[C] += Σ_rows dout·x̂ and db[C] += Σ_rows dout, one thread per channel summing the rows in
-        // order: deterministic, and equal to the CPU's loop (__fadd_rn keeps NVRTC from fusing the
-        // product into the sum, which the CPU rounds separately). Launch: grid x = ⌈C/32⌉,
-        // block x = 32: a warp per block spreads the few threads over every multiprocessor.
-        extern "C" __global__ void cohort_layernorm_backward_parameters(float* dw, float* db, const float* dout, const float* x, const float* mean, const float* rstd, int rows, int channels) {
-            int j = blockIdx.x * blockDim.x + threadIdx.x;
-            if (j >= channels) return;
-            float weightSum = dw[j], biasSum = db[j];
-            for (int row = 0; row < rows; ++row) {
-                long long index = (long long)row * channels + j;
-                weightSum = __fadd_rn(weightSum, dout[index] * (x[index] - mean[row]) * rstd[row]);
-                biasSum += dout[index];
+        // terms[N,C] = dout·x̂, whose column sums are dw's increment (the host adds them with a cuBLAS
+        // matrix-vector product, as it adds dout's for db). The product is the CPU's, in its order.
+        // Any launch shape (grid-stride over N·C elements).
+        extern "C" __global__ void cohort_layernorm_weight_gradient_terms(float* terms, const float* dout, const float* x, const float* mean, const float* rstd, int rows, int channels) {
+            long long count = (long long)rows * channels;
+            long long stride = (long long)blockDim.x * gridDim.x;
+            for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride) {
+                int row = (int)(i / channels);
+                terms[i] = dout[i] * (x[i] - mean[row]) * rstd[row];
             }
-            dw[j] = weightSum;
-            db[j] = biasSum;
         }
         """#,
-        entryPoints: ["cohort_layernorm_forward", "cohort_layernorm_backward_input", "cohort_layernorm_backward_parameters"])
+        entryPoints: ["cohort_layernorm_forward", "cohort_layernorm_backward_input", "cohort_layernorm_weight_gradient_terms"])
 }

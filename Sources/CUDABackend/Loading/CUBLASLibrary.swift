@@ -16,6 +16,10 @@ struct CUBLASLibrary: @unchecked Sendable {
         Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UnsafePointer<Float>?, Int32, Int64,
         UnsafePointer<Float>?, Int32, Int64, UnsafePointer<Float>, UnsafeMutablePointer<Float>?, Int32, Int64, Int32
     ) -> Status
+    let sgemv: @convention(c) (
+        Handle, Int32, Int32, Int32, UnsafePointer<Float>, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
+        UnsafePointer<Float>, UnsafeMutablePointer<Float>?, Int32
+    ) -> Status
     let statusName: @convention(c) (Status) -> UnsafePointer<CChar>?
 
     /// cublasMath_t: plain float32, or float32 data through TF32 tensor cores.
@@ -36,6 +40,7 @@ struct CUBLASLibrary: @unchecked Sendable {
         setMathMode = try library.function("cublasSetMathMode")
         sgemm = try library.function("cublasSgemm_v2")
         sgemmStridedBatched = try library.function("cublasSgemmStridedBatched")
+        sgemv = try library.function("cublasSgemv_v2")
         statusName = try library.function("cublasGetStatusName")
     }
 

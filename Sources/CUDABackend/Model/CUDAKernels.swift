@@ -21,15 +21,17 @@ extension CUDAContext {
                     .int(rows), .int(channels), .float(epsilon)])
     }
 
-    /// dx += …; dw += …; db += … (LayerNorm.backward's accumulation).
+    /// dx += …; dw += …; db += … (LayerNorm.backward's accumulation). `terms` holds N·C floats of
+    /// scratch for dout·x̂.
     func layerNormBackward(dx: UInt64, dw: UInt64, db: UInt64, dout: UInt64, x: UInt64, weight: UInt64, mean: UInt64,
-                           rstd: UInt64, rows: Int, channels: Int) throws(CUDAUnavailable) {
+                           rstd: UInt64, terms: UInt64, rows: Int, channels: Int) throws(CUDAUnavailable) {
         try launch("cohort_layernorm_backward_input", .layerNormBackwardInput(rows: rows),
                    [.buffer(dx), .buffer(dout), .buffer(x), .buffer(weight), .buffer(mean), .buffer(rstd),
                     .int(rows), .int(channels)])
-        try launch("cohort_layernorm_backward_parameters", .layerNormBackwardParameters(channels: channels),
-                   [.buffer(dw), .buffer(db), .buffer(dout), .buffer(x), .buffer(mean), .buffer(rstd),
-                    .int(rows), .int(channels)])
+        try launch("cohort_layernorm_weight_gradient_terms", .layerNormWeightGradientTerms(rows: rows, channels: channels),
+                   [.buffer(terms), .buffer(dout), .buffer(x), .buffer(mean), .buffer(rstd), .int(rows), .int(channels)])
+        try addColumnSums(into: dw, of: terms, rows: rows, columns: channels)
+        try addColumnSums(into: db, of: dout, rows: rows, columns: channels)
     }
 
     /// y[N,O] = x[N,I]·W[O,I]ᵀ + b (or y += with `accumulate`), as Linear.forward.
@@ -47,8 +49,7 @@ extension CUDAContext {
         if let dw, let db {
             try gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, alpha: 1,
                      a: dy, lda: outputs, b: x, ldb: inputs, beta: 1, c: dw, ldc: inputs)
-            try launch("cohort_bias_backward", .biasBackward(columns: outputs),
-                       [.buffer(db), .buffer(dy), .int(rows), .int(outputs)])
+            try addColumnSums(into: db, of: dy, rows: rows, columns: outputs)
         }
         try gemm(transposeA: false, transposeB: false, m: rows, n: inputs, k: outputs, alpha: 1,
                  a: dy, lda: outputs, b: weight, ldb: inputs, beta: 0, c: dx, ldc: inputs)

@@ -108,7 +108,8 @@ public final class CUDATransformer {
         try gpu.layerNormBackward(
             dx: w.residualGradient.address, dw: g(layout.finalNormWeight), db: g(layout.finalNormBias),
             dout: w.narrowGradient.address, x: w.output.address, weight: p(layout.finalNormWeight),
-            mean: w.finalNormMean.address, rstd: w.finalNormRstd.address, rows: n, channels: c)
+            mean: w.finalNormMean.address, rstd: w.finalNormRstd.address, terms: w.columnTerms.address,
+            rows: n, channels: c)
         for layer in stride(from: config.layerCount - 1, through: 0, by: -1) {
             try blockBackward(layer: layer, workspace: w)
         }
@@ -116,7 +117,8 @@ public final class CUDATransformer {
         try gpu.layerNormBackward(
             dx: w.narrowGradient.address, dw: g(layout.embeddingNormWeight), db: g(layout.embeddingNormBias),
             dout: w.residualGradient.address, x: w.embedded.address, weight: p(layout.embeddingNormWeight),
-            mean: w.embeddingNormMean.address, rstd: w.embeddingNormRstd.address, rows: n, channels: c)
+            mean: w.embeddingNormMean.address, rstd: w.embeddingNormRstd.address,
+            terms: w.columnTerms.address, rows: n, channels: c)
         try gpu.embeddingBackward(tableGradient: g(layout.wordEmbeddings), tokens: w.tokens.address,
                                   outGradient: w.narrowGradient.address, rows: n, vocabulary: v, channels: c)
     }
@@ -204,7 +206,7 @@ public final class CUDATransformer {
         try gpu.layerNormBackward(
             dx: dResidual, dw: g(s.postAttentionNormWeight), db: g(s.postAttentionNormBias), dout: w.narrowGradient.address,
             x: a.afterAttention.address, weight: p(s.postAttentionNormWeight), mean: a.postNormMean.address,
-            rstd: a.postNormRstd.address, rows: n, channels: c)
+            rstd: a.postNormRstd.address, terms: w.columnTerms.address, rows: n, channels: c)
         try gpu.linearBackward(dx: w.narrowGradient.address, dw: g(s.attentionOutputWeight), db: g(s.attentionOutputBias),
                                dy: dResidual, x: a.context.address, weight: p(s.attentionOutputWeight),
                                rows: n, inputs: c, outputs: c)
@@ -216,7 +218,7 @@ public final class CUDATransformer {
         try gpu.layerNormBackward(
             dx: dResidual, dw: g(s.inputNormWeight), db: g(s.inputNormBias), dout: w.narrowGradient.address,
             x: a.input.address, weight: p(s.inputNormWeight), mean: a.inputNormMean.address,
-            rstd: a.inputNormRstd.address, rows: n, channels: c)
+            rstd: a.inputNormRstd.address, terms: w.columnTerms.address, rows: n, channels: c)
     }
 
     private func attention(_ w: CUDAWorkspace) -> CUDACausalAttention {

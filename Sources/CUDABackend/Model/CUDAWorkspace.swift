@@ -62,6 +62,7 @@ final class CUDAWorkspace {
     let wideActivation: DeviceBuffer<Float>      // [N,4C] GELU output
     let qkvGradient: DeviceBuffer<Float>         // [N,3C]
     let attentionScratch: DeviceBuffer<Float>    // [B,NH,T,T]
+    let columnTerms: DeviceBuffer<Float>         // [N,C] a LayerNorm's dout·x̂, summed by column
 
     init(config: ModelConfig, capacity: Int, time: Int, on gpu: CUDAContext) throws(CUDAUnavailable) {
         let n = capacity * time, c = config.hiddenSize
@@ -91,5 +92,6 @@ final class CUDAWorkspace {
         wideActivation = try gpu.buffer(count: 4 * n * c)
         qkvGradient = try gpu.buffer(count: 3 * n * c)
         attentionScratch = try gpu.buffer(count: scores)
+        columnTerms = try gpu.buffer(count: n * c)
     }
 }

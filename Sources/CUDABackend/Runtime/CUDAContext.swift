@@ -14,6 +14,8 @@ public final class CUDAContext: @unchecked Sendable {
     private let context: OpaquePointer
     private let blasHandle: CUBLASLibrary.Handle
     private var modules: [OpaquePointer] = []
+    /// Ones for column sums as matrix-vector products, as many as the longest sum so far.
+    private var ones: DeviceBuffer<Float>?
     private var functions: [String: OpaquePointer] = [:]
 
     /// How matrix products run: plain float32, or TF32 tensor cores (float32 data and
@@ -109,6 +111,25 @@ public final class CUDAContext: @unchecked Sendable {
     public func synchronize() throws(CUDAUnavailable) {
         try makeCurrent()
         try driver.check(driver.synchronize(), "cuCtxSynchronize")
+    }
+
+    /// target[j] += Σ_rows matrix[row, j] for a row-major matrix[rows, columns]: a cuBLAS
+    /// matrix-vector product with ones, which spreads the rows over the whole device (a thread
+    /// per column would leave most of it idle) and sums in a fixed order on every run.
+    public func addColumnSums(into target: UInt64, of matrix: UInt64, rows: Int, columns: Int) throws(CUDAUnavailable) {
+        if (ones?.count ?? 0) < rows {
+            let buffer = try self.buffer(Float.self, count: rows)
+            try driver.check(driver.fill32(buffer.address, Float(1).bitPattern, rows), "cuMemsetD32")
+            ones = buffer
+        }
+        try makeCurrent()
+        var alpha: Float = 1, beta: Float = 1
+        // Row-major [rows, columns] is column-major [columns, rows]: its product with ones sums each row of that.
+        let status = blas.sgemv(
+            blasHandle, CUBLASLibrary.noTranspose, Int32(columns), Int32(rows), &alpha,
+            UnsafePointer<Float>(bitPattern: UInt(matrix)), Int32(columns), UnsafePointer<Float>(bitPattern: UInt(ones!.address)),
+            1, &beta, UnsafeMutablePointer<Float>(bitPattern: UInt(target)), 1)
+        try blas.check(status, "cublasSgemv")
     }
 
     /// Row-major `C = alpha·op(A)·op(B) + beta·C` on device addresses, the CPU trainer's gemm.

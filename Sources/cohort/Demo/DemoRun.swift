@@ -3,9 +3,6 @@ import Collaboration
 import Coordinator
 import DHT
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import NIOPosix
 import Node
@@ -218,8 +215,7 @@ struct DemoRun {
 
     /// The coordinator's /api/status at the end of training; nil if it cannot be read.
     private static func finalStatus(dashboard: String) async -> [String: Any]? {
-        guard let url = URL(string: dashboard + "api/status"),
-              let (data, _) = try? await URLSession.shared.data(from: url) else { return nil }
+        guard let url = URL(string: dashboard + "api/status"), let data = LocalHTTP.get(url) else { return nil }
         return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     }
 }
