@@ -19,8 +19,9 @@ import Foundation
 /// The libraries carry no soname, so that a later search for the real ones by soname does not
 /// find them already loaded.
 public enum EmulatedCUDALibraries {
+    /// Under the repository's `.build`, where `COHORT_CUDA_LIBRARY_PATH` can point a `cohort` at it.
     public static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/cuda-emulation")
+        .deletingLastPathComponent().appendingPathComponent(".build/cuda-emulation")
 
     /// The folder with the stand-ins, built once per test process.
     public static let built = Result { () throws(EmulatorError) in try build() }
