@@ -44,7 +44,10 @@ let package = Package(
         // The CUDA trainer: the driver, NVRTC and cuBLAS loaded at run time (no build-time
         // CUDA), its kernels as CUDA C compiled for the device at hand (docs/cuda.md).
         .target(name: "CUDABackend", dependencies: ["Trainer"]),
-        .target(name: "Averaging", dependencies: ["CAveragingKernels"]),
+        // The vocabulary every protocol layer shares: peer ids, wall-clock and monotonic
+        // instants, the clock that gives both, and the protocol's timings.
+        .target(name: "CohortBase"),
+        .target(name: "Averaging", dependencies: ["CohortBase", "CAveragingKernels"]),
         // A trained checkpoint as an ONNX graph (docs/onnx.md).
         .target(
             name: "ONNXExport",
@@ -78,7 +81,7 @@ let package = Package(
         .target(name: "CCRC32C"),
         .target(name: "CAveragingKernels"),
         .target(name: "CProcessMemory"),
-        .target(name: "Wire", dependencies: ["CCRC32C"]),
+        .target(name: "Wire", dependencies: ["CohortBase", "CCRC32C"]),
         .target(
             name: "DHT",
             dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")]
@@ -127,6 +130,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "CohortBaseTests", dependencies: ["CohortBase"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "DHTTests", dependencies: ["DHT"]),
         // Depends on `cohort` so that building the tests builds the live peer LivePeerGarbageTests runs.

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Wire
 
@@ -8,10 +9,10 @@ import Wire
 /// another peer, or give one writer several votes. Decoding and this check happen once, where
 /// records arrive; the run's logic works on the values.
 public struct OwnedRecord<Value: Sendable>: Sendable {
-    public var writer: DHTID
+    public var writer: PeerID
     public var value: Value
 
-    public init(writer: DHTID, value: Value) {
+    public init(writer: PeerID, value: Value) {
         self.writer = writer
         self.value = value
     }

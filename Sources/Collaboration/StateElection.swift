@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Wire
 
@@ -18,10 +19,10 @@ import Wire
 public struct StateElection: Sendable {
     /// One peer's vote: its latest announcement.
     public struct Ballot: Sendable {
-        public var voter: DHTID
+        public var voter: PeerID
         public var announcement: StateAnnouncement
 
-        public init(voter: DHTID, announcement: StateAnnouncement) {
+        public init(voter: PeerID, announcement: StateAnnouncement) {
             self.voter = voter
             self.announcement = announcement
         }
@@ -29,7 +30,7 @@ public struct StateElection: Sendable {
 
     /// An announcement that no honest peer of this run writes, with its writer.
     public struct Refusal: Equatable, Sendable, CustomStringConvertible {
-        public var writer: DHTID
+        public var writer: PeerID
         public var reason: String
         /// Whether an honest peer never writes it (a wrong size), so that it counts towards a
         /// ban; a clock far ahead is a fault of the writer's machine, not proof of malice.
@@ -44,7 +45,7 @@ public struct StateElection: Sendable {
         public var hash: [UInt8]
         public var stateBytes: Int
         public var voters: Int
-        public var donors: [(DHTID, Endpoint)]
+        public var donors: [(PeerID, Endpoint)]
     }
 
     /// Bytes of this run's state: announcements of any other size are refused.
@@ -66,7 +67,7 @@ public struct StateElection: Sendable {
 
     /// The votes among `announcements`, one per peer (its newest), and the announcements refused.
     public func ballots(from announcements: [OwnedRecord<StateAnnouncement>], now: UInt64) -> (ballots: [Ballot], refused: [Refusal]) {
-        var ballots: [DHTID: Ballot] = [:]
+        var ballots: [PeerID: Ballot] = [:]
         var refused: [Refusal] = []
         for record in announcements {
             let (writer, announcement) = (record.writer, record.value)
@@ -84,7 +85,7 @@ public struct StateElection: Sendable {
     }
 
     /// The state most of `ballots` vote for, counting only voters in `voters` (all when nil).
-    public static func winner(of ballots: [Ballot], voters: Set<DHTID>? = nil) -> Winner? {
+    public static func winner(of ballots: [Ballot], voters: Set<PeerID>? = nil) -> Winner? {
         let counted = ballots.filter { voters?.contains($0.voter) ?? true }
         let byState = Dictionary(grouping: counted) { StateKey(step: $0.announcement.step, hash: $0.announcement.stateHash) }
         guard let (state, group) = byState.max(by: { first, second in

@@ -326,10 +326,3 @@ extension UInt64 {
 extension Array where Element == UInt8 {
     var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
-
-extension DHTID {
-    /// "9f3c…": enough to tell peers apart on a dashboard.
-    var shortHex: String {
-        bytes.prefix(2).map { String(format: "%02x", $0) }.joined() + "…"
-    }
-}

@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 extension DHTNode {
@@ -7,7 +8,7 @@ extension DHTNode {
     public mutating func bootstrap(from endpoints: [Endpoint], now: UInt64) -> (id: OperationID, directives: [Directive]) {
         let operation = newOperationID(.bootstrap(.probing(outstanding: endpoints.count)))
         guard !endpoints.isEmpty else { return (operation, startSelfLookup(operation, now: now)) }
-        let probe = DHTMessage.findNode(.init(sender: ownContact, target: ownID))
+        let probe = DHTMessage.findNode(.init(sender: ownContact, target: DHTID(ownID)))
         return (operation, endpoints.map { send(probe, to: $0, expecting: nil, operation: operation, purpose: .probe(attempt: 1)) })
     }
 
@@ -52,7 +53,7 @@ extension DHTNode {
 
     private mutating func startSelfLookup(_ operation: OperationID, now: UInt64) -> [Directive] {
         operations[operation] = .bootstrap(.lookingUpSelf)
-        let lookup = Lookup(target: ownID, kind: .nodes, seeds: routingTable.closest(to: ownID, count: settings.k),
+        let lookup = Lookup(target: DHTID(ownID), kind: .nodes, seeds: routingTable.closest(to: DHTID(ownID), count: settings.k),
                             ownID: ownID, k: settings.k, alpha: settings.alpha)
         return startLookup(lookup, operation: operation, now: now)
     }
@@ -109,8 +110,8 @@ extension DHTNode {
         let record = progress.record
         var targets = outcome.closest
         var storedHere = false
-        let ownDistance = ownID.distance(to: record.key)
-        if targets.count < settings.k || ownDistance < targets[targets.count - 1].id.distance(to: record.key) {
+        let ownDistance = DHTID(ownID).distance(to: record.key)
+        if targets.count < settings.k || ownDistance < DHTID(targets[targets.count - 1].id).distance(to: record.key) {
             storedHere = true
             if store.store(record, now: now) == .stored { progress.replicas = 1 }
             if targets.count == settings.k { targets.removeLast() }

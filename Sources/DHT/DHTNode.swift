@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 /// A Kademlia node as a pure state machine (Kademlia §2), in the manner of SWIM.Instance in
@@ -111,7 +112,7 @@ public struct DHTNode: Sendable {
         case .stalePing:
             return []
         case .probe(let attempt) where attempt < settings.bootstrapAttempts:
-            let probe = DHTMessage.findNode(.init(sender: ownContact, target: ownID))
+            let probe = DHTMessage.findNode(.init(sender: ownContact, target: DHTID(ownID)))
             return [send(probe, to: request.endpoint, expecting: nil, operation: request.operation, purpose: .probe(attempt: attempt + 1))]
         case .probe:
             return probeDone(request.operation, now: now)

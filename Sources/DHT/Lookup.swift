@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 /// Kademlia's iterative node lookup (Kademlia §2.3) as a state machine: it asks for no
@@ -114,7 +115,7 @@ public struct Lookup: Sendable {
     private mutating func learn(_ contacts: [Contact], depth: Int) {
         for contact in contacts where contact.id != ownID && !known.contains(contact.id) {
             known.insert(contact.id)
-            let candidate = Candidate(contact: contact, distance: contact.id.distance(to: target), state: .fresh, depth: depth)
+            let candidate = Candidate(contact: contact, distance: DHTID(contact.id).distance(to: target), state: .fresh, depth: depth)
             let position = candidates.partitioningIndex { $0.distance > candidate.distance }
             candidates.insert(candidate, at: position)
         }

@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Offences per peer in a sliding window, and the bans they lead to, as a pure state machine:
 /// time is passed in (milliseconds, any monotonic clock), so tests replay it exactly.
 ///

@@ -1,24 +1,24 @@
+import CohortBase
 import Crypto
 import Wire
 
-/// The id type of peers; the same 256-bit space as record keys (Kademlia §2.1).
-public typealias PeerID = DHTID
-/// The id type of record keys.
+/// The id type of record keys, in the same 256-bit space as peers (Kademlia §2.1).
 public typealias RecordKey = DHTID
 
-extension DHTID {
+extension PeerID {
     /// A peer id: SHA-256 of the peer's raw 32-byte Ed25519 public key.
     public init(publicKey: [UInt8]) {
-        self.init(sha256Of: publicKey)
+        guard let id = PeerID(bytes: Array(SHA256.hash(data: publicKey))) else {
+            preconditionFailure("SHA-256 gives 32 bytes")
+        }
+        self = id
     }
+}
 
+extension DHTID {
     /// A record key: SHA-256 of the UTF-8 bytes of a name such as "run/shakespeare/progress".
     public init(hashing name: String) {
-        self.init(sha256Of: Array(name.utf8))
-    }
-
-    private init(sha256Of bytes: [UInt8]) {
-        guard let id = DHTID(bytes: Array(SHA256.hash(data: bytes))) else {
+        guard let id = DHTID(bytes: Array(SHA256.hash(data: Array(name.utf8)))) else {
             preconditionFailure("SHA-256 gives 32 bytes")
         }
         self = id

@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 /// Kademlia's k-buckets (Kademlia §2.2) as a plain value: 256 fixed buckets, bucket `i` holding
@@ -31,6 +32,8 @@ public struct RoutingTable: Sendable {
     }
 
     public let ownID: PeerID
+    /// Where the owner sits in the key space, which every distance is taken from.
+    private let ownKey: DHTID
     /// k, contacts per bucket (20 in Kademlia §2.2).
     public let bucketSize: Int
     /// Failed requests after which a contact without replacement is dropped.
@@ -42,6 +45,7 @@ public struct RoutingTable: Sendable {
     public init(ownID: PeerID, bucketSize: Int = 20, maxFailures: Int = 3, now: UInt64 = 0) {
         precondition(bucketSize > 0 && maxFailures > 0, "bucket size \(bucketSize), max failures \(maxFailures)")
         self.ownID = ownID
+        self.ownKey = DHTID(ownID)
         self.bucketSize = bucketSize
         self.maxFailures = maxFailures
         self.buckets = Array(repeating: Bucket(lastLookup: now), count: 256)
@@ -49,7 +53,7 @@ public struct RoutingTable: Sendable {
 
     /// The bucket an id belongs in, nil for the owner's own id.
     public func bucketIndex(of id: DHTID) -> Int? {
-        let zeros = ownID.distance(to: id).leadingZeroBitCount
+        let zeros = ownKey.distance(to: id).leadingZeroBitCount
         return zeros == 256 ? nil : 255 - zeros
     }
 
@@ -58,7 +62,7 @@ public struct RoutingTable: Sendable {
     public var count: Int { occupied.reduce(0) { $0 + buckets[$1].contacts.count } }
 
     public func contains(_ id: PeerID) -> Bool {
-        guard let index = bucketIndex(of: id) else { return false }
+        guard let index = bucketIndex(of: DHTID(id)) else { return false }
         return buckets[index].contacts.contains { $0.id == id }
     }
 
@@ -75,7 +79,7 @@ public struct RoutingTable: Sendable {
 
     /// Notes that `contact` was heard from (Kademlia §2.2: every message updates a bucket).
     public mutating func observe(_ contact: Contact) -> Observation {
-        guard let index = bucketIndex(of: contact.id) else { return .ignored }
+        guard let index = bucketIndex(of: DHTID(contact.id)) else { return .ignored }
         var bucket = buckets[index]
         defer { store(bucket, at: index) }
         bucket.failures[contact.id] = nil
@@ -99,7 +103,7 @@ public struct RoutingTable: Sendable {
     /// The stale contact answered its ping: it stays, as most recently seen, and the newcomer
     /// stays in the replacement cache (Kademlia §2.2).
     public mutating func onStaleAnswered(_ id: PeerID) {
-        guard let index = bucketIndex(of: id), buckets[index].pendingStale == id,
+        guard let index = bucketIndex(of: DHTID(id)), buckets[index].pendingStale == id,
               let position = buckets[index].contacts.firstIndex(where: { $0.id == id }) else { return }
         buckets[index].pendingStale = nil
         buckets[index].failures[id] = nil
@@ -111,7 +115,7 @@ public struct RoutingTable: Sendable {
     /// (Kademlia §4.1). Returns the contact promoted from the replacement cache, if any.
     @discardableResult
     public mutating func onContactFailed(_ id: PeerID) -> Contact? {
-        guard let index = bucketIndex(of: id) else { return nil }
+        guard let index = bucketIndex(of: DHTID(id)) else { return nil }
         var bucket = buckets[index]
         defer { store(bucket, at: index) }
         guard let position = bucket.contacts.firstIndex(where: { $0.id == id }) else { return nil }
@@ -137,12 +141,12 @@ public struct RoutingTable: Sendable {
     /// set come first, from high to low, then those with it clear, from low to high; the
     /// distance ranges of buckets never overlap.
     public func closest(to target: DHTID, count: Int, excluding excluded: PeerID? = nil) -> [Contact] {
-        let difference = ownID.distance(to: target)
+        let difference = ownKey.distance(to: target)
         // Distances with the contact's place, so the sort moves no reference-counted values.
         var gathered: [(distance: DHTID, bucket: Int, slot: Int)] = []
         func gather(_ index: Int) {
             for (slot, contact) in buckets[index].contacts.enumerated() where contact.id != excluded {
-                gathered.append((contact.id.distance(to: target), index, slot))
+                gathered.append((DHTID(contact.id).distance(to: target), index, slot))
             }
         }
         for index in occupied.reversed() where gathered.count < count && Self.bit(index, of: difference) {
@@ -189,6 +193,6 @@ public struct RoutingTable: Sendable {
         let below: UInt64 = bit == 0 ? 0 : (UInt64(1) << UInt64(bit)) - 1
         words[word] = (UInt64(1) << UInt64(bit)) | (generator.next() & below)
         for lower in word + 1..<4 { words[lower] = generator.next() }
-        return ownID.distance(to: DHTID(words: (words[0], words[1], words[2], words[3])))
+        return ownKey.distance(to: DHTID(words: (words[0], words[1], words[2], words[3])))
     }
 }

@@ -1,3 +1,5 @@
+import CohortBase
+
 /// A token bucket per peer for the records it asks this node to store, as a pure state machine
 /// with the time passed in (ms).
 ///

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Logging
@@ -41,7 +42,7 @@ public final class AllReduceBenchPeer: Sendable {
     /// A member of every round: who it is, where it listens, its weight, and whether it takes
     /// part in client mode (it owns no part and is never dialled, though it still listens).
     public struct Member: Hashable, Sendable {
-        public var peer: DHT.PeerID
+        public var peer: PeerID
         public var port: UInt16
         public var samples: UInt64
         public var clientMode: Bool
@@ -53,7 +54,7 @@ public final class AllReduceBenchPeer: Sendable {
 
         public static let defaultBandwidth: UInt64 = 1_000_000_000
 
-        public init(peer: DHT.PeerID, port: UInt16, samples: UInt64, clientMode: Bool = false, host: String = "127.0.0.1",
+        public init(peer: PeerID, port: UInt16, samples: UInt64, clientMode: Bool = false, host: String = "127.0.0.1",
                     bandwidth: UInt64 = Member.defaultBandwidth) {
             self.peer = peer
             self.port = port
@@ -72,7 +73,7 @@ public final class AllReduceBenchPeer: Sendable {
     private let vector: BenchVector
 
     /// This peer's id and the port it listens on (on `Settings.listenHost`).
-    public var peerID: DHT.PeerID { dht.peerID }
+    public var peerID: PeerID { dht.peerID }
     public var port: UInt16 { dht.endpoint.port }
 
     private init(settings: Settings, dht: DHTService, services: NIOLoopBound<PeerServices>, vector: BenchVector) {
@@ -127,18 +128,18 @@ public final class AllReduceBenchPeer: Sendable {
     /// round would otherwise wait for, so the bench asks for it after the last round only).
     public func runRound(_ index: Int, members: [Member], withChecksum: Bool) async throws -> AllReduceBenchRound {
         let declarations = members.map { member in
-            Declaration(step: UInt64(index), peer: Averaging.PeerID(bytes: member.peer.bytes)!,
+            Declaration(step: UInt64(index), peer: member.peer,
                         address: member.clientMode ? "" : "\(member.endpoint)", bandwidth: member.bandwidth,
                         clientMode: member.clientMode, samples: member.samples)
         }
         guard let plan = GroupPlan(step: UInt64(index), elementCount: settings.elementCount, members: declarations) else {
             throw PeerError("the \(members.count) members do not form a group (at least 2, distinct ids, one not in client mode)")
         }
-        var endpoints: [Averaging.PeerID: Endpoint] = [:]
+        var endpoints: [PeerID: Endpoint] = [:]
         for member in members where !member.clientMode {
-            endpoints[Averaging.PeerID(bytes: member.peer.bytes)!] = member.endpoint
+            endpoints[member.peer] = member.endpoint
         }
-        let me = Averaging.PeerID(bytes: peerID.bytes)!
+        let me = peerID
         let services = self.services, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
         let started = ContinuousClock.now
         let result = try await services.eventLoop.flatSubmit {

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 
 /// All-reduce chunks that arrived before this member formed the round they belong to, each
@@ -25,7 +26,7 @@ struct EarlyChunks<Waiting> {
     let limits: Limits
     private var held: [(chunk: PartChunk, waiting: Waiting)] = []
     private var bytes = 0
-    private var shares: [Averaging.PeerID: Share] = [:]
+    private var shares: [PeerID: Share] = [:]
 
     init(limits: Limits = Limits()) {
         self.limits = limits

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import NIOCore
@@ -46,17 +47,16 @@ extension PeerServices {
     }
 
     /// The averaged chunk an owner's answer carries or points at.
-    func averagedChunk(from frame: Frame, owner: DHT.PeerID) -> AveragedReply {
+    func averagedChunk(from frame: Frame, owner: PeerID) -> AveragedReply {
         switch frame.type {
         case .averagedPart:
             return (try? AveragedChunk(decoding: frame.payload[...])).map(AveragedReply.averaged) ?? .failed
         case .averagedPartLocal:
             guard let reference = try? AveragedChunkReference(decoding: frame.payload[...]),
                   let limit = transport?.settings.maxMessageBytes, reference.memory.byteCount <= limit else { return .failed }
-            if let member = Averaging.PeerID(bytes: owner.bytes),
-               let destination = round?.averagedChunkDestination(
+            if let destination = round?.averagedChunkDestination(
                    roundID: reference.roundID, part: reference.part, chunk: reference.chunk, compression: reference.compression,
-                   byteCount: reference.memory.byteCount, from: member) {
+                   byteCount: reference.memory.byteCount, from: owner) {
                 // A failed copy may have written part of the chunk: the owner's part fails, and is not used.
                 return copySameHost(reference.memory, roundID: reference.roundID, from: owner, into: destination)
                     ? .writtenInPlace(reference) : .failed
@@ -119,7 +119,7 @@ extension PeerServices {
 
     /// The bytes at `memory` in the proven peer's process if its lease for `roundID` still held
     /// after they were copied; nil otherwise.
-    private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID) -> [UInt8]? {
+    private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: PeerID) -> [UInt8]? {
         var copied = false
         let bytes = [UInt8](unsafeUninitializedCapacity: memory.byteCount) { buffer, initialised in
             copied = copySameHost(memory, roundID: roundID, from: peer, into: UnsafeMutableRawBufferPointer(buffer))
@@ -134,7 +134,7 @@ extension PeerServices {
     /// address no longer mapped) only fails this copy: the peer was late, as a peer whose round
     /// timed out is. A process that is gone is forgotten (a peer that restarts is proven again);
     /// any other failure (the kernel refuses) ends copies from the peer.
-    private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: DHT.PeerID,
+    private func copySameHost(_ memory: MemoryReference, roundID: UInt64, from peer: PeerID,
                               into destination: UnsafeMutableRawBufferPointer) -> Bool {
         guard let processID = sameHost.processID(of: peer), destination.count == memory.byteCount else { return false }
         do {
@@ -163,11 +163,10 @@ extension PeerServices {
 
     /// Starts proofs with the round's owners that listen on a loopback address; the round
     /// does not wait for them (its chunks take the socket until a proof is done).
-    func probeSameHostPeers(of plan: GroupPlan, me: Averaging.PeerID) {
-        let owners = plan.members.enumerated().compactMap { index, member -> (DHT.PeerID, Endpoint)? in
-            guard member.peer != me, !plan.parts[index].isEmpty, let endpoint = roundEndpoints[member.peer],
-                  let peer = DHTID(bytes: member.peer.bytes) else { return nil }
-            return (peer, endpoint)
+    func probeSameHostPeers(of plan: GroupPlan, me: PeerID) {
+        let owners = plan.members.enumerated().compactMap { index, member -> (PeerID, Endpoint)? in
+            guard member.peer != me, !plan.parts[index].isEmpty, let endpoint = roundEndpoints[member.peer] else { return nil }
+            return (member.peer, endpoint)
         }
         _ = proveSameHost(owners)
     }
@@ -175,7 +174,7 @@ extension PeerServices {
     /// Proves this process and each of `peers` that listens on a loopback address (the only
     /// peers that can share this machine without sharing a network namespace's view of it) to
     /// each other; completes when every proof has ended, whichever way.
-    func proveSameHost(_ peers: [(DHT.PeerID, Endpoint)]) -> EventLoopFuture<Void> {
+    func proveSameHost(_ peers: [(PeerID, Endpoint)]) -> EventLoopFuture<Void> {
         guard sameHostCopies, let transport else { return eventLoop.makeSucceededVoidFuture() }
         let proofs = peers.compactMap { peer, endpoint -> EventLoopFuture<Void>? in
             guard endpoint.isLoopback, let secret = sameHost.startProbe(peer) else { return nil }
@@ -204,7 +203,7 @@ extension PeerServices {
         return EventLoopFuture.andAllComplete(proofs, on: eventLoop)
     }
 
-    private func sendProof(_ proof: SameHostProof.Exhibit, to peer: DHT.PeerID, at endpoint: Endpoint) -> EventLoopFuture<Void> {
+    private func sendProof(_ proof: SameHostProof.Exhibit, to peer: PeerID, at endpoint: Endpoint) -> EventLoopFuture<Void> {
         guard let transport else { return eventLoop.makeSucceededVoidFuture() }
         return transport.request(.sameHostProof, payload: proof.encoded(), to: endpoint, expecting: peer, timeout: Self.sameHostProofTimeout)
             .hop(to: eventLoop)

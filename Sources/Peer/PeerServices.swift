@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import Averaging
 import Collaboration
@@ -16,7 +17,7 @@ import Wire
 /// that accepts no connections still receives its averages on the connection it opened.
 final class PeerServices {
     struct PendingKey: Hashable {
-        let peer: Averaging.PeerID
+        let peer: PeerID
         let part: Int
         let chunk: Int
     }
@@ -26,7 +27,7 @@ final class PeerServices {
     var transport: Transport?
     var round: AllReduceRound?
     private var roundPromise: EventLoopPromise<AllReduceResult>?
-    var roundEndpoints: [Averaging.PeerID: Endpoint] = [:]
+    var roundEndpoints: [PeerID: Endpoint] = [:]
     /// The round's wake-ups (sender deadline, round deadline), each kept until the round ends.
     private var roundTimers: [Scheduled<Void>] = []
     /// Chunk requests waiting for their average; `local` when it came as `averagePartLocal`
@@ -49,13 +50,13 @@ final class PeerServices {
     /// running round's, and the next one's copied before it started here.
     private var sameHostBytesCopied: [UInt64: Int] = [:]
     /// Per owner: this member's chunks of its part not yet sent, in the order the round emitted them.
-    private var unsent: [Averaging.PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
+    private var unsent: [PeerID: CircularBuffer<AllReduceRound.ChunkReference>] = [:]
     /// Per owner: chunks sent whose average has not come back yet.
-    private var inFlight: [Averaging.PeerID: Int] = [:]
+    private var inFlight: [PeerID: Int] = [:]
     /// Owners whose link was full, with a retry scheduled.
-    private var retrying: Set<Averaging.PeerID> = []
+    private var retrying: Set<PeerID> = []
     /// Silent senders being pinged (`AllReduceRound.Action.checkAlive`).
-    private var checkingAlive: Set<Averaging.PeerID> = []
+    private var checkingAlive: Set<PeerID> = []
     /// How long a silent sender has to answer a ping. Not answering leaves it in: only a sender
     /// that is certainly gone is left out before the sender deadline.
     static let aliveCheckTimeout = TimeAmount.seconds(5)
@@ -70,13 +71,13 @@ final class PeerServices {
     /// sender learns within a round trip instead of at the round's deadline.
     private var step: UInt64 = 0
     /// Owners of this round that answered they are past its step (`TransportErrorCode.pastTheRound`).
-    private var ownersPastTheRound: Set<Averaging.PeerID> = []
+    private var ownersPastTheRound: Set<PeerID> = []
     /// This peer's newest two states, served to downloading peers.
     private let states = StateServer(keep: 2)
     /// This peer's newest applied updates, served to peers replaying them.
     private let updates: UpdateServer
 
-    init(eventLoop: EventLoop, logger: Logger, ownID: DHT.PeerID, sameHostCopies: Bool, updates: UpdateServer = UpdateServer(keep: 0)) {
+    init(eventLoop: EventLoop, logger: Logger, ownID: PeerID, sameHostCopies: Bool, updates: UpdateServer = UpdateServer(keep: 0)) {
         self.eventLoop = eventLoop
         self.logger = logger
         self.sameHostCopies = sameHostCopies
@@ -115,7 +116,7 @@ final class PeerServices {
 
     /// Takes a member's chunk, received through the socket or copied out of its memory (`local`,
     /// which is how its average goes back).
-    func receive(_ chunk: PartChunk, from peer: DHT.PeerID, local: Bool) -> EventLoopFuture<Frame> {
+    func receive(_ chunk: PartChunk, from peer: PeerID, local: Bool) -> EventLoopFuture<Frame> {
         guard chunk.sender.bytes == peer.bytes else {
             return eventLoop.makeSucceededFuture(Frame.refusal("chunk sender is not the authenticated peer"))
         }
@@ -182,8 +183,8 @@ final class PeerServices {
 
     /// Runs one all-reduce over `vector` with the members of `plan`; the future completes when
     /// the round is over, whatever happened to the other members.
-    func startRound(plan: GroupPlan, me: Averaging.PeerID, vector: UnsafeMutableBufferPointer<Float>,
-                    settings: AllReduceRound.Settings, endpoints: [Averaging.PeerID: Endpoint]) -> EventLoopFuture<AllReduceResult> {
+    func startRound(plan: GroupPlan, me: PeerID, vector: UnsafeMutableBufferPointer<Float>,
+                    settings: AllReduceRound.Settings, endpoints: [PeerID: Endpoint]) -> EventLoopFuture<AllReduceResult> {
         precondition(round == nil, "a round is already running for step \(round?.plan.step ?? 0)")
         let promise = eventLoop.makePromise(of: AllReduceResult.self)
         roundPromise = promise
@@ -242,9 +243,7 @@ final class PeerServices {
                 for key in pending.keys where key.peer == peer {
                     pending.removeValue(forKey: key)?.reply.succeed(Frame.refusal("left out: \(reason)"))
                 }
-                if let offender = DHTID(bytes: peer.bytes) {
-                    transport?.reportOffence(Offence(.badPart, reason), by: offender)
-                }
+                transport?.reportOffence(Offence(.badPart, reason), by: peer)
             case .finished(let result):
                 finishRound(result)
             }
@@ -256,7 +255,7 @@ final class PeerServices {
     /// keeps them within the transport's in-flight limit and within half the connection's send
     /// buffer (the other half carries this member's averages the other way), so the link
     /// stays busy without refusing requests for backpressure.
-    private func sendParts(to owner: Averaging.PeerID) {
+    private func sendParts(to owner: PeerID) {
         guard let round, let settings = transport?.settings else { return }
         let chunkBytes = round.settings.compression.encodedByteCount(elementCount: round.settings.chunkSize)
         let window = min(settings.maxOutboundRequestsPerPeer, max(1, settings.sendBufferHighWatermark / 2 / chunkBytes))
@@ -267,7 +266,7 @@ final class PeerServices {
     }
 
     /// Tries `owner`'s queued chunks again once its full link has had a moment to drain.
-    private func retryLater(_ owner: Averaging.PeerID, round roundID: UInt64) {
+    private func retryLater(_ owner: PeerID, round roundID: UInt64) {
         guard retrying.insert(owner).inserted else { return }
         eventLoop.assumeIsolated().scheduleTask(in: Self.backpressureRetryDelay) { [self] in
             retrying.remove(owner)
@@ -275,18 +274,18 @@ final class PeerServices {
         }
     }
 
-    private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: Averaging.PeerID) {
-        guard let round, let transport, let endpoint = roundEndpoints[owner], let ownerID = DHTID(bytes: owner.bytes) else {
+    private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: PeerID) {
+        guard let round, let transport, let endpoint = roundEndpoints[owner] else {
             failPeer(owner)
             return
         }
         let roundID = round.plan.id
         let key = PendingKey(peer: owner, part: reference.part, chunk: reference.chunk)
-        let local = sameHostCopies && sameHost.processID(of: ownerID) != nil
+        let local = sameHostCopies && sameHost.processID(of: owner) != nil
         let type: MessageType = local ? .averagePartLocal : .averagePart
         let payload = local ? exposePartChunk(reference, key: key) : round.partChunkPayload(for: reference)
         let timeout = TimeAmount(round.settings.roundTimeout)
-        transport.request(type, payload: payload, to: endpoint, expecting: ownerID, timeout: timeout)
+        transport.request(type, payload: payload, to: endpoint, expecting: owner, timeout: timeout)
             .hop(to: eventLoop)
             .assumeIsolated()
             .whenComplete { [self] result in
@@ -299,7 +298,7 @@ final class PeerServices {
                     retryLater(owner, round: roundID)
                     return
                 }
-                switch result.map({ averagedChunk(from: $0.frame, owner: ownerID) }) {
+                switch result.map({ averagedChunk(from: $0.frame, owner: owner) }) {
                 case .success(.averaged(let averaged)):
                     feedRound { $0.onAveragedChunk(averaged, from: owner, now: Self.now()) }
                 case .success(.writtenInPlace(let reference)):
@@ -326,13 +325,13 @@ final class PeerServices {
     /// or by dialling its address when it has one (a client-mode member has none). A refused
     /// dial, a lost connection, a different peer at its address, or no connection to a member
     /// that has no address, all mean it is gone.
-    private func checkAlive(_ peer: Averaging.PeerID) {
-        guard let round, let transport, let peerID = DHTID(bytes: peer.bytes), checkingAlive.insert(peer).inserted else { return }
+    private func checkAlive(_ peer: PeerID) {
+        guard let round, let transport, checkingAlive.insert(peer).inserted else { return }
         let roundID = round.plan.id
         let ping = DHTMessage.ping(sender: nil).encodedPayload()
         let reply = roundEndpoints[peer].map {
-            transport.request(.ping, payload: ping, to: $0, expecting: peerID, timeout: Self.aliveCheckTimeout)
-        } ?? transport.request(.ping, payload: ping, overOpenConnectionTo: peerID, timeout: Self.aliveCheckTimeout)
+            transport.request(.ping, payload: ping, to: $0, expecting: peer, timeout: Self.aliveCheckTimeout)
+        } ?? transport.request(.ping, payload: ping, overOpenConnectionTo: peer, timeout: Self.aliveCheckTimeout)
         reply.hop(to: eventLoop).assumeIsolated().whenComplete { [self] result in
             checkingAlive.remove(peer)
             guard self.round?.plan.id == roundID, case .failure(let error) = result, Self.meansGone(error) else { return }
@@ -352,7 +351,7 @@ final class PeerServices {
         }
     }
 
-    private func failPeer(_ peer: Averaging.PeerID) {
+    private func failPeer(_ peer: PeerID) {
         feedRound { $0.onPeerFailed(peer, now: Self.now()) }
     }
 

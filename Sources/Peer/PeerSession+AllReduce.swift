@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import NIOCore
@@ -16,7 +17,7 @@ extension PeerSession {
     /// Starts the plan's all-reduce on the event loop over `TrainingRun.averagingVector` (with
     /// what earlier rounds' compression took added, under error feedback).
     func startAllReduce(plan: GroupPlan) -> EventLoopFuture<AllReduceResult> {
-        var endpoints: [Averaging.PeerID: Endpoint] = [:]
+        var endpoints: [PeerID: Endpoint] = [:]
         for member in plan.members where !member.address.isEmpty {
             if let endpoint = try? Endpoint(parsing: member.address) { endpoints[member.peer] = endpoint }
         }
@@ -29,7 +30,7 @@ extension PeerSession {
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
         let vector = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
         let services = network.services, roundSettings = settings, memberEndpoints = endpoints
-        let me = Averaging.PeerID(bytes: identity.peerID.bytes)!
+        let me = identity.peerID
         if let errorFeedback, let ownIndex = plan.members.firstIndex(where: { $0.peer == me }) {
             errorFeedback.prepare(vector, plan: plan, ownIndex: ownIndex, compression: settings.compression, chunkSize: settings.chunkSize)
         }

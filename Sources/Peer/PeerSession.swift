@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import Admission
 import Averaging
@@ -50,7 +51,7 @@ final class PeerSession {
     private let startedAt = ContinuousClock.now
 
     init(settings: VolunteerSettings, logger: Logger, stop: StopSignal, identity: PeerIdentity, network: RunNetwork,
-         config: RunConfig, coordinator: DHTID, run: TrainingRun) {
+         config: RunConfig, coordinator: PeerID, run: TrainingRun) {
         self.settings = settings
         self.logger = logger
         self.stop = stop

@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import StateSync
 import Wire
@@ -11,7 +12,7 @@ import Wire
 /// the wanted run (or of any run, when no name is given), one signed by a join node wins; two
 /// signers and none of them a join node leave no way to tell the coordinator from an impostor.
 struct RunConfigChoice {
-    typealias Candidate = (config: RunConfig, coordinator: DHTID)
+    typealias Candidate = (config: RunConfig, coordinator: PeerID)
 
     enum Outcome {
         case chosen(Candidate)
@@ -21,7 +22,7 @@ struct RunConfigChoice {
 
     let runName: String?
     /// Identities of the nodes at the join addresses.
-    let joinNodes: Set<DHTID>
+    let joinNodes: Set<PeerID>
 
     func choose(among configs: [Candidate]) throws -> Outcome {
         let wanted = runName.map { name in configs.filter { $0.config.name == name } } ?? configs

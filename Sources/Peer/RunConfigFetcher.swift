@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import Foundation
 import Node
@@ -21,11 +22,11 @@ struct RunConfigFetcher {
     let joinAddresses: [Endpoint]
 
     /// The run config, and the coordinator that signed it.
-    func fetch() async throws -> (config: RunConfig, coordinator: DHTID) {
+    func fetch() async throws -> (config: RunConfig, coordinator: PeerID) {
         let deadline = Date().addingTimeInterval(60)
         var lastProblem = "no run config is published on this DHT yet"
         while Date() < deadline && !stop.isStopped {
-            var configs: [(config: RunConfig, coordinator: DHTID)] = []
+            var configs: [(config: RunConfig, coordinator: PeerID)] = []
             for record in await network.records(RunKeys.runs) {
                 do {
                     let signed = try SignedRunConfig(decoding: record.value)
@@ -49,8 +50,8 @@ struct RunConfigFetcher {
     }
 
     /// The identities the nodes at the join addresses proved; those that do not answer are left out.
-    private func joinNodes() async -> Set<DHTID> {
-        var nodes = Set<DHTID>()
+    private func joinNodes() async -> Set<PeerID> {
+        var nodes = Set<PeerID>()
         for address in joinAddresses {
             if let node = try? await network.dht.transport.identify(address).get() { nodes.insert(node) }
         }

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -39,10 +40,10 @@ struct RecordBoard {
     }
 
     let costs: Costs
-    private(set) var progress: [DHTID: PeerProgress] = [:]
-    private(set) var state: [DHTID: StateAnnouncement] = [:]
-    private(set) var declarations: [MatchKey: [DHTID: Declaration]] = [:]
-    private(set) var plans: [MatchKey: [DHTID: GroupPlan]] = [:]
+    private(set) var progress: [PeerID: PeerProgress] = [:]
+    private(set) var state: [PeerID: StateAnnouncement] = [:]
+    private(set) var declarations: [MatchKey: [PeerID: Declaration]] = [:]
+    private(set) var plans: [MatchKey: [PeerID: GroupPlan]] = [:]
     private var progressRecords: [OwnedRecord<PeerProgress>]?
     private var stateRecords: [OwnedRecord<StateAnnouncement>]?
     /// DHT requests sent, and bytes served, per key kind.
@@ -69,7 +70,7 @@ struct RecordBoard {
         bytesServed[kind, default: 0] += costs.replicas * (Double(valueBytes) + costs.recordOverheadBytes)
     }
 
-    mutating func write(progress value: PeerProgress, by writer: DHTID) {
+    mutating func write(progress value: PeerProgress, by writer: PeerID) {
         progress[writer] = value
         progressRecords = nil
         charge(write: .progress, valueBytes: 48)
@@ -82,7 +83,7 @@ struct RecordBoard {
         return records
     }
 
-    mutating func write(state value: StateAnnouncement, by writer: DHTID) {
+    mutating func write(state value: StateAnnouncement, by writer: PeerID) {
         state[writer] = value
         stateRecords = nil
         charge(write: .state, valueBytes: 80)
@@ -100,12 +101,12 @@ struct RecordBoard {
         return []
     }
 
-    mutating func write(declaration: Declaration, under key: MatchKey, by writer: DHTID) {
+    mutating func write(declaration: Declaration, under key: MatchKey, by writer: PeerID) {
         declarations[key, default: [:]][writer] = declaration
         charge(write: .declarations, valueBytes: 80)
     }
 
-    mutating func write(plan: GroupPlan, under key: MatchKey, by writer: DHTID) {
+    mutating func write(plan: GroupPlan, under key: MatchKey, by writer: PeerID) {
         plans[key, default: [:]][writer] = plan
         charge(write: .plans, valueBytes: 48 + 80 * plan.members.count)
     }
@@ -139,7 +140,7 @@ struct RecordBoard {
     }
 
     /// A key's values in writer order: the DHT's order is its own, but a seed must give one run.
-    private static func sorted<Value>(_ values: [DHTID: Value]) -> [OwnedRecord<Value>] {
+    private static func sorted<Value>(_ values: [PeerID: Value]) -> [OwnedRecord<Value>] {
         values.sorted { $0.key < $1.key }.map { OwnedRecord(writer: $0.key, value: $0.value) }
     }
 }

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -37,7 +38,7 @@ public final class RunSimulation {
     private var board: RecordBoard
     private var queue = EventQueue<Occurrence>()
     private var volunteers: [SimulatedVolunteer] = []
-    private var index: [DHTID: Int] = [:]
+    private var index: [PeerID: Int] = [:]
     private var rounds: [UInt64: SimulatedRound] = [:]
     private var time = 0.0
     private let typicalLatency: Double
@@ -176,10 +177,10 @@ public final class RunSimulation {
     private func arrive() {
         var bytes = [UInt8](repeating: 0, count: 32)
         for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: random.next()) }
-        let id = DHTID(bytes: bytes)!
+        let id = PeerID(bytes: bytes)!
         let profile = VolunteerProfile.draw(from: settings, using: &random)
         var sessionSettings = VolunteerSession.Settings(
-            me: id, clientMode: profile.clientMode, address: "10.0.0.1:7000", coordinator: DHTID(bytes: [UInt8](repeating: 0, count: 32))!,
+            me: id, clientMode: profile.clientMode, address: "10.0.0.1:7000", coordinator: PeerID(bytes: [UInt8](repeating: 0, count: 32))!,
             elementCount: settings.parameters, stateBytes: settings.stateBytes, targetBatchSize: settings.samplesPerRound,
             gatherWindow: .milliseconds(Int64(settings.matchmakingSeconds * 1000)),
             averagingTimeout: .milliseconds(Int64(settings.averagingTimeoutSeconds * 1000)))
@@ -399,7 +400,7 @@ public final class RunSimulation {
     /// Whether `member` is online and already past the plan's step: it refuses the round's
     /// chunks within a round trip (`TransportErrorCode.pastTheRound`) instead of the members
     /// waiting for it until the sender deadline.
-    private func isPastTheRound(_ plan: GroupPlan) -> (DHTID) -> Bool {
+    private func isPastTheRound(_ plan: GroupPlan) -> (PeerID) -> Bool {
         { member in self.index[member].map { self.volunteers[$0].isOnline && self.volunteers[$0].stateStep > Int(plan.step) } ?? false }
     }
 

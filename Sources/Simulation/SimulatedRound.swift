@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire
@@ -12,7 +13,7 @@ import Wire
 /// step, which it answers their first chunk with.
 struct SimulatedRound {
     let plan: GroupPlan
-    var arrivals: [DHTID: (volunteer: Int, time: Double)] = [:]
+    var arrivals: [PeerID: (volunteer: Int, time: Double)] = [:]
     var isFinished = false
 
     init(plan: GroupPlan) {
@@ -22,8 +23,8 @@ struct SimulatedRound {
     var everyoneArrived: Bool { arrivals.count == plan.members.count }
 
     /// The members that have not arrived.
-    var missing: [DHTID] {
-        plan.members.map { DHTID(bytes: $0.peer.bytes)! }.filter { arrivals[$0] == nil }
+    var missing: [PeerID] {
+        plan.members.map { $0.peer }.filter { arrivals[$0] == nil }
     }
 
     struct Outcome {
@@ -34,9 +35,9 @@ struct SimulatedRound {
     /// The round's end and each arrived member's result, as of `time` (all arrived, the
     /// missing ones past the step, or the sender deadline).
     func outcome(at time: Double, profiles: (Int) -> VolunteerProfile, bytesPerElement: Double,
-                 pastTheRound: (DHTID) -> Bool) -> Outcome {
-        let arrived = plan.members.enumerated().filter { arrivals[DHTID(bytes: $0.element.peer.bytes)!] != nil }
-        let missing = plan.members.enumerated().filter { arrivals[DHTID(bytes: $0.element.peer.bytes)!] == nil }
+                 pastTheRound: (PeerID) -> Bool) -> Outcome {
+        let arrived = plan.members.enumerated().filter { arrivals[$0.element.peer] != nil }
+        let missing = plan.members.enumerated().filter { arrivals[$0.element.peer] == nil }
         let vectorBytes = Double(plan.elementCount) * bytesPerElement
         let others = Double(max(arrived.count - 1, 0))
         var slowest = 0.0
@@ -45,7 +46,7 @@ struct SimulatedRound {
             let share = Double(plan.parts[index].count) / Double(plan.elementCount)
             let outbound = vectorBytes * (1 - share) + vectorBytes * share * others
             let inbound = vectorBytes * share * others + vectorBytes * (1 - share)
-            let profile = profiles(arrivals[DHTID(bytes: member.peer.bytes)!]!.volunteer)
+            let profile = profiles(arrivals[member.peer]!.volunteer)
             let sending = outbound * 8 / profile.uploadBitsPerSecond
             let receiving = inbound * 8 / profile.downloadBitsPerSecond
             let seconds = max(sending, receiving) + 4 * profile.latencySeconds
@@ -61,7 +62,7 @@ struct SimulatedRound {
             totalSamples: weights.reduce(0, +), bytesSent: Int(bytesMoved / Double(max(arrived.count, 1))),
             bytesReceived: Int(bytesMoved / Double(max(arrived.count, 1))), duration: .milliseconds(Int64(slowest * 1000)),
             failedParts: failedParts, silent: missing.map(\.element.peer))
-        let past = missing.map(\.element.peer).filter { pastTheRound(DHTID(bytes: $0.bytes)!) }
+        let past = missing.map(\.element.peer).filter { pastTheRound($0) }
         result.pastTheRound = past
         result.plannedSamples = plan.weights.reduce(0, +)
         result.silent.removeAll(where: past.contains)

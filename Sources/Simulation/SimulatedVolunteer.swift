@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import DHT
 import Wire
@@ -5,7 +6,7 @@ import Wire
 /// One volunteer in the simulation: its session (the real state machine), its machine, and
 /// the training state its trainer would hold, as a step and a hash.
 struct SimulatedVolunteer {
-    let id: DHTID
+    let id: PeerID
     let profile: VolunteerProfile
     var session: VolunteerSession
     /// Tells a departed volunteer's late answers from a live one's.

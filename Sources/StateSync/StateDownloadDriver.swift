@@ -1,12 +1,13 @@
+import CohortBase
 import Averaging
 import Collaboration
 
 /// A request `StateDownload` asked for, as the driver hands it to its `fetch`.
 enum StateDownloadRequest: Hashable, Sendable {
-    case manifest(from: Averaging.PeerID)
-    case chunk(Int, bytes: Range<Int>, from: Averaging.PeerID)
+    case manifest(from: PeerID)
+    case chunk(Int, bytes: Range<Int>, from: PeerID)
 
-    var donor: Averaging.PeerID {
+    var donor: PeerID {
         switch self {
         case .manifest(let donor), .chunk(_, _, let donor): donor
         }

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -21,16 +22,16 @@ public struct StateFetcher: Sendable {
         self.settings = settings
     }
 
-    public func download(step: Int, hash: [UInt8], byteCount: Int, donors: [(DHTID, Endpoint)]) async throws -> [UInt8] {
+    public func download(step: Int, hash: [UInt8], byteCount: Int, donors: [(PeerID, Endpoint)]) async throws -> [UInt8] {
         try await download(step: step, hash: hash, byteCount: byteCount, donors: donors, clock: ContinuousClock())
     }
 
     /// The download on `clock`, which times the machine's deadlines.
-    func download<C: Clock>(step: Int, hash: [UInt8], byteCount: Int, donors: [(DHTID, Endpoint)],
+    func download<C: Clock>(step: Int, hash: [UInt8], byteCount: Int, donors: [(PeerID, Endpoint)],
                             clock: C) async throws -> [UInt8] where C.Duration == Duration {
         logger.info("downloading state", metadata: ["step": "\(step)", "donors": "\(donors.count)", "bytes": "\(byteCount)"])
-        var endpoints: [Averaging.PeerID: (DHTID, Endpoint)] = [:]
-        for (id, endpoint) in donors { endpoints[Averaging.PeerID(bytes: id.bytes)!] = (id, endpoint) }
+        var endpoints: [PeerID: (PeerID, Endpoint)] = [:]
+        for (id, endpoint) in donors { endpoints[id] = (id, endpoint) }
         let download = StateDownload(step: step, stateHash: hash, totalBytes: byteCount, donors: endpoints.keys.sorted(),
                                      settings: settings)
         let driver = StateDownloadDriver(clock: clock) { [transport, endpoints, settings] request in

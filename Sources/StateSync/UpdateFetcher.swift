@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import DHT
 import Logging
@@ -14,7 +15,7 @@ import Wire
 /// answers with exactly what it was asked for, or with an `error`. Whether the gradient it
 /// sends gives the states it claims is for the caller to find out by applying it.
 public struct UpdateFetcher: Sendable {
-    public typealias Donor = (peer: DHTID, endpoint: Endpoint)
+    public typealias Donor = (peer: PeerID, endpoint: Endpoint)
 
     /// Chunks of 1 MiB, as state downloads take.
     static let chunkElements = StateManifest.chunkBytes / 4

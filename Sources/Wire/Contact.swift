@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Where a peer listens: a host name or address literal and a TCP port.
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var host: String
@@ -13,10 +15,10 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 
 /// A peer as the routing table knows it: its id and where it listens (Kademlia §2.2 triple).
 public struct Contact: Hashable, Sendable, CustomStringConvertible {
-    public var id: DHTID
+    public var id: PeerID
     public var endpoint: Endpoint
 
-    public init(id: DHTID, endpoint: Endpoint) {
+    public init(id: PeerID, endpoint: Endpoint) {
         self.id = id
         self.endpoint = endpoint
     }

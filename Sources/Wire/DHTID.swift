@@ -1,4 +1,7 @@
-/// A 256-bit identifier in the Kademlia id space: peer ids and record keys alike (Kademlia §2).
+import CohortBase
+
+/// A 256-bit identifier in the Kademlia id space: record keys, lookup targets and the points
+/// peers sit at (`init(_:)` from a `PeerID`), the one space XOR distance is taken in (Kademlia §2).
 ///
 /// Stored as four big-endian 64-bit words so that XOR distance and its ordering are cheap;
 /// `bytes` gives the 32-byte big-endian form that goes on the wire.
@@ -10,6 +13,11 @@ public struct DHTID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public init(words: (UInt64, UInt64, UInt64, UInt64)) {
         self.words = words
+    }
+
+    /// The point of the key space a peer sits at: its id's bytes (Kademlia §2.1).
+    public init(_ peer: PeerID) {
+        self.words = peer.words
     }
 
     /// The id whose big-endian bytes are `bytes`; nil unless there are exactly 32.

@@ -1,3 +1,5 @@
+import CohortBase
+
 extension DHTMessage {
     /// The message framed under `requestID`.
     public func frame(requestID: UInt64) -> Frame {
@@ -78,7 +80,7 @@ extension SignedRecord {
 
 /// Smallest encodings, used to bound counts against the bytes left before allocating.
 private enum MinimumLength {
-    static let contact = DHTID.byteCount + 1 + 1 + 2
+    static let contact = PeerID.byteCount + 1 + 1 + 2
     static let record = DHTID.byteCount + 1 + 4 + 8 + SignedRecord.publicKeyLength + SignedRecord.signatureLength
 }
 
@@ -122,8 +124,14 @@ extension ByteReader {
         return id
     }
 
+    fileprivate mutating func readPeerID() throws(WireError) -> PeerID {
+        let bytes = try readBytes(count: PeerID.byteCount)
+        guard let id = PeerID(bytes: bytes) else { preconditionFailure("32 bytes always make a peer id") }
+        return id
+    }
+
     fileprivate mutating func readContact() throws(WireError) -> Contact {
-        let id = try readID()
+        let id = try readPeerID()
         let host = try readUTF8(try readU8LengthPrefixed(maxLength: WireLimits.maxHostBytes))
         guard Endpoint.isValidHost(host) else { throw WireError.invalidValue.with(detail: "not a host name or address") }
         return Contact(id: id, endpoint: Endpoint(host: host, port: try readU16()))

@@ -1,3 +1,4 @@
+import CohortBase
 import ArgumentParser
 import Averaging
 import Foundation
@@ -116,7 +117,7 @@ enum BenchMemberList {
         guard line.hasPrefix("members ") else { return nil }
         let members = line.dropFirst("members ".count).split(separator: ",").map { entry -> AllReduceBenchPeer.Member? in
             let fields = entry.split(separator: ":")
-            guard fields.count >= 3, let bytes = [UInt8](hex: fields[0]), let peer = DHTID(bytes: bytes), let port = UInt16(fields[1]),
+            guard fields.count >= 3, let bytes = [UInt8](hex: fields[0]), let peer = PeerID(bytes: bytes), let port = UInt16(fields[1]),
                   let samples = UInt64(fields[2]) else { return nil }
             var member = AllReduceBenchPeer.Member(peer: peer, port: port, samples: samples)
             for option in fields.dropFirst(3) {

@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import ArgumentParser
 import Collaboration
@@ -70,11 +71,11 @@ struct StateDownloadBenchCommand: AsyncParsableCommand {
         }
         let state = StateDonorCommand.state(bytes: bytes, seed: Self.seed)
         let hash = StateSnapshot(step: Self.step, bytes: state).hash
-        var donorList: [(DHTID, Endpoint)] = []
+        var donorList: [(PeerID, Endpoint)] = []
         for (index, worker) in workers.enumerated() {
             let ready = try await worker.line(startingWith: "ready ", within: 120)
             let fields = ready.split(separator: " ")
-            guard fields.count == 3, let idBytes = [UInt8](hex: fields[1]), let id = DHTID(bytes: idBytes), let port = UInt16(fields[2]) else {
+            guard fields.count == 3, let idBytes = [UInt8](hex: fields[1]), let id = PeerID(bytes: idBytes), let port = UInt16(fields[2]) else {
                 throw AllReduceBenchFailure(description: "\(worker.name) printed '\(ready)', not 'ready <id hex> <port>'")
             }
             donorList.append((id, Endpoint(host: hosts.isEmpty ? "127.0.0.1" : hosts[index].address, port: port)))
@@ -98,7 +99,7 @@ struct StateDownloadBenchCommand: AsyncParsableCommand {
     }
 
     /// One download by a fresh joiner; the seconds from asking for the manifest to the last chunk.
-    private func timeOneDownload(state: [UInt8], hash: [UInt8], donors: [(DHTID, Endpoint)]) async throws -> Double {
+    private func timeOneDownload(state: [UInt8], hash: [UInt8], donors: [(PeerID, Endpoint)]) async throws -> Double {
         var logger = Logger(label: "cohort.bench.state-download") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import Averaging
 import Collaboration
@@ -87,7 +88,7 @@ final class HostileNode: @unchecked Sendable {
         case .forgedDeclaration:
             // Declares the absent peer 0x00…00, under its own subkey: a round led by that
             // "peer" would never get a plan.
-            let absent = Averaging.PeerID(bytes: [UInt8](repeating: 0, count: 32))!
+            let absent = PeerID(bytes: [UInt8](repeating: 0, count: 32))!
             await publish(keys.declarations(step: step, state: hash),
                       Declaration(step: UInt64(step), peer: absent, address: "127.0.0.1:9", bandwidth: 1 << 40, clientMode: false,
                                   samples: 1 << 30).encoded())
@@ -97,7 +98,7 @@ final class HostileNode: @unchecked Sendable {
         case .silentLeader:
             // Takes part as the lowest id at the honest step and state, then never sends a plan
             // or a chunk.
-            let me = Averaging.PeerID(bytes: service.peerID.bytes)!
+            let me = service.peerID
             let endpoint = service.endpoint
             await publish(keys.progress, PeerProgress(step: step, samplesAccumulated: 1, samplesPerSecond: 1, loss: 2,
                                                   timestampMilliseconds: now).encoded)

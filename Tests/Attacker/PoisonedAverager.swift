@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -22,27 +23,27 @@ actor PoisonedAverager {
 
     private let node: HostileNode
     private let config: RunConfig
-    private let siblings: Set<Averaging.PeerID>
-    private let me: Averaging.PeerID
+    private let siblings: Set<PeerID>
+    private let me: PeerID
     private var gathering: Gathering?
     private var lastStep = -1
 
-    init(node: HostileNode, config: RunConfig, siblings: Set<DHTID>) {
+    init(node: HostileNode, config: RunConfig, siblings: Set<PeerID>) {
         self.node = node
         self.config = config
-        self.siblings = Set(siblings.compactMap { Averaging.PeerID(bytes: $0.bytes) })
-        me = Averaging.PeerID(bytes: node.service.peerID.bytes)!
+        self.siblings = Set(siblings.compactMap { PeerID(bytes: $0.bytes) })
+        me = node.service.peerID
     }
 
     /// Polls the run every 100 ms until `deadline` or a stop request: rounds are a second or two.
-    func run(until deadline: Date, stop: StopRequest, attackers: Set<DHTID>) async {
+    func run(until deadline: Date, stop: StopRequest, attackers: Set<PeerID>) async {
         while Date() < deadline && !stop.isRequested {
             await poll(attackers: attackers)
             try? await Task.sleep(for: .milliseconds(100))
         }
     }
 
-    private func poll(attackers: Set<DHTID>) async {
+    private func poll(attackers: Set<PeerID>) async {
         let honest = await honestAnnouncements(node.service, keys: node.keys, attackers: attackers)
         if let newest = honest.map(\.1).max(by: { $0.step < $1.step }), newest.step > lastStep {
             lastStep = newest.step
@@ -53,7 +54,7 @@ actor PoisonedAverager {
         let keys = node.keys
         let plans = ((try? await node.service.get(keys.plan(step: current.step, state: current.stateHash))) ?? []).compactMap { record in
             (try? GroupPlan(decoding: record.value[...])).flatMap { plan in
-                Averaging.PeerID(bytes: record.ownerID.bytes).map { (plan, $0) }
+                PeerID(bytes: record.ownerID.bytes).map { (plan, $0) }
             }
         }
         // As honest peers do, a declaration counts only under its writer's subkey, naming its writer.

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Dispatch
@@ -31,7 +32,7 @@ final class PoisonedOwner: @unchecked Sendable {
     }
 
     private struct PendingKey: Hashable {
-        let peer: Averaging.PeerID
+        let peer: PeerID
         let part: Int
         let chunk: Int
     }
@@ -41,7 +42,7 @@ final class PoisonedOwner: @unchecked Sendable {
     private var round: AllReduceRound?
     private var poison = Poison.hugeNorm
     private var vector: UnsafeMutableBufferPointer<Float>?
-    private var endpoints: [Averaging.PeerID: Endpoint] = [:]
+    private var endpoints: [PeerID: Endpoint] = [:]
     private var pending: [PendingKey: EventLoopPromise<Frame>] = [:]
     private var tallies: [Tally] = []
 
@@ -60,7 +61,7 @@ final class PoisonedOwner: @unchecked Sendable {
 
     /// Starts the all-reduce of `plan` with a zero vector (this identity trains nothing),
     /// dropping any round still running.
-    func start(plan: GroupPlan, me: Averaging.PeerID, settings: AllReduceRound.Settings, poison: Poison) async throws {
+    func start(plan: GroupPlan, me: PeerID, settings: AllReduceRound.Settings, poison: Poison) async throws {
         try await eventLoop.submit {
             self.finishRound()
             if self.vector?.count != plan.elementCount {
@@ -136,8 +137,8 @@ final class PoisonedOwner: @unchecked Sendable {
     }
 
     /// Sends this identity's zero values of an honest owner's part, and takes the average back.
-    private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: Averaging.PeerID) {
-        guard let round, let endpoint = endpoints[owner], let ownerID = DHT.PeerID(bytes: owner.bytes) else {
+    private func sendPart(_ reference: AllReduceRound.ChunkReference, to owner: PeerID) {
+        guard let round, let endpoint = endpoints[owner], let ownerID = PeerID(bytes: owner.bytes) else {
             feed { $0.onPeerFailed(owner, now: Self.now()) }
             return
         }

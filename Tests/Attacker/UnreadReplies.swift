@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import DHT
 import Foundation

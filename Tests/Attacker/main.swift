@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import DHT
 import Foundation
@@ -60,7 +61,7 @@ func readConfig(_ service: DHTService, runName: String) async throws -> RunConfi
 }
 
 /// Honest peers' newest announcements: every one not written by an attacker identity.
-func honestAnnouncements(_ service: DHTService, keys: RunKeys, attackers: Set<DHTID>) async -> [(DHTID, StateAnnouncement)] {
+func honestAnnouncements(_ service: DHTService, keys: RunKeys, attackers: Set<PeerID>) async -> [(PeerID, StateAnnouncement)] {
     ((try? await service.get(keys.state)) ?? []).compactMap { record in
         guard record.isUnderOwnersSubkey, !attackers.contains(record.ownerID),
               let announcement = try? StateAnnouncement(decoding: record.value) else { return nil }

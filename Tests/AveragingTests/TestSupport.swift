@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 
 /// SplitMix64: a small seeded generator, so every test run sees the same "random" inputs.

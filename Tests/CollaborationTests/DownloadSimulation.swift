@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 @testable import Collaboration
 

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire
@@ -24,7 +25,7 @@ import Wire
         identity.signRecord(key: key, subkey: subkey ?? identity.peerID.bytes, value: announcement.encoded, expiry: now + 600_000)
     }
 
-    static func elect(_ records: [SignedRecord], voters: Set<DHTID>? = nil) -> (StateElection.Winner?, [StateElection.Refusal]) {
+    static func elect(_ records: [SignedRecord], voters: Set<PeerID>? = nil) -> (StateElection.Winner?, [StateElection.Refusal]) {
         let (ballots, refused) = StateElection(stateBytes: stateBytes).ballots(from: records, now: now)
         return (StateElection.winner(of: ballots, voters: voters), refused)
     }

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Testing
@@ -16,7 +17,7 @@ struct VolunteerSessionHarness {
     var session: VolunteerSession
     var monotonic = Timestamp.zero
     /// Records by key, one per writer.
-    var records: [RecordKey: [DHTID: SignedRecord]] = [:]
+    var records: [RecordKey: [PeerID: SignedRecord]] = [:]
     /// Every directive handed out, in order.
     var directives: [VolunteerSession.Directive] = []
 
@@ -24,7 +25,7 @@ struct VolunteerSessionHarness {
         .init(monotonic: monotonic, wallMilliseconds: Self.startWall + UInt64(monotonic.nanoseconds / 1_000_000))
     }
 
-    init(identity: PeerIdentity, coordinator: DHTID, targetBatch: Int = 32, configure: (inout VolunteerSession.Settings) -> Void = { _ in }) {
+    init(identity: PeerIdentity, coordinator: PeerID, targetBatch: Int = 32, configure: (inout VolunteerSession.Settings) -> Void = { _ in }) {
         self.identity = identity
         var settings = VolunteerSession.Settings(
             me: identity.peerID, clientMode: false, address: "127.0.0.1:7000", coordinator: coordinator,

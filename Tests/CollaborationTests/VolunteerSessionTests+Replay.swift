@@ -99,7 +99,7 @@ extension VolunteerSessionTests {
 extension VolunteerSessionTests {
     /// The declaration of `peer` for step 0 with `samples`, stored as the run would hold it.
     static func declare(_ peer: PeerIdentity, samples: UInt64, in harness: inout Harness) -> Declaration {
-        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: peer.peerID.bytes)!, address: "127.0.0.1:7001",
+        let declaration = Declaration(step: 0, peer: peer.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: samples)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: peer)
         return declaration

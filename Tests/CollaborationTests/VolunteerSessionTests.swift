@@ -94,7 +94,7 @@ import Wire
             return
         }
         #expect(own.samples == 16)
-        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
+        let declaration = Declaration(step: 0, peer: other.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
         let formed = harness.answerMatchmaking()
@@ -129,7 +129,7 @@ import Wire
         harness.announcement(of: other, step: 0, hash: Harness.hash(0))
         _ = harness.feed(.progressRead(harness.progressRecords()))
         _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
-        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: other.peerID.bytes)!, address: "127.0.0.1:7001",
+        let declaration = Declaration(step: 0, peer: other.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
         for directive in harness.answerMatchmaking() {
@@ -149,7 +149,7 @@ import Wire
 
     /// The round of `plan` that `other`, already past its step, refused: this peer averaged alone.
     static func refusedAsPastTheStep(_ plan: GroupPlan, by other: PeerIdentity) -> AllReduceResult {
-        let me = Averaging.PeerID(bytes: lowest.peerID.bytes)!, them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        let me = lowest.peerID, them = other.peerID
         var result = AllReduceResult(roundID: plan.id, participants: [me], leftOut: [them], totalSamples: 16, bytesSent: 0,
                                      bytesReceived: 0, duration: .milliseconds(2), failedParts: [plan.parts[plan.index(of: them)!]],
                                      silent: [])
@@ -205,7 +205,7 @@ import Wire
         // the round's chunks. Before, this peer applied its own gradient alone and forked the run.
         let other = Self.others[0]
         var (harness, plan) = try #require(Self.roundStarted(with: other), "expected the round to start")
-        let them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        let them = other.peerID
         let result = Self.refusedAsPastTheStep(plan, by: other)
         let finished = harness.feed(.roundFinished(result))
         #expect(finished.first == .discardGradients)
@@ -223,7 +223,7 @@ import Wire
         // Before, an owner poisoning its part with finite values had it skipped every round and
         // was never kept out: it cost the run its part of every round it joined.
         let other = Self.others[0]
-        let them = Averaging.PeerID(bytes: other.peerID.bytes)!
+        let them = other.peerID
         for earlier in [0, 1] {
             var (harness, plan) = try #require(Self.roundStarted(with: other), "expected the round to start")
             harness.session.outOfBoundAverages[them] = earlier == 0 ? nil : earlier
@@ -283,14 +283,14 @@ import Wire
         harness.progress(of: leader, step: 0, samples: 28)
         _ = harness.feed(.progressRead(harness.progressRecords()))
         _ = harness.feed(.stateAnnouncementsRead([]))
-        let declaration = Declaration(step: 0, peer: Averaging.PeerID(bytes: leader.peerID.bytes)!, address: "127.0.0.1:7001",
+        let declaration = Declaration(step: 0, peer: leader.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: leader)
         let failed = harness.answerMatchmaking()
         #expect(failed.first == .discardGradients)
         #expect(failed.last == .train)
         #expect(failed.contains { if case .publishRoundReport(let report) = $0 { report.members == 0 } else { false } })
-        #expect(harness.session.excludedPeers.keys.contains(Averaging.PeerID(bytes: leader.peerID.bytes)!))
+        #expect(harness.session.excludedPeers.keys.contains(leader.peerID))
     }
 
     @Test func aPeerAloneInTheRunStepsAloneOnceTheGatherWindowCloses() {

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -10,9 +11,9 @@ import Wire
     typealias Session = CoordinatorSession
     static let stateBytes = 4_000
     static let startWall: UInt64 = 1_800_000_000_000
-    static let peers: [DHTID] = {
+    static let peers: [PeerID] = {
         var generator = SplitMix64(seed: 11)
-        return (0..<5).map { _ in DHTID(words: (generator.next(), generator.next(), generator.next(), generator.next())) }
+        return (0..<5).map { _ in PeerID(words: (generator.next(), generator.next(), generator.next(), generator.next())) }
     }()
 
     /// A session on a virtual clock, with the run's records as the tests script them.
@@ -122,9 +123,9 @@ import Wire
         (activity.bytesSent, activity.bytesReceived, activity.stepsInLastRound) = (40_000, 40_000, 4)
         harness.progress[1].value.activity = activity
         _ = harness.poll()
-        let shown = harness.shown?.peers.first { $0.id == Self.peers[1].shortHex }
+        let shown = harness.shown?.peers.first { $0.id == Self.peers[1].shortDescription }
         #expect(shown?.utilisation == 0.75 && shown?.bytesPerToken == 1 && shown?.stepsInLastRound == 4)
-        let silent = harness.shown?.peers.first { $0.id == Self.peers[0].shortHex }
+        let silent = harness.shown?.peers.first { $0.id == Self.peers[0].shortDescription }
         #expect(silent != nil && silent?.utilisation == nil && silent?.bytesPerToken == nil)
     }
 

@@ -37,7 +37,7 @@ import Wire
 
     @Test func findNodeAnswersTheClosestExceptTheAsker() {
         var node = node(knowing: 1..<40)
-        let target = identities[5].peerID
+        let target = DHTID(identities[5].peerID)
         let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)),
                                      requestID: 3, from: identities[7].peerID, now: now).replies
         let expected = Fixtures.bruteForceClosest(identities[1..<40].map(\.peerID).filter { $0 != identities[7].peerID }, to: target, count: 20)
@@ -111,7 +111,7 @@ import Wire
         settings.k = 2
         var node = node(settings: settings)
         // Peers in the node's farthest bucket (255): those whose first id bit differs.
-        let far = (1..<40).filter { node.routingTable.bucketIndex(of: identities[$0].peerID) == 255 }
+        let far = (1..<40).filter { node.routingTable.bucketIndex(of: DHTID(identities[$0].peerID)) == 255 }
         _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: now)
         _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: now)
         let directives = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: now)
@@ -127,7 +127,7 @@ import Wire
         var settings = DHTNode.Settings()
         settings.k = 2
         var node = node(settings: settings)
-        let far = (1..<40).filter { node.routingTable.bucketIndex(of: identities[$0].peerID) == 255 }
+        let far = (1..<40).filter { node.routingTable.bucketIndex(of: DHTID(identities[$0].peerID)) == 255 }
         _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: now)
         _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: now)
         let ping = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: now).sends[0]
@@ -192,7 +192,7 @@ import Wire
         let seed = contact(1).endpoint
         let (operation, first) = node.bootstrap(from: [seed], now: now)
         #expect(first.sends.map(\.endpoint) == [seed])
-        #expect(first.sends[0].message == .findNode(.init(sender: contact(0), target: identities[0].peerID)))
+        #expect(first.sends[0].message == .findNode(.init(sender: contact(0), target: DHTID(identities[0].peerID))))
         var requestID = first.sends[0].requestID
         for _ in 2...node.settings.bootstrapAttempts {
             let retry = node.onRequestTimeout(requestID: requestID, now: now)
@@ -207,7 +207,7 @@ import Wire
         let (_, first) = node.bootstrap(from: [contact(1).endpoint], now: now)
         let next = node.onResponse(.foundNodes([contact(2)]), requestID: first.sends[0].requestID, from: identities[1].peerID, now: now)
         #expect(node.routingTable.contains(identities[1].peerID))
-        #expect(next.sends.map(\.message) == [.findNode(.init(sender: contact(0), target: identities[0].peerID))])
+        #expect(next.sends.map(\.message) == [.findNode(.init(sender: contact(0), target: DHTID(identities[0].peerID)))])
         #expect(next.sends.map(\.expecting) == [identities[1].peerID])
     }
 }

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Wire
 
@@ -8,19 +9,24 @@ enum Fixtures {
         return (0..<count).map { _ in PeerIdentity(using: &generator) }
     }
 
-    static func randomIDs(_ count: Int, seed: UInt64) -> [DHTID] {
+    static func randomIDs(_ count: Int, seed: UInt64) -> [PeerID] {
         var generator = SplitMix64(seed: seed)
         return (0..<count).map { _ in
-            DHTID(words: (generator.next(), generator.next(), generator.next(), generator.next()))
+            PeerID(words: (generator.next(), generator.next(), generator.next(), generator.next()))
         }
     }
 
-    static func contact(_ id: DHTID, port: Int = 7000) -> Contact {
+    /// Keys at the same points as `randomIDs(count, seed:)`.
+    static func randomKeys(_ count: Int, seed: UInt64) -> [DHTID] {
+        randomIDs(count, seed: seed).map(DHTID.init)
+    }
+
+    static func contact(_ id: PeerID, port: Int = 7000) -> Contact {
         Contact(id: id, endpoint: Endpoint(host: "10.0.0.\(port % 250)", port: UInt16(port)))
     }
 
-    static func bruteForceClosest(_ ids: [DHTID], to target: DHTID, count: Int) -> [DHTID] {
-        Array(ids.sorted { $0.distance(to: target) < $1.distance(to: target) }.prefix(count))
+    static func bruteForceClosest(_ ids: [PeerID], to target: DHTID, count: Int) -> [PeerID] {
+        Array(ids.sorted { DHTID($0).distance(to: target) < DHTID($1).distance(to: target) }.prefix(count))
     }
 }
 

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire
@@ -5,8 +6,8 @@ import Wire
 /// A fully populated Kademlia network of routing tables, without messages: each node answers
 /// a query with its own closest contacts.
 private struct TableWorld {
-    let ids: [DHTID]
-    var tables: [DHTID: RoutingTable] = [:]
+    let ids: [PeerID]
+    var tables: [PeerID: RoutingTable] = [:]
 
     init(count: Int, seed: UInt64) {
         ids = Fixtures.randomIDs(count, seed: seed)
@@ -19,7 +20,7 @@ private struct TableWorld {
 
     /// Drives `lookup` to the end, answering queries in order; `dead` never answer and
     /// `holders` return a record. Checks that no more than α queries are ever in flight.
-    func drive(_ lookup: inout Lookup, dead: Set<DHTID> = [], holders: [DHTID: SignedRecord] = [:]) -> Lookup.Outcome? {
+    func drive(_ lookup: inout Lookup, dead: Set<PeerID> = [], holders: [PeerID: SignedRecord] = [:]) -> Lookup.Outcome? {
         var inFlight: [Contact] = []
         var steps = lookup.start()
         while true {
@@ -45,7 +46,7 @@ private struct TableWorld {
 @Suite struct LookupTests {
     private static let world = TableWorld(count: 300, seed: 11)
 
-    @Test(arguments: Fixtures.randomIDs(8, seed: 5))
+    @Test(arguments: Fixtures.randomKeys(8, seed: 5))
     func nodeLookupConvergesOnTheKClosest(target: DHTID) throws {
         let world = Self.world
         let origin = world.ids[0]
@@ -60,7 +61,7 @@ private struct TableWorld {
     /// sure to be seen; the lookup must find those and never return a dead contact.
     @Test func deadContactsAreSkippedAndTheClosestLiveOnesFound() throws {
         let world = Self.world
-        let target = Fixtures.randomIDs(1, seed: 99)[0]
+        let target = Fixtures.randomKeys(1, seed: 99)[0]
         let origin = world.ids[1]
         let dead = Set(Fixtures.bruteForceClosest(world.ids, to: target, count: 10))
         var lookup = Lookup(target: target, kind: .nodes, seeds: world.tables[origin]!.closest(to: target, count: 20), ownID: origin)
@@ -73,7 +74,7 @@ private struct TableWorld {
 
     @Test func valueLookupStopsOnceTheQuorumHasAnswered() throws {
         let world = Self.world
-        let key = Fixtures.randomIDs(1, seed: 42)[0]
+        let key = Fixtures.randomKeys(1, seed: 42)[0]
         let record = SignedRecord(key: key, subkey: [1], value: [2], expiry: 1, ownerPublicKey: [], signature: [])
         let holders = Dictionary(uniqueKeysWithValues: Fixtures.bruteForceClosest(world.ids, to: key, count: 20).map { ($0, record) })
         let origin = world.ids.first { holders[$0] == nil }!
@@ -89,7 +90,7 @@ private struct TableWorld {
     @Test func valueLookupWithoutHoldersEndsEmptyAfterConverging() throws {
         let world = Self.world
         let origin = world.ids[2]
-        let key = Fixtures.randomIDs(1, seed: 43)[0]
+        let key = Fixtures.randomKeys(1, seed: 43)[0]
         var lookup = Lookup(target: key, kind: .value(quorum: 3), seeds: world.tables[origin]!.closest(to: key, count: 20), ownID: origin)
         let outcome = try #require(world.drive(&lookup))
         #expect(outcome.records.isEmpty && outcome.holders == 0)
@@ -107,9 +108,9 @@ private struct TableWorld {
 
     @Test func repliesFromContactsNotAskedAreIgnored() {
         let ids = Fixtures.randomIDs(5, seed: 8)
-        var lookup = Lookup(target: ids[0], kind: .nodes, seeds: ids[1...].map { Fixtures.contact($0) }, ownID: ids[0], k: 20, alpha: 1)
+        var lookup = Lookup(target: DHTID(ids[0]), kind: .nodes, seeds: ids[1...].map { Fixtures.contact($0) }, ownID: ids[0], k: 20, alpha: 1)
         #expect(lookup.start().count == 1)
         #expect(lookup.onReply(from: ids[0], contacts: []) == [])
-        #expect(lookup.onFailure(from: DHTID.zero) == [])
+        #expect(lookup.onFailure(from: PeerID(words: (0, 0, 0, 0))) == [])
     }
 }

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire

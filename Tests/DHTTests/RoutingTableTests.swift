@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire
@@ -5,19 +6,20 @@ import Wire
 @Suite struct RoutingTableTests {
     let own = Fixtures.randomIDs(1, seed: 1)[0]
 
-    private func ids(inBucket bucket: Int, count: Int, table: RoutingTable) -> [DHTID] {
+    /// Peers at random points of bucket `bucket`.
+    private func ids(inBucket bucket: Int, count: Int, table: RoutingTable) -> [PeerID] {
         var generator = SplitMix64(seed: UInt64(bucket))
-        return (0..<count).map { _ in table.randomID(inBucket: bucket, using: &generator) }
+        return (0..<count).map { _ in PeerID(words: table.randomID(inBucket: bucket, using: &generator).words) }
     }
 
     @Test func bucketIndexIsTheHighestDifferingBit() {
         let table = RoutingTable(ownID: own)
-        #expect(table.bucketIndex(of: own) == nil)
-        #expect(table.bucketIndex(of: own.distance(to: DHTID(words: (0, 0, 0, 1)))) == 0)
-        #expect(table.bucketIndex(of: own.distance(to: DHTID(words: (1 << 63, 0, 0, 0)))) == 255)
+        #expect(table.bucketIndex(of: DHTID(own)) == nil)
+        #expect(table.bucketIndex(of: DHTID(own).distance(to: DHTID(words: (0, 0, 0, 1)))) == 0)
+        #expect(table.bucketIndex(of: DHTID(own).distance(to: DHTID(words: (1 << 63, 0, 0, 0)))) == 255)
         for bucket in [0, 63, 64, 200, 255] {
             for id in ids(inBucket: bucket, count: 5, table: table) {
-                #expect(table.bucketIndex(of: id) == bucket)
+                #expect(table.bucketIndex(of: DHTID(id)) == bucket)
             }
         }
     }
@@ -82,15 +84,15 @@ import Wire
         var table = RoutingTable(ownID: own, bucketSize: 8)
         for id in Fixtures.randomIDs(500, seed: seed) { _ = table.observe(Fixtures.contact(id)) }
         let held = table.contacts.map(\.id)
-        var targets = Fixtures.randomIDs(30, seed: seed + 100) + [own]
-        targets += held.prefix(5).map { $0 }
+        var targets = Fixtures.randomKeys(30, seed: seed + 100) + [DHTID(own)]
+        targets += held.prefix(5).map(DHTID.init)
         for target in targets {
             for count in [1, 8, 20, 1000] {
                 #expect(table.closest(to: target, count: count).map(\.id) == Fixtures.bruteForceClosest(held, to: target, count: count))
             }
         }
         let excluded = held[0]
-        #expect(!table.closest(to: excluded, count: 20, excluding: excluded).contains { $0.id == excluded })
+        #expect(!table.closest(to: DHTID(excluded), count: 20, excluding: excluded).contains { $0.id == excluded })
     }
 
     @Test func bucketsNotLookedUpWithinTheIntervalAreDueForRefresh() {
@@ -101,7 +103,7 @@ import Wire
         }
         #expect(table.bucketsDueForRefresh(now: 500, interval: 1_000).isEmpty)
         #expect(table.bucketsDueForRefresh(now: 1_000, interval: 1_000) == Array(250...255))
-        table.touchBucket(of: ids(inBucket: 253, count: 1, table: table)[0], now: 1_000)
+        table.touchBucket(of: DHTID(ids(inBucket: 253, count: 1, table: table)[0]), now: 1_000)
         #expect(table.bucketsDueForRefresh(now: 1_500, interval: 1_000) == [250, 251, 252, 254, 255])
     }
 }

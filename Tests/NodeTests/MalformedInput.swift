@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Foundation
 @testable import Node

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 @testable import Node
 import Testing
@@ -8,18 +9,18 @@ import Wire
 /// this process's own memory. Each side stands for another process (`side(_:)`), since a side
 /// refuses proofs that name its own.
 @Suite struct SameHostTests {
-    private let alice = DHTID(bytes: [UInt8](repeating: 0xA1, count: 32))!
-    private let bob = DHTID(bytes: [UInt8](repeating: 0xB0, count: 32))!
-    private let carol = DHTID(bytes: [UInt8](repeating: 0xC0, count: 32))!
+    private let alice = PeerID(bytes: [UInt8](repeating: 0xA1, count: 32))!
+    private let bob = PeerID(bytes: [UInt8](repeating: 0xB0, count: 32))!
+    private let carol = PeerID(bytes: [UInt8](repeating: 0xC0, count: 32))!
 
     /// A side of a proof for `id` that stands for a process other than this test's, so that it
     /// accepts exhibits in this process's memory.
-    private func side(_ id: DHTID) -> SameHostPeers {
+    private func side(_ id: PeerID) -> SameHostPeers {
         SameHostPeers(ownID: id, processID: Int32.max)
     }
 
     /// Runs the exchange `prober` starts with `other`, as the messages would carry it.
-    private func prove(_ prober: SameHostPeers, as proberID: DHTID, to other: SameHostPeers, as otherID: DHTID) throws {
+    private func prove(_ prober: SameHostPeers, as proberID: PeerID, to other: SameHostPeers, as otherID: PeerID) throws {
         let probe = try #require(prober.startProbe(otherID))
         let challenge = try SameHostProof.Exhibit(decoding: other.answer(probe: probe, from: proberID).encoded())
         let proof = try #require(try prober.onChallenge(challenge, from: otherID))
@@ -106,16 +107,16 @@ import Wire
     /// `maxAnswered` the oldest answer goes, and its proof is then refused.
     @Test func answersToProbesThatNeverProveAreBounded() throws {
         let answering = side(bob)
-        let ids = (0...SameHostPeers.maxAnswered).map { DHTID(bytes: [UInt8](repeating: UInt8($0), count: 32))! }
+        let ids = (0...SameHostPeers.maxAnswered).map { PeerID(bytes: [UInt8](repeating: UInt8($0), count: 32))! }
         let probers = ids.map { side($0) }
         var proofs: [SameHostProof.Exhibit] = []
         for (id, prober) in zip(ids, probers) {
             let probe = try #require(prober.startProbe(bob))
             proofs.append(try #require(try prober.onChallenge(try answering.answer(probe: probe, from: id), from: bob)))
         }
-        let oldest = DHTID(bytes: [UInt8](repeating: 0, count: 32))!
+        let oldest = PeerID(bytes: [UInt8](repeating: 0, count: 32))!
         #expect(throws: SameHostProofError.self) { try answering.check(proof: proofs[0], from: oldest) }
-        let newest = DHTID(bytes: [UInt8](repeating: UInt8(SameHostPeers.maxAnswered), count: 32))!
+        let newest = PeerID(bytes: [UInt8](repeating: UInt8(SameHostPeers.maxAnswered), count: 32))!
         try answering.check(proof: proofs[SameHostPeers.maxAnswered], from: newest)
         #expect(answering.processID(of: newest) == ProcessMemory.currentProcessID)
         withExtendedLifetime(probers) {}
@@ -125,7 +126,7 @@ import Wire
     /// past `maxUnavailable` the oldest failure is forgotten, and that peer may be probed again.
     @Test func failedPeersRememberedAreBounded() throws {
         let answering = side(bob)
-        let ids = (0...SameHostPeers.maxUnavailable).map { DHTID(bytes: [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] + [UInt8](repeating: 7, count: 30))! }
+        let ids = (0...SameHostPeers.maxUnavailable).map { PeerID(bytes: [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] + [UInt8](repeating: 7, count: 30))! }
         let unsolicited = SameHostProof.Exhibit(processID: ProcessMemory.currentProcessID, address: 4096, challenge: nil)
         for id in ids {
             #expect(throws: SameHostProofError.self) { try answering.check(proof: unsolicited, from: id) }
@@ -155,7 +156,7 @@ import Wire
     /// not stand in for the attacker either: its token names another prober.
     @Test func aChallengeRelayedIntoAThirdPeersMemoryProvesNothing() throws {
         let victim = side(bob), bystander = side(carol)
-        let attacker1 = alice, attacker2 = DHTID(bytes: [UInt8](repeating: 0xD0, count: 32))!
+        let attacker1 = alice, attacker2 = PeerID(bytes: [UInt8](repeating: 0xD0, count: 32))!
         let challenge = try victim.answer(probe: [UInt8](repeating: 3, count: SameHostProof.secretLength), from: attacker1)
         let relayed = try bystander.answer(probe: try #require(challenge.challenge), from: attacker2)
         let proof = SameHostProof.Exhibit(processID: relayed.processID, address: relayed.address, challenge: nil)

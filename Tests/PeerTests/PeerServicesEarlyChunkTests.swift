@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -11,9 +12,9 @@ import Wire
 
 /// Chunks for rounds a peer has not formed yet are held per sender.
 @Suite struct PeerServicesEarlyChunkTests {
-    let me = DHTID(bytes: [UInt8](repeating: 9, count: 32))!
-    let flooder = DHTID(bytes: [UInt8](repeating: 1, count: 32))!
-    let honest = DHTID(bytes: [UInt8](repeating: 2, count: 32))!
+    let me = PeerID(bytes: [UInt8](repeating: 9, count: 32))!
+    let flooder = PeerID(bytes: [UInt8](repeating: 1, count: 32))!
+    let honest = PeerID(bytes: [UInt8](repeating: 2, count: 32))!
 
     @Test func onePeerFloodingChunksForRoundsThatNeverFormDoesNotRefuseAnothersEarlyChunk() throws {
         // Before, the 64 MiB held for early chunks was shared: one peer sending 64 chunks of
@@ -31,7 +32,7 @@ import Wire
 
         // This member's next round answers every chunk held for other rounds.
         let plan = try #require(GroupPlan(step: 1, elementCount: 0, members: [declaration(me), declaration(honest)]))
-        _ = services.startRound(plan: plan, me: Averaging.PeerID(bytes: me.bytes)!, vector: UnsafeMutableBufferPointer(start: nil, count: 0),
+        _ = services.startRound(plan: plan, me: me, vector: UnsafeMutableBufferPointer(start: nil, count: 0),
                                 settings: AllReduceRound.Settings(), endpoints: [:])
         #expect(answer.withLockedValue { $0 } == "not a member of round 7")
     }
@@ -58,13 +59,13 @@ import Wire
         #expect(early.withLockedValue { $0 } == TransportErrorCode.pastTheRound)
     }
 
-    private func chunk(round: UInt64, step: UInt64 = 0, index: Int, from sender: DHTID, values: [UInt8]) -> PartChunk {
-        PartChunk(roundID: round, step: step, part: 0, chunk: index, sender: Averaging.PeerID(bytes: sender.bytes)!, compression: .none,
+    private func chunk(round: UInt64, step: UInt64 = 0, index: Int, from sender: PeerID, values: [UInt8]) -> PartChunk {
+        PartChunk(roundID: round, step: step, part: 0, chunk: index, sender: sender, compression: .none,
                   bytes: values[...])
     }
 
-    private func declaration(_ peer: DHTID) -> Declaration {
-        Declaration(step: 1, peer: Averaging.PeerID(bytes: peer.bytes)!, address: "127.0.0.1:1", bandwidth: 1, clientMode: false, samples: 1)
+    private func declaration(_ peer: PeerID) -> Declaration {
+        Declaration(step: 1, peer: peer, address: "127.0.0.1:1", bandwidth: 1, clientMode: false, samples: 1)
     }
 
     private static func errorMessage(_ frame: Frame) -> String? {

@@ -1,3 +1,4 @@
+import CohortBase
 import Collaboration
 import Testing
 import Trainer
@@ -8,9 +9,9 @@ import Wire
 /// A volunteer without a pinned coordinator key takes the run its join address signed, so an
 /// impostor publishing a config under the run's name no longer blocks the run's joiners.
 @Suite struct RunConfigChoiceTests {
-    static let coordinator = DHTID(words: (1, 0, 0, 0))
-    static let impostor = DHTID(words: (2, 0, 0, 0))
-    static let bystander = DHTID(words: (3, 0, 0, 0))
+    static let coordinator = PeerID(words: (1, 0, 0, 0))
+    static let impostor = PeerID(words: (2, 0, 0, 0))
+    static let bystander = PeerID(words: (3, 0, 0, 0))
 
     static func config(_ name: String, batch: Int = 64) -> RunConfig {
         var training = TrainingSettings(model: ModelConfig(hiddenSize: 32, layerCount: 1, headCount: 2, contextLength: 16))

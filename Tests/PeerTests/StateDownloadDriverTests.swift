@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import NIOConcurrencyHelpers
@@ -18,20 +19,20 @@ import Testing
     final class ScriptedDonors: Sendable {
         let state: [UInt8]
         let manifest: StateManifest
-        let behaviours: [Averaging.PeerID: Behaviour]
-        private let asked = NIOLockedValueBox<[Averaging.PeerID: [StateDownloadRequest]]>([:])
+        let behaviours: [PeerID: Behaviour]
+        private let asked = NIOLockedValueBox<[PeerID: [StateDownloadRequest]]>([:])
         private let silentRequestsEnded = NIOLockedValueBox(0)
         let silentAsked: AsyncStream<Void>
         private let silentAskedSignal: AsyncStream<Void>.Continuation
 
-        init(state: [UInt8], behaviours: [Averaging.PeerID: Behaviour]) {
+        init(state: [UInt8], behaviours: [PeerID: Behaviour]) {
             self.state = state
             manifest = StateManifest(step: 12, bytes: state, chunkBytes: 10)
             self.behaviours = behaviours
             (silentAsked, silentAskedSignal) = AsyncStream.makeStream()
         }
 
-        func requests(to donor: Averaging.PeerID) -> [StateDownloadRequest] { asked.withLockedValue { $0[donor] ?? [] } }
+        func requests(to donor: PeerID) -> [StateDownloadRequest] { asked.withLockedValue { $0[donor] ?? [] } }
         var endedSilentRequests: Int { silentRequestsEnded.withLockedValue { $0 } }
 
         func answer(_ request: StateDownloadRequest) async -> StateDownloadReply {
@@ -48,10 +49,10 @@ import Testing
         }
     }
 
-    static func peer(_ byte: UInt8) -> Averaging.PeerID { Averaging.PeerID(bytes: [UInt8](repeating: byte, count: 32))! }
+    static func peer(_ byte: UInt8) -> PeerID { PeerID(bytes: [UInt8](repeating: byte, count: 32))! }
     static let state: [UInt8] = (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 3) }
 
-    static func download(donors: [Averaging.PeerID], manifest: StateManifest) -> StateDownload {
+    static func download(donors: [PeerID], manifest: StateManifest) -> StateDownload {
         var settings = StateDownload.Settings()
         settings.chunkBytes = 10
         settings.requestTimeout = .seconds(10)

@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import Averaging
 import Collaboration
@@ -41,7 +42,7 @@ import Wire
             // that a forged manifest is seen.
             var random = SystemRandomNumberGenerator()
             let identities = [PeerIdentity(using: &random), PeerIdentity(using: &random)]
-                .sorted { Averaging.PeerID(bytes: $0.peerID.bytes)! < Averaging.PeerID(bytes: $1.peerID.bytes)! }
+                .sorted { $0.peerID < $1.peerID }
             let liar = try await Self.donor(identities[0], group: group, logger: logger) { try Self.forge(server.answer($0), lie: lie) }
             services.append(liar)
             let honest = try await Self.donor(identities[1], group: group, logger: logger) { try server.answer($0) }
@@ -80,10 +81,10 @@ import Wire
             server.publish(snapshot)
             var random = SystemRandomNumberGenerator()
             let identities = [PeerIdentity(using: &random), PeerIdentity(using: &random)]
-                .sorted { Averaging.PeerID(bytes: $0.peerID.bytes)! < Averaging.PeerID(bytes: $1.peerID.bytes)! }
+                .sorted { $0.peerID < $1.peerID }
             // The manifest is asked of the donor with the smaller id.
             let (laggingIdentity, promptIdentity) = lag == .silent ? (identities[0], identities[1]) : (identities[1], identities[0])
-            let served = NIOLockedValueBox<[DHTID: Int]>([:])
+            let served = NIOLockedValueBox<[PeerID: Int]>([:])
             let lagging = try await Self.donor(laggingIdentity, group: group, logger: logger) { request, eventLoop in
                 if lag == .slowChunks && request.type == .stateManifestRequest {
                     return eventLoop.makeCompletedFuture { try server.answer(request) }

@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 /// Messages and frames that cover every message type and field shape.
@@ -6,8 +7,12 @@ enum Samples {
         DHTID(bytes: (0..<32).map { seed &+ UInt8($0) })!
     }
 
-    static let contact = Contact(id: id(1), endpoint: Endpoint(host: "203.0.113.5", port: 7000))
-    static let ipv6Contact = Contact(id: id(9), endpoint: Endpoint(host: "2001:db8::1", port: 65535))
+    static func peer(_ seed: UInt8) -> PeerID {
+        PeerID(bytes: (0..<32).map { seed &+ UInt8($0) })!
+    }
+
+    static let contact = Contact(id: peer(1), endpoint: Endpoint(host: "203.0.113.5", port: 7000))
+    static let ipv6Contact = Contact(id: peer(9), endpoint: Endpoint(host: "2001:db8::1", port: 65535))
 
     static let record = SignedRecord(
         key: id(3), subkey: Array("peer-a".utf8), value: [1, 2, 3, 255], expiry: 1_800_000_000_000,

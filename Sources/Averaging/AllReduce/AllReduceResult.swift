@@ -1,3 +1,5 @@
+import CohortBase
+
 /// What one member's all-reduce round achieved, for the caller's SGD step, the logs, the
 /// bandwidth estimate and the coordinator.
 public struct AllReduceResult: Hashable, Sendable {

@@ -1,3 +1,5 @@
+import CohortBase
+
 extension AllReduceRound {
     /// A member's chunk of this owner's part arrived: check it and hold it; once every sender's
     /// chunk is in, drop the senders out of the norm bound and send the chunk's average. Chunks

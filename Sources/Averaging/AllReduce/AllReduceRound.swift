@@ -1,3 +1,5 @@
+import CohortBase
+
 /// One member's butterfly all-reduce for one round, as a pure state machine.
 ///
 /// Each member owns the part of the flat vector its `GroupPlan` gives it (client-mode members own

@@ -1,3 +1,5 @@
+import CohortBase
+
 /// What a peer ready to average at a step tells the others (through the DHT, under the run's
 /// key for that step), and how a member is listed in a `GroupPlan`.
 ///

@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Why a peer could not join a group for a step: a typed value for code, and one line a user can
 /// act on for logs and the coordinator (the shell publishes it with the step).
 public enum FormationFailure: Hashable, Sendable, CustomStringConvertible {

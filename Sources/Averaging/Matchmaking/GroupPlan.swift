@@ -1,3 +1,5 @@
+import CohortBase
+
 /// The group a leader fixed for one step: who averages, in which order, and who owns which part
 /// of the flat vector. Every member receives the same plan and checks it.
 ///

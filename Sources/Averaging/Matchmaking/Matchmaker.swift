@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Gathers the peers ready for a step into one group with an agreed plan, as a pure state
 /// machine: it consumes "declarations seen" (from the DHT), plans received and clock ticks, and
 /// returns actions; it never touches the network or a clock (DESIGN.md "Principles" 1).

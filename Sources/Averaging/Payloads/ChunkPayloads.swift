@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Bounds shared by the chunk payloads.
 public enum ChunkLimits {
     /// Largest encoded chunk a peer may send: 64 MiB.

@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Appends little-endian fields to a byte array.
 struct ByteWriter {
     private(set) var bytes: [UInt8] = []
@@ -79,7 +81,10 @@ struct ByteReader {
     }
 
     mutating func readPeer(_ field: String) throws(PayloadDecodingError) -> PeerID {
-        PeerID(bytes: try take(PeerID.byteCount, for: field))!
+        guard let peer = PeerID(bytes: try take(PeerID.byteCount, for: field)) else {
+            preconditionFailure("take gives exactly \(PeerID.byteCount) bytes, and they always make a peer id")
+        }
+        return peer
     }
 
     mutating func readString(_ field: String, maxBytes: Int) throws(PayloadDecodingError) -> String {

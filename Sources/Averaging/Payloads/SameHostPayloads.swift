@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Where a chunk's encoded bytes lie in the sending process's memory, for a peer on the same
 /// machine to copy out itself instead of receiving them through the socket
 /// (docs/protocol.md, "Same-host copies").

@@ -42,8 +42,7 @@ extension VolunteerSession {
         var actions: [Matchmaker.Action] = []
         // Plans first: peers already in another leader's plan must not count as candidates.
         for plan in plans {
-            guard let sender = Averaging.PeerID(bytes: plan.writer.bytes) else { continue }
-            actions += matchmaking.matchmaker.onPlan(plan.value, from: sender, now: now.monotonic)
+            actions += matchmaking.matchmaker.onPlan(plan.value, from: plan.writer, now: now.monotonic)
         }
         // A declaration speaks for the peer it names: only that peer's own record counts, or
         // anyone could declare absent peers with the lowest ids and stall every round on a
@@ -192,7 +191,7 @@ extension VolunteerSession {
                                          loss: round.loss, stateHash: announcedHash, seconds: seconds,
                                          allReduceSeconds: result.duration / .seconds(1), failedParts: result.failedParts.count,
                                          inboundBytesPerSecond: result.inboundBytesPerSecond)
-            let others = Set(result.participants.compactMap { DHTID(bytes: $0.bytes) }).subtracting([settings.me])
+            let others = Set(result.participants).subtracting([settings.me])
             pendingAgreement = others.isEmpty ? nil
                 : PendingAgreement(step: step, members: others, deadline: now.monotonic + settings.averagingTimeout)
             lastRound = FinishedRound(step: round.step, otherMembers: others, endedAtMilliseconds: now.wallMilliseconds)

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire
@@ -133,7 +134,7 @@ extension VolunteerSession {
 
     /// The peers whose progress records said, at the last read, that they take part (this one
     /// included): the voters on the run's state.
-    var liveVoters: Set<DHTID> {
+    var liveVoters: Set<PeerID> {
         let tracker = progressTracker
         let live = lastProgress.records.filter { tracker.isLive($0.value, now: lastProgress.wallMilliseconds) }
         return Set(live.map(\.writer)).union([settings.me])

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire
@@ -115,7 +116,7 @@ extension VolunteerSession {
         case applyUpdate(skipping: [Range<Int>], samples: Int)
         case discardGradients
         case publishRoundReport(RoundReport)
-        case reportOffence(DHTID, Offence)
+        case reportOffence(PeerID, Offence)
         /// Tell the operator (the shell logs it); tests read these instead of log lines.
         case note(Note)
         /// Say goodbye (`goodbye`'s record) and end the session.
@@ -145,10 +146,10 @@ extension VolunteerSession {
 
     /// A peer serving a state, and where.
     public struct StateDonor: Sendable, Hashable {
-        public var peer: DHTID
+        public var peer: PeerID
         public var endpoint: Endpoint
 
-        public init(peer: DHTID, endpoint: Endpoint) {
+        public init(peer: PeerID, endpoint: Endpoint) {
             self.peer = peer
             self.endpoint = endpoint
         }
@@ -171,7 +172,7 @@ extension VolunteerSession {
         case couldNotAverage(step: Int, reason: FormationFailure)
         /// `owner` sent an average of its part longer than the norm bound allows, `count` times
         /// since it was last excluded; `excluded` when that excludes it now.
-        case outOfBoundAverage(step: Int, owner: Averaging.PeerID, count: Int, excluded: Bool)
+        case outOfBoundAverage(step: Int, owner: PeerID, count: Int, excluded: Bool)
         case rejoined(contacts: Int)
         case isolated(retryInSeconds: Int)
         case left(step: Int)

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire
@@ -21,12 +22,12 @@ import Wire
 ///    announce the new state, report the round; or step alone when nobody else is there.
 public struct VolunteerSession: Sendable {
     public struct Settings: Sendable {
-        public var me: DHTID
+        public var me: PeerID
         public var clientMode: Bool
         /// "host:port" where this peer accepts connections; empty in client mode.
         public var address: String
         /// The coordinator that signed the run config: the one source of checkpoints trusted.
-        public var coordinator: DHTID
+        public var coordinator: PeerID
         /// Gradient elements every plan splits.
         public var elementCount: Int
         /// Bytes of the run's training state.
@@ -59,7 +60,7 @@ public struct VolunteerSession: Sendable {
         /// buffer): the samples trained meanwhile count towards the next round.
         public var trainsWhileAveraging = false
 
-        public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
+        public init(me: PeerID, clientMode: Bool, address: String, coordinator: PeerID, elementCount: Int, stateBytes: Int,
                     targetBatchSize: Int, gatherWindow: Duration, averagingTimeout: Duration) {
             self.me = me
             self.clientMode = clientMode
@@ -73,7 +74,7 @@ public struct VolunteerSession: Sendable {
         }
 
         /// The settings `config` gives a run's peer.
-        public init(me: DHTID, clientMode: Bool, address: String, coordinator: DHTID, elementCount: Int, stateBytes: Int,
+        public init(me: PeerID, clientMode: Bool, address: String, coordinator: PeerID, elementCount: Int, stateBytes: Int,
                     config: RunConfig) {
             self.init(me: me, clientMode: clientMode, address: address, coordinator: coordinator, elementCount: elementCount,
                       stateBytes: stateBytes, targetBatchSize: config.samplesPerRound,
@@ -96,11 +97,11 @@ public struct VolunteerSession: Sendable {
     /// nothing at all or failed the checks (not members that were merely late: honest
     /// stragglers). A peer that declares and then does nothing would otherwise cost every round
     /// a plan timeout or the sender deadline; this way it costs one.
-    public internal(set) var excludedPeers: [Averaging.PeerID: Int] = [:]
+    public internal(set) var excludedPeers: [PeerID: Int] = [:]
     /// Per owner, averages of its part that failed the norm check since it was last excluded.
     /// One is no proof (a hostile sender can cause it); a second excludes the owner, so that an
     /// owner poisoning its part costs the run two rounds' parts, then nothing for a while.
-    public internal(set) var outOfBoundAverages: [Averaging.PeerID: Int] = [:]
+    public internal(set) var outOfBoundAverages: [PeerID: Int] = [:]
     public internal(set) var hasLeft = false
 
     var phase = Phase.starting
@@ -135,7 +136,7 @@ public struct VolunteerSession: Sendable {
     /// What this peer tells its groups its bandwidth is: the fixed one, else the estimate.
     public var announcedBandwidth: UInt64 { settings.fixedBandwidth ?? bandwidth.announced }
 
-    var peerID: Averaging.PeerID { Averaging.PeerID(bytes: settings.me.bytes)! }
+    var peerID: PeerID { settings.me }
 
     var progressTracker: ProgressTracker {
         var tracker = ProgressTracker(targetBatchSize: settings.targetBatchSize)
@@ -223,7 +224,7 @@ public struct VolunteerSession: Sendable {
 struct FinishedRound: Sendable {
     /// The step the members averaged at; they are at the next one now.
     var step: Int
-    var otherMembers: Set<DHTID>
+    var otherMembers: Set<PeerID>
     var endedAtMilliseconds: UInt64
 }
 
@@ -232,7 +233,7 @@ struct PendingAgreement: Sendable, Equatable {
     /// The step the members' states are at after the round.
     let step: Int
     /// The other members, whose announcements the comparison waits for.
-    let members: Set<DHTID>
+    let members: Set<PeerID>
     /// When to compare with whatever has been announced by then.
     let deadline: Timestamp
 }

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -10,7 +11,7 @@ extension CoordinatorSession {
         /// The sleep is over: the next poll.
         case woke
         /// The run's progress and state records, and the peers the transport has banned.
-        case runRead(progress: [OwnedRecord<PeerProgress>], state: [OwnedRecord<StateAnnouncement>], banned: [DHTID])
+        case runRead(progress: [OwnedRecord<PeerProgress>], state: [OwnedRecord<StateAnnouncement>], banned: [PeerID])
         case roundReportsRead(step: Int, reports: [OwnedRecord<RoundReport>])
         case journaled
         case journalFailed(reason: String)
@@ -30,7 +31,7 @@ extension CoordinatorSession {
         case publishConfig
         /// Read the progress and state records; answered by `runRead`.
         case readRun
-        case reportOffence(DHTID, Offence)
+        case reportOffence(PeerID, Offence)
         /// Keep the addresses of the peers that serve states, to rejoin after a restart.
         case rememberServingPeers([Endpoint])
         case showProgress(ProgressView)

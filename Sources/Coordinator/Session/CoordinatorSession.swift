@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import Collaboration
 import DHT
@@ -152,7 +153,7 @@ public struct CoordinatorSession: Sendable {
     }
 
     private mutating func runRead(progress records: [OwnedRecord<PeerProgress>], state: [OwnedRecord<StateAnnouncement>],
-                                  banned: [DHTID], _ now: Now) -> [Directive] {
+                                  banned: [PeerID], _ now: Now) -> [Directive] {
         var tracker = ProgressTracker(targetBatchSize: settings.targetBatchSize)
         tracker.staleAfterMilliseconds = settings.staleAfterMilliseconds
         let live = records.filter { tracker.isLive($0.value, now: now.wallMilliseconds) }
@@ -173,7 +174,7 @@ public struct CoordinatorSession: Sendable {
         }
         let peers = live.map { record in
             var peer = CoordinatorStatus.Peer(
-                id: record.writer.shortHex, step: record.value.step, samplesAccumulated: record.value.samplesAccumulated,
+                id: record.writer.shortDescription, step: record.value.step, samplesAccumulated: record.value.samplesAccumulated,
                 samplesPerSecond: record.value.samplesPerSecond, loss: record.value.loss, clientMode: record.value.clientMode,
                 secondsSinceUpdate: Double(now.wallMilliseconds.saturatingSubtract(record.value.timestampMilliseconds)) / 1000)
             if let activity = record.value.activity {

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 
 /// Which peers this process has proven to run on this machine, and its half of the proofs in

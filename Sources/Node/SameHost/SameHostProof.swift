@@ -1,3 +1,4 @@
+import CohortBase
 import Crypto
 import Wire
 
@@ -22,16 +23,16 @@ public enum SameHostProof {
     static let proofDomain = Array("cohort same-host proof v1".utf8)
 
     /// What the answering side exhibits for a probe: the prober's secret bound to both ids.
-    static func answerToken(secret: [UInt8], prober: DHTID, answerer: DHTID) -> [UInt8] {
+    static func answerToken(secret: [UInt8], prober: PeerID, answerer: PeerID) -> [UInt8] {
         token(answerDomain, secret, prober, answerer)
     }
 
     /// What the prober exhibits to prove itself: the answerer's challenge bound to both ids.
-    static func proofToken(challenge: [UInt8], prober: DHTID, answerer: DHTID) -> [UInt8] {
+    static func proofToken(challenge: [UInt8], prober: PeerID, answerer: PeerID) -> [UInt8] {
         token(proofDomain, challenge, prober, answerer)
     }
 
-    private static func token(_ domain: [UInt8], _ secret: [UInt8], _ prober: DHTID, _ answerer: DHTID) -> [UInt8] {
+    private static func token(_ domain: [UInt8], _ secret: [UInt8], _ prober: PeerID, _ answerer: PeerID) -> [UInt8] {
         Array(SHA256.hash(data: domain + secret + prober.bytes + answerer.bytes))
     }
 

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import DHT
 import Logging
