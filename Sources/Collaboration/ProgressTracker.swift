@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 
@@ -54,13 +55,15 @@ public struct ProgressTracker: Sendable {
     }
 
     /// Whether `record` comes from a peer still taking part: recent, and not from the future.
-    public func isLive(_ record: PeerProgress, now: UInt64) -> Bool {
+    public func isLive(_ record: PeerProgress, now: WallClockInstant) -> Bool {
+        let now = now.millisecondsSinceEpoch
         let time = record.timestampMilliseconds
         return time > now ? time - now <= maxClockSkewMilliseconds : now - time <= staleAfterMilliseconds
     }
 
-    public func globalProgress(of records: [PeerProgress], now: UInt64) -> GlobalProgress {
-        let live = records.filter { isLive($0, now: now) }
+    public func globalProgress(of records: [PeerProgress], now wall: WallClockInstant) -> GlobalProgress {
+        let live = records.filter { isLive($0, now: wall) }
+        let now = wall.millisecondsSinceEpoch
         let step = Self.runStep(reachedBy: live.map(\.step))
         let atStep = live.filter { $0.step == step }
         let catchingUp = live.filter {

@@ -35,7 +35,7 @@ public struct StateDownload: Sendable {
         /// The donor sent what no honest donor sends; it has been dropped.
         case report(donor: PeerID, Offence)
         /// Call `onDeadline` at this time; replaces every earlier `.wake`.
-        case wake(at: Timestamp)
+        case wake(at: MonotonicInstant)
         case progress(receivedBytes: Int, totalBytes: Int)
         case completed
         case failed(String)
@@ -59,7 +59,7 @@ public struct StateDownload: Sendable {
 
     private struct Assignment: Equatable, Sendable {
         let donor: PeerID
-        let deadline: Timestamp
+        let deadline: MonotonicInstant
     }
 
     /// A download of the state announced as `stateHash` at `step`, of `totalBytes` bytes.
@@ -81,13 +81,13 @@ public struct StateDownload: Sendable {
         (chunk * settings.chunkBytes)..<min(totalBytes, (chunk + 1) * settings.chunkBytes)
     }
 
-    public mutating func start(now: Timestamp) -> [Action] {
+    public mutating func start(now: MonotonicInstant) -> [Action] {
         guard !donors.isEmpty else { return fail("no up-to-date peer offered its state") }
         return askForManifest(now: now)
     }
 
     /// The chunk digests `donor` sent for this state.
-    public mutating func onManifest(_ chunkDigests: [UInt8], from donor: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onManifest(_ chunkDigests: [UInt8], from donor: PeerID, now: MonotonicInstant) -> [Action] {
         guard !finished, manifest == nil, manifestRequest?.donor == donor else { return [] }
         do {
             manifest = try StateManifest(step: step, stateBytes: totalBytes, chunkDigests: chunkDigests,
@@ -102,7 +102,7 @@ public struct StateDownload: Sendable {
     /// Chunk `chunk` as `donor` sent it; kept only if it matches the manifest. A reply to a
     /// request the machine no longer waits for (the chunk came from another donor first, or
     /// the donor was dropped) is ignored.
-    public mutating func onChunk(_ chunk: Int, bytes: ArraySlice<UInt8>, from donor: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onChunk(_ chunk: Int, bytes: ArraySlice<UInt8>, from donor: PeerID, now: MonotonicInstant) -> [Action] {
         guard !finished, let manifest, inFlight[chunk]?.contains(where: { $0.donor == donor }) == true else { return [] }
         guard manifest.holds(bytes, asChunk: chunk) else {
             return distrust(donor, Offence(.falseClaim, "sent chunk \(chunk) of the state of step \(step) unlike its manifest"), now: now)
@@ -121,7 +121,7 @@ public struct StateDownload: Sendable {
     }
 
     /// A donor refused, disconnected or stalled: its requests go to the others.
-    public mutating func onDonorFailed(_ donor: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onDonorFailed(_ donor: PeerID, now: MonotonicInstant) -> [Action] {
         guard !finished, donors.contains(donor) else { return [] }
         donors.removeAll { $0 == donor }
         for (chunk, assignments) in inFlight where assignments.contains(where: { $0.donor == donor }) {
@@ -141,7 +141,7 @@ public struct StateDownload: Sendable {
     /// (without blame: a slow donor may be honest) and their chunks go to the others. Always
     /// ends with the next wake while requests are outstanding, so a shell whose timer fired
     /// early still learns when to come back.
-    public mutating func onDeadline(now: Timestamp) -> [Action] {
+    public mutating func onDeadline(now: MonotonicInstant) -> [Action] {
         guard !finished else { return [] }
         var stalled = Set(inFlight.values.joined().filter { $0.deadline <= now }.map(\.donor))
         if let manifestRequest, manifestRequest.deadline <= now { stalled.insert(manifestRequest.donor) }
@@ -153,18 +153,18 @@ public struct StateDownload: Sendable {
         return actions
     }
 
-    private var earliestDeadline: Timestamp? {
+    private var earliestDeadline: MonotonicInstant? {
         [manifestRequest?.deadline, inFlight.values.joined().map(\.deadline).min()].compactMap { $0 }.min()
     }
 
-    private mutating func askForManifest(now: Timestamp) -> [Action] {
+    private mutating func askForManifest(now: MonotonicInstant) -> [Action] {
         let donor = donors[0]
         let deadline = now + settings.requestTimeout
         manifestRequest = Assignment(donor: donor, deadline: deadline)
         return [.requestManifest(from: donor), .wake(at: deadline)]
     }
 
-    private mutating func distrust(_ donor: PeerID, _ offence: Offence, now: Timestamp) -> [Action] {
+    private mutating func distrust(_ donor: PeerID, _ offence: Offence, now: MonotonicInstant) -> [Action] {
         [.report(donor: donor, offence)] + onDonorFailed(donor, now: now)
     }
 
@@ -174,7 +174,7 @@ public struct StateDownload: Sendable {
 
     /// Fills every donor's request slots, spreading chunks round-robin. A donor asks for its
     /// next chunk as soon as one arrives, so a fast donor serves more of them than a slow one.
-    private mutating func dispatch(now: Timestamp) -> [Action] {
+    private mutating func dispatch(now: MonotonicInstant) -> [Action] {
         var actions: [Action] = []
         pending.sort()
         var assignedAny = true
@@ -196,7 +196,7 @@ public struct StateDownload: Sendable {
     /// do not wait on the slowest donor; whichever copy arrives first is kept. A chunk is asked
     /// of two donors at most, so what is fetched twice is at most the chunks in flight when
     /// the end game began (donors × `requestsInFlightPerDonor`).
-    private mutating func duplicateStragglers(now: Timestamp) -> [Action] {
+    private mutating func duplicateStragglers(now: MonotonicInstant) -> [Action] {
         var actions: [Action] = []
         for donor in donors where load(of: donor) == 0 {
             let owed = inFlight.filter { $0.value.count == 1 && $0.value[0].donor != donor }
@@ -206,7 +206,7 @@ public struct StateDownload: Sendable {
         return actions
     }
 
-    private mutating func assign(_ chunk: Int, to donor: PeerID, now: Timestamp) -> Action {
+    private mutating func assign(_ chunk: Int, to donor: PeerID, now: MonotonicInstant) -> Action {
         inFlight[chunk, default: []].append(Assignment(donor: donor, deadline: now + settings.requestTimeout))
         return .request(chunk: chunk, bytes: byteRange(ofChunk: chunk), from: donor)
     }

@@ -61,12 +61,13 @@ public struct StateElection: Sendable {
     /// The votes in `records` (read under the run's state key), one per peer, and the records
     /// refused. Records not under their writer's subkey, or that do not decode, are skipped
     /// without blame: the DHT holds what anyone stores.
-    public func ballots(from records: [SignedRecord], now: UInt64) -> (ballots: [Ballot], refused: [Refusal]) {
+    public func ballots(from records: [SignedRecord], now: WallClockInstant) -> (ballots: [Ballot], refused: [Refusal]) {
         ballots(from: OwnedRecord.decoding(records) { try StateAnnouncement(decoding: $0) }, now: now)
     }
 
     /// The votes among `announcements`, one per peer (its newest), and the announcements refused.
-    public func ballots(from announcements: [OwnedRecord<StateAnnouncement>], now: UInt64) -> (ballots: [Ballot], refused: [Refusal]) {
+    public func ballots(from announcements: [OwnedRecord<StateAnnouncement>], now wall: WallClockInstant) -> (ballots: [Ballot], refused: [Refusal]) {
+        let now = wall.millisecondsSinceEpoch
         var ballots: [PeerID: Ballot] = [:]
         var refused: [Refusal] = []
         for record in announcements {

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import Averaging
 import Collaboration
@@ -155,13 +156,11 @@ public final class RunCoordinator: @unchecked Sendable {
         try? await group.shutdownGracefully()
     }
 
-    static func now() -> CoordinatorSession.Now {
-        CoordinatorSession.Now(monotonic: monotonic(), wallMilliseconds: milliseconds())
-    }
+    static func now() -> CoordinatorSession.Now { SystemClock().now() }
 
-    static func monotonic() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
+    static func monotonic() -> MonotonicInstant { now().monotonic }
 
-    static func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+    static func milliseconds() -> UInt64 { now().wall.millisecondsSinceEpoch }
 
     /// The signed revocation list `cohort token revoke` writes and the coordinator publishes.
     public static func revocationFile(in stateDirectory: URL) -> URL {

@@ -64,7 +64,7 @@ final class PeerServices {
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
     /// Chunks that arrived before this member formed the round they belong to, with the time
     /// they arrived (the round measures the owner's inbound rate from arrival times).
-    private var early = EarlyChunks<(reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool)>()
+    private var early = EarlyChunks<(reply: EventLoopPromise<Frame>, arrived: MonotonicInstant, local: Bool)>()
     /// The step of this peer's state. A chunk for an earlier step that is not the running
     /// round's belongs to a round this peer will never form (a member that saw this peer
     /// declare after it had stepped without that member): it is refused at once, so that the
@@ -88,7 +88,7 @@ final class PeerServices {
         }
     }
 
-    static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
+    static func now() -> MonotonicInstant { SystemClock().now().monotonic }
 
     // MARK: serving
 
@@ -131,7 +131,7 @@ final class PeerServices {
         return reply.futureResult
     }
 
-    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: Timestamp, local: Bool) {
+    private func accept(_ chunk: PartChunk, reply: EventLoopPromise<Frame>, arrived: MonotonicInstant, local: Bool) {
         guard round != nil else { return }
         let key = PendingKey(peer: chunk.sender, part: chunk.part, chunk: chunk.chunk)
         pending[key] = (reply, local)

@@ -73,9 +73,7 @@ final class PeerSession {
         session = VolunteerSession(settings: sessionSettings)
     }
 
-    static func now() -> VolunteerSession.Now {
-        VolunteerSession.Now(monotonic: PeerServices.now(), wallMilliseconds: RunNetwork.milliseconds())
-    }
+    static func now() -> VolunteerSession.Now { SystemClock().now() }
 
     /// Catches up with the run, trains and averages until stopped, then says goodbye.
     func run() async throws {

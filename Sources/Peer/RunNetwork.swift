@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import Admission
 import Collaboration
@@ -70,7 +71,7 @@ struct RunNetwork {
         }
     }
 
-    static func milliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+    static func milliseconds() -> UInt64 { SystemClock().now().wall.millisecondsSinceEpoch }
 
     /// Stores this peer's record under `key`, valid for `seconds`; failures are logged, not thrown,
     /// because the next publication replaces the record anyway.

@@ -101,8 +101,8 @@ public final class RunSimulation {
     }
 
     private var now: VolunteerSession.Now {
-        VolunteerSession.Now(monotonic: Timestamp(nanoseconds: Int64(time * 1e9)),
-                             wallMilliseconds: 1_800_000_000_000 + UInt64(time * 1000))
+        VolunteerSession.Now(monotonic: MonotonicInstant(nanoseconds: Int64(time * 1e9)),
+                             wall: WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000 + UInt64(time * 1000)))
     }
 
     private func isCurrent(_ volunteer: Int, _ incarnation: Int) -> Bool {
@@ -284,7 +284,7 @@ public final class RunSimulation {
                 let announcement = StateAnnouncement(
                     step: volunteerState.stateStep, stateHash: volunteerState.stateHash, stateBytes: settings.stateBytes,
                     host: profile.clientMode ? "" : "10.0.0.1", port: profile.clientMode ? 0 : 7000,
-                    timestampMilliseconds: now.wallMilliseconds)
+                    timestampMilliseconds: now.wall.millisecondsSinceEpoch)
                 board.write(state: announcement, by: volunteerState.id)
                 cursor += lookup
                 answer(.stateAnnounced(step: volunteerState.stateStep, hash: volunteerState.stateHash), at: cursor)

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 
 /// The one timer a download shell keeps, at the newest `.wake(at:)` its machine asked for.
@@ -10,7 +11,7 @@ import Averaging
 struct DownloadAlarm {
     /// A sleeper to start: it reports `generation` when `time` comes.
     struct Sleeper: Equatable {
-        let time: Timestamp
+        let time: MonotonicInstant
         let generation: Int
     }
 
@@ -23,12 +24,12 @@ struct DownloadAlarm {
         case ignored
     }
 
-    private var wanted: Timestamp?
+    private var wanted: MonotonicInstant?
     private var armed: Sleeper?
     private var generations = 0
 
     /// The machine asked to be woken at `time`; returns the sleeper to start, if one is needed.
-    mutating func onWake(at time: Timestamp) -> Sleeper? {
+    mutating func onWake(at time: MonotonicInstant) -> Sleeper? {
         wanted = time
         if let armed, armed.time <= time { return nil }
         return arm(at: time)
@@ -45,7 +46,7 @@ struct DownloadAlarm {
         return .rearm(arm(at: wanted))
     }
 
-    private mutating func arm(at time: Timestamp) -> Sleeper {
+    private mutating func arm(at time: MonotonicInstant) -> Sleeper {
         generations += 1
         let sleeper = Sleeper(time: time, generation: generations)
         armed = sleeper

@@ -45,7 +45,7 @@ struct StateDownloadDriver<C: Clock>: Sendable where C.Duration == Duration {
         let origin = clock.now
         let outcome: Result<[UInt8], PeerError> = await withTaskGroup(of: Event.self) { group in
             var alarm = DownloadAlarm()
-            func now() -> Timestamp { .zero + origin.duration(to: clock.now) }
+            func now() -> MonotonicInstant { .zero + origin.duration(to: clock.now) }
             func startSleeper(_ sleeper: DownloadAlarm.Sleeper) {
                 group.addTask { [clock] in
                     try? await clock.sleep(until: origin.advanced(by: sleeper.time - .zero), tolerance: nil)
@@ -93,7 +93,7 @@ struct StateDownloadDriver<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     private static func feed(_ reply: StateDownloadReply, to request: StateDownloadRequest,
-                             of download: inout StateDownload, now: Timestamp) -> [StateDownload.Action] {
+                             of download: inout StateDownload, now: MonotonicInstant) -> [StateDownload.Action] {
         switch (request, reply) {
         case (.manifest(let donor), .manifest(let digests)): download.onManifest(digests, from: donor, now: now)
         case (.chunk(let chunk, _, let donor), .chunk(let bytes)): download.onChunk(chunk, bytes: bytes, from: donor, now: now)

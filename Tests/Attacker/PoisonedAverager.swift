@@ -133,7 +133,7 @@ actor PoisonedAverager {
         try? await node.owner.start(plan: plan, me: me, settings: settings, poison: poison)
     }
 
-    private static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
+    private static func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
 }
 
 extension RunConfig.Compression {

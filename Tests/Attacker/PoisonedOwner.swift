@@ -52,7 +52,7 @@ final class PoisonedOwner: @unchecked Sendable {
 
     deinit { vector?.deallocate() }
 
-    private static func now() -> Timestamp { Timestamp(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
+    private static func now() -> MonotonicInstant { MonotonicInstant(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds)) }
 
     /// The rounds so far.
     func rounds() async throws -> [Tally] {

@@ -10,7 +10,7 @@ struct MatchmakingNetwork {
     /// Plans sent so far: (plan, sender index, target index).
     var plans: [(GroupPlan, Int, Int)] = []
     var outcomes: [PeerID: Matchmaker.Action] = [:]
-    var wakes: [PeerID: [Timestamp]] = [:]
+    var wakes: [PeerID: [MonotonicInstant]] = [:]
     /// Peers that crashed after declaring: they process nothing and send nothing.
     var crashed: Set<PeerID> = []
 
@@ -18,13 +18,13 @@ struct MatchmakingNetwork {
         self.peers = peers.map { Matchmaker(peer: $0.0, address: "10.0.0.1:7000", clientMode: $0.clientMode, settings: settings) }
     }
 
-    mutating func readyAll(step: UInt64 = 41, now: Timestamp = .zero) {
+    mutating func readyAll(step: UInt64 = 41, now: MonotonicInstant = .zero) {
         for index in peers.indices {
             handle(peers[index].onReady(step: step, samples: UInt64(10 + index), bandwidth: 1_000_000, now: now), of: index, now: now)
         }
     }
 
-    mutating func gossip(now: Timestamp) {
+    mutating func gossip(now: MonotonicInstant) {
         for index in peers.indices where !crashed.contains(peers[index].peer) {
             handle(peers[index].onDeclarationsSeen(published, now: now), of: index, now: now)
             for (plan, sender, target) in plans where target == index {
@@ -33,13 +33,13 @@ struct MatchmakingNetwork {
         }
     }
 
-    mutating func advance(to now: Timestamp) {
+    mutating func advance(to now: MonotonicInstant) {
         for index in peers.indices where !crashed.contains(peers[index].peer) {
             handle(peers[index].onDeadline(now: now), of: index, now: now)
         }
     }
 
-    mutating func handle(_ actions: [Matchmaker.Action], of index: Int, now: Timestamp) {
+    mutating func handle(_ actions: [Matchmaker.Action], of index: Int, now: MonotonicInstant) {
         let sender = peers[index].peer
         for action in actions {
             switch action {

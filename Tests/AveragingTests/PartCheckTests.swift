@@ -1,3 +1,4 @@
+import CohortBase
 import Testing
 @testable import Averaging
 

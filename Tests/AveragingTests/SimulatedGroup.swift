@@ -52,10 +52,10 @@ struct SimulatedGroup {
     private let faults: [Int: Fault]
     private var random: SeededRandom
     private var queue: [(from: Int, to: Int, message: Message)] = []
-    private var wakes: Set<Timestamp> = []
+    private var wakes: Set<MonotonicInstant> = []
     private var sentCount: [Int]
     private(set) var down: Set<Int> = []
-    private(set) var now = Timestamp.zero
+    private(set) var now = MonotonicInstant.zero
     /// Chunks an owner accumulated: [sender, part, chunk].
     private(set) var contributions: Set<[Int]> = []
     private var knownFailed: [Set<Int>]

@@ -39,6 +39,6 @@ func declaration(_ peer: PeerID, step: UInt64 = 41, bandwidth: UInt64 = 1_000_00
     Declaration(step: step, peer: peer, address: "10.0.0.1:7000", bandwidth: bandwidth, clientMode: clientMode, samples: samples)
 }
 
-func seconds(_ value: Double) -> Timestamp {
-    Timestamp(nanoseconds: Int64(value * 1e9))
+func seconds(_ value: Double) -> MonotonicInstant {
+    MonotonicInstant(nanoseconds: Int64(value * 1e9))
 }

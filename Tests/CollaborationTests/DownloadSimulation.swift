@@ -13,7 +13,7 @@ struct DownloadSimulation {
     }
 
     struct Outcome {
-        var completedAt: Timestamp?
+        var completedAt: MonotonicInstant?
         var failure: String?
         /// Chunks the machine kept, by the donor that sent them.
         var chunksKept: [PeerID: Int] = [:]
@@ -27,7 +27,7 @@ struct DownloadSimulation {
     }
 
     private struct Reply {
-        let time: Timestamp
+        let time: MonotonicInstant
         let donor: PeerID
         let chunk: Int?
     }
@@ -41,11 +41,11 @@ struct DownloadSimulation {
         var download = StateDownload(step: 12, stateHash: manifest.stateHash, totalBytes: state.count,
                                      donors: donors.map(\.id), settings: settings)
         var outcome = Outcome()
-        var now = Timestamp.zero
+        var now = MonotonicInstant.zero
         var replies: [Reply] = []
-        var busyUntil: [PeerID: Timestamp] = [:]
+        var busyUntil: [PeerID: MonotonicInstant] = [:]
         var waitingFor: [Int: Set<PeerID>] = [:]
-        var wake: Timestamp?
+        var wake: MonotonicInstant?
         var actions = download.start(now: now)
         while true {
             for action in actions {
@@ -93,7 +93,7 @@ struct DownloadSimulation {
         }
     }
 
-    private func answer(_ donor: PeerID, chunk: Int?, now: Timestamp, busyUntil: inout [PeerID: Timestamp]) -> [Reply] {
+    private func answer(_ donor: PeerID, chunk: Int?, now: MonotonicInstant, busyUntil: inout [PeerID: MonotonicInstant]) -> [Reply] {
         guard let perRequest = donors.first(where: { $0.id == donor })?.perRequest else { return [] }
         let done = max(now, busyUntil[donor] ?? now) + perRequest
         busyUntil[donor] = done

@@ -1,3 +1,4 @@
+import CohortBase
 import Testing
 @testable import Collaboration
 
@@ -10,7 +11,7 @@ import Testing
         let tracker = ProgressTracker(targetBatchSize: 100)
         let progress = tracker.globalProgress(
             of: [record(step: 3, samples: 40, at: 1000), record(step: 3, samples: 30, at: 1000), record(step: 2, samples: 90, at: 1000)],
-            now: 1000)
+            now: WallClockInstant(millisecondsSinceEpoch: 1000))
         #expect(progress.step == 3)
         #expect(progress.samplesAccumulated == 70)
         #expect(progress.peersAtStep == 2)
@@ -29,7 +30,7 @@ import Testing
             of: [record(step: 7, samples: 40, at: now), record(step: 7, samples: 30, at: now), record(step: 7, samples: 0, at: now),
                  record(step: 6, samples: 0, at: recent),
                  record(step: 6, samples: 0, at: old), record(step: 5, samples: 0, at: now)],
-            now: now)
+            now: WallClockInstant(millisecondsSinceEpoch: now))
         #expect(progress.step == 7)
         #expect(progress.peersAtStep == 3)
         #expect(progress.peersCatchingUp == 1)
@@ -40,14 +41,14 @@ import Testing
     @Test func countsAreExtrapolatedUpToALimit() {
         var tracker = ProgressTracker(targetBatchSize: 100)
         tracker.extrapolationLimitMilliseconds = 2000
-        let progress = tracker.globalProgress(of: [record(step: 1, samples: 50, rate: 10, at: 1000)], now: 4000)
+        let progress = tracker.globalProgress(of: [record(step: 1, samples: 50, rate: 10, at: 1000)], now: WallClockInstant(millisecondsSinceEpoch: 4000))
         #expect(progress.samplesAccumulated == 70)
     }
 
     @Test func stalePeersAreIgnored() {
         let tracker = ProgressTracker(targetBatchSize: 10)
         let progress = tracker.globalProgress(
-            of: [record(step: 9, samples: 50, at: 0), record(step: 4, samples: 5, rate: 0, at: 40_000)], now: 40_000)
+            of: [record(step: 9, samples: 50, at: 0), record(step: 4, samples: 5, rate: 0, at: 40_000)], now: WallClockInstant(millisecondsSinceEpoch: 40_000))
         #expect(progress.step == 4)
         #expect(progress.samplesAccumulated == 5)
         #expect(progress.secondsToTarget == .infinity)
@@ -58,7 +59,7 @@ import Testing
         let progress = tracker.globalProgress(
             of: [record(step: Int(Int32.max), samples: 1, at: 1000), record(step: 40, samples: 30, at: 1000),
                  record(step: 40, samples: 30, at: 1000)],
-            now: 1000)
+            now: WallClockInstant(millisecondsSinceEpoch: 1000))
         #expect(progress.step == 40)
         #expect(progress.peersAtStep == 2)
     }
@@ -76,7 +77,7 @@ import Testing
         let progress = tracker.globalProgress(
             of: [record(step: 9, samples: 99, at: 1_000_000), record(step: 9, samples: 99, at: 1_000_000),
                  record(step: 4, samples: 5, at: 1000)],
-            now: 1000)
+            now: WallClockInstant(millisecondsSinceEpoch: 1000))
         #expect(progress.step == 4)
         #expect(progress.samplesAccumulated == 5)
     }
@@ -86,7 +87,7 @@ import Testing
         let progress = tracker.globalProgress(
             of: [record(step: 5, samples: Int(Int32.max), rate: 1e8, at: 1000), record(step: 5, samples: 10, at: 1000),
                  record(step: 5, samples: 10, at: 1000)],
-            now: 1000)
+            now: WallClockInstant(millisecondsSinceEpoch: 1000))
         #expect(progress.samplesAccumulated == 40)
         #expect(!progress.isTargetReached)
         #expect(progress.samplesPerSecond == 40)

@@ -26,7 +26,7 @@ import Wire
     }
 
     static func elect(_ records: [SignedRecord], voters: Set<PeerID>? = nil) -> (StateElection.Winner?, [StateElection.Refusal]) {
-        let (ballots, refused) = StateElection(stateBytes: stateBytes).ballots(from: records, now: now)
+        let (ballots, refused) = StateElection(stateBytes: stateBytes).ballots(from: records, now: WallClockInstant(millisecondsSinceEpoch: now))
         return (StateElection.winner(of: ballots, voters: voters), refused)
     }
 
@@ -91,7 +91,7 @@ import Wire
         let old = Self.record(peer, Self.announcement(step: 40, hash: Self.hash(1), time: Self.now - 5_000))
         var newer = Self.record(peer, Self.announcement(step: 41, hash: Self.hash(2)))
         newer = peer.signRecord(key: newer.key, subkey: newer.subkey, value: newer.value, expiry: newer.expiry + 1)
-        let (ballots, _) = StateElection(stateBytes: Self.stateBytes).ballots(from: [old, newer], now: Self.now)
+        let (ballots, _) = StateElection(stateBytes: Self.stateBytes).ballots(from: [old, newer], now: WallClockInstant(millisecondsSinceEpoch: Self.now))
         #expect(ballots.count == 1 && ballots[0].announcement.step == 41)
     }
 }

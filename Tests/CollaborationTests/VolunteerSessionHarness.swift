@@ -11,19 +11,19 @@ struct VolunteerSessionHarness {
     static let keys = RunKeys(runName: "run")
     static let stateBytes = 4_000
     static let elementCount = 500
-    static let startWall: UInt64 = 1_800_000_000_000
+    static let startWall = WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000)
 
     let identity: PeerIdentity
     var session: VolunteerSession
-    var monotonic = Timestamp.zero
+    /// The virtual clock; monotonic time starts at zero.
+    let clock = ManualClock(wall: startWall)
     /// Records by key, one per writer.
     var records: [RecordKey: [PeerID: SignedRecord]] = [:]
     /// Every directive handed out, in order.
     var directives: [VolunteerSession.Directive] = []
 
-    var now: VolunteerSession.Now {
-        .init(monotonic: monotonic, wallMilliseconds: Self.startWall + UInt64(monotonic.nanoseconds / 1_000_000))
-    }
+    var now: VolunteerSession.Now { clock.now() }
+    var monotonic: MonotonicInstant { clock.now().monotonic }
 
     init(identity: PeerIdentity, coordinator: PeerID, targetBatch: Int = 32, configure: (inout VolunteerSession.Settings) -> Void = { _ in }) {
         self.identity = identity
@@ -42,8 +42,8 @@ struct VolunteerSessionHarness {
 
     static func hash(_ byte: UInt8) -> [UInt8] { [UInt8](repeating: byte, count: 32) }
 
-    mutating func advance(_ duration: Duration) {
-        monotonic = monotonic + duration
+    func advance(_ duration: Duration) {
+        clock.advance(by: duration)
     }
 
     mutating func start() -> [VolunteerSession.Directive] {
@@ -76,7 +76,7 @@ struct VolunteerSessionHarness {
 
     mutating func store(_ key: RecordKey, _ value: [UInt8], by writer: PeerIdentity) {
         records[key, default: [:]][writer.peerID] = writer.signRecord(key: key, subkey: writer.peerID.bytes, value: value,
-                                                                     expiry: Self.startWall + 3_600_000)
+                                                                     expiry: (Self.startWall + .seconds(3_600)).millisecondsSinceEpoch)
     }
 
     func read(_ key: RecordKey) -> [SignedRecord] {
@@ -94,14 +94,14 @@ struct VolunteerSessionHarness {
     /// Another peer's progress record, written now.
     mutating func progress(of peer: PeerIdentity, step: Int, samples: Int, rate: Double = 10) {
         let progress = PeerProgress(step: step, samplesAccumulated: samples, samplesPerSecond: rate, loss: 2,
-                                    timestampMilliseconds: now.wallMilliseconds)
+                                    timestampMilliseconds: now.wall.millisecondsSinceEpoch)
         store(Self.keys.progress, progress.encoded, by: peer)
     }
 
     /// Another peer's state announcement, written now.
     mutating func announcement(of peer: PeerIdentity, step: Int, hash: [UInt8], port: UInt16 = 7100) {
         let announcement = StateAnnouncement(step: step, stateHash: hash, stateBytes: Self.stateBytes, host: "127.0.0.1", port: port,
-                                             timestampMilliseconds: now.wallMilliseconds)
+                                             timestampMilliseconds: now.wall.millisecondsSinceEpoch)
         store(Self.keys.state, announcement.encoded, by: peer)
     }
 

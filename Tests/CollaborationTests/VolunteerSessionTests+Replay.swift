@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Testing
@@ -125,7 +126,7 @@ extension VolunteerSessionTests {
             return
         }
         #expect(until == harness.monotonic + harness.session.settings.matchmakingPoll)
-        harness.monotonic = until
+        harness.clock.advance(to: until)
         #expect(harness.feed(.woke) == [.readStateAnnouncements])
         for peer in [leader, member] { harness.announcement(of: peer, step: 1, hash: Harness.hash(1)) }
         guard case .replayUpdates(0, Harness.hash(0), 1, Harness.hash(1), _) = harness.feed(.stateAnnouncementsRead(harness.announcements())).last else {
@@ -149,7 +150,7 @@ extension VolunteerSessionTests {
         var batch = harness.feed(.stateAnnouncementsRead([]))
         for _ in 0..<1_000 {
             guard case .sleep(let until) = batch.last else { break }
-            harness.monotonic = until
+            harness.clock.advance(to: until)
             _ = harness.feed(.woke)
             batch = harness.feed(.stateAnnouncementsRead([]))
         }

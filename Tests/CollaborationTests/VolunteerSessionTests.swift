@@ -1,3 +1,5 @@
+import CohortBase
+
 @testable import Averaging
 import DHT
 import Testing
@@ -64,7 +66,7 @@ import Wire
         harness.announcement(of: Self.others[0], step: 40, hash: Harness.hash(4))
         let checkpoint = { (step: Int, hash: UInt8) in
             StateAnnouncement(step: step, stateHash: Harness.hash(hash), stateBytes: Harness.stateBytes, host: "127.0.0.1", port: 7900,
-                              timestampMilliseconds: harness.now.wallMilliseconds).encoded
+                              timestampMilliseconds: harness.now.wall.millisecondsSinceEpoch).encoded
         }
         harness.store(Harness.keys.checkpoint, checkpoint(30, 3), by: Self.coordinator)
         harness.store(Harness.keys.checkpoint, checkpoint(90, 8), by: Self.others[1])
@@ -267,7 +269,7 @@ import Wire
             return
         }
         #expect(until == harness.monotonic + harness.session.settings.matchmakingPoll)
-        harness.monotonic = until
+        harness.clock.advance(to: until)
         #expect(harness.feed(.woke) == [.readStateAnnouncements])
         // Once it has, with the same state, the round gathers.
         harness.announcement(of: other, step: 1, hash: Harness.hash(1))
@@ -449,7 +451,7 @@ extension VolunteerSessionHarness {
         while true {
             switch batch.last {
             case .sleep(let until):
-                monotonic = until
+                clock.advance(to: until)
                 batch = feed(.woke)
             case .readMatchmaking(let step, let hash):
                 batch = feed(.matchmakingRead(

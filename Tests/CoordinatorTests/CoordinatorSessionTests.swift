@@ -10,7 +10,7 @@ import Wire
 @Suite struct CoordinatorSessionTests {
     typealias Session = CoordinatorSession
     static let stateBytes = 4_000
-    static let startWall: UInt64 = 1_800_000_000_000
+    static let startWall = WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000)
     static let peers: [PeerID] = {
         var generator = SplitMix64(seed: 11)
         return (0..<5).map { _ in PeerID(words: (generator.next(), generator.next(), generator.next(), generator.next())) }
@@ -19,7 +19,7 @@ import Wire
     /// A session on a virtual clock, with the run's records as the tests script them.
     struct Harness {
         var session: Session
-        var monotonic = Timestamp.zero
+        let clock = ManualClock(wall: startWall)
         var progress: [OwnedRecord<PeerProgress>] = []
         var state: [OwnedRecord<StateAnnouncement>] = []
         var reports: [Int: [OwnedRecord<RoundReport>]] = [:]
@@ -35,18 +35,17 @@ import Wire
             #expect(first.last == .readRun)
         }
 
-        var now: Session.Now {
-            .init(monotonic: monotonic, wallMilliseconds: startWall + UInt64(monotonic.nanoseconds / 1_000_000))
-        }
+        var now: Session.Now { clock.now() }
+        var monotonic: MonotonicInstant { clock.now().monotonic }
 
         mutating func peer(_ index: Int, step: Int, samples: Int = 8, hash: UInt8 = 1) {
             progress.removeAll { $0.writer == peers[index] }
             progress.append(OwnedRecord(writer: peers[index], value: PeerProgress(
-                step: step, samplesAccumulated: samples, samplesPerSecond: 10, loss: 2, timestampMilliseconds: now.wallMilliseconds)))
+                step: step, samplesAccumulated: samples, samplesPerSecond: 10, loss: 2, timestampMilliseconds: now.wall.millisecondsSinceEpoch)))
             state.removeAll { $0.writer == peers[index] }
             state.append(OwnedRecord(writer: peers[index], value: StateAnnouncement(
                 step: step, stateHash: [UInt8](repeating: hash, count: 32), stateBytes: stateBytes, host: "127.0.0.1",
-                port: UInt16(7000 + index), timestampMilliseconds: now.wallMilliseconds)))
+                port: UInt16(7000 + index), timestampMilliseconds: now.wall.millisecondsSinceEpoch)))
         }
 
         mutating func report(step: Int, by index: Int, members: Int = 3, samples: Int = 40, loss: Double = 2) {
@@ -91,7 +90,7 @@ import Wire
 
         /// The next poll, `seconds` later: what it asks before it reads the run.
         mutating func wake(after seconds: Int64) -> [Session.Directive] {
-            monotonic = monotonic + .seconds(seconds)
+            clock.advance(by: .seconds(seconds))
             return session.handle(.woke, at: now)
         }
     }
@@ -197,7 +196,7 @@ import Wire
         #expect(asked.count == 2 && harness.session.lastCheckpointStep == 2)
         // The new checkpoint is announced at once, stamped with the time of the announcement.
         var announced = saved
-        announced.timestampMilliseconds = harness.now.wallMilliseconds
+        announced.timestampMilliseconds = harness.now.wall.millisecondsSinceEpoch
         #expect(directives.contains(.announceCheckpoint(announced)))
         #expect(harness.shown?.hashMismatches == 1, "two states announced at step 2")
     }
@@ -206,18 +205,18 @@ import Wire
         let served = StateAnnouncement(step: 4, stateHash: [UInt8](repeating: 3, count: 32), stateBytes: Self.stateBytes, host: "10.0.0.1",
                                        port: 7000, timestampMilliseconds: 0)
         var session = Session(settings: .init(targetBatchSize: 32, stateBytes: Self.stateBytes, checkpointEvery: 50))
-        let now = Session.Now(monotonic: .zero, wallMilliseconds: Self.startWall)
+        let clock = ManualClock(wall: Self.startWall)
+        let now = clock.now()
         #expect(session.start(.init(nextStep: 5, lastCheckpointStep: 4, servedCheckpoint: served), at: now)
             == [.publishRevocations, .publishConfig, .readRun])
         var announced = served
-        announced.timestampMilliseconds = Self.startWall
+        announced.timestampMilliseconds = Self.startWall.millisecondsSinceEpoch
         #expect(session.handle(.runRead(progress: [], state: [], banned: []), at: now).last == .announceCheckpoint(announced))
         #expect(session.handle(.checkpointAnnounced, at: now) == [.sleep(until: .zero + .seconds(1))])
-        var monotonic = Timestamp.zero
         var configs = 0, announcements = 0
         for _ in 0..<600 {
-            monotonic = monotonic + .seconds(1)
-            let later = Session.Now(monotonic: monotonic, wallMilliseconds: Self.startWall + UInt64(monotonic.nanoseconds / 1_000_000))
+            clock.advance(by: .seconds(1))
+            let later = clock.now()
             if session.handle(.woke, at: later).contains(.publishConfig) { configs += 1 }
             let after = session.handle(.runRead(progress: [], state: [], banned: []), at: later)
             if case .announceCheckpoint = after.last {
@@ -233,7 +232,7 @@ import Wire
         harness.peer(0, step: 1)
         harness.state.append(OwnedRecord(writer: Self.peers[4], value: StateAnnouncement(
             step: 1, stateHash: [UInt8](repeating: 5, count: 32), stateBytes: Self.stateBytes * 2, host: "127.0.0.1", port: 7004,
-            timestampMilliseconds: harness.now.wallMilliseconds)))
+            timestampMilliseconds: harness.now.wall.millisecondsSinceEpoch)))
         let directives = harness.poll()
         #expect(directives.contains { if case .reportOffence(Self.peers[4], _) = $0 { true } else { false } })
     }

@@ -1,10 +1,12 @@
+import CohortBase
+
 @testable import StateSync
 import Averaging
 @testable import Peer
 import Testing
 
 @Suite struct DownloadAlarmTests {
-    static func at(_ seconds: Int64) -> Timestamp { .zero + .seconds(seconds) }
+    static func at(_ seconds: Int64) -> MonotonicInstant { .zero + .seconds(seconds) }
 
     @Test func aLaterWakeKeepsTheArmedSleeperAndReArmsWhenItFires() {
         var alarm = DownloadAlarm()

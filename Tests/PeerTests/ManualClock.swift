@@ -1,3 +1,4 @@
+import CohortBase
 import NIOConcurrencyHelpers
 
 /// A clock that moves only when a test calls `advance(by:)`; sleepers whose time has come

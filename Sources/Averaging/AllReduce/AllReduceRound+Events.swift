@@ -6,7 +6,7 @@ extension AllReduceRound {
     /// for another round are ignored; chunks that break the plan or are not finite drop their
     /// sender (`Settings.normBoundFactor` describes the checks). `now` is when the chunk
     /// arrived, which is before the round started for a chunk the shell held until then.
-    public mutating func onPartChunk(_ message: PartChunk, now: Timestamp) -> [Action] {
+    public mutating func onPartChunk(_ message: PartChunk, now: MonotonicInstant) -> [Action] {
         guard !isFinished, message.roundID == plan.id else { return [] }
         guard let sender = plan.index(of: message.sender), sender != ownIndex else {
             return [.dropPeer(message.sender, reason: "sent a chunk for round \(plan.id) but is not another member of it")]
@@ -35,7 +35,7 @@ extension AllReduceRound {
     }
 
     /// An owner's average of a chunk arrived: write it into this member's vector.
-    public mutating func onAveragedChunk(_ message: AveragedChunk, from owner: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onAveragedChunk(_ message: AveragedChunk, from owner: PeerID, now: MonotonicInstant) -> [Action] {
         guard !isFinished, message.roundID == plan.id else { return [] }
         guard let ownerIndex = plan.index(of: owner), ownerIndex != ownIndex else {
             return [.dropPeer(owner, reason: "sent an average for round \(plan.id) but is not another member of it")]
@@ -70,13 +70,13 @@ extension AllReduceRound {
     }
 
     /// The average `averagedChunkDestination` pointed at has been written there.
-    public mutating func onAveragedChunkWritten(part: Int, chunk: Int, byteCount: Int, from owner: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onAveragedChunkWritten(part: Int, chunk: Int, byteCount: Int, from owner: PeerID, now: MonotonicInstant) -> [Action] {
         guard !isFinished, let ownerIndex = plan.index(of: owner), ownerIndex == part, !failed[ownerIndex],
               !partFailed[ownerIndex], !averageReceived[ownerIndex][chunk] else { return [] }
         return recordAverage(chunk, of: ownerIndex, byteCount: byteCount, now: now)
     }
 
-    private mutating func recordAverage(_ chunk: Int, of ownerIndex: Int, byteCount: Int, now: Timestamp) -> [Action] {
+    private mutating func recordAverage(_ chunk: Int, of ownerIndex: Int, byteCount: Int, now: MonotonicInstant) -> [Action] {
         averageReceived[ownerIndex][chunk] = true
         averagesMissing[ownerIndex] -= 1
         bytesReceived += byteCount
@@ -85,7 +85,7 @@ extension AllReduceRound {
 
     /// A member is gone (its connection closed, it sent an `Abort`, or the shell gave up on it):
     /// leave it out of the averages still open and give up on its part if unfinished.
-    public mutating func onPeerFailed(_ peer: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onPeerFailed(_ peer: PeerID, now: MonotonicInstant) -> [Action] {
         guard !isFinished, let index = plan.index(of: peer), index != ownIndex, !failed[index] else { return [] }
         return settle(markFailed(index, discardingHeld: false)) + finishIfDone(now: now)
     }
@@ -94,7 +94,7 @@ extension AllReduceRound {
     /// (those that have not delivered its oldest open chunk) and averages without them; senders
     /// that keep delivering stay in. At the round deadline it leaves out every sender it still
     /// waits for, every part still missing is reported failed, and the round finishes.
-    public mutating func onDeadline(now: Timestamp) -> [Action] {
+    public mutating func onDeadline(now: MonotonicInstant) -> [Action] {
         guard !isFinished else { return [] }
         var actions: [Action] = []
         if let check = nextSilenceCheck, now >= check {
@@ -120,7 +120,7 @@ extension AllReduceRound {
     }
 
     /// Schedules the next look for silent senders, unless the sender deadline comes first.
-    mutating func scheduleSilenceCheck(after now: Timestamp) -> [Action] {
+    mutating func scheduleSilenceCheck(after now: MonotonicInstant) -> [Action] {
         guard let interval = settings.silenceCheckInterval, now + interval < senderDeadline else {
             nextSilenceCheck = nil
             return []
@@ -132,7 +132,7 @@ extension AllReduceRound {
     /// Senders this owner still expects chunks from that have sent none for the check interval.
     /// A client-mode sender that has sent nothing yet is not among them: it may still be
     /// dialling, and it has no address to check.
-    private func silentSenders(now: Timestamp) -> [Int] {
+    private func silentSenders(now: MonotonicInstant) -> [Int] {
         guard let reducer, let interval = settings.silenceCheckInterval else { return [] }
         return reducer.sendersStillExpected.filter { sender in
             guard !failed[sender] else { return false }
@@ -168,7 +168,7 @@ extension AllReduceRound {
         "chunk \(chunk) of part \(ownIndex) from \(plan.members[sender].peer.shortDescription): \(fault)"
     }
 
-    private mutating func misbehaved(_ member: Int, _ reason: String, now: Timestamp) -> [Action] {
+    private mutating func misbehaved(_ member: Int, _ reason: String, now: MonotonicInstant) -> [Action] {
         let completed = drop(member, reason)
         return [.dropPeer(plan.members[member].peer, reason: reason)] + settle(completed) + finishIfDone(now: now)
     }
@@ -214,7 +214,7 @@ extension AllReduceRound {
         return actions
     }
 
-    mutating func finishIfDone(now: Timestamp) -> [Action] {
+    mutating func finishIfDone(now: MonotonicInstant) -> [Action] {
         let ownDone = reducer?.isDone ?? true
         guard !isFinished, ownDone, averagesMissing.indices.allSatisfy({ averagesMissing[$0] == 0 || partFailed[$0] }) else {
             return []

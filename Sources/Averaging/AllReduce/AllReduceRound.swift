@@ -103,7 +103,7 @@ public struct AllReduceRound {
         /// Send this owner's average of a chunk (`averagedChunkPayload(for:)`) to each of these peers.
         case sendAveragedChunk(ChunkReference, to: [PeerID])
         /// Call `onDeadline(now:)` at this time (or later).
-        case wake(at: Timestamp)
+        case wake(at: MonotonicInstant)
         /// This sender owes this owner chunks but has sent nothing for `silenceCheckInterval`:
         /// find out whether it is still there (ping it over its connection, or by dialling its
         /// address when it has one). If it certainly is gone (its address refuses connections,
@@ -121,7 +121,7 @@ public struct AllReduceRound {
     public let settings: Settings
     let ownIndex: Int
     let vector: UnsafeMutableBufferPointer<Float>
-    let startTime: Timestamp
+    let startTime: MonotonicInstant
     var reducer: PartReducer?
     /// Per member: marked failed (connection lost, abort, garbage) — never sent to again.
     var failed: [Bool]
@@ -142,13 +142,13 @@ public struct AllReduceRound {
     /// of its chunks after the first (`AllReduceResult.inboundBytesPerSecond`).
     var arrivals: [ChunkArrivals?]
     /// When this owner next looks for silent senders; nil when it no longer does.
-    var nextSilenceCheck: Timestamp?
+    var nextSilenceCheck: MonotonicInstant?
     var isFinished = false
     /// Per part, the L2 norm of this member's own values there before the round, which the
     /// owner's average must stay within `Settings.normBoundFactor` of (`rejectBadAverages`).
     var contributionNorms: [Double] = []
 
-    public init(plan: GroupPlan, peer: PeerID, vector: UnsafeMutableBufferPointer<Float>, settings: Settings, now: Timestamp) {
+    public init(plan: GroupPlan, peer: PeerID, vector: UnsafeMutableBufferPointer<Float>, settings: Settings, now: MonotonicInstant) {
         guard let ownIndex = plan.index(of: peer) else {
             preconditionFailure("\(peer) is not a member of plan \(plan.id)")
         }
@@ -179,8 +179,8 @@ public struct AllReduceRound {
         ChunkLayout(part: plan.parts[part], chunkSize: settings.chunkSize)
     }
 
-    var senderDeadline: Timestamp { startTime + settings.senderTimeout }
-    var roundDeadline: Timestamp { startTime + settings.roundTimeout }
+    var senderDeadline: MonotonicInstant { startTime + settings.senderTimeout }
+    var roundDeadline: MonotonicInstant { startTime + settings.roundTimeout }
 
     /// Starts the round: scales this owner's values, emits every chunk to send (interleaved
     /// across owners, so all of them start reducing at once) and the wake-ups for the deadlines.
@@ -216,18 +216,18 @@ public struct AllReduceRound {
 
 /// The chunks one sender delivered of an owner's part, for the owner's inbound rate.
 struct ChunkArrivals {
-    let first: Timestamp
+    let first: MonotonicInstant
     let firstBytes: Int
-    var latest: Timestamp
+    var latest: MonotonicInstant
     var bytesAfterFirst = 0
 
-    init(bytes: Int, at time: Timestamp) {
+    init(bytes: Int, at time: MonotonicInstant) {
         first = time
         firstBytes = bytes
         latest = time
     }
 
-    mutating func record(bytes: Int, at time: Timestamp) {
+    mutating func record(bytes: Int, at time: MonotonicInstant) {
         latest = time
         bytesAfterFirst += bytes
     }

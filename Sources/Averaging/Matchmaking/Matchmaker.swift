@@ -54,7 +54,7 @@ public struct Matchmaker: Sendable {
         /// Store this declaration in the DHT under the run's key for its step.
         case publishDeclaration(Declaration)
         /// Call `onDeadline(now:)` at this time (or later).
-        case wake(at: Timestamp)
+        case wake(at: MonotonicInstant)
         /// Send the plan to this member.
         case sendPlan(GroupPlan, to: PeerID)
         /// The group is fixed: start the all-reduce round with this plan.
@@ -65,8 +65,8 @@ public struct Matchmaker: Sendable {
 
     private enum Phase: Sendable {
         case idle
-        case gathering(until: Timestamp)
-        case awaitingPlan(from: PeerID, until: Timestamp, attempt: Int)
+        case gathering(until: MonotonicInstant)
+        case awaitingPlan(from: PeerID, until: MonotonicInstant, attempt: Int)
         case finished
     }
 
@@ -105,7 +105,7 @@ public struct Matchmaker: Sendable {
     public var leadersThatDidNotAnswer: [PeerID] { silentLeaders }
 
     /// The peer is ready to average `step` with `samples` accumulated; forgets any earlier step.
-    public mutating func onReady(step: UInt64, samples: UInt64, bandwidth: UInt64, now: Timestamp) -> [Action] {
+    public mutating func onReady(step: UInt64, samples: UInt64, bandwidth: UInt64, now: MonotonicInstant) -> [Action] {
         precondition(samples > 0, "a peer with no samples for step \(step) has nothing to average")
         precondition(samples <= Declaration.maxSamples, "\(samples) samples exceed \(Declaration.maxSamples)")
         let declaration = Declaration(
@@ -125,7 +125,7 @@ public struct Matchmaker: Sendable {
 
     /// Declarations read from the DHT; those for other steps are ignored. The leader fixes the
     /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
-    public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: Timestamp) -> [Action] {
+    public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: MonotonicInstant) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
             && taken[declaration.peer] != nil && taken[declaration.peer] != declaration.peer {
@@ -155,7 +155,7 @@ public struct Matchmaker: Sendable {
     /// A plan from `sender`. Accepted while gathering or waiting when it is for this step and this
     /// vector, comes from its own leader and lists this peer. A valid plan without this peer
     /// takes its members out of the candidates.
-    public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: Timestamp) -> [Action] {
+    public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: MonotonicInstant) -> [Action] {
         guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader,
               !settings.excluded.contains(sender) else { return [] }
         guard plan.index(of: peer) != nil else {
@@ -194,7 +194,7 @@ public struct Matchmaker: Sendable {
     }
 
     /// Time passed: closes the gathering window or gives up on a silent leader when due.
-    public mutating func onDeadline(now: Timestamp) -> [Action] {
+    public mutating func onDeadline(now: MonotonicInstant) -> [Action] {
         switch phase {
         case .gathering(let deadline) where now >= deadline:
             return decide(now: now, attempt: 0)
@@ -209,7 +209,7 @@ public struct Matchmaker: Sendable {
         }
     }
 
-    private mutating func decide(now: Timestamp, attempt: Int) -> [Action] {
+    private mutating func decide(now: MonotonicInstant, attempt: Int) -> [Action] {
         let own = self.own!
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
         guard candidates.count >= 2, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize) else {

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire

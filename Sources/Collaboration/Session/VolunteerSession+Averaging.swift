@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire
@@ -194,7 +195,7 @@ extension VolunteerSession {
             let others = Set(result.participants).subtracting([settings.me])
             pendingAgreement = others.isEmpty ? nil
                 : PendingAgreement(step: step, members: others, deadline: now.monotonic + settings.averagingTimeout)
-            lastRound = FinishedRound(step: round.step, otherMembers: others, endedAtMilliseconds: now.wallMilliseconds)
+            lastRound = FinishedRound(step: round.step, otherMembers: others, endedAtMilliseconds: now.wall.millisecondsSinceEpoch)
             return [.publishRoundReport(report), .note(.averaged(averaged))] + endRound(now)
         case .reportSteppedAlone(let round, let failure):
             let report = RoundReport(step: round.step, members: 1, samples: round.samples,

@@ -129,21 +129,21 @@ extension VolunteerSession {
 
     /// Remembers the run's progress records: who takes part now votes on its state.
     mutating func rememberProgress(_ records: [OwnedRecord<PeerProgress>], _ now: Now) {
-        lastProgress = (records, now.wallMilliseconds)
+        lastProgress = (records, now.wall)
     }
 
     /// The peers whose progress records said, at the last read, that they take part (this one
     /// included): the voters on the run's state.
     var liveVoters: Set<PeerID> {
         let tracker = progressTracker
-        let live = lastProgress.records.filter { tracker.isLive($0.value, now: lastProgress.wallMilliseconds) }
+        let live = lastProgress.records.filter { tracker.isLive($0.value, now: lastProgress.wall) }
         return Set(live.map(\.writer)).union([settings.me])
     }
 
     /// The votes among the run's state announcements, and notes and offence reports for the
     /// announcements refused.
     func ballots(in records: [OwnedRecord<StateAnnouncement>], _ now: Now) -> (notes: [Directive], ballots: [StateElection.Ballot]) {
-        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wallMilliseconds)
+        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wall)
         var notes: [Directive] = []
         for refusal in refused {
             notes.append(.note(.ignoredStateAnnouncement(refusal)))

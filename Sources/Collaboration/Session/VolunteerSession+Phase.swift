@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 
 extension VolunteerSession {
@@ -35,7 +36,7 @@ extension VolunteerSession {
         case readingState(CatchUp)
         /// Reading the announcements until the run's state is newer than this peer's, or
         /// `deadline` passes (`awaitNewerState`).
-        case awaitingNewerState(CatchUp, deadline: Timestamp)
+        case awaitingNewerState(CatchUp, deadline: MonotonicInstant)
         /// Replaying the updates from this peer's state to the elected one, which is
         /// downloaded if the replay fails.
         case replayingElected(CatchUp, ElectedState)
@@ -57,7 +58,7 @@ extension VolunteerSession {
         var step: Int
         var samples: Int
         var loss: Double
-        var started: Timestamp
+        var started: MonotonicInstant
         /// The state hash the round's DHT keys are under.
         var stateHash: [UInt8]
     }
@@ -71,7 +72,7 @@ extension VolunteerSession {
     struct Matchmaking: Sendable {
         var matchmaker: Matchmaker
         var round: RoundInProgress
-        var wakeAt: Timestamp
+        var wakeAt: MonotonicInstant
         var publishedPlan = false
     }
 

@@ -1,3 +1,4 @@
+import CohortBase
 import Averaging
 import DHT
 import Wire
@@ -34,7 +35,7 @@ extension VolunteerSession {
     /// count project it. The shell may use it to train up to where the batch looks complete
     /// before it hands back a `trained` (the simulator does, to keep its events few).
     public func projectedRunProgress(at now: Now) -> GlobalProgress {
-        progressTracker.globalProgress(of: runProgress(othersIn: lastProgress.records, now), now: now.wallMilliseconds)
+        progressTracker.globalProgress(of: runProgress(othersIn: lastProgress.records, now), now: now.wall)
     }
 
     /// Whether the run's batch for this peer's step looks complete by the projection.
@@ -106,7 +107,7 @@ extension VolunteerSession {
     mutating func onProgressRead(_ records: [OwnedRecord<PeerProgress>], _ now: Now) -> [Directive] {
         progressReadInFlight = false
         rememberProgress(records, now)
-        let global = progressTracker.globalProgress(of: runProgress(othersIn: records, now), now: now.wallMilliseconds)
+        let global = progressTracker.globalProgress(of: runProgress(othersIn: records, now), now: now.wall)
         if global.step > step {
             return [.note(.behindTheRun(ownStep: step, runStep: global.step))] + beginCatchUp(force: true, progressKnown: true)
         }

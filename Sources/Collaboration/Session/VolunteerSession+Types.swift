@@ -4,18 +4,10 @@ import DHT
 import Wire
 
 extension VolunteerSession {
-    /// One reading of the shell's clocks. Deadlines the session keeps for itself run on the
+    /// One reading of the shell's clock. Deadlines the session keeps for itself run on the
     /// monotonic clock; the times it writes into records, and compares with other peers'
-    /// records, are wall-clock milliseconds since 1970, since every peer reads them.
-    public struct Now: Sendable, Equatable {
-        public var monotonic: Timestamp
-        public var wallMilliseconds: UInt64
-
-        public init(monotonic: Timestamp, wallMilliseconds: UInt64) {
-            self.monotonic = monotonic
-            self.wallMilliseconds = wallMilliseconds
-        }
-    }
+    /// records, are wall-clock instants, since every peer reads them.
+    public typealias Now = ClockReading
 
     /// What happened, as the shell tells it: each event answers the directive the session is
     /// waiting on (`Directive.awaitsEvent`).
@@ -101,7 +93,7 @@ extension VolunteerSession {
         case publishPlan(GroupPlan, step: Int, stateHash: [UInt8])
         /// Read the step's plans and declarations; answered by `matchmakingRead`.
         case readMatchmaking(step: Int, stateHash: [UInt8])
-        case sleep(until: Timestamp)
+        case sleep(until: MonotonicInstant)
         /// Average the gradients with the plan's group; answered by `roundFinished`.
         case allReduce(GroupPlan)
         /// Start averaging with the plan's group and go on: the `train` directives that follow

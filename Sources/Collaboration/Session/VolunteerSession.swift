@@ -111,13 +111,13 @@ public struct VolunteerSession: Sendable {
     var lastMicroBatchSeconds = 0.0
     var windowLoss = 0.0
     var windowSamples = 0
-    var lastPublished: Timestamp?
-    var nextReconnect = Timestamp(nanoseconds: .min)
+    var lastPublished: MonotonicInstant?
+    var nextReconnect = MonotonicInstant(nanoseconds: .min)
     var reconnectDelay: Duration = .seconds(1)
     /// The last round, until its members' states have been compared.
     var pendingAgreement: PendingAgreement?
     /// The progress records read last and when: who takes part, and so votes on the run's state.
-    var lastProgress: (records: [OwnedRecord<PeerProgress>], wallMilliseconds: UInt64) = ([], 0)
+    var lastProgress: (records: [OwnedRecord<PeerProgress>], wall: WallClockInstant) = ([], .epoch)
     /// The last group round: its members stepped with this peer.
     var lastRound: FinishedRound?
     /// Training done while the round just finished averaged, counted towards the next round
@@ -149,7 +149,7 @@ public struct VolunteerSession: Sendable {
     /// This peer's progress record as of `now`.
     func ownProgress(_ now: Now) -> PeerProgress {
         PeerProgress(step: step, samplesAccumulated: accumulatedSamples, samplesPerSecond: throughput.samplesPerSecond,
-                     loss: windowMeanLoss, timestampMilliseconds: now.wallMilliseconds, clientMode: settings.clientMode)
+                     loss: windowMeanLoss, timestampMilliseconds: now.wall.millisecondsSinceEpoch, clientMode: settings.clientMode)
     }
 
     /// Starts the session: the peer joined and holds the run's initial state.
@@ -235,5 +235,5 @@ struct PendingAgreement: Sendable, Equatable {
     /// The other members, whose announcements the comparison waits for.
     let members: Set<PeerID>
     /// When to compare with whatever has been announced by then.
-    let deadline: Timestamp
+    let deadline: MonotonicInstant
 }

@@ -1,3 +1,4 @@
+import CohortBase
 import NIOCore
 import NIOHTTP1
 

@@ -45,7 +45,7 @@ extension CoordinatorSession {
         /// Store the checkpoint's announcement; answered by `checkpointAnnounced` or
         /// `checkpointAnnounceFailed`.
         case announceCheckpoint(StateAnnouncement)
-        case sleep(until: Timestamp)
+        case sleep(until: MonotonicInstant)
         /// Tell the operator (the shell logs it).
         case note(Note)
 

@@ -86,12 +86,12 @@ public struct CoordinatorSession: Sendable {
     /// Steps at which the live peers announced more than one state.
     public private(set) var mismatchedSteps = Set<Int>()
     var phase = Phase.starting
-    var pollStarted = Timestamp.zero
-    var missingReportsSince: Timestamp?
-    var lastConfigPublish: Timestamp?
-    var nextBackupAttempt = Timestamp(nanoseconds: .min)
+    var pollStarted = MonotonicInstant.zero
+    var missingReportsSince: MonotonicInstant?
+    var lastConfigPublish: MonotonicInstant?
+    var nextBackupAttempt = MonotonicInstant(nanoseconds: .min)
     var checkpointAnnouncement: StateAnnouncement?
-    var lastCheckpointAnnounce: Timestamp?
+    var lastCheckpointAnnounce: MonotonicInstant?
 
     public init(settings: Settings) {
         precondition(settings.targetBatchSize > 0 && settings.stateBytes > 0 && settings.checkpointEvery > 0,
@@ -156,8 +156,8 @@ public struct CoordinatorSession: Sendable {
                                   banned: [PeerID], _ now: Now) -> [Directive] {
         var tracker = ProgressTracker(targetBatchSize: settings.targetBatchSize)
         tracker.staleAfterMilliseconds = settings.staleAfterMilliseconds
-        let live = records.filter { tracker.isLive($0.value, now: now.wallMilliseconds) }
-        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: state, now: now.wallMilliseconds)
+        let live = records.filter { tracker.isLive($0.value, now: now.wall) }
+        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: state, now: now.wall)
         var directives: [Directive] = []
         for refusal in refused where refusal.isOffence {
             directives += [.note(.refusedStateAnnouncement(refusal)), .reportOffence(refusal.writer, Offence(.falseClaim, refusal.reason))]
@@ -176,7 +176,7 @@ public struct CoordinatorSession: Sendable {
             var peer = CoordinatorStatus.Peer(
                 id: record.writer.shortDescription, step: record.value.step, samplesAccumulated: record.value.samplesAccumulated,
                 samplesPerSecond: record.value.samplesPerSecond, loss: record.value.loss, clientMode: record.value.clientMode,
-                secondsSinceUpdate: Double(now.wallMilliseconds.saturatingSubtract(record.value.timestampMilliseconds)) / 1000)
+                secondsSinceUpdate: Double(now.wall.millisecondsSinceEpoch.saturatingSubtract(record.value.timestampMilliseconds)) / 1000)
             if let activity = record.value.activity {
                 peer.utilisation = activity.utilisation
                 peer.bytesPerToken = activity.bytesPerToken(contextLength: settings.contextLength)
@@ -213,7 +213,7 @@ public struct CoordinatorSession: Sendable {
             guard now.monotonic - since > settings.missingReportsGrace else { return backUp(poll, now) }
             return [.journal(CoordinatorStatus.Round(
                 step: nextStep, members: 0, samples: 0, durationSeconds: 0, loss: .nan, samplesPerSecond: 0, bytesSent: 0,
-                bytesReceived: 0, failedParts: 0, note: "no member's report was found", recordedAtMilliseconds: now.wallMilliseconds))]
+                bytesReceived: 0, failedParts: 0, note: "no member's report was found", recordedAtMilliseconds: now.wall.millisecondsSinceEpoch))]
         }
         let losses = reports.map(\.loss).filter(\.isFinite)
         return [.journal(CoordinatorStatus.Round(
@@ -222,7 +222,7 @@ public struct CoordinatorSession: Sendable {
             loss: losses.isEmpty ? .nan : losses.reduce(0, +) / Double(losses.count), samplesPerSecond: poll.samplesPerSecond,
             bytesSent: reports.map(\.bytesSent).reduce(0, +), bytesReceived: reports.map(\.bytesReceived).reduce(0, +),
             failedParts: reports.map(\.failedParts).max() ?? 0, note: reports.map(\.note).first { !$0.isEmpty } ?? "",
-            recordedAtMilliseconds: now.wallMilliseconds))]
+            recordedAtMilliseconds: now.wall.millisecondsSinceEpoch))]
     }
 
     /// Every `checkpointEvery` steps, backs up the state the live peers elect.
@@ -239,7 +239,7 @@ public struct CoordinatorSession: Sendable {
         guard var announcement = checkpointAnnouncement,
               lastCheckpointAnnounce.map({ now.monotonic - $0 >= settings.republishInterval }) ?? true else { return sleep() }
         phase = .announcing
-        announcement.timestampMilliseconds = now.wallMilliseconds
+        announcement.timestampMilliseconds = now.wall.millisecondsSinceEpoch
         return [.announceCheckpoint(announcement)]
     }
 

@@ -27,9 +27,7 @@ final class DHTServiceState {
     }
 
     /// Milliseconds since the Unix epoch: the clock record expiries are written in.
-    static func now() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-    }
+    static func now() -> UInt64 { SystemClock().now().wall.millisecondsSinceEpoch }
 
     func begin(node: DHTNode, transport: Transport, tickInterval: TimeAmount) {
         self.node = node

@@ -1,3 +1,4 @@
+import CohortBase
 import StateSync
 import Collaboration
 import Coordinator
@@ -204,7 +205,7 @@ struct DemoRun {
         _ = try await dht.bootstrap([join])
         let records = try await dht.get(RunKeys(runName: "demo").state)
         let election = StateElection(stateBytes: stateBytes)
-        guard let source = StateElection.winner(of: election.ballots(from: records, now: UInt64(Date().timeIntervalSince1970 * 1000)).ballots),
+        guard let source = StateElection.winner(of: election.ballots(from: records, now: SystemClock().now().wall).ballots),
               !source.donors.isEmpty else {
             throw DemoError("no peer serves the trained state")
         }
