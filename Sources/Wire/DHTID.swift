@@ -20,27 +20,15 @@ public struct DHTID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.words = peer.words
     }
 
-    /// The id whose big-endian bytes are `bytes`; nil unless there are exactly 32.
+    /// The id whose big-endian bytes are `bytes`; nil unless there are exactly 32. Both ids
+    /// lay out 256 bits the same way, so `PeerID` reads and writes the bytes for both.
     public init?(bytes: some Collection<UInt8>) {
-        guard bytes.count == Self.byteCount else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (offset, byte) in bytes.enumerated() {
-            words[offset / 8] = (words[offset / 8] << 8) | UInt64(byte)
-        }
-        self.words = (words[0], words[1], words[2], words[3])
+        guard let point = PeerID(bytes: bytes) else { return nil }
+        self.init(point)
     }
 
     /// The 32 big-endian bytes.
-    public var bytes: [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(Self.byteCount)
-        for word in [words.0, words.1, words.2, words.3] {
-            for shift in stride(from: 56, through: 0, by: -8) {
-                result.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
-            }
-        }
-        return result
-    }
+    public var bytes: [UInt8] { PeerID(words: words).bytes }
 
     /// The Kademlia distance `self XOR other` (Kademlia §2.1).
     public func distance(to other: DHTID) -> DHTID {
