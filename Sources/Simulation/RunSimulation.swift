@@ -12,11 +12,15 @@ import Wire
 /// The simulator carries out each session's directives the way `PeerSession` does: a batch's
 /// directives one after another, each DHT write taking a lookup's time, and the last one
 /// answered by an event at the time its model says. Training is answered a progress interval's
-/// micro-batches at a time, since the session only looks at the run that often.
+/// micro-batches at a time, since the session only looks at the run that often. Under local
+/// SGD a round may average in the background while the volunteer trains on
+/// (`RunSimulation+Training`).
 public final class RunSimulation {
     enum Occurrence: Sendable {
         case arrive
         case answer(volunteer: Int, incarnation: Int, VolunteerSession.Event)
+        /// The chunk's micro-batches are done, unless it was cut short since.
+        case trained(volunteer: Int, incarnation: Int, TrainingChunk)
         case read(volunteer: Int, incarnation: Int, Read)
         /// A background read finished: its answer waits for the volunteer's next `train`.
         case backgroundRead(volunteer: Int, incarnation: Int)
@@ -24,6 +28,8 @@ public final class RunSimulation {
         /// A replay ended: the states it led through, or nil when no donor had the chain.
         case replayed(volunteer: Int, incarnation: Int, states: [StateAtStep]?)
         case roundDeadline(planID: UInt64)
+        /// The volunteer's round ended with `result`.
+        case roundEnded(volunteer: Int, incarnation: Int, AllReduceResult)
         case depart(volunteer: Int, incarnation: Int)
         case report
     }
@@ -34,15 +40,15 @@ public final class RunSimulation {
     }
 
     public let settings: SimulationSettings
-    private var random: SplitMix64
-    private var board: RecordBoard
+    var random: SplitMix64
+    var board: RecordBoard
     private var queue = EventQueue<Occurrence>()
-    private var volunteers: [SimulatedVolunteer] = []
-    private var index: [PeerID: Int] = [:]
-    private var rounds: [UInt64: SimulatedRound] = [:]
-    private var time = 0.0
+    var volunteers: [SimulatedVolunteer] = []
+    var index: [PeerID: Int] = [:]
+    var rounds: [UInt64: SimulatedRound] = [:]
+    var time = 0.0
     private let typicalLatency: Double
-    private var metrics = Metrics()
+    var metrics = Metrics()
 
     struct Metrics {
         var events = 0
@@ -60,6 +66,10 @@ public final class RunSimulation {
         var usefulComputeSeconds = 0.0
         var usefulSamples = 0.0
         var hashMismatches = 0
+        /// Seconds volunteers spent in the rounds whose outcome they took, from joining to
+        /// taking it, and the compute they did meanwhile.
+        var secondsInRounds = 0.0
+        var trainingSecondsInRounds = 0.0
     }
 
     public init(settings: SimulationSettings) throws(SimulationError) {
@@ -96,11 +106,11 @@ public final class RunSimulation {
 
     private var highestStep: Int { volunteers.map(\.stateStep).max() ?? 0 }
 
-    private func schedule(_ occurrence: Occurrence, at seconds: Double) {
+    func schedule(_ occurrence: Occurrence, at seconds: Double) {
         queue.schedule(occurrence, at: UInt64(max(seconds, time) * 1e6))
     }
 
-    private var now: VolunteerSession.Now {
+    var now: VolunteerSession.Now {
         VolunteerSession.Now(monotonic: MonotonicInstant(nanoseconds: Int64(time * 1e9)),
                              wall: WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000 + UInt64(time * 1000)))
     }
@@ -116,6 +126,9 @@ public final class RunSimulation {
         case .answer(let volunteer, let incarnation, let event):
             guard isCurrent(volunteer, incarnation) else { return }
             deliver(event, to: volunteer)
+        case .trained(let volunteer, let incarnation, let chunk):
+            guard isCurrent(volunteer, incarnation) else { return }
+            finishTraining(chunk, by: volunteer)
         case .read(let volunteer, let incarnation, let read):
             guard isCurrent(volunteer, incarnation) else { return }
             deliver(self.read(read), to: volunteer)
@@ -150,6 +163,9 @@ public final class RunSimulation {
             deliver(.stateLoaded(step: reached.step), to: volunteer)
         case .roundDeadline(let planID):
             finishRound(planID)
+        case .roundEnded(let volunteer, let incarnation, let result):
+            guard isCurrent(volunteer, incarnation) else { return }
+            roundEnded(result, for: volunteer)
         case .depart(let volunteer, let incarnation):
             guard isCurrent(volunteer, incarnation) else { return }
             volunteers[volunteer].session.requestStop()
@@ -165,8 +181,7 @@ public final class RunSimulation {
             volunteers[volunteer].reach(state, continuing: false, keep: updatesKept(by: volunteer))
         }
         volunteers[volunteer].firstLoadedStep = volunteers[volunteer].firstLoadedStep ?? state.step
-        volunteers[volunteer].pendingComputeSeconds = 0
-        volunteers[volunteer].pendingSamples = 0
+        forgetTraining(of: volunteer)
     }
 
     /// Updates a volunteer keeps for others to replay: none in client mode, since it serves nothing.
@@ -186,6 +201,7 @@ public final class RunSimulation {
             averagingTimeout: .milliseconds(Int64(settings.averagingTimeoutSeconds * 1000)))
         sessionSettings.fixedBandwidth = UInt64(profile.uploadBitsPerSecond / 8)
         sessionSettings.replayableSteps = settings.replayUpdates
+        sessionSettings.trainsWhileAveraging = settings.roundsOverlapTraining
         let volunteer = volunteers.count
         var newcomer = SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
                                           incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial)
@@ -200,7 +216,7 @@ public final class RunSimulation {
         carryOut(directives, for: volunteer)
     }
 
-    private func deliver(_ event: VolunteerSession.Event, to volunteer: Int) {
+    func deliver(_ event: VolunteerSession.Event, to volunteer: Int) {
         let directives = volunteers[volunteer].session.handle(event, at: now)
         carryOut(directives, for: volunteer)
     }
@@ -231,25 +247,7 @@ public final class RunSimulation {
         for directive in directives {
             switch directive {
             case .train:
-                if let finished = volunteers[volunteer].backgroundAnswer {
-                    volunteers[volunteer].backgroundAnswer = nil
-                    deliver(finished, to: volunteer)
-                    return
-                }
-                // One event per progress interval's worth of micro-batches keeps the simulation
-                // fast; the chunk ends where the session would project the run's batch
-                // complete, as a real peer checks after each micro-batch.
-                let session = volunteers[volunteer].session
-                let interval = session.settings.progressInterval / .seconds(1)
-                let projected = session.projectedRunProgress(at: now)
-                let untilComplete = projected.step == session.step ? projected.secondsToTarget : .infinity
-                let microBatches = max(1, Int((profile.samplesPerSecond * min(interval, untilComplete) / Double(settings.microBatch))
-                                                  .rounded()))
-                let samples = microBatches * settings.microBatch
-                let seconds = Double(samples) / profile.samplesPerSecond
-                volunteers[volunteer].pendingComputeSeconds += seconds
-                volunteers[volunteer].pendingSamples += samples
-                answer(.trained(samples: samples, seconds: seconds, loss: 2), at: cursor + seconds)
+                answerTrain(for: volunteer, from: cursor)
             case .checkStillAdmitted, .averageAccumulatedGradients, .reportOffence:
                 break
             case .rejoinIfIsolated:
@@ -297,22 +295,20 @@ public final class RunSimulation {
             case .sleep(let until):
                 answer(.woke, at: max(Double(until.nanoseconds) / 1e9, cursor))
             case .allReduce(let plan):
-                join(plan, volunteer: volunteer, at: cursor)
-            case .allReduceInBackground, .awaitRound:
-                preconditionFailure("simulated volunteers average before they train on: their sessions never set trainsWhileAveraging")
+                startRound(plan, volunteer: volunteer, at: cursor, inBackground: false)
+            case .allReduceInBackground(let plan):
+                startRound(plan, volunteer: volunteer, at: cursor, inBackground: true)
+            case .awaitRound:
+                awaitRound(by: volunteer)
             case .applyUpdate:
                 var state = volunteers[volunteer]
                 let hash = state.roundResultHash ?? StateHashes.mixed(state.stateHash, UInt64(volunteer), UInt64(state.stateStep))
                 state.reach(StateAtStep(step: state.stateStep + 1, hash: hash), continuing: true, keep: updatesKept(by: volunteer))
                 state.roundResultHash = nil
-                metrics.usefulComputeSeconds += state.pendingComputeSeconds
-                metrics.usefulSamples += Double(state.pendingSamples)
-                state.pendingComputeSeconds = 0
-                state.pendingSamples = 0
                 volunteers[volunteer] = state
+                bookUpdate(by: volunteer)
             case .discardGradients:
-                volunteers[volunteer].pendingComputeSeconds = 0
-                volunteers[volunteer].pendingSamples = 0
+                forgetTraining(of: volunteer)
             case .publishRoundReport(let report):
                 board.writeRoundReport()
                 cursor += lookup
@@ -376,64 +372,6 @@ public final class RunSimulation {
         schedule(.replayed(volunteer: volunteer, incarnation: incarnation, states: states), at: start + seconds)
     }
 
-    private func join(_ plan: GroupPlan, volunteer: Int, at arrival: Double) {
-        var round = rounds[plan.id] ?? SimulatedRound(plan: plan)
-        guard !round.isFinished else {
-            // The others finished without it: it waited for them in vain until the deadline.
-            let result = AllReduceResult(roundID: plan.id, participants: [], leftOut: plan.members.map(\.peer), totalSamples: 0,
-                                         bytesSent: 0, bytesReceived: 0, duration: .seconds(settings.averagingTimeoutSeconds),
-                                         failedParts: plan.parts.filter { !$0.isEmpty }, silent: [])
-            schedule(.answer(volunteer: volunteer, incarnation: volunteers[volunteer].incarnation, .roundFinished(result)),
-                     at: arrival + settings.averagingTimeoutSeconds)
-            return
-        }
-        if round.arrivals.isEmpty {
-            schedule(.roundDeadline(planID: plan.id), at: arrival + settings.averagingTimeoutSeconds * 0.7)
-        }
-        round.arrivals[volunteers[volunteer].id] = (volunteer, arrival)
-        rounds[plan.id] = round
-        if round.everyoneArrived || round.missing.allSatisfy(isPastTheRound(plan)) {
-            finishRound(plan.id)
-        }
-    }
-
-    /// Whether `member` is online and already past the plan's step: it refuses the round's
-    /// chunks within a round trip (`TransportErrorCode.pastTheRound`) instead of the members
-    /// waiting for it until the sender deadline.
-    private func isPastTheRound(_ plan: GroupPlan) -> (PeerID) -> Bool {
-        { member in self.index[member].map { self.volunteers[$0].isOnline && self.volunteers[$0].stateStep > Int(plan.step) } ?? false }
-    }
-
-    private func finishRound(_ planID: UInt64) {
-        guard var round = rounds[planID], !round.isFinished else { return }
-        round.isFinished = true
-        rounds[planID] = round
-        let outcome = round.outcome(at: time, profiles: { self.volunteers[$0].profile }, bytesPerElement: settings.bytesPerElement,
-                                    pastTheRound: isPastTheRound(round.plan))
-        let members = round.arrivals.values.map(\.volunteer).sorted()
-        guard let first = members.first else { return }
-        let newHash = StateHashes.mixed(volunteers[first].stateHash, planID, UInt64(outcome.result.failedParts.count))
-        if outcome.result.participants.count >= 2 {
-            metrics.groupRounds += 1
-            metrics.groupMembers += outcome.result.participants.count
-            metrics.groupSamples += Double(outcome.result.totalSamples)
-            metrics.roundSeconds += outcome.endsAt - (round.arrivals.values.map(\.time).min() ?? time)
-        }
-        metrics.averagingBytes += Double(outcome.result.bytesSent) * Double(members.count)
-        let participants = Set(outcome.result.participants.map(\.bytes))
-        for member in members where outcome.result.participants.count >= 2 && participants.contains(volunteers[member].id.bytes) {
-            if let loaded = volunteers[member].firstLoadedStep, volunteers[member].stepsFromLoadToRound == nil {
-                volunteers[member].stepsFromLoadToRound = Int(round.plan.step) - loaded
-            }
-        }
-        for member in members {
-            volunteers[member].roundResultHash = newHash
-            schedule(.answer(volunteer: member, incarnation: volunteers[member].incarnation, .roundFinished(outcome.result)),
-                     at: outcome.endsAt)
-        }
-        board.forgetMatchmaking(before: round.plan.step > 2 ? Int(round.plan.step) - 2 : 0)
-    }
-
     private func report(wallSeconds: Double) -> SimulationReport {
         let onlineSeconds = volunteers.map { $0.onlineSeconds(until: time) }.reduce(0, +)
         let attempts = metrics.groupRounds + metrics.aloneSteps + metrics.failedAttempts
@@ -456,6 +394,9 @@ public final class RunSimulation {
             dhtMessagesPerPeerPerSecond: onlineSeconds > 0 ? 2 * board.requests / onlineSeconds : 0,
             bytesPerSample: metrics.usefulSamples > 0 ? (metrics.averagingBytes + metrics.downloadBytes + metrics.replayBytes + dhtBytes) / metrics.usefulSamples : 0,
             hottestKey: hottest?.kind.rawValue ?? "", hottestKeyBytesPerSecond: (hottest?.bytes ?? 0) / max(time, 1),
-            usefulSamplesPerSecond: metrics.usefulSamples / max(time, 1), events: metrics.events)
+            usefulSamplesPerSecond: metrics.usefulSamples / max(time, 1), events: metrics.events,
+            trainWhileAveraging: settings.roundsOverlapTraining,
+            // At most 1: each chunk's end lands on the clock's microsecond tick below it.
+            trainingShareWhileAveraging: metrics.secondsInRounds > 0 ? min(1, metrics.trainingSecondsInRounds / metrics.secondsInRounds) : 0)
     }
 }

@@ -1,3 +1,4 @@
+import Averaging
 import CohortBase
 import Collaboration
 import DHT
@@ -18,9 +19,16 @@ struct SimulatedVolunteer {
     var stateHash: [UInt8]
     /// The averaged update the last round produced, applied at `applyUpdate`.
     var roundResultHash: [UInt8]?
-    /// Compute seconds and samples accumulated towards the next update.
-    var pendingComputeSeconds = 0.0
-    var pendingSamples = 0
+    /// Training accumulated towards the next update.
+    var accumulated = TrainedWork()
+    /// The training a round in the background averages, while `accumulated` counts what the
+    /// volunteer trains meanwhile: the trainer keeps those inner steps on top of the averaged
+    /// state (`TrainingRun.applyUpdate`), so they go into the next update.
+    var averagedWork: TrainedWork?
+    /// The micro-batches being trained, if any.
+    var trainingInFlight: TrainingChunk?
+    /// The round it averages in, until its session takes the outcome.
+    var roundInFlight: RoundInFlight?
     /// The answer of a background read that came while the volunteer trained.
     var backgroundAnswer: VolunteerSession.Event?
     /// The session waits for the background read's answer (`awaitProgressRead`).
@@ -50,6 +58,37 @@ struct SimulatedVolunteer {
     /// Seconds this volunteer was online up to `time`.
     func onlineSeconds(until time: Double) -> Double {
         (leftAt ?? time) - joinedAt
+    }
+}
+
+/// Compute a volunteer did and the samples it trained.
+struct TrainedWork: Equatable {
+    var seconds = 0.0
+    var samples = 0
+
+    mutating func add(_ chunk: TrainingChunk) {
+        seconds += chunk.seconds
+        samples += chunk.samples
+    }
+}
+
+/// A volunteer's all-reduce from its start until its session takes the `roundFinished`.
+struct RoundInFlight {
+    let startedAt: Double
+    /// Training goes on meanwhile (`allReduceInBackground`): the outcome waits for the
+    /// session's next `train`, as in `PeerSession`, unless the session waits for it.
+    let inBackground: Bool
+    /// The session waits for the outcome: from the start of a blocking round, from
+    /// `awaitRound` on in the background.
+    var isAwaited: Bool
+    var outcome: AllReduceResult?
+    /// Compute seconds the volunteer trained meanwhile.
+    var trainedSeconds = 0.0
+
+    init(startedAt: Double, inBackground: Bool) {
+        self.startedAt = startedAt
+        self.inBackground = inBackground
+        isAwaited = !inBackground
     }
 }
 

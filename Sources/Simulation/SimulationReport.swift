@@ -44,6 +44,12 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var usefulSamplesPerSecond: Double
     /// Session events the simulator processed.
     public var events: Int
+    /// Whether volunteers trained on while their rounds averaged (local SGD with
+    /// `--train-while-averaging`).
+    public var trainWhileAveraging: Bool
+    /// Of the time volunteers spent in their rounds, from joining one to taking its outcome,
+    /// the share they also trained: 0 when rounds block training.
+    public var trainingShareWhileAveraging: Double
 
     enum CodingKeys: String, CodingKey {
         case volunteers, sessions, rounds, steps, utilisation, events
@@ -67,6 +73,8 @@ public struct SimulationReport: Codable, Equatable, Sendable {
         case hottestKey = "hottest_key"
         case hottestKeyBytesPerSecond = "hottest_key_bytes_per_second"
         case usefulSamplesPerSecond = "useful_samples_per_second"
+        case trainWhileAveraging = "train_while_averaging"
+        case trainingShareWhileAveraging = "training_share_while_averaging"
     }
 }
 

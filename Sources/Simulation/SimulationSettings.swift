@@ -25,6 +25,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     /// Inner steps per averaging round (local SGD, `cohort coordinator --local-steps`): a round
     /// is due every `localSteps` target batches.
     public var localSteps: Int = 1
+    /// Under local SGD, volunteers train on while their round averages, as real peers do by
+    /// default (`cohort peer --[no-]train-while-averaging`), instead of waiting for it.
+    public var trainsWhileAveraging = true
     public var matchmakingSeconds: Double = 5
     public var averagingTimeoutSeconds: Double = 60
     /// Largest group one leader forms (`Matchmaker.Settings.maxGroupSize`).
@@ -46,6 +49,10 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
 
     /// Samples the run trains per averaging round.
     public var samplesPerRound: Int { targetBatchSize * localSteps }
+
+    /// Whether rounds average in the background while volunteers train: only under local SGD,
+    /// whose pseudo-gradients have a buffer of their own.
+    public var roundsOverlapTraining: Bool { trainsWhileAveraging && localSteps > 1 }
 
     /// Bytes of a training state: parameters and momentum in 32-bit floats.
     public var stateBytes: Int { parameters * 8 }

@@ -47,6 +47,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Inner steps per averaging round (local SGD, as cohort coordinator --local-steps).")
     var localSteps = 1
 
+    @Flag(inversion: .prefixedNo, help: "Under local SGD, volunteers train on while their round averages (as cohort peer does by default) instead of waiting for it.")
+    var trainWhileAveraging = true
+
     @Option(help: "Samples per micro-batch.")
     var microBatch = 4
 
@@ -78,6 +81,7 @@ struct SimulateCommand: ParsableCommand {
         settings.latencyRange = latency.lowerBound / 1000...latency.upperBound / 1000
         settings.microBatch = microBatch
         settings.localSteps = localSteps
+        settings.trainsWhileAveraging = trainWhileAveraging
         settings.arrivalSeconds = arrivalSeconds
         settings.replayUpdates = replayUpdates
         settings.matchmakingSeconds = matchmakingSeconds
@@ -114,7 +118,9 @@ struct SimulateCommand: ParsableCommand {
         in \(String(format: "%.1f", report.wallSeconds)) s
         rounds \(report.rounds) (mean group \(String(format: "%.1f", report.meanGroupSize)), \
         \(String(format: "%.1f", report.meanRoundSeconds)) s each), alone steps \(report.aloneSteps), highest step \(report.steps)
-        utilisation \(String(format: "%.1f", report.utilisation * 100)) %, matchmaking success \
+        utilisation \(String(format: "%.1f", report.utilisation * 100)) %\
+        \(report.trainWhileAveraging ? String(format: " (training through %.0f %% of the rounds' time)", report.trainingShareWhileAveraging * 100) : ""), \
+        matchmaking success \
         \(String(format: "%.1f", report.matchmakingSuccessRate * 100)) %, state downloads \(report.stateDownloads), \
         replays \(report.stateReplays), hash mismatches \(report.hashMismatches)
         joiners \(report.joiners), \(report.joinersAveraged) of them averaged, \

@@ -1,0 +1,61 @@
+import Testing
+@testable import Simulation
+
+/// Local SGD with rounds averaged while volunteers train on: on links too slow for a round to
+/// fit in the compute of one step, overlapping keeps the trainers busy where blocking idles them.
+@Suite struct OverlapSimulationTests {
+    static func slowLinks(trainingWhileAveraging: Bool) -> SimulationSettings {
+        var settings = SimulationSettings(volunteers: 8, simulatedSeconds: 900, seed: 5)
+        settings.parameters = 20_000_000
+        settings.targetBatchSize = 256
+        settings.localSteps = 16
+        settings.clientModeShare = 0.25
+        settings.samplesPerSecondRange = 16...32
+        settings.bandwidthRange = 20e6...50e6
+        settings.trainsWhileAveraging = trainingWhileAveraging
+        // Together from the start: a volunteer that arrives after the first round has formed
+        // chases the run on these links (docs/simulation.md "What breaks first").
+        settings.arrivalSeconds = 2
+        return settings
+    }
+
+    @Test func trainingThroughTheRoundsKeepsTheTrainersBusyWhereWaitingIdlesThem() throws {
+        let overlapped = try RunSimulation(settings: Self.slowLinks(trainingWhileAveraging: true)).run()
+        let blocking = try RunSimulation(settings: Self.slowLinks(trainingWhileAveraging: false)).run()
+        #expect(overlapped.trainWhileAveraging && !blocking.trainWhileAveraging)
+        #expect(overlapped.trainingShareWhileAveraging > 0.9)
+        #expect(blocking.trainingShareWhileAveraging == 0)
+        #expect(overlapped.hashMismatches == 0 && blocking.hashMismatches == 0)
+        #expect(overlapped.meanGroupSize > 7 && blocking.meanGroupSize > 7)
+        #expect(overlapped.utilisation > 0.8)
+        #expect(overlapped.utilisation > 2 * blocking.utilisation)
+        #expect(overlapped.usefulSamplesPerSecond > 2 * blocking.usefulSamplesPerSecond)
+    }
+
+    @Test func perStepAveragingNeverOverlapsWhateverTheFlag() throws {
+        var settings = Self.slowLinks(trainingWhileAveraging: true)
+        settings.localSteps = 1
+        settings.simulatedSeconds = 300
+        #expect(!settings.roundsOverlapTraining)
+        let report = try RunSimulation(settings: settings).run()
+        #expect(report.trainingShareWhileAveraging == 0)
+    }
+}
+
+@Suite struct TrainingChunkTests {
+    let chunk = TrainingChunk(start: 10, microBatches: 5, samplesPerMicroBatch: 4, samplesPerSecond: 8)
+
+    @Test func aChunkTrainsItsMicroBatchesAtTheVolunteersSpeed() {
+        #expect(chunk.samples == 20)
+        #expect(chunk.seconds == 2.5)
+        #expect(chunk.end == 12.5)
+    }
+
+    @Test func aCutEndsWithTheMicroBatchInProgress() {
+        #expect(chunk.cut(at: 10).microBatches == 1, "the first micro-batch is always trained")
+        #expect(chunk.cut(at: 10.2).microBatches == 1)
+        #expect(chunk.cut(at: 10.5).microBatches == 1, "a time on a boundary ends the micro-batch that finishes there")
+        #expect(chunk.cut(at: 10.6).microBatches == 2)
+        #expect(chunk.cut(at: 99).microBatches == 5, "never more than the chunk")
+    }
+}
