@@ -62,21 +62,25 @@ extension PeerSession {
         }
     }
 
-    /// Fetches the chain `ask` names and applies each update with the trainer's update path, so
-    /// that momentum, step and learning rate move exactly as on the peers that took them; the
-    /// state after each must hash to what the chain says. Returns the state reached.
+    /// Fetches the chain `ask` names (each gradient shared among the donors) and applies each
+    /// update with the trainer's update path, so that momentum, step and learning rate move
+    /// exactly as on the peers that took them; the state after each must hash to what the
+    /// chain says. Returns the state reached.
     ///
     /// A state that hashes otherwise is not counted as the donor's offence: an honest donor of
     /// another build whose update arithmetic differs from this one's would cause the same, and
     /// this peer cannot tell which it is. It costs this peer the replay and a download.
     private func applyChain(_ ask: UpdatesRequest, donors: [VolunteerSession.StateDonor]) async throws(PeerError) -> StateSnapshot {
         let fetcher = UpdateFetcher(transport: network.dht.transport, logger: logger)
-        let (donor, chain) = try await fetcher.chain(ask, elementCount: run.averagingVector.count,
-                                                     donors: donors.map { ($0.peer, $0.endpoint) })
+        let candidates: [UpdateFetcher.Donor] = donors.map { ($0.peer, $0.endpoint) }
+        let (donor, chain) = try await fetcher.chain(ask, elementCount: run.averagingVector.count, donors: candidates)
+        // The donor that sent the chain first: the others elected the same state, so they most
+        // likely kept the same updates, but only it is known to hold them.
+        let sharing = [donor] + candidates.filter { $0.peer != donor.peer }
         let arena = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
         var reached: StateSnapshot?
         for header in chain.headers {
-            try await fetcher.gradients(of: header, from: donor, into: arena)
+            try await fetcher.gradients(of: header, from: sharing, into: arena)
             let gradients = network.updates.keeps > 0 ? Array(arena) : []
             run.applyUpdate(skipping: header.skipped)
             let snapshot = StateSnapshot(of: run)

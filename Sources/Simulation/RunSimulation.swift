@@ -16,6 +16,9 @@ import Wire
 /// SGD a round may average in the background while the volunteer trains on
 /// (`RunSimulation+Training`).
 public final class RunSimulation {
+    /// Donors a replayed gradient is fetched from at once (the peer's `UpdateFetcher`).
+    static let replayDonorsShared = 4
+
     enum Occurrence: Sendable {
         case arrive
         case answer(volunteer: Int, incarnation: Int, VolunteerSession.Event)
@@ -352,8 +355,10 @@ public final class RunSimulation {
     }
 
     /// The replay: the first donor (in the order given, as the shell asks them) whose kept
-    /// updates lead from `from` to `to` sends each update's float32 gradient, up to the joiner's
-    /// download; donors asked before it cost a round trip each, as does the chain's request.
+    /// updates lead from `from` to `to` sends the chain; each update's float32 gradient comes
+    /// from it and the next donors that hold the chain too, up to `UpdateFetcher`'s four, over
+    /// their summed uploads up to the joiner's download. Donors asked for the chain before the
+    /// first holder cost a round trip each, as does the chain's request.
     private func replay(from: StateAtStep, to: StateAtStep, donors: [VolunteerSession.StateDonor], for volunteer: Int,
                         from start: Double) {
         let incarnation = volunteers[volunteer].incarnation
@@ -366,7 +371,12 @@ public final class RunSimulation {
         }
         let donor = volunteers[asked[found]]
         let states = donor.chainStates.filter { $0.step >= from.step && $0.step <= to.step }
-        let rate = min(donor.profile.uploadBitsPerSecond, joiner.downloadBitsPerSecond)
+        let others = donors.compactMap { index[$0.peer] }.filter { $0 != asked[found] }
+        let sharing = ([asked[found]] + others).prefix(Self.replayDonorsShared).filter {
+            volunteers[$0].isOnline && volunteers[$0].holdsChain(from: from, to: to)
+        }
+        let upload = sharing.map { volunteers[$0].profile.uploadBitsPerSecond }.reduce(0, +)
+        let rate = min(upload, joiner.downloadBitsPerSecond)
         let seconds = Double(found + 1) * 2 * joiner.latencySeconds + Double(to.step - from.step) * Double(settings.parameters * 4) * 8 / rate
             + 2 * joiner.latencySeconds
         schedule(.replayed(volunteer: volunteer, incarnation: incarnation, states: states), at: start + seconds)

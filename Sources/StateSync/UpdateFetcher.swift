@@ -7,8 +7,8 @@ import Node
 import Wire
 
 /// Fetches a chain of updates for a replay (docs/protocol.md, "Update replay"): the chain's
-/// headers from the first donor that has it, then each update's gradient from that donor in
-/// chunks of `chunkElements`, `requestsInFlight` at a time.
+/// headers from the first donor that has it, then each update's gradient in chunks of
+/// `chunkElements`, shared among several donors, `requestsInFlight` at a time from each.
 ///
 /// A donor whose reply is malformed or is not what was asked (another chain, another range,
 /// a byte count other than four per element) is reported as an offence: an honest donor
@@ -22,6 +22,8 @@ public struct UpdateFetcher: Sendable {
     static let requestsInFlight = 2
     /// Donors asked for the chain before the replay gives up (each costs a round trip).
     static let donorsTried = 3
+    /// Donors a gradient is fetched from at once.
+    static let donorsShared = 4
 
     let transport: Transport
     let logger: Logger
@@ -58,30 +60,55 @@ public struct UpdateFetcher: Sendable {
         throw PeerError("no donor sent the updates from step \(ask.fromStep) to step \(ask.toStep) (\(refusals.joined(separator: "; ")))")
     }
 
-    /// Fetches the gradient of `header` from `donor` into `destination` (`header.elementCount`
-    /// elements).
-    public func gradients(of header: UpdateHeader, from donor: Donor, into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
+    /// Fetches the gradient of `header` into `destination` (`header.elementCount` elements)
+    /// from up to `donorsShared` of `donors` at once, `requestsInFlight` chunks each, so a
+    /// replay takes the donors' summed uploads as a state download does. Members of one round
+    /// keep the same gradient, so any donor's chunk is as good as another's; a donor that fails
+    /// a chunk (it does not hold the update, it is slow, it sends a malformed chunk) is given no
+    /// more and its chunk goes to another. Fails when no donor is left.
+    public func gradients(of header: UpdateHeader, from donors: [Donor],
+                          into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
         precondition(destination.count == header.elementCount, "a gradient of \(header.elementCount) elements into \(destination.count)")
+        precondition(!donors.isEmpty, "a gradient from no donor")
         let requests = stride(from: 0, to: header.elementCount, by: Self.chunkElements).map {
             UpdateChunkRequest(fromStep: header.fromStep, hashBefore: header.hashBefore, firstElement: $0,
                                elementCount: min(Self.chunkElements, header.elementCount - $0))
         }
-        let outcome: Result<Void, PeerError> = await withTaskGroup(of: (UpdateChunkRequest, Result<UpdateChunk, PeerError>).self) { group in
+        let sharing = Array(donors.prefix(Self.donorsShared).enumerated())
+        typealias Answer = (donor: Int, ask: UpdateChunkRequest, result: Result<UpdateChunk, PeerError>)
+        let outcome: Result<Void, PeerError> = await withTaskGroup(of: Answer.self) { group in
             var pending = requests[...]
-            func startNext() {
-                guard let next = pending.popFirst() else { return }
-                group.addTask { (next, await self.chunk(next, from: donor)) }
-            }
-            for _ in 0..<Self.requestsInFlight { startNext() }
-            while let (ask, result) = await group.next() {
-                switch result {
-                case .success(let chunk):
-                    chunk.copyValues(into: UnsafeMutableBufferPointer(rebasing: destination[ask.elements]))
-                    startNext()
-                case .failure(let error):
-                    group.cancelAll()
-                    return .failure(error)
+            var inFlight = [Int](repeating: 0, count: sharing.count)
+            var dropped = Set<Int>()
+            var failures: [String] = []
+            // One chunk per donor in turn, so a short gradient is shared too.
+            func fill() {
+                var assigned = true
+                while assigned, !pending.isEmpty {
+                    assigned = false
+                    for (slot, donor) in sharing where !dropped.contains(slot) && inFlight[slot] < Self.requestsInFlight {
+                        guard let next = pending.popFirst() else { return }
+                        inFlight[slot] += 1
+                        assigned = true
+                        group.addTask { (slot, next, await self.chunk(next, from: donor)) }
+                    }
                 }
+            }
+            fill()
+            while let answer = await group.next() {
+                inFlight[answer.donor] -= 1
+                switch answer.result {
+                case .success(let chunk):
+                    chunk.copyValues(into: UnsafeMutableBufferPointer(rebasing: destination[answer.ask.elements]))
+                case .failure(let error):
+                    if dropped.insert(answer.donor).inserted { failures.append("\(sharing[answer.donor].element.peer): \(error)") }
+                    pending.append(answer.ask)
+                    if dropped.count == sharing.count {
+                        group.cancelAll()
+                        return .failure(PeerError("no donor sent the update from step \(header.fromStep) (\(failures.joined(separator: "; ")))"))
+                    }
+                }
+                fill()
             }
             return .success(())
         }

@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import Node
 @testable import Peer
+import Synchronization
 import Testing
 import Wire
 
@@ -67,7 +68,7 @@ import Wire
             let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
             defer { received.deallocate() }
             for header in chain.headers {
-                try await fetcher.gradients(of: header, from: donor, into: received)
+                try await fetcher.gradients(of: header, from: [donor], into: received)
                 let kept = try #require(server.log(fromStep: header.fromStep, hashBefore: header.hashBefore))
                 #expect(Array(received) == kept)
             }
@@ -114,9 +115,68 @@ import Wire
             let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
             defer { received.deallocate() }
             await #expect(throws: PeerError.self) {
-                try await fetcher.gradients(of: chain.headers[0], from: donor, into: received)
+                try await fetcher.gradients(of: chain.headers[0], from: [donor], into: received)
             }
             #expect(try await transport.bannedPeers().get() == [donor.peer])
+        }
+    }
+}
+
+/// Counts the chunk requests a donor answered.
+final class ChunkCounter: Sendable {
+    private let count = Mutex(0)
+    var answered: Int { count.withLock { $0 } }
+
+    func counting(_ server: UpdateServer) -> @Sendable (Frame) throws -> Frame {
+        { request in
+            if request.type == .updateChunkRequest { self.count.withLock { $0 += 1 } }
+            return try server.answer(request)
+        }
+    }
+}
+
+extension UpdateFetcherTests {
+    @Test func aGradientIsSharedAmongTheDonorsThatKeptIt() async throws {
+        let server = Self.server()
+        let counters = [ChunkCounter(), ChunkCounter()]
+        try await Self.withDonors(counters.map { $0.counting(server) }) { fetcher, donors, _ in
+            let (_, chain) = try await fetcher.chain(Self.ask, elementCount: Self.elementCount, donors: donors)
+            let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
+            defer { received.deallocate() }
+            for header in chain.headers {
+                try await fetcher.gradients(of: header, from: donors, into: received)
+                #expect(Array(received) == server.log(fromStep: header.fromStep, hashBefore: header.hashBefore))
+            }
+        }
+        // Two chunks per gradient, one from each donor.
+        #expect(counters.map(\.answered) == [3, 3])
+    }
+
+    @Test func aDonorWithoutTheUpdateIsPassedOverAndTheOthersSendItsChunks() async throws {
+        let server = Self.server()
+        let empty = UpdateServer(keep: 4)
+        try await Self.withDonors([{ try server.answer($0) }, { try empty.answer($0) }]) { fetcher, donors, transport in
+            let (_, chain) = try await fetcher.chain(Self.ask, elementCount: Self.elementCount, donors: donors)
+            let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
+            defer { received.deallocate() }
+            for header in chain.headers {
+                try await fetcher.gradients(of: header, from: donors, into: received)
+                #expect(Array(received) == server.log(fromStep: header.fromStep, hashBefore: header.hashBefore))
+            }
+            #expect(try await transport.bannedPeers().get().isEmpty)
+        }
+    }
+
+    @Test func aGradientNoDonorSendsFailsTheReplay() async throws {
+        let empty = UpdateServer(keep: 4)
+        try await Self.withDonors([{ try empty.answer($0) }, { try empty.answer($0) }]) { fetcher, donors, _ in
+            let header = UpdateHeader(fromStep: 10, hashBefore: Self.hash(10), hashAfter: Self.hash(11),
+                                      elementCount: Self.elementCount, skipped: [])
+            let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
+            defer { received.deallocate() }
+            await #expect(throws: PeerError.self) {
+                try await fetcher.gradients(of: header, from: donors, into: received)
+            }
         }
     }
 }
