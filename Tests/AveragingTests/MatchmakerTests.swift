@@ -348,6 +348,49 @@ struct MatchmakingNetwork {
         #expect(late.onDeclarationsSeen(others, now: .zero + .milliseconds(100)) == [.failed(.leftOut(leader: Self.peer(2), step: 9))])
     }
 
+    static func declarations(_ bytes: [UInt8], step: UInt64 = 9) -> [Declaration] {
+        bytes.map { Declaration(step: step, peer: peer($0), address: "127.0.0.1:\($0)", bandwidth: 1, clientMode: false, samples: 8) }
+    }
+
+    static func lateMatchmaker(_ byte: UInt8) -> Matchmaker {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var matchmaker = Matchmaker(peer: peer(byte), address: "127.0.0.1:\(byte)", clientMode: false, settings: settings)
+        _ = matchmaker.onReady(step: 9, samples: 8, bandwidth: 1, now: .zero)
+        return matchmaker
+    }
+
+    @Test func latePeersDoNotGatherASecondGroupSmallerThanTheOneThatFormed() throws {
+        // Peers 1–3 formed the step's group; peers 4 and 5 declared after. A group of the two
+        // would step from the same state to another, lose the state election to the three, and
+        // download; left out, they replay the three's update instead.
+        var late = Self.lateMatchmaker(4)
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([1, 2, 3])))
+        #expect(late.onDeclarationsSeen(Self.declarations([1, 2, 3, 5]), now: .zero + .milliseconds(50)).isEmpty)
+        #expect(late.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(60)).isEmpty)
+        #expect(late.onDeclarationsSeen(Self.declarations([1, 2, 3, 5]), now: .zero + .milliseconds(100)).isEmpty)
+        #expect(late.onDeadline(now: .zero + .seconds(1)) == [.failed(.leftOut(leader: Self.peer(1), step: 9))])
+    }
+
+    @Test func latePeersAsManyAsTheGroupThatFormedGatherTheirOwn() throws {
+        // Only peers seen declaring count: the plan's made-up member 7 does not.
+        var late = Self.lateMatchmaker(4)
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([1, 2, 7])))
+        #expect(late.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(60)).isEmpty)
+        #expect(late.onDeclarationsSeen(Self.declarations([1, 2, 5]), now: .zero + .milliseconds(100)).isEmpty)
+        let actions = late.onDeadline(now: .zero + .seconds(1))
+        #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(4), Self.peer(5)] } else { false } })
+    }
+
+    @Test func aPlanSmallerThanAnotherGroupSeenIsNotFollowed() throws {
+        var follower = Self.lateMatchmaker(5)
+        _ = follower.onDeclarationsSeen(Self.declarations([1, 2, 3, 4]), now: .zero + .milliseconds(50))
+        let large = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([1, 2, 3])))
+        #expect(follower.onPlan(large, from: Self.peer(1), now: .zero + .milliseconds(60)).isEmpty)
+        let small = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([4, 5])))
+        #expect(follower.onPlan(small, from: Self.peer(4), now: .zero + .milliseconds(70)) == [.failed(.leftOut(leader: Self.peer(1), step: 9))])
+    }
+
     @Test func aPlanOfPeersItNeverSawDeclareDoesNotEndTheGatheringEarly() throws {
         // Anyone can publish a plan under its own name. One that lists only its author and an
         // identity nobody saw declare must not make every honest peer give up its step.

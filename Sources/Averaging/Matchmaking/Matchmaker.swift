@@ -16,7 +16,10 @@ import CohortBase
 ///    leaders; then it gives up the step. No state waits without a deadline.
 ///
 /// One group per step: peers beyond `maxGroupSize` fail with `.groupFull` and wait for the next
-/// step. Peers whose DHT views differ may see different leaders; each member follows the first
+/// step. Peers that declare after another leader's plan took the others do not gather a second
+/// group smaller than that one: both would step from the same state to different ones, the
+/// state election would keep the larger group's, and the smaller group's members would throw
+/// their step away and download. Left out instead, they replay the larger group's update. Peers whose DHT views differ may see different leaders; each member follows the first
 /// valid plan it receives, and the all-reduce treats a member that followed another plan as a
 /// failed sender, so the round still ends on time. A peer that sees another leader's plan
 /// without itself no longer counts that plan's members: it would otherwise lead a group of
@@ -87,6 +90,11 @@ public struct Matchmaker: Sendable {
     private var tookADeclaredPeer = false
     /// Excluded peers that declared this step.
     private var excludedSeen: Set<PeerID> = []
+    /// For each other leader whose plan left this peer out, the plan's members this peer saw
+    /// declare (the leader included): how large a group formed without it, as far as it can
+    /// tell. Members it never saw declare do not count, or a plan padded with made-up
+    /// identities could leave every honest peer out.
+    private var otherGroups: [PeerID: Set<PeerID>] = [:]
 
     public init(peer: PeerID, address: String, clientMode: Bool, settings: Settings) {
         precondition((2...GroupPlan.maxMembers).contains(settings.maxGroupSize),
@@ -118,6 +126,7 @@ public struct Matchmaker: Sendable {
         tookADeclaredPeer = false
         otherLeader = nil
         excludedSeen = []
+        otherGroups = [:]
         let deadline = now + settings.gatherWindow
         phase = .gathering(until: deadline)
         return [.publishDeclaration(declaration), .wake(at: deadline)]
@@ -127,9 +136,10 @@ public struct Matchmaker: Sendable {
     /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: MonotonicInstant) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
-        for declaration in declarations where declaration.step == own.step && declaration.peer != peer
-            && taken[declaration.peer] != nil && taken[declaration.peer] != declaration.peer {
-            tookADeclaredPeer = true
+        for declaration in declarations where declaration.step == own.step && declaration.peer != peer {
+            guard let leader = taken[declaration.peer] else { continue }
+            otherGroups[leader, default: []].insert(declaration.peer)
+            if leader != declaration.peer { tookADeclaredPeer = true }
         }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
             && taken[declaration.peer] == nil && declaration.samples > 0 && declaration.isWithinLimits {
@@ -147,7 +157,7 @@ public struct Matchmaker: Sendable {
             return fail(.leftOut(leader: otherLeader, step: own.step))
         }
         let enough = min(settings.maxGroupSize, max(2, settings.expectedGroupSize ?? settings.maxGroupSize))
-        guard candidates.count >= enough, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
+        guard candidates.count >= enough, candidates.count >= largestOtherGroup, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
               group.leader == peer else { return [] }
         return lead(group.members, step: own.step)
     }
@@ -164,7 +174,10 @@ public struct Matchmaker: Sendable {
                 return fail(.leftOut(leader: sender, step: own.step))
             }
             for member in plan.members {
-                if member.peer != sender && seen[member.peer] != nil { tookADeclaredPeer = true }
+                if seen[member.peer] != nil {
+                    otherGroups[sender, default: []].insert(member.peer)
+                    if member.peer != sender { tookADeclaredPeer = true }
+                }
                 taken[member.peer] = sender
                 seen[member.peer] = nil
             }
@@ -172,6 +185,9 @@ public struct Matchmaker: Sendable {
             return []
         }
         guard agreesWithDeclarations(plan) else { return [] }
+        if plan.members.count < largestOtherGroup, let otherLeader {
+            return fail(.leftOut(leader: otherLeader, step: own.step))
+        }
         switch phase {
         case .gathering, .awaitingPlan:
             phase = .finished
@@ -212,6 +228,9 @@ public struct Matchmaker: Sendable {
     private mutating func decide(now: MonotonicInstant, attempt: Int) -> [Action] {
         let own = self.own!
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
+        if candidates.count < largestOtherGroup, let otherLeader {
+            return fail(.leftOut(leader: otherLeader, step: own.step))
+        }
         guard candidates.count >= 2, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize) else {
             if let lastSilent = silentLeaders.last {
                 return fail(.leaderDidNotAnswer(leader: lastSilent, step: own.step, waited: settings.planTimeout))
@@ -235,6 +254,11 @@ public struct Matchmaker: Sendable {
         let deadline = now + settings.planTimeout
         phase = .awaitingPlan(from: group.leader, until: deadline, attempt: attempt)
         return [.wake(at: deadline)]
+    }
+
+    /// The most members of another leader's plan this peer saw declare; 0 when it saw none.
+    private var largestOtherGroup: Int {
+        otherGroups.values.map(\.count).max() ?? 0
     }
 
     private mutating func lead(_ members: [Declaration], step: UInt64) -> [Action] {

@@ -25,7 +25,7 @@ extension VolunteerSession {
             rememberProgress(records, now)
             phase = .catchingUp(.readingState(catchUp))
             return [.readStateAnnouncements]
-        case (.readingState(var catchUp), .stateAnnouncementsRead(let records)):
+        case (.readingState(let catchUp), .stateAnnouncementsRead(let records)):
             let (notes, ballots) = ballots(in: records, now)
             if let elected = electedState(ballots, step: nil),
                elected.step > step || (catchUp.force && elected.step == step && elected.step > 0 && elected.hash != announcedHash) {
