@@ -214,12 +214,12 @@ private struct SimulatedNetwork {
                 if alive[target] && !isLost() {
                     queue.schedule(.request(to: target, from: node, message: message, requestID: requestID), at: milliseconds + latency())
                 } else {
-                    queue.schedule(.timeout(node: node, requestID: requestID), at: milliseconds + requestTimeout)
+                    queue.schedule(.timeout(node: node, requestID: requestID), at: milliseconds + requestTimeoutMilliseconds)
                 }
             case .reply(let message, let requestID):
                 guard let request else { preconditionFailure("node \(node) replied outside a request") }
                 if isLost() {
-                    queue.schedule(.timeout(node: request.node, requestID: request.id), at: milliseconds + requestTimeout)
+                    queue.schedule(.timeout(node: request.node, requestID: request.id), at: milliseconds + requestTimeoutMilliseconds)
                 } else {
                     queue.schedule(.response(to: request.node, from: node, message: message, requestID: requestID), at: milliseconds + latency())
                 }
@@ -231,7 +231,7 @@ private struct SimulatedNetwork {
         }
     }
 
-    private var requestTimeout: UInt64 { UInt64(configuration.settings.requestTimeout.wholeMilliseconds) }
+    private var requestTimeoutMilliseconds: UInt64 { UInt64(configuration.settings.requestTimeout.wholeMilliseconds) }
 
     private mutating func latency() -> UInt64 {
         UInt64.random(in: configuration.network.latency, using: &generator)
