@@ -65,7 +65,7 @@ public struct RecordStore: Sendable {
             return .tooLarge
         }
         if record.expiresAt <= now { return .expired }
-        if record.expiresAt > now + limits.maxLifetime { return .expiryTooFar }
+        if record.expiresAt - now > limits.maxLifetime { return .expiryTooFar }
         return record.hasValidSignature ? .stored : .badSignature
     }
 
