@@ -1,3 +1,4 @@
+import CohortBase
 import Crypto
 import Wire
 
@@ -27,6 +28,9 @@ public struct AccessToken: Hashable, Sendable {
         public var issuedAt: UInt64
         /// Milliseconds since the Unix epoch from which the token no longer admits.
         public var expiry: UInt64
+
+        /// `expiry` as an instant, to compare with a clock reading.
+        public var expiresAt: WallClockInstant { WallClockInstant(millisecondsSinceEpoch: expiry) }
 
         public init(runName: String, peerPublicKey: [UInt8], name: String, serial: UInt64, issuedAt: UInt64, expiry: UInt64) {
             self.runName = runName

@@ -1,3 +1,5 @@
+import CohortBase
+
 /// Who may take part in an admitted-only run, as a pure value: the run's name and public key
 /// and the newest revocation list applied. Each node holds one and checks every peer with it
 /// in the handshake; time is an input, so tests replay expiries exactly.
@@ -24,7 +26,7 @@ public struct AdmissionRules: Hashable, Sendable {
 
     /// Checks the token a peer presented (`presented`, empty for none) against the key it
     /// proved. Returns the verified token, or nil for the run key's holder, who needs none.
-    public func admit(presented: [UInt8], provenKey: [UInt8], now: UInt64) throws(AdmissionRefusal) -> AccessToken? {
+    public func admit(presented: [UInt8], provenKey: [UInt8], now: WallClockInstant) throws(AdmissionRefusal) -> AccessToken? {
         if provenKey == runPublicKey { return nil }
         if revokedKeys.contains(provenKey) {
             throw AdmissionRefusal(.revoked, "key \(AdmissionText.shortKey(provenKey)), revocation list \(revocations?.contents.sequence ?? 0)")
@@ -41,7 +43,7 @@ public struct AdmissionRules: Hashable, Sendable {
     }
 
     /// Checks a decoded token, e.g. a volunteer's own at start-up (with its own key).
-    public func check(_ token: AccessToken, provenKey: [UInt8], now: UInt64) throws(AdmissionRefusal) {
+    public func check(_ token: AccessToken, provenKey: [UInt8], now: WallClockInstant) throws(AdmissionRefusal) {
         guard token.issuerPublicKey == runPublicKey else {
             throw AdmissionRefusal(.wrongSigner, "signed by \(AdmissionText.shortKey(token.issuerPublicKey)), run key \(AdmissionText.shortKey(runPublicKey))")
         }
@@ -52,7 +54,7 @@ public struct AdmissionRules: Hashable, Sendable {
         guard token.claims.peerPublicKey == provenKey else {
             throw AdmissionRefusal(.otherPeer, "issued to \(AdmissionText.shortKey(token.claims.peerPublicKey)), peer proved \(AdmissionText.shortKey(provenKey))")
         }
-        guard now < token.claims.expiry else {
+        guard now < token.claims.expiresAt else {
             throw AdmissionRefusal(.expired, "\(token.claims.name)'s token expired at \(AdmissionText.time(token.claims.expiry))")
         }
         if revokedKeys.contains(provenKey) { throw AdmissionRefusal(.revoked, "key \(AdmissionText.shortKey(provenKey))") }

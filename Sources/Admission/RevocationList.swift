@@ -1,3 +1,4 @@
+import CohortBase
 import Crypto
 import Wire
 
@@ -131,9 +132,9 @@ public struct RevocationList: Hashable, Sendable {
     }
 
     /// The contents of the next list: these keys added, the sequence one higher.
-    public func contentsRevoking(_ keys: [[UInt8]], at now: UInt64) -> Contents {
+    public func contentsRevoking(_ keys: [[UInt8]], at now: WallClockInstant) -> Contents {
         let all = Set(contents.revokedKeys).union(keys)
-        return Contents(runName: contents.runName, sequence: contents.sequence + 1, issuedAt: now,
+        return Contents(runName: contents.runName, sequence: contents.sequence + 1, issuedAt: now.millisecondsSinceEpoch,
                         revokedKeys: all.sorted { $0.lexicographicallyPrecedes($1) })
     }
 

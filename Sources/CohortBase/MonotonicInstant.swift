@@ -31,8 +31,9 @@ extension Duration {
         components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 
-    /// The duration in whole milliseconds (rounded toward zero).
-    var wholeMilliseconds: Int64 {
+    /// The duration in whole milliseconds (rounded toward zero): for the wire's and the
+    /// simulators' millisecond counts.
+    public var wholeMilliseconds: Int64 {
         components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

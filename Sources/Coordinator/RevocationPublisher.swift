@@ -1,4 +1,5 @@
 import Admission
+import CohortBase
 import DHT
 import Foundation
 import Logging
@@ -15,8 +16,8 @@ struct RevocationPublisher {
     let key: RecordKey
     /// Republishing interval; each put also replaces the held record with a later expiry.
     var republishEvery: TimeInterval = 300
-    /// Record lifetime in milliseconds: 23 h, under the DHT's 24 h maximum with room for clock skew.
-    var lifetime: UInt64 = 23 * 3_600_000
+    /// Record lifetime: 23 h, under the DHT's 24 h maximum with room for clock skew.
+    var lifetime: Duration = .seconds(23 * 3600)
     private var published: RevocationList?
     private var lastPublished = Date.distantPast
     private var lastFileBytes: [UInt8]?
@@ -34,7 +35,7 @@ struct RevocationPublisher {
         }
         guard let published, Date().timeIntervalSince(lastPublished) >= republishEvery else { return }
         do {
-            _ = try await dht.put(key: key, subkey: [], value: published.encoded, expiry: AdmissionPolicy.wallClock() + lifetime)
+            _ = try await dht.put(key: key, subkey: [], value: published.encoded, expiry: (SystemClock().now().wall + lifetime).millisecondsSinceEpoch)
             lastPublished = Date()
         } catch {
             logger.warning("could not publish the revocation list", metadata: ["reason": "\(error)"])

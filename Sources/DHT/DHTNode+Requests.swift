@@ -15,7 +15,7 @@ extension DHTNode {
     /// A request `requestID` arrived from the authenticated peer `from`. Returns the reply
     /// (always exactly one `.reply`), an `.offence` when the request is abusive, and, when the
     /// sender's bucket is full, a ping to its stale contact (Kademlia §2.2).
-    public mutating func onRequest(_ message: DHTMessage, requestID: UInt64, from peer: PeerID, now: UInt64) -> [Directive] {
+    public mutating func onRequest(_ message: DHTMessage, requestID: UInt64, from peer: PeerID, now: ClockReading) -> [Directive] {
         guard !bannedOwners.contains(peer) else {
             return [.reply(.error(.init(code: ErrorCode.banned, message: "this node has banned you")), requestID: requestID)]
         }
@@ -29,23 +29,23 @@ extension DHTNode {
     /// Stores what the peer's rate allows, refusing banned owners' records; a record with a
     /// bad signature is an offence (the writer checked it before sending), the other refusals
     /// are not (clock skew, races between writers, this node's own limits).
-    private mutating func answerStore(_ request: DHTMessage.Store, from peer: PeerID, now: UInt64)
+    private mutating func answerStore(_ request: DHTMessage.Store, from peer: PeerID, now: ClockReading)
         -> (sender: Contact?, reply: DHTMessage, offence: Offence?) {
-        guard storeLimiter.admit(request.records.count, from: peer, now: now) else {
+        guard storeLimiter.admit(request.records.count, from: peer, now: now.monotonic) else {
             let limit = "more than \(settings.storeRate.recordsPerMinute) records per minute"
             return (nil, .error(.init(code: ErrorCode.rateLimited, message: "slow down: \(limit)")),
                     Offence(.flood, "asked to store \(limit)"))
         }
         let statuses = request.records.map { record -> StoreStatus in
             if settings.storesOnlyFromOwners && record.ownerID != peer { return .notFromOwner }
-            return isOwnerBanned(record) ? .ownerBanned : store.store(record, now: now)
+            return isOwnerBanned(record) ? .ownerBanned : store.store(record, now: now.wall)
         }
         let forged = statuses.filter { $0 == .badSignature }.count
         let offence = forged == 0 ? nil : Offence(.badRecord, "asked to store \(forged) record(s) with a bad signature")
         return (request.sender, .storeAck(statuses), offence)
     }
 
-    private mutating func answer(_ message: DHTMessage, from peer: PeerID, now: UInt64)
+    private mutating func answer(_ message: DHTMessage, from peer: PeerID, now: ClockReading)
         -> (sender: Contact?, reply: DHTMessage, offence: Offence?) {
         switch message {
         case .ping(let sender):
@@ -55,7 +55,7 @@ extension DHTNode {
             return (request.sender, .foundNodes(closest), nil)
         case .findValue(let request):
             let closest = routingTable.closest(to: request.key, count: settings.k, excluding: request.sender?.id)
-            let records = boundedReply(store.records(under: request.key, now: now).filter { !isOwnerBanned($0) })
+            let records = boundedReply(store.records(under: request.key, now: now.wall).filter { !isOwnerBanned($0) })
             return (request.sender, .value(.init(records: records, closer: closest)), nil)
         case .store(let request):
             return answerStore(request, from: peer, now: now)

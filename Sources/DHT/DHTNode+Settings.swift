@@ -11,12 +11,12 @@ extension DHTNode {
         /// Holders whose records a get merges before it stops early; a get that converges
         /// first returns what it has.
         public var valueQuorum = 3
-        /// How long the shell waits for a reply before calling `onRequestTimeout`, in ms.
-        public var requestTimeout: UInt64 = 2_000
-        /// A bucket not looked up for this long is refreshed (Kademlia §2.3: an hour), in ms.
-        public var refreshInterval: UInt64 = 3_600_000
-        /// Records this node put are stored again this often until they expire (Kademlia §2.5), in ms.
-        public var republishInterval: UInt64 = 3_600_000
+        /// How long the shell waits for a reply before calling `onRequestTimeout`.
+        public var requestTimeout: Duration = .seconds(2)
+        /// A bucket not looked up for this long is refreshed (Kademlia §2.3: an hour).
+        public var refreshInterval: Duration = .seconds(3600)
+        /// Records this node put are stored again this often until they expire (Kademlia §2.5).
+        public var republishInterval: Duration = .seconds(3600)
         /// Failed requests after which a contact without replacement leaves its bucket (Kademlia §4.1).
         public var maxFailures = 3
         /// Times a bootstrap address is asked before it counts as unreachable.

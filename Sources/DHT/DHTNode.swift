@@ -3,8 +3,9 @@ import Wire
 
 /// A Kademlia node as a pure state machine (Kademlia §2), in the manner of SWIM.Instance in
 /// swift-cluster-membership: every input is an `on…` method or a command, every output a
-/// `Directive` for the shell. It reads no clock (`now` is passed in, in milliseconds) and draws
-/// randomness from a seeded generator, so tests and the simulator replay it exactly.
+/// `Directive` for the shell. It reads no clock (`now` is passed in: the wall clock for record
+/// expiries, the monotonic one for everything timed locally) and draws randomness from a seeded
+/// generator, so tests and the simulator replay it exactly.
 public struct DHTNode: Sendable {
     public let settings: Settings
     /// This node's contact, sent in requests so receivers can add it; nil in client mode.
@@ -20,7 +21,7 @@ public struct DHTNode: Sendable {
     var lookups: [OperationID: Lookup] = [:]
     var operations: [OperationID: Operation] = [:]
     /// Records this node put, republished until they expire, with when they were last sent.
-    var published: [RecordKey: [[UInt8]: (record: SignedRecord, sentAt: UInt64)]] = [:]
+    var published: [RecordKey: [[UInt8]: (record: SignedRecord, sentAt: MonotonicInstant)]] = [:]
     /// Per requesting peer, the records it may still ask this node to store.
     var storeLimiter: StoreRateLimiter
     /// Peers the shell has banned: their records are neither stored, served nor returned.
@@ -60,7 +61,7 @@ public struct DHTNode: Sendable {
 
     /// A node with identity `ownID`, reachable at `ownContact` (nil: client mode, never
     /// added to others' tables), created at `now`.
-    public init(ownID: PeerID, ownContact: Contact?, settings: Settings = Settings(), seed: UInt64, now: UInt64) {
+    public init(ownID: PeerID, ownContact: Contact?, settings: Settings = Settings(), seed: UInt64, now: MonotonicInstant) {
         precondition(ownContact == nil || ownContact?.id == ownID, "contact \(String(describing: ownContact)) is not \(ownID)")
         self.ownID = ownID
         self.ownContact = ownContact
@@ -77,7 +78,7 @@ public struct DHTNode: Sendable {
     // MARK: Events
 
     /// A reply to request `requestID` arrived from peer `from` (as authenticated by the transport).
-    public mutating func onResponse(_ message: DHTMessage, requestID: UInt64, from: PeerID, now: UInt64) -> [Directive] {
+    public mutating func onResponse(_ message: DHTMessage, requestID: UInt64, from: PeerID, now: ClockReading) -> [Directive] {
         guard let request = pending[requestID] else { return [] }
         if let expected = request.expected, expected != from {
             return onRequestTimeout(requestID: requestID, now: now)
@@ -92,7 +93,7 @@ public struct DHTNode: Sendable {
         case (.lookupQuery, .foundNodes(let contacts)):
             directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: contacts) }
         case (.lookupQuery, .value(let reply)):
-            let (kept, offence) = screen(reply.records, for: request.operation.flatMap { lookups[$0] }, now: now)
+            let (kept, offence) = screen(reply.records, for: request.operation.flatMap { lookups[$0] }, now: now.wall)
             if let offence { directives.append(.offence(from, offence)) }
             directives += lookupEvent(request.operation, now: now) { $0.onReply(from: from, contacts: reply.closer, found: kept) }
         case (.lookupQuery, _):
@@ -105,7 +106,7 @@ public struct DHTNode: Sendable {
     }
 
     /// Request `requestID` got no reply within `Settings.requestTimeout` (or its connection failed).
-    public mutating func onRequestTimeout(requestID: UInt64, now: UInt64) -> [Directive] {
+    public mutating func onRequestTimeout(requestID: UInt64, now: ClockReading) -> [Directive] {
         guard let request = pending.removeValue(forKey: requestID) else { return [] }
         if let expected = request.expected { routingTable.onContactFailed(expected) }
         switch request.purpose {
@@ -126,10 +127,10 @@ public struct DHTNode: Sendable {
 
     /// Periodic upkeep: drop expired records, refresh idle buckets (Kademlia §2.3), republish
     /// this node's own records (Kademlia §2.5).
-    public mutating func onTick(now: UInt64) -> [Directive] {
-        store.removeExpired(now: now)
+    public mutating func onTick(now: ClockReading) -> [Directive] {
+        store.removeExpired(now: now.wall)
         var directives: [Directive] = []
-        for bucket in routingTable.bucketsDueForRefresh(now: now, interval: settings.refreshInterval) {
+        for bucket in routingTable.bucketsDueForRefresh(now: now.monotonic, interval: settings.refreshInterval) {
             directives += startRefresh(bucket: bucket, operation: newOperationID(.refresh), now: now)
         }
         // Sorted, so that the directives do not depend on the process's hash seed.
@@ -137,10 +138,10 @@ public struct DHTNode: Sendable {
             let subkeys = published[key].map { $0.keys.sorted { $0.lexicographicallyPrecedes($1) } } ?? []
             for subkey in subkeys {
                 guard let entry = published[key]?[subkey] else { continue }
-                if entry.record.expiry <= now {
+                if entry.record.expiresAt <= now.wall {
                     published[key]?[subkey] = nil
-                } else if now >= entry.sentAt &+ settings.republishInterval {
-                    published[key]?[subkey]?.sentAt = now
+                } else if now.monotonic >= entry.sentAt + settings.republishInterval {
+                    published[key]?[subkey]?.sentAt = now.monotonic
                     directives += startPut(entry.record, notify: false, now: now).directives
                 }
             }
@@ -177,7 +178,7 @@ public struct DHTNode: Sendable {
     /// for (the first of): a record with a bad signature or under another key, which an honest
     /// holder never returns (it checked every record before storing it). Nothing when the
     /// lookup is over.
-    func screen(_ records: [SignedRecord], for lookup: Lookup?, now: UInt64) -> (kept: [SignedRecord], offence: Offence?) {
+    func screen(_ records: [SignedRecord], for lookup: Lookup?, now: WallClockInstant) -> (kept: [SignedRecord], offence: Offence?) {
         guard let lookup else { return ([], nil) }
         var kept: [SignedRecord] = []
         var offence: Offence?

@@ -1,3 +1,4 @@
+import CohortBase
 import Foundation
 import Wire
 
@@ -75,7 +76,7 @@ public enum DHTSimulation {
             queriesPerGet: hops.isEmpty ? 0 : Double(gets.queries) / Double(hops.count),
             requests: world.requests, timeouts: world.timeouts,
             meanRoutingTableSize: world.meanRoutingTableSize,
-            virtualSeconds: Double(world.now) / 1000)
+            virtualSeconds: Double(world.milliseconds) / 1000)
     }
 }
 
@@ -93,7 +94,8 @@ private struct SimulatedNetwork {
     var alive: [Bool]
     var queue = EventQueue<Event>()
     var generator: SplitMix64
-    var now: UInt64 = 1_000_000
+    /// Virtual milliseconds, the event queue's time.
+    var milliseconds: UInt64 = 1_000_000
     var completed: [Int: [DHTNode.OperationID: DHTNode.OperationResult]] = [:]
     var records: [(writer: Int, record: SignedRecord)] = []
     var requests = 0
@@ -109,8 +111,14 @@ private struct SimulatedNetwork {
             let contact = Contact(id: identity.peerID, endpoint: Self.endpoint(of: index))
             identities.append(identity)
             nodes.append(DHTNode(ownID: identity.peerID, ownContact: contact, settings: configuration.settings,
-                                 seed: generator.next(), now: now))
+                                 seed: generator.next(), now: now.monotonic))
         }
+    }
+
+    /// The virtual time as both clocks read it: simulated nodes' clocks agree and never jump.
+    var now: ClockReading {
+        ClockReading(monotonic: MonotonicInstant(nanoseconds: Int64(milliseconds) * 1_000_000),
+                     wall: WallClockInstant(millisecondsSinceEpoch: milliseconds))
     }
 
     static func endpoint(of index: Int) -> Endpoint { Endpoint(host: "sim", port: UInt16(index + 1)) }
@@ -137,7 +145,7 @@ private struct SimulatedNetwork {
             let writer = Int.random(in: nodes.indices, using: &generator)
             let record = identities[writer].signRecord(
                 key: RecordKey(hashing: "simulation/record/\(number)"), subkey: identities[writer].peerID.bytes,
-                value: Array("value \(number)".utf8), expiry: now + 3_600_000)
+                value: Array("value \(number)".utf8), expiry: milliseconds + 3_600_000)
             records.append((writer, record))
             let (operation, directives) = nodes[writer].put(record, now: now)
             handle(directives, of: writer, replyingTo: nil)
@@ -178,7 +186,7 @@ private struct SimulatedNetwork {
 
     private mutating func runUntilIdle() {
         while let (time, event) = queue.popFirst() {
-            now = max(now, time)
+            milliseconds = max(milliseconds, time)
             switch event {
             case .request(let to, let from, let message, let requestID):
                 guard alive[to] else { continue }
@@ -204,16 +212,16 @@ private struct SimulatedNetwork {
                 if case .findValue = message { findValueQueries += 1 }
                 let target = Int(endpoint.port) - 1
                 if alive[target] && !isLost() {
-                    queue.schedule(.request(to: target, from: node, message: message, requestID: requestID), at: now + latency())
+                    queue.schedule(.request(to: target, from: node, message: message, requestID: requestID), at: milliseconds + latency())
                 } else {
-                    queue.schedule(.timeout(node: node, requestID: requestID), at: now + configuration.settings.requestTimeout)
+                    queue.schedule(.timeout(node: node, requestID: requestID), at: milliseconds + requestTimeoutMilliseconds)
                 }
             case .reply(let message, let requestID):
                 guard let request else { preconditionFailure("node \(node) replied outside a request") }
                 if isLost() {
-                    queue.schedule(.timeout(node: request.node, requestID: request.id), at: now + configuration.settings.requestTimeout)
+                    queue.schedule(.timeout(node: request.node, requestID: request.id), at: milliseconds + requestTimeoutMilliseconds)
                 } else {
-                    queue.schedule(.response(to: request.node, from: node, message: message, requestID: requestID), at: now + latency())
+                    queue.schedule(.response(to: request.node, from: node, message: message, requestID: requestID), at: milliseconds + latency())
                 }
             case .completed(let operation, let result):
                 completed[node, default: [:]][operation] = result
@@ -222,6 +230,8 @@ private struct SimulatedNetwork {
             }
         }
     }
+
+    private var requestTimeoutMilliseconds: UInt64 { UInt64(configuration.settings.requestTimeout.wholeMilliseconds) }
 
     private mutating func latency() -> UInt64 {
         UInt64.random(in: configuration.network.latency, using: &generator)

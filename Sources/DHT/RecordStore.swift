@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 /// The records a node keeps: per key, a dictionary of (subkey, owner) slots, each written and
@@ -17,9 +18,9 @@ public struct RecordStore: Sendable {
         public var maxValueBytes = WireLimits.maxValueBytes
         /// Largest subkey, in bytes.
         public var maxSubkeyBytes = WireLimits.maxSubkeyBytes
-        /// Furthest expiry accepted, in milliseconds after now (24 h, as Kademlia §2.5's
-        /// republish-by-owner period).
-        public var maxLifetime: UInt64 = 24 * 3600 * 1000
+        /// Furthest expiry accepted, after now (24 h, as Kademlia §2.5's republish-by-owner
+        /// period).
+        public var maxLifetime: Duration = .seconds(24 * 3600)
         /// Records held in total; stores beyond it are refused with `storeFull`.
         public var maxRecords = 100_000
         /// Bytes of subkeys and values held in total (`storeFull` beyond it): without it,
@@ -59,23 +60,23 @@ public struct RecordStore: Sendable {
     }
 
     /// Checks a record on its own: sizes, expiry window, then signature (the costly part last).
-    public static func validate(_ record: SignedRecord, now: UInt64, limits: Limits) -> StoreStatus {
+    public static func validate(_ record: SignedRecord, now: WallClockInstant, limits: Limits) -> StoreStatus {
         if record.value.count > limits.maxValueBytes || record.subkey.count > limits.maxSubkeyBytes {
             return .tooLarge
         }
-        if record.expiry <= now { return .expired }
-        if record.expiry - now > limits.maxLifetime { return .expiryTooFar }
+        if record.expiresAt <= now { return .expired }
+        if record.expiresAt - now > limits.maxLifetime { return .expiryTooFar }
         return record.hasValidSignature ? .stored : .badSignature
     }
 
     /// Stores `record` unless it is invalid, it is not newer than what its owner stored under
     /// the subkey before, the store is full, or its owner has used up its share. Storing an
     /// identical record again answers `.stored` and changes nothing.
-    public mutating func store(_ record: SignedRecord, now: UInt64) -> StoreStatus {
+    public mutating func store(_ record: SignedRecord, now: WallClockInstant) -> StoreStatus {
         if revokedOwners.contains(record.ownerPublicKey) { return .ownerRevoked }
         let slot = Self.slot(of: record)
         let held = entries[record.key]?[slot]
-        let existing = held.flatMap { $0.expiry > now ? $0 : nil }
+        let existing = held.flatMap { $0.expiresAt > now ? $0 : nil }
         if existing == record { return .stored }
         let status = Self.validate(record, now: now, limits: limits)
         guard status == .stored else { return status }
@@ -126,9 +127,9 @@ public struct RecordStore: Sendable {
     }
 
     /// The unexpired records under `key`, ordered by subkey, then owner.
-    public func records(under key: RecordKey, now: UInt64) -> [SignedRecord] {
+    public func records(under key: RecordKey, now: WallClockInstant) -> [SignedRecord] {
         guard let slots = entries[key] else { return [] }
-        return slots.filter { $0.value.expiry > now }.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
+        return slots.filter { $0.value.expiresAt > now }.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
     }
 
     /// Where a record lives under its key: its subkey, then its owner's key (32 bytes, so the
@@ -155,11 +156,11 @@ public struct RecordStore: Sendable {
     }
 
     /// Drops every record whose expiry has passed.
-    public mutating func removeExpired(now: UInt64) {
+    public mutating func removeExpired(now: WallClockInstant) {
         for (key, subkeys) in entries {
-            let alive = subkeys.filter { $0.value.expiry > now }
+            let alive = subkeys.filter { $0.value.expiresAt > now }
             guard alive.count < subkeys.count else { continue }
-            for record in subkeys.values where record.expiry <= now {
+            for record in subkeys.values where record.expiresAt <= now {
                 release(record)
             }
             count -= subkeys.count - alive.count

@@ -28,7 +28,7 @@ public struct RoutingTable: Sendable {
         var replacements: [Contact] = []
         var failures: [PeerID: Int] = [:]
         var pendingStale: PeerID?
-        var lastLookup: UInt64 = 0
+        var lastLookup: MonotonicInstant
     }
 
     public let ownID: PeerID
@@ -42,7 +42,7 @@ public struct RoutingTable: Sendable {
     /// Indices of the non-empty buckets, ascending (about log2 N of the 256).
     private var occupied: [Int] = []
 
-    public init(ownID: PeerID, bucketSize: Int = 20, maxFailures: Int = 3, now: UInt64 = 0) {
+    public init(ownID: PeerID, bucketSize: Int = 20, maxFailures: Int = 3, now: MonotonicInstant = .zero) {
         precondition(bucketSize > 0 && maxFailures > 0, "bucket size \(bucketSize), max failures \(maxFailures)")
         self.ownID = ownID
         self.ownKey = DHTID(ownID)
@@ -172,16 +172,16 @@ public struct RoutingTable: Sendable {
     }
 
     /// Records that a lookup for an id in `target`'s bucket started at `now` (Kademlia §2.3).
-    public mutating func touchBucket(of target: DHTID, now: UInt64) {
+    public mutating func touchBucket(of target: DHTID, now: MonotonicInstant) {
         guard let index = bucketIndex(of: target) else { return }
         buckets[index].lastLookup = now
     }
 
     /// Buckets due for refresh: not looked up within `interval` (Kademlia §2.3), among those
     /// farther than the owner's closest neighbour — nearer ones are empty by construction.
-    public func bucketsDueForRefresh(now: UInt64, interval: UInt64) -> [Int] {
+    public func bucketsDueForRefresh(now: MonotonicInstant, interval: Duration) -> [Int] {
         guard let nearest = occupied.first else { return [] }
-        return (nearest..<256).filter { now >= buckets[$0].lastLookup &+ interval }
+        return (nearest..<256).filter { now >= buckets[$0].lastLookup + interval }
     }
 
     /// A random id that falls in bucket `index`, the target of that bucket's refresh lookup.

@@ -1,7 +1,7 @@
 import CohortBase
 
 /// A token bucket per peer for the records it asks this node to store, as a pure state machine
-/// with the time passed in (ms).
+/// with the time passed in.
 ///
 /// Each peer's bucket holds up to `burst` tokens and refills at `recordsPerMinute`; a store
 /// request takes one token per record and is refused whole when the bucket holds fewer. An
@@ -21,7 +21,7 @@ public struct StoreRateLimiter: Sendable {
 
     private struct Bucket: Sendable {
         var tokens: Double
-        var updated: UInt64
+        var updated: MonotonicInstant
     }
 
     public let settings: Settings
@@ -34,7 +34,7 @@ public struct StoreRateLimiter: Sendable {
     }
 
     /// Takes `records` tokens from `peer`'s bucket; false (and nothing taken) when it holds fewer.
-    public mutating func admit(_ records: Int, from peer: PeerID, now: UInt64) -> Bool {
+    public mutating func admit(_ records: Int, from peer: PeerID, now: MonotonicInstant) -> Bool {
         if buckets[peer] == nil {
             makeRoom(now: now)
         }
@@ -47,13 +47,13 @@ public struct StoreRateLimiter: Sendable {
         return admitted
     }
 
-    private func refilled(_ bucket: Bucket, now: UInt64) -> Bucket {
-        let elapsed = Double(now > bucket.updated ? now - bucket.updated : 0)
-        let tokens = min(Double(settings.burst), bucket.tokens + elapsed * Double(settings.recordsPerMinute) / 60_000)
+    private func refilled(_ bucket: Bucket, now: MonotonicInstant) -> Bucket {
+        let elapsedNanoseconds = Double(max(0, now.nanoseconds - bucket.updated.nanoseconds))
+        let tokens = min(Double(settings.burst), bucket.tokens + elapsedNanoseconds * Double(settings.recordsPerMinute) / 60e9)
         return Bucket(tokens: tokens, updated: now)
     }
 
-    private mutating func makeRoom(now: UInt64) {
+    private mutating func makeRoom(now: MonotonicInstant) {
         guard buckets.count >= settings.maxTrackedPeers else { return }
         buckets = buckets.filter { refilled($0.value, now: now).tokens < Double(settings.burst) }
         if buckets.count >= settings.maxTrackedPeers, let oldest = buckets.min(by: { $0.value.updated < $1.value.updated }) {

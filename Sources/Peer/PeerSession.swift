@@ -241,7 +241,7 @@ final class PeerSession {
     /// run revoked its key: every other peer refuses it from then on.
     private func checkStillAdmitted() async throws {
         guard let token = settings.accessToken else { return }
-        if AdmissionPolicy.wallClock() >= token.claims.expiry {
+        if Self.now().wall >= token.claims.expiresAt {
             throw PeerError("this peer's access token (\(token.claims.name)) expired; ask the run's operator for a new one")
         }
         if let rules = try? await network.dht.transport.admissionRules().get(), rules.revokedKeys.contains(identity.publicKey) {

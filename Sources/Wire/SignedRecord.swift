@@ -1,3 +1,5 @@
+import CohortBase
+
 /// One entry of a DHT dictionary value: the value a writer keeps under (key, subkey) until
 /// `expiry`, with the writer's Ed25519 public key and signature.
 ///
@@ -9,6 +11,8 @@ public struct SignedRecord: Hashable, Sendable {
     public var value: [UInt8]
     /// Milliseconds since the Unix epoch after which the record is dropped.
     public var expiry: UInt64
+    /// `expiry` as an instant, to compare with a clock reading.
+    public var expiresAt: WallClockInstant { WallClockInstant(millisecondsSinceEpoch: expiry) }
     /// The writer's raw 32-byte Ed25519 public key.
     public var ownerPublicKey: [UInt8]
     /// The 64-byte Ed25519 signature over `signingPayload`.

@@ -1,4 +1,5 @@
 import Admission
+import CohortBase
 import ArgumentParser
 import Coordinator
 import Foundation
@@ -36,9 +37,9 @@ struct TokenRevokeCommand: ParsableCommand {
         }
         guard !revoked.contains(key.publicKey) else { throw ValidationError("the run key itself cannot be revoked") }
         let file = RunCoordinator.revocationFile(in: runKey.stateDirectory)
-        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let now = SystemClock().now().wall
         let contents = try currentList(at: file, runKey: key.publicKey).map { $0.contentsRevoking(revoked, at: now) }
-            ?? RevocationList.Contents(runName: runKey.run, sequence: 1, issuedAt: now,
+            ?? RevocationList.Contents(runName: runKey.run, sequence: 1, issuedAt: now.millisecondsSinceEpoch,
                                        revokedKeys: Set(revoked).sorted { $0.lexicographicallyPrecedes($1) })
         let list = try RevocationList(signing: contents, with: key.privateKey)
         try FileManager.default.createDirectory(at: runKey.stateDirectory, withIntermediateDirectories: true)

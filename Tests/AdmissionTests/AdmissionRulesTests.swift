@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import Testing
 
@@ -6,18 +7,18 @@ import Testing
 
     @Test func validTokenOfTheProvenKeyIsAdmitted() throws {
         let token = try Sample.token()
-        #expect(try Sample.rules.admit(presented: token.encoded, provenKey: alice, now: Sample.now) == token)
+        #expect(try Sample.rules.admit(presented: token.encoded, provenKey: alice, now: .at(Sample.now)) == token)
     }
 
     @Test func runKeyHolderNeedsNoToken() throws {
-        #expect(try Sample.rules.admit(presented: [], provenKey: publicKey(Sample.runKey), now: Sample.now) == nil)
+        #expect(try Sample.rules.admit(presented: [], provenKey: publicKey(Sample.runKey), now: .at(Sample.now)) == nil)
     }
 
     @Test func eachBadTokenIsRefusedWithItsReason() throws {
         let rules = Sample.rules
         func refusal(_ presented: [UInt8], key: [UInt8]? = nil, now: UInt64 = Sample.now) -> AdmissionRefusal? {
             do {
-                _ = try rules.admit(presented: presented, provenKey: key ?? alice, now: now)
+                _ = try rules.admit(presented: presented, provenKey: key ?? alice, now: .at(now))
                 return nil
             } catch {
                 return error
@@ -39,10 +40,10 @@ import Testing
     @Test func refusalsPrintOneLineWithTheirDetail() throws {
         let expired = try Sample.token(expiry: Sample.now)
         #expect(throws: AdmissionRefusal(.expired)) {
-            try Sample.rules.admit(presented: expired.encoded, provenKey: alice, now: Sample.now)
+            try Sample.rules.admit(presented: expired.encoded, provenKey: alice, now: .at(Sample.now))
         }
         do {
-            _ = try Sample.rules.admit(presented: expired.encoded, provenKey: alice, now: Sample.now)
+            _ = try Sample.rules.admit(presented: expired.encoded, provenKey: alice, now: .at(Sample.now))
         } catch {
             #expect(error.description == "the access token has expired (alice's token expired at 2027-01-15T08:00:00Z)")
         }
@@ -52,10 +53,10 @@ import Testing
         var rules = Sample.rules
         #expect(try rules.apply(try Sample.revocations([alice], sequence: 1)))
         #expect(throws: AdmissionRefusal(.revoked)) {
-            try rules.admit(presented: try Sample.token().encoded, provenKey: alice, now: Sample.now)
+            try rules.admit(presented: try Sample.token().encoded, provenKey: alice, now: .at(Sample.now))
         }
         #expect(try rules.admit(presented: try Sample.token(for: Sample.bob).encoded, provenKey: publicKey(Sample.bob),
-                                now: Sample.now) != nil)
+                                now: .at(Sample.now)) != nil)
     }
 
     @Test func onlyANewerListOfTheRunSignedByTheRunKeyApplies() throws {

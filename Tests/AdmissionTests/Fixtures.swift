@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import Crypto
 
@@ -11,6 +12,11 @@ func signingKey(_ seed: UInt8) -> Curve25519.Signing.PrivateKey {
 
 func publicKey(_ key: Curve25519.Signing.PrivateKey) -> [UInt8] {
     Array(key.publicKey.rawRepresentation)
+}
+
+extension WallClockInstant {
+    /// The moment `milliseconds` since the epoch, as tokens write times.
+    static func at(_ milliseconds: UInt64) -> WallClockInstant { WallClockInstant(millisecondsSinceEpoch: milliseconds) }
 }
 
 /// A run "shakespeare" whose key is seed 1, a volunteer "alice" with seed 2, at a fixed time.

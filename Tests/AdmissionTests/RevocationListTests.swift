@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
         let list = try Sample.revocations([publicKey(Sample.alice)], sequence: 1)
         #expect(try RevocationList(decoding: list.encoded) == list)
         #expect(try RevocationList(text: Array(list.text.utf8)) == list)
-        let next = list.contentsRevoking([publicKey(Sample.bob), publicKey(Sample.alice)], at: Sample.now + 1)
+        let next = list.contentsRevoking([publicKey(Sample.bob), publicKey(Sample.alice)], at: .at(Sample.now + 1))
         #expect(next.sequence == 2)
         #expect(Set(next.revokedKeys) == [publicKey(Sample.alice), publicKey(Sample.bob)])
         #expect(next.revokedKeys == next.revokedKeys.sorted { $0.lexicographicallyPrecedes($1) })

@@ -116,7 +116,7 @@ final class UnreadReplies: @unchecked Sendable {
             var buffer = [UInt8](repeating: 0, count: 4096)
             let received = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             guard received > 0 else { throw AttackerError("unread-replies: the peer closed the handshake") }
-            actions = handshake.onBytes(buffer.prefix(received), now: UInt64(Date().timeIntervalSince1970 * 1000))
+            actions = handshake.onBytes(buffer.prefix(received), now: SystemClock().now().wall)
         }
     }
 }

@@ -21,6 +21,12 @@ import Testing
         #expect(WallClockInstant.epoch - .seconds(1) == .epoch)
     }
 
+    @Test func durationsCountWholeMillisecondsTowardZero() {
+        #expect(Duration.seconds(90).wholeMilliseconds == 90_000)
+        #expect(Duration.microseconds(1_999).wholeMilliseconds == 1)
+        #expect(Duration.microseconds(-1_999).wholeMilliseconds == -1)
+    }
+
     /// A test moves one clock and both readings follow: the session's deadlines and the times
     /// it writes into records stay in step, as they do on a real peer.
     @Test func theManualClockMovesBothReadingsTogether() {

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire
@@ -78,21 +79,21 @@ import Wire
     @Test func ownerRepublishesItsRecordUntilItExpires() {
         var network = joinedNetwork(count: 30, seed: 6)
         let key = RecordKey(hashing: "republished")
-        let interval = network.nodes[2].settings.republishInterval
+        let interval = UInt64(network.nodes[2].settings.republishInterval.wholeMilliseconds)
         let record = network.identities[2].signRecord(key: key, subkey: [], value: [1], expiry: network.now + 2 * interval + 1_000)
         _ = network.put(record, from: 2)
         let holders = network.holders(of: key)
         // New holders appear when the closest peers lose the record and the owner republishes.
         for holder in holders where holder != 2 {
             network.nodes[holder] = DHTNode(ownID: network.nodes[holder].ownID, ownContact: network.nodes[holder].ownContact,
-                                            seed: 1, now: network.now)
+                                            seed: 1, now: .at(network.now))
         }
         #expect(network.holders(of: key).subtracting([2]).isEmpty)
         network.now += interval
-        network.run(network.nodes[2].onTick(now: network.now), of: 2)
+        network.run(network.nodes[2].onTick(now: .at(network.now)), of: 2)
         #expect(network.holders(of: key).count >= 19, "the republish stored the record again")
         network.now = record.expiry
-        #expect(network.nodes[2].onTick(now: network.now).sends.allSatisfy {
+        #expect(network.nodes[2].onTick(now: .at(network.now)).sends.allSatisfy {
             if case .store = $0.message { false } else { true }
         }, "an expired record is not republished")
     }

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire
@@ -8,7 +9,7 @@ import Wire
 
     private func node(_ index: Int = 0, settings: DHTNode.Settings = DHTNode.Settings()) -> DHTNode {
         DHTNode(ownID: identities[index].peerID, ownContact: TestNetwork.contact(of: identities[index], index: index),
-                settings: settings, seed: 1, now: now)
+                settings: settings, seed: 1, now: .at(now))
     }
 
     private func contact(_ index: Int) -> Contact { TestNetwork.contact(of: identities[index], index: index) }
@@ -17,21 +18,21 @@ import Wire
     private func node(knowing peers: Range<Int>) -> DHTNode {
         var node = node()
         for peer in peers {
-            _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: now)
+            _ = node.onRequest(.ping(sender: contact(peer)), requestID: UInt64(peer), from: identities[peer].peerID, now: .at(now))
         }
         return node
     }
 
     @Test func pingIsAnsweredAndTheSenderLearned() {
         var node = node()
-        let directives = node.onRequest(.ping(sender: contact(1)), requestID: 9, from: identities[1].peerID, now: now)
+        let directives = node.onRequest(.ping(sender: contact(1)), requestID: 9, from: identities[1].peerID, now: .at(now))
         #expect(directives == [.reply(.pong, requestID: 9)])
         #expect(node.routingTable.contains(identities[1].peerID))
     }
 
     @Test func clientModeSenderIsNotLearned() {
         var node = node()
-        _ = node.onRequest(.ping(sender: nil), requestID: 9, from: identities[39].peerID, now: now)
+        _ = node.onRequest(.ping(sender: nil), requestID: 9, from: identities[39].peerID, now: .at(now))
         #expect(node.routingTable.count == 0)
     }
 
@@ -39,7 +40,7 @@ import Wire
         var node = node(knowing: 1..<40)
         let target = DHTID(identities[5].peerID)
         let replies = node.onRequest(.findNode(.init(sender: contact(7), target: target)),
-                                     requestID: 3, from: identities[7].peerID, now: now).replies
+                                     requestID: 3, from: identities[7].peerID, now: .at(now)).replies
         let expected = Fixtures.bruteForceClosest(identities[1..<40].map(\.peerID).filter { $0 != identities[7].peerID }, to: target, count: 20)
         #expect(replies == [.foundNodes(expected.map { id in contact(identities.firstIndex { $0.peerID == id }!) })])
     }
@@ -52,15 +53,15 @@ import Wire
         var tampered = forged
         tampered.value = [3]
         let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1,
-                                 from: identities[3].peerID, now: now).replies
+                                 from: identities[3].peerID, now: .at(now)).replies
         #expect(ack == [.storeAck([.stored, .badSignature])])
         let found = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2, from: identities[39].peerID,
-                                   now: now + 59_999).replies
+                                   now: .at(now + 59_999)).replies
         #expect(found == [.value(.init(records: [record], closer: [contact(3)]))])
         let later = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3, from: identities[39].peerID,
-                                   now: now + 60_000).replies
+                                   now: .at(now + 60_000)).replies
         #expect(later == [.value(.init(records: [], closer: [contact(3)]))])
-        _ = node.onTick(now: now + 60_000)
+        _ = node.onTick(now: .at(now + 60_000))
         #expect(node.store.count == 0)
     }
 
@@ -75,10 +76,10 @@ import Wire
             identities[4].signRecord(key: key, subkey: [0, UInt8(index)], value: [UInt8](repeating: 1, count: 1_000), expiry: now + 60_000)
         }
         let honest = identities[3].signRecord(key: key, subkey: identities[3].peerID.bytes, value: [2], expiry: now + 60_000)
-        _ = node.onRequest(.store(.init(sender: nil, records: flood)), requestID: 1, from: identities[4].peerID, now: now)
-        _ = node.onRequest(.store(.init(sender: nil, records: [honest])), requestID: 2, from: identities[3].peerID, now: now)
+        _ = node.onRequest(.store(.init(sender: nil, records: flood)), requestID: 1, from: identities[4].peerID, now: .at(now))
+        _ = node.onRequest(.store(.init(sender: nil, records: [honest])), requestID: 2, from: identities[3].peerID, now: .at(now))
         guard case .value(let reply)? = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3,
-                                                      from: identities[39].peerID, now: now).replies.first else {
+                                                      from: identities[39].peerID, now: .at(now)).replies.first else {
             Issue.record("no value reply")
             return
         }
@@ -91,15 +92,15 @@ import Wire
         let key = RecordKey(hashing: "k")
         let mine = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
         let theirs = identities[4].signRecord(key: key, subkey: [1], value: [6], expiry: now + 90_000)
-        _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, from: identities[39].peerID, now: now)
-        let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, from: identities[39].peerID, now: now).replies
+        _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, from: identities[39].peerID, now: .at(now))
+        let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, from: identities[39].peerID, now: .at(now)).replies
         #expect(ack == [.storeAck([.stored])])
-        #expect(Set(node.store.records(under: key, now: now)) == [mine, theirs])
+        #expect(Set(node.store.records(under: key, now: .at(now))) == [mine, theirs])
     }
 
     @Test func replyTypesSentAsRequestsGetAnError() {
         var node = node()
-        guard case .error(let reply)? = node.onRequest(.pong, requestID: 1, from: identities[39].peerID, now: now).replies.first else {
+        guard case .error(let reply)? = node.onRequest(.pong, requestID: 1, from: identities[39].peerID, now: .at(now)).replies.first else {
             Issue.record("expected an error reply")
             return
         }
@@ -112,13 +113,13 @@ import Wire
         var node = node(settings: settings)
         // Peers in the node's farthest bucket (255): those whose first id bit differs.
         let far = (1..<40).filter { node.routingTable.bucketIndex(of: DHTID(identities[$0].peerID)) == 255 }
-        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: now)
-        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: now)
-        let directives = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: now)
+        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: .at(now))
+        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: .at(now))
+        let directives = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: .at(now))
         let ping = directives.sends
         #expect(ping.count == 1 && ping[0].endpoint == contact(far[0]).endpoint && ping[0].expecting == identities[far[0]].peerID)
         #expect(!node.routingTable.contains(identities[far[2]].peerID))
-        _ = node.onRequestTimeout(requestID: ping[0].requestID, now: now + 2_000)
+        _ = node.onRequestTimeout(requestID: ping[0].requestID, now: .at(now + 2_000))
         #expect(!node.routingTable.contains(identities[far[0]].peerID))
         #expect(node.routingTable.contains(identities[far[2]].peerID))
     }
@@ -128,20 +129,20 @@ import Wire
         settings.k = 2
         var node = node(settings: settings)
         let far = (1..<40).filter { node.routingTable.bucketIndex(of: DHTID(identities[$0].peerID)) == 255 }
-        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: now)
-        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: now)
-        let ping = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: now).sends[0]
-        _ = node.onResponse(.pong, requestID: ping.requestID, from: identities[far[0]].peerID, now: now + 10)
+        _ = node.onRequest(.ping(sender: contact(far[0])), requestID: 1, from: identities[far[0]].peerID, now: .at(now))
+        _ = node.onRequest(.ping(sender: contact(far[1])), requestID: 2, from: identities[far[1]].peerID, now: .at(now))
+        let ping = node.onRequest(.ping(sender: contact(far[2])), requestID: 3, from: identities[far[2]].peerID, now: .at(now)).sends[0]
+        _ = node.onResponse(.pong, requestID: ping.requestID, from: identities[far[0]].peerID, now: .at(now + 10))
         #expect(node.routingTable.contains(identities[far[0]].peerID))
         #expect(!node.routingTable.contains(identities[far[2]].peerID))
     }
 
     @Test func replyFromTheWrongPeerCountsAsAFailure() {
         var node = node(knowing: 1..<5)
-        let (_, directives) = node.get(RecordKey(hashing: "x"), now: now)
+        let (_, directives) = node.get(RecordKey(hashing: "x"), now: .at(now))
         #expect(directives.sends.count == 3)
         let query = directives.sends[0]
-        let next = node.onResponse(.value(.init(records: [], closer: [])), requestID: query.requestID, from: identities[39].peerID, now: now)
+        let next = node.onResponse(.value(.init(records: [], closer: [])), requestID: query.requestID, from: identities[39].peerID, now: .at(now))
         #expect(!node.routingTable.contains(identities[39].peerID), "an impostor is not learned")
         #expect(next.sends.count == 1 && next.sends[0].expecting != query.expecting, "the lookup moves on to the fourth peer")
         #expect(node.pendingRequestCount == 3)
@@ -151,17 +152,17 @@ import Wire
         var settings = DHTNode.Settings()
         settings.valueQuorum = 1
         var node = node(settings: settings)
-        _ = node.onRequest(.ping(sender: contact(1)), requestID: 1, from: identities[1].peerID, now: now)
+        _ = node.onRequest(.ping(sender: contact(1)), requestID: 1, from: identities[1].peerID, now: .at(now))
         let key = RecordKey(hashing: "progress")
         let good = identities[2].signRecord(key: key, subkey: [2], value: [1], expiry: now + 1_000)
         var forged = identities[3].signRecord(key: key, subkey: [3], value: [1], expiry: now + 1_000)
         forged.value = [66]
         let otherKey = identities[4].signRecord(key: RecordKey(hashing: "other"), subkey: [4], value: [1], expiry: now + 1_000)
-        let (operation, directives) = node.get(key, now: now)
+        let (operation, directives) = node.get(key, now: .at(now))
         let query = directives.sends[0]
         #expect(query.message == .findValue(.init(sender: contact(0), key: key)))
         let result = node.onResponse(.value(.init(records: [good, forged, otherKey], closer: [])),
-                                     requestID: query.requestID, from: identities[1].peerID, now: now)
+                                     requestID: query.requestID, from: identities[1].peerID, now: .at(now))
         #expect(result == [.offence(identities[1].peerID, Offence(.badRecord, "returned a record with a bad signature")),
                            .completed(operation, .found(records: [good], hops: 1))])
     }
@@ -170,13 +171,14 @@ import Wire
         var node = node()
         var record = identities[0].signRecord(key: RecordKey(hashing: "k"), subkey: [], value: [1], expiry: now + 1_000)
         record.value = [2]
-        #expect(node.put(record, now: now).directives.completions == [.refused(.badSignature)])
+        #expect(node.put(record, now: .at(now)).directives.completions == [.refused(.badSignature)])
     }
 
     @Test func idleBucketsAreRefreshedAfterTheInterval() {
         var node = node(knowing: 1..<40)
-        #expect(node.onTick(now: now + 1_000).sends.isEmpty)
-        let refresh = node.onTick(now: now + node.settings.refreshInterval).sends
+        let refreshInterval = UInt64(node.settings.refreshInterval.wholeMilliseconds)
+        #expect(node.onTick(now: .at(now + 1_000)).sends.isEmpty)
+        let refresh = node.onTick(now: .at(now + refreshInterval)).sends
         #expect(!refresh.isEmpty)
         for send in refresh {
             guard case .findNode = send.message else {
@@ -184,28 +186,28 @@ import Wire
                 continue
             }
         }
-        #expect(node.onTick(now: now + node.settings.refreshInterval + 1).sends.isEmpty, "a refreshed bucket is not due again")
+        #expect(node.onTick(now: .at(now + refreshInterval + 1)).sends.isEmpty, "a refreshed bucket is not due again")
     }
 
     @Test func bootstrapAsksAgainWhenAProbeIsLostThenGivesUp() {
         var node = node()
         let seed = contact(1).endpoint
-        let (operation, first) = node.bootstrap(from: [seed], now: now)
+        let (operation, first) = node.bootstrap(from: [seed], now: .at(now))
         #expect(first.sends.map(\.endpoint) == [seed])
         #expect(first.sends[0].message == .findNode(.init(sender: contact(0), target: DHTID(identities[0].peerID))))
         var requestID = first.sends[0].requestID
         for _ in 2...node.settings.bootstrapAttempts {
-            let retry = node.onRequestTimeout(requestID: requestID, now: now)
+            let retry = node.onRequestTimeout(requestID: requestID, now: .at(now))
             #expect(retry.sends.map(\.endpoint) == [seed])
             requestID = retry.sends[0].requestID
         }
-        #expect(node.onRequestTimeout(requestID: requestID, now: now) == [.completed(operation, .bootstrapped(contacts: 0))])
+        #expect(node.onRequestTimeout(requestID: requestID, now: .at(now)) == [.completed(operation, .bootstrapped(contacts: 0))])
     }
 
     @Test func bootstrapLearnsTheSeedAndLooksUpItsOwnID() {
         var node = node()
-        let (_, first) = node.bootstrap(from: [contact(1).endpoint], now: now)
-        let next = node.onResponse(.foundNodes([contact(2)]), requestID: first.sends[0].requestID, from: identities[1].peerID, now: now)
+        let (_, first) = node.bootstrap(from: [contact(1).endpoint], now: .at(now))
+        let next = node.onResponse(.foundNodes([contact(2)]), requestID: first.sends[0].requestID, from: identities[1].peerID, now: .at(now))
         #expect(node.routingTable.contains(identities[1].peerID))
         #expect(next.sends.map(\.message) == [.findNode(.init(sender: contact(0), target: DHTID(identities[0].peerID)))])
         #expect(next.sends.map(\.expecting) == [identities[1].peerID])
@@ -224,7 +226,7 @@ import Wire
         settings.storeRate.recordsPerMinute = recordsPerMinute
         settings.storeRate.burst = recordsPerMinute
         return DHTNode(ownID: identities[0].peerID, ownContact: TestNetwork.contact(of: identities[0], index: 0),
-                       settings: settings, seed: 1, now: now)
+                       settings: settings, seed: 1, now: .at(now))
     }
 
     private func record(by writer: Int, subkey: UInt8 = 1) -> SignedRecord {
@@ -232,7 +234,7 @@ import Wire
     }
 
     private func store(_ records: [SignedRecord], from peer: Int, on node: inout DHTNode, at time: UInt64? = nil) -> [DHTNode.Directive] {
-        node.onRequest(.store(.init(sender: nil, records: records)), requestID: 1, from: identities[peer].peerID, now: time ?? now)
+        node.onRequest(.store(.init(sender: nil, records: records)), requestID: 1, from: identities[peer].peerID, now: .at(time ?? now))
     }
 
     @Test func aPeerStoringFasterThanItsRateIsRefusedAndBlamed() {
@@ -261,7 +263,7 @@ import Wire
 
     @Test func aReplyTypeSentAsARequestIsAnOffence() {
         var node = node()
-        let directives = node.onRequest(.pong, requestID: 4, from: identities[2].peerID, now: now)
+        let directives = node.onRequest(.pong, requestID: 4, from: identities[2].peerID, now: .at(now))
         #expect(directives.contains(.offence(identities[2].peerID, Offence(.protocolViolation, "sent a pong as a request"))))
     }
 
@@ -273,14 +275,14 @@ import Wire
         #expect(store([record(by: 2, subkey: 3), record(by: 1, subkey: 4)], from: 3, on: &node).replies
             == [.storeAck([.ownerBanned, .stored])])
         guard case .value(let reply)? = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 2,
-                                                       from: identities[3].peerID, now: now).replies.first else {
+                                                       from: identities[3].peerID, now: .at(now)).replies.first else {
             Issue.record("expected a value reply")
             return
         }
         #expect(reply.records.map(\.ownerID).allSatisfy { $0 == identities[1].peerID })
-        let banned = node.onRequest(.ping(sender: nil), requestID: 3, from: identities[2].peerID, now: now)
+        let banned = node.onRequest(.ping(sender: nil), requestID: 3, from: identities[2].peerID, now: .at(now))
         #expect(banned == [.reply(.error(.init(code: DHTNode.ErrorCode.banned, message: "this node has banned you")), requestID: 3)])
-        let (_, directives) = node.get(key, now: now)
+        let (_, directives) = node.get(key, now: .at(now))
         #expect(directives.completions.first.map { result in
             guard case .found(let records, _) = result else { return false }
             return records.count == 2 && !records.contains(held)
@@ -290,11 +292,11 @@ import Wire
     @Test func aValueReplyWithARecordUnderAnotherKeyIsAnOffence() {
         var node = node()
         _ = node.onRequest(.ping(sender: TestNetwork.contact(of: identities[1], index: 1)), requestID: 1,
-                           from: identities[1].peerID, now: now)
-        let query = node.get(key, now: now).directives.sends[0]
+                           from: identities[1].peerID, now: .at(now))
+        let query = node.get(key, now: .at(now)).directives.sends[0]
         let stray = identities[2].signRecord(key: RecordKey(hashing: "elsewhere"), subkey: [1], value: [1], expiry: now + 60_000)
         let directives = node.onResponse(.value(.init(records: [stray], closer: [])), requestID: query.requestID,
-                                         from: identities[1].peerID, now: now)
+                                         from: identities[1].peerID, now: .at(now))
         #expect(directives.contains(.offence(identities[1].peerID,
                                              Offence(.protocolViolation, "returned a record under a key it was not asked for"))))
         #expect(directives.completions == [.found(records: [], hops: 1)])

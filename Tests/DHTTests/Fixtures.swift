@@ -67,7 +67,7 @@ struct TestNetwork {
         identities = Fixtures.identities(count, seed: seed)
         for (index, identity) in identities.enumerated() {
             nodes.append(DHTNode(ownID: identity.peerID, ownContact: Self.contact(of: identity, index: index),
-                                 settings: settings, seed: UInt64(index), now: now))
+                                 settings: settings, seed: UInt64(index), now: .at(now)))
         }
     }
 
@@ -82,13 +82,13 @@ struct TestNetwork {
             for case .send(let message, let requestID, let endpoint, _) in batch {
                 let target = Int(endpoint.port) - 1
                 if stopped.contains(target) {
-                    queue.append((node, nodes[node].onRequestTimeout(requestID: requestID, now: now)))
+                    queue.append((node, nodes[node].onRequestTimeout(requestID: requestID, now: .at(now))))
                     continue
                 }
-                let answer = nodes[target].onRequest(message, requestID: requestID, from: nodes[node].ownID, now: now)
+                let answer = nodes[target].onRequest(message, requestID: requestID, from: nodes[node].ownID, now: .at(now))
                 queue.append((target, answer.filter { if case .reply = $0 { false } else { true } }))
                 for reply in answer.replies {
-                    queue.append((node, nodes[node].onResponse(reply, requestID: requestID, from: nodes[target].ownID, now: now)))
+                    queue.append((node, nodes[node].onResponse(reply, requestID: requestID, from: nodes[target].ownID, now: .at(now))))
                 }
             }
             results[node, default: []] += batch.completions
@@ -97,24 +97,38 @@ struct TestNetwork {
 
     /// Node `index` joins through node `via`.
     mutating func join(_ index: Int, via: Int?) {
-        let (_, directives) = nodes[index].bootstrap(from: via.map { [Self.endpoint($0)] } ?? [], now: now)
+        let (_, directives) = nodes[index].bootstrap(from: via.map { [Self.endpoint($0)] } ?? [], now: .at(now))
         run(directives, of: index)
     }
 
     mutating func put(_ record: SignedRecord, from index: Int) -> DHTNode.OperationResult? {
-        let (_, directives) = nodes[index].put(record, now: now)
+        let (_, directives) = nodes[index].put(record, now: .at(now))
         run(directives, of: index)
         return results[index]?.popLast()
     }
 
     mutating func get(_ key: RecordKey, from index: Int) -> DHTNode.OperationResult? {
-        let (_, directives) = nodes[index].get(key, now: now)
+        let (_, directives) = nodes[index].get(key, now: .at(now))
         run(directives, of: index)
         return results[index]?.popLast()
     }
 
     /// Indices of the live nodes holding a record under `key`.
     func holders(of key: RecordKey) -> Set<Int> {
-        Set(nodes.indices.filter { !nodes[$0].store.records(under: key, now: now).isEmpty })
+        Set(nodes.indices.filter { !nodes[$0].store.records(under: key, now: .at(now)).isEmpty })
     }
+}
+
+/// The tests' virtual time is one count of milliseconds, which every clock reads alike, as in
+/// the simulator: `.at(ms)` is that moment as whichever instant a call takes.
+extension MonotonicInstant {
+    static func at(_ milliseconds: UInt64) -> MonotonicInstant { MonotonicInstant(nanoseconds: Int64(milliseconds) * 1_000_000) }
+}
+
+extension WallClockInstant {
+    static func at(_ milliseconds: UInt64) -> WallClockInstant { WallClockInstant(millisecondsSinceEpoch: milliseconds) }
+}
+
+extension ClockReading {
+    static func at(_ milliseconds: UInt64) -> ClockReading { ClockReading(monotonic: .at(milliseconds), wall: .at(milliseconds)) }
 }

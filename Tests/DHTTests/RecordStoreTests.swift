@@ -23,8 +23,8 @@ import Wire
         var store = RecordStore()
         let signed = record(by: alice)
         #expect(signed.hasValidSignature)
-        #expect(store.store(signed, now: now) == .stored)
-        #expect(store.records(under: key, now: now) == [signed])
+        #expect(store.store(signed, now: .at(now)) == .stored)
+        #expect(store.records(under: key, now: .at(now)) == [signed])
     }
 
     @Test func tamperedRecordIsRefused() {
@@ -33,7 +33,7 @@ import Wire
                        { $0.signature[5] ^= 1 }, { $0.ownerPublicKey = bob.publicKey }, { $0.signature = [] }] {
             var forged = record(by: alice)
             tamper(&forged)
-            #expect(store.store(forged, now: now) == .badSignature)
+            #expect(store.store(forged, now: .at(now)) == .badSignature)
         }
         #expect(store.count == 0)
     }
@@ -41,12 +41,12 @@ import Wire
     @Test func expiredOversizedAndFarFutureRecordsAreRefused() {
         var limits = RecordStore.Limits()
         limits.maxValueBytes = 8
-        limits.maxLifetime = 100_000
+        limits.maxLifetime = .seconds(100)
         var store = RecordStore(limits: limits)
-        #expect(store.store(record(by: alice, expiry: now), now: now) == .expired)
-        #expect(store.store(record(by: alice, value: Array(repeating: 0, count: 9)), now: now) == .tooLarge)
-        #expect(store.store(record(by: alice, subkey: String(repeating: "s", count: 129)), now: now) == .tooLarge)
-        #expect(store.store(record(by: alice, expiry: now + 100_001), now: now) == .expiryTooFar)
+        #expect(store.store(record(by: alice, expiry: now), now: .at(now)) == .expired)
+        #expect(store.store(record(by: alice, value: Array(repeating: 0, count: 9)), now: .at(now)) == .tooLarge)
+        #expect(store.store(record(by: alice, subkey: String(repeating: "s", count: 129)), now: .at(now)) == .tooLarge)
+        #expect(store.store(record(by: alice, expiry: now + 100_001), now: .at(now)) == .expiryTooFar)
         #expect(store.count == 0)
     }
 
@@ -56,35 +56,35 @@ import Wire
         var store = RecordStore()
         let squatter = record(by: bob, expiry: 90_000)
         let real = record(by: alice, expiry: 20_000)
-        #expect(store.store(squatter, now: now) == .stored)
-        #expect(store.store(real, now: now) == .stored)
-        #expect(Set(store.records(under: key, now: now)) == [squatter, real])
-        #expect(store.store(record(by: alice, value: [9], expiry: 15_000), now: now) == .stale)
+        #expect(store.store(squatter, now: .at(now)) == .stored)
+        #expect(store.store(real, now: .at(now)) == .stored)
+        #expect(Set(store.records(under: key, now: .at(now))) == [squatter, real])
+        #expect(store.store(record(by: alice, value: [9], expiry: 15_000), now: .at(now)) == .stale)
     }
 
     @Test func ownerMayOnlyReplaceWithALaterExpiry() {
         var store = RecordStore()
         let first = record(by: alice, value: [1], expiry: 50_000)
-        #expect(store.store(first, now: now) == .stored)
-        #expect(store.store(first, now: now) == .stored, "the same record again is accepted and changes nothing")
-        #expect(store.store(record(by: alice, value: [2], expiry: 50_000), now: now) == .stale)
-        #expect(store.store(record(by: alice, value: [2], expiry: 40_000), now: now) == .stale)
+        #expect(store.store(first, now: .at(now)) == .stored)
+        #expect(store.store(first, now: .at(now)) == .stored, "the same record again is accepted and changes nothing")
+        #expect(store.store(record(by: alice, value: [2], expiry: 50_000), now: .at(now)) == .stale)
+        #expect(store.store(record(by: alice, value: [2], expiry: 40_000), now: .at(now)) == .stale)
         let newer = record(by: alice, value: [3], expiry: 60_000)
-        #expect(store.store(newer, now: now) == .stored)
-        #expect(store.records(under: key, now: now) == [newer])
+        #expect(store.store(newer, now: .at(now)) == .stored)
+        #expect(store.records(under: key, now: .at(now)) == [newer])
     }
 
     @Test func getReturnsOnlyUnexpiredSubkeysAndExpiryRemovesTheRest() {
         var store = RecordStore()
         let short = record(by: alice, subkey: "a", expiry: 20_000)
         let long = record(by: bob, subkey: "b", expiry: 40_000)
-        _ = store.store(short, now: now)
-        _ = store.store(long, now: now)
-        #expect(store.records(under: key, now: now) == [short, long])
-        #expect(store.records(under: key, now: 20_000) == [long])
-        store.removeExpired(now: 20_000)
+        _ = store.store(short, now: .at(now))
+        _ = store.store(long, now: .at(now))
+        #expect(store.records(under: key, now: .at(now)) == [short, long])
+        #expect(store.records(under: key, now: .at(20_000)) == [long])
+        store.removeExpired(now: .at(20_000))
         #expect(store.count == 1)
-        store.removeExpired(now: 40_000)
+        store.removeExpired(now: .at(40_000))
         #expect(store.count == 0 && store.keys.isEmpty)
     }
 
@@ -92,27 +92,27 @@ import Wire
         var limits = RecordStore.Limits()
         limits.maxRecords = 1
         var store = RecordStore(limits: limits)
-        #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
-        #expect(store.store(record(by: bob, subkey: "b"), now: now) == .storeFull)
-        #expect(store.store(record(by: alice, expiry: 30_000), now: now) == .stored)
+        #expect(store.store(record(by: alice, expiry: 20_000), now: .at(now)) == .stored)
+        #expect(store.store(record(by: bob, subkey: "b"), now: .at(now)) == .storeFull)
+        #expect(store.store(record(by: alice, expiry: 30_000), now: .at(now)) == .stored)
     }
 
     @Test func fullStoreRefusesRecordsBeyondItsBytesWhoeverOwnsThem() {
         var limits = RecordStore.Limits()
         limits.maxBytes = 10
         var store = RecordStore(limits: limits)
-        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3], expiry: 20_000), now: now) == .stored)
-        #expect(store.store(record(by: bob, subkey: "b", value: [1, 2, 3, 4]), now: now) == .stored)
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3], expiry: 20_000), now: .at(now)) == .stored)
+        #expect(store.store(record(by: bob, subkey: "b", value: [1, 2, 3, 4]), now: .at(now)) == .stored)
         #expect(store.byteCount == 9)
-        #expect(store.store(record(by: bob, subkey: "c", value: [1]), now: now) == .storeFull, "a new record past 10 bytes")
-        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3, 4, 5], expiry: 30_000), now: now) == .storeFull,
+        #expect(store.store(record(by: bob, subkey: "c", value: [1]), now: .at(now)) == .storeFull, "a new record past 10 bytes")
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3, 4, 5], expiry: 30_000), now: .at(now)) == .storeFull,
                 "replacing a record with a larger one past 10 bytes")
-        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3, 4], expiry: 30_000), now: now) == .stored,
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2, 3, 4], expiry: 30_000), now: .at(now)) == .stored,
                 "a replaced record's bytes no longer count")
         #expect(store.byteCount == 10)
-        store.removeExpired(now: 30_000)
+        store.removeExpired(now: .at(30_000))
         #expect(store.byteCount == 5, "expired records no longer count")
-        #expect(store.store(record(by: bob, subkey: "c", value: [1], expiry: 90_000), now: 30_000) == .stored)
+        #expect(store.store(record(by: bob, subkey: "c", value: [1], expiry: 90_000), now: .at(30_000)) == .stored)
         store.revoke(owners: [bob.publicKey])
         #expect(store.byteCount == 0, "revoked owners' records no longer count")
     }
@@ -126,7 +126,7 @@ import Wire
         var status = StoreStatus.stored
         fill: for owner in owners {
             for index in 0..<241 {
-                status = store.store(record(by: owner, subkey: "\(index)", value: value), now: now)
+                status = store.store(record(by: owner, subkey: "\(index)", value: value), now: .at(now))
                 if status != .stored { break fill }
             }
         }
@@ -154,24 +154,24 @@ import Wire
         limits.maxRecordsPerOwner = 2
         limits.maxBytesPerOwner = 12
         var store = RecordStore(limits: limits)
-        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2]), now: now) == .stored)
-        #expect(store.store(record(by: alice, subkey: "b", value: [1, 2]), now: now) == .stored)
-        #expect(store.store(record(by: alice, subkey: "c"), now: now) == .ownerFull, "a third record")
-        #expect(store.store(record(by: alice, subkey: "a", value: Array(repeating: 0, count: 9), expiry: 80_000), now: now)
+        #expect(store.store(record(by: alice, subkey: "a", value: [1, 2]), now: .at(now)) == .stored)
+        #expect(store.store(record(by: alice, subkey: "b", value: [1, 2]), now: .at(now)) == .stored)
+        #expect(store.store(record(by: alice, subkey: "c"), now: .at(now)) == .ownerFull, "a third record")
+        #expect(store.store(record(by: alice, subkey: "a", value: Array(repeating: 0, count: 9), expiry: 80_000), now: .at(now))
             == .ownerFull, "replacing a record with one that takes the owner past 12 bytes")
-        #expect(store.store(record(by: alice, subkey: "a", value: [5, 6, 7], expiry: 80_000), now: now) == .stored,
+        #expect(store.store(record(by: alice, subkey: "a", value: [5, 6, 7], expiry: 80_000), now: .at(now)) == .stored,
                 "replacing a record keeps the count")
         #expect(store.usage(of: alice.publicKey) == (records: 2, bytes: 7))
-        #expect(store.store(record(by: bob, subkey: "c"), now: now) == .stored, "the share is per owner")
-        store.removeExpired(now: 70_000)
+        #expect(store.store(record(by: bob, subkey: "c"), now: .at(now)) == .stored, "the share is per owner")
+        store.removeExpired(now: .at(70_000))
         #expect(store.usage(of: alice.publicKey) == (records: 1, bytes: 4), "expired records no longer count")
-        #expect(store.store(record(by: alice, subkey: "c", expiry: 90_000), now: 70_000) == .stored)
+        #expect(store.store(record(by: alice, subkey: "c", expiry: 90_000), now: .at(70_000)) == .stored)
     }
 
     @Test func anOwnersExpiredRecordIsReplacedInPlace() {
         var store = RecordStore()
-        #expect(store.store(record(by: alice, expiry: 20_000), now: now) == .stored)
-        #expect(store.store(record(by: alice, value: [7, 7, 7], expiry: 30_000), now: 20_000) == .stored)
+        #expect(store.store(record(by: alice, expiry: 20_000), now: .at(now)) == .stored)
+        #expect(store.store(record(by: alice, value: [7, 7, 7], expiry: 30_000), now: .at(20_000)) == .stored)
         #expect(store.usage(of: alice.publicKey) == (records: 1, bytes: 4))
         #expect(store.count == 1)
     }

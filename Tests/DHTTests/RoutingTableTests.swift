@@ -96,14 +96,14 @@ import Wire
     }
 
     @Test func bucketsNotLookedUpWithinTheIntervalAreDueForRefresh() {
-        var table = RoutingTable(ownID: own, now: 0)
-        #expect(table.bucketsDueForRefresh(now: 10_000, interval: 1_000).isEmpty, "an empty table has nothing to refresh")
+        var table = RoutingTable(ownID: own, now: .at(0))
+        #expect(table.bucketsDueForRefresh(now: .at(10_000), interval: .seconds(1)).isEmpty, "an empty table has nothing to refresh")
         for bucket in [250, 253, 255] {
             _ = table.observe(Fixtures.contact(ids(inBucket: bucket, count: 1, table: table)[0]))
         }
-        #expect(table.bucketsDueForRefresh(now: 500, interval: 1_000).isEmpty)
-        #expect(table.bucketsDueForRefresh(now: 1_000, interval: 1_000) == Array(250...255))
-        table.touchBucket(of: DHTID(ids(inBucket: 253, count: 1, table: table)[0]), now: 1_000)
-        #expect(table.bucketsDueForRefresh(now: 1_500, interval: 1_000) == [250, 251, 252, 254, 255])
+        #expect(table.bucketsDueForRefresh(now: .at(500), interval: .seconds(1)).isEmpty)
+        #expect(table.bucketsDueForRefresh(now: .at(1_000), interval: .seconds(1)) == Array(250...255))
+        table.touchBucket(of: DHTID(ids(inBucket: 253, count: 1, table: table)[0]), now: .at(1_000))
+        #expect(table.bucketsDueForRefresh(now: .at(1_500), interval: .seconds(1)) == [250, 251, 252, 254, 255])
     }
 }

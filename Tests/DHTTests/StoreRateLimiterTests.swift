@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Testing
 import Wire
@@ -16,7 +17,7 @@ import Wire
 
     @Test func aBurstIsAdmittedThenTheRateRefillsIt() {
         var limiter = limiter()
-        func admit(_ records: Int, by peer: Int, at time: UInt64) -> Bool { limiter.admit(records, from: peers[peer], now: time) }
+        func admit(_ records: Int, by peer: Int, at time: UInt64) -> Bool { limiter.admit(records, from: peers[peer], now: .at(time)) }
         #expect((0..<10).allSatisfy { _ in admit(1, by: 0, at: 0) })
         #expect(!admit(1, by: 0, at: 0))
         #expect(!admit(1, by: 0, at: 999), "60 per minute: one token per second")
@@ -28,14 +29,14 @@ import Wire
 
     @Test func aRequestForMoreThanTheBucketHoldsIsRefusedWhole() {
         var limiter = limiter()
-        func admit(_ records: Int) -> Bool { limiter.admit(records, from: peers[0], now: 0) }
+        func admit(_ records: Int) -> Bool { limiter.admit(records, from: peers[0], now: .at(0)) }
         #expect(!admit(11))
         #expect(admit(10), "the refused request took nothing")
     }
 
     @Test func forgettingABucketNeverLowersALimit() {
         var limiter = limiter(tracked: 1)
-        func admit(_ records: Int, by peer: Int) -> Bool { limiter.admit(records, from: peers[peer], now: 0) }
+        func admit(_ records: Int, by peer: Int) -> Bool { limiter.admit(records, from: peers[peer], now: .at(0)) }
         #expect(admit(10, by: 0))
         #expect(admit(10, by: 1), "peer 0 is forgotten to make room")
         #expect(!admit(1, by: 1))

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import DHT
 @testable import Node
@@ -15,7 +16,7 @@ import Testing
     }
 
     func run(_ initiator: HandshakeSide, _ responder: HandshakeSide, alter: (Int, inout [UInt8]) -> Void = { _, _ in }) -> HandshakePair {
-        var pair = HandshakePair(initiator: initiator, responder: responder, expecting: nil, now: now)
+        var pair = HandshakePair(initiator: initiator, responder: responder, expecting: nil, now: .at(now))
         pair.run(alter: alter)
         return pair
     }
@@ -83,7 +84,7 @@ import Testing
             var initiator = Handshake(role: .initiator(expecting: nil), identity: alice, ownToken: TestRun.token(for: alice))
             var responder = Handshake(role: .responder, identity: bob, rules: rules)
             _ = responder.start()
-            return HandshakePair.sent(responder.onBytes(HandshakePair.sent(initiator.start()), now: now))
+            return HandshakePair.sent(responder.onBytes(HandshakePair.sent(initiator.start()), now: .at(now)))
         }
         let kindOffset = 5
         #expect(answer(under: revoking)[kindOffset] == HandshakeMessage.Kind.responderProof.rawValue)
@@ -94,8 +95,8 @@ import Testing
         var initiator = Handshake(role: .initiator(expecting: nil), identity: alice, ownToken: TestRun.token(for: alice))
         var responder = Handshake(role: .responder, identity: bob, rules: TestRun.rules)
         _ = responder.start()
-        let proof = HandshakePair.sent(responder.onBytes(HandshakePair.sent(initiator.start()), now: now))
-        let actions = initiator.onBytes(proof, now: now)
+        let proof = HandshakePair.sent(responder.onBytes(HandshakePair.sent(initiator.start()), now: .at(now)))
+        let actions = initiator.onBytes(proof, now: .at(now))
         #expect(actions.allSatisfy { if case .send = $0 { true } else { false } }, "established before the verdict: \(actions)")
     }
 
@@ -137,7 +138,7 @@ import Testing
         var responder = Handshake(role: .responder, identity: bob, rules: TestRun.rules)
         _ = responder.start()
         let refusal = HandshakeMessage.refusal(.noToken).encoded()
-        guard case .failed(.malformed)? = responder.onBytes(refusal, now: now).first else {
+        guard case .failed(.malformed)? = responder.onBytes(refusal, now: .at(now)).first else {
             Issue.record("a refusal in place of a hello was accepted")
             return
         }

@@ -1,3 +1,4 @@
+import CohortBase
 import Crypto
 import DHT
 import Logging
@@ -89,7 +90,7 @@ final class EmbeddedSecureChannel {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let handler = SecureChannelHandler(handshake: handshake, maxPayloadLength: maxPayloadLength, timeout: timeout,
-                                           clock: { 0 }, logger: logger)
+                                           clock: ManualClock(wall: .epoch), logger: logger)
         peer = handlerRole == .responder
             ? Handshake(role: .initiator(expecting: Self.handlerIdentity.peerID), identity: Self.peerIdentity,
                         ephemeralKey: Self.peerEphemeral)
@@ -120,7 +121,7 @@ final class EmbeddedSecureChannel {
             }
             let fromHandler = written()
             guard !fromHandler.isEmpty else { throw HandshakeError.closedEarly }
-            for action in peer.onBytes(fromHandler, now: 0) {
+            for action in peer.onBytes(fromHandler, now: .epoch) {
                 switch action {
                 case .send(let bytes): toHandler += bytes
                 case .established(let keys, _):

@@ -18,13 +18,13 @@ struct HandshakePair {
     var responder: Handshake
     var initiatorResult: Handshake.Action?
     var responderResult: Handshake.Action?
-    let now: UInt64
+    let now: WallClockInstant
 
     init(initiator: PeerIdentity, responder: PeerIdentity, expecting: PeerID?) {
         self.init(initiator: HandshakeSide(identity: initiator), responder: HandshakeSide(identity: responder), expecting: expecting)
     }
 
-    init(initiator: HandshakeSide, responder: HandshakeSide, expecting: PeerID?, now: UInt64 = 0) {
+    init(initiator: HandshakeSide, responder: HandshakeSide, expecting: PeerID?, now: WallClockInstant = .epoch) {
         self.initiator = Handshake(role: .initiator(expecting: expecting), identity: initiator.identity, rules: initiator.rules,
                                    ownToken: initiator.token)
         self.responder = Handshake(role: .responder, identity: responder.identity, rules: responder.rules, ownToken: responder.token)
@@ -148,9 +148,9 @@ struct SeededBytes: RandomNumberGenerator {
         _ = responder.start()
         var initiator = Handshake(role: .initiator(expecting: nil), identity: alice)
         let hello = HandshakePair.sent(initiator.start())
-        #expect(responder.onBytes(hello.prefix(hello.count - 1), now: 0).isEmpty)
+        #expect(responder.onBytes(hello.prefix(hello.count - 1), now: .epoch).isEmpty)
         #expect(responder.onTimeout() == [.failed(.timedOut)])
-        #expect(responder.onBytes(hello.suffix(1), now: 0).isEmpty)
+        #expect(responder.onBytes(hello.suffix(1), now: .epoch).isEmpty)
         #expect(responder.onTimeout().isEmpty)
     }
 
@@ -164,7 +164,7 @@ struct SeededBytes: RandomNumberGenerator {
         var responder = Handshake(role: .responder, identity: bob)
         _ = responder.start()
         let header: [UInt8] = Array("CHRH".utf8) + [4, 1, 0xFF, 0xFF]
-        #expect(responder.onBytes(header, now: 0) == [.failed(.oversized(0xFFFF))])
+        #expect(responder.onBytes(header, now: .epoch) == [.failed(.oversized(0xFFFF))])
     }
 
     @Test func wrongLengthWrongKindAndGarbageFail() {
@@ -179,7 +179,7 @@ struct SeededBytes: RandomNumberGenerator {
         for bytes in cases {
             var responder = Handshake(role: .responder, identity: bob)
             _ = responder.start()
-            let actions = responder.onBytes(bytes, now: 0)
+            let actions = responder.onBytes(bytes, now: .epoch)
             guard case .failed(.malformed)? = actions.first else {
                 Issue.record("\(bytes) gave \(actions)")
                 continue
@@ -192,10 +192,10 @@ struct SeededBytes: RandomNumberGenerator {
         var responder = Handshake(role: .responder, identity: bob)
         _ = responder.start()
         let hello = HandshakePair.sent(initiator.start())
-        let proof = HandshakePair.sent(responder.onBytes(hello, now: 0))
-        let finish = HandshakePair.sent(initiator.onBytes(proof, now: 0))
-        let responderActions = responder.onBytes(finish + [1, 2, 3], now: 0)
-        let initiatorActions = initiator.onBytes(HandshakePair.sent(responderActions) + [4, 5], now: 0)
+        let proof = HandshakePair.sent(responder.onBytes(hello, now: .epoch))
+        let finish = HandshakePair.sent(initiator.onBytes(proof, now: .epoch))
+        let responderActions = responder.onBytes(finish + [1, 2, 3], now: .epoch)
+        let initiatorActions = initiator.onBytes(HandshakePair.sent(responderActions) + [4, 5], now: .epoch)
         func leftover(_ actions: [Handshake.Action]) -> [UInt8]? {
             actions.lazy.compactMap { action -> [UInt8]? in if case .established(_, let leftover) = action { leftover } else { nil } }.first
         }

@@ -17,7 +17,7 @@ struct LiveNetwork {
 
     static func settings() -> DHTService.Settings {
         var settings = DHTService.Settings()
-        settings.dht.requestTimeout = 3_000
+        settings.dht.requestTimeout = .seconds(3)
         settings.transport.handshakeTimeout = .seconds(5)
         return settings
     }

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import DHT
 import NIOCore
@@ -53,7 +54,7 @@ import Wire
     }
 
     @Test func theConnectionClosesWhenThePeersTokenExpires() throws {
-        let connection = try connection { $0.admission = AdmissionPolicy(clock: { TestRun.now }) }
+        let connection = try connection { $0.admission = AdmissionPolicy(clock: ManualClock(wall: .at(TestRun.now))) }
         connection.establish(token: TestRun.token(for: EmbeddedPeerConnection.peer, expiry: TestRun.now + TestRun.hour))
         let request = connection.request(timeout: .hours(2))
         connection.loop.advanceTime(by: .milliseconds(Int64(TestRun.hour)) - .nanoseconds(1))
@@ -66,7 +67,7 @@ import Wire
     /// The handshake checked the token against its own reading of the clock; one that has
     /// expired by the time the connection is set up closes it at once.
     @Test func aTokenExpiredByTheTimeOfTheEstablishedEventClosesAtOnce() throws {
-        let connection = try connection { $0.admission = AdmissionPolicy(clock: { TestRun.now }) }
+        let connection = try connection { $0.admission = AdmissionPolicy(clock: ManualClock(wall: .at(TestRun.now))) }
         connection.establish(token: TestRun.token(for: EmbeddedPeerConnection.peer, expiry: TestRun.now - 1))
         connection.loop.run()
         #expect(!connection.channel.isActive)
@@ -75,7 +76,7 @@ import Wire
     /// A token that expires in centuries does not overflow the timer.
     @Test func aFarFutureExpiryKeepsTheConnectionOpen() throws {
         let connection = try connection {
-            $0.admission = AdmissionPolicy(clock: { TestRun.now })
+            $0.admission = AdmissionPolicy(clock: ManualClock(wall: .at(TestRun.now)))
             $0.idleTimeout = .hours(1_000_000)
         }
         connection.establish(token: TestRun.token(for: EmbeddedPeerConnection.peer, expiry: UInt64.max - 1))

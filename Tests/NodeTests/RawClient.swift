@@ -69,7 +69,7 @@ struct RawClient {
         }
         _ = try send(handshake.start())
         while let bytes = receive(), !bytes.isEmpty {
-            if let sealer = try send(handshake.onBytes(bytes, now: 0)) { return sealer }
+            if let sealer = try send(handshake.onBytes(bytes, now: .epoch)) { return sealer }
         }
         throw HandshakeError.closedEarly
     }

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import DHT
 @testable import Node
@@ -9,7 +10,7 @@ import Testing
     @Test func aPeerRevokedWhileItsHandshakeRunsIsClosedOnceItCompletes() async throws {
         let pair = TransportPair()
         var settings = TransportSettings()
-        settings.admission = AdmissionPolicy(rules: TestRun.rules, clock: { TestRun.now })
+        settings.admission = AdmissionPolicy(rules: TestRun.rules, clock: ManualClock(wall: .at(TestRun.now)))
         let server = try await pair.start(seed: 1, settings: settings)
         let revoked = identity(5)
         let client = try RawClient(port: server.boundEndpoint.port)

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import DHT
 import Foundation
@@ -34,4 +35,9 @@ enum TestRun {
     }
 
     static func wallClockMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+}
+
+extension WallClockInstant {
+    /// The moment `milliseconds` since the epoch, as tokens write times.
+    static func at(_ milliseconds: UInt64) -> WallClockInstant { WallClockInstant(millisecondsSinceEpoch: milliseconds) }
 }

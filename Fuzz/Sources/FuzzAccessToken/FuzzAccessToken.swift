@@ -1,4 +1,5 @@
 import Admission
+import CohortBase
 import Crypto
 import Foundation
 import FuzzSupport
@@ -44,7 +45,7 @@ private func checkToken(_ encoded: [UInt8], signedByRunKey: Bool) {
     if signedByRunKey && token.issuerPublicKey == runPublicKey {
         precondition(token.hasValidSignature, "a token the run key signed does not verify")
     }
-    let admitted = try? rules.admit(presented: encoded, provenKey: token.claims.peerPublicKey, now: token.claims.issuedAt)
+    let admitted = try? rules.admit(presented: encoded, provenKey: token.claims.peerPublicKey, now: WallClockInstant(millisecondsSinceEpoch: token.claims.issuedAt))
     if admitted != nil {
         precondition(token.issuerPublicKey == runPublicKey && token.claims.runName == "fuzz", "a foreign token was admitted")
     }

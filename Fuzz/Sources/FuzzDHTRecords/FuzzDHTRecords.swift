@@ -1,3 +1,4 @@
+import CohortBase
 import Foundation
 import FuzzSupport
 import DHT
@@ -11,13 +12,15 @@ import Wire
 public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     guard bytes.count >= 9 else { return 0 }
-    let now = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    let milliseconds = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    // Only the wall clock comes from the input: it is the one a peer's records are checked against.
+    let now = ClockReading(monotonic: .zero, wall: WallClockInstant(millisecondsSinceEpoch: milliseconds))
     var limits = RecordStore.Limits()
     if bytes[8] & 1 == 1 {
         limits.maxRecords = 2
         limits.maxValueBytes = 16
         limits.maxSubkeyBytes = 4
-        limits.maxLifetime = 1000
+        limits.maxLifetime = .seconds(1)
         limits.maxRecordsPerOwner = 1
         limits.maxBytesPerOwner = 24
     }
@@ -26,8 +29,8 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var store = RecordStore(limits: limits)
     var statuses: [StoreStatus] = []
     for record in request.records {
-        let status = store.store(record, now: now)
-        precondition(status == .stored || status == RecordStore.validate(record, now: now, limits: limits) || status == .notOwner
+        let status = store.store(record, now: now.wall)
+        precondition(status == .stored || status == RecordStore.validate(record, now: now.wall, limits: limits) || status == .notOwner
                      || status == .stale || status == .storeFull || status == .ownerFull, "unexpected status \(status)")
         statuses.append(status)
         _ = record.ownerID
@@ -41,19 +44,19 @@ public func fuzzDHTRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(usage.records <= limits.maxRecordsPerOwner && usage.bytes <= limits.maxBytesPerOwner)
     }
     for key in store.keys {
-        let held = store.records(under: key, now: now)
+        let held = store.records(under: key, now: now.wall)
         precondition(RecordStore.merge(held + request.records.filter { $0.key == key }).count >= held.count)
     }
-    store.removeExpired(now: now &+ limits.maxLifetime)
+    store.removeExpired(now: WallClockInstant(millisecondsSinceEpoch: milliseconds &+ UInt64(limits.maxLifetime.wholeMilliseconds)))
 
     // The same request through a node, then a FIND_VALUE for each key: every reply must encode
     // to a payload that decodes to itself (a node must never answer what it cannot send).
     var settings = DHTNode.Settings()
     settings.recordLimits = limits
-    let ownID = DHTID(words: (1, 2, 3, 4))
+    let ownID = PeerID(words: (1, 2, 3, 4))
     var node = DHTNode(ownID: ownID, ownContact: Contact(id: ownID, endpoint: Endpoint(host: "10.0.0.9", port: 4000)),
-                       settings: settings, seed: 1, now: now)
-    let requester = DHTID(words: (5, 6, 7, 8))
+                       settings: settings, seed: 1, now: now.monotonic)
+    let requester = PeerID(words: (5, 6, 7, 8))
     var replies = node.onRequest(.store(request), requestID: 1, from: requester, now: now)
     for key in Set(request.records.map(\.key)) {
         replies += node.onRequest(.findValue(.init(sender: request.sender, key: key)), requestID: 2, from: requester, now: now)

@@ -108,9 +108,9 @@ public struct Handshake: Sendable {
         }
     }
 
-    /// Bytes arrived from the peer at `now` (milliseconds since the Unix epoch, the clock
-    /// token expiries are written in).
-    public mutating func onBytes(_ bytes: some Sequence<UInt8>, now: UInt64) -> [Action] {
+    /// Bytes arrived from the peer at `now` (wall-clock time, which token expiries are
+    /// written in).
+    public mutating func onBytes(_ bytes: some Sequence<UInt8>, now: WallClockInstant) -> [Action] {
         guard case .awaiting(let kind) = state else { return [] }
         buffer.append(contentsOf: bytes)
         do {
@@ -142,7 +142,7 @@ public struct Handshake: Sendable {
         return []
     }
 
-    private mutating func handle(_ message: HandshakeMessage, now: UInt64) throws(HandshakeError) -> [Action] {
+    private mutating func handle(_ message: HandshakeMessage, now: WallClockInstant) throws(HandshakeError) -> [Action] {
         switch message {
         case .initiatorHello(let ephemeral, let remoteIdentity, let token):
             try Self.checkIdentity(remoteIdentity, own: identity)
@@ -191,7 +191,7 @@ public struct Handshake: Sendable {
 
     /// The peer's verified token under this side's rules; nil without rules or for the run
     /// key's holder.
-    private func admit(_ token: [UInt8], from remoteIdentity: [UInt8], now: UInt64) throws(HandshakeError) -> AccessToken? {
+    private func admit(_ token: [UInt8], from remoteIdentity: [UInt8], now: WallClockInstant) throws(HandshakeError) -> AccessToken? {
         guard let rules else { return nil }
         do {
             return try rules.admit(presented: token, provenKey: remoteIdentity, now: now)

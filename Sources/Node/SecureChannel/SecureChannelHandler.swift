@@ -47,11 +47,11 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     private var opener: FrameOpener?
     private let maxPayloadLength: Int
     private let timeout: TimeAmount
-    private let clock: @Sendable () -> UInt64
+    private let clock: any ProtocolClock
     private var logger: Logger
     private var deadline: Scheduled<Void>?
 
-    init(handshake: Handshake, maxPayloadLength: Int, timeout: TimeAmount, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
+    init(handshake: Handshake, maxPayloadLength: Int, timeout: TimeAmount, clock: any ProtocolClock, logger: Logger) {
         self.state = .handshaking(handshake)
         self.maxPayloadLength = maxPayloadLength
         self.timeout = timeout
@@ -84,7 +84,7 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         switch state {
         case .handshaking:
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-            let now = clock()
+            let now = clock.now().wall
             handshakeEvent(context: context) { $0.onBytes(bytes, now: now) }
         case .established:
             buffer.withUnsafeReadableBytes { openRecords($0, context: context) }

@@ -23,6 +23,8 @@ public final class DHTService: Sendable {
         public var isClient = false
         /// How often an admitted-only node reads the run's revocation list from the DHT.
         public var revocationRefreshInterval = TimeAmount.seconds(15)
+        /// The time the node's events carry.
+        public var clock: any ProtocolClock = SystemClock()
 
         public init() {}
     }
@@ -79,7 +81,7 @@ public final class DHTService: Sendable {
                              serveOther: (@Sendable (Transport.InboundRequest) -> EventLoopFuture<Frame>)? = nil)
         async throws -> DHTService {
         try await eventLoop.flatSubmit {
-            let state = NIOLoopBound(DHTServiceState(eventLoop: eventLoop, logger: logger), eventLoop: eventLoop)
+            let state = NIOLoopBound(DHTServiceState(eventLoop: eventLoop, logger: logger, clock: settings.clock), eventLoop: eventLoop)
             let revocationKey = settings.transport.admission.rules.map {
                 RecordKey(hashing: RevocationList.recordName(runName: $0.runName))
             }
@@ -98,7 +100,7 @@ public final class DHTService: Sendable {
             }.map { transport in
                 let contact = settings.isClient ? nil : Contact(id: identity.peerID, endpoint: transport.advertisedEndpoint)
                 let node = DHTNode(ownID: identity.peerID, ownContact: contact, settings: dhtSettings,
-                                   seed: UInt64.random(in: .min ... .max), now: DHTServiceState.now())
+                                   seed: UInt64.random(in: .min ... .max), now: settings.clock.now().monotonic)
                 state.value.begin(node: node, transport: transport, tickInterval: settings.tickInterval)
                 if let revocationKey {
                     state.value.followRevocations(under: revocationKey, every: settings.revocationRefreshInterval)
@@ -168,7 +170,7 @@ public final class DHTService: Sendable {
         try? await transport.eventLoop.flatSubmit { state.value.shutdown() }.get()
     }
 
-    private func run(_ start: @escaping @Sendable (inout DHTNode, UInt64) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
+    private func run(_ start: @escaping @Sendable (inout DHTNode, ClockReading) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
         async throws -> DHTNode.OperationResult {
         let state = self.state
         return try await transport.eventLoop.flatSubmit { state.value.run(start) }.get()

@@ -11,6 +11,8 @@ import Wire
 final class DHTServiceState {
     private let eventLoop: EventLoop
     private let logger: Logger
+    /// What every event to the node is stamped with.
+    private let clock: any ProtocolClock
     private(set) var node: DHTNode?
     private var transport: Transport?
     private var waiting: [DHTNode.OperationID: EventLoopPromise<DHTNode.OperationResult>] = [:]
@@ -21,20 +23,18 @@ final class DHTServiceState {
     /// The transport's ban generation the node last heard of.
     private var banGeneration = 0
 
-    init(eventLoop: EventLoop, logger: Logger) {
+    init(eventLoop: EventLoop, logger: Logger, clock: any ProtocolClock) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.clock = clock
     }
-
-    /// Milliseconds since the Unix epoch: the clock record expiries are written in.
-    static func now() -> UInt64 { SystemClock().now().wall.millisecondsSinceEpoch }
 
     func begin(node: DHTNode, transport: Transport, tickInterval: TimeAmount) {
         self.node = node
         self.transport = transport
         let state = NIOLoopBound(self, eventLoop: eventLoop)
         tick = eventLoop.scheduleRepeatedTask(initialDelay: tickInterval, delay: tickInterval) { _ in
-            state.value.event { $0.onTick(now: Self.now()) }
+            state.value.event { $0.onTick(now: state.value.clock.now()) }
         }
     }
 
@@ -72,11 +72,11 @@ final class DHTServiceState {
     }
 
     /// Starts an operation and returns a future for its result.
-    func run(_ start: (inout DHTNode, UInt64) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
+    func run(_ start: (inout DHTNode, ClockReading) -> (id: DHTNode.OperationID, directives: [DHTNode.Directive]))
         -> EventLoopFuture<DHTNode.OperationResult> {
         guard var node else { return eventLoop.makeFailedFuture(DHTService.Failure.shutDown) }
         syncBans(&node)
-        let (operation, directives) = start(&node, Self.now())
+        let (operation, directives) = start(&node, clock.now())
         self.node = node
         let promise = eventLoop.makePromise(of: DHTNode.OperationResult.self)
         waiting[operation] = promise
@@ -99,7 +99,7 @@ final class DHTServiceState {
         if let sender = Self.sender(of: message), sender.id != request.peer {
             return reply(error: TransportErrorCode.senderMismatch, "sender \(sender.id) is not the authenticated peer")
         }
-        let replies = event { $0.onRequest(message, requestID: request.frame.requestID, from: request.peer, now: Self.now()) }
+        let replies = event { $0.onRequest(message, requestID: request.frame.requestID, from: request.peer, now: clock.now()) }
         if replies.contains(where: Self.refusesForgedRecord) {
             return eventLoop.makeFailedFuture(DHTService.Failure.forgedRecord)
         }
@@ -151,9 +151,9 @@ final class DHTServiceState {
         guard let transport, let timeout = node?.settings.requestTimeout else { return }
         let state = NIOLoopBound(self, eventLoop: eventLoop)
         transport.request(message.type, payload: message.encodedPayload(), to: endpoint, expecting: expecting,
-                          timeout: .milliseconds(Int64(timeout)))
+                          timeout: TimeAmount(timeout))
             .whenComplete { result in
-                let now = Self.now()
+                let now = state.value.clock.now()
                 switch result {
                 case .success(let reply):
                     do {

@@ -1,6 +1,6 @@
 import Admission
+import CohortBase
 import DHT
-import Foundation
 
 /// Who may connect to a node, and what the node presents itself (docs/protocol.md,
 /// "Admission"). The default admits anyone: an open run.
@@ -9,11 +9,10 @@ public struct AdmissionPolicy: Sendable {
     public var rules: AdmissionRules?
     /// The token this node presents; nil for none (an open run, or the run key's holder).
     public var ownToken: AccessToken?
-    /// Milliseconds since the Unix epoch, against which token expiries are checked.
-    public var clock: @Sendable () -> UInt64
+    /// Whose wall-clock reading token expiries are checked against.
+    public var clock: any ProtocolClock
 
-    public init(rules: AdmissionRules? = nil, ownToken: AccessToken? = nil,
-                clock: @escaping @Sendable () -> UInt64 = AdmissionPolicy.wallClock) {
+    public init(rules: AdmissionRules? = nil, ownToken: AccessToken? = nil, clock: any ProtocolClock = SystemClock()) {
         self.rules = rules
         self.ownToken = ownToken
         self.clock = clock
@@ -32,11 +31,9 @@ public struct AdmissionPolicy: Sendable {
     /// token is `identity`'s and valid now, so a wrong file fails at start with its reason
     /// rather than as refused connections.
     public static func presenting(_ token: AccessToken, as identity: PeerIdentity,
-                                  clock: @escaping @Sendable () -> UInt64 = wallClock) throws(AdmissionRefusal) -> AdmissionPolicy {
+                                  clock: any ProtocolClock = SystemClock()) throws(AdmissionRefusal) -> AdmissionPolicy {
         let rules = AdmissionRules(trusting: token)
-        try rules.check(token, provenKey: identity.publicKey, now: clock())
+        try rules.check(token, provenKey: identity.publicKey, now: clock.now().wall)
         return AdmissionPolicy(rules: rules, ownToken: token, clock: clock)
     }
-
-    public static let wallClock: @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 }

@@ -14,21 +14,21 @@ final class BanKeeper {
     /// Changes whenever `banned` does.
     private(set) var generation = 0
     private var nextLift: Scheduled<Void>?
+    /// Its monotonic reading is the ledger's time.
+    private let clock: any ProtocolClock
 
-    init(settings: OffenceLedger.Settings, eventLoop: EventLoop, logger: Logger) {
+    init(settings: OffenceLedger.Settings, clock: any ProtocolClock, eventLoop: EventLoop, logger: Logger) {
         ledger = OffenceLedger(settings: settings)
+        self.clock = clock
         self.eventLoop = eventLoop
         self.logger = logger
     }
-
-    /// Milliseconds of the monotonic clock the ledger runs on.
-    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
 
     func isBanned(_ peer: PeerID) -> Bool { banned.contains(peer) }
 
     /// Counts `offence`; returns true when it banned `peer` (its connections should close).
     func record(_ offence: Offence, by peer: PeerID) -> Bool {
-        let now = Self.now()
+        let now = clock.now().monotonic
         switch ledger.onOffence(offence, by: peer, now: now) {
         case .counted(let offences):
             logger.info("offence", metadata: ["peer.id": "\(peer)", "offence": "\(offence)", "count": "\(offences)"])
@@ -49,7 +49,7 @@ final class BanKeeper {
     }
 
     /// Recomputes the bans and schedules the next lift.
-    private func refresh(now: UInt64) {
+    private func refresh(now: MonotonicInstant) {
         let before = banned
         banned = ledger.bannedPeers(now: now)
         generation += 1
@@ -59,8 +59,9 @@ final class BanKeeper {
         ledger.forgetQuiet(now: now)
         nextLift?.cancel()
         nextLift = ledger.nextBanExpiry(now: now).map { end in
-            eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(end * 1_000_000)) { [self] in
-                refresh(now: max(end, Self.now()))
+            // A delay rather than a deadline: the event loop's clock need not be `clock`.
+            eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(end.nanoseconds - now.nanoseconds)) { [self] in
+                refresh(now: max(end, clock.now().monotonic))
             }
         }
     }

@@ -111,7 +111,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
 
     /// An admission lasts as long as the token: the connection closes when it expires.
     private func closeAtExpiry(of token: AccessToken, context: ChannelHandlerContext) {
-        let now = settings.admission.clock()
+        let now = settings.admission.clock.now().wall.millisecondsSinceEpoch
         // Capped at about 95 years, so that a far-future expiry cannot overflow the timer's nanoseconds.
         let remaining = min(token.claims.expiry > now ? token.claims.expiry - now : 0, 3_000_000_000_000)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)

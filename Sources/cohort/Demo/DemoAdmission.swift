@@ -1,4 +1,5 @@
 import Admission
+import CohortBase
 import Coordinator
 import DHT
 import Foundation
@@ -23,9 +24,10 @@ struct DemoAdmission {
 
     /// A token admitting `identity` for a day, named `name`.
     func token(for identity: PeerIdentity, name: String) throws -> AccessToken {
-        let now = AdmissionPolicy.wallClock()
+        let now = SystemClock().now().wall
         let claims = AccessToken.Claims(runName: runName, peerPublicKey: identity.publicKey, name: name,
-                                        serial: UInt64.random(in: 1...UInt64.max), issuedAt: now, expiry: now + 86_400_000)
+                                        serial: UInt64.random(in: 1...UInt64.max), issuedAt: now.millisecondsSinceEpoch,
+                                        expiry: (now + .seconds(86_400)).millisecondsSinceEpoch)
         return try AccessToken(signing: claims, with: runKey.privateKey)
     }
 
