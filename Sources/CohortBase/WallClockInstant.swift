@@ -17,12 +17,16 @@ public struct WallClockInstant: Comparable, Hashable, Sendable, CustomStringConv
     }
 
     /// `lhs` moved on by `rhs` (whole milliseconds); a negative duration moves it back, no
-    /// earlier than the epoch.
+    /// earlier than the epoch, and a positive one no later than the last representable
+    /// millisecond: instants come from peers' records, and one near the end of u64 must not
+    /// trap whoever adds a lifetime to it.
     public static func + (lhs: WallClockInstant, rhs: Duration) -> WallClockInstant {
         let milliseconds = rhs.wholeMilliseconds
-        return WallClockInstant(millisecondsSinceEpoch: milliseconds >= 0
-            ? lhs.millisecondsSinceEpoch + UInt64(milliseconds)
-            : lhs.millisecondsSinceEpoch - min(lhs.millisecondsSinceEpoch, milliseconds.magnitude))
+        guard milliseconds >= 0 else {
+            return WallClockInstant(millisecondsSinceEpoch: lhs.millisecondsSinceEpoch - min(lhs.millisecondsSinceEpoch, milliseconds.magnitude))
+        }
+        let (sum, overflow) = lhs.millisecondsSinceEpoch.addingReportingOverflow(UInt64(milliseconds))
+        return WallClockInstant(millisecondsSinceEpoch: overflow ? .max : sum)
     }
 
     public static func - (lhs: WallClockInstant, rhs: Duration) -> WallClockInstant {

@@ -29,13 +29,15 @@ struct RecordBoard {
         var requestsPerLookup: Double
         /// Replicas each store writes.
         var replicas: Double
+        /// Seconds each request of a lookup costs besides its round trip.
+        var requestSeconds: Double
         /// Bytes a record takes besides its value: key, subkey, owner key, signature, expiry.
         var recordOverheadBytes: Double = 32 + 32 + 32 + 64 + 8 + 16
 
-        static func measured(nodes: Int, seed: UInt64) -> Costs {
+        static func measured(nodes: Int, seed: UInt64, requestSeconds: Double) -> Costs {
             let report = DHTSimulation.run(nodes: max(nodes, 2), churn: 0, lookups: 200, seed: seed)
             return Costs(roundTrips: Double(report.hopsP50 + 1), requestsPerLookup: report.queriesPerGet,
-                         replicas: Double(DHTNode.Settings().k))
+                         replicas: Double(DHTNode.Settings().k), requestSeconds: requestSeconds)
         }
     }
 
@@ -55,9 +57,9 @@ struct RecordBoard {
     }
 
     /// Seconds one lookup takes for a volunteer whose one-way latency is `latency`, with the
-    /// others' mean latency `typical`.
+    /// others' mean latency `typical`: a round trip and a request's processing per hop.
     func lookupSeconds(latency: Double, typical: Double) -> Double {
-        costs.roundTrips * 2 * (latency + typical)
+        costs.roundTrips * (2 * (latency + typical) + costs.requestSeconds)
     }
 
     private mutating func charge(read kind: KeyKind, records: Int, valueBytes: Int) {

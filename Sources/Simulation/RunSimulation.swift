@@ -79,7 +79,8 @@ public final class RunSimulation {
         try settings.validate()
         self.settings = settings
         random = SplitMix64(seed: settings.seed)
-        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed))
+        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed,
+                                             requestSeconds: settings.dhtRequestSeconds))
         typicalLatency = (settings.latencyRange.lowerBound + settings.latencyRange.upperBound) / 2
     }
 

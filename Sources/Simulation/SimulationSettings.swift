@@ -11,6 +11,11 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     public var bandwidthRange: ClosedRange<Double> = 10e6...200e6
     /// One-way latency to the rest of the run, in seconds, drawn uniformly.
     public var latencyRange: ClosedRange<Double> = 0.010...0.075
+    /// Seconds a DHT request costs besides its round trip: signing, sealing, checking and
+    /// storing at both ends, on machines that also train. About 0.4 ms on an idle machine
+    /// (`cohort bench dht --live`'s get); on links of tens of milliseconds it hardly counts,
+    /// on 127.0.0.1 it is most of a lookup (docs/simulation.md, "Calibration").
+    public var dhtRequestSeconds: Double = 0.0005
     /// Upload as a share of download (home links are asymmetric).
     public var uploadShare: Double = 0.5
     /// Samples per second per volunteer, drawn log-uniformly (a mix of GPUs and CPUs).
@@ -73,6 +78,7 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         try require((1...100_000).contains(localSteps), "--local-steps must be 1…100000, got \(localSteps)")
         try require((0...64).contains(replayUpdates), "--replay-updates must be 0…64, got \(replayUpdates)")
         try require(matchmakingSeconds > 0 && averagingTimeoutSeconds > 0, "matchmaking and averaging times must be positive")
+        try require(dhtRequestSeconds >= 0 && dhtRequestSeconds <= 1, "--dht-request-ms must be 0…1000")
     }
 }
 

@@ -44,6 +44,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "One-way latency in milliseconds, LOW:HIGH or one value.")
     var latencyMs = "10:75"
 
+    @Option(help: "Milliseconds a DHT request costs besides its round trip (signing, sealing, checking on machines that also train).")
+    var dhtRequestMs = 0.5
+
     @Option(help: "Inner steps per averaging round (local SGD, as cohort coordinator --local-steps).")
     var localSteps = 1
 
@@ -79,6 +82,7 @@ struct SimulateCommand: ParsableCommand {
         settings.bandwidthRange = bandwidth.lowerBound * 1e6...bandwidth.upperBound * 1e6
         let latency = try Self.range(latencyMs, flag: "--latency-ms")
         settings.latencyRange = latency.lowerBound / 1000...latency.upperBound / 1000
+        settings.dhtRequestSeconds = dhtRequestMs / 1000
         settings.microBatch = microBatch
         settings.localSteps = localSteps
         settings.trainsWhileAveraging = trainWhileAveraging

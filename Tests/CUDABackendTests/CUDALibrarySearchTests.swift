@@ -8,7 +8,7 @@ struct CUDALibrarySearchTests {
         let wheel = site.appendingPathComponent("lib/python3.11/site-packages/nvidia/cuda_nvrtc/lib")
         try FileManager.default.createDirectory(at: wheel, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: site) }
-        FileManager.default.createFile(atPath: wheel.appendingPathComponent("libnvrtc.so.12").path, contents: Data())
+        try #require(FileManager.default.createFile(atPath: wheel.appendingPathComponent("libnvrtc.so.12").path, contents: Data()))
         let search = CUDALibrarySearch(environment: ["COHORT_CUDA_LIBRARY_PATH": "/opt/a:/opt/b", "VIRTUAL_ENV": site.path])
         let candidates = search.candidates(for: .nvrtc)
         #expect(candidates.prefix(2) == ["/opt/a/libnvrtc.so.13", "/opt/a/libnvrtc.so.12"])
@@ -28,8 +28,8 @@ struct CUDALibrarySearchTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cuda-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        FileManager.default.createFile(atPath: folder.appendingPathComponent("libcublas.so.12").path,
-                                       contents: Data("not a library".utf8))
+        try #require(FileManager.default.createFile(atPath: folder.appendingPathComponent("libcublas.so.12").path,
+                                                    contents: Data("not a library".utf8)))
         let search = CUDALibrarySearch(environment: ["COHORT_CUDA_LIBRARY_PATH": folder.path])
         do {
             let opened = try search.open(.cublas)

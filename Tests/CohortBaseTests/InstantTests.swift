@@ -21,6 +21,14 @@ import Testing
         #expect(WallClockInstant.epoch - .seconds(1) == .epoch)
     }
 
+    @Test func aWallClockInstantAPeerSentNearTheEndOfU64SaturatesInsteadOfTrapping() {
+        let far = WallClockInstant(millisecondsSinceEpoch: .max - 10)
+        #expect((far + .seconds(3600)).millisecondsSinceEpoch == UInt64.max)
+        #expect((far + .milliseconds(10)).millisecondsSinceEpoch == UInt64.max)
+        #expect((far + .milliseconds(9)).millisecondsSinceEpoch == UInt64.max - 1)
+        #expect(far - WallClockInstant.epoch > .zero)
+    }
+
     @Test func durationsCountWholeMillisecondsTowardZero() {
         #expect(Duration.seconds(90).wholeMilliseconds == 90_000)
         #expect(Duration.microseconds(1_999).wholeMilliseconds == 1)

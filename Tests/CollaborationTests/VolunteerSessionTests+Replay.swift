@@ -154,7 +154,10 @@ extension VolunteerSessionTests {
             _ = harness.feed(.woke)
             batch = harness.feed(.stateAnnouncementsRead([]))
         }
-        #expect(batch == [.train])
+        // A plan anyone could publish cost this peer its batch once; its author is excluded
+        // from the next groups, so it cannot again every step.
+        #expect(batch == [.note(.groupNeverStepped(step: 0, leader: leader.peerID)), .train])
+        #expect(harness.session.excludedPeers[leader.peerID] == harness.session.settings.exclusionAttempts)
         #expect(harness.session.step == 0)
     }
 }

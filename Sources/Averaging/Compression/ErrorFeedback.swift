@@ -77,7 +77,7 @@ public final class ErrorFeedback {
     /// The prepared round reached its owners: what its encoding took is carried to the next round.
     public func roundDelivered() {
         guard roundPrepared else { return }
-        residual.update(fromContentsOf: pending)
+        _ = residual.update(fromContentsOf: pending)
         roundPrepared = false
     }
 

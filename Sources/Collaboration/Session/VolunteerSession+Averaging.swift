@@ -124,10 +124,12 @@ extension VolunteerSession {
                                  loss: round.loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
         let failed: [Directive] = [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
         switch failure {
-        case .leftOut, .othersPastTheStep:
+        case .leftOut(let leader, _):
             // The group steps without this peer; what it would train meanwhile, on the state
             // they leave, the catch-up discards.
-            return failed + [forgetRound(now)] + awaitNewerState(now)
+            return failed + [forgetRound(now)] + awaitNewerState(after: leader, now)
+        case .othersPastTheStep:
+            return failed + [forgetRound(now)] + awaitNewerState(after: nil, now)
         default:
             return failed + endRound(now)
         }

@@ -33,10 +33,17 @@ extension VolunteerSession {
             }
             phase = .catchingUp(.readingCheckpoint(catchUp))
             return notes + [.readCheckpoint]
-        case (.awaitingNewerState(let catchUp, let deadline), .stateAnnouncementsRead(let records)):
+        case (.awaitingNewerState(let catchUp, let deadline, let leader), .stateAnnouncementsRead(let records)):
             let (notes, ballots) = ballots(in: records, now)
             if let elected = electedState(ballots, step: nil), elected.step > step {
                 return notes + load(elected, catchUp)
+            }
+            if now.monotonic >= deadline, let leader {
+                // The group that left this peer out never stepped: its plan (which anyone can
+                // publish, listing peers that declared) cost this peer its batch, and will not
+                // again for a while.
+                excludedPeers[leader] = settings.exclusionAttempts
+                return notes + [.note(.groupNeverStepped(step: step, leader: leader))] + trainOrLeave(now)
             }
             guard now.monotonic < deadline, !stopRequested else { return notes + trainOrLeave(now) }
             return notes + [.sleep(until: min(deadline, now.monotonic + settings.matchmakingPoll))]
@@ -76,9 +83,10 @@ extension VolunteerSession {
     /// their next group, which in a run of short rounds gathers right after they step. Waiting
     /// for the next progress read instead costs a round or more every time, so that a joiner
     /// landing while a group forms lands while the next one forms too, and never averages.
-    /// Gives up after `averagingTimeout` (the round failed) and trains on.
-    mutating func awaitNewerState(_ now: Now) -> [Directive] {
-        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false), deadline: now.monotonic + settings.averagingTimeout))
+    /// Gives up after `averagingTimeout` (the round failed), excludes `leader` (whose group it
+    /// was) from its next groups, and trains on.
+    mutating func awaitNewerState(after leader: PeerID?, _ now: Now) -> [Directive] {
+        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false), deadline: now.monotonic + settings.averagingTimeout, leader: leader))
         return [.readStateAnnouncements]
     }
 
