@@ -43,9 +43,9 @@ extension PeerSession {
                            metadata: ["step": "\(step)", "peer.id": "\(owner)", "count": "\(count)"])
         case .couldNotAverage(let step, let reason):
             logger.warning("could not average step \(step): \(reason)")
-        case .groupNeverStepped(let step, let leader):
-            logger.warning("the group that left this peer out never stepped; excluding its leader",
-                           metadata: ["step": "\(step)", "peer.id": "\(leader)"])
+        case .groupNeverStepped(let step, let members):
+            logger.warning("the group that left this peer out never stepped; excluding its members",
+                           metadata: ["step": "\(step)", "peers": "\(members.map(\.shortDescription).joined(separator: ","))"])
         case .rejoined(let contacts):
             logger.info("rejoined the DHT", metadata: ["contacts": "\(contacts)"])
         case .isolated(let retry):

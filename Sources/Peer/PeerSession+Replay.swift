@@ -74,9 +74,8 @@ extension PeerSession {
         let fetcher = UpdateFetcher(transport: network.dht.transport, logger: logger)
         let candidates: [UpdateFetcher.Donor] = donors.map { ($0.peer, $0.endpoint) }
         let (donor, chain) = try await fetcher.chain(ask, elementCount: run.averagingVector.count, donors: candidates)
-        // The donor that sent the chain first: the others elected the same state, so they most
-        // likely kept the same updates, but only it is known to hold them.
-        let sharing = [donor] + candidates.filter { $0.peer != donor.peer }
+        let others = candidates.filter { $0.peer != donor.peer }
+        let sharing = [donor] + (await fetcher.donorsKeeping(chain, ask, elementCount: run.averagingVector.count, among: others))
         let arena = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
         var reached: StateSnapshot?
         for header in chain.headers {

@@ -39,31 +39,57 @@ public struct UpdateFetcher: Sendable {
     public func chain(_ ask: UpdatesRequest, elementCount: Int, donors: [Donor]) async throws(PeerError) -> (Donor, UpdateChain) {
         var refusals: [String] = []
         for donor in donors.prefix(Self.donorsTried) {
-            do {
-                let frame = try await request(.updatesRequest, ask.encoded, expecting: .updates, from: donor)
-                let headers: [UpdateHeader]
-                do {
-                    headers = try UpdatesReply.decode(frame.payload)
-                } catch {
-                    throw report(donor, Offence(.protocolViolation, "malformed updates reply: \(error)"))
-                }
-                do {
-                    return (donor, try UpdateChain(headers: headers, fromStep: ask.fromStep, fromHash: ask.fromHash, toStep: ask.toStep,
-                                                   toHash: ask.toHash, elementCount: elementCount))
-                } catch {
-                    throw report(donor, Offence(.falseClaim, "a chain of updates other than the one asked for: \(error)"))
-                }
-            } catch {
-                refusals.append("\(donor.peer): \(error)")
+            switch await chain(ask, elementCount: elementCount, from: donor) {
+            case .success(let chain): return (donor, chain)
+            case .failure(let error): refusals.append("\(donor.peer): \(error)")
             }
         }
         throw PeerError("no donor sent the updates from step \(ask.fromStep) to step \(ask.toStep) (\(refusals.joined(separator: "; ")))")
     }
 
+    /// Those of `donors` (up to `donorsShared` - 1, asked at once) that keep the same `chain`:
+    /// a gradient is shared only among donors whose logs lead through the same states, since a
+    /// peer may still keep another update from the same state (one it took in a group whose
+    /// state lost the election, before it downloaded the elected one).
+    public func donorsKeeping(_ chain: UpdateChain, _ ask: UpdatesRequest, elementCount: Int, among donors: [Donor]) async -> [Donor] {
+        await withTaskGroup(of: (Int, Bool).self) { group in
+            for (index, donor) in donors.prefix(Self.donorsShared - 1).enumerated() {
+                group.addTask {
+                    guard case .success(let theirs) = await self.chain(ask, elementCount: elementCount, from: donor) else { return (index, false) }
+                    return (index, theirs == chain)
+                }
+            }
+            var keeping: [Int] = []
+            for await (index, same) in group where same { keeping.append(index) }
+            return keeping.sorted().map { donors[$0] }
+        }
+    }
+
+    private func chain(_ ask: UpdatesRequest, elementCount: Int, from donor: Donor) async -> Result<UpdateChain, PeerError> {
+        do throws(PeerError) {
+            let frame = try await request(.updatesRequest, ask.encoded, expecting: .updates, from: donor)
+            let headers: [UpdateHeader]
+            do {
+                headers = try UpdatesReply.decode(frame.payload)
+            } catch {
+                throw report(donor, Offence(.protocolViolation, "malformed updates reply: \(error)"))
+            }
+            do {
+                return .success(try UpdateChain(headers: headers, fromStep: ask.fromStep, fromHash: ask.fromHash, toStep: ask.toStep,
+                                                 toHash: ask.toHash, elementCount: elementCount))
+            } catch {
+                throw report(donor, Offence(.falseClaim, "a chain of updates other than the one asked for: \(error)"))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Fetches the gradient of `header` into `destination` (`header.elementCount` elements)
     /// from up to `donorsShared` of `donors` at once, `requestsInFlight` chunks each, so a
     /// replay takes the donors' summed uploads as a state download does. Members of one round
-    /// keep the same gradient, so any donor's chunk is as good as another's; a donor that fails
+    /// keep the same gradient, so the chunk of any donor keeping the same chain
+    /// (`donorsKeeping`) is as good as another's; a donor that fails
     /// a chunk (it does not hold the update, it is slow, it sends a malformed chunk) is given no
     /// more and its chunk goes to another. Fails when no donor is left.
     public func gradients(of header: UpdateHeader, from donors: [Donor],

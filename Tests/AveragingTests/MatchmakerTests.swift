@@ -373,13 +373,59 @@ struct MatchmakingNetwork {
     }
 
     @Test func latePeersAsManyAsTheGroupThatFormedGatherTheirOwn() throws {
-        // Only peers seen declaring count: the plan's made-up member 7 does not.
         var late = Self.lateMatchmaker(4)
-        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([1, 2, 7])))
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([1, 2])))
         #expect(late.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(60)).isEmpty)
         #expect(late.onDeclarationsSeen(Self.declarations([1, 2, 5]), now: .zero + .milliseconds(100)).isEmpty)
         let actions = late.onDeadline(now: .zero + .seconds(1))
         #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(4), Self.peer(5)] } else { false } })
+    }
+
+    @Test func aPlanWithMembersThatNeverDeclaredTakesNobody() throws {
+        // Identity 7 never declared: the plan could be anyone's invention, so peer 2 stays a
+        // candidate (its author, peer 1, leads others, not peer 4), and peer 2 leads.
+        var late = Self.lateMatchmaker(4)
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([1, 2, 7])))
+        #expect(late.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(60)).isEmpty)
+        #expect(late.onDeclarationsSeen(Self.declarations([1, 2, 5]), now: .zero + .milliseconds(100)).isEmpty)
+        let deadline = MonotonicInstant.zero + .seconds(1)
+        #expect(late.onDeadline(now: deadline) == [.wake(at: deadline + Matchmaker.Settings(elementCount: 100).planTimeout)],
+                "peer 2 leads; peer 4 waits for its plan")
+    }
+
+    @Test func aPlanOfALeaderThatNeverDeclaredLeavesNobodyOut() throws {
+        // Identity 0 lists five honest peers as they declared and itself, which never declared:
+        // without the check, peer 1 would see a group of five formed without it and give up
+        // its step, and three such plans would leave every honest peer out.
+        var honest = Self.lateMatchmaker(1)
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([0, 3, 4, 5, 6])))
+        #expect(honest.onPlan(plan, from: Self.peer(0), now: .zero + .milliseconds(60)).isEmpty)
+        #expect(honest.onDeclarationsSeen(Self.declarations([2, 3, 4, 5, 6]), now: .zero + .milliseconds(100)).isEmpty)
+        let actions = honest.onDeadline(now: .zero + .seconds(1))
+        #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.count == 6 } else { false } })
+    }
+
+    @Test func aPlanListingPeersOtherwiseThanTheyDeclaredTakesNobody() throws {
+        var honest = Self.lateMatchmaker(1)
+        var forged = Self.declarations([2, 3, 4])
+        forged[1].samples = 4_096
+        let plan = try #require(GroupPlan(step: 9, elementCount: 100, members: forged))
+        #expect(honest.onPlan(plan, from: Self.peer(2), now: .zero + .milliseconds(60)).isEmpty)
+        #expect(honest.onDeclarationsSeen(Self.declarations([2, 3, 4]), now: .zero + .milliseconds(100)).isEmpty)
+        // Peers 3 and 4 stay candidates; only the plan's author leads others.
+        let actions = honest.onDeadline(now: .zero + .seconds(1))
+        #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(1), Self.peer(3), Self.peer(4)] } else { false } })
+    }
+
+    @Test func aLeftOutPeerNamesTheLargestGroupsLeaderWhateverPlanItReadLast() throws {
+        var late = Self.lateMatchmaker(7)
+        _ = late.onDeclarationsSeen(Self.declarations([2, 3, 4, 5, 6]), now: .zero + .milliseconds(50))
+        let large = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([2, 3, 4])))
+        let small = try #require(GroupPlan(step: 9, elementCount: 100, members: Self.declarations([5, 6])))
+        #expect(late.onPlan(large, from: Self.peer(2), now: .zero + .milliseconds(60)).isEmpty)
+        #expect(late.onPlan(small, from: Self.peer(5), now: .zero + .milliseconds(61)).isEmpty)
+        #expect(late.onDeclarationsSeen([], now: .zero + .milliseconds(100)) == [.failed(.leftOut(leader: Self.peer(2), step: 9))])
+        #expect(Set(late.largestOtherGroupMembers) == [Self.peer(2), Self.peer(3), Self.peer(4)])
     }
 
     @Test func aPlanSmallerThanAnotherGroupSeenIsNotFollowed() throws {

@@ -154,10 +154,16 @@ extension VolunteerSessionTests {
             _ = harness.feed(.woke)
             batch = harness.feed(.stateAnnouncementsRead([]))
         }
-        // A plan anyone could publish cost this peer its batch once; its author is excluded
-        // from the next groups, so it cannot again every step.
-        #expect(batch == [.note(.groupNeverStepped(step: 0, leader: leader.peerID)), .train])
-        #expect(harness.session.excludedPeers[leader.peerID] == harness.session.settings.exclusionAttempts)
+        // A plan anyone could publish cost this peer its batch once; the group's members are
+        // excluded from its next groups, so the same identities cannot again every step.
+        guard case .note(.groupNeverStepped(0, let members)) = batch.first, batch.last == .train, batch.count == 2 else {
+            Issue.record("expected the group's members to be excluded, then training, got \(batch)")
+            return
+        }
+        #expect(Set(members) == [leader.peerID, member.peerID])
+        for peer in [leader, member] {
+            #expect(harness.session.excludedPeers[peer.peerID] == harness.session.settings.exclusionAttempts)
+        }
         #expect(harness.session.step == 0)
     }
 }

@@ -19,7 +19,10 @@ import CohortBase
 /// step. Peers that declare after another leader's plan took the others do not gather a second
 /// group smaller than that one: both would step from the same state to different ones, the
 /// state election would keep the larger group's, and the smaller group's members would throw
-/// their step away and download. Left out instead, they replay the larger group's update. Peers whose DHT views differ may see different leaders; each member follows the first
+/// their step away and download. Left out instead, they replay the larger group's update. A
+/// plan without this peer counts only once every member in it, its leader included, is a
+/// declaration this peer read, as declared: anyone can publish a plan, and one of identities
+/// that never declared, or listing honest peers as they did not declare, must take nobody. Peers whose DHT views differ may see different leaders; each member follows the first
 /// valid plan it receives, and the all-reduce treats a member that followed another plan as a
 /// failed sender, so the round still ends on time. A peer that sees another leader's plan
 /// without itself no longer counts that plan's members: it would otherwise lead a group of
@@ -81,20 +84,20 @@ public struct Matchmaker: Sendable {
     private var own: Declaration?
     private var seen: [PeerID: Declaration] = [:]
     private var silentLeaders: [PeerID] = []
-    /// Members of other leaders' plans that left this peer out (with the leader that took
-    /// each), and the last such leader.
+    /// Members of other leaders' plans that left this peer out, with the leader that took each.
     private var taken: [PeerID: PeerID] = [:]
-    private var otherLeader: PeerID?
-    /// Whether another leader's plan took a peer this one saw declare, not just the leader
-    /// itself: a plan anyone can publish counts for this only with a real declarer in it.
-    private var tookADeclaredPeer = false
+    /// Every declaration for this step read so far that could join a group, taken or not.
+    private var declared: [PeerID: Declaration] = [:]
+    /// Other leaders' plans without this peer whose members have not all been read declaring
+    /// yet: plans are read before declarations, so a plan's members may come in the same read.
+    private var unconfirmedPlans: [PeerID: GroupPlan] = [:]
+    /// Unconfirmed plans kept at most: identities are cheap in an open run.
+    static let maxUnconfirmedPlans = 64
     /// Excluded peers that declared this step.
     private var excludedSeen: Set<PeerID> = []
-    /// For each other leader whose plan left this peer out, the plan's members this peer saw
-    /// declare (the leader included): how large a group formed without it, as far as it can
-    /// tell. Members it never saw declare do not count, or a plan padded with made-up
-    /// identities could leave every honest peer out.
-    private var otherGroups: [PeerID: Set<PeerID>] = [:]
+    /// The members of each other leader's confirmed plan that left this peer out: how large a
+    /// group formed without it.
+    private var otherGroups: [PeerID: [PeerID]] = [:]
 
     public init(peer: PeerID, address: String, clientMode: Bool, settings: Settings) {
         precondition((2...GroupPlan.maxMembers).contains(settings.maxGroupSize),
@@ -123,8 +126,8 @@ public struct Matchmaker: Sendable {
         seen = [peer: declaration]
         silentLeaders = []
         taken = [:]
-        tookADeclaredPeer = false
-        otherLeader = nil
+        declared = [:]
+        unconfirmedPlans = [:]
         excludedSeen = []
         otherGroups = [:]
         let deadline = now + settings.gatherWindow
@@ -136,21 +139,18 @@ public struct Matchmaker: Sendable {
     /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: MonotonicInstant) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
-        for declaration in declarations where declaration.step == own.step && declaration.peer != peer {
-            guard let leader = taken[declaration.peer] else { continue }
-            otherGroups[leader, default: []].insert(declaration.peer)
-            if leader != declaration.peer { tookADeclaredPeer = true }
-        }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
-            && taken[declaration.peer] == nil && declaration.samples > 0 && declaration.isWithinLimits {
+            && declaration.samples > 0 && declaration.isWithinLimits {
             if settings.excluded.contains(declaration.peer) {
                 excludedSeen.insert(declaration.peer)
             } else {
-                seen[declaration.peer] = declaration
+                declared[declaration.peer] = declaration
+                if taken[declaration.peer] == nil { seen[declaration.peer] = declaration }
             }
         }
+        for plan in unconfirmedPlans.values.sorted(by: { $0.leader < $1.leader }) { considerOtherPlan(plan) }
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
-        if let otherLeader, tookADeclaredPeer, candidates.count < 2 {
+        if let otherLeader = largestOtherGroupLeader, candidates.count < 2 {
             // Another leader took every peer this one saw: waiting out the window would only let
             // the run move on, and a late peer that always waits would never catch up with short
             // rounds. Checked after the plans and declarations of one read are both in.
@@ -173,19 +173,14 @@ public struct Matchmaker: Sendable {
             if case .awaitingPlan(let leader, _, _) = phase, leader == sender {
                 return fail(.leftOut(leader: sender, step: own.step))
             }
-            for member in plan.members {
-                if seen[member.peer] != nil {
-                    otherGroups[sender, default: []].insert(member.peer)
-                    if member.peer != sender { tookADeclaredPeer = true }
-                }
-                taken[member.peer] = sender
-                seen[member.peer] = nil
-            }
-            otherLeader = sender
+            // Its author leads others, not this peer, whether or not the plan counts.
+            taken[sender] = sender
+            seen[sender] = nil
+            considerOtherPlan(plan)
             return []
         }
         guard agreesWithDeclarations(plan) else { return [] }
-        if plan.members.count < largestOtherGroup, let otherLeader {
+        if plan.members.count < largestOtherGroup, let otherLeader = largestOtherGroupLeader {
             return fail(.leftOut(leader: otherLeader, step: own.step))
         }
         switch phase {
@@ -228,14 +223,14 @@ public struct Matchmaker: Sendable {
     private mutating func decide(now: MonotonicInstant, attempt: Int) -> [Action] {
         let own = self.own!
         let candidates = seen.values.filter { !silentLeaders.contains($0.peer) }
-        if candidates.count < largestOtherGroup, let otherLeader {
+        if candidates.count < largestOtherGroup, let otherLeader = largestOtherGroupLeader {
             return fail(.leftOut(leader: otherLeader, step: own.step))
         }
         guard candidates.count >= 2, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize) else {
             if let lastSilent = silentLeaders.last {
                 return fail(.leaderDidNotAnswer(leader: lastSilent, step: own.step, waited: settings.planTimeout))
             }
-            if candidates.count < 2, let otherLeader {
+            if candidates.count < 2, let otherLeader = largestOtherGroupLeader {
                 return fail(.leftOut(leader: otherLeader, step: own.step))
             }
             if candidates.count < 2 && !excludedSeen.isEmpty {
@@ -256,9 +251,42 @@ public struct Matchmaker: Sendable {
         return [.wake(at: deadline)]
     }
 
-    /// The most members of another leader's plan this peer saw declare; 0 when it saw none.
+    /// Another leader's plan without this peer: it takes its members out of the candidates once
+    /// every member is a declaration this peer read, as declared (until then it waits for the
+    /// declarations). A plan of one member takes nobody but its author.
+    private mutating func considerOtherPlan(_ plan: GroupPlan) {
+        let confirmed = plan.members.count >= 2 && plan.members.count <= settings.maxGroupSize
+            && plan.members.allSatisfy { declared[$0.peer] == $0 }
+        guard confirmed else {
+            if unconfirmedPlans[plan.leader] != nil || unconfirmedPlans.count < Self.maxUnconfirmedPlans {
+                unconfirmedPlans[plan.leader] = plan
+            }
+            return
+        }
+        unconfirmedPlans[plan.leader] = nil
+        guard otherGroups[plan.leader] == nil else { return }
+        for member in plan.members {
+            taken[member.peer] = plan.leader
+            seen[member.peer] = nil
+        }
+        otherGroups[plan.leader] = plan.members.map(\.peer)
+    }
+
+    /// The most members of another leader's confirmed plan; 0 when there is none.
     private var largestOtherGroup: Int {
         otherGroups.values.map(\.count).max() ?? 0
+    }
+
+    /// The leader of the largest confirmed plan without this peer (the lowest id among equals):
+    /// the one a left-out peer names, whatever other plans it read after.
+    private var largestOtherGroupLeader: PeerID? {
+        otherGroups.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.key
+    }
+
+    /// The members of the largest confirmed plan without this peer: those a left-out peer holds
+    /// to account when their group never steps.
+    public var largestOtherGroupMembers: [PeerID] {
+        largestOtherGroupLeader.flatMap { otherGroups[$0] } ?? []
     }
 
     private mutating func lead(_ members: [Declaration], step: UInt64) -> [Action] {

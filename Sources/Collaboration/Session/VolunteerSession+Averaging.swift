@@ -75,7 +75,7 @@ extension VolunteerSession {
                 return directives + startRound(round, plan: plan)
             case .failed(let failure):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
-                return directives + formationFailed(round, failure, now)
+                return directives + formationFailed(round, failure, now, suspects: matchmaking.matchmaker.largestOtherGroupMembers)
             }
         }
         phase = .matchmaking(matchmaking)
@@ -111,7 +111,9 @@ extension VolunteerSession {
         return [stopRequested ? .awaitRound : .train]
     }
 
-    private mutating func formationFailed(_ round: RoundInProgress, _ failure: FormationFailure, _ now: Now) -> [Directive] {
+    /// `suspects`: the members of the group that left this peer out, if one did.
+    private mutating func formationFailed(_ round: RoundInProgress, _ failure: FormationFailure, _ now: Now,
+                                          suspects: [PeerID] = []) -> [Directive] {
         // The gradients are discarded or applied alone: what was trained during the round goes too.
         carriedTraining = nil
         if case .noOtherPeer = failure {
@@ -124,12 +126,12 @@ extension VolunteerSession {
                                  loss: round.loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
         let failed: [Directive] = [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
         switch failure {
-        case .leftOut(let leader, _):
+        case .leftOut:
             // The group steps without this peer; what it would train meanwhile, on the state
             // they leave, the catch-up discards.
-            return failed + [forgetRound(now)] + awaitNewerState(after: leader, now)
+            return failed + [forgetRound(now)] + awaitNewerState(after: suspects, now)
         case .othersPastTheStep:
-            return failed + [forgetRound(now)] + awaitNewerState(after: nil, now)
+            return failed + [forgetRound(now)] + awaitNewerState(after: [], now)
         default:
             return failed + endRound(now)
         }

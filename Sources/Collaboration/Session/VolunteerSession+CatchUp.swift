@@ -33,17 +33,19 @@ extension VolunteerSession {
             }
             phase = .catchingUp(.readingCheckpoint(catchUp))
             return notes + [.readCheckpoint]
-        case (.awaitingNewerState(let catchUp, let deadline, let leader), .stateAnnouncementsRead(let records)):
+        case (.awaitingNewerState(let catchUp, let deadline, let suspects), .stateAnnouncementsRead(let records)):
             let (notes, ballots) = ballots(in: records, now)
             if let elected = electedState(ballots, step: nil), elected.step > step {
                 return notes + load(elected, catchUp)
             }
-            if now.monotonic >= deadline, let leader {
-                // The group that left this peer out never stepped: its plan (which anyone can
-                // publish, listing peers that declared) cost this peer its batch, and will not
-                // again for a while.
-                excludedPeers[leader] = settings.exclusionAttempts
-                return notes + [.note(.groupNeverStepped(step: step, leader: leader))] + trainOrLeave(now)
+            if now.monotonic >= deadline, !suspects.isEmpty {
+                // The group that left this peer out never stepped: a plan anyone can publish,
+                // of identities that declared, cost this peer its batch. Its members are kept
+                // out of this peer's next groups, so that the same identities cannot again;
+                // honest members of a round that failed are kept out as long, which costs them
+                // a smaller group, not a batch.
+                for member in suspects { excludedPeers[member] = settings.exclusionAttempts }
+                return notes + [.note(.groupNeverStepped(step: step, members: suspects))] + trainOrLeave(now)
             }
             guard now.monotonic < deadline, !stopRequested else { return notes + trainOrLeave(now) }
             return notes + [.sleep(until: min(deadline, now.monotonic + settings.matchmakingPoll))]
@@ -83,10 +85,13 @@ extension VolunteerSession {
     /// their next group, which in a run of short rounds gathers right after they step. Waiting
     /// for the next progress read instead costs a round or more every time, so that a joiner
     /// landing while a group forms lands while the next one forms too, and never averages.
-    /// Gives up after `averagingTimeout` (the round failed), excludes `leader` (whose group it
-    /// was) from its next groups, and trains on.
-    mutating func awaitNewerState(after leader: PeerID?, _ now: Now) -> [Directive] {
-        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false), deadline: now.monotonic + settings.averagingTimeout, leader: leader))
+    /// Gives up when the group has had its whole round (`averagingTimeout`, and the gathering
+    /// window it may have formed before this peer knew it was left out: a round that runs to
+    /// its timeout still announces its state), excludes `suspects` (the group's members) from
+    /// its next groups, and trains on.
+    mutating func awaitNewerState(after suspects: [PeerID], _ now: Now) -> [Directive] {
+        let wait = suspects.isEmpty ? settings.averagingTimeout : settings.averagingTimeout + settings.gatherWindow
+        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false), deadline: now.monotonic + wait, suspects: suspects))
         return [.readStateAnnouncements]
     }
 

@@ -35,8 +35,8 @@ extension VolunteerSession {
         case readingProgress(CatchUp)
         case readingState(CatchUp)
         /// Reading the announcements until the run's state is newer than this peer's, or
-        /// `deadline` passes (`awaitNewerState`); `leader` fixed the group that left this peer out.
-        case awaitingNewerState(CatchUp, deadline: MonotonicInstant, leader: PeerID?)
+        /// `deadline` passes (`awaitNewerState`); `suspects` are the group that left this peer out.
+        case awaitingNewerState(CatchUp, deadline: MonotonicInstant, suspects: [PeerID])
         /// Replaying the updates from this peer's state to the elected one, which is
         /// downloaded if the replay fails.
         case replayingElected(CatchUp, ElectedState)

@@ -162,9 +162,9 @@ extension VolunteerSession {
         case averaged(AveragedRound)
         case steppedAlone(step: Int, samples: Int, reason: FormationFailure)
         case couldNotAverage(step: Int, reason: FormationFailure)
-        /// The group `leader` fixed without this peer did not step within the averaging timeout:
-        /// `leader` is excluded from this peer's next groups.
-        case groupNeverStepped(step: Int, leader: PeerID)
+        /// The group that left this peer out did not step within its round's time: its
+        /// `members` are excluded from this peer's next groups.
+        case groupNeverStepped(step: Int, members: [PeerID])
         /// `owner` sent an average of its part longer than the norm bound allows, `count` times
         /// since it was last excluded; `excluded` when that excludes it now.
         case outOfBoundAverage(step: Int, owner: PeerID, count: Int, excluded: Bool)
