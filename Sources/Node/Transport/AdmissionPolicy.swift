@@ -9,7 +9,8 @@ public struct AdmissionPolicy: Sendable {
     public var rules: AdmissionRules?
     /// The token this node presents; nil for none (an open run, or the run key's holder).
     public var ownToken: AccessToken?
-    /// Whose wall-clock reading token expiries are checked against.
+    /// The transport's clock: token expiries are checked against its wall-clock reading, and
+    /// bans run on its monotonic one (a test's `ManualClock` moves both).
     public var clock: any ProtocolClock
 
     public init(rules: AdmissionRules? = nil, ownToken: AccessToken? = nil, clock: any ProtocolClock = SystemClock()) {

@@ -45,7 +45,7 @@ final class ConnectionPool {
         self.logger = logger
         self.serve = serve
         self.rules = settings.admission.rules
-        bans = BanKeeper(settings: settings.bans, clock: SystemClock(), eventLoop: eventLoop, logger: logger)
+        bans = BanKeeper(settings: settings.bans, clock: settings.admission.clock, eventLoop: eventLoop, logger: logger)
     }
 
     /// Connections open or opening.
