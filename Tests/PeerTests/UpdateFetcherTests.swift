@@ -140,13 +140,7 @@ extension UpdateFetcherTests {
         let server = Self.server()
         let counters = [ChunkCounter(), ChunkCounter()]
         try await Self.withDonors(counters.map { $0.counting(server) }) { fetcher, donors, _ in
-            let (_, chain) = try await fetcher.chain(Self.ask, elementCount: Self.elementCount, donors: donors)
-            let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
-            defer { received.deallocate() }
-            for header in chain.headers {
-                try await fetcher.gradients(of: header, from: donors, into: received)
-                #expect(Array(received) == server.log(fromStep: header.fromStep, hashBefore: header.hashBefore))
-            }
+            try await Self.expectEveryGradientAsKeptBy(server, fetchedBy: fetcher, from: donors)
         }
         // Two chunks per gradient, one from each donor.
         #expect(counters.map(\.answered) == [3, 3])
@@ -156,14 +150,21 @@ extension UpdateFetcherTests {
         let server = Self.server()
         let empty = UpdateServer(keep: 4)
         try await Self.withDonors([{ try server.answer($0) }, { try empty.answer($0) }]) { fetcher, donors, transport in
-            let (_, chain) = try await fetcher.chain(Self.ask, elementCount: Self.elementCount, donors: donors)
-            let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: Self.elementCount)
-            defer { received.deallocate() }
-            for header in chain.headers {
-                try await fetcher.gradients(of: header, from: donors, into: received)
-                #expect(Array(received) == server.log(fromStep: header.fromStep, hashBefore: header.hashBefore))
-            }
+            try await Self.expectEveryGradientAsKeptBy(server, fetchedBy: fetcher, from: donors)
             #expect(try await transport.bannedPeers().get().isEmpty)
+        }
+    }
+
+    /// Fetches the chain from `donors`, then each gradient from all of them, and expects what
+    /// `server` kept.
+    static func expectEveryGradientAsKeptBy(_ server: UpdateServer, fetchedBy fetcher: UpdateFetcher,
+                                            from donors: [UpdateFetcher.Donor]) async throws {
+        let (_, chain) = try await fetcher.chain(ask, elementCount: elementCount, donors: donors)
+        let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: elementCount)
+        defer { received.deallocate() }
+        for header in chain.headers {
+            try await fetcher.gradients(of: header, from: donors, into: received)
+            #expect(Array(received) == server.log(fromStep: header.fromStep, hashBefore: header.hashBefore))
         }
     }
 
