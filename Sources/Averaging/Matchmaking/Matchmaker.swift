@@ -22,7 +22,8 @@ import CohortBase
 /// their step away and download. Left out instead, they replay the larger group's update. A
 /// plan without this peer counts only once every member in it, its leader included, is a
 /// declaration this peer read, as declared: anyone can publish a plan, and one of identities
-/// that never declared, or listing honest peers as they did not declare, must take nobody. Peers whose DHT views differ may see different leaders; each member follows the first
+/// that never declared, or listing honest peers as they did not declare, must take nobody.
+/// Peers whose DHT views differ may see different leaders; each member follows the first
 /// valid plan it receives, and the all-reduce treats a member that followed another plan as a
 /// failed sender, so the round still ends on time. A peer that sees another leader's plan
 /// without itself no longer counts that plan's members: it would otherwise lead a group of
@@ -157,8 +158,8 @@ public struct Matchmaker: Sendable {
             return fail(.leftOut(leader: otherLeader, step: own.step))
         }
         let enough = min(settings.maxGroupSize, max(2, settings.expectedGroupSize ?? settings.maxGroupSize))
-        guard candidates.count >= enough, candidates.count >= largestOtherGroup, let group = Self.group(of: candidates, maxSize: settings.maxGroupSize),
-              group.leader == peer else { return [] }
+        guard candidates.count >= enough, candidates.count >= largestOtherGroup,
+              let group = Self.group(of: candidates, maxSize: settings.maxGroupSize), group.leader == peer else { return [] }
         return lead(group.members, step: own.step)
     }
 
