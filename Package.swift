@@ -160,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulationTests",
-            dependencies: ["Simulation"]
+            dependencies: ["Simulation", "DHT"]
         ),
         .testTarget(
             name: "CollaborationTests",

@@ -103,7 +103,7 @@ measured_file, cohort, dht_request_ms = sys.argv[1:]
 real = json.load(open(measured_file))
 rates = real["peer_samples_per_second"]
 simulate = [cohort, "simulate", "--volunteers", str(real["peers"]), "--hours", str(real["seconds"] / 3600), "--json",
-            "--samples-per-second", f"{min(rates)}:{max(rates)}", "--bandwidth-mbit", "10000", "--latency-ms", "0.05",
+            "--samples-per-second", ",".join(str(rate) for rate in rates), "--bandwidth-mbit", "10000", "--latency-ms", "0.05",
             "--dht-request-ms", dht_request_ms,
             "--client-mode-share", "0", "--parameters-millions", str(real["parameters"] / 1e6),
             "--target-batch", str(real["target_batch"]), "--micro-batch", "4",

@@ -29,15 +29,13 @@ struct RecordBoard {
         var requestsPerLookup: Double
         /// Replicas each store writes.
         var replicas: Double
-        /// Seconds each request of a lookup costs besides its round trip.
-        var requestSeconds: Double
         /// Bytes a record takes besides its value: key, subkey, owner key, signature, expiry.
         var recordOverheadBytes: Double = 32 + 32 + 32 + 64 + 8 + 16
 
-        static func measured(nodes: Int, seed: UInt64, requestSeconds: Double) -> Costs {
+        static func measured(nodes: Int, seed: UInt64) -> Costs {
             let report = DHTSimulation.run(nodes: max(nodes, 2), churn: 0, lookups: 200, seed: seed)
             return Costs(roundTrips: Double(report.hopsP50 + 1), requestsPerLookup: report.queriesPerGet,
-                         replicas: Double(DHTNode.Settings().k), requestSeconds: requestSeconds)
+                         replicas: Double(DHTNode.Settings().k))
         }
     }
 
@@ -56,10 +54,11 @@ struct RecordBoard {
         self.costs = costs
     }
 
-    /// Seconds one lookup takes for a volunteer whose one-way latency is `latency`, with the
-    /// others' mean latency `typical`: a round trip and a request's processing per hop.
+    /// Seconds one lookup's round trips take for a volunteer whose one-way latency is `latency`,
+    /// with the others' mean latency `typical`; each hop's processing comes on top
+    /// (`RunSimulation.lookupSeconds`).
     func lookupSeconds(latency: Double, typical: Double) -> Double {
-        costs.roundTrips * (2 * (latency + typical) + costs.requestSeconds)
+        costs.roundTrips * 2 * (latency + typical)
     }
 
     private mutating func charge(read kind: KeyKind, records: Int, valueBytes: Int) {

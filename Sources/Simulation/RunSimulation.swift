@@ -79,8 +79,7 @@ public final class RunSimulation {
         try settings.validate()
         self.settings = settings
         random = SplitMix64(seed: settings.seed)
-        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed,
-                                             requestSeconds: settings.dhtRequestSeconds))
+        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed))
         typicalLatency = (settings.latencyRange.lowerBound + settings.latencyRange.upperBound) / 2
     }
 
@@ -197,7 +196,7 @@ public final class RunSimulation {
         var bytes = [UInt8](repeating: 0, count: 32)
         for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: random.next()) }
         let id = PeerID(bytes: bytes)!
-        let profile = VolunteerProfile.draw(from: settings, using: &random)
+        let profile = VolunteerProfile.draw(from: settings, session: volunteers.count, using: &random)
         var sessionSettings = VolunteerSession.Settings(
             me: id, clientMode: profile.clientMode, address: "10.0.0.1:7000", coordinator: PeerID(bytes: [UInt8](repeating: 0, count: 32))!,
             elementCount: settings.parameters, stateBytes: settings.stateBytes, targetBatchSize: settings.samplesPerRound,
@@ -241,12 +240,12 @@ public final class RunSimulation {
         var cursor = time
         let profile = volunteers[volunteer].profile
         let incarnation = volunteers[volunteer].incarnation
-        let lookup = board.lookupSeconds(latency: profile.latencySeconds, typical: typicalLatency)
+        func lookup() -> Double { lookupSeconds(for: profile) }
         func answer(_ event: VolunteerSession.Event, at when: Double) {
             schedule(.answer(volunteer: volunteer, incarnation: incarnation, event), at: when)
         }
         func read(_ read: Read) {
-            schedule(.read(volunteer: volunteer, incarnation: incarnation, read), at: cursor + lookup)
+            schedule(.read(volunteer: volunteer, incarnation: incarnation, read), at: cursor + lookup())
         }
         for directive in directives {
             switch directive {
@@ -262,7 +261,7 @@ public final class RunSimulation {
             case .readProgress:
                 read(.progress)
             case .readProgressWhileTraining:
-                schedule(.backgroundRead(volunteer: volunteer, incarnation: incarnation), at: cursor + lookup)
+                schedule(.backgroundRead(volunteer: volunteer, incarnation: incarnation), at: cursor + lookup())
             case .awaitProgressRead:
                 if let finished = volunteers[volunteer].backgroundAnswer {
                     volunteers[volunteer].backgroundAnswer = nil
@@ -288,14 +287,14 @@ public final class RunSimulation {
                     host: profile.clientMode ? "" : "10.0.0.1", port: profile.clientMode ? 0 : 7000,
                     timestampMilliseconds: now.wall.millisecondsSinceEpoch)
                 board.write(state: announcement, by: volunteerState.id)
-                cursor += lookup
+                cursor += lookup()
                 answer(.stateAnnounced(step: volunteerState.stateStep, hash: volunteerState.stateHash), at: cursor)
             case .publishDeclaration(let declaration, let step, let hash):
                 board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
-                cursor += lookup
+                cursor += lookup()
             case .publishPlan(let plan, let step, let hash):
                 board.write(plan: plan, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
-                cursor += lookup
+                cursor += lookup()
             case .sleep(let until):
                 answer(.woke, at: max(Double(until.nanoseconds) / 1e9, cursor))
             case .allReduce(let plan):
@@ -315,7 +314,7 @@ public final class RunSimulation {
                 forgetTraining(of: volunteer)
             case .publishRoundReport(let report):
                 board.writeRoundReport()
-                cursor += lookup
+                cursor += lookup()
                 switch report.members {
                 case 0: metrics.failedAttempts += 1
                 case 1: metrics.aloneSteps += 1
@@ -328,6 +327,13 @@ public final class RunSimulation {
                 leave(volunteer)
             }
         }
+    }
+
+    /// One lookup by a volunteer with `profile`: its round trips, and each hop's request
+    /// processing (`dhtRequestSeconds`).
+    private func lookupSeconds(for profile: VolunteerProfile) -> Double {
+        board.lookupSeconds(latency: profile.latencySeconds, typical: typicalLatency)
+            + board.costs.roundTrips * settings.dhtRequestSeconds
     }
 
     private func leave(_ volunteer: Int) {

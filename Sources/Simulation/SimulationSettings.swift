@@ -20,6 +20,10 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     public var uploadShare: Double = 0.5
     /// Samples per second per volunteer, drawn log-uniformly (a mix of GPUs and CPUs).
     public var samplesPerSecondRange: ClosedRange<Double> = 4...64
+    /// Each volunteer's samples per second, in the order they come online (later sessions go
+    /// round the list), instead of drawing from `samplesPerSecondRange`: for reproducing a real
+    /// run's machines.
+    public var samplesPerSecondEach: [Double]?
     /// Share of volunteers behind NAT, in client mode.
     public var clientModeShare: Double = 0.3
     /// Gradient elements (the model's parameters) and bytes per element on the wire.
@@ -70,6 +74,8 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         try require(volunteers >= 1 && volunteers <= 100_000, "--volunteers must be 1…100000, got \(volunteers)")
         try require(simulatedSeconds > 0 && simulatedSeconds <= 7 * 86_400, "--hours must be above 0 and at most 168")
         try require(meanSessionSeconds.map { $0 >= 60 } ?? true, "--churn must be a mean session of at least 1 minute")
+        try require(samplesPerSecondEach.map { !$0.isEmpty && $0.count <= 100_000 && $0.allSatisfy { $0.isFinite && $0 > 0 } } ?? true,
+                    "--samples-per-second must list 1…100000 positive speeds")
         try require(bandwidthRange.lowerBound > 0 && latencyRange.lowerBound >= 0 && samplesPerSecondRange.lowerBound > 0,
                     "bandwidth, latency and compute ranges must be positive")
         try require((0...1).contains(clientModeShare) && uploadShare > 0 && uploadShare <= 1, "shares must lie in 0…1")

@@ -8,11 +8,14 @@ struct VolunteerProfile: Sendable {
     var samplesPerSecond: Double
     var clientMode: Bool
 
-    static func draw(from settings: SimulationSettings, using random: inout SplitMix64) -> VolunteerProfile {
+    /// The machine of the `session`th volunteer to come online (from 0).
+    static func draw(from settings: SimulationSettings, session: Int, using random: inout SplitMix64) -> VolunteerProfile {
         let download = logUniform(settings.bandwidthRange, &random)
+        let latency = Double.random(in: settings.latencyRange, using: &random)
+        let drawnSpeed = logUniform(settings.samplesPerSecondRange, &random)
         return VolunteerProfile(uploadBitsPerSecond: download * settings.uploadShare, downloadBitsPerSecond: download,
-                                latencySeconds: Double.random(in: settings.latencyRange, using: &random),
-                                samplesPerSecond: logUniform(settings.samplesPerSecondRange, &random),
+                                latencySeconds: latency,
+                                samplesPerSecond: settings.samplesPerSecondEach.map { $0[session % $0.count] } ?? drawnSpeed,
                                 clientMode: Double.random(in: 0..<1, using: &random) < settings.clientModeShare)
     }
 

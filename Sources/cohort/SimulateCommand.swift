@@ -35,7 +35,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Share of volunteers in client mode (behind NAT), in [0, 1].")
     var clientModeShare = 0.3
 
-    @Option(help: "Samples per second per volunteer, LOW:HIGH (drawn log-uniformly) or one value.")
+    @Option(help: "Samples per second per volunteer, LOW:HIGH (drawn log-uniformly), one value, or A,B,C… (each volunteer's in turn).")
     var samplesPerSecond = "4:64"
 
     @Option(help: "Download bandwidth in Mbit/s, LOW:HIGH (drawn log-uniformly) or one value; upload is half of it.")
@@ -77,7 +77,11 @@ struct SimulateCommand: ParsableCommand {
         settings.targetBatchSize = targetBatch
         settings.parameters = Int(parametersMillions * 1_000_000)
         settings.clientModeShare = clientModeShare
-        settings.samplesPerSecondRange = try Self.range(samplesPerSecond, flag: "--samples-per-second")
+        if samplesPerSecond.contains(",") {
+            settings.samplesPerSecondEach = try Self.list(samplesPerSecond, flag: "--samples-per-second")
+        } else {
+            settings.samplesPerSecondRange = try Self.range(samplesPerSecond, flag: "--samples-per-second")
+        }
         let bandwidth = try Self.range(bandwidthMbit, flag: "--bandwidth-mbit")
         settings.bandwidthRange = bandwidth.lowerBound * 1e6...bandwidth.upperBound * 1e6
         let latency = try Self.range(latencyMs, flag: "--latency-ms")
@@ -104,6 +108,15 @@ struct SimulateCommand: ParsableCommand {
             FileHandle.standardError.write(Data(line.utf8))
         }
         print(json ? try DHTBenchCommand.jsonString(report) : Self.describe(report))
+    }
+
+    /// "A,B,C…": positive finite numbers, one per volunteer.
+    static func list(_ text: String, flag: String) throws -> [Double] {
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+        guard values.count <= 100_000, values.allSatisfy({ $0.map { $0.isFinite && $0 > 0 } ?? false }) else {
+            throw ValidationError("\(flag) must list up to 100000 positive numbers, A,B,C…; got \(text.prefix(80))")
+        }
+        return values.compactMap { $0 }
     }
 
     /// "LOW:HIGH" or one value, both finite and not negative, LOW ≤ HIGH.

@@ -23,6 +23,9 @@ import Testing
         (["--bandwidth-mbit", "fast"], "--bandwidth-mbit must be LOW:HIGH"),
         (["--volunteers", "0"], "--volunteers must be 1…100000"),
         (["--churn", "0.001"], "--churn must be a mean session"),
+        (["--samples-per-second", "300,-1"], "--samples-per-second must list up to 100000 positive numbers"),
+        (["--samples-per-second", "300,,400"], "--samples-per-second must list up to 100000 positive numbers"),
+        (["--dht-request-ms", "nan"], "--dht-request-ms must be 0…1000"),
     ])
     func badFlagsGetAOneLineErrorAndAFailureStatus(flags: [String], message: String) throws {
         let result = try CommandRunner.run(["simulate", "--hours", "0.01"] + flags)

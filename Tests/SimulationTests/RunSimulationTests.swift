@@ -1,3 +1,4 @@
+import DHT
 import Testing
 @testable import Simulation
 
@@ -46,5 +47,25 @@ import Testing
     ])
     func settingsThatDescribeNoRunAreRefusedWithTheirFlag(settings: SimulationSettings, flag: String) {
         #expect { try RunSimulation(settings: settings) } throws: { "\($0)".contains(flag) }
+    }
+}
+
+/// A real run's machines reproduced: each volunteer gets the listed speed, in the order they
+/// come online.
+@Suite struct VolunteerProfileTests {
+    @Test func listedSpeedsGoToTheVolunteersInTurn() {
+        var settings = SimulationSettings(volunteers: 3, simulatedSeconds: 60, seed: 1)
+        settings.samplesPerSecondEach = [360, 403, 393]
+        var random = SplitMix64(seed: 1)
+        let speeds = (0..<5).map { VolunteerProfile.draw(from: settings, session: $0, using: &random).samplesPerSecond }
+        #expect(speeds == [360, 403, 393, 360, 403])
+    }
+
+    @Test func aListWithoutAPositiveSpeedIsRefused() {
+        var settings = SimulationSettings(volunteers: 3, simulatedSeconds: 60, seed: 1)
+        for list in [[], [300, 0], [300, .nan]] as [[Double]] {
+            settings.samplesPerSecondEach = list
+            #expect(throws: SimulationError.self) { try settings.validate() }
+        }
     }
 }
