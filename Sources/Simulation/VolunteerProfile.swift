@@ -12,6 +12,7 @@ struct VolunteerProfile: Sendable {
     static func draw(from settings: SimulationSettings, session: Int, using random: inout SplitMix64) -> VolunteerProfile {
         let download = logUniform(settings.bandwidthRange, &random)
         let latency = Double.random(in: settings.latencyRange, using: &random)
+        // Drawn even when the speeds are listed, so that a list changes no other draw of the seed.
         let drawnSpeed = logUniform(settings.samplesPerSecondRange, &random)
         return VolunteerProfile(uploadBitsPerSecond: download * settings.uploadShare, downloadBitsPerSecond: download,
                                 latencySeconds: latency,

@@ -88,10 +88,10 @@ public struct UpdateFetcher: Sendable {
     /// Fetches the gradient of `header` into `destination` (`header.elementCount` elements)
     /// from up to `donorsShared` of `donors` at once, `requestsInFlight` chunks each, so a
     /// replay takes the donors' summed uploads as a state download does. Members of one round
-    /// keep the same gradient, so the chunk of any donor keeping the same chain
-    /// (`donorsKeeping`) is as good as another's; a donor that fails
-    /// a chunk (it does not hold the update, it is slow, it sends a malformed chunk) is given no
-    /// more and its chunk goes to another. Fails when no donor is left.
+    /// keep the same gradient, so the chunk of any donor keeping the same chain (`donorsKeeping`)
+    /// is as good as another's; a donor that fails a chunk (it does not hold the update, it is
+    /// slow, it sends a malformed chunk) is given no more and its chunk goes to another. Fails
+    /// when no donor is left.
     public func gradients(of header: UpdateHeader, from donors: [Donor],
                           into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
         precondition(destination.count == header.elementCount, "a gradient of \(header.elementCount) elements into \(destination.count)")
