@@ -36,6 +36,11 @@ struct AllReduceBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated bandwidths the peers declare, in Mbit/s, one per peer: parts follow them (default: equal).")
     var bandwidthsMbit: String?
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Start every timed round on every worker at once, after the last one finished the round before (as gloo's benchmark does with a barrier).",
+        discussion: "Without it rounds run back to back and a round's time includes the spread of the members' starts."))
+    var lockstep = true
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -84,7 +89,7 @@ struct AllReduceBenchCommand: AsyncParsableCommand {
         defer { workers.forEach { $0.stop() } }
         for index in 0..<peers {
             let arguments = ["bench", "allreduce-worker", "--rounds", "\(rounds)", "--seed", "\(index + 1)", "--listen", hosts[index]]
-                + round.arguments
+                + (lockstep ? ["--lockstep"] : []) + round.arguments
             if let wrap {
                 let command = wrap.replacingOccurrences(of: "{i}", with: "\(index)").split(separator: " ").map(String.init)
                     + [WorkerProcess.ownExecutable] + arguments
@@ -109,11 +114,21 @@ struct AllReduceBenchCommand: AsyncParsableCommand {
             _ = try await worker.line(startingWith: "connected", within: 60)
         }
         workers.forEach { $0.send("go") }
+        if lockstep {
+            // Every round starts when the last member finished the one before, on every worker
+            // at once: a round's time is then its own, not the spread of the members' starts.
+            for index in 0..<rounds {
+                for worker in workers {
+                    _ = try await worker.lines(startingWith: "round ", count: index + 1, within: 60 + round.roundTimeout)
+                }
+                workers.forEach { $0.send("go") }
+            }
+        }
         let allowed = 60 + Double(rounds + 1) * round.roundTimeout
         for worker in workers {
             _ = try await worker.line(startingWith: "done", within: allowed)
         }
-        let report = try AllReduceBenchReport(peers: peers, round: round, workers: workers)
+        let report = try AllReduceBenchReport(peers: peers, round: round, lockstep: lockstep, workers: workers)
         print(json ? try DHTBenchCommand.jsonString(report) : report.description)
     }
 }

@@ -7,6 +7,8 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
     let elements: Int
     let compression: String
     let chunkSize: Int
+    /// Whether the members started every timed round together (`--lockstep`).
+    let lockstep: Bool
     /// Per timed round, the slowest member's time: the round is over when its last member is.
     let roundSeconds: [Double]
     let medianSeconds: Double
@@ -23,7 +25,7 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
     let bytesReceivedPerWorker: [Int]
 
     enum CodingKeys: String, CodingKey {
-        case peers, elements, compression, agreed
+        case peers, elements, compression, agreed, lockstep
         case sameHostBytesPerRound = "same_host_bytes_per_round"
         case bytesSentPerWorker = "bytes_sent_per_worker"
         case bytesReceivedPerWorker = "bytes_received_per_worker"
@@ -34,7 +36,7 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
     }
 
     /// Checks that every worker finished every round complete and ended with the same vector.
-    init(peers: Int, round: AllReduceRoundOptions, workers: [WorkerProcess]) throws {
+    init(peers: Int, round: AllReduceRoundOptions, lockstep: Bool, workers: [WorkerProcess]) throws {
         let decoder = JSONDecoder()
         let reports = try workers.map { worker in
             try worker.lines.filter { $0.hasPrefix("round ") }.map {
@@ -61,6 +63,7 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
         elements = round.size
         compression = round.compression.rawValue
         chunkSize = round.chunkSize
+        self.lockstep = lockstep
         roundSeconds = (1..<roundCount).map { index in reports.map { $0[index].seconds }.max()! }
         let sorted = roundSeconds.sorted()
         medianSeconds = sorted.count % 2 == 1

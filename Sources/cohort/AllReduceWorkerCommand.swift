@@ -17,9 +17,11 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// stdin (every worker gets the same list; `:client` marks a member in client mode, `host=` one
 /// listening elsewhere than 127.0.0.1, `bandwidth=` the bandwidth it declares), opens
 /// its connections and prints `connected`, waits for a line `go` (sent once every worker is
-/// connected), then runs a warm-up round and `--rounds` timed rounds back to back, printing
+/// connected), then runs a warm-up round and `--rounds` timed rounds, printing
 /// `started <round>` before and `round <json AllReduceBenchRound>` after each (the last with the
-/// checksum of the averages), and `done` at the end. It then
+/// checksum of the averages), and `done` at the end. With `--lockstep` it waits for another
+/// `go` before each round after the first, so that all members start every round together,
+/// as they do after matchmaking; without it rounds run back to back. It then
 /// stays connected until stdin says `quit` or closes, so that the averages it still has in
 /// flight reach the members finishing after it.
 struct AllReduceWorkerCommand: AsyncParsableCommand {
@@ -40,6 +42,8 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
     @Option(help: "Delay before every frame this worker sends, in milliseconds (to make rounds long in tests).")
     var frameDelayMs = 0
 
+    @Flag(help: "Wait for a 'go' line on stdin before each round after the first.")
+    var lockstep = false
     @Option(help: "Address to listen on (this host's address when the bench spans network namespaces).")
     var listen = "127.0.0.1"
 
@@ -83,6 +87,9 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for index in 0...rounds {
+            if lockstep, index > 0, readLine() != "go" {
+                throw AllReduceBenchFailure(description: "expected 'go' on stdin before round \(index)")
+            }
             print("started \(index)")
             let outcome = try await peer.runRound(index, members: members, withChecksum: index == rounds)
             print("round " + String(decoding: try encoder.encode(outcome), as: UTF8.self))

@@ -77,6 +77,22 @@ final class WorkerProcess: @unchecked Sendable {
         }
     }
 
+    /// Waits until the worker printed `count` lines starting with `prefix`; fails when the
+    /// worker exits first or `seconds` pass.
+    func lines(startingWith prefix: String, count: Int, within seconds: Double) async throws -> [String] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let (lines, closed) = lock.withLock { (received, isClosed) }
+            let matching = lines.filter { $0.hasPrefix(prefix) }
+            if matching.count >= count { return matching }
+            if closed { throw AllReduceBenchFailure(description: "\(name) exited after \(matching.count) of \(count) '\(prefix)…' lines") }
+            if Date() > deadline {
+                throw AllReduceBenchFailure(description: "\(name) printed \(matching.count) of \(count) '\(prefix)…' lines within \(Int(seconds)) s")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Kills the worker with SIGKILL (if it still runs) and reaps it.
     func stop() {
         if process.isRunning {
