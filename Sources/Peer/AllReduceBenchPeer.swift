@@ -7,7 +7,7 @@ import Node
 import StateSync
 import Wire
 
-/// One peer of `cohort bench allreduce`: a transport and the peer services on one event loop,
+/// One peer of `cohort bench allreduce`: a transport and the peer's handlers on one event loop,
 /// running all-reduce rounds over a member list it is given (no DHT, no matchmaking), so a round
 /// measures the transport and the reduction and nothing else.
 ///
@@ -69,17 +69,17 @@ public final class AllReduceBenchPeer: Sendable {
 
     public let settings: Settings
     private let dht: DHTService
-    private let services: NIOLoopBound<PeerServices>
+    private let handlers: NIOLoopBound<PeerHandlers>
     private let vector: BenchVector
 
     /// This peer's id and the port it listens on (on `Settings.listenHost`).
     public var peerID: PeerID { dht.peerID }
     public var port: UInt16 { dht.endpoint.port }
 
-    private init(settings: Settings, dht: DHTService, services: NIOLoopBound<PeerServices>, vector: BenchVector) {
+    private init(settings: Settings, dht: DHTService, handlers: NIOLoopBound<PeerHandlers>, vector: BenchVector) {
         self.settings = settings
         self.dht = dht
-        self.services = services
+        self.handlers = handlers
         self.vector = vector
     }
 
@@ -87,18 +87,18 @@ public final class AllReduceBenchPeer: Sendable {
     public static func start(settings: Settings, eventLoop: EventLoop, logger: Logger) async throws -> AllReduceBenchPeer {
         var random = SystemRandomNumberGenerator()
         let identity = PeerIdentity(using: &random)
-        let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: settings.sameHostCopies),
+        let handlers = try await eventLoop.submit {
+            NIOLoopBound(PeerHandlers(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: settings.sameHostCopies),
                          eventLoop: eventLoop)
         }.get()
         var dhtSettings = DHTService.Settings()
         dhtSettings.transport.listen = Endpoint(host: settings.listenHost, port: 0)
         dhtSettings.transport.faults.allPeers = settings.frameDelay.map { FaultInjection.Link(delay: $0) }
         let dht = try await DHTService.start(identity: identity, settings: dhtSettings, eventLoop: eventLoop,
-                                             logger: logger, serveOther: { services.value.serve($0) })
-        try await eventLoop.submit { services.value.transport = dht.transport }.get()
+                                             logger: logger, serveOther: { handlers.value.router.serve($0) })
+        try await eventLoop.submit { handlers.value.attach(dht.transport) }.get()
         let vector = BenchVector(count: settings.elementCount, seed: settings.seed)
-        return AllReduceBenchPeer(settings: settings, dht: dht, services: services, vector: vector)
+        return AllReduceBenchPeer(settings: settings, dht: dht, handlers: handlers, vector: vector)
     }
 
     /// Opens the connections of the rounds before the first one: this peer pings every member
@@ -118,9 +118,9 @@ public final class AllReduceBenchPeer: Sendable {
             transport.request(.ping, payload: ping, to: member.endpoint, expecting: member.peer, timeout: .seconds(30))
         }
         _ = try await EventLoopFuture.whenAllSucceed(pings, on: transport.eventLoop).get()
-        let services = self.services
+        let handlers = self.handlers
         let others = dialable.map { ($0.peer, $0.endpoint) }
-        try await services.eventLoop.flatSubmit { services.value.proveSameHost(others) }.get()
+        try await handlers.eventLoop.flatSubmit { handlers.value.sameHost.prove(others) }.get()
     }
 
     /// Runs round `index` with `members` (this peer among them) and returns its outcome, with
@@ -140,13 +140,13 @@ public final class AllReduceBenchPeer: Sendable {
             endpoints[member.peer] = member.endpoint
         }
         let me = peerID
-        let services = self.services, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
+        let handlers = self.handlers, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
         let started = ContinuousClock.now
-        let result = try await services.eventLoop.flatSubmit {
-            services.value.startRound(plan: plan, me: me, vector: vector.values, settings: roundSettings, endpoints: memberEndpoints)
+        let result = try await handlers.eventLoop.flatSubmit {
+            handlers.value.allReduce.startRound(plan: plan, me: me, vector: vector.values, settings: roundSettings, endpoints: memberEndpoints)
         }.get()
         let elapsed = ContinuousClock.now - started
-        let copied = try await services.eventLoop.submit { services.value.sameHostBytesCopied(roundID: plan.id) }.get()
+        let copied = try await handlers.eventLoop.submit { handlers.value.sameHost.bytesCopied(roundID: plan.id) }.get()
         return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds,
                                    checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil,
                                    sameHostBytes: copied)

@@ -7,7 +7,7 @@ import Averaging
 /// Bounded in total and per sender, so that a peer sending chunks for rounds that never form
 /// fills only its own share and the others' early chunks are still held. An honest member
 /// sends an owner at most its send window before the owner's round starts
-/// (`PeerServices.sendParts`: at most 64 requests, and half of a 4 MiB send buffer in bytes,
+/// (`AllReduceDriver.sendParts`: at most 64 requests, and half of a 4 MiB send buffer in bytes,
 /// which holds two of the largest chunks, 2¹⁸ float32 values); a share holds two windows, one
 /// for a round this owner did not join and one for the next.
 struct EarlyChunks<Waiting> {

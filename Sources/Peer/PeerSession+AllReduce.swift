@@ -29,14 +29,14 @@ extension PeerSession {
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
         let vector = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
-        let services = network.services, roundSettings = settings, memberEndpoints = endpoints
+        let handlers = network.handlers, roundSettings = settings, memberEndpoints = endpoints
         let me = identity.peerID
         if let errorFeedback, let ownIndex = plan.members.firstIndex(where: { $0.peer == me }) {
             errorFeedback.prepare(vector, plan: plan, ownIndex: ownIndex, compression: settings.compression, chunkSize: settings.chunkSize)
         }
         let box = VectorBox(vector: vector)
         return network.eventLoop.flatSubmit {
-            services.value.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
+            handlers.value.allReduce.startRound(plan: plan, me: me, vector: box.vector, settings: roundSettings, endpoints: memberEndpoints)
         }
     }
 

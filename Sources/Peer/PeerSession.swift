@@ -186,7 +186,7 @@ final class PeerSession {
             }
             return .matchmakingRead(plans: plans, declarations: declarations)
         case .sleep(let until):
-            let wait = until - PeerServices.now()
+            let wait = until - SystemClock().now().monotonic
             if wait > .zero { try? await Task.sleep(for: wait) }
             return .woke
         case .allReduce(let plan):
@@ -273,7 +273,7 @@ final class PeerSession {
         let snapshot = replayedSnapshot.flatMap { $0.step == run.step ? $0 : nil } ?? StateSnapshot(of: run)
         replayedSnapshot = nil
         keepAnnounced(snapshot)
-        try? await network.eventLoop.submit { [services = network.services] in services.value.publish(snapshot) }.get()
+        try? await network.eventLoop.submit { [handlers = network.handlers] in handlers.value.publish(snapshot) }.get()
         let endpoint = network.dht.endpoint
         let announcement = StateAnnouncement(
             step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,

@@ -10,10 +10,10 @@ import NIOPosix
 import Node
 import Wire
 
-/// A started DHT service with the peer's extra services, joined to the run's network.
+/// A started DHT service with the peer's handlers of the other requests, joined to the run's network.
 struct RunNetwork {
     let dht: DHTService
-    let services: NIOLoopBound<PeerServices>
+    let handlers: NIOLoopBound<PeerHandlers>
     let eventLoop: EventLoop
     /// The updates this peer applied, kept for peers that replay them.
     let updates: UpdateServer
@@ -23,8 +23,8 @@ struct RunNetwork {
                       eventLoop: EventLoop, logger: Logger) async throws -> RunNetwork {
         // A client-mode peer serves nothing, so it keeps no updates either.
         let updates = UpdateServer(keep: volunteer.clientMode ? 0 : volunteer.replayUpdates)
-        let services = try await eventLoop.submit {
-            NIOLoopBound(PeerServices(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: volunteer.sameHostCopies,
+        let handlers = try await eventLoop.submit {
+            NIOLoopBound(PeerHandlers(eventLoop: eventLoop, logger: logger, ownID: identity.peerID, sameHostCopies: volunteer.sameHostCopies,
                                       updates: updates),
                          eventLoop: eventLoop)
         }.get()
@@ -36,9 +36,9 @@ struct RunNetwork {
         settings.transport.faults = volunteer.faults
         settings.isClient = volunteer.clientMode
         let dht = try await DHTService.start(identity: identity, settings: settings, eventLoop: eventLoop, logger: logger,
-                                             serveOther: { services.value.serve($0) })
-        try await eventLoop.submit { services.value.transport = dht.transport }.get()
-        return RunNetwork(dht: dht, services: services, eventLoop: eventLoop, updates: updates)
+                                             serveOther: { handlers.value.router.serve($0) })
+        try await eventLoop.submit { handlers.value.attach(dht.transport) }.get()
+        return RunNetwork(dht: dht, handlers: handlers, eventLoop: eventLoop, updates: updates)
     }
 
     /// Joins through `endpoints`, retrying with exponential backoff for about a minute, or
