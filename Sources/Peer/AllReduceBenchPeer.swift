@@ -28,6 +28,9 @@ public final class AllReduceBenchPeer: Sendable {
         public var sameHostCopies: Bool
         /// The address to listen on.
         public var listenHost = "127.0.0.1"
+        /// Whether each round's chunk size is what peers choose for its plan
+        /// (`AllReduceRound.Settings.chunkSize(for:compression:)`) instead of `round.chunkSize`.
+        public var chunkSizeFollowsPlan = false
 
         public init(elementCount: Int, round: AllReduceRound.Settings, frameDelay: TimeAmount? = nil, seed: UInt64,
                     sameHostCopies: Bool = true) {
@@ -140,14 +143,19 @@ public final class AllReduceBenchPeer: Sendable {
             endpoints[member.peer] = member.endpoint
         }
         let me = peerID
-        let handlers = self.handlers, vector = self.vector, roundSettings = settings.round, memberEndpoints = endpoints
+        var roundSettings = settings.round
+        if settings.chunkSizeFollowsPlan {
+            roundSettings.chunkSize = AllReduceRound.Settings.chunkSize(for: plan, compression: roundSettings.compression)
+        }
+        let handlers = self.handlers, vector = self.vector, memberEndpoints = endpoints
         let started = ContinuousClock.now
+        let chosenSettings = roundSettings
         let result = try await handlers.eventLoop.flatSubmit {
-            handlers.value.allReduce.startRound(plan: plan, me: me, vector: vector.values, settings: roundSettings, endpoints: memberEndpoints)
+            handlers.value.allReduce.startRound(plan: plan, me: me, vector: vector.values, settings: chosenSettings, endpoints: memberEndpoints)
         }.get()
         let elapsed = ContinuousClock.now - started
         let copied = try await handlers.eventLoop.submit { handlers.value.sameHost.bytesCopied(roundID: plan.id) }.get()
-        return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds,
+        return AllReduceBenchRound(index: index, result: result, seconds: elapsed.benchSeconds, chunkSize: chosenSettings.chunkSize,
                                    checksum: withChecksum ? vector.checksum(skipping: result.failedParts) : nil,
                                    sameHostBytes: copied)
     }
@@ -175,10 +183,13 @@ public struct AllReduceBenchRound: Codable, Hashable, Sendable {
     public var bytesReceived: Int
     /// Chunk bytes this member copied out of other members' memory instead of receiving them.
     public var sameHostBytes: Int
+    /// Elements per chunk in this round.
+    public var chunkSize: Int
 
-    init(index: Int, result: AllReduceResult, seconds: Double, checksum: UInt64?, sameHostBytes: Int) {
+    init(index: Int, result: AllReduceResult, seconds: Double, chunkSize: Int, checksum: UInt64?, sameHostBytes: Int) {
         self.index = index
         self.seconds = seconds
+        self.chunkSize = chunkSize
         participants = result.participants.count
         leftOut = result.leftOut.count
         failedParts = result.failedParts.map { [$0.lowerBound, $0.upperBound] }

@@ -62,7 +62,7 @@ struct AllReduceBenchReport: Encodable, CustomStringConvertible {
         self.peers = peers
         elements = round.size
         compression = round.compression.rawValue
-        chunkSize = round.chunkSize
+        chunkSize = reports[0][roundCount - 1].chunkSize
         self.lockstep = lockstep
         roundSeconds = (1..<roundCount).map { index in reports.map { $0[index].seconds }.max()! }
         let sorted = roundSeconds.sorted()

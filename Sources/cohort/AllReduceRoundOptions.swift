@@ -22,8 +22,9 @@ struct AllReduceRoundOptions: ParsableArguments {
     @Option(help: "How chunks travel: none, fp16 or int8.")
     var compression = CompressionName.none
 
-    @Option(help: "Elements per streamed chunk.")
-    var chunkSize = AllReduceRound.Settings.defaultChunkSize
+    @Option(help: ArgumentHelp("Elements per streamed chunk.",
+                               discussion: "By default what peers choose: a chunk crosses the slowest declared link in about 10 ms, at most 2¹⁸ elements."))
+    var chunkSize: Int?
 
     @Option(help: "Seconds an owner waits for senders before averaging what it has.")
     var senderTimeout = 20.0
@@ -40,7 +41,7 @@ struct AllReduceRoundOptions: ParsableArguments {
 
     func validate() throws {
         guard size >= 1, size <= 1 << 31 else { throw ValidationError("--size must be between 1 and 2³¹ elements") }
-        guard chunkSize >= 1, chunkSize <= 1 << 22 else { throw ValidationError("--chunk-size must be between 1 and 2²² elements") }
+        if let chunkSize, !(1...(1 << 22)).contains(chunkSize) { throw ValidationError("--chunk-size must be between 1 and 2²² elements") }
         guard senderTimeout > 0, roundTimeout >= senderTimeout else {
             throw ValidationError("--sender-timeout must be positive and at most --round-timeout")
         }
@@ -51,7 +52,7 @@ struct AllReduceRoundOptions: ParsableArguments {
     }
 
     var roundSettings: AllReduceRound.Settings {
-        var settings = AllReduceRound.Settings(compression: compression.compression, chunkSize: chunkSize)
+        var settings = AllReduceRound.Settings(compression: compression.compression, chunkSize: chunkSize ?? AllReduceRound.Settings.defaultChunkSize)
         settings.senderTimeout = .milliseconds(Int64(senderTimeout * 1000))
         settings.roundTimeout = .milliseconds(Int64(roundTimeout * 1000))
         settings.silenceCheckInterval = silenceCheckInterval > 0 ? .milliseconds(Int64(silenceCheckInterval * 1000)) : nil
@@ -60,7 +61,7 @@ struct AllReduceRoundOptions: ParsableArguments {
 
     /// The same options as arguments for a worker process.
     var arguments: [String] {
-        ["--size", "\(size)", "--compression", compression.rawValue, "--chunk-size", "\(chunkSize)",
+        ["--size", "\(size)", "--compression", compression.rawValue] + (chunkSize.map { ["--chunk-size", "\($0)"] } ?? []) + [
          "--sender-timeout", "\(senderTimeout)", "--round-timeout", "\(roundTimeout)",
          "--silence-check-interval", "\(silenceCheckInterval)",
          sameHostCopies ? "--same-host-copies" : "--no-same-host-copies"]

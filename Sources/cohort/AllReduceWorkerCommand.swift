@@ -64,6 +64,7 @@ struct AllReduceWorkerCommand: AsyncParsableCommand {
             frameDelay: frameDelayMs > 0 ? .milliseconds(Int64(frameDelayMs)) : nil, seed: seed,
             sameHostCopies: round.sameHostCopies)
         settings.listenHost = listen
+        settings.chunkSizeFollowsPlan = round.chunkSize == nil
         let peer = try await AllReduceBenchPeer.start(settings: settings, eventLoop: group.next(), logger: logger)
         print("ready \(peer.peerID.bytes.hexString) \(peer.port)")
         do {

@@ -70,15 +70,33 @@ public struct AllReduceRound {
         public var aggregation: Aggregation = .mean
 
         public static let defaultChunkSize = 1 << 18
-        /// The smallest chunk `chunkSize(forElementCount:memberCount:)` chooses.
+        /// The smallest chunk `chunkSize(for:compression:)` chooses.
         public static let minimumChunkSize = 1 << 12
 
-        /// The chunk size for a vector of `elementCount` split among `memberCount` members: the
-        /// default, but small enough that an equal part spans at least eight chunks, so that a
-        /// small model's round still overlaps sending, reducing and receiving, and owners can
-        /// measure how fast chunks reach them (`BandwidthEstimator` needs two). Every member
-        /// computes it from the same plan, so all cut the vector alike.
-        public static func chunkSize(forElementCount elementCount: Int, memberCount: Int) -> Int {
+        /// How long one chunk should take on the slowest member's link. The last chunks of a
+        /// part can only be averaged and sent back once every member's arrived, so the round's
+        /// drain lasts a few chunks' time; on a 50 Mbit/s link a default chunk (1 MiB) is 170 ms
+        /// of it per owner, and rounds on four such links took 1.3× the line rate against 1.2×
+        /// with 10 ms chunks (docs/benchmarks.md, "The all-reduce alone").
+        public static let chunkTransferTarget: Duration = .milliseconds(10)
+
+        /// The chunk size for `plan`'s vector in `compression`: the default, but small enough
+        /// that an equal part spans at least eight chunks, so that a small model's round still
+        /// overlaps sending, reducing and receiving, and owners can measure how fast chunks reach
+        /// them (`BandwidthEstimator` needs two); and small enough that a chunk crosses the
+        /// slowest declared link in about `chunkTransferTarget`. Every member computes it from the
+        /// same plan, so all cut the vector alike; a member declaring a tiny bandwidth makes the
+        /// chunks no smaller than `minimumChunkSize`.
+        public static func chunkSize(for plan: GroupPlan, compression: Compression) -> Int {
+            let slowest = plan.members.map(\.bandwidth).min() ?? 0
+            let bytesPerElement = Double(compression.encodedByteCount(elementCount: 1 << 16)) / Double(1 << 16)
+            let linkElements = Double(slowest) * (chunkTransferTarget / .seconds(1)) / bytesPerElement
+            let linkChunk = linkElements >= Double(defaultChunkSize) ? defaultChunkSize : Int(linkElements)
+            return max(minimumChunkSize, min(chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count), linkChunk))
+        }
+
+        /// The chunk size `chunkSize(for:compression:)` takes from the vector's size alone.
+        static func chunkSize(forElementCount elementCount: Int, memberCount: Int) -> Int {
             max(minimumChunkSize, min(defaultChunkSize, elementCount / max(1, 8 * memberCount)))
         }
 
