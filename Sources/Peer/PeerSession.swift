@@ -198,6 +198,8 @@ final class PeerSession {
                 do { outcome = .success(try await round.get()) } catch { outcome = .failure(error) }
                 box.withLockedValue { $0 = outcome }
             }
+        case .replayUpdatesInBackground, .awaitBackgroundReplay, .cancelBackgroundReplay:
+            preconditionFailure("the session does not hand out late joins yet: \(directive)")
         case .awaitRound:
             await backgroundRound?.value
             return try roundFinishedInBackground()

@@ -301,6 +301,8 @@ public final class RunSimulation {
                 startRound(plan, volunteer: volunteer, at: cursor, inBackground: false)
             case .allReduceInBackground(let plan):
                 startRound(plan, volunteer: volunteer, at: cursor, inBackground: true)
+            case .replayUpdatesInBackground, .awaitBackgroundReplay, .cancelBackgroundReplay:
+                preconditionFailure("late joins are not simulated yet: \(directive)")
             case .awaitRound:
                 awaitRound(by: volunteer)
             case .applyUpdate:

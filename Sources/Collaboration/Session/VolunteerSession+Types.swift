@@ -36,6 +36,19 @@ extension VolunteerSession {
         /// The time asked for by `sleep(until:)` has come.
         case woke
         case roundFinished(AllReduceResult)
+        /// The replay started by `replayUpdatesInBackground` is over: delivered in place of a
+        /// `train`, or as the answer to `awaitBackgroundReplay`.
+        case backgroundReplayFinished(BackgroundReplayOutcome)
+    }
+
+    /// How a background replay ended.
+    public enum BackgroundReplayOutcome: Sendable, Equatable {
+        /// The trainer's shared state is now the replay's target: the state `toStep` with the
+        /// hash asked for. The training this peer did since its last round is kept, moved with
+        /// the shared parameters (`TrainingRun.applyReplayedUpdate`).
+        case landed(step: Int)
+        /// The trainer still holds the state the replay started from, with its training.
+        case failed(reason: String)
     }
 
     /// The answer to `rejoinIfIsolated`.
@@ -84,6 +97,18 @@ extension VolunteerSession {
         /// trainer's update path, checking the state hash after each; answered by `stateLoaded`
         /// or `stateReplayFailed` (docs/protocol.md, "Update replay").
         case replayUpdates(fromStep: Int, fromHash: [UInt8], toStep: Int, toHash: [UInt8], donors: [StateDonor])
+        /// Start fetching the update from this peer's state (`fromHash` of `fromStep`) to the
+        /// state `toHash` of `toStep = fromStep + 1` into a buffer of its own, and go on: the
+        /// peer takes part in the next round meanwhile (a late join, docs/protocol.md). Once
+        /// fetched, the shell applies it before it carries out the next `train` (or at
+        /// `awaitBackgroundReplay`) without disturbing the training or a round in flight, checks
+        /// the hash, and answers `backgroundReplayFinished`.
+        case replayUpdatesInBackground(fromStep: Int, fromHash: [UInt8], toStep: Int, toHash: [UInt8], donors: [StateDonor])
+        /// Wait for the background replay; answered by `backgroundReplayFinished`.
+        case awaitBackgroundReplay
+        /// Stop the background replay and forget it: no answer comes for it, and the trainer is
+        /// left as it is.
+        case cancelBackgroundReplay
         /// Freeze the trainer's state for others to download and announce where it is served;
         /// answered by `stateAnnounced`.
         case announceState
@@ -118,11 +143,11 @@ extension VolunteerSession {
         public var awaitsEvent: Bool {
             switch self {
             case .train, .rejoinIfIsolated, .readProgress, .awaitProgressRead, .readStateAnnouncements, .readCheckpoint, .downloadState,
-                 .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce, .awaitRound:
+                 .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce, .awaitRound, .awaitBackgroundReplay:
                 true
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
                  .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
-                 .note, .leave, .allReduceInBackground:
+                 .note, .leave, .allReduceInBackground, .replayUpdatesInBackground, .cancelBackgroundReplay:
                 false
             }
         }
@@ -130,7 +155,7 @@ extension VolunteerSession {
         /// Whether the shell starts this directive and goes on without waiting for its answer.
         public var isBackground: Bool {
             switch self {
-            case .readProgressWhileTraining, .allReduceInBackground: true
+            case .readProgressWhileTraining, .allReduceInBackground, .replayUpdatesInBackground: true
             default: false
             }
         }
