@@ -21,6 +21,9 @@ extension PeerSession {
         case .stateReplayFailed(let fromStep, let toStep, let reason):
             logger.warning("replaying the updates failed; downloading the state",
                            metadata: ["from.step": "\(fromStep)", "to.step": "\(toStep)", "reason": "\(reason)"])
+        case .joiningLate(let fromStep, let toStep):
+            logger.info("joining the run's next round while replaying the update missed",
+                        metadata: ["from.step": "\(fromStep)", "to.step": "\(toStep)"])
         case .hashMismatch(let step, let voters, let mismatches):
             logger.warning("state hash disagrees with the agreed state of the step; reloading",
                            metadata: ["step": "\(step)", "voters.agreed": "\(voters)", "mismatches.total": "\(mismatches)"])

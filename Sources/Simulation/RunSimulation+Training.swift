@@ -8,7 +8,9 @@ extension RunSimulation {
     /// Answers a `train` as `PeerSession.run` does: with the background round's outcome once it
     /// is in, else with the background read's answer once it is in, else with micro-batches.
     func answerTrain(for volunteer: Int, from start: Double) {
-        if volunteers[volunteer].roundInFlight?.outcome != nil {
+        if volunteers[volunteer].backgroundReplay?.fetched != nil {
+            deliverBackgroundReplay(to: volunteer)
+        } else if volunteers[volunteer].roundInFlight?.outcome != nil {
             deliverRoundOutcome(to: volunteer)
         } else if let finished = volunteers[volunteer].backgroundAnswer {
             volunteers[volunteer].backgroundAnswer = nil

@@ -30,6 +30,9 @@ public final class RunSimulation {
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
         /// A replay ended: the states it led through, or nil when no donor had the chain.
         case replayed(volunteer: Int, incarnation: Int, states: [StateAtStep]?)
+        /// A late join's background replay `number` was fetched: the states it leads through,
+        /// or nil when no donor had the chain.
+        case replayedInBackground(volunteer: Int, incarnation: Int, number: Int, states: [StateAtStep]?)
         case roundDeadline(planID: UInt64)
         /// The volunteer's round ended with `result`.
         case roundEnded(volunteer: Int, incarnation: Int, AllReduceResult)
@@ -64,6 +67,8 @@ public final class RunSimulation {
         var stateDownloads = 0
         var downloadBytes = 0.0
         var stateReplays = 0
+        var lateJoins = 0
+        var backgroundReplays = 0
         var replayBytes = 0.0
         var averagingBytes = 0.0
         var usefulComputeSeconds = 0.0
@@ -164,6 +169,11 @@ public final class RunSimulation {
             metrics.stateReplays += 1
             metrics.replayBytes += Double((states.count - 1) * settings.parameters * 4)
             deliver(.stateLoaded(step: reached.step), to: volunteer)
+        case .replayedInBackground(let volunteer, let incarnation, let number, let states):
+            guard isCurrent(volunteer, incarnation), var replay = volunteers[volunteer].backgroundReplay, replay.number == number else { return }
+            replay.fetched = .some(states)
+            volunteers[volunteer].backgroundReplay = replay
+            if replay.isAwaited { deliverBackgroundReplay(to: volunteer) }
         case .roundDeadline(let planID):
             finishRound(planID)
         case .roundEnded(let volunteer, let incarnation, let result):
@@ -205,6 +215,7 @@ public final class RunSimulation {
         sessionSettings.fixedBandwidth = UInt64(profile.uploadBitsPerSecond / 8)
         sessionSettings.replayableSteps = settings.replayUpdates
         sessionSettings.trainsWhileAveraging = settings.roundsOverlapTraining
+        sessionSettings.joinsLate = settings.joinsLate
         let volunteer = volunteers.count
         var newcomer = SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
                                           incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial)
@@ -301,8 +312,21 @@ public final class RunSimulation {
                 startRound(plan, volunteer: volunteer, at: cursor, inBackground: false)
             case .allReduceInBackground(let plan):
                 startRound(plan, volunteer: volunteer, at: cursor, inBackground: true)
-            case .replayUpdatesInBackground, .awaitBackgroundReplay, .cancelBackgroundReplay:
-                preconditionFailure("late joins are not simulated yet: \(directive)")
+            case .replayUpdatesInBackground(let fromStep, let fromHash, let toStep, let toHash, let donors):
+                let number = (volunteers[volunteer].backgroundReplay?.number ?? 0) + 1
+                volunteers[volunteer].backgroundReplay = .init(number: number)
+                let (states, seconds) = replayPlan(from: StateAtStep(step: fromStep, hash: fromHash),
+                                                   to: StateAtStep(step: toStep, hash: toHash), donors: donors, for: volunteer)
+                schedule(.replayedInBackground(volunteer: volunteer, incarnation: incarnation, number: number, states: states),
+                         at: cursor + seconds)
+            case .awaitBackgroundReplay:
+                if volunteers[volunteer].backgroundReplay?.fetched != nil {
+                    deliverBackgroundReplay(to: volunteer)
+                } else {
+                    volunteers[volunteer].backgroundReplay?.isAwaited = true
+                }
+            case .cancelBackgroundReplay:
+                volunteers[volunteer].backgroundReplay = nil
             case .awaitRound:
                 awaitRound(by: volunteer)
             case .applyUpdate:
@@ -324,6 +348,11 @@ public final class RunSimulation {
                 }
             case .note(let note):
                 if case .hashMismatch = note { metrics.hashMismatches += 1 }
+                if case .joiningLate(_, let toStep) = note {
+                    // It holds the run's state once its replay lands, and averages at `toStep`.
+                    metrics.lateJoins += 1
+                    volunteers[volunteer].firstLoadedStep = volunteers[volunteer].firstLoadedStep ?? toStep
+                }
             case .leave(let goodbye):
                 board.write(progress: goodbye, by: volunteers[volunteer].id)
                 leave(volunteer)
@@ -363,20 +392,25 @@ public final class RunSimulation {
         schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: hash), at: start + seconds)
     }
 
-    /// The replay: the first donor (in the order given, as the shell asks them) whose kept
-    /// updates lead from `from` to `to` sends the chain; each update's float32 gradient comes
-    /// from it and the next donors that hold the chain too, up to `UpdateFetcher`'s four, over
-    /// their summed uploads up to the joiner's download. Donors asked for the chain before the
-    /// first holder cost a round trip each, as does the chain's request.
+    /// The replay a catch-up waits for (`replayPlan`).
     private func replay(from: StateAtStep, to: StateAtStep, donors: [VolunteerSession.StateDonor], for volunteer: Int,
                         from start: Double) {
-        let incarnation = volunteers[volunteer].incarnation
+        let (states, seconds) = replayPlan(from: from, to: to, donors: donors, for: volunteer)
+        schedule(.replayed(volunteer: volunteer, incarnation: volunteers[volunteer].incarnation, states: states), at: start + seconds)
+    }
+
+    /// What a replay from `from` to `to` gets and how long it takes: the first donor (in the
+    /// order given, as the shell asks them) whose kept updates lead there sends the chain; each
+    /// update's float32 gradient comes from it and the next donors that hold the chain too, up
+    /// to `UpdateFetcher`'s four, over their summed uploads up to the joiner's download. Donors
+    /// asked for the chain before the first holder cost a round trip each, as does the chain's
+    /// request. Nil states when no donor holds the chain.
+    private func replayPlan(from: StateAtStep, to: StateAtStep, donors: [VolunteerSession.StateDonor],
+                            for volunteer: Int) -> (states: [StateAtStep]?, seconds: Double) {
         let joiner = volunteers[volunteer].profile
         let asked = donors.prefix(3).compactMap { index[$0.peer] }
         guard let found = asked.firstIndex(where: { volunteers[$0].isOnline && volunteers[$0].holdsChain(from: from, to: to) }) else {
-            schedule(.replayed(volunteer: volunteer, incarnation: incarnation, states: nil),
-                     at: start + Double(max(1, asked.count)) * 2 * joiner.latencySeconds)
-            return
+            return (nil, Double(max(1, asked.count)) * 2 * joiner.latencySeconds)
         }
         let donor = volunteers[asked[found]]
         let states = donor.chainStates.filter { $0.step >= from.step && $0.step <= to.step }
@@ -388,7 +422,24 @@ public final class RunSimulation {
         let rate = min(upload, joiner.downloadBitsPerSecond)
         let seconds = Double(found + 1) * 2 * joiner.latencySeconds + Double(to.step - from.step) * Double(settings.parameters * 4) * 8 / rate
             + 2 * joiner.latencySeconds
-        schedule(.replayed(volunteer: volunteer, incarnation: incarnation, states: states), at: start + seconds)
+        return (states, seconds)
+    }
+
+    /// The late join's replay is fetched: applied as the shell applies it, keeping the
+    /// training (the volunteer's state moves on, its training stays), and told to the session.
+    func deliverBackgroundReplay(to volunteer: Int) {
+        guard let replay = volunteers[volunteer].backgroundReplay, let fetched = replay.fetched else {
+            preconditionFailure("volunteer \(volunteer) has no fetched background replay to deliver")
+        }
+        volunteers[volunteer].backgroundReplay = nil
+        guard let states = fetched, let reached = states.last else {
+            deliver(.backgroundReplayFinished(.failed(reason: "no donor holds the update")), to: volunteer)
+            return
+        }
+        for state in states.dropFirst() { volunteers[volunteer].reach(state, continuing: true, keep: updatesKept(by: volunteer)) }
+        metrics.backgroundReplays += 1
+        metrics.replayBytes += Double((states.count - 1) * settings.parameters * 4)
+        deliver(.backgroundReplayFinished(.landed(step: reached.step)), to: volunteer)
     }
 
     private func report(wallSeconds: Double) -> SimulationReport {
@@ -407,7 +458,8 @@ public final class RunSimulation {
             meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundSeconds / Double(metrics.groupRounds) : 0,
             targetBatch: settings.samplesPerRound,
             meanRoundSamples: metrics.groupRounds > 0 ? metrics.groupSamples / Double(metrics.groupRounds) : 0,
-            stateDownloads: metrics.stateDownloads, stateReplays: metrics.stateReplays, joiners: joiners.count,
+            stateDownloads: metrics.stateDownloads, stateReplays: metrics.stateReplays,
+            lateJoins: metrics.lateJoins, backgroundReplays: metrics.backgroundReplays, joiners: joiners.count,
             joinersAveraged: waits.count, meanRoundsToAverage: waits.isEmpty ? 0 : Double(waits.reduce(0, +)) / Double(waits.count),
             maxRoundsToAverage: waits.max() ?? 0, hashMismatches: metrics.hashMismatches,
             dhtMessagesPerPeerPerSecond: onlineSeconds > 0 ? 2 * board.requests / onlineSeconds : 0,

@@ -33,6 +33,8 @@ struct SimulatedVolunteer {
     var backgroundAnswer: VolunteerSession.Event?
     /// The session waits for the background read's answer (`awaitProgressRead`).
     var awaitsBackgroundAnswer = false
+    /// The replay of a late join, fetched in the background.
+    var backgroundReplay: BackgroundReplay?
     /// The states its kept updates lead through, oldest first: the chains it can serve to
     /// joiners replaying them (`UpdateLog`). A loaded state starts a new chain.
     var chainStates: [StateAtStep] = []
@@ -40,6 +42,15 @@ struct SimulatedVolunteer {
     /// averaged in a group round.
     var firstLoadedStep: Int?
     var stepsFromLoadToRound: Int?
+
+    /// A late join's replay: its number among the volunteer's replays (a cancelled one's late
+    /// end is ignored), and once fetched, the states it leads through (nil: it failed).
+    struct BackgroundReplay {
+        let number: Int
+        var fetched: [StateAtStep]??
+        /// The session waits for it (`awaitBackgroundReplay`).
+        var isAwaited = false
+    }
 
     /// Its state now becomes `state`, by an update (`continuing` the chain) or a load.
     mutating func reach(_ state: StateAtStep, continuing: Bool, keep: Int) {

@@ -24,6 +24,10 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var stateDownloads: Int
     /// Catch-ups that replayed the updates since the volunteer's state instead of downloading.
     public var stateReplays: Int
+    /// Volunteers one step behind that joined the next round while replaying the update they
+    /// missed, and those replays that landed.
+    public var lateJoins: Int
+    public var backgroundReplays: Int
     /// Volunteers that loaded the run's state (came after it started), and those of them that
     /// then averaged in a group round.
     public var joiners: Int
@@ -63,6 +67,8 @@ public struct SimulationReport: Codable, Equatable, Sendable {
         case meanRoundSamples = "mean_round_samples"
         case stateDownloads = "state_downloads"
         case stateReplays = "state_replays"
+        case lateJoins = "late_joins"
+        case backgroundReplays = "background_replays"
         case joiners
         case joinersAveraged = "joiners_averaged"
         case meanRoundsToAverage = "mean_rounds_to_average"

@@ -37,6 +37,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     /// Under local SGD, volunteers train on while their round averages, as real peers do by
     /// default (`cohort peer --[no-]train-while-averaging`), instead of waiting for it.
     public var trainsWhileAveraging = true
+    /// With overlapped rounds, a volunteer one step behind joins the next round while it
+    /// replays the update it missed in the background (`VolunteerSession.Settings.joinsLate`).
+    public var joinsLate = true
     public var matchmakingSeconds: Double = 5
     public var averagingTimeoutSeconds: Double = 60
     /// Largest group one leader forms (`Matchmaker.Settings.maxGroupSize`).

@@ -53,6 +53,9 @@ struct SimulateCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Under local SGD, volunteers train on while their round averages (as cohort peer does by default) instead of waiting for it.")
     var trainWhileAveraging = true
 
+    @Flag(inversion: .prefixedNo, help: "With overlapped rounds, a volunteer one step behind joins the next round while it replays the update it missed in the background.")
+    var joinLate = true
+
     @Option(help: "Samples per micro-batch.")
     var microBatch = 4
 
@@ -90,6 +93,7 @@ struct SimulateCommand: ParsableCommand {
         settings.microBatch = microBatch
         settings.localSteps = localSteps
         settings.trainsWhileAveraging = trainWhileAveraging
+        settings.joinsLate = joinLate
         settings.arrivalSeconds = arrivalSeconds
         settings.replayUpdates = replayUpdates
         settings.matchmakingSeconds = matchmakingSeconds
@@ -139,7 +143,7 @@ struct SimulateCommand: ParsableCommand {
         \(report.trainWhileAveraging ? String(format: " (training through %.0f %% of the rounds' time)", report.trainingShareWhileAveraging * 100) : ""), \
         matchmaking success \
         \(String(format: "%.1f", report.matchmakingSuccessRate * 100)) %, state downloads \(report.stateDownloads), \
-        replays \(report.stateReplays), hash mismatches \(report.hashMismatches)
+        replays \(report.stateReplays), late joins \(report.lateJoins), hash mismatches \(report.hashMismatches)
         joiners \(report.joiners), \(report.joinersAveraged) of them averaged, \
         \(String(format: "%.1f", report.meanRoundsToAverage)) steps from load to first round on average (at most \(report.maxRoundsToAverage))
         DHT \(String(format: "%.1f", report.dhtMessagesPerPeerPerSecond)) messages per peer per second; hottest key \

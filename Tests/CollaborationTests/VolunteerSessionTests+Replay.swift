@@ -10,8 +10,12 @@ import Wire
 extension VolunteerSessionTests {
     /// A joiner that downloaded the state of step 40 (hash 4) that `donors` serve, announced it
     /// and trains.
-    static func joinedAtStep40(donors: [PeerIdentity], replayableSteps: Int = 4) -> Harness {
-        var harness = Harness(identity: lowest, coordinator: coordinator.peerID) { $0.replayableSteps = replayableSteps }
+    static func joinedAtStep40(donors: [PeerIdentity], replayableSteps: Int = 4,
+                               configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> Harness {
+        var harness = Harness(identity: lowest, coordinator: coordinator.peerID) { settings in
+            settings.replayableSteps = replayableSteps
+            configure(&settings)
+        }
         for donor in donors {
             harness.progress(of: donor, step: 40, samples: 0)
             harness.announcement(of: donor, step: 40, hash: Harness.hash(4))

@@ -32,6 +32,25 @@ import Testing
         #expect(overlapped.usefulSamplesPerSecond > 2 * blocking.usefulSamplesPerSecond)
     }
 
+    /// Volunteers coming online over a minute, as `cohort simulate` draws them: with seed 5 one
+    /// comes after the first round formed and is one step behind from then on.
+    static func staggeredArrivals(joiningLate: Bool) -> SimulationSettings {
+        var settings = slowLinks(trainingWhileAveraging: true)
+        settings.arrivalSeconds = nil
+        settings.joinsLate = joiningLate
+        return settings
+    }
+
+    @Test func aVolunteerOneStepBehindJoinsTheNextRoundInsteadOfChasingTheRun() throws {
+        let late = try RunSimulation(settings: Self.staggeredArrivals(joiningLate: true)).run()
+        let chasing = try RunSimulation(settings: Self.staggeredArrivals(joiningLate: false)).run()
+        #expect(late.lateJoins >= 1 && late.backgroundReplays >= 1)
+        #expect(chasing.lateJoins == 0 && chasing.stateReplays > 5, "without late joins it replays every round")
+        #expect(late.meanGroupSize > 7.8 && chasing.meanGroupSize < 7.2)
+        #expect(late.hashMismatches == 0)
+        #expect(late.utilisation > chasing.utilisation + 0.1)
+    }
+
     @Test func perStepAveragingNeverOverlapsWhateverTheFlag() throws {
         var settings = Self.slowLinks(trainingWhileAveraging: true)
         settings.localSteps = 1

@@ -37,8 +37,11 @@ extension VolunteerSession {
             return notes + beginMatchmaking(expectedPeers: expectedPeers, now)
         }
         hashMismatches += 1
+        let agreedStep = step
+        // The agreed state replaces whatever a late join would have replayed to.
+        let abandoned = abandonLateJoin()
         phase = .reloadingAgreedState(expectedPeers: expectedPeers)
-        return notes + [.note(.hashMismatch(step: step, agreeingVoters: agreed.voters, mismatches: hashMismatches)),
-                        .downloadState(step: step, hash: agreed.hash, donors: agreed.donors)]
+        return notes + abandoned + [.note(.hashMismatch(step: agreedStep, agreeingVoters: agreed.voters, mismatches: hashMismatches)),
+                                    .downloadState(step: agreedStep, hash: agreed.hash, donors: agreed.donors)]
     }
 }

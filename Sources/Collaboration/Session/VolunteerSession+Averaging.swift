@@ -117,24 +117,44 @@ extension VolunteerSession {
         // The gradients are discarded or applied alone: what was trained during the round goes too.
         carriedTraining = nil
         if case .noOtherPeer = failure {
+            guard lateJoin == nil else {
+                // A late joiner cannot step alone: its trainer may not hold the state it would step from.
+                accumulatedSamples = 0
+                return [.discardGradients] + reportedRound(round, failure, now) + beginCatchUp(force: true, progressKnown: false)
+            }
             // Alone in the run: this peer's batch is the global batch.
             phase = .announcing(.reportSteppedAlone(round, failure))
             return [.applyUpdate(skipping: [], samples: round.samples), .announceState]
         }
-        accumulatedSamples = 0
+        switch failure {
+        case .leftOut, .othersPastTheStep:
+            // The run steps on without this peer, which catches up from the state it holds.
+            let abandoned = abandonLateJoin()
+            if case .leftOut = failure, abandoned.isEmpty, settings.joinsLate, settings.trainsWhileAveraging {
+                // What it trained on the state the group leaves goes into the round after, which
+                // it joins late (`joinLate`) once the group's state is announced.
+                lastPublished = now.monotonic
+                return reportedRound(round, failure, now)
+                    + [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)]
+                    + awaitNewerState(after: suspects, now)
+            }
+            // What it would train meanwhile, on the state they leave, the catch-up discards.
+            accumulatedSamples = 0
+            let leftBy: [PeerID] = if case .leftOut = failure { suspects } else { [] }
+            return [.discardGradients] + reportedRound(round, failure, now) + abandoned + [forgetRound(now)]
+                + awaitNewerState(after: leftBy, now)
+        default:
+            // Another attempt at the same step; a late join's replay goes on meanwhile.
+            accumulatedSamples = 0
+            return [.discardGradients] + reportedRound(round, failure, now) + endRound(now)
+        }
+    }
+
+    /// The round could not be formed or joined: its failure noted and reported.
+    private func reportedRound(_ round: RoundInProgress, _ failure: FormationFailure, _ now: Now) -> [Directive] {
         let report = RoundReport(step: round.step, members: 0, samples: 0, durationSeconds: (now.monotonic - round.started) / .seconds(1),
                                  loss: round.loss, bytesSent: 0, bytesReceived: 0, failedParts: 0, note: failure.description)
-        let failed: [Directive] = [.discardGradients, .note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
-        switch failure {
-        case .leftOut:
-            // The group steps without this peer; what it would train meanwhile, on the state
-            // they leave, the catch-up discards.
-            return failed + [forgetRound(now)] + awaitNewerState(after: suspects, now)
-        case .othersPastTheStep:
-            return failed + [forgetRound(now)] + awaitNewerState(after: [], now)
-        default:
-            return failed + endRound(now)
-        }
+        return [.note(.couldNotAverage(step: round.step, reason: failure)), .publishRoundReport(report)]
     }
 
     mutating func roundFinished(_ round: RoundInProgress, _ result: AllReduceResult, _ now: Now) -> [Directive] {

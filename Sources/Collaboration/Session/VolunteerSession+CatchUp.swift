@@ -9,14 +9,15 @@ extension VolunteerSession {
     /// state. When no elected state can be had (every peer that trained the run has left,
     /// though their announcements linger) and the coordinator serves a newer checkpoint, the
     /// run goes on from the checkpoint.
-    mutating func beginCatchUp(force: Bool, progressKnown: Bool) -> [Directive] {
-        let catchUp = CatchUp(force: force)
+    mutating func beginCatchUp(force: Bool, progressKnown: Bool, mayJoinLate: Bool = false) -> [Directive] {
+        let abandoned = abandonLateJoin()
+        let catchUp = CatchUp(force: force, mayJoinLate: mayJoinLate)
         if progressKnown {
             phase = .catchingUp(.readingState(catchUp))
-            return [.readStateAnnouncements]
+            return abandoned + [.readStateAnnouncements]
         }
         phase = .catchingUp(.readingProgress(catchUp))
-        return [.readProgress]
+        return abandoned + [.readProgress]
     }
 
     mutating func continueCatchUp(_ stage: CatchUpStage, _ event: Event, _ now: Now) -> [Directive] {
@@ -29,6 +30,7 @@ extension VolunteerSession {
             let (notes, ballots) = ballots(in: records, now)
             if let elected = electedState(ballots, step: nil),
                elected.step > step || (catchUp.force && elected.step == step && elected.step > 0 && elected.hash != announcedHash) {
+                if catchUp.mayJoinLate, mayJoinLate(elected) { return notes + joinLate(elected, now) }
                 return notes + load(elected, catchUp)
             }
             phase = .catchingUp(.readingCheckpoint(catchUp))
@@ -36,6 +38,7 @@ extension VolunteerSession {
         case (.awaitingNewerState(let catchUp, let deadline, let suspects), .stateAnnouncementsRead(let records)):
             let (notes, ballots) = ballots(in: records, now)
             if let elected = electedState(ballots, step: nil), elected.step > step {
+                if catchUp.mayJoinLate, mayJoinLate(elected) { return notes + joinLate(elected, now) }
                 return notes + load(elected, catchUp)
             }
             if now.monotonic >= deadline, !suspects.isEmpty {
@@ -91,7 +94,8 @@ extension VolunteerSession {
     /// its next groups, and trains on.
     mutating func awaitNewerState(after suspects: [PeerID], _ now: Now) -> [Directive] {
         let wait = suspects.isEmpty ? settings.averagingTimeout : settings.averagingTimeout + settings.gatherWindow
-        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false), deadline: now.monotonic + wait, suspects: suspects))
+        phase = .catchingUp(.awaitingNewerState(CatchUp(force: false, mayJoinLate: true), deadline: now.monotonic + wait,
+                                                suspects: suspects))
         return [.readStateAnnouncements]
     }
 
@@ -101,10 +105,10 @@ extension VolunteerSession {
         catchUp.attempted = true
         if canReplay(to: elected) {
             // The replay overwrites the gradient arena: what was accumulated is lost, as it is
-            // when a download replaces the state.
+            // when a download replaces the state, and the trainer starts from the state replayed.
             accumulatedSamples = 0
             phase = .catchingUp(.replayingElected(catchUp, elected))
-            return [.replayUpdates(fromStep: step, fromHash: announcedHash, toStep: elected.step, toHash: elected.hash,
+            return [.discardGradients, .replayUpdates(fromStep: step, fromHash: announcedHash, toStep: elected.step, toHash: elected.hash,
                                    donors: elected.donors)]
         }
         phase = .catchingUp(.downloadingElected(catchUp))
@@ -116,7 +120,7 @@ extension VolunteerSession {
     /// state it holds (a chain is asked for from a state by its hash). A state no donor's chain
     /// starts from (one this peer stepped to alone) fails the replay at the first request, and
     /// the download follows.
-    private func canReplay(to elected: ElectedState) -> Bool {
+    func canReplay(to elected: ElectedState) -> Bool {
         elected.step > step && elected.step - step <= min(settings.replayableSteps, UpdateChain.maxLength) && !announcedHash.isEmpty
             && !elected.donors.isEmpty
     }

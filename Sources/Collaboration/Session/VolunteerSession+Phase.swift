@@ -17,6 +17,8 @@ extension VolunteerSession {
         case averaging(RoundInProgress)
         /// The round runs in the background while the trainer goes on (`trainsWhileAveraging`).
         case averagingWhileTraining(RoundInProgress, CarriedTraining)
+        /// A late joiner waits for the update it missed before it goes on (`awaitBackgroundReplay`).
+        case awaitingReplay(AfterReplay)
         /// Waiting on `stateAnnounced`, then going on with the stored step.
         case announcing(AfterAnnouncement)
         case left
@@ -26,6 +28,8 @@ extension VolunteerSession {
     struct CatchUp: Sendable {
         /// Reload even a state of our own step when the run elects another one.
         var force: Bool
+        /// Join the run's next round at once when its state is one step ahead (`joinLate`).
+        var mayJoinLate = false
         /// Whether a download was tried, so that a failed catch-up does not announce the
         /// initial state as if the run had not started.
         var attempted = false

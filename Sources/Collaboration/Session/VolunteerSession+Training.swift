@@ -109,7 +109,8 @@ extension VolunteerSession {
         rememberProgress(records, now)
         let global = progressTracker.globalProgress(of: runProgress(othersIn: records, now), now: now.wall)
         if global.step > step {
-            return [.note(.behindTheRun(ownStep: step, runStep: global.step))] + beginCatchUp(force: true, progressKnown: true)
+            return [.note(.behindTheRun(ownStep: step, runStep: global.step))]
+                + beginCatchUp(force: true, progressKnown: true, mayJoinLate: global.step == step + 1)
         }
         // A peer that has not trained on its state yet (it just loaded it) brings samples to
         // its round first.

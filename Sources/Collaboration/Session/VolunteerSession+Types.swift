@@ -182,6 +182,9 @@ extension VolunteerSession {
         case stateDownloadFailed(step: Int, reason: String)
         /// Replaying the updates from `fromStep` to `toStep` failed; the state is downloaded instead.
         case stateReplayFailed(fromStep: Int, toStep: Int, reason: String)
+        /// The run is one step ahead: this peer joins its next round with what it trained on
+        /// its state, `fromStep`, while it replays the update to `toStep` in the background.
+        case joiningLate(fromStep: Int, toStep: Int)
         case hashMismatch(step: Int, agreeingVoters: Int, mismatches: Int)
         case averaging(step: Int, peers: Int, partElements: Int, elementCount: Int, bandwidth: UInt64)
         case averaged(AveragedRound)

@@ -59,6 +59,10 @@ public struct VolunteerSession: Sendable {
         /// Train on while the round averages (local SGD's pseudo-gradients have their own
         /// buffer): the samples trained meanwhile count towards the next round.
         public var trainsWhileAveraging = false
+        /// Under `trainsWhileAveraging`, a peer the run left one step behind joins the next
+        /// round with what it trained while it replays the update it missed in the background
+        /// (`joinLate`), instead of replaying first and missing that round too.
+        public var joinsLate = false
 
         public init(me: PeerID, clientMode: Bool, address: String, coordinator: PeerID, elementCount: Int, stateBytes: Int,
                     targetBatchSize: Int, gatherWindow: Duration, averagingTimeout: Duration) {
@@ -126,6 +130,8 @@ public struct VolunteerSession: Sendable {
     var stopRequested = false
     /// A background read of the progress records is out (`readProgressWhileTraining`).
     var progressReadInFlight = false
+    /// The late join under way, while the update it missed is replayed in the background.
+    var lateJoin: LateJoin?
 
     public init(settings: Settings) {
         precondition(settings.targetBatchSize > 0 && settings.stateBytes > 0 && settings.elementCount > 0,
@@ -193,8 +199,12 @@ public struct VolunteerSession: Sendable {
         case (.averagingWhileTraining(let round, let carried), .trained(let samples, let seconds, let loss)):
             return trainedWhileAveraging(round, carried, samples: samples, seconds: seconds, loss: loss)
         case (.averagingWhileTraining(let round, let carried), .roundFinished(let result)):
+            if lateJoin != nil { return lateJoinRoundFinished(round, result, carried: carried, now) }
             carriedTraining = carried
             return roundFinished(round, result, now)
+        case (.training, .backgroundReplayFinished(let outcome)), (.averagingWhileTraining, .backgroundReplayFinished(let outcome)),
+             (.awaitingReplay, .backgroundReplayFinished(let outcome)):
+            return backgroundReplayFinished(outcome, now)
         case (.announcing(let next), .stateAnnounced(let announcedStep, let hash)):
             step = announcedStep
             announcedHash = hash
