@@ -145,7 +145,7 @@ private struct SimulatedNetwork {
             let writer = Int.random(in: nodes.indices, using: &generator)
             let record = identities[writer].signRecord(
                 key: RecordKey(hashing: "simulation/record/\(number)"), subkey: identities[writer].peerID.bytes,
-                value: Array("value \(number)".utf8), expiry: milliseconds + 3_600_000)
+                value: Array("value \(number)".utf8), expiresAt: now.wall + .seconds(3_600))
             records.append((writer, record))
             let (operation, directives) = nodes[writer].put(record, now: now)
             handle(directives, of: writer, replyingTo: nil)

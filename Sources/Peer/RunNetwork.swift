@@ -77,7 +77,7 @@ struct RunNetwork {
     /// because the next publication replaces the record anyway.
     func publish(_ key: RecordKey, _ value: [UInt8], seconds: UInt64, logger: Logger) async {
         do {
-            _ = try await dht.put(key: key, subkey: dht.peerID.bytes, value: value, expiry: Self.milliseconds() + seconds * 1000)
+            _ = try await dht.put(key: key, subkey: dht.peerID.bytes, value: value, expiresAt: SystemClock().now().wall + .seconds(seconds))
         } catch {
             logger.warning("could not publish a record", metadata: ["error": "\(error)"])
         }
