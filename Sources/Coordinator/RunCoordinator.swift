@@ -190,7 +190,7 @@ extension RunCoordinator {
             await shell.revocations?.poll(dht: dht, logger: logger)
         case .publishConfig:
             _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: shell.config.encoded,
-                                   expiresAt: Self.now().wall + .seconds(RunTimings.runConfigLifetimeSeconds))
+                                   expiresAt: Self.now().wall + RunTimings.runConfigLifetime)
         case .readRun:
             let progress = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
             let state = OwnedRecord.decoding((try? await dht.get(keys.state)) ?? [], with: StateAnnouncement.init(decoding:))
@@ -226,7 +226,7 @@ extension RunCoordinator {
         case .announceCheckpoint(let announcement):
             do {
                 _ = try await dht.put(key: keys.checkpoint, subkey: dht.peerID.bytes, value: announcement.encoded,
-                                      expiresAt: announcement.writtenAt + .seconds(RunTimings.checkpointAnnouncementLifetimeSeconds))
+                                      expiresAt: announcement.writtenAt + RunTimings.checkpointAnnouncementLifetime)
                 return .checkpointAnnounced
             } catch {
                 return .checkpointAnnounceFailed(reason: "\(error)")

@@ -65,6 +65,13 @@ import Wire
         #expect(refused[1].reason == "announced a state written 3600 s in the future")
     }
 
+    @Test func aStateWrittenAtTheEndOfU64IsRefusedAsFromTheFuture() {
+        let peers = Self.identities(1)
+        let (winner, refused) = Self.elect([Self.record(peers[0], Self.announcement(step: 1, hash: Self.hash(1), time: .max))])
+        #expect(winner == nil)
+        #expect(refused.map(\.isOffence) == [false])
+    }
+
     @Test func onlyTheGivenVotersCount() {
         let peers = Self.identities(3)
         let members = Self.announcement(step: 40, hash: Self.hash(5))
