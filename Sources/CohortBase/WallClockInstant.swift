@@ -1,7 +1,7 @@
 /// A point in wall-clock time: milliseconds since the Unix epoch, as records and tokens carry
 /// it on the wire (record expiries, progress timestamps, token expiries).
 ///
-/// Comparable across peers only as far as their clocks agree (`ProtocolTimings.maxClockSkew`);
+/// Comparable across peers only as far as their clocks agree (`RunTimings.maxClockSkew`);
 /// deadlines of one process use `MonotonicInstant` instead.
 public struct WallClockInstant: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var millisecondsSinceEpoch: UInt64

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Wire
 
@@ -17,6 +18,8 @@ public struct PeerProgress: Equatable, Sendable {
     public var loss: Double
     /// When the record was written, in milliseconds of the writer's wall clock.
     public var timestampMilliseconds: UInt64
+    /// `timestampMilliseconds` as an instant, to compare with a clock reading.
+    public var writtenAt: WallClockInstant { WallClockInstant(millisecondsSinceEpoch: timestampMilliseconds) }
     /// Whether the peer only trains and averages, accepting no inbound connections.
     public var clientMode: Bool
     /// How the peer has used its time and link; nil in records of builds that did not say.

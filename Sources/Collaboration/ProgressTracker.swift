@@ -14,7 +14,7 @@ public struct GlobalProgress: Equatable, Sendable {
     /// Live peers at `step` (the ones that will average together).
     public var peersAtStep: Int
     /// Live peers one step behind that wrote their record within
-    /// `RunTimings.catchingUpWithinMilliseconds`: a member still finishing the last round, or a
+    /// `RunTimings.catchingUpWithin`: a member still finishing the last round, or a
     /// peer left out of it that is loading the new state. Both declare within moments.
     public var peersCatchingUp: Int
     /// The group a leader waits for before fixing it at once: without the peers catching up,
@@ -31,10 +31,10 @@ public struct GlobalProgress: Equatable, Sendable {
 ///
 /// A pure value: the caller passes the records it read from the DHT (one per peer, under the
 /// peer's own subkey: `OwnedRecord`) and the current time. Records older than
-/// `staleAfterMilliseconds` belong to peers that left without saying goodbye and are ignored, and
-/// so are records written further ahead than `maxClockSkewMilliseconds`, which would otherwise
-/// never go stale. Counts are extrapolated from each record's throughput and age, capped at
-/// `extrapolationLimitMilliseconds`, so that peers do not wait for the next publication to
+/// `staleAfter` belong to peers that left without saying goodbye and are ignored, and so are
+/// records written further ahead than `maxClockSkew`, which would otherwise never go stale.
+/// Counts are extrapolated from each record's throughput and age, capped at
+/// `extrapolationLimit`, so that peers do not wait for the next publication to
 /// notice that the batch is complete.
 ///
 /// Every field of a record is its writer's claim, so no single record decides anything: the
@@ -44,10 +44,10 @@ public struct GlobalProgress: Equatable, Sendable {
 /// times the median of the peers at the step, as in the averaging weights.
 public struct ProgressTracker: Sendable {
     public var targetBatchSize: Int
-    public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
-    public var extrapolationLimitMilliseconds = RunTimings.extrapolationLimitMilliseconds
-    public var maxClockSkewMilliseconds = RunTimings.maxClockSkewMilliseconds
-    public var catchingUpWithinMilliseconds = RunTimings.catchingUpWithinMilliseconds
+    public var staleAfter = RunTimings.progressStaleAfter
+    public var extrapolationLimit = RunTimings.extrapolationLimit
+    public var maxClockSkew = RunTimings.maxClockSkew
+    public var catchingUpWithin = RunTimings.catchingUpWithin
 
     public init(targetBatchSize: Int) {
         precondition(targetBatchSize > 0, "the target batch must be positive, got \(targetBatchSize)")
@@ -56,22 +56,17 @@ public struct ProgressTracker: Sendable {
 
     /// Whether `record` comes from a peer still taking part: recent, and not from the future.
     public func isLive(_ record: PeerProgress, now: WallClockInstant) -> Bool {
-        let now = now.millisecondsSinceEpoch
-        let time = record.timestampMilliseconds
-        return time > now ? time - now <= maxClockSkewMilliseconds : now - time <= staleAfterMilliseconds
+        record.writtenAt > now ? record.writtenAt - now <= maxClockSkew : now - record.writtenAt <= staleAfter
     }
 
-    public func globalProgress(of records: [PeerProgress], now wall: WallClockInstant) -> GlobalProgress {
-        let live = records.filter { isLive($0, now: wall) }
-        let now = wall.millisecondsSinceEpoch
+    public func globalProgress(of records: [PeerProgress], now: WallClockInstant) -> GlobalProgress {
+        let live = records.filter { isLive($0, now: now) }
         let step = Self.runStep(reachedBy: live.map(\.step))
         let atStep = live.filter { $0.step == step }
-        let catchingUp = live.filter {
-            $0.step + 1 == step && now >= $0.timestampMilliseconds && now - $0.timestampMilliseconds <= catchingUpWithinMilliseconds
-        }
+        let catchingUp = live.filter { $0.step + 1 == step && (.zero...catchingUpWithin).contains(now - $0.writtenAt) }
         let extrapolated = atStep.map { record -> UInt64 in
-            let age = now > record.timestampMilliseconds ? min(now - record.timestampMilliseconds, extrapolationLimitMilliseconds) : 0
-            return UInt64(Double(record.samplesAccumulated) + record.samplesPerSecond * Double(age) / 1000)
+            let age = min(max(.zero, now - record.writtenAt), extrapolationLimit)
+            return UInt64(Double(record.samplesAccumulated) + record.samplesPerSecond * Double(age.wholeMilliseconds) / 1000)
         }
         let samples = Double(ShareCap.capped(extrapolated).reduce(0, +))
         let rate = Double(ShareCap.capped(atStep.map { UInt64($0.samplesPerSecond) }).reduce(0, +))

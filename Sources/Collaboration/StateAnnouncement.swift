@@ -1,3 +1,4 @@
+import CohortBase
 import Wire
 
 /// What a peer publishes after each step: the step its state is at, a hash of that state and
@@ -13,6 +14,8 @@ public struct StateAnnouncement: Equatable, Sendable {
     public var host: String
     public var port: UInt16
     public var timestampMilliseconds: UInt64
+    /// `timestampMilliseconds` as an instant, to compare with a clock reading.
+    public var writtenAt: WallClockInstant { WallClockInstant(millisecondsSinceEpoch: timestampMilliseconds) }
 
     public init(step: Int, stateHash: [UInt8], stateBytes: Int, host: String, port: UInt16, timestampMilliseconds: UInt64) {
         self.step = step

@@ -51,7 +51,7 @@ public struct StateElection: Sendable {
     /// Bytes of this run's state: announcements of any other size are refused.
     public let stateBytes: Int
     /// How far ahead of the reader's clock an announcement's time may be.
-    public var maxClockSkewMilliseconds = RunTimings.maxClockSkewMilliseconds
+    public var maxClockSkew = RunTimings.maxClockSkew
 
     public init(stateBytes: Int) {
         precondition(stateBytes > 0, "a run's state has bytes, got \(stateBytes)")
@@ -66,8 +66,7 @@ public struct StateElection: Sendable {
     }
 
     /// The votes among `announcements`, one per peer (its newest), and the announcements refused.
-    public func ballots(from announcements: [OwnedRecord<StateAnnouncement>], now wall: WallClockInstant) -> (ballots: [Ballot], refused: [Refusal]) {
-        let now = wall.millisecondsSinceEpoch
+    public func ballots(from announcements: [OwnedRecord<StateAnnouncement>], now: WallClockInstant) -> (ballots: [Ballot], refused: [Refusal]) {
         var ballots: [PeerID: Ballot] = [:]
         var refused: [Refusal] = []
         for record in announcements {
@@ -75,8 +74,8 @@ public struct StateElection: Sendable {
             if announcement.stateBytes != stateBytes {
                 refused.append(Refusal(writer: writer, reason: "announced a state of \(announcement.stateBytes) bytes; this run's has \(stateBytes)",
                                        isOffence: true))
-            } else if announcement.timestampMilliseconds > now &+ maxClockSkewMilliseconds {
-                refused.append(Refusal(writer: writer, reason: "announced a state written \((announcement.timestampMilliseconds - now) / 1000) s in the future",
+            } else if announcement.writtenAt > now + maxClockSkew {
+                refused.append(Refusal(writer: writer, reason: "announced a state written \((announcement.writtenAt - now).components.seconds) s in the future",
                                        isOffence: false))
             } else if ballots[writer].map({ $0.announcement.timestampMilliseconds < announcement.timestampMilliseconds }) ?? true {
                 ballots[writer] = Ballot(voter: writer, announcement: announcement)

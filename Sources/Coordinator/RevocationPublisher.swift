@@ -35,7 +35,7 @@ struct RevocationPublisher {
         }
         guard let published, Date().timeIntervalSince(lastPublished) >= republishEvery else { return }
         do {
-            _ = try await dht.put(key: key, subkey: [], value: published.encoded, expiry: (SystemClock().now().wall + lifetime).millisecondsSinceEpoch)
+            _ = try await dht.put(key: key, subkey: [], value: published.encoded, expiresAt: SystemClock().now().wall + lifetime)
             lastPublished = Date()
         } catch {
             logger.warning("could not publish the revocation list", metadata: ["reason": "\(error)"])

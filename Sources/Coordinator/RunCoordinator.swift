@@ -160,8 +160,6 @@ public final class RunCoordinator: @unchecked Sendable {
 
     static func monotonic() -> MonotonicInstant { now().monotonic }
 
-    static func milliseconds() -> UInt64 { now().wall.millisecondsSinceEpoch }
-
     /// The signed revocation list `cohort token revoke` writes and the coordinator publishes.
     public static func revocationFile(in stateDirectory: URL) -> URL {
         stateDirectory.appendingPathComponent("revocations")
@@ -192,7 +190,7 @@ extension RunCoordinator {
             await shell.revocations?.poll(dht: dht, logger: logger)
         case .publishConfig:
             _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: shell.config.encoded,
-                                   expiry: Self.milliseconds() + RunTimings.runConfigLifetimeSeconds * 1000)
+                                   expiresAt: Self.now().wall + RunTimings.runConfigLifetime)
         case .readRun:
             let progress = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
             let state = OwnedRecord.decoding((try? await dht.get(keys.state)) ?? [], with: StateAnnouncement.init(decoding:))
@@ -228,7 +226,7 @@ extension RunCoordinator {
         case .announceCheckpoint(let announcement):
             do {
                 _ = try await dht.put(key: keys.checkpoint, subkey: dht.peerID.bytes, value: announcement.encoded,
-                                      expiry: announcement.timestampMilliseconds + RunTimings.checkpointAnnouncementLifetimeSeconds * 1000)
+                                      expiresAt: announcement.writtenAt + RunTimings.checkpointAnnouncementLifetime)
                 return .checkpointAnnounced
             } catch {
                 return .checkpointAnnounceFailed(reason: "\(error)")

@@ -76,7 +76,7 @@ public enum DHTSimulation {
             queriesPerGet: hops.isEmpty ? 0 : Double(gets.queries) / Double(hops.count),
             requests: world.requests, timeouts: world.timeouts,
             meanRoutingTableSize: world.meanRoutingTableSize,
-            virtualSeconds: Double(world.milliseconds) / 1000)
+            virtualSeconds: Double(world.now.wall.millisecondsSinceEpoch) / 1000)
     }
 }
 
@@ -92,10 +92,11 @@ private struct SimulatedNetwork {
     var nodes: [DHTNode] = []
     var identities: [PeerIdentity] = []
     var alive: [Bool]
-    var queue = EventQueue<Event>()
+    var queue = EventQueue<MonotonicInstant, Event>()
     var generator: SplitMix64
-    /// Virtual milliseconds, the event queue's time.
-    var milliseconds: UInt64 = 1_000_000
+    /// The virtual time, moved to each event as it is taken from the queue: simulated nodes'
+    /// clocks agree and never jump.
+    let clock = ManualClock(wall: WallClockInstant(millisecondsSinceEpoch: 1_000_000))
     var completed: [Int: [DHTNode.OperationID: DHTNode.OperationResult]] = [:]
     var records: [(writer: Int, record: SignedRecord)] = []
     var requests = 0
@@ -115,11 +116,7 @@ private struct SimulatedNetwork {
         }
     }
 
-    /// The virtual time as both clocks read it: simulated nodes' clocks agree and never jump.
-    var now: ClockReading {
-        ClockReading(monotonic: MonotonicInstant(nanoseconds: Int64(milliseconds) * 1_000_000),
-                     wall: WallClockInstant(millisecondsSinceEpoch: milliseconds))
-    }
+    var now: ClockReading { clock.now() }
 
     static func endpoint(of index: Int) -> Endpoint { Endpoint(host: "sim", port: UInt16(index + 1)) }
 
@@ -145,7 +142,7 @@ private struct SimulatedNetwork {
             let writer = Int.random(in: nodes.indices, using: &generator)
             let record = identities[writer].signRecord(
                 key: RecordKey(hashing: "simulation/record/\(number)"), subkey: identities[writer].peerID.bytes,
-                value: Array("value \(number)".utf8), expiry: milliseconds + 3_600_000)
+                value: Array("value \(number)".utf8), expiresAt: now.wall + .seconds(3_600))
             records.append((writer, record))
             let (operation, directives) = nodes[writer].put(record, now: now)
             handle(directives, of: writer, replyingTo: nil)
@@ -186,7 +183,7 @@ private struct SimulatedNetwork {
 
     private mutating func runUntilIdle() {
         while let (time, event) = queue.popFirst() {
-            milliseconds = max(milliseconds, time)
+            clock.advance(to: time)
             switch event {
             case .request(let to, let from, let message, let requestID):
                 guard alive[to] else { continue }
@@ -212,16 +209,16 @@ private struct SimulatedNetwork {
                 if case .findValue = message { findValueQueries += 1 }
                 let target = Int(endpoint.port) - 1
                 if alive[target] && !isLost() {
-                    queue.schedule(.request(to: target, from: node, message: message, requestID: requestID), at: milliseconds + latency())
+                    queue.schedule(.request(to: target, from: node, message: message, requestID: requestID), at: now.monotonic + latency())
                 } else {
-                    queue.schedule(.timeout(node: node, requestID: requestID), at: milliseconds + requestTimeoutMilliseconds)
+                    queue.schedule(.timeout(node: node, requestID: requestID), at: now.monotonic + configuration.settings.requestTimeout)
                 }
             case .reply(let message, let requestID):
                 guard let request else { preconditionFailure("node \(node) replied outside a request") }
                 if isLost() {
-                    queue.schedule(.timeout(node: request.node, requestID: request.id), at: milliseconds + requestTimeoutMilliseconds)
+                    queue.schedule(.timeout(node: request.node, requestID: request.id), at: now.monotonic + configuration.settings.requestTimeout)
                 } else {
-                    queue.schedule(.response(to: request.node, from: node, message: message, requestID: requestID), at: milliseconds + latency())
+                    queue.schedule(.response(to: request.node, from: node, message: message, requestID: requestID), at: now.monotonic + latency())
                 }
             case .completed(let operation, let result):
                 completed[node, default: [:]][operation] = result
@@ -231,10 +228,8 @@ private struct SimulatedNetwork {
         }
     }
 
-    private var requestTimeoutMilliseconds: UInt64 { UInt64(configuration.settings.requestTimeout.wholeMilliseconds) }
-
-    private mutating func latency() -> UInt64 {
-        UInt64.random(in: configuration.network.latency, using: &generator)
+    private mutating func latency() -> Duration {
+        .milliseconds(UInt64.random(in: configuration.network.latency, using: &generator))
     }
 
     private mutating func isLost() -> Bool {

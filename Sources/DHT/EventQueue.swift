@@ -1,8 +1,8 @@
 /// A min-priority queue of events by time, first-in first-out among equal times, for the
-/// simulator's virtual clock.
-public struct EventQueue<Event>: Sendable where Event: Sendable {
+/// simulators' virtual clocks.
+public struct EventQueue<Time, Event>: Sendable where Time: Comparable & Sendable, Event: Sendable {
     private struct Entry: Sendable {
-        var time: UInt64
+        var time: Time
         var sequence: UInt64
         var event: Event
 
@@ -18,7 +18,7 @@ public struct EventQueue<Event>: Sendable where Event: Sendable {
 
     public init() {}
 
-    public mutating func schedule(_ event: Event, at time: UInt64) {
+    public mutating func schedule(_ event: Event, at time: Time) {
         heap.append(Entry(time: time, sequence: nextSequence, event: event))
         nextSequence += 1
         var child = heap.count - 1
@@ -30,7 +30,7 @@ public struct EventQueue<Event>: Sendable where Event: Sendable {
         }
     }
 
-    public mutating func popFirst() -> (time: UInt64, event: Event)? {
+    public mutating func popFirst() -> (time: Time, event: Event)? {
         guard !heap.isEmpty else { return nil }
         heap.swapAt(0, heap.count - 1)
         let first = heap.removeLast()

@@ -57,8 +57,9 @@ public struct PeerIdentity: Sendable {
         return key
     }
 
-    /// A record for (key, subkey) holding `value` until `expiry`, signed by this identity.
-    public func signRecord(key: RecordKey, subkey: [UInt8], value: [UInt8], expiry: UInt64) -> SignedRecord {
+    /// A record for (key, subkey) holding `value` until `expiresAt`, signed by this identity.
+    public func signRecord(key: RecordKey, subkey: [UInt8], value: [UInt8], expiresAt: WallClockInstant) -> SignedRecord {
+        let expiry = expiresAt.millisecondsSinceEpoch
         let payload = SignedRecord.signingPayload(key: key, subkey: subkey, value: value, expiry: expiry, ownerPublicKey: publicKey)
         guard let signature = try? privateKey.signature(for: payload) else {
             preconditionFailure("Ed25519 signing does not fail for a valid key")

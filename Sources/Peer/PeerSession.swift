@@ -34,7 +34,7 @@ final class PeerSession {
     private let roundOutcome = NIOLockedValueBox<Result<AllReduceResult, any Error>?>(nil)
     /// The progress record waiting to be stored while a store is in flight. Only the newest
     /// one matters, so a slow DHT costs one store at a time, not a growing queue of them.
-    private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: UInt64)?>(nil)
+    private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: Duration)?>(nil)
     /// The store in flight, if any; the goodbye waits for it, or it could land after the goodbye.
     private var lastPublication: Task<Void, Never>?
     /// The state announced last: where the next update starts from, and where a failed replay
@@ -86,7 +86,7 @@ final class PeerSession {
                     // Tells the run this peer is gone, so others stop counting its samples at
                     // once; after the publications in flight, or one could land after it.
                     await lastPublication?.value
-                    await network.publish(keys.progress, goodbye.encoded, seconds: RunTimings.goodbyeLifetimeSeconds, logger: logger)
+                    await network.publish(keys.progress, goodbye.encoded, lifetime: RunTimings.goodbyeLifetime, logger: logger)
                     return
                 }
                 if case .train = directive, roundOutcome.withLockedValue({ $0 != nil }) {
@@ -134,7 +134,7 @@ final class PeerSession {
                 // Stores the newest waiting record until none is left; each store may outlast
                 // several progress intervals on a slow link.
                 while let next = waiting.withLockedValue({ $0 }) {
-                    await network.publish(key, next.progress.encoded, seconds: next.lifetime, logger: logger)
+                    await network.publish(key, next.progress.encoded, lifetime: next.lifetime, logger: logger)
                     let done = waiting.withLockedValue { current in
                         guard current?.progress == next.progress else { return false }
                         current = nil
@@ -172,9 +172,9 @@ final class PeerSession {
             run.averageAccumulatedGradients()
         case .publishDeclaration(let declaration, let step, let stateHash):
             await network.publish(keys.declarations(step: step, state: stateHash), declaration.encoded(),
-                                  seconds: RunTimings.matchmakingLifetimeSeconds, logger: logger)
+                                  lifetime: RunTimings.matchmakingLifetime, logger: logger)
         case .publishPlan(let plan, let step, let stateHash):
-            await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), seconds: RunTimings.matchmakingLifetimeSeconds,
+            await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), lifetime: RunTimings.matchmakingLifetime,
                                   logger: logger)
         case .readMatchmaking(let step, let stateHash):
             // Plans first: a peer in another leader's plan must not count as a candidate.
@@ -209,7 +209,7 @@ final class PeerSession {
         case .discardGradients:
             run.discardAccumulatedGradients()
         case .publishRoundReport(let report):
-            await network.publish(keys.round(step: report.step), report.encoded, seconds: RunTimings.roundReportLifetimeSeconds, logger: logger)
+            await network.publish(keys.round(step: report.step), report.encoded, lifetime: RunTimings.roundReportLifetime, logger: logger)
         case .reportOffence(let peer, let offence):
             network.dht.transport.reportOffence(offence, by: peer)
         case .note(let note):
@@ -281,7 +281,7 @@ final class PeerSession {
             step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
             host: settings.clientMode ? "" : endpoint.host, port: settings.clientMode ? 0 : endpoint.port,
             timestampMilliseconds: RunNetwork.milliseconds())
-        await network.publish(keys.state, announcement.encoded, seconds: RunTimings.stateAnnouncementLifetimeSeconds, logger: logger)
+        await network.publish(keys.state, announcement.encoded, lifetime: RunTimings.stateAnnouncementLifetime, logger: logger)
         return .stateAnnounced(step: snapshot.step, hash: snapshot.hash)
     }
 }

@@ -73,11 +73,11 @@ struct RunNetwork {
 
     static func milliseconds() -> UInt64 { SystemClock().now().wall.millisecondsSinceEpoch }
 
-    /// Stores this peer's record under `key`, valid for `seconds`; failures are logged, not thrown,
-    /// because the next publication replaces the record anyway.
-    func publish(_ key: RecordKey, _ value: [UInt8], seconds: UInt64, logger: Logger) async {
+    /// Stores this peer's record under `key`, valid for `lifetime`; failures are logged, not
+    /// thrown, because the next publication replaces the record anyway.
+    func publish(_ key: RecordKey, _ value: [UInt8], lifetime: Duration, logger: Logger) async {
         do {
-            _ = try await dht.put(key: key, subkey: dht.peerID.bytes, value: value, expiry: Self.milliseconds() + seconds * 1000)
+            _ = try await dht.put(key: key, subkey: dht.peerID.bytes, value: value, expiresAt: SystemClock().now().wall + lifetime)
         } catch {
             logger.warning("could not publish a record", metadata: ["error": "\(error)"])
         }

@@ -48,7 +48,7 @@ public final class RunSimulation {
     public let settings: SimulationSettings
     var random: SplitMix64
     var board: RecordBoard
-    private var queue = EventQueue<Occurrence>()
+    private var queue = EventQueue<UInt64, Occurrence>()
     var volunteers: [SimulatedVolunteer] = []
     var index: [PeerID: Int] = [:]
     var rounds: [UInt64: SimulatedRound] = [:]

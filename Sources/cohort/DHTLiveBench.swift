@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Foundation
 import Logging
@@ -62,14 +63,14 @@ enum DHTLiveBench {
         }
         let bootstrapSeconds = seconds(clock.now - bootstrapStart)
 
-        let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + 600_000
+        let expiresAt = SystemClock().now().wall + .seconds(600)
         var storeTimes: [Double] = []
         var keys: [RecordKey] = []
         for number in 0..<records {
             let writer = services[Int(generator.next() % UInt64(nodes))]
             let key = RecordKey(hashing: "bench/live/\(number)")
             let started = clock.now
-            _ = try await writer.put(key: key, subkey: writer.peerID.bytes, value: Array("value \(number)".utf8), expiry: expiry)
+            _ = try await writer.put(key: key, subkey: writer.peerID.bytes, value: Array("value \(number)".utf8), expiresAt: expiresAt)
             storeTimes.append(seconds(clock.now - started) * 1000)
             keys.append(key)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CohortBase
 import DHT
 import Foundation
 import Node
@@ -36,10 +37,10 @@ struct DHTPutCommand: AsyncParsableCommand {
 
     func run() async throws {
         let recordKey = RecordKey(hashing: key)
-        let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + UInt64(ttl) * 1000
+        let expiresAt = SystemClock().now().wall + .seconds(ttl)
         let records = try await DHTClient.with(options) { service in
             let subkeyBytes = subkey.map { Array($0.utf8) } ?? Array(service.peerID.bytes.hexString.utf8)
-            let outcome = try await service.put(key: recordKey, subkey: subkeyBytes, value: Array(value.utf8), expiry: expiry)
+            let outcome = try await service.put(key: recordKey, subkey: subkeyBytes, value: Array(value.utf8), expiresAt: expiresAt)
             print("stored on \(outcome.replicas) of \(outcome.contacted) peers")
             return try await service.get(recordKey)
         }

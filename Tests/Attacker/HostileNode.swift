@@ -116,8 +116,7 @@ final class HostileNode: @unchecked Sendable {
 
     /// Stores `value` under `key` and this identity's own subkey, for two minutes.
     func publish(_ key: RecordKey, _ value: [UInt8]) async {
-        let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + 120_000
-        _ = try? await service.put(key: key, subkey: service.peerID.bytes, value: value, expiry: expiry)
+        _ = try? await service.put(key: key, subkey: service.peerID.bytes, value: value, expiresAt: SystemClock().now().wall + .seconds(120))
     }
 }
 

@@ -24,13 +24,14 @@ import Testing
         // A member still finishing the last round and a peer left out of it that is loading the
         // result both declare within moments; one that stopped writing does not.
         let tracker = ProgressTracker(targetBatchSize: 100)
-        let now: UInt64 = 10_000
-        let recent = now - RunTimings.catchingUpWithinMilliseconds / 2, old = now - RunTimings.catchingUpWithinMilliseconds - 1
+        let now = WallClockInstant(millisecondsSinceEpoch: 10_000)
+        let recent = now - RunTimings.catchingUpWithin / 2, old = now - RunTimings.catchingUpWithin - .milliseconds(1)
+        let time = now.millisecondsSinceEpoch
         let progress = tracker.globalProgress(
-            of: [record(step: 7, samples: 40, at: now), record(step: 7, samples: 30, at: now), record(step: 7, samples: 0, at: now),
-                 record(step: 6, samples: 0, at: recent),
-                 record(step: 6, samples: 0, at: old), record(step: 5, samples: 0, at: now)],
-            now: WallClockInstant(millisecondsSinceEpoch: now))
+            of: [record(step: 7, samples: 40, at: time), record(step: 7, samples: 30, at: time), record(step: 7, samples: 0, at: time),
+                 record(step: 6, samples: 0, at: recent.millisecondsSinceEpoch),
+                 record(step: 6, samples: 0, at: old.millisecondsSinceEpoch), record(step: 5, samples: 0, at: time)],
+            now: now)
         #expect(progress.step == 7)
         #expect(progress.peersAtStep == 3)
         #expect(progress.peersCatchingUp == 1)
@@ -40,7 +41,7 @@ import Testing
 
     @Test func countsAreExtrapolatedUpToALimit() {
         var tracker = ProgressTracker(targetBatchSize: 100)
-        tracker.extrapolationLimitMilliseconds = 2000
+        tracker.extrapolationLimit = .seconds(2)
         let progress = tracker.globalProgress(of: [record(step: 1, samples: 50, rate: 10, at: 1000)], now: WallClockInstant(millisecondsSinceEpoch: 4000))
         #expect(progress.samplesAccumulated == 70)
     }
@@ -80,6 +81,15 @@ import Testing
             now: WallClockInstant(millisecondsSinceEpoch: 1000))
         #expect(progress.step == 4)
         #expect(progress.samplesAccumulated == 5)
+    }
+
+    /// A peer may write any u64 as its time: the last one is far future, not a trap.
+    @Test func aRecordWrittenAtTheEndOfU64IsFromTheFuture() {
+        let tracker = ProgressTracker(targetBatchSize: 100)
+        let now = WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000)
+        #expect(!tracker.isLive(record(step: 9, samples: 99, at: .max), now: now))
+        #expect(tracker.isLive(record(step: 9, samples: 99, at: (now + RunTimings.maxClockSkew).millisecondsSinceEpoch), now: now))
+        #expect(tracker.globalProgress(of: [record(step: 9, samples: 99, at: .max)], now: now).step == 0)
     }
 
     @Test func aHugeSampleClaimCountsForTwiceTheMedian() {

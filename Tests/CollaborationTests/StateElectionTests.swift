@@ -22,7 +22,7 @@ import Wire
     }
 
     static func record(_ identity: PeerIdentity, _ announcement: StateAnnouncement, subkey: [UInt8]? = nil) -> SignedRecord {
-        identity.signRecord(key: key, subkey: subkey ?? identity.peerID.bytes, value: announcement.encoded, expiry: now + 600_000)
+        identity.signRecord(key: key, subkey: subkey ?? identity.peerID.bytes, value: announcement.encoded, expiresAt: WallClockInstant(millisecondsSinceEpoch: now) + .seconds(600))
     }
 
     static func elect(_ records: [SignedRecord], voters: Set<PeerID>? = nil) -> (StateElection.Winner?, [StateElection.Refusal]) {
@@ -65,6 +65,13 @@ import Wire
         #expect(refused[1].reason == "announced a state written 3600 s in the future")
     }
 
+    @Test func aStateWrittenAtTheEndOfU64IsRefusedAsFromTheFuture() {
+        let peers = Self.identities(1)
+        let (winner, refused) = Self.elect([Self.record(peers[0], Self.announcement(step: 1, hash: Self.hash(1), time: .max))])
+        #expect(winner == nil)
+        #expect(refused.map(\.isOffence) == [false])
+    }
+
     @Test func onlyTheGivenVotersCount() {
         let peers = Self.identities(3)
         let members = Self.announcement(step: 40, hash: Self.hash(5))
@@ -90,7 +97,7 @@ import Wire
         let peer = Self.identities(1)[0]
         let old = Self.record(peer, Self.announcement(step: 40, hash: Self.hash(1), time: Self.now - 5_000))
         var newer = Self.record(peer, Self.announcement(step: 41, hash: Self.hash(2)))
-        newer = peer.signRecord(key: newer.key, subkey: newer.subkey, value: newer.value, expiry: newer.expiry + 1)
+        newer = peer.signRecord(key: newer.key, subkey: newer.subkey, value: newer.value, expiresAt: newer.expiresAt + .milliseconds(1))
         let (ballots, _) = StateElection(stateBytes: Self.stateBytes).ballots(from: [old, newer], now: WallClockInstant(millisecondsSinceEpoch: Self.now))
         #expect(ballots.count == 1 && ballots[0].announcement.step == 41)
     }

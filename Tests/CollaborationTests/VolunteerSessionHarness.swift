@@ -76,7 +76,7 @@ struct VolunteerSessionHarness {
 
     mutating func store(_ key: RecordKey, _ value: [UInt8], by writer: PeerIdentity) {
         records[key, default: [:]][writer.peerID] = writer.signRecord(key: key, subkey: writer.peerID.bytes, value: value,
-                                                                     expiry: (Self.startWall + .seconds(3_600)).millisecondsSinceEpoch)
+                                                                     expiresAt: Self.startWall + .seconds(3_600))
     }
 
     func read(_ key: RecordKey) -> [SignedRecord] {

@@ -467,6 +467,6 @@ extension VolunteerSessionHarness {
 
     /// The progress record this session publishes now.
     func ownPublication() -> VolunteerSession.Directive {
-        .publishProgress(session.ownProgress(now), lifetimeSeconds: session.settings.progressLifetimeSeconds)
+        .publishProgress(session.ownProgress(now), lifetime: session.settings.progressLifetime)
     }
 }

@@ -19,7 +19,7 @@ import Wire
     }
 
     private func record(of writer: Int, value: UInt8 = 1) -> SignedRecord {
-        identities[writer].signRecord(key: key, subkey: identities[writer].peerID.bytes, value: [value], expiry: now + 60_000)
+        identities[writer].signRecord(key: key, subkey: identities[writer].peerID.bytes, value: [value], expiresAt: .at(now + 60_000))
     }
 
     private func store(_ records: [SignedRecord], into node: inout DHTNode, from sender: Int) -> [DHTMessage] {

@@ -29,7 +29,7 @@ import Wire
         let writer = 7
         let record = network.identities[writer].signRecord(key: RecordKey(hashing: "run/x/progress"),
                                                           subkey: network.identities[writer].peerID.bytes, value: [1, 2],
-                                                          expiry: network.now + 600_000)
+                                                          expiresAt: .at(network.now + 600_000))
         let result = network.put(record, from: writer)
         guard case .stored(let replicas, let contacted, _)? = result else {
             Issue.record("put ended with \(String(describing: result))")
@@ -47,7 +47,7 @@ import Wire
         var records: [SignedRecord] = []
         for writer in [0, 3, 9] {
             let record = network.identities[writer].signRecord(key: key, subkey: network.identities[writer].peerID.bytes,
-                                                              value: [UInt8(writer)], expiry: network.now + 600_000)
+                                                              value: [UInt8(writer)], expiresAt: .at(network.now + 600_000))
             records.append(record)
             _ = network.put(record, from: writer)
         }
@@ -65,7 +65,7 @@ import Wire
         network.join(0, via: nil)
         for index in 1..<30 { network.join(index, via: 0) }
         let key = RecordKey(hashing: "late")
-        let record = network.identities[4].signRecord(key: key, subkey: [], value: [4], expiry: network.now + 600_000)
+        let record = network.identities[4].signRecord(key: key, subkey: [], value: [4], expiresAt: .at(network.now + 600_000))
         _ = network.put(record, from: 4)
         network.join(30, via: 12)
         let result = network.get(key, from: 30)
@@ -80,7 +80,7 @@ import Wire
         var network = joinedNetwork(count: 30, seed: 6)
         let key = RecordKey(hashing: "republished")
         let interval = UInt64(network.nodes[2].settings.republishInterval.wholeMilliseconds)
-        let record = network.identities[2].signRecord(key: key, subkey: [], value: [1], expiry: network.now + 2 * interval + 1_000)
+        let record = network.identities[2].signRecord(key: key, subkey: [], value: [1], expiresAt: .at(network.now + 2 * interval + 1_000))
         _ = network.put(record, from: 2)
         let holders = network.holders(of: key)
         // New holders appear when the closest peers lose the record and the owner republishes.

@@ -48,8 +48,8 @@ import Wire
     @Test func storeThenFindValueThenExpiry() {
         var node = node()
         let key = RecordKey(hashing: "k")
-        let record = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
-        let forged = identities[4].signRecord(key: key, subkey: [9], value: [2], expiry: now + 60_000)
+        let record = identities[3].signRecord(key: key, subkey: [1], value: [2], expiresAt: .at(now + 60_000))
+        let forged = identities[4].signRecord(key: key, subkey: [9], value: [2], expiresAt: .at(now + 60_000))
         var tampered = forged
         tampered.value = [3]
         let ack = node.onRequest(.store(.init(sender: contact(3), records: [record, tampered])), requestID: 1,
@@ -73,9 +73,9 @@ import Wire
         var node = node(settings: settings)
         let key = RecordKey(hashing: "cohort/run/progress")
         let flood = (0..<40).map { index in
-            identities[4].signRecord(key: key, subkey: [0, UInt8(index)], value: [UInt8](repeating: 1, count: 1_000), expiry: now + 60_000)
+            identities[4].signRecord(key: key, subkey: [0, UInt8(index)], value: [UInt8](repeating: 1, count: 1_000), expiresAt: .at(now + 60_000))
         }
-        let honest = identities[3].signRecord(key: key, subkey: identities[3].peerID.bytes, value: [2], expiry: now + 60_000)
+        let honest = identities[3].signRecord(key: key, subkey: identities[3].peerID.bytes, value: [2], expiresAt: .at(now + 60_000))
         _ = node.onRequest(.store(.init(sender: nil, records: flood)), requestID: 1, from: identities[4].peerID, now: .at(now))
         _ = node.onRequest(.store(.init(sender: nil, records: [honest])), requestID: 2, from: identities[3].peerID, now: .at(now))
         guard case .value(let reply)? = node.onRequest(.findValue(.init(sender: nil, key: key)), requestID: 3,
@@ -90,8 +90,8 @@ import Wire
     @Test func anotherPeersRecordUnderTheSameSubkeyIsKeptBesideMineNotInstead() {
         var node = node()
         let key = RecordKey(hashing: "k")
-        let mine = identities[3].signRecord(key: key, subkey: [1], value: [2], expiry: now + 60_000)
-        let theirs = identities[4].signRecord(key: key, subkey: [1], value: [6], expiry: now + 90_000)
+        let mine = identities[3].signRecord(key: key, subkey: [1], value: [2], expiresAt: .at(now + 60_000))
+        let theirs = identities[4].signRecord(key: key, subkey: [1], value: [6], expiresAt: .at(now + 90_000))
         _ = node.onRequest(.store(.init(sender: nil, records: [mine])), requestID: 1, from: identities[39].peerID, now: .at(now))
         let ack = node.onRequest(.store(.init(sender: nil, records: [theirs])), requestID: 2, from: identities[39].peerID, now: .at(now)).replies
         #expect(ack == [.storeAck([.stored])])
@@ -154,10 +154,10 @@ import Wire
         var node = node(settings: settings)
         _ = node.onRequest(.ping(sender: contact(1)), requestID: 1, from: identities[1].peerID, now: .at(now))
         let key = RecordKey(hashing: "progress")
-        let good = identities[2].signRecord(key: key, subkey: [2], value: [1], expiry: now + 1_000)
-        var forged = identities[3].signRecord(key: key, subkey: [3], value: [1], expiry: now + 1_000)
+        let good = identities[2].signRecord(key: key, subkey: [2], value: [1], expiresAt: .at(now + 1_000))
+        var forged = identities[3].signRecord(key: key, subkey: [3], value: [1], expiresAt: .at(now + 1_000))
         forged.value = [66]
-        let otherKey = identities[4].signRecord(key: RecordKey(hashing: "other"), subkey: [4], value: [1], expiry: now + 1_000)
+        let otherKey = identities[4].signRecord(key: RecordKey(hashing: "other"), subkey: [4], value: [1], expiresAt: .at(now + 1_000))
         let (operation, directives) = node.get(key, now: .at(now))
         let query = directives.sends[0]
         #expect(query.message == .findValue(.init(sender: contact(0), key: key)))
@@ -169,7 +169,7 @@ import Wire
 
     @Test func putRefusesARecordThatDoesNotValidate() {
         var node = node()
-        var record = identities[0].signRecord(key: RecordKey(hashing: "k"), subkey: [], value: [1], expiry: now + 1_000)
+        var record = identities[0].signRecord(key: RecordKey(hashing: "k"), subkey: [], value: [1], expiresAt: .at(now + 1_000))
         record.value = [2]
         #expect(node.put(record, now: .at(now)).directives.completions == [.refused(.badSignature)])
     }
@@ -230,7 +230,7 @@ import Wire
     }
 
     private func record(by writer: Int, subkey: UInt8 = 1) -> SignedRecord {
-        identities[writer].signRecord(key: key, subkey: [subkey], value: [7], expiry: now + 60_000)
+        identities[writer].signRecord(key: key, subkey: [subkey], value: [7], expiresAt: .at(now + 60_000))
     }
 
     private func store(_ records: [SignedRecord], from peer: Int, on node: inout DHTNode, at time: UInt64? = nil) -> [DHTNode.Directive] {
@@ -253,7 +253,7 @@ import Wire
         var node = node()
         var forged = record(by: 1)
         forged.value = [8]
-        let expired = identities[1].signRecord(key: key, subkey: [2], value: [7], expiry: now)
+        let expired = identities[1].signRecord(key: key, subkey: [2], value: [7], expiresAt: .at(now))
         #expect(store([forged, expired], from: 1, on: &node) == [
             .reply(.storeAck([.badSignature, .expired]), requestID: 1),
             .offence(identities[1].peerID, Offence(.badRecord, "asked to store 1 record(s) with a bad signature")),
@@ -294,7 +294,7 @@ import Wire
         _ = node.onRequest(.ping(sender: TestNetwork.contact(of: identities[1], index: 1)), requestID: 1,
                            from: identities[1].peerID, now: .at(now))
         let query = node.get(key, now: .at(now)).directives.sends[0]
-        let stray = identities[2].signRecord(key: RecordKey(hashing: "elsewhere"), subkey: [1], value: [1], expiry: now + 60_000)
+        let stray = identities[2].signRecord(key: RecordKey(hashing: "elsewhere"), subkey: [1], value: [1], expiresAt: .at(now + 60_000))
         let directives = node.onResponse(.value(.init(records: [stray], closer: [])), requestID: query.requestID,
                                          from: identities[1].peerID, now: .at(now))
         #expect(directives.contains(.offence(identities[1].peerID,

@@ -10,7 +10,7 @@ import Wire
     let now: UInt64 = 10_000
 
     private func record(by identity: PeerIdentity, subkey: String = "a", value: [UInt8] = [1], expiry: UInt64 = 70_000) -> SignedRecord {
-        identity.signRecord(key: key, subkey: Array(subkey.utf8), value: value, expiry: expiry)
+        identity.signRecord(key: key, subkey: Array(subkey.utf8), value: value, expiresAt: .at(expiry))
     }
 
     @Test func peerIDIsTheSHA256OfThePublicKey() {
@@ -48,6 +48,21 @@ import Wire
         #expect(store.store(record(by: alice, subkey: String(repeating: "s", count: 129)), now: .at(now)) == .tooLarge)
         #expect(store.store(record(by: alice, expiry: now + 100_001), now: .at(now)) == .expiryTooFar)
         #expect(store.count == 0)
+    }
+
+    @Test func aRecordSignedForAnInstantCarriesItsMillisecondsOnTheWire() {
+        let signed = alice.signRecord(key: key, subkey: [1], value: [1], expiresAt: WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000) + .seconds(60))
+        #expect(signed.expiry == 1_800_000_060_000)
+        #expect(signed.hasValidSignature)
+    }
+
+    /// The lifetime check subtracts the reader's time from a peer's expiry: at the end of u64
+    /// it must refuse the record, not trap.
+    @Test func aRecordExpiringAtTheEndOfU64IsRefusedAsTooFar() {
+        var store = RecordStore()
+        let farthest = record(by: alice, expiry: .max)
+        #expect(farthest.hasValidSignature)
+        #expect(store.store(farthest, now: .at(now)) == .expiryTooFar)
     }
 
     @Test func aSubkeyTakenFirstByAnotherOwnerDoesNotKeepTheRealWriterOut() {

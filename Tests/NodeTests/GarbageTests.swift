@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Foundation
 @testable import Node
@@ -22,8 +23,8 @@ import Wire
             try input.send(over: client, to: target.peerID, maxMessageBytes: settings.transport.maxMessageBytes, as: identity(999))
             #expect(client.closedByPeer())
             let key = RecordKey(hashing: "still/serving")
-            let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + 60_000
-            #expect(try await honest.put(key: key, subkey: [1], value: [7], expiry: expiry).replicas == 2)
+            let expiresAt = SystemClock().now().wall + .seconds(60)
+            #expect(try await honest.put(key: key, subkey: [1], value: [7], expiresAt: expiresAt).replicas == 2)
             #expect(try await target.get(key).map(\.value) == [[7]])
         } catch {
             Issue.record(error)

@@ -1,3 +1,4 @@
+import CohortBase
 import Admission
 import DHT
 import Foundation
@@ -11,7 +12,7 @@ import Wire
 /// their owner; a revoked peer is cut off and its records dropped, and an expiring token ends
 /// its connections, while the others keep serving.
 @Suite(.timeLimit(.minutes(1))) struct LiveAdmissionTests {
-    func expiry(seconds: UInt64 = 600) -> UInt64 { TestRun.wallClockMilliseconds() + seconds * 1000 }
+    func expiry(seconds: Int64 = 600) -> WallClockInstant { SystemClock().now().wall + .seconds(seconds) }
 
     func settings(token: AccessToken?) -> DHTService.Settings {
         var settings = LiveNetwork.settings()
@@ -19,8 +20,8 @@ import Wire
         return settings
     }
 
-    func tokenedSettings(_ seed: UInt64, validFor seconds: UInt64 = 3600) -> DHTService.Settings {
-        settings(token: TestRun.token(for: identity(seed), expiry: expiry(seconds: seconds)))
+    func tokenedSettings(_ seed: UInt64, validFor seconds: Int64 = 3600) -> DHTService.Settings {
+        settings(token: TestRun.token(for: identity(seed), expiry: expiry(seconds: seconds).millisecondsSinceEpoch))
     }
 
     @Test func tokenedPeersTalkWhileUntokenedAndRevokedPeersAreCutOff() async throws {
@@ -36,12 +37,12 @@ import Wire
             #expect(try await outsider.lastRefusal() == AdmissionRefusal(.noToken))
 
             let key = RecordKey(hashing: "cohort/tokens/progress")
-            #expect(try await alice.put(key: key, subkey: [1], value: [1], expiry: expiry()).replicas == 3)
-            #expect(try await bob.put(key: key, subkey: [2], value: [2], expiry: expiry()).replicas == 3)
+            #expect(try await alice.put(key: key, subkey: [1], value: [1], expiresAt: expiry()).replicas == 3)
+            #expect(try await bob.put(key: key, subkey: [2], value: [2], expiresAt: expiry()).replicas == 3)
             #expect(try await coordinator.get(key).map(\.value) == [[1], [2]])
 
             // An admitted peer cannot plant a record of a key that never proved a token.
-            let planted = identity(903).signRecord(key: key, subkey: [3], value: [3], expiry: expiry())
+            let planted = identity(903).signRecord(key: key, subkey: [3], value: [3], expiresAt: expiry())
             let store = DHTMessage.store(.init(sender: nil, records: [planted]))
             let reply = try await bob.transport.request(.store, payload: store.encodedPayload(), to: alice.endpoint,
                                                         expecting: alice.peerID, timeout: .seconds(10)).get()
@@ -51,18 +52,18 @@ import Wire
             let list = TestRun.revoking([identity(902)], sequence: 1)
             #expect(try await coordinator.applyRevocations(list))
             let revocationKey = RecordKey(hashing: RevocationList.recordName(runName: TestRun.name))
-            _ = try await coordinator.put(key: revocationKey, subkey: [], value: list.encoded, expiry: expiry())
+            _ = try await coordinator.put(key: revocationKey, subkey: [], value: list.encoded, expiresAt: expiry())
             #expect(try await alice.refreshRevocations() == list)
             #expect(try await coordinator.get(key).map(\.value) == [[1]])
             #expect(try await alice.get(key).map(\.value) == [[1]])
             #expect(try await !alice.transport.connectedPeers().get().contains(bob.peerID))
 
-            let refused = try await bob.put(key: key, subkey: [2], value: [9], expiry: expiry(seconds: 900))
+            let refused = try await bob.put(key: key, subkey: [2], value: [9], expiresAt: expiry(seconds: 900))
             #expect(refused.replicas <= 1, "only bob's own store may keep it")
             #expect(try await bob.lastRefusal() == AdmissionRefusal(.revoked))
             #expect(try await alice.get(key).map(\.value) == [[1]])
 
-            #expect(try await alice.put(key: key, subkey: [1], value: [4], expiry: expiry(seconds: 700)).replicas == 2)
+            #expect(try await alice.put(key: key, subkey: [1], value: [4], expiresAt: expiry(seconds: 700)).replicas == 2)
             #expect(try await coordinator.get(key).map(\.value) == [[4]])
         } catch {
             Issue.record(error)
@@ -84,7 +85,7 @@ import Wire
             }
             #expect(connected.isEmpty, "the connection outlived the token")
             let key = RecordKey(hashing: "cohort/tokens/progress")
-            #expect(try await brief.put(key: key, subkey: [1], value: [1], expiry: expiry()).replicas <= 1)
+            #expect(try await brief.put(key: key, subkey: [1], value: [1], expiresAt: expiry()).replicas <= 1)
             #expect(try await brief.lastRefusal() == AdmissionRefusal(.expired))
             #expect(try await coordinator.get(key).isEmpty)
         } catch {

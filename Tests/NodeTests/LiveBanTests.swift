@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Foundation
 @testable import Node
@@ -13,10 +14,10 @@ import Wire
             let target = try await network.addNode(seed: 600, join: [])
             let forger = try await network.addNode(seed: 601, join: [target.endpoint])
             let key = RecordKey(hashing: "run/ban/progress")
-            let expiry = UInt64(Date().timeIntervalSince1970 * 1000) + 600_000
-            #expect(try await forger.put(key: key, subkey: [1], value: [1], expiry: expiry).replicas == 2)
+            let expiresAt = SystemClock().now().wall + .seconds(600)
+            #expect(try await forger.put(key: key, subkey: [1], value: [1], expiresAt: expiresAt).replicas == 2)
             #expect(try await target.get(key).count == 1)
-            var forged = identity(601).signRecord(key: key, subkey: [2], value: [1], expiry: expiry)
+            var forged = identity(601).signRecord(key: key, subkey: [2], value: [1], expiresAt: expiresAt)
             forged.value = [9]
             let store = DHTMessage.store(.init(sender: nil, records: [forged])).encodedPayload()
             for _ in 0..<target.transport.settings.bans.offencesToBan {

@@ -1,3 +1,4 @@
+import CohortBase
 import DHT
 import Foundation
 import NIOCore
@@ -6,7 +7,7 @@ import Testing
 import Wire
 
 @Suite(.timeLimit(.minutes(1))) struct LiveDHTTests {
-    func expiry(seconds: UInt64 = 600) -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) + seconds * 1000 }
+    func expiry() -> WallClockInstant { SystemClock().now().wall + .seconds(600) }
 
     @Test func tenNodesStoreAndFindRecordsSurviveAnAbruptLossAndServeALateJoiner() async throws {
         var network = LiveNetwork()
@@ -17,9 +18,9 @@ import Wire
             }
             let nodes = network.services
             let key = RecordKey(hashing: "run/test/progress")
-            let stored = try await nodes[3].put(key: key, subkey: Array("peer-3".utf8), value: Array("step 7".utf8), expiry: expiry())
+            let stored = try await nodes[3].put(key: key, subkey: Array("peer-3".utf8), value: Array("step 7".utf8), expiresAt: expiry())
             #expect(stored.replicas == 10)
-            _ = try await nodes[8].put(key: key, subkey: Array("peer-8".utf8), value: Array("step 9".utf8), expiry: expiry())
+            _ = try await nodes[8].put(key: key, subkey: Array("peer-8".utf8), value: Array("step 9".utf8), expiresAt: expiry())
             let found = try await nodes[6].get(key)
             #expect(found.map { String(decoding: $0.value, as: UTF8.self) } == ["step 7", "step 9"])
 
@@ -27,7 +28,7 @@ import Wire
             let afterLoss = try await nodes[2].get(key)
             #expect(afterLoss.count == 2)
             let other = RecordKey(hashing: "run/test/rounds")
-            let storedAfterLoss = try await nodes[5].put(key: other, subkey: [1], value: [42], expiry: expiry())
+            let storedAfterLoss = try await nodes[5].put(key: other, subkey: [1], value: [42], expiresAt: expiry())
             #expect(storedAfterLoss.replicas == 9)
 
             let late = try await network.addNode(seed: 200, join: [nodes[4].endpoint])
@@ -47,7 +48,7 @@ import Wire
             await first.shutdown()
             let third = try await network.addNode(seed: 302, join: [first.endpoint, second.endpoint])
             #expect(try await third.routingTableCount() == 1)
-            _ = try await third.put(key: RecordKey(hashing: "k"), subkey: [1], value: [2], expiry: expiry())
+            _ = try await third.put(key: RecordKey(hashing: "k"), subkey: [1], value: [2], expiresAt: expiry())
             #expect(try await second.get(RecordKey(hashing: "k")).count == 1)
         } catch {
             Issue.record(error)

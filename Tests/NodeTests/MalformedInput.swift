@@ -81,7 +81,7 @@ enum MalformedInput: CaseIterable {
         case .forgedRecord:
             var sealer = try client.handshake(as: identity, expecting: server)
             var record = identity.signRecord(key: RecordKey(hashing: "forged"), subkey: [1], value: [2],
-                                             expiry: UInt64(Date().timeIntervalSince1970 * 1000) + 60_000)
+                                             expiresAt: SystemClock().now().wall + .seconds(60))
             record.value = [3]
             client.send(try sealer.seal(DHTMessage.store(.init(sender: nil, records: [record])).frame(requestID: 1).encoded()))
         }

@@ -1,7 +1,6 @@
 import CohortBase
 import Admission
 import DHT
-import Foundation
 
 /// A run "tokens" whose key is `identity(900)`, and tokens for test identities, at a fixed or
 /// real time.
@@ -33,8 +32,6 @@ enum TestRun {
         }
         return list
     }
-
-    static func wallClockMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 }
 
 extension WallClockInstant {

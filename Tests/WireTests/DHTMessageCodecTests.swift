@@ -1,3 +1,4 @@
+import CohortBase
 import Testing
 import Wire
 
@@ -68,6 +69,15 @@ import Wire
         record.value = [UInt8](repeating: 1, count: WireLimits.maxValueBytes + 1)
         let frame = DHTMessage.store(.init(sender: nil, records: [record])).frame(requestID: 1)
         #expect(throws: WireError.oversized) { try DHTMessage(frame: frame) }
+    }
+
+    /// A peer may send any u64; the last one reads as the last instant, not as a trap.
+    @Test func aRecordExpiringAtTheEndOfU64DecodesAsTheLastInstant() throws {
+        var farthest = Samples.record
+        farthest.expiry = .max
+        let decoded = try DHTMessage(frame: DHTMessage.store(.init(sender: nil, records: [farthest])).frame(requestID: 1))
+        guard case .store(let request) = decoded else { preconditionFailure("a store decodes as \(decoded)") }
+        #expect(request.records.map(\.expiresAt) == [WallClockInstant(millisecondsSinceEpoch: .max)])
     }
 
     @Test func signingPayloadCoversEveryFieldButTheSignature() {

@@ -203,7 +203,7 @@ extension VolunteerSession {
             // later, which in a run of short rounds is a round or more.
             lastPublished = now.monotonic
             progressReadInFlight = true
-            return [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds), .readProgressWhileTraining]
+            return [.publishProgress(ownProgress(now), lifetime: settings.progressLifetime), .readProgressWhileTraining]
                 + trainOrLeave(now)
         case .reportRound(let round, let result):
             let seconds = (now.monotonic - round.started) / .seconds(1)
@@ -245,6 +245,6 @@ extension VolunteerSession {
         windowLoss = carried.lossSum
         windowSamples = carried.samples
         lastPublished = now.monotonic
-        return .publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)
+        return .publishProgress(ownProgress(now), lifetime: settings.progressLifetime)
     }
 }

@@ -94,7 +94,7 @@ extension VolunteerSession {
     /// Publishes progress and reads the run's: in the background while training goes on, or,
     /// when the batch looks complete, waiting for the answer.
     private mutating func publishAndReadProgress(_ now: Now, batchLooksComplete complete: Bool) -> [Directive] {
-        let publish = Directive.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)
+        let publish = Directive.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)
         if complete {
             return [publish, .readProgress]
         }

@@ -79,7 +79,7 @@ extension VolunteerSession {
         case rejoinIfIsolated
         /// Store this peer's progress record. The shell need not wait for the store: nothing
         /// the session does next depends on it, and training should not wait on the DHT.
-        case publishProgress(PeerProgress, lifetimeSeconds: UInt64)
+        case publishProgress(PeerProgress, lifetime: Duration)
         case readProgress
         /// Read the progress records while training goes on; answered by `progressRead`, which
         /// the shell delivers in place of a later `train` (`isBackground`).

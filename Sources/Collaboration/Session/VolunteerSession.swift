@@ -38,7 +38,7 @@ public struct VolunteerSession: Sendable {
         public var averagingTimeout: Duration
         public var progressInterval: Duration = .milliseconds(500)
         /// Progress records older than this belong to peers that left without a goodbye.
-        public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
+        public var staleAfter = RunTimings.progressStaleAfter
         /// How often matchmaking reads the step's plans and declarations.
         public var matchmakingPoll: Duration = .milliseconds(150)
         public var planTimeout: Duration = .seconds(5)
@@ -50,7 +50,7 @@ public struct VolunteerSession: Sendable {
         public var exclusionAttempts = 5
         /// Out-of-bound averages from one owner that exclude it (`outOfBoundAverages`).
         public var outOfBoundAveragesToExclude = 2
-        public var progressLifetimeSeconds = RunTimings.progressLifetimeSeconds
+        public var progressLifetime = RunTimings.progressLifetime
         public var maxReconnectDelay: Duration = .seconds(60)
         /// How many steps behind the run's state a peer replays the updates taken since
         /// (`replayUpdates`) instead of downloading the state: what donors keep, by default
@@ -146,7 +146,7 @@ public struct VolunteerSession: Sendable {
 
     var progressTracker: ProgressTracker {
         var tracker = ProgressTracker(targetBatchSize: settings.targetBatchSize)
-        tracker.staleAfterMilliseconds = settings.staleAfterMilliseconds
+        tracker.staleAfter = settings.staleAfter
         return tracker
     }
 

@@ -30,7 +30,7 @@ public struct CoordinatorSession: Sendable {
         public var checkpointEvery: Int
         public var pollInterval: Duration = .seconds(1)
         /// Progress records older than this belong to peers that left without a goodbye.
-        public var staleAfterMilliseconds = RunTimings.progressStaleAfterMilliseconds
+        public var staleAfter = RunTimings.progressStaleAfter
         /// How long to wait for the reports of a round nobody reported before noting the gap.
         public var missingReportsGrace: Duration = .seconds(10)
         /// After a failed backup, wait this long before asking the peers again.
@@ -155,7 +155,7 @@ public struct CoordinatorSession: Sendable {
     private mutating func runRead(progress records: [OwnedRecord<PeerProgress>], state: [OwnedRecord<StateAnnouncement>],
                                   banned: [PeerID], _ now: Now) -> [Directive] {
         var tracker = ProgressTracker(targetBatchSize: settings.targetBatchSize)
-        tracker.staleAfterMilliseconds = settings.staleAfterMilliseconds
+        tracker.staleAfter = settings.staleAfter
         let live = records.filter { tracker.isLive($0.value, now: now.wall) }
         let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: state, now: now.wall)
         var directives: [Directive] = []

@@ -140,10 +140,9 @@ public final class DHTService: Sendable {
         try await transport.lastRefusal().get()
     }
 
-    /// Signs and stores `value` under (`key`, `subkey`) until `expiry` (ms since the Unix
-    /// epoch) on the k closest peers.
-    public func put(key: RecordKey, subkey: [UInt8], value: [UInt8], expiry: UInt64) async throws -> StoreOutcome {
-        let record = transport.identity.signRecord(key: key, subkey: subkey, value: value, expiry: expiry)
+    /// Signs and stores `value` under (`key`, `subkey`) until `expiresAt` on the k closest peers.
+    public func put(key: RecordKey, subkey: [UInt8], value: [UInt8], expiresAt: WallClockInstant) async throws -> StoreOutcome {
+        let record = transport.identity.signRecord(key: key, subkey: subkey, value: value, expiresAt: expiresAt)
         switch try await run({ $0.put(record, now: $1) }) {
         case .stored(let replicas, let contacted, _): return StoreOutcome(replicas: replicas, contacted: contacted)
         case .refused(let status): throw Failure.refused(status)
