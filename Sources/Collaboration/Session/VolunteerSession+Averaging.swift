@@ -135,7 +135,7 @@ extension VolunteerSession {
                 // it joins late (`joinLate`) once the group's state is announced.
                 lastPublished = now.monotonic
                 return reportedRound(round, failure, now)
-                    + [.publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)]
+                    + [.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
                     + awaitNewerState(after: suspects, now)
             }
             // What it would train meanwhile, on the state they leave, the catch-up discards.

@@ -44,7 +44,7 @@ extension VolunteerSession {
         lastRound = nil
         pendingAgreement = nil
         lastPublished = now.monotonic
-        return [note, replay, .publishProgress(ownProgress(now), lifetimeSeconds: settings.progressLifetimeSeconds)] + trainOrLeave(now)
+        return [note, replay, .publishProgress(ownProgress(now), lifetime: settings.progressLifetime)] + trainOrLeave(now)
     }
 
     /// The background replay is over, told in place of a `train`.
