@@ -32,6 +32,11 @@ final class PeerSession {
     /// once in.
     private var backgroundRound: Task<Void, Never>?
     private let roundOutcome = NIOLockedValueBox<Result<AllReduceResult, any Error>?>(nil)
+    /// A late join's replay (`replayUpdatesInBackground`), until its answer is taken.
+    var backgroundReplay: BackgroundReplay?
+    /// The fetch of the replay cancelled last, which may still be writing the replay buffer:
+    /// the next replay's fetch waits for it.
+    var cancelledReplayFetch: Task<Void, Never>?
     /// The progress record waiting to be stored while a store is in flight. Only the newest
     /// one matters, so a slow DHT costs one store at a time, not a growing queue of them.
     private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: Duration)?>(nil)
@@ -83,11 +88,19 @@ final class PeerSession {
             var answer: VolunteerSession.Event?
             for directive in directives {
                 if case .leave(let goodbye) = directive {
+                    cancelBackgroundReplay()
                     // Tells the run this peer is gone, so others stop counting its samples at
                     // once; after the publications in flight, or one could land after it.
                     await lastPublication?.value
                     await network.publish(keys.progress, goodbye.encoded, lifetime: RunTimings.goodbyeLifetime, logger: logger)
                     return
+                }
+                // One answer per `train`, each from its own slot, so answers that come in together
+                // are all delivered; the replay's first, since it must land before the round's
+                // result is applied.
+                if case .train = directive, backgroundReplay?.isFetched == true {
+                    answer = landBackgroundReplay()
+                    break
                 }
                 if case .train = directive, roundOutcome.withLockedValue({ $0 != nil }) {
                     answer = try roundFinishedInBackground()
@@ -198,8 +211,14 @@ final class PeerSession {
                 do { outcome = .success(try await round.get()) } catch { outcome = .failure(error) }
                 box.withLockedValue { $0 = outcome }
             }
-        case .replayUpdatesInBackground, .awaitBackgroundReplay, .cancelBackgroundReplay:
-            preconditionFailure("the session does not hand out late joins yet: \(directive)")
+        case .replayUpdatesInBackground(let fromStep, let fromHash, let toStep, let toHash, let donors):
+            startBackgroundReplay(UpdatesRequest(fromStep: fromStep, fromHash: fromHash, toStep: toStep, toHash: toHash), donors: donors)
+        case .awaitBackgroundReplay:
+            guard let replay = backgroundReplay else { preconditionFailure("no background replay to wait for") }
+            await replay.fetch.value
+            return landBackgroundReplay()
+        case .cancelBackgroundReplay:
+            cancelBackgroundReplay()
         case .awaitRound:
             await backgroundRound?.value
             return try roundFinishedInBackground()
@@ -267,6 +286,8 @@ final class PeerSession {
             return .stateDownloadFailed(reason: "\(error)")
         }
         bytes.withUnsafeBytes { run.loadState(from: $0, step: step) }
+        // A state a replay reached earlier at this step is not the one loaded now.
+        replayedSnapshot = nil
         return .stateLoaded(step: step)
     }
 

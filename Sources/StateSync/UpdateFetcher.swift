@@ -47,6 +47,15 @@ public struct UpdateFetcher: Sendable {
         throw PeerError("no donor sent the updates from step \(ask.fromStep) to step \(ask.toStep) (\(refusals.joined(separator: "; ")))")
     }
 
+    /// The chain `ask` names and the donors to fetch its gradients from: the one that sent it
+    /// (`chain`), then those of the other donors that keep the same chain (`donorsKeeping`).
+    public func chainAndItsDonors(_ ask: UpdatesRequest, elementCount: Int,
+                                  donors: [Donor]) async throws(PeerError) -> (chain: UpdateChain, donors: [Donor]) {
+        let (sender, chain) = try await chain(ask, elementCount: elementCount, donors: donors)
+        let others = donors.filter { $0.peer != sender.peer }
+        return (chain, [sender] + (await donorsKeeping(chain, ask, elementCount: elementCount, among: others)))
+    }
+
     /// Those of `donors` (up to `donorsShared` - 1, asked at once) that keep the same `chain`:
     /// a gradient is shared only among donors whose logs lead through the same states, since a
     /// peer may still keep another update from the same state (one it took in a group whose

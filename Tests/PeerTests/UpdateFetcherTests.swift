@@ -195,20 +195,36 @@ extension UpdateServer {
 }
 
 extension UpdateFetcherTests {
+    /// A donor keeping another update from step 10 (hash 10): to hash 99.
+    static func fork() -> UpdateServer {
+        let fork = UpdateServer(keep: 4)
+        let header = UpdateHeader(fromStep: 10, hashBefore: hash(10), hashAfter: hash(99), elementCount: elementCount, skipped: [])
+        fork.record(AppliedUpdate(header: header, gradients: [Float](repeating: 7, count: elementCount)))
+        return fork
+    }
+
     /// A peer that took another update from the same state (in a group whose state lost the
     /// election) and then downloaded the elected state still keeps its own gradient for that
     /// state: its chunks must not be mixed into the replay.
     @Test func aGradientIsSharedOnlyWithDonorsKeepingTheSameChain() async throws {
         let server = Self.server()
-        let fork = UpdateServer(keep: 4)
-        let header = UpdateHeader(fromStep: 10, hashBefore: Self.hash(10), hashAfter: Self.hash(99), elementCount: Self.elementCount, skipped: [])
-        fork.record(AppliedUpdate(header: header, gradients: [Float](repeating: 7, count: Self.elementCount)))
+        let fork = Self.fork()
         try await Self.withDonors([{ try server.answer($0) }, { try fork.answer($0) }, { try server.answer($0) }]) { fetcher, donors, transport in
             let (first, chain) = try await fetcher.chain(Self.ask, elementCount: Self.elementCount, donors: donors)
             #expect(first.peer == donors[0].peer)
             let keeping = await fetcher.donorsKeeping(chain, Self.ask, elementCount: Self.elementCount, among: Array(donors.dropFirst()))
             #expect(keeping.map(\.peer) == [donors[2].peer])
             #expect(try await transport.bannedPeers().get().isEmpty, "keeping another update is no offence")
+        }
+    }
+
+    @Test func theChainComesWithItsSenderFirstThenTheDonorsKeepingTheSameChain() async throws {
+        let server = Self.server()
+        let fork = Self.fork()
+        try await Self.withDonors([{ try fork.answer($0) }, { try server.answer($0) }, { try server.answer($0) }]) { fetcher, donors, _ in
+            let (chain, sharing) = try await fetcher.chainAndItsDonors(Self.ask, elementCount: Self.elementCount, donors: donors)
+            #expect(sharing.map(\.peer) == [donors[1].peer, donors[2].peer], "the fork keeps no chain to the state asked for")
+            #expect(chain.headers.last?.hashAfter == Self.ask.toHash)
         }
     }
 }

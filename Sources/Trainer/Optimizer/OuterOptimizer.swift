@@ -34,19 +34,29 @@ public final class OuterOptimizer {
     /// keep theirs and their momentum, as every member of the round skips them alike). Returns
     /// the pseudo-gradient's norm over the updated elements; a non-finite one changes nothing but
     /// the step count (one NaN from a faulty partner must not spread through the momentum).
+    ///
+    /// Each buffer in `carried` moves by what its element of the shared parameters moved, in the
+    /// same pass: a late joiner's own parameters follow a replayed update that way
+    /// (`TrainingRun.applyReplayedUpdate`).
     @discardableResult
-    public func apply(pseudoGradient: FlatBuffer<Float>, skipping skipped: [Range<Int>] = []) -> Double {
+    public func apply(pseudoGradient: FlatBuffer<Float>, skipping skipped: [Range<Int>] = [],
+                      carrying carried: [FlatBuffer<Float>] = []) -> Double {
         precondition(pseudoGradient.count == parameters.count, "outer buffers differ: \(pseudoGradient.count), \(parameters.count)")
+        precondition(carried.allSatisfy { $0.count == parameters.count },
+                     "carried buffers differ: \(carried.map(\.count)), \(parameters.count)")
         let updated = SGDOptimizer.complement(of: skipped, in: 0..<parameters.count)
         let norm = SGDOptimizer.norm(of: pseudoGradient, over: updated)
         if norm.isFinite {
             let mu = Float(settings.outerMomentum), lr = Float(settings.outerLearningRate)
             let delta = pseudoGradient.base, p = parameters.base, v = momentum.base
+            let followers = carried.map(\.base)
             for range in updated {
                 for index in range {
                     let velocity = mu * v[index] + delta[index]
                     v[index] = velocity
-                    p[index] -= lr * (delta[index] + mu * velocity)
+                    let shift = lr * (delta[index] + mu * velocity)
+                    p[index] -= shift
+                    for follower in followers { follower[index] -= shift }
                 }
             }
         }

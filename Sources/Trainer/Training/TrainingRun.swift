@@ -64,6 +64,10 @@ public final class TrainingRun {
     private let pseudoGradient: FlatBuffer<Float>?
     private let boundary: FlatBuffer<Float>?
     private var boundaryTaken = false
+    /// Local SGD, a late join: the update this peer missed, fetched while its pseudo-gradient is
+    /// being averaged, so it needs a buffer of its own (`applyReplayedUpdate`). Allocated on
+    /// first use: most peers never join late.
+    public private(set) lazy var replayBuffer = FlatBuffer<Float>(count: averagingVector.count)
 
     /// `dataSeed` decides which windows this run draws (default: derived from the settings' seed);
     /// collaborating peers share the initial parameters but should not share data order.
@@ -240,6 +244,43 @@ public final class TrainingRun {
         let norm = optimizer.apply(gradients: trainableGradients, to: trainableParameters, rate: rate, skipping: skipped)
         discardAccumulatedGradients()
         return (rate, norm)
+    }
+
+    /// Local SGD, a late join: takes the outer step the run took from this peer's shared state
+    /// with `replayBuffer` (the update as its donor applied it), bit for bit as `applyUpdate`
+    /// would, and moves this peer's own parameters, and the boundary of the pseudo-gradient it
+    /// sent, by as much as the shared ones moved. Its training since, and the pseudo-gradient
+    /// being averaged, are kept: the round's result then applies as on any member.
+    public func applyReplayedUpdate(skipping skipped: [Range<Int>]) {
+        guard let outer, let boundary else {
+            preconditionFailure("a replay beside training needs local SGD; this run averages every step (step \(step))")
+        }
+        parametersChanged()
+        let followers = boundaryTaken ? [model.parameters, boundary] : [model.parameters]
+        outer.apply(pseudoGradient: replayBuffer, skipping: skipped, carrying: followers)
+    }
+
+    /// Local SGD: replaces the shared parameters, outer momentum and step with a state's (the
+    /// bytes `copyState` writes), moving this peer's own parameters, and the boundary of the
+    /// pseudo-gradient it sent, by what each shared element moved. Unlike `loadState` it keeps
+    /// the training since the last outer step: a late joiner whose replay led elsewhere goes
+    /// back to the state it started from, its training included.
+    public func loadSharedState(from source: UnsafeRawBufferPointer, step: Int) {
+        guard let outer, let boundary else {
+            preconditionFailure("only local SGD keeps training apart from the shared state; this run is at step \(self.step)")
+        }
+        precondition(source.count == stateByteCount, "state holds \(source.count) bytes, needs \(stateByteCount)")
+        let shared = outer.parameters.base, local = model.parameters.base, start = boundary.base
+        for index in 0..<outer.parameters.count {
+            let loaded = source.loadUnaligned(fromByteOffset: index * MemoryLayout<Float>.size, as: Float.self)
+            let shift = shared[index] - loaded
+            shared[index] = loaded
+            local[index] -= shift
+            if boundaryTaken { start[index] -= shift }
+        }
+        UnsafeMutableRawPointer(outer.momentum.base).copyMemory(from: source.baseAddress! + stateByteCount / 2, byteCount: stateByteCount / 2)
+        outer.step = step
+        parametersChanged()
     }
 
     /// Forgets accumulated gradients, e.g. after a round that could not be joined; under local
