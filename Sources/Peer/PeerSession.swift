@@ -75,6 +75,7 @@ final class PeerSession {
         sessionSettings.stopAfterStep = settings.stopAfterStep
         sessionSettings.replayableSteps = settings.replayUpdates
         sessionSettings.trainsWhileAveraging = settings.trainsWhileAveraging && config.localSGD.localSteps > 1
+        sessionSettings.joinsLate = settings.joinsLate
         session = VolunteerSession(settings: sessionSettings)
     }
 

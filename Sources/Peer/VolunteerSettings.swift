@@ -58,6 +58,10 @@ public struct VolunteerSettings: Sendable {
     /// Under local SGD, train the next inner steps while the round averages (one-step-delayed
     /// outer update) instead of waiting for it; on by default.
     public var trainsWhileAveraging = true
+    /// With `trainsWhileAveraging`, a peer one step behind joins the next round while it
+    /// replays the update it missed in the background (docs/protocol.md, "Late join"); on by
+    /// default.
+    public var joinsLate = true
     /// Test hook: delay or drop the frames this peer sends (the fault-injection suite's lossy
     /// links); off by default.
     public var faults = FaultInjection()

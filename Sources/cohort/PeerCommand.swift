@@ -48,6 +48,8 @@ struct PeerCommand: AsyncParsableCommand {
     var replayUpdates = 4
     @Flag(inversion: .prefixedNo, help: "Under local SGD, train on while a round averages (its traffic hides behind compute) instead of waiting for it.")
     var trainWhileAveraging = true
+    @Flag(inversion: .prefixedNo, help: "With rounds averaged while training, a peer one step behind joins the next round while it replays the update it missed, instead of replaying first.")
+    var joinLate = true
     @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
     var injectFrameDelayMs = 0
     @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
@@ -126,6 +128,7 @@ struct PeerCommand: AsyncParsableCommand {
         settings.stopAfterStep = stopAfterStep
         settings.replayUpdates = replayUpdates
         settings.trainsWhileAveraging = trainWhileAveraging
+        settings.joinsLate = joinLate
         settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
         if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
             settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)
