@@ -15,11 +15,12 @@ extension VolunteerSessionTests {
         }
     }
 
-    /// The joiner of step 40 finds the donors at step 41 and joins late: the directives.
-    static func joinLate(_ harness: inout Harness, donors: [PeerIdentity]) -> [VolunteerSession.Directive] {
+    /// The joiner of step 40 finds the donors at step 41 with `samples` each and joins late:
+    /// the directives.
+    static func joinLate(_ harness: inout Harness, donors: [PeerIdentity], samples: Int = 0) -> [VolunteerSession.Directive] {
         harness.advance(.seconds(1))
         for donor in donors {
-            harness.progress(of: donor, step: 41, samples: 0)
+            harness.progress(of: donor, step: 41, samples: samples)
             harness.announcement(of: donor, step: 41, hash: Harness.hash(7))
         }
         _ = harness.trainUntilItLooksAtTheRun()
@@ -48,6 +49,17 @@ extension VolunteerSessionTests {
         #expect(harness.feed(.backgroundReplayFinished(.landed(step: 41))) == [.announceState])
         #expect(harness.feed(.stateAnnounced(step: 41, hash: Harness.hash(7))) == [.train])
         #expect(harness.session.step == 41 && harness.session.accumulatedSamples == trained)
+    }
+
+    @Test func aLateJoinerWhoseRoundsBatchIsAlreadyTrainedDeclaresAtOnce() {
+        let donors = Array(Self.others.prefix(2))
+        var harness = Self.lateJoiner(donors: donors)
+        let directives = Self.joinLate(&harness, donors: donors, samples: 20)
+        #expect(directives.first == .note(.joiningLate(fromStep: 40, toStep: 41)))
+        #expect(directives.contains(.averageAccumulatedGradients))
+        #expect(directives.contains { if case .publishDeclaration(_, 41, Harness.hash(7)) = $0 { true } else { false } },
+                "declared for step 41 under the elected hash: \(directives)")
+        #expect(!directives.contains(.train))
     }
 
     @Test func withoutLateJoinsThePeerReplaysFirstAndLosesWhatItTrained() {

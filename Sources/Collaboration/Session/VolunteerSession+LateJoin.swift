@@ -44,7 +44,14 @@ extension VolunteerSession {
         lastRound = nil
         pendingAgreement = nil
         lastPublished = now.monotonic
-        return [note, replay, .publishProgress(ownProgress(now), lifetime: settings.progressLifetime)] + trainOrLeave(now)
+        let joined: [Directive] = [note, replay, .publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
+        if accumulatedSamples > 0, batchLooksComplete(now) {
+            // The members trained the round's batch while the round it missed averaged: they
+            // gather at once, and a peer that trained one more micro-batch and read the run
+            // again first would find the group formed without it again.
+            return joined + beginMatchmaking(expectedPeers: projectedRunProgress(at: now).expectedGroupSize, now)
+        }
+        return joined + trainOrLeave(now)
     }
 
     /// The background replay is over, told in place of a `train`.
