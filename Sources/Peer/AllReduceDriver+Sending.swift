@@ -26,15 +26,25 @@ extension AllReduceDriver {
     /// Waits before retrying a chunk the transport refused because the link's send buffer was full.
     static let backpressureRetryDelay = TimeAmount.milliseconds(2)
 
-    /// Sends queued chunks to `owner` while its window has room. The owner answers chunk k only
-    /// once every member's chunk k is in, so sent chunks stay in flight for a while; the window
-    /// keeps them within the transport's in-flight limit and within half the connection's send
-    /// buffer (the other half carries this member's averages the other way), so the link
-    /// stays busy without refusing requests for backpressure.
+    /// Chunks in flight to one owner. The owner answers chunk k only once every member's chunk k
+    /// is in, so sent chunks stay in flight for a while: the window keeps them within half the
+    /// connection's send buffer (the other half carries this member's averages the other way),
+    /// so the link stays busy without refusing requests for backpressure, and within half the
+    /// requests a peer serves at once from one peer (`maxInboundRequestsPerPeer`, the same
+    /// default on both sides). At that limit the owner stops reading the connection, which also
+    /// carries the averages of this member's own part back to it: with the DHT's requests on top
+    /// of a full window of chunks, two members each waiting for the other's answers stalled a
+    /// round of small chunks until its timeout.
+    static func sendWindow(chunkBytes: Int, settings: TransportSettings) -> Int {
+        let requests = min(settings.maxOutboundRequestsPerPeer, settings.maxInboundRequestsPerPeer) / 2
+        return max(1, min(requests, settings.sendBufferHighWatermark / 2 / max(1, chunkBytes)))
+    }
+
+    /// Sends queued chunks to `owner` while its window has room.
     func sendParts(to owner: PeerID) {
         guard let round, let settings = transport?.settings else { return }
         let chunkBytes = round.settings.compression.encodedByteCount(elementCount: round.settings.chunkSize)
-        let window = min(settings.maxOutboundRequestsPerPeer, max(1, settings.sendBufferHighWatermark / 2 / chunkBytes))
+        let window = Self.sendWindow(chunkBytes: chunkBytes, settings: settings)
         while let reference = context?.windows.next(to: owner, window: window) {
             sendPart(reference, to: owner)
         }

@@ -287,7 +287,7 @@ import Testing
     }
 
     /// Config S's vector among four members: 100,800 elements from its size alone, less when a
-    /// member's link would take longer than 10 ms to carry a chunk.
+    /// member's link would take longer than 10 ms to carry a chunk, but never below 2¹⁴.
     @Test func chunksCrossTheSlowestDeclaredLinkInAboutTenMilliseconds() throws {
         typealias Settings = AllReduceRound.Settings
         func plan(megabitsPerSecond: [Double]) throws -> GroupPlan {
@@ -299,10 +299,12 @@ import Testing
         }
         let fast = try plan(megabitsPerSecond: [1_000, 1_000, 1_000, 1_000])
         #expect(Settings.chunkSize(for: fast, compression: .none) == 100_800)
-        let homeLinks = try plan(megabitsPerSecond: [100, 50, 50, 20])
-        #expect(Settings.chunkSize(for: homeLinks, compression: .none) == 6_250)
-        #expect(Settings.chunkSize(for: homeLinks, compression: .float16) == 12_500)
+        let homeLinks = try plan(megabitsPerSecond: [400, 200, 200, 100])
+        #expect(Settings.chunkSize(for: homeLinks, compression: .none) == 31_250)
+        #expect(Settings.chunkSize(for: homeLinks, compression: .float16) == 62_500)
+        let slowLinks = try plan(megabitsPerSecond: [100, 50, 50, 20])
+        #expect(Settings.chunkSize(for: slowLinks, compression: .none) == Settings.minimumLinkChunkSize)
         let oneTinyLink = try plan(megabitsPerSecond: [100, 100, 100, 0.001])
-        #expect(Settings.chunkSize(for: oneTinyLink, compression: .none) == Settings.minimumChunkSize)
+        #expect(Settings.chunkSize(for: oneTinyLink, compression: .none) == Settings.minimumLinkChunkSize)
     }
 }

@@ -53,23 +53,27 @@ import Testing
         return try? JSONSerialization.jsonObject(with: body) as? [String: Any]
     }
 
-    @Test func aLateJoinerAveragesWithinAFewRoundsOfLoadingTheState() throws {
+    /// Runs a coordinator (`coordinatorFlags` added) and two peers until they averaged
+    /// `pairRounds` rounds together, then starts a third and returns the run's step when the
+    /// coordinator first showed it and the step of the first round it averaged in; every peer
+    /// gets `peerFlags`.
+    static func joinerSteps(coordinatorFlags: [String], peerFlags: [String], pairRounds: Int) throws -> (loaded: Int, averaged: Int) {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let settingsFile = folder.appendingPathComponent("settings.json")
-        try Data(Self.settings.utf8).write(to: settingsFile)
+        try Data(settings.utf8).write(to: settingsFile)
         let stateDir = folder.appendingPathComponent("state")
         let journal = stateDir.appendingPathComponent("rounds.jsonl")
         let coordinator = try CohortChildProcess(
             ["coordinator", "--open", "--run", "late", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--state-dir", stateDir.path,
-             "--config", settingsFile.path, "--target-batch", "8", "--matchmaking-seconds", "1"],
+             "--config", settingsFile.path, "--target-batch", "8", "--matchmaking-seconds", "1"] + coordinatorFlags,
             log: folder.appendingPathComponent("coordinator.log"))
         defer { coordinator.kill() }
         let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
                                 "coordinator did not start: \(coordinator.output)")
         let dashboard = try #require(coordinator.firstMatch("dashboard: (\\S+)", timeout: 5))
         func peer(_ name: String) throws -> CohortChildProcess {
-            try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"],
+            try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + peerFlags,
                                    log: folder.appendingPathComponent("\(name).log"))
         }
         let first = try peer("peer-1"), second = try peer("peer-2")
@@ -77,27 +81,32 @@ import Testing
             first.kill()
             second.kill()
         }
-        #expect(eventually(timeout: 120) { Self.rounds(in: journal).filter { $0.members == 2 }.count >= 10 },
+        #expect(eventually(timeout: 180) { rounds(in: journal).filter { $0.members == 2 }.count >= pairRounds },
                 "the first two peers did not average: \(first.output)")
 
         let joiner = try peer("joiner")
         defer { joiner.kill() }
         var loadedAtStep: Int?
         #expect(eventually(timeout: 120) {
-            guard let status = Self.status(at: dashboard), status.peers >= 3 else { return false }
+            guard let status = status(at: dashboard), status.peers >= 3 else { return false }
             loadedAtStep = status.step
             return true
         }, "the joiner never published its progress: \(joiner.output)")
         let loaded = try #require(loadedAtStep)
         var averagedAtStep: Int?
         _ = eventually(timeout: 120) {
-            averagedAtStep = Self.rounds(in: journal).first { $0.members == 3 }?.step
+            averagedAtStep = rounds(in: journal).first { $0.members == 3 }?.step
             return averagedAtStep != nil
         }
         let averaged = try #require(averagedAtStep, "the joiner never averaged: \(joiner.output)")
-        #expect(averaged - loaded <= Self.roundsAllowed,
-                "the joiner loaded the state at the run's step \(loaded) and first averaged at step \(averaged): \(joiner.output)")
         #expect(joiner.terminate() == 0, "the joiner leaves cleanly")
+        return (loaded, averaged)
+    }
+
+    @Test func aLateJoinerAveragesWithinAFewRoundsOfLoadingTheState() throws {
+        let (loaded, averaged) = try Self.joinerSteps(coordinatorFlags: [], peerFlags: [], pairRounds: 10)
+        #expect(averaged - loaded <= Self.roundsAllowed,
+                "the joiner loaded the state at the run's step \(loaded) and first averaged at step \(averaged)")
     }
 
     /// Local SGD with rounds averaged while training, on links where a round takes longer than
@@ -109,49 +118,8 @@ import Testing
     /// model's replay takes less than a round; `OverlapSimulationTests` has links where it does
     /// not, and a joiner replaying first never averages.
     @Test func aLateJoinerOfAnOverlappedRunAveragesInTheRoundsRightAfterItLoads() throws {
-        let folder = try CommandRunner.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let settingsFile = folder.appendingPathComponent("settings.json")
-        try Data(Self.settings.utf8).write(to: settingsFile)
-        let stateDir = folder.appendingPathComponent("state")
-        let journal = stateDir.appendingPathComponent("rounds.jsonl")
-        let coordinator = try CohortChildProcess(
-            ["coordinator", "--open", "--run", "overlapped", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--state-dir", stateDir.path,
-             "--config", settingsFile.path, "--target-batch", "8", "--matchmaking-seconds", "1", "--local-steps", "4"],
-            log: folder.appendingPathComponent("coordinator.log"))
-        defer { coordinator.kill() }
-        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
-                                "coordinator did not start: \(coordinator.output)")
-        let dashboard = try #require(coordinator.firstMatch("dashboard: (\\S+)", timeout: 5))
-        func peer(_ name: String) throws -> CohortChildProcess {
-            try CohortChildProcess(["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1", "--inject-frame-delay-ms", "150"],
-                                   log: folder.appendingPathComponent("\(name).log"))
-        }
-        let first = try peer("peer-1"), second = try peer("peer-2")
-        defer {
-            first.kill()
-            second.kill()
-        }
-        #expect(eventually(timeout: 180) { Self.rounds(in: journal).filter { $0.members == 2 }.count >= 6 },
-                "the first two peers did not average: \(first.output)")
-
-        let joiner = try peer("joiner")
-        defer { joiner.kill() }
-        var loadedAtStep: Int?
-        #expect(eventually(timeout: 120) {
-            guard let status = Self.status(at: dashboard), status.peers >= 3 else { return false }
-            loadedAtStep = status.step
-            return true
-        }, "the joiner never published its progress: \(joiner.output)")
-        let loaded = try #require(loadedAtStep)
-        var averagedAtStep: Int?
-        _ = eventually(timeout: 120) {
-            averagedAtStep = Self.rounds(in: journal).first { $0.members == 3 }?.step
-            return averagedAtStep != nil
-        }
-        let averaged = try #require(averagedAtStep, "the joiner never averaged: \(joiner.output)")
-        #expect(averaged - loaded <= 3,
-                "the joiner loaded the state at the run's step \(loaded) and first averaged at step \(averaged): \(joiner.output)")
-        #expect(joiner.terminate() == 0, "the joiner leaves cleanly")
+        let (loaded, averaged) = try Self.joinerSteps(coordinatorFlags: ["--local-steps", "4"],
+                                                      peerFlags: ["--inject-frame-delay-ms", "150"], pairRounds: 6)
+        #expect(averaged - loaded <= 3, "the joiner loaded the state at the run's step \(loaded) and first averaged at step \(averaged)")
     }
 }

@@ -10,7 +10,8 @@
 # and the validation loss of the newest checkpoint. Writes benchmarks/results/wan.json and
 # prints a table.
 #
-#   sudo make wan         # SAMPLES=…, LOCAL_STEPS="1 4 16", MODES="blocking overlapped", COHORT=… to change
+#   sudo make wan         # SAMPLES=…, LOCAL_STEPS="1 4 16", MODES="blocking overlapped", COHORT=… to change;
+#                         # LINKS="100 50 50 20" (Mbit/s, one per peer), LATENCY_MS=40, RESULTS=… likewise
 set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$FAULTS_ROOT"
@@ -26,9 +27,10 @@ SAMPLES=${SAMPLES:-1600}
 LOCAL_STEPS=${LOCAL_STEPS:-"1 4 16"}
 MODES=${MODES:-"blocking overlapped"}
 TARGET_BATCH=32
-LINKS=(100 50 50 20)
-LATENCY_MS=40
-RESULTS=benchmarks/results/wan.json
+read -r -a LINKS <<<"${LINKS:-100 50 50 20}"
+((${#LINKS[@]} == 4)) || { echo "LINKS must name four rates in Mbit/s, one per peer: '${LINKS[*]}'" >&2; exit 2; }
+LATENCY_MS=${LATENCY_MS:-40}
+RESULTS=${RESULTS:-benchmarks/results/wan.json}
 
 rm -rf "$FAULTS_LOGS"
 mkdir -p "$FAULTS_LOGS"

@@ -80,19 +80,24 @@ public struct AllReduceRound {
         /// with 10 ms chunks (docs/benchmarks.md, "The all-reduce alone").
         public static let chunkTransferTarget: Duration = .milliseconds(10)
 
+        /// The smallest chunk a slow declared link makes (64 KiB of float32): a send window holds
+        /// a bounded number of chunks (`AllReduceDriver.sendWindow`), so smaller chunks would keep
+        /// too few bytes in flight, and a member declaring a tiny bandwidth must not make the
+        /// round crawl.
+        public static let minimumLinkChunkSize = 1 << 14
+
         /// The chunk size for `plan`'s vector in `compression`: the default, but small enough
         /// that an equal part spans at least eight chunks, so that a small model's round still
         /// overlaps sending, reducing and receiving, and owners can measure how fast chunks reach
         /// them (`BandwidthEstimator` needs two); and small enough that a chunk crosses the
-        /// slowest declared link in about `chunkTransferTarget`. Every member computes it from the
-        /// same plan, so all cut the vector alike; a member declaring a tiny bandwidth makes the
-        /// chunks no smaller than `minimumChunkSize`.
+        /// slowest declared link in about `chunkTransferTarget`, down to `minimumLinkChunkSize`.
+        /// Every member computes it from the same plan, so all cut the vector alike.
         public static func chunkSize(for plan: GroupPlan, compression: Compression) -> Int {
             let slowest = plan.members.map(\.bandwidth).min() ?? 0
             let bytesPerElement = Double(compression.encodedByteCount(elementCount: 1 << 16)) / Double(1 << 16)
             let linkElements = Double(slowest) * (chunkTransferTarget / .seconds(1)) / bytesPerElement
-            let linkChunk = linkElements >= Double(defaultChunkSize) ? defaultChunkSize : Int(linkElements)
-            return max(minimumChunkSize, min(chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count), linkChunk))
+            let linkChunk = linkElements >= Double(defaultChunkSize) ? defaultChunkSize : max(minimumLinkChunkSize, Int(linkElements))
+            return min(chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count), linkChunk)
         }
 
         /// The chunk size `chunkSize(for:compression:)` takes from the vector's size alone.
