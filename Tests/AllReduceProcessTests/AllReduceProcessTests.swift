@@ -78,11 +78,11 @@ struct AllReduceProcessTests {
     }
 
     /// A client-mode member owns no part, so nobody sends it anything and its death closes no
-    /// connection a request waits on. Its parts are longer than a member's send window (64
-    /// chunks), so it dies having sent the first chunks and owing the rest: the owners' silence
-    /// checks find it gone, long before the sender deadline.
+    /// connection a request waits on. Its parts are longer than a member's send window (32
+    /// chunks: `AllReduceDriver.sendWindow`), so it dies having sent the first chunks and owing
+    /// the rest: the owners' silence checks find it gone, long before the sender deadline.
     @Test func survivorsLeaveOutAClientModeMemberThatDiedOwingChunksAtTheirFirstSilenceCheck() async throws {
-        let elementCount = Self.workerCount * 100 * 256
+        let elementCount = Self.workerCount * 50 * 256
         let senderTimeout = 16.0
         let workers = try WorkerGroup(count: Self.workerCount, arguments: [
             "--rounds", "0", "--size", "\(elementCount)", "--chunk-size", "256", "--frame-delay-ms", "1000",
@@ -93,7 +93,7 @@ struct AllReduceProcessTests {
         _ = try await workers.introduce(clientMode: [Self.victim])
         let everyone = Array(0..<Self.workerCount)
         _ = try await workers.await("started 0", from: everyone, within: 30)
-        // Its first 64 chunks per owner arrive after 1 s; the rest would leave after ~2 s,
+        // Its first 32 chunks per owner arrive after 1 s; the rest would leave after ~2 s,
         // once the first averages are back.
         try await Task.sleep(for: .milliseconds(1400))
         workers.deliver(SIGKILL, to: Self.victim)
