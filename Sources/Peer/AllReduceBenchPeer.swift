@@ -29,7 +29,7 @@ public final class AllReduceBenchPeer: Sendable {
         /// The address to listen on.
         public var listenHost = "127.0.0.1"
         /// Whether each round's chunk size is what peers choose for its plan
-        /// (`AllReduceRound.Settings.chunkSize(for:compression:)`) instead of `round.chunkSize`.
+        /// (`AllReduceRound.Settings.chunkSize(for:)`) instead of `round.chunkSize`.
         public var chunkSizeFollowsPlan = false
 
         public init(elementCount: Int, round: AllReduceRound.Settings, frameDelay: TimeAmount? = nil, seed: UInt64,
@@ -145,7 +145,7 @@ public final class AllReduceBenchPeer: Sendable {
         let me = peerID
         var roundSettings = settings.round
         if settings.chunkSizeFollowsPlan {
-            roundSettings.chunkSize = AllReduceRound.Settings.chunkSize(for: plan, compression: roundSettings.compression)
+            roundSettings.chunkSize = AllReduceRound.Settings.chunkSize(for: plan)
         }
         let handlers = self.handlers, vector = self.vector, memberEndpoints = endpoints
         let started = ContinuousClock.now

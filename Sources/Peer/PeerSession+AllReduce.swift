@@ -23,7 +23,7 @@ extension PeerSession {
         }
         var settings = AllReduceRound.Settings(
             compression: config.compression.averagingCompression,
-            chunkSize: AllReduceRound.Settings.chunkSize(for: plan, compression: config.compression.averagingCompression))
+            chunkSize: AllReduceRound.Settings.chunkSize(for: plan))
         settings.aggregation = config.aggregation
         settings.normsGrowWithWeight = config.localSGD.localSteps > 1
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))

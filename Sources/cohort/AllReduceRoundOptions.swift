@@ -23,7 +23,7 @@ struct AllReduceRoundOptions: ParsableArguments {
     var compression = CompressionName.none
 
     @Option(help: ArgumentHelp("Elements per streamed chunk.",
-                               discussion: "By default what peers choose: a chunk crosses the slowest declared link in about 10 ms, at most 2¹⁸ elements."))
+                               discussion: "By default what peers choose for the group: 2¹⁸ elements, or fewer so that an equal part spans at least eight chunks."))
     var chunkSize: Int?
 
     @Option(help: "Seconds an owner waits for senders before averaging what it has.")

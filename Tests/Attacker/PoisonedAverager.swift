@@ -120,7 +120,7 @@ actor PoisonedAverager {
     private func startRound(_ plan: GroupPlan) async {
         var settings = AllReduceRound.Settings(
             compression: config.compression.averaging,
-            chunkSize: AllReduceRound.Settings.chunkSize(for: plan, compression: config.compression.averaging))
+            chunkSize: AllReduceRound.Settings.chunkSize(for: plan))
         settings.aggregation = config.aggregation
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))

@@ -285,26 +285,4 @@ import Testing
         #expect(856_320 / 4 / Settings.chunkSize(forElementCount: 856_320, memberCount: 4) >= 8)
         #expect(Settings.chunkSize(forElementCount: 1_000, memberCount: 3) == Settings.minimumChunkSize)
     }
-
-    /// Config S's vector among four members: 100,800 elements from its size alone, less when a
-    /// member's link would take longer than 10 ms to carry a chunk, but never below 2¹⁴.
-    @Test func chunksCrossTheSlowestDeclaredLinkInAboutTenMilliseconds() throws {
-        typealias Settings = AllReduceRound.Settings
-        func plan(megabitsPerSecond: [Double]) throws -> GroupPlan {
-            let members = megabitsPerSecond.enumerated().map { index, mbit in
-                Declaration(step: 3, peer: peerID(UInt8(index + 1)), address: "10.0.0.\(index + 1):7000",
-                            bandwidth: UInt64(mbit * 125_000), clientMode: false, samples: 8)
-            }
-            return try #require(GroupPlan(step: 3, elementCount: 3_225_600, members: members))
-        }
-        let fast = try plan(megabitsPerSecond: [1_000, 1_000, 1_000, 1_000])
-        #expect(Settings.chunkSize(for: fast, compression: .none) == 100_800)
-        let homeLinks = try plan(megabitsPerSecond: [400, 200, 200, 100])
-        #expect(Settings.chunkSize(for: homeLinks, compression: .none) == 31_250)
-        #expect(Settings.chunkSize(for: homeLinks, compression: .float16) == 62_500)
-        let slowLinks = try plan(megabitsPerSecond: [100, 50, 50, 20])
-        #expect(Settings.chunkSize(for: slowLinks, compression: .none) == Settings.minimumLinkChunkSize)
-        let oneTinyLink = try plan(megabitsPerSecond: [100, 100, 100, 0.001])
-        #expect(Settings.chunkSize(for: oneTinyLink, compression: .none) == Settings.minimumLinkChunkSize)
-    }
 }

@@ -70,37 +70,21 @@ public struct AllReduceRound {
         public var aggregation: Aggregation = .mean
 
         public static let defaultChunkSize = 1 << 18
-        /// The smallest chunk `chunkSize(for:compression:)` chooses.
+        /// The smallest chunk `chunkSize(for:)` chooses.
         public static let minimumChunkSize = 1 << 12
 
-        /// How long one chunk should take on the slowest member's link. The last chunks of a
-        /// part can only be averaged and sent back once every member's arrived, so the round's
-        /// drain lasts a few chunks' time; on a 50 Mbit/s link a default chunk (1 MiB) is 170 ms
-        /// of it per owner, and rounds on four such links took 1.3× the line rate against 1.2×
-        /// with 10 ms chunks (docs/benchmarks.md, "The all-reduce alone").
-        public static let chunkTransferTarget: Duration = .milliseconds(10)
-
-        /// The smallest chunk a slow declared link makes (64 KiB of float32): a send window holds
-        /// a bounded number of chunks (`AllReduceDriver.sendWindow`), so smaller chunks would keep
-        /// too few bytes in flight, and a member declaring a tiny bandwidth must not make the
-        /// round crawl.
-        public static let minimumLinkChunkSize = 1 << 14
-
-        /// The chunk size for `plan`'s vector in `compression`: the default, but small enough
-        /// that an equal part spans at least eight chunks, so that a small model's round still
-        /// overlaps sending, reducing and receiving, and owners can measure how fast chunks reach
-        /// them (`BandwidthEstimator` needs two); and small enough that a chunk crosses the
-        /// slowest declared link in about `chunkTransferTarget`, down to `minimumLinkChunkSize`.
-        /// Every member computes it from the same plan, so all cut the vector alike.
-        public static func chunkSize(for plan: GroupPlan, compression: Compression) -> Int {
-            let slowest = plan.members.map(\.bandwidth).min() ?? 0
-            let bytesPerElement = Double(compression.encodedByteCount(elementCount: 1 << 16)) / Double(1 << 16)
-            let linkElements = Double(slowest) * (chunkTransferTarget / .seconds(1)) / bytesPerElement
-            let linkChunk = linkElements >= Double(defaultChunkSize) ? defaultChunkSize : max(minimumLinkChunkSize, Int(linkElements))
-            return min(chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count), linkChunk)
+        /// The chunk size for `plan`'s vector: the default, but small enough that an equal part
+        /// spans at least eight chunks, so that a small model's round still overlaps sending,
+        /// reducing and receiving, and owners can measure how fast chunks reach them
+        /// (`BandwidthEstimator` needs two). Every member computes it from the same plan, so all
+        /// cut the vector alike. (Sizing chunks to the slowest declared link as well made rounds
+        /// on home links a little faster, and failed parts on a 16 Mbit/s member's link in the
+        /// fault suite: docs/benchmarks.md, "The all-reduce alone".)
+        public static func chunkSize(for plan: GroupPlan) -> Int {
+            chunkSize(forElementCount: plan.elementCount, memberCount: plan.members.count)
         }
 
-        /// The chunk size `chunkSize(for:compression:)` takes from the vector's size alone.
+        /// The chunk size `chunkSize(for:)` takes from the vector's size.
         static func chunkSize(forElementCount elementCount: Int, memberCount: Int) -> Int {
             max(minimumChunkSize, min(defaultChunkSize, elementCount / max(1, 8 * memberCount)))
         }
