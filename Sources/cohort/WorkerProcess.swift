@@ -67,14 +67,7 @@ final class WorkerProcess: @unchecked Sendable {
     /// Waits until the worker printed a line starting with `prefix` and returns it; fails when
     /// the worker exits first or `seconds` pass.
     func line(startingWith prefix: String, within seconds: Double) async throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            let (lines, closed) = lock.withLock { (received, isClosed) }
-            if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return line }
-            if closed { throw AllReduceBenchFailure(description: "\(name) exited before printing '\(prefix)…'") }
-            if Date() > deadline { throw AllReduceBenchFailure(description: "\(name) printed no '\(prefix)…' within \(Int(seconds)) s") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await lines(startingWith: prefix, count: 1, within: seconds)[0]
     }
 
     /// Waits until the worker printed `count` lines starting with `prefix`; fails when the

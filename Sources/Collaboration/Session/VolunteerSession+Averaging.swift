@@ -130,7 +130,7 @@ extension VolunteerSession {
         case .leftOut, .othersPastTheStep:
             // The run steps on without this peer, which catches up from the state it holds.
             let abandoned = abandonLateJoin()
-            if case .leftOut = failure, abandoned.isEmpty, settings.joinsLate, settings.trainsWhileAveraging {
+            if case .leftOut = failure, abandoned.isEmpty, joinsLate {
                 // What it trained on the state the group leaves goes into the round after, which
                 // it joins late (`joinLate`) once the group's state is announced.
                 lastPublished = now.monotonic

@@ -26,8 +26,11 @@ extension VolunteerSession {
     /// trained yet: a replay that outlasted a round leaves it one step behind with nothing
     /// trained, and it trains for the round it joins.
     func mayJoinLate(_ elected: ElectedState) -> Bool {
-        settings.joinsLate && settings.trainsWhileAveraging && lateJoin == nil && elected.step == step + 1 && canReplay(to: elected)
+        joinsLate && lateJoin == nil && elected.step == step + 1 && canReplay(to: elected)
     }
+
+    /// Late joins are on: they need rounds averaged while training.
+    var joinsLate: Bool { settings.joinsLate && settings.trainsWhileAveraging }
 
     /// Moves this peer to the elected state's step with what it trained on the state before,
     /// as the run's members are: they too trained through the round on the state before it.
