@@ -59,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "Simulation",
-            dependencies: ["Collaboration", "Averaging", "DHT", "Wire"]
+            dependencies: ["Collaboration", "Averaging", "DHT", "Trainer", "Wire"]
         ),
         .executableTarget(
             name: "cohort",

@@ -78,8 +78,8 @@ public struct RunConfig: Equatable, Sendable, Codable {
     public static let maxRoundGradientScale = 2.0
 
     /// Sequences the run trains between two averaging rounds: the target batch, times the
-    /// local steps under local SGD.
-    public var samplesPerRound: Int { targetBatchSize * localSGD.localSteps }
+    /// local steps per round under local SGD (a fragment's share of them when streaming).
+    public var samplesPerRound: Int { targetBatchSize * localSGD.localStepsPerRound }
 
     /// Whether `name` is a valid run name: 1–64 bytes of letters, digits, '-', '_' or '.'.
     public static func isValidName(_ name: String) -> Bool {

@@ -84,6 +84,9 @@ public struct CoordinatorStatus: Sendable, Equatable, Codable {
     public var targetBatchSize: Int
     /// Inner steps per averaging round; 1 when every step is averaged.
     public var localSteps = 1
+    /// Fragments of the parameters the rounds average in turn (streaming local SGD); 1 when
+    /// every round averages all of them.
+    public var fragments = 1
     /// Parameters of the run's model.
     public var parameters = 0
     public var samplesAccumulated: Int

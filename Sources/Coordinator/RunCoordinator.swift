@@ -68,6 +68,7 @@ public final class RunCoordinator: @unchecked Sendable {
                                      uptimeSeconds: 0)
         snapshot.parameters = TrainingRun.trainableParameterCount(for: settings.config.training.model, promptTuning: settings.config.promptTuning)
         snapshot.localSteps = settings.config.localSGD.localSteps
+        snapshot.fragments = settings.config.localSGD.fragments
     }
 
     /// A consistent copy of what the coordinator knows, for the dashboard and the API.

@@ -14,8 +14,9 @@ extension PeerSession {
         return try finishAllReduce(outcome)
     }
 
-    /// Starts the plan's all-reduce on the event loop over `TrainingRun.averagingVector` (with
-    /// what earlier rounds' compression took added, under error feedback).
+    /// Starts the plan's all-reduce on the event loop over `TrainingRun.averagingVector`, or
+    /// the step's fragment of it under streaming local SGD (with what earlier rounds'
+    /// compression took added, under error feedback).
     func startAllReduce(plan: GroupPlan) -> EventLoopFuture<AllReduceResult> {
         var endpoints: [PeerID: Endpoint] = [:]
         for member in plan.members where !member.address.isEmpty {
@@ -28,11 +29,13 @@ extension PeerSession {
         settings.normsGrowWithWeight = config.localSGD.localSteps > 1
         settings.roundTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 1000))
         settings.senderTimeout = .milliseconds(Int64(config.averagingTimeoutSeconds * 700))
-        let vector = UnsafeMutableBufferPointer(start: run.averagingVector.base, count: run.averagingVector.count)
+        let averaged = config.localSGD.fragment(atStep: Int(plan.step), of: run.averagingVector.count)
+        let vector = UnsafeMutableBufferPointer(start: run.averagingVector.base + averaged.lowerBound, count: averaged.count)
         let handlers = network.handlers, roundSettings = settings, memberEndpoints = endpoints
         let me = identity.peerID
         if let errorFeedback, let ownIndex = plan.members.firstIndex(where: { $0.peer == me }) {
-            errorFeedback.prepare(vector, plan: plan, ownIndex: ownIndex, compression: settings.compression, chunkSize: settings.chunkSize)
+            errorFeedback.prepare(vector, at: averaged.lowerBound, plan: plan, ownIndex: ownIndex, compression: settings.compression,
+                                  chunkSize: settings.chunkSize)
         }
         let box = VectorBox(vector: vector)
         return network.eventLoop.flatSubmit {

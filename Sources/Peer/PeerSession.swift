@@ -28,6 +28,9 @@ final class PeerSession {
     private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
     /// The background read in flight, if any, for `awaitProgressRead` to wait on.
     private var backgroundRead: Task<Void, Never>?
+    /// The answer of the matchmaking read in flight (`readMatchmakingWhileTraining`), once in,
+    /// with the number of the read it answers: a cancelled read's answer is dropped.
+    private let matchmakingAnswer = NIOLockedValueBox(MatchmakingAnswer())
     /// The round averaging while the trainer goes on (`allReduceInBackground`), and its outcome
     /// once in.
     private var backgroundRound: Task<Void, Never>?
@@ -114,6 +117,13 @@ final class PeerSession {
                     answer = finished
                     break
                 }
+                if case .train = directive, let read = matchmakingAnswer.withLockedValue({ slot in
+                    defer { slot.event = nil }
+                    return slot.event
+                }) {
+                    answer = read
+                    break
+                }
                 answer = try await execute(directive)
             }
             guard let answer else { preconditionFailure("the session handed out no directive to answer: \(directives)") }
@@ -191,14 +201,11 @@ final class PeerSession {
             await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), lifetime: RunTimings.matchmakingLifetime,
                                   logger: logger)
         case .readMatchmaking(let step, let stateHash):
-            // Plans first: a peer in another leader's plan must not count as a candidate.
-            let plans = OwnedRecord.decoding(await network.records(keys.plan(step: step, state: stateHash))) {
-                try GroupPlan(decoding: $0[...])
-            }
-            let declarations = OwnedRecord.decoding(await network.records(keys.declarations(step: step, state: stateHash))) {
-                try Declaration(decoding: $0[...])
-            }
-            return .matchmakingRead(plans: plans, declarations: declarations)
+            return await readMatchmaking(step: step, stateHash: stateHash)
+        case .readMatchmakingWhileTraining(let step, let stateHash):
+            startMatchmakingRead(step: step, stateHash: stateHash)
+        case .cancelMatchmakingRead:
+            matchmakingAnswer.withLockedValue { $0.cancel() }
         case .sleep(let until):
             let wait = until - SystemClock().now().monotonic
             if wait > .zero { try? await Task.sleep(for: wait) }
@@ -239,6 +246,26 @@ final class PeerSession {
         }
         return nil
     }
+
+    /// Reads the step's plans and declarations in the background; the answer waits in
+    /// `matchmakingAnswer` for the next `train`.
+    private func startMatchmakingRead(step: Int, stateHash: [UInt8]) {
+        let network = self.network, slot = matchmakingAnswer
+        let read = slot.withLockedValue { $0.read }
+        let planKey = keys.plan(step: step, state: stateHash), declarationKey = keys.declarations(step: step, state: stateHash)
+        Task {
+            let found = await network.records(planKey, declarationKey)
+            let event = MatchmakingAnswer.event(plans: found.0, declarations: found.1)
+            slot.withLockedValue { $0.deliver(event, ofRead: read) }
+        }
+    }
+
+    /// The step's plans and declarations, read side by side: each read is a lookup's round trips.
+    private func readMatchmaking(step: Int, stateHash: [UInt8]) async -> VolunteerSession.Event {
+        let found = await network.records(keys.plan(step: step, state: stateHash), keys.declarations(step: step, state: stateHash))
+        return MatchmakingAnswer.event(plans: found.0, declarations: found.1)
+    }
+
 
     /// The background round's outcome, taken: its `roundFinished`.
     private func roundFinishedInBackground() throws -> VolunteerSession.Event {
@@ -305,5 +332,27 @@ final class PeerSession {
             timestampMilliseconds: RunNetwork.milliseconds())
         await network.publish(keys.state, announcement.encoded, lifetime: RunTimings.stateAnnouncementLifetime, logger: logger)
         return .stateAnnounced(step: snapshot.step, hash: snapshot.hash)
+    }
+}
+
+/// The answer of the background matchmaking read, by the number of the read: cancelling one
+/// moves the number on, so an answer that comes after is dropped.
+private struct MatchmakingAnswer: Sendable {
+    var read = 0
+    var event: VolunteerSession.Event?
+
+    mutating func deliver(_ answer: VolunteerSession.Event, ofRead number: Int) {
+        if number == read { event = answer }
+    }
+
+    mutating func cancel() {
+        read += 1
+        event = nil
+    }
+
+    /// The plans and declarations that decode, as the session takes them.
+    static func event(plans: [SignedRecord], declarations: [SignedRecord]) -> VolunteerSession.Event {
+        .matchmakingRead(plans: OwnedRecord.decoding(plans) { try GroupPlan(decoding: $0[...]) },
+                         declarations: OwnedRecord.decoding(declarations) { try Declaration(decoding: $0[...]) })
     }
 }

@@ -87,6 +87,13 @@ struct RunNetwork {
         (try? await dht.get(key)) ?? []
     }
 
+    /// The records under two keys, looked up side by side.
+    func records(_ first: RecordKey, _ second: RecordKey) async -> ([SignedRecord], [SignedRecord]) {
+        async let firstRecords = records(first)
+        async let secondRecords = records(second)
+        return await (firstRecords, secondRecords)
+    }
+
     func shutdown() async {
         await dht.shutdown()
     }

@@ -15,6 +15,9 @@ extension RunSimulation {
         } else if let finished = volunteers[volunteer].backgroundAnswer {
             volunteers[volunteer].backgroundAnswer = nil
             deliver(finished, to: volunteer)
+        } else if let read = volunteers[volunteer].matchmakingAnswer {
+            volunteers[volunteer].matchmakingAnswer = nil
+            deliver(read, to: volunteer)
         } else {
             startTraining(volunteer, at: start)
         }
@@ -49,14 +52,23 @@ extension RunSimulation {
         deliver(.trained(samples: chunk.samples, seconds: chunk.seconds, loss: 2), to: volunteer)
     }
 
-    /// The volunteer's round starts: under `inBackground` its training so far is what the round
-    /// averages, and what it trains from now on counts towards the next round.
+    /// `averageAccumulatedGradients`: when rounds overlap training, the training so far is what
+    /// the next round averages, and what the volunteer trains from now on (while its group forms
+    /// and while the round averages) counts towards the round after. A pseudo-gradient taken
+    /// again (a left-out volunteer joining the next round late) adds what was trained since.
+    func takePseudoGradient(by volunteer: Int) {
+        guard settings.roundsOverlapTraining else { return }
+        var averaged = volunteers[volunteer].averagedWork ?? TrainedWork()
+        averaged.add(volunteers[volunteer].accumulated)
+        volunteers[volunteer].averagedWork = averaged
+        volunteers[volunteer].accumulated = TrainedWork()
+    }
+
+    /// The volunteer's round starts: under `inBackground` its pseudo-gradient was taken when its
+    /// group began to form (`takePseudoGradient`).
     func startRound(_ plan: GroupPlan, volunteer: Int, at arrival: Double, inBackground: Bool) {
         volunteers[volunteer].roundInFlight = RoundInFlight(startedAt: arrival, inBackground: inBackground)
-        if inBackground {
-            volunteers[volunteer].averagedWork = volunteers[volunteer].accumulated
-            volunteers[volunteer].accumulated = TrainedWork()
-        }
+        if inBackground && volunteers[volunteer].averagedWork == nil { takePseudoGradient(by: volunteer) }
         join(plan, volunteer: volunteer, at: arrival)
     }
 

@@ -27,6 +27,8 @@ public final class RunSimulation {
         case read(volunteer: Int, incarnation: Int, Read)
         /// A background read finished: its answer waits for the volunteer's next `train`.
         case backgroundRead(volunteer: Int, incarnation: Int)
+        /// Background matchmaking read `number` finished: likewise.
+        case backgroundMatchmakingRead(volunteer: Int, incarnation: Int, number: Int, RecordBoard.MatchKey)
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
         /// A replay ended: the states it led through, or nil when no donor had the chain.
         case replayed(volunteer: Int, incarnation: Int, states: [StateAtStep]?)
@@ -148,6 +150,9 @@ public final class RunSimulation {
             } else {
                 volunteers[volunteer].backgroundAnswer = self.read(.progress)
             }
+        case .backgroundMatchmakingRead(let volunteer, let incarnation, let number, let key):
+            guard isCurrent(volunteer, incarnation), volunteers[volunteer].matchmakingRead == number else { return }
+            volunteers[volunteer].matchmakingAnswer = self.read(.matchmaking(key))
         case .downloaded(let volunteer, let incarnation, let step, let hash):
             guard isCurrent(volunteer, incarnation) else { return }
             guard let hash else {
@@ -167,7 +172,7 @@ public final class RunSimulation {
             for state in states.dropFirst() { volunteers[volunteer].reach(state, continuing: true, keep: updatesKept(by: volunteer)) }
             load(reached, by: volunteer)
             metrics.stateReplays += 1
-            metrics.replayBytes += Double((states.count - 1) * settings.parameters * 4)
+            metrics.replayBytes += Double((states.count - 1) * settings.updateBytes)
             deliver(.stateLoaded(step: reached.step), to: volunteer)
         case .replayedInBackground(let volunteer, let incarnation, let number, let states):
             guard isCurrent(volunteer, incarnation), var replay = volunteers[volunteer].backgroundReplay, replay.number == number else { return }
@@ -216,6 +221,7 @@ public final class RunSimulation {
         sessionSettings.replayableSteps = settings.replayUpdates
         sessionSettings.trainsWhileAveraging = settings.roundsOverlapTraining
         sessionSettings.joinsLate = settings.joinsLate
+        sessionSettings.localSGD = settings.localSGD
         let volunteer = volunteers.count
         var newcomer = SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
                                           incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial)
@@ -262,8 +268,10 @@ public final class RunSimulation {
             switch directive {
             case .train:
                 answerTrain(for: volunteer, from: cursor)
-            case .checkStillAdmitted, .averageAccumulatedGradients, .reportOffence:
+            case .checkStillAdmitted, .reportOffence:
                 break
+            case .averageAccumulatedGradients:
+                takePseudoGradient(by: volunteer)
             case .rejoinIfIsolated:
                 answer(.connectivityChecked(.connected), at: cursor)
             case .publishProgress(let progress, _):
@@ -286,6 +294,12 @@ public final class RunSimulation {
                 read(.checkpoint)
             case .readMatchmaking(let step, let hash):
                 read(.matchmaking(RecordBoard.MatchKey(step: step, stateHash: hash)))
+            case .readMatchmakingWhileTraining(let step, let hash):
+                schedule(.backgroundMatchmakingRead(volunteer: volunteer, incarnation: incarnation, number: volunteers[volunteer].matchmakingRead,
+                                                    RecordBoard.MatchKey(step: step, stateHash: hash)), at: cursor + lookup())
+            case .cancelMatchmakingRead:
+                volunteers[volunteer].matchmakingRead += 1
+                volunteers[volunteer].matchmakingAnswer = nil
             case .downloadState(let step, let hash, let donors):
                 download(step: step, hash: hash, donors: donors, for: volunteer, from: cursor)
             case .replayUpdates(let fromStep, let fromHash, let toStep, let toHash, let donors):
@@ -420,7 +434,7 @@ public final class RunSimulation {
         }
         let upload = sharing.map { volunteers[$0].profile.uploadBitsPerSecond }.reduce(0, +)
         let rate = min(upload, joiner.downloadBitsPerSecond)
-        let seconds = Double(found + 1) * 2 * joiner.latencySeconds + Double(to.step - from.step) * Double(settings.parameters * 4) * 8 / rate
+        let seconds = Double(found + 1) * 2 * joiner.latencySeconds + Double(to.step - from.step) * Double(settings.updateBytes) * 8 / rate
             + 2 * joiner.latencySeconds
         return (states, seconds)
     }
@@ -438,7 +452,7 @@ public final class RunSimulation {
         }
         for state in states.dropFirst() { volunteers[volunteer].reach(state, continuing: true, keep: updatesKept(by: volunteer)) }
         metrics.backgroundReplays += 1
-        metrics.replayBytes += Double((states.count - 1) * settings.parameters * 4)
+        metrics.replayBytes += Double((states.count - 1) * settings.updateBytes)
         deliver(.backgroundReplayFinished(.landed(step: reached.step)), to: volunteer)
     }
 

@@ -33,6 +33,11 @@ struct SimulatedVolunteer {
     var backgroundAnswer: VolunteerSession.Event?
     /// The session waits for the background read's answer (`awaitProgressRead`).
     var awaitsBackgroundAnswer = false
+    /// The number of the matchmaking read in the background (`readMatchmakingWhileTraining`):
+    /// a cancelled read's answer, under an older number, is dropped.
+    var matchmakingRead = 0
+    /// Its answer, once in, for the volunteer's next `train`.
+    var matchmakingAnswer: VolunteerSession.Event?
     /// The replay of a late join, fetched in the background.
     var backgroundReplay: BackgroundReplay?
     /// The states its kept updates lead through, oldest first: the chains it can serve to
@@ -80,6 +85,11 @@ struct TrainedWork: Equatable {
     mutating func add(_ chunk: TrainingChunk) {
         seconds += chunk.seconds
         samples += chunk.samples
+    }
+
+    mutating func add(_ work: TrainedWork) {
+        seconds += work.seconds
+        samples += work.samples
     }
 }
 

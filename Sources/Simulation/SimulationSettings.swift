@@ -1,3 +1,5 @@
+import Trainer
+
 /// What `cohort simulate` simulates: the population, their links and compute, churn, and the
 /// run's protocol settings.
 public struct SimulationSettings: Sendable, Codable, Equatable {
@@ -34,6 +36,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     /// Inner steps per averaging round (local SGD, `cohort coordinator --local-steps`): a round
     /// is due every `localSteps` target batches.
     public var localSteps: Int = 1
+    /// Streaming local SGD (`cohort coordinator --fragments`): each round averages one of this
+    /// many fragments of the parameters, every `localSteps / fragments` target batches.
+    public var fragments: Int = 1
     /// Under local SGD, volunteers train on while their round averages, as real peers do by
     /// default (`cohort peer --[no-]train-while-averaging`), instead of waiting for it.
     public var trainsWhileAveraging = true
@@ -60,7 +65,13 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     }
 
     /// Samples the run trains per averaging round.
-    public var samplesPerRound: Int { targetBatchSize * localSteps }
+    public var samplesPerRound: Int { targetBatchSize * localSGD.localStepsPerRound }
+
+    /// The run's local SGD as its volunteers' sessions see it: which fragment each round averages.
+    public var localSGD: LocalSGDSettings { LocalSGDSettings(localSteps: localSteps, fragments: fragments) }
+
+    /// Bytes on the wire of one update a volunteer replays: a fragment's under streaming local SGD.
+    public var updateBytes: Int { localSGD.fragment(atStep: 0, of: parameters).count * 4 }
 
     /// Whether rounds average in the background while volunteers train: only under local SGD,
     /// whose pseudo-gradients have a buffer of their own.
@@ -85,6 +96,7 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         try require(parameters > 0 && microBatch > 0 && targetBatchSize > 0 && maxGroupSize >= 2, "model and batch sizes must be positive")
         try require(arrivalSeconds.map { $0 >= 0 && $0 <= simulatedSeconds } ?? true, "--arrival-seconds must lie within the run")
         try require((1...100_000).contains(localSteps), "--local-steps must be 1…100000, got \(localSteps)")
+        try require(localSGD.problem == nil, "--fragments must divide --local-steps (\(localSteps)), got \(fragments)")
         try require((0...64).contains(replayUpdates), "--replay-updates must be 0…64, got \(replayUpdates)")
         try require(matchmakingSeconds > 0 && averagingTimeoutSeconds > 0, "matchmaking and averaging times must be positive")
         try require(dhtRequestSeconds >= 0 && dhtRequestSeconds <= 1, "--dht-request-ms must be 0…1000")

@@ -94,7 +94,8 @@ public struct UpdateFetcher: Sendable {
         }
     }
 
-    /// Fetches the gradient of `header` into `destination` (`header.elementCount` elements)
+    /// Fetches the gradient of `header` into `destination` (`header.elementCount` elements; the
+    /// skipped ones are left as they are)
     /// from up to `donorsShared` of `donors` at once, `requestsInFlight` chunks each, so a
     /// replay takes the donors' summed uploads as a state download does. Members of one round
     /// keep the same gradient, so the chunk of any donor keeping the same chain (`donorsKeeping`)
@@ -105,9 +106,11 @@ public struct UpdateFetcher: Sendable {
                           into destination: UnsafeMutableBufferPointer<Float>) async throws(PeerError) {
         precondition(destination.count == header.elementCount, "a gradient of \(header.elementCount) elements into \(destination.count)")
         precondition(!donors.isEmpty, "a gradient from no donor")
-        let requests = stride(from: 0, to: header.elementCount, by: Self.chunkElements).map {
-            UpdateChunkRequest(fromStep: header.fromStep, hashBefore: header.hashBefore, firstElement: $0,
-                               elementCount: min(Self.chunkElements, header.elementCount - $0))
+        let requests = Self.appliedRanges(of: header).flatMap { applied in
+            stride(from: applied.lowerBound, to: applied.upperBound, by: Self.chunkElements).map {
+                UpdateChunkRequest(fromStep: header.fromStep, hashBefore: header.hashBefore, firstElement: $0,
+                                   elementCount: min(Self.chunkElements, applied.upperBound - $0))
+            }
         }
         let sharing = Array(donors.prefix(Self.donorsShared).enumerated())
         typealias Answer = (donor: Int, ask: UpdateChunkRequest, result: Result<UpdateChunk, PeerError>)
@@ -148,6 +151,19 @@ public struct UpdateFetcher: Sendable {
             return .success(())
         }
         try outcome.get()
+    }
+
+    /// The elements `header`'s update changed: only those are fetched (a streaming round's
+    /// update is one fragment of the vector, and a failed part is not read either).
+    static func appliedRanges(of header: UpdateHeader) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for skipped in header.skipped {
+            if skipped.lowerBound > start { ranges.append(start..<skipped.lowerBound) }
+            start = max(start, skipped.upperBound)
+        }
+        if start < header.elementCount { ranges.append(start..<header.elementCount) }
+        return ranges
     }
 
     private func chunk(_ ask: UpdateChunkRequest, from donor: Donor) async -> Result<UpdateChunk, PeerError> {

@@ -49,6 +49,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Outer learning rate under local SGD (Nesterov SGD on the averaged pseudo-gradient; 1 with no momentum: plain averaging).")
     var outerLr: Double = 1
     @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
+    @Option(help: ArgumentHelp("Streaming local SGD: average one of this many fragments of the parameters per round, in turn.",
+                               discussion: "Each round then comes every local-steps ÷ fragments target batches and moves a fragment's bytes; it must divide --local-steps."))
+    var fragments: Int = 1
     @Option(help: "Make this a prompt-tuning run of the frozen base model in this folder (a checkpoint or transformers BLOOM folder): peers train only prompt and label vectors.")
     var promptTuningBase: String?
     @Option(help: "Prompt vectors a prompt-tuning run learns.") var promptLength: Int = 8
@@ -97,7 +100,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         runConfig.aggregation = try Aggregation(parsing: aggregation)
         runConfig.averagingTimeoutSeconds = averagingTimeout
         runConfig.dataset = dataset
-        runConfig.localSGD = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum)
+        runConfig.localSGD = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum,
+                                              fragments: fragments)
         if let promptTuningBase {
             let base = try PromptTuningSetup.loadByteModel(from: URL(fileURLWithPath: promptTuningBase))
             var prompt = PromptTuningSettings(baseModelHash: BaseModelFingerprint.hash(of: base))

@@ -50,6 +50,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Inner steps per averaging round (local SGD, as cohort coordinator --local-steps).")
     var localSteps = 1
 
+    @Option(help: "Streaming local SGD: each round averages one of this many fragments (as cohort coordinator --fragments).")
+    var fragments = 1
+
     @Flag(inversion: .prefixedNo, help: "Under local SGD, volunteers train on while their round averages (as cohort peer does by default) instead of waiting for it.")
     var trainWhileAveraging = true
 
@@ -92,6 +95,7 @@ struct SimulateCommand: ParsableCommand {
         settings.dhtRequestSeconds = dhtRequestMs / 1000
         settings.microBatch = microBatch
         settings.localSteps = localSteps
+        settings.fragments = fragments
         settings.trainsWhileAveraging = trainWhileAveraging
         settings.joinsLate = joinLate
         settings.arrivalSeconds = arrivalSeconds

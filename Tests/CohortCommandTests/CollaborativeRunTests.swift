@@ -143,11 +143,12 @@ import Testing
     }
 
     /// Local SGD across processes: rounds carry H target batches of inner steps, and the
-    /// members end every round with the same shared state.
-    @Test func peersAveragingEveryFourLocalStepsAgreeOnTheSharedState() throws {
+    /// members end every round with the same shared state. Streaming (two fragments), a round
+    /// comes every two target batches and averages half the parameters.
+    @Test(arguments: [1, 2]) func peersAveragingEveryFourLocalStepsAgreeOnTheSharedState(fragments: Int) throws {
         let run = try Run.inNewFolder()
         defer { try? FileManager.default.removeItem(at: run.folder) }
-        let coordinator = try run.coordinator(extra: ["--local-steps", "4", "--outer-lr", "0.7"])
+        let coordinator = try run.coordinator(extra: ["--local-steps", "4", "--outer-lr", "0.7", "--fragments", "\(fragments)"])
         defer { coordinator.kill() }
         let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
                                 "coordinator did not start: \(coordinator.output)")
@@ -157,11 +158,12 @@ import Testing
             second.kill()
         }
         #expect(eventually(timeout: 90) { run.journalMembers.filter { $0 == 2 }.count >= 3 }, "no rounds: \(first.output)")
-        // A round is due at 4 × the target batch of 12. The journal counts each member at its
-        // capped weight (at most twice the median), so a round after which one member caught up
-        // with few samples counts fewer: a round of two even members shows the four batches.
+        // A round is due at 4 ÷ fragments × the target batch of 12. The journal counts each
+        // member at its capped weight (at most twice the median), so a round after which one
+        // member caught up with few samples counts fewer: a round of two even members shows
+        // the batches.
         let samples = zip(run.journalMembers, run.journalSamples).filter { $0.0 == 2 }.map(\.1)
-        #expect(samples.contains { $0 >= 40 }, "rounds of \(samples) samples")
+        #expect(samples.contains { $0 >= 48 / fragments - 8 }, "rounds of \(samples) samples")
         #expect(eventually(timeout: 60) {
             let one = Self.statesAveragedInPairs(first.output), other = Self.statesAveragedInPairs(second.output)
             return Set(one.keys).intersection(other.keys).count >= 2

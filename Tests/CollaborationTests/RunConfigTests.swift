@@ -106,6 +106,23 @@ import Trainer
         #expect(partial.localSGD == LocalSGDSettings(localSteps: 4))
     }
 
+    @Test func streamingFragmentsTravelInTheSignedConfigAndMustDivideTheLocalSteps() throws {
+        var config = Self.config()
+        config.localSGD = LocalSGDSettings(localSteps: 16, outerLearningRate: 0.5, outerMomentum: 0.8, fragments: 4)
+        let signed = try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey())
+        #expect(String(decoding: signed.configBytes, as: UTF8.self)
+            .contains(#""local_sgd":{"fragments":4,"local_steps":16,"outer_learning_rate":0.5,"outer_momentum":0.8}"#))
+        let verified = try signed.verifiedConfig()
+        #expect(verified.localSGD == config.localSGD)
+        #expect(verified.samplesPerRound == 4 * 64, "a round every 16 ÷ 4 target batches")
+        config.localSGD.fragments = 3
+        #expect(throws: RunConfig.Error(description: "run config: local_sgd: fragments must divide local_steps (16), got 3")) {
+            try config.validate()
+        }
+        config.localSGD.fragments = 0
+        #expect(throws: RunConfig.Error.self) { try config.validate() }
+    }
+
     @Test func errorFeedbackTravelsInTheSignedConfigNeedsACodecAndOlderConfigsGoWithout() throws {
         var config = Self.config()
         config.errorFeedback = true

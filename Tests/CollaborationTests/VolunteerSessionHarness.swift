@@ -21,6 +21,11 @@ struct VolunteerSessionHarness {
     var records: [RecordKey: [PeerID: SignedRecord]] = [:]
     /// Every directive handed out, in order.
     var directives: [VolunteerSession.Directive] = []
+    /// The matchmaking read out in the background (`readMatchmakingWhileTraining`), until it is
+    /// answered or cancelled.
+    var matchmakingReadOut: (step: Int, stateHash: [UInt8])?
+    /// Samples `answerMatchmaking` trained while groups formed.
+    var trainedWhileMatchmaking = 0
 
     var now: VolunteerSession.Now { clock.now() }
     var monotonic: MonotonicInstant { clock.now().monotonic }
@@ -64,6 +69,8 @@ struct VolunteerSessionHarness {
         }
         for directive in batch {
             switch directive {
+            case .readMatchmakingWhileTraining(let step, let hash): matchmakingReadOut = (step, hash)
+            case .cancelMatchmakingRead: matchmakingReadOut = nil
             case .publishProgress(let progress, _): store(Self.keys.progress, progress.encoded, by: identity)
             case .publishDeclaration(let declaration, let step, let hash):
                 store(Self.keys.declarations(step: step, state: hash), declaration.encoded(), by: identity)

@@ -181,9 +181,72 @@ import Wire
         #expect(harness.feed(.roundFinished(result)) == [.applyUpdate(skipping: [], samples: 44), .announceState])
         let reported = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         #expect(reported.last == .train)
-        #expect(harness.session.step == 1 && harness.session.accumulatedSamples == 24, "the 24 samples trained meanwhile count")
+        let meanwhile = 24 + harness.trainedWhileMatchmaking
+        #expect(harness.session.step == 1 && harness.session.accumulatedSamples == meanwhile,
+                "the samples trained while the group formed and the round averaged count")
         let published = reported.compactMap { if case .publishProgress(let progress, _) = $0 { progress } else { nil } }
-        #expect(published.last?.step == 1 && published.last?.samplesAccumulated == 24)
+        #expect(published.last?.step == 1 && published.last?.samplesAccumulated == meanwhile)
+    }
+
+    /// Matchmaking costs a few lookups' round trips on home links (about 1.3 s a round with
+    /// 40 ms one-way latency, against rounds every 4 s): under local SGD the trainer goes on
+    /// meanwhile, reading the plans and declarations in the background between micro-batches.
+    @Test func underLocalSGDThePeerTrainsWhileItsGroupFormsAndReadsInTheBackground() throws {
+        let other = Self.others[0]
+        var harness = Self.started { $0.trainsWhileAveraging = true }
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        harness.progress(of: other, step: 0, samples: 28)
+        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        #expect(gathering.first == .averageAccumulatedGradients)
+        #expect(gathering.suffix(2) == [.readMatchmakingWhileTraining(step: 0, stateHash: Harness.hash(0)), .train])
+        // A micro-batch while the read is out: no second read.
+        harness.advance(.milliseconds(200))
+        #expect(harness.feed(.trained(samples: 8, seconds: 0.2, loss: 2)) == [.train])
+        // The read finds the other peer's declaration: the group forms, the round starts in the
+        // background, and training goes on.
+        let declaration = Declaration(step: 0, peer: other.peerID, address: "127.0.0.1:7001",
+                                      bandwidth: 100_000_000, clientMode: false, samples: 28)
+        harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
+        let formed = harness.feed(harness.matchmakingRead(step: 0, stateHash: Harness.hash(0)))
+        guard case .allReduceInBackground(let plan) = formed.dropLast().last else {
+            Issue.record("expected the round in the background, got \(formed)")
+            return
+        }
+        #expect(formed.last == .train && !formed.contains(.cancelMatchmakingRead))
+        #expect(plan.members.first { $0.peer == Self.lowest.peerID }?.samples == 16, "the declared samples are the round's, not those since")
+        #expect(harness.feed(.trained(samples: 8, seconds: 0.2, loss: 2)) == [.train])
+        _ = harness.feed(.roundFinished(Self.averagedByAll(plan)))
+        _ = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
+        #expect(harness.session.accumulatedSamples == 16, "both micro-batches count towards the next round")
+        #expect(!harness.directives.contains { if case .sleep = $0 { true } else { false } }, "it never waited")
+    }
+
+    @Test func aReadStillOutWhenMatchmakingEndsIsCancelledAndAPeerSteppingAloneKeepsWhatItTrainedMeanwhile() throws {
+        let other = Self.others[0]
+        var harness = Self.started { $0.trainsWhileAveraging = true }
+        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
+        _ = harness.feed(.connectivityChecked(.connected))
+        harness.progress(of: other, step: 0, samples: 28)
+        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        // Nobody else declares: past the gather window the matchmaker gives up between two
+        // micro-batches, with a read still out.
+        var batch: [VolunteerSession.Directive] = []
+        var trained = 0
+        for _ in 0..<40 {
+            harness.advance(.milliseconds(500))
+            trained += 8
+            batch = harness.feed(.trained(samples: 8, seconds: 0.5, loss: 2))
+            if batch != [.train] { break }
+        }
+        #expect(batch == [.cancelMatchmakingRead, .applyUpdate(skipping: [], samples: 16), .announceState])
+        _ = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
+        #expect(harness.session.step == 1 && harness.session.accumulatedSamples == trained,
+                "what it trained while it waited goes into its next round")
     }
 
     @Test func whatWasTrainedWhileARoundFailedIsDiscardedWithIt() throws {
@@ -454,15 +517,29 @@ extension VolunteerSessionHarness {
                 clock.advance(to: until)
                 batch = feed(.woke)
             case .readMatchmaking(let step, let hash):
-                batch = feed(.matchmakingRead(
-                    plans: OwnedRecord.decoding(read(Self.keys.plan(step: step, state: hash))) { try GroupPlan(decoding: $0[...]) },
-                    declarations: OwnedRecord.decoding(read(Self.keys.declarations(step: step, state: hash))) {
-                        try Declaration(decoding: $0[...])
-                    }))
+                batch = feed(matchmakingRead(step: step, stateHash: hash))
+            case .train where matchmakingReadOut != nil:
+                // As the shell: a micro-batch trains while the read is out, and the read, in by
+                // then, answers the train after it.
+                clock.advance(by: session.settings.matchmakingPoll)
+                trainedWhileMatchmaking += 4
+                batch = feed(.trained(samples: 4, seconds: 0.15, loss: 2))
+                if batch.last == .train, let (step, hash) = matchmakingReadOut {
+                    matchmakingReadOut = nil
+                    batch = feed(matchmakingRead(step: step, stateHash: hash))
+                }
             default:
                 return batch
             }
         }
+    }
+
+    /// The step's plans and declarations as stored now.
+    func matchmakingRead(step: Int, stateHash: [UInt8]) -> VolunteerSession.Event {
+        .matchmakingRead(plans: OwnedRecord.decoding(read(Self.keys.plan(step: step, state: stateHash))) { try GroupPlan(decoding: $0[...]) },
+                         declarations: OwnedRecord.decoding(read(Self.keys.declarations(step: step, state: stateHash))) {
+                             try Declaration(decoding: $0[...])
+                         })
     }
 
     /// The progress record this session publishes now.

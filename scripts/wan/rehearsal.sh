@@ -11,7 +11,9 @@
 # prints a table.
 #
 #   sudo make wan         # SAMPLES=…, LOCAL_STEPS="1 4 16", MODES="blocking overlapped", COHORT=… to change;
-#                         # LINKS="100 50 50 20" (Mbit/s, one per peer), LATENCY_MS=40, RESULTS=… likewise
+#                         # LINKS="100 50 50 20" (Mbit/s, one per peer), LATENCY_MS=40, RESULTS=… likewise;
+#                         # COMPRESSION=float16|int8 compresses every run's averaging (default none);
+#                         # FRAGMENTS=F streams local SGD's rounds in F fragments (runs with H > 1)
 set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$FAULTS_ROOT"
@@ -31,6 +33,10 @@ read -r -a LINKS <<<"${LINKS:-100 50 50 20}"
 ((${#LINKS[@]} == 4)) || { echo "LINKS must name four rates in Mbit/s, one per peer: '${LINKS[*]}'" >&2; exit 2; }
 LATENCY_MS=${LATENCY_MS:-40}
 RESULTS=${RESULTS:-benchmarks/results/wan.json}
+COMPRESSION=${COMPRESSION:-none}
+[[ $COMPRESSION =~ ^(none|float16|int8)$ ]] || { echo "COMPRESSION must be none, float16 or int8: '$COMPRESSION'" >&2; exit 2; }
+FRAGMENTS=${FRAGMENTS:-1}
+[[ $FRAGMENTS =~ ^[1-9][0-9]*$ ]] || { echo "FRAGMENTS must be a positive count: '$FRAGMENTS'" >&2; exit 2; }
 
 rm -rf "$FAULTS_LOGS"
 mkdir -p "$FAULTS_LOGS"
@@ -74,22 +80,25 @@ for run in $(for h in $LOCAL_STEPS; do
              done); do
     h=${run%%:*} mode=${run#*:}
     label="H=$h"
+    [[ $COMPRESSION == none ]] || label="$label $COMPRESSION"
     peer_flags=(--threads 1 --inject-frame-delay-ms $LATENCY_MS)
+    fragments=$((h > 1 ? FRAGMENTS : 1))
     if ((h > 1)); then
-        label="H=$h $mode"
+        label="$label $mode"
+        ((fragments == 1)) || label="$label, $fragments fragments"
         [[ $mode == overlapped ]] || peer_flags+=(--no-train-while-averaging)
     fi
     echo "--- $label: a coordinator and 4 peers on ${LINKS[*]} Mbit/s links, $LATENCY_MS ms" >&2
     FAULTS_LOGS=$FAULTS_ROOT/runs/wan/h$h-$mode
     FAULTS_STATE=$FAULTS_LOGS/state
     mkdir -p "$FAULTS_LOGS"
-    rounds_expected=$((SAMPLES / (TARGET_BATCH * h)))
+    rounds_expected=$((SAMPLES * fragments / (TARGET_BATCH * h)))
     # About five checkpoints a run: each is a state download from the peers' slow links.
     every=$((rounds_expected / 5 > 1 ? rounds_expected / 5 : 1))
     # Warm-up over the first tenth of the budget, counted in rounds.
     settings $((rounds_expected / 10 + 1)) >"$FAULTS_LOGS/settings.json"
     start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch $TARGET_BATCH --local-steps "$h" --checkpoint-every $every \
-        --keep 2 --averaging-timeout 120
+        --keep 2 --averaging-timeout 120 --compression "$COMPRESSION" --fragments $fragments
     for peer in 1 2 3 4; do start_peer "peer-$peer" $peer "${peer_flags[@]}"; done
     journal=$FAULTS_STATE/rounds.jsonl
     wait_until 3600 "$label: the run did not reach $SAMPLES samples" \
@@ -113,7 +122,7 @@ for run in $(for h in $LOCAL_STEPS; do
 done
 
 printf '%s\n' "${rows[@]}" | jq -s --argjson links "[$(IFS=,; echo "${LINKS[*]}")]" --argjson latency $LATENCY_MS \
-    '{links_mbit: $links, latency_ms: $latency, rows: .}' >"$RESULTS"
+    --arg compression "$COMPRESSION" '{links_mbit: $links, latency_ms: $latency, compression: $compression, rows: .}' >"$RESULTS"
 jq -r '["run", "samples/s", "efficiency", "utilisation", "bytes/token", "val loss"],
        (.rows[] | [.run, (.samples_per_second | . * 10 | round / 10), (.efficiency // "" | if . == "" then . else . * 100 | round / 100 end),
                    (.utilisation // "" | if . == "" then . else . * 100 | round / 100 end),

@@ -17,7 +17,8 @@ public final class ErrorFeedback {
     private let residual: UnsafeMutableBufferPointer<Float>
     /// The residual of the round under way, kept until the round is known to have reached its owners.
     private let pending: UnsafeMutableBufferPointer<Float>
-    private var roundPrepared = false
+    /// The elements of the round under way, until it is known to have reached its owners or not.
+    private var prepared: Range<Int>?
 
     public init(elementCount: Int) {
         precondition(elementCount >= 0, "a vector of \(elementCount) elements")
@@ -38,20 +39,23 @@ public final class ErrorFeedback {
         residual.reduce(0) { max($0, abs($1)) }
     }
 
-    /// Adds the carried residual to `vector`, this member's contribution to the round of `plan`,
-    /// and works out what encoding the parts that `ownIndex` sends to others with `compression`
-    /// in chunks of `chunkSize` elements will take from it. A value whose residual is not finite
-    /// carries nothing: a broken contribution is the round's to refuse, not a debt for the next.
-    public func prepare(_ vector: UnsafeMutableBufferPointer<Float>, plan: GroupPlan, ownIndex: Int,
+    /// Adds the carried residual to `vector`, this member's contribution to the round of `plan`
+    /// (the elements from `offset` on: a round may average a fragment of the vector), and works
+    /// out what encoding the parts that `ownIndex` sends to others with `compression` in chunks
+    /// of `chunkSize` elements will take from it. A value whose residual is not finite carries
+    /// nothing: a broken contribution is the round's to refuse, not a debt for the next.
+    public func prepare(_ vector: UnsafeMutableBufferPointer<Float>, at offset: Int = 0, plan: GroupPlan, ownIndex: Int,
                         compression: Compression, chunkSize: Int) {
-        precondition(vector.count == elementCount && plan.elementCount == elementCount,
-                     "error feedback over \(elementCount) elements given \(vector.count) (plan: \(plan.elementCount))")
+        precondition(offset >= 0 && offset + vector.count <= elementCount && plan.elementCount == vector.count,
+                     "error feedback over \(elementCount) elements given \(vector.count) at \(offset) (plan: \(plan.elementCount))")
         precondition(plan.parts.indices.contains(ownIndex) && chunkSize > 0, "member \(ownIndex), chunks of \(chunkSize)")
-        for index in 0..<elementCount {
+        let residual = UnsafeMutableBufferPointer(rebasing: self.residual[offset..<offset + vector.count])
+        let pending = UnsafeMutableBufferPointer(rebasing: self.pending[offset..<offset + vector.count])
+        for index in vector.indices {
             vector[index] += residual[index]
             pending[index] = 0
         }
-        roundPrepared = true
+        prepared = offset..<offset + vector.count
         guard compression != .none else { return }
         let encoded = UnsafeMutableRawBufferPointer.allocate(byteCount: compression.encodedByteCount(elementCount: chunkSize), alignment: 8)
         let decoded = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkSize)
@@ -66,8 +70,8 @@ public final class ErrorFeedback {
                 let sent = UnsafeMutableBufferPointer(rebasing: decoded[0..<elements.count])
                 let written = compression.encode(UnsafeBufferPointer(rebasing: vector[elements]), into: encoded)
                 compression.decode(UnsafeRawBufferPointer(rebasing: encoded[0..<written]), into: sent)
-                for (offset, index) in elements.enumerated() {
-                    let lost = vector[index] - sent[offset]
+                for (position, index) in elements.enumerated() {
+                    let lost = vector[index] - sent[position]
                     pending[index] = lost.isFinite ? lost : 0
                 }
             }
@@ -76,14 +80,14 @@ public final class ErrorFeedback {
 
     /// The prepared round reached its owners: what its encoding took is carried to the next round.
     public func roundDelivered() {
-        guard roundPrepared else { return }
-        _ = residual.update(fromContentsOf: pending)
-        roundPrepared = false
+        guard let prepared else { return }
+        for index in prepared { residual[index] = pending[index] }
+        self.prepared = nil
     }
 
     /// The prepared round failed: its contribution was not averaged, and the residual it included
     /// stays owed.
     public func roundFailed() {
-        roundPrepared = false
+        prepared = nil
     }
 }

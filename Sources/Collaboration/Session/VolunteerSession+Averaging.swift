@@ -11,7 +11,7 @@ extension VolunteerSession {
     mutating func beginMatchmaking(expectedPeers: Int, _ now: Now) -> [Directive] {
         let round = RoundInProgress(step: step, samples: accumulatedSamples, loss: windowMeanLoss, started: now.monotonic,
                                     stateHash: announcedHash)
-        var matchmakerSettings = Matchmaker.Settings(elementCount: settings.elementCount)
+        var matchmakerSettings = Matchmaker.Settings(elementCount: settings.roundElements(atStep: round.step).count)
         matchmakerSettings.expectedGroupSize = expectedPeers
         matchmakerSettings.gatherWindow = settings.gatherWindow
         matchmakerSettings.planTimeout = settings.planTimeout
@@ -23,8 +23,26 @@ extension VolunteerSession {
                                     settings: matchmakerSettings)
         let actions = matchmaker.onReady(step: UInt64(round.step), samples: UInt64(round.samples), bandwidth: announcedBandwidth,
                                          now: now.monotonic)
-        let matchmaking = Matchmaking(matchmaker: matchmaker, round: round, wakeAt: now.monotonic + .seconds(1))
+        var matchmaking = Matchmaking(matchmaker: matchmaker, round: round, wakeAt: now.monotonic + .seconds(1))
+        // The pseudo-gradient is taken now, so what the trainer does while the group forms
+        // belongs to the next round, as what it does while the round averages does. A late
+        // joiner waits: its trainer is busy with the replay's bookkeeping.
+        if settings.trainsWhileAveraging && lateJoin == nil { matchmaking.carried = CarriedTraining() }
         return [.averageAccumulatedGradients] + follow(actions, in: matchmaking, now)
+    }
+
+    /// A micro-batch trained while the group forms: it counts towards the next round. The
+    /// matchmaker's deadline is checked between micro-batches, and the next read goes out once
+    /// the last is in.
+    mutating func trainedWhileMatchmaking(_ matchmaking: Matchmaking, samples: Int, seconds: Double, loss: Double,
+                                          _ now: Now) -> [Directive] {
+        var matchmaking = matchmaking
+        matchmaking.carried?.samples += samples
+        matchmaking.carried?.lossSum += loss * Double(samples)
+        lastMicroBatchSeconds = max(0, seconds)
+        throughput.record(samples: samples, seconds: seconds)
+        guard now.monotonic >= matchmaking.wakeAt else { return follow([], in: matchmaking, now) }
+        return follow(matchmaking.matchmaker.onDeadline(now: now.monotonic), in: matchmaking, now)
     }
 
     mutating func matchmakingWoke(_ matchmaking: Matchmaking, _ now: Now) -> [Directive] {
@@ -40,6 +58,7 @@ extension VolunteerSession {
     mutating func matchmakingRead(_ matchmaking: Matchmaking, plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>],
                                   _ now: Now) -> [Directive] {
         var matchmaking = matchmaking
+        matchmaking.readInFlight = false
         var actions: [Matchmaker.Action] = []
         // Plans first: peers already in another leader's plan must not count as candidates.
         for plan in plans {
@@ -53,12 +72,14 @@ extension VolunteerSession {
         return follow(actions, in: matchmaking, now)
     }
 
-    /// Turns the matchmaker's actions into directives; sleeps until the next poll unless the
-    /// group formed or failed.
+    /// Turns the matchmaker's actions into directives; sleeps until the next poll (or trains,
+    /// reading in the background) unless the group formed or failed.
     private mutating func follow(_ actions: [Matchmaker.Action], in matchmaking: Matchmaking, _ now: Now) -> [Directive] {
         var matchmaking = matchmaking
         var directives: [Directive] = []
         let round = matchmaking.round
+        // Once the group formed or failed, a read still out answers nothing.
+        let cancelRead: [Directive] = matchmaking.readInFlight ? [.cancelMatchmakingRead] : []
         for action in actions {
             switch action {
             case .publishDeclaration(let declaration):
@@ -72,21 +93,30 @@ extension VolunteerSession {
                 }
             case .groupFormed(let plan):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
-                return directives + startRound(round, plan: plan)
+                return directives + cancelRead + startRound(round, plan: plan, carried: matchmaking.carried)
             case .failed(let failure):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
-                return directives + formationFailed(round, failure, now, suspects: matchmaking.matchmaker.largestOtherGroupMembers)
+                return directives + cancelRead + formationFailed(round, failure, now, suspects: matchmaking.matchmaker.largestOtherGroupMembers,
+                                                                 carried: matchmaking.carried)
             }
         }
+        guard matchmaking.carried != nil else {
+            phase = .matchmaking(matchmaking)
+            return directives + [.sleep(until: now.monotonic + settings.matchmakingPoll)]
+        }
+        if !matchmaking.readInFlight {
+            matchmaking.readInFlight = true
+            directives.append(.readMatchmakingWhileTraining(step: round.step, stateHash: round.stateHash))
+        }
         phase = .matchmaking(matchmaking)
-        return directives + [.sleep(until: now.monotonic + settings.matchmakingPoll)]
+        return directives + [.train]
     }
 
     private mutating func excludeSilentLeaders(of matchmaker: Matchmaker) {
         for leader in matchmaker.leadersThatDidNotAnswer { excludedPeers[leader] = settings.exclusionAttempts }
     }
 
-    private mutating func startRound(_ round: RoundInProgress, plan: GroupPlan) -> [Directive] {
+    private mutating func startRound(_ round: RoundInProgress, plan: GroupPlan, carried: CarriedTraining?) -> [Directive] {
         let part = plan.index(of: peerID).map { plan.parts[$0].count } ?? 0
         let note = Directive.note(.averaging(step: round.step, peers: plan.members.count, partElements: part,
                                              elementCount: plan.elementCount, bandwidth: announcedBandwidth))
@@ -94,7 +124,7 @@ extension VolunteerSession {
             phase = .averaging(round)
             return [note, .allReduce(plan)]
         }
-        phase = .averagingWhileTraining(round, CarriedTraining())
+        phase = .averagingWhileTraining(round, carried ?? CarriedTraining())
         return [note, .allReduceInBackground(plan), stopRequested ? .awaitRound : .train]
     }
 
@@ -111,10 +141,12 @@ extension VolunteerSession {
         return [stopRequested ? .awaitRound : .train]
     }
 
-    /// `suspects`: the members of the group that left this peer out, if one did.
+    /// `suspects`: the members of the group that left this peer out, if one did. `carried`: what
+    /// the trainer did while the group formed, on top of the round's pseudo-gradient.
     private mutating func formationFailed(_ round: RoundInProgress, _ failure: FormationFailure, _ now: Now,
-                                          suspects: [PeerID] = []) -> [Directive] {
-        // The gradients are discarded or applied alone: what was trained during the round goes too.
+                                          suspects: [PeerID] = [], carried: CarriedTraining? = nil) -> [Directive] {
+        // The gradients are discarded or applied alone: what was trained during the round goes
+        // too, or, applied alone, stays on top of the update for the next round.
         carriedTraining = nil
         if case .noOtherPeer = failure {
             guard lateJoin == nil else {
@@ -123,8 +155,9 @@ extension VolunteerSession {
                 return [.discardGradients] + reportedRound(round, failure, now) + beginCatchUp(force: true, progressKnown: false)
             }
             // Alone in the run: this peer's batch is the global batch.
+            carriedTraining = carried
             phase = .announcing(.reportSteppedAlone(round, failure))
-            return [.applyUpdate(skipping: [], samples: round.samples), .announceState]
+            return [.applyUpdate(skipping: skippedElements(failedParts: [], step: round.step), samples: round.samples), .announceState]
         }
         switch failure {
         case .leftOut, .othersPastTheStep:
@@ -133,6 +166,11 @@ extension VolunteerSession {
             if case .leftOut = failure, abandoned.isEmpty, joinsLate {
                 // What it trained on the state the group leaves goes into the round after, which
                 // it joins late (`joinLate`) once the group's state is announced.
+                if let carried {
+                    accumulatedSamples += carried.samples
+                    windowLoss += carried.lossSum
+                    windowSamples += carried.samples
+                }
                 lastPublished = now.monotonic
                 return reportedRound(round, failure, now)
                     + [.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
@@ -170,7 +208,18 @@ extension VolunteerSession {
         // The step's samples must be the same at every member, or their rates and states part:
         // the plan's, not this member's view of who took part (a sender late at one owner only
         // is left out there alone).
-        return notes + [.applyUpdate(skipping: result.failedParts, samples: Int(result.plannedSamples)), .announceState]
+        return notes + [.applyUpdate(skipping: skippedElements(failedParts: result.failedParts, step: round.step),
+                                     samples: Int(result.plannedSamples)), .announceState]
+    }
+
+    /// The averaging vector's elements the update from `step` leaves unchanged: the round's
+    /// failed parts (ranges of the elements it averaged) and, under streaming local SGD, every
+    /// element outside the step's fragment.
+    func skippedElements(failedParts: [Range<Int>], step: Int) -> [Range<Int>] {
+        let averaged = settings.roundElements(atStep: step)
+        let failed = failedParts.map { $0.lowerBound + averaged.lowerBound..<$0.upperBound + averaged.lowerBound }
+        let outside = [0..<averaged.lowerBound, averaged.upperBound..<settings.elementCount].filter { !$0.isEmpty }
+        return UpdateHeader.normalisedSkipped(outside + failed)
     }
 
     /// Counts the owners whose averages failed the norm check and excludes those at the limit.

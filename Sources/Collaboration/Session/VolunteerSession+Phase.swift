@@ -78,6 +78,11 @@ extension VolunteerSession {
         var round: RoundInProgress
         var wakeAt: MonotonicInstant
         var publishedPlan = false
+        /// What the trainer did while the group formed, when it trains meanwhile
+        /// (`trainsWhileAveraging`): the next round's start. Nil while the peer waits.
+        var carried: CarriedTraining?
+        /// A `readMatchmakingWhileTraining` is out.
+        var readInFlight = false
     }
 
     enum AfterAnnouncement: Sendable {

@@ -118,6 +118,11 @@ extension VolunteerSession {
         case publishPlan(GroupPlan, step: Int, stateHash: [UInt8])
         /// Read the step's plans and declarations; answered by `matchmakingRead`.
         case readMatchmaking(step: Int, stateHash: [UInt8])
+        /// Start reading the step's plans and declarations and go on: a later `train` is
+        /// answered by the read's `matchmakingRead` instead, once it is in.
+        case readMatchmakingWhileTraining(step: Int, stateHash: [UInt8])
+        /// Forget the matchmaking read in flight: no answer comes for it.
+        case cancelMatchmakingRead
         case sleep(until: MonotonicInstant)
         /// Average the gradients with the plan's group; answered by `roundFinished`.
         case allReduce(GroupPlan)
@@ -147,7 +152,8 @@ extension VolunteerSession {
                 true
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
                  .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
-                 .note, .leave, .allReduceInBackground, .replayUpdatesInBackground, .cancelBackgroundReplay:
+                 .note, .leave, .allReduceInBackground, .replayUpdatesInBackground, .cancelBackgroundReplay,
+                 .readMatchmakingWhileTraining, .cancelMatchmakingRead:
                 false
             }
         }
@@ -155,7 +161,7 @@ extension VolunteerSession {
         /// Whether the shell starts this directive and goes on without waiting for its answer.
         public var isBackground: Bool {
             switch self {
-            case .readProgressWhileTraining, .allReduceInBackground, .replayUpdatesInBackground: true
+            case .readProgressWhileTraining, .allReduceInBackground, .replayUpdatesInBackground, .readMatchmakingWhileTraining: true
             default: false
             }
         }

@@ -1,6 +1,7 @@
 import CohortBase
 import Averaging
 import DHT
+import Trainer
 import Wire
 
 /// What a volunteer does in a run — catch up or train, declare, average, reload, leave — as a
@@ -28,8 +29,10 @@ public struct VolunteerSession: Sendable {
         public var address: String
         /// The coordinator that signed the run config: the one source of checkpoints trusted.
         public var coordinator: PeerID
-        /// Gradient elements every plan splits.
+        /// Elements of the averaging vector (all of it, however much a round averages).
         public var elementCount: Int
+        /// Under streaming local SGD, which fragment of the vector each step's round averages.
+        public var localSGD = LocalSGDSettings()
         /// Bytes of the run's training state.
         public var stateBytes: Int
         /// Sequences the run trains per round (`RunConfig.samplesPerRound`).
@@ -84,6 +87,13 @@ public struct VolunteerSession: Sendable {
                       stateBytes: stateBytes, targetBatchSize: config.samplesPerRound,
                       gatherWindow: .milliseconds(Int64(config.matchmakingSeconds * 1000)),
                       averagingTimeout: .milliseconds(Int64(config.averagingTimeoutSeconds * 1000)))
+            localSGD = config.localSGD
+        }
+
+        /// The elements of the averaging vector that the round from `step` averages: all of
+        /// them, or the step's fragment under streaming local SGD.
+        public func roundElements(atStep step: Int) -> Range<Int> {
+            localSGD.fragment(atStep: step, of: elementCount)
         }
     }
 
@@ -194,6 +204,8 @@ public struct VolunteerSession: Sendable {
             return matchmakingWoke(matchmaking, now)
         case (.matchmaking(let matchmaking), .matchmakingRead(let plans, let declarations)):
             return matchmakingRead(matchmaking, plans: plans, declarations: declarations, now)
+        case (.matchmaking(let matchmaking), .trained(let samples, let seconds, let loss)) where matchmaking.carried != nil:
+            return trainedWhileMatchmaking(matchmaking, samples: samples, seconds: seconds, loss: loss, now)
         case (.averaging(let round), .roundFinished(let result)):
             return roundFinished(round, result, now)
         case (.averagingWhileTraining(let round, let carried), .trained(let samples, let seconds, let loss)):

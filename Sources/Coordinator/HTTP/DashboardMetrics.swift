@@ -27,6 +27,7 @@ actor DashboardMetrics {
     private let utilisation: Metrics.Gauge
     private let bytesPerToken: Metrics.Gauge
     private let localSteps: Metrics.Gauge
+    private let fragments: Metrics.Gauge
 
     private var rounds: MonotonicCounter
     private var samples: MonotonicCounter
@@ -51,6 +52,7 @@ actor DashboardMetrics {
         utilisation = gauge("cohort_utilisation")
         bytesPerToken = gauge("cohort_bytes_per_token")
         localSteps = gauge("cohort_local_steps")
+        fragments = gauge("cohort_fragments")
         rounds = counter("cohort_rounds_total")
         samples = counter("cohort_samples_total")
         failedParts = counter("cohort_failed_parts_total")
@@ -74,6 +76,7 @@ actor DashboardMetrics {
         let reported = status.peers.compactMap(\.bytesPerToken)
         bytesPerToken.record(reported.isEmpty ? -1 : reported.reduce(0, +) / Double(reported.count))
         localSteps.record(status.localSteps)
+        fragments.record(status.fragments)
         if let round = status.latestRound {
             lastRoundDuration.record(round.durationSeconds)
             lastLoss.record(round.loss)

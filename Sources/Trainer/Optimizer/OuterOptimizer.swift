@@ -74,11 +74,38 @@ public struct LocalSGDSettings: Equatable, Sendable, Codable {
     /// `cohort demo` (docs/operations.md, "Local SGD").
     public var outerLearningRate: Double = 1
     public var outerMomentum: Double = 0
+    /// Streaming local SGD (Streaming DiLoCo, arXiv 2501.18512): the parameters are cut into
+    /// this many fragments, and each round averages one of them, in turn, every
+    /// `localSteps / fragments` target batches; every fragment is still averaged once per
+    /// `localSteps`. A round moves a fragment's worth of bytes, so the link's peak load falls by
+    /// the fragment count at the same bytes per token. 1: every round averages everything.
+    public var fragments: Int = 1
 
-    public init(localSteps: Int = 1, outerLearningRate: Double = 1, outerMomentum: Double = 0) {
+    public init(localSteps: Int = 1, outerLearningRate: Double = 1, outerMomentum: Double = 0, fragments: Int = 1) {
         self.localSteps = localSteps
         self.outerLearningRate = outerLearningRate
         self.outerMomentum = outerMomentum
+        self.fragments = fragments
+    }
+
+    /// Target batches trained between two rounds.
+    public var localStepsPerRound: Int { localSteps / validFragments }
+
+    /// `fragments`, or 1 where it is out of range, so that settings not validated yet
+    /// (`problem`) cannot divide by zero.
+    private var validFragments: Int { (1...max(1, localSteps)).contains(fragments) ? fragments : 1 }
+
+    /// The elements of a vector of `elementCount` that the round taking the run from `step`
+    /// averages: fragment `step mod fragments`, contiguous slices of equal size (±1) in the
+    /// model's parameter order, so each holds whole layers' worth of neighbours.
+    public func fragment(atStep step: Int, of elementCount: Int) -> Range<Int> {
+        precondition(step >= 0 && elementCount >= 0, "fragment of step \(step) over \(elementCount) elements")
+        let count = validFragments, index = step % count
+        return index * elementCount / count..<(index + 1) * elementCount / count
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case localSteps, outerLearningRate, outerMomentum, fragments
     }
 
     /// Missing fields take their defaults.
@@ -87,6 +114,17 @@ public struct LocalSGDSettings: Equatable, Sendable, Codable {
         localSteps = try container.decodeIfPresent(Int.self, forKey: .localSteps) ?? localSteps
         outerLearningRate = try container.decodeIfPresent(Double.self, forKey: .outerLearningRate) ?? outerLearningRate
         outerMomentum = try container.decodeIfPresent(Double.self, forKey: .outerMomentum) ?? outerMomentum
+        fragments = try container.decodeIfPresent(Int.self, forKey: .fragments) ?? fragments
+    }
+
+    /// `fragments` is written only when it streams, so that the signed config of a run that
+    /// does not is byte for byte what peers without fragments read.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(localSteps, forKey: .localSteps)
+        try container.encode(outerLearningRate, forKey: .outerLearningRate)
+        try container.encode(outerMomentum, forKey: .outerMomentum)
+        if fragments != 1 { try container.encode(fragments, forKey: .fragments) }
     }
 
     /// The first setting out of range, said for a user; nil when all are valid.
@@ -96,6 +134,9 @@ public struct LocalSGDSettings: Equatable, Sendable, Codable {
             return "outer_learning_rate must be in (0, 10], got \(outerLearningRate)"
         }
         if !(outerMomentum >= 0 && outerMomentum < 1) { return "outer_momentum must be in [0, 1), got \(outerMomentum)" }
+        if !(1...localSteps).contains(fragments) || !localSteps.isMultiple(of: fragments) {
+            return "fragments must divide local_steps (\(localSteps)), got \(fragments)"
+        }
         return nil
     }
 }

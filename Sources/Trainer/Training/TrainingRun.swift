@@ -220,7 +220,9 @@ public final class TrainingRun {
     /// Under local SGD, the outer step with the averaged `averagingVector`; the model's
     /// parameters become the new shared ones plus whatever the inner steps since the
     /// pseudo-gradient was taken added (θ ← θ_outer + (θ − θ_boundary)): exactly the shared ones
-    /// when nothing was trained in between, and the next round's start otherwise.
+    /// when nothing was trained in between, and the next round's start otherwise. With
+    /// fragments, only the step's fragment takes the outer step and starts again from it; the
+    /// rest keeps training towards its own round.
     @discardableResult
     public func applyUpdate(skipping skipped: [Range<Int>] = []) -> (learningRate: Double, gradientNorm: Double) {
         if let deviceOptimizer {
@@ -230,13 +232,14 @@ public final class TrainingRun {
         }
         parametersChanged()
         if let outer, let pseudoGradient, let boundary {
-            let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped)
+            let fragment = outer.settings.fragment(atStep: outer.step, of: outer.parameters.count)
+            let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped + outside(fragment))
+            let local = model.parameters.base, shared = outer.parameters.base, start = boundary.base
             if boundaryTaken {
-                let local = model.parameters.base, shared = outer.parameters.base, start = boundary.base
-                for index in 0..<model.parameters.count { local[index] = shared[index] + (local[index] - start[index]) }
+                for index in fragment { local[index] = shared[index] + (local[index] - start[index]) }
                 boundaryTaken = false
             } else {
-                model.parameters.copy(from: outer.parameters)
+                for index in fragment { local[index] = shared[index] }
             }
             return (outer.settings.outerLearningRate, norm)
         }
@@ -257,7 +260,14 @@ public final class TrainingRun {
         }
         parametersChanged()
         let followers = boundaryTaken ? [model.parameters, boundary] : [model.parameters]
-        outer.apply(pseudoGradient: replayBuffer, skipping: skipped, carrying: followers)
+        let fragment = outer.settings.fragment(atStep: outer.step, of: outer.parameters.count)
+        outer.apply(pseudoGradient: replayBuffer, skipping: skipped + outside(fragment), carrying: followers)
+    }
+
+    /// The parameters a streaming round (`LocalSGDSettings.fragments`) leaves to local training:
+    /// the outer step does not touch them, and this peer's own values of them go on as trained.
+    private func outside(_ fragment: Range<Int>) -> [Range<Int>] {
+        [0..<fragment.lowerBound, fragment.upperBound..<model.parameters.count].filter { !$0.isEmpty }
     }
 
     /// Local SGD: replaces the shared parameters, outer momentum and step with a state's (the

@@ -27,6 +27,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Inner SGD steps per averaging round (local SGD); --steps then counts averaging rounds.") var localSteps: Int = 1
     @Option(help: "Outer learning rate under local SGD.") var outerLr: Double = 1
     @Option(help: "Outer Nesterov momentum under local SGD.") var outerMomentum: Double = 0
+    @Option(help: "Streaming local SGD: rounds average one of this many fragments of the parameters in turn; must divide --local-steps.")
+    var fragments: Int = 1
     @Flag(help: "Tune a prompt of a frozen model instead: which of two plays a speech is from, against zero-shot and full fine-tuning.")
     var promptTuning = false
     @Option(help: "With --prompt-tuning: the frozen base model folder (default: train config S here first).") var base: String?
@@ -42,7 +44,8 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("--target-batch must be between 8 (one peer's micro-batch) and 4096")
         }
         guard (1...1000).contains(localSteps) else { throw ValidationError("--local-steps must be between 1 and 1000") }
-        if let problem = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum).problem {
+        if let problem = LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum,
+                                          fragments: fragments).problem {
             throw ValidationError(problem)
         }
         guard RunConfig.Compression(rawValue: compression) != nil else {
@@ -75,7 +78,8 @@ struct DemoCommand: AsyncParsableCommand {
         try DemoRun.write(settings, to: settingsFile)
         var demo = DemoRun(folder: folder, settings: settings, settingsFile: settingsFile, peers: peers, steps: steps,
                            minutes: minutes, targetBatch: targetBatch, compression: compression, errorFeedback: errorFeedback,
-                           localSGD: LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum),
+                           localSGD: LocalSGDSettings(localSteps: localSteps, outerLearningRate: outerLr, outerMomentum: outerMomentum,
+                                                      fragments: fragments),
                            prompt: prompt)
         let children = demo.children
         TerminationSignal.onFirst { number, name in

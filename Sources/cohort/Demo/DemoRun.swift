@@ -136,7 +136,8 @@ struct DemoRun {
                         "--state-dir", folder.appendingPathComponent("state").path, "--config", settingsFile.path,
                         "--target-batch", String(targetBatch), "--checkpoint-every", "10", "--matchmaking-seconds", "1.5",
                         "--compression", compression, "--local-steps", String(localSGD.localSteps),
-                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum)]
+                        "--outer-lr", String(localSGD.outerLearningRate), "--outer-momentum", String(localSGD.outerMomentum),
+                        "--fragments", String(localSGD.fragments)]
                 + (errorFeedback ? ["--error-feedback"] : [])
                 + (prompt.map { ["--prompt-tuning-base", $0.baseFolder.path, "--prompt-length", String($0.settings.promptLength),
                                  "--task", $0.settings.task, "--shots", String($0.settings.shotsPerClass)] } ?? []),
