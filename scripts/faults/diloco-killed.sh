@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Local SGD (DiLoCo): a run averaging every 4 target batches loses a peer to SIGKILL in the
-# middle of an outer round. The survivors must finish that round without it; the peer, started
-# again, joins mid-round: it loads the newest outer state (momentum included) and averages with
-# the others from a later round on, with every member's state hash agreeing.
+# Local SGD (DiLoCo), streamed in two fragments: a run averaging half the parameters every 2
+# target batches (each half every 4) loses a peer to SIGKILL in the middle of an outer round.
+# The survivors must finish that round without it; the peer, started again, joins mid-round: it
+# loads the newest outer state (momentum included) and averages with the others from a later
+# round on, with every member's state hash agreeing.
 source "$(dirname "$0")/scenario.sh"
 begin_scenario 4
 
-start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch 12 --checkpoint-every 5 --local-steps 4
-[[ $(coordinator_status | jq '.local_steps // .localSteps') == 4 ]] || fail "the coordinator's run does not average every 4 target batches"
+start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch 12 --checkpoint-every 5 --local-steps 4 --fragments 2
+[[ $(coordinator_status | jq '.local_steps') == 4 && $(coordinator_status | jq '.fragments') == 2 ]] ||
+    fail "the coordinator's run does not average half the parameters every 2 target batches"
 start_peer peer-1 1
 start_peer peer-2 2
 # The victim's frames leave 30 ms late, so its rounds last long enough to be cut in the middle.

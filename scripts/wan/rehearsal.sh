@@ -13,7 +13,9 @@
 #   sudo make wan         # SAMPLES=…, LOCAL_STEPS="1 4 16", MODES="blocking overlapped", COHORT=… to change;
 #                         # LINKS="100 50 50 20" (Mbit/s, one per peer), LATENCY_MS=40, RESULTS=… likewise;
 #                         # COMPRESSION=float16|int8 compresses every run's averaging (default none);
-#                         # FRAGMENTS=F streams local SGD's rounds in F fragments (runs with H > 1)
+#                         # FRAGMENTS=F streams local SGD's rounds in F fragments (runs with H > 1);
+#                         # CHECKPOINTS=N checkpoints per run (default 5), all kept: a per-step
+#                         # reference with many gives the loss at any other run's sample count
 set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$FAULTS_ROOT"
@@ -36,6 +38,8 @@ RESULTS=${RESULTS:-benchmarks/results/wan.json}
 COMPRESSION=${COMPRESSION:-none}
 [[ $COMPRESSION =~ ^(none|float16|int8)$ ]] || { echo "COMPRESSION must be none, float16 or int8: '$COMPRESSION'" >&2; exit 2; }
 FRAGMENTS=${FRAGMENTS:-1}
+CHECKPOINTS=${CHECKPOINTS:-5}
+[[ $CHECKPOINTS =~ ^[1-9][0-9]*$ ]] || { echo "CHECKPOINTS must be a positive count: '$CHECKPOINTS'" >&2; exit 2; }
 [[ $FRAGMENTS =~ ^[1-9][0-9]*$ ]] || { echo "FRAGMENTS must be a positive count: '$FRAGMENTS'" >&2; exit 2; }
 
 rm -rf "$FAULTS_LOGS"
@@ -94,11 +98,11 @@ for run in $(for h in $LOCAL_STEPS; do
     mkdir -p "$FAULTS_LOGS"
     rounds_expected=$((SAMPLES * fragments / (TARGET_BATCH * h)))
     # About five checkpoints a run: each is a state download from the peers' slow links.
-    every=$((rounds_expected / 5 > 1 ? rounds_expected / 5 : 1))
+    every=$((rounds_expected / CHECKPOINTS > 1 ? rounds_expected / CHECKPOINTS : 1))
     # Warm-up over the first tenth of the budget, counted in rounds.
     settings $((rounds_expected / 10 + 1)) >"$FAULTS_LOGS/settings.json"
     start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch $TARGET_BATCH --local-steps "$h" --checkpoint-every $every \
-        --keep 2 --averaging-timeout 120 --compression "$COMPRESSION" --fragments $fragments
+        --keep $((CHECKPOINTS + 2)) --averaging-timeout 120 --compression "$COMPRESSION" --fragments $fragments
     for peer in 1 2 3 4; do start_peer "peer-$peer" $peer "${peer_flags[@]}"; done
     journal=$FAULTS_STATE/rounds.jsonl
     wait_until 3600 "$label: the run did not reach $SAMPLES samples" \
@@ -110,7 +114,8 @@ for run in $(for h in $LOCAL_STEPS; do
     wait_until 1800 "$label: no checkpoint after step $budget_step" checkpoint_after $((budget_step - 1))
     status=$(coordinator_status)
     checkpoint=$(jq -r .last_checkpoint_path <<<"$status")
-    read -r checkpoint_samples _ _ _ < <(journal_totals "$journal" "$(jq .last_checkpoint_step <<<"$status")")
+    # The checkpoint of step S holds the rounds of steps 0 … S − 1.
+    read -r checkpoint_samples _ _ _ < <(journal_totals "$journal" $(($(jq .last_checkpoint_step <<<"$status") - 1)))
     stop_all_processes
     FAULTS_PIDS=()
     rows+=("$(jq -n --arg run "$label" --argjson samples "$samples" --argjson bytes "$bytes" --argjson seconds "$seconds" \
