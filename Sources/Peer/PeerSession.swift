@@ -266,7 +266,6 @@ final class PeerSession {
         return MatchmakingAnswer.event(plans: found.0, declarations: found.1)
     }
 
-
     /// The background round's outcome, taken: its `roundFinished`.
     private func roundFinishedInBackground() throws -> VolunteerSession.Event {
         backgroundRound = nil

@@ -122,15 +122,23 @@ import Wire
 
     /// A session that leads a round of step 0 with `other` (28 samples at `otherRate` a
     /// second), and the round's plan; nil when the round did not start.
-    static func roundStarted(with other: PeerIdentity, otherRate: Double = 10,
-                             configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> (Harness, GroupPlan)? {
+    /// A session at step 0 with 16 samples, whose batch the progress of `other` (28 samples)
+    /// completes: the directives with which it begins to gather a group.
+    static func gathering(with other: PeerIdentity, otherRate: Double = 10,
+                          configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> (Harness, [VolunteerSession.Directive]) {
         var harness = Self.started(configure: configure)
         _ = harness.trainUntilItLooksAtTheRun(samples: 16)
         _ = harness.feed(.connectivityChecked(.connected))
         harness.progress(of: other, step: 0, samples: 28, rate: otherRate)
         harness.announcement(of: other, step: 0, hash: Harness.hash(0))
         _ = harness.feed(.progressRead(harness.progressRecords()))
-        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        return (harness, gathering)
+    }
+
+    static func roundStarted(with other: PeerIdentity, otherRate: Double = 10,
+                             configure: (inout VolunteerSession.Settings) -> Void = { _ in }) -> (Harness, GroupPlan)? {
+        var (harness, _) = Self.gathering(with: other, otherRate: otherRate, configure: configure)
         let declaration = Declaration(step: 0, peer: other.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
@@ -193,13 +201,7 @@ import Wire
     /// meanwhile, reading the plans and declarations in the background between micro-batches.
     @Test func underLocalSGDThePeerTrainsWhileItsGroupFormsAndReadsInTheBackground() throws {
         let other = Self.others[0]
-        var harness = Self.started { $0.trainsWhileAveraging = true }
-        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
-        _ = harness.feed(.connectivityChecked(.connected))
-        harness.progress(of: other, step: 0, samples: 28)
-        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
-        _ = harness.feed(.progressRead(harness.progressRecords()))
-        let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        var (harness, gathering) = Self.gathering(with: other) { $0.trainsWhileAveraging = true }
         #expect(gathering.first == .averageAccumulatedGradients)
         #expect(gathering.suffix(2) == [.readMatchmakingWhileTraining(step: 0, stateHash: Harness.hash(0)), .train])
         // A micro-batch while the read is out: no second read.
@@ -225,14 +227,7 @@ import Wire
     }
 
     @Test func aReadStillOutWhenMatchmakingEndsIsCancelledAndAPeerSteppingAloneKeepsWhatItTrainedMeanwhile() throws {
-        let other = Self.others[0]
-        var harness = Self.started { $0.trainsWhileAveraging = true }
-        _ = harness.trainUntilItLooksAtTheRun(samples: 16)
-        _ = harness.feed(.connectivityChecked(.connected))
-        harness.progress(of: other, step: 0, samples: 28)
-        harness.announcement(of: other, step: 0, hash: Harness.hash(0))
-        _ = harness.feed(.progressRead(harness.progressRecords()))
-        _ = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        var (harness, _) = Self.gathering(with: Self.others[0]) { $0.trainsWhileAveraging = true }
         // Nobody else declares: past the gather window the matchmaker gives up between two
         // micro-batches, with a read still out.
         var batch: [VolunteerSession.Directive] = []
