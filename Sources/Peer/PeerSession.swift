@@ -79,6 +79,7 @@ final class PeerSession {
         sessionSettings.replayableSteps = settings.replayUpdates
         sessionSettings.trainsWhileAveraging = settings.trainsWhileAveraging && config.localSGD.localSteps > 1
         sessionSettings.joinsLate = settings.joinsLate
+        sessionSettings.trainsWhileMatchmaking = settings.trainsWhileMatchmaking
         session = VolunteerSession(settings: sessionSettings)
     }
 

@@ -221,6 +221,7 @@ public final class RunSimulation {
         sessionSettings.replayableSteps = settings.replayUpdates
         sessionSettings.trainsWhileAveraging = settings.roundsOverlapTraining
         sessionSettings.joinsLate = settings.joinsLate
+        sessionSettings.trainsWhileMatchmaking = settings.trainsWhileMatchmaking
         sessionSettings.localSGD = settings.localSGD
         let volunteer = volunteers.count
         var newcomer = SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),

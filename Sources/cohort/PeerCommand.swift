@@ -50,6 +50,8 @@ struct PeerCommand: AsyncParsableCommand {
     var trainWhileAveraging = true
     @Flag(inversion: .prefixedNo, help: "With rounds averaged while training, a peer one step behind joins the next round while it replays the update it missed, instead of replaying first.")
     var joinLate = true
+    @Flag(inversion: .prefixedNo, help: "With rounds averaged while training, train on while the group forms too (matchmaking's lookups then cost no compute); off by default.")
+    var trainWhileMatchmaking = false
     @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
     var injectFrameDelayMs = 0
     @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))
@@ -129,6 +131,7 @@ struct PeerCommand: AsyncParsableCommand {
         settings.replayUpdates = replayUpdates
         settings.trainsWhileAveraging = trainWhileAveraging
         settings.joinsLate = joinLate
+        settings.trainsWhileMatchmaking = trainWhileMatchmaking
         settings.fixedBandwidth = bandwidthMbit.map { UInt64($0 * 125_000) }
         if injectFrameDelayMs > 0 || injectFrameLoss > 0 {
             settings.faults.allPeers = FaultInjection.Link(delay: .milliseconds(Int64(injectFrameDelayMs)), lossRate: injectFrameLoss)

@@ -59,6 +59,9 @@ struct SimulateCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "With overlapped rounds, a volunteer one step behind joins the next round while it replays the update it missed in the background.")
     var joinLate = true
 
+    @Flag(inversion: .prefixedNo, help: "With overlapped rounds, volunteers train on while their group forms too (as cohort peer --train-while-matchmaking).")
+    var trainWhileMatchmaking = false
+
     @Option(help: "Samples per micro-batch.")
     var microBatch = 4
 
@@ -98,6 +101,7 @@ struct SimulateCommand: ParsableCommand {
         settings.fragments = fragments
         settings.trainsWhileAveraging = trainWhileAveraging
         settings.joinsLate = joinLate
+        settings.trainsWhileMatchmaking = trainWhileMatchmaking
         settings.arrivalSeconds = arrivalSeconds
         settings.replayUpdates = replayUpdates
         settings.matchmakingSeconds = matchmakingSeconds

@@ -201,7 +201,10 @@ import Wire
     /// meanwhile, reading the plans and declarations in the background between micro-batches.
     @Test func underLocalSGDThePeerTrainsWhileItsGroupFormsAndReadsInTheBackground() throws {
         let other = Self.others[0]
-        var (harness, gathering) = Self.gathering(with: other) { $0.trainsWhileAveraging = true }
+        var (harness, gathering) = Self.gathering(with: other) {
+            $0.trainsWhileAveraging = true
+            $0.trainsWhileMatchmaking = true
+        }
         #expect(gathering.first == .averageAccumulatedGradients)
         #expect(gathering.suffix(2) == [.readMatchmakingWhileTraining(step: 0, stateHash: Harness.hash(0)), .train])
         // A micro-batch while the read is out: no second read.
@@ -227,7 +230,10 @@ import Wire
     }
 
     @Test func aReadStillOutWhenMatchmakingEndsIsCancelledAndAPeerSteppingAloneKeepsWhatItTrainedMeanwhile() throws {
-        var (harness, _) = Self.gathering(with: Self.others[0]) { $0.trainsWhileAveraging = true }
+        var (harness, _) = Self.gathering(with: Self.others[0]) {
+            $0.trainsWhileAveraging = true
+            $0.trainsWhileMatchmaking = true
+        }
         // Nobody else declares: past the gather window the matchmaker gives up between two
         // micro-batches, with a read still out.
         var batch: [VolunteerSession.Directive] = []

@@ -48,9 +48,7 @@ import Testing
         #expect(chasing.lateJoins == 0 && chasing.stateReplays > 5, "without late joins it replays every round")
         #expect(late.meanGroupSize > 7.8 && chasing.meanGroupSize < 7.2)
         #expect(late.hashMismatches == 0)
-        // Both train while groups form and rounds average, so the chaser loses only the
-        // training its replays throw away (seed 5, 15 minutes: 0.85 against 0.79).
-        #expect(late.utilisation > chasing.utilisation + 0.03)
+        #expect(late.utilisation > chasing.utilisation + 0.1)
     }
 
     @Test func perStepAveragingNeverOverlapsWhateverTheFlag() throws {

@@ -27,7 +27,7 @@ extension VolunteerSession {
         // The pseudo-gradient is taken now, so what the trainer does while the group forms
         // belongs to the next round, as what it does while the round averages does. A late
         // joiner waits: its background replay lands at a `train`, and not while a group forms.
-        if settings.trainsWhileAveraging && lateJoin == nil { matchmaking.carried = CarriedTraining() }
+        if settings.trainsWhileAveraging && settings.trainsWhileMatchmaking && lateJoin == nil { matchmaking.carried = CarriedTraining() }
         return [.averageAccumulatedGradients] + follow(actions, in: matchmaking, now)
     }
 

@@ -66,6 +66,11 @@ public struct VolunteerSession: Sendable {
         /// round with what it trained while it replays the update it missed in the background
         /// (`joinLate`), instead of replaying first and missing that round too.
         public var joinsLate = false
+        /// Under `trainsWhileAveraging`, train on while the group forms too, reading the plans
+        /// and declarations in the background (`readMatchmakingWhileTraining`). Off by default:
+        /// on two loaded cores with 150 ms frames, a joiner took longer to get into a group with
+        /// it (docs/operations.md, "Local SGD").
+        public var trainsWhileMatchmaking = false
 
         public init(me: PeerID, clientMode: Bool, address: String, coordinator: PeerID, elementCount: Int, stateBytes: Int,
                     targetBatchSize: Int, gatherWindow: Duration, averagingTimeout: Duration) {
