@@ -216,10 +216,9 @@ extension VolunteerSession {
     /// failed parts (ranges of the elements it averaged) and, under streaming local SGD, every
     /// element outside the step's fragment.
     func skippedElements(failedParts: [Range<Int>], step: Int) -> [Range<Int>] {
-        let averaged = settings.roundElements(atStep: step)
-        let failed = failedParts.map { $0.lowerBound + averaged.lowerBound..<$0.upperBound + averaged.lowerBound }
-        let outside = [0..<averaged.lowerBound, averaged.upperBound..<settings.elementCount].filter { !$0.isEmpty }
-        return UpdateHeader.normalisedSkipped(outside + failed)
+        let offset = settings.roundElements(atStep: step).lowerBound
+        let failed = failedParts.map { $0.lowerBound + offset..<$0.upperBound + offset }
+        return UpdateHeader.normalisedSkipped(settings.localSGD.elementsOutsideFragment(atStep: step, of: settings.elementCount) + failed)
     }
 
     /// Counts the owners whose averages failed the norm check and excludes those at the limit.

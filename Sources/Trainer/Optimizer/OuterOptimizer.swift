@@ -104,6 +104,12 @@ public struct LocalSGDSettings: Equatable, Sendable, Codable {
         return index * elementCount / count..<(index + 1) * elementCount / count
     }
 
+    /// The elements the round from `step` leaves to local training: all outside its fragment.
+    public func elementsOutsideFragment(atStep step: Int, of elementCount: Int) -> [Range<Int>] {
+        let fragment = fragment(atStep: step, of: elementCount)
+        return [0..<fragment.lowerBound, fragment.upperBound..<elementCount].filter { !$0.isEmpty }
+    }
+
     private enum CodingKeys: String, CodingKey {
         case localSteps, outerLearningRate, outerMomentum, fragments
     }

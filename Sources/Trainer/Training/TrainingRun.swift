@@ -233,7 +233,8 @@ public final class TrainingRun {
         parametersChanged()
         if let outer, let pseudoGradient, let boundary {
             let fragment = outer.settings.fragment(atStep: outer.step, of: outer.parameters.count)
-            let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped + outside(fragment))
+            let outside = outer.settings.elementsOutsideFragment(atStep: outer.step, of: outer.parameters.count)
+            let norm = outer.apply(pseudoGradient: pseudoGradient, skipping: skipped + outside)
             let local = model.parameters.base, shared = outer.parameters.base, start = boundary.base
             if boundaryTaken {
                 for index in fragment { local[index] = shared[index] + (local[index] - start[index]) }
@@ -260,14 +261,8 @@ public final class TrainingRun {
         }
         parametersChanged()
         let followers = boundaryTaken ? [model.parameters, boundary] : [model.parameters]
-        let fragment = outer.settings.fragment(atStep: outer.step, of: outer.parameters.count)
-        outer.apply(pseudoGradient: replayBuffer, skipping: skipped + outside(fragment), carrying: followers)
-    }
-
-    /// The parameters a streaming round (`LocalSGDSettings.fragments`) leaves to local training:
-    /// the outer step does not touch them, and this peer's own values of them go on as trained.
-    private func outside(_ fragment: Range<Int>) -> [Range<Int>] {
-        [0..<fragment.lowerBound, fragment.upperBound..<model.parameters.count].filter { !$0.isEmpty }
+        let outside = outer.settings.elementsOutsideFragment(atStep: outer.step, of: outer.parameters.count)
+        outer.apply(pseudoGradient: replayBuffer, skipping: skipped + outside, carrying: followers)
     }
 
     /// Local SGD: replaces the shared parameters, outer momentum and step with a state's (the
