@@ -114,15 +114,16 @@ import Testing
     /// moment one ends, and a joiner one step behind joins it while it replays the update it
     /// missed (docs/protocol.md, "Late join"): the background replay, its landing beside
     /// training and the round applied after it, across real processes. On an idle machine the
-    /// joiner averaged within three rounds of loading; in CI, beside other process suites on two
-    /// busy cores, it took six, so the bound is the same as above: this test proves the path
-    /// works across processes, not how fast. A joiner that replays first (`--no-join-late`)
+    /// joiner averaged within three rounds of loading; beside the other process suites on two
+    /// busy cores it took 6 and once 25 of these rounds of about 3 s, so the bound is three times
+    /// the one above: this test proves the path works across processes, not how fast (a joiner
+    /// that chases the run never averages). A joiner that replays first (`--no-join-late`)
     /// also gets in here, since this small model's replay takes less than a round;
     /// `OverlapSimulationTests` has links where it does not, and tells the two apart.
     @Test func aLateJoinerOfAnOverlappedRunAveragesWithinAFewRoundsOfLoadingTheState() throws {
         let (loaded, averaged) = try Self.joinerSteps(coordinatorFlags: ["--local-steps", "4"],
                                                       peerFlags: ["--inject-frame-delay-ms", "150"], pairRounds: 6)
-        #expect(averaged - loaded <= Self.roundsAllowed,
+        #expect(averaged - loaded <= 3 * Self.roundsAllowed,
                 "the joiner loaded the state at the run's step \(loaded) and first averaged at step \(averaged)")
     }
 }
