@@ -27,6 +27,10 @@ extension PeerSession {
         case .hashMismatch(let step, let voters, let mismatches):
             logger.warning("state hash disagrees with the agreed state of the step; reloading",
                            metadata: ["step": "\(step)", "voters.agreed": "\(voters)", "mismatches.total": "\(mismatches)"])
+        case .onAnotherBranch(let step, let branchStep, let branchVoters, let ownVoters):
+            logger.warning("more peers hold a state this peer's steps did not pass through; loading it",
+                           metadata: ["step": "\(step)", "branch.step": "\(branchStep)", "voters.branch": "\(branchVoters)",
+                                      "voters.own": "\(ownVoters)"])
         case .averaging(let step, let peers, let part, let elements, let bandwidth):
             // The plan's parts follow the members' announced bandwidths (`LoadBalancing`).
             logger.info("averaging", metadata: ["step": "\(step)", "peers": "\(peers)", "part": "\(part)/\(elements)",

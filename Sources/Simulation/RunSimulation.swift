@@ -362,7 +362,10 @@ public final class RunSimulation {
                 default: break
                 }
             case .note(let note):
-                if case .hashMismatch = note { metrics.hashMismatches += 1 }
+                switch note {
+                case .hashMismatch, .onAnotherBranch: metrics.hashMismatches += 1
+                default: break
+                }
                 if case .joiningLate(_, let toStep) = note {
                     // It holds the run's state once its replay lands, and averages at `toStep`.
                     metrics.lateJoins += 1

@@ -81,6 +81,26 @@ extension VolunteerSessionTests {
         #expect(harness.session.step == 40 && harness.session.announcedHash == Harness.hash(4))
     }
 
+    /// Found by `cohort simulate` with churn: the catch-up after a failed replay read the
+    /// progress again while a background read was out, and that read's answer later came in
+    /// place of a micro-batch of the round the catch-up led to, which no phase expects.
+    @Test func aCatchUpWaitsForTheBackgroundProgressReadStillOutInsteadOfStartingAnother() {
+        let donors = Array(Self.others.prefix(2))
+        var harness = Self.joinedAtStep40(donors: donors) { settings in
+            settings.trainsWhileAveraging = true
+            settings.joinsLate = true
+            // A batch far from complete: the peer reads the run in the background.
+            settings.targetBatchSize = 1024
+        }
+        _ = Self.joinLate(&harness, donors: donors)
+        var batch = harness.trainUntilItLooksAtTheRun()
+        if batch.last == .rejoinIfIsolated { batch = harness.feed(.connectivityChecked(.connected)) }
+        #expect(batch.contains(.readProgressWhileTraining) && batch.last == .train, "got \(batch)")
+        let failed = harness.feed(.backgroundReplayFinished(.failed(reason: "no donor sent the update")))
+        #expect(failed == [.note(.stateReplayFailed(fromStep: 40, toStep: 41, reason: "no donor sent the update")), .awaitProgressRead])
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
+    }
+
     /// The late joiner's round at step 41 with `donors[0]`, started in the background.
     static func lateJoinersRound(_ harness: inout Harness, with other: PeerIdentity) -> GroupPlan? {
         _ = harness.trainUntilItLooksAtTheRun(samples: 16)

@@ -361,19 +361,7 @@ import Wire
 
     @Test func aPeerAloneInTheRunStepsAloneOnceTheGatherWindowCloses() {
         var harness = Self.started()
-        var batch = harness.trainUntilItLooksAtTheRun()
-        while batch.last != .readStateAnnouncements {
-            switch batch.last {
-            case .rejoinIfIsolated: batch = harness.feed(.connectivityChecked(.connected))
-            case .train where batch.contains(.readProgressWhileTraining):
-                // The background read's answer comes in place of the next micro-batch.
-                batch = harness.feed(.progressRead(harness.progressRecords()))
-            case .train: batch = harness.trainUntilItLooksAtTheRun()
-            case .readProgress, .awaitProgressRead: batch = harness.feed(.progressRead(harness.progressRecords()))
-            default: Issue.record("unexpected \(batch)"); return
-            }
-        }
-        _ = harness.feed(.stateAnnouncementsRead([]))
+        _ = Self.lookAtTheRunsStates(&harness)
         let own = harness.session.accumulatedSamples
         let alone = harness.answerMatchmaking()
         #expect(own > 0 && alone == [.applyUpdate(skipping: [], samples: own), .announceState], "alone, its own samples are the round's")

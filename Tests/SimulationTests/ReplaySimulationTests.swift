@@ -60,6 +60,10 @@ import Testing
         // Measured: at most 3 with the late peer giving up at once and expected by the leader;
         // up to 11, or never, when it waited out the window and nobody waited for it.
         #expect(report.maxRoundsToAverage <= 3, "steps from a joiner's first load to its first round")
-        #expect(report.hashMismatches == 0)
+        // A fork costs one reload. With seed 3 the first volunteer stepped alone one step ahead
+        // of the other two for good (43 steps alone, mean group 2.0) until a peer compared
+        // announcements of earlier steps too (`StateLineage`): now 9 alone, mean group 2.8.
+        #expect(report.hashMismatches <= 1)
+        #expect(report.meanGroupSize >= 2.5, "the three average together")
     }
 }

@@ -34,6 +34,7 @@ extension VolunteerSession {
         // The live peers vote, not only the last round's members: a round made up mostly of
         // one attacker's identities must not outvote the run.
         guard let agreed = electedState(ballots, step: step), agreed.hash != announcedHash else {
+            if let branch = strongerBranch(ballots) { return notes + loadStrongerBranch(branch, expectedPeers: expectedPeers) }
             return notes + beginMatchmaking(expectedPeers: expectedPeers, now)
         }
         hashMismatches += 1
@@ -43,5 +44,39 @@ extension VolunteerSession {
         phase = .reloadingAgreedState(expectedPeers: expectedPeers)
         return notes + abandoned + [.note(.hashMismatch(step: agreedStep, agreeingVoters: agreed.voters, mismatches: hashMismatches)),
                                     .downloadState(step: agreedStep, hash: agreed.hash, donors: agreed.donors)]
+    }
+
+    /// The state that more live peers hold on another branch of the run's history than hold
+    /// this peer's own branch: a state of an earlier step that this peer did not pass through
+    /// (`StateLineage`), against the peers at its own state or at one it passed through, itself
+    /// included. Nil when its branch has as many (a tie leaves each side where it is: the peer
+    /// behind loads the one ahead when it catches up) or the state has no donor.
+    func strongerBranch(_ ballots: [StateElection.Ballot]) -> (state: ElectedState, ownVoters: Int)? {
+        let voters = liveVoters
+        var ownVoters = 1
+        var otherBranches: [StateElection.Ballot] = []
+        for ballot in ballots where ballot.voter != settings.me && voters.contains(ballot.voter) {
+            switch lineage.relation(ofStep: ballot.announcement.step, hash: ballot.announcement.stateHash) {
+            case .passedThrough: ownVoters += 1
+            // Rivals at this peer's own step lost the election above, so they cannot outvote it here.
+            case .anotherBranch: otherBranches.append(ballot)
+            case .unknown: break
+            }
+        }
+        guard let winner = StateElection.winner(of: otherBranches), winner.voters > ownVoters, !winner.donors.isEmpty else { return nil }
+        let state = ElectedState(step: winner.step, hash: winner.hash, voters: winner.voters,
+                                 donors: winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
+        return (state, ownVoters)
+    }
+
+    /// Goes back to the other branch's state: this peer's steps since the fork are its alone.
+    private mutating func loadStrongerBranch(_ branch: (state: ElectedState, ownVoters: Int), expectedPeers: Int) -> [Directive] {
+        hashMismatches += 1
+        let ownStep = step
+        let abandoned = abandonLateJoin()
+        phase = .reloadingAgreedState(expectedPeers: expectedPeers)
+        return abandoned + [.note(.onAnotherBranch(step: ownStep, branchStep: branch.state.step, branchVoters: branch.state.voters,
+                                                   ownVoters: branch.ownVoters)),
+                            .downloadState(step: branch.state.step, hash: branch.state.hash, donors: branch.state.donors)]
     }
 }

@@ -17,6 +17,12 @@ extension VolunteerSession {
             return abandoned + [.readStateAnnouncements]
         }
         phase = .catchingUp(.readingProgress(catchUp))
+        // A background read still out answers instead of a new one: left out, its answer
+        // would come in place of a micro-batch in whatever the catch-up leads to.
+        guard !progressReadInFlight else {
+            progressReadInFlight = false
+            return abandoned + [.awaitProgressRead]
+        }
         return abandoned + [.readProgress]
     }
 
@@ -138,6 +144,7 @@ extension VolunteerSession {
     mutating func stateLoaded(_ loaded: Int, _ now: Now) -> [Directive] {
         step = loaded
         accumulatedSamples = 0
+        lineage.forget()
         // Who held this peer's rounds up was judged from the state it left: start afresh.
         excludedPeers = [:]
         phase = .announcing(.trainOnLoadedState)

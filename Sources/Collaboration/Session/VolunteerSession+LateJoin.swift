@@ -44,6 +44,7 @@ extension VolunteerSession {
         lateJoin = LateJoin(fromStep: step, fromHash: announcedHash)
         step = elected.step
         announcedHash = elected.hash
+        lineage.forget()
         lastRound = nil
         pendingAgreement = nil
         lastPublished = now.monotonic
@@ -119,5 +120,6 @@ extension VolunteerSession {
         lateJoin = nil
         step = join.fromStep
         announcedHash = join.fromHash
+        lineage.forget()
     }
 }

@@ -192,6 +192,10 @@ extension VolunteerSession {
         /// its state, `fromStep`, while it replays the update to `toStep` in the background.
         case joiningLate(fromStep: Int, toStep: Int)
         case hashMismatch(step: Int, agreeingVoters: Int, mismatches: Int)
+        /// This peer stepped on without the others (`StateLineage`): `branchVoters` live peers
+        /// hold a state of `branchStep` it did not pass through, more than the `ownVoters` that
+        /// hold its own or one it passed through. It loads theirs, going back to `branchStep`.
+        case onAnotherBranch(step: Int, branchStep: Int, branchVoters: Int, ownVoters: Int)
         case averaging(step: Int, peers: Int, partElements: Int, elementCount: Int, bandwidth: UInt64)
         case averaged(AveragedRound)
         case steppedAlone(step: Int, samples: Int, reason: FormationFailure)

@@ -109,6 +109,8 @@ public struct VolunteerSession: Sendable {
     public internal(set) var accumulatedSamples = 0
     /// Hash of the state this peer announced last.
     public internal(set) var announcedHash: [UInt8] = []
+    /// The states this peer announced since it last loaded one (`checkAgreement`).
+    var lineage = StateLineage()
     /// Times this peer found its state was not the agreed one for its step (and reloaded).
     public internal(set) var hashMismatches = 0
     /// Peers that held a round up, with the matchmaking attempts for which their declarations
@@ -225,6 +227,7 @@ public struct VolunteerSession: Sendable {
         case (.announcing(let next), .stateAnnounced(let announcedStep, let hash)):
             step = announcedStep
             announcedHash = hash
+            lineage.record(step: announcedStep, hash: hash)
             return afterAnnouncement(next, now)
         default:
             preconditionFailure("event \(event) does not answer what the session waits for in \(phase)")
