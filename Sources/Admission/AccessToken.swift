@@ -24,21 +24,19 @@ public struct AccessToken: Hashable, Sendable {
         public var name: String
         /// Tells tokens apart in logs; chosen at random when issued.
         public var serial: UInt64
-        /// Milliseconds since the Unix epoch when the token was issued (informational).
-        public var issuedAt: UInt64
-        /// Milliseconds since the Unix epoch from which the token no longer admits.
-        public var expiry: UInt64
+        /// When the token was issued (informational).
+        public var issuedAt: WallClockInstant
+        /// From when the token no longer admits.
+        public var expiresAt: WallClockInstant
 
-        /// `expiry` as an instant, to compare with a clock reading.
-        public var expiresAt: WallClockInstant { WallClockInstant(millisecondsSinceEpoch: expiry) }
-
-        public init(runName: String, peerPublicKey: [UInt8], name: String, serial: UInt64, issuedAt: UInt64, expiry: UInt64) {
+        public init(runName: String, peerPublicKey: [UInt8], name: String, serial: UInt64, issuedAt: WallClockInstant,
+                    expiresAt: WallClockInstant) {
             self.runName = runName
             self.peerPublicKey = peerPublicKey
             self.name = name
             self.serial = serial
             self.issuedAt = issuedAt
-            self.expiry = expiry
+            self.expiresAt = expiresAt
         }
 
         /// Throws unless every field is within its bounds.
@@ -48,7 +46,7 @@ public struct AccessToken: Hashable, Sendable {
             guard peerPublicKey.count == AccessToken.keyLength else {
                 throw AdmissionError("peer key is \(peerPublicKey.count) bytes, not \(AccessToken.keyLength)")
             }
-            guard expiry > issuedAt else { throw AdmissionError("expiry is not after the time of issue") }
+            guard expiresAt > issuedAt else { throw AdmissionError("expiry is not after the time of issue") }
         }
     }
 
@@ -105,7 +103,9 @@ public struct AccessToken: Hashable, Sendable {
             let issuer = try decodingField("issuer key") { () throws(WireError) in try reader.readBytes(count: Self.keyLength) }
             let signature = try decodingField("signature") { () throws(WireError) in try reader.readBytes(count: Self.signatureLength) }
             guard reader.remaining == 0 else { throw AdmissionError("\(reader.remaining) bytes after the signature") }
-            let claims = Claims(runName: runName, peerPublicKey: peerKey, name: name, serial: serial, issuedAt: issuedAt, expiry: expiry)
+            let claims = Claims(runName: runName, peerPublicKey: peerKey, name: name, serial: serial,
+                                issuedAt: WallClockInstant(millisecondsSinceEpoch: issuedAt),
+                                expiresAt: WallClockInstant(millisecondsSinceEpoch: expiry))
             try claims.validate()
             self.claims = claims
             self.issuerPublicKey = issuer
@@ -133,8 +133,8 @@ public struct AccessToken: Hashable, Sendable {
         writer.write(raw: claims.peerPublicKey)
         writer.writeWithU8Length(Array(claims.name.utf8))
         writer.write(claims.serial)
-        writer.write(claims.issuedAt)
-        writer.write(claims.expiry)
+        writer.write(claims.issuedAt.millisecondsSinceEpoch)
+        writer.write(claims.expiresAt.millisecondsSinceEpoch)
         writer.write(raw: issuer)
         return writer.bytes
     }

@@ -1,3 +1,4 @@
+import CohortBase
 import Foundation
 import Wire
 
@@ -24,9 +25,8 @@ enum AdmissionText {
     }
 
     /// Milliseconds since the Unix epoch as an ISO 8601 time, for messages.
-    static func time(_ milliseconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    static func time(_ instant: WallClockInstant) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(instant.millisecondsSinceEpoch) / 1000))
     }
 
     /// "9f3c51a0…": enough of a key to tell keys apart in a message.

@@ -19,12 +19,12 @@ public struct RevocationList: Hashable, Sendable {
         public var runName: String
         /// Orders lists: a node keeps the highest it has verified.
         public var sequence: UInt64
-        /// Milliseconds since the Unix epoch when the list was signed (informational).
-        public var issuedAt: UInt64
+        /// When the list was signed (informational).
+        public var issuedAt: WallClockInstant
         /// Raw Ed25519 public keys, strictly ascending (so one set has one encoding).
         public var revokedKeys: [[UInt8]]
 
-        public init(runName: String, sequence: UInt64, issuedAt: UInt64, revokedKeys: [[UInt8]]) {
+        public init(runName: String, sequence: UInt64, issuedAt: WallClockInstant, revokedKeys: [[UInt8]]) {
             self.runName = runName
             self.sequence = sequence
             self.issuedAt = issuedAt
@@ -110,7 +110,8 @@ public struct RevocationList: Hashable, Sendable {
                 try reader.readBytes(count: AccessToken.signatureLength)
             }
             guard reader.remaining == 0 else { throw AdmissionError("\(reader.remaining) bytes after the signature") }
-            let contents = Contents(runName: runName, sequence: sequence, issuedAt: issuedAt, revokedKeys: keys)
+            let contents = Contents(runName: runName, sequence: sequence, issuedAt: WallClockInstant(millisecondsSinceEpoch: issuedAt),
+                                    revokedKeys: keys)
             try contents.validate()
             self.contents = contents
             self.issuerPublicKey = issuer
@@ -134,7 +135,7 @@ public struct RevocationList: Hashable, Sendable {
     /// The contents of the next list: these keys added, the sequence one higher.
     public func contentsRevoking(_ keys: [[UInt8]], at now: WallClockInstant) -> Contents {
         let all = Set(contents.revokedKeys).union(keys)
-        return Contents(runName: contents.runName, sequence: contents.sequence + 1, issuedAt: now.millisecondsSinceEpoch,
+        return Contents(runName: contents.runName, sequence: contents.sequence + 1, issuedAt: now,
                         revokedKeys: all.sorted { $0.lexicographicallyPrecedes($1) })
     }
 
@@ -143,7 +144,7 @@ public struct RevocationList: Hashable, Sendable {
         writer.write(version)
         writer.writeWithU8Length(Array(contents.runName.utf8))
         writer.write(contents.sequence)
-        writer.write(contents.issuedAt)
+        writer.write(contents.issuedAt.millisecondsSinceEpoch)
         writer.write(UInt16(contents.revokedKeys.count))
         for key in contents.revokedKeys { writer.write(raw: key) }
         writer.write(raw: issuer)

@@ -74,11 +74,11 @@ struct DHTGetCommand: AsyncParsableCommand {
             print("\(key): no records")
             return
         }
-        let now = Date().timeIntervalSince1970 * 1000
+        let now = SystemClock().now().wall
         for record in records {
             let subkey = printable(record.subkey) ?? record.subkey.hexString
             let value = printable(record.value) ?? record.value.hexString
-            let seconds = Int((Double(record.expiry) - now) / 1000)
+            let seconds = (record.expiresAt - now).components.seconds
             print("\(key)[\(subkey)] = \(value)  (owner \(record.ownerID), expires in \(seconds) s)")
         }
     }

@@ -1,5 +1,6 @@
 import Admission
 import ArgumentParser
+import CohortBase
 import Foundation
 
 /// `cohort token`: admit volunteers to a run, and revoke them.
@@ -28,28 +29,28 @@ struct TokenIssueCommand: ParsableCommand {
 
     func validate() throws {
         _ = try PublicKeyArgument.parse(peerKey, option: "--peer-key")
-        _ = try Lifetime.milliseconds(parsing: expires, option: "--expires")
+        _ = try Lifetime.duration(parsing: expires, option: "--expires")
     }
 
     func run() throws {
         let key = try runKey.loadRunKey()
         let peer = try PublicKeyArgument.parse(peerKey, option: "--peer-key")
         guard peer != key.publicKey else { throw ValidationError("--peer-key is the run key itself, which needs no token") }
-        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let now = SystemClock().now().wall
         let claims = AccessToken.Claims(runName: runKey.run, peerPublicKey: peer, name: name, serial: UInt64.random(in: 1...UInt64.max),
-                                        issuedAt: now, expiry: now + (try Lifetime.milliseconds(parsing: expires, option: "--expires")))
+                                        issuedAt: now, expiresAt: now + (try Lifetime.duration(parsing: expires, option: "--expires")))
         let token = try AccessToken(signing: claims, with: key.privateKey)
         guard let out else {
             print(token.text, terminator: "")
             return
         }
         try Data(token.text.utf8).write(to: URL(fileURLWithPath: out))
-        print("token for \(name) (key \(peer.hexString.prefix(16))…, serial \(claims.serial)) admits to run \(runKey.run) until \(isoTime(claims.expiry))")
+        print("token for \(name) (key \(peer.hexString.prefix(16))…, serial \(claims.serial)) admits to run \(runKey.run) until \(isoTime(claims.expiresAt))")
         print("written to \(out); the volunteer joins with: cohort peer --token \(out) --join COORDINATOR:PORT")
     }
 }
 
 /// "2026-12-29T10:00:00Z" for milliseconds since the Unix epoch.
-func isoTime(_ milliseconds: UInt64) -> String {
-    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+func isoTime(_ instant: WallClockInstant) -> String {
+    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(instant.millisecondsSinceEpoch) / 1000))
 }

@@ -39,7 +39,7 @@ struct TokenRevokeCommand: ParsableCommand {
         let file = RunCoordinator.revocationFile(in: runKey.stateDirectory)
         let now = SystemClock().now().wall
         let contents = try currentList(at: file, runKey: key.publicKey).map { $0.contentsRevoking(revoked, at: now) }
-            ?? RevocationList.Contents(runName: runKey.run, sequence: 1, issuedAt: now.millisecondsSinceEpoch,
+            ?? RevocationList.Contents(runName: runKey.run, sequence: 1, issuedAt: now,
                                        revokedKeys: Set(revoked).sorted { $0.lexicographicallyPrecedes($1) })
         let list = try RevocationList(signing: contents, with: key.privateKey)
         try FileManager.default.createDirectory(at: runKey.stateDirectory, withIntermediateDirectories: true)

@@ -14,7 +14,7 @@ struct TokenShowCommand: ParsableCommand {
         let claims = token.claims
         let fields: [(String, Any)] = [
             ("run", claims.runName), ("name", claims.name), ("peer_key", claims.peerPublicKey.hexString),
-            ("serial", claims.serial), ("issued_at", isoTime(claims.issuedAt)), ("expires_at", isoTime(claims.expiry)),
+            ("serial", claims.serial), ("issued_at", isoTime(claims.issuedAt)), ("expires_at", isoTime(claims.expiresAt)),
             ("issuer_key", token.issuerPublicKey.hexString), ("signature_valid", token.hasValidSignature),
         ]
         if json {

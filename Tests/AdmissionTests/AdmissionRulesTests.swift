@@ -33,8 +33,8 @@ import Testing
         #expect(refusal(forged)?.reason == .badSignature)
         #expect(refusal(try Sample.token(run: "other").encoded)?.reason == .otherRun)
         #expect(refusal(token.encoded, key: publicKey(Sample.bob))?.reason == .otherPeer)
-        #expect(refusal(token.encoded, now: token.claims.expiry)?.reason == .expired)
-        #expect(refusal(token.encoded, now: token.claims.expiry - 1) == nil)
+        #expect(refusal(token.encoded, now: token.claims.expiresAt.millisecondsSinceEpoch)?.reason == .expired)
+        #expect(refusal(token.encoded, now: token.claims.expiresAt.millisecondsSinceEpoch - 1) == nil)
     }
 
     @Test func refusalsPrintOneLineWithTheirDetail() throws {

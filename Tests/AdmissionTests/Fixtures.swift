@@ -31,7 +31,8 @@ enum Sample {
 
     static func claims(for key: Curve25519.Signing.PrivateKey = alice, name: String = "alice",
                        run: String = "shakespeare", expiry: UInt64 = now + day) -> AccessToken.Claims {
-        AccessToken.Claims(runName: run, peerPublicKey: publicKey(key), name: name, serial: 42, issuedAt: now - day, expiry: expiry)
+        AccessToken.Claims(runName: run, peerPublicKey: publicKey(key), name: name, serial: 42, issuedAt: .at(now - day),
+                           expiresAt: .at(expiry))
     }
 
     static func token(for key: Curve25519.Signing.PrivateKey = alice, run: String = "shakespeare", expiry: UInt64 = now + day,
@@ -41,7 +42,7 @@ enum Sample {
 
     static func revocations(_ keys: [[UInt8]], sequence: UInt64, run: String = "shakespeare",
                             signer: Curve25519.Signing.PrivateKey = runKey) throws -> RevocationList {
-        try RevocationList(signing: .init(runName: run, sequence: sequence, issuedAt: now,
+        try RevocationList(signing: .init(runName: run, sequence: sequence, issuedAt: .at(now),
                                           revokedKeys: keys.sorted { $0.lexicographicallyPrecedes($1) }),
                            with: signer)
     }

@@ -15,13 +15,13 @@ import Testing
 
     @Test func unsortedDuplicateOrSequenceZeroListsAreRefused() throws {
         let keys = [publicKey(Sample.alice), publicKey(Sample.bob)].sorted { $0.lexicographicallyPrecedes($1) }
-        let unsorted = RevocationList.Contents(runName: "shakespeare", sequence: 1, issuedAt: 0, revokedKeys: keys.reversed())
+        let unsorted = RevocationList.Contents(runName: "shakespeare", sequence: 1, issuedAt: .epoch, revokedKeys: keys.reversed())
         #expect(throws: AdmissionError("revocation list: revoked key 1 is not above the one before (keys must be sorted and unique)")) {
             try RevocationList(signing: unsorted, with: Sample.runKey)
         }
-        let duplicate = RevocationList.Contents(runName: "shakespeare", sequence: 1, issuedAt: 0, revokedKeys: [keys[0], keys[0]])
+        let duplicate = RevocationList.Contents(runName: "shakespeare", sequence: 1, issuedAt: .epoch, revokedKeys: [keys[0], keys[0]])
         #expect(throws: AdmissionError.self) { try RevocationList(signing: duplicate, with: Sample.runKey) }
-        let zero = RevocationList.Contents(runName: "shakespeare", sequence: 0, issuedAt: 0, revokedKeys: [])
+        let zero = RevocationList.Contents(runName: "shakespeare", sequence: 0, issuedAt: .epoch, revokedKeys: [])
         #expect(throws: AdmissionError("revocation list: sequence is 0; the first list is 1")) {
             try RevocationList(signing: zero, with: Sample.runKey)
         }

@@ -61,6 +61,9 @@ import Testing
              "--peer-key must be 64 hex digits or a file holding them; \"zz\" is neither"),
             (["token", "issue", "--run", "e2e", "--peer-key", key, "--name", "x", "--expires", "3x"],
              "--expires must be a positive number followed by s, m, h or d"),
+            // Its milliseconds overflow 64 bits: the count is bounded before it is multiplied.
+            (["token", "issue", "--run", "e2e", "--peer-key", key, "--name", "x", "--expires", "213503982334601d"],
+             "--expires must be a positive number followed by s, m, h or d"),
             (["token", "issue", "--run", "bad name", "--peer-key", key, "--name", "x"], "--run \"bad name\" must be"),
             (["token", "revoke", "--run", "e2e"], "give at least one --peer-key or --token to revoke"),
             (["token", "show", garbage], "token file \(garbage): access token: does not start with \"cohort-access-token-v1 \""),

@@ -16,7 +16,7 @@ enum TestRun {
     static func token(for holder: PeerIdentity, expiry: UInt64 = now + hour, signer: PeerIdentity = owner,
                       run: String = name) -> AccessToken {
         let claims = AccessToken.Claims(runName: run, peerPublicKey: holder.publicKey, name: "peer-\(holder.peerID.description.prefix(6))",
-                                        serial: 7, issuedAt: expiry - 2 * hour, expiry: expiry)
+                                        serial: 7, issuedAt: .at(expiry - 2 * hour), expiresAt: .at(expiry))
         guard let token = try? AccessToken(signing: claims, with: signer.privateKey) else {
             preconditionFailure("test claims are valid")
         }
@@ -26,7 +26,7 @@ enum TestRun {
     /// The run's revocation list number `sequence` revoking `holders`.
     static func revoking(_ holders: [PeerIdentity], sequence: UInt64) -> RevocationList {
         let keys = holders.map(\.publicKey).sorted { $0.lexicographicallyPrecedes($1) }
-        guard let list = try? RevocationList(signing: .init(runName: name, sequence: sequence, issuedAt: now, revokedKeys: keys),
+        guard let list = try? RevocationList(signing: .init(runName: name, sequence: sequence, issuedAt: .at(now), revokedKeys: keys),
                                              with: owner.privateKey) else {
             preconditionFailure("test revocation lists are valid")
         }

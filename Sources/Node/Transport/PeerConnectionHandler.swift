@@ -111,11 +111,10 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
 
     /// An admission lasts as long as the token: the connection closes when it expires.
     private func closeAtExpiry(of token: AccessToken, context: ChannelHandlerContext) {
-        let now = settings.admission.clock.now().wall.millisecondsSinceEpoch
         // Capped at about 95 years, so that a far-future expiry cannot overflow the timer's nanoseconds.
-        let remaining = min(token.claims.expiry > now ? token.claims.expiry - now : 0, 3_000_000_000_000)
+        let remaining = min(max(.zero, token.claims.expiresAt - settings.admission.clock.now().wall), .seconds(3_000_000_000))
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        tokenExpiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(clamping: remaining))) {
+        tokenExpiry = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(remaining)) {
             handler.value.close(reason: "the peer's access token expired")
         }
     }

@@ -26,8 +26,7 @@ struct DemoAdmission {
     func token(for identity: PeerIdentity, name: String) throws -> AccessToken {
         let now = SystemClock().now().wall
         let claims = AccessToken.Claims(runName: runName, peerPublicKey: identity.publicKey, name: name,
-                                        serial: UInt64.random(in: 1...UInt64.max), issuedAt: now.millisecondsSinceEpoch,
-                                        expiry: (now + .seconds(86_400)).millisecondsSinceEpoch)
+                                        serial: UInt64.random(in: 1...UInt64.max), issuedAt: now, expiresAt: now + .seconds(86_400))
         return try AccessToken(signing: claims, with: runKey.privateKey)
     }
 

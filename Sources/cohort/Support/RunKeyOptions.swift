@@ -29,16 +29,17 @@ struct RunKeyOptions: ParsableArguments {
     }
 }
 
-/// Milliseconds in a lifetime such as "30d", "12h", "90m" or "45s".
+/// A lifetime such as "30d", "12h", "90m" or "45s".
 enum Lifetime {
     static let maxDays: UInt64 = 3650
 
-    static func milliseconds(parsing text: String, option: String) throws -> UInt64 {
-        let units: [Character: UInt64] = ["s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+    static func duration(parsing text: String, option: String) throws -> Duration {
+        let units: [Character: UInt64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        // The count is checked against the bound before it is multiplied, so that no count overflows.
         guard let unit = text.last.flatMap({ units[$0] }), let count = UInt64(text.dropLast()), count > 0,
-              count * unit <= maxDays * 86_400_000 else {
+              count <= maxDays * 86_400 / unit else {
             throw ValidationError("\(option) must be a positive number followed by s, m, h or d, at most \(maxDays)d (e.g. 30d); got \"\(text)\"")
         }
-        return count * unit
+        return .seconds(Int64(count * unit))
     }
 }
