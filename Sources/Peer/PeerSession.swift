@@ -28,9 +28,8 @@ final class PeerSession {
     private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
     /// The background read in flight, if any, for `awaitProgressRead` to wait on.
     private var backgroundRead: Task<Void, Never>?
-    /// The answer of the matchmaking read in flight (`readMatchmakingWhileTraining`), once in,
-    /// with the number of the read it answers: a cancelled read's answer is dropped.
-    private let matchmakingAnswer = NIOLockedValueBox(MatchmakingAnswer())
+    /// The answer of the matchmaking read in flight (`readMatchmakingWhileTraining`), once in.
+    private let matchmakingAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
     /// The round averaging while the trainer goes on (`allReduceInBackground`), and its outcome
     /// once in.
     private var backgroundRound: Task<Void, Never>?
@@ -119,8 +118,8 @@ final class PeerSession {
                     break
                 }
                 if case .train = directive, let read = matchmakingAnswer.withLockedValue({ slot in
-                    defer { slot.event = nil }
-                    return slot.event
+                    defer { slot = nil }
+                    return slot
                 }) {
                     answer = read
                     break
@@ -205,8 +204,6 @@ final class PeerSession {
             return await readMatchmaking(step: step, stateHash: stateHash)
         case .readMatchmakingWhileTraining(let step, let stateHash):
             startMatchmakingRead(step: step, stateHash: stateHash)
-        case .cancelMatchmakingRead:
-            matchmakingAnswer.withLockedValue { $0.cancel() }
         case .sleep(let until):
             let wait = until - SystemClock().now().monotonic
             if wait > .zero { try? await Task.sleep(for: wait) }
@@ -252,19 +249,18 @@ final class PeerSession {
     /// `matchmakingAnswer` for the next `train`.
     private func startMatchmakingRead(step: Int, stateHash: [UInt8]) {
         let network = self.network, slot = matchmakingAnswer
-        let read = slot.withLockedValue { $0.read }
         let planKey = keys.plan(step: step, state: stateHash), declarationKey = keys.declarations(step: step, state: stateHash)
         Task {
             let found = await network.records(planKey, declarationKey)
-            let event = MatchmakingAnswer.event(plans: found.0, declarations: found.1)
-            slot.withLockedValue { $0.deliver(event, ofRead: read) }
+            let event = MatchmakingRecords.event(plans: found.0, declarations: found.1)
+            slot.withLockedValue { $0 = event }
         }
     }
 
     /// The step's plans and declarations, read side by side: each read is a lookup's round trips.
     private func readMatchmaking(step: Int, stateHash: [UInt8]) async -> VolunteerSession.Event {
         let found = await network.records(keys.plan(step: step, state: stateHash), keys.declarations(step: step, state: stateHash))
-        return MatchmakingAnswer.event(plans: found.0, declarations: found.1)
+        return MatchmakingRecords.event(plans: found.0, declarations: found.1)
     }
 
     /// The background round's outcome, taken: its `roundFinished`.
@@ -335,22 +331,8 @@ final class PeerSession {
     }
 }
 
-/// The answer of the background matchmaking read, by the number of the read: cancelling one
-/// moves the number on, so an answer that comes after is dropped.
-private struct MatchmakingAnswer: Sendable {
-    var read = 0
-    var event: VolunteerSession.Event?
-
-    mutating func deliver(_ answer: VolunteerSession.Event, ofRead number: Int) {
-        if number == read { event = answer }
-    }
-
-    mutating func cancel() {
-        read += 1
-        event = nil
-    }
-
-    /// The plans and declarations that decode, as the session takes them.
+/// The step's plans and declarations that decode, as the session takes them.
+private enum MatchmakingRecords {
     static func event(plans: [SignedRecord], declarations: [SignedRecord]) -> VolunteerSession.Event {
         .matchmakingRead(plans: OwnedRecord.decoding(plans) { try GroupPlan(decoding: $0[...]) },
                          declarations: OwnedRecord.decoding(declarations) { try Declaration(decoding: $0[...]) })

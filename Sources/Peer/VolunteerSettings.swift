@@ -62,8 +62,8 @@ public struct VolunteerSettings: Sendable {
     /// replays the update it missed in the background (docs/protocol.md, "Late join"); on by
     /// default.
     public var joinsLate = true
-    /// With `trainsWhileAveraging`, train on while the group forms too; off by default.
-    public var trainsWhileMatchmaking = false
+    /// With `trainsWhileAveraging`, train on while the group forms too; on by default.
+    public var trainsWhileMatchmaking = true
     /// Test hook: delay or drop the frames this peer sends (the fault-injection suite's lossy
     /// links); off by default.
     public var faults = FaultInjection()

@@ -28,7 +28,7 @@ public final class RunSimulation {
         /// A background read finished: its answer waits for the volunteer's next `train`.
         case backgroundRead(volunteer: Int, incarnation: Int)
         /// Background matchmaking read `number` finished: likewise.
-        case backgroundMatchmakingRead(volunteer: Int, incarnation: Int, number: Int, RecordBoard.MatchKey)
+        case backgroundMatchmakingRead(volunteer: Int, incarnation: Int, RecordBoard.MatchKey)
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
         /// A replay ended: the states it led through, or nil when no donor had the chain.
         case replayed(volunteer: Int, incarnation: Int, states: [StateAtStep]?)
@@ -150,8 +150,8 @@ public final class RunSimulation {
             } else {
                 volunteers[volunteer].backgroundAnswer = self.read(.progress)
             }
-        case .backgroundMatchmakingRead(let volunteer, let incarnation, let number, let key):
-            guard isCurrent(volunteer, incarnation), volunteers[volunteer].matchmakingRead == number else { return }
+        case .backgroundMatchmakingRead(let volunteer, let incarnation, let key):
+            guard isCurrent(volunteer, incarnation) else { return }
             volunteers[volunteer].matchmakingAnswer = self.read(.matchmaking(key))
         case .downloaded(let volunteer, let incarnation, let step, let hash):
             guard isCurrent(volunteer, incarnation) else { return }
@@ -296,11 +296,8 @@ public final class RunSimulation {
             case .readMatchmaking(let step, let hash):
                 read(.matchmaking(RecordBoard.MatchKey(step: step, stateHash: hash)))
             case .readMatchmakingWhileTraining(let step, let hash):
-                schedule(.backgroundMatchmakingRead(volunteer: volunteer, incarnation: incarnation, number: volunteers[volunteer].matchmakingRead,
+                schedule(.backgroundMatchmakingRead(volunteer: volunteer, incarnation: incarnation,
                                                     RecordBoard.MatchKey(step: step, stateHash: hash)), at: cursor + lookup())
-            case .cancelMatchmakingRead:
-                volunteers[volunteer].matchmakingRead += 1
-                volunteers[volunteer].matchmakingAnswer = nil
             case .downloadState(let step, let hash, let donors):
                 download(step: step, hash: hash, donors: donors, for: volunteer, from: cursor)
             case .replayUpdates(let fromStep, let fromHash, let toStep, let toHash, let donors):

@@ -33,10 +33,8 @@ struct SimulatedVolunteer {
     var backgroundAnswer: VolunteerSession.Event?
     /// The session waits for the background read's answer (`awaitProgressRead`).
     var awaitsBackgroundAnswer = false
-    /// The number of the matchmaking read in the background (`readMatchmakingWhileTraining`):
-    /// a cancelled read's answer, under an older number, is dropped.
-    var matchmakingRead = 0
-    /// Its answer, once in, for the volunteer's next `train`.
+    /// The answer of the matchmaking read in the background (`readMatchmakingWhileTraining`),
+    /// once in, for the volunteer's next `train`.
     var matchmakingAnswer: VolunteerSession.Event?
     /// The replay of a late join, fetched in the background.
     var backgroundReplay: BackgroundReplay?

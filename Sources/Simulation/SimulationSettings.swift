@@ -46,8 +46,8 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     /// replays the update it missed in the background (`VolunteerSession.Settings.joinsLate`).
     public var joinsLate = true
     /// With overlapped rounds, volunteers train on while their group forms too
-    /// (`VolunteerSession.Settings.trainsWhileMatchmaking`); off by default, as on real peers.
-    public var trainsWhileMatchmaking = false
+    /// (`VolunteerSession.Settings.trainsWhileMatchmaking`); on by default, as on real peers.
+    public var trainsWhileMatchmaking = true
     public var matchmakingSeconds: Double = 5
     public var averagingTimeoutSeconds: Double = 60
     /// Largest group one leader forms (`Matchmaker.Settings.maxGroupSize`).

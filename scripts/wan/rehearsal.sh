@@ -90,8 +90,8 @@ for run in $(for h in $LOCAL_STEPS; do
     if ((h > 1)); then
         label="$label $mode"
         ((fragments == 1)) || label="$label, $fragments fragments"
-        # Overlapped runs also train while their groups form (the figures in docs/benchmarks.md).
-        if [[ $mode == overlapped ]]; then peer_flags+=(--train-while-matchmaking); else peer_flags+=(--no-train-while-averaging); fi
+        # Overlapped runs train on while their rounds average and while their groups form (the defaults).
+        [[ $mode == overlapped ]] || peer_flags+=(--no-train-while-averaging)
     fi
     echo "--- $label: a coordinator and 4 peers on ${LINKS[*]} Mbit/s links, $LATENCY_MS ms" >&2
     FAULTS_LOGS=$FAULTS_ROOT/runs/wan/h$h-$mode

@@ -46,11 +46,14 @@ extension VolunteerSession {
                                     .downloadState(step: agreedStep, hash: agreed.hash, donors: agreed.donors)]
     }
 
-    /// The state that more live peers hold on another branch of the run's history than hold
-    /// this peer's own branch: a state of an earlier step that this peer did not pass through
-    /// (`StateLineage`), against the peers at its own state or at one it passed through, itself
-    /// included. Nil when its branch has as many (a tie leaves each side where it is: the peer
-    /// behind loads the one ahead when it catches up) or the state has no donor.
+    /// The state that most live peers hold on another branch of the run's history, a state of
+    /// an earlier step that this peer did not pass through (`StateLineage`), when more than
+    /// half of the live peers hold it; with the count of those at this peer's own state or at
+    /// one it passed through, itself included. A strict majority of all live peers, not only
+    /// more than this peer's branch: the peers ahead of it may well be on its branch, and it
+    /// cannot tell, so a few identities announcing an old step must not outvote them. Nil
+    /// too when the state has no donor. A tie leaves each side where it is: the peer behind
+    /// loads the one ahead when it catches up.
     func strongerBranch(_ ballots: [StateElection.Ballot]) -> (state: ElectedState, ownVoters: Int)? {
         let voters = liveVoters
         var ownVoters = 1
@@ -63,7 +66,9 @@ extension VolunteerSession {
             case .unknown: break
             }
         }
-        guard let winner = StateElection.winner(of: otherBranches), winner.voters > ownVoters, !winner.donors.isEmpty else { return nil }
+        guard let winner = StateElection.winner(of: otherBranches), 2 * winner.voters > voters.count, !winner.donors.isEmpty else {
+            return nil
+        }
         let state = ElectedState(step: winner.step, hash: winner.hash, voters: winner.voters,
                                  donors: winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
         return (state, ownVoters)

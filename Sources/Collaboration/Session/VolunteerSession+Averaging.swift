@@ -32,8 +32,10 @@ extension VolunteerSession {
     }
 
     /// A micro-batch trained while the group forms: it counts towards the next round. The
-    /// matchmaker's deadline is checked between micro-batches, and the next read goes out once
-    /// the last is in.
+    /// matchmaker's deadline is checked between micro-batches, unless a read is out: as when
+    /// the peer waits, the matchmaker decides on what the read brings, not before it comes.
+    /// When reads take longer than the gathering window (slow links), deciding first would
+    /// have the peer step alone while its group's declarations are on their way.
     mutating func trainedWhileMatchmaking(_ matchmaking: Matchmaking, samples: Int, seconds: Double, loss: Double,
                                           _ now: Now) -> [Directive] {
         var matchmaking = matchmaking
@@ -41,7 +43,7 @@ extension VolunteerSession {
         matchmaking.carried?.lossSum += loss * Double(samples)
         lastMicroBatchSeconds = max(0, seconds)
         throughput.record(samples: samples, seconds: seconds)
-        guard now.monotonic >= matchmaking.wakeAt else { return follow([], in: matchmaking, now) }
+        guard now.monotonic >= matchmaking.wakeAt, !matchmaking.readInFlight else { return follow([], in: matchmaking, now) }
         return follow(matchmaking.matchmaker.onDeadline(now: now.monotonic), in: matchmaking, now)
     }
 
@@ -69,6 +71,11 @@ extension VolunteerSession {
         // leader that never answers.
         let declared = declarations.filter { $0.value.peer.bytes == $0.writer.bytes }.map(\.value)
         actions += matchmaking.matchmaker.onDeclarationsSeen(declared, now: now.monotonic)
+        // Training, the peer put off a deadline that passed while this read was out: it is due
+        // now, before the next read goes out.
+        if matchmaking.carried != nil, now.monotonic >= matchmaking.wakeAt {
+            actions += matchmaking.matchmaker.onDeadline(now: now.monotonic)
+        }
         return follow(actions, in: matchmaking, now)
     }
 
@@ -78,8 +85,8 @@ extension VolunteerSession {
         var matchmaking = matchmaking
         var directives: [Directive] = []
         let round = matchmaking.round
-        // Once the group formed or failed, a read still out answers nothing.
-        let cancelRead: [Directive] = matchmaking.readInFlight ? [.cancelMatchmakingRead] : []
+        // No read is out here: the matchmaker decides on a read's answer, or on a deadline
+        // while none is out (`trainedWhileMatchmaking`).
         for action in actions {
             switch action {
             case .publishDeclaration(let declaration):
@@ -93,10 +100,10 @@ extension VolunteerSession {
                 }
             case .groupFormed(let plan):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
-                return directives + cancelRead + startRound(round, plan: plan, carried: matchmaking.carried)
+                return directives + startRound(round, plan: plan, carried: matchmaking.carried)
             case .failed(let failure):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
-                return directives + cancelRead + formationFailed(round, failure, now, suspects: matchmaking.matchmaker.largestOtherGroupMembers,
+                return directives + formationFailed(round, failure, now, suspects: matchmaking.matchmaker.largestOtherGroupMembers,
                                                                  carried: matchmaking.carried)
             }
         }

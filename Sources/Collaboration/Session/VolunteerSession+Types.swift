@@ -121,8 +121,6 @@ extension VolunteerSession {
         /// Start reading the step's plans and declarations and go on: a later `train` is
         /// answered by the read's `matchmakingRead` instead, once it is in.
         case readMatchmakingWhileTraining(step: Int, stateHash: [UInt8])
-        /// Forget the matchmaking read in flight: no answer comes for it.
-        case cancelMatchmakingRead
         case sleep(until: MonotonicInstant)
         /// Average the gradients with the plan's group; answered by `roundFinished`.
         case allReduce(GroupPlan)
@@ -153,7 +151,7 @@ extension VolunteerSession {
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
                  .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
                  .note, .leave, .allReduceInBackground, .replayUpdatesInBackground, .cancelBackgroundReplay,
-                 .readMatchmakingWhileTraining, .cancelMatchmakingRead:
+                 .readMatchmakingWhileTraining:
                 false
             }
         }
@@ -192,9 +190,9 @@ extension VolunteerSession {
         /// its state, `fromStep`, while it replays the update to `toStep` in the background.
         case joiningLate(fromStep: Int, toStep: Int)
         case hashMismatch(step: Int, agreeingVoters: Int, mismatches: Int)
-        /// This peer stepped on without the others (`StateLineage`): `branchVoters` live peers
-        /// hold a state of `branchStep` it did not pass through, more than the `ownVoters` that
-        /// hold its own or one it passed through. It loads theirs, going back to `branchStep`.
+        /// This peer stepped on without the others (`StateLineage`): `branchVoters` live peers,
+        /// more than half of them, hold a state of `branchStep` it did not pass through, and
+        /// `ownVoters` its own or one it passed through. It loads theirs, going back to `branchStep`.
         case onAnotherBranch(step: Int, branchStep: Int, branchVoters: Int, ownVoters: Int)
         case averaging(step: Int, peers: Int, partElements: Int, elementCount: Int, bandwidth: UInt64)
         case averaged(AveragedRound)

@@ -67,9 +67,8 @@ public struct VolunteerSession: Sendable {
         /// (`joinLate`), instead of replaying first and missing that round too.
         public var joinsLate = false
         /// Under `trainsWhileAveraging`, train on while the group forms too, reading the plans
-        /// and declarations in the background (`readMatchmakingWhileTraining`). Off by default:
-        /// on two loaded cores with 150 ms frames, a joiner took longer to get into a group with
-        /// it (docs/operations.md, "Local SGD").
+        /// and declarations in the background (`readMatchmakingWhileTraining`). Off unless the
+        /// shell turns it on (`cohort peer` and `cohort simulate` do by default).
         public var trainsWhileMatchmaking = false
 
         public init(me: PeerID, clientMode: Bool, address: String, coordinator: PeerID, elementCount: Int, stateBytes: Int,
