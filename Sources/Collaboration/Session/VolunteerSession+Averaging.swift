@@ -104,7 +104,7 @@ extension VolunteerSession {
             case .failed(let failure):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
                 return directives + formationFailed(round, failure, now, suspects: matchmaking.matchmaker.largestOtherGroupMembers,
-                                                                 carried: matchmaking.carried)
+                                                    carried: matchmaking.carried)
             }
         }
         guard matchmaking.carried != nil else {
