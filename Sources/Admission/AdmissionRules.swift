@@ -55,7 +55,7 @@ public struct AdmissionRules: Hashable, Sendable {
             throw AdmissionRefusal(.otherPeer, "issued to \(AdmissionText.shortKey(token.claims.peerPublicKey)), peer proved \(AdmissionText.shortKey(provenKey))")
         }
         guard now < token.claims.expiresAt else {
-            throw AdmissionRefusal(.expired, "\(token.claims.name)'s token expired at \(AdmissionText.time(token.claims.expiresAt))")
+            throw AdmissionRefusal(.expired, "\(token.claims.name)'s token expired at \(token.claims.expiresAt.iso8601)")
         }
         if revokedKeys.contains(provenKey) { throw AdmissionRefusal(.revoked, "key \(AdmissionText.shortKey(provenKey))") }
     }

@@ -1,4 +1,3 @@
-import CohortBase
 import Foundation
 import Wire
 
@@ -22,11 +21,6 @@ enum AdmissionText {
         if !PeerText.isSafe(text) {
             throw AdmissionError("\(what) contains a control character")
         }
-    }
-
-    /// Milliseconds since the Unix epoch as an ISO 8601 time, for messages.
-    static func time(_ instant: WallClockInstant) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(instant.millisecondsSinceEpoch) / 1000))
     }
 
     /// "9f3c51a0…": enough of a key to tell keys apart in a message.

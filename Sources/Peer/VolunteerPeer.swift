@@ -69,7 +69,7 @@ public final class VolunteerPeer {
             throw PeerError("cannot use the access token: \(error)")
         }
         logger.info("admitted-only run", metadata: ["run": "\(token.claims.runName)", "token.name": "\(token.claims.name)",
-                                                    "token.expiry": "\(Date(timeIntervalSince1970: Double(token.claims.expiresAt.millisecondsSinceEpoch) / 1000))"])
+                                                    "token.expiry": "\(token.claims.expiresAt.iso8601)"])
         return policy
     }
 

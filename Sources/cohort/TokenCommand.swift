@@ -45,12 +45,9 @@ struct TokenIssueCommand: ParsableCommand {
             return
         }
         try Data(token.text.utf8).write(to: URL(fileURLWithPath: out))
-        print("token for \(name) (key \(peer.hexString.prefix(16))…, serial \(claims.serial)) admits to run \(runKey.run) until \(isoTime(claims.expiresAt))")
+        print("token for \(name) (key \(peer.hexString.prefix(16))…, serial \(claims.serial)) admits to run \(runKey.run) until \(claims.expiresAt.iso8601)")
         print("written to \(out); the volunteer joins with: cohort peer --token \(out) --join COORDINATOR:PORT")
     }
 }
 
 /// "2026-12-29T10:00:00Z" for milliseconds since the Unix epoch.
-func isoTime(_ instant: WallClockInstant) -> String {
-    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(instant.millisecondsSinceEpoch) / 1000))
-}

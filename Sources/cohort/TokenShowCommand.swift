@@ -1,5 +1,6 @@
 import Admission
 import ArgumentParser
+import CohortBase
 import Foundation
 
 /// `cohort token show FILE`: what a token says, for volunteers and operators.
@@ -14,7 +15,7 @@ struct TokenShowCommand: ParsableCommand {
         let claims = token.claims
         let fields: [(String, Any)] = [
             ("run", claims.runName), ("name", claims.name), ("peer_key", claims.peerPublicKey.hexString),
-            ("serial", claims.serial), ("issued_at", isoTime(claims.issuedAt)), ("expires_at", isoTime(claims.expiresAt)),
+            ("serial", claims.serial), ("issued_at", claims.issuedAt.iso8601), ("expires_at", claims.expiresAt.iso8601),
             ("issuer_key", token.issuerPublicKey.hexString), ("signature_valid", token.hasValidSignature),
         ]
         if json {
