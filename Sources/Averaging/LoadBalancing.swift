@@ -1,19 +1,27 @@
-/// Splits the flat vector into one contiguous part per group member, proportional to bandwidth.
+/// Splits the flat vector into one contiguous part per group member, proportional to bandwidth,
+/// leaving out owners whose link is so slow that owning anything would lengthen the round.
 ///
 /// DeDLOC §3.1 gives each peer a share of the all-reduce that follows its network speed, and
 /// peers that cannot accept connections (client mode) a share of zero; hivemind's
-/// `averaging/load_balancing.py` finds the shares with a linear program. Cohort uses plain
-/// proportional shares: simpler to verify, and every member can recompute and check the plan.
+/// `averaging/load_balancing.py` finds the shares with a linear program. In a group of N an owner
+/// of p elements of a V-element vector moves V + (N − 2)·p each way (its own vector less its
+/// part out, its part's averages to the N − 1 others), so a slow link gains nothing from owning,
+/// and its part holds every other member up: measured on 100/50/50/20 Mbit/s links (docs/benchmarks.md),
+/// the 20 Mbit/s member's proportional part made the round 1.2× longer than its own vector
+/// alone. Cohort keeps proportional shares (simple to verify: every member recomputes and checks
+/// the plan) and leaves out what the linear program would: an owner below half the owners'
+/// median whose link, by that count, is slower than the others' share of the work
+/// (`standsAside`). The median bounds what liars can do to honest owners, as `ShareCap` does.
 ///
 /// The split is computed with integer arithmetic only (largest remainder method, ties to the
 /// earlier member), so every member derives bit-for-bit the same plan from the same inputs, and
 /// the parts tile `0..<elementCount` exactly.
 public enum LoadBalancing {
-    /// Returns one range per member, in member order; client-mode members get an empty range at
-    /// the boundary where they would be. Members that accept connections but all announce zero
-    /// bandwidth share equally. A bandwidth counts for at most `ShareCap.medianMultiple` times
-    /// the owners' median, so no member wins the vector by declaring a huge one. Returns nil when
-    /// every member is in client mode.
+    /// Returns one range per member, in member order; client-mode members and owners that stand
+    /// aside get an empty range at the boundary where they would be. Members that accept
+    /// connections but all announce zero bandwidth share equally. A bandwidth counts for at most
+    /// `ShareCap.medianMultiple` times the owners' median, so no member wins the vector by
+    /// declaring a huge one. Returns nil when every member is in client mode.
     public static func partition(elementCount: Int, bandwidths: [UInt64], clientMode: [Bool]) -> [Range<Int>]? {
         precondition(bandwidths.count == clientMode.count, "\(bandwidths.count) bandwidths for \(clientMode.count) members")
         precondition(elementCount >= 0, "negative element count \(elementCount)")
@@ -23,12 +31,40 @@ public enum LoadBalancing {
         if owners.allSatisfy({ weights[$0] == 0 }) {
             for owner in owners { weights[owner] = 1 }
         }
+        for owner in standingAside(weights: weights, memberCount: bandwidths.count) { weights[owner] = 0 }
         let sizes = shares(of: UInt64(elementCount), weights: weights)
         var start = 0
         return sizes.map { size in
             defer { start += Int(size) }
             return start..<(start + Int(size))
         }
+    }
+
+    /// The owners (indices with positive weight) that own nothing: slowest first, while the
+    /// slowest left is below half the owners' lower median and, with k owners left whose
+    /// weights sum to B, (N − 2 + k) × its weight ≤ B. That is where the linear program's round
+    /// time, V·(N − 2 + k) ⁄ B with every one of the k owning, is no shorter than its link takes
+    /// to move its own vector alone (V ⁄ its weight), so any part it owns makes it the slowest.
+    /// With two members, owning costs nobody anything, and nobody stands aside.
+    static func standingAside(weights: [UInt64], memberCount: Int) -> [Int] {
+        var owners = weights.indices.filter { weights[$0] > 0 }.sorted { (weights[$0], $0) < (weights[$1], $1) }
+        guard memberCount > 2, owners.count > 1 else { return [] }
+        let median = owners.map { weights[$0] }[(owners.count - 1) / 2]
+        var sum: UInt64 = 0
+        for owner in owners {
+            let (next, overflow) = sum.addingReportingOverflow(weights[owner])
+            guard !overflow else { return [] }
+            sum = next
+        }
+        var aside: [Int] = []
+        while owners.count > 1, let slowest = owners.first, weights[slowest] < median - median / 2 {
+            let (cost, overflow) = weights[slowest].multipliedReportingOverflow(by: UInt64(memberCount - 2 + owners.count))
+            guard !overflow, cost <= sum else { break }
+            aside.append(slowest)
+            sum -= weights[slowest]
+            owners.removeFirst()
+        }
+        return aside
     }
 
     /// Largest remainder apportionment of `total` by `weights` (not all zero).

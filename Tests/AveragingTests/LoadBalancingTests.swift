@@ -3,8 +3,8 @@ import Testing
 
 @Suite struct LoadBalancingTests {
     @Test func partsFollowBandwidthAndTileTheVector() {
-        let parts = LoadBalancing.partition(elementCount: 1000, bandwidths: [100, 300, 600], clientMode: [false, false, false])
-        #expect(parts == [0..<100, 100..<400, 400..<1000])
+        let parts = LoadBalancing.partition(elementCount: 1000, bandwidths: [200, 300, 500], clientMode: [false, false, false])
+        #expect(parts == [0..<200, 200..<500, 500..<1000])
     }
 
     @Test func aHugeDeclaredBandwidthOwnsAtMostHalfOfAThreeOwnerVector() {
@@ -13,6 +13,41 @@ import Testing
         let parts = LoadBalancing.partition(elementCount: 66_624, bandwidths: [Declaration.maxBandwidth, 100_000_000, 100_000_000],
                                             clientMode: [false, false, false])
         #expect(parts?.map(\.count) == [33_312, 16_656, 16_656])
+    }
+
+    @Test func aSlowLinkAmongFastOnesOwnsNothing() {
+        // 100/50/50/20 Mbit/s: owning any part, the 20 Mbit/s member moves more than its own
+        // vector, which alone takes it longer than the others' whole round.
+        let parts = LoadBalancing.partition(elementCount: 1000, bandwidths: [100_000_000, 50_000_000, 50_000_000, 20_000_000],
+                                            clientMode: [false, false, false, false])
+        #expect(parts?.map(\.count) == [500, 250, 250, 0])
+    }
+
+    @Test func uniformLinksAndTwoMemberGroupsKeepEveryOwner() {
+        let uniform = LoadBalancing.partition(elementCount: 1000, bandwidths: [50, 50, 50, 50], clientMode: [false, false, false, false])
+        #expect(uniform?.map(\.count) == [250, 250, 250, 250])
+        // With two members, each moves its whole vector whatever it owns.
+        let pair = LoadBalancing.partition(elementCount: 1000, bandwidths: [100, 60], clientMode: [false, false])
+        #expect(pair?.map(\.count) == [625, 375])
+        #expect(LoadBalancing.standingAside(weights: [100, 1], memberCount: 2).isEmpty)
+    }
+
+    @Test func aLiarCannotPushHonestOwnersAside() {
+        // The liar counts for twice the median; the honest owners are the median.
+        let parts = LoadBalancing.partition(elementCount: 1000, bandwidths: [Declaration.maxBandwidth, 50, 50],
+                                            clientMode: [false, false, false])
+        #expect(parts?.map(\.count) == [500, 250, 250])
+    }
+
+    @Test func aSlowOwnerKeepsItsPartWhereManyClientsMakeOwningWorthIt() {
+        // Seven client-mode members send every owner their chunks: (10 − 2 + 3) × 40 > 240, so
+        // the 40 owns its share although it is below half the median.
+        let bandwidths: [UInt64] = [100, 100, 40] + Array(repeating: 100, count: 7)
+        let clientMode = [false, false, false] + Array(repeating: true, count: 7)
+        let parts = LoadBalancing.partition(elementCount: 240, bandwidths: bandwidths, clientMode: clientMode)
+        #expect(parts?.prefix(3).map(\.count) == [100, 100, 40])
+        // Without them, it stands aside.
+        #expect(LoadBalancing.standingAside(weights: [100, 100, 40], memberCount: 3) == [2])
     }
 
     @Test func declaredValuesCountForAtMostTwiceTheLowerMedian() {
@@ -63,7 +98,8 @@ import Testing
         #expect(parts.first?.lowerBound == 0)
         #expect(parts.last?.upperBound == elementCount)
         #expect(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
-        let counted = ShareCap.capped(bandwidths.indices.map { clientMode[$0] ? 0 : bandwidths[$0] })
+        var counted = ShareCap.capped(bandwidths.indices.map { clientMode[$0] ? 0 : bandwidths[$0] })
+        for owner in LoadBalancing.standingAside(weights: counted, memberCount: memberCount) { counted[owner] = 0 }
         let total = counted.reduce(0.0) { $0 + Double($1) }
         for index in parts.indices {
             if clientMode[index] {

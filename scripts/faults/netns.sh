@@ -53,9 +53,27 @@ wait_for_links() {
     done
 }
 
+# Makes every host created so far send with TCP congestion control CC. A namespace may only pick
+# an algorithm the root namespace allows, so CC joins that list until topology_down.
+FAULTS_ALLOWED_CONGESTION_CONTROL=""
+use_congestion_control() {
+    local cc=$1 host allowed=/proc/sys/net/ipv4/tcp_allowed_congestion_control
+    grep -qw -- "$cc" /proc/sys/net/ipv4/tcp_available_congestion_control ||
+        { echo "this kernel has no TCP congestion control '$cc' (it has: $(cat /proc/sys/net/ipv4/tcp_available_congestion_control))" >&2; return 1; }
+    if ! grep -qw -- "$cc" "$allowed"; then
+        FAULTS_ALLOWED_CONGESTION_CONTROL=$(cat "$allowed")
+        sysctl -qw net.ipv4.tcp_allowed_congestion_control="$FAULTS_ALLOWED_CONGESTION_CONTROL $cc"
+    fi
+    for host in "${FAULTS_HOSTS[@]}"; do on_host "$host" sysctl -qw net.ipv4.tcp_congestion_control="$cc"; done
+}
+
 # Removes every namespace this shell created; the veth pairs and the bridge go with them.
 topology_down() {
     local host
+    if [[ -n $FAULTS_ALLOWED_CONGESTION_CONTROL ]]; then
+        sysctl -qw net.ipv4.tcp_allowed_congestion_control="$FAULTS_ALLOWED_CONGESTION_CONTROL" || true
+        FAULTS_ALLOWED_CONGESTION_CONTROL=""
+    fi
     for host in "${FAULTS_HOSTS[@]}"; do
         ip netns del "$(host_ns "$host")" 2>/dev/null || true
     done

@@ -9,6 +9,8 @@
 #
 #   sudo ./scripts/wan/allreduce.sh                 # COHORT=… picks the binary (default: release)
 #   PYTHON=/path/venv/bin/python ./scripts/wan/…    # a Python with torch, for gloo (skipped without)
+#   CONGESTION_CONTROL=bbr ./scripts/wan/…          # the hosts' TCP congestion control (default
+#                                                   # cubic, what desktop systems send with)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) == 0 ]] || { echo "scripts/wan/allreduce.sh needs root: it creates network namespaces and tc qdiscs" >&2; exit 2; }
@@ -18,14 +20,16 @@ COHORT=${COHORT:-$PWD/.build/release/cohort}
 PYTHON=${PYTHON:-}
 SIZE=${SIZE:-3225600}
 ROUNDS=${ROUNDS:-3}
+CONGESTION_CONTROL=${CONGESTION_CONTROL:-cubic}
 PEERS=4
-RESULTS=benchmarks/results/wan-allreduce.json
+RESULTS=${RESULTS:-benchmarks/results/wan-allreduce.json}
 work=$(mktemp -d)
 GLOO_PIDS=()
 # A gloo rank whose peers failed waits for them for good: the ranks go with the namespaces.
 trap 'kill "${GLOO_PIDS[@]}" 2>/dev/null; topology_down; rm -rf "$work"' EXIT
 
 topology_up $PEERS
+use_congestion_control "$CONGESTION_CONTROL"
 hosts=$(for ((h = 0; h < PEERS; h++)); do host_address $h; done | paste -sd,)
 
 # Sets the hosts' links to the given Mbit/s, one per host.
@@ -74,9 +78,9 @@ run_cohort mix-cohort "$(IFS=,; echo "${mix[*]}")"
 run_cohort mix-cohort-equal-parts "50,50,50,50"
 run_gloo mix-gloo
 
-python3 - "$work" "$RESULTS" "$SIZE" "${uniform[*]}" "${mix[*]}" <<'PY'
+python3 - "$work" "$RESULTS" "$SIZE" "${uniform[*]}" "${mix[*]}" "$CONGESTION_CONTROL" <<'PY'
 import json, os, sys
-work, results, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+work, results, size, congestion_control = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[6]
 links = {"uniform": [float(x) for x in sys.argv[4].split()], "mix": [float(x) for x in sys.argv[5].split()]}
 rows = []
 for label in ["uniform-cohort", "uniform-gloo", "mix-cohort", "mix-cohort-equal-parts", "mix-gloo"]:
@@ -96,7 +100,7 @@ for label in ["uniform-cohort", "uniform-gloo", "mix-cohort", "mix-cohort-equal-
     rows.append({"run": label, "links_mbit": links[label.split("-")[0]], "median_seconds": report["median_seconds"],
                  "round_seconds": report["round_seconds"], "line_rate_bound_seconds": bound,
                  "ratio_to_bound": report["median_seconds"] / bound})
-json.dump({"elements": size, "rows": rows}, open(results, "w"), indent=2, sort_keys=True)
+json.dump({"elements": size, "congestion_control": congestion_control, "rows": rows}, open(results, "w"), indent=2, sort_keys=True)
 print(f"{'run':24} {'median s':>9} {'bound s':>8} {'x bound':>8}")
 for row in rows:
     print(f"{row['run']:24} {row['median_seconds']:9.2f} {row['line_rate_bound_seconds']:8.2f} {row['ratio_to_bound']:8.2f}")

@@ -15,7 +15,8 @@
 #                         # COMPRESSION=float16|int8 compresses every run's averaging (default none);
 #                         # FRAGMENTS=F streams local SGD's rounds in F fragments (runs with H > 1);
 #                         # CHECKPOINTS=N checkpoints per run (default 5), all kept: a per-step
-#                         # reference with many gives the loss at any other run's sample count
+#                         # reference with many gives the loss at any other run's sample count;
+#                         # CONGESTION_CONTROL=cubic (default; what desktop systems send with) or bbr …
 set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$FAULTS_ROOT"
@@ -39,6 +40,7 @@ COMPRESSION=${COMPRESSION:-none}
 [[ $COMPRESSION =~ ^(none|float16|int8)$ ]] || { echo "COMPRESSION must be none, float16 or int8: '$COMPRESSION'" >&2; exit 2; }
 FRAGMENTS=${FRAGMENTS:-1}
 CHECKPOINTS=${CHECKPOINTS:-5}
+CONGESTION_CONTROL=${CONGESTION_CONTROL:-cubic}
 [[ $CHECKPOINTS =~ ^[1-9][0-9]*$ ]] || { echo "CHECKPOINTS must be a positive count: '$CHECKPOINTS'" >&2; exit 2; }
 [[ $FRAGMENTS =~ ^[1-9][0-9]*$ ]] || { echo "FRAGMENTS must be a positive count: '$FRAGMENTS'" >&2; exit 2; }
 
@@ -46,6 +48,7 @@ rm -rf "$FAULTS_LOGS"
 mkdir -p "$FAULTS_LOGS"
 trap 'stop_all_processes; topology_down' EXIT
 topology_up 5
+use_congestion_control "$CONGESTION_CONTROL"
 for peer in 1 2 3 4; do limit_bandwidth $peer "${LINKS[$((peer - 1))]}mbit"; done
 # The validation text: the corpus's last 64 KiB (inside the held-out split).
 VALIDATION=$FAULTS_LOGS/validation.txt
@@ -119,16 +122,26 @@ for run in $(for h in $LOCAL_STEPS; do
     read -r checkpoint_samples _ _ _ < <(journal_totals "$journal" $(($(jq .last_checkpoint_step <<<"$status") - 1)))
     stop_all_processes
     FAULTS_PIDS=()
+    # Every kept checkpoint's loss, so that runs compare at equal samples, not only at the next
+    # checkpoint after each one's budget.
+    curve=$(for folder in "$(dirname "$checkpoint")"/step-*; do
+        step=$((10#${folder##*step-}))
+        ((step > 0)) || continue
+        read -r curve_samples _ _ _ < <(journal_totals "$journal" $((step - 1)))
+        jq -n --argjson samples "$curve_samples" --argjson loss "$(validation_loss "$folder")" '{samples: $samples, validation_loss: $loss}'
+    done | jq -s 'sort_by(.samples)')
     rows+=("$(jq -n --arg run "$label" --argjson samples "$samples" --argjson bytes "$bytes" --argjson seconds "$seconds" \
         --argjson rounds "$rounds" --argjson baseline "$baseline_rate" --argjson utilisation "$utilisation" --argjson context 128 \
-        --argjson loss "$(validation_loss "$checkpoint")" --argjson checkpoint_samples "$checkpoint_samples" \
+        --argjson loss "$(validation_loss "$checkpoint")" --argjson checkpoint_samples "$checkpoint_samples" --argjson curve "$curve" \
         '{run: $run, samples: $samples, rounds: $rounds, samples_per_second: ($samples / $seconds),
           efficiency: (($samples / $seconds) / $baseline), utilisation: $utilisation,
-          bytes_per_token: ($bytes / ($samples * $context)), validation_loss: $loss, loss_after_samples: $checkpoint_samples}')")
+          bytes_per_token: ($bytes / ($samples * $context)), validation_loss: $loss, loss_after_samples: $checkpoint_samples,
+          checkpoints: $curve}')")
 done
 
 printf '%s\n' "${rows[@]}" | jq -s --argjson links "[$(IFS=,; echo "${LINKS[*]}")]" --argjson latency $LATENCY_MS \
-    --arg compression "$COMPRESSION" '{links_mbit: $links, latency_ms: $latency, compression: $compression, rows: .}' >"$RESULTS"
+    --arg compression "$COMPRESSION" --arg congestion_control "$CONGESTION_CONTROL" \
+    '{links_mbit: $links, latency_ms: $latency, compression: $compression, congestion_control: $congestion_control, rows: .}' >"$RESULTS"
 jq -r '["run", "samples/s", "efficiency", "utilisation", "bytes/token", "val loss"],
        (.rows[] | [.run, (.samples_per_second | . * 10 | round / 10), (.efficiency // "" | if . == "" then . else . * 100 | round / 100 end),
                    (.utilisation // "" | if . == "" then . else . * 100 | round / 100 end),
