@@ -16,7 +16,8 @@
 #                         # FRAGMENTS=F streams local SGD's rounds in F fragments (runs with H > 1);
 #                         # CHECKPOINTS=N checkpoints per run (default 5), all kept: a per-step
 #                         # reference with many gives the loss at any other run's sample count;
-#                         # CONGESTION_CONTROL=cubic (default; what desktop systems send with) or bbr …
+#                         # CONGESTION_CONTROL=cubic (default; what desktop systems send with) or bbr;
+#                         # OUTER_LR and OUTER_MOMENTUM set local SGD's outer step (coordinator defaults) …
 set -euo pipefail
 FAULTS_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$FAULTS_ROOT"
@@ -41,6 +42,9 @@ COMPRESSION=${COMPRESSION:-none}
 FRAGMENTS=${FRAGMENTS:-1}
 CHECKPOINTS=${CHECKPOINTS:-5}
 CONGESTION_CONTROL=${CONGESTION_CONTROL:-cubic}
+outer_flags=()
+[[ -z ${OUTER_LR:-} ]] || outer_flags+=(--outer-lr "$OUTER_LR")
+[[ -z ${OUTER_MOMENTUM:-} ]] || outer_flags+=(--outer-momentum "$OUTER_MOMENTUM")
 [[ $CHECKPOINTS =~ ^[1-9][0-9]*$ ]] || { echo "CHECKPOINTS must be a positive count: '$CHECKPOINTS'" >&2; exit 2; }
 [[ $FRAGMENTS =~ ^[1-9][0-9]*$ ]] || { echo "FRAGMENTS must be a positive count: '$FRAGMENTS'" >&2; exit 2; }
 
@@ -106,7 +110,7 @@ for run in $(for h in $LOCAL_STEPS; do
     # Warm-up over the first tenth of the budget, counted in rounds.
     settings $((rounds_expected / 10 + 1)) >"$FAULTS_LOGS/settings.json"
     start_coordinator 0 "$FAULTS_LOGS/settings.json" --target-batch $TARGET_BATCH --local-steps "$h" --checkpoint-every $every \
-        --keep $((CHECKPOINTS + 2)) --averaging-timeout 120 --compression "$COMPRESSION" --fragments $fragments
+        --keep $((CHECKPOINTS + 2)) --averaging-timeout 120 --compression "$COMPRESSION" --fragments $fragments "${outer_flags[@]}"
     for peer in 1 2 3 4; do start_peer "peer-$peer" $peer "${peer_flags[@]}"; done
     journal=$FAULTS_STATE/rounds.jsonl
     wait_until 3600 "$label: the run did not reach $SAMPLES samples" \
@@ -140,8 +144,9 @@ for run in $(for h in $LOCAL_STEPS; do
 done
 
 printf '%s\n' "${rows[@]}" | jq -s --argjson links "[$(IFS=,; echo "${LINKS[*]}")]" --argjson latency $LATENCY_MS \
-    --arg compression "$COMPRESSION" --arg congestion_control "$CONGESTION_CONTROL" \
-    '{links_mbit: $links, latency_ms: $latency, compression: $compression, congestion_control: $congestion_control, rows: .}' >"$RESULTS"
+    --arg compression "$COMPRESSION" --arg congestion_control "$CONGESTION_CONTROL" --arg outer "${outer_flags[*]}" \
+    '{links_mbit: $links, latency_ms: $latency, compression: $compression, congestion_control: $congestion_control,
+      outer_step_flags: $outer, rows: .}' >"$RESULTS"
 jq -r '["run", "samples/s", "efficiency", "utilisation", "bytes/token", "val loss"],
        (.rows[] | [.run, (.samples_per_second | . * 10 | round / 10), (.efficiency // "" | if . == "" then . else . * 100 | round / 100 end),
                    (.utilisation // "" | if . == "" then . else . * 100 | round / 100 end),
