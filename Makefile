@@ -42,7 +42,7 @@ faults:
 wan:
 	@[ "$$(id -u)" = 0 ] || { echo "make wan needs root: it creates network namespaces and tc qdiscs"; exit 1; }
 	@$(MAKE) --no-print-directory release
-	./scripts/install-deps.sh iproute2 curl jq bc bsdextrautils
+	./scripts/install-deps.sh iproute2 curl jq bc bsdextrautils procps
 	./scripts/wan/allreduce.sh
 	./scripts/wan/rehearsal.sh
 
