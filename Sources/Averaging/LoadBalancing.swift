@@ -11,7 +11,7 @@
 /// alone. Cohort keeps proportional shares (simple to verify: every member recomputes and checks
 /// the plan) and leaves out what the linear program would: an owner below half the owners'
 /// median whose link, by that count, is slower than the others' share of the work
-/// (`standsAside`). The median bounds what liars can do to honest owners, as `ShareCap` does.
+/// (`standingAside`). The median bounds what liars can do to honest owners, as `ShareCap` does.
 ///
 /// The split is computed with integer arithmetic only (largest remainder method, ties to the
 /// earlier member), so every member derives bit-for-bit the same plan from the same inputs, and
