@@ -26,7 +26,7 @@ RESULTS=${RESULTS:-benchmarks/results/wan-allreduce.json}
 work=$(mktemp -d)
 GLOO_PIDS=()
 # A gloo rank whose peers failed waits for them for good: the ranks go with the namespaces.
-trap 'kill "${GLOO_PIDS[@]}" 2>/dev/null; topology_down; rm -rf "$work"' EXIT
+trap 'kill "${GLOO_PIDS[@]}" 2>/dev/null || true; topology_down; rm -rf "$work"' EXIT
 
 topology_up $PEERS
 use_congestion_control "$CONGESTION_CONTROL"
