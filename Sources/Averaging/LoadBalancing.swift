@@ -48,14 +48,8 @@ public enum LoadBalancing {
     /// With two members, owning costs nobody anything, and nobody stands aside.
     static func standingAside(weights: [UInt64], memberCount: Int) -> [Int] {
         var owners = weights.indices.filter { weights[$0] > 0 }.sorted { (weights[$0], $0) < (weights[$1], $1) }
-        guard memberCount > 2, owners.count > 1 else { return [] }
-        let median = owners.map { weights[$0] }[(owners.count - 1) / 2]
-        var sum: UInt64 = 0
-        for owner in owners {
-            let (next, overflow) = sum.addingReportingOverflow(weights[owner])
-            guard !overflow else { return [] }
-            sum = next
-        }
+        guard memberCount > 2, owners.count > 1, let median = ShareCap.lowerMedian(ofPositive: weights),
+              var sum = checkedSum(of: weights) else { return [] }
         var aside: [Int] = []
         while owners.count > 1, let slowest = owners.first, weights[slowest] < median - median / 2 {
             let (cost, overflow) = weights[slowest].multipliedReportingOverflow(by: UInt64(memberCount - 2 + owners.count))
@@ -67,14 +61,20 @@ public enum LoadBalancing {
         return aside
     }
 
+    /// The weights' sum; nil where it overflows.
+    static func checkedSum(of weights: [UInt64]) -> UInt64? {
+        var sum: UInt64 = 0
+        for weight in weights {
+            let (next, overflow) = sum.addingReportingOverflow(weight)
+            guard !overflow else { return nil }
+            sum = next
+        }
+        return sum
+    }
+
     /// Largest remainder apportionment of `total` by `weights` (not all zero).
     static func shares(of total: UInt64, weights: [UInt64]) -> [UInt64] {
-        var weightSum: UInt64 = 0
-        for weight in weights {
-            let (sum, overflow) = weightSum.addingReportingOverflow(weight)
-            precondition(!overflow, "bandwidth sum overflows: \(weights)")
-            weightSum = sum
-        }
+        guard let weightSum = checkedSum(of: weights) else { preconditionFailure("bandwidth sum overflows: \(weights)") }
         var quotients: [UInt64] = []
         var remainders: [UInt64] = []
         for weight in weights {

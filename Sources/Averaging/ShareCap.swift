@@ -17,10 +17,15 @@ public enum ShareCap {
     /// `values` with each one cut to `medianMultiple` times the lower median of the positive
     /// ones; zeros stay zero, and all-zero input is returned as it is.
     public static func capped(_ values: [UInt64]) -> [UInt64] {
-        let positive = values.filter { $0 > 0 }.sorted()
-        guard !positive.isEmpty else { return values }
-        let median = positive[(positive.count - 1) / 2]
+        guard let median = lowerMedian(ofPositive: values) else { return values }
         let (bound, overflow) = median.multipliedReportingOverflow(by: medianMultiple)
         return overflow ? values : values.map { min($0, bound) }
+    }
+
+    /// The lower median of the positive values (with n of them, fewer than half cannot raise
+    /// it); nil when none is positive.
+    static func lowerMedian(ofPositive values: [UInt64]) -> UInt64? {
+        let positive = values.filter { $0 > 0 }.sorted()
+        return positive.isEmpty ? nil : positive[(positive.count - 1) / 2]
     }
 }

@@ -110,17 +110,11 @@ final class PeerSession {
                     answer = try roundFinishedInBackground()
                     break
                 }
-                if case .train = directive, let finished = backgroundAnswer.withLockedValue({ answer in
-                    defer { answer = nil }
-                    return answer
-                }) {
+                if case .train = directive, let finished = backgroundAnswer.take() {
                     answer = finished
                     break
                 }
-                if case .train = directive, let read = matchmakingAnswer.withLockedValue({ slot in
-                    defer { slot = nil }
-                    return slot
-                }) {
+                if case .train = directive, let read = matchmakingAnswer.take() {
                     answer = read
                     break
                 }
@@ -176,10 +170,7 @@ final class PeerSession {
         case .awaitProgressRead:
             await backgroundRead?.value
             backgroundRead = nil
-            return backgroundAnswer.withLockedValue { answer in
-                defer { answer = nil }
-                return answer
-            }
+            return backgroundAnswer.take()
         case .readProgress:
             return .progressRead(OwnedRecord.decoding(await network.records(keys.progress), with: PeerProgress.init(decoding:)))
         case .readStateAnnouncements:
@@ -266,11 +257,7 @@ final class PeerSession {
     /// The background round's outcome, taken: its `roundFinished`.
     private func roundFinishedInBackground() throws -> VolunteerSession.Event {
         backgroundRound = nil
-        let outcome = roundOutcome.withLockedValue { outcome in
-            defer { outcome = nil }
-            return outcome
-        }
-        guard let outcome else { preconditionFailure("no background round has finished") }
+        guard let outcome = roundOutcome.take() else { preconditionFailure("no background round has finished") }
         return .roundFinished(try finishAllReduce(outcome))
     }
 

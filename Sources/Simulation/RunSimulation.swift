@@ -27,7 +27,7 @@ public final class RunSimulation {
         case read(volunteer: Int, incarnation: Int, Read)
         /// A background read finished: its answer waits for the volunteer's next `train`.
         case backgroundRead(volunteer: Int, incarnation: Int)
-        /// Background matchmaking read `number` finished: likewise.
+        /// The background matchmaking read finished: likewise.
         case backgroundMatchmakingRead(volunteer: Int, incarnation: Int, RecordBoard.MatchKey)
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
         /// A replay ended: the states it led through, or nil when no donor had the chain.
