@@ -122,7 +122,16 @@ final class PeerSession {
             }
             guard let answer else { preconditionFailure("the session handed out no directive to answer: \(directives)") }
             directives = session.handle(answer, at: Self.now())
+            trace(answer, directives)
         }
+    }
+
+    /// At `--log-level trace`: what the session heard and what it asked for, micro-batches aside.
+    private func trace(_ answer: VolunteerSession.Event, _ directives: [VolunteerSession.Directive]) {
+        guard logger.logLevel <= .trace else { return }
+        if case .trained = answer {} else { logger.trace("session event", metadata: ["event": "\(answer)"]) }
+        let shown = directives.filter { if case .train = $0 { false } else { true } }
+        if !shown.isEmpty { logger.trace("session directives", metadata: ["directives": "\(shown)"]) }
     }
 
     /// Carries out one directive; the event that answers it, for those that await one.
@@ -134,6 +143,12 @@ final class PeerSession {
             let seconds = Date().timeIntervalSince(started)
             activity.trainingSeconds += seconds
             activity.samplesTrained += UInt64(run.settings.effectiveMicroBatchSize)
+            // A micro-batch holds its thread of the cooperative pool without a suspension, and
+            // back to back they would hold it for good: on one core (or with the other thread
+            // busy) the background reads and stores waited until the batch looked complete by a
+            // projection whose records had gone stale, 20 s later, and the run stepped without
+            // this peer meanwhile.
+            await Task.yield()
             return .trained(samples: run.settings.effectiveMicroBatchSize, seconds: seconds, loss: loss)
         case .checkStillAdmitted:
             try await checkStillAdmitted()

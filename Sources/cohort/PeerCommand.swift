@@ -2,6 +2,7 @@ import Admission
 import ArgumentParser
 import Collaboration
 import Foundation
+import Logging
 import Node
 import Peer
 import Trainer
@@ -36,6 +37,8 @@ struct PeerCommand: AsyncParsableCommand {
     var run: String?
     @Option(help: "The coordinator's public key (64 hex digits, printed by cohort coordinator): accept only its run configs.")
     var coordinatorKey: String?
+    @Option(help: "Log level on stderr: trace (also every event and directive of this peer's session), debug, info, notice, warning, error or critical.")
+    var logLevel = Logger.Level.info
     @Option(help: "Access token file from the run's operator, for a run that admits only peers with one (implies its run and coordinator key).")
     var token: String?
     @Flag(help: "Print this identity's public key (to send to a run's operator for a token) and exit.")
@@ -96,7 +99,7 @@ struct PeerCommand: AsyncParsableCommand {
             return
         }
         threadOptions.apply()
-        let logger = makeLogger("cohort.peer")
+        let logger = makeLogger("cohort.peer", level: logLevel)
         var settings = VolunteerSettings(join: try join.map(HostPort.parse), dataURL: data.map { URL(fileURLWithPath: $0) },
                                          bundledDataURL: BundledCorpus.url)
         settings.baseModelURL = base.map { URL(fileURLWithPath: $0) }

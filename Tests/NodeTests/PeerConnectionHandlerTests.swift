@@ -68,10 +68,13 @@ import Wire
         #expect(try connection.written().count == 1)
     }
 
+    /// The peer goes on talking (a request of its own comes in) but never answers this one.
     @Test func aRequestWithoutAReplyTimesOutAtItsDeadlineAndFreesItsSlot() throws {
         let connection = try established { $0.maxOutboundRequestsPerPeer = 1 }
         let request = connection.request(timeout: .seconds(3))
-        connection.loop.advanceTime(by: .seconds(3) - .nanoseconds(1))
+        connection.loop.advanceTime(by: .seconds(1))
+        try connection.receive(Frame(type: .ping, requestID: 1, payload: []))
+        connection.loop.advanceTime(by: .seconds(2) - .nanoseconds(1))
         #expect(request.result == nil)
         connection.loop.advanceTime(by: .nanoseconds(1))
         #expect(request.error as? TransportError == .timedOut)
@@ -80,6 +83,38 @@ import Wire
         let next = connection.request()
         #expect(next.result == nil, "the timed-out request still holds its slot")
         #expect(connection.channel.isActive)
+    }
+
+    /// A link that went down without a FIN (a partition) leaves TCP retransmitting with growing
+    /// pauses long after it comes back; every request over the old connection would wait out
+    /// its timeout. Nothing heard since a request that timed out: the connection is closed, its
+    /// other requests fail at once, and the pool dials afresh next time.
+    @Test func aRequestThatTimesOutWithNothingHeardSinceItWasSentClosesTheConnection() throws {
+        let connection = try established()
+        try connection.receive(Frame(type: .ping, requestID: 1, payload: []))
+        connection.loop.advanceTime(by: .seconds(1))
+        let first = connection.request(timeout: .seconds(2))
+        let second = connection.request(timeout: .seconds(10))
+        connection.loop.advanceTime(by: .seconds(2))
+        #expect(first.error as? TransportError == .timedOut)
+        #expect(second.error as? TransportError == .connectionClosed)
+        #expect(!connection.channel.isActive)
+        #expect(!connection.handler.isUsable)
+        #expect(connection.log.closed == 1)
+    }
+
+    /// A reply to another request, after this one was sent, shows the connection alive.
+    @Test func aReplyToAnotherRequestKeepsTheConnectionWhenOneTimesOut() throws {
+        let connection = try established()
+        let slow = connection.request(timeout: .seconds(2))
+        let quick = connection.request(timeout: .seconds(2))
+        connection.loop.advanceTime(by: .milliseconds(500))
+        try connection.receive(Frame(type: .pong, requestID: 2, payload: []))
+        connection.loop.advanceTime(by: .seconds(2))
+        #expect(quick.value != nil)
+        #expect(slow.error as? TransportError == .timedOut)
+        #expect(connection.channel.isActive)
+        #expect(connection.handler.isUsable)
     }
 
     /// Every request still waiting fails with `connectionClosed` when the connection closes, its

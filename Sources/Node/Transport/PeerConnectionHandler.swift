@@ -43,6 +43,9 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     /// When the last frame went either way, on the event loop's clock (`EventLoop.now`), which
     /// an `EmbeddedEventLoop` lets tests advance.
     private var lastActivity: NIODeadline
+    /// When the last frame came from the peer: a request that times out with nothing heard
+    /// since it was sent finds the connection dead (`closeIfSilentSince`).
+    private var lastReceived: NIODeadline
     private(set) var isRetired = false
     private var isClosed = false
     /// Set once this side asked for the close; the channel may not have closed yet.
@@ -77,6 +80,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         self.logger = logger
         self.establishedPromise = eventLoop.makePromise(of: PeerID.self)
         self.lastActivity = eventLoop.now
+        self.lastReceived = eventLoop.now
     }
 
     /// Established, not closed, and not the loser of a duplicate-connection tie.
@@ -197,6 +201,7 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         guard let peerID else { return }
         lastActivity = context.eventLoop.now
+        lastReceived = lastActivity
         if frame.type.isRequest {
             serve(frame, from: peerID)
         } else if let request = pending.removeValue(forKey: frame.requestID) {
@@ -216,12 +221,14 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         nextRequestID += 1
         let promise = eventLoop.makePromise(of: Frame.self)
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let sentAt = context.eventLoop.now
         let deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             guard let expired = handler.value.pending.removeValue(forKey: requestID) else { return }
             expired.promise.fail(TransportError.timedOut)
+            handler.value.closeIfSilentSince(sentAt)
         }
         pending[requestID] = Pending(promise: promise, deadline: deadline)
-        lastActivity = context.eventLoop.now
+        lastActivity = sentAt
         send(Frame(type: type, requestID: requestID, payload: payload))
         return promise.futureResult
     }
@@ -239,6 +246,17 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
     func close() {
         isClosing = true
         context?.close(promise: nil)
+    }
+
+    /// A request timed out and not one frame came from the peer since it was sent: the link
+    /// went down without a FIN or RST (a partition, a machine that lost power), and TCP would
+    /// keep the connection for many minutes, each later request waiting out its timeout behind
+    /// retransmissions that back off to tens of seconds, long after the link came back. Closed,
+    /// the next request dials afresh. A peer only slow to serve this request loses nothing
+    /// but a handshake.
+    private func closeIfSilentSince(_ sentAt: NIODeadline) {
+        guard lastReceived < sentAt else { return }
+        close(reason: "no frame from the peer since a request that timed out")
     }
 
     /// Closes the connection and logs why.

@@ -23,10 +23,10 @@ enum SignalStop {
     }
 }
 
-func makeLogger(_ label: String) -> Logger {
+func makeLogger(_ label: String, level: Logger.Level = .info) -> Logger {
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
     var logger = Logger(label: label)
-    logger.logLevel = .info
+    logger.logLevel = level
     return logger
 }
 
