@@ -224,8 +224,10 @@ final class PeerConnectionHandler: ChannelDuplexHandler {
         let sentAt = context.eventLoop.now
         let deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             guard let expired = handler.value.pending.removeValue(forKey: requestID) else { return }
-            expired.promise.fail(TransportError.timedOut)
+            // Closed first, so that a caller retrying from the failure dials afresh instead
+            // of queuing behind the dead connection.
             handler.value.closeIfSilentSince(sentAt)
+            expired.promise.fail(TransportError.timedOut)
         }
         pending[requestID] = Pending(promise: promise, deadline: deadline)
         lastActivity = sentAt
