@@ -15,6 +15,10 @@ public struct Offence: Hashable, Sendable, CustomStringConvertible {
         /// A record claiming what no honest peer of the run writes, such as a state of another
         /// size than the run's model.
         case falseClaim = "false claim"
+        /// An owner's average that is not finite, in a round of three or more members: the
+        /// owner bounded every contribution, so no sender can have caused it (`AllReduceRound`'s
+        /// average check). It is proof, not suspicion, so it bans at once.
+        case poisonedAverage = "poisoned average"
     }
 
     public var kind: Kind
@@ -25,6 +29,10 @@ public struct Offence: Hashable, Sendable, CustomStringConvertible {
         self.kind = kind
         self.detail = detail
     }
+
+    /// Whether this one offence is enough for a ban: what no honest peer can have done by
+    /// accident or through another's fault.
+    public var bansAtOnce: Bool { kind == .poisonedAverage }
 
     public var description: String { "\(kind.rawValue): \(detail)" }
 }

@@ -3,9 +3,9 @@ import CohortBase
 /// Offences per peer in a sliding window, and the bans they lead to, as a pure state machine:
 /// time is passed in, so tests replay it exactly.
 ///
-/// `offencesToBan` offences within `window` ban a peer for `firstBan`; every later ban lasts
-/// twice the one before, up to `longestBan`, so a peer that comes back and misbehaves again is
-/// shut out for longer each time. A peer quiet for `memory` is forgotten, ban count included.
+/// `offencesToBan` offences within `window`, or one that `bansAtOnce`, ban a peer for
+/// `firstBan`; every later ban lasts twice the one before, up to `longestBan`, so a peer that
+/// comes back and misbehaves again is shut out for longer each time. A peer quiet for `memory` is forgotten, ban count included.
 /// The shell enforces bans: it closes the peer's connections and refuses new ones, leaves it
 /// out of groups and refuses its records.
 public struct OffenceLedger: Sendable {
@@ -84,16 +84,16 @@ public struct OffenceLedger: Sendable {
         standing.lastSeen = now
         standing.recent.removeAll { $0 + settings.window <= now }
         standing.recent.append(now)
-        guard standing.recent.count >= settings.offencesToBan else {
+        guard standing.recent.count >= settings.offencesToBan || offence.bansAtOnce else {
             standings[peer] = standing
             return .counted(offences: standing.recent.count)
         }
         let length = banLength(after: standing.bans)
         standing.bans += 1
         standing.bannedUntil = now + length
+        let count = standing.recent.count == 1 ? "1 offence" : "\(standing.recent.count) offences"
         standing.recent = []
         standings[peer] = standing
-        let count = settings.offencesToBan == 1 ? "1 offence" : "\(settings.offencesToBan) offences"
         let reason = "\(count) within \(Self.minutes(settings.window)), the last \(offence); "
             + "ban \(standing.bans) for \(Self.minutes(length))"
         return .banned(until: standing.bannedUntil, reason: reason)

@@ -181,7 +181,9 @@ final class AllReduceDriver {
             case .checkAlive(let peer):
                 checkAlive(peer)
             case .dropPeer(let peer, let reason):
-                leaveOut(peer, reason: reason)
+                leaveOut(peer, reason: reason, offence: .badPart)
+            case .banPeer(let peer, let reason):
+                leaveOut(peer, reason: reason, offence: .poisonedAverage)
             case .finished(let result):
                 finishRound(result)
             }
@@ -207,14 +209,14 @@ final class AllReduceDriver {
         }
     }
 
-    private func leaveOut(_ peer: PeerID, reason: String) {
+    private func leaveOut(_ peer: PeerID, reason: String, offence: Offence.Kind) {
         logger.info("left out of the round", metadata: ["peer.id": "\(peer)", "reason": "\(reason)"])
         for key in context.map({ Array($0.pending.keys) }) ?? [] where key.peer == peer {
             if let waiting = context?.pending.removeValue(forKey: key) {
                 waiting.reply.succeed(Frame.refusal("left out: \(reason)"))
             }
         }
-        transport?.reportOffence(Offence(.badPart, reason), by: peer)
+        transport?.reportOffence(Offence(offence, reason), by: peer)
     }
 
     private func finishRound(_ result: AllReduceResult) {

@@ -117,12 +117,35 @@ import Testing
         return (coordinator, peers, join, dashboard)
     }
 
-    /// How far the attacked run's validation loss may be from the run without the attacker.
-    /// Issue 11 asks for 0.05 nats; the attacker that joins rounds costs more until it is banned:
-    /// it adds zero contributions at up to twice the median weight (diluting those rounds'
-    /// updates) and its poisoned parts are skipped. Measured gaps: 0.017, 0.026 and 0.105
-    /// (docs/security.md, "Known limits").
-    static let lossTolerance = 0.15
+    /// How far the attacked run's validation loss may be from the run without the attacker, each
+    /// read off a line fitted through its checkpoints (`fittedLoss`). Issue 11 asks for 0.05
+    /// nats; three runs without any attacker, at the same step, already differ by up to 0.05
+    /// (which peers average which data depends on timing), so the bound allows that spread on top
+    /// of the attack's cost (docs/security.md, "Known limits", has the measured gaps).
+    static let lossTolerance = 0.1
+
+    /// The checkpoints a run's loss is fitted over: `finalStep` and the ten steps before.
+    static let fittedSteps = finalStep - 10...finalStep
+
+    /// The validation loss at `finalStep` read off the least-squares line through the run's
+    /// checkpoints in `fittedSteps`, and those steps. One checkpoint's loss varies with which
+    /// peers averaged which data, and two runs' checkpoints fall on different steps (the
+    /// coordinator checkpoints the step its poll sees).
+    static func fittedLoss(of run: Run) throws -> (loss: Double, steps: [Int]) {
+        let checkpoints = run.checkpoints
+        let steps = checkpoints.keys.filter(fittedSteps.contains).sorted()
+        try #require(steps.count >= 3, "too few checkpoints in \(fittedSteps) to fit: \(checkpoints.keys.sorted())")
+        let losses = try steps.map { try validationLoss(of: checkpoints[$0]!, in: run.folder) }
+        let x = steps.map(Double.init)
+        let meanX: Double = x.reduce(0, +) / Double(x.count)
+        let meanY: Double = losses.reduce(0, +) / Double(losses.count)
+        var covariance = 0.0, variance = 0.0
+        for (step, loss) in zip(x, losses) {
+            covariance += (step - meanX) * (loss - meanY)
+            variance += (step - meanX) * (step - meanX)
+        }
+        return (meanY + covariance / variance * (Double(finalStep) - meanX), steps)
+    }
 
     @Test func honestPeersTrainOnThroughEveryAttackAndAgree() throws {
         let baseline = try Run.inNewFolder()
@@ -202,21 +225,13 @@ import Testing
         for (step, announcements) in byStep {
             #expect(Set(announcements.compactMap { $0["hash"] as? String }).count == 1, "peers disagree at step \(step): \(announcements)")
         }
-        // Training is nearly as good as without the attacker: the mean validation loss of each
-        // run's newest checkpoints (up to four, from step finalStep − 6 on; one step's loss alone
-        // varies with which peers averaged which data), within `lossTolerance`. The two runs'
-        // checkpoint steps need not match: the coordinator checkpoints the step its poll sees.
-        func newest(_ checkpoints: [Int: URL]) -> [Int] {
-            Array(checkpoints.keys.filter { $0 >= Self.finalStep - 6 }.sorted().suffix(4))
-        }
-        let withoutSteps = newest(baseline.checkpoints), withSteps = newest(run.checkpoints)
-        try #require(!withoutSteps.isEmpty && !withSteps.isEmpty,
-                     "no checkpoint near step \(Self.finalStep): \(baseline.checkpoints.keys.sorted()), \(run.checkpoints.keys.sorted())")
-        let without = try withoutSteps.map { try Self.validationLoss(of: baseline.checkpoints[$0]!, in: run.folder) }.reduce(0, +)
-            / Double(withoutSteps.count)
-        let with = try withSteps.map { try Self.validationLoss(of: run.checkpoints[$0]!, in: run.folder) }.reduce(0, +) / Double(withSteps.count)
-        #expect(abs(with - without) <= Self.lossTolerance, "validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without")
-        print("red team: mean validation loss at steps \(withSteps): \(with) with the attacker, at \(withoutSteps): \(without) without; "
+        // Training is nearly as good as without the attacker: the validation loss at finalStep,
+        // fitted over each run's checkpoints, within `lossTolerance`.
+        let without = try Self.fittedLoss(of: baseline), with = try Self.fittedLoss(of: run)
+        #expect(abs(with.loss - without.loss) <= Self.lossTolerance,
+                "validation loss at step \(Self.finalStep): \(with.loss) with the attacker (fitted over \(with.steps)), \(without.loss) without (over \(without.steps))")
+        print("red team: validation loss at step \(Self.finalStep): \(with.loss) with the attacker (fitted over \(with.steps)), "
+              + "\(without.loss) without (over \(without.steps)); "
               + "rounds during the attack: \(during.count); poisoned rounds: \(poisoned.map { "\($0["step"] ?? "?"):\($0["poison"] ?? "?")" }); "
               + "unread reply bytes asked for: \(unreadBytes >> 20) MiB; largest honest peer: \(largestResidentMiB) MiB")
         for peer in peers { peer.kill() }

@@ -126,7 +126,7 @@ final class PoisonedOwner: @unchecked Sendable {
             case .checkAlive:
                 // A silent member is left out at the sender deadline; the attacker does not chase it.
                 continue
-            case .dropPeer(let peer, let reason):
+            case .dropPeer(let peer, let reason), .banPeer(let peer, let reason):
                 for key in pending.keys where key.peer == peer {
                     pending.removeValue(forKey: key)?.succeed(Frame.refusal("left out: \(reason)"))
                 }

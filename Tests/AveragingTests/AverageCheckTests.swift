@@ -12,6 +12,8 @@ import Testing
                               faults: [forger: .forgeAverages(forge)], seed: random.next())
     }
 
+    /// `blamedFor`: the text of the reason the forger is dropped for, with proof enough to ban
+    /// it at once; nil when nobody is blamed.
     static func expectPartSkipped(_ group: SimulatedGroup, forger: Int, blamedFor text: String?) {
         for index in group.members.indices where index != forger {
             let result = group.members[index].result
@@ -20,9 +22,11 @@ import Testing
                 #expect(result?.dropped.map(\.peer) == [group.plan.members[forger].peer])
                 #expect(result?.dropped.allSatisfy { $0.reason.contains(text) } == true, "\(result?.dropped ?? [])")
                 #expect(group.members[index].dropped == [group.plan.members[forger].peer])
+                #expect(group.members[index].banned == [group.plan.members[forger].peer])
             } else {
                 #expect(result?.dropped == [], "a norm out of bound blames nobody: \(result?.dropped ?? [])")
                 #expect(group.members[index].dropped == [])
+                #expect(group.members[index].banned == [])
             }
         }
     }
@@ -37,7 +41,7 @@ import Testing
         }
     }
 
-    @Test func anOwnerReturningNonFiniteAveragesHasItsPartSkippedAndIsDropped() {
+    @Test func anOwnerReturningNonFiniteAveragesHasItsPartSkippedAndIsBanned() {
         var group = Self.group(members: 4, forging: 1, seed: 22) { values in values.indices.map { $0 == 3 ? .nan : values[$0] } }
         group.run()
         Self.expectPartSkipped(group, forger: 1, blamedFor: "not finite")

@@ -9,6 +9,8 @@ final class SimulatedMember {
     var round: AllReduceRound
     var result: AllReduceResult?
     var dropped: [PeerID] = []
+    /// Dropped with proof (`.banPeer`): the shell bans these at once.
+    var banned: [PeerID] = []
 
     init(plan: GroupPlan, index: Int, values: [Float], settings: AllReduceRound.Settings) {
         vector = .allocate(capacity: values.count)
@@ -159,8 +161,9 @@ struct SimulatedGroup {
                 if case .vanish = faults[target], down.contains(target) {
                     queue.append((target, index, .closed))
                 }
-            case .dropPeer(let peer, _):
+            case .dropPeer(let peer, _), .banPeer(let peer, _):
                 members[index].dropped.append(peer)
+                if case .banPeer = action { members[index].banned.append(peer) }
                 // An owner discards what a dropped sender sent for chunks not yet averaged; the
                 // tests' bad senders are bad from their first chunk, so none of theirs counts.
                 let sender = plan.index(of: peer)!

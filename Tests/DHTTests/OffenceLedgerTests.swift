@@ -25,6 +25,17 @@ import Wire
         #expect(ledger.bannedPeers(now: .at(19 * minute)).isEmpty)
     }
 
+    @Test func aPoisonedAverageBansAtOnceAfterLesserOffences() {
+        var ledger = OffenceLedger()
+        let poisoned = Offence(.poisonedAverage, "sent an average of part 2 that is not finite")
+        #expect(ledger.onOffence(poisoned, by: peers[0], now: .at(0)) == .banned(
+            until: .at(10 * minute), reason: "1 offence within 10 min, the last \(poisoned); ban 1 for 10 min"))
+        #expect(ledger.onOffence(offence, by: peers[1], now: .at(0)) == .counted(offences: 1))
+        #expect(ledger.onOffence(poisoned, by: peers[1], now: .at(minute)) == .banned(
+            until: .at(11 * minute), reason: "2 offences within 10 min, the last \(poisoned); ban 1 for 10 min"))
+        #expect(ledger.bannedPeers(now: .at(minute)) == [peers[0], peers[1]])
+    }
+
     @Test func offencesSpreadBeyondTheWindowNeverBan() {
         var ledger = OffenceLedger()
         for round in 0..<10 {

@@ -7,9 +7,9 @@ extension AllReduceRound {
     /// them, and the owner has bounded those against their median). A part failing the check is
     /// reported failed, so it is skipped like a part whose owner died.
     ///
-    /// Only a non-finite average in a group of three or more blames its owner (dropped, an
-    /// offence): there the owner has bounded every contribution, so nothing a sender did can make
-    /// an honest owner's average overflow. A norm out of bound, or anything in a group of two,
+    /// Only a non-finite average in a group of three or more blames its owner (dropped and
+    /// banned at once): there the owner has bounded every contribution, so nothing a sender did
+    /// can make an honest owner's average overflow. A norm out of bound, or anything in a group of two,
     /// could be a hostile sender's doing (one just under the owner's bound, set against the
     /// member with the smallest gradient), so the part is skipped without blame; the owner is
     /// listed (`AllReduceResult.outOfBoundAverages`) for the caller to count across rounds. A member whose
@@ -35,7 +35,7 @@ extension AllReduceRound {
                 let reason = "sent an average of part \(part) that is not finite"
                 failed[part] = true
                 dropped.append(AllReduceResult.DroppedPeer(peer: plan.members[part].peer, reason: reason))
-                actions.append(.dropPeer(plan.members[part].peer, reason: reason))
+                actions.append(.banPeer(plan.members[part].peer, reason: reason))
             } else if judged && contributionNorms[part] > 0 && norm > Double(settings.normBoundFactor) * growth * contributionNorms[part] {
                 partFailed[part] = true
                 outOfBoundOwners.append(plan.members[part].peer)

@@ -14,7 +14,7 @@ import CohortBase
 /// 2. For every action: `.sendPartChunk` → `partChunk(for:)` (or `encodePartChunk(_:into:)` into a
 ///    frame buffer) and send; `.sendAveragedChunk` → `averagedChunkPayload(for:)` to each peer;
 ///    `.wake(at:)` → call `onDeadline(now:)` then; `.dropPeer` → close that connection;
-///    `.finished` → the round is over, use the result.
+///    `.banPeer` → close it and ban the peer; `.finished` → the round is over, use the result.
 /// 3. Feed what happens: `onPartChunk`, `onAveragedChunk`, `onPeerFailed` (a lost connection or
 ///    an `Abort`), `onDeadline`.
 ///
@@ -120,6 +120,9 @@ public struct AllReduceRound {
         /// The peer broke the protocol or sent a part that failed the checks (`reason` says which);
         /// it is left out of the round. Close its connection.
         case dropPeer(PeerID, reason: String)
+        /// The owner sent an average that no sender can have caused (`rejectBadAverages`): drop
+        /// it like `dropPeer`, and ban it at once, since this is proof and not suspicion.
+        case banPeer(PeerID, reason: String)
         /// The round is over; no further actions follow.
         case finished(AllReduceResult)
     }
