@@ -54,11 +54,11 @@ struct RecordBoard {
         self.costs = costs
     }
 
-    /// Seconds one lookup's round trips take for a volunteer whose one-way latency is `latency`,
-    /// with the others' mean latency `typical`; each hop's processing comes on top
-    /// (`RunSimulation.lookupSeconds`).
-    func lookupSeconds(latency: Double, typical: Double) -> Double {
-        costs.roundTrips * 2 * (latency + typical)
+    /// The time one lookup's round trips take for a volunteer whose one-way latency is
+    /// `latency`, with the others' mean latency `typical`; each hop's processing comes on top
+    /// (`RunSimulation.lookupTime`).
+    func lookupTime(latency: Duration, typical: Duration) -> Duration {
+        (latency + typical) * (costs.roundTrips * 2)
     }
 
     private mutating func charge(read kind: KeyKind, records: Int, valueBytes: Int) {

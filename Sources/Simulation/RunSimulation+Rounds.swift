@@ -6,7 +6,7 @@ import Wire
 /// The all-reduce rounds of a simulated run: members reach a plan's round, which ends when all
 /// of them are there (or the missing ones are past the step), or at the sender deadline.
 extension RunSimulation {
-    func join(_ plan: GroupPlan, volunteer: Int, at arrival: Double) {
+    func join(_ plan: GroupPlan, volunteer: Int, at arrival: MonotonicInstant) {
         var round = rounds[plan.id] ?? SimulatedRound(plan: plan)
         guard !round.isFinished else {
             // The others finished without it: it waited for them in vain until the deadline.
@@ -14,11 +14,11 @@ extension RunSimulation {
                                          bytesSent: 0, bytesReceived: 0, duration: .seconds(settings.averagingTimeoutSeconds),
                                          failedParts: plan.parts.filter { !$0.isEmpty }, silent: [])
             schedule(.roundEnded(volunteer: volunteer, incarnation: volunteers[volunteer].incarnation, result),
-                     at: arrival + settings.averagingTimeoutSeconds)
+                     at: arrival + .seconds(settings.averagingTimeoutSeconds))
             return
         }
         if round.arrivals.isEmpty {
-            schedule(.roundDeadline(planID: plan.id), at: arrival + settings.averagingTimeoutSeconds * 0.7)
+            schedule(.roundDeadline(planID: plan.id), at: arrival + .seconds(settings.averagingTimeoutSeconds * 0.7))
         }
         round.arrivals[volunteers[volunteer].id] = (volunteer, arrival)
         rounds[plan.id] = round
@@ -47,7 +47,7 @@ extension RunSimulation {
             metrics.groupRounds += 1
             metrics.groupMembers += outcome.result.participants.count
             metrics.groupSamples += Double(outcome.result.totalSamples)
-            metrics.roundSeconds += outcome.endsAt - (round.arrivals.values.map(\.time).min() ?? time)
+            metrics.roundTime += outcome.endsAt - (round.arrivals.values.map(\.time).min() ?? time)
         }
         metrics.averagingBytes += Double(outcome.result.bytesSent) * Double(members.count)
         let participants = Set(outcome.result.participants.map(\.bytes))

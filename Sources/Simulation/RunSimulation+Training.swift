@@ -1,4 +1,5 @@
 import Averaging
+import CohortBase
 import Collaboration
 
 /// The trainer's side of a simulated volunteer: micro-batches trained in chunks, and a round
@@ -7,7 +8,7 @@ import Collaboration
 extension RunSimulation {
     /// Answers a `train` as `PeerSession.run` does: with the background round's outcome once it
     /// is in, else with the background read's answer once it is in, else with micro-batches.
-    func answerTrain(for volunteer: Int, from start: Double) {
+    func answerTrain(for volunteer: Int, from start: MonotonicInstant) {
         if volunteers[volunteer].backgroundReplay?.fetched != nil {
             deliverBackgroundReplay(to: volunteer)
         } else if volunteers[volunteer].roundInFlight?.outcome != nil {
@@ -27,7 +28,7 @@ extension RunSimulation {
     /// chunk ends where the session would project the run's batch complete, as a real peer
     /// checks after each micro-batch; while its round averages in the background the session
     /// does not look at the run, and the chunk is cut short when the round's outcome comes in.
-    private func startTraining(_ volunteer: Int, at start: Double) {
+    private func startTraining(_ volunteer: Int, at start: MonotonicInstant) {
         let profile = volunteers[volunteer].profile
         let session = volunteers[volunteer].session
         let interval = session.settings.progressInterval / .seconds(1)
@@ -66,7 +67,7 @@ extension RunSimulation {
 
     /// The volunteer's round starts: under `inBackground` its pseudo-gradient was taken when its
     /// group began to form (`takePseudoGradient`).
-    func startRound(_ plan: GroupPlan, volunteer: Int, at arrival: Double, inBackground: Bool) {
+    func startRound(_ plan: GroupPlan, volunteer: Int, at arrival: MonotonicInstant, inBackground: Bool) {
         volunteers[volunteer].roundInFlight = RoundInFlight(startedAt: arrival, inBackground: inBackground)
         if inBackground && volunteers[volunteer].averagedWork == nil { takePseudoGradient(by: volunteer) }
         join(plan, volunteer: volunteer, at: arrival)
@@ -104,7 +105,7 @@ extension RunSimulation {
             preconditionFailure("volunteer \(volunteer) has no round outcome to deliver: \(String(describing: volunteers[volunteer].roundInFlight))")
         }
         volunteers[volunteer].roundInFlight = nil
-        metrics.secondsInRounds += time - round.startedAt
+        metrics.timeInRounds += time - round.startedAt
         metrics.trainingSecondsInRounds += round.trainedSeconds
         deliver(.roundFinished(outcome), to: volunteer)
     }

@@ -50,12 +50,13 @@ public final class RunSimulation {
     public let settings: SimulationSettings
     var random: SplitMix64
     var board: RecordBoard
-    private var queue = EventQueue<UInt64, Occurrence>()
+    private var queue = EventQueue<MonotonicInstant, Occurrence>()
     var volunteers: [SimulatedVolunteer] = []
     var index: [PeerID: Int] = [:]
     var rounds: [UInt64: SimulatedRound] = [:]
-    var time = 0.0
-    private let typicalLatency: Double
+    /// The virtual clock: zero at the simulation's start.
+    var time = MonotonicInstant.zero
+    private let typicalLatency: Duration
     var metrics = Metrics()
 
     struct Metrics {
@@ -63,7 +64,7 @@ public final class RunSimulation {
         var groupRounds = 0
         var groupMembers = 0
         var groupSamples = 0.0
-        var roundSeconds = 0.0
+        var roundTime = Duration.zero
         var aloneSteps = 0
         var failedAttempts = 0
         var stateDownloads = 0
@@ -76,9 +77,9 @@ public final class RunSimulation {
         var usefulComputeSeconds = 0.0
         var usefulSamples = 0.0
         var hashMismatches = 0
-        /// Seconds volunteers spent in the rounds whose outcome they took, from joining to
-        /// taking it, and the compute they did meanwhile.
-        var secondsInRounds = 0.0
+        /// Time volunteers spent in the rounds whose outcome they took, from joining to
+        /// taking it, and the compute seconds they trained meanwhile.
+        var timeInRounds = Duration.zero
         var trainingSecondsInRounds = 0.0
     }
 
@@ -87,7 +88,7 @@ public final class RunSimulation {
         self.settings = settings
         random = SplitMix64(seed: settings.seed)
         board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed))
-        typicalLatency = (settings.latencyRange.lowerBound + settings.latencyRange.upperBound) / 2
+        typicalLatency = .seconds((settings.latencyRange.lowerBound + settings.latencyRange.upperBound) / 2)
     }
 
     /// Runs the whole simulated time; `progress` hears every `reportEverySeconds` simulated.
@@ -95,34 +96,46 @@ public final class RunSimulation {
         let started = Date()
         // Volunteers come online over the first minute, not in one instant.
         let stagger = settings.arrivalSeconds ?? min(60, settings.simulatedSeconds / 10)
-        for _ in 0..<settings.volunteers { schedule(.arrive, at: Double.random(in: 0...stagger, using: &random)) }
-        schedule(.report, at: settings.reportEverySeconds)
-        while let (micros, occurrence) = queue.popFirst() {
-            time = Double(micros) / 1e6
-            if time > settings.simulatedSeconds { break }
+        for _ in 0..<settings.volunteers {
+            schedule(.arrive, at: MonotonicInstant.zero + .seconds(Double.random(in: 0...stagger, using: &random)))
+        }
+        let reportEvery = Duration.seconds(settings.reportEverySeconds)
+        let end = MonotonicInstant.zero + .seconds(settings.simulatedSeconds)
+        schedule(.report, at: MonotonicInstant.zero + reportEvery)
+        while let (instant, occurrence) = queue.popFirst() {
+            if instant > end { break }
+            time = instant
             metrics.events += 1
             if case .report = occurrence {
-                progress(SimulationProgress(simulatedSeconds: time, totalSeconds: settings.simulatedSeconds,
+                progress(SimulationProgress(simulatedSeconds: (time - .zero) / .seconds(1), totalSeconds: settings.simulatedSeconds,
                                             online: volunteers.filter(\.isOnline).count, rounds: metrics.groupRounds,
                                             steps: highestStep, wallSeconds: Date().timeIntervalSince(started)))
-                schedule(.report, at: time + settings.reportEverySeconds)
+                schedule(.report, at: time + reportEvery)
                 continue
             }
             handle(occurrence)
         }
-        time = settings.simulatedSeconds
+        time = end
         return report(wallSeconds: Date().timeIntervalSince(started))
     }
 
     private var highestStep: Int { volunteers.map(\.stateStep).max() ?? 0 }
 
-    func schedule(_ occurrence: Occurrence, at seconds: Double) {
-        queue.schedule(occurrence, at: UInt64(max(seconds, time) * 1e6))
+    /// Schedules `occurrence` at `instant`, or now if that has passed. The clock ticks in whole
+    /// microseconds: an event falls on the tick at or before its instant, and the events of one
+    /// tick happen in the order they were scheduled.
+    func schedule(_ occurrence: Occurrence, at instant: MonotonicInstant) {
+        let due = max(instant, time)
+        queue.schedule(occurrence, at: MonotonicInstant(nanoseconds: due.nanoseconds - due.nanoseconds % Self.tickNanoseconds))
     }
 
+    private static let tickNanoseconds: Int64 = 1_000
+
+    /// The wall clock when the simulation starts: it moves on with the virtual clock.
+    private static let wallClockAtStart = WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000)
+
     var now: VolunteerSession.Now {
-        VolunteerSession.Now(monotonic: MonotonicInstant(nanoseconds: Int64(time * 1e9)),
-                             wall: WallClockInstant(millisecondsSinceEpoch: 1_800_000_000_000 + UInt64(time * 1000)))
+        VolunteerSession.Now(monotonic: time, wall: Self.wallClockAtStart + (time - .zero))
     }
 
     private func isCurrent(_ volunteer: Int, _ incarnation: Int) -> Bool {
@@ -231,7 +244,7 @@ public final class RunSimulation {
         index[id] = volunteer
         if let mean = settings.meanSessionSeconds {
             let length = -mean * log(1 - Double.random(in: 0..<1, using: &random))
-            schedule(.depart(volunteer: volunteer, incarnation: volunteer), at: time + length)
+            schedule(.depart(volunteer: volunteer, incarnation: volunteer), at: time + .seconds(length))
         }
         let directives = volunteers[volunteer].session.start(at: now)
         carryOut(directives, for: volunteer)
@@ -258,8 +271,8 @@ public final class RunSimulation {
         var cursor = time
         let profile = volunteers[volunteer].profile
         let incarnation = volunteers[volunteer].incarnation
-        func lookup() -> Double { lookupSeconds(for: profile) }
-        func answer(_ event: VolunteerSession.Event, at when: Double) {
+        func lookup() -> Duration { lookupTime(for: profile) }
+        func answer(_ event: VolunteerSession.Event, at when: MonotonicInstant) {
             schedule(.answer(volunteer: volunteer, incarnation: incarnation, event), at: when)
         }
         func read(_ read: Read) {
@@ -310,16 +323,16 @@ public final class RunSimulation {
                     host: profile.clientMode ? "" : "10.0.0.1", port: profile.clientMode ? 0 : 7000,
                     timestampMilliseconds: now.wall.millisecondsSinceEpoch)
                 board.write(state: announcement, by: volunteerState.id)
-                cursor += lookup()
+                cursor = cursor + lookup()
                 answer(.stateAnnounced(step: volunteerState.stateStep, hash: volunteerState.stateHash), at: cursor)
             case .publishDeclaration(let declaration, let step, let hash):
                 board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
-                cursor += lookup()
+                cursor = cursor + lookup()
             case .publishPlan(let plan, let step, let hash):
                 board.write(plan: plan, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
-                cursor += lookup()
+                cursor = cursor + lookup()
             case .sleep(let until):
-                answer(.woke, at: max(Double(until.nanoseconds) / 1e9, cursor))
+                answer(.woke, at: max(until, cursor))
             case .allReduce(let plan):
                 startRound(plan, volunteer: volunteer, at: cursor, inBackground: false)
             case .allReduceInBackground(let plan):
@@ -327,10 +340,10 @@ public final class RunSimulation {
             case .replayUpdatesInBackground(let fromStep, let fromHash, let toStep, let toHash, let donors):
                 let number = (volunteers[volunteer].backgroundReplay?.number ?? 0) + 1
                 volunteers[volunteer].backgroundReplay = .init(number: number)
-                let (states, seconds) = replayPlan(from: StateAtStep(step: fromStep, hash: fromHash),
-                                                   to: StateAtStep(step: toStep, hash: toHash), donors: donors, for: volunteer)
+                let (states, duration) = replayPlan(from: StateAtStep(step: fromStep, hash: fromHash),
+                                                    to: StateAtStep(step: toStep, hash: toHash), donors: donors, for: volunteer)
                 schedule(.replayedInBackground(volunteer: volunteer, incarnation: incarnation, number: number, states: states),
-                         at: cursor + seconds)
+                         at: cursor + duration)
             case .awaitBackgroundReplay:
                 if volunteers[volunteer].backgroundReplay?.fetched != nil {
                     deliverBackgroundReplay(to: volunteer)
@@ -352,7 +365,7 @@ public final class RunSimulation {
                 forgetTraining(of: volunteer)
             case .publishRoundReport(let report):
                 board.writeRoundReport()
-                cursor += lookup()
+                cursor = cursor + lookup()
                 switch report.members {
                 case 0: metrics.failedAttempts += 1
                 case 1: metrics.aloneSteps += 1
@@ -377,41 +390,41 @@ public final class RunSimulation {
 
     /// One lookup by a volunteer with `profile`: its round trips, and each hop's request
     /// processing (`dhtRequestSeconds`).
-    private func lookupSeconds(for profile: VolunteerProfile) -> Double {
-        board.lookupSeconds(latency: profile.latencySeconds, typical: typicalLatency)
-            + board.costs.roundTrips * settings.dhtRequestSeconds
+    private func lookupTime(for profile: VolunteerProfile) -> Duration {
+        board.lookupTime(latency: profile.latency, typical: typicalLatency)
+            + .seconds(board.costs.roundTrips * settings.dhtRequestSeconds)
     }
 
     private func leave(_ volunteer: Int) {
         volunteers[volunteer].isOnline = false
         volunteers[volunteer].leftAt = time
         // Churn keeps the population: somebody else comes online within a minute.
-        schedule(.arrive, at: time + Double.random(in: 0...60, using: &random))
+        schedule(.arrive, at: time + .seconds(Double.random(in: 0...60, using: &random)))
     }
 
     /// The state download: the donors that still hold the state share their uploads, up to the
     /// joiner's download.
-    private func download(step: Int, hash: [UInt8], donors: [VolunteerSession.StateDonor], for volunteer: Int, from start: Double) {
+    private func download(step: Int, hash: [UInt8], donors: [VolunteerSession.StateDonor], for volunteer: Int, from start: MonotonicInstant) {
         let incarnation = volunteers[volunteer].incarnation
         let holders = donors.compactMap { index[$0.peer] }.filter {
             volunteers[$0].isOnline && volunteers[$0].stateStep == step && volunteers[$0].stateHash == hash
         }
         guard !holders.isEmpty else {
             // The planner's request timeout, then the download fails.
-            schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: nil), at: start + 10)
+            schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: nil), at: start + .seconds(10))
             return
         }
         let upload = holders.map { volunteers[$0].profile.uploadBitsPerSecond }.reduce(0, +)
         let rate = min(upload, volunteers[volunteer].profile.downloadBitsPerSecond)
-        let seconds = Double(settings.stateBytes) * 8 / rate + 4 * volunteers[volunteer].profile.latencySeconds
-        schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: hash), at: start + seconds)
+        let transfer = Duration.seconds(Double(settings.stateBytes) * 8 / rate) + volunteers[volunteer].profile.latency * 4
+        schedule(.downloaded(volunteer: volunteer, incarnation: incarnation, step: step, hash: hash), at: start + transfer)
     }
 
     /// The replay a catch-up waits for (`replayPlan`).
     private func replay(from: StateAtStep, to: StateAtStep, donors: [VolunteerSession.StateDonor], for volunteer: Int,
-                        from start: Double) {
-        let (states, seconds) = replayPlan(from: from, to: to, donors: donors, for: volunteer)
-        schedule(.replayed(volunteer: volunteer, incarnation: volunteers[volunteer].incarnation, states: states), at: start + seconds)
+                        from start: MonotonicInstant) {
+        let (states, duration) = replayPlan(from: from, to: to, donors: donors, for: volunteer)
+        schedule(.replayed(volunteer: volunteer, incarnation: volunteers[volunteer].incarnation, states: states), at: start + duration)
     }
 
     /// What a replay from `from` to `to` gets and how long it takes: the first donor (in the
@@ -421,11 +434,11 @@ public final class RunSimulation {
     /// asked for the chain before the first holder cost a round trip each, as does the chain's
     /// request. Nil states when no donor holds the chain.
     private func replayPlan(from: StateAtStep, to: StateAtStep, donors: [VolunteerSession.StateDonor],
-                            for volunteer: Int) -> (states: [StateAtStep]?, seconds: Double) {
+                            for volunteer: Int) -> (states: [StateAtStep]?, duration: Duration) {
         let joiner = volunteers[volunteer].profile
         let asked = donors.prefix(3).compactMap { index[$0.peer] }
         guard let found = asked.firstIndex(where: { volunteers[$0].isOnline && volunteers[$0].holdsChain(from: from, to: to) }) else {
-            return (nil, Double(max(1, asked.count)) * 2 * joiner.latencySeconds)
+            return (nil, joiner.latency * (2 * max(1, asked.count)))
         }
         let donor = volunteers[asked[found]]
         let states = donor.chainStates.filter { $0.step >= from.step && $0.step <= to.step }
@@ -435,9 +448,8 @@ public final class RunSimulation {
         }
         let upload = sharing.map { volunteers[$0].profile.uploadBitsPerSecond }.reduce(0, +)
         let rate = min(upload, joiner.downloadBitsPerSecond)
-        let seconds = Double(found + 1) * 2 * joiner.latencySeconds + Double(to.step - from.step) * Double(settings.updateBytes) * 8 / rate
-            + 2 * joiner.latencySeconds
-        return (states, seconds)
+        let transfer = Duration.seconds(Double(to.step - from.step) * Double(settings.updateBytes) * 8 / rate)
+        return (states, joiner.latency * (2 * (found + 1)) + transfer + joiner.latency * 2)
     }
 
     /// The late join's replay is fetched: applied as the shell applies it, keeping the
@@ -458,19 +470,19 @@ public final class RunSimulation {
     }
 
     private func report(wallSeconds: Double) -> SimulationReport {
-        let onlineSeconds = volunteers.map { $0.onlineSeconds(until: time) }.reduce(0, +)
+        let onlineSeconds = volunteers.map { $0.onlineTime(until: time) }.reduce(.zero, +) / .seconds(1)
         let attempts = metrics.groupRounds + metrics.aloneSteps + metrics.failedAttempts
         let hottest = board.hottestKey
         let dhtBytes = board.totalBytesServed
         let joiners = volunteers.filter { $0.firstLoadedStep != nil }
         let waits = joiners.compactMap(\.stepsFromLoadToRound)
         return SimulationReport(
-            volunteers: settings.volunteers, simulatedSeconds: time, wallSeconds: wallSeconds, sessions: volunteers.count,
+            volunteers: settings.volunteers, simulatedSeconds: settings.simulatedSeconds, wallSeconds: wallSeconds, sessions: volunteers.count,
             rounds: metrics.groupRounds, aloneSteps: metrics.aloneSteps, steps: highestStep,
             utilisation: onlineSeconds > 0 ? metrics.usefulComputeSeconds / onlineSeconds : 0,
             matchmakingSuccessRate: attempts > 0 ? Double(metrics.groupRounds + metrics.aloneSteps) / Double(attempts) : 0,
             meanGroupSize: metrics.groupRounds > 0 ? Double(metrics.groupMembers) / Double(metrics.groupRounds) : 0,
-            meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundSeconds / Double(metrics.groupRounds) : 0,
+            meanRoundSeconds: metrics.groupRounds > 0 ? metrics.roundTime / .seconds(1) / Double(metrics.groupRounds) : 0,
             targetBatch: settings.samplesPerRound,
             meanRoundSamples: metrics.groupRounds > 0 ? metrics.groupSamples / Double(metrics.groupRounds) : 0,
             stateDownloads: metrics.stateDownloads, stateReplays: metrics.stateReplays,
@@ -479,10 +491,10 @@ public final class RunSimulation {
             maxRoundsToAverage: waits.max() ?? 0, hashMismatches: metrics.hashMismatches,
             dhtMessagesPerPeerPerSecond: onlineSeconds > 0 ? 2 * board.requests / onlineSeconds : 0,
             bytesPerSample: metrics.usefulSamples > 0 ? (metrics.averagingBytes + metrics.downloadBytes + metrics.replayBytes + dhtBytes) / metrics.usefulSamples : 0,
-            hottestKey: hottest?.kind.rawValue ?? "", hottestKeyBytesPerSecond: (hottest?.bytes ?? 0) / max(time, 1),
-            usefulSamplesPerSecond: metrics.usefulSamples / max(time, 1), events: metrics.events,
+            hottestKey: hottest?.kind.rawValue ?? "", hottestKeyBytesPerSecond: (hottest?.bytes ?? 0) / max(settings.simulatedSeconds, 1),
+            usefulSamplesPerSecond: metrics.usefulSamples / max(settings.simulatedSeconds, 1), events: metrics.events,
             trainWhileAveraging: settings.roundsOverlapTraining,
             // At most 1: each chunk's end lands on the clock's microsecond tick below it.
-            trainingShareWhileAveraging: metrics.secondsInRounds > 0 ? min(1, metrics.trainingSecondsInRounds / metrics.secondsInRounds) : 0)
+            trainingShareWhileAveraging: metrics.timeInRounds > .zero ? min(1, metrics.trainingSecondsInRounds / (metrics.timeInRounds / .seconds(1))) : 0)
     }
 }

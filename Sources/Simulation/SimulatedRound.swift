@@ -13,7 +13,7 @@ import Wire
 /// step, which it answers their first chunk with.
 struct SimulatedRound {
     let plan: GroupPlan
-    var arrivals: [PeerID: (volunteer: Int, time: Double)] = [:]
+    var arrivals: [PeerID: (volunteer: Int, time: MonotonicInstant)] = [:]
     var isFinished = false
 
     init(plan: GroupPlan) {
@@ -29,18 +29,18 @@ struct SimulatedRound {
 
     struct Outcome {
         var result: AllReduceResult
-        var endsAt: Double
+        var endsAt: MonotonicInstant
     }
 
     /// The round's end and each arrived member's result, as of `time` (all arrived, the
     /// missing ones past the step, or the sender deadline).
-    func outcome(at time: Double, profiles: (Int) -> VolunteerProfile, bytesPerElement: Double,
+    func outcome(at time: MonotonicInstant, profiles: (Int) -> VolunteerProfile, bytesPerElement: Double,
                  pastTheRound: (PeerID) -> Bool) -> Outcome {
         let arrived = plan.members.enumerated().filter { arrivals[$0.element.peer] != nil }
         let missing = plan.members.enumerated().filter { arrivals[$0.element.peer] == nil }
         let vectorBytes = Double(plan.elementCount) * bytesPerElement
         let others = Double(max(arrived.count - 1, 0))
-        var slowest = 0.0
+        var slowest = Duration.zero
         var bytesMoved = 0.0
         for (index, member) in arrived {
             let share = Double(plan.parts[index].count) / Double(plan.elementCount)
@@ -49,8 +49,7 @@ struct SimulatedRound {
             let profile = profiles(arrivals[member.peer]!.volunteer)
             let sending = outbound * 8 / profile.uploadBitsPerSecond
             let receiving = inbound * 8 / profile.downloadBitsPerSecond
-            let seconds = max(sending, receiving) + 4 * profile.latencySeconds
-            slowest = max(slowest, seconds)
+            slowest = max(slowest, .seconds(max(sending, receiving)) + profile.latency * 4)
             bytesMoved += outbound
         }
         let weights = ShareCap.capped(arrived.map(\.element.samples))
@@ -60,7 +59,7 @@ struct SimulatedRound {
         var result = AllReduceResult(
             roundID: plan.id, participants: arrived.map(\.element.peer), leftOut: missing.map(\.element.peer),
             totalSamples: weights.reduce(0, +), bytesSent: Int(bytesMoved / Double(max(arrived.count, 1))),
-            bytesReceived: Int(bytesMoved / Double(max(arrived.count, 1))), duration: .milliseconds(Int64(slowest * 1000)),
+            bytesReceived: Int(bytesMoved / Double(max(arrived.count, 1))), duration: .milliseconds(slowest.wholeMilliseconds),
             failedParts: failedParts, silent: missing.map(\.element.peer))
         let past = missing.map(\.element.peer).filter { pastTheRound($0) }
         result.pastTheRound = past

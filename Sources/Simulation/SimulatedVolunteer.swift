@@ -13,8 +13,8 @@ struct SimulatedVolunteer {
     /// Tells a departed volunteer's late answers from a live one's.
     let incarnation: Int
     var isOnline = true
-    let joinedAt: Double
-    var leftAt: Double?
+    let joinedAt: MonotonicInstant
+    var leftAt: MonotonicInstant?
     var stateStep = 0
     var stateHash: [UInt8]
     /// The averaged update the last round produced, applied at `applyUpdate`.
@@ -69,8 +69,8 @@ struct SimulatedVolunteer {
         chainStates.contains(from) && chainStates.contains(to) && from.step < to.step
     }
 
-    /// Seconds this volunteer was online up to `time`.
-    func onlineSeconds(until time: Double) -> Double {
+    /// How long this volunteer was online up to `time`.
+    func onlineTime(until time: MonotonicInstant) -> Duration {
         (leftAt ?? time) - joinedAt
     }
 }
@@ -93,7 +93,7 @@ struct TrainedWork: Equatable {
 
 /// A volunteer's all-reduce from its start until its session takes the `roundFinished`.
 struct RoundInFlight {
-    let startedAt: Double
+    let startedAt: MonotonicInstant
     /// Training goes on meanwhile (`allReduceInBackground`): the outcome waits for the
     /// session's next `train`, as in `PeerSession`, unless the session waits for it.
     let inBackground: Bool
@@ -104,7 +104,7 @@ struct RoundInFlight {
     /// Compute seconds the volunteer trained meanwhile.
     var trainedSeconds = 0.0
 
-    init(startedAt: Double, inBackground: Bool) {
+    init(startedAt: MonotonicInstant, inBackground: Bool) {
         self.startedAt = startedAt
         self.inBackground = inBackground
         isAwaited = !inBackground

@@ -1,3 +1,4 @@
+import CohortBase
 import Testing
 @testable import Simulation
 
@@ -64,20 +65,24 @@ import Testing
 }
 
 @Suite struct TrainingChunkTests {
-    let chunk = TrainingChunk(start: 10, microBatches: 5, samplesPerMicroBatch: 4, samplesPerSecond: 8)
+    let chunk = TrainingChunk(start: Self.at(10), microBatches: 5, samplesPerMicroBatch: 4, samplesPerSecond: 8)
+
+    static func at(_ seconds: Double) -> MonotonicInstant {
+        .zero + .seconds(seconds)
+    }
 
     @Test func aChunkTrainsItsMicroBatchesAtTheVolunteersSpeed() {
         #expect(chunk.samples == 20)
         #expect(chunk.seconds == 2.5)
-        #expect(chunk.end == 12.5)
+        #expect(chunk.end == Self.at(12.5))
     }
 
     @Test func aCutEndsWithTheMicroBatchInProgress() {
-        #expect(chunk.cut(at: 10).microBatches == 1, "the first micro-batch is always trained")
-        #expect(chunk.cut(at: 10.2).microBatches == 1)
-        #expect(chunk.cut(at: 10.5).microBatches == 1, "a time on a boundary ends the micro-batch that finishes there")
-        #expect(chunk.cut(at: 10.6).microBatches == 2)
-        #expect(chunk.cut(at: 99).microBatches == 5, "never more than the chunk")
+        #expect(chunk.cut(at: Self.at(10)).microBatches == 1, "the first micro-batch is always trained")
+        #expect(chunk.cut(at: Self.at(10.2)).microBatches == 1)
+        #expect(chunk.cut(at: Self.at(10.5)).microBatches == 1, "a time on a boundary ends the micro-batch that finishes there")
+        #expect(chunk.cut(at: Self.at(10.6)).microBatches == 2)
+        #expect(chunk.cut(at: Self.at(99)).microBatches == 5, "never more than the chunk")
     }
 }
 
