@@ -47,6 +47,31 @@ import Testing
         Self.expectPartSkipped(group, forger: 1, blamedFor: "not finite")
     }
 
+    /// An honest owner whose own training overflowed must not send a non-finite average, which
+    /// gets an owner banned at once: it leaves its values out of the chunk's average.
+    @Test(arguments: [Aggregation.mean, .trimmedMean(fraction: 0.25)])
+    func anOwnerWhoseOwnValuesAreNotFiniteAveragesTheOthersAndIsNeitherSkippedNorBlamed(aggregation: Aggregation) {
+        var random = SeededRandom(seed: 27)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        let overflowed = plan.parts[1].lowerBound + 3
+        vectors[1][overflowed] = .infinity
+        var settings = AllReduceRound.Settings(chunkSize: 50)
+        settings.aggregation = aggregation
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: settings, seed: random.next())
+        group.run()
+        for (index, member) in group.members.enumerated() {
+            #expect(member.dropped == [] && member.banned == [], "member \(index)")
+            #expect(member.result?.failedParts == [], "member \(index)")
+            #expect(member.vector[overflowed].isFinite, "member \(index)")
+        }
+        if aggregation == .mean {
+            let othersMean = (vectors[0][overflowed] + vectors[2][overflowed] + vectors[3][overflowed]) / 3
+            #expect(abs(group.members[0].vector[overflowed] - othersMean) < 1e-6)
+        }
+    }
+
     @Test func inAGroupOfTwoANonFiniteAverageIsSkippedWithoutBlame() {
         var group = Self.group(members: 2, forging: 1, seed: 24) { values in values.indices.map { $0 == 3 ? .nan : values[$0] } }
         group.run()

@@ -111,16 +111,18 @@ struct PartReducer {
     }
 
     /// The senders of a complete chunk whose norm exceeds `normBoundFactor` × the median norm
-    /// of the chunk's contributions (the owner's own included), each with the reason. Nothing
+    /// of the chunk's contributions (the owner's own included when finite), each with the reason. Nothing
     /// when fewer than `minimumContributionsForNormBound` contributions are in, or the median is
     /// zero (a chunk most members leave untouched, like unseen embedding rows).
     func outliers(in chunk: Int, vector: UnsafeMutableBufferPointer<Float>) -> [(sender: Int, fault: ContributionFault)] {
         precondition(isComplete(chunk), "chunk \(chunk) judged with \(missing[chunk]) senders missing")
         let senders = heldSenders(of: chunk)
-        guard senders.count + 1 >= Self.minimumContributionsForNormBound else { return [] }
         let own = UnsafeBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
         let ownNorm = ContributionFault.nonFiniteCountAndNorm(of: own).norm
-        let sorted = (senders.map { scaled(norms[$0 * layout.chunkCount + chunk], of: $0) } + [scaled(ownNorm, of: ownIndex)]).sorted()
+        // Owner's values that are not finite stay out of the average (`finalise`), and of the median.
+        let ownNorms = ownNorm.isFinite ? [scaled(ownNorm, of: ownIndex)] : []
+        let sorted = (senders.map { scaled(norms[$0 * layout.chunkCount + chunk], of: $0) } + ownNorms).sorted()
+        guard sorted.count >= Self.minimumContributionsForNormBound else { return [] }
         // The lower median: with n ≥ 3 contributions, fewer than half of them cannot raise it.
         let median = sorted[(sorted.count - 1) / 2]
         guard median > 0 else { return [] }
@@ -179,15 +181,24 @@ struct PartReducer {
     /// Reduces the chunk's held contributions and the owner's values into the owner's values
     /// and encodes the result. The owner's vector then holds the decoding of what it sends, so
     /// every member ends with bit-identical values.
+    ///
+    /// Owner's values that are not finite (its own training overflowed) are left out of the
+    /// average, as a sender's would be: members ban an owner at once for a non-finite average
+    /// (`AllReduceRound.rejectBadAverages`), which only a dishonest owner may send. With no
+    /// contribution left the chunk's average is zero.
     mutating func finalise(_ chunk: Int, vector: UnsafeMutableBufferPointer<Float>) {
         precondition(isComplete(chunk), "chunk \(chunk) finalised with \(missing[chunk]) senders missing")
         finalised[chunk] = true
         finalisedCount += 1
         let average = UnsafeMutableBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
+        let ownIsFinite = ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(average)).nonFinite == 0
+        if !ownIsFinite {
+            average.update(repeating: 0)
+        }
         if robust == nil {
-            reduceWeightedMean(chunk, into: average)
+            reduceWeightedMean(chunk, into: average, includingOwn: ownIsFinite)
         } else {
-            reduceRobustly(chunk, into: average)
+            reduceRobustly(chunk, into: average, includingOwn: ownIsFinite)
         }
         guard compression != .none else { return }
         let range = encodedRange(of: chunk, elementCount: average.count)
@@ -199,8 +210,8 @@ struct PartReducer {
     }
 
     /// The sample-weighted mean, summed in sender order into the owner's values.
-    private mutating func reduceWeightedMean(_ chunk: Int, into average: UnsafeMutableBufferPointer<Float>) {
-        var weight = weights[ownIndex]
+    private mutating func reduceWeightedMean(_ chunk: Int, into average: UnsafeMutableBufferPointer<Float>, includingOwn: Bool) {
+        var weight: Float = includingOwn ? weights[ownIndex] : 0
         for index in average.indices {
             average[index] *= weight
         }
@@ -210,26 +221,31 @@ struct PartReducer {
             held[slot] = nil
             weight += weights[sender]
         }
+        guard weight > 0 else { return }
         for index in average.indices {
             average[index] /= weight
         }
     }
 
-    /// The robust aggregation of the owner's values (row 0) and the held contributions decoded
-    /// in sender order, all weighted equally.
-    private mutating func reduceRobustly(_ chunk: Int, into average: UnsafeMutableBufferPointer<Float>) {
+    /// The robust aggregation of the owner's values (row 0, unless left out) and the held
+    /// contributions decoded in sender order, all weighted equally.
+    private mutating func reduceRobustly(_ chunk: Int, into average: UnsafeMutableBufferPointer<Float>, includingOwn: Bool) {
         let compression = self.compression
-        robust!.fillRow(0, length: average.count) { row in _ = row.update(fromContentsOf: average) }
+        let first = includingOwn ? 1 : 0
+        if includingOwn {
+            robust!.fillRow(0, length: average.count) { row in _ = row.update(fromContentsOf: average) }
+        }
         let senders = heldSenders(of: chunk)
         for (row, sender) in senders.enumerated() {
             let slot = sender * layout.chunkCount + chunk
             let bytes = held[slot]!
             held[slot] = nil
-            robust!.fillRow(row + 1, length: average.count) { row in
+            robust!.fillRow(row + first, length: average.count) { row in
                 bytes.withUnsafeBytes { compression.decode($0, into: row) }
             }
         }
-        robust!.reduce(rowCount: senders.count + 1, into: average)
+        guard senders.count + first > 0 else { return }
+        robust!.reduce(rowCount: senders.count + first, into: average)
     }
 
     /// The finalised average of `chunk` as it travels on the wire, for a compressed round (an
