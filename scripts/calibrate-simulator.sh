@@ -102,17 +102,32 @@ import json, subprocess, sys
 measured_file, cohort, dht_request_ms = sys.argv[1:]
 real = json.load(open(measured_file))
 rates = real["peer_samples_per_second"]
-simulate = [cohort, "simulate", "--volunteers", str(real["peers"]), "--hours", str(real["seconds"] / 3600), "--json",
-            "--samples-per-second", ",".join(str(rate) for rate in rates), "--bandwidth-mbit", "10000", "--latency-ms", "0.05",
-            "--dht-request-ms", dht_request_ms,
-            "--client-mode-share", "0", "--parameters-millions", str(real["parameters"] / 1e6),
-            "--target-batch", str(real["target_batch"]), "--micro-batch", "4",
-            "--matchmaking-seconds", str(real["matchmaking_seconds"]), "--averaging-timeout-seconds", "30",
-            "--arrival-seconds", "0"]
-report = json.loads(subprocess.run(simulate, check=True, capture_output=True, text=True).stdout)
-simulated = {"rounds_per_minute": (report["rounds"] + report["alone_steps"]) * 60 / report["simulated_seconds"],
-             "utilisation": report["utilisation"], "mean_round_samples": report["mean_round_samples"]}
-print(json.dumps({"real": real, "simulated": simulated, "dht_request_ms": float(dht_request_ms),
+
+def simulate(seconds):
+    command = [cohort, "simulate", "--volunteers", str(real["peers"]), "--hours", str(seconds / 3600), "--json",
+               "--samples-per-second", ",".join(str(rate) for rate in rates), "--bandwidth-mbit", "10000", "--latency-ms", "0.05",
+               "--dht-request-ms", dht_request_ms,
+               "--client-mode-share", "0", "--parameters-millions", str(real["parameters"] / 1e6),
+               "--target-batch", str(real["target_batch"]), "--micro-batch", "4",
+               "--matchmaking-seconds", str(real["matchmaking_seconds"]), "--averaging-timeout-seconds", "30",
+               "--arrival-seconds", "0"]
+    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+# The real figures start after the run's first round (the journal's first line), whose batch
+# the peers trained while the group first formed; the simulated ones leave out the same
+# warm-up: the first WARM_UP simulated seconds, taken off the whole run's counts (the simulator
+# is deterministic, so the short run is the long run's beginning).
+warm_up = 10.0
+whole, start = simulate(real["seconds"] + warm_up), simulate(warm_up)
+def counted(report):
+    rounds = report["rounds"] + report["alone_steps"]
+    return rounds, report["mean_round_samples"] * report["rounds"], report["utilisation"] * report["simulated_seconds"]
+(rounds, samples, busy), (rounds0, samples0, busy0) = counted(whole), counted(start)
+seconds = whole["simulated_seconds"] - start["simulated_seconds"]
+simulated = {"rounds_per_minute": (rounds - rounds0) * 60 / seconds,
+             "utilisation": (busy - busy0) / seconds,
+             "mean_round_samples": (samples - samples0) / max(1, (whole["rounds"] - start["rounds"]))}
+print(json.dumps({"real": real, "simulated": simulated, "dht_request_ms": float(dht_request_ms), "warm_up_seconds": warm_up,
                   "ratio": {k: simulated[k] / real[k] if real[k] else None
                             for k in ("rounds_per_minute", "utilisation", "mean_round_samples")}}))
 PY
