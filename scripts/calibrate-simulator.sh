@@ -13,9 +13,9 @@ MINUTES=${MINUTES:-3}
 TARGET=${TARGET:-64}
 MATCHMAKING=${MATCHMAKING:-1}
 # What a DHT request costs the simulated volunteers besides its round trip, in ms: on
-# 127.0.0.1, with four trainers on two cores, it is most of a lookup; 9 ms was fitted on one
+# 127.0.0.1, with four trainers on two cores, it is most of a lookup; 12 ms was fitted on one
 # configuration and checked on another (docs/simulation.md, "Calibration").
-DHT_REQUEST_MS=${DHT_REQUEST_MS:-9}
+DHT_REQUEST_MS=${DHT_REQUEST_MS:-12}
 MEASURED=${MEASURED:-}
 SIMULATE_ONLY=${SIMULATE_ONLY:-}
 [ -x "$COHORT" ] || { echo "build first: swift build -c release (or set COHORT)" >&2; exit 1; }

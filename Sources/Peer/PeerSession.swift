@@ -44,8 +44,6 @@ final class PeerSession {
     private let waitingProgress = NIOLockedValueBox<(progress: PeerProgress, lifetime: Duration)?>(nil)
     /// The store in flight, if any; the goodbye waits for it, or it could land after the goodbye.
     private var lastPublication: Task<Void, Never>?
-    /// The newest round report's store; each waits for the one before, so they land in order.
-    private var lastRoundReport: Task<Void, Never>?
     /// The state announced last: where the next update starts from, and where a failed replay
     /// goes back to. Its bytes are the ones the state server holds.
     var announcedSnapshot: StateSnapshot?
@@ -98,7 +96,6 @@ final class PeerSession {
                     // Tells the run this peer is gone, so others stop counting its samples at
                     // once; after the publications in flight, or one could land after it.
                     await lastPublication?.value
-                    await lastRoundReport?.value
                     await network.publish(keys.progress, goodbye.encoded, lifetime: RunTimings.goodbyeLifetime, logger: logger)
                     return
                 }
@@ -243,13 +240,7 @@ final class PeerSession {
         case .discardGradients:
             run.discardAccumulatedGradients()
         case .publishRoundReport(let report):
-            // Not waited for: the others count this peer as training from its round's end
-            // (`VolunteerSession.runProgress`), so a wait here would have it stop short of the batch.
-            let network = self.network, key = keys.round(step: report.step), logger = self.logger, previous = lastRoundReport
-            lastRoundReport = Task {
-                await previous?.value
-                await network.publish(key, report.encoded, lifetime: RunTimings.roundReportLifetime, logger: logger)
-            }
+            await network.publish(keys.round(step: report.step), report.encoded, lifetime: RunTimings.roundReportLifetime, logger: logger)
         case .reportOffence(let peer, let offence):
             network.dht.transport.reportOffence(offence, by: peer)
         case .note(let note):

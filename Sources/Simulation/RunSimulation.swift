@@ -364,8 +364,8 @@ public final class RunSimulation {
             case .discardGradients:
                 forgetTraining(of: volunteer)
             case .publishRoundReport(let report):
-                // The shell does not wait for it.
                 board.writeRoundReport()
+                cursor = cursor + lookup()
                 switch report.members {
                 case 0: metrics.failedAttempts += 1
                 case 1: metrics.aloneSteps += 1

@@ -135,8 +135,6 @@ extension VolunteerSession {
         /// temperature steps by: lr = T × samples.
         case applyUpdate(skipping: [Range<Int>], samples: Int)
         case discardGradients
-        /// Store the round's report for the coordinator, without waiting: the others count this
-        /// peer as training from its round's end on.
         case publishRoundReport(RoundReport)
         case reportOffence(PeerID, Offence)
         /// Tell the operator (the shell logs it); tests read these instead of log lines.
