@@ -15,9 +15,9 @@ public struct Offence: Hashable, Sendable, CustomStringConvertible {
         /// A record claiming what no honest peer of the run writes, such as a state of another
         /// size than the run's model.
         case falseClaim = "false claim"
-        /// An owner's average that is not finite, in a round of three or more members: the
-        /// owner bounded every contribution, so no sender can have caused it (`AllReduceRound`'s
-        /// average check). It is proof, not suspicion, so it bans at once.
+        /// An owner's average that is not finite, in a round of three or more members: an
+        /// honest owner sends zero for any value that overflows, so no sender can have caused it
+        /// (`AllReduceRound`'s average check). It is proof, not suspicion, so it bans at once.
         case poisonedAverage = "poisoned average"
     }
 

@@ -72,6 +72,44 @@ import Testing
         }
     }
 
+    /// A chunk the honest members leave at zero has a median of zero, so no norm bound judges
+    /// it; a sender's values near `Float`'s limit there, times its weight, overflowed the honest
+    /// owner's average, and every member banned the owner for it.
+    @Test(arguments: [Compression.none, .blockwiseInt8])
+    func aSenderCannotGetAnHonestOwnerBannedThroughAChunkTheOthersLeaveAtZero(compression: Compression) {
+        var random = SeededRandom(seed: 28)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + 50
+        for member in 0..<3 {
+            for index in untouched { vectors[member][index] = 0 }
+        }
+        for index in untouched { vectors[3][index] = index == untouched.lowerBound + 7 ? 3e38 : 0 }
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(compression: compression, chunkSize: 50),
+                                   seed: random.next())
+        group.run()
+        for (index, member) in group.members.enumerated() {
+            #expect(member.banned == [], "member \(index) banned \(member.banned)")
+            #expect(member.vector[untouched.lowerBound + 7].isFinite, "member \(index)")
+        }
+    }
+
+    /// Honest gradients that diverged to values near `Float`'s limit overflow when weighted; the
+    /// owners send zeros there, and nobody is banned for the divergence.
+    @Test func honestOwnersWithHugeFiniteGradientsAreNotBanned() {
+        var random = SeededRandom(seed: 29)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        let vectors = (0..<4).map { _ in (0..<800).map { _ in (Bool.random(using: &random) ? 1 : -1) * Float(5e37) } }
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(chunkSize: 50), seed: random.next())
+        group.run()
+        for (index, member) in group.members.enumerated() {
+            #expect(member.banned == [] && member.result?.dropped == [], "member \(index)")
+            #expect((0..<800).allSatisfy { member.vector[$0].isFinite }, "member \(index)")
+        }
+    }
+
     @Test func inAGroupOfTwoANonFiniteAverageIsSkippedWithoutBlame() {
         var group = Self.group(members: 2, forging: 1, seed: 24) { values in values.indices.map { $0 == 3 ? .nan : values[$0] } }
         group.run()

@@ -67,6 +67,21 @@ import Testing
         #expect(group.members.allSatisfy { $0.result?.leftOut == [] })
     }
 
+    /// An owner's own chunk that is not finite is left out of its average (`PartReducer.finalise`)
+    /// and so out of the median the bound compares with: with the two senders left the bound
+    /// judges nobody, where a norm made of the owner's finite values alone dropped an honest
+    /// sender twenty times longer than the other.
+    @Test func anOwnersNonFiniteChunkIsLeftOutOfTheMedian() {
+        let plan = GroupPlan(step: 41, elementCount: 300, members: (1...3).map { declaration(peerID(UInt8($0))) })!
+        var random = SeededRandom(seed: 16)
+        var vectors = (0..<3).map { member in (0..<300).map { _ in Float.random(in: -1...1, using: &random) * (member == 2 ? 20 : 1) } }
+        vectors[0][plan.parts[0].lowerBound] = .infinity
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(chunkSize: 100), seed: 17)
+        group.run()
+        #expect(group.members[0].dropped == [] && group.members[0].result?.dropped == [], "\(group.members[0].dropped)")
+        #expect(group.members.allSatisfy { $0.vector[plan.parts[0].lowerBound].isFinite })
+    }
+
     @Test func withTwoMembersTheNormBoundDropsNobody() {
         let plan = GroupPlan(step: 41, elementCount: 400, members: [declaration(peerID(1)), declaration(peerID(2))])!
         var random = SeededRandom(seed: 14)

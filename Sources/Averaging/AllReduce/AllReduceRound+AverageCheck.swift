@@ -8,8 +8,9 @@ extension AllReduceRound {
     /// reported failed, so it is skipped like a part whose owner died.
     ///
     /// Only a non-finite average in a group of three or more blames its owner (dropped and
-    /// banned at once): there the owner has bounded every contribution, so nothing a sender did
-    /// can make an honest owner's average overflow. A norm out of bound, or anything in a group of two,
+    /// banned at once): an honest owner never sends one, whatever the senders sent
+    /// (`PartReducer.finalise` leaves out its own values that are not finite and sends zero for
+    /// a value that overflows). A norm out of bound, or anything in a group of two,
     /// could be a hostile sender's doing (one just under the owner's bound, set against the
     /// member with the smallest gradient), so the part is skipped without blame; the owner is
     /// listed (`AllReduceResult.outOfBoundAverages`) for the caller to count across rounds. A member whose

@@ -118,9 +118,9 @@ struct PartReducer {
         precondition(isComplete(chunk), "chunk \(chunk) judged with \(missing[chunk]) senders missing")
         let senders = heldSenders(of: chunk)
         let own = UnsafeBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
-        let ownNorm = ContributionFault.nonFiniteCountAndNorm(of: own).norm
+        let (ownNonFinite, ownNorm) = ContributionFault.nonFiniteCountAndNorm(of: own)
         // Owner's values that are not finite stay out of the average (`finalise`), and of the median.
-        let ownNorms = ownNorm.isFinite ? [scaled(ownNorm, of: ownIndex)] : []
+        let ownNorms = ownNonFinite == 0 ? [scaled(ownNorm, of: ownIndex)] : []
         let sorted = (senders.map { scaled(norms[$0 * layout.chunkCount + chunk], of: $0) } + ownNorms).sorted()
         guard sorted.count >= Self.minimumContributionsForNormBound else { return [] }
         // The lower median: with n ≥ 3 contributions, fewer than half of them cannot raise it.
@@ -182,10 +182,13 @@ struct PartReducer {
     /// and encodes the result. The owner's vector then holds the decoding of what it sends, so
     /// every member ends with bit-identical values.
     ///
-    /// Owner's values that are not finite (its own training overflowed) are left out of the
-    /// average, as a sender's would be: members ban an owner at once for a non-finite average
-    /// (`AllReduceRound.rejectBadAverages`), which only a dishonest owner may send. With no
-    /// contribution left the chunk's average is zero.
+    /// An owner never sends a value that is not finite, since members ban an owner at once for
+    /// one (`AllReduceRound.rejectBadAverages`): its own values that are not finite (its
+    /// training overflowed) are left out of the average, as a sender's would be, and an average
+    /// value that overflows anyway is sent as zero. Finite contributions can still sum past
+    /// `Float`'s range: values near its limit in a chunk the others leave at zero, whose median
+    /// of zero lets no norm bound judge it, or an honest gradient that diverged, times its
+    /// weight. With no contribution left the chunk's average is zero.
     mutating func finalise(_ chunk: Int, vector: UnsafeMutableBufferPointer<Float>) {
         precondition(isComplete(chunk), "chunk \(chunk) finalised with \(missing[chunk]) senders missing")
         finalised[chunk] = true
@@ -200,12 +203,26 @@ struct PartReducer {
         } else {
             reduceRobustly(chunk, into: average, includingOwn: ownIsFinite)
         }
+        Self.zeroNonFinite(average)
         guard compression != .none else { return }
         let range = encodedRange(of: chunk, elementCount: average.count)
+        let compression = self.compression
         encodedAverages.withUnsafeMutableBytes { bytes in
             let destination = UnsafeMutableRawBufferPointer(rebasing: bytes[range])
             compression.encode(UnsafeBufferPointer(average), into: destination)
             compression.decode(UnsafeRawBufferPointer(destination), into: average)
+            // A block's scale can overflow for values near `Float`'s limit.
+            if ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(average)).nonFinite > 0 {
+                average.update(repeating: 0)
+                compression.encode(UnsafeBufferPointer(average), into: destination)
+                compression.decode(UnsafeRawBufferPointer(destination), into: average)
+            }
+        }
+    }
+
+    private static func zeroNonFinite(_ values: UnsafeMutableBufferPointer<Float>) {
+        for index in values.indices where !values[index].isFinite {
+            values[index] = 0
         }
     }
 
