@@ -5,7 +5,8 @@ import CohortBase
 ///
 /// `offencesToBan` offences within `window`, or one that `bansAtOnce`, ban a peer for
 /// `firstBan`; every later ban lasts twice the one before, up to `longestBan`, so a peer that
-/// comes back and misbehaves again is shut out for longer each time. A peer quiet for `memory` is forgotten, ban count included.
+/// comes back and misbehaves again is shut out for longer each time. A peer quiet for `memory`
+/// is forgotten, ban count included.
 /// The shell enforces bans: it closes the peer's connections and refuses new ones, leaves it
 /// out of groups and refuses its records.
 public struct OffenceLedger: Sendable {

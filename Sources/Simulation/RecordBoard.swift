@@ -46,6 +46,10 @@ struct RecordBoard {
     private(set) var plans: [MatchKey: [PeerID: GroupPlan]] = [:]
     private var progressRecords: [OwnedRecord<PeerProgress>]?
     private var stateRecords: [OwnedRecord<StateAnnouncement>]?
+    /// A key's records in writer order, kept until the key is written again: with a thousand
+    /// volunteers every one reads a step's declarations many times between writes.
+    private var declarationRecords: [MatchKey: [OwnedRecord<Declaration>]] = [:]
+    private var planRecords: [MatchKey: [OwnedRecord<GroupPlan>]] = [:]
     /// DHT requests sent, and bytes served, per key kind.
     private(set) var requests = 0.0
     private(set) var bytesServed: [KeyKind: Double] = [:]
@@ -104,17 +108,21 @@ struct RecordBoard {
 
     mutating func write(declaration: Declaration, under key: MatchKey, by writer: PeerID) {
         declarations[key, default: [:]][writer] = declaration
+        declarationRecords[key] = nil
         charge(write: .declarations, valueBytes: 80)
     }
 
     mutating func write(plan: GroupPlan, under key: MatchKey, by writer: PeerID) {
         plans[key, default: [:]][writer] = plan
+        planRecords[key] = nil
         charge(write: .plans, valueBytes: 48 + 80 * plan.members.count)
     }
 
     mutating func readMatchmaking(_ key: MatchKey) -> (plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>]) {
-        let plans = Self.sorted(plans[key] ?? [:])
-        let declarations = Self.sorted(declarations[key] ?? [:])
+        let plans = planRecords[key] ?? Self.sorted(plans[key] ?? [:])
+        let declarations = declarationRecords[key] ?? Self.sorted(declarations[key] ?? [:])
+        planRecords[key] = plans
+        declarationRecords[key] = declarations
         charge(read: .plans, records: plans.count, valueBytes: 48 + 80 * (plans.first?.value.members.count ?? 0))
         charge(read: .declarations, records: declarations.count, valueBytes: 80)
         return (plans, declarations)
@@ -128,6 +136,8 @@ struct RecordBoard {
     mutating func forgetMatchmaking(before step: Int) {
         declarations = declarations.filter { $0.key.step >= step }
         plans = plans.filter { $0.key.step >= step }
+        declarationRecords = declarationRecords.filter { $0.key.step >= step }
+        planRecords = planRecords.filter { $0.key.step >= step }
     }
 
     /// The busiest key kind and the bytes it served.

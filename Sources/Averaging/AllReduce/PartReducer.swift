@@ -111,9 +111,9 @@ struct PartReducer {
     }
 
     /// The senders of a complete chunk whose norm exceeds `normBoundFactor` × the median norm
-    /// of the chunk's contributions (the owner's own included when finite), each with the reason. Nothing
-    /// when fewer than `minimumContributionsForNormBound` contributions are in, or the median is
-    /// zero (a chunk most members leave untouched, like unseen embedding rows).
+    /// of the chunk's contributions (the owner's own included when finite), each with the
+    /// reason. Nothing when fewer than `minimumContributionsForNormBound` contributions are in,
+    /// or the median is zero (a chunk most members leave untouched, like unseen embedding rows).
     func outliers(in chunk: Int, vector: UnsafeMutableBufferPointer<Float>) -> [(sender: Int, fault: ContributionFault)] {
         precondition(isComplete(chunk), "chunk \(chunk) judged with \(missing[chunk]) senders missing")
         let senders = heldSenders(of: chunk)
