@@ -115,7 +115,7 @@ def simulate(seconds):
 
 # The real figures start after the run's first round (the journal's first line), whose batch
 # the peers trained while the group first formed; the simulated ones leave out the same
-# warm-up: the first WARM_UP simulated seconds, taken off the whole run's counts (the simulator
+# warm-up: the first `warm_up` simulated seconds, taken off the whole run's counts (the simulator
 # is deterministic, so the short run is the long run's beginning).
 warm_up = 10.0
 whole, start = simulate(real["seconds"] + warm_up), simulate(warm_up)
