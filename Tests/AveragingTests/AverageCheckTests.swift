@@ -95,6 +95,55 @@ import Testing
         }
     }
 
+    /// The same chunk with huge values that do not overflow: the honest owner's average of the
+    /// part went out of the members' bound, so every member skipped the part and counted the
+    /// owner (excluded at the second time). The sender's norm there is now bounded by the
+    /// owner's own norm of the part, and the sender is dropped instead.
+    @Test(arguments: [Compression.none, .blockwiseInt8])
+    func aSenderCannotGetAnHonestOwnersPartSkippedThroughAChunkTheOthersLeaveAtZero(compression: Compression) {
+        var random = SeededRandom(seed: 30)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + 50
+        for member in 0..<3 {
+            for index in untouched { vectors[member][index] = 0 }
+        }
+        for index in untouched { vectors[3][index] = 1e6 }
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(compression: compression, chunkSize: 50),
+                                   seed: random.next())
+        group.run()
+        for (index, member) in group.members.enumerated() where index != 3 {
+            // The owner who dropped the sender also skips the sender's own part; the others need not.
+            #expect(member.result?.failedParts.contains(plan.parts[1]) == false, "member \(index): \(String(describing: member.result))")
+            #expect(member.result?.outOfBoundAverages == [], "member \(index)")
+            #expect(abs(member.vector[untouched.lowerBound]) < 1, "member \(index): \(member.vector[untouched.lowerBound])")
+        }
+        let ownersDrops = group.members[1].result?.dropped ?? []
+        #expect(ownersDrops.map(\.peer) == [plan.members[3].peer])
+        #expect(ownersDrops.first?.reason.contains("chunks the others leave at zero") == true, "\(ownersDrops)")
+    }
+
+    /// Rare rows: one honest sender's values in chunks nobody else touches, as long as the
+    /// others' gradients, are averaged in, not dropped.
+    @Test func anHonestSendersValuesInChunksTheOthersLeaveAtZeroAreKept() {
+        var random = SeededRandom(seed: 31)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + 100
+        for member in 0..<3 {
+            for index in untouched { vectors[member][index] = 0 }
+        }
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(chunkSize: 50), seed: random.next())
+        group.run()
+        for (index, member) in group.members.enumerated() {
+            #expect(member.result?.failedParts == [] && member.result?.dropped == [], "member \(index)")
+            let expected = vectors[3][untouched.lowerBound] / 4
+            #expect(abs(member.vector[untouched.lowerBound] - expected) < 1e-6, "member \(index)")
+        }
+    }
+
     /// Honest gradients that diverged to values near `Float`'s limit overflow when weighted; the
     /// owners send zeros there, and nobody is banned for the divergence.
     @Test func honestOwnersWithHugeFiniteGradientsAreNotBanned() {

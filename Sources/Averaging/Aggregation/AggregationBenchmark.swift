@@ -27,6 +27,7 @@ public enum AggregationBenchmark {
             return bytes[...]
         }
         let layout = ChunkLayout(part: 0..<chunkSize, chunkSize: chunkSize)
+        let ownNorm = own.withUnsafeBufferPointer { ContributionFault.nonFiniteCountAndNorm(of: $0).norm }
         let weights = [Float](repeating: 1, count: members)
         let clock = ContinuousClock()
         var elapsed = Duration.zero
@@ -34,7 +35,7 @@ public enum AggregationBenchmark {
         var warmedUp = false
         while times.count < 3 || elapsed < .milliseconds(Int64(seconds * 1000)) {
             var reducer = PartReducer(layout: layout, compression: compression, aggregation: aggregation, normBoundFactor: 10,
-                                      weights: weights, ownIndex: 0)
+                                      weights: weights, ownIndex: 0, ownPartNorm: ownNorm)
             let start = clock.now
             own.withUnsafeMutableBufferPointer { vector in
                 for sender in 1..<members {

@@ -198,12 +198,12 @@ public struct AllReduceRound {
         precondition(reducer == nil && bytesSent == 0, "round \(plan.id) started twice")
         let weights = plan.weights.map { Float($0) }
         let ownLayout = layout(ofPart: ownIndex)
+        contributionNorms = plan.parts.map { Self.norm(of: UnsafeBufferPointer(rebasing: vector[$0])) }
         if ownLayout.chunkCount > 0 {
             reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
                                   normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex,
-                                  normsGrowWithWeight: settings.normsGrowWithWeight)
+                                  ownPartNorm: contributionNorms[ownIndex], normsGrowWithWeight: settings.normsGrowWithWeight)
         }
-        contributionNorms = plan.parts.map { Self.norm(of: UnsafeBufferPointer(rebasing: vector[$0])) }
         var actions: [Action] = []
         let layouts = plan.parts.indices.map { layout(ofPart: $0) }
         let mostChunks = layouts.map(\.chunkCount).max() ?? 0

@@ -6,7 +6,11 @@
 /// A chunk is checked twice. On arrival its decoding must be finite (`add` refuses it otherwise).
 /// Once every expected sender's chunk k is in (or the rest are left out), its L2 norm must not
 /// exceed `normBoundFactor` × the median norm of chunk k among the contributions in, the
-/// owner's own included (`outliers(in:vector:)`). Holding contributions until then keeps the
+/// owner's own included (`outliers(in:vector:)`). Where that median is zero (a chunk most
+/// members leave untouched) it bounds nothing, so a sender's norm summed over all such chunks
+/// must not exceed `normBoundFactor` × the owner's own norm of the whole part: otherwise one
+/// sender could make an honest owner's average arbitrarily long there, and have the members
+/// skip the part and count the owner. Holding contributions until then keeps the
 /// reduction exact: nothing is added that might have to be taken out again. The memory held is
 /// at most one encoded chunk per sender per open chunk index, which the sender's window bounds.
 ///
@@ -50,9 +54,13 @@ struct PartReducer {
 
     /// Whether norms are compared per unit of weight (`AllReduceRound.Settings.normsGrowWithWeight`).
     let normsGrowWithWeight: Bool
+    /// The owner's own values of the whole part: the scale of chunks whose median is zero.
+    private let ownPartNorm: Double
+    /// Per sender: the sum of squares of its kept chunks whose median was zero (as compared).
+    private var squaresWhereMedianIsZero: [Double]
 
     init(layout: ChunkLayout, compression: Compression, aggregation: Aggregation, normBoundFactor: Float,
-         weights: [Float], ownIndex: Int, normsGrowWithWeight: Bool = false) {
+         weights: [Float], ownIndex: Int, ownPartNorm: Double, normsGrowWithWeight: Bool = false) {
         precondition(normBoundFactor >= 1, "norm bound factor \(normBoundFactor) would drop the median contribution")
         self.layout = layout
         self.compression = compression
@@ -60,6 +68,8 @@ struct PartReducer {
         self.normsGrowWithWeight = normsGrowWithWeight
         self.weights = weights
         self.ownIndex = ownIndex
+        self.ownPartNorm = ownPartNorm
+        squaresWhereMedianIsZero = Array(repeating: 0, count: weights.count)
         let chunkCount = layout.chunkCount
         received = Array(repeating: false, count: weights.count * chunkCount)
         held = Array(repeating: nil, count: weights.count * chunkCount)
@@ -112,9 +122,12 @@ struct PartReducer {
 
     /// The senders of a complete chunk whose norm exceeds `normBoundFactor` × the median norm
     /// of the chunk's contributions (the owner's own included when finite), each with the
-    /// reason. Nothing when fewer than `minimumContributionsForNormBound` contributions are in,
-    /// or the median is zero (a chunk most members leave untouched, like unseen embedding rows).
-    func outliers(in chunk: Int, vector: UnsafeMutableBufferPointer<Float>) -> [(sender: Int, fault: ContributionFault)] {
+    /// reason. Nothing when fewer than `minimumContributionsForNormBound` contributions are in.
+    /// Where the median is zero (a chunk most members leave untouched, like unseen embedding
+    /// rows), the senders whose norm over all such chunks so far would exceed `normBoundFactor`
+    /// × the owner's norm of its part; nothing there when the owner's part is zero or not finite.
+    /// Called once per chunk, before `finalise`: the senders kept count towards later chunks.
+    mutating func outliers(in chunk: Int, vector: UnsafeMutableBufferPointer<Float>) -> [(sender: Int, fault: ContributionFault)] {
         precondition(isComplete(chunk), "chunk \(chunk) judged with \(missing[chunk]) senders missing")
         let senders = heldSenders(of: chunk)
         let own = UnsafeBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
@@ -125,12 +138,27 @@ struct PartReducer {
         guard sorted.count >= Self.minimumContributionsForNormBound else { return [] }
         // The lower median: with n ≥ 3 contributions, fewer than half of them cannot raise it.
         let median = sorted[(sorted.count - 1) / 2]
-        guard median > 0 else { return [] }
+        guard median > 0 else { return outliersWhereMedianIsZero(senders, chunk: chunk) }
         let bound = Double(normBoundFactor) * median
         return senders.compactMap { sender in
             let norm = scaled(norms[sender * layout.chunkCount + chunk], of: sender)
             guard norm > bound else { return nil }
             return (sender, .normAboveBound(norm: norm, median: median))
+        }
+    }
+
+    private mutating func outliersWhereMedianIsZero(_ senders: [Int], chunk: Int) -> [(sender: Int, fault: ContributionFault)] {
+        let ownNorm = scaled(ownPartNorm, of: ownIndex)
+        guard ownNorm.isFinite, ownNorm > 0 else { return [] }
+        let bound = Double(normBoundFactor) * ownNorm
+        return senders.compactMap { sender in
+            let norm = scaled(norms[sender * layout.chunkCount + chunk], of: sender)
+            let total = (squaresWhereMedianIsZero[sender] + norm * norm).squareRoot()
+            guard total > bound else {
+                squaresWhereMedianIsZero[sender] += norm * norm
+                return nil
+            }
+            return (sender, .normAboveOwnersPart(norm: total, ownersPartNorm: ownNorm))
         }
     }
 
