@@ -486,6 +486,19 @@ import Wire
         #expect(harness.monotonic - started == .milliseconds(400) && harness.session.accumulatedSamples == 16)
     }
 
+    /// The shell stores the round report before it trains on, and so do the other members: this
+    /// peer counts them as training from the round's end plus the time its own store took.
+    /// Counted from the end itself, the batch of 32 looked complete 0.45 s after the round with
+    /// 14 samples of this peer's and 18 projected of the other's, which had trained 14 too.
+    @Test func afterARoundTheOtherMembersCountAsTrainingOnlyOnceTheirRoundReportIsStored() throws {
+        var harness = try #require(Self.afterOneRound(with: Self.others[0], otherRate: 40), "expected the round to start")
+        let roundEnd = harness.monotonic
+        harness.advance(.milliseconds(100))
+        #expect(harness.trainUntilItLooksAtTheRun(samples: 2, seconds: 0.05) == [.checkStillAdmitted, .rejoinIfIsolated])
+        #expect(harness.monotonic - roundEnd == .milliseconds(500) && harness.session.accumulatedSamples == 16)
+        #expect(harness.session.projectedRunProgress(at: harness.now).samplesAccumulated == 32)
+    }
+
     @Test func aBackgroundReadStillOutWhenTheBatchLooksCompleteIsWaitedFor() {
         var harness = Self.started()
         harness.progress(of: Self.others[0], step: 0, samples: 20, rate: 0)

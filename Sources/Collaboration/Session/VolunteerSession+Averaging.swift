@@ -274,7 +274,8 @@ extension VolunteerSession {
             let others = Set(result.participants).subtracting([settings.me])
             pendingAgreement = others.isEmpty ? nil
                 : PendingAgreement(step: step, members: others, deadline: now.monotonic + settings.averagingTimeout)
-            lastRound = FinishedRound(step: round.step, otherMembers: others, endedAtMilliseconds: now.wall.millisecondsSinceEpoch)
+            lastRound = FinishedRound(step: round.step, otherMembers: others, endedAtMilliseconds: now.wall.millisecondsSinceEpoch,
+                                      endedAt: now.monotonic)
             return [.publishRoundReport(report), .note(.averaged(averaged))] + endRound(now)
         case .reportSteppedAlone(let round, let failure):
             let report = RoundReport(step: round.step, members: 1, samples: round.samples,

@@ -12,6 +12,7 @@ extension VolunteerSession {
     /// training and waits for the read that decides, instead of training through the progress
     /// interval and overshooting the target by every peer's half second of samples.
     mutating func onTrained(samples: Int, seconds: Double, loss: Double, _ now: Now) -> [Directive] {
+        measureResumeDelay(microBatchSeconds: seconds, now)
         accumulatedSamples += samples
         lastMicroBatchSeconds = max(0, seconds)
         throughput.record(samples: samples, seconds: seconds)
@@ -29,6 +30,14 @@ extension VolunteerSession {
             return [.checkStillAdmitted, .rejoinIfIsolated]
         }
         return [.checkStillAdmitted] + publishAndReadProgress(now, batchLooksComplete: complete)
+    }
+
+    /// The first micro-batch after a group round started `resumeDelay` after the round's end.
+    private mutating func measureResumeDelay(microBatchSeconds seconds: Double, _ now: Now) {
+        guard let round = lastRound, !round.resumeMeasured else { return }
+        lastRound?.resumeMeasured = true
+        let delay = (now.monotonic - round.endedAt) - .seconds(max(0, seconds))
+        resumeDelay = min(max(.zero, delay), settings.progressInterval)
     }
 
     /// The run's progress at `now` as the last progress read, extrapolated, and this peer's own
@@ -67,7 +76,7 @@ extension VolunteerSession {
             var progress = record.value
             progress.step = step
             progress.samplesAccumulated = 0
-            progress.timestampMilliseconds = lastRound.endedAtMilliseconds
+            progress.timestampMilliseconds = lastRound.endedAtMilliseconds + UInt64(resumeDelay / .milliseconds(1))
             return progress
         }
         return others + [ownProgress(now)]

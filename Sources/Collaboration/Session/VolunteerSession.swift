@@ -134,6 +134,12 @@ public struct VolunteerSession: Sendable {
     var lastPublished: MonotonicInstant?
     var nextReconnect = MonotonicInstant(nanoseconds: .min)
     var reconnectDelay: Duration = .seconds(1)
+    /// How long this peer took from its last group round's end to its first micro-batch after
+    /// it: the round report's store, which the shell waits for. The other members wait for
+    /// theirs too, so they are counted as training from their round's end plus this
+    /// (`runProgress`); counted from the end itself, every member's projection ran ahead of the
+    /// others' real counts and their rounds stopped short of the batch.
+    var resumeDelay = Duration.zero
     /// The last round, until its members' states have been compared.
     var pendingAgreement: PendingAgreement?
     /// The progress records read last and when: who takes part, and so votes on the run's state.
@@ -255,6 +261,9 @@ struct FinishedRound: Sendable {
     var step: Int
     var otherMembers: Set<PeerID>
     var endedAtMilliseconds: UInt64
+    var endedAt: MonotonicInstant
+    /// Whether this peer's first micro-batch after the round came in (`VolunteerSession.resumeDelay`).
+    var resumeMeasured = false
 }
 
 /// A finished round whose members' states are still to be compared.
