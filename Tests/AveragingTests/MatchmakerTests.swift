@@ -455,4 +455,26 @@ struct MatchmakingNetwork {
         let actions = honest.onDeadline(now: .zero + .seconds(1))
         #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(3), Self.peer(4)] } else { false } })
     }
+
+    /// The group keeps only the lowest ids in order (every read of a large run asks for it); it
+    /// must be the group of the whole sorted list: the lowest id accepting connections leads,
+    /// with the lowest other ids.
+    @Test(arguments: [1, 2, 5, 64, 200]) func theGroupIsTheLeaderAndTheLowestOtherIdsAsInTheSortedList(count: Int) {
+        var random = SeededRandom(seed: UInt64(count))
+        for maxSize in [2, 3, 64] {
+            for clientShare in [0.0, 0.5, 0.97, 1.0] {
+                let candidates = (0..<count).map { _ in
+                    declaration(PeerID(words: (random.next() % 1_000, random.next(), 0, 0)),
+                                clientMode: Double(random.next() % 1_000) / 1_000 < clientShare)
+                }
+                let sorted = candidates.sorted { $0.peer < $1.peer }
+                let expected: (leader: PeerID, members: [Declaration])? = sorted.first { !$0.clientMode }.map { leader in
+                    (leader.peer, [leader] + sorted.filter { $0.peer != leader.peer }.prefix(maxSize - 1))
+                }
+                let group = Matchmaker.group(of: candidates, maxSize: maxSize)
+                #expect(group?.leader == expected?.leader && group?.members == expected?.members,
+                        "\(count) candidates, groups of \(maxSize), client share \(clientShare)")
+            }
+        }
+    }
 }

@@ -142,6 +142,8 @@ public struct Matchmaker: Sendable {
         guard let own, case .gathering = phase else { return [] }
         for declaration in declarations where declaration.step == own.step && declaration.peer != peer
             && declaration.samples > 0 && declaration.isWithinLimits {
+            // Each read brings every declaration again: one read before changes nothing.
+            if declared[declaration.peer] == declaration { continue }
             if settings.excluded.contains(declaration.peer) {
                 excludedSeen.insert(declaration.peer)
             } else {
@@ -304,11 +306,29 @@ public struct Matchmaker: Sendable {
     }
 
     /// The leader (lowest id accepting connections) and the group it fixes: itself and the lowest
-    /// other ids, `maxSize` at most. Nil when every candidate is in client mode.
-    static func group(of candidates: [Declaration], maxSize: Int) -> (leader: PeerID, members: [Declaration])? {
-        let sorted = candidates.sorted { $0.peer < $1.peer }
-        guard let leader = sorted.first(where: { !$0.clientMode }) else { return nil }
-        let others = sorted.filter { $0.peer != leader.peer }.prefix(maxSize - 1)
+    /// other ids, `maxSize` at most. Nil when every candidate is in client mode. Every read of a
+    /// large run asks, so only the lowest `maxSize` ids are kept in order, not all of them.
+    static func group(of candidates: some Collection<Declaration>, maxSize: Int) -> (leader: PeerID, members: [Declaration])? {
+        let lowest = lowestIDs(maxSize, of: candidates)
+        guard let leader = lowest.first(where: { !$0.clientMode })
+            ?? candidates.filter({ !$0.clientMode }).min(by: { $0.peer < $1.peer }) else { return nil }
+        let others = lowest.filter { $0.peer != leader.peer }.prefix(maxSize - 1)
         return (leader.peer, [leader] + others)
+    }
+
+    /// The `count` declarations with the lowest ids, lowest first.
+    static func lowestIDs(_ count: Int, of declarations: some Collection<Declaration>) -> [Declaration] {
+        var lowest: [Declaration] = []
+        lowest.reserveCapacity(count + 1)
+        for declaration in declarations where lowest.count < count || declaration.peer < lowest[lowest.count - 1].peer {
+            var low = 0, high = lowest.count
+            while low < high {
+                let middle = (low + high) / 2
+                if lowest[middle].peer < declaration.peer { low = middle + 1 } else { high = middle }
+            }
+            lowest.insert(declaration, at: low)
+            if lowest.count > count { lowest.removeLast() }
+        }
+        return lowest
     }
 }

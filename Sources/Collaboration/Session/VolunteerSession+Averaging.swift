@@ -36,7 +36,7 @@ extension VolunteerSession {
     /// the peer waits, the matchmaker decides on what the read brings, not before it comes.
     /// When reads take longer than the gathering window (slow links), deciding first would
     /// have the peer step alone while its group's declarations are on their way.
-    mutating func trainedWhileMatchmaking(_ matchmaking: Matchmaking, samples: Int, seconds: Double, loss: Double,
+    mutating func trainedWhileMatchmaking(_ matchmaking: consuming Matchmaking, samples: Int, seconds: Double, loss: Double,
                                           _ now: Now) -> [Directive] {
         var matchmaking = matchmaking
         matchmaking.carried?.samples += samples
@@ -47,7 +47,7 @@ extension VolunteerSession {
         return follow(matchmaking.matchmaker.onDeadline(now: now.monotonic), in: matchmaking, now)
     }
 
-    mutating func matchmakingWoke(_ matchmaking: Matchmaking, _ now: Now) -> [Directive] {
+    mutating func matchmakingWoke(_ matchmaking: consuming Matchmaking, _ now: Now) -> [Directive] {
         guard now.monotonic >= matchmaking.wakeAt else {
             phase = .matchmaking(matchmaking)
             return [.readMatchmaking(step: matchmaking.round.step, stateHash: matchmaking.round.stateHash)]
@@ -57,7 +57,7 @@ extension VolunteerSession {
         return follow(actions, in: matchmaking, now)
     }
 
-    mutating func matchmakingRead(_ matchmaking: Matchmaking, plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>],
+    mutating func matchmakingRead(_ matchmaking: consuming Matchmaking, plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>],
                                   _ now: Now) -> [Directive] {
         var matchmaking = matchmaking
         matchmaking.readInFlight = false
@@ -69,7 +69,7 @@ extension VolunteerSession {
         // A declaration speaks for the peer it names: only that peer's own record counts, or
         // anyone could declare absent peers with the lowest ids and stall every round on a
         // leader that never answers.
-        let declared = declarations.filter { $0.value.peer.bytes == $0.writer.bytes }.map(\.value)
+        let declared = declarations.compactMap { $0.value.peer == $0.writer ? $0.value : nil }
         actions += matchmaking.matchmaker.onDeclarationsSeen(declared, now: now.monotonic)
         // Training, the peer put off a deadline that passed while this read was out: it is due
         // now, before the next read goes out.
@@ -81,7 +81,7 @@ extension VolunteerSession {
 
     /// Turns the matchmaker's actions into directives; sleeps until the next poll (or trains,
     /// reading in the background) unless the group formed or failed.
-    private mutating func follow(_ actions: [Matchmaker.Action], in matchmaking: Matchmaking, _ now: Now) -> [Directive] {
+    private mutating func follow(_ actions: [Matchmaker.Action], in matchmaking: consuming Matchmaking, _ now: Now) -> [Directive] {
         var matchmaking = matchmaking
         var directives: [Directive] = []
         let round = matchmaking.round

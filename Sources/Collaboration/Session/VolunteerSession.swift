@@ -212,11 +212,16 @@ public struct VolunteerSession: Sendable {
         case (.reloadingAgreedState(let expectedPeers), .stateDownloadFailed(let reason)):
             // A failed download (the holders left or moved on) must not stop averaging for good.
             return [.note(.stateDownloadFailed(step: step, reason: reason))] + beginMatchmaking(expectedPeers: expectedPeers, now)
+        // The phase lets go of the matchmaking first (each path sets the next phase), so that the
+        // matchmaker's tables, one entry per declaration, are changed in place and not copied.
         case (.matchmaking(let matchmaking), .woke):
+            phase = .starting
             return matchmakingWoke(matchmaking, now)
         case (.matchmaking(let matchmaking), .matchmakingRead(let plans, let declarations)):
+            phase = .starting
             return matchmakingRead(matchmaking, plans: plans, declarations: declarations, now)
         case (.matchmaking(let matchmaking), .trained(let samples, let seconds, let loss)) where matchmaking.carried != nil:
+            phase = .starting
             return trainedWhileMatchmaking(matchmaking, samples: samples, seconds: seconds, loss: loss, now)
         case (.averaging(let round), .roundFinished(let result)):
             return roundFinished(round, result, now)
