@@ -203,6 +203,9 @@ final class PeerSession {
         case .publishDeclaration(let declaration, let step, let stateHash):
             await network.publish(keys.declarations(step: step, state: stateHash), declaration.encoded(),
                                   lifetime: RunTimings.matchmakingLifetime, logger: logger)
+        case .withdrawDeclaration(let declaration, let step, let stateHash):
+            let network = self.network, key = keys.declarations(step: step, state: stateHash), logger = self.logger
+            Task { await network.publish(key, declaration.encoded(), lifetime: RunTimings.matchmakingLifetime, logger: logger) }
         case .publishPlan(let plan, let step, let stateHash):
             await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), lifetime: RunTimings.matchmakingLifetime,
                                   logger: logger)

@@ -328,6 +328,9 @@ public final class RunSimulation {
             case .publishDeclaration(let declaration, let step, let hash):
                 board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
                 cursor = cursor + lookup()
+            case .withdrawDeclaration(let declaration, let step, let hash):
+                // The shell does not wait for it.
+                board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
             case .publishPlan(let plan, let step, let hash):
                 board.write(plan: plan, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
                 cursor = cursor + lookup()

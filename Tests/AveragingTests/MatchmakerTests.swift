@@ -477,4 +477,23 @@ struct MatchmakingNetwork {
             }
         }
     }
+
+    /// A peer that left the step's matchmaking without a group stores its declaration again with
+    /// no samples. Counted after that, its declaration had a later peer plan a group around it
+    /// that only part of it joined, which stepped on a branch of its own.
+    @Test func aWithdrawnDeclarationNoLongerCountsForTheGroup() {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var leader = Matchmaker(peer: Self.peer(1), address: "10.0.0.1:7000", clientMode: false, settings: settings)
+        _ = leader.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        let partner = declaration(Self.peer(2)), gone = declaration(Self.peer(3))
+        #expect(leader.onDeclarationsSeen([partner, gone], now: .zero + .milliseconds(100)) == [])
+        var withdrawal = gone
+        withdrawal.samples = 0
+        #expect(leader.onDeclarationsSeen([partner, withdrawal], now: .zero + .milliseconds(200)) == [])
+        let actions = leader.onDeadline(now: .zero + .seconds(1))
+        #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(1), Self.peer(2)] } else { false } },
+                "\(actions)")
+    }
 }
+

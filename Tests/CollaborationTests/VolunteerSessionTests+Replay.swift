@@ -124,6 +124,12 @@ extension VolunteerSessionTests {
         let leftOut = harness.answerMatchmaking()
         #expect(leftOut.first == .discardGradients)
         #expect(leftOut.last == .readStateAnnouncements, "no training on the state the group is leaving")
+        // Its declaration is withdrawn, so that no later peer plans a group around it.
+        let withdrawals = leftOut.compactMap { directive -> Declaration? in
+            guard case .withdrawDeclaration(let declaration, 0, Harness.hash(0)) = directive else { return nil }
+            return declaration
+        }
+        #expect(withdrawals.map(\.peer) == [Self.others[0].peerID] && withdrawals.allSatisfy { $0.samples == 0 }, "\(leftOut)")
         // The group is still averaging: the run's state is this peer's, so it looks again soon.
         guard case .sleep(let until) = harness.feed(.stateAnnouncementsRead(harness.announcements())).last else {
             Issue.record("expected a short wait")

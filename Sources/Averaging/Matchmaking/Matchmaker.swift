@@ -140,10 +140,13 @@ public struct Matchmaker: Sendable {
     /// group at once when `maxGroupSize` peers, or the expected group size, have declared.
     public mutating func onDeclarationsSeen(_ declarations: [Declaration], now: MonotonicInstant) -> [Action] {
         guard let own, case .gathering = phase else { return [] }
-        for declaration in declarations where declaration.step == own.step && declaration.peer != peer
-            && declaration.samples > 0 && declaration.isWithinLimits {
+        for declaration in declarations where declaration.step == own.step && declaration.peer != peer {
+            guard declaration.samples > 0 else {
+                withdraw(declaration.peer)
+                continue
+            }
             // Each read brings every declaration again: one read before changes nothing.
-            if declared[declaration.peer] == declaration { continue }
+            guard declaration.isWithinLimits, declared[declaration.peer] != declaration else { continue }
             if settings.excluded.contains(declaration.peer) {
                 excludedSeen.insert(declaration.peer)
             } else {
@@ -163,6 +166,14 @@ public struct Matchmaker: Sendable {
         guard candidates.count >= enough, candidates.count >= largestOtherGroup,
               let group = Self.group(of: candidates, maxSize: settings.maxGroupSize), group.leader == peer else { return [] }
         return lead(group.members, step: own.step)
+    }
+
+    /// The peer left this step's matchmaking without a group (its declaration of no samples
+    /// replaced the one it made): it no longer counts, nor confirms another leader's plan.
+    private mutating func withdraw(_ peer: PeerID) {
+        guard declared.removeValue(forKey: peer) != nil || excludedSeen.contains(peer) else { return }
+        excludedSeen.remove(peer)
+        if taken[peer] == nil { seen[peer] = nil }
     }
 
     /// A plan from `sender`. Accepted while gathering or waiting when it is for this step and this

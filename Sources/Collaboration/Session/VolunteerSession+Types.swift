@@ -115,6 +115,10 @@ extension VolunteerSession {
         /// Divide the accumulated gradients by their samples, ready to average.
         case averageAccumulatedGradients
         case publishDeclaration(Declaration, step: Int, stateHash: [UInt8])
+        /// Store this declaration (of no samples) in place of the peer's own, without waiting for
+        /// it: the peer left the step's matchmaking without a group, and matchmakers that read
+        /// the withdrawal stop counting it.
+        case withdrawDeclaration(Declaration, step: Int, stateHash: [UInt8])
         case publishPlan(GroupPlan, step: Int, stateHash: [UInt8])
         /// Read the step's plans and declarations; answered by `matchmakingRead`.
         case readMatchmaking(step: Int, stateHash: [UInt8])
@@ -149,7 +153,7 @@ extension VolunteerSession {
                  .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce, .awaitRound, .awaitBackgroundReplay:
                 true
             case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
-                 .publishDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
+                 .publishDeclaration, .withdrawDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
                  .note, .leave, .allReduceInBackground, .replayUpdatesInBackground, .cancelBackgroundReplay,
                  .readMatchmakingWhileTraining:
                 false
