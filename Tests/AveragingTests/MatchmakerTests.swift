@@ -495,5 +495,26 @@ struct MatchmakingNetwork {
         #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(1), Self.peer(2)] } else { false } },
                 "\(actions)")
     }
+
+    /// A plan fixed before one of its members withdrew is still one of peers that declared: a
+    /// member that read the withdrawal first follows it, and the withdrawn peer is left out of
+    /// the round like any absent sender.
+    @Test func aPlanListingAPeerThatWithdrewSinceIsStillFollowed() {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var member = Matchmaker(peer: Self.peer(2), address: "10.0.0.1:7000", clientMode: false, settings: settings)
+        let own = member.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        guard case .publishDeclaration(let ownDeclaration) = own.first else {
+            Issue.record("expected the declaration, got \(own)")
+            return
+        }
+        let leader = declaration(Self.peer(1)), gone = declaration(Self.peer(3))
+        _ = member.onDeclarationsSeen([leader, gone], now: .zero + .milliseconds(100))
+        var withdrawal = gone
+        withdrawal.samples = 0
+        _ = member.onDeclarationsSeen([leader, withdrawal], now: .zero + .milliseconds(200))
+        let plan = GroupPlan(step: 41, elementCount: 100, members: [leader, ownDeclaration, gone])!
+        #expect(member.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(300)) == [.groupFormed(plan)])
+    }
 }
 
