@@ -516,5 +516,48 @@ struct MatchmakingNetwork {
         let plan = GroupPlan(step: 41, elementCount: 100, members: [leader, ownDeclaration, gone])!
         #expect(member.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(300)) == [.groupFormed(plan)])
     }
+
+    /// A member that never read a declaration before its peer withdrew it still follows a plan
+    /// listing it: refusing, it would go silent on the leader, which would exclude it.
+    @Test func aPlanListingAPeerThatWithdrewBeforeThisPeerReadItIsStillFollowed() {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var member = Matchmaker(peer: Self.peer(2), address: "10.0.0.1:7000", clientMode: false, settings: settings)
+        let own = member.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        guard case .publishDeclaration(let ownDeclaration) = own.first else {
+            Issue.record("expected the declaration, got \(own)")
+            return
+        }
+        let leader = declaration(Self.peer(1)), gone = declaration(Self.peer(3))
+        var withdrawal = gone
+        withdrawal.samples = 0
+        _ = member.onDeclarationsSeen([leader, withdrawal], now: .zero + .milliseconds(100))
+        let plan = GroupPlan(step: 41, elementCount: 100, members: [leader, ownDeclaration, gone])!
+        #expect(member.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(200)) == [.groupFormed(plan)])
+    }
+
+    /// Withdrawals tell everyone who is gone. A plan of such peers under a low id must not take
+    /// a reader's company away: counted as another group, it had every reader with fewer
+    /// candidates give the step up as left out.
+    @Test func aPlanOfPeersThatWithdrewIsNotAnotherGroup() {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var reader = Matchmaker(peer: Self.peer(4), address: "10.0.0.1:7000", clientMode: false, settings: settings)
+        _ = reader.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        let attacker = declaration(Self.peer(1)), gone = [declaration(Self.peer(2)), declaration(Self.peer(3))]
+        let partner = declaration(Self.peer(5))
+        _ = reader.onDeclarationsSeen([attacker, partner] + gone, now: .zero + .milliseconds(100))
+        let withdrawals = gone.map { declaration -> Declaration in
+            var withdrawal = declaration
+            withdrawal.samples = 0
+            return withdrawal
+        }
+        _ = reader.onDeclarationsSeen([attacker, partner] + withdrawals, now: .zero + .milliseconds(200))
+        let plan = GroupPlan(step: 41, elementCount: 100, members: [attacker] + gone)!
+        #expect(reader.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(300)) == [])
+        _ = reader.onDeclarationsSeen([attacker, partner] + withdrawals, now: .zero + .milliseconds(400))
+        let actions = reader.onDeadline(now: .zero + .seconds(1))
+        #expect(!actions.contains { if case .failed = $0 { true } else { false } }, "\(actions)")
+    }
 }
 

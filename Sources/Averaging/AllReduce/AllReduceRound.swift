@@ -189,6 +189,17 @@ public struct AllReduceRound {
         ChunkLayout(part: plan.parts[part], chunkSize: settings.chunkSize)
     }
 
+    /// The scale an owner bounds contributions by where their median is zero: its norm of the
+    /// part over finite values (an owner whose training overflowed leaves those out of its
+    /// average too), or, for a part it left all at zero, its whole vector's norm in proportion
+    /// to the part's length.
+    static func zeroMedianScale(of vector: UnsafeMutableBufferPointer<Float>, part: Range<Int>) -> Double {
+        let partNorm = ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(rebasing: vector[part])).norm
+        guard partNorm == 0, !vector.isEmpty else { return partNorm }
+        let vectorNorm = ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(vector)).norm
+        return vectorNorm * (Double(part.count) / Double(vector.count)).squareRoot()
+    }
+
     var senderDeadline: MonotonicInstant { startTime + settings.senderTimeout }
     var roundDeadline: MonotonicInstant { startTime + settings.roundTimeout }
 
@@ -202,7 +213,8 @@ public struct AllReduceRound {
         if ownLayout.chunkCount > 0 {
             reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
                                   normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex,
-                                  ownPartNorm: contributionNorms[ownIndex], normsGrowWithWeight: settings.normsGrowWithWeight)
+                                  ownPartNorm: Self.zeroMedianScale(of: vector, part: plan.parts[ownIndex]),
+                                  normsGrowWithWeight: settings.normsGrowWithWeight)
         }
         var actions: [Action] = []
         let layouts = plan.parts.indices.map { layout(ofPart: $0) }

@@ -5,9 +5,6 @@ enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
     case nonFinite(count: Int)
     /// The chunk's L2 norm exceeds the bound: `normBoundFactor` × the chunk's median norm.
     case normAboveBound(norm: Double, median: Double)
-    /// The sender's norm over the chunks whose median is zero exceeds `normBoundFactor` × the
-    /// owner's own norm of the part.
-    case normAboveOwnersPart(norm: Double, ownersPartNorm: Double)
 
     var description: String {
         switch self {
@@ -15,8 +12,6 @@ enum ContributionFault: Hashable, Sendable, CustomStringConvertible {
             "\(count) non-finite values"
         case .normAboveBound(let norm, let median):
             "norm \(Self.compact(norm)) is \(Self.compact(norm / median))× the median \(Self.compact(median))"
-        case .normAboveOwnersPart(let norm, let ownersPartNorm):
-            "norm \(Self.compact(norm)) in chunks the others leave at zero is \(Self.compact(norm / ownersPartNorm))× the owner's part"
         }
     }
 

@@ -8,9 +8,12 @@
 /// exceed `normBoundFactor` × the median norm of chunk k among the contributions in, the
 /// owner's own included (`outliers(in:vector:)`). Where that median is zero (a chunk most
 /// members leave untouched) it bounds nothing, so a sender's norm summed over all such chunks
-/// must not exceed `normBoundFactor` × the owner's own norm of the whole part: otherwise one
-/// sender could make an honest owner's average arbitrarily long there, and have the members
-/// skip the part and count the owner. Holding contributions until then keeps the
+/// may reach `zeroMedianBudgetFactor` × the owner's own norm of the whole part; what goes past
+/// it is left out of the average, without blame. Otherwise one sender could make an honest
+/// owner's average arbitrarily long there, and have the members skip the part and count the
+/// owner. Blaming the sender instead had an honest one dropped, and banned at the third time,
+/// wherever a hostile member's zeros and the owner's untouched rows made the median zero.
+/// Holding contributions until then keeps the
 /// reduction exact: nothing is added that might have to be taken out again. The memory held is
 /// at most one encoded chunk per sender per open chunk index, which the sender's window bounds.
 ///
@@ -24,6 +27,11 @@ struct PartReducer {
     /// nothing about who is honest, so the norm bound is not applied. With three, one outlier
     /// cannot move the median; with two, the median is one of the two.
     static let minimumContributionsForNormBound = 3
+    /// A sender's norm over the chunks whose median is zero may reach this many times the
+    /// owner's norm of its part: an honest sender's rows that nobody else touched are about as
+    /// long as a part's gradient, and at a capped weight share of one half what an attacker
+    /// adds there stays about the owner's own norm, well inside the members' check of 10×.
+    static let zeroMedianBudgetFactor = 2.0
 
     let layout: ChunkLayout
     let compression: Compression
@@ -54,7 +62,8 @@ struct PartReducer {
 
     /// Whether norms are compared per unit of weight (`AllReduceRound.Settings.normsGrowWithWeight`).
     let normsGrowWithWeight: Bool
-    /// The owner's own values of the whole part: the scale of chunks whose median is zero.
+    /// The scale of chunks whose median is zero: the owner's norm of its part, finite values
+    /// only (`AllReduceRound.zeroMedianScale`).
     private let ownPartNorm: Double
     /// Per sender: the sum of squares of its kept chunks whose median was zero (as compared).
     private var squaresWhereMedianIsZero: [Double]
@@ -124,9 +133,9 @@ struct PartReducer {
     /// of the chunk's contributions (the owner's own included when finite), each with the
     /// reason. Nothing when fewer than `minimumContributionsForNormBound` contributions are in.
     /// Where the median is zero (a chunk most members leave untouched, like unseen embedding
-    /// rows), the senders whose norm over all such chunks so far would exceed `normBoundFactor`
-    /// × the owner's norm of its part; nothing there when the owner's part is zero or not finite.
-    /// Called once per chunk, before `finalise`: the senders kept count towards later chunks.
+    /// rows), nobody, but the contributions that would take their sender past its budget
+    /// there are left out of the chunk (`leaveOutBeyondBudget`). Called once per chunk, before
+    /// `finalise`: the contributions kept count towards the sender's later chunks.
     mutating func outliers(in chunk: Int, vector: UnsafeMutableBufferPointer<Float>) -> [(sender: Int, fault: ContributionFault)] {
         precondition(isComplete(chunk), "chunk \(chunk) judged with \(missing[chunk]) senders missing")
         let senders = heldSenders(of: chunk)
@@ -138,7 +147,10 @@ struct PartReducer {
         guard sorted.count >= Self.minimumContributionsForNormBound else { return [] }
         // The lower median: with n ≥ 3 contributions, fewer than half of them cannot raise it.
         let median = sorted[(sorted.count - 1) / 2]
-        guard median > 0 else { return outliersWhereMedianIsZero(senders, chunk: chunk) }
+        guard median > 0 else {
+            leaveOutBeyondBudget(senders, chunk: chunk)
+            return []
+        }
         let bound = Double(normBoundFactor) * median
         return senders.compactMap { sender in
             let norm = scaled(norms[sender * layout.chunkCount + chunk], of: sender)
@@ -147,18 +159,21 @@ struct PartReducer {
         }
     }
 
-    private mutating func outliersWhereMedianIsZero(_ senders: [Int], chunk: Int) -> [(sender: Int, fault: ContributionFault)] {
-        let ownNorm = scaled(ownPartNorm, of: ownIndex)
-        guard ownNorm.isFinite, ownNorm > 0 else { return [] }
-        let bound = Double(normBoundFactor) * ownNorm
-        return senders.compactMap { sender in
-            let norm = scaled(norms[sender * layout.chunkCount + chunk], of: sender)
-            let total = (squaresWhereMedianIsZero[sender] + norm * norm).squareRoot()
-            guard total > bound else {
+    /// Leaves out of a chunk whose median is zero each sender's contribution that would take its
+    /// norm over such chunks past `zeroMedianBudgetFactor` × the owner's part norm. Nothing
+    /// without a scale (an owner whose part and whole vector are zero).
+    private mutating func leaveOutBeyondBudget(_ senders: [Int], chunk: Int) {
+        let scale = scaled(ownPartNorm, of: ownIndex)
+        guard scale.isFinite, scale > 0 else { return }
+        let budget = Self.zeroMedianBudgetFactor * scale
+        for sender in senders {
+            let slot = sender * layout.chunkCount + chunk
+            let norm = scaled(norms[slot], of: sender)
+            if (squaresWhereMedianIsZero[sender] + norm * norm).squareRoot() > budget {
+                held[slot] = nil
+            } else {
                 squaresWhereMedianIsZero[sender] += norm * norm
-                return nil
             }
-            return (sender, .normAboveOwnersPart(norm: total, ownersPartNorm: ownNorm))
         }
     }
 

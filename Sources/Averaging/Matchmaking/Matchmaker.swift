@@ -89,10 +89,13 @@ public struct Matchmaker: Sendable {
     private var taken: [PeerID: PeerID] = [:]
     /// Every declaration for this step read so far that could join a group, taken or not.
     private var declared: [PeerID: Declaration] = [:]
-    /// Declarations read before their peers withdrew them. They no longer count as candidates,
-    /// but a plan listing them as declared is still one of peers that did declare: judged by the
-    /// withdrawal alone, a plan fixed before it would be refused by its other members.
-    private var withdrawn: [PeerID: Declaration] = [:]
+    /// Peers that withdrew their declarations, with the declaration read before, if one was.
+    /// They no longer count as candidates, nor confirm another leader's plan (a plan of peers
+    /// known to be gone would have every reader with fewer candidates give up the step). But a
+    /// plan with this peer that lists them is still followed: it was fixed before they withdrew,
+    /// and they are left out of its round as absent senders. Refused, its other members went
+    /// silent on its leader, who excluded them.
+    private var withdrawn: [PeerID: Declaration?] = [:]
     /// Other leaders' plans without this peer whose members have not all been read declaring
     /// yet: plans are read before declarations, so a plan's members may come in the same read.
     private var unconfirmedPlans: [PeerID: GroupPlan] = [:]
@@ -176,10 +179,9 @@ public struct Matchmaker: Sendable {
     /// The peer left this step's matchmaking without a group (its declaration of no samples
     /// replaced the one it made): it no longer counts, nor confirms another leader's plan.
     private mutating func withdraw(_ peer: PeerID) {
-        if let declaration = declared.removeValue(forKey: peer) {
-            withdrawn[peer] = declaration
-        } else if !excludedSeen.contains(peer) {
-            return
+        let declaration = declared.removeValue(forKey: peer)
+        if declaration != nil || withdrawn[peer] == nil {
+            withdrawn[peer] = .some(declaration)
         }
         excludedSeen.remove(peer)
         if taken[peer] == nil { seen[peer] = nil }
@@ -223,14 +225,17 @@ public struct Matchmaker: Sendable {
     /// has not read yet counts once it has: the shell reads plans again with every look.
     private func agreesWithDeclarations(_ plan: GroupPlan) -> Bool {
         plan.members.count <= settings.maxGroupSize && plan.members.allSatisfy { member in
-            !settings.excluded.contains(member.peer) && (member.peer == peer ? own : candidateAsRead(member.peer)) == member
+            !settings.excluded.contains(member.peer) && (member.peer == peer ? own == member : listsAsDeclared(member))
         }
     }
 
-    /// The declaration a candidate made as this peer read it, withdrawn since or not; nil for a
-    /// peer it never read, or one another leader's plan took.
-    private func candidateAsRead(_ candidate: PeerID) -> Declaration? {
-        seen[candidate] ?? (taken[candidate] == nil ? withdrawn[candidate] : nil)
+    /// Whether `member`, as a plan lists it, is a declaration this peer read as declared, or one
+    /// of a peer that withdrew before this peer read it (which no plan can misstate to any
+    /// effect: the peer is gone). False for a peer another leader's plan took.
+    private func listsAsDeclared(_ member: Declaration) -> Bool {
+        if let read = seen[member.peer] { return read == member }
+        guard taken[member.peer] == nil, let withdrawal = withdrawn[member.peer] else { return false }
+        return withdrawal.map { $0 == member } ?? true
     }
 
     /// Time passed: closes the gathering window or gives up on a silent leader when due.
@@ -285,7 +290,7 @@ public struct Matchmaker: Sendable {
     /// declarations). A plan of one member takes nobody but its author.
     private mutating func considerOtherPlan(_ plan: GroupPlan) {
         let confirmed = plan.members.count >= 2 && plan.members.count <= settings.maxGroupSize
-            && plan.members.allSatisfy { (declared[$0.peer] ?? withdrawn[$0.peer]) == $0 }
+            && plan.members.allSatisfy { declared[$0.peer] == $0 }
         guard confirmed else {
             if unconfirmedPlans[plan.leader] != nil || unconfirmedPlans.count < Self.maxUnconfirmedPlans {
                 unconfirmedPlans[plan.leader] = plan
