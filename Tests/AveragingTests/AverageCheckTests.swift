@@ -72,26 +72,39 @@ import Testing
         }
     }
 
+    /// Four members, of whom the first three leave the first `length` values of part 1 (owned
+    /// by member 1) at zero and member 3 puts `senderValue(index)` there; `edit` changes the
+    /// vectors further. The group after its round, the untouched range and the vectors.
+    static func untouchedRows(seed: UInt64, length: Int, compression: Compression = .none, senderValue: (Int) -> Float,
+                              edit: (inout [[Float]], GroupPlan) -> Void = { _, _ in }) -> (SimulatedGroup, Range<Int>, [[Float]]) {
+        var random = SeededRandom(seed: seed)
+        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
+        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
+        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
+        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + length
+        for index in untouched {
+            for member in 0..<3 { vectors[member][index] = 0 }
+            vectors[3][index] = senderValue(index)
+        }
+        edit(&vectors, plan)
+        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(compression: compression, chunkSize: 50),
+                                   seed: random.next())
+        group.run()
+        return (group, untouched, vectors)
+    }
+
     /// A chunk the honest members leave at zero has a median of zero, so no norm bound judges
     /// it; a sender's values near `Float`'s limit there, times its weight, overflowed the honest
     /// owner's average, and every member banned the owner for it.
     @Test(arguments: [Compression.none, .blockwiseInt8])
     func aSenderCannotGetAnHonestOwnerBannedThroughAChunkTheOthersLeaveAtZero(compression: Compression) {
-        var random = SeededRandom(seed: 28)
-        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
-        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
-        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
-        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + 50
-        for member in 0..<3 {
-            for index in untouched { vectors[member][index] = 0 }
+        let peak = 7
+        let (group, untouched, _) = Self.untouchedRows(seed: 28, length: 50, compression: compression) { index in
+            index % 50 == peak ? 3e38 : 0
         }
-        for index in untouched { vectors[3][index] = index == untouched.lowerBound + 7 ? 3e38 : 0 }
-        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(compression: compression, chunkSize: 50),
-                                   seed: random.next())
-        group.run()
         for (index, member) in group.members.enumerated() {
             #expect(member.banned == [], "member \(index) banned \(member.banned)")
-            #expect(member.vector[untouched.lowerBound + 7].isFinite, "member \(index)")
+            #expect(member.vector[untouched.lowerBound + peak].isFinite, "member \(index)")
         }
     }
 
@@ -102,19 +115,9 @@ import Testing
     /// whose own training overflowed in the part still has a scale: its finite values.
     @Test(arguments: [Compression.none, .blockwiseInt8], [false, true])
     func aSenderCannotGetAnHonestOwnersPartSkippedThroughAChunkTheOthersLeaveAtZero(compression: Compression, ownerOverflowed: Bool) {
-        var random = SeededRandom(seed: 30)
-        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
-        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
-        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
-        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + 50
-        for member in 0..<3 {
-            for index in untouched { vectors[member][index] = 0 }
+        let (group, untouched, _) = Self.untouchedRows(seed: 30, length: 50, compression: compression, senderValue: { _ in 1e6 }) { vectors, plan in
+            if ownerOverflowed { vectors[1][plan.parts[1].upperBound - 1] = .infinity }
         }
-        for index in untouched { vectors[3][index] = 1e6 }
-        if ownerOverflowed { vectors[1][plan.parts[1].upperBound - 1] = .infinity }
-        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(compression: compression, chunkSize: 50),
-                                   seed: random.next())
-        group.run()
         for (index, member) in group.members.enumerated() {
             #expect(member.result?.failedParts == [] && member.result?.outOfBoundAverages == [],
                     "member \(index): \(String(describing: member.result))")
@@ -154,15 +157,8 @@ import Testing
     /// others' gradients, are averaged in, not dropped.
     @Test func anHonestSendersValuesInChunksTheOthersLeaveAtZeroAreKept() {
         var random = SeededRandom(seed: 31)
-        let members = (0..<4).map { declaration(peerID(UInt8($0 + 1))) }
-        let plan = GroupPlan(step: 41, elementCount: 800, members: members)!
-        var vectors = (0..<4).map { _ in (0..<800).map { _ in Float.random(in: -1...1, using: &random) } }
-        let untouched = plan.parts[1].lowerBound..<plan.parts[1].lowerBound + 100
-        for member in 0..<3 {
-            for index in untouched { vectors[member][index] = 0 }
-        }
-        var group = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(chunkSize: 50), seed: random.next())
-        group.run()
+        let rows = (0..<800).map { _ in Float.random(in: -1...1, using: &random) }
+        let (group, untouched, vectors) = Self.untouchedRows(seed: 31, length: 100, senderValue: { rows[$0] })
         for (index, member) in group.members.enumerated() {
             #expect(member.result?.failedParts == [] && member.result?.dropped == [], "member \(index)")
             let expected = vectors[3][untouched.lowerBound] / 4

@@ -478,80 +478,60 @@ struct MatchmakingNetwork {
         }
     }
 
+    /// A matchmaker of `peer` gathering for step 41 with a one-second window, and its declaration.
+    static func gathering(_ peer: UInt8) -> (Matchmaker, Declaration) {
+        var settings = Matchmaker.Settings(elementCount: 100)
+        settings.gatherWindow = .seconds(1)
+        var matchmaker = Matchmaker(peer: Self.peer(peer), address: "10.0.0.1:7000", clientMode: false, settings: settings)
+        let actions = matchmaker.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        guard case .publishDeclaration(let own) = actions.first else { preconditionFailure("no declaration in \(actions)") }
+        return (matchmaker, own)
+    }
+
+    /// The record a peer stores when it leaves the step's matchmaking without a group.
+    static func withdrawal(of declaration: Declaration) -> Declaration {
+        var withdrawal = declaration
+        withdrawal.samples = 0
+        return withdrawal
+    }
+
     /// A peer that left the step's matchmaking without a group stores its declaration again with
     /// no samples. Counted after that, its declaration had a later peer plan a group around it
     /// that only part of it joined, which stepped on a branch of its own.
     @Test func aWithdrawnDeclarationNoLongerCountsForTheGroup() {
-        var settings = Matchmaker.Settings(elementCount: 100)
-        settings.gatherWindow = .seconds(1)
-        var leader = Matchmaker(peer: Self.peer(1), address: "10.0.0.1:7000", clientMode: false, settings: settings)
-        _ = leader.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        var (leader, _) = Self.gathering(1)
         let partner = declaration(Self.peer(2)), gone = declaration(Self.peer(3))
         #expect(leader.onDeclarationsSeen([partner, gone], now: .zero + .milliseconds(100)) == [])
-        var withdrawal = gone
-        withdrawal.samples = 0
-        #expect(leader.onDeclarationsSeen([partner, withdrawal], now: .zero + .milliseconds(200)) == [])
+        #expect(leader.onDeclarationsSeen([partner, Self.withdrawal(of: gone)], now: .zero + .milliseconds(200)) == [])
         let actions = leader.onDeadline(now: .zero + .seconds(1))
         #expect(actions.contains { if case .groupFormed(let plan) = $0 { plan.members.map(\.peer) == [Self.peer(1), Self.peer(2)] } else { false } },
                 "\(actions)")
     }
 
-    /// A plan fixed before one of its members withdrew is still one of peers that declared: a
-    /// member that read the withdrawal first follows it, and the withdrawn peer is left out of
-    /// the round like any absent sender.
-    @Test func aPlanListingAPeerThatWithdrewSinceIsStillFollowed() {
-        var settings = Matchmaker.Settings(elementCount: 100)
-        settings.gatherWindow = .seconds(1)
-        var member = Matchmaker(peer: Self.peer(2), address: "10.0.0.1:7000", clientMode: false, settings: settings)
-        let own = member.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
-        guard case .publishDeclaration(let ownDeclaration) = own.first else {
-            Issue.record("expected the declaration, got \(own)")
-            return
-        }
+    /// A plan fixed before one of its members withdrew is still one of peers that declared,
+    /// whether this member read that declaration before the withdrawal or never: refusing the
+    /// plan, it would go silent on the leader, which would exclude it. The withdrawn peer is an
+    /// absent sender of the round.
+    @Test(arguments: [true, false]) func aPlanListingAPeerThatWithdrewIsStillFollowed(readBeforeTheWithdrawal: Bool) {
+        var (member, own) = Self.gathering(2)
         let leader = declaration(Self.peer(1)), gone = declaration(Self.peer(3))
-        _ = member.onDeclarationsSeen([leader, gone], now: .zero + .milliseconds(100))
-        var withdrawal = gone
-        withdrawal.samples = 0
-        _ = member.onDeclarationsSeen([leader, withdrawal], now: .zero + .milliseconds(200))
-        let plan = GroupPlan(step: 41, elementCount: 100, members: [leader, ownDeclaration, gone])!
+        if readBeforeTheWithdrawal {
+            _ = member.onDeclarationsSeen([leader, gone], now: .zero + .milliseconds(100))
+        }
+        _ = member.onDeclarationsSeen([leader, Self.withdrawal(of: gone)], now: .zero + .milliseconds(200))
+        let plan = GroupPlan(step: 41, elementCount: 100, members: [leader, own, gone])!
         #expect(member.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(300)) == [.groupFormed(plan)])
-    }
-
-    /// A member that never read a declaration before its peer withdrew it still follows a plan
-    /// listing it: refusing, it would go silent on the leader, which would exclude it.
-    @Test func aPlanListingAPeerThatWithdrewBeforeThisPeerReadItIsStillFollowed() {
-        var settings = Matchmaker.Settings(elementCount: 100)
-        settings.gatherWindow = .seconds(1)
-        var member = Matchmaker(peer: Self.peer(2), address: "10.0.0.1:7000", clientMode: false, settings: settings)
-        let own = member.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
-        guard case .publishDeclaration(let ownDeclaration) = own.first else {
-            Issue.record("expected the declaration, got \(own)")
-            return
-        }
-        let leader = declaration(Self.peer(1)), gone = declaration(Self.peer(3))
-        var withdrawal = gone
-        withdrawal.samples = 0
-        _ = member.onDeclarationsSeen([leader, withdrawal], now: .zero + .milliseconds(100))
-        let plan = GroupPlan(step: 41, elementCount: 100, members: [leader, ownDeclaration, gone])!
-        #expect(member.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(200)) == [.groupFormed(plan)])
     }
 
     /// Withdrawals tell everyone who is gone. A plan of such peers under a low id must not take
     /// a reader's company away: counted as another group, it had every reader with fewer
     /// candidates give the step up as left out.
     @Test func aPlanOfPeersThatWithdrewIsNotAnotherGroup() {
-        var settings = Matchmaker.Settings(elementCount: 100)
-        settings.gatherWindow = .seconds(1)
-        var reader = Matchmaker(peer: Self.peer(4), address: "10.0.0.1:7000", clientMode: false, settings: settings)
-        _ = reader.onReady(step: 41, samples: 32, bandwidth: 1_000_000, now: .zero)
+        var (reader, _) = Self.gathering(4)
         let attacker = declaration(Self.peer(1)), gone = [declaration(Self.peer(2)), declaration(Self.peer(3))]
         let partner = declaration(Self.peer(5))
         _ = reader.onDeclarationsSeen([attacker, partner] + gone, now: .zero + .milliseconds(100))
-        let withdrawals = gone.map { declaration -> Declaration in
-            var withdrawal = declaration
-            withdrawal.samples = 0
-            return withdrawal
-        }
+        let withdrawals = gone.map(Self.withdrawal(of:))
         _ = reader.onDeclarationsSeen([attacker, partner] + withdrawals, now: .zero + .milliseconds(200))
         let plan = GroupPlan(step: 41, elementCount: 100, members: [attacker] + gone)!
         #expect(reader.onPlan(plan, from: Self.peer(1), now: .zero + .milliseconds(300)) == [])
@@ -560,4 +540,3 @@ struct MatchmakingNetwork {
         #expect(!actions.contains { if case .failed = $0 { true } else { false } }, "\(actions)")
     }
 }
-
