@@ -192,10 +192,12 @@ public struct AllReduceRound {
     /// The scale an owner bounds contributions by where their median is zero: its norm of the
     /// part over finite values (an owner whose training overflowed leaves those out of its
     /// average too), or, for a part it left all at zero, its whole vector's norm in proportion
-    /// to the part's length.
-    static func zeroMedianScale(of vector: UnsafeMutableBufferPointer<Float>, part: Range<Int>) -> Double {
-        let partNorm = ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(rebasing: vector[part])).norm
-        guard partNorm == 0, !vector.isEmpty else { return partNorm }
+    /// to the part's length. `partNorm` is the part's norm over all its values: when finite and
+    /// not zero, it is the answer already.
+    static func zeroMedianScale(of vector: UnsafeMutableBufferPointer<Float>, part: Range<Int>, partNorm: Double) -> Double {
+        guard !(partNorm.isFinite && partNorm > 0) else { return partNorm }
+        let finitePartNorm = ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(rebasing: vector[part])).norm
+        guard finitePartNorm == 0, !vector.isEmpty else { return finitePartNorm }
         let vectorNorm = ContributionFault.nonFiniteCountAndNorm(of: UnsafeBufferPointer(vector)).norm
         return vectorNorm * (Double(part.count) / Double(vector.count)).squareRoot()
     }
@@ -213,7 +215,8 @@ public struct AllReduceRound {
         if ownLayout.chunkCount > 0 {
             reducer = PartReducer(layout: ownLayout, compression: settings.compression, aggregation: settings.aggregation,
                                   normBoundFactor: settings.normBoundFactor, weights: weights, ownIndex: ownIndex,
-                                  ownPartNorm: Self.zeroMedianScale(of: vector, part: plan.parts[ownIndex]),
+                                  ownPartNorm: Self.zeroMedianScale(of: vector, part: plan.parts[ownIndex],
+                                                                    partNorm: contributionNorms[ownIndex]),
                                   normsGrowWithWeight: settings.normsGrowWithWeight)
         }
         var actions: [Action] = []

@@ -179,9 +179,11 @@ public struct Matchmaker: Sendable {
     /// The peer left this step's matchmaking without a group (its declaration of no samples
     /// replaced the one it made): it no longer counts, nor confirms another leader's plan.
     private mutating func withdraw(_ peer: PeerID) {
-        let declaration = declared.removeValue(forKey: peer)
-        if declaration != nil || withdrawn[peer] == nil {
-            withdrawn[peer] = .some(declaration)
+        if let declaration = declared.removeValue(forKey: peer) {
+            withdrawn[peer] = declaration
+        } else if withdrawn[peer] == nil {
+            // Withdrawn before this peer read its declaration: gone all the same.
+            withdrawn[peer] = .some(nil)
         }
         excludedSeen.remove(peer)
         if taken[peer] == nil { seen[peer] = nil }

@@ -155,21 +155,11 @@ extension VolunteerSession {
         // The gradients are discarded or applied alone: what was trained during the round goes
         // too, or, applied alone, stays on top of the update for the next round.
         carriedTraining = nil
-        // A peer left out, or finding the others past the step, leaves the step's matchmaking
-        // without taking the step. Its declaration outlives that by minutes, and a peer arriving
-        // later planned a group around peers no longer there, which stepped on a branch of its
-        // own (docs/simulation.md, "What breaks first" 8). A peer stepping alone keeps its
-        // declaration: it tells a later peer at the step that someone took it, and that peer,
-        // refused as past the round, catches up instead of stepping alone on a second branch.
-        let withdrawal = Directive.withdrawDeclaration(
-            Declaration(step: UInt64(round.step), peer: peerID, address: settings.address, bandwidth: 0, clientMode: settings.clientMode,
-                        samples: 0),
-            step: round.step, stateHash: round.stateHash)
         if case .noOtherPeer = failure {
             guard lateJoin == nil else {
                 // A late joiner cannot step alone: its trainer may not hold the state it would step from.
                 accumulatedSamples = 0
-                return [.discardGradients, withdrawal] + reportedRound(round, failure, now) + beginCatchUp(force: true, progressKnown: false)
+                return [.discardGradients, withdrawal(of: round)] + reportedRound(round, failure, now) + beginCatchUp(force: true, progressKnown: false)
             }
             // Alone in the run: this peer's batch is the global batch.
             carriedTraining = carried
@@ -189,20 +179,32 @@ extension VolunteerSession {
                     windowSamples += carried.samples
                 }
                 lastPublished = now.monotonic
-                return [withdrawal] + reportedRound(round, failure, now)
+                return [withdrawal(of: round)] + reportedRound(round, failure, now)
                     + [.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
                     + awaitNewerState(after: suspects, now)
             }
             // What it would train meanwhile, on the state they leave, the catch-up discards.
             accumulatedSamples = 0
             let leftBy: [PeerID] = if case .leftOut = failure { suspects } else { [] }
-            return [.discardGradients, withdrawal] + reportedRound(round, failure, now) + abandoned + [forgetRound(now)]
+            return [.discardGradients, withdrawal(of: round)] + reportedRound(round, failure, now) + abandoned + [forgetRound(now)]
                 + awaitNewerState(after: leftBy, now)
         default:
             // Another attempt at the same step; a late join's replay goes on meanwhile.
             accumulatedSamples = 0
             return [.discardGradients] + reportedRound(round, failure, now) + endRound(now)
         }
+    }
+
+    /// A peer left out, or finding the others past the step, leaves the step's matchmaking
+    /// without taking the step. Its declaration outlives that by minutes, and a peer arriving
+    /// later planned a group around peers no longer there, which stepped on a branch of its own
+    /// (docs/simulation.md, "What breaks first" 8). A peer stepping alone keeps its declaration:
+    /// it tells a later peer at the step that someone took it, and that peer, refused as past
+    /// the round, catches up instead of stepping alone on a second branch.
+    private func withdrawal(of round: RoundInProgress) -> Directive {
+        let withdrawn = Declaration(step: UInt64(round.step), peer: peerID, address: settings.address, bandwidth: 0,
+                                    clientMode: settings.clientMode, samples: 0)
+        return .withdrawDeclaration(withdrawn, step: round.step, stateHash: round.stateHash)
     }
 
     /// The round could not be formed or joined: its failure noted and reported.
