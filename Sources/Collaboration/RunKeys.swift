@@ -11,10 +11,22 @@ public struct RunKeys: Sendable, Equatable {
     /// every run on this DHT, one subkey per run name.
     public static let runs = RecordKey(hashing: "cohort/runs")
 
-    /// Each training peer's `PeerProgress`.
+    /// Each training peer's `PeerProgress`, in a run of one shard.
     public var progress: RecordKey { RecordKey(hashing: "cohort/\(runName)/progress") }
-    /// Each peer's `StateAnnouncement`: the step its state is at and where to download it.
+    /// Each peer's `StateAnnouncement`: the step its state is at and where to download it, in
+    /// a run of one shard.
     public var state: RecordKey { RecordKey(hashing: "cohort/\(runName)/state") }
+    /// The `PeerProgress` of the training peers of `shard` (`RunShards`); `progress` when the
+    /// run has one shard.
+    public func progress(shard: Int, of shards: RunShards) -> RecordKey {
+        shards.isSharded ? RecordKey(hashing: "cohort/\(runName)/progress/\(shard)") : progress
+    }
+    /// The `StateAnnouncement`s of the peers of `shard`; `state` when the run has one shard.
+    public func state(shard: Int, of shards: RunShards) -> RecordKey {
+        shards.isSharded ? RecordKey(hashing: "cohort/\(runName)/state/\(shard)") : state
+    }
+    /// Each shard reporter's `ShardTotal`, in a run of several shards.
+    public var shardTotals: RecordKey { RecordKey(hashing: "cohort/\(runName)/progress/totals") }
     /// The coordinator's `StateAnnouncement` of the newest checkpoint it holds and serves, so
     /// that peers joining a run that all others have left go on from it. Peers take it only
     /// from the coordinator (the owner of the run config they verified).

@@ -174,6 +174,14 @@ public final class RunCoordinator: @unchecked Sendable {
 
 extension RunCoordinator {
     /// What the shell acts on: the DHT, the journal, and the records it publishes.
+    /// The records under every one of `keys` (a run's shards), read side by side.
+    private static func records(under keys: [RecordKey], dht: DHTService) async -> [SignedRecord] {
+        await withTaskGroup(of: [SignedRecord].self) { group in
+            for key in keys { group.addTask { (try? await dht.get(key)) ?? [] } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+    }
+
     struct Shell {
         let dht: DHTService
         let journal: RoundJournal
@@ -193,8 +201,11 @@ extension RunCoordinator {
             _ = try? await dht.put(key: RunKeys.runs, subkey: Array(settings.config.name.utf8), value: shell.config.encoded,
                                    expiresAt: Self.now().wall + RunTimings.runConfigLifetime)
         case .readRun:
-            let progress = OwnedRecord.decoding((try? await dht.get(keys.progress)) ?? [], with: PeerProgress.init(decoding:))
-            let state = OwnedRecord.decoding((try? await dht.get(keys.state)) ?? [], with: StateAnnouncement.init(decoding:))
+            let shards = settings.config.shards
+            let progress = OwnedRecord.decoding(await Self.records(under: (0..<shards.count).map { keys.progress(shard: $0, of: shards) }, dht: dht),
+                                                with: PeerProgress.init(decoding:))
+            let state = OwnedRecord.decoding(await Self.records(under: (0..<shards.count).map { keys.state(shard: $0, of: shards) }, dht: dht),
+                                             with: StateAnnouncement.init(decoding:))
             let banned = Array((try? await dht.transport.bannedPeers().get()) ?? [])
             return .runRead(progress: progress, state: state, banned: banned)
         case .reportOffence(let peer, let offence):

@@ -23,6 +23,10 @@ final class PeerSession {
     let config: RunConfig
     let run: TrainingRun
     let keys: RunKeys
+    /// This peer's progress and state keys: those of its shard (`RunShards`).
+    let progressKey: RecordKey, stateKey: RecordKey
+    /// The shard totals' key, in a run of several shards.
+    let totalsKey: RecordKey?
     private(set) var session: VolunteerSession
     /// The answer of the background directive in flight, once it has come.
     private let backgroundAnswer = NIOLockedValueBox<VolunteerSession.Event?>(nil)
@@ -67,6 +71,10 @@ final class PeerSession {
         self.config = config
         self.run = run
         keys = RunKeys(runName: config.name)
+        let shard = config.shards.shard(of: identity.peerID)
+        progressKey = keys.progress(shard: shard, of: config.shards)
+        stateKey = keys.state(shard: shard, of: config.shards)
+        totalsKey = config.shards.isSharded ? keys.shardTotals : nil
         errorFeedback = config.errorFeedback && config.compression != .none
             ? ErrorFeedback(elementCount: run.averagingVector.count) : nil
         let endpoint = network.dht.endpoint
@@ -96,7 +104,7 @@ final class PeerSession {
                     // Tells the run this peer is gone, so others stop counting its samples at
                     // once; after the publications in flight, or one could land after it.
                     await lastPublication?.value
-                    await network.publish(keys.progress, goodbye.encoded, lifetime: RunTimings.goodbyeLifetime, logger: logger)
+                    await network.publish(progressKey, goodbye.encoded, lifetime: RunTimings.goodbyeLifetime, logger: logger)
                     return
                 }
                 // One answer per `train`, each from its own slot, so answers that come in together
@@ -162,7 +170,7 @@ final class PeerSession {
                 return waiting == nil
             }
             guard idle else { break }
-            let network = self.network, key = keys.progress, logger = self.logger, waiting = waitingProgress
+            let network = self.network, key = progressKey, logger = self.logger, waiting = waitingProgress
             lastPublication = Task {
                 // Stores the newest waiting record until none is left; each store may outlast
                 // several progress intervals on a slow link.
@@ -176,20 +184,26 @@ final class PeerSession {
                     if done { return }
                 }
             }
+        case .publishShardTotal(let total, let lifetime):
+            let network = self.network, key = keys.shardTotals, logger = self.logger
+            Task { await network.publish(key, total.encoded, lifetime: lifetime, logger: logger) }
         case .readProgressWhileTraining:
-            let network = self.network, key = keys.progress, box = backgroundAnswer
+            let network = self.network, progressKey = self.progressKey, totalsKey = self.totalsKey, box = backgroundAnswer
             backgroundRead = Task {
-                let records = OwnedRecord.decoding(await network.records(key), with: PeerProgress.init(decoding:))
-                box.withLockedValue { $0 = .progressRead(records) }
+                let event = await PeerSession.readProgress(network: network, progressKey: progressKey, totalsKey: totalsKey)
+                box.withLockedValue { $0 = event }
             }
         case .awaitProgressRead:
             await backgroundRead?.value
             backgroundRead = nil
             return backgroundAnswer.take()
         case .readProgress:
-            return .progressRead(OwnedRecord.decoding(await network.records(keys.progress), with: PeerProgress.init(decoding:)))
+            return await Self.readProgress(network: network, progressKey: progressKey, totalsKey: totalsKey)
         case .readStateAnnouncements:
-            return .stateAnnouncementsRead(OwnedRecord.decoding(await network.records(keys.state), with: StateAnnouncement.init(decoding:)))
+            return .stateAnnouncementsRead(OwnedRecord.decoding(await network.records(stateKey), with: StateAnnouncement.init(decoding:)))
+        case .readDonors(let shard):
+            let key = keys.state(shard: shard, of: config.shards)
+            return .stateAnnouncementsRead(OwnedRecord.decoding(await network.records(key), with: StateAnnouncement.init(decoding:)))
         case .readCheckpoint:
             return .checkpointRead(OwnedRecord.decoding(await network.records(keys.checkpoint), with: StateAnnouncement.init(decoding:)))
         case .downloadState(let step, let hash, let donors):
@@ -252,6 +266,17 @@ final class PeerSession {
             preconditionFailure("the run loop ends the session on leave")
         }
         return nil
+    }
+
+    /// This peer's shard's progress records and, in a run of several shards, the shard totals,
+    /// read side by side.
+    private static func readProgress(network: RunNetwork, progressKey: RecordKey, totalsKey: RecordKey?) async -> VolunteerSession.Event {
+        guard let totalsKey else {
+            return .progressRead(OwnedRecord.decoding(await network.records(progressKey), with: PeerProgress.init(decoding:)))
+        }
+        let (records, totals) = await network.records(progressKey, totalsKey)
+        return .progressRead(OwnedRecord.decoding(records, with: PeerProgress.init(decoding:)),
+                             totals: OwnedRecord.decoding(totals, with: ShardTotal.init(decoding:)))
     }
 
     /// Reads the step's plans and declarations in the background; the answer waits in
@@ -331,7 +356,7 @@ final class PeerSession {
             step: snapshot.step, stateHash: snapshot.hash, stateBytes: snapshot.bytes.count,
             host: settings.clientMode ? "" : endpoint.host, port: settings.clientMode ? 0 : endpoint.port,
             timestampMilliseconds: RunNetwork.milliseconds())
-        await network.publish(keys.state, announcement.encoded, lifetime: RunTimings.stateAnnouncementLifetime, logger: logger)
+        await network.publish(stateKey, announcement.encoded, lifetime: RunTimings.stateAnnouncementLifetime, logger: logger)
         return .stateAnnounced(step: snapshot.step, hash: snapshot.hash)
     }
 }

@@ -14,7 +14,7 @@ import Wire
 struct RecordBoard {
     /// The key a set of records lives under, for the per-key load.
     enum KeyKind: String, CaseIterable, Sendable {
-        case progress, state, checkpoint, declarations, plans, rounds
+        case progress, totals, state, checkpoint, declarations, plans, rounds
     }
 
     struct MatchKey: Hashable {
@@ -40,12 +40,17 @@ struct RecordBoard {
     }
 
     let costs: Costs
-    private(set) var progress: [PeerID: PeerProgress] = [:]
-    private(set) var state: [PeerID: StateAnnouncement] = [:]
+    /// The run's shards: progress records and state announcements are kept per shard.
+    let shards: RunShards
+    private var progress: [Int: [PeerID: PeerProgress]] = [:]
+    private var totals: [PeerID: ShardTotal] = [:]
+    private var state: [Int: [PeerID: StateAnnouncement]] = [:]
     private(set) var declarations: [MatchKey: [PeerID: Declaration]] = [:]
     private(set) var plans: [MatchKey: [PeerID: GroupPlan]] = [:]
-    private var progressRecords: [OwnedRecord<PeerProgress>]?
-    private var stateRecords: [OwnedRecord<StateAnnouncement>]?
+    /// A key's records in writer order, kept until the key is written again.
+    private var progressRecords: [Int: [OwnedRecord<PeerProgress>]] = [:]
+    private var totalRecords: [OwnedRecord<ShardTotal>]?
+    private var stateRecords: [Int: [OwnedRecord<StateAnnouncement>]] = [:]
     /// A key's records in writer order, kept until the key is written again: with a thousand
     /// volunteers every one reads a step's declarations many times between writes.
     private var declarationRecords: [MatchKey: [OwnedRecord<Declaration>]] = [:]
@@ -54,8 +59,9 @@ struct RecordBoard {
     private(set) var requests = 0.0
     private(set) var bytesServed: [KeyKind: Double] = [:]
 
-    init(costs: Costs) {
+    init(costs: Costs, shards: RunShards) {
         self.costs = costs
+        self.shards = shards
     }
 
     /// The time one lookup's round trips take for a volunteer whose one-way latency is
@@ -76,27 +82,42 @@ struct RecordBoard {
     }
 
     mutating func write(progress value: PeerProgress, by writer: PeerID) {
-        progress[writer] = value
-        progressRecords = nil
+        let shard = shards.shard(of: writer)
+        progress[shard, default: [:]][writer] = value
+        progressRecords[shard] = nil
         charge(write: .progress, valueBytes: 48)
     }
 
-    mutating func readProgress() -> [OwnedRecord<PeerProgress>] {
-        let records = progressRecords ?? Self.sorted(progress)
-        progressRecords = records
+    mutating func write(total value: ShardTotal, by writer: PeerID) {
+        totals[writer] = value
+        totalRecords = nil
+        charge(write: .totals, valueBytes: value.encoded.count)
+    }
+
+    /// The progress records of `reader`'s shard and, in a run of several shards, the shard totals.
+    mutating func readProgress(by reader: PeerID) -> (records: [OwnedRecord<PeerProgress>], totals: [OwnedRecord<ShardTotal>]) {
+        let shard = shards.shard(of: reader)
+        let records = progressRecords[shard] ?? Self.sorted(progress[shard] ?? [:])
+        progressRecords[shard] = records
         charge(read: .progress, records: records.count, valueBytes: 48)
-        return records
+        guard shards.isSharded else { return (records, []) }
+        let totals = totalRecords ?? Self.sorted(totals)
+        totalRecords = totals
+        charge(read: .totals, records: totals.count, valueBytes: 17 + 2 * 32)
+        return (records, totals)
     }
 
     mutating func write(state value: StateAnnouncement, by writer: PeerID) {
-        state[writer] = value
-        stateRecords = nil
+        let shard = shards.shard(of: writer)
+        state[shard, default: [:]][writer] = value
+        stateRecords[shard] = nil
         charge(write: .state, valueBytes: 80)
     }
 
-    mutating func readState() -> [OwnedRecord<StateAnnouncement>] {
-        let records = stateRecords ?? Self.sorted(state)
-        stateRecords = records
+    /// The state announcements of `shard`.
+    mutating func readState(shard: Int) -> [OwnedRecord<StateAnnouncement>] {
+        let records = stateRecords[shard] ?? Self.sorted(state[shard] ?? [:])
+        stateRecords[shard] = records
         charge(read: .state, records: records.count, valueBytes: 80)
         return records
     }
@@ -140,9 +161,12 @@ struct RecordBoard {
         planRecords = planRecords.filter { $0.key.step >= step }
     }
 
-    /// The busiest key kind and the bytes it served.
+    /// The busiest key and the bytes it served: a kind's bytes over the keys it spreads over at
+    /// once (one per shard for progress and state, one otherwise).
     var hottestKey: (kind: KeyKind, bytes: Double)? {
-        KeyKind.allCases.map { ($0, bytesServed[$0] ?? 0) }.max { $0.1 < $1.1 }
+        KeyKind.allCases.map { kind in
+            (kind, (bytesServed[kind] ?? 0) / Double([.progress, .state].contains(kind) ? shards.count : 1))
+        }.max { $0.1 < $1.1 }
     }
 
     /// Bytes served over every key, summed in a fixed order so that a seed gives the same sum.

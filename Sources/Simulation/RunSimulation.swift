@@ -44,6 +44,7 @@ public final class RunSimulation {
 
     enum Read: Sendable {
         case progress, state, checkpoint
+        case donors(shard: Int)
         case matchmaking(RecordBoard.MatchKey)
     }
 
@@ -87,7 +88,7 @@ public final class RunSimulation {
         try settings.validate()
         self.settings = settings
         random = SplitMix64(seed: settings.seed)
-        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed))
+        board = RecordBoard(costs: .measured(nodes: min(settings.volunteers, 20_000), seed: settings.seed), shards: settings.effectiveShards)
         typicalLatency = .seconds((settings.latencyRange.lowerBound + settings.latencyRange.upperBound) / 2)
     }
 
@@ -154,18 +155,18 @@ public final class RunSimulation {
             finishTraining(chunk, by: volunteer)
         case .read(let volunteer, let incarnation, let read):
             guard isCurrent(volunteer, incarnation) else { return }
-            deliver(self.read(read), to: volunteer)
+            deliver(self.read(read, by: volunteer), to: volunteer)
         case .backgroundRead(let volunteer, let incarnation):
             guard isCurrent(volunteer, incarnation) else { return }
             if volunteers[volunteer].awaitsBackgroundAnswer {
                 volunteers[volunteer].awaitsBackgroundAnswer = false
-                deliver(self.read(.progress), to: volunteer)
+                deliver(self.read(.progress, by: volunteer), to: volunteer)
             } else {
-                volunteers[volunteer].backgroundAnswer = self.read(.progress)
+                volunteers[volunteer].backgroundAnswer = self.read(.progress, by: volunteer)
             }
         case .backgroundMatchmakingRead(let volunteer, let incarnation, let key):
             guard isCurrent(volunteer, incarnation) else { return }
-            volunteers[volunteer].matchmakingAnswer = self.read(.matchmaking(key))
+            volunteers[volunteer].matchmakingAnswer = self.read(.matchmaking(key), by: volunteer)
         case .downloaded(let volunteer, let incarnation, let step, let hash):
             guard isCurrent(volunteer, incarnation) else { return }
             guard let hash else {
@@ -236,6 +237,7 @@ public final class RunSimulation {
         sessionSettings.joinsLate = settings.joinsLate
         sessionSettings.trainsWhileMatchmaking = settings.trainsWhileMatchmaking
         sessionSettings.localSGD = settings.localSGD
+        sessionSettings.shards = settings.effectiveShards
         let volunteer = volunteers.count
         var newcomer = SimulatedVolunteer(id: id, profile: profile, session: VolunteerSession(settings: sessionSettings),
                                           incarnation: volunteer, joinedAt: time, stateHash: StateHashes.initial)
@@ -255,10 +257,13 @@ public final class RunSimulation {
         carryOut(directives, for: volunteer)
     }
 
-    private func read(_ read: Read) -> VolunteerSession.Event {
+    private func read(_ read: Read, by volunteer: Int) -> VolunteerSession.Event {
         switch read {
-        case .progress: .progressRead(board.readProgress())
-        case .state: .stateAnnouncementsRead(board.readState())
+        case .progress:
+            { let (records, totals) = board.readProgress(by: volunteers[volunteer].id)
+              return .progressRead(records, totals: totals) }()
+        case .state: .stateAnnouncementsRead(board.readState(shard: board.shards.shard(of: volunteers[volunteer].id)))
+        case .donors(let shard): .stateAnnouncementsRead(board.readState(shard: shard))
         case .checkpoint: .checkpointRead(board.readCheckpoint())
         case .matchmaking(let key):
             { let (plans, declarations) = board.readMatchmaking(key)
@@ -291,6 +296,8 @@ public final class RunSimulation {
             case .publishProgress(let progress, _):
                 // The shell does not wait for it.
                 board.write(progress: progress, by: volunteers[volunteer].id)
+            case .publishShardTotal(let total, _):
+                board.write(total: total, by: volunteers[volunteer].id)
             case .readProgress:
                 read(.progress)
             case .readProgressWhileTraining:
@@ -304,6 +311,8 @@ public final class RunSimulation {
                 }
             case .readStateAnnouncements:
                 read(.state)
+            case .readDonors(let shard):
+                read(.donors(shard: shard))
             case .readCheckpoint:
                 read(.checkpoint)
             case .readMatchmaking(let step, let hash):
@@ -480,7 +489,7 @@ public final class RunSimulation {
         let joiners = volunteers.filter { $0.firstLoadedStep != nil }
         let waits = joiners.compactMap(\.stepsFromLoadToRound)
         return SimulationReport(
-            volunteers: settings.volunteers, simulatedSeconds: settings.simulatedSeconds, wallSeconds: wallSeconds, sessions: volunteers.count,
+            volunteers: settings.volunteers, shards: settings.effectiveShards.count, simulatedSeconds: settings.simulatedSeconds, wallSeconds: wallSeconds, sessions: volunteers.count,
             rounds: metrics.groupRounds, aloneSteps: metrics.aloneSteps, steps: highestStep,
             utilisation: onlineSeconds > 0 ? metrics.usefulComputeSeconds / onlineSeconds : 0,
             matchmakingSuccessRate: attempts > 0 ? Double(metrics.groupRounds + metrics.aloneSteps) / Double(attempts) : 0,

@@ -1,6 +1,8 @@
 /// What a simulated run achieved (`cohort simulate --json`).
 public struct SimulationReport: Codable, Equatable, Sendable {
     public var volunteers: Int
+    /// Shards of the run's progress records and state announcements (`RunShards`).
+    public var shards: Int
     public var simulatedSeconds: Double
     public var wallSeconds: Double
     /// Volunteer sessions started, churn's arrivals included.
@@ -41,7 +43,8 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var dhtMessagesPerPeerPerSecond: Double
     /// Averaging and DHT bytes per sample that went into an update.
     public var bytesPerSample: Double
-    /// The key read and written most, and the bytes per second it serves (over all replicas).
+    /// The key read and written most, and the bytes per second it serves (over all replicas);
+    /// for progress and state, one shard's key.
     public var hottestKey: String
     public var hottestKeyBytesPerSecond: Double
     /// Samples per second that went into updates, over the whole run.
@@ -56,7 +59,7 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var trainingShareWhileAveraging: Double
 
     enum CodingKeys: String, CodingKey {
-        case volunteers, sessions, rounds, steps, utilisation, events
+        case volunteers, shards, sessions, rounds, steps, utilisation, events
         case simulatedSeconds = "simulated_seconds"
         case wallSeconds = "wall_seconds"
         case aloneSteps = "alone_steps"

@@ -77,6 +77,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Seconds over which the first volunteers come online (default: a tenth of the run, at most 60).")
     var arrivalSeconds: Double?
 
+    @Option(help: "Shards of the run's progress records and state announcements (as cohort coordinator --shards; default: one per 64 volunteers, a power of two).")
+    var shards: Int?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -104,6 +107,7 @@ struct SimulateCommand: ParsableCommand {
         settings.trainsWhileMatchmaking = trainWhileMatchmaking
         settings.arrivalSeconds = arrivalSeconds
         settings.replayUpdates = replayUpdates
+        settings.shards = shards
         settings.matchmakingSeconds = matchmakingSeconds
         settings.averagingTimeoutSeconds = averagingTimeoutSeconds
         settings.reportEverySeconds = max(60, settings.simulatedSeconds / 20)
@@ -143,7 +147,7 @@ struct SimulateCommand: ParsableCommand {
 
     static func describe(_ report: SimulationReport) -> String {
         """
-        \(report.volunteers) volunteers (\(report.sessions) sessions), \(String(format: "%.0f", report.simulatedSeconds)) s simulated \
+        \(report.volunteers) volunteers (\(report.sessions) sessions, \(report.shards) shard\(report.shards == 1 ? "" : "s")), \(String(format: "%.0f", report.simulatedSeconds)) s simulated \
         in \(String(format: "%.1f", report.wallSeconds)) s
         rounds \(report.rounds) (mean group \(String(format: "%.1f", report.meanGroupSize)), \
         \(String(format: "%.1f", report.meanRoundSeconds)) s each), alone steps \(report.aloneSteps), highest step \(report.steps)

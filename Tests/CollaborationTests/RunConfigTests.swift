@@ -106,6 +106,19 @@ import Trainer
         #expect(partial.localSGD == LocalSGDSettings(localSteps: 4))
     }
 
+    @Test func shardsTravelInTheSignedConfigOnlyWhenThereAreSeveral() throws {
+        let single = String(decoding: try Self.config().canonicalBytes(), as: UTF8.self)
+        #expect(!single.contains("shards"), "a config of one shard reads as before shards")
+        var config = Self.config()
+        config.shards = try RunShards(count: 64)
+        let signed = try SignedRunConfig(config: config, signingKey: Curve25519.Signing.PrivateKey())
+        #expect(String(decoding: signed.configBytes, as: UTF8.self).contains(#""shards":64"#))
+        #expect(try signed.verifiedConfig().shards.count == 64)
+        let three = Array(single.replacingOccurrences(of: #""name":"#, with: #""shards":3,"name":"#).utf8)
+        #expect(throws: RunConfig.Error.self) { try RunConfig.decode(three) }
+        #expect(try RunConfig.decode(Array(single.utf8)).shards == .one)
+    }
+
     @Test func streamingFragmentsTravelInTheSignedConfigAndMustDivideTheLocalSteps() throws {
         var config = Self.config()
         config.localSGD = LocalSGDSettings(localSteps: 16, outerLearningRate: 0.5, outerMomentum: 0.8, fragments: 4)

@@ -33,6 +33,18 @@ import Testing
         #expect(first.sessions > 12, "churn replaces the volunteers that leave")
     }
 
+    @Test func volunteersOfTwoShardsAverageTogetherAndReadOnlyTheirShardsRecords() throws {
+        var settings = Self.settings(volunteers: 24, seconds: 360)
+        settings.shards = 2
+        let report = try RunSimulation(settings: settings).run()
+        #expect(report.shards == 2)
+        #expect(report.rounds >= 20)
+        #expect(report.meanGroupSize > 12, "groups gather both shards' volunteers, not one shard's")
+        var again = try RunSimulation(settings: settings).run()
+        again.wallSeconds = report.wallSeconds
+        #expect(again == report)
+    }
+
     @Test func joinersUnderChurnDownloadTheStateAndTheRunGoesOn() throws {
         let report = try RunSimulation(settings: Self.settings(volunteers: 8, seconds: 1_200, churn: 300)).run()
         #expect(report.sessions > 8)

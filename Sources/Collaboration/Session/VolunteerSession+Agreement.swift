@@ -34,9 +34,13 @@ extension VolunteerSession {
         // The live peers vote, not only the last round's members: a round made up mostly of
         // one attacker's identities must not outvote the run.
         guard let agreed = electedState(ballots, step: step), agreed.hash != announcedHash else {
-            if let branch = strongerBranch(ballots) { return notes + loadStrongerBranch(branch, expectedPeers: expectedPeers) }
+            if let branch = strongerBranch(ballots) {
+                if branch.state.donors.isEmpty { return notes + catchUpElsewhere(branch.state, now) }
+                return notes + loadStrongerBranch(branch, expectedPeers: expectedPeers)
+            }
             return notes + beginMatchmaking(expectedPeers: expectedPeers, now)
         }
+        if agreed.donors.isEmpty && agreed.donorShard != nil { return notes + catchUpElsewhere(agreed, now) }
         hashMismatches += 1
         let agreedStep = step
         // The agreed state replaces whatever a late join would have replayed to.
@@ -55,6 +59,7 @@ extension VolunteerSession {
     /// too when the state has no donor. A tie leaves each side where it is: the peer behind
     /// loads the one ahead when it catches up.
     func strongerBranch(_ ballots: [StateElection.Ballot]) -> (state: ElectedState, ownVoters: Int)? {
+        if settings.shards.isSharded { return shardedStrongerBranch(ballots) }
         let voters = liveVoters
         var ownVoters = 1
         var otherBranches: [StateElection.Ballot] = []
@@ -72,6 +77,16 @@ extension VolunteerSession {
         let state = ElectedState(step: winner.step, hash: winner.hash, voters: winner.voters,
                                  donors: winner.donors.map { StateDonor(peer: $0.0, endpoint: $0.1) })
         return (state, ownVoters)
+    }
+
+    /// The agreed state, in a run of several shards, is served only in another shard: its
+    /// donors are read there (`readDonors`) and it is loaded as a catch-up loads it.
+    private mutating func catchUpElsewhere(_ agreed: ElectedState, _ now: Now) -> [Directive] {
+        hashMismatches += 1
+        let note = Directive.note(.hashMismatch(step: step, agreeingVoters: agreed.voters, mismatches: hashMismatches))
+        let abandoned = abandonLateJoin()
+        phase = .catchingUp(.readingDonors(CatchUp(force: true, attempted: true), agreed))
+        return [note] + abandoned + [.readDonors(shard: agreed.donorShard ?? settings.shards.shard(of: settings.me))]
     }
 
     /// Goes back to the other branch's state: this peer's steps since the fork are its alone.

@@ -284,8 +284,11 @@ extension VolunteerSession {
                                          allReduceSeconds: result.duration / .seconds(1), failedParts: result.failedParts.count,
                                          inboundBytesPerSecond: result.inboundBytesPerSecond)
             let others = Set(result.participants).subtracting([settings.me])
-            pendingAgreement = others.isEmpty ? nil
-                : PendingAgreement(step: step, members: others, deadline: now.monotonic + settings.averagingTimeout)
+            // Only the members of this peer's shard announce where it reads (`RunShards`).
+            let ownShard = settings.shards.shard(of: settings.me)
+            let comparable = others.filter { settings.shards.shard(of: $0) == ownShard }
+            pendingAgreement = comparable.isEmpty ? nil
+                : PendingAgreement(step: step, members: comparable, deadline: now.monotonic + settings.averagingTimeout)
             lastRound = FinishedRound(step: round.step, otherMembers: others, endedAtMilliseconds: now.wall.millisecondsSinceEpoch,
                                       endedAt: now.monotonic)
             return [.publishRoundReport(report), .note(.averaged(averaged))] + endRound(now)

@@ -28,8 +28,8 @@ extension VolunteerSession {
 
     mutating func continueCatchUp(_ stage: CatchUpStage, _ event: Event, _ now: Now) -> [Directive] {
         switch (stage, event) {
-        case (.readingProgress(let catchUp), .progressRead(let records)):
-            rememberProgress(records, now)
+        case (.readingProgress(let catchUp), .progressRead(let records, let totals)):
+            rememberProgress(records, totals: totals, now)
             phase = .catchingUp(.readingState(catchUp))
             return [.readStateAnnouncements]
         case (.readingState(let catchUp), .stateAnnouncementsRead(let records)):
@@ -60,6 +60,13 @@ extension VolunteerSession {
             return notes + [.sleep(until: min(deadline, now.monotonic + settings.matchmakingPoll))]
         case (.awaitingNewerState, .woke):
             return [.readStateAnnouncements]
+        case (.readingDonors(let catchUp, var elected), .stateAnnouncementsRead(let records)):
+            // Only the elected state's holders there: the other shard's voters are not counted here.
+            elected.donors = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wall).ballots
+                .filter { $0.announcement.step == elected.step && $0.announcement.stateHash == elected.hash && $0.announcement.servesState }
+                .map { StateDonor(peer: $0.voter, endpoint: $0.announcement.endpoint) }
+            elected.donorShard = nil
+            return load(elected, catchUp)
         case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)),
              (.replayingElected, .stateLoaded(let loaded)):
             return stateLoaded(loaded, now)
@@ -105,10 +112,15 @@ extension VolunteerSession {
         return [.readStateAnnouncements]
     }
 
-    /// Replays the updates to `elected` when it is few enough steps ahead, else downloads it.
+    /// Replays the updates to `elected` when it is few enough steps ahead, else downloads it;
+    /// first reads its donors in the shard that holds it when none of this peer's shard does.
     private mutating func load(_ elected: ElectedState, _ catchUp: CatchUp) -> [Directive] {
         var catchUp = catchUp
         catchUp.attempted = true
+        if elected.donors.isEmpty, let shard = elected.donorShard {
+            phase = .catchingUp(.readingDonors(catchUp, elected))
+            return [.readDonors(shard: shard)]
+        }
         if canReplay(to: elected) {
             // The replay overwrites the gradient arena: what was accumulated is lost, as it is
             // when a download replaces the state, and the trainer starts from the state replayed.
@@ -151,9 +163,23 @@ extension VolunteerSession {
         return [.note(.stateLoaded(step: loaded)), .announceState]
     }
 
-    /// Remembers the run's progress records: who takes part now votes on its state.
-    mutating func rememberProgress(_ records: [OwnedRecord<PeerProgress>], _ now: Now) {
-        lastProgress = (records, now.wall)
+    /// Remembers the run's progress records (those of this peer's shard) and the other shards'
+    /// totals it believes: who takes part now votes on its state.
+    mutating func rememberProgress(_ records: [OwnedRecord<PeerProgress>], totals: [OwnedRecord<ShardTotal>], _ now: Now) {
+        let chosen = settings.shards.isSharded
+            ? ShardTotals.chosen(from: totals, shards: settings.shards, ownShard: settings.shards.shard(of: settings.me),
+                                 tracker: progressTracker, now: now.wall)
+            : []
+        lastProgress = (records, chosen, now.wall)
+    }
+
+    /// Whether this peer is one of its shard's reporters: among the lowest live ids of the
+    /// shard's records it read last, itself counted.
+    var isShardReporter: Bool {
+        guard settings.shards.isSharded else { return false }
+        let tracker = progressTracker
+        let others = lastProgress.records.filter { $0.writer != settings.me && tracker.isLive($0.value, now: lastProgress.wall) }
+        return others.filter { $0.writer < settings.me }.count < RunShards.reportersPerShard
     }
 
     /// The peers whose progress records said, at the last read, that they take part (this one
@@ -164,10 +190,12 @@ extension VolunteerSession {
         return Set(live.map(\.writer)).union([settings.me])
     }
 
-    /// The votes among the run's state announcements, and notes and offence reports for the
-    /// announcements refused.
-    func ballots(in records: [OwnedRecord<StateAnnouncement>], _ now: Now) -> (notes: [Directive], ballots: [StateElection.Ballot]) {
+    /// The votes among the run's state announcements (this peer's shard's), and notes and
+    /// offence reports for the announcements refused; in a run of several shards, what they
+    /// say is kept for this peer's shard total (`tallyShardStates`).
+    mutating func ballots(in records: [OwnedRecord<StateAnnouncement>], _ now: Now) -> (notes: [Directive], ballots: [StateElection.Ballot]) {
         let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wall)
+        tallyShardStates(ballots)
         var notes: [Directive] = []
         for refusal in refused {
             notes.append(.note(.ignoredStateAnnouncement(refusal)))
@@ -179,6 +207,7 @@ extension VolunteerSession {
     /// The state the live voters elect, this peer's own vote (its current state) included,
     /// among the announcements of `step` only when given.
     func electedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> ElectedState? {
+        if settings.shards.isSharded { return shardedElectedState(ballots, step: onlyStep) }
         let own = StateElection.Ballot(voter: settings.me, announcement: StateAnnouncement(
             step: step, stateHash: announcedHash, stateBytes: settings.stateBytes, host: "", port: 0, timestampMilliseconds: 0))
         let others = ballots.filter { $0.voter != settings.me && (onlyStep == nil || $0.announcement.step == onlyStep) }

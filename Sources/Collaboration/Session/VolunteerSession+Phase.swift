@@ -45,6 +45,8 @@ extension VolunteerSession {
         /// downloaded if the replay fails.
         case replayingElected(CatchUp, ElectedState)
         case downloadingElected(CatchUp)
+        /// Reading the announcements of the shard that holds the elected state, for its donors.
+        case readingDonors(CatchUp, ElectedState)
         case readingCheckpoint(CatchUp)
         case downloadingCheckpoint(CatchUp)
     }
@@ -55,6 +57,9 @@ extension VolunteerSession {
         var hash: [UInt8]
         var voters: Int
         var donors: [StateDonor]
+        /// In a run of several shards, the shard most of the state's voters are in when none of
+        /// this peer's shard serves it: its announcements name the donors (`readDonors`).
+        var donorShard: Int? = nil
     }
 
     /// The round being formed or averaged: what the peer brings to it.

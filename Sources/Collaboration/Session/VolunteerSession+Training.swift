@@ -44,7 +44,8 @@ extension VolunteerSession {
     /// count project it. The shell may use it to train up to where the batch looks complete
     /// before it hands back a `trained` (the simulator does, to keep its events few).
     public func projectedRunProgress(at now: Now) -> GlobalProgress {
-        progressTracker.globalProgress(of: runProgress(othersIn: lastProgress.records, now), now: now.wall)
+        progressTracker.globalProgress(of: runProgress(othersIn: lastProgress.records, now), otherShards: runTotals(),
+                                       now: now.wall)
     }
 
     /// Whether the run's batch for this peer's step looks complete by the projection.
@@ -82,6 +83,33 @@ extension VolunteerSession {
         return others + [ownProgress(now)]
     }
 
+    /// The other shards' totals as they bear on this peer's step: a total written before this
+    /// peer's last round ended counts the peers it lists at the round's step at the next one,
+    /// from the round's end on, as `runProgress` moves the round's members. Every peer at a step
+    /// takes it together, so a total that still lists them there is one written before the
+    /// round; counted at the old step, they would hold the run's step back until the shard's
+    /// reporter writes again.
+    func runTotals() -> [ShardTotal] {
+        guard let lastRound, lastRound.step + 1 == step else { return lastProgress.totals }
+        let resumed = lastRound.endedAtMilliseconds + UInt64(resumeDelay / .milliseconds(1))
+        return lastProgress.totals.map { total in
+            guard total.timestampMilliseconds < resumed, let old = total.steps.firstIndex(where: { $0.step == lastRound.step }) else {
+                return total
+            }
+            var moved = total
+            let stepped = moved.steps.remove(at: old)
+            if let new = moved.steps.firstIndex(where: { $0.step == step }) {
+                moved.steps[new].peers += stepped.peers
+                moved.steps[new].samplesPerSecond += stepped.samplesPerSecond
+            } else {
+                moved.steps.insert(.init(step: step, peers: stepped.peers, recentPeers: 0, samples: 0,
+                                         samplesPerSecond: stepped.samplesPerSecond), at: 0)
+            }
+            moved.timestampMilliseconds = resumed
+            return moved
+        }
+    }
+
     /// When every contact is gone (the network was lost), the shell joined again through the
     /// join addresses; pauses between failed attempts grow, and training goes on meanwhile.
     mutating func onConnectivityChecked(_ connectivity: Connectivity, _ now: Now) -> [Directive] {
@@ -103,20 +131,25 @@ extension VolunteerSession {
     /// Publishes progress and reads the run's: in the background while training goes on, or,
     /// when the batch looks complete, waiting for the answer.
     private mutating func publishAndReadProgress(_ now: Now, batchLooksComplete complete: Bool) -> [Directive] {
-        let publish = Directive.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)
+        var publish = [Directive.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
+        if isShardReporter, var total = progressTracker.shardTotal(
+            of: runProgress(othersIn: lastProgress.records, now), shard: settings.shards.shard(of: settings.me), now: now.wall) {
+            total.states = stateTallies
+            publish.append(.publishShardTotal(total, lifetime: settings.progressLifetime))
+        }
         if complete {
-            return [publish, .readProgress]
+            return publish + [.readProgress]
         }
         progressReadInFlight = true
-        return [publish, .readProgressWhileTraining] + trainOrLeave(now)
+        return publish + [.readProgressWhileTraining] + trainOrLeave(now)
     }
 
     /// The run's progress is in: catch up when behind, check the state and average when the
     /// global batch is complete, else train on.
-    mutating func onProgressRead(_ records: [OwnedRecord<PeerProgress>], _ now: Now) -> [Directive] {
+    mutating func onProgressRead(_ records: [OwnedRecord<PeerProgress>], totals: [OwnedRecord<ShardTotal>], _ now: Now) -> [Directive] {
         progressReadInFlight = false
-        rememberProgress(records, now)
-        let global = progressTracker.globalProgress(of: runProgress(othersIn: records, now), now: now.wall)
+        rememberProgress(records, totals: totals, now)
+        let global = projectedRunProgress(at: now)
         if global.step > step {
             return [.note(.behindTheRun(ownStep: step, runStep: global.step))]
                 + beginCatchUp(force: true, progressKnown: true, mayJoinLate: global.step == step + 1)

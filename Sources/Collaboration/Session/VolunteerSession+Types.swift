@@ -16,9 +16,9 @@ extension VolunteerSession {
         case trained(samples: Int, seconds: Double, loss: Double)
         /// The answer to `rejoinIfIsolated`.
         case connectivityChecked(Connectivity)
-        /// The progress records under the run's progress key (`OwnedRecord`: each under its
-        /// writer's subkey, decoded).
-        case progressRead([OwnedRecord<PeerProgress>])
+        /// The progress records under the progress key of this peer's shard (`OwnedRecord`: each
+        /// under its writer's subkey, decoded) and, in a run of several shards, the shard totals.
+        case progressRead([OwnedRecord<PeerProgress>], totals: [OwnedRecord<ShardTotal>] = [])
         /// The announcements under the run's state key.
         case stateAnnouncementsRead([OwnedRecord<StateAnnouncement>])
         /// The announcements under the run's checkpoint key.
@@ -80,6 +80,11 @@ extension VolunteerSession {
         /// Store this peer's progress record. The shell need not wait for the store: nothing
         /// the session does next depends on it, and training should not wait on the DHT.
         case publishProgress(PeerProgress, lifetime: Duration)
+        /// Store this shard's total under the shard-totals key, without waiting for it: this peer
+        /// is one of its shard's reporters (`RunShards.reportersPerShard`).
+        case publishShardTotal(ShardTotal, lifetime: Duration)
+        /// Read this peer's shard's progress records (and the shard totals, in a run of several
+        /// shards); answered by `progressRead`.
         case readProgress
         /// Read the progress records while training goes on; answered by `progressRead`, which
         /// the shell delivers in place of a later `train` (`isBackground`).
@@ -87,7 +92,11 @@ extension VolunteerSession {
         /// Wait for the background read's `progressRead` instead of training on: the run's
         /// batch looks complete.
         case awaitProgressRead
+        /// Read the state announcements of this peer's shard; answered by `stateAnnouncementsRead`.
         case readStateAnnouncements
+        /// Read the state announcements of another shard, for the donors of a state elected
+        /// there; answered by `stateAnnouncementsRead`.
+        case readDonors(shard: Int)
         case readCheckpoint
         /// Download the state `hash` of `step` from `donors` and load it; answered by
         /// `stateLoaded` or `stateDownloadFailed`.
@@ -149,10 +158,10 @@ extension VolunteerSession {
         /// Whether the shell must answer this directive with an event.
         public var awaitsEvent: Bool {
             switch self {
-            case .train, .rejoinIfIsolated, .readProgress, .awaitProgressRead, .readStateAnnouncements, .readCheckpoint, .downloadState,
+            case .train, .rejoinIfIsolated, .readProgress, .awaitProgressRead, .readStateAnnouncements, .readDonors, .readCheckpoint, .downloadState,
                  .replayUpdates, .announceState, .readMatchmaking, .sleep, .allReduce, .awaitRound, .awaitBackgroundReplay:
                 true
-            case .checkStillAdmitted, .publishProgress, .readProgressWhileTraining, .averageAccumulatedGradients,
+            case .checkStillAdmitted, .publishProgress, .publishShardTotal, .readProgressWhileTraining, .averageAccumulatedGradients,
                  .publishDeclaration, .withdrawDeclaration, .publishPlan, .applyUpdate, .discardGradients, .publishRoundReport, .reportOffence,
                  .note, .leave, .allReduceInBackground, .replayUpdatesInBackground, .cancelBackgroundReplay,
                  .readMatchmakingWhileTraining:

@@ -40,6 +40,8 @@ public struct VolunteerSession: Sendable {
         public var gatherWindow: Duration
         public var averagingTimeout: Duration
         public var progressInterval: Duration = .milliseconds(500)
+        /// How the run splits its progress records and state announcements (`RunConfig.shards`).
+        public var shards = RunShards.one
         /// Progress records older than this belong to peers that left without a goodbye.
         public var staleAfter = RunTimings.progressStaleAfter
         /// How often matchmaking reads the step's plans and declarations.
@@ -92,6 +94,7 @@ public struct VolunteerSession: Sendable {
                       gatherWindow: .milliseconds(Int64(config.matchmakingSeconds * 1000)),
                       averagingTimeout: .milliseconds(Int64(config.averagingTimeoutSeconds * 1000)))
             localSGD = config.localSGD
+            shards = config.shards
         }
 
         /// The elements of the averaging vector that the round from `step` averages: all of
@@ -140,10 +143,14 @@ public struct VolunteerSession: Sendable {
     /// (`runProgress`); counted from the end itself, every member's projection ran ahead of the
     /// others' real counts and their rounds stopped short of the batch.
     var resumeDelay = Duration.zero
+    /// In a run of several shards, the states the live peers of this peer's shard held at its
+    /// last read of the shard's announcements: what its shard total says of them.
+    var stateTallies: [ShardTotal.StateTally] = []
     /// The last round, until its members' states have been compared.
     var pendingAgreement: PendingAgreement?
-    /// The progress records read last and when: who takes part, and so votes on the run's state.
-    var lastProgress: (records: [OwnedRecord<PeerProgress>], wall: WallClockInstant) = ([], .epoch)
+    /// The progress records of this peer's shard read last, the other shards' totals believed
+    /// then, and when: who takes part, and so votes on the run's state, and how far the run is.
+    var lastProgress: (records: [OwnedRecord<PeerProgress>], totals: [ShardTotal], wall: WallClockInstant) = ([], [], .epoch)
     /// The last group round: its members stepped with this peer.
     var lastRound: FinishedRound?
     /// Training done while the round just finished averaged, counted towards the next round
@@ -199,8 +206,8 @@ public struct VolunteerSession: Sendable {
             return onTrained(samples: samples, seconds: seconds, loss: loss, now)
         case (.training, .connectivityChecked(let connectivity)):
             return onConnectivityChecked(connectivity, now)
-        case (.training, .progressRead(let records)):
-            return onProgressRead(records, now)
+        case (.training, .progressRead(let records, let totals)):
+            return onProgressRead(records, totals: totals, now)
         case (.catchingUp(let stage), _):
             return continueCatchUp(stage, event, now)
         case (.checkingAgreement, .woke):
@@ -235,6 +242,9 @@ public struct VolunteerSession: Sendable {
              (.awaitingReplay, .backgroundReplayFinished(let outcome)):
             return backgroundReplayFinished(outcome, now)
         case (.announcing(let next), .stateAnnounced(let announcedStep, let hash)):
+            if case .reportRound(_, let result) = next {
+                moveStateTallies(with: result.participants, to: ShardTotal.StateTally(step: announcedStep, hash: hash, voters: 0))
+            }
             step = announcedStep
             announcedHash = hash
             lineage.record(step: announcedStep, hash: hash)

@@ -1,0 +1,101 @@
+import CohortBase
+import Testing
+@testable import Collaboration
+
+/// A volunteer in a run of several shards: it reads its own shard's records and the other
+/// shards' totals, and its shard's lowest ids report the shard's total.
+@Suite struct VolunteerSessionShardTests {
+    typealias Harness = VolunteerSessionHarness
+    static let shards = try! RunShards(count: 4)
+    static let people = Harness.identities(60, seed: 23)
+    /// The highest id of shard 0, and three lower ids of the same shard.
+    static let me = people.filter { shards.shard(of: $0.peerID) == 0 }.max { $0.peerID < $1.peerID }!
+    static let lowerInMyShard = people.filter { shards.shard(of: $0.peerID) == 0 && $0.peerID < me.peerID }.prefix(3)
+    static let inShardTwo = people.first { shards.shard(of: $0.peerID) == 2 }!
+
+    static func started(targetBatch: Int = 1_000) -> Harness {
+        VolunteerSessionTests.started(me, targetBatch: targetBatch) { $0.shards = shards }
+    }
+
+    static func total(shard: Int, step: Int, peers: Int, samples: Int, at now: WallClockInstant) -> ShardTotal {
+        ShardTotal(shard: shard, timestampMilliseconds: now.millisecondsSinceEpoch,
+                   steps: [.init(step: step, peers: peers, recentPeers: 0, samples: samples, samplesPerSecond: 10)], peersBelow: 0)
+    }
+
+    @Test func aPeerAmongItsShardsLowestIdsPublishesTheShardsTotal() throws {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        let cycle = harness.feed(.connectivityChecked(.connected))
+        let totals = cycle.compactMap { if case .publishShardTotal(let total, _) = $0 { total } else { nil } }
+        let total = try #require(totals.first, "alone in its shard, it is one of the shard's reporters: \(cycle)")
+        #expect(total.shard == 0)
+        #expect(total.steps.map(\.step) == [0] && total.peers == 1)
+        #expect(total.steps[0].samples == harness.session.accumulatedSamples)
+    }
+
+    @Test func aPeerAboveItsShardsLowestIdsPublishesNoTotal() {
+        var harness = Self.started()
+        for peer in Self.lowerInMyShard { harness.progress(of: peer, step: 0, samples: 1) }
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        #expect(harness.feed(.progressRead(harness.progressRecords())) == [.train])
+        _ = harness.trainUntilItLooksAtTheRun()
+        let cycle = harness.feed(.connectivityChecked(.connected))
+        #expect(!cycle.contains { if case .publishShardTotal = $0 { true } else { false } }, "three lower ids report: \(cycle)")
+    }
+
+    @Test func theOtherShardsTotalsCompleteTheBatch() {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        // Shard 2 has the rest of the batch: the run's batch is complete, though this shard's
+        // own records are far from it.
+        let full = Self.total(shard: 2, step: 0, peers: 1, samples: 1_000, at: harness.now.wall)
+        #expect(harness.feed(.progressRead([], totals: [OwnedRecord(writer: Self.inShardTwo.peerID, value: full)]))
+            == [.readStateAnnouncements])
+    }
+
+    @Test func aTotalWrittenForAnotherShardThanItsWritersCountsNothing() {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        let forged = Self.total(shard: 1, step: 0, peers: 1, samples: 1_000, at: harness.now.wall)
+        #expect(harness.feed(.progressRead([], totals: [OwnedRecord(writer: Self.inShardTwo.peerID, value: forged)])) == [.train])
+    }
+
+    @Test func aStateMostOfTheRunHoldsInAnotherShardIsLoadedFromThatShardsDonors() throws {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        // Shard 2's five peers are at step 3 and hold state 7; nobody of this shard announced it.
+        let now = harness.now.wall
+        var ahead = Self.total(shard: 2, step: 3, peers: 5, samples: 0, at: now)
+        ahead.states = [.init(step: 3, hash: Harness.hash(7), voters: 5)]
+        let behind = harness.feed(.progressRead([], totals: [OwnedRecord(writer: Self.inShardTwo.peerID, value: ahead)]))
+        #expect(behind.last == .readStateAnnouncements)
+        #expect(harness.feed(.stateAnnouncementsRead([])) == [.readDonors(shard: 2)])
+        let donor = StateAnnouncement(step: 3, stateHash: Harness.hash(7), stateBytes: Harness.stateBytes, host: "10.0.0.2", port: 7100,
+                                      timestampMilliseconds: now.millisecondsSinceEpoch)
+        let other = StateAnnouncement(step: 3, stateHash: Harness.hash(8), stateBytes: Harness.stateBytes, host: "10.0.0.3", port: 7100,
+                                      timestampMilliseconds: now.millisecondsSinceEpoch)
+        let loading = harness.feed(.stateAnnouncementsRead([OwnedRecord(writer: Self.inShardTwo.peerID, value: donor),
+                                                            OwnedRecord(writer: Self.people[0].peerID, value: other)]))
+        let donors: [VolunteerSession.StateDonor]
+        switch loading.last {
+        case .replayUpdates(_, _, 3, Harness.hash(7), let offered)?: donors = offered
+        case .downloadState(3, Harness.hash(7), let offered)?: donors = offered
+        default: Issue.record("expected state 7 of step 3 to be loaded, got \(loading)"); return
+        }
+        #expect(donors.map(\.peer) == [Self.inShardTwo.peerID], "only that state's holders serve it")
+    }
+
+    @Test func aReportersTotalTellsOfTheStateItsRoundReachedNotTheOneBefore() throws {
+        var harness = Self.started()
+        // Three of the shard held the initial state; this peer and one of them averaged with a
+        // peer of shard 2 and now hold state 5 of step 1.
+        harness.session.stateTallies = [.init(step: 0, hash: Harness.hash(0), voters: 3)]
+        harness.session.moveStateTallies(with: [Self.me.peerID, Self.lowerInMyShard.first!.peerID, Self.inShardTwo.peerID],
+                                         to: .init(step: 1, hash: Harness.hash(5), voters: 0))
+        #expect(harness.session.stateTallies == [.init(step: 1, hash: Harness.hash(5), voters: 2), .init(step: 0, hash: Harness.hash(0), voters: 1)])
+    }
+}
