@@ -58,9 +58,9 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     public var replayUpdates: Int = 4
     /// Seconds over which the first volunteers come online; nil for a tenth of the run, at most a minute.
     public var arrivalSeconds: Double?
-    /// Shards of the run's progress records and state announcements (`RunConfig.shards`); nil
-    /// for one per 64 volunteers, rounded down to a power of two (`effectiveShards`).
-    public var shards: Int?
+    /// Shards of the run's progress records and state announcements (`RunConfig.shards`): one,
+    /// as a coordinator's run has unless told otherwise.
+    public var shards = 1
     /// How many simulated seconds pass between progress lines.
     public var reportEverySeconds: Double = 300
 
@@ -84,11 +84,8 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
     /// whose pseudo-gradients have a buffer of their own.
     public var roundsOverlapTraining: Bool { trainsWhileAveraging && localSteps > 1 }
 
-    /// The run's shards: `shards`, or the largest power of two at most a 64th of the volunteers.
-    public var effectiveShards: RunShards {
-        let count = shards ?? max(1, 1 << max(0, Int.bitWidth - 1 - (volunteers / 64).leadingZeroBitCount))
-        return (try? RunShards(count: min(count, RunShards.maxCount))) ?? .one
-    }
+    /// The run's shards, once `validate` passed.
+    public var effectiveShards: RunShards { (try? RunShards(count: shards)) ?? .one }
 
     /// Bytes of a training state: parameters and momentum in 32-bit floats.
     public var stateBytes: Int { parameters * 8 }
@@ -113,9 +110,7 @@ public struct SimulationSettings: Sendable, Codable, Equatable {
         try require((0...64).contains(replayUpdates), "--replay-updates must be 0…64, got \(replayUpdates)")
         try require(matchmakingSeconds > 0 && averagingTimeoutSeconds > 0, "matchmaking and averaging times must be positive")
         try require(dhtRequestSeconds >= 0 && dhtRequestSeconds <= 1, "--dht-request-ms must be 0…1000")
-        if let shards {
-            do { _ = try RunShards(count: shards) } catch { throw SimulationError("--shards: \(error.description)") }
-        }
+        do { _ = try RunShards(count: shards) } catch { throw SimulationError("--shards: \(error.description)") }
     }
 }
 

@@ -77,8 +77,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Seconds over which the first volunteers come online (default: a tenth of the run, at most 60).")
     var arrivalSeconds: Double?
 
-    @Option(help: "Shards of the run's progress records and state announcements (as cohort coordinator --shards; default: one per 64 volunteers, a power of two).")
-    var shards: Int?
+    @Option(help: "Shards of the run's progress records and state announcements, a power of two (as cohort coordinator --shards).")
+    var shards = 1
 
     @Flag(help: "Print the report as JSON.")
     var json = false
