@@ -222,4 +222,40 @@ import Testing
             #expect(steps.min().map { $0 >= checkpointStep } == true, "the run started over: rounds at steps \(steps.sorted())")
         }
     }
+
+    /// A run of four shards: each peer reads its own shard's records and the shard totals, and
+    /// yet they average together, a peer joining later catches up with the state the others
+    /// hold (from another shard's donors when its own has none) and averages with them, and the
+    /// coordinator sees every shard's peers.
+    @Test func peersOfARunInShardsAverageTogetherAndAJoinerCatchesUp() throws {
+        let run = try Run.inNewFolder()
+        defer { try? FileManager.default.removeItem(at: run.folder) }
+        let coordinator = try run.coordinator(extra: ["--shards", "4"])
+        defer { coordinator.kill() }
+        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                                "coordinator did not start: \(coordinator.output)")
+        let first = try run.peer("peer-1", join: join), second = try run.peer("peer-2", join: join)
+        defer {
+            first.kill()
+            second.kill()
+        }
+        #expect(eventually(timeout: 90) { run.journalMembers.filter { $0 == 2 }.count >= 3 }, "no rounds: \(first.output)")
+        // Each counts the other's samples through the shard totals: a pair's round carries the
+        // target of 12 (give or take a micro-batch of 4), not 12 from each.
+        let pairSamples = zip(run.journalMembers, run.journalSamples).filter { $0.0 == 2 }.map(\.1).sorted()
+        #expect(pairSamples[pairSamples.count / 2] < 22, "rounds of \(pairSamples) samples")
+        let third = try run.peer("peer-3", join: join)
+        defer { third.kill() }
+        #expect(eventually(timeout: 120) { run.journalMembers.contains(3) }, "the joiner never averaged: \(third.output)")
+        let dashboard = try #require(coordinator.firstMatch("dashboard: (\\S+)", timeout: 5))
+        var lastStatus: [String: Any]?
+        #expect(eventually(timeout: 30) {
+            lastStatus = LateJoinerTests.statusJSON(at: dashboard)
+            return (lastStatus?["peers"] as? [[String: Any]])?.count == 3
+        }, "status: \(String(describing: lastStatus))")
+        let one = Self.loggedStates(first.output), other = Self.loggedStates(third.output)
+        for step in Set(one.keys).intersection(other.keys) {
+            #expect(one[step] == other[step], "the first peer and the joiner disagree at step \(step)")
+        }
+    }
 }
