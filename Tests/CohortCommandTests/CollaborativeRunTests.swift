@@ -68,7 +68,12 @@ import Testing
 
     /// step → state hash prefix, from the "round" log lines of rounds a peer averaged with one other.
     static func statesAveragedInPairs(_ output: String) -> [Int: String] {
-        states(output, pattern: "peers=2 samples=[0-9]+ seconds=[0-9.]+ state=([0-9a-f]+) step=([0-9]+) \\[Peer\\] round")
+        statesAveraged(output, members: 2)
+    }
+
+    /// step → state hash prefix, from the "round" log lines of rounds of `members` peers.
+    static func statesAveraged(_ output: String, members: Int) -> [Int: String] {
+        states(output, pattern: "peers=\(members) samples=[0-9]+ seconds=[0-9.]+ state=([0-9a-f]+) step=([0-9]+) \\[Peer\\] round")
     }
 
     private static func states(_ output: String, pattern: String) -> [Int: String] {
@@ -253,9 +258,13 @@ import Testing
             lastStatus = LateJoinerTests.statusJSON(at: dashboard)
             return (lastStatus?["peers"] as? [[String: Any]])?.count == 3
         }, "status: \(String(describing: lastStatus))")
-        let one = Self.loggedStates(first.output), other = Self.loggedStates(third.output)
+        // Rounds of all three: the joiner averaged on the state the others hold.
+        #expect(eventually(timeout: 60) {
+            Set(Self.statesAveraged(first.output, members: 3).keys).intersection(Self.statesAveraged(third.output, members: 3).keys).count >= 2
+        })
+        let one = Self.statesAveraged(first.output, members: 3), other = Self.statesAveraged(third.output, members: 3)
         for step in Set(one.keys).intersection(other.keys) {
-            #expect(one[step] == other[step], "the first peer and the joiner disagree at step \(step)")
+            #expect(one[step] == other[step], "the first peer and the joiner disagree after the round of step \(step)")
         }
     }
 }

@@ -59,6 +59,9 @@ extension VolunteerSession {
             guard now.monotonic < deadline, !stopRequested else { return notes + trainOrLeave(now) }
             return notes + [.sleep(until: min(deadline, now.monotonic + settings.matchmakingPoll))]
         case (.awaitingNewerState, .woke):
+            return readRunsStateAgain()
+        case (.awaitingNewerState, .progressRead(let records, let totals)):
+            rememberProgress(records, totals: totals, now)
             return [.readStateAnnouncements]
         case (.readingDonors(let catchUp, var elected), .stateAnnouncementsRead(let records)):
             // Only the elected state's holders there: the other shard's voters are not counted here.
@@ -109,7 +112,19 @@ extension VolunteerSession {
         let wait = suspects.isEmpty ? settings.averagingTimeout : settings.averagingTimeout + settings.gatherWindow
         phase = .catchingUp(.awaitingNewerState(CatchUp(force: false, mayJoinLate: true), deadline: now.monotonic + wait,
                                                 suspects: suspects))
-        return [.readStateAnnouncements]
+        return readRunsStateAgain()
+    }
+
+    /// The reads that tell whether the run's state moved on: its announcements, and in a run of
+    /// several shards first the shard totals, whose state votes are where the other shards'
+    /// new state shows (a background progress read still out answers for that read).
+    private mutating func readRunsStateAgain() -> [Directive] {
+        guard settings.shards.isSharded else { return [.readStateAnnouncements] }
+        guard !progressReadInFlight else {
+            progressReadInFlight = false
+            return [.awaitProgressRead]
+        }
+        return [.readProgress]
     }
 
     /// Replays the updates to `elected` when it is few enough steps ahead, else downloads it;
