@@ -180,13 +180,12 @@ extension VolunteerSession {
                 }
                 lastPublished = now.monotonic
                 return [withdrawal(of: round)] + reportedRound(round, failure, now)
-                    + [.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
-                    + awaitNewerState(after: suspects, now)
+                    + progressPublications(now) + awaitNewerState(after: suspects, now)
             }
             // What it would train meanwhile, on the state they leave, the catch-up discards.
             accumulatedSamples = 0
             let leftBy: [PeerID] = if case .leftOut = failure { suspects } else { [] }
-            return [.discardGradients, withdrawal(of: round)] + reportedRound(round, failure, now) + abandoned + [forgetRound(now)]
+            return [.discardGradients, withdrawal(of: round)] + reportedRound(round, failure, now) + abandoned + forgetRound(now)
                 + awaitNewerState(after: leftBy, now)
         default:
             // Another attempt at the same step; a late join's replay goes on meanwhile.
@@ -270,8 +269,7 @@ extension VolunteerSession {
             // later, which in a run of short rounds is a round or more.
             lastPublished = now.monotonic
             progressReadInFlight = true
-            return [.publishProgress(ownProgress(now), lifetime: settings.progressLifetime), .readProgressWhileTraining]
-                + trainOrLeave(now)
+            return progressPublications(now) + [.readProgressWhileTraining] + trainOrLeave(now)
         case .reportRound(let round, let result):
             let seconds = (now.monotonic - round.started) / .seconds(1)
             let report = RoundReport(
@@ -304,18 +302,18 @@ extension VolunteerSession {
     /// Tells the others at once that this peer is at its new step, so that their count of
     /// peers to expect in the next group includes it, and trains on.
     private mutating func endRound(_ now: Now) -> [Directive] {
-        [forgetRound(now)] + trainOrLeave(now)
+        forgetRound(now) + trainOrLeave(now)
     }
 
     /// Starts the count of the next batch, from what was trained while the round averaged, and
     /// publishes it.
-    private mutating func forgetRound(_ now: Now) -> Directive {
+    private mutating func forgetRound(_ now: Now) -> [Directive] {
         let carried = carriedTraining ?? CarriedTraining()
         carriedTraining = nil
         accumulatedSamples = carried.samples
         windowLoss = carried.lossSum
         windowSamples = carried.samples
         lastPublished = now.monotonic
-        return .publishProgress(ownProgress(now), lifetime: settings.progressLifetime)
+        return progressPublications(now)
     }
 }

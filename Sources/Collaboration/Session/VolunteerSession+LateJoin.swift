@@ -48,7 +48,7 @@ extension VolunteerSession {
         lastRound = nil
         pendingAgreement = nil
         lastPublished = now.monotonic
-        let joined: [Directive] = [note, replay, .publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
+        let joined: [Directive] = [note, replay] + progressPublications(now)
         if accumulatedSamples > 0, batchLooksComplete(now) {
             // The members trained the round's batch while the round it missed averaged: they
             // gather at once, and a peer that trained one more micro-batch and read the run

@@ -131,17 +131,25 @@ extension VolunteerSession {
     /// Publishes progress and reads the run's: in the background while training goes on, or,
     /// when the batch looks complete, waiting for the answer.
     private mutating func publishAndReadProgress(_ now: Now, batchLooksComplete complete: Bool) -> [Directive] {
-        var publish = [Directive.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
-        if isShardReporter, var total = progressTracker.shardTotal(
-            of: runProgress(othersIn: lastProgress.records, now), shard: settings.shards.shard(of: settings.me), now: now.wall) {
-            total.states = stateTallies
-            publish.append(.publishShardTotal(total, lifetime: settings.progressLifetime))
-        }
+        let publish = progressPublications(now)
         if complete {
             return publish + [.readProgress]
         }
         progressReadInFlight = true
         return publish + [.readProgressWhileTraining] + trainOrLeave(now)
+    }
+
+    /// This peer's progress record and, when it is one of its shard's reporters, its shard's
+    /// total: wherever a peer tells the run where it is, its shard's total follows, or the
+    /// other shards would count it where it was (a reporter in a round publishes nothing else).
+    func progressPublications(_ now: Now) -> [Directive] {
+        var publications = [Directive.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
+        if isShardReporter, var total = progressTracker.shardTotal(
+            of: runProgress(othersIn: lastProgress.records, now), shard: settings.shards.shard(of: settings.me), now: now.wall) {
+            total.states = stateTallies
+            publications.append(.publishShardTotal(total, lifetime: settings.progressLifetime))
+        }
+        return publications
     }
 
     /// The run's progress is in: catch up when behind, check the state and average when the
