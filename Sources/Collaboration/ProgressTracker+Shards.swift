@@ -47,7 +47,9 @@ extension ProgressTracker {
         let atStep = merged[step] ?? Tally()
         let missing = Double(targetBatchSize) - atStep.samples.rounded(.down)
         let seconds = missing <= 0 ? 0 : (atStep.rate > 0 ? missing / atStep.rate : .infinity)
-        return GlobalProgress(step: step, samplesAccumulated: Int(atStep.samples), targetBatchSize: targetBatchSize,
+        // At most 2²⁰ peers × (2³¹ samples + 10⁹ samples/s × 5 s) per shard: far below Int.max,
+        // but a total is a claim, so the conversion saturates rather than trusting that.
+        return GlobalProgress(step: step, samplesAccumulated: Int(min(atStep.samples, 1e18)), targetBatchSize: targetBatchSize,
                               samplesPerSecond: atStep.rate, peersAtStep: Int(atStep.peers.rounded()),
                               peersCatchingUp: Int((merged[step - 1]?.recent ?? 0).rounded()), secondsToTarget: seconds)
     }

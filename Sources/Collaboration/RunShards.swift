@@ -11,15 +11,18 @@ import CohortBase
 public struct RunShards: Sendable, Equatable, Hashable, Codable {
     public let count: Int
 
-    /// The largest shard count a run may have.
-    public static let maxCount = 4096
+    /// The largest shard count a run may have: the totals key then holds at most 3 × 1,024
+    /// records, within what one DHT reply carries (`WireLimits.maxRecordsPerMessage`).
+    public static let maxCount = 1024
     /// The single shard: the one progress key and one state key of every run before shards.
     public static let one = RunShards(uncheckedCount: 1)
 
-    /// `count` shards: a power of two in 1…`maxCount`.
+    /// `count` shards: 1, or a power of two in 4…`maxCount`. Two are refused: each shard counts
+    /// for at most twice the median shard, and of two the median is the smaller, so a shard
+    /// whose reporters lie would count for two thirds of the run.
     public init(count: Int) throws(RunShards.Error) {
-        guard count >= 1, count <= Self.maxCount, count & (count - 1) == 0 else {
-            throw Error(description: "shards must be a power of two in 1…\(Self.maxCount), got \(count)")
+        guard count == 1 || (count >= 4 && count <= Self.maxCount && count & (count - 1) == 0) else {
+            throw Error(description: "shards must be 1 or a power of two in 4…\(Self.maxCount), got \(count)")
         }
         self.count = count
     }

@@ -68,7 +68,7 @@ public struct ShardTotal: Equatable, Sendable {
     public static let maxSteps = 4
     /// States a total lists at most.
     public static let maxStates = 2
-    /// Peers one shard may claim: a bound that keeps sums far from overflow.
+    /// Peers one shard may claim.
     public static let maxPeers = 1 << 20
 
     private static let headerSize = 4 + 8 + 4 + 1
@@ -130,11 +130,13 @@ public struct ShardTotal: Equatable, Sendable {
             let start = Self.headerSize + index * Self.tallySize
             let step = word(start, 8), stepPeers = word(start + 8, 4), recent = word(start + 12, 4), samples = word(start + 16, 8)
             let rate = Double(bitPattern: word(start + 24, 8))
-            guard step <= UInt64(Int32.max), samples <= UInt64(Int32.max) * UInt64(Self.maxPeers) else {
+            guard stepPeers >= 1, recent <= stepPeers else { throw fail("counts no peer at step \(step), or more recent peers than peers") }
+            // A peer's record holds at most 2³¹ − 1 samples and 10⁹ samples/s: a shard's step, no
+            // more than its peers' worth, so sums over 1,024 shards stay far from overflow.
+            guard step <= UInt64(Int32.max), samples <= UInt64(Int32.max) * stepPeers else {
                 throw fail("step or sample count is out of range")
             }
-            guard stepPeers >= 1, recent <= stepPeers else { throw fail("counts no peer at step \(step), or more recent peers than peers") }
-            guard rate.isFinite, rate >= 0, rate < 1e9 * Double(Self.maxPeers) else { throw fail("has an invalid throughput") }
+            guard rate.isFinite, rate >= 0, rate < 1e9 * Double(stepPeers) else { throw fail("has an invalid throughput") }
             if let last = tallies.last, last.step <= Int(step) { throw fail("steps are not listed highest first") }
             peers += stepPeers
             tallies.append(StepTally(step: Int(step), peers: Int(stepPeers), recentPeers: Int(recent), samples: Int(samples),

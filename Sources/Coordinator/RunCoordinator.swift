@@ -174,10 +174,16 @@ public final class RunCoordinator: @unchecked Sendable {
 
 extension RunCoordinator {
     /// What the shell acts on: the DHT, the journal, and the records it publishes.
-    /// The records under every one of `keys` (a run's shards), read side by side.
-    private static func records(under keys: [RecordKey], dht: DHTService) async -> [SignedRecord] {
+    /// The records under every shard's key, read side by side, each only from a writer of that
+    /// shard: one peer writing under every shard's key would otherwise count once per shard.
+    private static func records(of shards: RunShards, under key: @escaping @Sendable (Int) -> RecordKey,
+                                dht: DHTService) async -> [SignedRecord] {
         await withTaskGroup(of: [SignedRecord].self) { group in
-            for key in keys { group.addTask { (try? await dht.get(key)) ?? [] } }
+            for shard in 0..<shards.count {
+                group.addTask {
+                    ((try? await dht.get(key(shard))) ?? []).filter { shards.shard(of: $0.ownerID) == shard }
+                }
+            }
             return await group.reduce(into: []) { $0 += $1 }
         }
     }
@@ -202,9 +208,9 @@ extension RunCoordinator {
                                    expiresAt: Self.now().wall + RunTimings.runConfigLifetime)
         case .readRun:
             let shards = settings.config.shards
-            let progress = OwnedRecord.decoding(await Self.records(under: (0..<shards.count).map { keys.progress(shard: $0, of: shards) }, dht: dht),
+            let progress = OwnedRecord.decoding(await Self.records(of: shards, under: { keys.progress(shard: $0, of: shards) }, dht: dht),
                                                 with: PeerProgress.init(decoding:))
-            let state = OwnedRecord.decoding(await Self.records(under: (0..<shards.count).map { keys.state(shard: $0, of: shards) }, dht: dht),
+            let state = OwnedRecord.decoding(await Self.records(of: shards, under: { keys.state(shard: $0, of: shards) }, dht: dht),
                                              with: StateAnnouncement.init(decoding:))
             let banned = Array((try? await dht.transport.bannedPeers().get()) ?? [])
             return .runRead(progress: progress, state: state, banned: banned)

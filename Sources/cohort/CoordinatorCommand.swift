@@ -52,7 +52,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Streaming local SGD: average one of this many fragments of the parameters per round, in turn.",
                                discussion: "Each round then comes every local-steps ÷ fragments target batches and moves a fragment's bytes; it must divide --local-steps."))
     var fragments: Int = 1
-    @Option(help: ArgumentHelp("Shards of the run's progress records and state announcements: a power of two up to 4096.",
+    @Option(help: ArgumentHelp("Shards of the run's progress records and state announcements: 1, or a power of two from 4 to 1024.",
                                discussion: "Each peer reads its own shard's records whole and one total per other shard; about one shard per 64 expected volunteers keeps every read small (docs/protocol.md, \"Shards\")."))
     var shards: Int = 1
     @Option(help: "Make this a prompt-tuning run of the frozen base model in this folder (a checkpoint or transformers BLOOM folder): peers train only prompt and label vectors.")

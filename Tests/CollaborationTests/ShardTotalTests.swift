@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func aTotalSurvivesItsEncoding() throws {
-        let total = ShardTotal(shard: 4095, timestampMilliseconds: 1_800_000_000_000, steps: [
+        let total = ShardTotal(shard: 1023, timestampMilliseconds: 1_800_000_000_000, steps: [
             .init(step: 9, peers: 30, recentPeers: 2, samples: 1_000, samplesPerSecond: 412.5),
             .init(step: 8, peers: 3, recentPeers: 3, samples: 0, samplesPerSecond: 12)], peersBelow: 7,
             states: [.init(step: 9, hash: [UInt8](repeating: 3, count: 32), voters: 28), .init(step: 8, hash: [UInt8](repeating: 4, count: 32), voters: 2)])
@@ -41,18 +41,19 @@ import Testing
         case "no step": bytes[16] = 0; bytes.removeLast(32)
         case "five steps": bytes[16] = 5
         case "a byte short": bytes.removeLast()
-        case "shard 4096": put(UInt32(4096), at: 0)
+        case "shard 1024": put(UInt32(1024), at: 0)
         case "no peer at a step": put(UInt32(0), at: 25)
         case "more recent peers than peers": put(UInt32(200), at: 29)
         case "a NaN throughput": put(Double.nan.bitPattern, at: 41)
         case "a million peers below": put(UInt32(1 << 20), at: 12)
         case "steps listed lowest first": put(UInt64(10), at: 49)
+        case "more samples than its peers hold": put(UInt64(Int32.max) * 30 + 1, at: 33)
         default: Issue.record("no such corruption: \(what)")
         }
     }
 
-    @Test(arguments: ["no step", "five steps", "a byte short", "shard 4096", "no peer at a step", "more recent peers than peers",
-                      "a NaN throughput", "a million peers below", "steps listed lowest first"])
+    @Test(arguments: ["no step", "five steps", "a byte short", "shard 1024", "no peer at a step", "more recent peers than peers",
+                      "a NaN throughput", "a million peers below", "steps listed lowest first", "more samples than its peers hold"])
     func aMalformedTotalIsRefused(_ what: String) {
         var bytes = ShardTotal(shard: 1, timestampMilliseconds: 5, steps: [
             .init(step: 9, peers: 30, recentPeers: 2, samples: 1_000, samplesPerSecond: 1),
@@ -167,8 +168,9 @@ import Testing
         let shards = try RunShards(count: 4)
         #expect((0..<4).map { shards.shard(of: peer(shard: $0, 9)) } == [0, 1, 2, 3])
         #expect(RunShards.one.shard(of: peer(shard: 3, 9)) == 0)
-        #expect(throws: RunShards.Error.self) { try RunShards(count: 3) }
-        #expect(throws: RunShards.Error.self) { try RunShards(count: 8192) }
+        for refused in [0, 2, 3, 2048] {
+            #expect(throws: RunShards.Error.self, "\(refused) shards") { try RunShards(count: refused) }
+        }
         let keys = RunKeys(runName: "r")
         #expect(keys.progress(shard: 0, of: .one) == keys.progress)
         #expect(keys.state(shard: 0, of: .one) == keys.state)

@@ -98,4 +98,54 @@ import Testing
                                          to: .init(step: 1, hash: Harness.hash(5), voters: 0))
         #expect(harness.session.stateTallies == [.init(step: 1, hash: Harness.hash(5), voters: 2), .init(step: 0, hash: Harness.hash(0), voters: 1)])
     }
+
+    @Test func peersOfOtherShardsWritingUnderThisShardsKeyDoNotSilenceItsReporters() throws {
+        var harness = Self.started()
+        let intruders = Self.people.filter { Self.shards.shard(of: $0.peerID) != 0 && $0.peerID < Self.me.peerID }.prefix(3)
+        #expect(intruders.count == 3)
+        for peer in intruders { harness.progress(of: peer, step: 0, samples: 1) }
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        _ = harness.feed(.progressRead(harness.progressRecords()))
+        _ = harness.trainUntilItLooksAtTheRun()
+        let cycle = harness.feed(.connectivityChecked(.connected))
+        #expect(cycle.contains { if case .publishShardTotal = $0 { true } else { false } }, "lower ids of other shards do not count here: \(cycle)")
+    }
+
+    @Test func aTotalNeverGivesAStateMoreVotersThanTheShardHasLivePeers() throws {
+        var harness = Self.started()
+        // Five of the shard announced state 3 at the last read; all but this peer left since.
+        harness.session.stateTallies = [.init(step: 0, hash: Harness.hash(3), voters: 5)]
+        _ = harness.trainUntilItLooksAtTheRun()
+        let cycle = harness.feed(.connectivityChecked(.connected))
+        let total = try #require(cycle.compactMap { if case .publishShardTotal(let total, _) = $0 { total } else { nil } }.first)
+        #expect(total.states.map(\.voters) == [1])
+        #expect(try ShardTotal(decoding: total.encoded) == total, "readers take it")
+    }
+
+    @Test func aShardWhoseTotalsVoteForAStateNoneOfItsPeersServesGivesWayToTheNext() throws {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        let now = harness.now.wall
+        let inShardThree = try #require(Self.people.first { Self.shards.shard(of: $0.peerID) == 3 })
+        var liar = Self.total(shard: 2, step: 3, peers: 6, samples: 0, at: now)
+        liar.states = [.init(step: 3, hash: Harness.hash(7), voters: 6)]
+        var honest = Self.total(shard: 3, step: 3, peers: 4, samples: 0, at: now)
+        honest.states = [.init(step: 3, hash: Harness.hash(7), voters: 4)]
+        _ = harness.feed(.progressRead([], totals: [OwnedRecord(writer: Self.inShardTwo.peerID, value: liar),
+                                                    OwnedRecord(writer: inShardThree.peerID, value: honest)]))
+        #expect(harness.feed(.stateAnnouncementsRead([])) == [.readDonors(shard: 2)], "the shard of most votes first")
+        // Shard 2's key holds no announcement of the state; an announcement there by a peer of
+        // another shard does not count either.
+        let elsewhere = StateAnnouncement(step: 3, stateHash: Harness.hash(7), stateBytes: Harness.stateBytes, host: "10.0.0.9",
+                                          port: 7100, timestampMilliseconds: now.millisecondsSinceEpoch)
+        #expect(harness.feed(.stateAnnouncementsRead([OwnedRecord(writer: inShardThree.peerID, value: elsewhere)])) == [.readDonors(shard: 3)])
+        let served = harness.feed(.stateAnnouncementsRead([OwnedRecord(writer: inShardThree.peerID, value: elsewhere)]))
+        switch served.last {
+        case .replayUpdates(_, _, 3, Harness.hash(7), let donors)?, .downloadState(3, Harness.hash(7), let donors)?:
+            #expect(donors.map(\.peer) == [inShardThree.peerID])
+        default: Issue.record("expected state 7 to be loaded from shard 3, got \(served)")
+        }
+    }
 }

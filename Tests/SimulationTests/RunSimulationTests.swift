@@ -33,11 +33,11 @@ import Testing
         #expect(first.sessions > 12, "churn replaces the volunteers that leave")
     }
 
-    @Test func aRunOfTwoShardsAveragesInGroupsAndTheSameSeedGivesTheSameRun() throws {
-        var settings = Self.settings(volunteers: 24, seconds: 360)
-        settings.shards = 2
+    @Test func aRunOfFourShardsAveragesInGroupsAndTheSameSeedGivesTheSameRun() throws {
+        var settings = Self.settings(volunteers: 48, seconds: 360)
+        settings.shards = 4
         let report = try RunSimulation(settings: settings).run()
-        #expect(report.shards == 2)
+        #expect(report.shards == 4)
         #expect(report.rounds >= 20)
         #expect(report.meanGroupSize > 5, "volunteers average in groups, not alone")
         var again = try RunSimulation(settings: settings).run()

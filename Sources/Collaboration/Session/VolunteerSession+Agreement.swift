@@ -40,7 +40,7 @@ extension VolunteerSession {
             }
             return notes + beginMatchmaking(expectedPeers: expectedPeers, now)
         }
-        if agreed.donors.isEmpty && agreed.donorShard != nil { return notes + catchUpElsewhere(agreed, now) }
+        if agreed.donors.isEmpty && !agreed.donorShards.isEmpty { return notes + catchUpElsewhere(agreed, now) }
         hashMismatches += 1
         let agreedStep = step
         // The agreed state replaces whatever a late join would have replayed to.
@@ -86,7 +86,7 @@ extension VolunteerSession {
         let note = Directive.note(.hashMismatch(step: step, agreeingVoters: agreed.voters, mismatches: hashMismatches))
         let abandoned = abandonLateJoin()
         phase = .catchingUp(.readingDonors(CatchUp(force: true, attempted: true), agreed))
-        return [note] + abandoned + [.readDonors(shard: agreed.donorShard ?? settings.shards.shard(of: settings.me))]
+        return [note] + abandoned + [.readDonors(shard: agreed.donorShards.first ?? settings.shards.shard(of: settings.me))]
     }
 
     /// Goes back to the other branch's state: this peer's steps since the fork are its alone.

@@ -64,11 +64,16 @@ extension VolunteerSession {
             rememberProgress(records, totals: totals, now)
             return [.readStateAnnouncements]
         case (.readingDonors(let catchUp, var elected), .stateAnnouncementsRead(let records)):
-            // Only the elected state's holders there: the other shard's voters are not counted here.
-            elected.donors = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wall).ballots
+            // Only the elected state's holders there, and only peers of that shard: the other
+            // shard's voters are not counted here.
+            let shard = elected.donorShards.first ?? settings.shards.shard(of: settings.me)
+            let ofThatShard = records.filter { settings.shards.shard(of: $0.writer) == shard }
+            elected.donors = StateElection(stateBytes: settings.stateBytes).ballots(from: ofThatShard, now: now.wall).ballots
                 .filter { $0.announcement.step == elected.step && $0.announcement.stateHash == elected.hash && $0.announcement.servesState }
                 .map { StateDonor(peer: $0.voter, endpoint: $0.announcement.endpoint) }
-            elected.donorShard = nil
+            // A shard whose totals vote for a state none of its peers serves (its reporters lie,
+            // or its holders are in client mode) gives way to the next shard that voted for it.
+            elected.donorShards = elected.donors.isEmpty ? Array(elected.donorShards.dropFirst()) : []
             return load(elected, catchUp)
         case (.downloadingElected, .stateLoaded(let loaded)), (.downloadingCheckpoint, .stateLoaded(let loaded)),
              (.replayingElected, .stateLoaded(let loaded)):
@@ -132,7 +137,7 @@ extension VolunteerSession {
     private mutating func load(_ elected: ElectedState, _ catchUp: CatchUp) -> [Directive] {
         var catchUp = catchUp
         catchUp.attempted = true
-        if elected.donors.isEmpty, let shard = elected.donorShard {
+        if elected.donors.isEmpty, let shard = elected.donorShards.first {
             phase = .catchingUp(.readingDonors(catchUp, elected))
             return [.readDonors(shard: shard)]
         }
@@ -181,11 +186,15 @@ extension VolunteerSession {
     /// Remembers the run's progress records (those of this peer's shard) and the other shards'
     /// totals it believes: who takes part now votes on its state.
     mutating func rememberProgress(_ records: [OwnedRecord<PeerProgress>], totals: [OwnedRecord<ShardTotal>], _ now: Now) {
-        let chosen = settings.shards.isSharded
-            ? ShardTotals.chosen(from: totals, shards: settings.shards, ownShard: settings.shards.shard(of: settings.me),
-                                 tracker: progressTracker, now: now.wall)
-            : []
-        lastProgress = (records, chosen, now.wall)
+        guard settings.shards.isSharded else {
+            lastProgress = (records, [], now.wall)
+            return
+        }
+        // Anyone can write under any shard's key; only the shard's own peers count there, or
+        // identities of low id written into every shard would silence every shard's reporters.
+        let ownShard = settings.shards.shard(of: settings.me)
+        let chosen = ShardTotals.chosen(from: totals, shards: settings.shards, ownShard: ownShard, tracker: progressTracker, now: now.wall)
+        lastProgress = (records.filter { settings.shards.shard(of: $0.writer) == ownShard }, chosen, now.wall)
     }
 
     /// Whether this peer is one of its shard's reporters: among the lowest live ids of the
@@ -209,7 +218,9 @@ extension VolunteerSession {
     /// offence reports for the announcements refused; in a run of several shards, what they
     /// say is kept for this peer's shard total (`tallyShardStates`).
     mutating func ballots(in records: [OwnedRecord<StateAnnouncement>], _ now: Now) -> (notes: [Directive], ballots: [StateElection.Ballot]) {
-        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: records, now: now.wall)
+        let ownShard = settings.shards.shard(of: settings.me)
+        let ofThisShard = settings.shards.isSharded ? records.filter { settings.shards.shard(of: $0.writer) == ownShard } : records
+        let (ballots, refused) = StateElection(stateBytes: settings.stateBytes).ballots(from: ofThisShard, now: now.wall)
         tallyShardStates(ballots)
         var notes: [Directive] = []
         for refusal in refused {

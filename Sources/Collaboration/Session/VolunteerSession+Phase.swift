@@ -57,9 +57,10 @@ extension VolunteerSession {
         var hash: [UInt8]
         var voters: Int
         var donors: [StateDonor]
-        /// In a run of several shards, the shard most of the state's voters are in when none of
-        /// this peer's shard serves it: its announcements name the donors (`readDonors`).
-        var donorShard: Int? = nil
+        /// In a run of several shards, when none of this peer's shard serves the state, the
+        /// shards that voted for it, most votes first: their announcements name the donors
+        /// (`readDonors`), read shard after shard until one has a holder that serves it.
+        var donorShards: [Int] = []
     }
 
     /// The round being formed or averaged: what the peer brings to it.

@@ -10,8 +10,13 @@ extension VolunteerSession {
         var hash: [UInt8]
         var votes: Double
         var donors: [StateDonor]
-        /// The other shard that gave the state most votes, and how many.
-        var bestShard: (shard: Int, votes: Double)?
+        /// The other shards that voted for the state, and with how many votes.
+        var shards: [(shard: Int, votes: Double)] = []
+
+        /// `shards`, most votes first (then the lower shard, so that every reader asks alike).
+        var shardsByVotes: [Int] {
+            shards.sorted { ($0.votes, -$0.shard) > ($1.votes, -$1.shard) }.map(\.shard)
+        }
     }
 
     /// The states the live voters of the whole run hold (of `onlyStep` only, when given), and
@@ -29,7 +34,7 @@ extension VolunteerSession {
             }()
             candidates[index].votes += votes
             if let donor { candidates[index].donors.append(donor) }
-            if let shard, votes > (candidates[index].bestShard?.votes ?? 0) { candidates[index].bestShard = (shard, votes) }
+            if let shard, votes > 0 { candidates[index].shards.append((shard, votes)) }
         }
         add(step: step, hash: announcedHash, votes: weights[0], donor: nil, shard: nil)
         for ballot in ballots where ballot.voter != settings.me && voters.contains(ballot.voter) {
@@ -62,7 +67,7 @@ extension VolunteerSession {
     func shardedElectedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> ElectedState? {
         guard let winner = Self.winner(of: weightedCandidates(ballots, step: onlyStep).candidates) else { return nil }
         return ElectedState(step: winner.step, hash: winner.hash, voters: Int(winner.votes.rounded()), donors: winner.donors,
-                            donorShard: winner.donors.isEmpty ? winner.bestShard?.shard : nil)
+                            donorShards: winner.donors.isEmpty ? winner.shardsByVotes : [])
     }
 
     /// `strongerBranch` in a run of several shards: another branch's state held by more than half
@@ -79,9 +84,9 @@ extension VolunteerSession {
             }
         }
         guard let winner = Self.winner(of: otherBranches), 2 * winner.votes > voters,
-              !winner.donors.isEmpty || winner.bestShard != nil else { return nil }
+              !winner.donors.isEmpty || !winner.shards.isEmpty else { return nil }
         let state = ElectedState(step: winner.step, hash: winner.hash, voters: Int(winner.votes.rounded()), donors: winner.donors,
-                                 donorShard: winner.donors.isEmpty ? winner.bestShard?.shard : nil)
+                                 donorShards: winner.donors.isEmpty ? winner.shardsByVotes : [])
         return (state, Int(ownVoters.rounded()))
     }
 

@@ -146,7 +146,9 @@ extension VolunteerSession {
         var publications = [Directive.publishProgress(ownProgress(now), lifetime: settings.progressLifetime)]
         if isShardReporter, var total = progressTracker.shardTotal(
             of: runProgress(othersIn: lastProgress.records, now), shard: settings.shards.shard(of: settings.me), now: now.wall) {
-            total.states = stateTallies
+            // Announcements are read once a step, peers counted at every publication: a state
+            // cannot have more voters than the shard has live peers now.
+            total.states = stateTallies.map { .init(step: $0.step, hash: $0.hash, voters: min($0.voters, total.peers)) }
             publications.append(.publishShardTotal(total, lifetime: settings.progressLifetime))
         }
         return publications
