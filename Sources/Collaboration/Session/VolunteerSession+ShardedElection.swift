@@ -63,7 +63,7 @@ extension VolunteerSession {
     }
 
     /// The elected state of a run of several shards; its donors are this shard's holders, or,
-    /// when none here serves it, the shard to read them from.
+    /// when none here serves it, the shards to read them from.
     func shardedElectedState(_ ballots: [StateElection.Ballot], step onlyStep: Int?) -> ElectedState? {
         guard let winner = Self.winner(of: weightedCandidates(ballots, step: onlyStep).candidates) else { return nil }
         return ElectedState(step: winner.step, hash: winner.hash, voters: Int(winner.votes.rounded()), donors: winner.donors,
