@@ -4,11 +4,6 @@ import CohortBase
 /// The run's progress when its records are split into shards (`RunShards`): a volunteer reads
 /// its own shard's records whole and one total per other shard (`ShardTotal`).
 extension ProgressTracker {
-    /// Whether something written at `writtenAt` is still current: recent, and not from the future.
-    public func isLive(writtenAt: WallClockInstant, now: WallClockInstant) -> Bool {
-        writtenAt > now ? writtenAt - now <= maxClockSkew : now - writtenAt <= staleAfter
-    }
-
     /// What the live ones of `records` (one shard's) add up to at `now`, for the other shards
     /// to read; nil when none is live.
     public func shardTotal(of records: [PeerProgress], shard: Int, now: WallClockInstant) -> ShardTotal? {
@@ -20,12 +15,10 @@ extension ProgressTracker {
     }
 
     /// The run's progress from this shard's `records` and the other shards' `totals` (one per
-    /// shard, as `ShardTotals.chosen` picks them). Each shard, this one included, counts for at
-    /// most `ShareCap.medianMultiple` times the median shard's live peers; a total's samples are
-    /// extrapolated from its time as a record's are. Without totals, exactly
-    /// `globalProgress(of:now:)`.
+    /// shard, as `ShardTotals.chosen` picks them; none in a run of one shard). Each shard, this
+    /// one included, counts for at most `ShareCap.medianMultiple` times the median shard's live
+    /// peers; a total's samples are extrapolated from its time as a record's are.
     public func globalProgress(of records: [PeerProgress], otherShards totals: [ShardTotal], now: WallClockInstant) -> GlobalProgress {
-        guard !totals.isEmpty else { return globalProgress(of: records, now: now) }
         let live = records.filter { isLive($0, now: now) }
         let weights = Self.shardWeights(ownPeers: live.count, totals: totals)
         var merged: [Int: Tally] = [:]
@@ -39,11 +32,18 @@ extension ProgressTracker {
             for tally in total.steps { merged[tally.step, default: Tally()].add(tally, weight: weight, age: age) }
             peers += Double(total.peers) * weight
         }
-        let steps = merged.keys.sorted(by: >)
-        var reached = 0.0
         // The highest step at least half of the live peers reached, as `runStep` finds it; the
         // lowest step listed when the half lies among the steps the totals do not list.
-        let step = steps.first { reached += merged[$0]!.peers; return reached * 2 >= peers } ?? steps.last ?? 0
+        let steps = merged.keys.sorted(by: >)
+        var step = steps.last ?? 0
+        var reached = 0.0
+        for candidate in steps {
+            reached += merged[candidate]!.peers
+            if reached * 2 >= peers {
+                step = candidate
+                break
+            }
+        }
         let atStep = merged[step] ?? Tally()
         let missing = Double(targetBatchSize) - atStep.samples.rounded(.down)
         let seconds = missing <= 0 ? 0 : (atStep.rate > 0 ? missing / atStep.rate : .infinity)

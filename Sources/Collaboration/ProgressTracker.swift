@@ -56,25 +56,17 @@ public struct ProgressTracker: Sendable {
 
     /// Whether `record` comes from a peer still taking part: recent, and not from the future.
     public func isLive(_ record: PeerProgress, now: WallClockInstant) -> Bool {
-        record.writtenAt > now ? record.writtenAt - now <= maxClockSkew : now - record.writtenAt <= staleAfter
+        isLive(writtenAt: record.writtenAt, now: now)
     }
 
+    /// Whether something written at `writtenAt` is still current: recent, and not from the future.
+    public func isLive(writtenAt: WallClockInstant, now: WallClockInstant) -> Bool {
+        writtenAt > now ? writtenAt - now <= maxClockSkew : now - writtenAt <= staleAfter
+    }
+
+    /// The run's progress from every peer's record (a run of one shard).
     public func globalProgress(of records: [PeerProgress], now: WallClockInstant) -> GlobalProgress {
-        let live = records.filter { isLive($0, now: now) }
-        let step = Self.runStep(reachedBy: live.map(\.step))
-        let atStep = live.filter { $0.step == step }
-        let catchingUp = live.filter { $0.step + 1 == step && (.zero...catchingUpWithin).contains(now - $0.writtenAt) }
-        let extrapolated = atStep.map { record -> UInt64 in
-            let age = min(max(.zero, now - record.writtenAt), extrapolationLimit)
-            return UInt64(Double(record.samplesAccumulated) + record.samplesPerSecond * Double(age.wholeMilliseconds) / 1000)
-        }
-        let samples = Double(ShareCap.capped(extrapolated).reduce(0, +))
-        let rate = Double(ShareCap.capped(atStep.map { UInt64($0.samplesPerSecond) }).reduce(0, +))
-        let missing = Double(targetBatchSize) - samples
-        let seconds = missing <= 0 ? 0 : (rate > 0 ? missing / rate : .infinity)
-        return GlobalProgress(step: step, samplesAccumulated: Int(samples), targetBatchSize: targetBatchSize,
-                              samplesPerSecond: rate, peersAtStep: atStep.count, peersCatchingUp: catchingUp.count,
-                              secondsToTarget: seconds)
+        globalProgress(of: records, otherShards: [], now: now)
     }
 
     /// The highest step that at least half of `steps` (one per live peer) have reached; 0 when

@@ -40,7 +40,13 @@ public struct RunConfig: Equatable, Sendable, Codable {
     public var promptTuning: PromptTuningSettings?
     /// How peers split their progress records and state announcements over DHT keys
     /// (`RunShards`): one shard, the default and what older configs mean, keeps one key each.
-    public var shards = RunShards.one
+    public var shards: RunShards {
+        get { severalShards ?? .one }
+        set { severalShards = newValue.isSharded ? newValue : nil }
+    }
+    /// `shards` when there are several: absent from the JSON of a run of one shard, so that its
+    /// canonical bytes are those of coordinators before shards.
+    private var severalShards: RunShards?
 
     public init(name: String, training: TrainingSettings, targetBatchSize: Int) {
         self.name = name
@@ -120,7 +126,8 @@ public struct RunConfig: Equatable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, training, targetBatchSize, compression, dataset, averagingTimeoutSeconds, matchmakingSeconds, aggregation
         case localSGD = "localSgd"
-        case errorFeedback, promptTuning, shards
+        case errorFeedback, promptTuning
+        case severalShards = "shards"
     }
 
     /// Fields with a default may be missing, so configs signed by older coordinators still decode.
@@ -137,25 +144,7 @@ public struct RunConfig: Equatable, Sendable, Codable {
         localSGD = try container.decodeIfPresent(LocalSGDSettings.self, forKey: .localSGD) ?? localSGD
         errorFeedback = try container.decodeIfPresent(Bool.self, forKey: .errorFeedback) ?? errorFeedback
         promptTuning = try container.decodeIfPresent(PromptTuningSettings.self, forKey: .promptTuning)
-        shards = try container.decodeIfPresent(RunShards.self, forKey: .shards) ?? shards
-    }
-
-    /// Written like the synthesized encoder, but without the shard count when there is one
-    /// shard, so that a config's canonical bytes are those of coordinators before shards.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(training, forKey: .training)
-        try container.encode(targetBatchSize, forKey: .targetBatchSize)
-        try container.encode(compression, forKey: .compression)
-        try container.encode(dataset, forKey: .dataset)
-        try container.encode(averagingTimeoutSeconds, forKey: .averagingTimeoutSeconds)
-        try container.encode(matchmakingSeconds, forKey: .matchmakingSeconds)
-        try container.encode(aggregation, forKey: .aggregation)
-        try container.encode(localSGD, forKey: .localSGD)
-        try container.encode(errorFeedback, forKey: .errorFeedback)
-        try container.encodeIfPresent(promptTuning, forKey: .promptTuning)
-        if shards.isSharded { try container.encode(shards, forKey: .shards) }
+        shards = try container.decodeIfPresent(RunShards.self, forKey: .severalShards) ?? .one
     }
 
     /// Canonical bytes: sorted-key JSON, the same on every platform, so signatures verify everywhere.

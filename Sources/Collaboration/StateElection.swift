@@ -89,12 +89,19 @@ public struct StateElection: Sendable {
         let counted = ballots.filter { voters?.contains($0.voter) ?? true }
         let byState = Dictionary(grouping: counted) { StateKey(step: $0.announcement.step, hash: $0.announcement.stateHash) }
         guard let (state, group) = byState.max(by: { first, second in
-            if first.value.count != second.value.count { return first.value.count < second.value.count }
-            if first.key.step != second.key.step { return first.key.step < second.key.step }
-            return second.key.hash.lexicographicallyPrecedes(first.key.hash)
+            ranksBelow((Double(first.value.count), first.key.step, first.key.hash), (Double(second.value.count), second.key.step, second.key.hash))
         }) else { return nil }
         let donors = group.filter(\.announcement.servesState).map { ($0.voter, $0.announcement.endpoint) }
         return Winner(step: state.step, hash: state.hash, stateBytes: group[0].announcement.stateBytes, voters: group.count, donors: donors)
+    }
+
+    /// Whether a state with `first`'s votes, step and hash loses to one with `second`'s: fewer
+    /// votes, then the older step, then the larger hash, so that every reader picks the same.
+    public static func ranksBelow(_ first: (votes: Double, step: Int, hash: [UInt8]),
+                                  _ second: (votes: Double, step: Int, hash: [UInt8])) -> Bool {
+        if first.votes != second.votes { return first.votes < second.votes }
+        if first.step != second.step { return first.step < second.step }
+        return second.hash.lexicographicallyPrecedes(first.hash)
     }
 
     private struct StateKey: Hashable {

@@ -35,6 +35,12 @@ import Testing
                             log: folder.appendingPathComponent("coordinator-\(UUID().uuidString.prefix(4)).log"))
         }
 
+        /// The address peers join the started `coordinator` through.
+        static func joinAddress(of coordinator: CohortChildProcess) throws -> String {
+            try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
+                         "coordinator did not start: \(coordinator.output)")
+        }
+
         func peer(_ name: String, join: String, identity: String? = nil, extra: [String] = []) throws -> CohortChildProcess {
             var arguments = ["peer", "--join", join, "--listen", "127.0.0.1:0", "--threads", "1"] + extra
             if let identity { arguments += ["--identity", folder.appendingPathComponent(identity).path] }
@@ -99,8 +105,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: run.folder) }
 
         var coordinator = try run.coordinator()
-        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
-                                "coordinator did not start: \(coordinator.output)")
+        let join = try Run.joinAddress(of: coordinator)
         let key = try #require(coordinator.firstMatch("--coordinator-key ([0-9a-f]{64})", timeout: 5))
         let first = try run.peer("peer-1", join: join, identity: "peer-1.key")
         let second = try run.peer("peer-2", join: join)
@@ -155,8 +160,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: run.folder) }
         let coordinator = try run.coordinator(extra: ["--local-steps", "4", "--outer-lr", "0.7", "--fragments", "\(fragments)"])
         defer { coordinator.kill() }
-        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
-                                "coordinator did not start: \(coordinator.output)")
+        let join = try Run.joinAddress(of: coordinator)
         let first = try run.peer("peer-1", join: join), second = try run.peer("peer-2", join: join)
         defer {
             first.kill()
@@ -198,8 +202,7 @@ import Testing
 
         let coordinator = try run.coordinator(checkpointEvery: 3)
         defer { coordinator.kill() }
-        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
-                                "coordinator did not start: \(coordinator.output)")
+        let join = try Run.joinAddress(of: coordinator)
         let first = try run.peer("peer-1", join: join)
         let second = try run.peer("peer-2", join: join)
         let served = try #require(coordinator.firstMatch("step=([0-9]+) \\[Coordinator\\] serving checkpoint", timeout: 120),
@@ -237,8 +240,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: run.folder) }
         let coordinator = try run.coordinator(extra: ["--shards", "4"])
         defer { coordinator.kill() }
-        let join = try #require(coordinator.firstMatch("peers join with: cohort peer --join (\\S+)", timeout: 60),
-                                "coordinator did not start: \(coordinator.output)")
+        let join = try Run.joinAddress(of: coordinator)
         let first = try run.peer("peer-1", join: join), second = try run.peer("peer-2", join: join)
         defer {
             first.kill()

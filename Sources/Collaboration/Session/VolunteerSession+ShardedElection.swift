@@ -26,10 +26,13 @@ extension VolunteerSession {
         let voters = liveVoters
         let weights = ProgressTracker.shardWeights(ownPeers: voters.count, totals: lastProgress.totals)
         var candidates: [WeightedCandidate] = []
+        // Looked up by state, not searched: a shard's key may hold thousands of distinct claims.
+        var indexOf: [StateOfStep: Int] = [:]
         func add(step: Int, hash: [UInt8], votes: Double, donor: StateDonor?, shard: Int?) {
             guard onlyStep == nil || step == onlyStep else { return }
-            let index = candidates.firstIndex { $0.step == step && $0.hash == hash } ?? {
+            let index = indexOf[StateOfStep(step: step, hash: hash)] ?? {
                 candidates.append(WeightedCandidate(step: step, hash: hash, votes: 0, donors: []))
+                indexOf[StateOfStep(step: step, hash: hash)] = candidates.count - 1
                 return candidates.count - 1
             }()
             candidates[index].votes += votes
@@ -52,14 +55,15 @@ extension VolunteerSession {
         return (candidates, total)
     }
 
+    private struct StateOfStep: Hashable {
+        let step: Int
+        let hash: [UInt8]
+    }
+
     /// The winner among `candidates` as `StateElection.winner` picks it: most votes, then the
     /// newer step, then the smaller hash.
     static func winner(of candidates: [WeightedCandidate]) -> WeightedCandidate? {
-        candidates.max { first, second in
-            if first.votes != second.votes { return first.votes < second.votes }
-            if first.step != second.step { return first.step < second.step }
-            return second.hash.lexicographicallyPrecedes(first.hash)
-        }
+        candidates.max { StateElection.ranksBelow(($0.votes, $0.step, $0.hash), ($1.votes, $1.step, $1.hash)) }
     }
 
     /// The elected state of a run of several shards; its donors are this shard's holders, or,
@@ -105,7 +109,9 @@ extension VolunteerSession {
         } else {
             stateTallies.append(ShardTotal.StateTally(step: new.step, hash: new.hash, voters: moved))
         }
-        stateTallies = Array(stateTallies.filter { $0.voters > 0 && $0.hash.count == 32 }.sorted { $0.voters > $1.voters }.prefix(ShardTotal.maxStates))
+        stateTallies = Array(stateTallies.filter { $0.voters > 0 && $0.hash.count == 32 }.sorted {
+            StateElection.ranksBelow((Double($1.voters), $1.step, $1.hash), (Double($0.voters), $0.step, $0.hash))
+        }.prefix(ShardTotal.maxStates))
     }
 
     /// Remembers what this shard's live voters hold, for this peer's shard total: the states
@@ -113,19 +119,13 @@ extension VolunteerSession {
     mutating func tallyShardStates(_ ballots: [StateElection.Ballot]) {
         guard settings.shards.isSharded else { return }
         let voters = liveVoters
-        var tallies: [ShardTotal.StateTally] = [ShardTotal.StateTally(step: step, hash: announcedHash, voters: 1)]
+        var votes = [StateOfStep(step: step, hash: announcedHash): 1]
         for ballot in ballots where ballot.voter != settings.me && voters.contains(ballot.voter) {
-            let announcement = ballot.announcement
-            if let index = tallies.firstIndex(where: { $0.step == announcement.step && $0.hash == announcement.stateHash }) {
-                tallies[index].voters += 1
-            } else {
-                tallies.append(ShardTotal.StateTally(step: announcement.step, hash: announcement.stateHash, voters: 1))
-            }
+            votes[StateOfStep(step: ballot.announcement.step, hash: ballot.announcement.stateHash), default: 0] += 1
         }
-        stateTallies = Array(tallies.filter { $0.hash.count == 32 }.sorted { first, second in
-            if first.voters != second.voters { return first.voters > second.voters }
-            if first.step != second.step { return first.step > second.step }
-            return first.hash.lexicographicallyPrecedes(second.hash)
+        let tallies = votes.map { ShardTotal.StateTally(step: $0.key.step, hash: $0.key.hash, voters: $0.value) }
+        stateTallies = Array(tallies.filter { $0.hash.count == 32 }.sorted {
+            StateElection.ranksBelow((Double($1.voters), $1.step, $1.hash), (Double($0.voters), $0.step, $0.hash))
         }.prefix(ShardTotal.maxStates))
     }
 }
