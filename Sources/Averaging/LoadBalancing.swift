@@ -16,13 +16,38 @@
 /// The split is computed with integer arithmetic only (largest remainder method, ties to the
 /// earlier member), so every member derives bit-for-bit the same plan from the same inputs, and
 /// the parts tile `0..<elementCount` exactly.
+///
+/// On the grid, the vector is first cut into `gridParts` equal grid parts, whatever the group,
+/// and the owners share out whole grid parts. Several groups of one step then cut the vector at
+/// the same boundaries, so that the owners of grid part p in every group can average it among
+/// themselves (docs/protocol.md, "Several groups in one step"). The price is coarser shares: an
+/// owner's part is off its proportional share by up to one grid part, which is why a run of one
+/// group per step keeps exact shares.
 public enum LoadBalancing {
+    /// Grid parts a vector is cut into for plans on the grid: a step of several groups averages
+    /// each grid part among its owners across groups.
+    public static let gridParts = 64
+
+    /// Grid part `index`'s elements of a vector of `elementCount`: the grid parts are as equal
+    /// as whole elements allow and tile the vector, the earlier ones the smaller.
+    public static func gridPart(_ index: Int, elementCount: Int) -> Range<Int> {
+        precondition((0..<gridParts).contains(index), "grid part \(index) is outside 0..<\(gridParts)")
+        return gridBoundary(index, elementCount: elementCount)..<gridBoundary(index + 1, elementCount: elementCount)
+    }
+
+    /// Where grid part `index` starts; `elementCount` for `gridParts`. Vectors are at most
+    /// `GroupPlan.maxElementCount` (2⁴⁰) long, so the product cannot overflow.
+    static func gridBoundary(_ index: Int, elementCount: Int) -> Int {
+        index * elementCount / gridParts
+    }
+
     /// Returns one range per member, in member order; client-mode members and owners that stand
     /// aside get an empty range at the boundary where they would be. Members that accept
     /// connections but all announce zero bandwidth share equally. A bandwidth counts for at most
     /// `ShareCap.medianMultiple` times the owners' median, so no member wins the vector by
-    /// declaring a huge one. Returns nil when every member is in client mode.
-    public static func partition(elementCount: Int, bandwidths: [UInt64], clientMode: [Bool]) -> [Range<Int>]? {
+    /// declaring a huge one. Returns nil when every member is in client mode. `onGrid`: every
+    /// range is a run of whole grid parts.
+    public static func partition(elementCount: Int, bandwidths: [UInt64], clientMode: [Bool], onGrid: Bool = false) -> [Range<Int>]? {
         precondition(bandwidths.count == clientMode.count, "\(bandwidths.count) bandwidths for \(clientMode.count) members")
         precondition(elementCount >= 0, "negative element count \(elementCount)")
         let owners = clientMode.indices.filter { !clientMode[$0] }
@@ -32,11 +57,17 @@ public enum LoadBalancing {
             for owner in owners { weights[owner] = 1 }
         }
         for owner in standingAside(weights: weights, memberCount: bandwidths.count) { weights[owner] = 0 }
-        let sizes = shares(of: UInt64(elementCount), weights: weights)
-        var start = 0
-        return sizes.map { size in
-            defer { start += Int(size) }
-            return start..<(start + Int(size))
+        guard onGrid else {
+            var start = 0
+            return shares(of: UInt64(elementCount), weights: weights).map { size in
+                defer { start += Int(size) }
+                return start..<(start + Int(size))
+            }
+        }
+        var firstGridPart = 0
+        return shares(of: UInt64(gridParts), weights: weights).map { count in
+            defer { firstGridPart += Int(count) }
+            return gridBoundary(firstGridPart, elementCount: elementCount)..<gridBoundary(firstGridPart + Int(count), elementCount: elementCount)
         }
     }
 

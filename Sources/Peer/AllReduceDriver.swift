@@ -184,6 +184,17 @@ final class AllReduceDriver {
                 leaveOut(peer, reason: reason, offence: .badPart)
             case .banPeer(let peer, let reason):
                 leaveOut(peer, reason: reason, offence: .poisonedAverage)
+            case .partReduced:
+                // Rounds here have one group, so no second stage: give the part up rather
+                // than hold the members until the deadline.
+                logger.warning("a round asked for a second stage this peer does not run; its part is left out")
+                feedRound { $0.onPartSkipped(now: Self.now()) }
+            case .sendPartSkipped(let part, _, let peers):
+                for peer in peers {
+                    for key in context.map({ Array($0.pending.keys) }) ?? [] where key.peer == peer && key.part == part {
+                        context?.pending.removeValue(forKey: key)?.reply.succeed(Frame.refusal("part \(part) was skipped"))
+                    }
+                }
             case .finished(let result):
                 finishRound(result)
             }

@@ -123,8 +123,9 @@ final class PoisonedOwner: @unchecked Sendable {
                     guard self.round?.plan.id == roundID else { return }
                     self.feed { $0.onDeadline(now: Self.now()) }
                 }
-            case .checkAlive:
-                // A silent member is left out at the sender deadline; the attacker does not chase it.
+            case .checkAlive, .partReduced, .sendPartSkipped:
+                // A silent member is left out at the sender deadline; the attacker does not chase
+                // it, and runs rounds of one group.
                 continue
             case .dropPeer(let peer, let reason), .banPeer(let peer, let reason):
                 for key in pending.keys where key.peer == peer {

@@ -111,4 +111,63 @@ import Testing
         }
         #expect(LoadBalancing.partition(elementCount: elementCount, bandwidths: bandwidths, clientMode: clientMode) == parts)
     }
+
+    @Test(arguments: 0..<40) func onTheGridEveryPartIsARunOfWholeGridPartsWithinOneGridPartOfItsShare(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        let memberCount = Int.random(in: 2...64, using: &random)
+        let elementCount = Int.random(in: 0...100_000, using: &random)
+        let bandwidths = (0..<memberCount).map { _ in UInt64.random(in: 1...2_000_000_000, using: &random) }
+        var clientMode = (0..<memberCount).map { _ in Int.random(in: 0..<4, using: &random) == 0 }
+        clientMode[0] = false
+        guard let parts = LoadBalancing.partition(elementCount: elementCount, bandwidths: bandwidths, clientMode: clientMode, onGrid: true)
+        else {
+            Issue.record("no plan although a member accepts connections")
+            return
+        }
+        let boundaries = Set((0...LoadBalancing.gridParts).map { LoadBalancing.gridBoundary($0, elementCount: elementCount) })
+        #expect(parts.first?.lowerBound == 0)
+        #expect(parts.last?.upperBound == elementCount)
+        #expect(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(parts.allSatisfy { boundaries.contains($0.lowerBound) && boundaries.contains($0.upperBound) })
+        var counted = ShareCap.capped(bandwidths.indices.map { clientMode[$0] ? 0 : bandwidths[$0] })
+        for owner in LoadBalancing.standingAside(weights: counted, memberCount: memberCount) { counted[owner] = 0 }
+        let total = counted.reduce(0.0) { $0 + Double($1) }
+        let gridPartsOwned = LoadBalancing.shares(of: UInt64(LoadBalancing.gridParts), weights: counted)
+        for index in parts.indices {
+            let share = Double(LoadBalancing.gridParts) * Double(counted[index]) / total
+            #expect(abs(Double(gridPartsOwned[index]) - share) < 1.0001)
+            if clientMode[index] { #expect(parts[index].isEmpty) }
+        }
+    }
+
+    @Test func groupsOfOneStepOnTheGridCutTheVectorAtTheSameBoundaries() {
+        // Whatever two groups' links, each grid part lies whole within one owner's part in each.
+        let elementCount = 1_000_003
+        let first = LoadBalancing.partition(elementCount: elementCount, bandwidths: [100, 50, 50, 20, 7, 300],
+                                            clientMode: [false, false, true, false, false, false], onGrid: true)!
+        let second = LoadBalancing.partition(elementCount: elementCount, bandwidths: [3, 9],
+                                             clientMode: [false, false], onGrid: true)!
+        for index in 0..<LoadBalancing.gridParts {
+            let gridPart = LoadBalancing.gridPart(index, elementCount: elementCount)
+            #expect(first.filter { $0.contains(gridPart.lowerBound) && $0.upperBound >= gridPart.upperBound }.count == 1)
+            #expect(second.filter { $0.contains(gridPart.lowerBound) && $0.upperBound >= gridPart.upperBound }.count == 1)
+        }
+        #expect(LoadBalancing.gridPart(0, elementCount: elementCount) == 0..<15_625)
+        #expect(LoadBalancing.gridPart(63, elementCount: elementCount).upperBound == elementCount)
+    }
+
+    @Test func aVectorShorterThanTheGridStillTiles() {
+        let parts = LoadBalancing.partition(elementCount: 10, bandwidths: [1, 1, 1], clientMode: [false, false, false], onGrid: true)
+        // 22, 21 and 21 grid parts of a 10-element vector.
+        #expect(parts == [0..<3, 3..<6, 6..<10])
+        #expect((0..<LoadBalancing.gridParts).map { LoadBalancing.gridPart($0, elementCount: 10).count }.reduce(0, +) == 10)
+    }
+
+    @Test func withMoreOwnersThanGridPartsTheSlowestOwnNothing() {
+        let bandwidths = (0..<80).map { UInt64(1_000 + $0) }
+        let parts = LoadBalancing.partition(elementCount: 64_000, bandwidths: bandwidths, clientMode: Array(repeating: false, count: 80),
+                                            onGrid: true)!
+        #expect(parts.filter { !$0.isEmpty }.count == LoadBalancing.gridParts)
+        #expect(parts.allSatisfy { $0.count == 0 || $0.count == 1_000 })
+    }
 }

@@ -219,6 +219,8 @@ struct MatchmakingNetwork {
         #expect(follower.onPlan(otherStep, from: peerID(1), now: seconds(1)).isEmpty)
         let otherVector = GroupPlan(step: 41, elementCount: 9, members: members)!
         #expect(follower.onPlan(otherVector, from: peerID(1), now: seconds(1)).isEmpty)
+        let otherCut = GroupPlan(step: 41, elementCount: 10_000, members: members, onGrid: true)!
+        #expect(follower.onPlan(otherCut, from: peerID(1), now: seconds(1)).isEmpty)
         #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)) == [.groupFormed(plan)])
         #expect(follower.onPlan(plan, from: peerID(1), now: seconds(1)).isEmpty)
     }

@@ -28,6 +28,19 @@ import Testing
         #expect(decoded.id == Self.plan.id)
     }
 
+    @Test func aPlanOnTheGridRoundTripsAndOneClaimingTheOtherCutIsRefused() throws {
+        let onGrid = GroupPlan(step: 41, elementCount: 1_000, members: Self.plan.members, onGrid: true)!
+        // 43 and 21 grid parts of 15 or 16 elements.
+        #expect(onGrid.parts == [0..<0, 0..<671, 671..<1_000])
+        #expect(onGrid.id != Self.plan.id)
+        #expect(try GroupPlan(decoding: onGrid.encoded()[...]) == onGrid)
+        // The flag is the byte after step and element count: flipped, the parts no longer follow.
+        var flipped = Self.plan.encoded()
+        #expect(flipped[16] == 0)
+        flipped[16] = 1
+        #expect(Self.kind { _ = try GroupPlan(decoding: flipped[...]) } == .inconsistentPlan)
+    }
+
     @Test func chunkPayloadsRoundTripWithoutCopyingTheirBytes() throws {
         let part = PartChunk(roundID: Self.plan.id, step: Self.plan.step, part: 2, chunk: 17, sender: peerID(1),
                              compression: .blockwiseInt8(blockSize: 64), bytes: [1, 2, 3, 4, 5][...])

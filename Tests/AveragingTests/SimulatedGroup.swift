@@ -46,6 +46,7 @@ struct SimulatedGroup {
     private enum Message {
         case part([UInt8])
         case averaged([UInt8])
+        case skipped([UInt8])
         case closed
     }
 
@@ -63,6 +64,9 @@ struct SimulatedGroup {
     private var knownFailed: [Set<Int>]
     /// Checks whether a sender is alive, as [checking owner, sender].
     private(set) var checksAlive: [[Int]] = []
+    /// Owners that reduced their part and wait for its second stage (`partReduced`).
+    private(set) var awaitingSecondStage: Set<Int> = []
+    private var started = false
 
     /// Uncompressed averages are written into the members' vectors the way a same-host copy
     /// does (`averagedChunkDestination`, then `onAveragedChunkWritten`) where the round allows.
@@ -83,15 +87,20 @@ struct SimulatedGroup {
 
     var live: [Int] { members.indices.filter { !down.contains($0) } }
 
+    /// Runs until every live member finished, or until nothing moves but a second stage: then
+    /// `resolveSecondStage` and `run` again.
     mutating func run() {
-        for index in members.indices {
-            handle(members[index].round.start(), of: index)
+        if !started {
+            started = true
+            for index in members.indices {
+                handle(members[index].round.start(), of: index)
+            }
         }
         for _ in 0..<10_000 {
             while !queue.isEmpty {
                 deliverOne()
             }
-            if live.allSatisfy({ members[$0].result != nil }) { return }
+            if live.allSatisfy({ members[$0].result != nil }) || !awaitingSecondStage.isEmpty { return }
             guard let next = wakes.filter({ $0 > now }).min() else {
                 Issue.record("round stuck at \(now) with no wake-up scheduled")
                 return
@@ -130,6 +139,8 @@ struct SimulatedGroup {
             } else {
                 handle(members[to].round.onAveragedChunk(averaged, from: sender, now: now), of: to)
             }
+        case .skipped(let bytes):
+            handle(members[to].round.onPartSkipped(try! PartSkipped(decoding: bytes[...]), from: sender, now: now), of: to)
         case .closed:
             knownFailed[to].insert(from)
             handle(members[to].round.onPeerFailed(sender, now: now), of: to)
@@ -169,11 +180,29 @@ struct SimulatedGroup {
                 let sender = plan.index(of: peer)!
                 knownFailed[index].insert(sender)
                 contributions = contributions.filter { $0[0] != sender || $0[1] != index }
+            case .partReduced(let elements):
+                #expect(elements == plan.parts[index])
+                awaitingSecondStage.insert(index)
+            case .sendPartSkipped(let part, let gridParts, let targets):
+                send(.skipped(PartSkipped(roundID: plan.id, part: part, gridParts: gridParts).encoded()), from: index, to: targets)
             case .finished(let result):
                 #expect(members[index].result == nil, "member \(index) finished twice")
                 members[index].result = result
             }
         }
+    }
+
+    /// The second stage of owner `index`'s part is over: the average across groups is in its
+    /// vector (`averaged`), or the part is given up.
+    mutating func resolveSecondStage(of index: Int, averaged: Bool, skipping skipped: UInt64 = 0) {
+        #expect(awaitingSecondStage.remove(index) != nil, "member \(index) was not waiting for a second stage")
+        handle(averaged ? members[index].round.onPartAveraged(skipping: skipped, now: now) : members[index].round.onPartSkipped(now: now),
+               of: index)
+    }
+
+    /// The owners waiting for their second stage never hear from it: time moves on.
+    mutating func forgetSecondStage() {
+        awaitingSecondStage = []
     }
 
     private mutating func send(_ message: Message, from index: Int, to targets: [PeerID]) {

@@ -115,6 +115,12 @@ extension AllReduceRound {
                 partFailed[part] = true
                 stalled[part] = true
             }
+            if secondStage == .awaiting {
+                // The members give the part up at their own deadlines, as they do an owner's
+                // that never sends its averages.
+                secondStage = .done
+                partFailed[ownIndex] = true
+            }
         }
         return actions + finishIfDone(now: now)
     }
@@ -168,7 +174,7 @@ extension AllReduceRound {
         "chunk \(chunk) of part \(ownIndex) from \(plan.members[sender].peer.shortDescription): \(fault)"
     }
 
-    private mutating func misbehaved(_ member: Int, _ reason: String, now: MonotonicInstant) -> [Action] {
+    mutating func misbehaved(_ member: Int, _ reason: String, now: MonotonicInstant) -> [Action] {
         let completed = drop(member, reason)
         return [.dropPeer(plan.members[member].peer, reason: reason)] + settle(completed) + finishIfDone(now: now)
     }
@@ -205,17 +211,30 @@ extension AllReduceRound {
                 open.formUnion(drop(sender, reason))
             }
             reducer!.finalise(chunk, vector: vector)
-            let recipients = plan.members.indices.filter { $0 != ownIndex && !failed[$0] }.map { plan.members[$0].peer }
-            guard !recipients.isEmpty else { continue }
-            let elements = reducer!.layout.elements(ofChunk: chunk)
-            bytesSent += settings.compression.encodedByteCount(elementCount: elements.count) * recipients.count
-            actions.append(.sendAveragedChunk(ChunkReference(part: ownIndex, chunk: chunk, elements: elements), to: recipients))
+            if !settings.averagesPartAcrossGroups { actions += sendAverage(of: chunk) }
+        }
+        if settings.averagesPartAcrossGroups, secondStage == .reducing, reducer!.isDone {
+            secondStage = .awaiting
+            actions.append(.partReduced(elements: plan.parts[ownIndex]))
         }
         return actions
     }
 
+    /// Sends this owner's average of `chunk` to every member still in.
+    mutating func sendAverage(of chunk: Int) -> [Action] {
+        let recipients = otherMembersStillIn
+        guard !recipients.isEmpty else { return [] }
+        let elements = reducer!.layout.elements(ofChunk: chunk)
+        bytesSent += settings.compression.encodedByteCount(elementCount: elements.count) * recipients.count
+        return [.sendAveragedChunk(ChunkReference(part: ownIndex, chunk: chunk, elements: elements), to: recipients)]
+    }
+
+    var otherMembersStillIn: [PeerID] {
+        plan.members.indices.filter { $0 != ownIndex && !failed[$0] }.map { plan.members[$0].peer }
+    }
+
     mutating func finishIfDone(now: MonotonicInstant) -> [Action] {
-        let ownDone = reducer?.isDone ?? true
+        let ownDone = (reducer?.isDone ?? true) && secondStage != .awaiting
         guard !isFinished, ownDone, averagesMissing.indices.allSatisfy({ averagesMissing[$0] == 0 || partFailed[$0] }) else {
             return []
         }
@@ -237,7 +256,8 @@ extension AllReduceRound {
             bytesReceived: bytesReceived,
             // A chunk held from before the start arrives with an earlier time.
             duration: now < startTime ? .zero : now - startTime,
-            failedParts: plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] },
+            failedParts: (plan.parts.indices.filter { partFailed[$0] }.map { plan.parts[$0] } + skippedRanges)
+                .sorted { $0.lowerBound < $1.lowerBound },
             dropped: dropped,
             silent: leftOut.filter(sentNothingExpected).map { plan.members[$0].peer },
             inboundBytesPerSecond: inboundBytesPerSecond,

@@ -68,6 +68,12 @@ public struct AllReduceRound {
         /// How an owner combines the contributions that pass its checks (`Aggregation`): the
         /// sample-weighted mean, or a robust aggregation for runs expecting Byzantine peers.
         public var aggregation: Aggregation = .mean
+        /// Whether an owner's part goes through a second stage before its averages go out, as in
+        /// a step of several groups (docs/protocol.md, "Several groups in one step"): once it has
+        /// reduced its part, the owner says so (`Action.partReduced`) and waits until the shell
+        /// has written the average across groups over the part (`onPartAveraged`) or gives the
+        /// part up (`onPartSkipped`); at the round deadline it gives it up itself.
+        public var averagesPartAcrossGroups = false
 
         public static let defaultChunkSize = 1 << 18
         /// The smallest chunk `chunkSize(for:)` chooses.
@@ -123,6 +129,14 @@ public struct AllReduceRound {
         /// The owner sent an average that no sender can have caused (`rejectBadAverages`): drop
         /// it like `dropPeer`, and ban it at once, since this is proof and not suspicion.
         case banPeer(PeerID, reason: String)
+        /// This owner reduced its part (`elements`), which now holds its group's average: run the
+        /// second stage over it (`Settings.averagesPartAcrossGroups`), then call `onPartAveraged`
+        /// or `onPartSkipped`.
+        case partReduced(elements: Range<Int>)
+        /// Send `PartSkipped` for these grid parts (as bits) of this owner's part to each of
+        /// these peers: their second stage failed, and every member of every group leaves them
+        /// out alike.
+        case sendPartSkipped(part: Int, gridParts: UInt64, to: [PeerID])
         /// The round is over; no further actions follow.
         case finished(AllReduceResult)
     }
@@ -154,6 +168,10 @@ public struct AllReduceRound {
     /// When this owner next looks for silent senders; nil when it no longer does.
     var nextSilenceCheck: MonotonicInstant?
     var isFinished = false
+    /// Where this owner's part stands in the second stage (`Settings.averagesPartAcrossGroups`).
+    var secondStage = SecondStage.reducing
+    /// Grid parts (as bits) left out of parts that did not fail whole: their second stage failed.
+    var skippedGridParts: UInt64 = 0
     /// Per part, the L2 norm of this member's own values there before the round, which the
     /// owner's average must stay within `Settings.normBoundFactor` of (`rejectBadAverages`).
     var contributionNorms: [Double] = []

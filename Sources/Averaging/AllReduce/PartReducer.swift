@@ -247,7 +247,16 @@ struct PartReducer {
             reduceRobustly(chunk, into: average, includingOwn: ownIsFinite)
         }
         Self.zeroNonFinite(average)
+        encodeAverage(of: chunk, vector: vector)
+    }
+
+    /// Encodes the finalised average of `chunk` as it travels and keeps the decoding in the
+    /// vector; again after a second stage wrote the average across groups there. Nothing to do
+    /// without compression: the vector is what travels.
+    mutating func encodeAverage(of chunk: Int, vector: UnsafeMutableBufferPointer<Float>) {
+        precondition(finalised[chunk], "chunk \(chunk) is not finalised")
         guard compression != .none else { return }
+        let average = UnsafeMutableBufferPointer(rebasing: vector[layout.elements(ofChunk: chunk)])
         let range = encodedRange(of: chunk, elementCount: average.count)
         let compression = self.compression
         encodedAverages.withUnsafeMutableBytes { bytes in

@@ -15,6 +15,9 @@ public struct GroupPlan: Hashable, Sendable {
 
     public let step: UInt64
     public let elementCount: Int
+    /// Whether the parts are runs of whole grid parts (`LoadBalancing.gridParts`), as in a run
+    /// whose steps take several groups: their owners of a grid part average it together.
+    public let onGrid: Bool
     /// Ordered by peer id; every member's `step` is the plan's step.
     public let members: [Declaration]
     /// `parts[i]` is the range of the vector `members[i]` owns; the parts tile `0..<elementCount`.
@@ -25,17 +28,18 @@ public struct GroupPlan: Hashable, Sendable {
     /// Returns nil when the members cannot form a group: fewer than two, duplicate peers, more than
     /// `maxMembers`, a member declared for another step, a bandwidth or sample count beyond the
     /// `Declaration` limits, or no member that accepts connections.
-    public init?(step: UInt64, elementCount: Int, members: [Declaration]) {
+    public init?(step: UInt64, elementCount: Int, members: [Declaration], onGrid: Bool = false) {
         let sorted = members.sorted { $0.peer < $1.peer }
         guard sorted.count >= 2, sorted.count <= Self.maxMembers,
               (0...Self.maxElementCount).contains(elementCount),
               zip(sorted, sorted.dropFirst()).allSatisfy({ $0.peer != $1.peer }),
               sorted.allSatisfy({ $0.step == step && $0.samples > 0 && $0.isWithinLimits }),
               let parts = LoadBalancing.partition(
-                elementCount: elementCount, bandwidths: sorted.map(\.bandwidth), clientMode: sorted.map(\.clientMode))
+                elementCount: elementCount, bandwidths: sorted.map(\.bandwidth), clientMode: sorted.map(\.clientMode), onGrid: onGrid)
         else { return nil }
         self.step = step
         self.elementCount = elementCount
+        self.onGrid = onGrid
         self.members = sorted
         self.parts = parts
         self.id = Self.fingerprint(encodedWithoutID())
@@ -69,7 +73,7 @@ public struct GroupPlan: Hashable, Sendable {
 }
 
 extension GroupPlan {
-    /// The plan as a payload: step, element count, members (id, address, bandwidth, client mode,
+    /// The plan as a payload: step, element count, whether it is on the grid, members (id, address, bandwidth, client mode,
     /// samples), parts (start, count), then the id; little-endian.
     public func encoded() -> [UInt8] {
         var writer = ByteWriter(bytes: encodedWithoutID())
@@ -81,6 +85,7 @@ extension GroupPlan {
         var writer = ByteWriter(capacity: 32 + members.count * 96)
         writer.write(step)
         writer.write(UInt64(elementCount))
+        writer.write(onGrid)
         writer.write(UInt16(members.count))
         for member in members {
             writer.write(member.peer)
@@ -101,6 +106,7 @@ extension GroupPlan {
         var reader = ByteReader(bytes, what: "group plan")
         let step = try reader.read(UInt64.self, "step")
         let elementCount = try reader.read(UInt64.self, "element count", in: 0...Self.maxElementCount)
+        let onGrid = try reader.readBool("on grid")
         let memberCount = try reader.read(UInt16.self, "member count", in: 2...Self.maxMembers)
         var members: [Declaration] = []
         for _ in 0..<memberCount {
@@ -120,7 +126,7 @@ extension GroupPlan {
         }
         let id = try reader.read(UInt64.self, "plan id")
         try reader.finish()
-        guard let plan = GroupPlan(step: step, elementCount: elementCount, members: members),
+        guard let plan = GroupPlan(step: step, elementCount: elementCount, members: members, onGrid: onGrid),
               plan.members == members else {
             throw PayloadDecodingError(.inconsistentPlan, "group plan: its members do not form a valid group in id order")
         }

@@ -34,6 +34,9 @@ public struct Matchmaker: Sendable {
     public struct Settings: Sendable {
         /// Length of the flat vector every plan splits.
         public var elementCount: Int
+        /// Whether plans cut the vector on the grid (`LoadBalancing.gridParts`): in a run whose
+        /// steps take several groups, which average each grid part across groups.
+        public var onGrid = false
         /// How long peers gather before the leader fixes the group.
         public var gatherWindow: Duration = .seconds(15)
         /// How long a follower waits for a leader's plan after the window closes.
@@ -190,10 +193,11 @@ public struct Matchmaker: Sendable {
     }
 
     /// A plan from `sender`. Accepted while gathering or waiting when it is for this step and this
-    /// vector, comes from its own leader and lists this peer. A valid plan without this peer
+    /// vector, cut as this run cuts it (on the grid or not), comes from its own leader and lists this peer. A valid plan without this peer
     /// takes its members out of the candidates.
     public mutating func onPlan(_ plan: GroupPlan, from sender: PeerID, now: MonotonicInstant) -> [Action] {
-        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, sender == plan.leader,
+        guard let own, plan.step == own.step, plan.elementCount == settings.elementCount, plan.onGrid == settings.onGrid,
+              sender == plan.leader,
               !settings.excluded.contains(sender) else { return [] }
         guard plan.index(of: peer) != nil else {
             // The leader this peer waits for fixed a group without it: no plan will come.
@@ -326,7 +330,7 @@ public struct Matchmaker: Sendable {
     }
 
     private mutating func lead(_ members: [Declaration], step: UInt64) -> [Action] {
-        guard let plan = GroupPlan(step: step, elementCount: settings.elementCount, members: members) else {
+        guard let plan = GroupPlan(step: step, elementCount: settings.elementCount, members: members, onGrid: settings.onGrid) else {
             preconditionFailure("members \(members) chosen by the leader do not form a plan")
         }
         phase = .finished

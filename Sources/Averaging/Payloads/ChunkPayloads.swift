@@ -141,6 +141,38 @@ public struct AveragedChunk: Hashable, Sendable {
     }
 }
 
+/// An owner's part of a round whose second stage failed (`AllReduceRound.Settings.averagesPartAcrossGroups`):
+/// its members leave the part out at once, as the members of every other group of the step do.
+/// The sender is the part's owner.
+public struct PartSkipped: Hashable, Sendable {
+    public var roundID: UInt64
+    public var part: Int
+    /// The grid parts left out (`LoadBalancing.gridParts`, as bits): all of the part's, or some.
+    public var gridParts: UInt64
+
+    public init(roundID: UInt64, part: Int, gridParts: UInt64) {
+        self.roundID = roundID
+        self.part = part
+        self.gridParts = gridParts
+    }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 18)
+        writer.write(roundID)
+        writer.write(UInt16(part))
+        writer.write(gridParts)
+        return writer.bytes
+    }
+
+    public init(decoding payload: ArraySlice<UInt8>) throws(PayloadDecodingError) {
+        var reader = ByteReader(payload, what: "skipped part")
+        self.init(roundID: try reader.read(UInt64.self, "round id"),
+                  part: try reader.read(UInt16.self, "part", in: 0...GroupPlan.maxMembers - 1),
+                  gridParts: try reader.read(UInt64.self, "grid parts"))
+        try reader.finish()
+    }
+}
+
 /// A member leaves a round early and says why, so the others mark it failed at once instead of
 /// waiting for the deadline.
 public struct Abort: Hashable, Sendable {

@@ -13,6 +13,7 @@ extension VolunteerSession {
                                     stateHash: announcedHash)
         var matchmakerSettings = Matchmaker.Settings(elementCount: settings.roundElements(atStep: round.step).count)
         matchmakerSettings.expectedGroupSize = expectedPeers
+        matchmakerSettings.onGrid = settings.shards.isSharded
         matchmakerSettings.gatherWindow = settings.gatherWindow
         matchmakerSettings.planTimeout = settings.planTimeout
         matchmakerSettings.excluded = Set(excludedPeers.keys)
