@@ -28,40 +28,47 @@ import Testing
         return settings
     }
 
-    /// The second stage, as the shell runs it: for each grid part, a round among its owners in
-    /// every group, over the part's elements, each weighing its group's samples; the average
-    /// goes into each owner's vector. Grid parts in `failing` lose a member of their round, and
-    /// their owners skip them. Returns, per group, each owner's skipped grid parts.
+    /// The second stage, as the shell runs it: the step's list composed by the lowest leader
+    /// from the groups' listings, and from it every round, each among the owners of a run of
+    /// grid parts in every group, over those elements; each round's average goes into its
+    /// owners' vectors. Rounds over grid parts in `failing` lose a member, and their owners
+    /// skip all of that round's grid parts. Returns, per group, each owner's skipped grid parts.
     static func secondStage(_ groups: inout [SimulatedGroup], failing: Set<Int> = [], seed: UInt64) -> [[Int: UInt64]] {
         var skipped = groups.map { _ in [Int: UInt64]() }
-        let elementCount = groups[0].plan.elementCount
-        for gridIndex in 0..<LoadBalancing.gridParts {
-            let elements = LoadBalancing.gridPart(gridIndex, elementCount: elementCount)
-            guard !elements.isEmpty else { continue }
-            let owners = groups.map { group in group.plan.parts.firstIndex { $0.contains(elements.lowerBound) }! }
-            let members = groups.indices.map { index in
-                Declaration(step: 41, peer: groups[index].plan.members[owners[index]].peer, address: "10.0.0.1:7000",
-                            bandwidth: groups[index].plan.members[owners[index]].bandwidth, clientMode: false,
-                            samples: groups[index].plan.weights.reduce(0, +))
-            }
-            let plan = GroupPlan(step: 41, elementCount: elements.count, members: members)!
-            let vectors = plan.members.map { member in
-                let index = members.firstIndex { $0.peer == member.peer }!
-                return Array(groups[index].members[owners[index]].vector[elements])
+        let listings = groups.map { (leader: $0.plan.leader, listing: GroupListing(plan: $0.plan)!) }
+        let lowest = listings.map(\.leader).min()!
+        guard let list = StepGroupList.compose(by: lowest, step: 41, listings: listings),
+              case .rounds(let rounds) = list.secondStage(elementCount: groups[0].plan.elementCount,
+                                                          listings: Dictionary(uniqueKeysWithValues: listings.map { ($0.leader, $0.listing) }))
+        else {
+            Issue.record("no second stage for \(groups.count) groups")
+            return skipped
+        }
+        #expect(list.entries.count == groups.count)
+        var owners: [PeerID: (group: Int, member: Int)] = [:]
+        for (group, simulated) in groups.enumerated() {
+            for (member, declaration) in simulated.plan.members.enumerated() { owners[declaration.peer] = (group, member) }
+        }
+        for (number, round) in rounds.enumerated() {
+            let vectors = round.plan.members.map { member in
+                let (group, index) = owners[member.peer]!
+                return Array(groups[group].members[index].vector[round.elements])
             }
             var faults: [Int: SimulatedGroup.Fault] = [:]
-            if failing.contains(gridIndex) { faults[0] = .crash(afterSending: 0) }
-            var round = SimulatedGroup(plan: plan, vectors: vectors, settings: AllReduceRound.Settings(compression: .none, chunkSize: 16),
-                                       faults: faults, seed: seed &+ UInt64(gridIndex))
-            round.run()
-            for (stageIndex, member) in plan.members.enumerated() {
-                let index = members.firstIndex { $0.peer == member.peer }!
-                guard let result = round.members[stageIndex].result, result.isComplete else {
-                    skipped[index][owners[index], default: 0] |= 1 << UInt64(gridIndex)
+            if !failing.isDisjoint(with: (0..<LoadBalancing.gridParts).filter { round.gridParts & (1 << UInt64($0)) != 0 }) {
+                faults[0] = .crash(afterSending: 0)
+            }
+            var simulated = SimulatedGroup(plan: round.plan, vectors: vectors, settings: AllReduceRound.Settings(compression: .none, chunkSize: 16),
+                                           faults: faults, seed: seed &+ UInt64(number))
+            simulated.run()
+            for (stageIndex, member) in round.plan.members.enumerated() {
+                let (group, index) = owners[member.peer]!
+                guard let result = simulated.members[stageIndex].result, result.isComplete else {
+                    skipped[group][index, default: 0] |= round.gridParts
                     continue
                 }
-                let target = groups[index].members[owners[index]].vector
-                for (offset, value) in round.members[stageIndex].vector.enumerated() { target[elements.lowerBound + offset] = value }
+                let target = groups[group].members[index].vector
+                for (offset, value) in simulated.members[stageIndex].vector.enumerated() { target[round.elements.lowerBound + offset] = value }
             }
         }
         return skipped
@@ -114,12 +121,17 @@ import Testing
             }
             groups[index].run()
         }
-        let expectedFailed = failing.sorted().map { LoadBalancing.gridPart($0, elementCount: elementCount) }
+        // A round that fails skips all of its grid parts, in every group.
+        let skippedGridParts = skipped.flatMap(\.values).reduce(0, |)
+        #expect(failing.allSatisfy { skippedGridParts & (1 << UInt64($0)) != 0 })
+        #expect(skippedGridParts.nonzeroBitCount < LoadBalancing.gridParts)
+        let expectedFailed = Set((0..<LoadBalancing.gridParts).filter { skippedGridParts & (1 << UInt64($0)) != 0 }
+            .flatMap { LoadBalancing.gridPart($0, elementCount: elementCount) })
         let everyone = groups.flatMap(\.members)
         for member in everyone {
-            #expect(member.result?.failedParts == expectedFailed)
+            #expect(Set(member.result?.failedParts.flatMap { $0 } ?? []) == expectedFailed)
         }
-        let averaged = (0..<elementCount).filter { element in !expectedFailed.contains { $0.contains(element) } }
+        let averaged = (0..<elementCount).filter { !expectedFailed.contains($0) }
         #expect(everyone.allSatisfy { member in averaged.allSatisfy { member.vector[$0] == everyone[0].vector[$0] } })
     }
 
