@@ -36,11 +36,23 @@ public struct RunKeys: Sendable, Equatable {
     /// average together: a peer whose state drifted (a fault) finds none of the others here,
     /// and reloads the agreed state before its next round.
     public func declarations(step: Int, state: [UInt8]) -> RecordKey {
-        RecordKey(hashing: "cohort/\(runName)/step/\(step)/\(Self.hex(state))/declare")
+        declarations(MatchmakingKey(step: step, stateHash: state))
     }
     /// The leader's group plan for `step`, among peers whose state hashes to `state`.
     public func plan(step: Int, state: [UInt8]) -> RecordKey {
-        RecordKey(hashing: "cohort/\(runName)/step/\(step)/\(Self.hex(state))/plan")
+        plan(MatchmakingKey(step: step, stateHash: state))
+    }
+    /// The declarations of one bucket of a step (`MatchmakingKey`); with one bucket, the step's one key.
+    public func declarations(_ key: MatchmakingKey) -> RecordKey {
+        RecordKey(hashing: "cohort/\(runName)/step/\(key.step)/\(Self.hex(key.stateHash))/declare\(Self.bucketSuffix(key))")
+    }
+    /// The plans of the leaders of one bucket of a step.
+    public func plan(_ key: MatchmakingKey) -> RecordKey {
+        RecordKey(hashing: "cohort/\(runName)/step/\(key.step)/\(Self.hex(key.stateHash))/plan\(Self.bucketSuffix(key))")
+    }
+
+    private static func bucketSuffix(_ key: MatchmakingKey) -> String {
+        key.buckets == 1 ? "" : "/\(key.buckets)/\(key.bucket)"
     }
     /// What each member saw of the round for `step` (`RoundReport`), read by the coordinator.
     public func round(step: Int) -> RecordKey { RecordKey(hashing: "cohort/\(runName)/step/\(step)/round") }

@@ -53,6 +53,27 @@ public struct RunShards: Sendable, Equatable, Hashable, Codable {
         Int(UInt32(truncatingIfNeeded: peer.words.0 >> 32) % UInt32(count))
     }
 
+    /// Declarers per bucket a run aims at: a bucket's group then holds them all
+    /// (`Matchmaker.Settings.maxGroupSize` is 64) with room for the bucket's share to vary.
+    public static let declarersPerBucket = 32
+
+    /// The declaration buckets of a step of about `runPeers` declarers: the largest power of
+    /// two with at least `declarersPerBucket` declarers each, and at most one per shard; one in
+    /// a run of one shard.
+    public func declarationBuckets(runPeers: Int) -> Int {
+        var buckets = 1
+        while buckets * 2 <= count && buckets * 2 * Self.declarersPerBucket <= runPeers { buckets *= 2 }
+        return buckets
+    }
+
+    /// The matchmaking key of `peer` declaring for `step` from `stateHash` in a step of about
+    /// `runPeers` declarers: its bucket is its shard modulo the buckets, so that a bucket
+    /// gathers whole shards.
+    public func matchmakingKey(of peer: PeerID, step: Int, stateHash: [UInt8], runPeers: Int) -> MatchmakingKey {
+        let buckets = declarationBuckets(runPeers: runPeers)
+        return MatchmakingKey(step: step, stateHash: stateHash, bucket: shard(of: peer) % buckets, buckets: buckets)
+    }
+
     /// Members of a shard whose totals the other shards read: the shard's lowest live ids. A
     /// reader takes the median of their totals, so one liar among them moves nothing.
     public static let reportersPerShard = 3

@@ -214,19 +214,17 @@ final class PeerSession {
             return await announceState()
         case .averageAccumulatedGradients:
             run.averageAccumulatedGradients()
-        case .publishDeclaration(let declaration, let step, let stateHash):
-            await network.publish(keys.declarations(step: step, state: stateHash), declaration.encoded(),
-                                  lifetime: RunTimings.matchmakingLifetime, logger: logger)
-        case .withdrawDeclaration(let declaration, let step, let stateHash):
-            let network = self.network, key = keys.declarations(step: step, state: stateHash), logger = self.logger
+        case .publishDeclaration(let declaration, let key):
+            await network.publish(keys.declarations(key), declaration.encoded(), lifetime: RunTimings.matchmakingLifetime, logger: logger)
+        case .withdrawDeclaration(let declaration, let key):
+            let network = self.network, key = keys.declarations(key), logger = self.logger
             Task { await network.publish(key, declaration.encoded(), lifetime: RunTimings.matchmakingLifetime, logger: logger) }
-        case .publishPlan(let plan, let step, let stateHash):
-            await network.publish(keys.plan(step: step, state: stateHash), plan.encoded(), lifetime: RunTimings.matchmakingLifetime,
-                                  logger: logger)
-        case .readMatchmaking(let step, let stateHash):
-            return await readMatchmaking(step: step, stateHash: stateHash)
-        case .readMatchmakingWhileTraining(let step, let stateHash):
-            startMatchmakingRead(step: step, stateHash: stateHash)
+        case .publishPlan(let plan, let key):
+            await network.publish(keys.plan(key), plan.encoded(), lifetime: RunTimings.matchmakingLifetime, logger: logger)
+        case .readMatchmaking(let key):
+            return await readMatchmaking(key)
+        case .readMatchmakingWhileTraining(let key):
+            startMatchmakingRead(key)
         case .sleep(let until):
             let wait = until - SystemClock().now().monotonic
             if wait > .zero { try? await Task.sleep(for: wait) }
@@ -281,9 +279,9 @@ final class PeerSession {
 
     /// Reads the step's plans and declarations in the background; the answer waits in
     /// `matchmakingAnswer` for the next `train`.
-    private func startMatchmakingRead(step: Int, stateHash: [UInt8]) {
+    private func startMatchmakingRead(_ key: MatchmakingKey) {
         let network = self.network, slot = matchmakingAnswer
-        let planKey = keys.plan(step: step, state: stateHash), declarationKey = keys.declarations(step: step, state: stateHash)
+        let planKey = keys.plan(key), declarationKey = keys.declarations(key)
         Task {
             let found = await network.records(planKey, declarationKey)
             let event = MatchmakingRecords.event(plans: found.0, declarations: found.1)
@@ -292,8 +290,8 @@ final class PeerSession {
     }
 
     /// The step's plans and declarations, read side by side: each read is a lookup's round trips.
-    private func readMatchmaking(step: Int, stateHash: [UInt8]) async -> VolunteerSession.Event {
-        let found = await network.records(keys.plan(step: step, state: stateHash), keys.declarations(step: step, state: stateHash))
+    private func readMatchmaking(_ key: MatchmakingKey) async -> VolunteerSession.Event {
+        let found = await network.records(keys.plan(key), keys.declarations(key))
         return MatchmakingRecords.event(plans: found.0, declarations: found.1)
     }
 

@@ -17,11 +17,6 @@ struct RecordBoard {
         case progress, totals, state, checkpoint, declarations, plans, rounds
     }
 
-    struct MatchKey: Hashable {
-        var step: Int
-        var stateHash: [UInt8]
-    }
-
     struct Costs {
         /// Round trips a lookup takes: its hops and the final request.
         var roundTrips: Double
@@ -45,16 +40,16 @@ struct RecordBoard {
     private var progress: [Int: [PeerID: PeerProgress]] = [:]
     private var totals: [PeerID: ShardTotal] = [:]
     private var state: [Int: [PeerID: StateAnnouncement]] = [:]
-    private(set) var declarations: [MatchKey: [PeerID: Declaration]] = [:]
-    private(set) var plans: [MatchKey: [PeerID: GroupPlan]] = [:]
+    private(set) var declarations: [MatchmakingKey: [PeerID: Declaration]] = [:]
+    private(set) var plans: [MatchmakingKey: [PeerID: GroupPlan]] = [:]
     /// A key's records in writer order, kept until the key is written again.
     private var progressRecords: [Int: [OwnedRecord<PeerProgress>]] = [:]
     private var totalRecords: [OwnedRecord<ShardTotal>]?
     private var stateRecords: [Int: [OwnedRecord<StateAnnouncement>]] = [:]
     /// A key's records in writer order, kept until the key is written again: with a thousand
     /// volunteers every one reads a step's declarations many times between writes.
-    private var declarationRecords: [MatchKey: [OwnedRecord<Declaration>]] = [:]
-    private var planRecords: [MatchKey: [OwnedRecord<GroupPlan>]] = [:]
+    private var declarationRecords: [MatchmakingKey: [OwnedRecord<Declaration>]] = [:]
+    private var planRecords: [MatchmakingKey: [OwnedRecord<GroupPlan>]] = [:]
     /// DHT requests sent, and bytes served, per key kind.
     private(set) var requests = 0.0
     private(set) var bytesServed: [KeyKind: Double] = [:]
@@ -71,14 +66,16 @@ struct RecordBoard {
         (latency + typical) * (costs.roundTrips * 2)
     }
 
-    private mutating func charge(read kind: KeyKind, records: Int, valueBytes: Int) {
+    /// `keys`: how many keys of the kind the load spreads over at once (a step's declaration
+    /// buckets), so that the kind's bytes are one key's.
+    private mutating func charge(read kind: KeyKind, records: Int, valueBytes: Int, keys: Int = 1) {
         requests += costs.requestsPerLookup
-        bytesServed[kind, default: 0] += Double(records) * (Double(valueBytes) + costs.recordOverheadBytes)
+        bytesServed[kind, default: 0] += Double(records) * (Double(valueBytes) + costs.recordOverheadBytes) / Double(keys)
     }
 
-    private mutating func charge(write kind: KeyKind, valueBytes: Int) {
+    private mutating func charge(write kind: KeyKind, valueBytes: Int, keys: Int = 1) {
         requests += costs.requestsPerLookup + costs.replicas
-        bytesServed[kind, default: 0] += costs.replicas * (Double(valueBytes) + costs.recordOverheadBytes)
+        bytesServed[kind, default: 0] += costs.replicas * (Double(valueBytes) + costs.recordOverheadBytes) / Double(keys)
     }
 
     mutating func write(progress value: PeerProgress, by writer: PeerID) {
@@ -127,25 +124,25 @@ struct RecordBoard {
         return []
     }
 
-    mutating func write(declaration: Declaration, under key: MatchKey, by writer: PeerID) {
+    mutating func write(declaration: Declaration, under key: MatchmakingKey, by writer: PeerID) {
         declarations[key, default: [:]][writer] = declaration
         declarationRecords[key] = nil
-        charge(write: .declarations, valueBytes: 80)
+        charge(write: .declarations, valueBytes: 80, keys: key.buckets)
     }
 
-    mutating func write(plan: GroupPlan, under key: MatchKey, by writer: PeerID) {
+    mutating func write(plan: GroupPlan, under key: MatchmakingKey, by writer: PeerID) {
         plans[key, default: [:]][writer] = plan
         planRecords[key] = nil
-        charge(write: .plans, valueBytes: 48 + 80 * plan.members.count)
+        charge(write: .plans, valueBytes: 48 + 80 * plan.members.count, keys: key.buckets)
     }
 
-    mutating func readMatchmaking(_ key: MatchKey) -> (plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>]) {
+    mutating func readMatchmaking(_ key: MatchmakingKey) -> (plans: [OwnedRecord<GroupPlan>], declarations: [OwnedRecord<Declaration>]) {
         let plans = planRecords[key] ?? Self.sorted(plans[key] ?? [:])
         let declarations = declarationRecords[key] ?? Self.sorted(declarations[key] ?? [:])
         planRecords[key] = plans
         declarationRecords[key] = declarations
-        charge(read: .plans, records: plans.count, valueBytes: 48 + 80 * (plans.first?.value.members.count ?? 0))
-        charge(read: .declarations, records: declarations.count, valueBytes: 80)
+        charge(read: .plans, records: plans.count, valueBytes: 48 + 80 * (plans.first?.value.members.count ?? 0), keys: key.buckets)
+        charge(read: .declarations, records: declarations.count, valueBytes: 80, keys: key.buckets)
         return (plans, declarations)
     }
 
@@ -162,7 +159,8 @@ struct RecordBoard {
     }
 
     /// The busiest key and the bytes it served: a kind's bytes over the keys it spreads over at
-    /// once (one per shard for progress and state, one otherwise).
+    /// once (one per shard for progress and state, one per bucket for declarations and plans,
+    /// one otherwise).
     var hottestKey: (kind: KeyKind, bytes: Double)? {
         KeyKind.allCases.map { kind in
             (kind, (bytesServed[kind] ?? 0) / Double([.progress, .state].contains(kind) ? shards.count : 1))

@@ -28,7 +28,7 @@ public final class RunSimulation {
         /// A background read finished: its answer waits for the volunteer's next `train`.
         case backgroundRead(volunteer: Int, incarnation: Int)
         /// The background matchmaking read finished: likewise.
-        case backgroundMatchmakingRead(volunteer: Int, incarnation: Int, RecordBoard.MatchKey)
+        case backgroundMatchmakingRead(volunteer: Int, incarnation: Int, MatchmakingKey)
         case downloaded(volunteer: Int, incarnation: Int, step: Int, hash: [UInt8]?)
         /// A replay ended: the states it led through, or nil when no donor had the chain.
         case replayed(volunteer: Int, incarnation: Int, states: [StateAtStep]?)
@@ -45,7 +45,7 @@ public final class RunSimulation {
     enum Read: Sendable {
         case progress, state, checkpoint
         case donors(shard: Int)
-        case matchmaking(RecordBoard.MatchKey)
+        case matchmaking(MatchmakingKey)
     }
 
     public let settings: SimulationSettings
@@ -315,11 +315,10 @@ public final class RunSimulation {
                 read(.donors(shard: shard))
             case .readCheckpoint:
                 read(.checkpoint)
-            case .readMatchmaking(let step, let hash):
-                read(.matchmaking(RecordBoard.MatchKey(step: step, stateHash: hash)))
-            case .readMatchmakingWhileTraining(let step, let hash):
-                schedule(.backgroundMatchmakingRead(volunteer: volunteer, incarnation: incarnation,
-                                                    RecordBoard.MatchKey(step: step, stateHash: hash)), at: cursor + lookup())
+            case .readMatchmaking(let key):
+                read(.matchmaking(key))
+            case .readMatchmakingWhileTraining(let key):
+                schedule(.backgroundMatchmakingRead(volunteer: volunteer, incarnation: incarnation, key), at: cursor + lookup())
             case .downloadState(let step, let hash, let donors):
                 download(step: step, hash: hash, donors: donors, for: volunteer, from: cursor)
             case .replayUpdates(let fromStep, let fromHash, let toStep, let toHash, let donors):
@@ -334,14 +333,14 @@ public final class RunSimulation {
                 board.write(state: announcement, by: volunteerState.id)
                 cursor = cursor + lookup()
                 answer(.stateAnnounced(step: volunteerState.stateStep, hash: volunteerState.stateHash), at: cursor)
-            case .publishDeclaration(let declaration, let step, let hash):
-                board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
+            case .publishDeclaration(let declaration, let key):
+                board.write(declaration: declaration, under: key, by: volunteers[volunteer].id)
                 cursor = cursor + lookup()
-            case .withdrawDeclaration(let declaration, let step, let hash):
+            case .withdrawDeclaration(let declaration, let key):
                 // The shell does not wait for it.
-                board.write(declaration: declaration, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
-            case .publishPlan(let plan, let step, let hash):
-                board.write(plan: plan, under: .init(step: step, stateHash: hash), by: volunteers[volunteer].id)
+                board.write(declaration: declaration, under: key, by: volunteers[volunteer].id)
+            case .publishPlan(let plan, let key):
+                board.write(plan: plan, under: key, by: volunteers[volunteer].id)
                 cursor = cursor + lookup()
             case .sleep(let until):
                 answer(.woke, at: max(until, cursor))

@@ -177,4 +177,21 @@ import Testing
         #expect(Set((0..<4).map { keys.progress(shard: $0, of: shards) }).count == 4)
         #expect(!(0..<4).map { keys.progress(shard: $0, of: shards) }.contains(keys.progress))
     }
+
+    @Test func aLargeRunSplitsEachStepsDeclarationsIntoBucketsOfWholeShards() throws {
+        let shards = try RunShards(count: 256)
+        // A bucket holds at least 32 declarers, and there is at most one per shard.
+        #expect([1, 63, 64, 127, 128, 4_000, 10_000, 100_000].map { shards.declarationBuckets(runPeers: $0) } == [1, 1, 2, 2, 4, 64, 256, 256])
+        #expect(RunShards.one.declarationBuckets(runPeers: 100_000) == 1)
+        #expect(try RunShards(count: 4).declarationBuckets(runPeers: 10_000) == 4)
+        let state = [UInt8](repeating: 7, count: 32)
+        let key = shards.matchmakingKey(of: peer(shard: 77, 1), step: 3, stateHash: state, runPeers: 4_000)
+        #expect(key == MatchmakingKey(step: 3, stateHash: state, bucket: 77 % 64, buckets: 64))
+        let keys = RunKeys(runName: "r")
+        #expect(keys.declarations(MatchmakingKey(step: 3, stateHash: state)) == keys.declarations(step: 3, state: state))
+        #expect(keys.plan(MatchmakingKey(step: 3, stateHash: state)) == keys.plan(step: 3, state: state))
+        let bucketed = [key, MatchmakingKey(step: 3, stateHash: state, bucket: 13, buckets: 128), MatchmakingKey(step: 3, stateHash: state, bucket: 14, buckets: 64)]
+        #expect(Set(bucketed.map(keys.declarations) + [keys.declarations(step: 3, state: state)]).count == 4)
+        #expect(Set(bucketed.map(keys.plan)).isDisjoint(with: bucketed.map(keys.declarations)))
+    }
 }

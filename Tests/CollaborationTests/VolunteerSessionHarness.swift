@@ -23,7 +23,7 @@ struct VolunteerSessionHarness {
     var directives: [VolunteerSession.Directive] = []
     /// The matchmaking read out in the background (`readMatchmakingWhileTraining`), until it is
     /// answered or cancelled.
-    var matchmakingReadOut: (step: Int, stateHash: [UInt8])?
+    var matchmakingReadOut: MatchmakingKey?
     /// Samples `answerMatchmaking` trained while groups formed.
     var trainedWhileMatchmaking = 0
 
@@ -69,11 +69,10 @@ struct VolunteerSessionHarness {
         }
         for directive in batch {
             switch directive {
-            case .readMatchmakingWhileTraining(let step, let hash): matchmakingReadOut = (step, hash)
+            case .readMatchmakingWhileTraining(let key): matchmakingReadOut = key
             case .publishProgress(let progress, _): store(Self.keys.progress, progress.encoded, by: identity)
-            case .publishDeclaration(let declaration, let step, let hash):
-                store(Self.keys.declarations(step: step, state: hash), declaration.encoded(), by: identity)
-            case .publishPlan(let plan, let step, let hash): store(Self.keys.plan(step: step, state: hash), plan.encoded(), by: identity)
+            case .publishDeclaration(let declaration, let key): store(Self.keys.declarations(key), declaration.encoded(), by: identity)
+            case .publishPlan(let plan, let key): store(Self.keys.plan(key), plan.encoded(), by: identity)
             default: break
             }
         }

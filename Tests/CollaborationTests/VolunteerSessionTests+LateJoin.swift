@@ -57,7 +57,7 @@ extension VolunteerSessionTests {
         let directives = Self.joinLate(&harness, donors: donors, samples: 20)
         #expect(directives.first == .note(.joiningLate(fromStep: 40, toStep: 41)))
         #expect(directives.contains(.averageAccumulatedGradients))
-        #expect(directives.contains { if case .publishDeclaration(_, 41, Harness.hash(7)) = $0 { true } else { false } },
+        #expect(directives.contains { if case .publishDeclaration(_, MatchmakingKey(step: 41, stateHash: Harness.hash(7))) = $0 { true } else { false } },
                 "declared for step 41 under the elected hash: \(directives)")
         #expect(!directives.contains(.train))
     }

@@ -126,7 +126,7 @@ extension VolunteerSessionTests {
         #expect(leftOut.last == .readStateAnnouncements, "no training on the state the group is leaving")
         // Its declaration is withdrawn, so that no later peer plans a group around it.
         let withdrawals = leftOut.compactMap { directive -> Declaration? in
-            guard case .withdrawDeclaration(let declaration, 0, Harness.hash(0)) = directive else { return nil }
+            guard case .withdrawDeclaration(let declaration, MatchmakingKey(step: 0, stateHash: Harness.hash(0))) = directive else { return nil }
             return declaration
         }
         #expect(withdrawals.map(\.peer) == [Self.others[0].peerID] && withdrawals.allSatisfy { $0.samples == 0 }, "\(leftOut)")

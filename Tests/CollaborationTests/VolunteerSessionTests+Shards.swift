@@ -63,6 +63,28 @@ import Testing
         #expect(harness.feed(.progressRead([], totals: [OwnedRecord(writer: Self.inShardTwo.peerID, value: forged)])) == [.train])
     }
 
+    @Test func aPeerOfALargeRunDeclaresAndReadsInItsShardsBucket() throws {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        // Three other shards of 50 peers each at step 0, with the batch complete: 151 peers, so
+        // four buckets (at least 32 declarers each), one per shard.
+        let totals = (1...3).map { shard in
+            OwnedRecord(writer: Self.people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
+                        value: Self.total(shard: shard, step: 0, peers: 50, samples: 400, at: harness.now.wall))
+        }
+        #expect(harness.feed(.progressRead([], totals: totals)) == [.readStateAnnouncements])
+        let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let keys = gathering.compactMap { if case .publishDeclaration(_, let key) = $0 { key } else { nil } }
+        #expect(keys.map(\.buckets) == [4] && keys.map(\.bucket) == [0], "\(gathering)")
+        guard case .sleep(let until) = gathering.last else {
+            Issue.record("expected a wait for the others' declarations, got \(gathering)")
+            return
+        }
+        harness.clock.advance(to: until)
+        #expect(harness.feed(.woke) == [.readMatchmaking(keys[0])])
+    }
+
     @Test func aStateMostOfTheRunHoldsInAnotherShardIsLoadedFromThatShardsDonors() throws {
         var harness = Self.started()
         _ = harness.trainUntilItLooksAtTheRun()

@@ -91,7 +91,7 @@ import Wire
         #expect(harness.feed(.progressRead(harness.progressRecords())) == [.readStateAnnouncements])
         let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
         #expect(gathering.first == .averageAccumulatedGradients)
-        guard case .publishDeclaration(let own, 0, Harness.hash(0)) = gathering[1] else {
+        guard case .publishDeclaration(let own, MatchmakingKey(step: 0, stateHash: Harness.hash(0))) = gathering[1] else {
             Issue.record("expected the declaration, got \(gathering)")
             return
         }
@@ -206,7 +206,7 @@ import Wire
             $0.trainsWhileMatchmaking = true
         }
         #expect(gathering.first == .averageAccumulatedGradients)
-        #expect(gathering.suffix(2) == [.readMatchmakingWhileTraining(step: 0, stateHash: Harness.hash(0)), .train])
+        #expect(gathering.suffix(2) == [.readMatchmakingWhileTraining(MatchmakingKey(step: 0, stateHash: Harness.hash(0))), .train])
         // A micro-batch while the read is out: no second read.
         harness.advance(.milliseconds(200))
         #expect(harness.feed(.trained(samples: 8, seconds: 0.2, loss: 2)) == [.train])
@@ -215,7 +215,7 @@ import Wire
         let declaration = Declaration(step: 0, peer: other.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
-        let formed = harness.feed(harness.matchmakingRead(step: 0, stateHash: Harness.hash(0)))
+        let formed = harness.feed(harness.matchmakingRead(MatchmakingKey(step: 0, stateHash: Harness.hash(0))))
         guard case .allReduceInBackground(let plan) = formed.dropLast().last else {
             Issue.record("expected the round in the background, got \(formed)")
             return
@@ -256,7 +256,7 @@ import Wire
         let declaration = Declaration(step: 0, peer: other.peerID, address: "127.0.0.1:7001",
                                       bandwidth: 100_000_000, clientMode: false, samples: 28)
         harness.store(Harness.keys.declarations(step: 0, state: Harness.hash(0)), declaration.encoded(), by: other)
-        let formed = harness.feed(harness.matchmakingRead(step: 0, stateHash: Harness.hash(0)))
+        let formed = harness.feed(harness.matchmakingRead(MatchmakingKey(step: 0, stateHash: Harness.hash(0))))
         #expect(formed.contains { if case .allReduceInBackground = $0 { true } else { false } }, "got \(formed)")
     }
 
@@ -267,7 +267,7 @@ import Wire
         }
         let (trained, onlyTrained) = Self.trainWithTheReadOut(&harness, microBatches: 8)
         #expect(onlyTrained)
-        let alone = harness.feed(harness.matchmakingRead(step: 0, stateHash: Harness.hash(0)))
+        let alone = harness.feed(harness.matchmakingRead(MatchmakingKey(step: 0, stateHash: Harness.hash(0))))
         #expect(alone == [.applyUpdate(skipping: [], samples: 16), .announceState])
         _ = harness.feed(.stateAnnounced(step: 1, hash: Harness.hash(1)))
         #expect(harness.session.step == 1 && harness.session.accumulatedSamples == trained,
@@ -542,17 +542,17 @@ extension VolunteerSessionHarness {
             case .sleep(let until):
                 clock.advance(to: until)
                 batch = feed(.woke)
-            case .readMatchmaking(let step, let hash):
-                batch = feed(matchmakingRead(step: step, stateHash: hash))
+            case .readMatchmaking(let key):
+                batch = feed(matchmakingRead(key))
             case .train where matchmakingReadOut != nil:
                 // As the shell: a micro-batch trains while the read is out, and the read, in by
                 // then, answers the train after it.
                 clock.advance(by: session.settings.matchmakingPoll)
                 trainedWhileMatchmaking += 4
                 batch = feed(.trained(samples: 4, seconds: 0.15, loss: 2))
-                if batch.last == .train, let (step, hash) = matchmakingReadOut {
+                if batch.last == .train, let key = matchmakingReadOut {
                     matchmakingReadOut = nil
-                    batch = feed(matchmakingRead(step: step, stateHash: hash))
+                    batch = feed(matchmakingRead(key))
                 }
             default:
                 return batch
@@ -561,9 +561,9 @@ extension VolunteerSessionHarness {
     }
 
     /// The step's plans and declarations as stored now.
-    func matchmakingRead(step: Int, stateHash: [UInt8]) -> VolunteerSession.Event {
-        .matchmakingRead(plans: OwnedRecord.decoding(read(Self.keys.plan(step: step, state: stateHash))) { try GroupPlan(decoding: $0[...]) },
-                         declarations: OwnedRecord.decoding(read(Self.keys.declarations(step: step, state: stateHash))) {
+    func matchmakingRead(_ key: MatchmakingKey) -> VolunteerSession.Event {
+        .matchmakingRead(plans: OwnedRecord.decoding(read(Self.keys.plan(key))) { try GroupPlan(decoding: $0[...]) },
+                         declarations: OwnedRecord.decoding(read(Self.keys.declarations(key))) {
                              try Declaration(decoding: $0[...])
                          })
     }

@@ -9,10 +9,13 @@ extension VolunteerSession {
     /// receive it too). `expectedPeers` (from the progress records) lets the group form as
     /// soon as they declared.
     mutating func beginMatchmaking(expectedPeers: Int, _ now: Now) -> [Directive] {
+        let key = settings.shards.matchmakingKey(of: peerID, step: step, stateHash: announcedHash, runPeers: expectedPeers)
         let round = RoundInProgress(step: step, samples: accumulatedSamples, loss: windowMeanLoss, started: now.monotonic,
-                                    stateHash: announcedHash)
+                                    stateHash: announcedHash, matchmakingKey: key)
         var matchmakerSettings = Matchmaker.Settings(elementCount: settings.roundElements(atStep: round.step).count)
-        matchmakerSettings.expectedGroupSize = expectedPeers
+        // A bucket's share of the step's peers: shards fall into buckets whole, and a peer's
+        // shard is its id's, so buckets hold about as many peers each.
+        matchmakerSettings.expectedGroupSize = (expectedPeers + key.buckets - 1) / key.buckets
         matchmakerSettings.onGrid = settings.shards.isSharded
         matchmakerSettings.gatherWindow = settings.gatherWindow
         matchmakerSettings.planTimeout = settings.planTimeout
@@ -51,7 +54,7 @@ extension VolunteerSession {
     mutating func matchmakingWoke(_ matchmaking: consuming Matchmaking, _ now: Now) -> [Directive] {
         guard now.monotonic >= matchmaking.wakeAt else {
             phase = .matchmaking(matchmaking)
-            return [.readMatchmaking(step: matchmaking.round.step, stateHash: matchmaking.round.stateHash)]
+            return [.readMatchmaking(matchmaking.round.matchmakingKey)]
         }
         var matchmaking = matchmaking
         let actions = matchmaking.matchmaker.onDeadline(now: now.monotonic)
@@ -91,13 +94,13 @@ extension VolunteerSession {
         for action in actions {
             switch action {
             case .publishDeclaration(let declaration):
-                directives.append(.publishDeclaration(declaration, step: round.step, stateHash: round.stateHash))
+                directives.append(.publishDeclaration(declaration, round.matchmakingKey))
             case .wake(let time):
                 matchmaking.wakeAt = time
             case .sendPlan(let plan, _):
                 if !matchmaking.publishedPlan {
                     matchmaking.publishedPlan = true
-                    directives.append(.publishPlan(plan, step: round.step, stateHash: round.stateHash))
+                    directives.append(.publishPlan(plan, round.matchmakingKey))
                 }
             case .groupFormed(let plan):
                 excludeSilentLeaders(of: matchmaking.matchmaker)
@@ -114,7 +117,7 @@ extension VolunteerSession {
         }
         if !matchmaking.readInFlight {
             matchmaking.readInFlight = true
-            directives.append(.readMatchmakingWhileTraining(step: round.step, stateHash: round.stateHash))
+            directives.append(.readMatchmakingWhileTraining(round.matchmakingKey))
         }
         phase = .matchmaking(matchmaking)
         return directives + [.train]
@@ -204,7 +207,7 @@ extension VolunteerSession {
     private func withdrawal(of round: RoundInProgress) -> Directive {
         let withdrawn = Declaration(step: UInt64(round.step), peer: peerID, address: settings.address, bandwidth: 0,
                                     clientMode: settings.clientMode, samples: 0)
-        return .withdrawDeclaration(withdrawn, step: round.step, stateHash: round.stateHash)
+        return .withdrawDeclaration(withdrawn, round.matchmakingKey)
     }
 
     /// The round could not be formed or joined: its failure noted and reported.

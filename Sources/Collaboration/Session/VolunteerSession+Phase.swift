@@ -71,6 +71,8 @@ extension VolunteerSession {
         var started: MonotonicInstant
         /// The state hash the round's DHT keys are under.
         var stateHash: [UInt8]
+        /// Where the round's declarations and plans go.
+        var matchmakingKey: MatchmakingKey
     }
 
     /// What the trainer did while a round averaged in the background: the next round's start.

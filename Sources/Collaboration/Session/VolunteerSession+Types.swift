@@ -123,17 +123,17 @@ extension VolunteerSession {
         case announceState
         /// Divide the accumulated gradients by their samples, ready to average.
         case averageAccumulatedGradients
-        case publishDeclaration(Declaration, step: Int, stateHash: [UInt8])
+        case publishDeclaration(Declaration, MatchmakingKey)
         /// Store this declaration (of no samples) in place of the peer's own, without waiting for
         /// it: the peer left the step's matchmaking without a group, and matchmakers that read
         /// the withdrawal stop counting it.
-        case withdrawDeclaration(Declaration, step: Int, stateHash: [UInt8])
-        case publishPlan(GroupPlan, step: Int, stateHash: [UInt8])
+        case withdrawDeclaration(Declaration, MatchmakingKey)
+        case publishPlan(GroupPlan, MatchmakingKey)
         /// Read the step's plans and declarations; answered by `matchmakingRead`.
-        case readMatchmaking(step: Int, stateHash: [UInt8])
+        case readMatchmaking(MatchmakingKey)
         /// Start reading the step's plans and declarations and go on: a later `train` is
         /// answered by the read's `matchmakingRead` instead, once it is in.
-        case readMatchmakingWhileTraining(step: Int, stateHash: [UInt8])
+        case readMatchmakingWhileTraining(MatchmakingKey)
         case sleep(until: MonotonicInstant)
         /// Average the gradients with the plan's group; answered by `roundFinished`.
         case allReduce(GroupPlan)
