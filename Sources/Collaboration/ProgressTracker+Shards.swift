@@ -103,14 +103,21 @@ public enum ShardTotals {
     /// beyond what an honest one says; of two, it can only lower them. Ordered by shard.
     public static func chosen(from records: [OwnedRecord<ShardTotal>], shards: RunShards, ownShard: Int,
                               tracker: ProgressTracker, now: WallClockInstant) -> [ShardTotal] {
-        var byShard: [Int: [OwnedRecord<ShardTotal>]] = [:]
-        for record in records where record.value.shard != ownShard && record.value.shard == shards.shard(of: record.writer)
-            && tracker.isLive(writtenAt: record.value.writtenAt, now: now) {
-            byShard[record.value.shard, default: []].append(record)
+        // Every volunteer reads every shard's totals at every look: indices of the lowest
+        // writers, kept in order as they come, and no copy of a record until its shard's median.
+        var lowest = [[Int]](repeating: [], count: shards.count)
+        for index in records.indices {
+            let record = records[index]
+            guard record.value.shard != ownShard, record.value.shard == shards.shard(of: record.writer),
+                  tracker.isLive(writtenAt: record.value.writtenAt, now: now) else { continue }
+            let shard = record.value.shard
+            let position = lowest[shard].firstIndex { record.writer < records[$0].writer } ?? lowest[shard].count
+            guard position < RunShards.reportersPerShard else { continue }
+            lowest[shard].insert(index, at: position)
+            if lowest[shard].count > RunShards.reportersPerShard { lowest[shard].removeLast() }
         }
-        return byShard.keys.sorted().compactMap { shard in
-            let reporters = byShard[shard]!.sorted { $0.writer < $1.writer }.prefix(RunShards.reportersPerShard).map(\.value)
-            return median(of: reporters, shard: shard)
+        return lowest.indices.compactMap { shard in
+            lowest[shard].isEmpty ? nil : median(of: lowest[shard].map { records[$0].value }, shard: shard)
         }
     }
 
