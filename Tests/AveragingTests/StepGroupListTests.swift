@@ -147,4 +147,37 @@ import Testing
             return
         }
     }
+
+    @Test func aVectorShorterThanTheGridGivesOneRoundPerOwnersNotTwoOfOneID() throws {
+        // One owner per group: of two elements, grid parts 31 and 63 hold one each, with empty
+        // grid parts between them; the same owners hold both, in one round.
+        let plans = [GroupPlan(step: 41, elementCount: 2, members: [declaration(peerID(1)), declaration(peerID(2), clientMode: true)], onGrid: true)!,
+                     GroupPlan(step: 41, elementCount: 2, members: [declaration(peerID(3)), declaration(peerID(4), clientMode: true)], onGrid: true)!]
+        let listings = Self.listed(plans)
+        let list = try #require(StepGroupList.compose(by: peerID(1), step: 41, listings: listings))
+        guard case .rounds(let rounds) = list.secondStage(elementCount: 2, listings: Dictionary(uniqueKeysWithValues: listings)) else {
+            Issue.record("no rounds")
+            return
+        }
+        #expect(rounds.map(\.elements) == [0..<2])
+        #expect(rounds.map(\.gridParts) == [1 << 31 | 1 << 63])
+    }
+
+    @Test func aSecondListingOfTheSamePlanIsNotTheOneTheListNames() throws {
+        let plans = [Self.plan([1, 2, 3], bandwidths: [100, 300, 200]), Self.plan([4, 5])]
+        let listings = Self.listed(plans)
+        let list = try #require(StepGroupList.compose(by: peerID(1), step: 41, listings: listings))
+        // The first leader stores another listing of its plan, shifting its owners' grid parts.
+        let honest = listings[0].listing
+        let shifted = GroupListing(step: 41, planID: honest.planID, memberCount: honest.memberCount, weight: honest.weight,
+                                   owners: honest.owners, gridOwners: [0] + honest.gridOwners.dropLast())
+        guard case .unavailable = list.secondStage(elementCount: 6_400, listings: [peerID(1): shifted, peerID(4): listings[1].listing]) else {
+            Issue.record("rounds derived from a listing the list does not name")
+            return
+        }
+        guard case .rounds = list.secondStage(elementCount: 6_400, listings: Dictionary(uniqueKeysWithValues: listings)) else {
+            Issue.record("no rounds from the listings the list names")
+            return
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import CohortBase
+import Averaging
 import Testing
 @testable import Collaboration
 
@@ -83,6 +84,39 @@ import Testing
         }
         harness.clock.advance(to: until)
         #expect(harness.feed(.woke) == [.readMatchmaking(keys[0])])
+    }
+
+    @Test func aDeclarationInABucketOfOtherShardsDoesNotCount() throws {
+        var harness = Self.started()
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        let totals = (1...3).map { shard in
+            OwnedRecord(writer: Self.people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
+                        value: Self.total(shard: shard, step: 0, peers: 50, samples: 400, at: harness.now.wall))
+        }
+        _ = harness.feed(.progressRead([], totals: totals))
+        var directives = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let key = try #require(directives.compactMap { if case .publishDeclaration(_, let key) = $0 { key } else { nil } }.first)
+        // The lowest id of shard 1 declares in shard 0's bucket too, as it could in every bucket.
+        let outsider = try #require(Self.people.filter { Self.shards.shard(of: $0.peerID) == 1 }.min { $0.peerID < $1.peerID })
+        let declaration = Declaration(step: 0, peer: outsider.peerID, address: "127.0.0.1:7001", bandwidth: 100_000_000, clientMode: false,
+                                      samples: 8)
+        harness.store(Harness.keys.declarations(key), declaration.encoded(), by: outsider)
+        for _ in 0..<40 {
+            switch directives.last {
+            case .sleep(let until):
+                harness.clock.advance(to: until)
+                directives = harness.feed(.woke)
+            case .readMatchmaking(let key):
+                directives = harness.feed(harness.matchmakingRead(key))
+            default:
+                // Nobody of its bucket declared: it steps on its own instead of following the
+                // outsider's lead.
+                #expect(directives.contains { if case .applyUpdate = $0 { true } else { false } }, "\(directives)")
+                return
+            }
+        }
+        Issue.record("still gathering: \(directives)")
     }
 
     @Test func aStateMostOfTheRunHoldsInAnotherShardIsLoadedFromThatShardsDonors() throws {

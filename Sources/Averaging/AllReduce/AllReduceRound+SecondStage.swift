@@ -34,11 +34,12 @@ extension AllReduceRound {
     /// The shell wrote the average across groups over this owner's part, except over the grid
     /// parts in `skipping` (as bits), whose second stage failed: send the part to the group,
     /// and say which grid parts its members leave out. With compression the owner encodes the
-    /// averages again and keeps their decoding, as members will.
-    public mutating func onPartAveraged(skipping skipped: UInt64 = 0, now: MonotonicInstant) -> [Action] {
+    /// averages again and keeps their decoding, as members will. Bits of grid parts outside
+    /// this owner's part are ignored: the shell derives them from other peers' listings.
+    public mutating func onPartAveraged(skipping: UInt64 = 0, now: MonotonicInstant) -> [Action] {
         guard !isFinished, secondStage == .awaiting, reducer != nil else { return [] }
         let own = gridParts(ofPart: ownIndex)
-        precondition(skipped & ~own == 0, "skipped grid parts \(skipped) are not all in part \(ownIndex) (\(own))")
+        let skipped = skipping & own
         guard skipped != own || own == 0 else { return onPartSkipped(now: now) }
         secondStage = .done
         skippedGridParts |= skipped

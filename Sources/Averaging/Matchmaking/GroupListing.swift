@@ -50,6 +50,10 @@ public struct GroupListing: Hashable, Sendable {
         self.gridOwners = gridOwners
     }
 
+    /// A hash of the encoding (FNV-1a, as a plan's id), which the step's list carries, so that
+    /// a leader storing two listings of one plan cannot have owners derive different rounds.
+    public var digest: UInt64 { GroupPlan.fingerprint(encoded()) }
+
     /// Marks a grid part without elements in the encoding.
     static let noOwner: UInt8 = 0xFF
 

@@ -5,7 +5,7 @@ import CohortBase
 /// weights. Owners of consecutive grid parts in every group average them in one round: fewer
 /// rounds, and plans that differ, so their ids name distinct rounds.
 public struct SecondStageRound: Hashable, Sendable {
-    /// The grid parts the round averages, as bits (`LoadBalancing.gridParts`).
+    /// The grid parts with elements the round averages, as bits (`LoadBalancing.gridParts`).
     public let gridParts: UInt64
     /// Their elements in the step's vector.
     public let elements: Range<Int>
@@ -30,14 +30,15 @@ extension StepGroupList {
         var ordered: [GroupListing] = []
         for entry in entries {
             guard let listing = listings[entry.leader], listing.step == step, listing.planID == entry.planID,
-                  listing.memberCount == entry.memberCount, listing.weight == entry.weight else {
+                  listing.memberCount == entry.memberCount, listing.weight == entry.weight,
+                  listing.digest == entry.listingDigest else {
                 return .unavailable("no listing of the group led by \(entry.leader.shortDescription) matches the step's list")
             }
             ordered.append(listing)
         }
         guard ordered.count > 1 else { return .notNeeded }
         var rounds: [SecondStageRound] = []
-        var run: (owners: [Int], first: Int, last: Int)?
+        var run: (owners: [Int], first: Int, last: Int, bits: UInt64)?
         func close() -> Bool {
             guard let open = run else { return true }
             run = nil
@@ -48,8 +49,7 @@ extension StepGroupList {
                             bandwidth: listing.owners[owner].bandwidth, clientMode: false, samples: listing.weight)
             }
             guard let plan = GroupPlan(step: step, elementCount: elements.count, members: members) else { return false }
-            let bits = (open.first...open.last).reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
-            rounds.append(SecondStageRound(gridParts: bits, elements: elements, plan: plan))
+            rounds.append(SecondStageRound(gridParts: open.bits, elements: elements, plan: plan))
             return true
         }
         for index in 0..<LoadBalancing.gridParts {
@@ -58,13 +58,17 @@ extension StepGroupList {
             guard owners.allSatisfy({ ($0 != nil) == hasElements }) else {
                 return .unavailable("the listings do not cut a vector of \(elementCount) elements on the grid")
             }
+            // A grid part without elements (a vector shorter than the grid) neither joins nor
+            // ends a run: two runs of the same owners would be two rounds of one id.
+            guard hasElements else { continue }
             let tuple = owners.compactMap { $0 }
-            if let open = run, hasElements, open.owners == tuple {
+            if let open = run, open.owners == tuple {
                 run!.last = index
+                run!.bits |= 1 << UInt64(index)
                 continue
             }
             guard close() else { return .unavailable("the owners of the grid parts before \(index) do not form a round") }
-            if hasElements { run = (tuple, index, index) }
+            run = (tuple, index, index, 1 << UInt64(index))
         }
         guard close() else { return .unavailable("the owners of the last grid parts do not form a round") }
         return .rounds(rounds)

@@ -5,16 +5,18 @@ import CohortBase
 /// second stage's rounds from it and the groups' listings, so all derive the same; a group not
 /// on the list gives the step up, its members replaying the step's update instead.
 public struct StepGroupList: Hashable, Sendable {
-    /// A listed group: its leader, its plan's id, and what its listing says of it.
+    /// A listed group: its leader, its plan's id, what its listing says of it, and the
+    /// listing's digest, which owners hold the listing they read to.
     public struct Entry: Hashable, Sendable {
         public var leader: PeerID
         public var planID: UInt64
         public var memberCount: Int
         public var weight: UInt64
+        public var listingDigest: UInt64
     }
 
     /// Most groups in one step: a second-stage round holds one owner of each, and a round at
-    /// most `GroupPlan.maxMembers`. The list then also fits one DHT record (50 bytes a group).
+    /// most `GroupPlan.maxMembers`. The list then also fits one DHT record (58 bytes a group).
     public static let maxGroups = GroupPlan.maxMembers
 
     public let step: UInt64
@@ -41,7 +43,8 @@ public struct StepGroupList: Hashable, Sendable {
             .prefix(maxGroups)
         guard listed.first?.leader == writer else { return nil }
         return StepGroupList(step: step, entries: listed.map {
-            Entry(leader: $0.leader, planID: $0.listing.planID, memberCount: $0.listing.memberCount, weight: $0.listing.weight)
+            Entry(leader: $0.leader, planID: $0.listing.planID, memberCount: $0.listing.memberCount, weight: $0.listing.weight,
+                  listingDigest: $0.listing.digest)
         })
     }
 
@@ -66,9 +69,9 @@ public struct StepGroupList: Hashable, Sendable {
 
 extension StepGroupList {
     /// Step u64 · group count u16 (1…1024) · per group, in ascending leader order: leader id ·
-    /// plan id u64 · member count u16 · weight u64.
+    /// plan id u64 · member count u16 · weight u64 · listing digest u64.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 10 + entries.count * 50)
+        var writer = ByteWriter(capacity: 10 + entries.count * 58)
         writer.write(step)
         writer.write(UInt16(entries.count))
         for entry in entries {
@@ -76,6 +79,7 @@ extension StepGroupList {
             writer.write(entry.planID)
             writer.write(UInt16(entry.memberCount))
             writer.write(entry.weight)
+            writer.write(entry.listingDigest)
         }
         return writer.bytes
     }
@@ -88,7 +92,8 @@ extension StepGroupList {
         for _ in 0..<count {
             entries.append(Entry(leader: try reader.readPeer("leader id"), planID: try reader.read(UInt64.self, "plan id"),
                                  memberCount: try reader.read(UInt16.self, "member count", in: 2...GroupPlan.maxMembers),
-                                 weight: UInt64(try reader.read(UInt64.self, "weight", in: 1...Int(Declaration.maxSamples)))))
+                                 weight: UInt64(try reader.read(UInt64.self, "weight", in: 1...Int(Declaration.maxSamples))),
+                                 listingDigest: try reader.read(UInt64.self, "listing digest")))
         }
         try reader.finish()
         guard zip(entries, entries.dropFirst()).allSatisfy({ $0.leader < $1.leader }) else {

@@ -72,8 +72,12 @@ extension VolunteerSession {
         }
         // A declaration speaks for the peer it names: only that peer's own record counts, or
         // anyone could declare absent peers with the lowest ids and stall every round on a
-        // leader that never answers.
-        let declared = declarations.compactMap { $0.value.peer == $0.writer ? $0.value : nil }
+        // leader that never answers. And only a peer of the bucket's shards counts in a bucket,
+        // or one identity of low id declaring in every bucket would lead every group.
+        let key = matchmaking.round.matchmakingKey
+        let declared = declarations.compactMap { record in
+            record.value.peer == record.writer && settings.shards.shard(of: record.writer) % key.buckets == key.bucket ? record.value : nil
+        }
         actions += matchmaking.matchmaker.onDeclarationsSeen(declared, now: now.monotonic)
         // Training, the peer put off a deadline that passed while this read was out: it is due
         // now, before the next read goes out.
