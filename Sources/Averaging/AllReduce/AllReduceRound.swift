@@ -186,6 +186,7 @@ public struct AllReduceRound {
         precondition(settings.aggregation.problem == nil, "aggregation \(settings.aggregation): \(settings.aggregation.problem ?? "")")
         precondition(settings.silenceCheckInterval.map { $0 > .zero } ?? true,
                      "silence check interval \(settings.silenceCheckInterval!) is not positive")
+        precondition(!settings.averagesPartAcrossGroups || plan.onGrid, "a second stage needs a plan on the grid, and plan \(plan.id) is not")
         precondition(settings.senderTimeout <= settings.roundTimeout,
                      "sender timeout \(settings.senderTimeout) exceeds round timeout \(settings.roundTimeout)")
         self.plan = plan
