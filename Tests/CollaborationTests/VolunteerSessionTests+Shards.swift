@@ -86,6 +86,43 @@ import Testing
         #expect(harness.feed(.woke) == [.readMatchmaking(keys[0])])
     }
 
+    @Test func aLeaderFixesItsGroupOnceItsBucketsOwnPeersDeclaredNotAnEvenShareOfTheRun() throws {
+        // Shards 0 and 2 make bucket 0 of 2. This peer is the bucket's lowest id; its own shard
+        // has no one else, the bucket's other shard and shards 1 and 3 have 22 peers each: 67 in
+        // the run, an even share of 34, but the bucket's own count 23.
+        let bucketPeople = Self.people.filter { Self.shards.shard(of: $0.peerID) % 2 == 0 }.sorted { $0.peerID < $1.peerID }
+        let leader = bucketPeople[0]
+        var harness = VolunteerSessionTests.started(leader, targetBatch: 1_000) { $0.shards = Self.shards }
+        _ = harness.trainUntilItLooksAtTheRun()
+        _ = harness.feed(.connectivityChecked(.connected))
+        let otherBucketShard = Self.shards.shard(of: leader.peerID) == 0 ? 2 : 0
+        let totals = [(otherBucketShard, 22), (1, 22), (3, 22)].map { shard, peers in
+            OwnedRecord(writer: Self.people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
+                        value: Self.total(shard: shard, step: 0, peers: peers, samples: 20 * peers, at: harness.now.wall))
+        }
+        _ = harness.feed(.progressRead([], totals: totals))
+        var directives = harness.feed(.stateAnnouncementsRead(harness.announcements()))
+        let key = try #require(directives.compactMap { if case .publishDeclaration(_, let key) = $0 { key } else { nil } }.first)
+        #expect(key.buckets == 2 && key.bucket == 0)
+        try #require(bucketPeople.count >= 23)
+        for peer in bucketPeople.dropFirst().prefix(22) {
+            let declaration = Declaration(step: 0, peer: peer.peerID, address: "127.0.0.1:7001", bandwidth: 100_000_000, clientMode: false,
+                                          samples: 8)
+            harness.store(Harness.keys.declarations(key), declaration.encoded(), by: peer)
+        }
+        guard case .sleep(let until) = directives.last else {
+            Issue.record("expected a wait for the others' declarations, got \(directives)")
+            return
+        }
+        harness.clock.advance(to: until)
+        directives = harness.feed(.woke)
+        #expect(directives == [.readMatchmaking(key)])
+        // 23 declared, this one among them and lowest: it leads at once, before the window closes.
+        directives = harness.feed(harness.matchmakingRead(key))
+        let plan = try #require(directives.compactMap { if case .publishPlan(let plan, _) = $0 { plan } else { nil } }.first, "\(directives)")
+        #expect(plan.members.count == 23 && plan.onGrid)
+    }
+
     @Test func aDeclarationInABucketOfOtherShardsDoesNotCount() throws {
         var harness = Self.started()
         _ = harness.trainUntilItLooksAtTheRun()

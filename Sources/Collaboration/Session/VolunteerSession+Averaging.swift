@@ -13,9 +13,7 @@ extension VolunteerSession {
         let round = RoundInProgress(step: step, samples: accumulatedSamples, loss: windowMeanLoss, started: now.monotonic,
                                     stateHash: announcedHash, matchmakingKey: key)
         var matchmakerSettings = Matchmaker.Settings(elementCount: settings.roundElements(atStep: round.step).count)
-        // A bucket's share of the step's peers: shards fall into buckets whole, and a peer's
-        // shard is its id's, so buckets hold about as many peers each.
-        matchmakerSettings.expectedGroupSize = (expectedPeers + key.buckets - 1) / key.buckets
+        matchmakerSettings.expectedGroupSize = key.buckets == 1 ? expectedPeers : peersExpected(inBucketOf: key, runPeers: expectedPeers, now)
         matchmakerSettings.onGrid = settings.shards.isSharded
         matchmakerSettings.gatherWindow = settings.gatherWindow
         matchmakerSettings.planTimeout = settings.planTimeout
@@ -85,6 +83,18 @@ extension VolunteerSession {
             actions += matchmaking.matchmaker.onDeadline(now: now.monotonic)
         }
         return follow(actions, in: matchmaking, now)
+    }
+
+    /// The peers of this peer's bucket expected at the step: its own shard's and the bucket's
+    /// other shards' by their totals, counted as the run is. Shards hold as many peers as ids
+    /// fall in them, so an even share of the run would have the leader of a fuller bucket fix
+    /// its group before all had declared, and one of an emptier bucket wait out the window.
+    /// The even share where the bucket's count is of another step than this peer's.
+    private func peersExpected(inBucketOf key: MatchmakingKey, runPeers: Int, _ now: Now) -> Int {
+        let bucketTotals = runTotals().filter { $0.shard % key.buckets == key.bucket }
+        let bucket = progressTracker.globalProgress(of: runProgress(othersIn: lastProgress.records, now), otherShards: bucketTotals,
+                                                    now: now.wall)
+        return bucket.step == key.step ? bucket.expectedGroupSize : (runPeers + key.buckets - 1) / key.buckets
     }
 
     /// Turns the matchmaker's actions into directives; sleeps until the next poll (or trains,
