@@ -139,6 +139,7 @@ import Testing
         let declaration = Declaration(step: 0, peer: outsider.peerID, address: "127.0.0.1:7001", bandwidth: 100_000_000, clientMode: false,
                                       samples: 8)
         harness.store(Harness.keys.declarations(key), declaration.encoded(), by: outsider)
+        let declared = harness.now.monotonic
         for _ in 0..<40 {
             switch directives.last {
             case .sleep(let until):
@@ -147,9 +148,14 @@ import Testing
             case .readMatchmaking(let key):
                 directives = harness.feed(harness.matchmakingRead(key))
             default:
-                // Nobody of its bucket declared: it steps on its own instead of following the
-                // outsider's lead.
-                #expect(directives.contains { if case .applyUpdate = $0 { true } else { false } }, "\(directives)")
+                // Nobody of its bucket declared: it gives the attempt up when the window closes,
+                // instead of waiting for the outsider's plan, and does not step alone either
+                // (alone in its bucket is not alone in the run).
+                let settings = harness.session.settings
+                #expect(harness.now.monotonic < declared + settings.gatherWindow + settings.planTimeout)
+                #expect(harness.notes.contains { if case .couldNotAverage(_, .noOtherPeer) = $0 { true } else { false } }, "\(harness.notes)")
+                #expect(directives.contains(.discardGradients) && !directives.contains { if case .applyUpdate = $0 { true } else { false } },
+                        "\(directives)")
                 return
             }
         }

@@ -173,7 +173,10 @@ extension VolunteerSession {
         // The gradients are discarded or applied alone: what was trained during the round goes
         // too, or, applied alone, stays on top of the update for the next round.
         carriedTraining = nil
-        if case .noOtherPeer = failure {
+        // Alone in its bucket is not alone in the run: a peer of a large run that found no one
+        // else in its bucket tries the step again, or catches up, rather than step on a branch
+        // of its own (1,000 simulated volunteers in 8 shards took 63 steps alone in 3 minutes).
+        if case .noOtherPeer = failure, round.matchmakingKey.buckets == 1 {
             guard lateJoin == nil else {
                 // A late joiner cannot step alone: its trainer may not hold the state it would step from.
                 accumulatedSamples = 0
