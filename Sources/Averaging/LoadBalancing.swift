@@ -35,6 +35,16 @@ public enum LoadBalancing {
         return gridBoundary(index, elementCount: elementCount)..<gridBoundary(index + 1, elementCount: elementCount)
     }
 
+    /// The grid parts with elements that lie in `part`, as bits (bit g for grid part g): a
+    /// part of a plan on the grid is a run of them. Grid parts without elements (of a vector
+    /// shorter than the grid) lie in none.
+    public static func gridParts(in part: Range<Int>, elementCount: Int) -> UInt64 {
+        (0..<gridParts).reduce(0) { bits, index in
+            let gridPart = gridPart(index, elementCount: elementCount)
+            return !gridPart.isEmpty && part.contains(gridPart.lowerBound) ? bits | 1 << UInt64(index) : bits
+        }
+    }
+
     /// Where grid part `index` starts; `elementCount` for `gridParts`. Vectors are at most
     /// `GroupPlan.maxElementCount` (2⁴⁰) long, so the product cannot overflow.
     static func gridBoundary(_ index: Int, elementCount: Int) -> Int {

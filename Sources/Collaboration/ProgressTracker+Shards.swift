@@ -107,11 +107,10 @@ public enum ShardTotals {
         // writers, kept in order as they come, and no copy of a record until its shard's median.
         var lowest = [[Int]](repeating: [], count: shards.count)
         for index in records.indices {
-            let record = records[index]
-            guard record.value.shard != ownShard, record.value.shard == shards.shard(of: record.writer),
-                  tracker.isLive(writtenAt: record.value.writtenAt, now: now) else { continue }
-            let shard = record.value.shard
-            let position = lowest[shard].firstIndex { record.writer < records[$0].writer } ?? lowest[shard].count
+            let writer = records[index].writer, shard = records[index].value.shard
+            guard shard != ownShard, shard == shards.shard(of: writer),
+                  tracker.isLive(writtenAt: records[index].value.writtenAt, now: now) else { continue }
+            let position = lowest[shard].firstIndex { writer < records[$0].writer } ?? lowest[shard].count
             guard position < RunShards.reportersPerShard else { continue }
             lowest[shard].insert(index, at: position)
             if lowest[shard].count > RunShards.reportersPerShard { lowest[shard].removeLast() }

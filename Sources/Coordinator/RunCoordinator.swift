@@ -173,7 +173,6 @@ public final class RunCoordinator: @unchecked Sendable {
 }
 
 extension RunCoordinator {
-    /// What the shell acts on: the DHT, the journal, and the records it publishes.
     /// The records under every shard's key, read side by side, each only from a writer of that
     /// shard: one peer writing under every shard's key would otherwise count once per shard.
     private static func records(of shards: RunShards, under key: @escaping @Sendable (Int) -> RecordKey,
@@ -188,6 +187,7 @@ extension RunCoordinator {
         }
     }
 
+    /// What the shell acts on: the DHT, the journal, and the records it publishes.
     struct Shell {
         let dht: DHTService
         let journal: RoundJournal

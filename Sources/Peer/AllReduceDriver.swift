@@ -190,10 +190,9 @@ final class AllReduceDriver {
                 logger.warning("a round asked for a second stage this peer does not run; its part is left out")
                 feedRound { $0.onPartSkipped(now: Self.now()) }
             case .sendPartSkipped(let part, _, let peers):
-                for peer in peers {
-                    for key in context.map({ Array($0.pending.keys) }) ?? [] where key.peer == peer && key.part == part {
-                        context?.pending.removeValue(forKey: key)?.reply.succeed(Frame.refusal("part \(part) was skipped"))
-                    }
+                let skipped = Set(peers)
+                for key in context.map({ Array($0.pending.keys) }) ?? [] where key.part == part && skipped.contains(key.peer) {
+                    context?.pending.removeValue(forKey: key)?.reply.succeed(Frame.refusal("part \(part) was skipped"))
                 }
             case .finished(let result):
                 finishRound(result)

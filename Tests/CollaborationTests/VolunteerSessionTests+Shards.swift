@@ -1,5 +1,6 @@
 import CohortBase
 import Averaging
+import DHT
 import Testing
 @testable import Collaboration
 
@@ -21,6 +22,19 @@ import Testing
     static func total(shard: Int, step: Int, peers: Int, samples: Int, at now: WallClockInstant) -> ShardTotal {
         ShardTotal(shard: shard, timestampMilliseconds: now.millisecondsSinceEpoch,
                    steps: [.init(step: step, peers: peers, recentPeers: 0, samples: samples, samplesPerSecond: 10)], peersBelow: 0)
+    }
+
+    /// For each `(shard, peers)`, a total of that many peers at step 0 written by a peer of the shard.
+    static func reporterTotals(_ shards: [(shard: Int, peers: Int)], samplesPerPeer: Int, at now: WallClockInstant) -> [OwnedRecord<ShardTotal>] {
+        shards.map { shard, peers in
+            OwnedRecord(writer: people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
+                        value: total(shard: shard, step: 0, peers: peers, samples: samplesPerPeer * peers, at: now))
+        }
+    }
+
+    /// `peer`'s declaration for step 0.
+    static func declaration(of peer: PeerIdentity) -> Declaration {
+        Declaration(step: 0, peer: peer.peerID, address: "127.0.0.1:7001", bandwidth: 100_000_000, clientMode: false, samples: 8)
     }
 
     @Test func aPeerAmongItsShardsLowestIdsPublishesTheShardsTotal() throws {
@@ -70,10 +84,7 @@ import Testing
         _ = harness.feed(.connectivityChecked(.connected))
         // Three other shards of 50 peers each at step 0, with the batch complete: 151 peers, so
         // four buckets (at least 32 declarers each), one per shard.
-        let totals = (1...3).map { shard in
-            OwnedRecord(writer: Self.people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
-                        value: Self.total(shard: shard, step: 0, peers: 50, samples: 400, at: harness.now.wall))
-        }
+        let totals = Self.reporterTotals([(1, 50), (2, 50), (3, 50)], samplesPerPeer: 8, at: harness.now.wall)
         #expect(harness.feed(.progressRead([], totals: totals)) == [.readStateAnnouncements])
         let gathering = harness.feed(.stateAnnouncementsRead(harness.announcements()))
         let keys = gathering.compactMap { if case .publishDeclaration(_, let key) = $0 { key } else { nil } }
@@ -96,19 +107,14 @@ import Testing
         _ = harness.trainUntilItLooksAtTheRun()
         _ = harness.feed(.connectivityChecked(.connected))
         let otherBucketShard = Self.shards.shard(of: leader.peerID) == 0 ? 2 : 0
-        let totals = [(otherBucketShard, 22), (1, 22), (3, 22)].map { shard, peers in
-            OwnedRecord(writer: Self.people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
-                        value: Self.total(shard: shard, step: 0, peers: peers, samples: 20 * peers, at: harness.now.wall))
-        }
+        let totals = Self.reporterTotals([(otherBucketShard, 22), (1, 22), (3, 22)], samplesPerPeer: 20, at: harness.now.wall)
         _ = harness.feed(.progressRead([], totals: totals))
         var directives = harness.feed(.stateAnnouncementsRead(harness.announcements()))
         let key = try #require(directives.compactMap { if case .publishDeclaration(_, let key) = $0 { key } else { nil } }.first)
         #expect(key.buckets == 2 && key.bucket == 0)
         try #require(bucketPeople.count >= 23)
         for peer in bucketPeople.dropFirst().prefix(22) {
-            let declaration = Declaration(step: 0, peer: peer.peerID, address: "127.0.0.1:7001", bandwidth: 100_000_000, clientMode: false,
-                                          samples: 8)
-            harness.store(Harness.keys.declarations(key), declaration.encoded(), by: peer)
+            harness.store(Harness.keys.declarations(key), Self.declaration(of: peer).encoded(), by: peer)
         }
         guard case .sleep(let until) = directives.last else {
             Issue.record("expected a wait for the others' declarations, got \(directives)")
@@ -127,18 +133,13 @@ import Testing
         var harness = Self.started()
         _ = harness.trainUntilItLooksAtTheRun()
         _ = harness.feed(.connectivityChecked(.connected))
-        let totals = (1...3).map { shard in
-            OwnedRecord(writer: Self.people.first { Self.shards.shard(of: $0.peerID) == shard }!.peerID,
-                        value: Self.total(shard: shard, step: 0, peers: 50, samples: 400, at: harness.now.wall))
-        }
+        let totals = Self.reporterTotals([(1, 50), (2, 50), (3, 50)], samplesPerPeer: 8, at: harness.now.wall)
         _ = harness.feed(.progressRead([], totals: totals))
         var directives = harness.feed(.stateAnnouncementsRead(harness.announcements()))
         let key = try #require(directives.compactMap { if case .publishDeclaration(_, let key) = $0 { key } else { nil } }.first)
         // The lowest id of shard 1 declares in shard 0's bucket too, as it could in every bucket.
         let outsider = try #require(Self.people.filter { Self.shards.shard(of: $0.peerID) == 1 }.min { $0.peerID < $1.peerID })
-        let declaration = Declaration(step: 0, peer: outsider.peerID, address: "127.0.0.1:7001", bandwidth: 100_000_000, clientMode: false,
-                                      samples: 8)
-        harness.store(Harness.keys.declarations(key), declaration.encoded(), by: outsider)
+        harness.store(Harness.keys.declarations(key), Self.declaration(of: outsider).encoded(), by: outsider)
         let declared = harness.now.monotonic
         for _ in 0..<40 {
             switch directives.last {

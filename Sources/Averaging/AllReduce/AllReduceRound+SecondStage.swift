@@ -18,17 +18,9 @@ extension AllReduceRound {
         case done
     }
 
-    /// The grid parts (`LoadBalancing.gridParts`, as bits) that lie in `member`'s part. Empty
-    /// grid parts (of a vector shorter than the grid) lie in none.
+    /// The grid parts (as bits) that lie in `member`'s part; none off the grid.
     func gridParts(ofPart member: Int) -> UInt64 {
-        let part = plan.parts[member]
-        guard plan.onGrid, !part.isEmpty else { return 0 }
-        var mask: UInt64 = 0
-        for index in 0..<LoadBalancing.gridParts {
-            let gridPart = LoadBalancing.gridPart(index, elementCount: plan.elementCount)
-            if !gridPart.isEmpty && part.contains(gridPart.lowerBound) { mask |= 1 << UInt64(index) }
-        }
-        return mask
+        plan.onGrid ? LoadBalancing.gridParts(in: plan.parts[member], elementCount: plan.elementCount) : 0
     }
 
     /// The shell wrote the average across groups over this owner's part, except over the grid

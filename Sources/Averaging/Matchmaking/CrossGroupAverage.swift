@@ -67,11 +67,7 @@ public struct CrossGroupAverage: Sendable {
         self.settings = settings
         self.deadline = deadline
         self.listing = listing
-        let part = plan.parts[index]
-        ownGridParts = (0..<LoadBalancing.gridParts).reduce(0) { bits, gridIndex in
-            let gridPart = LoadBalancing.gridPart(gridIndex, elementCount: plan.elementCount)
-            return !gridPart.isEmpty && part.contains(gridPart.lowerBound) ? bits | 1 << UInt64(gridIndex) : bits
-        }
+        ownGridParts = LoadBalancing.gridParts(in: plan.parts[index], elementCount: plan.elementCount)
     }
 
     /// The plan is fixed: its leader lists the group, and looks at the others' listings once
